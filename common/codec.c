@@ -1,0 +1,619 @@
+#include "codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- dispatch */
+
+static int simd_level = -1;
+
+int mp_simd_supported(int level)
+{
+	if (level == MP_SIMD_SCALAR)
+		return 1;
+	if (level <= MP_SIMD_SCALAR || level >= MP_SIMD_COUNT || !mp_b64_kernel_table[level])
+		return 0;
+	return mp_simd_cpu_has(level);
+}
+
+const char *mp_simd_name(int level)
+{
+	static const char *const names[MP_SIMD_COUNT] = {"scalar", "ssse3", "avx2", "avx512"};
+
+	return level >= 0 && level < MP_SIMD_COUNT ? names[level] : "?";
+}
+
+int mp_simd_parse(const char *name)
+{
+	for (int i = 0; i < MP_SIMD_COUNT; i++)
+		if (strcmp(name, mp_simd_name(i)) == 0)
+			return i;
+	return -1;
+}
+
+int mp_simd_level(void)
+{
+	const char *env;
+	int l;
+
+	if (simd_level >= 0)
+		return simd_level;
+	env = getenv("MAILPIPE_SIMD");
+	if (env && *env) {
+		l = mp_simd_parse(env);
+		/* an unknown or impossible request falls back to the best
+		 * level below it rather than failing the whole tool */
+		if (l < 0)
+			l = MP_SIMD_COUNT - 1;
+	} else {
+		l = MP_SIMD_COUNT - 1;
+	}
+	while (l > MP_SIMD_SCALAR && !mp_simd_supported(l))
+		l--;
+	simd_level = l;
+	return l;
+}
+
+int mp_simd_set(int level)
+{
+	if (!mp_simd_supported(level))
+		return -1;
+	simd_level = level;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- base64 */
+
+static const char b64_std[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* [url + 2 * ignore] -> 256-entry value table, built once */
+static uint8_t dectables[4][256];
+static int dectables_ready;
+
+static void build_dectables(void)
+{
+	for (unsigned f = 0; f < 4; f++) {
+		const char *alpha = (f & 1) ? b64_url : b64_std;
+		uint8_t *t = dectables[f];
+
+		memset(t, (f & 2) ? MP_B64_SKIP : MP_B64_BAD, 256);
+		t['='] = MP_B64_BAD;
+		if (!(f & 2)) {
+			t['\n'] = MP_B64_SKIP;
+			t['\r'] = MP_B64_SKIP;
+		}
+		for (int i = 0; i < 64; i++)
+			t[(unsigned char)alpha[i]] = (uint8_t)i;
+	}
+	dectables_ready = 1;
+}
+
+const uint8_t *mp_b64_dectable(unsigned flags)
+{
+	if (!dectables_ready)
+		build_dectables();
+	return dectables[((flags & MP_B64_URL) ? 1 : 0) | ((flags & MP_B64_IGNORE) ? 2 : 0)];
+}
+
+size_t mp_b64_enclen(size_t n, unsigned flags)
+{
+	size_t full = n / 3 * 4;
+
+	if (n % 3 == 0)
+		return full;
+	return full + ((flags & MP_B64_NOPAD) ? n % 3 + 1 : 4);
+}
+
+static size_t encode_scalar(const uint8_t *in, size_t n, char *out, const char *a)
+{
+	size_t i = 0;
+	char *o = out;
+
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		o[0] = a[v >> 18];
+		o[1] = a[(v >> 12) & 63];
+		o[2] = a[(v >> 6) & 63];
+		o[3] = a[v & 63];
+		o += 4;
+	}
+	return i;
+}
+
+size_t mp_b64_encode(const void *inp, size_t n, char *out, unsigned flags)
+{
+	const uint8_t *in = inp;
+	const char *a = (flags & MP_B64_URL) ? b64_url : b64_std;
+	const struct mp_b64_kernels *k = mp_b64_kernel_table[mp_simd_level()];
+	size_t i = 0, rest;
+	char *o = out;
+
+	if (k)
+		i = k->encode(in, n, o, a);
+	o += i / 3 * 4;
+	i += encode_scalar(in + i, n - i, o, a);
+	o = out + i / 3 * 4;
+	rest = n - i;
+	if (rest) {
+		uint32_t v = (uint32_t)in[i] << 16 | (rest == 2 ? (uint32_t)in[i + 1] << 8 : 0);
+		*o++ = a[v >> 18];
+		*o++ = a[(v >> 12) & 63];
+		if (rest == 2)
+			*o++ = a[(v >> 6) & 63];
+		if (!(flags & MP_B64_NOPAD)) {
+			if (rest == 1)
+				*o++ = '=';
+			*o++ = '=';
+		}
+	}
+	return (size_t)(o - out);
+}
+
+void mp_b64dec_init(struct mp_b64dec *d, unsigned flags)
+{
+	memset(d, 0, sizeof *d);
+	d->flags = flags;
+}
+
+size_t mp_b64dec_maxout(size_t n)
+{
+	/* 3 bytes per 4 chars, plus what pending sextets complete, plus the
+	 * slack SIMD stores write past the end */
+	return n / 4 * 3 + 6 + 64;
+}
+
+static void put_acc(struct mp_b64dec *d, uint8_t *o)
+{
+	o[0] = (uint8_t)(d->acc >> 16);
+	o[1] = (uint8_t)(d->acc >> 8);
+	o[2] = (uint8_t)d->acc;
+}
+
+/* One input byte through the block state machine. Returns bytes written
+ * (0..3) or -1 when c cannot appear here. */
+static int dec_byte(struct mp_b64dec *d, const uint8_t *tab, uint8_t c, uint8_t *o)
+{
+	uint8_t v = tab[c];
+
+	if (v < 64) {
+		if (d->pad)
+			return -1;
+		d->acc = d->acc << 6 | v;
+		if (++d->nacc == 4) {
+			put_acc(d, o);
+			d->nacc = 0;
+			d->acc = 0;
+			return 3;
+		}
+		return 0;
+	}
+	if (v == MP_B64_SKIP)
+		return 0;
+	if (c != '=' || d->nacc < 2)
+		return -1;
+	if (d->nacc + ++d->pad < 4)
+		return 0;
+	/* "xx==" or "xxx=": the block ends here */
+	int n = (int)d->nacc - 1;
+	d->acc <<= 6 * (4 - d->nacc);
+	put_acc(d, o);
+	d->nacc = d->pad = 0;
+	d->acc = 0;
+	return n;
+}
+
+int mp_b64dec_update(struct mp_b64dec *d, const void *inp, size_t n, void *outp, size_t *outlen,
+                     struct mp_err *e)
+{
+	const uint8_t *in = inp, *tab = mp_b64_dectable(d->flags);
+	const struct mp_b64_kernels *k = mp_b64_kernel_table[mp_simd_level()];
+	uint8_t *out = outp;
+	size_t i = 0, o = 0, lim;
+	int r;
+
+	while (i < n) {
+		if (k && d->pad == 0 && n - i >= 64) {
+			size_t ol = 0, c = k->decode(in + i, n - i, out + o, &ol, d);
+			i += c;
+			o += ol;
+		}
+		/* the scalar loop takes a block the kernel stopped at, the
+		 * tail, or everything when there is no kernel */
+		lim = k ? (n - i > 64 ? i + 64 : n) : n;
+		for (; i < lim; i++) {
+			r = dec_byte(d, tab, in[i], out + o);
+			if (r < 0) {
+				d->pos += (long long)i;
+				*outlen = o;
+				mp_err_set(e, EX_DATAERR, "invalid input at byte %lld", d->pos + 1);
+				if (e)
+					e->offset = d->pos + 1;
+				return -1;
+			}
+			o += (size_t)r;
+		}
+		/* finish an open block before handing back to the kernel */
+		while (k && i < n && d->pad) {
+			r = dec_byte(d, tab, in[i], out + o);
+			if (r < 0)
+				break; /* reported by the next pass */
+			o += (size_t)r;
+			i++;
+		}
+	}
+	d->pos += (long long)n;
+	*outlen = o;
+	return 0;
+}
+
+int mp_b64dec_final(struct mp_b64dec *d, void *outp, size_t *outlen, struct mp_err *e)
+{
+	uint8_t *out = outp;
+
+	*outlen = 0;
+	if (d->nacc == 0 && d->pad == 0)
+		return 0;
+	if ((d->flags & MP_B64_NOPAD) && d->nacc >= 2) {
+		size_t n = d->nacc - 1;
+		d->acc <<= 6 * (4 - d->nacc);
+		put_acc(d, out);
+		*outlen = n;
+		d->nacc = d->pad = 0;
+		return 0;
+	}
+	mp_err_set(e, EX_DATAERR, "incomplete final block at byte %lld", d->pos);
+	if (e)
+		e->offset = d->pos;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- quoted-printable */
+
+static const char hexdig[] = "0123456789ABCDEF";
+
+/* class of a byte for the encoder: 0 literal, 1 must be =XX, 2 space/tab */
+static uint8_t qp_class[256];
+static int qp_ready;
+
+static void qp_init_tables(void)
+{
+	for (int c = 0; c < 256; c++)
+		qp_class[c] = (c >= 33 && c <= 126 && c != '=') ? 0 : 1;
+	qp_class[' '] = qp_class['\t'] = 2;
+	qp_ready = 1;
+}
+
+void mp_qpenc_init(struct mp_qpenc *q, unsigned flags)
+{
+	memset(q, 0, sizeof *q);
+	q->flags = flags;
+	q->held = -1;
+	if (!qp_ready)
+		qp_init_tables();
+}
+
+size_t mp_qpenc_maxout(size_t n)
+{
+	/* worst case: every byte as =XX, a soft break (3 bytes with CRLF)
+	 * every 25 escapes, plus a held byte and the final soft break */
+	return n * 3 + (n / 25 + 2) * 3 + 16;
+}
+
+static size_t qp_softbreak(struct mp_qpenc *q, char *o)
+{
+	size_t n = 0;
+
+	o[n++] = '=';
+	if (q->flags & MP_QP_CRLF)
+		o[n++] = '\r';
+	o[n++] = '\n';
+	q->col = 0;
+	return n;
+}
+
+/* put one token (a literal byte or an escape) on the line */
+static size_t qp_put(struct mp_qpenc *q, int c, int escape, char *o)
+{
+	size_t n = 0;
+	unsigned len = escape ? 3 : 1;
+
+	if (q->col + len > MP_QP_LINE - 1)
+		n = qp_softbreak(q, o);
+	if (escape) {
+		o[n++] = '=';
+		o[n++] = hexdig[(unsigned char)c >> 4];
+		o[n++] = hexdig[c & 15];
+	} else {
+		o[n++] = (char)c;
+	}
+	q->col += len;
+	return n;
+}
+
+static size_t qp_hardbreak(struct mp_qpenc *q, char *o)
+{
+	size_t n = 0;
+
+	if (q->flags & MP_QP_CRLF)
+		o[n++] = '\r';
+	o[n++] = '\n';
+	q->col = 0;
+	return n;
+}
+
+/* Encode byte c knowing its successor (next, or -1 at the end). Returns
+ * bytes written; *ate is set when c and next formed one CRLF. */
+static size_t qp_one(struct mp_qpenc *q, int c, int next, char *o, int *ate)
+{
+	int crlf = q->flags & MP_QP_CRLF;
+
+	*ate = 0;
+	switch (qp_class[c]) {
+	case 0: return qp_put(q, c, 0, o);
+	case 2:
+		/* whitespace at the end of a line would not survive */
+		return qp_put(q, c, next < 0 || next == '\n' || next == '\r', o);
+	default:
+		if (c == '\n' && !crlf)
+			return qp_hardbreak(q, o);
+		if (c == '\r' && crlf && next == '\n') {
+			*ate = 1;
+			return qp_hardbreak(q, o);
+		}
+		return qp_put(q, c, 1, o);
+	}
+}
+
+static int qp_needs_next(struct mp_qpenc *q, int c)
+{
+	return qp_class[c] == 2 || (c == '\r' && (q->flags & MP_QP_CRLF));
+}
+
+size_t mp_qpenc_update(struct mp_qpenc *q, const void *inp, size_t n, char *out)
+{
+	const uint8_t *in = inp;
+	size_t i = 0, o = 0;
+	int ate;
+
+	if (n == 0)
+		return 0;
+	if (q->held >= 0) {
+		o += qp_one(q, q->held, in[0], out, &ate);
+		q->held = -1;
+		i = (size_t)ate;
+	}
+	while (i < n) {
+		int c = in[i];
+		/* fast path: a run of literals that fits on the line */
+		if (qp_class[c] == 0 && q->col < MP_QP_LINE - 1) {
+			size_t room = MP_QP_LINE - 1 - q->col, j = i;
+			while (j < n && j - i < room && qp_class[in[j]] == 0)
+				j++;
+			memcpy(out + o, in + i, j - i);
+			o += j - i;
+			q->col += (unsigned)(j - i);
+			i = j;
+			continue;
+		}
+		if (i + 1 == n && qp_needs_next(q, c)) {
+			q->held = c;
+			break;
+		}
+		o += qp_one(q, c, i + 1 < n ? in[i + 1] : -1, out + o, &ate);
+		i += 1 + (size_t)ate;
+	}
+	return o;
+}
+
+size_t mp_qpenc_final(struct mp_qpenc *q, char *out)
+{
+	size_t o = 0;
+	int ate;
+
+	if (q->held >= 0) {
+		o += qp_one(q, q->held, -1, out, &ate);
+		q->held = -1;
+	}
+	/* end with a line break; a soft one keeps the data exact */
+	if (q->col > 0)
+		o += qp_softbreak(q, out + o);
+	return o;
+}
+
+enum { QD_TEXT, QD_EQ, QD_HEX, QD_EQWS, QD_EQCR, QD_CR };
+
+void mp_qpdec_init(struct mp_qpdec *q, unsigned flags)
+{
+	memset(q, 0, sizeof *q);
+	q->flags = flags;
+	q->state = QD_TEXT;
+}
+
+size_t mp_qpdec_maxout(size_t n)
+{
+	return n + sizeof(((struct mp_qpdec *)0)->ws) + 8;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static size_t qp_flushws(struct mp_qpdec *q, uint8_t *o)
+{
+	size_t n = q->nws;
+
+	memcpy(o, q->ws, n);
+	q->nws = 0;
+	return n;
+}
+
+int mp_qpdec_update(struct mp_qpdec *q, const void *inp, size_t n, void *outp, size_t *outlen,
+                    struct mp_err *e)
+{
+	const uint8_t *in = inp;
+	uint8_t *out = outp;
+	int ign = (q->flags & MP_QP_IGNORE) != 0;
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		int c = in[i], h;
+
+		switch (q->state) {
+		case QD_TEXT:
+			if (c >= 33 && c <= 126 && c != '=') {
+				size_t j = i;
+				if (q->nws)
+					o += qp_flushws(q, out + o);
+				while (j < n && in[j] >= 33 && in[j] <= 126 && in[j] != '=')
+					j++;
+				memcpy(out + o, in + i, j - i);
+				o += j - i;
+				i = j;
+				continue;
+			}
+			if (c == ' ' || c == '\t') {
+				if (q->nws == sizeof q->ws)
+					o += qp_flushws(q, out + o);
+				q->ws[q->nws++] = (char)c;
+			} else if (c == '\n') {
+				q->nws = 0; /* trailing whitespace is transport noise */
+				out[o++] = '\n';
+			} else if (c == '\r') {
+				q->state = QD_CR;
+			} else if (c == '=') {
+				if (q->nws)
+					o += qp_flushws(q, out + o);
+				q->state = QD_EQ;
+			} else if (ign) {
+				if (q->nws)
+					o += qp_flushws(q, out + o);
+				out[o++] = (uint8_t)c;
+			} else {
+				goto bad;
+			}
+			break;
+		case QD_CR:
+			if (c == '\n') {
+				q->nws = 0;
+				out[o++] = '\r';
+				out[o++] = '\n';
+				q->state = QD_TEXT;
+				break;
+			}
+			if (!ign)
+				goto bad_prev;
+			o += qp_flushws(q, out + o);
+			out[o++] = '\r';
+			q->state = QD_TEXT;
+			continue; /* c again, as text */
+		case QD_EQ:
+			if ((h = hexval(c)) >= 0) {
+				q->hex1 = (unsigned char)c;
+				q->state = QD_HEX;
+			} else if (c == ' ' || c == '\t') {
+				q->state = QD_EQWS;
+			} else if (c == '\r') {
+				q->state = QD_EQCR;
+			} else if (c == '\n') {
+				q->state = QD_TEXT;
+			} else if (ign) {
+				out[o++] = '=';
+				q->state = QD_TEXT;
+				continue;
+			} else {
+				goto bad;
+			}
+			break;
+		case QD_HEX:
+			if ((h = hexval(c)) >= 0) {
+				out[o++] = (uint8_t)(hexval(q->hex1) << 4 | h);
+				q->state = QD_TEXT;
+				break;
+			}
+			if (!ign)
+				goto bad;
+			out[o++] = '=';
+			out[o++] = q->hex1;
+			q->state = QD_TEXT;
+			continue;
+		case QD_EQWS:
+			if (c == ' ' || c == '\t')
+				break;
+			/* fall through */
+		case QD_EQCR:
+			if (c == '\n') {
+				q->state = QD_TEXT;
+				break;
+			}
+			if (c == '\r' && q->state == QD_EQWS) {
+				q->state = QD_EQCR;
+				break;
+			}
+			if (!ign)
+				goto bad;
+			out[o++] = '=';
+			q->state = QD_TEXT;
+			continue;
+		}
+		i++;
+	}
+	q->pos += (long long)n;
+	*outlen = o;
+	return 0;
+bad_prev:
+	/* the offending byte was the CR before this one */
+	if (i == 0) {
+		q->pos -= 1;
+	} else {
+		i--;
+	}
+bad:
+	q->pos += (long long)i;
+	*outlen = o;
+	mp_err_set(e, EX_DATAERR, "invalid quoted-printable at byte %lld", q->pos + 1);
+	if (e)
+		e->offset = q->pos + 1;
+	return -1;
+}
+
+int mp_qpdec_final(struct mp_qpdec *q, void *outp, size_t *outlen, struct mp_err *e)
+{
+	uint8_t *out = outp;
+	size_t o = 0;
+
+	*outlen = 0;
+	q->nws = 0; /* trailing whitespace at the very end goes too */
+	switch (q->state) {
+	case QD_TEXT:
+	case QD_EQ: /* "=" at the end: a soft break before the end */
+	case QD_EQWS:
+	case QD_EQCR: break;
+	case QD_CR:
+	case QD_HEX:
+		if (!(q->flags & MP_QP_IGNORE)) {
+			mp_err_set(e, EX_DATAERR, "incomplete quoted-printable at byte %lld",
+			           q->pos);
+			if (e)
+				e->offset = q->pos;
+			return -1;
+		}
+		if (q->state == QD_CR) {
+			out[o++] = '\r';
+		} else {
+			out[o++] = '=';
+			out[o++] = q->hex1;
+		}
+		break;
+	}
+	q->state = QD_TEXT;
+	*outlen = o;
+	return 0;
+}

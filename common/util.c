@@ -1,0 +1,240 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *progname = "mailpipe";
+
+void mp_err_clear(struct mp_err *e)
+{
+	if (e)
+		memset(e, 0, sizeof *e);
+}
+
+static void err_vset(struct mp_err *e, int code, const char *fmt, va_list ap)
+{
+	e->code = code;
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+}
+
+int mp_err_set(struct mp_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return -1;
+	va_start(ap, fmt);
+	err_vset(e, code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int mp_err_sys(struct mp_err *e, int code, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	size_t n;
+
+	if (!e)
+		return -1;
+	va_start(ap, fmt);
+	err_vset(e, code, fmt, ap);
+	va_end(ap);
+	n = strlen(e->msg);
+	snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+int mp_errno_code(int errnum)
+{
+	switch (errnum) {
+	case ENOSPC:
+	case EDQUOT:
+	case EINTR:
+	case EAGAIN:
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+	case ETIMEDOUT: return EX_TEMPFAIL;
+	case EACCES:
+	case EPERM: return EX_NOPERM;
+	default: return EX_IOERR;
+	}
+}
+
+void mp_setprogname(const char *argv0)
+{
+	const char *s;
+
+	if (!argv0 || !*argv0)
+		return;
+	s = strrchr(argv0, '/');
+	progname = s ? s + 1 : argv0;
+}
+
+const char *mp_progname(void)
+{
+	return progname;
+}
+
+static void vwarn(const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof line, fmt, ap);
+	fprintf(stderr, "%s: %s\n", progname, line);
+}
+
+void mp_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void mp_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void mp_die_err(const char *context, const struct mp_err *e)
+{
+	int code = e->code ? e->code : EX_SOFTWARE;
+
+	if (context)
+		mp_die(code, "%s: %s", context, e->msg);
+	mp_die(code, "%s", e->msg);
+}
+
+void *mp_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		mp_die(EX_TEMPFAIL, "out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *mp_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
+		mp_die(EX_TEMPFAIL, "out of memory (%zu bytes)", n);
+	return q;
+}
+
+char *mp_xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(mp_xmalloc(n), s, n);
+}
+
+int mp_size_add(size_t a, size_t b, size_t *r)
+{
+	if (a > SIZE_MAX - b)
+		return -1;
+	*r = a + b;
+	return 0;
+}
+
+int mp_size_mul(size_t a, size_t b, size_t *r)
+{
+	if (b && a > SIZE_MAX / b)
+		return -1;
+	*r = a * b;
+	return 0;
+}
+
+int mp_buf_reserve(struct mp_buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	/* one spare byte for the terminating NUL */
+	if (mp_size_add(b->len, extra, &need) || mp_size_add(need, 1, &need)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2) {
+			cap = need;
+			break;
+		}
+		cap *= 2;
+	}
+	p = realloc(b->data, cap);
+	if (!p)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int mp_buf_append(struct mp_buf *b, const void *p, size_t n)
+{
+	if (mp_buf_reserve(b, n))
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int mp_buf_putc(struct mp_buf *b, int c)
+{
+	char ch = (char)c;
+
+	return mp_buf_append(b, &ch, 1);
+}
+
+int mp_buf_puts(struct mp_buf *b, const char *s)
+{
+	return mp_buf_append(b, s, strlen(s));
+}
+
+int mp_buf_printf(struct mp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || mp_buf_reserve(b, (size_t)n))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void mp_buf_reset(struct mp_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void mp_buf_free(struct mp_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,74 @@
+/* util: diagnostics with the program name, sysexits errors as values,
+ * checked allocation and a growable byte buffer. */
+#ifndef MP_UTIL_H
+#define MP_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+
+#include "compat.h"
+
+#define MP_VERSION "0.1.0"
+
+/* An error travels as a value: a sysexits code, one human sentence and,
+ * when known, where in which input it happened. */
+struct mp_err {
+	int code;         /* sysexits code, 0 when no error */
+	long line;        /* 1-based line, 0 when unknown */
+	long long offset; /* 1-based byte position, 0 when unknown */
+	char msg[256];
+};
+
+void mp_err_clear(struct mp_err *e);
+/* Fill e (may be NULL) and return -1, so callers can write
+ * `return mp_err_set(e, EX_DATAERR, "...")`. */
+int mp_err_set(struct mp_err *e, int code, const char *fmt, ...) MP_PRINTF(3, 4);
+/* Like mp_err_set, appending ": strerror(errno)". */
+int mp_err_sys(struct mp_err *e, int code, const char *fmt, ...) MP_PRINTF(3, 4);
+/* The sysexits code that fits an errno from I/O: EX_TEMPFAIL for what
+ * may pass (ENOSPC, EINTR, EAGAIN, ENOMEM...), EX_IOERR otherwise. */
+int mp_errno_code(int errnum);
+
+/* Diagnostics on stderr as "prog: message". Tools only. */
+void mp_setprogname(const char *argv0);
+const char *mp_progname(void);
+void mp_warn(const char *fmt, ...) MP_PRINTF(1, 2);
+MP_NORETURN void mp_die(int code, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Print "prog: context: msg" for e (context may be NULL) and exit e->code. */
+MP_NORETURN void mp_die_err(const char *context, const struct mp_err *e);
+
+/* Checked allocation for tools: on failure print and exit EX_TEMPFAIL
+ * (running out of memory is worth retrying). Library code uses plain
+ * malloc and reports ENOMEM through struct mp_err instead. */
+void *mp_xmalloc(size_t n);
+void *mp_xrealloc(void *p, size_t n);
+char *mp_xstrdup(const char *s);
+
+/* Overflow-checked size arithmetic: return 0 and set *r, or -1. */
+int mp_size_add(size_t a, size_t b, size_t *r);
+int mp_size_mul(size_t a, size_t b, size_t *r);
+
+/* A growable byte string with explicit length; data is always
+ * NUL-terminated past len so it can be printed, but may hold NULs. */
+struct mp_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+#define MP_BUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
+
+int mp_buf_reserve(struct mp_buf *b, size_t extra);
+int mp_buf_append(struct mp_buf *b, const void *p, size_t n);
+int mp_buf_putc(struct mp_buf *b, int c);
+int mp_buf_puts(struct mp_buf *b, const char *s);
+int mp_buf_printf(struct mp_buf *b, const char *fmt, ...) MP_PRINTF(2, 3);
+void mp_buf_reset(struct mp_buf *b);
+void mp_buf_free(struct mp_buf *b);
+
+#endif

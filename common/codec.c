@@ -272,15 +272,53 @@ int mp_b64dec_final(struct mp_b64dec *d, void *outp, size_t *outlen, struct mp_e
 
 static const char hexdig[] = "0123456789ABCDEF";
 
-/* class of a byte for the encoder: 0 literal, 1 must be =XX, 2 space/tab */
-static uint8_t qp_class[256];
+/* Encoder tables: the bytes a byte becomes (literal, or "=XX") and how
+ * many; 0 marks the bytes that depend on their neighbour (space, tab, CR,
+ * LF). Decoder tables: the class of a byte and the value of a hex digit. */
+static uint8_t qp_tok[256][4], qp_len[256], qp_fastlen[256];
+/* qp_ws: space or tab; qp_brk: CR or LF (a space before one is encoded);
+ * qp_fast/qp_next: a decoder byte that is copied as is (bit 1 always,
+ * bit 2 for white space that the next byte shows is not trailing) */
+static uint8_t qp_ws[256], qp_brk[256], qp_fast[256], qp_next[256];
+enum { QC_LIT, QC_EQ, QC_WS, QC_LF, QC_CR, QC_BAD };
+static uint8_t qp_cls[256];
+static int8_t hexval[256];
 static int qp_ready;
 
 static void qp_init_tables(void)
 {
-	for (int c = 0; c < 256; c++)
-		qp_class[c] = (c >= 33 && c <= 126 && c != '=') ? 0 : 1;
-	qp_class[' '] = qp_class['\t'] = 2;
+	for (int c = 0; c < 256; c++) {
+		int lit = c >= 33 && c <= 126 && c != '=';
+		qp_tok[c][0] = lit ? (uint8_t)c : '=';
+		qp_tok[c][1] = (uint8_t)hexdig[c >> 4];
+		qp_tok[c][2] = (uint8_t)hexdig[c & 15];
+		qp_len[c] = lit ? 1 : 3;
+		qp_cls[c] = lit ? QC_LIT : QC_BAD;
+		hexval[c] = -1;
+	}
+	memcpy(qp_fastlen, qp_len, sizeof qp_len);
+	qp_len[' '] = qp_len['\t'] = qp_len['\r'] = qp_len['\n'] = 0;
+	qp_tok[' '][0] = ' ';
+	qp_tok['\t'][0] = '\t';
+	qp_fastlen[' '] = qp_fastlen['\t'] = 1;
+	qp_fastlen['\r'] = qp_fastlen['\n'] = 0;
+	qp_ws[' '] = qp_ws['\t'] = 1;
+	qp_brk['\r'] = qp_brk['\n'] = 1;
+	qp_cls['='] = QC_EQ;
+	qp_cls[' '] = qp_cls['\t'] = QC_WS;
+	qp_cls['\n'] = QC_LF;
+	qp_cls['\r'] = QC_CR;
+	for (int c = 0; c < 256; c++) {
+		qp_fast[c] = qp_cls[c] == QC_LIT || qp_cls[c] == QC_LF ? 1
+		             : qp_cls[c] == QC_WS                      ? 2
+		                                                       : 0;
+		qp_next[c] = qp_cls[c] == QC_LIT || qp_cls[c] == QC_EQ ? 3 : 1;
+	}
+	for (int k = 0; k < 16; k++) {
+		hexval[(unsigned char)hexdig[k]] = (int8_t)k;
+		if (k >= 10)
+			hexval['a' + k - 10] = (int8_t)k;
+	}
 	qp_ready = 1;
 }
 
@@ -296,7 +334,8 @@ void mp_qpenc_init(struct mp_qpenc *q, unsigned flags)
 size_t mp_qpenc_maxout(size_t n)
 {
 	/* worst case: every byte as =XX, a soft break (3 bytes with CRLF)
-	 * every 25 escapes, plus a held byte and the final soft break */
+	 * every 25 escapes, plus a held byte, the final soft break and the
+	 * spare byte the 4-byte token stores write */
 	return n * 3 + (n / 25 + 2) * 3 + 16;
 }
 
@@ -349,25 +388,22 @@ static size_t qp_one(struct mp_qpenc *q, int c, int next, char *o, int *ate)
 	int crlf = q->flags & MP_QP_CRLF;
 
 	*ate = 0;
-	switch (qp_class[c]) {
-	case 0: return qp_put(q, c, 0, o);
-	case 2:
-		/* whitespace at the end of a line would not survive */
+	if (qp_len[c])
+		return qp_put(q, c, qp_len[c] == 3, o);
+	if (c == ' ' || c == '\t') /* whitespace at a line end would not survive */
 		return qp_put(q, c, next < 0 || next == '\n' || next == '\r', o);
-	default:
-		if (c == '\n' && !crlf)
-			return qp_hardbreak(q, o);
-		if (c == '\r' && crlf && next == '\n') {
-			*ate = 1;
-			return qp_hardbreak(q, o);
-		}
-		return qp_put(q, c, 1, o);
+	if (c == '\n' && !crlf)
+		return qp_hardbreak(q, o);
+	if (c == '\r' && crlf && next == '\n') {
+		*ate = 1;
+		return qp_hardbreak(q, o);
 	}
+	return qp_put(q, c, 1, o);
 }
 
 static int qp_needs_next(struct mp_qpenc *q, int c)
 {
-	return qp_class[c] == 2 || (c == '\r' && (q->flags & MP_QP_CRLF));
+	return c == ' ' || c == '\t' || (c == '\r' && (q->flags & MP_QP_CRLF));
 }
 
 size_t mp_qpenc_update(struct mp_qpenc *q, const void *inp, size_t n, char *out)
@@ -384,18 +420,23 @@ size_t mp_qpenc_update(struct mp_qpenc *q, const void *inp, size_t n, char *out)
 		i = (size_t)ate;
 	}
 	while (i < n) {
-		int c = in[i];
-		/* fast path: a run of literals that fits on the line */
-		if (qp_class[c] == 0 && q->col < MP_QP_LINE - 1) {
-			size_t room = MP_QP_LINE - 1 - q->col, j = i;
-			while (j < n && j - i < room && qp_class[in[j]] == 0)
-				j++;
-			memcpy(out + o, in + i, j - i);
-			o += j - i;
-			q->col += (unsigned)(j - i);
-			i = j;
-			continue;
+		/* fast path: while any token still fits on the line, copy
+		 * each byte's token with one 4-byte store; only line breaks
+		 * and white space before one leave it */
+		unsigned col = q->col; /* a local: out may alias *q */
+		while (i + 1 < n && col <= MP_QP_LINE - 4) {
+			unsigned c = in[i], l = qp_fastlen[c];
+			if (MP_UNLIKELY(!l || (qp_ws[c] & qp_brk[in[i + 1]])))
+				break;
+			memcpy(out + o, qp_tok[c], 4);
+			o += l;
+			col += l;
+			i++;
 		}
+		q->col = col;
+		if (i == n)
+			break;
+		int c = in[i];
 		if (i + 1 == n && qp_needs_next(q, c)) {
 			q->held = c;
 			break;
@@ -428,22 +469,14 @@ void mp_qpdec_init(struct mp_qpdec *q, unsigned flags)
 	memset(q, 0, sizeof *q);
 	q->flags = flags;
 	q->state = QD_TEXT;
+	if (!qp_ready)
+		qp_init_tables();
 }
 
 size_t mp_qpdec_maxout(size_t n)
 {
-	return n + sizeof(((struct mp_qpdec *)0)->ws) + 8;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	/* pending white space, and the slack of the kernels' stores */
+	return n + sizeof(((struct mp_qpdec *)0)->ws) + 8 + 64;
 }
 
 static size_t qp_flushws(struct mp_qpdec *q, uint8_t *o)
@@ -464,40 +497,88 @@ int mp_qpdec_update(struct mp_qpdec *q, const void *inp, size_t n, void *outp, s
 	size_t i = 0, o = 0;
 
 	while (i < n) {
+		if (q->state == QD_TEXT && q->nws == 0) {
+			const struct mp_b64_kernels *k = mp_b64_kernel_table[mp_simd_level()];
+			size_t lim = n;
+			if (k && k->qpdecode) {
+				size_t ol;
+				i += k->qpdecode(in + i, n - i, out + o, &ol);
+				o += ol;
+				/* the scalar loop takes a bounded stretch, then
+				 * the kernel gets another go */
+				lim = n - i > 64 ? i + 64 : n;
+			}
+			/* fast path for what well-formed text is made of:
+			 * literals, line breaks, "=XX", white space inside a
+			 * line; anything else is left to the state machine */
+			while (i < lim && i + 2 < n) {
+				unsigned c = in[i];
+				if (qp_fast[c] & qp_next[in[i + 1]]) {
+					out[o++] = (uint8_t)c;
+					i++;
+				} else if (c == '=' &&
+				           (hexval[in[i + 1]] | hexval[in[i + 2]]) >= 0) {
+					out[o++] =
+					    (uint8_t)(hexval[in[i + 1]] << 4 | hexval[in[i + 2]]);
+					i += 3;
+				} else if (c == '\r' && in[i + 1] == '\n') {
+					out[o++] = '\r';
+					out[o++] = '\n';
+					i += 2;
+				} else {
+					/* a run of white space inside a line */
+					size_t j = i;
+					while (j < n && qp_ws[in[j]])
+						j++;
+					if (j == i || j == n || qp_next[in[j]] != 3)
+						break;
+					memcpy(out + o, in + i, j - i);
+					o += j - i;
+					i = j;
+				}
+			}
+			if (i == n)
+				break;
+			if (lim < n && i >= lim)
+				continue;
+		}
 		int c = in[i], h;
 
 		switch (q->state) {
 		case QD_TEXT:
-			if (c >= 33 && c <= 126 && c != '=') {
-				size_t j = i;
-				if (q->nws)
-					o += qp_flushws(q, out + o);
-				while (j < n && in[j] >= 33 && in[j] <= 126 && in[j] != '=')
-					j++;
-				memcpy(out + o, in + i, j - i);
-				o += j - i;
-				i = j;
-				continue;
-			}
-			if (c == ' ' || c == '\t') {
-				if (q->nws == sizeof q->ws)
-					o += qp_flushws(q, out + o);
-				q->ws[q->nws++] = (char)c;
-			} else if (c == '\n') {
-				q->nws = 0; /* trailing whitespace is transport noise */
-				out[o++] = '\n';
-			} else if (c == '\r') {
-				q->state = QD_CR;
-			} else if (c == '=') {
-				if (q->nws)
-					o += qp_flushws(q, out + o);
-				q->state = QD_EQ;
-			} else if (ign) {
+			switch (qp_cls[c]) {
+			case QC_LIT:
 				if (q->nws)
 					o += qp_flushws(q, out + o);
 				out[o++] = (uint8_t)c;
-			} else {
-				goto bad;
+				break;
+			case QC_WS:
+				if (q->nws == sizeof q->ws) {
+					/* longer than any line may be: not
+					 * padding a transport added */
+					if (!ign)
+						goto toolong;
+					o += qp_flushws(q, out + o);
+				}
+				q->ws[q->nws++] = (char)c;
+				break;
+			case QC_LF:
+				q->nws = 0; /* trailing whitespace is transport noise */
+				out[o++] = '\n';
+				break;
+			case QC_CR: q->state = QD_CR; break;
+			case QC_EQ:
+				if (q->nws)
+					o += qp_flushws(q, out + o);
+				q->state = QD_EQ;
+				break;
+			default:
+				if (!ign)
+					goto bad;
+				if (q->nws)
+					o += qp_flushws(q, out + o);
+				out[o++] = (uint8_t)c;
+				break;
 			}
 			break;
 		case QD_CR:
@@ -515,10 +596,11 @@ int mp_qpdec_update(struct mp_qpdec *q, const void *inp, size_t n, void *outp, s
 			q->state = QD_TEXT;
 			continue; /* c again, as text */
 		case QD_EQ:
-			if ((h = hexval(c)) >= 0) {
+			if ((h = hexval[c]) >= 0) {
 				q->hex1 = (unsigned char)c;
 				q->state = QD_HEX;
 			} else if (c == ' ' || c == '\t') {
+				q->ws[q->nws++] = (char)c; /* empty since the '=' */
 				q->state = QD_EQWS;
 			} else if (c == '\r') {
 				q->state = QD_EQCR;
@@ -533,8 +615,8 @@ int mp_qpdec_update(struct mp_qpdec *q, const void *inp, size_t n, void *outp, s
 			}
 			break;
 		case QD_HEX:
-			if ((h = hexval(c)) >= 0) {
-				out[o++] = (uint8_t)(hexval(q->hex1) << 4 | h);
+			if ((h = hexval[c]) >= 0) {
+				out[o++] = (uint8_t)(hexval[q->hex1] << 4 | h);
 				q->state = QD_TEXT;
 				break;
 			}
@@ -545,11 +627,22 @@ int mp_qpdec_update(struct mp_qpdec *q, const void *inp, size_t n, void *outp, s
 			q->state = QD_TEXT;
 			continue;
 		case QD_EQWS:
-			if (c == ' ' || c == '\t')
+			if (c == ' ' || c == '\t') {
+				if (q->nws == sizeof q->ws && !ign)
+					goto toolong;
+				if (q->nws == sizeof q->ws) {
+					out[o++] = '=';
+					o += qp_flushws(q, out + o);
+					q->state = QD_TEXT;
+					continue;
+				}
+				q->ws[q->nws++] = (char)c;
 				break;
+			}
 			/* fall through */
 		case QD_EQCR:
-			if (c == '\n') {
+			if (c == '\n') { /* a soft break: it and its spaces go */
+				q->nws = 0;
 				q->state = QD_TEXT;
 				break;
 			}
@@ -560,6 +653,9 @@ int mp_qpdec_update(struct mp_qpdec *q, const void *inp, size_t n, void *outp, s
 			if (!ign)
 				goto bad;
 			out[o++] = '=';
+			o += qp_flushws(q, out + o);
+			if (q->state == QD_EQCR)
+				out[o++] = '\r';
 			q->state = QD_TEXT;
 			continue;
 		}
@@ -568,14 +664,24 @@ int mp_qpdec_update(struct mp_qpdec *q, const void *inp, size_t n, void *outp, s
 	q->pos += (long long)n;
 	*outlen = o;
 	return 0;
+toolong:
+	q->pos += (long long)i;
+	*outlen = o;
+	mp_err_set(e, EX_DATAERR, "white space run longer than %zu bytes at byte %lld",
+	           sizeof q->ws, q->pos + 1);
+	if (e)
+		e->offset = q->pos + 1;
+	return -1;
 bad_prev:
 	/* the offending byte was the CR before this one */
-	if (i == 0) {
+	if (i == 0)
 		q->pos -= 1;
-	} else {
+	else
 		i--;
-	}
 bad:
+	/* what came before the bad byte was good, spaces included */
+	if (q->state == QD_TEXT || q->state == QD_CR)
+		o += qp_flushws(q, out + o);
 	q->pos += (long long)i;
 	*outlen = o;
 	mp_err_set(e, EX_DATAERR, "invalid quoted-printable at byte %lld", q->pos + 1);
@@ -590,7 +696,6 @@ int mp_qpdec_final(struct mp_qpdec *q, void *outp, size_t *outlen, struct mp_err
 	size_t o = 0;
 
 	*outlen = 0;
-	q->nws = 0; /* trailing whitespace at the very end goes too */
 	switch (q->state) {
 	case QD_TEXT:
 	case QD_EQ: /* "=" at the end: a soft break before the end */
@@ -606,6 +711,7 @@ int mp_qpdec_final(struct mp_qpdec *q, void *outp, size_t *outlen, struct mp_err
 			return -1;
 		}
 		if (q->state == QD_CR) {
+			o += qp_flushws(q, out + o);
 			out[o++] = '\r';
 		} else {
 			out[o++] = '=';
@@ -613,6 +719,7 @@ int mp_qpdec_final(struct mp_qpdec *q, void *outp, size_t *outlen, struct mp_err
 		}
 		break;
 	}
+	q->nws = 0; /* trailing whitespace at the very end goes */
 	q->state = QD_TEXT;
 	*outlen = o;
 	return 0;

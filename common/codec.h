@@ -74,7 +74,7 @@ struct mp_qpdec {
 	int state;          /* parser state, see codec.c */
 	unsigned char hex1; /* first digit of a pending =XX */
 	size_t nws;         /* pending trailing-space bytes */
-	char ws[256];
+	char ws[1024];      /* pending white space, longer runs are refused */
 	long long pos;
 };
 
@@ -93,6 +93,10 @@ struct mp_b64_kernels {
 	 * *outlen bytes plus leftover sextets (<4) into acc/nacc */
 	size_t (*decode)(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen,
 	                 struct mp_b64dec *d);
+	/* quoted-printable text with no pending state: returns input bytes
+	 * consumed, stopping before anything the state machine must see;
+	 * *outlen bytes written (64 bytes of slack past them) */
+	size_t (*qpdecode)(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen);
 };
 extern const struct mp_b64_kernels *const mp_b64_kernel_table[MP_SIMD_COUNT];
 /* Value of a character: 0..63, MP_B64_SKIP or MP_B64_BAD (incl. '='). */

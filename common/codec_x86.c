@@ -448,9 +448,89 @@ static size_t dec_avx512(const uint8_t *in, size_t n, uint8_t *out, size_t *outl
 	return i;
 }
 
-static const struct mp_b64_kernels k_ssse3 = {enc_ssse3, dec_ssse3};
-static const struct mp_b64_kernels k_avx2 = {enc_avx2, dec_avx2};
-static const struct mp_b64_kernels k_avx512 = {enc_avx512, dec_avx512};
+/* Quoted-printable, 64 bytes at a time: classify every byte, check that
+ * each '=' starts "=XX", "=\n" or "=\r\n", that white space is not
+ * trailing and CR comes before LF; then replace each '=' by the byte it
+ * encodes and squeeze out the escape tails and soft breaks. A window
+ * holding anything else goes to the scalar state machine. */
+static const int8_t hex128[128] = {
+    -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128,
+    -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128,
+    -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128,
+    0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    -128, -128, -128, -128, -128, -128,
+    -128, 10,   11,   12,   13,   14,   15,   -128, -128, -128, -128, -128, -128, -128, -128, -128,
+    -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128,
+    -128, 10,   11,   12,   13,   14,   15,   -128, -128, -128, -128, -128, -128, -128, -128, -128,
+    -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128};
+
+MP_TARGET(AVX512)
+static inline __m512i hexlookup(__m512i v, __m512i lo, __m512i hi)
+{
+	/* bytes >= 0x80 keep their top bit: invalid like the table's -128 */
+	return _mm512_or_si512(_mm512_permutex2var_epi8(lo, v, hi),
+	                       _mm512_and_si512(v, _mm512_set1_epi8((char)0x80)));
+}
+
+MP_TARGET(AVX512)
+static size_t qpdec_avx512(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen)
+{
+	const __m512i lo = _mm512_loadu_si512((const void *)hex128);
+	const __m512i hi = _mm512_loadu_si512((const void *)(hex128 + 64));
+	size_t i = 0, o = 0;
+
+	while (i + 66 <= n) {
+		__m512i v0 = _mm512_loadu_si512((const void *)(in + i));
+		__m512i v1 = _mm512_loadu_si512((const void *)(in + i + 1));
+		__m512i v2 = _mm512_loadu_si512((const void *)(in + i + 2));
+		__mmask64 eq = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8('='));
+		__mmask64 lit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(v0, _mm512_set1_epi8(33)),
+		                                       _mm512_set1_epi8(93)) &
+		                ~eq;
+		__mmask64 lf = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8('\n'));
+		__mmask64 cr = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8('\r'));
+		__mmask64 ws = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8(' ')) |
+		               _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8('\t'));
+		__mmask64 nlf = _mm512_cmpeq_epi8_mask(v1, _mm512_set1_epi8('\n'));
+		__mmask64 ncr = _mm512_cmpeq_epi8_mask(v1, _mm512_set1_epi8('\r'));
+		__mmask64 nnlf = _mm512_cmpeq_epi8_mask(v2, _mm512_set1_epi8('\n'));
+		__m512i h1 = hexlookup(v1, lo, hi), h2 = hexlookup(v2, lo, hi);
+		__mmask64 hexok = ~_mm512_movepi8_mask(_mm512_or_si512(h1, h2));
+		__mmask64 esc = eq & hexok, soft1 = eq & nlf, soft2 = eq & ncr & nnlf;
+		__mmask64 tail = esc << 1 | esc << 2 | soft1 << 1 | soft2 << 1 | soft2 << 2;
+		__mmask64 good =
+		    lit | esc | soft1 | soft2 | lf | (cr & nlf) | (ws & ~(nlf | ncr)) | tail;
+		__mmask64 win = ~0ULL;
+		size_t len = 64, over = 0;
+
+		/* white space running past the window: its end decides */
+		if ((ws >> 63) && (in[i + 64] == ' ' || in[i + 64] == '\t')) {
+			size_t run = (size_t)mp_clz64(~ws);
+			if (run == 64)
+				break;
+			len = 64 - run;
+			win = ~0ULL >> run;
+		}
+		if (MP_UNLIKELY(~good & win))
+			break;
+		if ((esc | soft2) >> 63)
+			over = 2;
+		else if (((esc | soft2) >> 62 & 1) || (soft1 >> 63))
+			over = 1;
+		__m512i dec = _mm512_or_si512(
+		    _mm512_and_si512(_mm512_slli_epi16(h1, 4), _mm512_set1_epi8((char)0xf0)), h2);
+		__m512i vals = _mm512_mask_blend_epi8(esc, v0, dec);
+		__mmask64 keep = ~(tail | soft1 | soft2) & win;
+		_mm512_storeu_si512((void *)(out + o), _mm512_maskz_compress_epi8(keep, vals));
+		o += (size_t)mp_popcount64(keep);
+		i += len + over;
+	}
+	*outlen = o;
+	return i;
+}
+
+static const struct mp_b64_kernels k_ssse3 = {enc_ssse3, dec_ssse3, NULL};
+static const struct mp_b64_kernels k_avx2 = {enc_avx2, dec_avx2, NULL};
+static const struct mp_b64_kernels k_avx512 = {enc_avx512, dec_avx512, qpdec_avx512};
 
 const struct mp_b64_kernels *const mp_b64_kernel_table[MP_SIMD_COUNT] = {NULL, &k_ssse3, &k_avx2,
                                                                          &k_avx512};

@@ -286,8 +286,10 @@ int mp_hdr_decode_words(const char *s, size_t n, unsigned flags, struct mp_buf *
 					mp_buf_free(&dec);
 					goto nomem;
 				}
-				if (r > 0)
+				if (r > 0) {
+					mp_buf_free(&dec);
 					len = 0; /* malformed: literal text */
+				}
 			}
 			if (len) {
 				/* text since the last word, unless only whitespace

@@ -13,7 +13,7 @@ void mp_err_clear(struct mp_err *e)
 		memset(e, 0, sizeof *e);
 }
 
-static void err_vset(struct mp_err *e, int code, const char *fmt, va_list ap)
+MP_VPRINTF(3) static void err_vset(struct mp_err *e, int code, const char *fmt, va_list ap)
 {
 	e->code = code;
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
@@ -80,7 +80,7 @@ const char *mp_progname(void)
 	return progname;
 }
 
-static void vwarn(const char *fmt, va_list ap)
+MP_VPRINTF(1) static void vwarn(const char *fmt, va_list ap)
 {
 	char line[1024];
 

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compat.h"
+
 static int tap_n, tap_failed; /* per test program */
 
-static inline void tap_ok(int cond, const char *fmt, ...)
+MP_PRINTF(2, 3) static inline void tap_ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -21,7 +23,7 @@ static inline void tap_ok(int cond, const char *fmt, ...)
 		tap_failed++;
 }
 
-static inline void tap_diag(const char *fmt, ...)
+MP_PRINTF(1, 2) static inline void tap_diag(const char *fmt, ...)
 {
 	va_list ap;
 

@@ -293,6 +293,38 @@ static void test_qp(void)
 	tap_is_int(qp_dec("x=", 2, back, &blen, 0, &e, 0), 0, "QP '=' at the end is a soft break");
 }
 
+/* malformed and well-formed QP alike: every level decodes exactly as the
+ * scalar code does, error position included */
+static void test_qp_vs_scalar(int lvl)
+{
+	static const char alpha[] = "=A3f \t\r\nx\x01\xc3"
+	                            "D0";
+	static char in[2048];
+	static unsigned char a[4096], b[4096];
+	int diff = 0;
+
+	for (int t = 0; t < 3000; t++) {
+		size_t len = tap_rand() % 600, alen, blen;
+		unsigned flags = (t & 1) ? MP_QP_IGNORE : 0;
+		struct mp_err ea, eb;
+		int ra, rb;
+		for (size_t k = 0; k < len; k++) {
+			/* mostly clean text with escapes, some noise */
+			unsigned r = tap_rand() % 100;
+			in[k] = r < 60 ? (char)('a' + r % 26) : alpha[r % (sizeof alpha - 1)];
+		}
+		mp_err_clear(&ea);
+		mp_err_clear(&eb);
+		mp_simd_set(MP_SIMD_SCALAR);
+		ra = qp_dec(in, len, a, &alen, flags, &ea, t & 2);
+		mp_simd_set(lvl);
+		rb = qp_dec(in, len, b, &blen, flags, &eb, t & 2);
+		if (ra != rb || alen != blen || memcmp(a, b, alen) || ea.offset != eb.offset)
+			diff++;
+	}
+	tap_is_int(diff, 0, "%s: QP decode equals scalar on 3000 noisy inputs", mp_simd_name(lvl));
+}
+
 int main(void)
 {
 	for (int lvl = 0; lvl < MP_SIMD_COUNT; lvl++) {
@@ -309,7 +341,13 @@ int main(void)
 			mp_simd_set(lvl);
 			test_rules();
 		}
-	test_qp();
+	for (int lvl = 0; lvl < MP_SIMD_COUNT; lvl++)
+		if (mp_simd_supported(lvl)) {
+			mp_simd_set(lvl);
+			tap_diag("quoted-printable with %s", mp_simd_name(lvl));
+			test_qp();
+			test_qp_vs_scalar(lvl);
+		}
 	tap_is_int(mp_simd_parse("avx2"), MP_SIMD_AVX2, "level names parse");
 	tap_is_int(mp_simd_parse("neon"), -1, "unknown level name");
 	return tap_done();

@@ -218,10 +218,12 @@ static void run_word(int fd, const struct opts *o)
 		       WORD_MAX);
 	in.len = n;
 	if (!o->decode) {
-		if (n && in.data[n - 1] == '\n')
+		/* the line break echo or a here-document adds is not text */
+		if (n && in.data[n - 1] == '\n') {
 			n--;
-		if (n && in.data[n - 1] == '\r')
-			n--;
+			if (n && in.data[n - 1] == '\r')
+				n--;
+		}
 		if (mp_hdr_encode_words(in.data, n, o->hdrflags, &out, &e) < 0)
 			mp_die_err(o->name, &e);
 		if (n)
@@ -268,6 +270,23 @@ static void grow_pipe(int fd)
 #endif
 }
 
+static void version(void)
+{
+	printf("%s (mailpipe) %s\nsimd: %s (available:", mp_progname(), MP_VERSION,
+	       mp_simd_name(mp_simd_level()));
+	for (int l = 0; l < MP_SIMD_COUNT; l++)
+		if (mp_simd_supported(l))
+			printf(" %s", mp_simd_name(l));
+	printf(")\n");
+}
+
+static MP_NORETURN void bad_option(const char *arg)
+{
+	if (optopt && arg[0] == '-' && arg[1] != '-')
+		mp_die(EX_USAGE, "unknown option '-%c' (see -h)", optopt);
+	mp_die(EX_USAGE, "unknown option '%s' (see -h)", arg);
+}
+
 static size_t parse_wrap(const char *s)
 {
 	char *end;
@@ -299,7 +318,8 @@ int main(int argc, char **argv)
 	int c, fd = STDIN_FILENO;
 
 	mp_setprogname(argv[0]);
-	while ((c = getopt_long(argc, argv, "diw:uQhV", longopts, NULL)) != -1) {
+	opterr = 0; /* one line of our own, not getopt's plus the usage */
+	while ((c = getopt_long(argc, argv, ":diw:uQhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.decode = 1; break;
 		case 'i':
@@ -323,8 +343,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_WORD: o.word = 1; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
-		default: usage(stderr); return EX_USAGE;
+		case 'V': version(); return 0;
+		case ':':
+			mp_die(EX_USAGE, "option '%s' needs an argument (see -h)",
+			       argv[optind - 1]);
+		default: bad_option(argv[optind - 1]);
 		}
 	}
 	argc -= optind;

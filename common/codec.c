@@ -150,6 +150,24 @@ size_t mp_b64_encode(const void *inp, size_t n, char *out, unsigned flags)
 	return (size_t)(o - out);
 }
 
+size_t mp_b64_encode_lines76(const void *inp, size_t n, char *out, unsigned flags)
+{
+	const uint8_t *in = inp;
+	const char *a = (flags & MP_B64_URL) ? b64_url : b64_std;
+	const struct mp_b64_kernels *k = mp_b64_kernel_table[mp_simd_level()];
+	size_t lines = n / 57;
+
+	if (k && k->encode76) {
+		k->encode76(in, lines, out, a);
+		return lines * 57;
+	}
+	for (size_t l = 0; l < lines; l++) {
+		mp_b64_encode(in + 57 * l, 57, out + 77 * l, flags & MP_B64_URL);
+		out[77 * l + 76] = '\n';
+	}
+	return lines * 57;
+}
+
 void mp_b64dec_init(struct mp_b64dec *d, unsigned flags)
 {
 	memset(d, 0, sizeof *d);

@@ -32,6 +32,11 @@ size_t mp_b64_enclen(size_t n, unsigned flags);
  * Complete 3-byte groups only unless this is the end of the data. */
 size_t mp_b64_encode(const void *in, size_t n, char *out, unsigned flags);
 
+/* Encode whole 57-byte groups as 76-column lines ending in '\n' (the MIME
+ * layout); returns input bytes consumed (n rounded down to 57). out must
+ * have room for the lines plus 64 bytes. */
+size_t mp_b64_encode_lines76(const void *in, size_t n, char *out, unsigned flags);
+
 struct mp_b64dec {
 	unsigned flags;
 	unsigned nacc; /* sextets pending in acc (0..3) */
@@ -93,6 +98,9 @@ struct mp_b64_kernels {
 	 * *outlen bytes plus leftover sextets (<4) into acc/nacc */
 	size_t (*decode)(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen,
 	                 struct mp_b64dec *d);
+	/* MIME lines: nlines times 57 bytes into 76 characters and '\n';
+	 * may store up to 64 bytes past the end of the output */
+	void (*encode76)(const uint8_t *in, size_t nlines, char *out, const char *alphabet);
 	/* quoted-printable text with no pending state: returns input bytes
 	 * consumed, stopping before anything the state machine must see;
 	 * *outlen bytes written (64 bytes of slack past them) */

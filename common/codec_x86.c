@@ -161,16 +161,40 @@ static inline __m128i pack128(__m128i t)
 	    m, _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
 }
 
-/* append the bytes of t whose bit in keep is set */
-static inline size_t compress_bits(const uint8_t *t, uint64_t keep, uint8_t *stage)
-{
-	size_t w = 0;
+#define STAGE_BATCH 256
 
-	while (keep) {
-		stage[w++] = t[mp_ctz64(keep)];
-		keep &= keep - 1;
+/* Squeezing skipped bytes out without AVX-512: per 8-byte group, a
+ * pshufb with the indices of the kept bytes (one table row per 8-bit
+ * mask, 2 KiB in all), an 8-byte store, and the pointer moves on by the
+ * number kept. */
+static uint8_t squeeze_idx[256][16];
+static int squeeze_ready;
+
+static void squeeze_init(void)
+{
+	for (int m = 0; m < 256; m++) {
+		int k = 0;
+		memset(squeeze_idx[m], 0x80, 16);
+		for (int b = 0; b < 8; b++)
+			if (m >> b & 1)
+				squeeze_idx[m][k++] = (uint8_t)b;
 	}
-	return w;
+	squeeze_ready = 1;
+}
+
+/* keep: one bit per byte of x (16 bytes); appends the kept bytes */
+MP_TARGET("ssse3")
+static inline size_t squeeze16(__m128i x, unsigned keep, uint8_t *stage)
+{
+	unsigned m0 = keep & 0xff, m1 = keep >> 8 & 0xff;
+	__m128i i0 = _mm_loadu_si128((const __m128i *)squeeze_idx[m0]);
+	__m128i i1 =
+	    _mm_add_epi8(_mm_loadu_si128((const __m128i *)squeeze_idx[m1]), _mm_set1_epi8(8));
+	size_t w0 = (size_t)mp_popcount64(m0);
+
+	_mm_storel_epi64((__m128i *)stage, _mm_shuffle_epi8(x, i0));
+	_mm_storel_epi64((__m128i *)(stage + w0), _mm_shuffle_epi8(x, i1));
+	return w0 + (size_t)mp_popcount64(m1);
 }
 
 MP_TARGET("ssse3")
@@ -178,10 +202,12 @@ static size_t dec_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *outle
                         struct mp_b64dec *d)
 {
 	struct xlate_consts x;
-	uint8_t stage[64], tmp[16];
+	uint8_t stage[STAGE_BATCH + 48];
 	size_t i = 0, w = stage_from_acc(d, stage);
 	uint8_t *o = out;
 
+	if (!squeeze_ready)
+		squeeze_init();
 	x.c62 = (d->flags & MP_B64_URL) ? '-' : '+';
 	x.c63 = (d->flags & MP_B64_URL) ? '_' : '/';
 	x.ignore = (d->flags & MP_B64_IGNORE) != 0;
@@ -199,14 +225,15 @@ static size_t dec_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *outle
 			_mm_storeu_si128((__m128i *)(stage + w), t);
 			w += 16;
 		} else {
-			_mm_storeu_si128((__m128i *)tmp, t);
-			w += compress_bits(tmp, ~skip & 0xffffu, stage + w);
+			w += squeeze16(t, ~skip & 0xffffu, stage + w);
 		}
-		if (w >= 16) {
-			_mm_storeu_si128((__m128i *)o, pack128(_mm_loadu_si128((__m128i *)stage)));
-			o += 12;
-			w -= 16;
-			memmove(stage, stage + 16, w);
+		if (w >= STAGE_BATCH) {
+			for (size_t k = 0; k < STAGE_BATCH; k += 16, o += 12)
+				_mm_storeu_si128((__m128i *)o,
+				                 pack128(_mm_loadu_si128((__m128i *)(stage + k))));
+			w -= STAGE_BATCH;
+			_mm_storeu_si128((__m128i *)stage,
+			                 _mm_loadu_si128((__m128i *)(stage + STAGE_BATCH)));
 		}
 	}
 	o += stage_flush(d, stage, w, o);
@@ -298,10 +325,14 @@ static size_t dec_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen
                        struct mp_b64dec *d)
 {
 	struct xlate_consts x;
-	uint8_t stage[96], tmp[32];
+	/* the stage is packed a batch at a time, long after its bytes were
+	 * stored, so the loads never wait on a store still in flight */
+	uint8_t stage[STAGE_BATCH + 96];
 	size_t i = 0, w = stage_from_acc(d, stage);
 	uint8_t *o = out;
 
+	if (!squeeze_ready)
+		squeeze_init();
 	x.c62 = (d->flags & MP_B64_URL) ? '-' : '+';
 	x.c63 = (d->flags & MP_B64_URL) ? '_' : '/';
 	x.ignore = (d->flags & MP_B64_IGNORE) != 0;
@@ -320,15 +351,18 @@ static size_t dec_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen
 			_mm256_storeu_si256((__m256i *)(stage + w), t);
 			w += 32;
 		} else {
-			_mm256_storeu_si256((__m256i *)tmp, t);
-			w += compress_bits(tmp, ~skip, stage + w);
+			size_t w0 =
+			    squeeze16(_mm256_castsi256_si128(t), ~skip & 0xffffu, stage + w);
+			w += w0 +
+			     squeeze16(_mm256_extracti128_si256(t, 1), ~skip >> 16, stage + w + w0);
 		}
-		if (w >= 32) {
-			_mm256_storeu_si256((__m256i *)o,
-			                    pack256(_mm256_loadu_si256((__m256i *)stage)));
-			o += 24;
-			w -= 32;
-			memmove(stage, stage + 32, w);
+		if (w >= STAGE_BATCH) {
+			for (size_t k = 0; k < STAGE_BATCH; k += 32, o += 24)
+				_mm256_storeu_si256((__m256i *)o, pack256(_mm256_loadu_si256(
+				                                      (__m256i *)(stage + k))));
+			w -= STAGE_BATCH;
+			_mm256_storeu_si256((__m256i *)stage,
+			                    _mm256_loadu_si256((__m256i *)(stage + STAGE_BATCH)));
 		}
 	}
 	o += stage_flush(d, stage, w, o);
@@ -367,6 +401,36 @@ static size_t enc_avx512(const uint8_t *in, size_t n, char *out, const char *a)
 		_mm512_storeu_si512((void *)out, _mm512_permutexvar_epi8(v, lut));
 	}
 	return i;
+}
+
+/* One MIME line per step: the first 48 bytes give 64 characters, bytes
+ * 48..56 (the same register, indexed 48 further) the last 12, and a
+ * newline is blended in after them. Both stores are full width; the next
+ * line's stores overwrite the spill. */
+MP_TARGET(AVX512)
+static void enc76_avx512(const uint8_t *in, size_t nlines, char *out, const char *a)
+{
+	const __m512i shuf = _mm512_setr_epi32(0x01020001, 0x04050304, 0x07080607, 0x0a0b090a,
+	                                       0x0d0e0c0d, 0x10110f10, 0x13141213, 0x16171516,
+	                                       0x191a1819, 0x1c1d1b1c, 0x1f201e1f, 0x22232122,
+	                                       0x25262425, 0x28292728, 0x2b2c2a2b, 0x2e2f2d2e);
+	const __m512i shuf48 = _mm512_add_epi8(shuf, _mm512_set1_epi8(48));
+	const __m512i shifts = _mm512_set1_epi64(0x3036242a1016040aLL);
+	const __m512i lut = _mm512_loadu_si512((const void *)a);
+	const __m512i nl = _mm512_set1_epi8('\n');
+
+	for (size_t l = 0; l < nlines; l++, in += 57, out += 77) {
+		/* the last line must not read past its 57 bytes */
+		__m512i v = l + 1 < nlines ? _mm512_loadu_si512((const void *)in)
+		                           : _mm512_maskz_loadu_epi8((1ULL << 57) - 1, in);
+		__m512i x = _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(shuf, v));
+		__m512i y =
+		    _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(shuf48, v));
+		_mm512_storeu_si512((void *)out, _mm512_permutexvar_epi8(x, lut));
+		_mm512_storeu_si512(
+		    (void *)(out + 64),
+		    _mm512_mask_mov_epi8(_mm512_permutexvar_epi8(y, lut), 1ULL << 12, nl));
+	}
 }
 
 static const uint8_t pack512_idx[64] = {
@@ -528,9 +592,9 @@ static size_t qpdec_avx512(const uint8_t *in, size_t n, uint8_t *out, size_t *ou
 	return i;
 }
 
-static const struct mp_b64_kernels k_ssse3 = {enc_ssse3, dec_ssse3, NULL};
-static const struct mp_b64_kernels k_avx2 = {enc_avx2, dec_avx2, NULL};
-static const struct mp_b64_kernels k_avx512 = {enc_avx512, dec_avx512, qpdec_avx512};
+static const struct mp_b64_kernels k_ssse3 = {enc_ssse3, dec_ssse3, NULL, NULL};
+static const struct mp_b64_kernels k_avx2 = {enc_avx2, dec_avx2, NULL, NULL};
+static const struct mp_b64_kernels k_avx512 = {enc_avx512, dec_avx512, enc76_avx512, qpdec_avx512};
 
 const struct mp_b64_kernels *const mp_b64_kernel_table[MP_SIMD_COUNT] = {NULL, &k_ssse3, &k_avx2,
                                                                          &k_avx512};

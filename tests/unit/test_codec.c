@@ -103,6 +103,23 @@ static void test_level(int lvl)
 		}
 	}
 	tap_is_int(fails, 0, "%s: encode equals scalar for lengths 0..2048", mp_simd_name(lvl));
+
+	/* MIME lines: 76 columns and '\n', as the generic encoder and wrap */
+	fails = 0;
+	for (size_t lines = 0; lines <= 40; lines++) {
+		size_t len = lines * 57 + (lines % 3) * 19, used;
+		for (size_t k = 0; k < len; k++)
+			in[k] = (unsigned char)tap_rand();
+		used = mp_b64_encode_lines76(in, len, enc, (lines & 1) ? MP_B64_URL : 0);
+		mp_simd_set(MP_SIMD_SCALAR);
+		n = mp_b64_encode(in, used, ref, (lines & 1) ? MP_B64_URL : 0);
+		mp_simd_set(lvl);
+		m = wrap(ref, n, wrapped, 76, 0);
+		if (used != lines * 57 || memcmp(enc, wrapped, m))
+			fails++;
+	}
+	tap_is_int(fails, 0, "%s: 76-column MIME lines equal the wrapped scalar encoding",
+		   mp_simd_name(lvl));
 	tap_is_int(dfails, 0, "%s: decode round trip 0..2048", mp_simd_name(lvl));
 	tap_is_int(wfails, 0, "%s: decode of 76-column LF/CRLF input", mp_simd_name(lvl));
 	tap_is_int(cfails, 0, "%s: decode fed in random pieces", mp_simd_name(lvl));

@@ -104,7 +104,7 @@ static size_t wrap_copy(const char *s, size_t n, char *out, size_t wrap, size_t 
 static void encode_b64(int fd, const struct opts *o)
 {
 	size_t enclen = ENC_CHUNK / 3 * 4, col = 0;
-	size_t outcap = o->wrap ? enclen + enclen / o->wrap + 8 : enclen + 8;
+	size_t outcap = (o->wrap ? enclen + enclen / o->wrap : enclen) + 64 + 8;
 	uint8_t *in = mp_xmalloc(ENC_CHUNK + 64);
 	char *tile = mp_xmalloc(ENC_TILE / 3 * 4 + 64), *out = mp_xmalloc(outcap);
 	int last = 0;
@@ -115,7 +115,13 @@ static void encode_b64(int fd, const struct opts *o)
 		if (!o->wrap) {
 			w = mp_b64_encode(in, n, out, o->b64flags);
 		} else {
-			for (size_t i = 0; i < n; i += ENC_TILE) {
+			size_t i = 0;
+			if (o->wrap == 76 && col == 0) {
+				/* the MIME layout has a kernel of its own */
+				i = mp_b64_encode_lines76(in, n, out, o->b64flags);
+				w = i / 57 * 77;
+			}
+			for (; i < n; i += ENC_TILE) {
 				size_t t = n - i < ENC_TILE ? n - i : ENC_TILE;
 				size_t len = mp_b64_encode(in + i, t, tile, o->b64flags);
 				w += wrap_copy(tile, len, out + w, o->wrap, &col);

@@ -28,7 +28,8 @@ int mp_err_set(struct mp_err *e, int code, const char *fmt, ...) MP_PRINTF(3, 4)
 /* Like mp_err_set, appending ": strerror(errno)". */
 int mp_err_sys(struct mp_err *e, int code, const char *fmt, ...) MP_PRINTF(3, 4);
 /* The sysexits code that fits an errno from I/O: EX_TEMPFAIL for what
- * may pass (ENOSPC, EINTR, EAGAIN, ENOMEM...), EX_IOERR otherwise. */
+ * may pass (ENOSPC, EDQUOT, EIO, EINTR, EAGAIN, ENOMEM...), EX_NOPERM for
+ * EACCES/EPERM, EX_IOERR otherwise. */
 int mp_errno_code(int errnum);
 
 /* Diagnostics on stderr as "prog: message". Tools only. */

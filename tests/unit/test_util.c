@@ -23,7 +23,8 @@ int main(void)
 	tap_ok(strcmp(e.msg, "open f: No such file or directory") == 0, "strerror appended: %s",
 	       e.msg);
 	tap_is_int(mp_errno_code(ENOSPC), EX_TEMPFAIL, "disk full is temporary");
-	tap_is_int(mp_errno_code(EIO), EX_IOERR, "EIO is an I/O error");
+	tap_is_int(mp_errno_code(EIO), EX_TEMPFAIL, "EIO is worth a retry");
+	tap_is_int(mp_errno_code(EISDIR), EX_IOERR, "EISDIR is an I/O error");
 	tap_is_int(mp_errno_code(EACCES), EX_NOPERM, "EACCES is a permission error");
 
 	mp_setprogname("/usr/bin/b64");

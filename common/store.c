@@ -1,0 +1,1061 @@
+/* Durability, in the order the steps happen:
+ * Maildir  tmp/NAME (O_EXCL) <- message; fsync; close; link to new/NAME
+ *          (never over an existing name); unlink tmp; fsync new/. Only
+ *          then is the message reported delivered.
+ * mbox     dotlock (O_EXCL, stale after 5 minutes) + fcntl lock; append
+ *          From_ line, mboxrd-quoted message, blank line; fsync; on any
+ *          error truncate back to the old size before unlocking. */
+#include "store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+#define MBOX_STALE_LOCK 300 /* seconds */
+#define WBUF            (64 * 1024)
+#define DEDUP_INDEX     ".mdeliver-msgids"
+
+/* ---------------------------------------------------------------- segments */
+
+int mp_segr_init(struct mp_segr *r, int fd, size_t bufsize, struct mp_err *e)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = fd;
+	r->cap = bufsize;
+	r->bol = 1;
+	r->base = lseek(fd, 0, SEEK_CUR); /* -1 for pipes: no reading ahead */
+	r->buf = malloc(bufsize);
+	if (!r->buf)
+		return mp_err_sys(e, EX_TEMPFAIL, "read buffer");
+	return 0;
+}
+
+int mp_segr_next(struct mp_segr *r, const char **seg, size_t *len, int *bol, struct mp_err *e)
+{
+	for (;;) {
+		size_t avail = r->end - r->start;
+		char *s = r->buf + r->start, *nl = memchr(s, '\n', avail);
+
+		/* a whole line, a full buffer's worth, or what is left at EOF */
+		if (nl || avail == r->cap || (r->eof && avail)) {
+			size_t n = nl ? (size_t)(nl - s) + 1 : avail;
+			*seg = s;
+			*len = n;
+			*bol = r->bol;
+			r->bol = nl != NULL;
+			r->start += n;
+			r->off += (long long)n;
+			return 1;
+		}
+		if (r->eof)
+			return 0;
+		if (r->start) {
+			memmove(r->buf, s, avail);
+			r->start = 0;
+			r->end = avail;
+		}
+		ssize_t got;
+		do
+			got = read(r->fd, r->buf + r->end, r->cap - r->end);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return mp_err_sys(e, mp_errno_code(errno), "read");
+		if (got == 0)
+			r->eof = 1;
+		r->end += (size_t)got;
+	}
+}
+
+void mp_segr_free(struct mp_segr *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+static int segr_src_next(void *ctx, const char **seg, size_t *len, int *bol, struct mp_err *e)
+{
+	return mp_segr_next(ctx, seg, len, bol, e);
+}
+
+struct mp_msgsrc mp_segr_src(struct mp_segr *r)
+{
+	struct mp_msgsrc s = {segr_src_next, r};
+
+	return s;
+}
+
+/* ---------------------------------------------------------------- mbox splitting */
+
+static int is_from_line(const char *s, size_t n, int bol)
+{
+	return bol && n >= 5 && memcmp(s, "From ", 5) == 0;
+}
+
+static int is_blank(const char *s, size_t n, int bol)
+{
+	return bol && ((n == 1 && s[0] == '\n') || (n == 2 && s[0] == '\r' && s[1] == '\n'));
+}
+
+void mp_mboxsplit_init(struct mp_mboxsplit *m, struct mp_segr *r)
+{
+	memset(m, 0, sizeof *m);
+	m->r = r;
+}
+
+static int split_read(struct mp_mboxsplit *m, struct mp_err *e)
+{
+	int r = mp_segr_next(m->r, &m->cur, &m->curlen, &m->curbol, e);
+
+	m->have = r == 1;
+	if (r == 0)
+		m->eof = 1;
+	return r;
+}
+
+int mp_mboxsplit_begin(struct mp_mboxsplit *m, struct mp_err *e)
+{
+	int r;
+
+	if (!m->have) {
+		if (m->eof)
+			return 0;
+		if ((r = split_read(m, e)) <= 0)
+			return r;
+	}
+	/* blank lines before the first message are tolerated */
+	while (m->count == 0 && is_blank(m->cur, m->curlen, m->curbol))
+		if ((r = split_read(m, e)) <= 0)
+			return r;
+	if (!is_from_line(m->cur, m->curlen, m->curbol)) {
+		mp_err_set(e, EX_DATAERR, "not an mbox: no \"From \" line at byte %lld",
+		           m->r->off - (long long)m->curlen + 1);
+		return -1;
+	}
+	m->msgstart = m->r->off - (long long)m->curlen;
+	m->count++;
+	m->first = 1;
+	m->in_header = 1;
+	m->clen = -1;
+	m->left = 0;
+	m->held_blank = 0;
+	return 1;
+}
+
+static long long parse_clen(const char *s, size_t n)
+{
+	long long v = 0;
+	size_t i = 15; /* after "Content-Length:" */
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i == n || !isdigit((unsigned char)s[i]))
+		return -1;
+	for (; i < n && isdigit((unsigned char)s[i]); i++) {
+		if (v > (1LL << 50))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* mboxcl2: trust Content-Length only where it can be checked (a file we
+ * can read ahead in) and it ends exactly before a From_ line or the end;
+ * a stale length must not swallow the next message. */
+static int clen_fits(struct mp_mboxsplit *m)
+{
+	char buf[8];
+	ssize_t got;
+	off_t pos;
+
+	if (m->clen < 0 || m->r->base < 0)
+		return 0;
+	pos = (off_t)(m->r->base + m->r->off + m->clen);
+	got = pread(m->r->fd, buf, sizeof buf, pos);
+	if (got < 0)
+		return 0;
+	if (got == 0 || (got == 1 && buf[0] == '\n'))
+		return 1;
+	if (got >= 5 && memcmp(buf, "From ", 5) == 0)
+		return 1;
+	if (got >= 6 && memcmp(buf, "\nFrom ", 6) == 0)
+		return 1;
+	return got >= 7 && memcmp(buf, "\r\nFrom ", 7) == 0;
+}
+
+static int split_next(void *ctx, const char **seg, size_t *len, int *bol, struct mp_err *e)
+{
+	struct mp_mboxsplit *m = ctx;
+
+	if (m->first) { /* the message's own From_ line */
+		m->first = 0;
+		m->have = 0;
+		*seg = m->cur;
+		*len = m->curlen;
+		*bol = m->curbol;
+		return 1;
+	}
+	for (;;) {
+		if (!m->have) {
+			int r = split_read(m, e);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				m->held_blank = 0; /* the mbox's blank line before the end */
+				return 0;
+			}
+		}
+		const char *s = m->cur;
+		size_t n = m->curlen;
+		int b = m->curbol;
+
+		if (m->left > 0) { /* mboxcl2 body: raw bytes */
+			if ((long long)n > m->left) {
+				/* give the rest of the segment back */
+				size_t back = n - (size_t)m->left;
+				n = (size_t)m->left;
+				m->r->start -= back;
+				m->r->off -= (long long)back;
+				m->r->bol = 0;
+			}
+			m->left -= (long long)n;
+			m->have = 0;
+			goto out;
+		}
+		if (m->held_blank) {
+			m->held_blank = 0;
+			if (is_from_line(s, n, b))
+				return 0; /* the blank line was the mbox's */
+			*seg = m->blank;  /* the message's own; s comes next */
+			*len = m->blanklen;
+			*bol = 1;
+			return 1;
+		}
+		if (is_from_line(s, n, b))
+			return 0; /* stays in cur for mp_mboxsplit_begin */
+		m->have = 0;
+		if (m->in_header) {
+			if (is_blank(s, n, b)) {
+				m->in_header = 0;
+				if (clen_fits(m))
+					m->left = m->clen;
+			} else if (b && n > 15 && strncasecmp(s, "Content-Length:", 15) == 0) {
+				m->clen = parse_clen(s, n);
+			}
+			goto out;
+		}
+		if (is_blank(s, n, b)) {
+			memcpy(m->blank, s, n);
+			m->blanklen = n;
+			m->held_blank = 1;
+			continue;
+		}
+		/* mboxrd: one level of quoting comes off ">From ", ">>From ", ... */
+		if (b && n > 5 && s[0] == '>') {
+			size_t k = 0;
+			while (k < n && s[k] == '>')
+				k++;
+			if (n - k >= 5 && memcmp(s + k, "From ", 5) == 0) {
+				s++;
+				n--;
+			}
+		}
+	out:
+		*seg = s;
+		*len = n;
+		*bol = b;
+		return 1;
+	}
+}
+
+struct mp_msgsrc mp_mboxsplit_src(struct mp_mboxsplit *m)
+{
+	struct mp_msgsrc src = {split_next, m};
+
+	return src;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+struct wout {
+	int fd;
+	size_t n;
+	long long total;
+	int last;       /* last byte written, -1 before any */
+	int pending_cr; /* mbox: a CR at a segment's end, waiting for LF */
+	char buf[WBUF];
+};
+
+static int w_flush(struct wout *w, struct mp_err *e)
+{
+	if (w->n && mp_write_full(w->fd, w->buf, w->n) < 0)
+		return mp_err_sys(e, mp_errno_code(errno), "write");
+	w->n = 0;
+	return 0;
+}
+
+static int w_put(struct wout *w, const void *p, size_t n, struct mp_err *e)
+{
+	if (n == 0)
+		return 0;
+	w->total += (long long)n;
+	w->last = ((const unsigned char *)p)[n - 1];
+	if (w->n + n > sizeof w->buf) {
+		if (w_flush(w, e) < 0)
+			return -1;
+		if (n > sizeof w->buf) {
+			if (mp_write_full(w->fd, p, n) < 0)
+				return mp_err_sys(e, mp_errno_code(errno), "write");
+			return 0;
+		}
+	}
+	memcpy(w->buf + w->n, p, n);
+	w->n += n;
+	return 0;
+}
+
+static int w_puts(struct wout *w, const char *s, struct mp_err *e)
+{
+	return w_put(w, s, strlen(s), e);
+}
+
+/* "Name:" at the start of a header line, name printable and no space */
+static size_t field_name_len(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && s[i] > ' ' && s[i] < 127 && s[i] != ':')
+		i++;
+	return (i > 0 && i < n && s[i] == ':') ? i : 0;
+}
+
+static int field_is(const char *s, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	return field_name_len(s, n) == k && strncasecmp(s, name, k) == 0;
+}
+
+/* the field's value, blanks and line end trimmed, '<' '>' kept */
+static void field_value(const char *s, size_t n, char *out, size_t outsz)
+{
+	size_t i = field_name_len(s, n) + 1, j = n, k;
+
+	while (i < j && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	while (j > i &&
+	       (s[j - 1] == '\n' || s[j - 1] == '\r' || s[j - 1] == ' ' || s[j - 1] == '\t'))
+		j--;
+	k = j - i < outsz - 1 ? j - i : outsz - 1;
+	memcpy(out, s + i, k);
+	out[k] = '\0';
+}
+
+static int same_addr(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (*a == '<')
+		a++;
+	if (*b == '<')
+		b++;
+	la = strcspn(a, ">");
+	lb = strcspn(b, ">");
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+struct copyctx {
+	const struct mp_delivery *d;
+	int mbox;
+	char sender[512]; /* envelope sender (-f, else the From_ line) */
+	char msgid[256];
+	time_t date;
+};
+
+/* Read the first segment; take a From_ line as the envelope. Returns 1
+ * with the first header line in *seg, or -1. */
+static int read_start(const struct mp_msgsrc *src, struct copyctx *c, const char **seg, size_t *len,
+                      int *bol, struct mp_err *e)
+{
+	int r = src->next(src->ctx, seg, len, bol, e);
+
+	if (r < 0)
+		return -1;
+	if (r > 0 && is_from_line(*seg, *len, *bol)) {
+		if (!c->d->from) {
+			size_t i = 5, k = 0;
+			while (i < *len && (*seg)[i] == ' ')
+				i++;
+			while (i < *len && (*seg)[i] > ' ' && k < sizeof c->sender - 1)
+				c->sender[k++] = (*seg)[i++];
+			c->sender[k] = '\0';
+		}
+		/* the rest of an overlong From_ line goes too */
+		do
+			r = src->next(src->ctx, seg, len, bol, e);
+		while (r > 0 && !*bol);
+		if (r < 0)
+			return -1;
+	}
+	if (r == 0)
+		return mp_err_set(e, EX_DATAERR, "empty message");
+	if (!field_name_len(*seg, *len))
+		return mp_err_set(e, EX_DATAERR, "not a message: line 1 is not a header field");
+	return 1;
+}
+
+static int put_line_end(struct wout *w, int crlf, struct mp_err *e)
+{
+	return w_puts(w, crlf ? "\r\n" : "\n", e);
+}
+
+/* Copy the message from its first header line on: added fields first,
+ * loop check and Message-ID while in the header, mboxrd quoting and LF
+ * line ends for an mbox, and a final line break. */
+static int copy_body(const struct mp_msgsrc *src, struct copyctx *c, struct wout *w,
+                     const char *seg, size_t len, int bol, struct mp_err *e)
+{
+	const struct mp_delivery *d = c->d;
+	int crlf = !c->mbox && len >= 2 && seg[len - 2] == '\r' && seg[len - 1] == '\n';
+	int header = 1, skipping = 0, want_id = 0, r = 1;
+
+	if (c->sender[0]) {
+		if (w_puts(w, "Return-Path: <", e) || w_puts(w, c->sender, e) ||
+		    w_puts(w, ">", e) || put_line_end(w, crlf, e))
+			return -1;
+	}
+	if (d->delivered_to && (w_puts(w, "Delivered-To: ", e) || w_puts(w, d->delivered_to, e) ||
+	                        put_line_end(w, crlf, e)))
+		return -1;
+	for (; r > 0; r = src->next(src->ctx, &seg, &len, &bol, e)) {
+		if (header && bol) {
+			if (is_blank(seg, len, bol)) {
+				header = 0;
+				skipping = 0;
+			} else if (seg[0] == ' ' || seg[0] == '\t') {
+				if (want_id && !c->msgid[0])
+					field_value(seg - 0, len, c->msgid, sizeof c->msgid);
+			} else {
+				want_id = 0;
+				skipping = c->sender[0] && field_is(seg, len, "Return-Path");
+				if (d->loop_check && d->delivered_to &&
+				    field_is(seg, len, "Delivered-To")) {
+					char v[512];
+					field_value(seg, len, v, sizeof v);
+					if (same_addr(v, d->delivered_to))
+						return mp_err_set(
+						    e, EX_NOUSER,
+						    "mail loop: already delivered to %s",
+						    d->delivered_to);
+				}
+				if (field_is(seg, len, "Message-ID")) {
+					field_value(seg, len, c->msgid, sizeof c->msgid);
+					want_id = 1;
+				}
+			}
+			if (header && memchr(seg, '\0', len))
+				return mp_err_set(e, EX_DATAERR,
+				                  "not a message: NUL byte in the header");
+		}
+		if (skipping)
+			continue;
+		if (c->mbox) {
+			if (w->pending_cr) {
+				w->pending_cr = 0;
+				if (!(len && seg[0] == '\n') && w_put(w, "\r", 1, e))
+					return -1;
+			}
+			if (bol) { /* mboxrd: any ^>*From gains one '>' */
+				size_t k = 0;
+				while (k < len && seg[k] == '>')
+					k++;
+				if (len - k >= 5 && memcmp(seg + k, "From ", 5) == 0 &&
+				    w_put(w, ">", 1, e))
+					return -1;
+			}
+			if (len >= 2 && seg[len - 1] == '\n' && seg[len - 2] == '\r') {
+				if (w_put(w, seg, len - 2, e) || w_put(w, "\n", 1, e))
+					return -1;
+				continue;
+			}
+			if (len && seg[len - 1] == '\r') {
+				w->pending_cr = 1;
+				len--;
+			}
+		}
+		if (w_put(w, seg, len, e))
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (w->pending_cr && w_put(w, "\r", 1, e))
+		return -1;
+	if (w->last != '\n' && put_line_end(w, crlf, e))
+		return -1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- opening */
+
+static int mkdirs(const char *path, struct mp_err *e)
+{
+	char *p = mp_xstrdup(path), *s;
+
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			mp_err_sys(e, EX_CANTCREAT, "%s", p);
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+		mp_err_sys(e, EX_CANTCREAT, "%s", p);
+		free(p);
+		return -1;
+	}
+	free(p);
+	return 0;
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int has_subdirs(const char *md)
+{
+	static const char *const sub[] = {"cur", "new", "tmp"};
+	char p[PATH_MAX];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s/%s", md, sub[i]);
+		if (!is_dir(p))
+			return 0;
+	}
+	return 1;
+}
+
+/* cur/ new/ tmp/ (and the folder marker), then make the names durable */
+static int make_maildir(const char *md, int folder, struct mp_err *e)
+{
+	static const char *const sub[] = {"cur", "new", "tmp"};
+	char p[PATH_MAX], *parent;
+
+	if (mkdirs(md, e) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s/%s", md, sub[i]);
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return mp_err_sys(e, EX_CANTCREAT, "%s", p);
+	}
+	if (folder) {
+		int fd;
+		snprintf(p, sizeof p, "%s/maildirfolder", md);
+		fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return mp_err_sys(e, EX_CANTCREAT, "%s", p);
+		close(fd);
+	}
+	if (mp_fsync_dir(md, e) < 0)
+		return -1;
+	parent = mp_xstrdup(md);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else
+		strcpy(parent, slash ? "/" : ".");
+	int rc = mp_fsync_dir(parent, e);
+	free(parent);
+	return rc;
+}
+
+int mp_store_open(struct mp_store *s, const char *target, const char *folder, unsigned flags,
+                  struct mp_err *e)
+{
+	size_t n = strlen(target);
+	int slash = n > 1 && target[n - 1] == '/';
+	struct stat st;
+	char *p;
+
+	memset(s, 0, sizeof *s);
+	s->lock_timeout = 30;
+	if (n == 0)
+		return mp_err_set(e, EX_USAGE, "empty target");
+	while (n > 1 && target[n - 1] == '/')
+		n--;
+	s->path = malloc(n + 1);
+	if (!s->path)
+		return mp_err_sys(e, EX_TEMPFAIL, "%s", target);
+	memcpy(s->path, target, n);
+	s->path[n] = '\0';
+	if (gethostname(s->host, sizeof s->host - 1) < 0 || !s->host[0])
+		strcpy(s->host, "localhost");
+	/* '/' and ':' cannot be in a Maildir name: escape them as qmail does */
+	p = mp_xstrdup(s->host);
+	s->host[0] = '\0';
+	for (char *h = p; *h && strlen(s->host) < sizeof s->host - 8; h++) {
+		if (*h == '/')
+			strcat(s->host, "\\057");
+		else if (*h == ':')
+			strcat(s->host, "\\072");
+		else
+			strncat(s->host, h, 1);
+	}
+	free(p);
+
+	if (stat(s->path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		if (folder)
+			return mp_err_set(e, EX_USAGE, "%s: --folder needs a Maildir", target);
+		s->kind = MP_STORE_MBOX;
+		return 0;
+	}
+	if (!is_dir(s->path) && !slash && !(flags & MP_STORE_CREATE)) {
+		if (folder)
+			return mp_err_set(e, EX_USAGE, "%s: --folder needs a Maildir", target);
+		s->kind = MP_STORE_MBOX; /* a new mbox file */
+		return 0;
+	}
+	s->kind = MP_STORE_MAILDIR;
+	if (!has_subdirs(s->path)) {
+		if (is_dir(s->path) && !slash && !(flags & MP_STORE_CREATE))
+			return mp_err_set(e, EX_CANTCREAT,
+			                  "%s: a directory without cur/, new/, tmp/ (-c makes it a "
+			                  "Maildir)",
+			                  target);
+		if (make_maildir(s->path, 0, e) < 0)
+			return -1;
+	}
+	if (folder) {
+		struct mp_buf fp = MP_BUF_INIT;
+		if (!*folder || folder[0] == '.' || strstr(folder, "..") ||
+		    strpbrk(folder, "\n\r\t") || folder[strlen(folder) - 1] == '/')
+			return mp_err_set(e, EX_USAGE, "invalid folder name '%s'", folder);
+		/* Maildir++: ".a.b" for the folder a/b */
+		mp_buf_printf(&fp, "%s/.", s->path);
+		for (const char *f = folder; *f; f++)
+			mp_buf_putc(&fp, *f == '/' ? '.' : *f);
+		free(s->path);
+		s->path = fp.data;
+		if (!has_subdirs(s->path) && make_maildir(s->path, 1, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void mp_store_close(struct mp_store *s)
+{
+	free(s->path);
+	s->path = NULL;
+}
+
+int mp_store_sync(struct mp_store *s, struct mp_err *e)
+{
+	char p[PATH_MAX];
+
+	if (s->kind != MP_STORE_MAILDIR || !s->unsynced)
+		return 0;
+	snprintf(p, sizeof p, "%s/new", s->path);
+	if (mp_fsync_dir(p, e) < 0)
+		return -1;
+	snprintf(p, sizeof p, "%s/cur", s->path);
+	if (mp_fsync_dir(p, e) < 0)
+		return -1;
+	s->unsynced = 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- Maildir */
+
+static void uniq_name(struct mp_store *s, char *buf, size_t n)
+{
+	struct timeval tv;
+	uint32_t rnd = 0;
+
+	gettimeofday(&tv, NULL);
+	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+		rnd = (uint32_t)(tv.tv_usec * 2654435761u) ^ (uint32_t)getpid();
+	snprintf(buf, n, "%lld.M%ldP%ldQ%luR%08x.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
+	         (long)getpid(), ++s->counter, rnd, s->host);
+}
+
+/* Maildir info flags: known letters, ASCII order, each once */
+static int norm_flags(const char *in, char *out, struct mp_err *e)
+{
+	int seen[26] = {0}, k = 0;
+
+	for (const char *f = in; *f; f++) {
+		if (*f < 'A' || *f > 'Z')
+			return mp_err_set(e, EX_USAGE,
+			                  "invalid Maildir flag '%c' (A-Z: D F P R S T)", *f);
+		seen[*f - 'A'] = 1;
+	}
+	for (int i = 0; i < 26; i++)
+		if (seen[i])
+			out[k++] = (char)('A' + i);
+	out[k] = '\0';
+	return 0;
+}
+
+static int dedup_lock(struct mp_store *s, struct mp_err *e)
+{
+	char p[PATH_MAX];
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int fd;
+
+	snprintf(p, sizeof p, "%s/%s.lock", s->path, DEDUP_INDEX);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return mp_err_sys(e, mp_errno_code(errno), "%s", p);
+	while (fcntl(fd, F_SETLKW, &fl) < 0) {
+		if (errno != EINTR) {
+			mp_err_sys(e, EX_TEMPFAIL, "lock %s", p);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* 1 if id is in the index, 0 if not, -1 on error */
+static int dedup_seen(struct mp_store *s, const char *id, struct mp_err *e)
+{
+	char p[PATH_MAX], *line;
+	struct mp_lr lr;
+	size_t len, idl = strlen(id);
+	int fd, r, found = 0;
+
+	snprintf(p, sizeof p, "%s/%s", s->path, DEDUP_INDEX);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : mp_err_sys(e, mp_errno_code(errno), "%s", p);
+	if (mp_lr_init(&lr, fd, 1024, e) < 0) {
+		close(fd);
+		return -1;
+	}
+	/* a last line without its newline is a torn append: not counted */
+	while (!found && (r = mp_lr_next(&lr, &line, &len, NULL)) != 0) {
+		if (r < 0)
+			break; /* an overlong line is no Message-ID of ours */
+		found = len == idl + 1 && line[idl] == '\n' && memcmp(line, id, idl) == 0;
+	}
+	mp_lr_free(&lr);
+	close(fd);
+	return found;
+}
+
+static int dedup_add(struct mp_store *s, const char *id, struct mp_err *e)
+{
+	char p[PATH_MAX];
+	struct mp_buf l = MP_BUF_INIT;
+	int fd, rc = 0;
+
+	snprintf(p, sizeof p, "%s/%s", s->path, DEDUP_INDEX);
+	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return mp_err_sys(e, mp_errno_code(errno), "%s", p);
+	/* one write(2) of the whole line: appends never interleave */
+	mp_buf_printf(&l, "%s\n", id);
+	if (mp_write_full(fd, l.data, l.len) < 0 || mp_fsync_fd(fd) < 0)
+		rc = mp_err_sys(e, mp_errno_code(errno), "%s", p);
+	close(fd);
+	mp_buf_free(&l);
+	return rc;
+}
+
+static int deliver_maildir(struct mp_store *s, const struct mp_msgsrc *src, struct copyctx *c,
+                           struct mp_delivered *out, struct mp_err *e)
+{
+	const struct mp_delivery *d = c->d;
+	char name[512], tmp[PATH_MAX], dst[PATH_MAX], flags[32] = "";
+	const char *seg;
+	size_t len;
+	int bol, fd = -1, lockfd = -1, tries;
+	struct wout *w = NULL;
+
+	if (d->flags && norm_flags(d->flags, flags, e) < 0)
+		return -1;
+	/* the header is checked before anything is created */
+	if (read_start(src, c, &seg, &len, &bol, e) < 0)
+		return -1;
+	for (tries = 0;; tries++) {
+		uniq_name(s, name, sizeof name);
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, name);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			break;
+		if (errno != EEXIST || tries > 100)
+			return mp_err_sys(
+			    e, errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT,
+			    "%s", tmp);
+	}
+	w = malloc(sizeof *w);
+	if (!w) {
+		mp_err_sys(e, EX_TEMPFAIL, "write buffer");
+		goto fail;
+	}
+	memset(w, 0, offsetof(struct wout, buf));
+	w->fd = fd;
+	w->last = -1;
+	if (copy_body(src, c, w, seg, len, bol, e) < 0 || w_flush(w, e) < 0)
+		goto fail;
+	if (mp_fsync_fd(fd) < 0) {
+		mp_err_sys(e, mp_errno_code(errno), "fsync %s", tmp);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		mp_err_sys(e, mp_errno_code(errno), "close %s", tmp);
+		goto fail;
+	}
+	fd = -1;
+	out->size = w->total;
+	snprintf(out->msgid, sizeof out->msgid, "%s", c->msgid);
+	if (d->dedup && c->msgid[0]) {
+		if ((lockfd = dedup_lock(s, e)) < 0)
+			goto fail;
+		int seen = dedup_seen(s, c->msgid, e);
+		if (seen < 0)
+			goto fail;
+		if (seen) {
+			out->skipped = 1;
+			unlink(tmp);
+			close(lockfd);
+			free(w);
+			return 0;
+		}
+	}
+	for (tries = 0;; tries++) {
+		if (flags[0] || (d->flags && !d->flags[0]))
+			snprintf(dst, sizeof dst, "%s/cur/%s,S=%lld:2,%s", s->path, name, w->total,
+			         flags);
+		else
+			snprintf(dst, sizeof dst, "%s/new/%s,S=%lld", s->path, name, w->total);
+		if (link(tmp, dst) == 0)
+			break;
+		if (errno == EEXIST && tries < 100) { /* never over another message */
+			uniq_name(s, name, sizeof name);
+			continue;
+		}
+		if ((errno == EPERM || errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP) &&
+		    access(dst, F_OK) < 0 && rename(tmp, dst) == 0)
+			break; /* a file system without hard links */
+		mp_err_sys(e, mp_errno_code(errno), "link %s", dst);
+		goto fail;
+	}
+	unlink(tmp);
+	s->unsynced++;
+	if (!d->batch && mp_store_sync(s, e) < 0)
+		goto fail_linked;
+	if (lockfd >= 0 && dedup_add(s, c->msgid, e) < 0)
+		goto fail_linked;
+	if (lockfd >= 0)
+		close(lockfd);
+	snprintf(out->path, sizeof out->path, "%s", dst);
+	free(w);
+	return 0;
+fail_linked:
+	/* not reported delivered: take it back rather than risk a duplicate */
+	unlink(dst);
+	goto fail_closed;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+fail_closed:
+	if (lockfd >= 0)
+		close(lockfd);
+	free(w);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- mbox */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void nap(int *ms)
+{
+	struct timespec ts = {0, (long)*ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+	if (*ms < 200)
+		*ms *= 2;
+}
+
+/* FILE.lock with O_EXCL; 1 taken, 0 not possible here (directory not
+ * writable: fcntl alone then), -1 timed out or failed */
+static int dotlock(const char *lock, double timeout, struct mp_err *e)
+{
+	double t0 = now_s();
+	int ms = 5;
+
+	for (;;) {
+		int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		struct stat st;
+		if (fd >= 0) {
+			char pid[32];
+			int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+			if (mp_write_full(fd, pid, (size_t)n) < 0) {
+				close(fd);
+				unlink(lock);
+				return mp_err_sys(e, mp_errno_code(errno), "%s", lock);
+			}
+			close(fd);
+			return 1;
+		}
+		if (errno == EACCES || errno == EROFS)
+			return 0;
+		if (errno != EEXIST)
+			return mp_err_sys(e, mp_errno_code(errno), "%s", lock);
+		if (stat(lock, &st) == 0 && time(NULL) - st.st_mtime > MBOX_STALE_LOCK) {
+			unlink(lock); /* its owner is long gone */
+			continue;
+		}
+		if (now_s() - t0 > timeout)
+			return mp_err_set(e, EX_TEMPFAIL, "%s: still locked after %.0f s", lock,
+			                  timeout);
+		nap(&ms);
+	}
+}
+
+static int fcntl_lock(int fd, const char *path, double timeout, struct mp_err *e)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	double t0 = now_s();
+	int ms = 5;
+
+	while (fcntl(fd, F_SETLK, &fl) < 0) {
+		if (errno != EACCES && errno != EAGAIN && errno != EINTR)
+			return mp_err_sys(e, EX_TEMPFAIL, "lock %s", path);
+		if (now_s() - t0 > timeout)
+			return mp_err_set(e, EX_TEMPFAIL, "%s: still locked after %.0f s", path,
+			                  timeout);
+		nap(&ms);
+	}
+	return 0;
+}
+
+static int deliver_mbox(struct mp_store *s, const struct mp_msgsrc *src, struct copyctx *c,
+                        struct mp_delivered *out, struct mp_err *e)
+{
+	char lock[PATH_MAX], head[5], tail[2], date[64];
+	const char *seg;
+	size_t len;
+	int bol, fd = -1, dot = 0, rc = -1;
+	struct wout *w = NULL;
+	struct stat st;
+	off_t size = 0;
+	struct tm tm;
+	time_t t = c->d->date ? c->d->date : time(NULL);
+
+	if (read_start(src, c, &seg, &len, &bol, e) < 0)
+		return -1;
+	snprintf(lock, sizeof lock, "%s.lock", s->path);
+	if ((dot = dotlock(lock, s->lock_timeout, e)) < 0)
+		return -1;
+	fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mp_err_sys(e, errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT, "%s",
+		           s->path);
+		goto out;
+	}
+	if (fcntl_lock(fd, s->path, s->lock_timeout, e) < 0)
+		goto out;
+	if (fstat(fd, &st) < 0) {
+		mp_err_sys(e, EX_IOERR, "%s", s->path);
+		goto out;
+	}
+	size = st.st_size;
+	if (size > 0 && (pread(fd, head, 5, 0) != 5 || memcmp(head, "From ", 5) != 0)) {
+		mp_err_set(e, EX_CANTCREAT, "%s: not an mbox (does not start with \"From \")",
+		           s->path);
+		goto out;
+	}
+	w = malloc(sizeof *w);
+	if (!w) {
+		mp_err_sys(e, EX_TEMPFAIL, "write buffer");
+		goto out;
+	}
+	memset(w, 0, offsetof(struct wout, buf));
+	w->fd = fd;
+	w->last = -1;
+	c->mbox = 1;
+	if (lseek(fd, size, SEEK_SET) < 0) {
+		mp_err_sys(e, EX_IOERR, "%s", s->path);
+		goto out;
+	}
+	/* a From_ line must follow a blank line */
+	if (size >= 2 && pread(fd, tail, 2, size - 2) == 2 &&
+	    !(tail[0] == '\n' && tail[1] == '\n')) {
+		if (w_puts(w, tail[1] == '\n' ? "\n" : "\n\n", e) < 0)
+			goto undo;
+	} else if (size == 1 && w_puts(w, "\n", e) < 0) {
+		goto undo;
+	}
+	out->offset = (long long)size + w->total;
+	localtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
+	if (w_puts(w, "From ", e) || w_puts(w, c->sender[0] ? c->sender : "MAILER-DAEMON", e) ||
+	    w_puts(w, " ", e) || w_puts(w, date, e) || w_puts(w, "\n", e))
+		goto undo;
+	if (copy_body(src, c, w, seg, len, bol, e) < 0 || w_puts(w, "\n", e) < 0 ||
+	    w_flush(w, e) < 0)
+		goto undo;
+	if (mp_fsync_fd(fd) < 0) {
+		mp_err_sys(e, mp_errno_code(errno), "fsync %s", s->path);
+		goto undo;
+	}
+	out->size = w->total;
+	snprintf(out->path, sizeof out->path, "%s", s->path);
+	snprintf(out->msgid, sizeof out->msgid, "%s", c->msgid);
+	rc = 0;
+	goto out;
+undo:
+	/* leave the mbox as it was: no partial message, ever */
+	if (ftruncate(fd, size) == 0)
+		(void)mp_fsync_fd(fd);
+out:
+	if (fd >= 0)
+		close(fd); /* drops the fcntl lock */
+	if (dot > 0)
+		unlink(lock);
+	free(w);
+	return rc;
+}
+
+int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const struct mp_delivery *d,
+                     struct mp_delivered *out, struct mp_err *e)
+{
+	struct copyctx c;
+
+	memset(out, 0, sizeof *out);
+	memset(&c, 0, sizeof c);
+	c.d = d;
+	if (d->from)
+		snprintf(c.sender, sizeof c.sender, "%s", d->from);
+	if (s->kind == MP_STORE_MAILDIR)
+		return deliver_maildir(s, src, &c, out, e);
+	if (d->flags || d->dedup)
+		return mp_err_set(e, EX_USAGE, "--flags and --dedup need a Maildir");
+	return deliver_mbox(s, src, &c, out, e);
+}

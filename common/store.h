@@ -1,0 +1,99 @@
+/* store: deliver one message into a Maildir or an mbox, durably: either
+ * the message is in the mailbox, whole, or the call says it is not. */
+#ifndef MP_STORE_H
+#define MP_STORE_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "util.h"
+
+/* A message arrives as segments: whole lines, or pieces of a line too
+ * long for the reader's buffer (bol says whether a segment starts a
+ * line). next() returns 1 with a segment valid until the next call, 0 at
+ * the end of the message, -1 on error (e filled). */
+struct mp_msgsrc {
+	int (*next)(void *ctx, const char **seg, size_t *len, int *bol, struct mp_err *e);
+	void *ctx;
+};
+
+/* Segments from a file descriptor, for one message per stream. */
+struct mp_segr {
+	int fd;
+	char *buf;
+	size_t cap, start, end;
+	int eof, bol;
+	long long off;  /* bytes handed out so far */
+	long long base; /* file offset where reading began, -1 if not seekable */
+};
+
+int mp_segr_init(struct mp_segr *r, int fd, size_t bufsize, struct mp_err *e);
+int mp_segr_next(struct mp_segr *r, const char **seg, size_t *len, int *bol, struct mp_err *e);
+void mp_segr_free(struct mp_segr *r);
+/* an mp_msgsrc reading the whole stream as one message */
+struct mp_msgsrc mp_segr_src(struct mp_segr *r);
+
+/* Messages one by one out of an mbox (mboxo, mboxrd, mboxcl2): each ends
+ * before the next "From " line, with the blank line before it dropped,
+ * ">From " lines unquoted one level, and Content-Length honoured when it
+ * points exactly at the next "From " line or the end. */
+struct mp_mboxsplit {
+	struct mp_segr *r;
+	const char *cur; /* the segment in hand (valid until the next read) */
+	size_t curlen;
+	int curbol, have, first, held_blank, in_header, eof;
+	char blank[2];
+	size_t blanklen;
+	long long clen, left; /* Content-Length, raw body bytes still to copy */
+	long long msgstart;   /* byte offset of the current message's From_ line */
+	long count;           /* messages started */
+};
+
+void mp_mboxsplit_init(struct mp_mboxsplit *m, struct mp_segr *r);
+/* Start the next message: 1 if there is one, 0 at the end, -1 on error
+ * (input that does not start with "From " is not an mbox). */
+int mp_mboxsplit_begin(struct mp_mboxsplit *m, struct mp_err *e);
+struct mp_msgsrc mp_mboxsplit_src(struct mp_mboxsplit *m);
+
+enum mp_store_kind { MP_STORE_MAILDIR, MP_STORE_MBOX };
+
+#define MP_STORE_CREATE 0x1u /* create a missing Maildir (with parents) */
+
+struct mp_store {
+	enum mp_store_kind kind;
+	char *path;            /* the Maildir (folder applied) or mbox file */
+	unsigned long counter; /* unique-name counter of this process */
+	char host[256];        /* hostname with '/' and ':' escaped */
+	int unsynced;          /* Maildir links not yet made durable */
+	double lock_timeout;   /* mbox: seconds to wait for the locks */
+};
+
+struct mp_delivery {
+	const char *from;         /* envelope sender: Return-Path and From_ line */
+	const char *delivered_to; /* adds Delivered-To: */
+	int loop_check;           /* a message already delivered there: EX_NOUSER */
+	const char *flags;        /* Maildir info flags: cur/NAME:2,FLAGS */
+	int dedup;                /* Maildir: skip a Message-ID delivered before */
+	int batch;                /* leave the directory fsync to mp_store_sync */
+	time_t date;              /* From_ line date (0: now) */
+};
+
+struct mp_delivered {
+	char path[PATH_MAX]; /* the message file, or the mbox */
+	long long offset;    /* mbox: offset of its From_ line */
+	long long size;      /* bytes written */
+	int skipped;         /* --dedup: it was there already */
+	char msgid[256];
+};
+
+int mp_store_open(struct mp_store *s, const char *target, const char *folder, unsigned flags,
+                  struct mp_err *e);
+int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const struct mp_delivery *d,
+                     struct mp_delivered *out, struct mp_err *e);
+/* Make every link since the last call durable (fsync of new/ and cur/). */
+int mp_store_sync(struct mp_store *s, struct mp_err *e);
+void mp_store_close(struct mp_store *s);
+
+#endif

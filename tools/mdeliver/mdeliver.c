@@ -1,0 +1,243 @@
+/* mdeliver: deliver one message (or every message of an mbox) into a
+ * Maildir or an mbox, durably; the exit code says whether it is there. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "util.h"
+
+#define SEGBUF     (64 * 1024)
+#define SPLIT_SYNC 64 /* --split: directory fsync at least every N messages */
+
+struct opts {
+	struct mp_delivery d;
+	const char *folder, *split_file;
+	unsigned storeflags;
+	int verbose, split;
+	long skip;
+	double lock_timeout;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: %s [-c] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]\n"
+	        "          [--delivered-to ADDR [--loop-check]] [TARGET] < message\n"
+	        "       %s --split [--skip N] [options] [FILE] TARGET\n"
+	        "Deliver a message into a Maildir (a directory, or a path ending in '/') or an\n"
+	        "mbox file, durably. TARGET defaults to $MAILDIR, $MAIL, ~/Maildir/.\n\n"
+	        "  -c, --create          create the Maildir when missing\n"
+	        "  -f, --from ADDR       envelope sender: Return-Path and the mbox From_ line\n"
+	        "      --folder NAME     deliver into the Maildir++ folder .NAME\n"
+	        "      --flags FLAGS     Maildir info flags (D F P R S T): into cur/\n"
+	        "      --delivered-to A  add Delivered-To: A\n"
+	        "      --loop-check      refuse (exit 67) mail already delivered to A\n"
+	        "      --dedup           skip a Message-ID this Maildir already got\n"
+	        "      --split           deliver every message of an mbox (FILE or stdin)\n"
+	        "      --skip N          with --split: skip the first N messages\n"
+	        "      --lock-timeout S  mbox: seconds to wait for the lock (default 30)\n"
+	        "  -v, --verbose         say where each message went\n"
+	        "  -h, --help            this help\n"
+	        "  -V, --version         version\n",
+	        mp_progname(), mp_progname());
+}
+
+static const char *default_target(void)
+{
+	static char buf[PATH_MAX];
+	const char *v = getenv("MAILDIR"), *home;
+
+	if (v && *v)
+		return v;
+	if ((v = getenv("MAIL")) && *v)
+		return v;
+	home = getenv("HOME");
+	if (!home || !*home)
+		mp_die(EX_USAGE, "no TARGET, and none of MAILDIR, MAIL, HOME is set");
+	snprintf(buf, sizeof buf, "%s/Maildir/", home);
+	return buf;
+}
+
+static void report(const struct opts *o, const struct mp_store *s, const struct mp_delivered *r)
+{
+	if (r->skipped) {
+		mp_warn("%s: %s already delivered, skipped", s->path, r->msgid);
+		return;
+	}
+	if (!o->verbose)
+		return;
+	if (s->kind == MP_STORE_MBOX)
+		printf("%s: offset %lld, %lld bytes\n", r->path, r->offset, r->size);
+	else
+		printf("%s\n", r->path);
+}
+
+static int deliver_one(struct mp_store *s, const struct opts *o)
+{
+	struct mp_segr r;
+	struct mp_msgsrc src;
+	struct mp_delivered res;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	if (mp_segr_init(&r, STDIN_FILENO, SEGBUF, &e) < 0)
+		mp_die_err(s->path, &e);
+	src = mp_segr_src(&r);
+	if (mp_store_deliver(s, &src, &o->d, &res, &e) < 0)
+		mp_die_err(s->path, &e);
+	report(o, s, &res);
+	mp_segr_free(&r);
+	return 0;
+}
+
+static int deliver_split(struct mp_store *s, const struct opts *o)
+{
+	const char *name = o->split_file ? o->split_file : "stdin";
+	struct mp_delivery d = o->d;
+	struct mp_delivered res;
+	struct mp_mboxsplit m;
+	struct mp_msgsrc src;
+	struct mp_segr r;
+	struct mp_err e;
+	long long bytes = 0;
+	long done = 0;
+	int fd = STDIN_FILENO, rc;
+
+	mp_err_clear(&e);
+	if (o->split_file && (fd = open(o->split_file, O_RDONLY | O_CLOEXEC)) < 0)
+		mp_die(EX_NOINPUT, "%s: %s", o->split_file, strerror(errno));
+	if (mp_segr_init(&r, fd, SEGBUF, &e) < 0)
+		mp_die_err(name, &e);
+	mp_mboxsplit_init(&m, &r);
+	src = mp_mboxsplit_src(&m);
+	/* one directory fsync per batch; each file is fsynced before it is
+	 * linked, and nothing is reported before the batch is durable */
+	d.batch = 1;
+	while ((rc = mp_mboxsplit_begin(&m, &e)) > 0) {
+		if (m.count <= o->skip) {
+			const char *seg;
+			size_t len;
+			int bol, k;
+			while ((k = src.next(src.ctx, &seg, &len, &bol, &e)) > 0)
+				;
+			if (k < 0)
+				break;
+			continue;
+		}
+		if (mp_store_deliver(s, &src, &d, &res, &e) < 0)
+			break;
+		if (!res.skipped) {
+			done++;
+			bytes += res.size;
+		}
+		if (s->unsynced >= SPLIT_SYNC && mp_store_sync(s, &e) < 0)
+			break;
+		report(o, s, &res);
+	}
+	if (rc >= 0 && !e.code && mp_store_sync(s, &e) == 0) {
+		mp_warn("delivered %ld messages (%lld bytes)", done, bytes);
+		mp_segr_free(&r);
+		return 0;
+	}
+	/* what was delivered before the failure must be durable before we
+	 * say how far we got */
+	{
+		struct mp_err e2;
+		mp_err_clear(&e2);
+		if (mp_store_sync(s, &e2) < 0)
+			mp_die_err(s->path, &e2);
+	}
+	mp_warn("%s: message %ld at byte %lld: %s", name, m.count, m.msgstart + 1, e.msg);
+	mp_die(e.code ? e.code : EX_SOFTWARE,
+	       "delivered %ld messages before it; rerun with --skip %ld to continue", done,
+	       m.count > 0 ? m.count - 1 : 0);
+}
+
+static long parse_long(const char *s, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end || errno || v < 0)
+		mp_die(EX_USAGE, "invalid %s: '%s'", what, s);
+	return v;
+}
+
+enum { OPT_FOLDER = 256, OPT_FLAGS, OPT_DTO, OPT_LOOP, OPT_DEDUP, OPT_SPLIT, OPT_SKIP, OPT_LOCKT };
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"create", no_argument, NULL, 'c'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"folder", required_argument, NULL, OPT_FOLDER},
+	    {"flags", required_argument, NULL, OPT_FLAGS},
+	    {"delivered-to", required_argument, NULL, OPT_DTO},
+	    {"loop-check", no_argument, NULL, OPT_LOOP},
+	    {"dedup", no_argument, NULL, OPT_DEDUP},
+	    {"split", no_argument, NULL, OPT_SPLIT},
+	    {"skip", required_argument, NULL, OPT_SKIP},
+	    {"lock-timeout", required_argument, NULL, OPT_LOCKT},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0}};
+	struct opts o = {.lock_timeout = 30};
+	struct mp_store s;
+	struct mp_err e;
+	const char *target;
+	int c;
+
+	mp_setprogname(argv[0]);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":cf:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.storeflags |= MP_STORE_CREATE; break;
+		case 'f': o.d.from = optarg; break;
+		case OPT_FOLDER: o.folder = optarg; break;
+		case OPT_FLAGS: o.d.flags = optarg; break;
+		case OPT_DTO: o.d.delivered_to = optarg; break;
+		case OPT_LOOP: o.d.loop_check = 1; break;
+		case OPT_DEDUP: o.d.dedup = 1; break;
+		case OPT_SPLIT: o.split = 1; break;
+		case OPT_SKIP: o.skip = parse_long(optarg, "--skip count"); break;
+		case OPT_LOCKT: o.lock_timeout = (double)parse_long(optarg, "lock timeout"); break;
+		case 'v': o.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		case ':':
+			mp_die(EX_USAGE, "option '%s' needs an argument (see -h)",
+			       argv[optind - 1]);
+		default: mp_die(EX_USAGE, "unknown option '%s' (see -h)", argv[optind - 1]);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > (o.split ? 2 : 1))
+		mp_die(EX_USAGE, "extra operand '%s'", argv[o.split ? 2 : 1]);
+	if (o.d.loop_check && !o.d.delivered_to)
+		mp_die(EX_USAGE, "--loop-check needs --delivered-to");
+	if (o.skip && !o.split)
+		mp_die(EX_USAGE, "--skip needs --split");
+	if (o.split && argc == 2)
+		o.split_file = *argv++, argc--;
+	target = argc ? argv[0] : default_target();
+	mp_err_clear(&e);
+	if (mp_store_open(&s, target, o.folder, o.storeflags, &e) < 0)
+		mp_die_err(target, &e);
+	s.lock_timeout = o.lock_timeout;
+	if (o.split)
+		deliver_split(&s, &o);
+	else
+		deliver_one(&s, &o);
+	mp_store_close(&s);
+	return 0;
+}

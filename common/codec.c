@@ -426,6 +426,8 @@ static int qp_needs_next(struct mp_qpenc *q, int c)
 
 size_t mp_qpenc_update(struct mp_qpenc *q, const void *inp, size_t n, char *out)
 {
+	const struct mp_b64_kernels *k = mp_b64_kernel_table[mp_simd_level()];
+	size_t (*plain)(const uint8_t *, size_t) = k ? k->qpplain : NULL;
 	const uint8_t *in = inp;
 	size_t i = 0, o = 0;
 	int ate;
@@ -444,8 +446,26 @@ size_t mp_qpenc_update(struct mp_qpenc *q, const void *inp, size_t n, char *out)
 		unsigned col = q->col; /* a local: out may alias *q */
 		while (i + 1 < n && col <= MP_QP_LINE - 4) {
 			unsigned c = in[i], l = qp_fastlen[c];
-			if (MP_UNLIKELY(!l || (qp_ws[c] & qp_brk[in[i + 1]])))
-				break;
+			if (plain && col == 0 && l == 1) {
+				/* text: a line's run of literals in one go (binary
+				 * data, with short runs, stays on the byte loop) */
+				size_t room = MP_QP_LINE - 1 - col, left = n - 1 - i;
+				size_t run = plain(in + i, room < left ? room : left);
+				memcpy(out + o, in + i, run);
+				o += run;
+				col += (unsigned)run;
+				i += run;
+				if (run)
+					continue;
+			}
+			if (MP_UNLIKELY(!l || (qp_ws[c] & qp_brk[in[i + 1]]))) {
+				if (c != '\n' || (q->flags & MP_QP_CRLF))
+					break;
+				out[o++] = '\n'; /* a hard break, once a line */
+				col = 0;
+				i++;
+				continue;
+			}
 			memcpy(out + o, qp_tok[c], 4);
 			o += l;
 			col += l;

@@ -105,6 +105,10 @@ struct mp_b64_kernels {
 	 * consumed, stopping before anything the state machine must see;
 	 * *outlen bytes written (64 bytes of slack past them) */
 	size_t (*qpdecode)(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen);
+	/* quoted-printable encoding: how many of the first n bytes stand for
+	 * themselves (literals, and white space not before CR or LF; in[n]
+	 * is read to judge the last one) */
+	size_t (*qpplain)(const uint8_t *in, size_t n);
 };
 extern const struct mp_b64_kernels *const mp_b64_kernel_table[MP_SIMD_COUNT];
 /* Value of a character: 0..63, MP_B64_SKIP or MP_B64_BAD (incl. '='). */

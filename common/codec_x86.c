@@ -592,9 +592,33 @@ static size_t qpdec_avx512(const uint8_t *in, size_t n, uint8_t *out, size_t *ou
 	return i;
 }
 
-static const struct mp_b64_kernels k_ssse3 = {enc_ssse3, dec_ssse3, NULL, NULL};
-static const struct mp_b64_kernels k_avx2 = {enc_avx2, dec_avx2, NULL, NULL};
-static const struct mp_b64_kernels k_avx512 = {enc_avx512, dec_avx512, enc76_avx512, qpdec_avx512};
+MP_TARGET(AVX512)
+static size_t qpplain_avx512(const uint8_t *in, size_t n)
+{
+	size_t i = 0;
+
+	for (; i < n; i += 64) {
+		__mmask64 m = n - i >= 64 ? ~0ULL : (1ULL << (n - i)) - 1;
+		__m512i v0 = _mm512_maskz_loadu_epi8(m, in + i);
+		__m512i v1 = _mm512_maskz_loadu_epi8(m, in + i + 1);
+		__mmask64 lit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(v0, _mm512_set1_epi8(33)),
+		                                       _mm512_set1_epi8(93)) &
+		                _mm512_cmpneq_epi8_mask(v0, _mm512_set1_epi8('='));
+		__mmask64 ws = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8(' ')) |
+		               _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8('\t'));
+		__mmask64 brk = _mm512_cmpeq_epi8_mask(v1, _mm512_set1_epi8('\n')) |
+		                _mm512_cmpeq_epi8_mask(v1, _mm512_set1_epi8('\r'));
+		__mmask64 plain = (lit | (ws & ~brk)) & m;
+		if (plain != m)
+			return i + (size_t)mp_ctz64(~plain);
+	}
+	return n;
+}
+
+static const struct mp_b64_kernels k_ssse3 = {enc_ssse3, dec_ssse3, NULL, NULL, NULL};
+static const struct mp_b64_kernels k_avx2 = {enc_avx2, dec_avx2, NULL, NULL, NULL};
+static const struct mp_b64_kernels k_avx512 = {enc_avx512, dec_avx512, enc76_avx512, qpdec_avx512,
+                                               qpplain_avx512};
 
 const struct mp_b64_kernels *const mp_b64_kernel_table[MP_SIMD_COUNT] = {NULL, &k_ssse3, &k_avx2,
                                                                          &k_avx512};

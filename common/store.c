@@ -25,6 +25,16 @@
 #define WBUF            (64 * 1024)
 #define DEDUP_INDEX     ".mdeliver-msgids"
 
+struct mp_pending {
+	char name[320]; /* the name in tmp/ */
+	char flags[32]; /* info flags, "" for new/ */
+	int cur;        /* goes into cur/ */
+	int synced;     /* fsynced already (a single delivery) */
+	long long size;
+	char msgid[256];      /* to record in the dedup index, or "" */
+	char final[PATH_MAX]; /* where it was linked */
+};
+
 /* ---------------------------------------------------------------- segments */
 
 int mp_segr_init(struct mp_segr *r, int fd, size_t bufsize, struct mp_err *e)
@@ -176,15 +186,18 @@ static int clen_fits(struct mp_mboxsplit *m)
 	char buf[8];
 	ssize_t got;
 	off_t pos;
+	struct stat st;
 
 	if (m->clen < 0 || m->r->base < 0)
 		return 0;
 	pos = (off_t)(m->r->base + m->r->off + m->clen);
+	if (fstat(m->r->fd, &st) < 0 || !S_ISREG(st.st_mode) || pos > st.st_size)
+		return 0;
 	got = pread(m->r->fd, buf, sizeof buf, pos);
 	if (got < 0)
 		return 0;
 	if (got == 0 || (got == 1 && buf[0] == '\n'))
-		return 1;
+		return 1; /* exactly at the end */
 	if (got >= 5 && memcmp(buf, "From ", 5) == 0)
 		return 1;
 	if (got >= 6 && memcmp(buf, "\nFrom ", 6) == 0)
@@ -594,6 +607,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 
 	memset(s, 0, sizeof *s);
 	s->lock_timeout = 30;
+	s->dedup_lock = -1;
 	if (n == 0)
 		return mp_err_set(e, EX_USAGE, "empty target");
 	while (n > 1 && target[n - 1] == '/')
@@ -659,24 +673,19 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 
 void mp_store_close(struct mp_store *s)
 {
+	char tmp[PATH_MAX];
+
+	/* a batch never synced was never reported: its files go */
+	for (size_t i = 0; i < s->npending; i++) {
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, s->pending[i].name);
+		unlink(tmp);
+	}
+	free(s->pending);
+	if (s->dedup_lock >= 0)
+		close(s->dedup_lock);
 	free(s->path);
-	s->path = NULL;
-}
-
-int mp_store_sync(struct mp_store *s, struct mp_err *e)
-{
-	char p[PATH_MAX];
-
-	if (s->kind != MP_STORE_MAILDIR || !s->unsynced)
-		return 0;
-	snprintf(p, sizeof p, "%s/new", s->path);
-	if (mp_fsync_dir(p, e) < 0)
-		return -1;
-	snprintf(p, sizeof p, "%s/cur", s->path);
-	if (mp_fsync_dir(p, e) < 0)
-		return -1;
-	s->unsynced = 0;
-	return 0;
+	memset(s, 0, sizeof *s);
+	s->dedup_lock = -1;
 }
 
 /* ---------------------------------------------------------------- Maildir */
@@ -777,24 +786,167 @@ static int dedup_add(struct mp_store *s, const char *id, struct mp_err *e)
 	return rc;
 }
 
+/* 1 if id is waiting in the current batch */
+static int pending_has(const struct mp_store *s, const char *id)
+{
+	for (size_t i = 0; i < s->npending; i++)
+		if (strcmp(s->pending[i].msgid, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* tmp/NAME -> new/NAME,S=SIZE or cur/NAME,S=SIZE:2,FLAGS, never over an
+ * existing message; the tmp name goes */
+static int link_into_place(struct mp_store *s, const struct mp_pending *p, char *dst, size_t dstsz,
+                           struct mp_err *e)
+{
+	char tmp[PATH_MAX], name[320];
+
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, p->name);
+	snprintf(name, sizeof name, "%s", p->name);
+	for (int tries = 0;; tries++) {
+		if (p->cur)
+			snprintf(dst, dstsz, "%s/cur/%s,S=%lld:2,%s", s->path, name, p->size,
+			         p->flags);
+		else
+			snprintf(dst, dstsz, "%s/new/%s,S=%lld", s->path, name, p->size);
+		if (link(tmp, dst) == 0)
+			break;
+		if (errno == EEXIST && tries < 100) {
+			uniq_name(s, name, sizeof name);
+			continue;
+		}
+		if ((errno == EPERM || errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP) &&
+		    access(dst, F_OK) < 0 && rename(tmp, dst) == 0)
+			return 0; /* a file system without hard links */
+		return mp_err_sys(e, mp_errno_code(errno), "link %s", dst);
+	}
+	unlink(tmp);
+	return 0;
+}
+
+static int sync_dirs(struct mp_store *s, struct mp_err *e)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof p, "%s/new", s->path);
+	if (mp_fsync_dir(p, e) < 0)
+		return -1;
+	snprintf(p, sizeof p, "%s/cur", s->path);
+	return mp_fsync_dir(p, e);
+}
+
+static int sync_pending(struct mp_store *s, struct mp_err *e)
+{
+	char tmp[PATH_MAX];
+	size_t todo = 0, last = 0;
+	int dfd;
+
+	for (size_t i = 0; i < s->npending; i++)
+		if (!s->pending[i].synced)
+			todo++, last = i;
+	if (todo == 0)
+		return 0;
+	/* a batch: one sync of the file system rather than one fsync per
+	 * file; a single file, or where syncfs is refused, file by file */
+	snprintf(tmp, sizeof tmp, "%s/tmp", s->path);
+	if (todo > 1 && (dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		int r = syncfs(dfd);
+		close(dfd);
+		if (r == 0)
+			return 0;
+	}
+	for (size_t i = todo == 1 ? last : 0; i < s->npending; i++) {
+		if (s->pending[i].synced)
+			continue;
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, s->pending[i].name);
+		int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || mp_fsync_fd(fd) < 0) {
+			mp_err_sys(e, mp_errno_code(errno), "fsync %s", tmp);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
+                  struct mp_err *e)
+{
+	char tmp[PATH_MAX];
+	size_t linked = 0;
+	int rc = 0;
+
+	if (s->kind != MP_STORE_MAILDIR || (!s->unsynced && !s->npending))
+		return 0;
+	if (sync_pending(s, e) < 0)
+		rc = -1;
+	for (; rc == 0 && linked < s->npending; linked++) {
+		struct mp_pending *p = &s->pending[linked];
+		if (link_into_place(s, p, p->final, sizeof p->final, e) < 0)
+			rc = -1;
+		else
+			s->unsynced++;
+	}
+	if (rc == 0 && s->unsynced && sync_dirs(s, e) < 0)
+		rc = -1;
+	for (size_t k = 0; rc == 0 && k < s->npending; k++)
+		if (s->pending[k].msgid[0] && dedup_add(s, s->pending[k].msgid, e) < 0)
+			rc = -1;
+	s->unsynced = 0;
+	for (size_t k = 0; k < s->npending; k++) {
+		if (rc == 0) {
+			if (done)
+				done(ctx, s->pending[k].final);
+			continue;
+		}
+		/* not reported delivered: take every one back rather than
+		 * risk a duplicate when the sender tries again */
+		if (k < linked)
+			unlink(s->pending[k].final);
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, s->pending[k].name);
+		unlink(tmp);
+	}
+	s->npending = 0;
+	s->pending_bytes = 0;
+	if (s->dedup_lock >= 0) {
+		close(s->dedup_lock);
+		s->dedup_lock = -1;
+	}
+	return rc;
+}
+
+static void copy_path(void *ctx, const char *path)
+{
+	struct mp_delivered *out = ctx;
+
+	snprintf(out->path, sizeof out->path, "%s", path);
+}
+
 static int deliver_maildir(struct mp_store *s, const struct mp_msgsrc *src, struct copyctx *c,
                            struct mp_delivered *out, struct mp_err *e)
 {
 	const struct mp_delivery *d = c->d;
-	char name[512], tmp[PATH_MAX], dst[PATH_MAX], flags[32] = "";
+	struct mp_pending p;
+	char tmp[PATH_MAX];
 	const char *seg;
 	size_t len;
-	int bol, fd = -1, lockfd = -1, tries;
+	int bol, fd = -1, tries;
 	struct wout *w = NULL;
 
-	if (d->flags && norm_flags(d->flags, flags, e) < 0)
+	memset(&p, 0, sizeof p);
+	if (d->flags && norm_flags(d->flags, p.flags, e) < 0)
 		return -1;
+	p.cur = d->flags != NULL;
+	p.synced = !d->batch;
 	/* the header is checked before anything is created */
 	if (read_start(src, c, &seg, &len, &bol, e) < 0)
 		return -1;
 	for (tries = 0;; tries++) {
-		uniq_name(s, name, sizeof name);
-		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, name);
+		uniq_name(s, p.name, sizeof p.name);
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, p.name);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			break;
@@ -813,7 +965,8 @@ static int deliver_maildir(struct mp_store *s, const struct mp_msgsrc *src, stru
 	w->last = -1;
 	if (copy_body(src, c, w, seg, len, bol, e) < 0 || w_flush(w, e) < 0)
 		goto fail;
-	if (mp_fsync_fd(fd) < 0) {
+	/* alone, the file is synced now; in a batch, all at once later */
+	if (!d->batch && mp_fsync_fd(fd) < 0) {
 		mp_err_sys(e, mp_errno_code(errno), "fsync %s", tmp);
 		goto fail;
 	}
@@ -823,62 +976,54 @@ static int deliver_maildir(struct mp_store *s, const struct mp_msgsrc *src, stru
 		goto fail;
 	}
 	fd = -1;
-	out->size = w->total;
+	p.size = out->size = w->total;
+	free(w);
+	w = NULL;
 	snprintf(out->msgid, sizeof out->msgid, "%s", c->msgid);
 	if (d->dedup && c->msgid[0]) {
-		if ((lockfd = dedup_lock(s, e)) < 0)
+		/* the lock is held until the message is linked and recorded */
+		if (s->dedup_lock < 0 && (s->dedup_lock = dedup_lock(s, e)) < 0)
 			goto fail;
 		int seen = dedup_seen(s, c->msgid, e);
 		if (seen < 0)
 			goto fail;
-		if (seen) {
+		if (seen || pending_has(s, c->msgid)) {
 			out->skipped = 1;
 			unlink(tmp);
-			close(lockfd);
-			free(w);
+			if (!d->batch && !s->npending) {
+				close(s->dedup_lock);
+				s->dedup_lock = -1;
+			}
 			return 0;
 		}
+		snprintf(p.msgid, sizeof p.msgid, "%s", c->msgid);
 	}
-	for (tries = 0;; tries++) {
-		if (flags[0] || (d->flags && !d->flags[0]))
-			snprintf(dst, sizeof dst, "%s/cur/%s,S=%lld:2,%s", s->path, name, w->total,
-			         flags);
-		else
-			snprintf(dst, sizeof dst, "%s/new/%s,S=%lld", s->path, name, w->total);
-		if (link(tmp, dst) == 0)
-			break;
-		if (errno == EEXIST && tries < 100) { /* never over another message */
-			uniq_name(s, name, sizeof name);
-			continue;
+	if (s->npending == s->cappending) {
+		size_t cap = s->cappending ? s->cappending * 2 : 16;
+		struct mp_pending *np = realloc(s->pending, cap * sizeof *np);
+		if (!np) {
+			mp_err_sys(e, EX_TEMPFAIL, "batch");
+			goto fail;
 		}
-		if ((errno == EPERM || errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP) &&
-		    access(dst, F_OK) < 0 && rename(tmp, dst) == 0)
-			break; /* a file system without hard links */
-		mp_err_sys(e, mp_errno_code(errno), "link %s", dst);
-		goto fail;
+		s->pending = np;
+		s->cappending = cap;
 	}
-	unlink(tmp);
-	s->unsynced++;
-	if (!d->batch && mp_store_sync(s, e) < 0)
-		goto fail_linked;
-	if (lockfd >= 0 && dedup_add(s, c->msgid, e) < 0)
-		goto fail_linked;
-	if (lockfd >= 0)
-		close(lockfd);
-	snprintf(out->path, sizeof out->path, "%s", dst);
-	free(w);
-	return 0;
-fail_linked:
-	/* not reported delivered: take it back rather than risk a duplicate */
-	unlink(dst);
-	goto fail_closed;
+	s->pending[s->npending++] = p;
+	s->pending_bytes += p.size;
+	if (d->batch) {
+		snprintf(out->path, sizeof out->path, "%s/tmp/%s", s->path, p.name);
+		return 0;
+	}
+	/* alone: link, fsync the directory, record; only then delivered */
+	return mp_store_sync(s, copy_path, out, e);
 fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-fail_closed:
-	if (lockfd >= 0)
-		close(lockfd);
+	if (s->dedup_lock >= 0 && !s->npending) {
+		close(s->dedup_lock);
+		s->dedup_lock = -1;
+	}
 	free(w);
 	return -1;
 }

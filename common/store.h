@@ -61,13 +61,20 @@ enum mp_store_kind { MP_STORE_MAILDIR, MP_STORE_MBOX };
 
 #define MP_STORE_CREATE 0x1u /* create a missing Maildir (with parents) */
 
+struct mp_pending;
+
 struct mp_store {
 	enum mp_store_kind kind;
 	char *path;            /* the Maildir (folder applied) or mbox file */
 	unsigned long counter; /* unique-name counter of this process */
-	char host[256];        /* hostname with '/' and ':' escaped */
+	char host[200];        /* hostname with '/' and ':' escaped */
 	int unsynced;          /* Maildir links not yet made durable */
 	double lock_timeout;   /* mbox: seconds to wait for the locks */
+	/* batch mode: messages written to tmp/, not yet synced and linked */
+	struct mp_pending *pending;
+	size_t npending, cappending;
+	long long pending_bytes;
+	int dedup_lock; /* fd holding the --dedup index lock, or -1 */
 };
 
 struct mp_delivery {
@@ -76,7 +83,8 @@ struct mp_delivery {
 	int loop_check;           /* a message already delivered there: EX_NOUSER */
 	const char *flags;        /* Maildir info flags: cur/NAME:2,FLAGS */
 	int dedup;                /* Maildir: skip a Message-ID delivered before */
-	int batch;                /* leave the directory fsync to mp_store_sync */
+	int batch;                /* Maildir: write to tmp/ only; mp_store_sync makes the
+	                           * batch durable (one syncfs) and links it */
 	time_t date;              /* From_ line date (0: now) */
 };
 
@@ -92,8 +100,11 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
                   struct mp_err *e);
 int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const struct mp_delivery *d,
                      struct mp_delivered *out, struct mp_err *e);
-/* Make every link since the last call durable (fsync of new/ and cur/). */
-int mp_store_sync(struct mp_store *s, struct mp_err *e);
+/* Make every message delivered since the last call durable: a batch's
+ * files are synced, then linked into new/ or cur/, then the directories
+ * fsynced. done (may be NULL) is called with each final path after. */
+int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
+                  struct mp_err *e);
 void mp_store_close(struct mp_store *s);
 
 #endif

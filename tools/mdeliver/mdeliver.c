@@ -12,8 +12,11 @@
 #include "store.h"
 #include "util.h"
 
-#define SEGBUF     (64 * 1024)
-#define SPLIT_SYNC 64 /* --split: directory fsync at least every N messages */
+#define SEGBUF (64 * 1024)
+/* --split into a Maildir: a batch is synced once it has this many messages
+ * or bytes in it */
+#define SPLIT_BATCH       64
+#define SPLIT_BATCH_BYTES (32LL * 1024 * 1024)
 
 struct opts {
 	struct mp_delivery d;
@@ -96,6 +99,14 @@ static int deliver_one(struct mp_store *s, const struct opts *o)
 	return 0;
 }
 
+static void say_path(void *ctx, const char *path)
+{
+	const struct opts *o = ctx;
+
+	if (o->verbose)
+		printf("%s\n", path);
+}
+
 static int deliver_split(struct mp_store *s, const struct opts *o)
 {
 	const char *name = o->split_file ? o->split_file : "stdin";
@@ -106,7 +117,7 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	struct mp_segr r;
 	struct mp_err e;
 	long long bytes = 0;
-	long done = 0;
+	long done = 0, batch = 0;
 	int fd = STDIN_FILENO, rc;
 
 	mp_err_clear(&e);
@@ -116,9 +127,10 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 		mp_die_err(name, &e);
 	mp_mboxsplit_init(&m, &r);
 	src = mp_mboxsplit_src(&m);
-	/* one directory fsync per batch; each file is fsynced before it is
-	 * linked, and nothing is reported before the batch is durable */
-	d.batch = 1;
+	/* a Maildir takes the messages in batches: written to tmp/, then one
+	 * sync for all, then linked, then the directories fsynced; nothing
+	 * is counted or reported before its batch is durable */
+	d.batch = s->kind == MP_STORE_MAILDIR;
 	while ((rc = mp_mboxsplit_begin(&m, &e)) > 0) {
 		if (m.count <= o->skip) {
 			const char *seg;
@@ -133,30 +145,47 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 		if (mp_store_deliver(s, &src, &d, &res, &e) < 0)
 			break;
 		if (!res.skipped) {
-			done++;
+			batch++;
 			bytes += res.size;
+		} else {
+			report(o, s, &res);
 		}
-		if (s->unsynced >= SPLIT_SYNC && mp_store_sync(s, &e) < 0)
-			break;
-		report(o, s, &res);
+		if (!d.batch) {
+			report(o, s, &res);
+			done += batch;
+			batch = 0;
+		} else if (s->npending >= SPLIT_BATCH || s->pending_bytes >= SPLIT_BATCH_BYTES) {
+			if (mp_store_sync(s, say_path, (void *)o, &e) < 0)
+				break;
+			done += batch;
+			batch = 0;
+		}
 	}
-	if (rc >= 0 && !e.code && mp_store_sync(s, &e) == 0) {
+	if (rc >= 0 && !e.code && mp_store_sync(s, say_path, (void *)o, &e) == 0) {
+		done += batch;
 		mp_warn("delivered %ld messages (%lld bytes)", done, bytes);
 		mp_segr_free(&r);
 		return 0;
 	}
-	/* what was delivered before the failure must be durable before we
-	 * say how far we got */
+	/* the messages before the failed one are whole: make them durable
+	 * first, so that the count and --skip are exact; if even that fails,
+	 * the batch is taken back and counts from its first message */
 	{
 		struct mp_err e2;
+		long first = m.count - batch;
 		mp_err_clear(&e2);
-		if (mp_store_sync(s, &e2) < 0)
-			mp_die_err(s->path, &e2);
+		if (e.code && mp_store_sync(s, say_path, (void *)o, &e2) == 0) {
+			done += batch;
+			first = m.count;
+		}
+		mp_store_close(s);
+		mp_warn("%s: message %ld at byte %lld: %s", name, m.count, m.msgstart + 1,
+		        e.code ? e.msg : e2.msg);
+		mp_die(e.code ? e.code : EX_SOFTWARE,
+		       "delivered %ld messages before message %ld; rerun with --skip %ld to "
+		       "continue",
+		       done, first, first > 0 ? first - 1 : 0);
 	}
-	mp_warn("%s: message %ld at byte %lld: %s", name, m.count, m.msgstart + 1, e.msg);
-	mp_die(e.code ? e.code : EX_SOFTWARE,
-	       "delivered %ld messages before it; rerun with --skip %ld to continue", done,
-	       m.count > 0 ? m.count - 1 : 0);
 }
 
 static long parse_long(const char *s, const char *what)

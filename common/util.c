@@ -58,7 +58,8 @@ int mp_errno_code(int errnum)
 	case ENOMEM:
 	case EMFILE:
 	case ENFILE:
-	case ETIMEDOUT: return EX_TEMPFAIL;
+	case ETIMEDOUT:
+	case EIO: /* a disk or network hiccup: worth another try */ return EX_TEMPFAIL;
 	case EACCES:
 	case EPERM: return EX_NOPERM;
 	default: return EX_IOERR;

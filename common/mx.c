@@ -1,0 +1,329 @@
+#include "mx.h"
+
+#include <arpa/inet.h>
+#include <idn2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define CNAME_MAX 8
+
+int mp_mx_idn(const char *in, char *alabel, size_t an, char *ulabel, size_t un, struct mp_err *e)
+{
+	char *a = NULL, *u = NULL;
+	int rc;
+	size_t l = strlen(in);
+
+	if (l && in[l - 1] == '.' && l > 1) {
+		char *t = mp_xstrdup(in);
+		t[l - 1] = '\0';
+		rc = mp_mx_idn(t, alabel, an, ulabel, un, e);
+		free(t);
+		return rc;
+	}
+	/* IDNA2008, non-transitional: ß stays ß */
+	rc = idn2_to_ascii_8z(in, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+	if (rc != IDN2_OK)
+		return mp_err_set(e, EX_DATAERR, "%s: not a valid domain name (%s)", in,
+		                  idn2_strerror(rc));
+	if (strlen(a) >= an) {
+		idn2_free(a);
+		return mp_err_set(e, EX_DATAERR, "%s: name too long", in);
+	}
+	strcpy(alabel, a);
+	for (char *p = alabel; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	ulabel[0] = '\0';
+	if (idn2_to_unicode_8z8z(alabel, &u, 0) == IDN2_OK && strcmp(u, alabel) != 0 &&
+	    strlen(u) < un)
+		strcpy(ulabel, u);
+	idn2_free(a);
+	idn2_free(u);
+	return 0;
+}
+
+const char *mp_mx_status_text(enum mp_mx_status s)
+{
+	switch (s) {
+	case MP_MX_OK: return "ok";
+	case MP_MX_NULL: return "null MX: the domain accepts no mail (RFC 7505)";
+	case MP_MX_NXDOMAIN: return "no such domain (NXDOMAIN)";
+	case MP_MX_NOMAIL: return "no MX and no address: mail cannot be delivered";
+	case MP_MX_SERVFAIL: return "the DNS server failed (SERVFAIL): try later";
+	case MP_MX_TIMEOUT: return "no answer from the DNS server: try later";
+	case MP_MX_BADNAME: return "not a valid domain name";
+	}
+	return "?";
+}
+
+static void ulabel_of(const char *a, char *u, size_t un)
+{
+	char *x = NULL;
+
+	u[0] = '\0';
+	if (strstr(a, "xn--") && idn2_to_unicode_8z8z(a, &x, 0) == IDN2_OK && strlen(x) < un)
+		strcpy(u, x);
+	idn2_free(x);
+}
+
+/* Follow the answer's CNAME chain from name; the last name reached */
+static const char *chase(const struct mp_dns_msg *m, const char *name)
+{
+	for (int k = 0; k < CNAME_MAX; k++) {
+		const char *next = NULL;
+		for (size_t i = 0; i < m->nan; i++)
+			if (m->rr[i].type == MP_DNS_CNAME && mp_dns_name_eq(m->rr[i].name, name))
+				next = m->rr[i].target;
+		if (!next)
+			return name;
+		name = next;
+	}
+	return NULL; /* too long a chain, or a loop */
+}
+
+static void shuffle_equal(struct mp_mx_host *h, size_t n)
+{
+	/* stable sort by preference, then Fisher-Yates inside each run */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && h[j - 1].pref > h[j].pref; j--) {
+			struct mp_mx_host t = h[j];
+			h[j] = h[j - 1];
+			h[j - 1] = t;
+		}
+	for (size_t a = 0; a < n;) {
+		size_t b = a;
+		while (b < n && h[b].pref == h[a].pref)
+			b++;
+		for (size_t i = b - 1; i > a; i--) {
+			uint32_t r;
+			if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+				r = (uint32_t)rand();
+			size_t j = a + r % (i - a + 1);
+			struct mp_mx_host t = h[i];
+			h[i] = h[j];
+			h[j] = t;
+		}
+		a = b;
+	}
+}
+
+static enum mp_mx_status failure(const struct mp_dns_query *q, struct mp_mx *m)
+{
+	if (q->status < 0) {
+		snprintf(m->err, sizeof m->err, "%s", q->err.msg);
+		return MP_MX_TIMEOUT;
+	}
+	m->rcode = q->reply.rcode;
+	if (q->reply.rcode == MP_DNS_NXDOMAIN)
+		return MP_MX_NXDOMAIN;
+	snprintf(m->err, sizeof m->err, "%s from the DNS server",
+	         mp_dns_rcode_name(q->reply.rcode));
+	return MP_MX_SERVFAIL;
+}
+
+/* the address records of name (after CNAMEs) in a reply */
+static void take_addrs(const struct mp_dns_query *q, struct mp_mx_host *h)
+{
+	const struct mp_dns_msg *m = &q->reply;
+	const char *name = chase(m, q->name);
+
+	if (!name)
+		return;
+	if (!mp_dns_name_eq(name, q->name))
+		h->cname = 1;
+	for (size_t i = 0; i < m->nan; i++) {
+		const struct mp_dns_rr *rr = &m->rr[i];
+		if (rr->type != q->type || !mp_dns_name_eq(rr->name, name))
+			continue;
+		struct mp_mx_addr *na = realloc(h->addrs, (h->naddrs + 1) * sizeof *na);
+		if (!na)
+			return;
+		h->addrs = na;
+		na[h->naddrs].family = rr->type == MP_DNS_A ? AF_INET : AF_INET6;
+		memcpy(na[h->naddrs].addr, rr->addr, 16);
+		na[h->naddrs].ttl = rr->ttl;
+		h->naddrs++;
+	}
+	if (m->flags & MP_DNS_AD)
+		h->ad = 1;
+}
+
+int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, unsigned flags,
+                 struct mp_mx *out)
+{
+	struct mp_dns_query *q = calloc(n ? n : 1, sizeof *q);
+
+	if (!(flags & (MP_MX_V4 | MP_MX_V6)))
+		flags |= MP_MX_V4 | MP_MX_V6;
+	memset(out, 0, n * sizeof *out);
+	if (!q)
+		return -1;
+	/* 1. the MX records of every domain, all at once */
+	for (size_t i = 0; i < n; i++) {
+		struct mp_err e;
+		mp_err_clear(&e);
+		if (mp_mx_idn(domains[i], out[i].domain, sizeof out[i].domain, out[i].udomain,
+		              sizeof out[i].udomain, &e) < 0) {
+			out[i].status = MP_MX_BADNAME;
+			snprintf(out[i].err, sizeof out[i].err, "%s", e.msg);
+			continue;
+		}
+		q[i].name = out[i].domain;
+		q[i].type = MP_DNS_MX;
+	}
+	{
+		/* only the valid names are asked */
+		struct mp_dns_query *ask = calloc(n ? n : 1, sizeof *ask);
+		size_t *idx = calloc(n ? n : 1, sizeof *idx), na = 0;
+		for (size_t i = 0; i < n; i++)
+			if (out[i].status == MP_MX_OK) {
+				ask[na] = q[i];
+				idx[na++] = i;
+			}
+		mp_dns_resolve(r, ask, na);
+		for (size_t k = 0; k < na; k++)
+			q[idx[k]] = ask[k];
+		free(ask);
+		free(idx);
+	}
+	/* 2. read the MX answers; a domain without MX is its own host */
+	for (size_t i = 0; i < n; i++) {
+		struct mp_mx *m = &out[i];
+		const char *owner;
+		if (m->status != MP_MX_OK)
+			continue;
+		if (q[i].status < 0 || (q[i].reply.rcode != MP_DNS_NOERROR)) {
+			m->status = failure(&q[i], m);
+			continue;
+		}
+		m->ad = (q[i].reply.flags & MP_DNS_AD) != 0;
+		m->tcp = q[i].via_tcp;
+		owner = chase(&q[i].reply, m->domain);
+		if (!owner) {
+			m->status = MP_MX_SERVFAIL;
+			snprintf(m->err, sizeof m->err, "CNAME chain longer than %d or a loop",
+			         CNAME_MAX);
+			continue;
+		}
+		if (!mp_dns_name_eq(owner, m->domain))
+			snprintf(m->canon, sizeof m->canon, "%s", owner);
+		for (size_t k = 0; k < q[i].reply.nan; k++) {
+			const struct mp_dns_rr *rr = &q[i].reply.rr[k];
+			if (rr->type != MP_DNS_MX || !mp_dns_name_eq(rr->name, owner))
+				continue;
+			struct mp_mx_host *h = realloc(m->hosts, (m->nhosts + 1) * sizeof *h);
+			if (!h)
+				break;
+			m->hosts = h;
+			h += m->nhosts++;
+			memset(h, 0, sizeof *h);
+			h->pref = rr->pref;
+			h->ttl = rr->ttl;
+			snprintf(h->name, sizeof h->name, "%s", rr->target);
+			ulabel_of(h->name, h->uname, sizeof h->uname);
+		}
+		if (m->nhosts == 1 && strcmp(m->hosts[0].name, ".") == 0) {
+			m->status = MP_MX_NULL; /* RFC 7505 */
+			continue;
+		}
+		if (m->nhosts == 0) {
+			/* RFC 5321 §5.1: no MX, the domain itself is the host */
+			m->implicit = 1;
+			m->hosts = calloc(1, sizeof *m->hosts);
+			if (!m->hosts)
+				continue;
+			m->nhosts = 1;
+			snprintf(m->hosts[0].name, sizeof m->hosts[0].name, "%s", owner);
+			ulabel_of(owner, m->hosts[0].uname, sizeof m->hosts[0].uname);
+		}
+		if (!(flags & MP_MX_NOSHUF))
+			shuffle_equal(m->hosts, m->nhosts);
+	}
+	/* 3. the addresses of every host of every domain, all at once */
+	size_t total = 0, naq = 0;
+	for (size_t i = 0; i < n; i++)
+		if (out[i].status == MP_MX_OK)
+			total += out[i].nhosts * 2;
+	struct mp_dns_query *aq = calloc(total + 1, sizeof *aq);
+	struct {
+		size_t dom, host;
+	} *aref = calloc(total + 1, sizeof *aref);
+	if (!aq || !aref) {
+		free(aq);
+		free(aref);
+		mp_dns_query_free(q, n);
+		free(q);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].status != MP_MX_OK)
+			continue;
+		for (size_t h = 0; h < out[i].nhosts; h++) {
+			if (flags & MP_MX_V4) {
+				aq[naq].name = out[i].hosts[h].name;
+				aq[naq].type = MP_DNS_A;
+				aref[naq].dom = i;
+				aref[naq++].host = h;
+			}
+			if (flags & MP_MX_V6) {
+				aq[naq].name = out[i].hosts[h].name;
+				aq[naq].type = MP_DNS_AAAA;
+				aref[naq].dom = i;
+				aref[naq++].host = h;
+			}
+		}
+	}
+	mp_dns_resolve(r, aq, naq);
+	for (size_t k = 0; k < naq; k++) {
+		struct mp_mx *m = &out[aref[k].dom];
+		struct mp_mx_host *h = &m->hosts[aref[k].host];
+		if (aq[k].via_tcp)
+			m->tcp = 1;
+		if (aq[k].status < 0) {
+			if (!h->status) {
+				h->status = MP_MX_TIMEOUT;
+				snprintf(h->err, sizeof h->err, "%s", aq[k].err.msg);
+			}
+			continue;
+		}
+		if (aq[k].reply.rcode == MP_DNS_NXDOMAIN) {
+			h->status = MP_MX_NXDOMAIN;
+			snprintf(h->err, sizeof h->err, "no such host (NXDOMAIN)");
+			continue;
+		}
+		if (aq[k].reply.rcode != MP_DNS_NOERROR) {
+			h->status = MP_MX_SERVFAIL;
+			snprintf(h->err, sizeof h->err, "%s for its address",
+			         mp_dns_rcode_name(aq[k].reply.rcode));
+			continue;
+		}
+		take_addrs(&aq[k], h);
+	}
+	/* an implicit MX with no address at all: the domain takes no mail */
+	for (size_t i = 0; i < n; i++) {
+		struct mp_mx *m = &out[i];
+		if (m->status == MP_MX_OK && m->implicit && m->nhosts == 1 &&
+		    m->hosts[0].naddrs == 0 && m->hosts[0].status == 0) {
+			m->status = MP_MX_NOMAIL;
+		}
+	}
+	mp_dns_query_free(q, n);
+	mp_dns_query_free(aq, naq);
+	free(q);
+	free(aq);
+	free(aref);
+	return 0;
+}
+
+void mp_mx_free(struct mp_mx *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t h = 0; h < m[i].nhosts; h++)
+			free(m[i].hosts[h].addrs);
+		free(m[i].hosts);
+		m[i].hosts = NULL;
+		m[i].nhosts = 0;
+	}
+}

@@ -1,0 +1,331 @@
+/* mmx: where does mail for a domain go? MX hosts in the order a sender
+ * tries them, their addresses and TTLs, and what is odd about them. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "json.h"
+#include "mx.h"
+#include "util.h"
+
+struct opts {
+	int shortout, json, verbose;
+	unsigned flags;
+	const char *server;
+	int port;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: %s [-s | -j] [-4 | -6] [-@ SERVER] [-p PORT] [--tcp] [--timeout S]\n"
+	        "          [--retries N] DOMAIN|ADDRESS|@SERVER|- ...\n"
+	        "Show where mail for each domain goes: MX hosts in the order a sender tries\n"
+	        "them (RFC 5321 5.1), their addresses and TTLs. '-' reads domains from stdin.\n\n"
+	        "  -s, --short           host names only, in order, one per line\n"
+	        "  -j, --json            JSON output\n"
+	        "  -4, -6                IPv4 or IPv6 addresses only\n"
+	        "  -@, --server ADDR     ask this DNS server (ADDR[:PORT], [v6]:PORT)\n"
+	        "  -p, --port PORT       its port (default 53)\n"
+	        "      --tcp             ask over TCP\n"
+	        "      --timeout S       seconds per try (default: resolv.conf, else 5)\n"
+	        "      --retries N       tries per server (default: resolv.conf, else 2)\n"
+	        "      --no-shuffle      keep equal preferences in the order of the answer\n"
+	        "  -v, --verbose         timings and DNS details\n"
+	        "  -h, --help            this help\n"
+	        "  -V, --version         version\n",
+	        mp_progname());
+}
+
+static const char *addr_text(const struct mp_mx_addr *a, char *buf, size_t n)
+{
+	inet_ntop(a->family, a->addr, buf, (socklen_t)n);
+	return buf;
+}
+
+static const char *shown(const char *a, const char *u, char *buf, size_t n)
+{
+	size_t l = strlen(a);
+
+	if (l > 1 && a[l - 1] == '.')
+		l--;
+	if (u[0]) {
+		size_t ul = strlen(u);
+		if (ul > 1 && u[ul - 1] == '.')
+			ul--;
+		snprintf(buf, n, "%.*s (%.*s)", (int)ul, u, (int)l, a);
+	} else {
+		snprintf(buf, n, "%.*s", (int)l, a);
+	}
+	return buf;
+}
+
+static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const struct opts *o)
+{
+	char b1[2 * MP_DNS_NAMEMAX + 8], b2[2 * MP_DNS_NAMEMAX + 8], ab[64];
+
+	shown(m->domain, m->udomain, b1, sizeof b1);
+	if (m->status != MP_MX_OK) {
+		printf("%s: %s%s%s\n", b1, mp_mx_status_text(m->status), m->err[0] ? ": " : "",
+		       m->err);
+		return;
+	}
+	if (m->implicit)
+		printf("%s: no MX record: mail goes to the domain's own address (implicit MX)\n",
+		       b1);
+	else
+		printf("%s: %zu MX, in the order a sender tries them\n", b1, m->nhosts);
+	if (m->canon[0])
+		printf("  note: %s is an alias (CNAME) of %s\n", m->domain,
+		       shown(m->canon, "", b2, sizeof b2));
+	for (size_t i = 0; i < m->nhosts; i++) {
+		const struct mp_mx_host *h = &m->hosts[i];
+		shown(h->name, h->uname, b2, sizeof b2);
+		if (m->implicit)
+			printf("  %s\n", b2);
+		else
+			printf("  %-4u %s  TTL %u\n", h->pref, b2, h->ttl);
+		for (size_t k = 0; k < h->naddrs; k++)
+			printf("         %-39s TTL %u\n", addr_text(&h->addrs[k], ab, sizeof ab),
+			       h->addrs[k].ttl);
+		if (h->cname)
+			printf("         note: %s is an alias (CNAME); RFC 5321 5.1 wants the "
+			       "real name\n",
+			       shown(h->name, "", b2, sizeof b2));
+		if (h->status)
+			printf("         no address: %s\n", h->err);
+		else if (!h->naddrs)
+			printf("         no address%s\n",
+			       (o->flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V4   ? " (IPv4)"
+			       : (o->flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V6 ? " (IPv6)"
+			                                                        : "");
+	}
+	if (m->tcp)
+		printf("  note: a UDP answer was truncated; asked again over TCP\n");
+	if (o->verbose)
+		printf("  note: answer %sauthenticated (AD %s); %ld foreign answers ignored\n",
+		       m->ad ? "" : "not ", m->ad ? "set" : "clear", r->spoofed);
+	else if (m->ad)
+		printf("  note: the answer was authenticated (AD)\n");
+}
+
+static void print_json(struct mp_json *j, const struct mp_mx *m)
+{
+	char ab[64];
+
+	mp_json_begin_object(j, NULL);
+	mp_json_string(j, "domain", m->domain);
+	mp_json_string(j, "domain_unicode", m->udomain[0] ? m->udomain : m->domain);
+	mp_json_string(j, "status",
+	               m->status == MP_MX_OK         ? "ok"
+	               : m->status == MP_MX_NULL     ? "null-mx"
+	               : m->status == MP_MX_NXDOMAIN ? "nxdomain"
+	               : m->status == MP_MX_NOMAIL   ? "no-mail"
+	               : m->status == MP_MX_SERVFAIL ? "servfail"
+	               : m->status == MP_MX_TIMEOUT  ? "timeout"
+	                                             : "bad-name");
+	mp_json_string(j, "error", m->err[0] ? m->err : NULL);
+	mp_json_bool(j, "implicit", m->implicit);
+	mp_json_bool(j, "ad", m->ad);
+	mp_json_bool(j, "tcp", m->tcp);
+	mp_json_string(j, "cname_target", m->canon[0] ? m->canon : NULL);
+	mp_json_begin_array(j, "mx");
+	for (size_t i = 0; m->status == MP_MX_OK && i < m->nhosts; i++) {
+		const struct mp_mx_host *h = &m->hosts[i];
+		mp_json_begin_object(j, NULL);
+		mp_json_int(j, "preference", h->pref);
+		mp_json_string(j, "host", h->name);
+		mp_json_string(j, "host_unicode", h->uname[0] ? h->uname : h->name);
+		mp_json_int(j, "ttl", h->ttl);
+		mp_json_bool(j, "cname", h->cname);
+		mp_json_string(j, "error", h->status ? h->err : NULL);
+		mp_json_begin_array(j, "addresses");
+		for (size_t k = 0; k < h->naddrs; k++) {
+			mp_json_begin_object(j, NULL);
+			mp_json_string(j, "address", addr_text(&h->addrs[k], ab, sizeof ab));
+			mp_json_int(j, "family", h->addrs[k].family == AF_INET ? 4 : 6);
+			mp_json_int(j, "ttl", h->addrs[k].ttl);
+			mp_json_end_object(j);
+		}
+		mp_json_end_array(j);
+		mp_json_end_object(j);
+	}
+	mp_json_end_array(j);
+	mp_json_end_object(j);
+}
+
+/* exit status: 75 if anything is worth retrying, else 68 if a domain
+ * cannot take mail, else 65 for a bad name, else 0 */
+static int status_code(const struct mp_mx *m, size_t n)
+{
+	int code = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = 0;
+		switch (m[i].status) {
+		case MP_MX_OK: c = 0; break;
+		case MP_MX_SERVFAIL:
+		case MP_MX_TIMEOUT: c = EX_TEMPFAIL; break;
+		case MP_MX_BADNAME: c = EX_DATAERR; break;
+		default: c = EX_NOHOST; break;
+		}
+		if (c == EX_TEMPFAIL || (c == EX_NOHOST && code != EX_TEMPFAIL) || (c && !code))
+			code = c;
+	}
+	return code;
+}
+
+static void add_name(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	const char *at = strrchr(s, '@'); /* an address means its domain */
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = mp_xrealloc(*v, *cap * sizeof **v);
+	}
+	(*v)[(*n)++] = mp_xstrdup(at ? at + 1 : s);
+}
+
+static void read_names(char ***v, size_t *n, size_t *cap)
+{
+	char line[1024];
+
+	while (fgets(line, sizeof line, stdin)) {
+		char *s = line, *end;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		end = s + strcspn(s, " \t\r\n#");
+		*end = '\0';
+		if (*s)
+			add_name(v, n, cap, s);
+	}
+}
+
+static long parse_num(const char *s, const char *what, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end || errno || v < 0 || v > max)
+		mp_die(EX_USAGE, "invalid %s: '%s'", what, s);
+	return v;
+}
+
+enum { OPT_TCP = 256, OPT_TIMEOUT, OPT_RETRIES, OPT_NOSHUF };
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"short", no_argument, NULL, 's'},
+	                                         {"json", no_argument, NULL, 'j'},
+	                                         {"server", required_argument, NULL, '@'},
+	                                         {"port", required_argument, NULL, 'p'},
+	                                         {"tcp", no_argument, NULL, OPT_TCP},
+	                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	                                         {"retries", required_argument, NULL, OPT_RETRIES},
+	                                         {"no-shuffle", no_argument, NULL, OPT_NOSHUF},
+	                                         {"verbose", no_argument, NULL, 'v'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {"version", no_argument, NULL, 'V'},
+	                                         {NULL, 0, NULL, 0}};
+	struct opts o = {.port = 53};
+	struct mp_resolver r;
+	struct mp_err e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	long timeout = -1, retries = -1;
+	int c, tcp = 0, code;
+
+	mp_setprogname(argv[0]);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":sj46@:p:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.shortout = 1; break;
+		case 'j': o.json = 1; break;
+		case '4': o.flags |= MP_MX_V4; break;
+		case '6': o.flags |= MP_MX_V6; break;
+		case '@': o.server = optarg; break;
+		case 'p': o.port = (int)parse_num(optarg, "port", 65535); break;
+		case OPT_TCP: tcp = 1; break;
+		case OPT_TIMEOUT: timeout = parse_num(optarg, "timeout", 3600); break;
+		case OPT_RETRIES: retries = parse_num(optarg, "retries", 100); break;
+		case OPT_NOSHUF: o.flags |= MP_MX_NOSHUF; break;
+		case 'v': o.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		case ':':
+			mp_die(EX_USAGE, "option '%s' needs an argument (see -h)",
+			       argv[optind - 1]);
+		default: mp_die(EX_USAGE, "unknown option '%s' (see -h)", argv[optind - 1]);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	for (int i = 0; i < argc; i++) {
+		if (argv[i][0] == '@' && argv[i][1])
+			o.server = argv[i] + 1; /* dig style */
+		else if (strcmp(argv[i], "-") == 0)
+			read_names(&names, &n, &cap);
+		else
+			add_name(&names, &n, &cap, argv[i]);
+	}
+	if (n == 0)
+		mp_die(EX_USAGE, "no domain given (see -h)");
+	if (o.shortout && o.json)
+		mp_die(EX_USAGE, "-s and -j do not go together");
+	mp_err_clear(&e);
+	mp_resolver_init(&r, getenv("MAILPIPE_RESOLV_CONF"), &e);
+	if (o.server && mp_resolver_set_server(&r, o.server, o.port, &e) < 0)
+		mp_die_err(NULL, &e);
+	if (tcp)
+		r.tcp = 1;
+	if (timeout > 0)
+		r.timeout_ms = (int)timeout * 1000;
+	if (retries > 0)
+		r.attempts = (int)retries;
+
+	struct mp_mx *res = mp_xmalloc(n * sizeof *res);
+	if (mp_mx_lookup(&r, (const char *const *)names, n, o.flags, res) < 0)
+		mp_die(EX_TEMPFAIL, "out of memory");
+	struct mp_json j;
+	if (o.json) {
+		mp_json_init(&j, stdout, 1);
+		mp_json_begin_array(&j, NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (o.json) {
+			print_json(&j, &res[i]);
+		} else if (o.shortout) {
+			for (size_t h = 0; res[i].status == MP_MX_OK && h < res[i].nhosts; h++) {
+				const char *hn = res[i].hosts[h].name;
+				size_t l = strlen(hn);
+				printf("%.*s\n", (int)(l > 1 && hn[l - 1] == '.' ? l - 1 : l), hn);
+			}
+			if (res[i].status != MP_MX_OK)
+				mp_warn("%s: %s%s%s", names[i], mp_mx_status_text(res[i].status),
+				        res[i].err[0] ? ": " : "", res[i].err);
+		} else {
+			if (i)
+				putchar('\n');
+			print_text(&res[i], &r, &o);
+		}
+	}
+	if (o.json) {
+		mp_json_end_array(&j);
+		mp_json_finish(&j);
+	}
+	code = status_code(res, n);
+	mp_mx_free(res, n);
+	free(res);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (fflush(stdout) == EOF)
+		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
+	return code;
+}

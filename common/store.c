@@ -389,6 +389,7 @@ static int same_addr(const char *a, const char *b)
 struct copyctx {
 	const struct mp_delivery *d;
 	int mbox;
+	int has_sender;   /* sender holds the envelope sender ("" for <>) */
 	char sender[512]; /* envelope sender (-f, else the From_ line) */
 	char msgid[256];
 	time_t date;
@@ -406,6 +407,7 @@ static int read_start(const struct mp_msgsrc *src, struct copyctx *c, const char
 	if (r > 0 && is_from_line(*seg, *len, *bol)) {
 		if (!c->d->from) {
 			size_t i = 5, k = 0;
+			c->has_sender = 1;
 			while (i < *len && (*seg)[i] == ' ')
 				i++;
 			while (i < *len && (*seg)[i] > ' ' && k < sizeof c->sender - 1)
@@ -441,7 +443,7 @@ static int copy_body(const struct mp_msgsrc *src, struct copyctx *c, struct wout
 	int crlf = !c->mbox && len >= 2 && seg[len - 2] == '\r' && seg[len - 1] == '\n';
 	int header = 1, skipping = 0, want_id = 0, r = 1;
 
-	if (c->sender[0]) {
+	if (c->has_sender) {
 		if (w_puts(w, "Return-Path: <", e) || w_puts(w, c->sender, e) ||
 		    w_puts(w, ">", e) || put_line_end(w, crlf, e))
 			return -1;
@@ -459,7 +461,7 @@ static int copy_body(const struct mp_msgsrc *src, struct copyctx *c, struct wout
 					field_value(seg - 0, len, c->msgid, sizeof c->msgid);
 			} else {
 				want_id = 0;
-				skipping = c->sender[0] && field_is(seg, len, "Return-Path");
+				skipping = c->has_sender && field_is(seg, len, "Return-Path");
 				if (d->loop_check && d->delivered_to &&
 				    field_is(seg, len, "Delivered-To")) {
 					char v[512];
@@ -720,22 +722,21 @@ static int norm_flags(const char *in, char *out, struct mp_err *e)
 	return 0;
 }
 
+static int fcntl_lock(int fd, const char *path, double timeout, struct mp_err *e);
+
 static int dedup_lock(struct mp_store *s, struct mp_err *e)
 {
 	char p[PATH_MAX];
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	int fd;
 
 	snprintf(p, sizeof p, "%s/%s.lock", s->path, DEDUP_INDEX);
 	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return mp_err_sys(e, mp_errno_code(errno), "%s", p);
-	while (fcntl(fd, F_SETLKW, &fl) < 0) {
-		if (errno != EINTR) {
-			mp_err_sys(e, EX_TEMPFAIL, "lock %s", p);
-			close(fd);
-			return -1;
-		}
+	/* bounded, like the mbox locks: a stuck holder means try later */
+	if (fcntl_lock(fd, p, s->lock_timeout, e) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -825,15 +826,16 @@ static int link_into_place(struct mp_store *s, const struct mp_pending *p, char 
 	return 0;
 }
 
-static int sync_dirs(struct mp_store *s, struct mp_err *e)
+/* fsync new/ and cur/, each only when something was linked into it */
+static int sync_dirs(struct mp_store *s, int newdir, int curdir, struct mp_err *e)
 {
 	char p[PATH_MAX];
 
 	snprintf(p, sizeof p, "%s/new", s->path);
-	if (mp_fsync_dir(p, e) < 0)
+	if (newdir && mp_fsync_dir(p, e) < 0)
 		return -1;
 	snprintf(p, sizeof p, "%s/cur", s->path);
-	return mp_fsync_dir(p, e);
+	return curdir ? mp_fsync_dir(p, e) : 0;
 }
 
 static int sync_pending(struct mp_store *s, struct mp_err *e)
@@ -890,7 +892,10 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 		else
 			s->unsynced++;
 	}
-	if (rc == 0 && s->unsynced && sync_dirs(s, e) < 0)
+	int newdir = 0, curdir = 0;
+	for (size_t k = 0; k < linked; k++)
+		*(s->pending[k].cur ? &curdir : &newdir) = 1;
+	if (rc == 0 && s->unsynced && sync_dirs(s, newdir || !linked, curdir || !linked, e) < 0)
 		rc = -1;
 	for (size_t k = 0; rc == 0 && k < s->npending; k++)
 		if (s->pending[k].msgid[0] && dedup_add(s, s->pending[k].msgid, e) < 0)
@@ -1196,8 +1201,10 @@ int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const stru
 	memset(out, 0, sizeof *out);
 	memset(&c, 0, sizeof c);
 	c.d = d;
-	if (d->from)
+	if (d->from) {
 		snprintf(c.sender, sizeof c.sender, "%s", d->from);
+		c.has_sender = 1;
+	}
 	if (s->kind == MP_STORE_MAILDIR)
 		return deliver_maildir(s, src, &c, out, e);
 	if (d->flags || d->dedup)

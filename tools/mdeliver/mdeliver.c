@@ -260,8 +260,9 @@ int main(int argc, char **argv)
 		o.split_file = *argv++, argc--;
 	target = argc ? argv[0] : default_target();
 	mp_err_clear(&e);
+	/* the store's messages name the target themselves */
 	if (mp_store_open(&s, target, o.folder, o.storeflags, &e) < 0)
-		mp_die_err(target, &e);
+		mp_die_err(NULL, &e);
 	s.lock_timeout = o.lock_timeout;
 	if (o.split)
 		deliver_split(&s, &o);

@@ -217,6 +217,8 @@ loop2      CNAME loop
 big        TXT ${big}
 mid        TXT ${mid}
 _25._tcp.mx1 TLSA 3 1 1 ${tlsa}
+_${SMTP_PORT}._tcp.mx1 TLSA 3 1 1 ${tlsa}
+_${SMTP_PORT}._tcp.mx2 TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
 _submission._tcp  SRV 0 1 ${SUBM_PORT} mx1
 _submissions._tcp SRV 0 1 ${SMTPS_PORT} mx1
 _imap._tcp        SRV 0 1 ${IMAP_PORT} mx1

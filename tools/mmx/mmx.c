@@ -6,14 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "json.h"
 #include "mx.h"
+#include "probe.h"
 #include "util.h"
 
 struct opts {
-	int shortout, json, verbose;
+	int shortout, json, verbose, probe;
+	struct probe_opts po;
 	unsigned flags;
 	const char *server;
 	int port;
@@ -35,6 +38,12 @@ static void usage(FILE *f)
 	        "      --timeout S       seconds per try (default: resolv.conf, else 5)\n"
 	        "      --retries N       tries per server (default: resolv.conf, else 2)\n"
 	        "      --no-shuffle      keep equal preferences in the order of the answer\n"
+	        "      --probe           talk SMTP to every address: banner, EHLO, STARTTLS,\n"
+	        "                        certificate, PTR; QUIT, never mail\n"
+	        "      --smtp-port PORT  port for --probe (default 25)\n"
+	        "      --ca-file FILE    CA certificates to verify with (default: system)\n"
+	        "      --tlsa            with --probe: TLSA records and a DANE check\n"
+	        "      --helo NAME       EHLO name for --probe (default: this host)\n"
 	        "  -v, --verbose         timings and DNS details\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         version\n",
@@ -217,29 +226,46 @@ static long parse_num(const char *s, const char *what, long max)
 	return v;
 }
 
-enum { OPT_TCP = 256, OPT_TIMEOUT, OPT_RETRIES, OPT_NOSHUF };
+enum {
+	OPT_TCP = 256,
+	OPT_TIMEOUT,
+	OPT_RETRIES,
+	OPT_NOSHUF,
+	OPT_PROBE,
+	OPT_SMTPPORT,
+	OPT_CAFILE,
+	OPT_TLSA,
+	OPT_HELO
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"short", no_argument, NULL, 's'},
-	                                         {"json", no_argument, NULL, 'j'},
-	                                         {"server", required_argument, NULL, '@'},
-	                                         {"port", required_argument, NULL, 'p'},
-	                                         {"tcp", no_argument, NULL, OPT_TCP},
-	                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	                                         {"retries", required_argument, NULL, OPT_RETRIES},
-	                                         {"no-shuffle", no_argument, NULL, OPT_NOSHUF},
-	                                         {"verbose", no_argument, NULL, 'v'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {"version", no_argument, NULL, 'V'},
-	                                         {NULL, 0, NULL, 0}};
-	struct opts o = {.port = 53};
+	static const struct option longopts[] = {
+	    {"short", no_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"server", required_argument, NULL, '@'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"tcp", no_argument, NULL, OPT_TCP},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"retries", required_argument, NULL, OPT_RETRIES},
+	    {"no-shuffle", no_argument, NULL, OPT_NOSHUF},
+	    {"probe", no_argument, NULL, OPT_PROBE},
+	    {"smtp-port", required_argument, NULL, OPT_SMTPPORT},
+	    {"ca-file", required_argument, NULL, OPT_CAFILE},
+	    {"tlsa", no_argument, NULL, OPT_TLSA},
+	    {"helo", required_argument, NULL, OPT_HELO},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0}};
+	struct opts o = {.port = 53, .po = {.port = 25, .timeout_ms = 30000}};
+	static char hostname[256];
 	struct mp_resolver r;
 	struct mp_err e;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	long timeout = -1, retries = -1;
-	int c, tcp = 0, code;
+	int c, tcp = 0, code, probe_failed = 0;
 
 	mp_setprogname(argv[0]);
 	opterr = 0;
@@ -255,6 +281,11 @@ int main(int argc, char **argv)
 		case OPT_TIMEOUT: timeout = parse_num(optarg, "timeout", 3600); break;
 		case OPT_RETRIES: retries = parse_num(optarg, "retries", 100); break;
 		case OPT_NOSHUF: o.flags |= MP_MX_NOSHUF; break;
+		case OPT_PROBE: o.probe = 1; break;
+		case OPT_SMTPPORT: o.po.port = (int)parse_num(optarg, "port", 65535); break;
+		case OPT_CAFILE: o.po.ca_file = optarg; break;
+		case OPT_TLSA: o.po.tlsa = 1; break;
+		case OPT_HELO: o.po.helo = optarg; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
@@ -278,6 +309,18 @@ int main(int argc, char **argv)
 		mp_die(EX_USAGE, "no domain given (see -h)");
 	if (o.shortout && o.json)
 		mp_die(EX_USAGE, "-s and -j do not go together");
+	if (o.probe && (o.shortout || o.json))
+		mp_die(EX_USAGE, "--probe writes text: not with -s or -j");
+	if (o.po.tlsa && !o.probe)
+		mp_die(EX_USAGE, "--tlsa needs --probe");
+	if (!o.po.helo) {
+		if (gethostname(hostname, sizeof hostname - 1) < 0 || !hostname[0])
+			strcpy(hostname, "localhost");
+		o.po.helo = hostname;
+	}
+	o.po.trace = o.verbose;
+	if (timeout > 0)
+		o.po.timeout_ms = (int)timeout * 1000;
 	mp_err_clear(&e);
 	mp_resolver_init(&r, getenv("MAILPIPE_RESOLV_CONF"), &e);
 	if (o.server && mp_resolver_set_server(&r, o.server, o.port, &e) < 0)
@@ -313,6 +356,11 @@ int main(int argc, char **argv)
 			if (i)
 				putchar('\n');
 			print_text(&res[i], &r, &o);
+			if (o.probe && res[i].status == MP_MX_OK) {
+				fflush(stdout);
+				if (mmx_probe(&r, &res[i], &o.po, stdout) == 0)
+					probe_failed = 1;
+			}
 		}
 	}
 	if (o.json) {
@@ -320,6 +368,8 @@ int main(int argc, char **argv)
 		mp_json_finish(&j);
 	}
 	code = status_code(res, n);
+	if (!code && probe_failed)
+		code = EX_UNAVAILABLE; /* no host of a domain took a connection */
 	mp_mx_free(res, n);
 	free(res);
 	for (size_t i = 0; i < n; i++)

@@ -1,0 +1,127 @@
+#include "proto.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+void mp_proto_init(struct mp_proto *p, int fd, int timeout_ms, int trace)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+	memset(p, 0, sizeof *p);
+	p->fd = fd;
+	p->trace = trace;
+	p->timeout_ms = timeout_ms;
+	if (timeout_ms > 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
+}
+
+int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struct mp_err *e)
+{
+	size_t n = strlen(line);
+	char buf[MP_PROTO_LINE + 3];
+
+	if (n > MP_PROTO_LINE || strpbrk(line, "\r\n"))
+		return mp_err_set(e, EX_SOFTWARE, "refusing to send a line with CR/LF or too long");
+	if (p->trace)
+		fprintf(stderr, "C: %s%s\n", shown ? shown : line, shown ? " ***" : "");
+	memcpy(buf, line, n);
+	memcpy(buf + n, "\r\n", 2);
+	if (p->tls_on)
+		return mp_tls_write(&p->tls, buf, n + 2, e);
+	if (mp_write_full(p->fd, buf, n + 2) < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "send");
+	return 0;
+}
+
+int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_err *e)
+{
+	for (;;) {
+		char *s = p->buf + p->start, *nl = memchr(s, '\n', p->end - p->start);
+		if (nl) {
+			size_t n = (size_t)(nl - s);
+			if (n && s[n - 1] == '\r')
+				n--;
+			s[n] = '\0';
+			*line = s;
+			*len = n;
+			p->start = (size_t)(nl - p->buf) + 1;
+			if (p->trace)
+				fprintf(stderr, "S: %s\n", s);
+			return 1;
+		}
+		if (p->start) {
+			memmove(p->buf, s, p->end - p->start);
+			p->end -= p->start;
+			p->start = 0;
+		}
+		if (p->end >= MP_PROTO_LINE)
+			return mp_err_set(e, EX_PROTOCOL, "server line longer than %d bytes",
+			                  MP_PROTO_LINE);
+		ssize_t r;
+		if (p->tls_on) {
+			r = mp_tls_read(&p->tls, p->buf + p->end, MP_PROTO_LINE - p->end, e);
+		} else {
+			do
+				r = recv(p->fd, p->buf + p->end, MP_PROTO_LINE - p->end, 0);
+			while (r < 0 && errno == EINTR);
+			if (r < 0)
+				return mp_err_set(e, EX_TEMPFAIL, "receive: %s",
+				                  errno == EAGAIN ? "timed out" : strerror(errno));
+		}
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return p->end ? mp_err_set(e, EX_PROTOCOL, "connection closed mid-line")
+			              : 0;
+		p->end += (size_t)r;
+	}
+}
+
+size_t mp_proto_unread(struct mp_proto *p)
+{
+	struct pollfd pf = {p->fd, POLLIN, 0};
+	size_t n = p->end - p->start;
+	char peek[64];
+
+	if (!p->tls_on && poll(&pf, 1, 0) > 0 && (pf.revents & POLLIN)) {
+		ssize_t r = recv(p->fd, peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+		if (r > 0)
+			n += (size_t)r;
+	}
+	return n;
+}
+
+int mp_proto_starttls(struct mp_proto *p, const struct mp_tls_opts *o, struct mp_err *e)
+{
+	size_t extra = mp_proto_unread(p);
+
+	if (extra)
+		return mp_err_set(e, EX_PROTOCOL,
+		                  "the server sent %zu byte%s after its STARTTLS reply, before the "
+		                  "TLS handshake: refusing to go on (plaintext injection)",
+		                  extra, extra == 1 ? "" : "s");
+	if (mp_tls_connect(&p->tls, p->fd, o, e) < 0)
+		return -1;
+	p->tls_on = 1;
+	p->start = p->end = 0;
+	return 0;
+}
+
+void mp_proto_close(struct mp_proto *p)
+{
+	if (p->tls_on)
+		mp_tls_close(&p->tls);
+	p->tls_on = 0;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}

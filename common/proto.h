@@ -1,0 +1,37 @@
+/* proto: a line protocol session over TCP or TLS: CRLF lines out, bounded
+ * lines in, an optional C:/S: trace on stderr with secrets masked. */
+#ifndef MP_PROTO_H
+#define MP_PROTO_H
+
+#include <stddef.h>
+
+#include "tls.h"
+#include "util.h"
+
+#define MP_PROTO_LINE 4096 /* longest line accepted from a server */
+
+struct mp_proto {
+	int fd;
+	struct mp_tls tls;
+	int tls_on;
+	int trace; /* print C: and S: lines on stderr */
+	int timeout_ms;
+	size_t start, end;
+	char buf[MP_PROTO_LINE + 2];
+};
+
+void mp_proto_init(struct mp_proto *p, int fd, int timeout_ms, int trace);
+/* Send one line (CRLF added). secret: trace it as "<shown> ***". */
+int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struct mp_err *e);
+/* Next line without its CR LF; 1 ok, 0 connection closed, -1 error or a
+ * line longer than MP_PROTO_LINE. */
+int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_err *e);
+/* Bytes the server sent that nobody has read yet (buffered or waiting
+ * in the socket): before a TLS handshake this must be none. */
+size_t mp_proto_unread(struct mp_proto *p);
+/* Switch to TLS; refuses when the server already sent bytes beyond its
+ * STARTTLS reply (the plaintext injection of CVE-2011-0411). */
+int mp_proto_starttls(struct mp_proto *p, const struct mp_tls_opts *o, struct mp_err *e);
+void mp_proto_close(struct mp_proto *p);
+
+#endif

@@ -1,0 +1,133 @@
+#include "smtp.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int mp_smtp_reply(struct mp_proto *p, struct mp_smtp_reply *r, struct mp_err *e)
+{
+	size_t used = 0;
+
+	memset(r, 0, sizeof *r);
+	for (;;) {
+		char *line;
+		size_t len;
+		int rc = mp_proto_readline(p, &line, &len, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return mp_err_set(e, EX_TEMPFAIL, "the server closed the connection");
+		if (len < 3 || !isdigit((unsigned char)line[0]) ||
+		    !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]) ||
+		    (len > 3 && line[3] != ' ' && line[3] != '-'))
+			return mp_err_set(e, EX_PROTOCOL, "not an SMTP reply: \"%.60s\"", line);
+		int code = atoi(line);
+		if (code < 200 || code > 599 || (r->lines && code != r->code))
+			return mp_err_set(e, EX_PROTOCOL, "bad SMTP reply code in \"%.60s\"", line);
+		r->code = code;
+		if (++r->lines > 100)
+			return mp_err_set(e, EX_PROTOCOL, "SMTP reply of more than 100 lines");
+		const char *text = len > 4 ? line + 4 : "";
+		size_t tl = strlen(text);
+		if (used + tl + 2 < sizeof r->text) {
+			if (used)
+				r->text[used++] = '\n';
+			memcpy(r->text + used, text, tl);
+			used += tl;
+			r->text[used] = '\0';
+		}
+		if (len == 3 || line[3] == ' ')
+			return 0;
+	}
+}
+
+int mp_smtp_cmd(struct mp_proto *p, const char *cmd, struct mp_smtp_reply *r, struct mp_err *e)
+{
+	if (mp_proto_send(p, cmd, NULL, e) < 0)
+		return -1;
+	return mp_smtp_reply(p, r, e);
+}
+
+static void parse_caps(const struct mp_smtp_reply *r, struct mp_smtp_caps *c)
+{
+	static const struct {
+		const char *kw;
+		unsigned bit;
+	} known[] = {{"PIPELINING", MP_SMTP_PIPELINING},
+	             {"SIZE", MP_SMTP_SIZE},
+	             {"8BITMIME", MP_SMTP_8BITMIME},
+	             {"SMTPUTF8", MP_SMTP_SMTPUTF8},
+	             {"DSN", MP_SMTP_DSN},
+	             {"STARTTLS", MP_SMTP_STARTTLS},
+	             {"AUTH", MP_SMTP_AUTH},
+	             {"CHUNKING", MP_SMTP_CHUNKING},
+	             {"ENHANCEDSTATUSCODES", MP_SMTP_ENHANCED}};
+	const char *line = r->text;
+
+	memset(c, 0, sizeof *c);
+	/* the first line is the greeting; the rest are extensions */
+	line = strchr(line, '\n');
+	while (line) {
+		char kw[64];
+		size_t n;
+		line++;
+		n = strcspn(line, " =\n");
+		if (n && n < sizeof kw) {
+			memcpy(kw, line, n);
+			kw[n] = '\0';
+			for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+				if (strcasecmp(kw, known[i].kw) == 0)
+					c->bits |= known[i].bit;
+			if (strlen(c->list) + n + 2 < sizeof c->list) {
+				if (c->list[0])
+					strcat(c->list, " ");
+				strcat(c->list, kw);
+			}
+			if (strcasecmp(kw, "SIZE") == 0 && line[n] == ' ')
+				c->size = atol(line + n + 1);
+			if (strcasecmp(kw, "AUTH") == 0 && (line[n] == ' ' || line[n] == '=')) {
+				size_t m = strcspn(line + n + 1, "\n");
+				snprintf(c->auth, sizeof c->auth, "%.*s", (int)m, line + n + 1);
+			}
+		}
+		line = strchr(line, '\n');
+	}
+}
+
+int mp_smtp_ehlo(struct mp_proto *p, const char *name, struct mp_smtp_caps *c,
+                 struct mp_smtp_reply *r, struct mp_err *e)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "EHLO %s", name);
+	if (mp_smtp_cmd(p, cmd, r, e) < 0)
+		return -1;
+	if (r->code / 100 != 2) {
+		snprintf(cmd, sizeof cmd, "HELO %s", name);
+		if (mp_smtp_cmd(p, cmd, r, e) < 0)
+			return -1;
+		if (r->code / 100 != 2)
+			return mp_err_set(e, r->code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE,
+			                  "EHLO/HELO refused: %d %.100s", r->code, r->text);
+		memset(c, 0, sizeof *c);
+		return 0;
+	}
+	parse_caps(r, c);
+	return 0;
+}
+
+int mp_smtp_starttls(struct mp_proto *p, const struct mp_tls_opts *o, const char *name,
+                     struct mp_smtp_caps *c, struct mp_smtp_reply *r, struct mp_err *e)
+{
+	if (mp_smtp_cmd(p, "STARTTLS", r, e) < 0)
+		return -1;
+	if (r->code != 220)
+		return mp_err_set(e, r->code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE,
+		                  "STARTTLS refused: %d %.100s", r->code, r->text);
+	if (mp_proto_starttls(p, o, e) < 0)
+		return -1;
+	memset(c, 0, sizeof *c); /* nothing from before TLS is kept */
+	return mp_smtp_ehlo(p, name, c, r, e);
+}

@@ -218,7 +218,9 @@ big        TXT ${big}
 mid        TXT ${mid}
 _25._tcp.mx1 TLSA 3 1 1 ${tlsa}
 _${SMTP_PORT}._tcp.mx1 TLSA 3 1 1 ${tlsa}
-_${SMTP_PORT}._tcp.mx2 TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
+danebad    MX   10 badtlsa
+badtlsa    A    127.0.0.1
+_${SMTP_PORT}._tcp.badtlsa TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
 _submission._tcp  SRV 0 1 ${SUBM_PORT} mx1
 _submissions._tcp SRV 0 1 ${SMTPS_PORT} mx1
 _imap._tcp        SRV 0 1 ${IMAP_PORT} mx1

@@ -1,0 +1,161 @@
+#!/usr/bin/env bats
+# mmx --probe against the real Postfix of the peers harness (STARTTLS,
+# the test CA, DANE with TLSA records from knot) and against smtpfault,
+# a scripted misbehaving server (plaintext injection after STARTTLS,
+# tarpits, garbage).
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+setup_file() {
+	export MMX=${MMX:-$BATS_TEST_DIRNAME/../../build/tools/mmx/mmx}
+	export PEERS=${PEERS:-$BATS_TEST_DIRNAME/../peers/peers.sh}
+	if [ "$(id -u)" != 0 ]; then
+		export SKIP_ALL="the peers need root (the suite runs as root)"
+		return
+	fi
+	# ports of our own: other test files run their peers at the same time
+	export DNS_PORT=55353 SMTP_PORT=52525 SUBM_PORT=52587 SMTPS_PORT=52465 SINK_PORT=52526 \
+		SINKDUMP_PORT=52527 IMAP_PORT=51143 IMAPS_PORT=51993 POP3_PORT=51110 POP3S_PORT=51995
+	export PDIR
+	PDIR=$(mktemp -d /tmp/mailpipe-probe.XXXXXX)
+	chmod 755 "$PDIR"
+	bash "$PEERS" start "$PDIR" >"$PDIR/start.log" 2>&1 3>&- || {
+		cat "$PDIR/start.log" >&3
+		return 1
+	}
+	: "${SMTPFAULT:=$BATS_FILE_TMPDIR/smtpfault}"
+	if [ ! -x "$SMTPFAULT" ]; then
+		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"
+	fi
+	export SMTPFAULT
+}
+
+teardown_file() {
+	[ -n "${PDIR:-}" ] || return 0
+	bash "$PEERS" stop "$PDIR" >/dev/null 2>&1 3>&-
+	rm -rf "$PDIR"
+}
+
+setup() {
+	[ -z "${SKIP_ALL:-}" ] || skip "$SKIP_ALL"
+}
+
+mmx() {
+	"$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 3 "$@"
+}
+
+# start smtpfault MODE in the background; sets FPORT and FPID
+fault() {
+	local out="$BATS_TEST_TMPDIR/fault.out"
+	"$SMTPFAULT" -P "$BATS_TEST_TMPDIR/fault.pid" "$1" >"$out" 2>/dev/null 3>&- &
+	for _ in $(seq 100); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
+	FPORT=$(sed -n 's/^PORT=//p' "$out")
+	FPID=$(cat "$BATS_TEST_TMPDIR/fault.pid")
+}
+
+teardown() {
+	if [ -n "${FPID:-}" ]; then
+		kill "$FPID" 2>/dev/null || true
+		FPID=
+	fi
+}
+
+@test "probe: STARTTLS to Postfix verifies with the test CA, for the MX name" {
+	run mmx --probe --smtp-port "$SMTP_PORT" --ca-file "$PDIR/tls/ca.crt" -4 hamburger.test
+	assert_success
+	assert_output --partial "banner"
+	assert_output --partial "220 "
+	assert_output --partial "STARTTLS"
+	assert_output --regexp "TLS +TLSv1\.[23]"
+	assert_output --partial "verify      ok for mx.hamburger.test"
+	assert_output --regexp "SHA-256 +([0-9A-F]{2}:){31}[0-9A-F]{2}"
+	assert_output --partial "DNS:mx.hamburger.test"
+	# EHLO after TLS offers AUTH, before TLS it did not (smtpd_tls_auth_only)
+	assert_output --regexp "EHLO +[0-9.]+ ms .*STARTTLS"
+	assert_output --regexp "EHLO \(TLS\) .*AUTH"
+}
+
+@test "probe: without the test CA the certificate does not verify, and says why" {
+	run mmx --probe --smtp-port "$SMTP_PORT" -4 hamburger.test
+	assert_success
+	assert_output --partial "verify      FAILED for mx.hamburger.test"
+	assert_output --partial "self-signed certificate in certificate chain"
+}
+
+@test "probe: a name the certificate does not cover fails verification" {
+	run mmx --probe --smtp-port "$SMTP_PORT" --ca-file "$PDIR/tls/ca.crt" danebad.example.test
+	assert_success
+	assert_output --partial "verify      FAILED for badtlsa.example.test"
+	assert_output --partial "hostname mismatch"
+}
+
+@test "probe --tlsa: the right TLSA 3 1 1 record matches, a wrong one does not" {
+	run mmx --probe --tlsa --smtp-port "$SMTP_PORT" --ca-file "$PDIR/tls/ca.crt" -4 example.test
+	assert_output --regexp "probe mx1\.example\.test"
+	assert_output --regexp "TLSA  3 1 1 [0-9a-f]{64}"
+	assert_output --partial "NOT authenticated (AD clear)"
+	assert_output --partial "DANE        a TLSA record matched (usage 3)"
+	run mmx --probe --tlsa --smtp-port "$SMTP_PORT" --ca-file "$PDIR/tls/ca.crt" danebad.example.test
+	assert_output --partial "TLSA  3 1 1 0000000000000000"
+	assert_output --partial "DANE        no TLSA record matched"
+}
+
+@test "probe: shows PTR, every address and a closing QUIT; never sends mail" {
+	local before
+	before=$(ls "$PDIR/mail/bob/Maildir/new" 2>/dev/null | wc -l)
+	run mmx -v --probe --smtp-port "$SMTP_PORT" --ca-file "$PDIR/tls/ca.crt" hamburger.test
+	assert_success
+	assert_output --partial "-> 127.0.0.1 port $SMTP_PORT"
+	assert_output --partial "PTR"
+	assert_output --partial "C: QUIT"
+	refute_output --partial "C: MAIL FROM"
+	refute_output --partial "C: DATA"
+	[ "$(ls "$PDIR/mail/bob/Maildir/new" 2>/dev/null | wc -l)" = "$before" ]
+}
+
+@test "probe: the server's bytes after its STARTTLS reply stop the handshake (plaintext injection)" {
+	fault inject
+	run mmx --probe --smtp-port "$FPORT" -4 hamburger.test
+	assert_output --partial "after its STARTTLS reply"
+	assert_output --partial "plaintext injection"
+	refute_output --partial "TLS         TLSv"
+}
+
+@test "probe: a tarpit's delay is shown on the banner line" {
+	fault tarpit
+	run mmx --probe --smtp-port "$FPORT" -4 hamburger.test
+	assert_success
+	assert_output --regexp "banner +(19[0-9]{2}|2[0-9]{3})\.[0-9] ms"
+}
+
+@test "probe: garbage, a bad code, an overlong line and a closed connection are reported, not crashed on" {
+	local m
+	for m in garbage badcode longline close; do
+		fault "$m"
+		run timeout 20 "$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 3 --probe --smtp-port "$FPORT" -4 hamburger.test
+		[ "$status" -lt 128 ] || fail "$m: mmx died with status $status"
+		assert_output --partial "banner      failed"
+		kill "$FPID"
+		FPID=
+	done
+}
+
+@test "probe: 200-line EHLO reply is refused as over the bound" {
+	fault manylines
+	run mmx --probe --smtp-port "$FPORT" -4 hamburger.test
+	assert_output --partial "more than 100 lines"
+}
+
+@test "probe: a server without STARTTLS is flagged" {
+	fault nostarttls
+	run mmx --probe --smtp-port "$FPORT" -4 hamburger.test
+	assert_success
+	assert_output --partial "not offered: mail to this host travels in clear"
+}
+
+@test "probe: nothing listening on any address of any MX is exit 69" {
+	run mmx --probe --smtp-port 1 hamburger.test
+	assert_failure 69
+	assert_output --partial "connect     failed"
+}

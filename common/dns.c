@@ -123,6 +123,20 @@ static long name_from_wire(const uint8_t *pkt, size_t len, size_t off, char *out
 	return (long)end;
 }
 
+int mp_dns_hostname_ok(const char *name)
+{
+	uint8_t wire[256];
+	size_t n = strlen(name);
+
+	if (n == 0 || strcmp(name, ".") == 0 || name_to_wire(name, wire, sizeof wire) < 0)
+		return 0;
+	/* letters, digits, hyphens (and '_' for service labels); no escapes */
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return 0;
+	return 1;
+}
+
 int mp_dns_name_eq(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -157,8 +171,8 @@ int mp_dns_query_encode(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 	buf[0] = (uint8_t)(id >> 8);
 	buf[1] = (uint8_t)id;
 	buf[2] = 0x01; /* RD */
-	buf[3] = 0x00;
-	buf[5] = 1; /* QDCOUNT */
+	buf[3] = 0x20; /* AD: tell us whether the answer was validated (RFC 6840 5.7) */
+	buf[5] = 1;    /* QDCOUNT */
 	if (edns)
 		buf[11] = 1; /* ARCOUNT: OPT */
 	n = name_to_wire(name, buf + 12, cap - 12 - 4 - 11);
@@ -463,6 +477,16 @@ int mp_resolver_set_server(struct mp_resolver *r, const char *addr, int port, st
 	return 0;
 }
 
+void mp_resolver_set_port(struct mp_resolver *r, int port)
+{
+	for (int i = 0; i < r->nns; i++) {
+		if (r->ns[i].ss_family == AF_INET)
+			((struct sockaddr_in *)&r->ns[i])->sin_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)&r->ns[i])->sin6_port = htons((uint16_t)port);
+	}
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -675,8 +699,10 @@ static int transmit(struct mp_resolver *r, struct mp_dns_query *q, struct qstate
 		mp_err_sys(&st->lasterr, EX_TEMPFAIL, "socket");
 		return -1;
 	}
-	if (sendto(st->fd, st->qbuf, st->qlen, 0, (const struct sockaddr *)ns, r->nslen[st->ns]) <
-	    0) {
+	/* connected: the kernel reports a closed port (ICMP) as ECONNREFUSED
+	 * at once, instead of a time-out */
+	if (connect(st->fd, (const struct sockaddr *)ns, r->nslen[st->ns]) < 0 ||
+	    send(st->fd, st->qbuf, st->qlen, 0) < 0) {
 		char as[80];
 		mp_err_sys(&st->lasterr, EX_TEMPFAIL, "%s", addr_str(ns, as, sizeof as));
 		st->deadline = 0;
@@ -703,8 +729,14 @@ static void on_reply(struct mp_resolver *r, struct mp_dns_query *q, struct qstat
 	char as[80];
 
 	mp_err_clear(&e);
-	if (n < 12 || get16(buf) != st->id) {
+	if (n < 2 || get16(buf) != st->id) {
 		r->spoofed++; /* not ours */
+		return;
+	}
+	if (n < 12) {
+		mp_err_set(&st->lasterr, EX_TEMPFAIL, "%s: malformed DNS message: %zu bytes",
+		           addr_str(&r->ns[st->ns], as, sizeof as), n);
+		st->deadline = 0;
 		return;
 	}
 	if (mp_dns_decode(buf, n, &m, &e) < 0) {

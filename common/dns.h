@@ -78,6 +78,8 @@ int mp_dns_query_encode(uint8_t *buf, size_t cap, uint16_t id, const char *name,
  * is the byte where a malformed message went wrong. */
 int mp_dns_decode(const uint8_t *pkt, size_t len, struct mp_dns_msg *m, struct mp_err *e);
 void mp_dns_msg_free(struct mp_dns_msg *m);
+/* A host or domain name: LDH labels (and '_'), 1-63 octets each, 255 in all. */
+int mp_dns_hostname_ok(const char *name);
 /* Compare names in presentation form, ignoring case and a final dot. */
 int mp_dns_name_eq(const char *a, const char *b);
 const char *mp_dns_type_name(uint16_t type);
@@ -103,6 +105,8 @@ struct mp_resolver {
 /* Defaults from a resolv.conf (NULL: /etc/resolv.conf; missing file:
  * 127.0.0.1), timeout 5 s x 2 attempts unless the file says otherwise. */
 int mp_resolver_init(struct mp_resolver *r, const char *conf, struct mp_err *e);
+/* Use another port on every configured server. */
+void mp_resolver_set_port(struct mp_resolver *r, int port);
 /* Replace the servers by one ADDR (IPv4 or IPv6, optional [..]:port). */
 int mp_resolver_set_server(struct mp_resolver *r, const char *addr, int port, struct mp_err *e);
 

@@ -23,10 +23,11 @@ int mp_mx_idn(const char *in, char *alabel, size_t an, char *ulabel, size_t un, 
 		return rc;
 	}
 	/* IDNA2008, non-transitional: ß stays ß */
+	if (!*in)
+		return mp_err_set(e, EX_DATAERR, "empty domain name");
 	rc = idn2_to_ascii_8z(in, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 	if (rc != IDN2_OK)
-		return mp_err_set(e, EX_DATAERR, "%s: not a valid domain name (%s)", in,
-		                  idn2_strerror(rc));
+		return mp_err_set(e, EX_DATAERR, "%s", idn2_strerror(rc));
 	if (strlen(a) >= an) {
 		idn2_free(a);
 		return mp_err_set(e, EX_DATAERR, "%s: name too long", in);
@@ -35,6 +36,12 @@ int mp_mx_idn(const char *in, char *alabel, size_t an, char *ulabel, size_t un, 
 	for (char *p = alabel; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
+	if (!mp_dns_hostname_ok(alabel)) {
+		idn2_free(a);
+		return mp_err_set(e, EX_DATAERR,
+		                  "labels must be letters, digits and hyphens, "
+		                  "1 to 63 of them, 253 in all");
+	}
 	ulabel[0] = '\0';
 	if (idn2_to_unicode_8z8z(alabel, &u, 0) == IDN2_OK && strcmp(u, alabel) != 0 &&
 	    strlen(u) < un)
@@ -50,9 +57,9 @@ const char *mp_mx_status_text(enum mp_mx_status s)
 	case MP_MX_OK: return "ok";
 	case MP_MX_NULL: return "null MX: the domain accepts no mail (RFC 7505)";
 	case MP_MX_NXDOMAIN: return "no such domain (NXDOMAIN)";
-	case MP_MX_NOMAIL: return "no MX and no address: mail cannot be delivered";
-	case MP_MX_SERVFAIL: return "the DNS server failed (SERVFAIL): try later";
-	case MP_MX_TIMEOUT: return "no answer from the DNS server: try later";
+	case MP_MX_NOMAIL: return "mail cannot be delivered";
+	case MP_MX_SERVFAIL: return "the DNS server failed, try later";
+	case MP_MX_TIMEOUT: return "no usable DNS answer, try later";
 	case MP_MX_BADNAME: return "not a valid domain name";
 	}
 	return "?";
@@ -118,7 +125,7 @@ static enum mp_mx_status failure(const struct mp_dns_query *q, struct mp_mx *m)
 	m->rcode = q->reply.rcode;
 	if (q->reply.rcode == MP_DNS_NXDOMAIN)
 		return MP_MX_NXDOMAIN;
-	snprintf(m->err, sizeof m->err, "%s from the DNS server",
+	snprintf(m->err, sizeof m->err, "the DNS server answered %s",
 	         mp_dns_rcode_name(q->reply.rcode));
 	return MP_MX_SERVFAIL;
 }
@@ -166,6 +173,10 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 		mp_err_clear(&e);
 		if (mp_mx_idn(domains[i], out[i].domain, sizeof out[i].domain, out[i].udomain,
 		              sizeof out[i].udomain, &e) < 0) {
+			/* shown as given */
+			snprintf(out[i].domain, sizeof out[i].domain, "%s",
+			         *domains[i] ? domains[i] : "(empty)");
+			out[i].udomain[0] = '\0';
 			out[i].status = MP_MX_BADNAME;
 			snprintf(out[i].err, sizeof out[i].err, "%s", e.msg);
 			continue;
@@ -200,9 +211,10 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 		}
 		m->ad = (q[i].reply.flags & MP_DNS_AD) != 0;
 		m->tcp = q[i].via_tcp;
+		m->truncated = q[i].truncated;
 		owner = chase(&q[i].reply, m->domain);
 		if (!owner) {
-			m->status = MP_MX_SERVFAIL;
+			m->status = MP_MX_NOMAIL; /* a zone error: retrying will not help */
 			snprintf(m->err, sizeof m->err, "CNAME chain longer than %d or a loop",
 			         CNAME_MAX);
 			continue;
@@ -279,8 +291,8 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 	for (size_t k = 0; k < naq; k++) {
 		struct mp_mx *m = &out[aref[k].dom];
 		struct mp_mx_host *h = &m->hosts[aref[k].host];
-		if (aq[k].via_tcp)
-			m->tcp = 1;
+		m->tcp |= aq[k].via_tcp;
+		m->truncated |= aq[k].truncated;
 		if (aq[k].status < 0) {
 			if (!h->status) {
 				h->status = MP_MX_TIMEOUT;
@@ -301,13 +313,28 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 		}
 		take_addrs(&aq[k], h);
 	}
-	/* an implicit MX with no address at all: the domain takes no mail */
+	/* no host with an address: the mail cannot go anywhere, for now
+	 * (a lookup failed) or for good (none of them exists) */
 	for (size_t i = 0; i < n; i++) {
 		struct mp_mx *m = &out[i];
-		if (m->status == MP_MX_OK && m->implicit && m->nhosts == 1 &&
-		    m->hosts[0].naddrs == 0 && m->hosts[0].status == 0) {
-			m->status = MP_MX_NOMAIL;
+		int any = 0, later = 0;
+		if (m->status != MP_MX_OK)
+			continue;
+		for (size_t h = 0; h < m->nhosts; h++) {
+			any |= m->hosts[h].naddrs > 0;
+			later |= m->hosts[h].status == MP_MX_TIMEOUT ||
+			         m->hosts[h].status == MP_MX_SERVFAIL;
 		}
+		if (any)
+			continue;
+		m->status = later ? MP_MX_TIMEOUT : MP_MX_NOMAIL;
+		snprintf(m->err, sizeof m->err, "%s",
+		         m->implicit
+		             ? (later ? "no MX record, and the domain's address could not be "
+		                        "looked up"
+		                      : "no MX record and no address")
+		         : later ? "the address of no MX host could be looked up"
+		                 : "no MX host has an address");
 	}
 	mp_dns_query_free(q, n);
 	mp_dns_query_free(aq, naq);

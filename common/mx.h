@@ -47,9 +47,10 @@ struct mp_mx {
 	char udomain[MP_DNS_NAMEMAX]; /* U-label form, "" if the same */
 	char canon[MP_DNS_NAMEMAX];   /* where a CNAME chain ended, "" if none */
 	enum mp_mx_status status;
-	int implicit; /* no MX: the domain's own address (RFC 5321 §5.1) */
-	int ad;       /* the MX answer was authenticated (AD) */
-	int tcp;      /* an answer needed TCP */
+	int implicit;  /* no MX: the domain's own address (RFC 5321 §5.1) */
+	int ad;        /* the MX answer was authenticated (AD) */
+	int tcp;       /* an answer came over TCP */
+	int truncated; /* a UDP answer was truncated (and TCP asked again) */
 	int rcode;
 	char err[256];
 	struct mp_mx_host *hosts;

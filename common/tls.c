@@ -114,6 +114,8 @@ int mp_tls_connect(struct mp_tls *t, int fd, const struct mp_tls_opts *o, struct
 				ssl_error(e, EX_SOFTWARE, "DANE");
 				goto fail;
 			}
+			/* RFC 7672 3.1.1: a DANE-EE(3) match stands without name checks */
+			SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
 		} else {
 			SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 			if (is_address(o->verify_name) ? !X509_VERIFY_PARAM_set1_ip_asc(

@@ -117,6 +117,18 @@ void mp_die_err(const char *context, const struct mp_err *e)
 	mp_die(code, "%s", e->msg);
 }
 
+void mp_getopt_fail(int c, char *const *argv, int optind, int optopt)
+{
+	const char *arg = argv[optind - 1];
+	size_t n = strcspn(arg, "=");
+
+	if (c == ':')
+		mp_die(EX_USAGE, "option '%.*s' needs an argument (see -h)", (int)n, arg);
+	if (optopt)
+		mp_die(EX_USAGE, "unknown option '-%c' (see -h)", optopt);
+	mp_die(EX_USAGE, "unknown option '%.*s' (see -h)", (int)n, arg);
+}
+
 void *mp_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);

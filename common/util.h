@@ -40,6 +40,10 @@ MP_NORETURN void mp_die(int code, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Print "prog: context: msg" for e (context may be NULL) and exit e->code. */
 MP_NORETURN void mp_die_err(const char *context, const struct mp_err *e);
 
+/* getopt_long returned ':' or '?' (with opterr = 0 and ":" leading the
+ * short options): one line naming the option, exit EX_USAGE. */
+MP_NORETURN void mp_getopt_fail(int c, char *const *argv, int optind, int optopt);
+
 /* Checked allocation for tools: on failure print and exit EX_TEMPFAIL
  * (running out of memory is worth retrying). Library code uses plain
  * malloc and reports ENOMEM through struct mp_err instead. */

@@ -15,7 +15,7 @@ setup_file() {
 		return
 	fi
 	# ports of our own: other test files run their peers at the same time
-	export DNS_PORT=55353 SMTP_PORT=52525 SUBM_PORT=52587 SMTPS_PORT=52465 SINK_PORT=52526 \
+	export DNS_PORT=55353 UNBOUND_PORT=55354 SMTP_PORT=52525 SUBM_PORT=52587 SMTPS_PORT=52465 SINK_PORT=52526 \
 		SINKDUMP_PORT=52527 IMAP_PORT=51143 IMAPS_PORT=51993 POP3_PORT=51110 POP3S_PORT=51995
 	export PDIR
 	PDIR=$(mktemp -d /tmp/mailpipe-probe.XXXXXX)
@@ -158,4 +158,27 @@ teardown() {
 	run mmx --probe --smtp-port 1 hamburger.test
 	assert_failure 69
 	assert_output --partial "connect     failed"
+}
+
+@test "DNSSEC: through the validating unbound, the signed zone's answer has AD, the unsigned one not" {
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 -j secure.test example.test
+	assert_success
+	assert_output --regexp '"domain": "secure.test",[^]]*"ad": true'
+	assert_output --regexp '"domain": "example.test",[^]]*"ad": false'
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 secure.test
+	assert_output --partial "note: the answer was authenticated (AD)"
+}
+
+@test "DNSSEC + DANE: a TLSA record from the signed zone is usable and matches" {
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 --probe --tlsa --smtp-port "$SMTP_PORT" \
+		--ca-file "$PDIR/tls/ca.crt" secure.test
+	assert_success
+	assert_output --partial "TLSA  answer authenticated (AD set): usable for DANE"
+	assert_output --partial "DANE        a TLSA record matched (usage 3)"
+}
+
+@test "DNSSEC + DANE: a TLSA record from an unsigned zone is shown as not secure" {
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 --probe --tlsa --smtp-port "$SMTP_PORT" \
+		--ca-file "$PDIR/tls/ca.crt" -4 example.test
+	assert_output --partial "TLSA  answer NOT authenticated (AD clear)"
 }

@@ -37,11 +37,12 @@ set -euo pipefail
 : "${IMAPS_PORT:=11993}"
 : "${POP3_PORT:=11110}"
 : "${POP3S_PORT:=11995}"
+: "${UNBOUND_PORT:=15354}" # unbound: validating resolver in front of knot (DNSSEC, AD bit)
 : "${VMAIL_UID:=5000}"      # numeric owner of all Maildirs (no passwd entry needed)
 : "${VMAIL_GID:=5000}"
 
 # Packages the harness needs, then the ones the bats suite needs.
-PKGS="knot knot-dnsutils bind9-dnsutils postfix dovecot-core dovecot-imapd dovecot-pop3d
+PKGS="knot knot-dnsutils bind9-dnsutils unbound postfix dovecot-core dovecot-imapd dovecot-pop3d
       swaks libnet-ssleay-perl libio-socket-inet6-perl openssl curl ca-certificates iproute2
       bats bats-support bats-assert"
 OPT_PKGS="mpop shellcheck" # WITH_OPT=1 peers.sh install; "check" uses mpop if present
@@ -82,7 +83,8 @@ wait_dns() { # every zone must be loaded, over UDP and TCP
         for z in example.test xn--bcher-kva.test hamburger.test crepes.test; do
             [ -n "$($q SOA "$z" 2>/dev/null)" ] || { ok=0; break; }
         done
-        if [ $ok = 1 ] && [ -n "$($q +tcp SOA example.test 2>/dev/null)" ]; then return 0; fi
+        if [ $ok = 1 ] && [ -n "$($q +tcp SOA example.test 2>/dev/null)" ] &&
+            [ -n "$($q DNSKEY secure.test 2>/dev/null)" ]; then return 0; fi
         sleep 0.02
     done
     die "knot does not serve every zone on 127.0.0.1:$DNS_PORT (see $D/knot/knot.log)"
@@ -256,6 +258,17 @@ $TTL 300
 @     MX   10 mx
 mx    A    127.0.0.1
 EOF
+    # signed by knot itself; unbound validates it with its DNSKEY as trust anchor
+    cat >"$k/zones/secure.test.zone" <<EOF
+\$ORIGIN secure.test.
+\$TTL 300
+@     SOA  ns1.example.test. hostmaster.example.test. 1 3600 600 86400 300
+@     NS   ns1.example.test.
+@     MX   10 mx
+mx    A    127.0.0.1
+_25._tcp.mx TLSA 3 1 1 ${tlsa}
+_${SMTP_PORT}._tcp.mx TLSA 3 1 1 ${tlsa}
+EOF
     cat >"$k/knot.conf" <<EOF
 server:
     rundir: "$k/run"
@@ -278,6 +291,8 @@ zone:
   - domain: xn--bcher-kva.test
   - domain: hamburger.test
   - domain: crepes.test
+  - domain: secure.test
+    dnssec-signing: on
 EOF
 }
 start_knot() {
@@ -293,6 +308,63 @@ stop_knot() {
     local p
     if p=$(pid_of knot "$D/knot/knot.conf"); then stop_pid knot "$p" knotc -c "$D/knot/knot.conf" stop; fi
     rm -f "$D/pids/knot.pid"
+}
+
+# ---------------------------------------------------------------- unbound (validating resolver)
+start_unbound() {
+    local u="$D/unbound" anchor z listen="127.0.0.1@$UNBOUND_PORT" i
+    if pid_of unbound "$u/unbound.conf" >/dev/null; then log "unbound is already running"; return 0; fi
+    [ $HAVE_V6 = 1 ] && listen+=" ::1@$UNBOUND_PORT"
+    mkdir -p "$u"
+    # the KSK of the signed zone, straight from knot, is the trust anchor
+    anchor=$(dig +short +time=2 +tries=2 -p "$DNS_PORT" @127.0.0.1 DNSKEY secure.test | awk '$1 == 257')
+    [ -n "$anchor" ] || die "knot has no DNSKEY for secure.test (see $D/knot/knot.log)"
+    {
+        echo "server:"
+        for i in $listen; do echo "    interface: $i"; done
+        echo "    port: $UNBOUND_PORT"
+        echo "    do-daemonize: yes"
+        echo "    pidfile: \"$u/unbound.pid\""
+        echo "    username: \"\""
+        echo "    chroot: \"\""
+        echo "    directory: \"$u\""
+        echo "    logfile: \"$u/unbound.log\""
+        echo "    use-syslog: no"
+        echo "    do-not-query-localhost: no"
+        echo "    access-control: 127.0.0.0/8 allow"
+        echo "    access-control: ::1/128 allow"
+        echo "    module-config: \"validator iterator\""
+        echo "    trust-anchor: \"secure.test. DNSKEY $anchor\""
+        echo "    val-log-level: 2"
+        echo "    qname-minimisation: no"
+        echo "    cache-max-ttl: 0"
+        echo "    local-zone: \"test.\" nodefault" # RFC 6761 names are answered locally otherwise
+        echo "remote-control:"
+        echo "    control-enable: no"
+        for z in example.test xn--bcher-kva.test hamburger.test crepes.test secure.test; do
+            echo "stub-zone:"
+            echo "    name: \"$z\""
+            echo "    stub-addr: 127.0.0.1@$DNS_PORT"
+        done
+    } >"$u/unbound.conf"
+    rm -f "$u/unbound.pid"
+    spawn "$u/unbound.out" unbound -c "$u/unbound.conf"
+    wait_file "$u/unbound.pid"
+    cp "$u/unbound.pid" "$D/pids/unbound.pid"
+}
+stop_unbound() {
+    local p
+    if p=$(pid_of unbound "$D/unbound/unbound.conf"); then stop_pid unbound "$p"; fi
+    rm -f "$D/pids/unbound.pid"
+}
+wait_unbound() { # the AD bit for the signed zone means validation works
+    local i
+    for ((i = 0; i < 500; i++)); do
+        dig +time=1 +tries=1 +dnssec -p "$UNBOUND_PORT" @127.0.0.1 SOA secure.test 2>/dev/null |
+            grep -q 'flags:.* ad' && return 0
+        sleep 0.02
+    done
+    die "unbound does not validate secure.test on 127.0.0.1:$UNBOUND_PORT (see $D/unbound/unbound.log)"
 }
 
 # ---------------------------------------------------------------- dovecot
@@ -572,6 +644,10 @@ preflight() { # fail early and clearly if another program holds one of our ports
         port_free_or_die udp "$DNS_PORT"
         port_free_or_die tcp "$DNS_PORT"
     fi
+    if ! pid_of unbound "$D/unbound/unbound.conf" >/dev/null; then
+        port_free_or_die udp "$UNBOUND_PORT"
+        port_free_or_die tcp "$UNBOUND_PORT"
+    fi
     if ! pid_of dovecot "$D/dovecot/dovecot.conf" >/dev/null; then
         for p in $IMAP_PORT $IMAPS_PORT $POP3_PORT $POP3S_PORT; do port_free_or_die tcp "$p"; done
     fi
@@ -588,6 +664,7 @@ PEERS_DIR=$D
 HAVE_V6=$HAVE_V6
 DNS_SERVER=127.0.0.1
 DNS_PORT=$DNS_PORT
+UNBOUND_PORT=$UNBOUND_PORT
 SMTP_PORT=$SMTP_PORT
 SUBM_PORT=$SUBM_PORT
 SMTPS_PORT=$SMTPS_PORT
@@ -634,6 +711,8 @@ cmd_start() {
     for j in "${jobs_[@]}"; do wait "$j" || rc=1; done
     [ $rc = 0 ] || die "a daemon failed to start (logs are under $D)"
     wait_dns
+    start_unbound
+    wait_unbound
     for p in $IMAP_PORT $IMAPS_PORT $POP3_PORT $POP3S_PORT $SMTP_PORT $SUBM_PORT $SMTPS_PORT \
         $SINK_PORT $SINKDUMP_PORT; do
         wait_tcp 127.0.0.1 "$p" "port"
@@ -655,12 +734,13 @@ cmd_stop() {
     stop_postfix & j+=($!)
     stop_dovecot & j+=($!)
     stop_knot & j+=($!)
+    stop_unbound & j+=($!)
     wait "${j[@]}" || true
     log "stopped in $(since "$t0")"
 }
 cmd_status() {
     local n p rc=0
-    for n in knot:"$D/knot/knot.conf" dovecot:"$D/dovecot/dovecot.conf" postfix:master \
+    for n in knot:"$D/knot/knot.conf" unbound:"$D/unbound/unbound.conf" dovecot:"$D/dovecot/dovecot.conf" postfix:master \
         smtp-sink:"127.0.0.1:$SINK_PORT" smtp-sink-dump:"127.0.0.1:$SINKDUMP_PORT"; do
         if p=$(pid_of "${n%%:*}" "${n#*:}"); then
             echo "${n%%:*} running pid $p"

@@ -286,13 +286,6 @@ static void version(void)
 	printf(")\n");
 }
 
-static MP_NORETURN void bad_option(const char *arg)
-{
-	if (optopt && arg[0] == '-' && arg[1] != '-')
-		mp_die(EX_USAGE, "unknown option '-%c' (see -h)", optopt);
-	mp_die(EX_USAGE, "unknown option '%s' (see -h)", arg);
-}
-
 static size_t parse_wrap(const char *s)
 {
 	char *end;
@@ -350,10 +343,7 @@ int main(int argc, char **argv)
 		case OPT_WORD: o.word = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': version(); return 0;
-		case ':':
-			mp_die(EX_USAGE, "option '%s' needs an argument (see -h)",
-			       argv[optind - 1]);
-		default: bad_option(argv[optind - 1]);
+		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
 	argc -= optind;

@@ -242,10 +242,7 @@ int main(int argc, char **argv)
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
-		case ':':
-			mp_die(EX_USAGE, "option '%s' needs an argument (see -h)",
-			       argv[optind - 1]);
-		default: mp_die(EX_USAGE, "unknown option '%s' (see -h)", argv[optind - 1]);
+		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
 	argc -= optind;

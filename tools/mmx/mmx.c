@@ -44,7 +44,7 @@ static void usage(FILE *f)
 	        "      --ca-file FILE    CA certificates to verify with (default: system)\n"
 	        "      --tlsa            with --probe: TLSA records and a DANE check\n"
 	        "      --helo NAME       EHLO name for --probe (default: this host)\n"
-	        "  -v, --verbose         timings and DNS details\n"
+	        "  -v, --verbose         the SMTP dialogue of --probe, AD, ignored answers\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         version\n",
 	        mp_progname());
@@ -78,7 +78,8 @@ static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const
 	char b1[2 * MP_DNS_NAMEMAX + 8], b2[2 * MP_DNS_NAMEMAX + 8], ab[64];
 
 	shown(m->domain, m->udomain, b1, sizeof b1);
-	if (m->status != MP_MX_OK) {
+	/* a verdict alone, unless there are MX hosts to show first */
+	if (m->status != MP_MX_OK && (m->nhosts == 0 || m->implicit || m->status == MP_MX_NULL)) {
 		printf("%s: %s%s%s\n", b1, mp_mx_status_text(m->status), m->err[0] ? ": " : "",
 		       m->err);
 		return;
@@ -113,8 +114,10 @@ static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const
 			       : (o->flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V6 ? " (IPv6)"
 			                                                        : "");
 	}
-	if (m->tcp)
+	if (m->truncated)
 		printf("  note: a UDP answer was truncated; asked again over TCP\n");
+	if (m->status != MP_MX_OK)
+		printf("  => %s: %s\n", mp_mx_status_text(m->status), m->err);
 	if (o->verbose)
 		printf("  note: answer %sauthenticated (AD %s); %ld foreign answers ignored\n",
 		       m->ad ? "" : "not ", m->ad ? "set" : "clear", r->spoofed);
@@ -122,9 +125,17 @@ static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const
 		printf("  note: the answer was authenticated (AD)\n");
 }
 
+static const char *nodot(const char *s, char *buf, size_t n)
+{
+	size_t l = strlen(s);
+
+	snprintf(buf, n, "%.*s", (int)(l > 1 && s[l - 1] == '.' ? l - 1 : l), s);
+	return buf;
+}
+
 static void print_json(struct mp_json *j, const struct mp_mx *m)
 {
-	char ab[64];
+	char ab[64], b1[MP_DNS_NAMEMAX], b2[MP_DNS_NAMEMAX];
 
 	mp_json_begin_object(j, NULL);
 	mp_json_string(j, "domain", m->domain);
@@ -141,14 +152,16 @@ static void print_json(struct mp_json *j, const struct mp_mx *m)
 	mp_json_bool(j, "implicit", m->implicit);
 	mp_json_bool(j, "ad", m->ad);
 	mp_json_bool(j, "tcp", m->tcp);
-	mp_json_string(j, "cname_target", m->canon[0] ? m->canon : NULL);
+	mp_json_bool(j, "truncated", m->truncated);
+	mp_json_string(j, "cname_target", m->canon[0] ? nodot(m->canon, b1, sizeof b1) : NULL);
 	mp_json_begin_array(j, "mx");
-	for (size_t i = 0; m->status == MP_MX_OK && i < m->nhosts; i++) {
+	for (size_t i = 0; m->status != MP_MX_NULL && i < m->nhosts; i++) {
 		const struct mp_mx_host *h = &m->hosts[i];
 		mp_json_begin_object(j, NULL);
 		mp_json_int(j, "preference", h->pref);
-		mp_json_string(j, "host", h->name);
-		mp_json_string(j, "host_unicode", h->uname[0] ? h->uname : h->name);
+		mp_json_string(j, "host", nodot(h->name, b1, sizeof b1));
+		mp_json_string(j, "host_unicode",
+		               nodot(h->uname[0] ? h->uname : h->name, b2, sizeof b2));
 		mp_json_int(j, "ttl", h->ttl);
 		mp_json_bool(j, "cname", h->cname);
 		mp_json_string(j, "error", h->status ? h->err : NULL);
@@ -214,14 +227,14 @@ static void read_names(char ***v, size_t *n, size_t *cap)
 	}
 }
 
-static long parse_num(const char *s, const char *what, long max)
+static long parse_num(const char *s, const char *what, long min, long max)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end || errno || v < 0 || v > max)
+	if (*s == '\0' || *end || errno || v < min || v > max)
 		mp_die(EX_USAGE, "invalid %s: '%s'", what, s);
 	return v;
 }
@@ -276,23 +289,20 @@ int main(int argc, char **argv)
 		case '4': o.flags |= MP_MX_V4; break;
 		case '6': o.flags |= MP_MX_V6; break;
 		case '@': o.server = optarg; break;
-		case 'p': o.port = (int)parse_num(optarg, "port", 65535); break;
+		case 'p': o.port = (int)parse_num(optarg, "port", 1, 65535); break;
 		case OPT_TCP: tcp = 1; break;
-		case OPT_TIMEOUT: timeout = parse_num(optarg, "timeout", 3600); break;
-		case OPT_RETRIES: retries = parse_num(optarg, "retries", 100); break;
+		case OPT_TIMEOUT: timeout = parse_num(optarg, "timeout", 1, 3600); break;
+		case OPT_RETRIES: retries = parse_num(optarg, "retries", 1, 100); break;
 		case OPT_NOSHUF: o.flags |= MP_MX_NOSHUF; break;
 		case OPT_PROBE: o.probe = 1; break;
-		case OPT_SMTPPORT: o.po.port = (int)parse_num(optarg, "port", 65535); break;
+		case OPT_SMTPPORT: o.po.port = (int)parse_num(optarg, "port", 1, 65535); break;
 		case OPT_CAFILE: o.po.ca_file = optarg; break;
 		case OPT_TLSA: o.po.tlsa = 1; break;
 		case OPT_HELO: o.po.helo = optarg; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
-		case ':':
-			mp_die(EX_USAGE, "option '%s' needs an argument (see -h)",
-			       argv[optind - 1]);
-		default: mp_die(EX_USAGE, "unknown option '%s' (see -h)", argv[optind - 1]);
+		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
 	argc -= optind;
@@ -325,6 +335,8 @@ int main(int argc, char **argv)
 	mp_resolver_init(&r, getenv("MAILPIPE_RESOLV_CONF"), &e);
 	if (o.server && mp_resolver_set_server(&r, o.server, o.port, &e) < 0)
 		mp_die_err(NULL, &e);
+	if (!o.server && o.port != 53)
+		mp_resolver_set_port(&r, o.port); /* -p alone: the resolv.conf servers */
 	if (tcp)
 		r.tcp = 1;
 	if (timeout > 0)

@@ -1,0 +1,651 @@
+/* dnsfault [-4|-6] [-p PORT] [-P PIDFILE] MODE: a scripted misbehaving DNS
+ * server for the stub resolver tests (the faults knot won't make; see README).
+ * Loopback only, UDP and TCP on one port, a single-threaded poll loop. Writes
+ * PIDFILE, prints "PORT=<n>", logs each query on stderr, and on SIGTERM or
+ * SIGINT removes PIDFILE and exits 0.   cc -std=c17 -o dnsfault dnsfault.c */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* the modes up to M_TC send well-formed messages (set TC if too big for UDP) */
+enum mode {
+	M_OK,
+	M_WRONGID,
+	M_WRONGQ,
+	M_WRONGSRC,
+	M_SPOOF,
+	M_SLOW,
+	M_SERVFAIL,
+	M_NXDOMAIN,
+	M_TC,
+	M_LOOP,
+	M_FWDPTR,
+	M_TRUNC,
+	M_SHORT,
+	M_SILENCE,
+	M_MANYLABELS,
+	M_BADLABEL,
+	M_COUNTLIE,
+	M_NMODES
+};
+static const char *const mode_names[M_NMODES] = {
+    "ok",          "wrong-id",  "wrong-question", "wrong-source", "spoof-then-ok",
+    "slow",        "servfail",  "nxdomain",       "tc",           "loop",
+    "forward-ptr", "truncated", "short",          "silence",      "many-labels",
+    "badlabel",    "count-lie"};
+
+#define MAXMSG     16384 /* largest reply we build */
+#define MAXQUERY   4096  /* largest TCP query we accept */
+#define MAXCLIENTS 32
+#define MAXPENDING 32
+#define TTL        300
+#define T_A        1
+#define T_SOA      6
+#define T_MX       15
+#define T_AAAA     28
+#define T_OPT      41
+
+struct query { /* qname: wire format, uncompressed, qnamelen includes the root */
+	unsigned id, flags, qtype, qclass, udpsize, edns;
+	size_t qnamelen;
+	unsigned char qname[256];
+};
+struct wbuf {
+	size_t len;
+	int err;
+	unsigned char b[MAXMSG];
+};
+struct peer {
+	int fd, tcp;
+	socklen_t salen;
+	struct sockaddr_storage sa;
+};
+struct client {
+	int fd;
+	size_t have;
+	struct peer pe;
+	unsigned char buf[2 + MAXQUERY];
+};
+struct pending {
+	int used;
+	long long due;
+	struct peer pe;
+	size_t len;
+	unsigned char pkt[MAXMSG];
+};
+
+static enum mode mode;
+static int family = AF_INET, udp_fd = -1, udp2_fd = -1, lis_fd = -1;
+static int sigpipe_fd[2] = {-1, -1};
+static volatile sig_atomic_t stop;
+static struct client cl[MAXCLIENTS];
+static struct pending pend[MAXPENDING];
+static struct wbuf wb;
+
+static unsigned get16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static void put(struct wbuf *w, const void *p, size_t n)
+{
+	if (w->err || n > sizeof w->b - w->len)
+		w->err = 1;
+	else
+		memcpy(w->b + w->len, p, n), w->len += n;
+}
+static void put8(struct wbuf *w, unsigned v)
+{
+	unsigned char c = (unsigned char)v;
+	put(w, &c, 1);
+}
+static void put16(struct wbuf *w, unsigned v)
+{
+	put8(w, v >> 8 & 0xff);
+	put8(w, v & 0xff);
+}
+static void put32(struct wbuf *w, unsigned long v)
+{
+	put16(w, v >> 16 & 0xffff);
+	put16(w, v & 0xffff);
+}
+static void set16(struct wbuf *w, size_t off, unsigned v)
+{
+	if (off + 2 <= w->len)
+		w->b[off] = (unsigned char)(v >> 8 & 0xff),
+		w->b[off + 1] = (unsigned char)(v & 0xff);
+}
+
+/* "<pfx>.<name>", or just <name> if that would exceed 255 octets */
+static void put_name(struct wbuf *w, const char *pfx, const unsigned char *name, size_t len)
+{
+	size_t pl = strlen(pfx);
+
+	if (pl && pl <= 63 && pl + 1 + len <= 255)
+		put8(w, (unsigned)pl), put(w, pfx, pl);
+	put(w, name, len);
+}
+
+/* RR owned by the question name (pointer to offset 12); returns rdata start */
+static size_t rr_begin(struct wbuf *w, unsigned type)
+{
+	put16(w, 0xC00C), put16(w, type), put16(w, 1), put32(w, TTL), put16(w, 0);
+	return w->len;
+}
+static void rr_end(struct wbuf *w, size_t rdata)
+{
+	set16(w, rdata - 2, (unsigned)(w->len - rdata));
+}
+
+static void header(struct wbuf *w, const struct query *q, unsigned rcode)
+{
+	w->len = 0, w->err = 0;
+	put16(w, q->id); /* QR, AA; opcode and RD echoed; no RA (like knot) */
+	put16(w, 0x8000 | (q->flags & 0x7900) | 0x0400 | rcode);
+	put16(w, 1), put16(w, 0), put16(w, 0), put16(w, 0);
+	put(w, q->qname, q->qnamelen), put16(w, q->qtype), put16(w, q->qclass);
+}
+
+static void put_opt(struct wbuf *w, const struct query *q)
+{
+	if (q->edns) {
+		put8(w, 0), put16(w, T_OPT), put16(w, 1232), put32(w, 0), put16(w, 0);
+		set16(w, 10, get16(w->b + 10) + 1);
+	}
+}
+
+/* the correct answer section; force: an MX answer even for other qtypes */
+static void answers(struct wbuf *w, const struct query *q, int nmx, int force)
+{
+	static const unsigned char v4[4] = {127, 0, 0, 1}, v6[16] = {[15] = 1};
+	unsigned t = q->qtype, n = 0;
+	size_t m;
+	char pfx[16];
+
+	if (force && t != T_A && t != T_AAAA)
+		t = T_MX;
+	if (t == T_MX) {
+		for (int i = 1; i <= nmx; i++, n++) {
+			m = rr_begin(w, T_MX);
+			snprintf(pfx, sizeof pfx, "mx%d", i);
+			put16(w, 10u * (unsigned)i), put_name(w, pfx, q->qname, q->qnamelen);
+			rr_end(w, m);
+		}
+	} else if (t == T_A || t == T_AAAA) {
+		m = rr_begin(w, t);
+		put(w, t == T_A ? v4 : v6, t == T_A ? 4 : 16), rr_end(w, m), n = 1;
+	}
+	set16(w, 6, n);
+}
+
+/* the zone is the question name minus its first label */
+static void soa(struct wbuf *w, const struct query *q)
+{
+	const unsigned char *zone = q->qname;
+	size_t zlen = q->qnamelen, m;
+
+	if (zone[0])
+		zlen -= 1u + zone[0], zone += 1u + zone[0];
+	put(w, zone, zlen), put16(w, T_SOA), put16(w, 1), put32(w, TTL), put16(w, 0);
+	m = w->len;
+	put_name(w, "ns", zone, zlen), put_name(w, "hostmaster", zone, zlen);
+	put32(w, 1), put32(w, 3600), put32(w, 600), put32(w, 86400), put32(w, TTL);
+	rr_end(w, m), set16(w, 8, 1);
+}
+
+/* header + question only, TC set (and OPT again if asked for) */
+static void tc_cut(struct wbuf *w, const struct query *q)
+{
+	w->len = 12 + q->qnamelen + 4, w->b[2] |= 0x02;
+	set16(w, 6, 0), set16(w, 8, 0), set16(w, 10, 0), put_opt(w, q);
+}
+
+/* "x" prepended to the first label (or its first octet changed) */
+static void mangle_name(struct query *q)
+{
+	unsigned l = q->qname[0];
+
+	if (l == 0) {
+		memcpy(q->qname, "\1x", 3), q->qnamelen = 3;
+	} else if (l < 63 && q->qnamelen < 255) {
+		memmove(q->qname + 2, q->qname + 1, q->qnamelen - 1);
+		q->qname[0] = (unsigned char)(l + 1), q->qname[1] = 'x', q->qnamelen++;
+	} else {
+		q->qname[1] = (q->qname[1] | 0x20) == 'x' ? 'y' : 'x';
+	}
+}
+
+static void build(struct wbuf *w, const struct query *q0, int tcp)
+{
+	struct query q = *q0;
+	size_t m, p;
+
+	if (mode == M_WRONGQ)
+		mangle_name(&q);
+	header(w, &q, mode == M_SERVFAIL ? 2 : mode == M_NXDOMAIN ? 3 : 0);
+	switch (mode) {
+	case M_SERVFAIL: break;
+	case M_NXDOMAIN: soa(w, &q); break;
+	case M_LOOP: /* exchange = pointer to itself */
+		m = rr_begin(w, T_MX);
+		put16(w, 10), put16(w, 0xC000 | (unsigned)w->len);
+		rr_end(w, m), set16(w, 6, 1);
+		break;
+	case M_FWDPTR: /* exchange = pointer to just past the end of the packet */
+		m = rr_begin(w, T_MX);
+		put16(w, 10), p = w->len, put16(w, 0);
+		rr_end(w, m), set16(w, 6, 1), put_opt(w, &q);
+		set16(w, p, 0xC000 | (unsigned)w->len);
+		return;
+	case M_MANYLABELS: /* 130 one-octet labels: 261 octets */
+		m = rr_begin(w, T_MX);
+		put16(w, 10);
+		for (int i = 0; i < 130; i++)
+			put8(w, 1), put8(w, 'a' + (unsigned)i % 26);
+		put8(w, 0), rr_end(w, m), set16(w, 6, 1);
+		break;
+	case M_BADLABEL: /* label types 0x40 and 0x80 */
+		for (unsigned i = 1; i <= 2; i++) {
+			m = rr_begin(w, T_MX);
+			put16(w, 10 * i), put8(w, (i == 1 ? 0x40 : 0x80) | 3);
+			put(w, i == 1 ? "mx1" : "mx2", 3), put(w, q.qname, q.qnamelen);
+			rr_end(w, m);
+		}
+		set16(w, 6, 2);
+		break;
+	case M_COUNTLIE: /* one RR, no OPT */ answers(w, &q, 1, 1), set16(w, 6, 50); return;
+	case M_TRUNC: /* cut 3 octets into the first RR's rdata */
+		p = w->len, answers(w, &q, 2, 1), w->len = p + 12 + 3;
+		return;
+	case M_SHORT: answers(w, &q, 2, 1), w->len = 7; return;
+	case M_TC: answers(w, &q, 40, 0); break;
+	default: answers(w, &q, 2, 0); break;
+	}
+	put_opt(w, &q);
+	if (!tcp && mode <= M_TC && (mode == M_TC || w->len > (q.edns ? q.udpsize : 512)))
+		tc_cut(w, &q);
+	if (mode == M_WRONGID)
+		set16(w, 0, q.id ^ 0x5555);
+}
+
+static int parse(const unsigned char *p, size_t n, struct query *q)
+{
+	size_t pos = 12, nl = 0;
+
+	if (n < 12 || (p[2] & 0x80) || get16(p + 4) != 1)
+		return -1; /* short, a response, or not one question */
+	q->id = get16(p), q->flags = get16(p + 2);
+	for (;;) {
+		unsigned l;
+
+		if (pos >= n || (l = p[pos]) > 63)
+			return -1; /* no compression or other label types in queries */
+		if (l == 0) {
+			q->qname[nl++] = 0, pos++;
+			break;
+		}
+		if (nl + l + 2 > 255 || pos + 1 + l > n)
+			return -1;
+		memcpy(q->qname + nl, p + pos, 1 + l), nl += 1 + l, pos += 1 + l;
+	}
+	if (pos + 4 > n)
+		return -1;
+	q->qnamelen = nl, q->qtype = get16(p + pos), q->qclass = get16(p + pos + 2);
+	pos += 4, q->edns = 0, q->udpsize = 512;
+	if (get16(p + 6) == 0 && get16(p + 8) == 0 && get16(p + 10) >= 1 && pos + 11 <= n &&
+	    p[pos] == 0 && get16(p + pos + 1) == T_OPT) {
+		q->edns = 1, q->udpsize = get16(p + pos + 3);
+		if (q->udpsize < 512)
+			q->udpsize = 512;
+	}
+	return 0;
+}
+
+static void name_text(const unsigned char *n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (!*n)
+		snprintf(out, cap, ".");
+	while (*n && o + 6 < cap) {
+		for (unsigned l = *n++; l > 0 && o + 6 < cap; l--, n++) {
+			if (*n > 0x20 && *n < 0x7f && *n != '.' && *n != '\\')
+				out[o++] = (char)*n;
+			else
+				o += (size_t)snprintf(out + o, cap - o, "\\%03u", *n);
+		}
+		out[o++] = '.', out[o] = 0;
+	}
+}
+
+static unsigned sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)(const void *)ss)->sin_port);
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+	const struct sockaddr_in *s4 = (const void *)ss;
+	int v6 = ss->ss_family == AF_INET6;
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(ss->ss_family, v6 ? (const void *)&s6->sin6_addr : (const void *)&s4->sin_addr, a,
+	          sizeof a);
+	snprintf(buf, cap, "%s%s%s:%u", v6 ? "[" : "", a, v6 ? "]" : "", sa_port(ss));
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void send_msg(const struct peer *pe, int fd, const unsigned char *p, size_t n)
+{
+	static unsigned char fr[2 + MAXMSG];
+	size_t off = 0;
+
+	if (pe->tcp) {
+		fr[0] = (unsigned char)(n >> 8), fr[1] = (unsigned char)n;
+		memcpy(fr + 2, p, n), p = fr, n += 2;
+	}
+	while (off < n) {
+		ssize_t r = pe->tcp
+		                ? send(fd, p + off, n - off, 0)
+		                : sendto(fd, p, n, 0, (const struct sockaddr *)&pe->sa, pe->salen);
+		if (r < 0 && errno != EINTR) {
+			perror("dnsfault: send");
+			return;
+		}
+		off += r > 0 ? (size_t)r : 0;
+	}
+}
+
+static void respond(const struct peer *pe, const unsigned char *p, size_t n)
+{
+	struct query q;
+	char name[1100], tb[16], from[INET6_ADDRSTRLEN + 16];
+	const char *proto = pe->tcp ? "tcp" : "udp", *tn;
+
+	addr_text(&pe->sa, from, sizeof from);
+	if (parse(p, n, &q) < 0) {
+		fprintf(stderr, "dnsfault: %s: bad query (%zu bytes) from %s over %s, ignored\n",
+		        mode_names[mode], n, from, proto);
+		return;
+	}
+	name_text(q.qname, name, sizeof name);
+	snprintf(tb, sizeof tb, "TYPE%u", q.qtype);
+	tn = q.qtype == T_A      ? "A"
+	     : q.qtype == T_AAAA ? "AAAA"
+	     : q.qtype == T_MX   ? "MX"
+	     : q.qtype == T_SOA  ? "SOA"
+	     : q.qtype == 255    ? "ANY"
+	                         : tb;
+	fprintf(stderr, "dnsfault: %s: query %u %s %s from %s over %s\n", mode_names[mode], q.id,
+	        name, tn, from, proto);
+	build(&wb, &q, pe->tcp);
+	if (mode == M_SILENCE || wb.err) /* wb.err: can't happen, replies stay < 12 KB */
+		return;
+	if (mode == M_SLOW) {
+		for (int i = 0; i < MAXPENDING; i++) {
+			struct pending *d = &pend[i];
+			if (!d->used) {
+				d->used = 1, d->due = now_ms() + 1500, d->pe = *pe, d->len = wb.len;
+				memcpy(d->pkt, wb.b, wb.len);
+				return;
+			}
+		}
+		fprintf(stderr, "dnsfault: too many delayed replies, dropped\n");
+		return;
+	}
+	if (mode == M_SPOOF) {
+		set16(&wb, 0, q.id ^ 0x5555);
+		send_msg(pe, pe->fd, wb.b, wb.len);
+		set16(&wb, 0, q.id);
+	}
+	send_msg(pe, mode == M_WRONGSRC && !pe->tcp ? udp2_fd : pe->fd, wb.b, wb.len);
+}
+
+/* send what is due; returns the poll timeout until the next one (-1: none) */
+static int run_pending(void)
+{
+	long long best = -1, now = now_ms();
+
+	for (int i = 0; i < MAXPENDING; i++) {
+		struct pending *d = &pend[i];
+		long long ms = d->due - now;
+
+		if (!d->used)
+			continue;
+		if (ms <= 0)
+			d->used = 0, send_msg(&d->pe, d->pe.fd, d->pkt, d->len);
+		else if (best < 0 || ms < best)
+			best = ms;
+	}
+	return (int)best;
+}
+
+static void drop_client(struct client *c)
+{
+	for (int i = 0; i < MAXPENDING; i++)
+		if (pend[i].used && pend[i].pe.tcp && pend[i].pe.fd == c->fd)
+			pend[i].used = 0;
+	close(c->fd), c->fd = -1;
+}
+
+static void client_read(struct client *c)
+{
+	ssize_t r = recv(c->fd, c->buf + c->have, sizeof c->buf - c->have, 0);
+
+	if (r <= 0) {
+		if (r == 0 || errno != EINTR)
+			drop_client(c);
+		return;
+	}
+	c->have += (size_t)r;
+	while (c->have >= 2) {
+		size_t m = get16(c->buf);
+
+		if (m == 0 || m > MAXQUERY) {
+			fprintf(stderr, "dnsfault: %s: bad tcp length %zu, closing\n",
+			        mode_names[mode], m);
+			drop_client(c);
+			return;
+		}
+		if (c->have < 2 + m)
+			break;
+		respond(&c->pe, c->buf + 2, m);
+		memmove(c->buf, c->buf + 2 + m, c->have - 2 - m), c->have -= 2 + m;
+	}
+}
+
+static void tcp_accept(void)
+{
+	struct peer pe = {.tcp = 1, .salen = sizeof pe.sa};
+	struct timeval tv = {2, 0};
+
+	pe.fd = accept(lis_fd, (struct sockaddr *)&pe.sa, &pe.salen);
+	if (pe.fd < 0)
+		return;
+	for (int i = 0; i < MAXCLIENTS; i++) {
+		if (cl[i].fd >= 0)
+			continue;
+		fcntl(pe.fd, F_SETFL, fcntl(pe.fd, F_GETFL) & ~O_NONBLOCK);
+		setsockopt(pe.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		cl[i].fd = pe.fd, cl[i].have = 0, cl[i].pe = pe;
+		return;
+	}
+	fprintf(stderr, "dnsfault: too many tcp clients, closing a new one\n");
+	close(pe.fd);
+}
+
+static void udp_read(void)
+{
+	static unsigned char buf[65536];
+	struct peer pe = {.fd = udp_fd, .salen = sizeof pe.sa};
+	ssize_t r = recvfrom(udp_fd, buf, sizeof buf, 0, (struct sockaddr *)&pe.sa, &pe.salen);
+
+	if (r >= 0)
+		respond(&pe, buf, (size_t)r);
+}
+
+static int open_sock(int type, unsigned port)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int fd, one = 1, e;
+
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s = (void *)&ss;
+		s->sin6_family = AF_INET6, s->sin6_port = htons((unsigned short)port);
+		s->sin6_addr = in6addr_loopback, len = sizeof *s;
+	} else {
+		struct sockaddr_in *s = (void *)&ss;
+		s->sin_family = AF_INET, s->sin_port = htons((unsigned short)port);
+		s->sin_addr.s_addr = htonl(INADDR_LOOPBACK), len = sizeof *s;
+	}
+	if ((fd = socket(family, type, 0)) < 0)
+		return -1;
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (type == SOCK_STREAM &&
+	     (listen(fd, 16) < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0))) {
+		e = errno, close(fd), errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static unsigned sock_port(int fd)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len = sizeof ss;
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ? 0 : sa_port(&ss);
+}
+
+static void on_signal(int sig)
+{
+	int e = errno;
+	ssize_t r;
+
+	(void)sig, stop = 1;
+	r = write(sigpipe_fd[1], "", 1);
+	(void)r, errno = e;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: dnsfault [-4|-6] [-p PORT] [-P PIDFILE] MODE\nmodes:");
+	for (int i = 0; i < M_NMODES; i++)
+		fprintf(stderr, " %s", mode_names[i]);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *pidfile = NULL;
+	unsigned port = 0;
+	int c, i;
+	long v;
+	char *end;
+	struct sigaction sa = {0};
+
+	while ((c = getopt(argc, argv, "46p:P:")) != -1) {
+		if (c == '4' || c == '6')
+			family = c == '4' ? AF_INET : AF_INET6;
+		else if (c == 'p' && (v = strtol(optarg, &end, 10)) >= 0 && v <= 65535 && *optarg &&
+		         !*end)
+			port = (unsigned)v;
+		else if (c == 'P')
+			pidfile = optarg;
+		else
+			usage();
+	}
+	if (optind != argc - 1)
+		usage();
+	for (i = 0; i < M_NMODES && strcmp(argv[optind], mode_names[i]) != 0; i++)
+		;
+	if (i == M_NMODES)
+		usage();
+	mode = (enum mode)i;
+
+	for (int tries = 0;; tries++) {
+		int e;
+
+		if ((udp_fd = open_sock(SOCK_DGRAM, port)) < 0)
+			die("dnsfault: udp bind");
+		if ((lis_fd = open_sock(SOCK_STREAM, sock_port(udp_fd))) >= 0)
+			break;
+		e = errno, close(udp_fd), errno = e; /* port 0: UDP's port taken for TCP */
+		if (port != 0 || e != EADDRINUSE || tries >= 50)
+			die("dnsfault: tcp bind");
+	}
+	if ((udp2_fd = open_sock(SOCK_DGRAM, 0)) < 0 || pipe(sigpipe_fd) < 0)
+		die("dnsfault: socket");
+	fcntl(sigpipe_fd[0], F_SETFL, O_NONBLOCK), fcntl(sigpipe_fd[1], F_SETFL, O_NONBLOCK);
+	sa.sa_handler = on_signal, sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL), sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN, sigaction(SIGPIPE, &sa, NULL);
+	for (i = 0; i < MAXCLIENTS; i++)
+		cl[i].fd = -1;
+
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+		if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
+			die(pidfile);
+	}
+	printf("PORT=%u\n", sock_port(udp_fd));
+	fflush(stdout);
+
+	while (!stop) {
+		struct pollfd pfd[3 + MAXCLIENTS];
+		int timeout = run_pending();
+
+		pfd[0] = (struct pollfd){.fd = sigpipe_fd[0], .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = udp_fd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = lis_fd, .events = POLLIN};
+		for (i = 0; i < MAXCLIENTS; i++) /* poll(2) skips negative fds */
+			pfd[3 + i] = (struct pollfd){.fd = cl[i].fd, .events = POLLIN};
+		if (poll(pfd, 3 + MAXCLIENTS, timeout) < 0 && errno != EINTR)
+			die("dnsfault: poll");
+		if (stop || pfd[0].revents)
+			break;
+		run_pending();
+		if (pfd[1].revents & POLLIN)
+			udp_read();
+		for (i = 0; i < MAXCLIENTS; i++) /* before accept: slots may be reused */
+			if (pfd[3 + i].revents && cl[i].fd >= 0)
+				client_read(&cl[i]);
+		if (pfd[2].revents & POLLIN)
+			tcp_accept();
+	}
+	if (pidfile)
+		unlink(pidfile);
+	fprintf(stderr, "dnsfault: %s: exiting\n", mode_names[mode]);
+	return 0;
+}

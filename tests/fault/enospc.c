@@ -1,0 +1,171 @@
+/* LD_PRELOAD shim: a disk that fills up. write(2), writev(2), pwrite(2)
+ * and pwritev(2) to regular files succeed for the first ENOSPC_AFTER bytes
+ * in all (the write that crosses the limit is cut short there), then fail
+ * with ENOSPC, or with the errno named by ENOSPC_ERRNO (ENOSPC, EDQUOT,
+ * EIO, or a number). Pipes, terminals, sockets and file descriptors 0, 1
+ * and 2 are left alone, so the program's messages still arrive even when
+ * they are redirected to a file. Without ENOSPC_AFTER nothing changes.
+ *
+ *   cc -shared -fPIC -O2 -o enospc.so enospc.c -ldl
+ *   ENOSPC_AFTER=4096 LD_PRELOAD=./enospc.so prog ...
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static long long budget = -1; /* bytes still allowed; -1: no limit */
+static int fail_errno = ENOSPC;
+static int inited;
+
+static void init(void)
+{
+	const char *a, *e;
+
+	if (inited)
+		return;
+	inited = 1;
+	a = getenv("ENOSPC_AFTER");
+	if (a && *a)
+		budget = strtoll(a, NULL, 10);
+	e = getenv("ENOSPC_ERRNO");
+	if (!e || !*e || strcmp(e, "ENOSPC") == 0)
+		fail_errno = ENOSPC;
+	else if (strcmp(e, "EDQUOT") == 0)
+		fail_errno = EDQUOT;
+	else if (strcmp(e, "EIO") == 0)
+		fail_errno = EIO;
+	else
+		fail_errno = atoi(e) > 0 ? atoi(e) : ENOSPC;
+}
+
+static int limited(int fd)
+{
+	struct stat st;
+	int saved = errno, r;
+
+	init();
+	r = budget >= 0 && fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	errno = saved;
+	return r;
+}
+
+/* how many of n bytes may go; -1 with errno set when none */
+static ssize_t allow(size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (budget <= 0) {
+		errno = fail_errno;
+		return -1;
+	}
+	return (long long)n > budget ? (ssize_t)budget : (ssize_t)n;
+}
+
+static void spent(ssize_t r)
+{
+	if (r > 0)
+		budget -= r;
+}
+
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
+typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
+
+/* the next definition of name (libc's, or a sanitizer's interceptor) */
+#define REAL(name, type)                                                                           \
+	static type real_##name;                                                                   \
+	if (!real_##name)                                                                          \
+	real_##name = (type)dlsym(RTLD_NEXT, #name)
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	REAL(write, write_fn);
+	ssize_t k, r;
+
+	if (!limited(fd))
+		return real_write(fd, buf, n);
+	if ((k = allow(n)) < 0)
+		return -1;
+	r = real_write(fd, buf, (size_t)k);
+	spent(r);
+	return r;
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	REAL(pwrite, pwrite_fn);
+	ssize_t k, r;
+
+	if (!limited(fd))
+		return real_pwrite(fd, buf, n, off);
+	if ((k = allow(n)) < 0)
+		return -1;
+	r = real_pwrite(fd, buf, (size_t)k, off);
+	spent(r);
+	return r;
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
+}
+
+/* the first iovcnt entries cut down to at most k bytes in all */
+static int clip(const struct iovec *iov, int cnt, size_t k, struct iovec *out)
+{
+	int i;
+
+	for (i = 0; i < cnt && i < 64 && k > 0; i++) {
+		out[i] = iov[i];
+		if (out[i].iov_len > k)
+			out[i].iov_len = k;
+		k -= out[i].iov_len;
+	}
+	return i;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	REAL(writev, writev_fn);
+	struct iovec v[64];
+	ssize_t k, r;
+
+	if (!limited(fd))
+		return real_writev(fd, iov, cnt);
+	if ((k = allow(iov_total(iov, cnt))) < 0)
+		return -1;
+	r = real_writev(fd, v, clip(iov, cnt, (size_t)k, v));
+	spent(r);
+	return r;
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	REAL(pwritev, pwritev_fn);
+	struct iovec v[64];
+	ssize_t k, r;
+
+	if (!limited(fd))
+		return real_pwritev(fd, iov, cnt, off);
+	if ((k = allow(iov_total(iov, cnt))) < 0)
+		return -1;
+	r = real_pwritev(fd, v, clip(iov, cnt, (size_t)k, v), off);
+	spent(r);
+	return r;
+}

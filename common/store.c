@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,7 @@ static long long parse_clen(const char *s, size_t n)
 /* mboxcl2: trust Content-Length only where it can be checked (a file we
  * can read ahead in) and it ends exactly before a From_ line or the end;
  * a stale length must not swallow the next message. */
-static int clen_fits(struct mp_mboxsplit *m)
+static int clen_fits(struct mp_mboxsplit *m, long long body)
 {
 	char buf[8];
 	ssize_t got;
@@ -190,7 +191,7 @@ static int clen_fits(struct mp_mboxsplit *m)
 
 	if (m->clen < 0 || m->r->base < 0)
 		return 0;
-	pos = (off_t)(m->r->base + m->r->off + m->clen);
+	pos = (off_t)(m->r->base + body + m->clen);
 	if (fstat(m->r->fd, &st) < 0 || !S_ISREG(st.st_mode) || pos > st.st_size)
 		return 0;
 	got = pread(m->r->fd, buf, sizeof buf, pos);
@@ -246,9 +247,20 @@ static int split_next(void *ctx, const char **seg, size_t *len, int *bol, struct
 		}
 		if (m->held_blank) {
 			m->held_blank = 0;
+			if (m->in_header) {
+				/* the blank line ends the header, unless it is the
+				 * mbox's own before the next From_ (no body at all) */
+				long long body = m->r->off - (long long)n;
+				m->in_header = 0;
+				if (clen_fits(m, body)) {
+					m->left = m->clen;
+					goto blank;
+				}
+			}
 			if (is_from_line(s, n, b))
 				return 0; /* the blank line was the mbox's */
-			*seg = m->blank;  /* the message's own; s comes next */
+		blank:
+			*seg = m->blank; /* the message's own; s comes next */
 			*len = m->blanklen;
 			*bol = 1;
 			return 1;
@@ -256,14 +268,9 @@ static int split_next(void *ctx, const char **seg, size_t *len, int *bol, struct
 		if (is_from_line(s, n, b))
 			return 0; /* stays in cur for mp_mboxsplit_begin */
 		m->have = 0;
-		if (m->in_header) {
-			if (is_blank(s, n, b)) {
-				m->in_header = 0;
-				if (clen_fits(m))
-					m->left = m->clen;
-			} else if (b && n > 15 && strncasecmp(s, "Content-Length:", 15) == 0) {
+		if (m->in_header && !is_blank(s, n, b)) {
+			if (b && n > 15 && strncasecmp(s, "Content-Length:", 15) == 0)
 				m->clen = parse_clen(s, n);
-			}
 			goto out;
 		}
 		if (is_blank(s, n, b)) {
@@ -413,6 +420,8 @@ static int read_start(const struct mp_msgsrc *src, struct copyctx *c, const char
 			while (i < *len && (*seg)[i] > ' ' && k < sizeof c->sender - 1)
 				c->sender[k++] = (*seg)[i++];
 			c->sender[k] = '\0';
+			if (strcmp(c->sender, "MAILER-DAEMON") == 0)
+				c->sender[0] = '\0'; /* how mboxes write the null sender <> */
 		}
 		/* the rest of an overlong From_ line goes too */
 		do
@@ -1052,13 +1061,24 @@ static void nap(int *ms)
 		*ms *= 2;
 }
 
-/* FILE.lock with O_EXCL; 1 taken, 0 not possible here (directory not
- * writable: fcntl alone then), -1 timed out or failed */
-static int dotlock(const char *lock, double timeout, struct mp_err *e)
+static int lock_code(int err)
+{
+	/* a missing or unusable directory cannot be fixed by retrying */
+	return err == ENOENT || err == ENOTDIR ? EX_CANTCREAT : mp_errno_code(err);
+}
+
+/* FILE.lock with O_EXCL, holding "PID SIZE": our pid and, once known, the
+ * mbox size before our append. A lock whose process is gone (or older
+ * than 5 minutes) is broken, and the size it recorded is returned in
+ * *recover so that a half-written append can be cut off. Returns 1 when
+ * taken, 0 when a dotlock is not possible here (directory not writable:
+ * fcntl alone then), -1 on time-out or failure. */
+static int dotlock(const char *lock, double timeout, long long *recover, struct mp_err *e)
 {
 	double t0 = now_s();
 	int ms = 5;
 
+	*recover = -1;
 	for (;;) {
 		int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		struct stat st;
@@ -1068,7 +1088,7 @@ static int dotlock(const char *lock, double timeout, struct mp_err *e)
 			if (mp_write_full(fd, pid, (size_t)n) < 0) {
 				close(fd);
 				unlink(lock);
-				return mp_err_sys(e, mp_errno_code(errno), "%s", lock);
+				return mp_err_sys(e, lock_code(errno), "%s", lock);
 			}
 			close(fd);
 			return 1;
@@ -1076,9 +1096,22 @@ static int dotlock(const char *lock, double timeout, struct mp_err *e)
 		if (errno == EACCES || errno == EROFS)
 			return 0;
 		if (errno != EEXIST)
-			return mp_err_sys(e, mp_errno_code(errno), "%s", lock);
-		if (stat(lock, &st) == 0 && time(NULL) - st.st_mtime > MBOX_STALE_LOCK) {
-			unlink(lock); /* its owner is long gone */
+			return mp_err_sys(e, lock_code(errno), "%s", lock);
+		char buf[64] = "";
+		long pid = 0;
+		long long size = -1;
+		int rfd = open(lock, O_RDONLY | O_CLOEXEC);
+		if (rfd >= 0) {
+			ssize_t n = read(rfd, buf, sizeof buf - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			close(rfd);
+			if (sscanf(buf, "%ld %lld", &pid, &size) < 1)
+				pid = 0;
+		}
+		int dead = pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+		if (dead || (stat(lock, &st) == 0 && time(NULL) - st.st_mtime > MBOX_STALE_LOCK)) {
+			if (unlink(lock) == 0 && size >= 0)
+				*recover = size; /* its owner is gone */
 			continue;
 		}
 		if (now_s() - t0 > timeout)
@@ -1086,6 +1119,21 @@ static int dotlock(const char *lock, double timeout, struct mp_err *e)
 			                  timeout);
 		nap(&ms);
 	}
+}
+
+/* note the size the mbox had before our append, for whoever finds our
+ * lock if we die mid-append */
+static void dotlock_note(const char *lock, long long size)
+{
+	char buf[64];
+	int fd = open(lock, O_WRONLY | O_TRUNC | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof buf, "%ld %lld\n", (long)getpid(), size);
+	if (mp_write_full(fd, buf, (size_t)n) == 0)
+		(void)mp_fsync_fd(fd);
+	close(fd);
 }
 
 static int fcntl_lock(int fd, const char *path, double timeout, struct mp_err *e)
@@ -1105,24 +1153,67 @@ static int fcntl_lock(int fd, const char *path, double timeout, struct mp_err *e
 	return 0;
 }
 
+/* the message, quoted and with LF line ends, into an unlinked temporary
+ * file: the mbox is locked only for the quick copy, never while a slow
+ * sender is still sending */
+static int spool(const struct mp_msgsrc *src, struct copyctx *c, const char *seg, size_t len,
+                 int bol, long long *size, struct mp_err *e)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	struct wout *w;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/mdeliver.XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return mp_err_sys(e, mp_errno_code(errno), "spool file %s", path);
+	unlink(path);
+	w = malloc(sizeof *w);
+	if (!w) {
+		close(fd);
+		return mp_err_sys(e, EX_TEMPFAIL, "write buffer");
+	}
+	memset(w, 0, offsetof(struct wout, buf));
+	w->fd = fd;
+	w->last = -1;
+	c->mbox = 1;
+	if (copy_body(src, c, w, seg, len, bol, e) < 0 || w_flush(w, e) < 0) {
+		if (!e || e->code == EX_IOERR)
+			mp_err_sys(e, EX_TEMPFAIL, "spool file");
+		free(w);
+		close(fd);
+		return -1;
+	}
+	*size = w->total;
+	free(w);
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return mp_err_sys(e, EX_TEMPFAIL, "spool file");
+	}
+	return fd;
+}
+
 static int deliver_mbox(struct mp_store *s, const struct mp_msgsrc *src, struct copyctx *c,
                         struct mp_delivered *out, struct mp_err *e)
 {
-	char lock[PATH_MAX], head[5], tail[2], date[64];
+	char lock[PATH_MAX], head[5], tail[2], date[64], sep[3] = "", buf[65536];
 	const char *seg;
 	size_t len;
-	int bol, fd = -1, dot = 0, rc = -1;
-	struct wout *w = NULL;
+	int bol, fd = -1, sfd, dot = 0, rc = -1;
+	long long msgsize = 0, recover = -1;
 	struct stat st;
-	off_t size = 0;
+	off_t size = 0, pos;
 	struct tm tm;
 	time_t t = c->d->date ? c->d->date : time(NULL);
 
 	if (read_start(src, c, &seg, &len, &bol, e) < 0)
 		return -1;
-	snprintf(lock, sizeof lock, "%s.lock", s->path);
-	if ((dot = dotlock(lock, s->lock_timeout, e)) < 0)
+	if ((sfd = spool(src, c, seg, len, bol, &msgsize, e)) < 0)
 		return -1;
+	snprintf(lock, sizeof lock, "%s.lock", s->path);
+	if ((dot = dotlock(lock, s->lock_timeout, &recover, e)) < 0)
+		goto out;
 	fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		mp_err_sys(e, errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT, "%s",
@@ -1135,47 +1226,73 @@ static int deliver_mbox(struct mp_store *s, const struct mp_msgsrc *src, struct 
 		mp_err_sys(e, EX_IOERR, "%s", s->path);
 		goto out;
 	}
+	/* a writer died mid-append under the lock we broke: cut its part off */
+	if (recover >= 0 && recover < st.st_size) {
+		if (ftruncate(fd, (off_t)recover) < 0 || mp_fsync_fd(fd) < 0) {
+			mp_err_sys(e, mp_errno_code(errno), "%s: undo an unfinished append",
+			           s->path);
+			goto out;
+		}
+		st.st_size = (off_t)recover;
+	}
 	size = st.st_size;
 	if (size > 0 && (pread(fd, head, 5, 0) != 5 || memcmp(head, "From ", 5) != 0)) {
 		mp_err_set(e, EX_CANTCREAT, "%s: not an mbox (does not start with \"From \")",
 		           s->path);
 		goto out;
 	}
-	w = malloc(sizeof *w);
-	if (!w) {
-		mp_err_sys(e, EX_TEMPFAIL, "write buffer");
-		goto out;
-	}
-	memset(w, 0, offsetof(struct wout, buf));
-	w->fd = fd;
-	w->last = -1;
-	c->mbox = 1;
-	if (lseek(fd, size, SEEK_SET) < 0) {
-		mp_err_sys(e, EX_IOERR, "%s", s->path);
-		goto out;
-	}
+	if (dot > 0)
+		dotlock_note(lock, (long long)size);
 	/* a From_ line must follow a blank line */
-	if (size >= 2 && pread(fd, tail, 2, size - 2) == 2 &&
-	    !(tail[0] == '\n' && tail[1] == '\n')) {
-		if (w_puts(w, tail[1] == '\n' ? "\n" : "\n\n", e) < 0)
-			goto undo;
-	} else if (size == 1 && w_puts(w, "\n", e) < 0) {
-		goto undo;
-	}
-	out->offset = (long long)size + w->total;
+	if (size >= 2 && pread(fd, tail, 2, size - 2) == 2 && !(tail[0] == '\n' && tail[1] == '\n'))
+		strcpy(sep, tail[1] == '\n' ? "\n" : "\n\n");
+	else if (size == 1)
+		strcpy(sep, "\n");
 	localtime_r(&t, &tm);
 	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
-	if (w_puts(w, "From ", e) || w_puts(w, c->sender[0] ? c->sender : "MAILER-DAEMON", e) ||
-	    w_puts(w, " ", e) || w_puts(w, date, e) || w_puts(w, "\n", e))
+	int hl = snprintf(buf, sizeof buf, "%sFrom %s %s\n", sep,
+	                  c->sender[0] ? c->sender : "MAILER-DAEMON", date);
+	if (hl < 0 || (size_t)hl >= sizeof buf) {
+		mp_err_set(e, EX_DATAERR, "envelope sender too long");
+		goto out;
+	}
+	out->offset = (long long)size + (long long)strlen(sep);
+	pos = size;
+	if (pwrite(fd, buf, (size_t)hl, pos) != hl) {
+		mp_err_sys(e, mp_errno_code(errno), "write %s", s->path);
 		goto undo;
-	if (copy_body(src, c, w, seg, len, bol, e) < 0 || w_puts(w, "\n", e) < 0 ||
-	    w_flush(w, e) < 0)
+	}
+	pos += hl;
+	for (;;) {
+		ssize_t n = read(sfd, buf, sizeof buf);
+		if (n < 0) {
+			mp_err_sys(e, EX_TEMPFAIL, "spool file");
+			goto undo;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t k = 0; k < n;) {
+			ssize_t w = pwrite(fd, buf + k, (size_t)(n - k), pos);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				mp_err_sys(e, mp_errno_code(errno), "write %s", s->path);
+				goto undo;
+			}
+			k += w;
+			pos += w;
+		}
+	}
+	if (pwrite(fd, "\n", 1, pos) != 1) {
+		mp_err_sys(e, mp_errno_code(errno), "write %s", s->path);
 		goto undo;
+	}
 	if (mp_fsync_fd(fd) < 0) {
 		mp_err_sys(e, mp_errno_code(errno), "fsync %s", s->path);
 		goto undo;
 	}
-	out->size = w->total;
+	/* From_ line, message, blank line */
+	out->size = (long long)hl - (long long)strlen(sep) + msgsize + 1;
 	snprintf(out->path, sizeof out->path, "%s", s->path);
 	snprintf(out->msgid, sizeof out->msgid, "%s", c->msgid);
 	rc = 0;
@@ -1189,7 +1306,7 @@ out:
 		close(fd); /* drops the fcntl lock */
 	if (dot > 0)
 		unlink(lock);
-	free(w);
+	close(sfd);
 	return rc;
 }
 

@@ -118,6 +118,7 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	struct mp_err e;
 	long long bytes = 0;
 	long done = 0, batch = 0;
+	int sync_failed = 0;
 	int fd = STDIN_FILENO, rc;
 
 	mp_err_clear(&e);
@@ -155,13 +156,19 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 			done += batch;
 			batch = 0;
 		} else if (s->npending >= SPLIT_BATCH || s->pending_bytes >= SPLIT_BATCH_BYTES) {
-			if (mp_store_sync(s, say_path, (void *)o, &e) < 0)
+			if (mp_store_sync(s, say_path, (void *)o, &e) < 0) {
+				sync_failed = 1; /* the whole batch was taken back */
 				break;
+			}
 			done += batch;
 			batch = 0;
 		}
 	}
-	if (rc >= 0 && !e.code && mp_store_sync(s, say_path, (void *)o, &e) == 0) {
+	if (rc >= 0 && !e.code) {
+		if (mp_store_sync(s, say_path, (void *)o, &e) < 0)
+			sync_failed = 1;
+	}
+	if (rc >= 0 && !e.code) {
 		done += batch;
 		mp_warn("delivered %ld messages (%lld bytes)", done, bytes);
 		mp_segr_free(&r);
@@ -170,11 +177,21 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	/* the messages before the failed one are whole: make them durable
 	 * first, so that the count and --skip are exact; if even that fails,
 	 * the batch is taken back and counts from its first message */
+	if (sync_failed) {
+		/* the batch (up to the current message) was taken back */
+		long first = m.count - batch + 1;
+		mp_store_close(s);
+		mp_warn("%s: messages %ld to %ld: %s", name, first, m.count, e.msg);
+		mp_die(e.code ? e.code : EX_SOFTWARE,
+		       "delivered %ld messages before message %ld; rerun with --skip %ld to "
+		       "continue",
+		       done, first, first - 1);
+	}
 	{
 		struct mp_err e2;
 		long first = m.count - batch;
 		mp_err_clear(&e2);
-		if (e.code && mp_store_sync(s, say_path, (void *)o, &e2) == 0) {
+		if (mp_store_sync(s, say_path, (void *)o, &e2) == 0) {
 			done += batch;
 			first = m.count;
 		}

@@ -133,8 +133,7 @@ int main(int argc, char **argv)
 		return 71;
 	}
 	getsockname(lfd, (struct sockaddr *)&sa, &sl);
-	printf("PORT=%d\n", ntohs(sa.sin_port));
-	fflush(stdout);
+	/* the pid file first: whoever sees PORT= may read it at once */
 	if (pidfile) {
 		FILE *f = fopen(pidfile, "w");
 		if (f) {
@@ -142,6 +141,8 @@ int main(int argc, char **argv)
 			fclose(f);
 		}
 	}
+	printf("PORT=%d\n", ntohs(sa.sin_port));
+	fflush(stdout);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0)

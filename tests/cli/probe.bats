@@ -182,3 +182,58 @@ teardown() {
 		--ca-file "$PDIR/tls/ca.crt" -4 example.test
 	assert_output --partial "TLSA  answer NOT authenticated (AD clear)"
 }
+
+# an HTTPS server for MTA-STS policies: openssl s_server -WWW serving
+# $BATS_TEST_TMPDIR/www with the peers' certificate (names mta-sts.*)
+sts_server() {
+	local port
+	mkdir -p "$BATS_TEST_TMPDIR/www/.well-known"
+	printf 'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmx: *.example.test\r\nmax_age: 86400\r\n' \
+		>"$BATS_TEST_TMPDIR/www/.well-known/mta-sts.txt"
+	port=$((20000 + RANDOM % 20000))
+	(cd "$BATS_TEST_TMPDIR/www" && exec openssl s_server -quiet -accept "127.0.0.1:$port" \
+		-cert "$PDIR/tls/server-chain.pem" -key "$PDIR/tls/server.key" -WWW </dev/null >/dev/null 2>&1 3>&-) &
+	FPID=$!
+	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+	STS="127.0.0.1:$port"
+}
+
+@test "policy: MTA-STS record and policy over verified HTTPS, TLS-RPT, SPF, DMARC side by side" {
+	sts_server
+	run mmx --policy --sts-addr "$STS" --ca-file "$PDIR/tls/ca.crt" example.test
+	assert_success
+	assert_output --partial "MTA-STS   v=STSv1; id=20261126"
+	assert_output --partial "policy from https://mta-sts.example.test/.well-known/mta-sts.txt (certificate verified)"
+	assert_output --partial "| mode: enforce"
+	assert_output --partial "TLS-RPT   v=TLSRPTv1; rua=mailto:tls-reports@example.test"
+	assert_output --partial "SPF       v=spf1 ip4:127.0.0.0/8 ip6:::1 -all"
+	assert_output --partial "DMARC     v=DMARC1; p=reject"
+	# every MX of example.test is allowed by "*.example.test"
+	refute_output --partial "not allowed by the MTA-STS policy"
+	# and all of them point at loopback addresses, which a sender on the
+	# internet could not use
+	assert_output --partial "problem:  MX mx1.example.test has a private or loopback address 127.0.0.1"
+}
+
+@test "policy: an MX the MTA-STS policy does not list is flagged" {
+	sts_server
+	run mmx --policy --sts-addr "$STS" --ca-file "$PDIR/tls/ca.crt" hamburger.test
+	assert_success
+	assert_output --partial "problem:  MX mx.hamburger.test is not allowed by the MTA-STS policy (mode enforce)"
+}
+
+@test "policy: the policy host's certificate must verify (RFC 8461 3.3)" {
+	sts_server
+	run mmx --policy --sts-addr "$STS" example.test
+	assert_output --partial "MTA-STS   policy: mta-sts.example.test: TLS: certificate not trusted"
+	refute_output --partial "| mode: enforce"
+}
+
+@test "policy: an unreachable policy host is reported, and a domain without records says none" {
+	run mmx --policy --sts-addr 127.0.0.1:1 --ca-file "$PDIR/tls/ca.crt" example.test
+	assert_output --partial "policy: cannot reach mta-sts.example.test"
+	run mmx --policy crepes.test
+	assert_success
+	assert_output --partial "MTA-STS   none"
+	assert_output --partial "DMARC     none"
+}

@@ -160,7 +160,7 @@ make_tls() {
         -subj "/CN=mx1.example.test" 2>/dev/null
     printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
         "extendedKeyUsage=serverAuth" \
-        "subjectAltName=DNS:mx1.example.test,DNS:mail.example.test,DNS:example.test,DNS:mx.hamburger.test,DNS:mx.crepes.test,DNS:localhost,IP:127.0.0.1,IP:::1" \
+        "subjectAltName=DNS:mx1.example.test,DNS:mail.example.test,DNS:example.test,DNS:mx.hamburger.test,DNS:mx.crepes.test,DNS:mta-sts.example.test,DNS:mta-sts.hamburger.test,DNS:localhost,IP:127.0.0.1,IP:::1" \
         >"$t/server.ext"
     openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 3650 \
         -sha256 -extfile "$t/server.ext" -out "$t/server.crt" 2>/dev/null
@@ -198,6 +198,9 @@ ns1        A    127.0.0.1
 @          MX   20 mx2b
 @          MX   30 mx3
 @          TXT  "v=spf1 ip4:127.0.0.0/8 ip6:::1 -all"
+_mta-sts   TXT  "v=STSv1; id=20261126"
+_smtp._tls TXT  "v=TLSRPTv1; rua=mailto:tls-reports@example.test"
+_dmarc     TXT  "v=DMARC1; p=reject; rua=mailto:dmarc@example.test"
 mx1        A    127.0.0.1
 mx1        AAAA ::1
 mx2        A    127.0.0.2
@@ -247,6 +250,7 @@ EOF
 @     SOA  ns1.example.test. hostmaster.example.test. 1 3600 600 86400 300
 @     NS   ns1.example.test.
 @     MX   10 mx
+_mta-sts TXT "v=STSv1; id=1"
 mx    A    127.0.0.1
 ${hb_aaaa}
 EOF

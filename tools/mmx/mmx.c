@@ -11,12 +11,14 @@
 #include "dns.h"
 #include "json.h"
 #include "mx.h"
+#include "policy.h"
 #include "probe.h"
 #include "util.h"
 
 struct opts {
-	int shortout, json, verbose, probe;
+	int shortout, json, verbose, probe, policy;
 	struct probe_opts po;
+	struct policy_opts pol;
 	unsigned flags;
 	const char *server;
 	int port;
@@ -44,6 +46,10 @@ static void usage(FILE *f)
 	        "      --ca-file FILE    CA certificates to verify with (default: system)\n"
 	        "      --tlsa            with --probe: TLSA records and a DANE check\n"
 	        "      --helo NAME       EHLO name for --probe (default: this host)\n"
+	        "      --policy          MTA-STS (policy fetched over verified HTTPS), TLS-RPT,\n"
+	        "                        SPF, DMARC, and problems with the MX set\n"
+	        "      --sts-addr H:P    fetch the MTA-STS policy from H:P instead of\n"
+	        "                        mta-sts.DOMAIN:443 (names are still verified)\n"
 	        "  -v, --verbose         the SMTP dialogue of --probe, AD, ignored answers\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         version\n",
@@ -248,7 +254,9 @@ enum {
 	OPT_SMTPPORT,
 	OPT_CAFILE,
 	OPT_TLSA,
-	OPT_HELO
+	OPT_HELO,
+	OPT_POLICY,
+	OPT_STSADDR
 };
 
 int main(int argc, char **argv)
@@ -267,6 +275,8 @@ int main(int argc, char **argv)
 	    {"ca-file", required_argument, NULL, OPT_CAFILE},
 	    {"tlsa", no_argument, NULL, OPT_TLSA},
 	    {"helo", required_argument, NULL, OPT_HELO},
+	    {"policy", no_argument, NULL, OPT_POLICY},
+	    {"sts-addr", required_argument, NULL, OPT_STSADDR},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -299,6 +309,8 @@ int main(int argc, char **argv)
 		case OPT_CAFILE: o.po.ca_file = optarg; break;
 		case OPT_TLSA: o.po.tlsa = 1; break;
 		case OPT_HELO: o.po.helo = optarg; break;
+		case OPT_POLICY: o.policy = 1; break;
+		case OPT_STSADDR: o.pol.sts_addr = optarg; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
@@ -319,8 +331,8 @@ int main(int argc, char **argv)
 		mp_die(EX_USAGE, "no domain given (see -h)");
 	if (o.shortout && o.json)
 		mp_die(EX_USAGE, "-s and -j do not go together");
-	if (o.probe && (o.shortout || o.json))
-		mp_die(EX_USAGE, "--probe writes text: not with -s or -j");
+	if ((o.probe || o.policy) && (o.shortout || o.json))
+		mp_die(EX_USAGE, "--probe and --policy write text: not with -s or -j");
 	if (o.po.tlsa && !o.probe)
 		mp_die(EX_USAGE, "--tlsa needs --probe");
 	if (!o.po.helo) {
@@ -331,6 +343,11 @@ int main(int argc, char **argv)
 	o.po.trace = o.verbose;
 	if (timeout > 0)
 		o.po.timeout_ms = (int)timeout * 1000;
+	o.pol.ca_file = o.po.ca_file;
+	o.pol.timeout_ms = o.po.timeout_ms;
+	o.pol.family = (o.flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V4   ? AF_INET
+	               : (o.flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V6 ? AF_INET6
+	                                                               : 0;
 	mp_err_clear(&e);
 	mp_resolver_init(&r, getenv("MAILPIPE_RESOLV_CONF"), &e);
 	if (o.server && mp_resolver_set_server(&r, o.server, o.port, &e) < 0)
@@ -368,6 +385,10 @@ int main(int argc, char **argv)
 			if (i)
 				putchar('\n');
 			print_text(&res[i], &r, &o);
+			if (o.policy && res[i].status != MP_MX_BADNAME) {
+				fflush(stdout);
+				mmx_policy(&r, &res[i], &o.pol, stdout);
+			}
 			if (o.probe && res[i].status == MP_MX_OK) {
 				fflush(stdout);
 				if (mmx_probe(&r, &res[i], &o.po, stdout) == 0)

@@ -185,19 +185,76 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 		q[i].type = MP_DNS_MX;
 	}
 	{
-		/* only the valid names are asked */
+		/* only the valid names are asked; a name with fewer dots than
+		 * ndots tries the search list first, then itself (resolv.conf) */
 		struct mp_dns_query *ask = calloc(n ? n : 1, sizeof *ask);
-		size_t *idx = calloc(n ? n : 1, sizeof *idx), na = 0;
-		for (size_t i = 0; i < n; i++)
-			if (out[i].status == MP_MX_OK) {
+		size_t *idx = calloc(n ? n : 1, sizeof *idx);
+		int *cand = calloc(n ? n : 1, sizeof *cand);
+		char *asked = calloc(n ? n : 1, 1);
+		char(*base)[MP_DNS_NAMEMAX] = calloc(n ? n : 1, sizeof *base);
+		if (!ask || !idx || !cand || !base || !asked) {
+			free(asked);
+			free(ask);
+			free(idx);
+			free(cand);
+			free(base);
+			free(q);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			int dots = 0;
+			size_t l = strlen(out[i].domain);
+			snprintf(base[i], sizeof base[i], "%s", out[i].domain);
+			for (size_t k = 0; k < l; k++)
+				dots += out[i].domain[k] == '.';
+			size_t ol = strlen(domains[i]); /* a final dot as given: no search */
+			cand[i] = (l && ol && domains[i][ol - 1] != '.' && dots < r->ndots)
+			              ? 0
+			              : r->nsearch;
+		}
+		for (int round = 0; round <= r->nsearch; round++) {
+			size_t na = 0;
+			for (size_t i = 0; i < n; i++) {
+				/* a name is asked in the round its candidate number
+				 * says: at first, or after an NXDOMAIN moved it on */
+				if (out[i].status != MP_MX_OK || cand[i] != round)
+					continue;
+				if (asked[i])
+					mp_dns_query_free(&q[i], 1);
+				asked[i] = 1;
+				if (cand[i] < r->nsearch)
+					snprintf(out[i].domain, sizeof out[i].domain, "%.*s.%s",
+					         (int)strnlen(base[i], 700), base[i],
+					         r->search[cand[i]]);
+				else
+					snprintf(out[i].domain, sizeof out[i].domain, "%s",
+					         base[i]);
+				q[i].name = out[i].domain;
 				ask[na] = q[i];
 				idx[na++] = i;
 			}
-		mp_dns_resolve(r, ask, na);
-		for (size_t k = 0; k < na; k++)
-			q[idx[k]] = ask[k];
+			if (!na)
+				continue;
+			mp_dns_resolve(r, ask, na);
+			for (size_t k = 0; k < na; k++) {
+				size_t i = idx[k];
+				q[i] = ask[k];
+				/* NXDOMAIN (or a server that does not serve that
+				 * zone) for a searched name: the next candidate */
+				if (cand[i] < r->nsearch && q[i].status == 0 &&
+				    (q[i].reply.rcode == MP_DNS_NXDOMAIN ||
+				     q[i].reply.rcode == MP_DNS_REFUSED))
+					cand[i]++;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			if (out[i].status == MP_MX_OK && strcmp(out[i].domain, base[i]) != 0)
+				ulabel_of(out[i].domain, out[i].udomain, sizeof out[i].udomain);
 		free(ask);
 		free(idx);
+		free(cand);
+		free(base);
+		free(asked);
 	}
 	/* 2. read the MX answers; a domain without MX is its own host */
 	for (size_t i = 0; i < n; i++) {

@@ -556,6 +556,22 @@ EOF
 
 # ---------------------------------------------------------------- 4. resolver behaviour
 
+@test "resolv.conf: search list and ndots: short names tried with each suffix, then as given" {
+    printf 'nameserver 127.0.0.1:%s\nsearch nope.test example.test\noptions ndots:2 timeout:2\n' "$DNS_PORT" \
+        >"$BATS_TEST_TMPDIR/resolv.conf"
+    # knot refuses nope.test (not its zone) and says NXDOMAIN for
+    # example.test.example.test: both move on to the next candidate
+    run --separate-stderr env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" "$MMX" -s --no-shuffle mx1 nullmx example.test
+    assert_failure 68
+    assert_line --index 0 "mx1.example.test"
+    assert_line --index 1 "mx1.example.test"
+    [[ $stderr == *"nullmx: null MX"* ]] || fail "stderr: $stderr"
+    # a final dot means: no search (and "mx1" alone is no domain knot serves)
+    run env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" "$MMX" -j mx1.
+    assert_failure 75
+    assert_output --partial '"domain": "mx1"'
+}
+
 @test "resolv.conf: first nameserver a closed port, second knot: the answer still comes" {
     local dead t0 el
     dead=$(closed_udp_port)

@@ -157,6 +157,35 @@ static void take_addrs(const struct mp_dns_query *q, struct mp_mx_host *h)
 		h->ad = 1;
 }
 
+/* An authoritative MX answer carries the addresses of in-zone hosts in
+ * its additional section; such a host needs no queries of its own. */
+static int addrs_from_additional(const struct mp_dns_msg *m, struct mp_mx_host *h, unsigned flags)
+{
+	int found = 0;
+
+	if (!(m->flags & MP_DNS_AA))
+		return 0;
+	for (size_t i = m->nan + m->nns; i < m->nan + m->nns + m->nar; i++) {
+		const struct mp_dns_rr *rr = &m->rr[i];
+		if ((rr->type != MP_DNS_A && rr->type != MP_DNS_AAAA) ||
+		    !mp_dns_name_eq(rr->name, h->name))
+			continue;
+		found = 1;
+		if ((rr->type == MP_DNS_A && !(flags & MP_MX_V4)) ||
+		    (rr->type == MP_DNS_AAAA && !(flags & MP_MX_V6)))
+			continue;
+		struct mp_mx_addr *na = realloc(h->addrs, (h->naddrs + 1) * sizeof *na);
+		if (!na)
+			return 0;
+		h->addrs = na;
+		na[h->naddrs].family = rr->type == MP_DNS_A ? AF_INET : AF_INET6;
+		memcpy(na[h->naddrs].addr, rr->addr, 16);
+		na[h->naddrs].ttl = rr->ttl;
+		h->naddrs++;
+	}
+	return found;
+}
+
 int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, unsigned flags,
                  struct mp_mx *out)
 {
@@ -292,6 +321,7 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 			h->ttl = rr->ttl;
 			snprintf(h->name, sizeof h->name, "%s", rr->target);
 			ulabel_of(h->name, h->uname, sizeof h->uname);
+			h->have_addrs = addrs_from_additional(&q[i].reply, h, flags);
 		}
 		if (m->nhosts == 1 && strcmp(m->hosts[0].name, ".") == 0) {
 			m->status = MP_MX_NULL; /* RFC 7505 */
@@ -330,6 +360,8 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 		if (out[i].status != MP_MX_OK)
 			continue;
 		for (size_t h = 0; h < out[i].nhosts; h++) {
+			if (out[i].hosts[h].have_addrs)
+				continue; /* from the MX answer's additional section */
 			if (flags & MP_MX_V4) {
 				aq[naq].name = out[i].hosts[h].name;
 				aq[naq].type = MP_DNS_A;

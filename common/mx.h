@@ -36,10 +36,11 @@ struct mp_mx_host {
 	uint32_t ttl;
 	struct mp_mx_addr *addrs;
 	size_t naddrs;
-	int cname;     /* the host name is an alias (RFC 5321 says it must not be) */
-	int status;    /* host lookup: 0, or an enum mp_mx_status */
-	int ad;        /* address answers had AD set */
-	char err[256]; /* why it has no address */
+	int cname;      /* the host name is an alias (RFC 5321 says it must not be) */
+	int status;     /* host lookup: 0, or an enum mp_mx_status */
+	int ad;         /* address answers had AD set */
+	int have_addrs; /* addresses came with the MX answer (authoritative) */
+	char err[256];  /* why it has no address */
 };
 
 struct mp_mx {

@@ -1,0 +1,454 @@
+/* msend: send a message with SMTP, to a relay or straight to the
+ * recipients' MX hosts; what cannot go now is queued, never lost. Also a
+ * sendmail(8) stand-in for cron, mutt, git send-email and PHP. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "msend.h"
+#include "mx.h"
+
+#define HEADER_MAX (1024 * 1024)
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: %s [options] [-f FROM] [-t] [--] RCPT ... < message\n"
+	    "       %s -q | --flush        send what waits in the queue\n"
+	    "       %s -bp | --list-queue  show the queue\n"
+	    "Send a message with SMTP: to a relay (--server), else straight to each\n"
+	    "recipient domain's MX hosts. What cannot go now is queued (exit 0).\n\n"
+	    "  -f, --from ADDR        envelope sender (default: $EMAIL, else USER@maildomain)\n"
+	    "  -t                     recipients from To:, Cc:, Bcc: (Bcc: is not sent)\n"
+	    "      --server HOST[:P]  relay (smarthost); port 587 STARTTLS, 465 with --tls\n"
+	    "      --port PORT        its port\n"
+	    "      --tls              implicit TLS (RFC 8314)\n"
+	    "      --starttls         STARTTLS, required (default for a relay)\n"
+	    "      --tls-required     direct: only hosts with STARTTLS and a valid certificate\n"
+	    "      --ca-file FILE     CA certificates (default: the system store)\n"
+	    "      --auth MECH        plain, login, cram-md5, xoauth2 or auto (default)\n"
+	    "      --user NAME        authenticate as NAME (only under TLS)\n"
+	    "      --password-eval C  run C for the password (or MSEND_PASSWORD)\n"
+	    "      --auth-plaintext   allow AUTH without TLS (warns)\n"
+	    "      --direct           deliver to the MX hosts even with --server\n"
+	    "      --mx-port PORT     port of the MX hosts (tests only; default 25)\n"
+	    "      --dns-server ADDR  DNS server for --direct ([v6]:port or v4:port)\n"
+	    "      --maildomain DOM   qualifies bare names (root -> root@DOM)\n"
+	    "      --helo NAME        EHLO name (default: this host)\n"
+	    "      --timeout SEC      per network step (default 300, RFC 5321 4.5.3.2)\n"
+	    "      --queue DIR        queue directory\n"
+	    "      --no-queue         exit 75 instead of queueing\n"
+	    "      --max-age SEC      give up on queued mail after this long (5 days)\n"
+	    "  -q, --flush            send the queued messages that are due (all with --now)\n"
+	    "      --list-queue       list the queue (also -bp)\n"
+	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
+	    "  -h, --help             this help\n"
+	    "  -V, --version          version\n"
+	    "sendmail options accepted: -i -oi -oem -oee -FNAME -B TYPE -N DSN -R RET -VENVID\n"
+	    "-bm -bp and -oX/-X ignored with no effect.\n",
+	    mp_progname(), mp_progname(), mp_progname());
+}
+
+/* refuse what could smuggle a command: CR, LF, NUL, a leading '-' */
+static void check_addr(const char *a, const char *what)
+{
+	if (!*a)
+		mp_die(EX_USAGE, "%s: empty address", what);
+	if (strpbrk(a, "\r\n<> \t") || a[0] == '-')
+		mp_die(EX_USAGE, "%s: '%s' is not an address", what, a);
+}
+
+/* qualify a bare name and turn an IDN domain into its A-label */
+static char *normalize_addr(const char *a, const char *maildomain, const char *what)
+{
+	const char *at = strrchr(a, '@');
+	char al[MP_DNS_NAMEMAX], ul[MP_DNS_NAMEMAX];
+	struct mp_err e;
+	char *out;
+
+	check_addr(a, what);
+	if (!at) {
+		out = mp_xmalloc(strlen(a) + strlen(maildomain) + 2);
+		sprintf(out, "%s@%s", a, maildomain);
+		return out;
+	}
+	for (const char *p = a; p < at; p++)
+		if ((unsigned char)*p >= 0x80)
+			mp_die(EX_DATAERR,
+			       "%s: '%s': a UTF-8 local part needs SMTPUTF8, which msend does not "
+			       "speak yet",
+			       what, a);
+	mp_err_clear(&e);
+	if (mp_mx_idn(at + 1, al, sizeof al, ul, sizeof ul, &e) < 0)
+		mp_die(EX_DATAERR, "%s: '%s': %s", what, a, e.msg);
+	out = mp_xmalloc((size_t)(at - a) + strlen(al) + 2);
+	sprintf(out, "%.*s@%s", (int)(at - a), a, al);
+	return out;
+}
+
+/* addresses of a header value: "Name <a@b>, c@d (comment), g: x@y;" */
+static void header_addrs(const char *v, char ***list, size_t *n, const char *maildomain)
+{
+	char tok[1024];
+	size_t k = 0;
+	int quote = 0, angle = 0, paren = 0;
+
+	for (const char *p = v;; p++) {
+		char c = *p;
+		if (c == '\0' || (c == ',' && !quote && !angle && !paren) || (c == ';' && !quote)) {
+			tok[k] = '\0';
+			char *a = tok, *lt = strchr(tok, '<');
+			if (lt) {
+				a = lt + 1;
+				a[strcspn(a, ">")] = '\0';
+			} else {
+				char *colon = strchr(tok, ':'); /* group name */
+				if (colon)
+					a = colon + 1;
+				a[strcspn(a, "(")] = '\0';
+			}
+			while (*a == ' ' || *a == '\t')
+				a++;
+			size_t l = strlen(a);
+			while (l && (a[l - 1] == ' ' || a[l - 1] == '\t'))
+				a[--l] = '\0';
+			if (*a) {
+				*list = mp_xrealloc(*list, (*n + 1) * sizeof **list);
+				(*list)[(*n)++] = normalize_addr(a, maildomain, "-t");
+			}
+			k = 0;
+			if (c == '\0')
+				break;
+			continue;
+		}
+		if (c == '"')
+			quote = !quote;
+		else if (c == '<' && !quote)
+			angle = 1;
+		else if (c == '>' && !quote)
+			angle = 0;
+		else if (c == '(' && !quote)
+			paren++;
+		else if (c == ')' && !quote && paren)
+			paren--;
+		if (k + 1 < sizeof tok && !(paren && c != '(' && !angle))
+			tok[k++] = c;
+	}
+}
+
+/* stdin into an unlinked spool file, with Date: and Message-ID: added
+ * when missing; with -t, the recipients read from the header */
+static int spool(int tflag, const char *maildomain, const char *from, char ***rcpts, size_t *nr,
+                 struct message *m)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096], buf[65536];
+	struct mp_buf hdr = MP_BUF_INIT;
+	int fd, in_hdr = 1, have_date = 0, have_id = 0;
+	ssize_t got;
+
+	snprintf(path, sizeof path, "%s/msend.XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		mp_die(EX_TEMPFAIL, "spool %s: %s", path, strerror(errno));
+	unlink(path);
+	/* the header block, bounded */
+	while (in_hdr && (got = read(STDIN_FILENO, buf, sizeof buf)) > 0) {
+		if (mp_buf_append(&hdr, buf, (size_t)got) < 0)
+			mp_die(EX_TEMPFAIL, "out of memory");
+		if (strstr(hdr.data, "\n\n") || strstr(hdr.data, "\r\n\r\n") ||
+		    hdr.len > HEADER_MAX)
+			in_hdr = 0;
+	}
+	/* unfold and look at the fields */
+	size_t hend = hdr.len;
+	char *blank = strstr(hdr.data ? hdr.data : "", "\n\n"),
+	     *blank2 = strstr(hdr.data ? hdr.data : "", "\r\n\r\n");
+	if (blank2 && (!blank || blank2 < blank))
+		hend = (size_t)(blank2 - hdr.data) + 2;
+	else if (blank)
+		hend = (size_t)(blank - hdr.data) + 1;
+	for (size_t i = 0; i < hend;) {
+		size_t j = i;
+		struct mp_buf field = MP_BUF_INIT;
+		do { /* one field with its continuation lines */
+			size_t e = j;
+			while (e < hend && hdr.data[e] != '\n')
+				e++;
+			mp_buf_append(&field, hdr.data + j, e - j);
+			j = e + 1;
+		} while (j < hend && (hdr.data[j] == ' ' || hdr.data[j] == '\t'));
+		char *f = field.data ? field.data : (char *)"";
+		for (char *c = f; *c; c++)
+			if (*c == '\r')
+				*c = ' ';
+		if (strncasecmp(f, "Date:", 5) == 0)
+			have_date = 1;
+		else if (strncasecmp(f, "Message-ID:", 11) == 0) {
+			have_id = 1;
+			snprintf(m->msgid, sizeof m->msgid, "%s", f + 11 + strspn(f + 11, " \t"));
+		} else if (tflag &&
+		           (strncasecmp(f, "To:", 3) == 0 || strncasecmp(f, "Cc:", 3) == 0 ||
+		            strncasecmp(f, "Bcc:", 4) == 0))
+			header_addrs(strchr(f, ':') + 1, rcpts, nr, maildomain);
+		mp_buf_free(&field);
+		i = j;
+	}
+	struct mp_buf add = MP_BUF_INIT;
+	int crlf = hdr.len && strstr(hdr.data, "\r\n") != NULL;
+	if (!have_date) {
+		char d[64];
+		time_t t = time(NULL);
+		struct tm tm;
+		localtime_r(&t, &tm);
+		strftime(d, sizeof d, "%a, %d %b %Y %H:%M:%S %z", &tm);
+		mp_buf_printf(&add, "Date: %s%s", d, crlf ? "\r\n" : "\n");
+	}
+	if (!have_id) {
+		unsigned r = 0;
+		(void)!getentropy(&r, sizeof r);
+		const char *dom = strrchr(from, '@');
+		snprintf(m->msgid, sizeof m->msgid, "<%ld.%ld.%08x@%s>", (long)time(NULL),
+		         (long)getpid(), r, dom ? dom + 1 : maildomain);
+		mp_buf_printf(&add, "Message-ID: %s%s", m->msgid, crlf ? "\r\n" : "\n");
+	}
+	if ((add.len && mp_write_full(fd, add.data, add.len) < 0) ||
+	    (hdr.len && mp_write_full(fd, hdr.data, hdr.len) < 0))
+		mp_die(EX_TEMPFAIL, "spool: %s", strerror(errno));
+	while ((got = read(STDIN_FILENO, buf, sizeof buf)) > 0)
+		if (mp_write_full(fd, buf, (size_t)got) < 0)
+			mp_die(EX_TEMPFAIL, "spool: %s", strerror(errno));
+	if (got < 0)
+		mp_die(EX_IOERR, "stdin: %s", strerror(errno));
+	mp_buf_free(&add);
+	mp_buf_free(&hdr);
+	m->fd = fd;
+	m->strip_bcc = tflag;
+	return 0;
+}
+
+static const char *default_domain(void)
+{
+	static char h[256];
+
+	if (gethostname(h, sizeof h - 1) < 0 || !h[0])
+		strcpy(h, "localhost");
+	return h;
+}
+
+enum {
+	OPT_SERVER = 256,
+	OPT_PORT,
+	OPT_TLS,
+	OPT_STARTTLS,
+	OPT_TLSREQ,
+	OPT_CAFILE,
+	OPT_AUTH,
+	OPT_USER,
+	OPT_PWEVAL,
+	OPT_AUTHPLAIN,
+	OPT_DIRECT,
+	OPT_MXPORT,
+	OPT_DNS,
+	OPT_MAILDOMAIN,
+	OPT_HELO,
+	OPT_TIMEOUT,
+	OPT_QUEUE,
+	OPT_NOQUEUE,
+	OPT_MAXAGE,
+	OPT_LISTQ,
+	OPT_NOW
+};
+
+static long num(const char *s, const char *what, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max)
+		mp_die(EX_USAGE, "invalid %s: '%s'", what, s);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"from", required_argument, NULL, 'f'},
+	                                   {"server", required_argument, NULL, OPT_SERVER},
+	                                   {"port", required_argument, NULL, OPT_PORT},
+	                                   {"tls", no_argument, NULL, OPT_TLS},
+	                                   {"starttls", no_argument, NULL, OPT_STARTTLS},
+	                                   {"tls-required", no_argument, NULL, OPT_TLSREQ},
+	                                   {"ca-file", required_argument, NULL, OPT_CAFILE},
+	                                   {"auth", required_argument, NULL, OPT_AUTH},
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"password-eval", required_argument, NULL, OPT_PWEVAL},
+	                                   {"auth-plaintext", no_argument, NULL, OPT_AUTHPLAIN},
+	                                   {"direct", no_argument, NULL, OPT_DIRECT},
+	                                   {"mx-port", required_argument, NULL, OPT_MXPORT},
+	                                   {"dns-server", required_argument, NULL, OPT_DNS},
+	                                   {"maildomain", required_argument, NULL, OPT_MAILDOMAIN},
+	                                   {"helo", required_argument, NULL, OPT_HELO},
+	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	                                   {"queue", required_argument, NULL, OPT_QUEUE},
+	                                   {"no-queue", no_argument, NULL, OPT_NOQUEUE},
+	                                   {"max-age", required_argument, NULL, OPT_MAXAGE},
+	                                   {"flush", no_argument, NULL, 'q'},
+	                                   {"now", no_argument, NULL, OPT_NOW},
+	                                   {"list-queue", no_argument, NULL, OPT_LISTQ},
+	                                   {"verbose", no_argument, NULL, 'v'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {NULL, 0, NULL, 0}};
+	struct settings s = {.timeout_ms = 300000, .max_age = 5 * 86400};
+	const char *from = NULL, *maildomain = NULL;
+	char **rcpts = NULL;
+	size_t nr = 0;
+	int c, tflag = 0, flush = 0, listq = 0;
+
+	mp_setprogname(argv[0]);
+	opterr = 0;
+	/* sendmail's letters first, then our own long options */
+	while ((c = getopt_long(argc, argv, ":f:r:tiF:o:b:B:N:R:V::C:X:q::vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+		case 'r': from = optarg; break;
+		case 't': tflag = 1; break;
+		case 'i':
+		case 'F':
+		case 'o':
+		case 'B':
+		case 'N':
+		case 'R':
+		case 'C':
+		case 'X': break;
+		case 'b':
+			if (strcmp(optarg, "p") == 0)
+				listq = 1;
+			else if (strcmp(optarg, "m") != 0)
+				mp_die(EX_USAGE, "-b%s is not supported (only -bm and -bp)",
+				       optarg);
+			break;
+		case 'V':
+			if (!optarg) {
+				printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION);
+				return 0;
+			}
+			break; /* -VENVID: the DSN envelope ID, accepted */
+		case 'q': flush = 1; break;
+		case 'v': s.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case OPT_SERVER: s.server = optarg; break;
+		case OPT_PORT: s.port = (int)num(optarg, "port", 1, 65535); break;
+		case OPT_TLS: s.tls = 1; break;
+		case OPT_STARTTLS: s.starttls = 1; break;
+		case OPT_TLSREQ: s.tls_required = 1; break;
+		case OPT_CAFILE: s.ca_file = optarg; break;
+		case OPT_AUTH: s.auth = optarg; break;
+		case OPT_USER: s.user = optarg; break;
+		case OPT_PWEVAL: s.password_eval = optarg; break;
+		case OPT_AUTHPLAIN: s.auth_plaintext = 1; break;
+		case OPT_DIRECT: s.direct = 1; break;
+		case OPT_MXPORT: s.mx_port = (int)num(optarg, "port", 1, 65535); break;
+		case OPT_DNS: s.dns_server = optarg; break;
+		case OPT_MAILDOMAIN: maildomain = optarg; break;
+		case OPT_HELO: s.helo = optarg; break;
+		case OPT_TIMEOUT: s.timeout_ms = (int)num(optarg, "timeout", 1, 3600) * 1000; break;
+		case OPT_QUEUE: s.queue = optarg; break;
+		case OPT_NOQUEUE: s.no_queue = 1; break;
+		case OPT_MAXAGE: s.max_age = num(optarg, "max-age", 0, 10L * 365 * 86400); break;
+		case OPT_LISTQ: listq = 1; break;
+		case OPT_NOW: s.no_queue = 1; break;
+		default: mp_getopt_fail(c, argv, optind, optopt);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (!s.server && !s.direct)
+		s.direct = 1;
+	if (s.server && !s.tls)
+		s.starttls = 1; /* a relay session never goes without TLS unless asked */
+	if (!maildomain)
+		maildomain = default_domain();
+	if (!s.helo)
+		s.helo = default_domain();
+	if (listq)
+		return queue_list(&s, stdout);
+	if (flush)
+		return queue_flush(&s);
+
+	/* envelope */
+	char *env_from;
+	if (!from)
+		from = getenv("EMAIL");
+	if (!from) {
+		struct passwd *pw = getpwuid(getuid());
+		from = pw ? pw->pw_name : "nobody";
+	}
+	env_from = *from ? normalize_addr(from, maildomain, "-f") : mp_xstrdup("");
+	for (int i = 0; i < argc; i++) {
+		/* "a, b" as one argument, as mutt may pass */
+		header_addrs(argv[i], &rcpts, &nr, maildomain);
+	}
+	struct message m = {.fd = -1};
+	spool(tflag, maildomain, env_from, &rcpts, &nr, &m);
+	if (nr == 0)
+		mp_die(EX_USAGE, "no recipients (give them as arguments, or -t)");
+	struct mp_err e;
+	mp_err_clear(&e);
+	if (msg_scan(&m, &e) < 0)
+		mp_die_err("stdin", &e);
+
+	struct rcpt *r = mp_xmalloc(nr * sizeof *r);
+	memset(r, 0, nr * sizeof *r);
+	for (size_t i = 0; i < nr; i++)
+		r[i].addr = rcpts[i];
+	int rc = deliver(&s, &m, env_from, r, nr, &e);
+	if (rc < 0)
+		mp_die_err(NULL, &e);
+	size_t ok = 0, perm = 0, waiting = 0, unknown = 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (r[i].done && r[i].code / 100 == 2) {
+			ok++;
+			continue;
+		}
+		if (r[i].done) {
+			perm++;
+			unknown += r[i].code == 550 && strstr(r[i].text, "5.1.1") != NULL;
+			mp_warn("<%s>: refused: %d %s", r[i].addr, r[i].code, r[i].text);
+		} else {
+			waiting++;
+		}
+	}
+	if (waiting) {
+		char id[128];
+		const char *why = "";
+		for (size_t i = 0; i < nr; i++)
+			if (!r[i].done)
+				why = r[i].text;
+		if (s.no_queue)
+			mp_die(EX_TEMPFAIL, "not sent, try later: %s", why);
+		if (queue_add(&s, &m, env_from, r, nr, id, sizeof id, &e) < 0)
+			mp_die(EX_TEMPFAIL, "not sent, and could not queue it: %s (%s)", e.msg,
+			       why);
+		mp_warn("queued as %s for %zu recipient%s (msend -q sends it): %s", id, waiting,
+		        waiting == 1 ? "" : "s", why);
+	}
+	if (s.verbose)
+		fprintf(stderr, "%s: %zu delivered, %zu refused, %zu queued\n", mp_progname(), ok,
+		        perm, waiting);
+	close(m.fd);
+	if (perm)
+		return unknown == perm ? EX_NOUSER : EX_UNAVAILABLE;
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* msend: internal interfaces between its modules (message spool and
+ * SMTP sending, the queue). */
+#ifndef MSEND_H
+#define MSEND_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "dns.h"
+#include "smtp.h"
+#include "util.h"
+
+/* the message as it will go on the wire */
+struct message {
+	int fd;             /* the message as received (a spool or queue file) */
+	long long wiresize; /* size after CRLF normalisation and dot-stuffing */
+	int eightbit;       /* 8-bit bytes in it */
+	int strip_bcc;      /* -t: Bcc: lines are not sent */
+	char msgid[256];
+};
+
+struct rcpt {
+	char *addr;
+	int code; /* 0 not tried, else the SMTP code of its last answer */
+	char text[1024];
+	int done; /* delivered, or failed for good */
+};
+
+struct settings {
+	/* relay */
+	const char *server;
+	int port;
+	int tls;          /* implicit TLS */
+	int starttls;     /* STARTTLS (default for a relay) */
+	int tls_required; /* direct: refuse hosts without STARTTLS or a valid cert */
+	const char *ca_file;
+	const char *auth, *user, *password_eval;
+	int auth_plaintext;
+	/* direct */
+	int direct;
+	int mx_port;
+	const char *dns_server;
+	int dns_port;
+	/* both */
+	const char *helo;
+	int timeout_ms;
+	int verbose;
+	/* queue */
+	const char *queue;
+	int no_queue;
+	long max_age;
+};
+
+/* Read a message (fd), check it can be sent, fill wiresize/eightbit. */
+int msg_scan(struct message *m, struct mp_err *e);
+/* Send the message to each recipient not yet done; codes in r[]. Returns
+ * 0 when every recipient has its verdict (delivered or permanently
+ * refused), 1 when some must wait (temporary), -1 on an error of ours. */
+int deliver(const struct settings *s, struct message *m, const char *from, struct rcpt *r, size_t n,
+            struct mp_err *e);
+
+/* queue */
+int queue_add(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
+              size_t n, char *id, size_t idsz, struct mp_err *e);
+int queue_list(const struct settings *s, FILE *out);
+int queue_flush(const struct settings *s);
+const char *queue_dir(const struct settings *s);
+
+#endif

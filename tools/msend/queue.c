@@ -1,0 +1,323 @@
+/* The queue: a message that could not go now waits in a directory as two
+ * files, ID.msg (the message) and ID.env (sender, recipients, attempts,
+ * next try), each written to a temporary name, fsynced, renamed; the
+ * envelope last, so that an entry exists only once it is whole. A flush
+ * takes an exclusive lock on the directory, so two never send the same
+ * entry twice. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "msend.h"
+
+const char *queue_dir(const struct settings *s)
+{
+	static char buf[4096];
+	const char *d;
+
+	if (s->queue)
+		return s->queue;
+	if ((d = getenv("MSEND_QUEUE")) && *d)
+		return d;
+	if ((d = getenv("XDG_DATA_HOME")) && *d)
+		snprintf(buf, sizeof buf, "%s/mailpipe/queue", d);
+	else
+		snprintf(buf, sizeof buf, "%s/.local/share/mailpipe/queue",
+		         getenv("HOME") ? getenv("HOME") : "/tmp");
+	return buf;
+}
+
+static int mkdirs(const char *path)
+{
+	char p[4096];
+
+	snprintf(p, sizeof p, "%s", path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			if (mkdir(p, 0700) < 0 && errno != EEXIST)
+				return -1;
+			*s = '/';
+		}
+	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static long backoff(int attempts)
+{
+	/* 1, 2, 4 ... minutes, then hourly */
+	long m = 1L << (attempts < 6 ? attempts : 6);
+	return (m > 60 ? 60 : m) * 60;
+}
+
+static int write_env(const char *dir, const char *id, const char *from, const struct rcpt *r,
+                     size_t n, long created, int attempts, long next, const char *last,
+                     struct mp_err *e)
+{
+	struct mp_buf b = MP_BUF_INIT;
+	char path[4200];
+	int rc;
+
+	mp_buf_printf(&b, "from %s\ncreated %ld\nattempts %d\nnext %ld\n", from, created, attempts,
+	              next);
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done)
+			mp_buf_printf(&b, "rcpt %s\n", r[i].addr);
+	if (last && *last) {
+		mp_buf_puts(&b, "error ");
+		for (const char *p = last; *p; p++)
+			mp_buf_putc(&b, *p == '\n' ? ' ' : *p);
+		mp_buf_putc(&b, '\n');
+	}
+	snprintf(path, sizeof path, "%s/%s.env", dir, id);
+	rc = mp_atomic_write(path, b.data, b.len, 0600, e);
+	mp_buf_free(&b);
+	return rc;
+}
+
+int queue_add(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
+              size_t n, char *id, size_t idsz, struct mp_err *e)
+{
+	const char *dir = queue_dir(s);
+	char path[4200], buf[65536];
+	uint32_t rnd = 0;
+	ssize_t got;
+	int fd;
+
+	if (mkdirs(dir) < 0)
+		return mp_err_sys(e, EX_CANTCREAT, "queue %s", dir);
+	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		rnd = (uint32_t)getpid();
+	snprintf(id, idsz, "%ld.%ld.%08x", (long)time(NULL), (long)getpid(), rnd);
+	/* the message: tmp name, fsync, rename */
+	snprintf(path, sizeof path, "%s/%s.msg.tmp", dir, id);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return mp_err_sys(e, mp_errno_code(errno), "%s", path);
+	lseek(m->fd, 0, SEEK_SET);
+	while ((got = read(m->fd, buf, sizeof buf)) > 0)
+		if (mp_write_full(fd, buf, (size_t)got) < 0)
+			break;
+	if (got != 0 || mp_fsync_fd(fd) < 0 || close(fd) < 0) {
+		mp_err_sys(e, mp_errno_code(errno), "%s", path);
+		unlink(path);
+		return -1;
+	}
+	char final[4200];
+	snprintf(final, sizeof final, "%s/%s.msg", dir, id);
+	if (rename(path, final) < 0) {
+		mp_err_sys(e, mp_errno_code(errno), "%s", final);
+		unlink(path);
+		return -1;
+	}
+	/* the envelope makes the entry exist */
+	const char *last = "";
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done && r[i].text[0])
+			last = r[i].text;
+	if (write_env(dir, id, from, r, n, (long)time(NULL), 1, (long)time(NULL) + backoff(0), last,
+	              e) < 0) {
+		unlink(final);
+		return -1;
+	}
+	return 0;
+}
+
+struct entry {
+	char from[1024];
+	struct rcpt *r;
+	size_t n;
+	long created, next;
+	int attempts;
+	char error[512];
+};
+
+static int read_env(const char *path, struct entry *en)
+{
+	FILE *f = fopen(path, "re");
+	char line[2048];
+
+	memset(en, 0, sizeof *en);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "from ", 5) == 0)
+			snprintf(en->from, sizeof en->from, "%.1000s", line + 5);
+		else if (strncmp(line, "created ", 8) == 0)
+			en->created = atol(line + 8);
+		else if (strncmp(line, "next ", 5) == 0)
+			en->next = atol(line + 5);
+		else if (strncmp(line, "attempts ", 9) == 0)
+			en->attempts = atoi(line + 9);
+		else if (strncmp(line, "error ", 6) == 0)
+			snprintf(en->error, sizeof en->error, "%.500s", line + 6);
+		else if (strncmp(line, "rcpt ", 5) == 0) {
+			en->r = mp_xrealloc(en->r, (en->n + 1) * sizeof *en->r);
+			memset(&en->r[en->n], 0, sizeof *en->r);
+			en->r[en->n++].addr = mp_xstrdup(line + 5);
+		}
+	}
+	fclose(f);
+	return en->n ? 0 : -1;
+}
+
+static void free_entry(struct entry *en)
+{
+	for (size_t i = 0; i < en->n; i++)
+		free(en->r[i].addr);
+	free(en->r);
+}
+
+/* the IDs of the entries, sorted by name (= by age) */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char **list_ids(const char *dir, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+
+	*n = 0;
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l > 4 && strcmp(de->d_name + l - 4, ".env") == 0) {
+			v = mp_xrealloc(v, (*n + 1) * sizeof *v);
+			v[*n] = mp_xstrdup(de->d_name);
+			v[(*n)++][l - 4] = '\0';
+		}
+	}
+	closedir(d);
+	qsort(v, *n, sizeof *v, cmp_str);
+	return v;
+}
+
+int queue_list(const struct settings *s, FILE *out)
+{
+	const char *dir = queue_dir(s);
+	size_t n;
+	char **ids = list_ids(dir, &n);
+
+	if (n == 0)
+		fprintf(out, "the queue (%s) is empty\n", dir);
+	for (size_t i = 0; i < n; i++) {
+		char path[4200];
+		struct entry en;
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s.env", dir, ids[i]);
+		if (read_env(path, &en) < 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s.msg", dir, ids[i]);
+		long size = stat(path, &st) == 0 ? (long)st.st_size : -1;
+		fprintf(out, "%s  %ld bytes  from <%s>  %d attempt%s, next in %lds\n", ids[i], size,
+		        en.from, en.attempts, en.attempts == 1 ? "" : "s",
+		        en.next > time(NULL) ? en.next - (long)time(NULL) : 0);
+		for (size_t k = 0; k < en.n; k++)
+			fprintf(out, "    to <%s>\n", en.r[k].addr);
+		if (en.error[0])
+			fprintf(out, "    last error: %s\n", en.error);
+		free_entry(&en);
+		free(ids[i]);
+	}
+	free(ids);
+	return 0;
+}
+
+int queue_flush(const struct settings *s)
+{
+	const char *dir = queue_dir(s);
+	char lockpath[4200];
+	size_t n;
+	int lfd, worst = 0;
+
+	snprintf(lockpath, sizeof lockpath, "%s/.flush.lock", dir);
+	if (mkdirs(dir) < 0)
+		mp_die(EX_CANTCREAT, "queue %s: %s", dir, strerror(errno));
+	lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		mp_warn("%s: another flush is running", dir);
+		return EX_TEMPFAIL;
+	}
+	char **ids = list_ids(dir, &n);
+	for (size_t i = 0; i < n; i++) {
+		char env[4200], msg[4200];
+		struct entry en;
+		struct message m = {0};
+		struct mp_err e;
+		snprintf(env, sizeof env, "%s/%s.env", dir, ids[i]);
+		snprintf(msg, sizeof msg, "%s/%s.msg", dir, ids[i]);
+		if (read_env(env, &en) < 0)
+			goto next;
+		if (en.next > time(NULL) && !s->no_queue) {
+			free_entry(&en);
+			goto next;
+		}
+		mp_err_clear(&e);
+		m.fd = open(msg, O_RDONLY | O_CLOEXEC);
+		if (m.fd < 0 || msg_scan(&m, &e) < 0) {
+			mp_warn("%s: %s", ids[i], m.fd < 0 ? strerror(errno) : e.msg);
+			if (m.fd >= 0)
+				close(m.fd);
+			free_entry(&en);
+			goto next;
+		}
+		int rc = deliver(s, &m, en.from, en.r, en.n, &e);
+		size_t sent = 0, failed = 0, waiting = 0;
+		for (size_t k = 0; k < en.n; k++) {
+			if (!en.r[k].done)
+				waiting++;
+			else if (en.r[k].code / 100 == 2)
+				sent++;
+			else
+				failed++;
+		}
+		for (size_t k = 0; k < en.n; k++)
+			if (en.r[k].done && en.r[k].code / 100 != 2)
+				mp_warn("%s: <%s>: %d %s", ids[i], en.r[k].addr, en.r[k].code,
+				        en.r[k].text);
+		long age = (long)time(NULL) - en.created;
+		if (rc == 0 || (waiting && age > s->max_age)) {
+			if (waiting)
+				mp_warn("%s: gave up after %ld s: %s", ids[i], age, en.error);
+			/* the envelope first: a crash now leaves an orphan message,
+			 * never a second delivery */
+			unlink(env);
+			unlink(msg);
+			mp_fsync_dir(dir, NULL);
+			printf("%s: %zu delivered, %zu failed%s\n", ids[i], sent, failed,
+			       waiting ? ", the rest given up" : "");
+			if (failed || waiting)
+				worst = EX_UNAVAILABLE;
+		} else {
+			const char *last = en.error;
+			for (size_t k = 0; k < en.n; k++)
+				if (!en.r[k].done && en.r[k].text[0])
+					last = en.r[k].text;
+			write_env(dir, ids[i], en.from, en.r, en.n, en.created, en.attempts + 1,
+			          (long)time(NULL) + backoff(en.attempts), last, &e);
+			printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", ids[i],
+			       sent, failed, waiting, last);
+			if (!worst)
+				worst = EX_TEMPFAIL;
+		}
+		close(m.fd);
+		free_entry(&en);
+	next:
+		free(ids[i]);
+	}
+	free(ids);
+	close(lfd);
+	return worst == EX_TEMPFAIL ? 0 : worst;
+}

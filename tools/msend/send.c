@@ -1,0 +1,590 @@
+/* Sending: the message normalised on the way out (CRLF line ends, never
+ * a bare CR or LF: the SMTP smuggling class; dot-stuffing; no NUL; no
+ * line over 998 octets), one SMTP transaction per connection with
+ * PIPELINING when offered, to a relay (TLS or STARTTLS, AUTH only under
+ * TLS) or directly to the MX hosts of each recipient domain. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "msend.h"
+#include "mx.h"
+#include "net.h"
+
+#define LINE_MAX_SMTP 998
+
+/* ---------------------------------------------------------------- the wire form */
+
+struct norm {
+	int bol;      /* at the start of a line */
+	int cr;       /* a CR waiting to see whether LF follows */
+	long line;    /* line number, for messages */
+	long col;     /* octets on the current line */
+	int header;   /* still in the header */
+	int skipping; /* inside a Bcc: field */
+	int strip_bcc;
+	long long size;
+	int eightbit;
+};
+
+/* Feed bytes; out (may be NULL) gets the wire form. */
+static int norm_feed(struct norm *n, const unsigned char *p, size_t len, struct mp_buf *out,
+                     struct mp_err *e)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		int eol = 0;
+		if (n->cr) {
+			n->cr = 0;
+			eol = 1; /* CR, CRLF: one line end; a lone CR ends a line too */
+			if (c == '\n')
+				goto endline;
+			/* lone CR: end the line, then handle c as the next line */
+			if (!n->skipping && out && mp_buf_append(out, "\r\n", 2))
+				goto nomem;
+			if (!n->skipping)
+				n->size += 2;
+			n->bol = 1;
+			n->col = 0;
+			n->line++;
+			eol = 0;
+		}
+		if (c == '\r') {
+			n->cr = 1;
+			continue;
+		}
+		if (c == '\n')
+			goto endline;
+		if (c == 0) {
+			mp_err_set(e, EX_DATAERR, "line %ld: a NUL byte cannot be sent",
+			           n->line + 1);
+			return -1;
+		}
+		if (n->bol) {
+			/* a header line decides about a Bcc: field */
+			if (n->header && n->strip_bcc) {
+				if (c == ' ' || c == '\t')
+					; /* continuation: as the field it continues */
+				else
+					n->skipping =
+					    (len - i >= 4 &&
+					     strncasecmp((const char *)p + i, "bcc:", 4) == 0);
+			}
+			if (c == '.' && !n->skipping) { /* dot-stuffing */
+				if (out && mp_buf_putc(out, '.'))
+					goto nomem;
+				n->size++;
+			}
+			n->bol = 0;
+		}
+		if (c >= 0x80)
+			n->eightbit = 1;
+		if (++n->col > LINE_MAX_SMTP) {
+			mp_err_set(e, EX_DATAERR, "line %ld is longer than %d octets", n->line + 1,
+			           LINE_MAX_SMTP);
+			return -1;
+		}
+		if (!n->skipping) {
+			if (out && mp_buf_putc(out, (char)c))
+				goto nomem;
+			n->size++;
+		}
+		continue;
+	endline:
+		if (n->header && n->col == 0)
+			n->header = 0, n->skipping = 0; /* the blank line ends the header */
+		if (!n->skipping) {
+			if (out && mp_buf_append(out, "\r\n", 2))
+				goto nomem;
+			n->size += 2;
+		}
+		n->bol = 1;
+		n->col = 0;
+		n->line++;
+		(void)eol;
+	}
+	return 0;
+nomem:
+	return mp_err_sys(e, EX_TEMPFAIL, "message");
+}
+
+/* end of message: a last line without its line end gets one */
+static int norm_end(struct norm *n, struct mp_buf *out, struct mp_err *e)
+{
+	if (n->cr || !n->bol) {
+		n->cr = 0;
+		if (out && mp_buf_append(out, "\r\n", 2))
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+		n->size += 2;
+		n->bol = 1;
+	}
+	return 0;
+}
+
+int msg_scan(struct message *m, struct mp_err *e)
+{
+	struct norm n = {.bol = 1, .header = 1, .strip_bcc = m->strip_bcc};
+	unsigned char buf[65536];
+	ssize_t r;
+
+	if (lseek(m->fd, 0, SEEK_SET) < 0)
+		return mp_err_sys(e, EX_IOERR, "message");
+	while ((r = read(m->fd, buf, sizeof buf)) > 0)
+		if (norm_feed(&n, buf, (size_t)r, NULL, e) < 0)
+			return -1;
+	if (r < 0)
+		return mp_err_sys(e, EX_IOERR, "message");
+	norm_end(&n, NULL, e);
+	if (n.size == 0)
+		return mp_err_set(e, EX_DATAERR, "empty message");
+	m->wiresize = n.size;
+	m->eightbit = n.eightbit;
+	return 0;
+}
+
+/* the body after DATA: normalised, then ".\r\n" */
+static int send_body(struct mp_proto *p, struct message *m, struct mp_err *e)
+{
+	struct norm n = {.bol = 1, .header = 1, .strip_bcc = m->strip_bcc};
+	struct mp_buf out = MP_BUF_INIT;
+	unsigned char buf[65536];
+	ssize_t r;
+	int rc = -1;
+
+	if (lseek(m->fd, 0, SEEK_SET) < 0)
+		return mp_err_sys(e, EX_IOERR, "message");
+	if (p->trace)
+		fprintf(stderr, "C: (%lld octets of message)\n", m->wiresize);
+	while ((r = read(m->fd, buf, sizeof buf)) > 0) {
+		mp_buf_reset(&out);
+		if (norm_feed(&n, buf, (size_t)r, &out, e) < 0)
+			goto done;
+		if (p->tls_on ? mp_tls_write(&p->tls, out.data, out.len, e) < 0
+		              : mp_write_full(p->fd, out.data, out.len) < 0) {
+			if (!p->tls_on)
+				mp_err_sys(e, EX_TEMPFAIL, "DATA: send");
+			goto done;
+		}
+	}
+	if (r < 0) {
+		mp_err_sys(e, EX_IOERR, "message");
+		goto done;
+	}
+	mp_buf_reset(&out);
+	norm_end(&n, &out, e);
+	mp_buf_append(&out, ".\r\n", 3);
+	if (p->tls_on ? mp_tls_write(&p->tls, out.data, out.len, e) < 0
+	              : mp_write_full(p->fd, out.data, out.len) < 0) {
+		if (!p->tls_on)
+			mp_err_sys(e, EX_TEMPFAIL, "DATA: send");
+		goto done;
+	}
+	rc = 0;
+done:
+	mp_buf_free(&out);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- one transaction */
+
+static int code_class(int code)
+{
+	return code / 100;
+}
+
+/* MAIL, RCPT... and DATA (pipelined when offered); each recipient gets
+ * its code. Returns 0 when the server took the message for the accepted
+ * recipients, 1 when nothing was taken (all refused, or the transaction
+ * failed with a reply), -1 when the session failed. */
+static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct message *m,
+                       const char *from, struct rcpt *r, size_t n, struct mp_err *e)
+{
+	struct mp_smtp_reply rep;
+	char cmd[1200];
+	size_t accepted = 0, pending = 0;
+	int pipelining = (c->bits & MP_SMTP_PIPELINING) != 0;
+
+	if ((c->bits & MP_SMTP_SIZE) && c->size > 0 && m->wiresize > c->size) {
+		for (size_t i = 0; i < n; i++)
+			if (!r[i].done) {
+				r[i].code = 552;
+				snprintf(r[i].text, sizeof r[i].text,
+				         "the message (%lld octets) is over the server's SIZE %ld",
+				         m->wiresize, c->size);
+			}
+		return 1;
+	}
+	if (m->eightbit && !(c->bits & MP_SMTP_8BITMIME)) {
+		for (size_t i = 0; i < n; i++)
+			if (!r[i].done) {
+				r[i].code = 554;
+				snprintf(r[i].text, sizeof r[i].text,
+				         "8-bit message, and the server has no 8BITMIME");
+			}
+		return 1;
+	}
+	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", from);
+	if (c->bits & MP_SMTP_SIZE)
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SIZE=%lld", m->wiresize);
+	if (m->eightbit)
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " BODY=8BITMIME");
+	if (mp_proto_send(p, cmd, NULL, e) < 0)
+		return -1;
+	if (!pipelining) {
+		if (mp_smtp_reply(p, &rep, e) < 0)
+			return -1;
+		if (code_class(rep.code) != 2)
+			goto mailfail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].done)
+			continue;
+		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", r[i].addr);
+		if (mp_proto_send(p, cmd, NULL, e) < 0)
+			return -1;
+		pending++;
+		if (!pipelining) {
+			if (mp_smtp_reply(p, &rep, e) < 0)
+				return -1;
+			r[i].code = rep.code;
+			snprintf(r[i].text, sizeof r[i].text, "%.200s", rep.text);
+			accepted += code_class(rep.code) == 2;
+		}
+	}
+	if (pipelining) {
+		/* MAIL, the RCPTs and DATA went out in one go (RFC 2920) */
+		if (mp_proto_send(p, "DATA", NULL, e) < 0)
+			return -1;
+		if (mp_smtp_reply(p, &rep, e) < 0)
+			return -1;
+		int mailok = code_class(rep.code) == 2;
+		struct mp_smtp_reply mailrep = rep;
+		for (size_t i = 0; i < n; i++) {
+			if (r[i].done)
+				continue;
+			if (mp_smtp_reply(p, &rep, e) < 0)
+				return -1;
+			r[i].code = mailok ? rep.code : mailrep.code;
+			snprintf(r[i].text, sizeof r[i].text, "%.200s",
+			         mailok ? rep.text : mailrep.text);
+			accepted += mailok && code_class(rep.code) == 2;
+		}
+		if (mp_smtp_reply(p, &rep, e) < 0) /* DATA */
+			return -1;
+		if (!mailok || !accepted) {
+			if (rep.code == 354) /* the server wants a body: give it none */
+				mp_proto_send(p, ".", NULL, e), mp_smtp_reply(p, &rep, e);
+			mp_smtp_cmd(p, "RSET", &rep, e);
+			return 1;
+		}
+		if (rep.code != 354)
+			goto datafail;
+	} else {
+		if (!accepted) {
+			mp_smtp_cmd(p, "RSET", &rep, e);
+			return 1;
+		}
+		if (mp_smtp_cmd(p, "DATA", &rep, e) < 0)
+			return -1;
+		if (rep.code != 354)
+			goto datafail;
+	}
+	if (send_body(p, m, e) < 0)
+		return -1;
+	if (mp_smtp_reply(p, &rep, e) < 0)
+		return -1;
+	if (code_class(rep.code) == 2) {
+		for (size_t i = 0; i < n; i++)
+			if (!r[i].done && code_class(r[i].code) == 2) {
+				r[i].done = 1;
+				snprintf(r[i].text, sizeof r[i].text, "%.200s", rep.text);
+			}
+		return 0;
+	}
+datafail:
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done && code_class(r[i].code) == 2) {
+			r[i].code = rep.code;
+			snprintf(r[i].text, sizeof r[i].text, "DATA: %.200s", rep.text);
+		}
+	return 1;
+mailfail:
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done) {
+			r[i].code = rep.code;
+			snprintf(r[i].text, sizeof r[i].text, "MAIL FROM: %.200s", rep.text);
+		}
+	return 1;
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static char *run_password_eval(const char *cmd, struct mp_err *e)
+{
+	FILE *f = popen(cmd, "r");
+	char buf[4096];
+	size_t n;
+
+	if (!f) {
+		mp_err_sys(e, EX_CONFIG, "password command");
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	int st = pclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (st != 0 || !buf[0]) {
+		mp_err_set(e, EX_CONFIG, "the password command failed or printed nothing");
+		return NULL;
+	}
+	return mp_xstrdup(buf);
+}
+
+/* greet, EHLO, TLS as asked, AUTH: a session ready for MAIL */
+static int session(struct mp_proto *p, const struct settings *s, const char *tlsname,
+                   int opportunistic, struct mp_smtp_caps *caps, struct mp_err *e)
+{
+	struct mp_smtp_reply rep;
+	struct mp_tls_opts to = {0};
+
+	to.ca_file = s->ca_file;
+	to.verify_name = tlsname;
+	to.timeout_ms = s->timeout_ms;
+	to.report_only = opportunistic;                 /* direct delivery without a policy */
+	if (s->tls && mp_proto_starttls(p, &to, e) < 0) /* implicit TLS */
+		return -1;
+	if (mp_smtp_reply(p, &rep, e) < 0)
+		return -1;
+	if (rep.code != 220)
+		return mp_err_set(e, code_class(rep.code) == 5 ? EX_UNAVAILABLE : EX_TEMPFAIL,
+		                  "greeting: %d %.200s", rep.code, rep.text);
+	if (mp_smtp_ehlo(p, s->helo, caps, &rep, e) < 0)
+		return -1;
+	if (!p->tls_on && (s->starttls || (caps->bits & MP_SMTP_STARTTLS))) {
+		if (!(caps->bits & MP_SMTP_STARTTLS)) {
+			if (s->starttls)
+				return mp_err_set(
+				    e, EX_UNAVAILABLE,
+				    "STARTTLS was asked for, and the server does not offer it");
+		} else if (mp_smtp_starttls(p, &to, s->helo, caps, &rep, e) < 0) {
+			return -1;
+		}
+	}
+	if (s->user) {
+		char *pass;
+		if (!p->tls_on && !s->auth_plaintext)
+			return mp_err_set(
+			    e, EX_CONFIG,
+			    "refusing to send a password without TLS (--auth-plaintext allows it)");
+		if (!p->tls_on)
+			mp_warn("warning: sending the password for %s without TLS", s->user);
+		pass =
+		    s->password_eval
+		        ? run_password_eval(s->password_eval, e)
+		        : (getenv("MSEND_PASSWORD") ? mp_xstrdup(getenv("MSEND_PASSWORD")) : NULL);
+		if (!pass)
+			return e && e->code
+			           ? -1
+			           : mp_err_set(e, EX_CONFIG,
+			                        "--user needs --password-eval (or MSEND_PASSWORD)");
+		int rc = mp_smtp_auth(p, caps, s->auth, s->user, pass, e);
+		memset(pass, 0, strlen(pass));
+		free(pass);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* apply a failed session to the recipients not yet done */
+static void session_failed(struct rcpt *r, size_t n, const struct mp_err *e, const char *where)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done) {
+			r[i].code = e->code == EX_TEMPFAIL ? 421 : 554;
+			snprintf(r[i].text, sizeof r[i].text, "%.200s: %.200s", where, e->msg);
+		}
+}
+
+static int relay(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
+                 size_t n, struct mp_err *e)
+{
+	struct mp_proto p;
+	struct mp_smtp_caps caps;
+	struct mp_smtp_reply rep;
+	char host[256], where[300];
+	int port = s->port, fd;
+
+	if (mp_net_split(s->server, host, sizeof host, &port, e) < 0)
+		return -1;
+	if (!port)
+		port = s->port ? s->port : (s->tls ? 465 : 587);
+	snprintf(where, sizeof where, "%s port %d", host, port);
+	fd = mp_net_connect(host, port, 0, s->timeout_ms, NULL, 0, e);
+	if (fd < 0) {
+		session_failed(r, n, e, where);
+		return 0;
+	}
+	mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
+	if (session(&p, s, host, 0, &caps, e) < 0 ||
+	    (transaction(&p, &caps, m, from, r, n, e) < 0)) {
+		session_failed(r, n, e, where);
+		mp_proto_close(&p);
+		return e->code == EX_TEMPFAIL || e->code == EX_UNAVAILABLE || e->code == EX_PROTOCOL
+		           ? 0
+		           : -1;
+	}
+	mp_smtp_cmd(&p, "QUIT", &rep, e);
+	mp_proto_close(&p);
+	return 0;
+}
+
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+/* every recipient domain: its MX hosts in order, until one takes it */
+static int direct(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
+                  size_t n, struct mp_err *e)
+{
+	struct mp_resolver res;
+	const char **doms = mp_xmalloc((n ? n : 1) * sizeof *doms);
+	size_t nd = 0;
+
+	mp_resolver_init(&res, getenv("MAILPIPE_RESOLV_CONF"), e);
+	if (s->dns_server &&
+	    mp_resolver_set_server(&res, s->dns_server, s->dns_port ? s->dns_port : 53, e) < 0) {
+		free(doms);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *d = domain_of(r[i].addr);
+		size_t k = 0;
+		while (k < nd && strcasecmp(doms[k], d) != 0)
+			k++;
+		if (k == nd && !r[i].done)
+			doms[nd++] = d;
+	}
+	struct mp_mx *mx = mp_xmalloc((nd ? nd : 1) * sizeof *mx);
+	mp_mx_lookup(&res, doms, nd, 0, mx);
+	for (size_t k = 0; k < nd; k++) {
+		/* this domain's recipients */
+		struct rcpt *sub = mp_xmalloc(n * sizeof *sub);
+		size_t *map = mp_xmalloc(n * sizeof *map), ns = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!r[i].done && strcasecmp(domain_of(r[i].addr), doms[k]) == 0) {
+				sub[ns] = r[i];
+				map[ns++] = i;
+			}
+		if (mx[k].status != MP_MX_OK) {
+			int perm = mx[k].status == MP_MX_NXDOMAIN || mx[k].status == MP_MX_NULL ||
+			           mx[k].status == MP_MX_NOMAIL || mx[k].status == MP_MX_BADNAME;
+			for (size_t i = 0; i < ns; i++) {
+				sub[i].code = perm ? 556 : 451;
+				snprintf(sub[i].text, sizeof sub[i].text,
+				         "%.200s: %.200s%.200s%.200s", doms[k],
+				         mp_mx_status_text(mx[k].status), mx[k].err[0] ? ": " : "",
+				         mx[k].err);
+				sub[i].done = perm;
+			}
+		}
+		for (size_t h = 0; mx[k].status == MP_MX_OK && h < mx[k].nhosts; h++) {
+			const struct mp_mx_host *host = &mx[k].hosts[h];
+			char hn[MP_DNS_NAMEMAX];
+			size_t hl = strlen(host->name);
+			snprintf(hn, sizeof hn, "%.*s",
+			         (int)(hl > 1 && host->name[hl - 1] == '.' ? hl - 1 : hl),
+			         host->name);
+			for (size_t a = 0; a < host->naddrs; a++) {
+				struct sockaddr_storage ss;
+				socklen_t sl;
+				char as[64], where[400];
+				memset(&ss, 0, sizeof ss);
+				int port = s->mx_port ? s->mx_port : 25;
+				if (host->addrs[a].family == AF_INET) {
+					struct sockaddr_in *v = (void *)&ss;
+					v->sin_family = AF_INET;
+					v->sin_port = htons((uint16_t)port);
+					memcpy(&v->sin_addr, host->addrs[a].addr, 4);
+					sl = sizeof *v;
+				} else {
+					struct sockaddr_in6 *v = (void *)&ss;
+					v->sin6_family = AF_INET6;
+					v->sin6_port = htons((uint16_t)port);
+					memcpy(&v->sin6_addr, host->addrs[a].addr, 16);
+					sl = sizeof *v;
+				}
+				inet_ntop(host->addrs[a].family, host->addrs[a].addr, as,
+				          sizeof as);
+				snprintf(where, sizeof where, "%.300s [%s] port %d", hn, as, port);
+				struct mp_err he;
+				mp_err_clear(&he);
+				int fd = mp_net_connect_addr((struct sockaddr *)&ss, sl,
+				                             s->timeout_ms, &he);
+				if (fd < 0) {
+					session_failed(sub, ns, &he, where);
+					continue;
+				}
+				struct mp_proto p;
+				struct mp_smtp_caps caps;
+				struct mp_smtp_reply rep;
+				struct settings ds = *s;
+				ds.tls = 0;
+				ds.starttls = s->tls_required;
+				ds.user = NULL; /* no AUTH towards an MX */
+				mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
+				int rc = session(&p, &ds, hn, !s->tls_required, &caps, &he);
+				if (rc == 0)
+					rc = transaction(&p, &caps, m, from, sub, ns, &he);
+				if (rc < 0)
+					session_failed(sub, ns, &he, where);
+				else
+					mp_smtp_cmd(&p, "QUIT", &rep, &he);
+				mp_proto_close(&p);
+				/* a permanent answer from an MX is the domain's answer */
+				int left = 0;
+				for (size_t i = 0; i < ns; i++) {
+					if (!sub[i].done && code_class(sub[i].code) == 5 && rc >= 0)
+						sub[i].done = 1;
+					left += !sub[i].done;
+				}
+				if (!left)
+					goto next_domain;
+			}
+		}
+	next_domain:
+		for (size_t i = 0; i < ns; i++)
+			r[map[i]] = sub[i];
+		free(sub);
+		free(map);
+	}
+	mp_mx_free(mx, nd);
+	free(mx);
+	free(doms);
+	return 0;
+}
+
+int deliver(const struct settings *s, struct message *m, const char *from, struct rcpt *r, size_t n,
+            struct mp_err *e)
+{
+	int rc = s->direct ? direct(s, m, from, r, n, e) : relay(s, m, from, r, n, e);
+
+	if (rc < 0)
+		return -1;
+	/* 5xx: done for good (failed); 2xx: delivered; anything else waits */
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done && code_class(r[i].code) == 5)
+			r[i].done = 1;
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done)
+			return 1;
+	return 0;
+}

@@ -86,6 +86,41 @@ int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_er
 	}
 }
 
+int mp_proto_read(struct mp_proto *p, void *buf, size_t n, struct mp_err *e)
+{
+	char *o = buf;
+	size_t have = p->end - p->start;
+
+	if (have) {
+		size_t k = have < n ? have : n;
+		memcpy(o, p->buf + p->start, k);
+		p->start += k;
+		o += k;
+		n -= k;
+	}
+	while (n) {
+		ssize_t r;
+		if (p->tls_on) {
+			r = mp_tls_read(&p->tls, o, n, e);
+			if (r < 0)
+				return -1;
+		} else {
+			do
+				r = recv(p->fd, o, n, 0);
+			while (r < 0 && errno == EINTR);
+			if (r < 0)
+				return mp_err_set(e, EX_TEMPFAIL, "receive: %s",
+				                  errno == EAGAIN ? "timed out" : strerror(errno));
+		}
+		if (r == 0)
+			return mp_err_set(e, EX_TEMPFAIL,
+			                  "the server closed the connection mid-message");
+		o += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
 size_t mp_proto_unread(struct mp_proto *p)
 {
 	struct pollfd pf = {p->fd, POLLIN, 0};

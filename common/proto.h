@@ -26,6 +26,9 @@ int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struc
 /* Next line without its CR LF; 1 ok, 0 connection closed, -1 error or a
  * line longer than MP_PROTO_LINE. */
 int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_err *e);
+/* Exactly n raw bytes (an IMAP literal, a body): buffered ones first.
+ * Returns 0, or -1 (connection closed early: EX_TEMPFAIL). */
+int mp_proto_read(struct mp_proto *p, void *buf, size_t n, struct mp_err *e);
 /* Bytes the server sent that nobody has read yet (buffered or waiting
  * in the socket): before a TLS handshake this must be none. */
 size_t mp_proto_unread(struct mp_proto *p);

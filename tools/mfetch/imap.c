@@ -1,0 +1,498 @@
+/* IMAP4rev1 (RFC 3501) retrieval: STARTTLS, AUTHENTICATE or LOGIN,
+ * SELECT, UID SEARCH for what is new since the last UID (per
+ * UIDVALIDITY), UID FETCH BODY.PEEK[] into a spool file, delivery, and
+ * only then \Seen or \Deleted + (UID) EXPUNGE. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "io.h"
+#include "mfetch.h"
+#include "sasl.h"
+
+struct imap {
+	struct mp_proto p;
+	unsigned tag;
+	char caps[1024];
+	char last[MP_PROTO_LINE + 1]; /* the tagged reply's text */
+};
+
+static int has_cap(const struct imap *s, const char *cap)
+{
+	char buf[1100];
+
+	snprintf(buf, sizeof buf, " %s ", s->caps);
+	for (char *c = buf; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	char want[80];
+	snprintf(want, sizeof want, " %s ", cap);
+	for (char *c = want; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	return strstr(buf, want) != NULL;
+}
+
+/* keep the capability list from "* CAPABILITY ..." or "[CAPABILITY ...]" */
+static void take_caps(struct imap *s, const char *line)
+{
+	const char *c = strcasestr(line, "CAPABILITY ");
+
+	if (c) {
+		c += 11;
+		snprintf(s->caps, sizeof s->caps, "%.*s", (int)strcspn(c, "]"), c);
+	}
+}
+
+/* send "TAG cmd" (shown instead in the trace when given), read to the
+ * tagged reply; untagged lines go to cb. 0 OK, 1 NO/BAD, -1 error */
+typedef int (*untagged_fn)(struct imap *s, char *line, size_t len, void *ctx, struct mp_err *e);
+
+static int command(struct imap *s, const char *cmd, const char *shown, untagged_fn cb, void *ctx,
+                   struct mp_err *e)
+{
+	char line[MP_PROTO_LINE + 32], tag[16];
+
+	snprintf(tag, sizeof tag, "a%u", ++s->tag);
+	snprintf(line, sizeof line, "%s %s", tag, cmd);
+	char sh[300];
+	if (shown)
+		snprintf(sh, sizeof sh, "%s %s", tag, shown);
+	if (mp_proto_send(&s->p, line, shown ? sh : NULL, e) < 0)
+		return -1;
+	for (;;) {
+		char *l;
+		size_t len;
+		int r = mp_proto_readline(&s->p, &l, &len, e);
+		if (r <= 0)
+			return r < 0
+			           ? -1
+			           : mp_err_set(e, EX_TEMPFAIL, "the server closed the connection");
+		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
+			const char *st = l + strlen(tag) + 1;
+			snprintf(s->last, sizeof s->last, "%s", st);
+			take_caps(s, st);
+			return strncasecmp(st, "OK", 2) == 0 ? 0 : 1;
+		}
+		if (l[0] == '*') {
+			take_caps(s, l);
+			if (cb && cb(s, l, len, ctx, e) < 0)
+				return -1;
+		}
+		/* "+" continuations are answered by the callers that expect them */
+	}
+}
+
+static void quote(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	out[o++] = '"';
+	for (; *s && o + 3 < n; s++) {
+		if (*s == '"' || *s == '\\')
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+static int authenticate(struct imap *s, struct fopts *o, const char *pass, struct mp_err *e)
+{
+	enum mp_sasl_mech m = MP_SASL_NONE;
+	char cmd[1000], u[300], pw[600];
+
+	if (o->auth && strcasecmp(o->auth, "auto") != 0 && strcasecmp(o->auth, "login") != 0)
+		m = mp_sasl_parse(o->auth);
+	else if (!o->auth || strcasecmp(o->auth, "auto") == 0) {
+		char offered[256] = "";
+		char buf[1100], *save = NULL;
+		snprintf(buf, sizeof buf, "%s", s->caps);
+		for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
+			if (strncasecmp(w, "AUTH=", 5) == 0 && strlen(offered) + strlen(w) < 250) {
+				strcat(offered, w + 5);
+				strcat(offered, " ");
+			}
+		m = mp_sasl_choose(offered);
+	}
+	if (m == MP_SASL_NONE || m == MP_SASL_LOGIN) {
+		/* LOGIN, the IMAP command */
+		if (has_cap(s, "LOGINDISABLED"))
+			return mp_err_set(e, EX_NOPERM,
+			                  "the server disables LOGIN and offers no usable AUTH");
+		quote(u, sizeof u, o->user);
+		quote(pw, sizeof pw, pass);
+		snprintf(cmd, sizeof cmd, "LOGIN %s %s", u, pw);
+		char shown[400];
+		snprintf(shown, sizeof shown, "LOGIN %s", u);
+		int r = command(s, cmd, shown, NULL, NULL, e);
+		if (r < 0)
+			return -1;
+		if (r)
+			return mp_err_set(e, EX_NOPERM, "LOGIN refused: %.200s", s->last);
+		return 0;
+	}
+	/* AUTHENTICATE with SASL-IR style continuations */
+	struct mp_buf resp = MP_BUF_INIT;
+	char tag[16];
+	int step = 0, rc = -1;
+	snprintf(tag, sizeof tag, "a%u", ++s->tag);
+	snprintf(cmd, sizeof cmd, "%s AUTHENTICATE %s", tag, mp_sasl_name(m));
+	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
+		return -1;
+	for (;;) {
+		char *l;
+		size_t len;
+		if (mp_proto_readline(&s->p, &l, &len, e) <= 0)
+			goto out;
+		if (l[0] == '+') {
+			const char *ch64 = l[1] == ' ' ? l + 2 : l + 1;
+			size_t cl = strlen(ch64), n1 = 0, n2 = 0;
+			char *ch = malloc(mp_b64dec_maxout(cl) + 8);
+			struct mp_b64dec d;
+			mp_b64dec_init(&d, MP_B64_NOPAD);
+			if (!ch || mp_b64dec_update(&d, ch64, cl, ch, &n1, NULL) < 0 ||
+			    mp_b64dec_final(&d, ch + n1, &n2, NULL) < 0) {
+				free(ch);
+				mp_proto_send(&s->p, "*", NULL, e);
+				mp_err_set(e, EX_PROTOCOL, "AUTHENTICATE: bad challenge");
+				goto out;
+			}
+			if (mp_sasl_step(m, step++, o->user, pass, ch, n1 + n2, &resp, e) < 0) {
+				free(ch);
+				goto out;
+			}
+			free(ch);
+			char *b64 = malloc(mp_b64_enclen(resp.len, 0) + 1);
+			size_t bl = mp_b64_encode(resp.data ? resp.data : "", resp.len, b64, 0);
+			b64[bl] = '\0';
+			int sr = mp_proto_send(&s->p, b64, "", e);
+			free(b64);
+			if (sr < 0)
+				goto out;
+			continue;
+		}
+		if (strncmp(l, tag, strlen(tag)) == 0) {
+			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) == 0)
+				rc = 0;
+			else
+				mp_err_set(e, EX_NOPERM, "AUTHENTICATE %s refused: %.200s",
+				           mp_sasl_name(m), l + strlen(tag) + 1);
+			take_caps(s, l);
+			goto out;
+		}
+	}
+out:
+	mp_buf_free(&resp);
+	return rc;
+}
+
+struct selectinfo {
+	unsigned long uidvalidity;
+	long exists;
+};
+
+static int on_select(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
+{
+	struct selectinfo *si = ctx;
+	const char *v = strcasestr(l, "[UIDVALIDITY ");
+
+	(void)s, (void)len, (void)e;
+	if (v)
+		si->uidvalidity = strtoul(v + 13, NULL, 10);
+	if (strstr(l, " EXISTS"))
+		si->exists = atol(l + 2);
+	return 0;
+}
+
+struct uids {
+	unsigned long *v;
+	size_t n;
+};
+
+static int on_search(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
+{
+	struct uids *u = ctx;
+	char *p;
+
+	(void)s, (void)len, (void)e;
+	if (strncasecmp(l, "* SEARCH", 8) != 0)
+		return 0;
+	for (p = l + 8; *p;) {
+		char *end;
+		unsigned long x = strtoul(p, &end, 10);
+		if (end == p) {
+			p++;
+			continue;
+		}
+		u->v = mp_xrealloc(u->v, (u->n + 1) * sizeof *u->v);
+		u->v[u->n++] = x;
+		p = end;
+	}
+	return 0;
+}
+
+static int cmp_ul(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
+{
+	(void)s, (void)len, (void)ctx, (void)e;
+	if (strncasecmp(l, "* LIST ", 7) == 0) {
+		const char *name = strrchr(l, ' ');
+		printf("%s\n", name ? name + 1 : l);
+	}
+	return 0;
+}
+
+/* UID FETCH uid BODY.PEEK[]: the literal into a spool file */
+static int fetch_one(struct imap *s, struct fopts *o, unsigned long uid, int *fdout,
+                     long long *size, struct mp_err *e)
+{
+	char cmd[128], tag[16];
+	int fd = -1, got = 0;
+
+	snprintf(tag, sizeof tag, "a%u", ++s->tag);
+	snprintf(cmd, sizeof cmd, "%s UID FETCH %lu (RFC822.SIZE BODY.PEEK[])", tag, uid);
+	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
+		return -1;
+	for (;;) {
+		char *l;
+		size_t len;
+		if (mp_proto_readline(&s->p, &l, &len, e) <= 0)
+			goto fail;
+		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
+			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) != 0) {
+				mp_err_set(e, EX_TEMPFAIL, "UID FETCH %lu: %.200s", uid,
+				           l + strlen(tag) + 1);
+				goto fail;
+			}
+			if (!got) {
+				mp_err_set(e, EX_PROTOCOL,
+				           "UID FETCH %lu: no message in the answer", uid);
+				goto fail;
+			}
+			*fdout = fd;
+			return 0;
+		}
+		/* "* n FETCH (... BODY[] {len}" then the literal */
+		if (l[0] != '*' || !strcasestr(l, "FETCH") || len < 3 || l[len - 1] != '}')
+			continue;
+		char *br = strrchr(l, '{');
+		char *sz = strcasestr(l, "RFC822.SIZE ");
+		if (!br || got)
+			continue;
+		long long n = atoll(br + 1);
+		if (n < 0 || (o->max_size && n > o->max_size * 2 + 65536)) {
+			mp_err_set(e, EX_PROTOCOL, "UID FETCH %lu: literal of %lld bytes", uid, n);
+			goto fail;
+		}
+		(void)sz;
+		const char *dir = getenv("TMPDIR");
+		char path[4096];
+		snprintf(path, sizeof path, "%s/mfetch.XXXXXX", dir && *dir ? dir : "/tmp");
+		fd = mkstemp(path);
+		if (fd < 0) {
+			mp_err_sys(e, EX_TEMPFAIL, "spool %s", path);
+			goto fail;
+		}
+		unlink(path);
+		/* the literal, with the wire's CRLF made the LF of mail on disk */
+		char buf[32768], out[32770];
+		int cr = 0;
+		for (long long left = n; left > 0;) {
+			size_t k = left > (long long)sizeof buf ? sizeof buf : (size_t)left, w = 0;
+			if (mp_proto_read(&s->p, buf, k, e) < 0)
+				goto fail;
+			left -= (long long)k;
+			for (size_t i = 0; i < k; i++) {
+				if (cr && buf[i] != '\n')
+					out[w++] = '\r'; /* a CR alone stays */
+				cr = buf[i] == '\r';
+				if (!cr)
+					out[w++] = buf[i];
+			}
+			if (cr && left == 0)
+				out[w++] = '\r';
+			if (mp_write_full(fd, out, w) < 0) {
+				mp_err_sys(e, EX_TEMPFAIL, "spool");
+				goto fail;
+			}
+		}
+		*size = n;
+		got = 1;
+		if (s->p.trace)
+			fprintf(stderr, "S: (%lld octets of message)\n", n);
+	}
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, struct fstats *st,
+                        struct mp_err *e)
+{
+	struct selectinfo si = {0};
+	struct uids u = {0};
+	struct mp_buf state = MP_BUF_INIT;
+	char cmd[600], q[512], key[600], val[64];
+	unsigned long last = 0, sv = 0;
+	int r, rc = -1;
+	size_t done_n = 0;
+	struct mp_buf doneset = MP_BUF_INIT;
+
+	quote(q, sizeof q, folder);
+	snprintf(cmd, sizeof cmd, "SELECT %s", q);
+	if ((r = command(s, cmd, NULL, on_select, &si, e)) != 0)
+		return r < 0 ? -1
+		             : mp_err_set(e, EX_UNAVAILABLE, "SELECT %s: %.200s", folder, s->last);
+	snprintf(key, sizeof key, "imap %s@%s %s", o->user, o->server, folder);
+	if (!o->all && state_load(o, key, &state) == 0 &&
+	    sscanf(state.data, "%lu %lu", &sv, &last) == 2 && sv != si.uidvalidity)
+		last = 0; /* a new UIDVALIDITY: the old UIDs mean nothing */
+	if (o->all)
+		snprintf(cmd, sizeof cmd, "UID SEARCH ALL");
+	else
+		snprintf(cmd, sizeof cmd, "UID SEARCH UID %lu:*", last + 1);
+	if ((r = command(s, cmd, NULL, on_search, &u, e)) != 0) {
+		if (r > 0)
+			mp_err_set(e, EX_UNAVAILABLE, "UID SEARCH: %.200s", s->last);
+		goto out;
+	}
+	qsort(u.v, u.n, sizeof *u.v, cmp_ul);
+	for (size_t i = 0; i < u.n; i++) {
+		unsigned long uid = u.v[i];
+		int fd = -1;
+		long long size = 0;
+		char uidtxt[32];
+		if (!o->all && uid <= last)
+			continue; /* "n:*" always returns the highest UID */
+		if (o->limit && st->fetched >= o->limit)
+			break;
+		if (fetch_one(s, o, uid, &fd, &size, e) < 0)
+			goto out;
+		if (o->max_size && size > o->max_size) {
+			if (!o->quiet)
+				mp_warn(
+				    "%s: UID %lu: %lld bytes, over --max-size: left on the server",
+				    folder, uid, size);
+			st->skipped_big++;
+			close(fd);
+			continue;
+		}
+		snprintf(uidtxt, sizeof uidtxt, "%lu", uid);
+		if (deliver_file(o, fd, uidtxt, folder, e) < 0) {
+			close(fd);
+			goto out; /* kept on the server, and not recorded */
+		}
+		close(fd);
+		st->fetched++;
+		st->bytes += size;
+		/* durable: record it, then the server may change it */
+		if (uid > last)
+			last = uid;
+		snprintf(val, sizeof val, "%lu %lu", si.uidvalidity, last);
+		if (!o->all && state_save(o, key, val, e) < 0)
+			goto out;
+		if (o->delete_ || o->mark_seen) {
+			snprintf(cmd, sizeof cmd, "UID STORE %lu +FLAGS.SILENT (%s)", uid,
+			         o->delete_ ? "\\Deleted \\Seen" : "\\Seen");
+			if (command(s, cmd, NULL, NULL, NULL, e) < 0)
+				goto out;
+			if (o->delete_)
+				mp_buf_printf(&doneset, "%s%lu", done_n++ ? "," : "", uid);
+		}
+	}
+	if (o->delete_ && done_n) {
+		if (has_cap(s, "UIDPLUS"))
+			snprintf(cmd, sizeof cmd, "UID EXPUNGE %.500s", doneset.data);
+		else
+			snprintf(cmd, sizeof cmd, "EXPUNGE");
+		if (command(s, cmd, NULL, NULL, NULL, e) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(u.v);
+	mp_buf_free(&state);
+	mp_buf_free(&doneset);
+	return rc;
+}
+
+int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
+{
+	struct imap s;
+	char *pass = NULL, *l;
+	size_t len;
+	int rc = -1;
+
+	memset(&s, 0, sizeof s);
+	if (connect_session(o, &s.p, e) < 0)
+		return -1;
+	if (mp_proto_readline(&s.p, &l, &len, e) <= 0 || strncmp(l, "* ", 2) != 0)
+		goto out_err;
+	take_caps(&s, l);
+	if (strncasecmp(l, "* BYE", 5) == 0) {
+		mp_err_set(e, EX_TEMPFAIL, "the server says: %.200s", l);
+		goto out;
+	}
+	if (!s.caps[0] && command(&s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
+		goto out;
+	if (!s.p.tls_on && o->starttls) {
+		if (!has_cap(&s, "STARTTLS")) {
+			mp_err_set(e, EX_UNAVAILABLE, "the server does not offer STARTTLS");
+			goto out;
+		}
+		if (command(&s, "STARTTLS", NULL, NULL, NULL, e) != 0) {
+			if (!e->code)
+				mp_err_set(e, EX_UNAVAILABLE, "STARTTLS refused: %.200s", s.last);
+			goto out;
+		}
+		struct mp_tls_opts to = {.ca_file = o->ca_file,
+		                         .verify_name = o->server,
+		                         .fingerprint = o->fingerprint,
+		                         .timeout_ms = o->timeout_ms};
+		if (mp_proto_starttls(&s.p, &to, e) < 0)
+			goto out;
+		s.caps[0] = '\0'; /* nothing from before TLS is kept */
+		if (command(&s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
+			goto out;
+	}
+	if (!s.p.tls_on)
+		mp_warn("warning: no TLS: the password goes in clear");
+	if (!(pass = password(o, e)))
+		goto out;
+	if (authenticate(&s, o, pass, e) < 0)
+		goto out;
+	if (o->list_folders) {
+		rc = command(&s, "LIST \"\" \"*\"", NULL, on_list, NULL, e) == 0 ? 0 : -1;
+		goto logout;
+	}
+	for (int i = 0; i < (o->nfolders ? o->nfolders : 1); i++)
+		if (fetch_folder(&s, o, o->nfolders ? o->folders[i] : "INBOX", st, e) < 0)
+			goto logout;
+	rc = 0;
+logout : {
+	struct mp_err e2;
+	mp_err_clear(&e2);
+	command(&s, "LOGOUT", NULL, NULL, NULL, &e2);
+}
+	goto out;
+out_err:
+	if (!e->code)
+		mp_err_set(e, EX_PROTOCOL, "no IMAP greeting");
+out:
+	if (pass) {
+		memset(pass, 0, strlen(pass));
+		free(pass);
+	}
+	mp_proto_close(&s.p);
+	return rc;
+}

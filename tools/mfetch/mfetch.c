@@ -1,0 +1,449 @@
+/* mfetch: fetch mail over IMAP or POP3 into a Maildir, an mbox, stdout or
+ * an MDA; only what is new; a message leaves the server (or is marked
+ * seen) only after it is durably delivered. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "mfetch.h"
+#include "net.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: %s --server HOST[:PORT] --user NAME [--imap | --pop3] [--tls] [options]\n"
+	        "Fetch mail over IMAP or POP3 (TLS or STARTTLS) into a Maildir, an mbox, stdout\n"
+	        "or an MDA; only what is new; nothing leaves the server before it is safe.\n\n"
+	        "      --server HOST[:P]  the server (ports: IMAP 143/993, POP3 110/995)\n"
+	        "      --port PORT        its port\n"
+	        "      --imap, --pop3     protocol (default: by port, else IMAP)\n"
+	        "      --tls              implicit TLS (993, 995)\n"
+	        "      --starttls         STARTTLS/STLS, required (the default without --tls)\n"
+	        "      --ca-file FILE     CA certificates (default: the system store)\n"
+	        "      --fingerprint FP   pin the server certificate's SHA-256\n"
+	        "      --user NAME        login name\n"
+	        "      --password-eval C  run C for the password (or MFETCH_PASSWORD)\n"
+	        "      --auth MECH        plain, login, cram-md5, user (POP3), auto (default)\n"
+	        "      --new              only what this client has not fetched (default)\n"
+	        "      --all              everything\n"
+	        "      --folder NAME      IMAP folder (repeatable; default INBOX)\n"
+	        "      --list-folders     list the IMAP folders\n"
+	        "      --limit N          at most N messages\n"
+	        "      --max-size BYTES   leave larger messages on the server\n"
+	        "      --to DEST          DIR/ or maildir:DIR, mbox:FILE, or - (mboxrd on stdout)\n"
+	        "      --mda CMD          pipe each message to CMD (sh -c)\n"
+	        "      --keep             leave messages on the server (default)\n"
+	        "      --delete           delete them once delivered\n"
+	        "      --mark-seen        IMAP: mark fetched messages \\Seen\n"
+	        "      --state FILE       where the only-new state lives\n"
+	        "      --timeout SEC      per network step (default 60)\n"
+	        "  -q, --quiet            no summary line\n"
+	        "  -v, --verbose          the protocol dialogue on stderr (password as ***)\n"
+	        "  -h, --help             this help\n"
+	        "  -V, --version          version\n",
+	        mp_progname());
+}
+
+char *password(const struct fopts *o, struct mp_err *e)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	if (!o->password_eval) {
+		const char *p = getenv("MFETCH_PASSWORD");
+		if (p)
+			return mp_xstrdup(p);
+		mp_err_set(e, EX_CONFIG, "no password: give --password-eval (or MFETCH_PASSWORD)");
+		return NULL;
+	}
+	f = popen(o->password_eval, "r");
+	if (!f) {
+		mp_err_sys(e, EX_CONFIG, "password command");
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	int st = pclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (st != 0 || !buf[0]) {
+		mp_err_set(e, EX_CONFIG, "the password command failed or printed nothing");
+		return NULL;
+	}
+	return mp_xstrdup(buf);
+}
+
+int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e)
+{
+	char peer[128];
+	int fd = mp_net_connect(o->server, o->port, 0, o->timeout_ms, peer, sizeof peer, e);
+
+	if (fd < 0)
+		return -1;
+	mp_proto_init(p, fd, o->timeout_ms, o->verbose);
+	if (o->tls) {
+		struct mp_tls_opts to = {.ca_file = o->ca_file,
+		                         .verify_name = o->server,
+		                         .fingerprint = o->fingerprint,
+		                         .timeout_ms = o->timeout_ms};
+		if (mp_proto_starttls(p, &to, e) < 0) {
+			mp_proto_close(p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- state */
+
+static const char *state_path(const struct fopts *o)
+{
+	static char buf[4096];
+	const char *d;
+
+	if (o->state)
+		return o->state;
+	if ((d = getenv("XDG_STATE_HOME")) && *d)
+		snprintf(buf, sizeof buf, "%s/mailpipe/mfetch.state", d);
+	else
+		snprintf(buf, sizeof buf, "%s/.local/state/mailpipe/mfetch.state",
+		         getenv("HOME") ? getenv("HOME") : "/tmp");
+	return buf;
+}
+
+/* the file: lines "KEY\tVALUE" */
+int state_load(const struct fopts *o, const char *key, struct mp_buf *value)
+{
+	FILE *f = fopen(state_path(o), "re");
+	char *line = NULL;
+	size_t cap = 0, kl = strlen(key);
+	ssize_t n;
+	int rc = -1;
+
+	mp_buf_reset(value);
+	if (!f)
+		return -1;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if ((size_t)n > kl && strncmp(line, key, kl) == 0 && line[kl] == '\t') {
+			line[strcspn(line, "\n")] = '\0';
+			mp_buf_puts(value, line + kl + 1);
+			rc = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+int state_save(const struct fopts *o, const char *key, const char *value, struct mp_err *e)
+{
+	const char *path = state_path(o);
+	struct mp_buf out = MP_BUF_INIT;
+	FILE *f = fopen(path, "re");
+	char *line = NULL, dir[4096];
+	size_t cap = 0, kl = strlen(key);
+	ssize_t n;
+	int rc;
+
+	while (f && (n = getline(&line, &cap, f)) > 0)
+		if (!((size_t)n > kl && strncmp(line, key, kl) == 0 && line[kl] == '\t'))
+			mp_buf_append(&out, line, (size_t)n);
+	if (f)
+		fclose(f);
+	free(line);
+	mp_buf_printf(&out, "%s\t%s\n", key, value);
+	snprintf(dir, sizeof dir, "%s", path);
+	for (char *s = dir + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(dir, 0700);
+			*s = '/';
+		}
+	/* tmp, fsync, rename, fsync the directory */
+	rc = mp_atomic_write(path, out.data, out.len, 0600, e);
+	mp_buf_free(&out);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- delivery */
+
+static int to_stdout(int fd, struct mp_err *e)
+{
+	/* mboxrd: From_ line, ^>*From quoted, LF line ends, blank line */
+	char buf[65536], date[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	ssize_t n;
+	int bol = 1, cr = 0;
+	struct mp_buf out = MP_BUF_INIT;
+
+	localtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
+	mp_buf_printf(&out, "From MAILER-DAEMON %s\n", date);
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			char c = buf[i];
+			if (cr && c != '\n')
+				mp_buf_putc(&out, '\r');
+			cr = 0;
+			if (c == '\r') {
+				cr = 1;
+				continue;
+			}
+			if (bol) {
+				ssize_t k = i;
+				while (k < n && buf[k] == '>')
+					k++;
+				if (n - k >= 5 && memcmp(buf + k, "From ", 5) == 0)
+					mp_buf_putc(&out, '>');
+			}
+			mp_buf_putc(&out, c);
+			bol = c == '\n';
+		}
+		if (mp_write_full(STDOUT_FILENO, out.data, out.len) < 0) {
+			mp_buf_free(&out);
+			return mp_err_sys(e, EX_IOERR, "stdout");
+		}
+		mp_buf_reset(&out);
+	}
+	mp_buf_puts(&out, bol ? "\n" : "\n\n");
+	int rc = mp_write_full(STDOUT_FILENO, out.data, out.len);
+	mp_buf_free(&out);
+	return rc < 0 ? mp_err_sys(e, EX_IOERR, "stdout") : 0;
+}
+
+static int to_mda(const struct fopts *o, int fd, const char *uid, const char *folder,
+                  struct mp_err *e)
+{
+	pid_t pid;
+	int st;
+
+	lseek(fd, 0, SEEK_SET);
+	pid = fork();
+	if (pid < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "fork");
+	if (pid == 0) {
+		dup2(fd, STDIN_FILENO);
+		setenv("MFETCH_UID", uid, 1);
+		setenv("MFETCH_FOLDER", folder, 1);
+		setenv("MFETCH_SERVER", o->server, 1);
+		execl("/bin/sh", "sh", "-c", o->dest_arg, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return mp_err_sys(e, EX_TEMPFAIL, "wait");
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st))
+		return mp_err_set(
+		    e, WEXITSTATUS(st) == EX_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE,
+		    "the MDA '%s' exited %d for UID %s: the message stays on the server",
+		    o->dest_arg, WEXITSTATUS(st), uid);
+	return mp_err_set(e, EX_TEMPFAIL, "the MDA '%s' died (signal %d) for UID %s", o->dest_arg,
+	                  WTERMSIG(st), uid);
+}
+
+int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, struct mp_err *e)
+{
+	if (o->dest == DEST_STDOUT)
+		return to_stdout(fd, e);
+	if (o->dest == DEST_MDA)
+		return to_mda(o, fd, uid, folder, e);
+	struct mp_segr r;
+	struct mp_delivery d = {0};
+	struct mp_delivered res;
+	lseek(fd, 0, SEEK_SET);
+	if (mp_segr_init(&r, fd, 64 * 1024, e) < 0)
+		return -1;
+	struct mp_msgsrc src = mp_segr_src(&r);
+	int rc = mp_store_deliver(&o->store, &src, &d, &res, e);
+	mp_segr_free(&r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- main */
+
+enum {
+	OPT_SERVER = 256,
+	OPT_PORT,
+	OPT_IMAP,
+	OPT_POP3,
+	OPT_TLS,
+	OPT_STARTTLS,
+	OPT_CAFILE,
+	OPT_FP,
+	OPT_USER,
+	OPT_PWEVAL,
+	OPT_AUTH,
+	OPT_NEW,
+	OPT_ALL,
+	OPT_FOLDER,
+	OPT_LISTF,
+	OPT_LIMIT,
+	OPT_MAXSIZE,
+	OPT_TO,
+	OPT_MDA,
+	OPT_KEEP,
+	OPT_DELETE,
+	OPT_SEEN,
+	OPT_STATE,
+	OPT_TIMEOUT
+};
+
+static long long num(const char *s, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		v *= 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		v *= 1024 * 1024, end++;
+	if (!*s || *end || errno || v < 0)
+		mp_die(EX_USAGE, "invalid %s: '%s'", what, s);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"server", required_argument, NULL, OPT_SERVER},
+	                                   {"port", required_argument, NULL, OPT_PORT},
+	                                   {"imap", no_argument, NULL, OPT_IMAP},
+	                                   {"pop3", no_argument, NULL, OPT_POP3},
+	                                   {"tls", no_argument, NULL, OPT_TLS},
+	                                   {"starttls", no_argument, NULL, OPT_STARTTLS},
+	                                   {"ca-file", required_argument, NULL, OPT_CAFILE},
+	                                   {"fingerprint", required_argument, NULL, OPT_FP},
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"password-eval", required_argument, NULL, OPT_PWEVAL},
+	                                   {"auth", required_argument, NULL, OPT_AUTH},
+	                                   {"new", no_argument, NULL, OPT_NEW},
+	                                   {"all", no_argument, NULL, OPT_ALL},
+	                                   {"folder", required_argument, NULL, OPT_FOLDER},
+	                                   {"list-folders", no_argument, NULL, OPT_LISTF},
+	                                   {"limit", required_argument, NULL, OPT_LIMIT},
+	                                   {"max-size", required_argument, NULL, OPT_MAXSIZE},
+	                                   {"to", required_argument, NULL, OPT_TO},
+	                                   {"mda", required_argument, NULL, OPT_MDA},
+	                                   {"keep", no_argument, NULL, OPT_KEEP},
+	                                   {"delete", no_argument, NULL, OPT_DELETE},
+	                                   {"mark-seen", no_argument, NULL, OPT_SEEN},
+	                                   {"state", required_argument, NULL, OPT_STATE},
+	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	                                   {"quiet", no_argument, NULL, 'q'},
+	                                   {"verbose", no_argument, NULL, 'v'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {NULL, 0, NULL, 0}};
+	struct fopts o = {.timeout_ms = 60000, .imap = -1, .dest = DEST_STORE};
+	struct fstats st = {0};
+	struct mp_err e;
+	const char *to = NULL;
+	char host[256];
+	int c, rc;
+
+	mp_setprogname(argv[0]);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":qvhV", lo, NULL)) != -1) {
+		switch (c) {
+		case OPT_SERVER: o.server = optarg; break;
+		case OPT_PORT: o.port = (int)num(optarg, "port"); break;
+		case OPT_IMAP: o.imap = 1; break;
+		case OPT_POP3: o.imap = 0; break;
+		case OPT_TLS: o.tls = 1; break;
+		case OPT_STARTTLS: o.starttls = 1; break;
+		case OPT_CAFILE: o.ca_file = optarg; break;
+		case OPT_FP: o.fingerprint = optarg; break;
+		case OPT_USER: o.user = optarg; break;
+		case OPT_PWEVAL: o.password_eval = optarg; break;
+		case OPT_AUTH: o.auth = optarg; break;
+		case OPT_NEW: o.all = 0; break;
+		case OPT_ALL: o.all = 1; break;
+		case OPT_FOLDER:
+			if (o.nfolders == 16)
+				mp_die(EX_USAGE, "at most 16 folders");
+			o.folders[o.nfolders++] = optarg;
+			break;
+		case OPT_LISTF: o.list_folders = 1; break;
+		case OPT_LIMIT: o.limit = (long)num(optarg, "limit"); break;
+		case OPT_MAXSIZE: o.max_size = num(optarg, "size"); break;
+		case OPT_TO: to = optarg; break;
+		case OPT_MDA:
+			o.dest = DEST_MDA;
+			o.dest_arg = optarg;
+			break;
+		case OPT_KEEP: o.delete_ = 0; break;
+		case OPT_DELETE: o.delete_ = 1; break;
+		case OPT_SEEN: o.mark_seen = 1; break;
+		case OPT_STATE: o.state = optarg; break;
+		case OPT_TIMEOUT: o.timeout_ms = (int)num(optarg, "timeout") * 1000; break;
+		case 'q': o.quiet = 1; break;
+		case 'v': o.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		default: mp_getopt_fail(c, argv, optind, optopt);
+		}
+	}
+	if (optind < argc)
+		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
+	if (!o.server || !o.user)
+		mp_die(EX_USAGE, "--server and --user are needed (see -h)");
+	mp_err_clear(&e);
+	if (mp_net_split(o.server, host, sizeof host, &o.port, &e) < 0)
+		mp_die_err(NULL, &e);
+	o.server = host;
+	if (o.imap < 0)
+		o.imap = !(o.port == 110 || o.port == 995);
+	if (!o.port)
+		o.port = o.imap ? (o.tls ? 993 : 143) : (o.tls ? 995 : 110);
+	if (!o.tls)
+		o.starttls = 1; /* never in clear unless... never */
+	if (!o.imap && (o.nfolders || o.list_folders || o.mark_seen))
+		mp_die(EX_USAGE, "--folder, --list-folders and --mark-seen are IMAP only");
+	if (o.dest != DEST_MDA && !o.list_folders) {
+		if (!to)
+			mp_die(EX_USAGE,
+			       "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD");
+		if (strcmp(to, "-") == 0) {
+			o.dest = DEST_STDOUT;
+		} else {
+			const char *t = to;
+			unsigned flags = 0;
+			char tbuf[4096];
+			if (strncmp(t, "maildir:", 8) == 0) {
+				snprintf(tbuf, sizeof tbuf, "%s/", t + 8);
+				t = tbuf;
+				flags = MP_STORE_CREATE;
+			} else if (strncmp(t, "mbox:", 5) == 0) {
+				t += 5;
+			}
+			if (mp_store_open(&o.store, t, NULL, flags, &e) < 0)
+				mp_die_err(NULL, &e);
+		}
+	}
+	double t0 = mp_net_now_ms();
+	rc = o.imap ? imap_fetch(&o, &st, &e) : pop3_fetch(&o, &st, &e);
+	if (!o.quiet && !o.list_folders)
+		fprintf(stderr, "%s: fetched %ld message%s (%lld bytes) from %s in %.1f s%s\n",
+		        mp_progname(), st.fetched, st.fetched == 1 ? "" : "s", st.bytes, o.server,
+		        (mp_net_now_ms() - t0) / 1000,
+		        st.skipped_big ? " (some left: too big)" : "");
+	if (o.dest == DEST_STORE && !o.list_folders)
+		mp_store_close(&o.store);
+	if (rc < 0)
+		mp_die_err(o.server, &e);
+	return 0;
+}

@@ -1,0 +1,559 @@
+#include "mime.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec.h"
+#include "hdr.h"
+
+/* ---------------------------------------------------------------- lines */
+
+struct reader {
+	const struct mp_msgsrc *src;
+	const char *seg;
+	size_t len;
+	int bol, have, eof;
+	long long off; /* bytes consumed */
+	struct mp_err *e;
+	int err;
+};
+
+static int next(struct reader *r)
+{
+	if (r->have) {
+		r->have = 0;
+		return 1;
+	}
+	if (r->eof)
+		return 0;
+	int k = r->src->next(r->src->ctx, &r->seg, &r->len, &r->bol, r->e);
+	if (k < 0) {
+		r->err = 1;
+		return 0;
+	}
+	if (k == 0) {
+		r->eof = 1;
+		return 0;
+	}
+	r->off += (long long)r->len;
+	return 1;
+}
+
+
+static int blank(const char *s, size_t n)
+{
+	return (n == 1 && s[0] == '\n') || (n == 2 && s[0] == '\r' && s[1] == '\n');
+}
+
+/* ---------------------------------------------------------------- headers */
+
+const char *field_get(const struct header *h, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcasecmp(h->f[i].name, name) == 0)
+			return h->f[i].value;
+	return NULL;
+}
+
+void header_free(struct header *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->f[i].name);
+		free(h->f[i].value);
+	}
+	free(h->f);
+	mp_buf_free(&h->raw);
+	memset(h, 0, sizeof *h);
+}
+
+static void add_field(struct header *h, const char *line, size_t n)
+{
+	const char *colon = memchr(line, ':', n);
+	size_t nl = colon ? (size_t)(colon - line) : 0;
+
+	if (!colon || nl == 0)
+		return; /* not a field: ignored (mparse warns elsewhere) */
+	while (nl && (line[nl - 1] == ' ' || line[nl - 1] == '\t'))
+		nl--; /* "Subject :" (obsolete syntax) */
+	struct field *f = realloc(h->f, (h->n + 1) * sizeof *f);
+	if (!f)
+		return;
+	h->f = f;
+	f[h->n].name = strndup(line, nl);
+	const char *v = colon + 1;
+	size_t vl = n - (size_t)(v - line);
+	while (vl && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl &&
+	       (v[vl - 1] == '\n' || v[vl - 1] == '\r' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		vl--;
+	f[h->n].value = strndup(v, vl);
+	h->n++;
+}
+
+/* the header block up to the blank line; folded lines unfolded */
+static void read_header(struct reader *r, struct header *h)
+{
+	struct mp_buf cur = MP_BUF_INIT;
+
+	memset(h, 0, sizeof *h);
+	while (next(r)) {
+		if (r->bol && blank(r->seg, r->len))
+			break;
+		if (h->raw.len < HDR_MAX)
+			mp_buf_append(&h->raw, r->seg, r->len);
+		else
+			h->truncated = 1;
+		if (r->bol && (r->seg[0] == ' ' || r->seg[0] == '\t') && cur.len) {
+			/* a continuation: the line break goes, the blank stays */
+			while (cur.len &&
+			       (cur.data[cur.len - 1] == '\n' || cur.data[cur.len - 1] == '\r'))
+				cur.len--;
+			if (cur.len < HDR_MAX)
+				mp_buf_append(&cur, r->seg, r->len);
+			continue;
+		}
+		if (r->bol && r->len >= 5 && memcmp(r->seg, "From ", 5) == 0 && h->n == 0 &&
+		    !cur.len)
+			continue; /* an mbox From_ line before the header */
+		if (cur.len)
+			add_field(h, cur.data, cur.len);
+		mp_buf_reset(&cur);
+		if (!r->bol)
+			continue; /* the rest of an overlong line: dropped */
+		mp_buf_append(&cur, r->seg, r->len);
+	}
+	if (cur.len)
+		add_field(h, cur.data, cur.len);
+	mp_buf_free(&cur);
+}
+
+/* ---------------------------------------------------------------- parameters */
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static int hexv(int c)
+{
+	return isdigit(c) ? c - '0' : isxdigit(c) ? tolower(c) - 'a' + 10 : -1;
+}
+
+/* one parameter value: quoted string or token, starting at *p */
+static size_t take_value(const char **p, char *out, size_t n)
+{
+	const char *s = *p;
+	size_t o = 0;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '"') {
+		for (s++; *s && *s != '"'; s++) {
+			if (*s == '\\' && s[1])
+				s++;
+			if (o + 1 < n)
+				out[o++] = *s;
+		}
+		if (*s == '"')
+			s++;
+	} else {
+		while (*s && *s != ';' && *s != ' ' && *s != '\t') {
+			if (o + 1 < n)
+				out[o++] = *s;
+			s++;
+		}
+	}
+	out[o] = '\0';
+	*p = s;
+	return o;
+}
+
+int param_get(const char *value, const char *name, char *out, size_t n)
+{
+	/* name=..., name*=charset'lang'pct-encoded, name*0=..., name*1*=... */
+	struct mp_buf acc = MP_BUF_INIT;
+	char charset[64] = "", piece[1024];
+	size_t nl = strlen(name);
+	int found = 0, ext = 0;
+
+	out[0] = '\0';
+	for (int seq = -1; seq < 100; seq++) {
+		int got = 0;
+		for (const char *p = value ? strchr(value, ';') : NULL; p && *p;
+		     p = strchr(p, ';')) {
+			p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (strncasecmp(p, name, nl) != 0)
+				continue;
+			const char *q = p + nl;
+			int star = 0, idx = -1;
+			if (*q == '*' && isdigit((unsigned char)q[1])) {
+				idx = atoi(q + 1);
+				q++;
+				while (isdigit((unsigned char)*q))
+					q++;
+			}
+			if (*q == '*') {
+				star = 1;
+				q++;
+			}
+			if (*q != '=' || idx != seq)
+				continue;
+			q++;
+			take_value(&q, piece, sizeof piece);
+			const char *v = piece;
+			if (star && (seq <= 0)) {
+				/* charset'language'value */
+				const char *a = strchr(piece, '\''),
+				           *b = a ? strchr(a + 1, '\'') : NULL;
+				if (a && b) {
+					snprintf(charset, sizeof charset, "%.*s", (int)(a - piece),
+					         piece);
+					v = b + 1;
+				}
+			}
+			if (star) {
+				ext = 1;
+				for (const char *c = v; *c; c++) {
+					if (*c == '%' && hexv((unsigned char)c[1]) >= 0 &&
+					    hexv((unsigned char)c[2]) >= 0) {
+						mp_buf_putc(&acc, hexv((unsigned char)c[1]) << 4 |
+						                      hexv((unsigned char)c[2]));
+						c += 2;
+					} else {
+						mp_buf_putc(&acc, *c);
+					}
+				}
+			} else {
+				mp_buf_puts(&acc, v);
+			}
+			got = found = 1;
+			break;
+		}
+		if (seq >= 0 && !got)
+			break;
+		if (seq == -1 && got)
+			break; /* a plain name= or name*=: no continuations */
+	}
+	if (found) {
+		if (ext && charset[0]) {
+			struct mp_buf u = MP_BUF_INIT;
+			if (mp_charset_to_utf8(charset, acc.data ? acc.data : "", acc.len,
+			                       MP_HDR_IGNORE, &u, NULL) == 0)
+				snprintf(out, n, "%s", u.data ? u.data : "");
+			mp_buf_free(&u);
+		} else {
+			/* some mailers put encoded-words in parameters */
+			struct mp_buf u = MP_BUF_INIT;
+			mp_hdr_decode_words(acc.data ? acc.data : "", acc.len, MP_HDR_IGNORE, &u,
+			                    NULL);
+			snprintf(out, n, "%s", u.data ? u.data : "");
+			mp_buf_free(&u);
+		}
+	}
+	mp_buf_free(&acc);
+	return found ? 0 : -1;
+}
+
+static void describe(struct part *p, const struct header *h, int digest)
+{
+	const char *ct = field_get(h, "Content-Type"),
+	           *cte = field_get(h, "Content-Transfer-Encoding");
+	const char *cd = field_get(h, "Content-Disposition");
+
+	snprintf(p->type, sizeof p->type, "%s", digest ? "message/rfc822" : "text/plain");
+	if (ct) {
+		size_t k = strcspn(ct, "; \t");
+		if (k && k < sizeof p->type && memchr(ct, '/', k)) {
+			snprintf(p->type, sizeof p->type, "%.*s", (int)k, ct);
+			lower(p->type);
+		}
+		param_get(ct, "charset", p->charset, sizeof p->charset);
+		param_get(ct, "boundary", p->boundary, sizeof p->boundary);
+		param_get(ct, "name", p->filename, sizeof p->filename);
+	}
+	if (!p->charset[0] && strncmp(p->type, "text/", 5) == 0)
+		strcpy(p->charset, "us-ascii");
+	if (cte) {
+		snprintf(p->encoding, sizeof p->encoding, "%.*s", (int)strcspn(cte, " \t;("), cte);
+		lower(p->encoding);
+	}
+	if (cd) {
+		snprintf(p->disposition, sizeof p->disposition, "%.*s", (int)strcspn(cd, "; \t"),
+		         cd);
+		lower(p->disposition);
+		char fn[512];
+		if (param_get(cd, "filename", fn, sizeof fn) == 0)
+			snprintf(p->filename, sizeof p->filename, "%s", fn);
+	}
+}
+
+/* ---------------------------------------------------------------- walking */
+
+struct walk {
+	struct walker *w;
+	struct reader r;
+	char bounds[MIME_DEPTH][200];
+	int nb;
+	int hit; /* level of the boundary just read, -1 none */
+	int hit_close;
+	long parts;
+};
+
+/* is the current line a boundary of the stack? sets hit/hit_close */
+static int is_boundary(struct walk *k)
+{
+	const char *s = k->r.seg;
+	size_t n = k->r.len;
+
+	if (!k->r.bol || n < 3 || s[0] != '-' || s[1] != '-')
+		return 0;
+	for (int i = k->nb - 1; i >= 0; i--) {
+		size_t bl = strlen(k->bounds[i]);
+		if (n < 2 + bl || memcmp(s + 2, k->bounds[i], bl) != 0)
+			continue;
+		const char *rest = s + 2 + bl;
+		size_t rl = n - 2 - bl;
+		int close = rl >= 2 && rest[0] == '-' && rest[1] == '-';
+		if (close)
+			rest += 2, rl -= 2;
+		while (rl && (*rest == ' ' || *rest == '\t' || *rest == '\r' || *rest == '\n'))
+			rest++, rl--;
+		if (rl)
+			continue; /* "--b" followed by more: not this boundary */
+		k->hit = i;
+		k->hit_close = close;
+		return 1;
+	}
+	return 0;
+}
+
+MP_PRINTF(2, 3) static void warn(struct walk *k, const char *fmt, ...)
+{
+	va_list ap;
+
+	k->w->warnings++;
+	fprintf(stderr, "%s: %s: ", mp_progname(), k->w->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+struct decoder {
+	int kind; /* 0 none, 1 base64, 2 qp */
+	struct mp_b64dec b;
+	struct mp_qpdec q;
+	char *buf;
+	size_t cap;
+};
+
+static int emit(struct walk *k, struct part *p, struct decoder *d, const char *s, size_t n)
+{
+	size_t out = 0;
+
+	p->rawsize += (long long)n;
+	if (d->kind == 0) {
+		p->decsize += (long long)n;
+		return k->w->on_data ? k->w->on_data(k->w, p, s, n) : 0;
+	}
+	size_t need = d->kind == 1 ? mp_b64dec_maxout(n) : mp_qpdec_maxout(n);
+	if (need > d->cap) {
+		char *nb = realloc(d->buf, need);
+		if (!nb)
+			return -1;
+		d->buf = nb;
+		d->cap = need;
+	}
+	if (d->kind == 1) {
+		if (mp_b64dec_update(&d->b, s, n, d->buf, &out, NULL) < 0) {
+			/* bad base64: what decoded stays, the rest is skipped */
+			mp_b64dec_init(&d->b, MP_B64_IGNORE | MP_B64_NOPAD);
+		}
+	} else {
+		mp_qpdec_update(&d->q, s, n, d->buf, &out, NULL);
+	}
+	p->decsize += (long long)out;
+	return out && k->w->on_data ? k->w->on_data(k->w, p, d->buf, out) : 0;
+}
+
+static int entity(struct walk *k, const char *prefix, int container, int digest, int depth);
+
+/* a leaf's body up to a boundary or the end */
+static int leaf(struct walk *k, struct part *p)
+{
+	struct decoder d = {0};
+	char held[2];
+	size_t nheld = 0;
+	int rc = 0;
+
+	if (strcmp(p->encoding, "base64") == 0) {
+		d.kind = 1;
+		mp_b64dec_init(&d.b, MP_B64_NOPAD); /* strict; relaxed after an error */
+	} else if (strcmp(p->encoding, "quoted-printable") == 0) {
+		d.kind = 2;
+		mp_qpdec_init(&d.q, MP_QP_IGNORE);
+	}
+	if (!k->w->decode)
+		d.kind = 0;
+	if (k->w->on_part && (rc = k->w->on_part(k->w, p)) < 0)
+		return rc;
+	while (next(&k->r)) {
+		if (is_boundary(k))
+			break;
+		/* the line end before a boundary belongs to the boundary */
+		if (nheld && emit(k, p, &d, held, nheld) < 0)
+			goto stop;
+		nheld = 0;
+		const char *s = k->r.seg;
+		size_t n = k->r.len;
+		if (n && s[n - 1] == '\n') {
+			nheld = n >= 2 && s[n - 2] == '\r' ? 2 : 1;
+			memcpy(held, s + n - nheld, nheld);
+			n -= nheld;
+		}
+		if (n && emit(k, p, &d, s, n) < 0)
+			goto stop;
+	}
+	if (k->r.eof && nheld)
+		emit(k, p, &d, held, nheld); /* no boundary: the end keeps its line end */
+	if (d.kind) {
+		size_t out = 0;
+		if (d.kind == 1)
+			mp_b64dec_final(&d.b, d.buf ? d.buf : (char[8]){0}, &out, NULL);
+		else
+			mp_qpdec_final(&d.q, d.buf ? d.buf : (char[8]){0}, &out, NULL);
+		if (out && d.buf) {
+			p->decsize += (long long)out;
+			if (k->w->on_data)
+				k->w->on_data(k->w, p, d.buf, out);
+		}
+	}
+	if (k->w->on_end)
+		rc = k->w->on_end(k->w, p);
+	free(d.buf);
+	return rc;
+stop:
+	free(d.buf);
+	return -1;
+}
+
+/* one entity: its header, then a leaf body, a multipart, or an embedded
+ * message. prefix numbers it; container means a message node, which
+ * takes no number of its own */
+static int entity(struct walk *k, const char *prefix, int container, int digest, int depth)
+{
+	struct header h;
+	struct part p;
+	int rc = 0;
+
+	memset(&p, 0, sizeof p);
+	p.offset = k->r.off;
+	read_header(&k->r, &h);
+	if (h.truncated)
+		warn(k, "a header block larger than %s: the rest ignored", "256 KiB");
+	if (depth == 0 && k->w->on_header && k->w->on_header(k->w, &h) < 0) {
+		header_free(&h);
+		return -1;
+	}
+	describe(&p, &h, digest);
+	p.hdr = &h;
+	p.depth = depth;
+	int multi = strncmp(p.type, "multipart/", 10) == 0 && p.boundary[0];
+	int embedded = strcmp(p.type, "message/rfc822") == 0 &&
+	               (!p.encoding[0] || !strcmp(p.encoding, "7bit") ||
+	                !strcmp(p.encoding, "8bit") || !strcmp(p.encoding, "binary"));
+	if (strncmp(p.type, "multipart/", 10) == 0 && !p.boundary[0])
+		warn(k, "%s without a boundary: taken as one part", p.type);
+	if (++k->parts > MIME_PARTS || depth >= MIME_DEPTH || k->nb >= MIME_DEPTH) {
+		if (k->parts == MIME_PARTS + 1 || depth == MIME_DEPTH)
+			warn(k, "%s: nested too deep or too many parts; the rest is one part",
+			     p.type);
+		multi = embedded = 0;
+	}
+	if (multi || embedded) {
+		/* the node itself, for the tree */
+		p.container = 1;
+		snprintf(p.num, sizeof p.num, "%s", prefix);
+		if (k->w->on_part && (rc = k->w->on_part(k->w, &p)) < 0)
+			goto out;
+	}
+	if (multi) {
+		int level = k->nb;
+		snprintf(k->bounds[k->nb++], sizeof k->bounds[0], "%s", p.boundary);
+		k->hit = -1;
+		/* the preamble, up to the first boundary */
+		while (next(&k->r) && !is_boundary(k))
+			;
+		int child = 0, dig = strcmp(p.type, "multipart/digest") == 0;
+		while (k->hit == level && !k->hit_close) {
+			char num[256];
+			child++;
+			if (container)
+				snprintf(num, sizeof num, "%s%s%d", prefix, prefix[0] ? "." : "",
+				         child);
+			else
+				snprintf(num, sizeof num, "%s.%d", prefix, child);
+			k->hit = -1;
+			if ((rc = entity(k, num, 0, dig, depth + 1)) < 0)
+				goto out;
+			if (k->hit < 0) /* the end of input inside a part */
+				break;
+		}
+		if (k->hit == level && k->hit_close) {
+			/* the epilogue, up to an outer boundary or the end */
+			k->hit = -1;
+			while (next(&k->r) && !is_boundary(k))
+				;
+		} else if (k->hit < 0) {
+			warn(k,
+			     "the closing boundary of %s is missing: it ends at the end of input",
+			     p.type);
+		}
+		k->nb = level;
+		goto out_node;
+	}
+	if (embedded) {
+		/* the embedded message's parts are numbered under this one */
+		char num[256];
+		snprintf(num, sizeof num, "%s", container ? (prefix[0] ? prefix : "1") : prefix);
+		rc = entity(k, num, 1, 0, depth + 1);
+		goto out_node;
+	}
+	/* a leaf */
+	if (container)
+		snprintf(p.num, sizeof p.num, "%s%s1", prefix, prefix[0] ? "." : "");
+	else
+		snprintf(p.num, sizeof p.num, "%s", prefix);
+	k->hit = -1;
+	rc = leaf(k, &p);
+	goto out;
+out_node:
+	if (rc >= 0 && k->w->on_end)
+		rc = k->w->on_end(k->w, &p);
+out:
+	header_free(&h);
+	return rc;
+}
+
+int mime_walk(struct walker *w, const struct mp_msgsrc *src, struct mp_err *e)
+{
+	struct walk k;
+
+	memset(&k, 0, sizeof k);
+	k.w = w;
+	k.r.src = src;
+	k.r.e = e;
+	k.hit = -1;
+	int rc = entity(&k, "", 1, 0, 0);
+	if (k.r.err)
+		return -1;
+	return rc < 0 ? rc : 0;
+}

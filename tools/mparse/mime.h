@@ -1,0 +1,65 @@
+/* A streaming MIME walker for mparse: header blocks (bounded, unfolded),
+ * Content-Type/-Disposition parameters (RFC 2045, 2231), boundaries
+ * (RFC 2046) on a bounded stack, message/rfc822 descended into, body
+ * bytes decoded (base64, quoted-printable) as they pass. */
+#ifndef MPARSE_MIME_H
+#define MPARSE_MIME_H
+
+#include <stddef.h>
+
+#include "store.h"
+#include "util.h"
+
+#define MIME_DEPTH 64           /* nested multiparts */
+#define MIME_PARTS 100000       /* parts per message */
+#define HDR_MAX    (256 * 1024) /* one header block */
+
+struct field {
+	char *name, *value; /* value unfolded, raw (not decoded) */
+};
+
+struct header {
+	struct field *f;
+	size_t n;
+	struct mp_buf raw; /* the block as read */
+	int truncated;
+};
+
+struct part {
+	char num[256]; /* "1", "1.2", ... */
+	int depth;
+	char type[128]; /* "text/plain", lower case */
+	char charset[64];
+	char encoding[32];  /* lower case; "" = 7bit */
+	char filename[512]; /* from Content-Disposition or Content-Type name */
+	char disposition[32];
+	char boundary[200]; /* multipart only */
+	long long offset;   /* byte offset of the part's header in the input */
+	long long rawsize, decsize;
+	int uuencode;       /* a pseudo-part found inside a text part */
+	int container;      /* a multipart or message/rfc822 node (no body of its own) */
+	struct header *hdr; /* valid during on_part */
+};
+
+struct walker {
+	/* callbacks: return < 0 to stop */
+	int (*on_header)(struct walker *w, struct header *h); /* the message's own */
+	int (*on_part)(struct walker *w, struct part *p); /* a part starts (leaf or container) */
+	int (*on_data)(struct walker *w, struct part *p, const char *s, size_t n);
+	int (*on_end)(struct walker *w, struct part *p); /* a part ends */
+	void *ctx;
+	int decode;       /* decode bodies for on_data */
+	const char *name; /* input name for warnings */
+	long warnings;
+};
+
+const char *field_get(const struct header *h, const char *name);
+void header_free(struct header *h);
+/* parameter of a structured value (RFC 2045 and 2231, continuations and
+ * charset'lang'value decoded to UTF-8) */
+int param_get(const char *value, const char *name, char *out, size_t n);
+
+/* Walk one message from its source; returns 0, or -1 on a read error. */
+int mime_walk(struct walker *w, const struct mp_msgsrc *src, struct mp_err *e);
+
+#endif

@@ -1,0 +1,623 @@
+/* mparse: read mail (a message, an mbox, a Maildir, stdin) and answer:
+ * who sent it, the subject in UTF-8, its parts, the PDF, its path. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "hdr.h"
+#include "json.h"
+#include "mime.h"
+#include "store.h"
+#include "util.h"
+
+enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RECEIVED, M_JSON };
+
+struct opts {
+	enum mode mode;
+	const char *fields[32];
+	int nfields, raw, addr_only;
+	const char *addr_field, *part, *dir;
+	long messages;
+	int printed;
+	struct mp_json j;
+	/* --text: the best candidate */
+	int text_found, html_fd;
+	char text_charset[64], html_charset[64];
+	/* -p / -x: where the current part goes */
+	FILE *out;
+	struct mp_buf conv; /* charset conversion of --text */
+};
+
+static struct opts O;
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
+	    "          [-x DIR] [-r] [-j] [FILE|DIR|-]...\n"
+	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
+	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
+	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
+	    "      --raw           fields as they stand\n"
+	    "  -a, --addr[=FIELD]  addresses of From/To/Cc/Bcc (or FIELD), one per line\n"
+	    "      --addr-only     just local@domain\n"
+	    "  -t, --tree          the MIME tree: number, type, charset, encoding, size, name\n"
+	    "  -p, --part N        the decoded bytes of part N\n"
+	    "      --text          the best readable body as UTF-8 (text/plain, else HTML\n"
+	    "                      with the tags stripped)\n"
+	    "  -x, --extract DIR   write every attachment into DIR, print the paths\n"
+	    "  -r, --received      the Received trace, oldest hop first\n"
+	    "  -j, --json          headers and the MIME tree as JSON, one object per message\n"
+	    "  -h, --help          this help\n"
+	    "  -V, --version       version\n",
+	    mp_progname());
+}
+
+static void decoded(const char *v, struct mp_buf *out)
+{
+	mp_buf_reset(out);
+	mp_hdr_decode_words(v, strlen(v), MP_HDR_IGNORE, out, NULL);
+}
+
+/* ---------------------------------------------------------------- per mode */
+
+static int on_header(struct walker *w, struct header *h)
+{
+	struct mp_buf d = MP_BUF_INIT;
+	(void)w;
+
+	switch (O.mode) {
+	case M_SUMMARY: {
+		static const char *const sum[] = {"From", "To", "Cc", "Date", "Subject"};
+		if (O.messages > 1)
+			putchar('\n');
+		for (size_t i = 0; i < 5; i++) {
+			const char *v = field_get(h, sum[i]);
+			if (!v)
+				continue;
+			decoded(v, &d);
+			printf("%s: %s\n", sum[i], d.data ? d.data : "");
+		}
+		break;
+	}
+	case M_FIELDS:
+		for (int k = 0; k < O.nfields; k++)
+			for (size_t i = 0; i < h->n; i++)
+				if (strcasecmp(h->f[i].name, O.fields[k]) == 0) {
+					if (O.raw) {
+						printf("%s\n", h->f[i].value);
+					} else {
+						decoded(h->f[i].value, &d);
+						printf("%s\n", d.data ? d.data : "");
+					}
+				}
+		break;
+	case M_ADDR: {
+		static const char *const def[] = {"From", "To", "Cc", "Bcc"};
+		for (size_t k = 0; k < (O.addr_field ? 1 : 4); k++)
+			for (size_t i = 0; i < h->n; i++) {
+				if (strcasecmp(h->f[i].name,
+				               O.addr_field ? O.addr_field : def[k]) != 0)
+					continue;
+				struct addrlist l;
+				if (addr_parse(h->f[i].value, &l))
+					mp_warn("%s: %s: unbalanced quotes or brackets; what could "
+					        "be read follows",
+					        w->name, h->f[i].name);
+				for (size_t a = 0; a < l.n; a++) {
+					char ad[1024];
+					addr_display(l.v[a].addr, ad, sizeof ad);
+					if (O.addr_only || !l.v[a].name[0])
+						printf("%s\n", ad);
+					else
+						printf("%s <%s>\n", l.v[a].name, ad);
+				}
+				addr_free(&l);
+			}
+		break;
+	}
+	case M_RECEIVED: {
+		/* the fields come newest first: print them oldest first */
+		time_t prev = 0;
+		int hop = 0;
+		for (size_t i = h->n; i-- > 0;) {
+			if (strcasecmp(h->f[i].name, "Received") != 0)
+				continue;
+			const char *v = h->f[i].value, *semi = strrchr(v, ';');
+			char from[256] = "", by[256] = "", with[64] = "", id[128] = "";
+			const char *p;
+			if ((p = strstr(v, "from ")) && (!semi || p < semi))
+				sscanf(p + 5, "%255s", from);
+			if ((p = strstr(v, " by ")) ||
+			    (p = strncmp(v, "by ", 3) == 0 ? v - 1 : NULL))
+				sscanf(p + 4, "%255s", by);
+			if ((p = strstr(v, " with ")))
+				sscanf(p + 6, "%63s", with);
+			if ((p = strstr(v, " id ")))
+				sscanf(p + 4, "%127[^; ]", id);
+			struct tm tm;
+			memset(&tm, 0, sizeof tm);
+			time_t t = 0;
+			if (semi) {
+				const char *ds = semi + 1;
+				while (*ds == ' ')
+					ds++;
+				char *end = strptime(ds, "%a, %d %b %Y %H:%M:%S %z", &tm);
+				if (!end)
+					end = strptime(ds, "%d %b %Y %H:%M:%S %z", &tm);
+				if (end) {
+					long off = tm.tm_gmtoff; /* timegm() resets it */
+					t = timegm(&tm) - off;
+				}
+			}
+			printf("%d. from %s by %s%s%s%s%s", ++hop, from[0] ? from : "?",
+			       by[0] ? by : "?", with[0] ? " with " : "", with, id[0] ? " id " : "",
+			       id);
+			if (t) {
+				char buf[64];
+				struct tm g;
+				gmtime_r(&t, &g);
+				strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
+				printf(" at %s", buf);
+				if (prev)
+					printf(" (+%lds)", (long)(t - prev));
+				prev = t;
+			}
+			putchar('\n');
+		}
+		break;
+	}
+	case M_JSON:
+		mp_json_begin_object(&O.j, NULL);
+		mp_json_begin_array(&O.j, "headers");
+		for (size_t i = 0; i < h->n; i++) {
+			mp_json_begin_object(&O.j, NULL);
+			mp_json_string(&O.j, "name", h->f[i].name);
+			mp_json_string(&O.j, "value", h->f[i].value);
+			decoded(h->f[i].value, &d);
+			mp_json_string(&O.j, "decoded", d.data ? d.data : "");
+			mp_json_end_object(&O.j);
+		}
+		mp_json_end_array(&O.j);
+		mp_json_begin_array(&O.j, "parts");
+		break;
+	default: break;
+	}
+	mp_buf_free(&d);
+	return 0;
+}
+
+/* "name (1).pdf": a file name that stays inside DIR and overwrites nothing */
+static FILE *safe_create(const char *dir, const char *want, char *path, size_t n)
+{
+	char base[256];
+	size_t k = 0;
+
+	for (const char *s = want; *s && k + 1 < sizeof base; s++) {
+		unsigned char c = (unsigned char)*s;
+		base[k++] = (c < 32 || c == 127 || c == '/' || c == '\\') ? '_' : (char)c;
+	}
+	base[k] = '\0';
+	if (!k || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		snprintf(base, sizeof base, "attachment");
+	if (base[0] == '.')
+		base[0] = '_';
+	const char *dot = strrchr(base, '.');
+	int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+	for (int i = 0; i < 1000; i++) {
+		if (i == 0)
+			snprintf(path, n, "%s/%s", dir, base);
+		else
+			snprintf(path, n, "%s/%.*s (%d)%s", dir, stem, base, i,
+			         dot && dot != base ? dot : "");
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			return fdopen(fd, "w");
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
+}
+
+static int is_attachment(const struct part *p)
+{
+	if (p->container)
+		return 0;
+	if (strcmp(p->disposition, "attachment") == 0)
+		return 1;
+	return p->filename[0] && strncmp(p->type, "text/", 5) != 0;
+}
+
+static char xpath[4096];
+
+static void tree_line(const struct part *p)
+{
+	const char *num = p->num[0] ? p->num : ".";
+
+	printf("%-*s%-8s %s", p->depth * 2, "", num, p->type);
+	if (p->charset[0] && strncmp(p->type, "text/", 5) == 0)
+		printf("; charset=%s", p->charset);
+	if (!p->container)
+		printf("  %s  %lld bytes", p->encoding[0] ? p->encoding : "7bit", p->decsize);
+	if (p->filename[0])
+		printf("  \"%s\"", p->filename);
+	putchar('\n');
+}
+
+static int on_part(struct walker *w, struct part *p)
+{
+	(void)w;
+	O.out = NULL;
+	switch (O.mode) {
+	case M_TREE:
+		if (p->container)
+			tree_line(p); /* before its children */
+		break;
+	case M_PART:
+		if (strcmp(p->num, O.part) == 0 && !p->container)
+			O.out = stdout;
+		break;
+	case M_TEXT:
+		if (p->container || strcmp(p->disposition, "attachment") == 0)
+			break;
+		if (!O.text_found && strcmp(p->type, "text/plain") == 0) {
+			O.text_found = 1;
+			snprintf(O.text_charset, sizeof O.text_charset, "%s", p->charset);
+			O.out = tmpfile(); /* converted at the end */
+		} else if (!O.text_found && O.html_fd < 0 && strcmp(p->type, "text/html") == 0) {
+			snprintf(O.html_charset, sizeof O.html_charset, "%s", p->charset);
+			O.out = tmpfile();
+			O.html_fd = -2; /* the FILE is kept below */
+		}
+		break;
+	case M_EXTRACT:
+		if (is_attachment(p)) {
+			O.out = safe_create(O.dir, p->filename[0] ? p->filename : "attachment",
+			                    xpath, sizeof xpath);
+			if (!O.out)
+				mp_warn("%s: part %s: %s: %s", w->name, p->num, xpath,
+				        strerror(errno));
+		}
+		break;
+	default: break;
+	}
+	return 0;
+}
+
+static int on_data(struct walker *w, struct part *p, const char *s, size_t n)
+{
+	(void)w, (void)p;
+	if (O.out && fwrite(s, 1, n, O.out) != n)
+		mp_die(EX_IOERR, "write: %s", strerror(errno));
+	return 0;
+}
+
+static FILE *text_file, *html_file;
+
+static int on_end(struct walker *w, struct part *p)
+{
+	(void)w;
+	switch (O.mode) {
+	case M_TREE:
+		if (!p->container)
+			tree_line(p); /* its size is known now */
+		break;
+	case M_JSON:
+		mp_json_begin_object(&O.j, NULL);
+		mp_json_string(&O.j, "part", p->num);
+		mp_json_string(&O.j, "type", p->type);
+		mp_json_string(&O.j, "charset", p->charset[0] ? p->charset : NULL);
+		mp_json_string(&O.j, "encoding", p->encoding[0] ? p->encoding : "7bit");
+		mp_json_string(&O.j, "filename", p->filename[0] ? p->filename : NULL);
+		mp_json_int(&O.j, "offset", p->offset);
+		if (!p->container)
+			mp_json_int(&O.j, "size", p->decsize);
+		mp_json_end_object(&O.j);
+		break;
+	case M_TEXT:
+		if (O.out && O.html_fd == -2 && !html_file) {
+			html_file = O.out;
+			O.html_fd = -3;
+		} else if (O.out && !text_file) {
+			text_file = O.out;
+		}
+		break;
+	case M_EXTRACT:
+		if (O.out) {
+			if (fclose(O.out) != 0)
+				mp_die(EX_IOERR, "%s: %s", xpath, strerror(errno));
+			printf("%s\n", xpath);
+		}
+		break;
+	default: break;
+	}
+	O.out = NULL;
+	return 0;
+}
+
+/* the text in UTF-8; HTML without its tags and with a few entities */
+static void print_text(FILE *f, const char *charset, int html)
+{
+	struct mp_buf raw = MP_BUF_INIT, u = MP_BUF_INIT;
+	char buf[65536];
+	size_t n;
+
+	rewind(f);
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		mp_buf_append(&raw, buf, n);
+	if (mp_charset_to_utf8(charset[0] ? charset : "us-ascii", raw.data ? raw.data : "", raw.len,
+	                       MP_HDR_IGNORE, &u, NULL) < 0)
+		mp_buf_append(&u, raw.data ? raw.data : "", raw.len);
+	if (!html) {
+		fwrite(u.data ? u.data : "", 1, u.len, stdout);
+	} else {
+		int tag = 0, skip = 0;
+		for (size_t i = 0; i < u.len; i++) {
+			char c = u.data[i];
+			if (c == '<') {
+				tag = 1;
+				if (!strncasecmp(u.data + i, "<style", 6) ||
+				    !strncasecmp(u.data + i, "<script", 7))
+					skip = 1;
+				else if (!strncasecmp(u.data + i, "</style", 7) ||
+				         !strncasecmp(u.data + i, "</script", 8))
+					skip = 0;
+				if (!strncasecmp(u.data + i, "<br", 3) ||
+				    !strncasecmp(u.data + i, "<p", 2) ||
+				    !strncasecmp(u.data + i, "</p", 3) ||
+				    !strncasecmp(u.data + i, "<div", 4))
+					putchar('\n');
+				continue;
+			}
+			if (tag) {
+				tag = c != '>';
+				continue;
+			}
+			if (skip)
+				continue;
+			static const struct {
+				const char *e, *r;
+			} ent[] = {{"&amp;", "&"},   {"&lt;", "<"},   {"&gt;", ">"},
+			           {"&quot;", "\""}, {"&nbsp;", " "}, {"&#39;", "'"}};
+			int done = 0;
+			for (size_t k = 0; k < sizeof ent / sizeof ent[0] && !done; k++)
+				if (!strncmp(u.data + i, ent[k].e, strlen(ent[k].e))) {
+					fputs(ent[k].r, stdout);
+					i += strlen(ent[k].e) - 1;
+					done = 1;
+				}
+			if (!done)
+				putchar(c);
+		}
+	}
+	if (u.len && u.data[u.len - 1] != '\n')
+		putchar('\n');
+	mp_buf_free(&raw);
+	mp_buf_free(&u);
+}
+
+/* ---------------------------------------------------------------- inputs */
+
+static int one(const char *name, const struct mp_msgsrc *src)
+{
+	struct walker w = {.on_header = on_header,
+	                   .on_part = on_part,
+	                   .on_data = on_data,
+	                   .on_end = on_end,
+	                   .name = name};
+	struct mp_err e;
+
+	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
+	           O.mode == M_TREE || O.mode == M_JSON;
+	O.messages++;
+	O.text_found = 0;
+	O.html_fd = -1;
+	text_file = html_file = NULL;
+	mp_err_clear(&e);
+	if (O.mode == M_TREE && O.messages > 1)
+		putchar('\n');
+	int rc = mime_walk(&w, src, &e);
+	if (O.mode == M_JSON) {
+		mp_json_end_array(&O.j);
+		mp_json_string(&O.j, "file", name);
+		mp_json_end_object(&O.j);
+		mp_json_finish(&O.j);
+	}
+	if (O.mode == M_TEXT) {
+		if (text_file)
+			print_text(text_file, O.text_charset, 0);
+		else if (html_file)
+			print_text(html_file, O.html_charset, 1);
+		else
+			mp_warn("%s: no text part", name);
+		if (text_file)
+			fclose(text_file);
+		if (html_file)
+			fclose(html_file);
+	}
+	if (rc < 0)
+		mp_warn("%s: %s", name, e.msg[0] ? e.msg : "read error");
+	return rc;
+}
+
+static int fd_input(const char *name, int fd)
+{
+	struct mp_segr r;
+	struct mp_err e;
+	const char *seg;
+	size_t len;
+	int bol, read_ok = 0;
+
+	mp_err_clear(&e);
+	if (mp_segr_init(&r, fd, 64 * 1024, &e) < 0)
+		mp_die_err(name, &e);
+	/* peek: a From_ line means an mbox */
+	int k = mp_segr_next(&r, &seg, &len, &bol, &e);
+	if (k <= 0) {
+		mp_warn("%s: %s", name, k < 0 ? e.msg : "empty input");
+		mp_segr_free(&r);
+		return 0;
+	}
+	int mbox = len >= 5 && memcmp(seg, "From ", 5) == 0;
+	r.start -= len; /* give it back */
+	r.off -= (long long)len;
+	r.bol = 1;
+	if (!mbox) {
+		struct mp_msgsrc src = mp_segr_src(&r);
+		read_ok = one(name, &src) == 0;
+	} else {
+		struct mp_mboxsplit m;
+		mp_mboxsplit_init(&m, &r);
+		struct mp_msgsrc src = mp_mboxsplit_src(&m);
+		while (mp_mboxsplit_begin(&m, &e) > 0) {
+			char nm[4200];
+			snprintf(nm, sizeof nm, "%s:%ld", name, m.count);
+			read_ok |= one(nm, &src) == 0;
+			/* whatever the walk left of this message */
+			while (src.next(src.ctx, &seg, &len, &bol, &e) > 0)
+				;
+		}
+	}
+	mp_segr_free(&r);
+	return read_ok;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int path_input(const char *path)
+{
+	struct stat st;
+	int ok = 0;
+
+	if (strcmp(path, "-") == 0)
+		return fd_input("stdin", STDIN_FILENO);
+	if (stat(path, &st) < 0) {
+		mp_warn("%s: %s", path, strerror(errno));
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		static const char *const sub[] = {"cur", "new"};
+		for (int s = 0; s < 2; s++) {
+			char d[4096];
+			snprintf(d, sizeof d, "%s/%s", path, sub[s]);
+			DIR *dp = opendir(d);
+			if (!dp)
+				continue;
+			struct dirent *de;
+			char **v = NULL;
+			size_t n = 0;
+			while ((de = readdir(dp)))
+				if (de->d_name[0] != '.') {
+					v = mp_xrealloc(v, (n + 1) * sizeof *v);
+					v[n++] = mp_xstrdup(de->d_name);
+				}
+			closedir(dp);
+			qsort(v, n, sizeof *v, cmp_str);
+			for (size_t i = 0; i < n; i++) {
+				char f[8400];
+				snprintf(f, sizeof f, "%s/%s", d, v[i]);
+				int fd = open(f, O_RDONLY | O_CLOEXEC);
+				if (fd >= 0) {
+					ok |= fd_input(f, fd);
+					close(fd);
+				}
+				free(v[i]);
+			}
+			free(v);
+		}
+		return ok;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		mp_warn("%s: %s", path, strerror(errno));
+		return 0;
+	}
+	ok = fd_input(path, fd);
+	close(fd);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
+	                                   {"raw", no_argument, NULL, 'R'},
+	                                   {"addr", optional_argument, NULL, 'a'},
+	                                   {"addr-only", no_argument, NULL, 'A'},
+	                                   {"tree", no_argument, NULL, 't'},
+	                                   {"part", required_argument, NULL, 'p'},
+	                                   {"text", no_argument, NULL, 'T'},
+	                                   {"extract", required_argument, NULL, 'x'},
+	                                   {"received", no_argument, NULL, 'r'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {NULL, 0, NULL, 0}};
+	int c, ok = 0;
+
+	mp_setprogname(argv[0]);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":f:a::tp:x:rjhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (O.nfields == 32)
+				mp_die(EX_USAGE, "at most 32 fields");
+			O.fields[O.nfields++] = optarg;
+			O.mode = M_FIELDS;
+			break;
+		case 'R': O.raw = 1; break;
+		case 'a':
+			O.mode = M_ADDR;
+			O.addr_field = optarg;
+			break;
+		case 'A':
+			O.addr_only = 1;
+			if (O.mode != M_ADDR)
+				O.mode = M_ADDR;
+			break;
+		case 't': O.mode = M_TREE; break;
+		case 'p':
+			O.mode = M_PART;
+			O.part = optarg;
+			break;
+		case 'T': O.mode = M_TEXT; break;
+		case 'x':
+			O.mode = M_EXTRACT;
+			O.dir = optarg;
+			break;
+		case 'r': O.mode = M_RECEIVED; break;
+		case 'j': O.mode = M_JSON; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		default: mp_getopt_fail(c, argv, optind, optopt);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (O.mode == M_EXTRACT) {
+		struct stat st;
+		if (stat(O.dir, &st) < 0 && mkdir(O.dir, 0755) < 0)
+			mp_die(EX_CANTCREAT, "%s: %s", O.dir, strerror(errno));
+	}
+	if (O.mode == M_JSON)
+		mp_json_init(&O.j, stdout, 0);
+	if (argc == 0)
+		ok = path_input("-");
+	for (int i = 0; i < argc; i++)
+		ok |= path_input(argv[i]);
+	if (fflush(stdout) == EOF)
+		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
+	return ok ? 0 : EX_DATAERR;
+}

@@ -134,17 +134,39 @@ static int on_header(struct walker *w, struct header *h)
 			if (strcasecmp(h->f[i].name, "Received") != 0)
 				continue;
 			const char *v = h->f[i].value, *semi = strrchr(v, ';');
-			char from[256] = "", by[256] = "", with[64] = "", id[128] = "";
-			const char *p;
-			if ((p = strstr(v, "from ")) && (!semi || p < semi))
-				sscanf(p + 5, "%255s", from);
-			if ((p = strstr(v, " by ")) ||
-			    (p = strncmp(v, "by ", 3) == 0 ? v - 1 : NULL))
-				sscanf(p + 4, "%255s", by);
-			if ((p = strstr(v, " with ")))
-				sscanf(p + 6, "%63s", with);
-			if ((p = strstr(v, " id ")))
-				sscanf(p + 4, "%127[^; ]", id);
+			char from[256] = "", by[256] = "", with[64] = "", id[128] = "", clean[2048];
+			size_t cl = 0;
+			int depth = 0;
+			/* the clauses without their comments, blanks made single */
+			for (const char *p = v; *p && (!semi || p < semi) && cl + 2 < sizeof clean;
+			     p++) {
+				if (*p == '(')
+					depth++;
+				else if (*p == ')' && depth)
+					depth--;
+				else if (!depth) {
+					char ch =
+					    (*p == '\t' || *p == '\r' || *p == '\n') ? ' ' : *p;
+					if (ch != ' ' || (cl && clean[cl - 1] != ' '))
+						clean[cl++] = ch;
+				}
+			}
+			clean[cl] = '\0';
+			char *save = NULL, *prevw = NULL;
+			for (char *wd = strtok_r(clean, " ", &save); wd;
+			     wd = strtok_r(NULL, " ", &save)) {
+				if (prevw) {
+					if (!strcasecmp(prevw, "from"))
+						snprintf(from, sizeof from, "%s", wd);
+					else if (!strcasecmp(prevw, "by"))
+						snprintf(by, sizeof by, "%s", wd);
+					else if (!strcasecmp(prevw, "with"))
+						snprintf(with, sizeof with, "%s", wd);
+					else if (!strcasecmp(prevw, "id"))
+						snprintf(id, sizeof id, "%s", wd);
+				}
+				prevw = wd;
+			}
 			struct tm tm;
 			memset(&tm, 0, sizeof tm);
 			time_t t = 0;

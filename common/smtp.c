@@ -173,9 +173,14 @@ int mp_smtp_auth(struct mp_proto *p, const struct mp_smtp_caps *c, const char *m
 		if (b64_append(&line, &resp) < 0)
 			goto nomem;
 	}
-	if (mp_proto_send(p, line.data, mp_sasl_initial(m) ? line.data : NULL, e) < 0)
-		goto out;
-	/* the trace showed "AUTH PLAIN <b64> ***": hide the payload too */
+	{
+		/* the initial response carries the password: the trace shows
+		 * "AUTH PLAIN ***" */
+		char shown[64];
+		snprintf(shown, sizeof shown, "AUTH %s", mp_sasl_name(m));
+		if (mp_proto_send(p, line.data, mp_sasl_initial(m) ? shown : NULL, e) < 0)
+			goto out;
+	}
 	for (;;) {
 		if (mp_smtp_reply(p, &r, e) < 0)
 			goto out;

@@ -33,6 +33,8 @@ static void usage(FILE *f)
 	    "      --port PORT        its port\n"
 	    "      --tls              implicit TLS (RFC 8314)\n"
 	    "      --starttls         STARTTLS, required (default for a relay)\n"
+	    "      --no-tls           a relay in clear (a local one); AUTH then needs\n"
+	    "                         --auth-plaintext\n"
 	    "      --tls-required     direct: only hosts with STARTTLS and a valid certificate\n"
 	    "      --ca-file FILE     CA certificates (default: the system store)\n"
 	    "      --auth MECH        plain, login, cram-md5, xoauth2 or auto (default)\n"
@@ -266,7 +268,8 @@ enum {
 	OPT_NOQUEUE,
 	OPT_MAXAGE,
 	OPT_LISTQ,
-	OPT_NOW
+	OPT_NOW,
+	OPT_NOTLS
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -288,6 +291,7 @@ int main(int argc, char **argv)
 	                                   {"port", required_argument, NULL, OPT_PORT},
 	                                   {"tls", no_argument, NULL, OPT_TLS},
 	                                   {"starttls", no_argument, NULL, OPT_STARTTLS},
+	                                   {"no-tls", no_argument, NULL, OPT_NOTLS},
 	                                   {"tls-required", no_argument, NULL, OPT_TLSREQ},
 	                                   {"ca-file", required_argument, NULL, OPT_CAFILE},
 	                                   {"auth", required_argument, NULL, OPT_AUTH},
@@ -314,7 +318,7 @@ int main(int argc, char **argv)
 	const char *from = NULL, *maildomain = NULL;
 	char **rcpts = NULL;
 	size_t nr = 0;
-	int c, tflag = 0, flush = 0, listq = 0;
+	int c, tflag = 0, flush = 0, listq = 0, no_tls = 0;
 
 	mp_setprogname(argv[0]);
 	opterr = 0;
@@ -352,6 +356,7 @@ int main(int argc, char **argv)
 		case OPT_PORT: s.port = (int)num(optarg, "port", 1, 65535); break;
 		case OPT_TLS: s.tls = 1; break;
 		case OPT_STARTTLS: s.starttls = 1; break;
+		case OPT_NOTLS: no_tls = 1; break;
 		case OPT_TLSREQ: s.tls_required = 1; break;
 		case OPT_CAFILE: s.ca_file = optarg; break;
 		case OPT_AUTH: s.auth = optarg; break;
@@ -376,8 +381,10 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (!s.server && !s.direct)
 		s.direct = 1;
-	if (s.server && !s.tls)
+	if (s.server && !s.tls && !no_tls)
 		s.starttls = 1; /* a relay session never goes without TLS unless asked */
+	if (no_tls && (s.tls || s.starttls))
+		mp_die(EX_USAGE, "--no-tls goes with neither --tls nor --starttls");
 	if (!maildomain)
 		maildomain = default_domain();
 	if (!s.helo)
@@ -410,9 +417,16 @@ int main(int argc, char **argv)
 		mp_die_err("stdin", &e);
 
 	struct rcpt *r = mp_xmalloc(nr * sizeof *r);
+	size_t nu = 0;
 	memset(r, 0, nr * sizeof *r);
-	for (size_t i = 0; i < nr; i++)
-		r[i].addr = rcpts[i];
+	for (size_t i = 0; i < nr; i++) {
+		size_t k = 0;
+		while (k < nu && strcasecmp(r[k].addr, rcpts[i]) != 0)
+			k++;
+		if (k == nu) /* each recipient once */
+			r[nu++].addr = rcpts[i];
+	}
+	nr = nu;
 	int rc = deliver(&s, &m, env_from, r, nr, &e);
 	if (rc < 0)
 		mp_die_err(NULL, &e);

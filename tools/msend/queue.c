@@ -59,14 +59,14 @@ static long backoff(int attempts)
 
 static int write_env(const char *dir, const char *id, const char *from, const struct rcpt *r,
                      size_t n, long created, int attempts, long next, const char *last,
-                     struct mp_err *e)
+                     int strip_bcc, struct mp_err *e)
 {
 	struct mp_buf b = MP_BUF_INIT;
 	char path[4200];
 	int rc;
 
-	mp_buf_printf(&b, "from %s\ncreated %ld\nattempts %d\nnext %ld\n", from, created, attempts,
-	              next);
+	mp_buf_printf(&b, "from %s\ncreated %ld\nattempts %d\nnext %ld\nstrip-bcc %d\n", from,
+	              created, attempts, next, strip_bcc);
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done)
 			mp_buf_printf(&b, "rcpt %s\n", r[i].addr);
@@ -123,7 +123,7 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 		if (!r[i].done && r[i].text[0])
 			last = r[i].text;
 	if (write_env(dir, id, from, r, n, (long)time(NULL), 1, (long)time(NULL) + backoff(0), last,
-	              e) < 0) {
+	              m->strip_bcc, e) < 0) {
 		unlink(final);
 		return -1;
 	}
@@ -135,7 +135,7 @@ struct entry {
 	struct rcpt *r;
 	size_t n;
 	long created, next;
-	int attempts;
+	int attempts, strip_bcc;
 	char error[512];
 };
 
@@ -157,6 +157,8 @@ static int read_env(const char *path, struct entry *en)
 			en->next = atol(line + 5);
 		else if (strncmp(line, "attempts ", 9) == 0)
 			en->attempts = atoi(line + 9);
+		else if (strncmp(line, "strip-bcc ", 10) == 0)
+			en->strip_bcc = atoi(line + 10); /* -t: Bcc: never goes out */
 		else if (strncmp(line, "error ", 6) == 0)
 			snprintf(en->error, sizeof en->error, "%.500s", line + 6);
 		else if (strncmp(line, "rcpt ", 5) == 0) {
@@ -266,6 +268,7 @@ int queue_flush(const struct settings *s)
 		}
 		mp_err_clear(&e);
 		m.fd = open(msg, O_RDONLY | O_CLOEXEC);
+		m.strip_bcc = en.strip_bcc;
 		if (m.fd < 0 || msg_scan(&m, &e) < 0) {
 			mp_warn("%s: %s", ids[i], m.fd < 0 ? strerror(errno) : e.msg);
 			if (m.fd >= 0)
@@ -306,7 +309,7 @@ int queue_flush(const struct settings *s)
 				if (!en.r[k].done && en.r[k].text[0])
 					last = en.r[k].text;
 			write_env(dir, ids[i], en.from, en.r, en.n, en.created, en.attempts + 1,
-			          (long)time(NULL) + backoff(en.attempts), last, &e);
+			          (long)time(NULL) + backoff(en.attempts), last, en.strip_bcc, &e);
 			printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", ids[i],
 			       sent, failed, waiting, last);
 			if (!worst)

@@ -1,0 +1,46 @@
+# fish completion for msend(1) from mailpipe
+
+# DNS servers to offer for --dns-server: the nameservers of the resolv.conf
+# that msend reads, then the loopback addresses
+function __msend_dns_servers
+    set -l conf /etc/resolv.conf
+    set -q MAILPIPE_RESOLV_CONF; and test -n "$MAILPIPE_RESOLV_CONF"; and set conf $MAILPIPE_RESOLV_CONF
+    if test -r $conf
+        string replace -rf '^\s*nameserver\s+(\S+).*' '$1' <$conf
+    end
+    printf '%s\n' 127.0.0.1 ::1
+end
+
+# operands are recipient addresses: never file names
+complete -c msend -f
+
+complete -c msend -s f -l from -x -d 'Envelope sender (default: $EMAIL, else USER@maildomain)'
+complete -c msend -s r -x -d 'Envelope sender (sendmail)'
+complete -c msend -s t -d 'Also send to To:, Cc:, Bcc: of the message (Bcc: is not sent)'
+complete -c msend -l server -x -a '(__fish_print_hostnames)' -d 'Send through this relay: HOST or HOST:PORT'
+complete -c msend -l port -x -a '587\tSubmission 465\tSubmissions' -d 'Port of the relay (default 587, 465 with --tls)'
+complete -c msend -l tls -d 'Implicit TLS from the first byte (RFC 8314)'
+complete -c msend -l starttls -d 'Require STARTTLS on the relay (the default)'
+complete -c msend -l tls-required -d 'Direct: only hosts with STARTTLS and a valid certificate'
+complete -c msend -l ca-file -r -F -d 'CA certificates to verify with (default: system store)'
+complete -c msend -l auth -x -a 'plain\tRFC\ 4616 login\tLOGIN cram-md5\tRFC\ 2195 xoauth2\tOAuth\ 2.0\ token auto\tDefault' -d 'SASL mechanism for --user'
+complete -c msend -l user -x -d 'Authenticate to the relay as NAME (only under TLS)'
+complete -c msend -l password-eval -x -a '(__fish_complete_command)' -d 'Shell command that prints the password'
+complete -c msend -l auth-plaintext -d 'Allow AUTH without TLS (warns)'
+complete -c msend -l direct -d 'Deliver to the MX hosts even with --server'
+complete -c msend -l mx-port -x -a '25 2525' -d 'Port of the MX hosts (tests only; default 25)'
+complete -c msend -l dns-server -x -a '(__msend_dns_servers)' -d 'DNS server for direct delivery (ADDR, ADDR:PORT, [v6]:PORT)'
+complete -c msend -l maildomain -x -a '(hostname)' -d 'Domain that qualifies bare names (default: this host)'
+complete -c msend -l helo -x -a '(hostname)' -d 'EHLO name (default: this host)'
+complete -c msend -l timeout -x -a '30 60 120 300\tDefault' -d 'Seconds per network step'
+complete -c msend -l queue -x -a '(__fish_complete_directories)' -d 'Queue directory'
+complete -c msend -l no-queue -d 'Exit 75 instead of queueing'
+complete -c msend -l max-age -x -a '3600\t1\ hour 86400\t1\ day 432000\t5\ days,\ default' -d 'Give up on queued mail after SEC seconds'
+complete -c msend -s q -l flush -d 'Send the queued messages that are due'
+complete -c msend -l now -d 'With -q, send every queued message, due or not'
+complete -c msend -l list-queue -d 'List the queue'
+complete -c msend -o bp -d 'List the queue (sendmail)'
+complete -c msend -s i -d 'A lone dot does not end the message (always so)'
+complete -c msend -s v -l verbose -d 'The SMTP dialogue on stderr'
+complete -c msend -s h -l help -d 'Print usage and exit'
+complete -c msend -s V -l version -d 'Print version and exit'

@@ -1,0 +1,66 @@
+/* libFuzzer target: mparse's streaming MIME walker (header blocks,
+ * parameters, boundaries, nesting, transfer decodings) and its address
+ * parser, on arbitrary input through a small read buffer. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "mime.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static long long total;
+
+static int on_header(struct walker *w, struct header *h)
+{
+	(void)w;
+	for (size_t i = 0; i < h->n; i++) {
+		struct addrlist l;
+		addr_parse(h->f[i].value, &l);
+		for (size_t k = 0; k < l.n; k++)
+			if (!l.v[k].addr || !l.v[k].name)
+				abort();
+		addr_free(&l);
+	}
+	return 0;
+}
+
+static int on_data(struct walker *w, struct part *p, const char *s, size_t n)
+{
+	(void)w, (void)p, (void)s;
+	total += (long long)n;
+	return 0;
+}
+
+static int on_end(struct walker *w, struct part *p)
+{
+	(void)w;
+	if (p->decsize < 0 || p->rawsize < 0 || strlen(p->num) >= sizeof p->num)
+		abort();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct walker w = {.on_header = on_header,
+	                   .on_data = on_data,
+	                   .on_end = on_end,
+	                   .decode = 1,
+	                   .name = "fuzz"};
+	struct mp_segr r;
+	struct mp_err e;
+	int fd = memfd_create("msg", 0);
+
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0)
+		abort();
+	mp_err_clear(&e);
+	mp_segr_init(&r, fd, 97, &e);
+	struct mp_msgsrc src = mp_segr_src(&r);
+	if (mime_walk(&w, &src, &e) < 0 && e.code == EX_SOFTWARE)
+		abort();
+	mp_segr_free(&r);
+	close(fd);
+	return 0;
+}

@@ -9,15 +9,41 @@
  *   manylines   a 200-line EHLO reply
  *   nostarttls  no STARTTLS in the EHLO reply
  *   badcode     a banner with code 999
- * usage: smtpfault [-p PORT] [-P PIDFILE] MODE   (prints PORT=n) */
+ * and, for msend, modes that speak SMTP properly (EHLO offers PIPELINING,
+ * 8BITMIME, SIZE and ENHANCEDSTATUSCODES, no STARTTLS; commands are read
+ * line by line from a buffer and answered one by one, in order):
+ *   greet421    the banner "421 too busy", then close
+ *   rcpt452     every RCPT gets "452 4.2.2 mailbox full"
+ *   rcpt550one  RCPT for an address containing "bad" gets "550 5.1.1 no
+ *               such user", others 250; DATA is then accepted
+ *   dropdata    after DATA/354, reads some of the body (up to 64 KiB or its
+ *               end) and closes the connection without a reply
+ *   silence     accepts and never says anything (reads until the client
+ *               goes, at most 60 s)
+ *   accept      a well-behaved server that stores each message
+ * With -d DIR, each accepted message is stored as DIR/N.eml: the raw bytes
+ * received after 354 up to and including the final "\r\n.\r\n" (no
+ * dot-unstuffing), and DIR/N.env beside it (written last, so it marks a
+ * whole message): "helo", "mail" (the MAIL argument), one "rcpt ADDR CODE"
+ * per RCPT, "pipelined" (the commands that had arrived when MAIL was
+ * answered), "size" (octets before the final ".\r\n"), "bare" (bare CR or
+ * LF octets in the data). -s N advertises SIZE N (default 0: no limit).
+ * Every mode logs one line per connection to stderr.
+ * usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] MODE   (prints PORT=n) */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +128,367 @@ static void serve(int fd, const char *mode)
 	}
 }
 
+/* ---------------------------------------------------------------- modes for msend */
+
+static const char *store_dir; /* -d */
+static long adv_size;         /* -s */
+
+static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "dropdata",
+                                     "silence",  "accept",  NULL};
+
+static int is_mode2(const char *mode)
+{
+	for (int i = 0; modes2[i]; i++)
+		if (strcmp(mode, modes2[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* buffered input: commands are lines, the message is raw bytes */
+struct in {
+	int fd;
+	size_t start, end;
+	char buf[65536];
+};
+
+/* more bytes into the buffer; 0 at EOF, an error or a timeout */
+static int fill(struct in *in)
+{
+	ssize_t r;
+
+	if (in->start == in->end)
+		in->start = in->end = 0;
+	if (in->end == sizeof in->buf) {
+		memmove(in->buf, in->buf + in->start, in->end - in->start);
+		in->end -= in->start;
+		in->start = 0;
+		if (in->end == sizeof in->buf)
+			return 1; /* full: the caller takes what is there */
+	}
+	do
+		r = read(in->fd, in->buf + in->end, sizeof in->buf - in->end);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return 0;
+	in->end += (size_t)r;
+	return 1;
+}
+
+/* one line without its CR LF, cut to cap-1 bytes (the rest of an overlong
+ * line is dropped); 0 at EOF */
+static int getline2(struct in *in, char *line, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char *s = in->buf + in->start;
+		size_t avail = in->end - in->start;
+		char *nl = memchr(s, '\n', avail);
+		size_t take = nl ? (size_t)(nl - s) : avail;
+		for (size_t i = 0; i < take; i++)
+			if (n + 1 < cap)
+				line[n++] = s[i];
+		in->start += take + (nl != NULL);
+		if (nl)
+			break;
+		if (!fill(in))
+			return 0;
+	}
+	if (n && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	return 1;
+}
+
+/* is there a complete line starting with word in the buffer? */
+static int buffered_cmd(const struct in *in, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (size_t i = in->start; i < in->end;) {
+		const char *nl = memchr(in->buf + i, '\n', in->end - i);
+		if (!nl)
+			return 0;
+		if ((size_t)(nl - (in->buf + i)) >= wl && strncasecmp(in->buf + i, word, wl) == 0)
+			return 1;
+		i = (size_t)(nl - in->buf) + 1;
+	}
+	return 0;
+}
+
+/* the verbs of the complete lines waiting in the buffer, space-separated */
+static void buffered_verbs(const struct in *in, char *out, size_t cap)
+{
+	size_t o = strlen(out);
+
+	for (size_t i = in->start; i < in->end;) {
+		const char *p = in->buf + i, *nl = memchr(p, '\n', in->end - i);
+		if (!nl)
+			break;
+		size_t k = 0;
+		while (p + k < nl && isalpha((unsigned char)p[k]) && k < 12)
+			k++;
+		if (o + k + 2 < cap) {
+			out[o++] = ' ';
+			for (size_t j = 0; j < k; j++)
+				out[o++] = (char)toupper((unsigned char)p[j]);
+			out[o] = '\0';
+		}
+		i = (size_t)(nl - in->buf) + 1;
+	}
+}
+
+/* wait (up to ms) for a pipelined DATA to arrive behind MAIL */
+static void await_data(struct in *in, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!buffered_cmd(in, "DATA") && in->end < sizeof in->buf) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left =
+		    ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pf = {in->fd, POLLIN, 0};
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+			return;
+		if (in->start) {
+			memmove(in->buf, in->buf + in->start, in->end - in->start);
+			in->end -= in->start;
+			in->start = 0;
+		}
+		ssize_t r = read(in->fd, in->buf + in->end, sizeof in->buf - in->end);
+		if (r <= 0)
+			return;
+		in->end += (size_t)r;
+	}
+}
+
+/* the message after 354, up to and including CR LF . CR LF (a CR LF
+ * before the first byte counts: an empty message is ".\r\n"). Stored in
+ * f when given, at most limit bytes read when limit > 0. Returns the
+ * bytes before the final ".\r\n", -1 when the connection ended first, -2
+ * when limit was reached. */
+static long long read_data(struct in *in, FILE *f, long long limit, long long *bare)
+{
+	static const char pat[] = "\r\n.\r\n";
+	long long total = 0;
+	int match = 2;   /* as if a CR LF came before */
+	int prev_cr = 0; /* the byte before was a CR */
+
+	*bare = 0;
+	for (;;) {
+		if (in->start == in->end && !fill(in))
+			return -1;
+		char *s = in->buf + in->start;
+		size_t avail = in->end - in->start, i;
+		for (i = 0; i < avail; i++) {
+			char c = s[i];
+			if (prev_cr && c != '\n')
+				++*bare;
+			if (c == '\n' && !prev_cr)
+				++*bare;
+			prev_cr = c == '\r';
+			if (c == pat[match])
+				match++;
+			else
+				match = c == '\r' ? 1 : 0;
+			if (match == 5) {
+				i++;
+				break;
+			}
+		}
+		if (f && i)
+			fwrite(s, 1, i, f);
+		in->start += i;
+		total += (long long)i;
+		if (match == 5)
+			return total - 3;
+		if (limit > 0 && total >= limit)
+			return -2;
+	}
+}
+
+/* store the message just read; the .env file last */
+static void store(long n, const char *env, FILE *msg, const char *tmpmsg)
+{
+	char path[4200], tmp[4200];
+
+	fclose(msg);
+	snprintf(path, sizeof path, "%s/%ld.eml", store_dir, n);
+	rename(tmpmsg, path);
+	snprintf(tmp, sizeof tmp, "%s/%ld.env.tmp", store_dir, n);
+	snprintf(path, sizeof path, "%s/%ld.env", store_dir, n);
+	FILE *f = fopen(tmp, "w");
+	if (f) {
+		fputs(env, f);
+		fclose(f);
+		rename(tmp, path);
+	}
+}
+
+static long next_number(void)
+{
+	static long n;
+	char path[4200];
+	struct stat st;
+
+	do {
+		n++;
+		snprintf(path, sizeof path, "%s/%ld.env", store_dir, n);
+	} while (stat(path, &st) == 0);
+	return n;
+}
+
+/* append strings (up to a NULL) to the bounded envelope text */
+static void envf(char *env, size_t cap, ...)
+{
+	va_list ap;
+	const char *a;
+	size_t l = strlen(env);
+
+	va_start(ap, cap);
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		size_t n = strlen(a);
+		if (l + n + 1 < cap) {
+			memcpy(env + l, a, n + 1);
+			l += n;
+		}
+	}
+	va_end(ap);
+}
+
+static void serve2(int fd, const char *mode)
+{
+	static struct in in;
+	char cmd[1024], env[16384] = "", verbs[512], num[32];
+	int in_mail = 0, accepted = 0, errors = 0;
+	struct timeval tv = {30, 0};
+
+	memset(&in, 0, sizeof in);
+	in.fd = fd;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (strcmp(mode, "silence") == 0) {
+		time_t t0 = time(NULL);
+		char junk[4096];
+		ssize_t r;
+		do
+			r = read(fd, junk, sizeof junk);
+		while ((r > 0 || (r < 0 && (errno == EINTR || errno == EAGAIN))) &&
+		       time(NULL) - t0 < 60);
+		return;
+	}
+	if (strcmp(mode, "greet421") == 0) {
+		say(fd, "421 too busy\r\n");
+		return;
+	}
+	say(fd, "220 smtpfault ESMTP\r\n");
+	while (getline2(&in, cmd, sizeof cmd)) {
+		if (strncasecmp(cmd, "EHLO", 4) == 0 || strncasecmp(cmd, "HELO", 4) == 0) {
+			in_mail = accepted = 0;
+			env[0] = '\0';
+			envf(env, sizeof env, "helo ", cmd[4] ? cmd + 5 : "", "\n", (char *)NULL);
+			if (toupper((unsigned char)cmd[0]) == 'H') {
+				say(fd, "250 smtpfault\r\n");
+				continue;
+			}
+			snprintf(num, sizeof num, "%ld", adv_size);
+			say(fd, "250-smtpfault\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE ");
+			say(fd, num);
+			say(fd, "\r\n250 ENHANCEDSTATUSCODES\r\n");
+		} else if (strncasecmp(cmd, "MAIL FROM:", 10) == 0) {
+			if (in_mail) {
+				say(fd, "503 5.5.1 nested MAIL command\r\n");
+				continue;
+			}
+			in_mail = 1;
+			accepted = 0;
+			/* what has arrived before the answer: pipelining shows here */
+			await_data(&in, 1000);
+			snprintf(verbs, sizeof verbs, "MAIL");
+			buffered_verbs(&in, verbs, sizeof verbs);
+			char *h = strstr(env, "helo ");
+			size_t hl = h ? strcspn(h, "\n") + 1 : 0;
+			env[hl] = '\0'; /* a new transaction: keep only helo */
+			envf(env, sizeof env, "mail ", cmd + 10, "\npipelined ", verbs, "\n",
+			     (char *)NULL);
+			say(fd, "250 2.1.0 ok\r\n");
+		} else if (strncasecmp(cmd, "RCPT TO:", 8) == 0) {
+			const char *a = cmd + 8;
+			if (!in_mail) {
+				say(fd, "503 5.5.1 need MAIL first\r\n");
+				continue;
+			}
+			if (strcmp(mode, "rcpt452") == 0) {
+				envf(env, sizeof env, "rcpt ", a, " 452\n", (char *)NULL);
+				say(fd, "452 4.2.2 mailbox full\r\n");
+			} else if (strcmp(mode, "rcpt550one") == 0 && strstr(a, "bad")) {
+				envf(env, sizeof env, "rcpt ", a, " 550\n", (char *)NULL);
+				say(fd, "550 5.1.1 no such user\r\n");
+			} else {
+				envf(env, sizeof env, "rcpt ", a, " 250\n", (char *)NULL);
+				accepted++;
+				say(fd, "250 2.1.5 ok\r\n");
+			}
+		} else if (strcasecmp(cmd, "DATA") == 0) {
+			if (!in_mail) {
+				say(fd, "503 5.5.1 need MAIL first\r\n");
+				continue;
+			}
+			if (!accepted) {
+				say(fd, "554 5.5.1 no valid recipients\r\n");
+				in_mail = 0;
+				continue;
+			}
+			say(fd, "354 go ahead, end with <CRLF>.<CRLF>\r\n");
+			long long bare, size;
+			if (strcmp(mode, "dropdata") == 0) {
+				read_data(&in, NULL, 65536, &bare);
+				return; /* no reply */
+			}
+			FILE *f = NULL;
+			char tmp[4200];
+			long n = 0;
+			if (store_dir) {
+				n = next_number();
+				snprintf(tmp, sizeof tmp, "%s/%ld.eml.tmp", store_dir, n);
+				f = fopen(tmp, "w");
+			}
+			size = read_data(&in, f, 0, &bare);
+			if (size < 0) {
+				if (f)
+					fclose(f), unlink(tmp);
+				return;
+			}
+			in_mail = 0;
+			if (f) {
+				char sz[64];
+				snprintf(sz, sizeof sz, "size %lld\nbare %lld\n", size, bare);
+				envf(env, sizeof env, sz, (char *)NULL);
+				store(n, env, f, tmp);
+			}
+			snprintf(num, sizeof num, "%ld", n);
+			say(fd, "250 2.0.0 ok: queued as ");
+			say(fd, num);
+			say(fd, "\r\n");
+		} else if (strcasecmp(cmd, "RSET") == 0) {
+			in_mail = accepted = 0;
+			say(fd, "250 2.0.0 ok\r\n");
+		} else if (strcasecmp(cmd, "NOOP") == 0) {
+			say(fd, "250 2.0.0 ok\r\n");
+		} else if (strcasecmp(cmd, "QUIT") == 0) {
+			say(fd, "221 2.0.0 bye\r\n");
+			return;
+		} else if (strncasecmp(cmd, "STARTTLS", 8) == 0) {
+			say(fd, "454 4.7.0 TLS not available\r\n");
+		} else {
+			say(fd, "500 5.5.2 command not recognised\r\n");
+			if (++errors > 50)
+				return;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = {0};
@@ -109,16 +496,21 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL, *mode;
 	int port = 0, c, lfd, one = 1;
 
-	while ((c = getopt(argc, argv, "p:P:")) != -1) {
+	while ((c = getopt(argc, argv, "p:P:d:s:")) != -1) {
 		if (c == 'p')
 			port = atoi(optarg);
 		else if (c == 'P')
 			pidfile = optarg;
+		else if (c == 'd')
+			store_dir = optarg;
+		else if (c == 's')
+			adv_size = atol(optarg);
 		else
 			return 64;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: smtpfault [-p PORT] [-P PIDFILE] MODE\n");
+		fprintf(stderr,
+		        "usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] MODE\n");
 		return 64;
 	}
 	mode = argv[optind];
@@ -148,7 +540,10 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			continue;
 		fprintf(stderr, "smtpfault: %s: connection\n", mode);
-		serve(fd, mode);
+		if (is_mode2(mode))
+			serve2(fd, mode);
+		else
+			serve(fd, mode);
 		close(fd);
 	}
 }

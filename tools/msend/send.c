@@ -28,94 +28,122 @@ struct norm {
 	int header;   /* still in the header */
 	int skipping; /* inside a Bcc: field */
 	int strip_bcc;
+	char hold[4]; /* a header line's first bytes, until it is known not Bcc: */
+	int nhold, deciding;
 	long long size;
 	int eightbit;
 };
 
-/* Feed bytes; out (may be NULL) gets the wire form. */
+/* one byte of a line (not a line end) onto the wire */
+static int put(struct norm *n, unsigned char c, struct mp_buf *out, struct mp_err *e)
+{
+	if (n->col == 0 && c == '.' && !n->skipping) { /* dot-stuffing */
+		if (out && mp_buf_putc(out, '.'))
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+		n->size++;
+	}
+	if (c >= 0x80)
+		n->eightbit = 1;
+	if (++n->col > LINE_MAX_SMTP)
+		return mp_err_set(e, EX_DATAERR, "line %ld is longer than %d octets", n->line + 1,
+		                  LINE_MAX_SMTP);
+	if (!n->skipping) {
+		if (out && mp_buf_putc(out, (char)c))
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+		n->size++;
+	}
+	return 0;
+}
+
+/* the held start of a header line turned out not to be Bcc: */
+static int release(struct norm *n, struct mp_buf *out, struct mp_err *e)
+{
+	int k = n->nhold;
+
+	n->nhold = 0;
+	n->deciding = 0;
+	for (int i = 0; i < k; i++)
+		if (put(n, (unsigned char)n->hold[i], out, e) < 0)
+			return -1;
+	return 0;
+}
+
+static int endline(struct norm *n, struct mp_buf *out, struct mp_err *e)
+{
+	if (n->deciding && release(n, out, e) < 0)
+		return -1;
+	if (n->header && n->col == 0)
+		n->header = 0, n->skipping = 0; /* the blank line ends the header */
+	if (!n->skipping) {
+		if (out && mp_buf_append(out, "\r\n", 2))
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+		n->size += 2;
+	}
+	n->bol = 1;
+	n->col = 0;
+	n->line++;
+	return 0;
+}
+
+/* Feed bytes; out (may be NULL) gets the wire form. Works across any
+ * split of the input into pieces. */
 static int norm_feed(struct norm *n, const unsigned char *p, size_t len, struct mp_buf *out,
                      struct mp_err *e)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = p[i];
-		int eol = 0;
 		if (n->cr) {
+			/* CR LF is one line end; a lone CR ends a line too */
 			n->cr = 0;
-			eol = 1; /* CR, CRLF: one line end; a lone CR ends a line too */
+			if (endline(n, out, e) < 0)
+				return -1;
 			if (c == '\n')
-				goto endline;
-			/* lone CR: end the line, then handle c as the next line */
-			if (!n->skipping && out && mp_buf_append(out, "\r\n", 2))
-				goto nomem;
-			if (!n->skipping)
-				n->size += 2;
-			n->bol = 1;
-			n->col = 0;
-			n->line++;
-			eol = 0;
+				continue;
 		}
 		if (c == '\r') {
 			n->cr = 1;
 			continue;
 		}
-		if (c == '\n')
-			goto endline;
-		if (c == 0) {
-			mp_err_set(e, EX_DATAERR, "line %ld: a NUL byte cannot be sent",
-			           n->line + 1);
-			return -1;
+		if (c == '\n') {
+			if (endline(n, out, e) < 0)
+				return -1;
+			continue;
 		}
+		if (c == 0)
+			return mp_err_set(e, EX_DATAERR, "line %ld: a NUL byte cannot be sent",
+			                  n->line + 1);
 		if (n->bol) {
-			/* a header line decides about a Bcc: field */
-			if (n->header && n->strip_bcc) {
-				if (c == ' ' || c == '\t')
-					; /* continuation: as the field it continues */
-				else
-					n->skipping =
-					    (len - i >= 4 &&
-					     strncasecmp((const char *)p + i, "bcc:", 4) == 0);
-			}
-			if (c == '.' && !n->skipping) { /* dot-stuffing */
-				if (out && mp_buf_putc(out, '.'))
-					goto nomem;
-				n->size++;
-			}
 			n->bol = 0;
+			/* a header line: is it a Bcc: field (or its continuation)? */
+			if (n->header && n->strip_bcc && c != ' ' && c != '\t') {
+				n->skipping = 0;
+				n->deciding = 1;
+			}
 		}
-		if (c >= 0x80)
-			n->eightbit = 1;
-		if (++n->col > LINE_MAX_SMTP) {
-			mp_err_set(e, EX_DATAERR, "line %ld is longer than %d octets", n->line + 1,
-			           LINE_MAX_SMTP);
+		if (n->deciding) {
+			n->hold[n->nhold++] = (char)c;
+			if (tolower(c) != "bcc:"[n->nhold - 1]) {
+				if (release(n, out, e) < 0)
+					return -1;
+			} else if (n->nhold == 4) {
+				n->skipping = 1; /* the field and its continuation lines */
+				n->nhold = 0;
+				n->deciding = 0;
+				n->col = 4;
+			}
+			continue;
+		}
+		if (put(n, c, out, e) < 0)
 			return -1;
-		}
-		if (!n->skipping) {
-			if (out && mp_buf_putc(out, (char)c))
-				goto nomem;
-			n->size++;
-		}
-		continue;
-	endline:
-		if (n->header && n->col == 0)
-			n->header = 0, n->skipping = 0; /* the blank line ends the header */
-		if (!n->skipping) {
-			if (out && mp_buf_append(out, "\r\n", 2))
-				goto nomem;
-			n->size += 2;
-		}
-		n->bol = 1;
-		n->col = 0;
-		n->line++;
-		(void)eol;
 	}
 	return 0;
-nomem:
-	return mp_err_sys(e, EX_TEMPFAIL, "message");
 }
 
 /* end of message: a last line without its line end gets one */
 static int norm_end(struct norm *n, struct mp_buf *out, struct mp_err *e)
 {
+	if (n->deciding && release(n, out, e) < 0)
+		return -1;
 	if (n->cr || !n->bol) {
 		n->cr = 0;
 		if (out && mp_buf_append(out, "\r\n", 2))
@@ -347,7 +375,7 @@ static char *run_password_eval(const char *cmd, struct mp_err *e)
 
 /* greet, EHLO, TLS as asked, AUTH: a session ready for MAIL */
 static int session(struct mp_proto *p, const struct settings *s, const char *tlsname,
-                   int opportunistic, struct mp_smtp_caps *caps, struct mp_err *e)
+                   int opportunistic, struct mp_smtp_caps *caps, int *perm, struct mp_err *e)
 {
 	struct mp_smtp_reply rep;
 	struct mp_tls_opts to = {0};
@@ -360,11 +388,15 @@ static int session(struct mp_proto *p, const struct settings *s, const char *tls
 		return -1;
 	if (mp_smtp_reply(p, &rep, e) < 0)
 		return -1;
-	if (rep.code != 220)
-		return mp_err_set(e, code_class(rep.code) == 5 ? EX_UNAVAILABLE : EX_TEMPFAIL,
-		                  "greeting: %d %.200s", rep.code, rep.text);
-	if (mp_smtp_ehlo(p, s->helo, caps, &rep, e) < 0)
+	if (rep.code != 220) {
+		*perm = code_class(rep.code) == 5; /* "554 no SMTP service here" */
+		return mp_err_set(e, *perm ? EX_UNAVAILABLE : EX_TEMPFAIL, "greeting: %d %.200s",
+		                  rep.code, rep.text);
+	}
+	if (mp_smtp_ehlo(p, s->helo, caps, &rep, e) < 0) {
+		*perm = code_class(rep.code) == 5;
 		return -1;
+	}
 	if (!p->tls_on && (s->starttls || (caps->bits & MP_SMTP_STARTTLS))) {
 		if (!(caps->bits & MP_SMTP_STARTTLS)) {
 			if (s->starttls)
@@ -401,12 +433,16 @@ static int session(struct mp_proto *p, const struct settings *s, const char *tls
 	return 0;
 }
 
-/* apply a failed session to the recipients not yet done */
-static void session_failed(struct rcpt *r, size_t n, const struct mp_err *e, const char *where)
+/* apply a failed session to the recipients not yet done: a server that
+ * refused us with 5xx (greeting, EHLO) is a permanent answer; anything
+ * else (no connection, a time-out, TLS, a protocol error) may pass, so
+ * the message waits in the queue */
+static void session_failed(struct rcpt *r, size_t n, const struct mp_err *e, const char *where,
+                           int perm)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done) {
-			r[i].code = e->code == EX_TEMPFAIL ? 421 : 554;
+			r[i].code = perm ? 554 : 421;
 			snprintf(r[i].text, sizeof r[i].text, "%.200s: %.200s", where, e->msg);
 		}
 }
@@ -427,13 +463,14 @@ static int relay(const struct settings *s, struct message *m, const char *from, 
 	snprintf(where, sizeof where, "%s port %d", host, port);
 	fd = mp_net_connect(host, port, 0, s->timeout_ms, NULL, 0, e);
 	if (fd < 0) {
-		session_failed(r, n, e, where);
+		session_failed(r, n, e, where, 0);
 		return 0;
 	}
 	mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
-	if (session(&p, s, host, 0, &caps, e) < 0 ||
+	int perm = 0;
+	if (session(&p, s, host, 0, &caps, &perm, e) < 0 ||
 	    (transaction(&p, &caps, m, from, r, n, e) < 0)) {
-		session_failed(r, n, e, where);
+		session_failed(r, n, e, where, perm);
 		mp_proto_close(&p);
 		return e->code == EX_TEMPFAIL || e->code == EX_UNAVAILABLE || e->code == EX_PROTOCOL
 		           ? 0
@@ -530,7 +567,7 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 				int fd = mp_net_connect_addr((struct sockaddr *)&ss, sl,
 				                             s->timeout_ms, &he);
 				if (fd < 0) {
-					session_failed(sub, ns, &he, where);
+					session_failed(sub, ns, &he, where, 0);
 					continue;
 				}
 				struct mp_proto p;
@@ -541,11 +578,12 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 				ds.starttls = s->tls_required;
 				ds.user = NULL; /* no AUTH towards an MX */
 				mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
-				int rc = session(&p, &ds, hn, !s->tls_required, &caps, &he);
+				int perm = 0;
+				int rc = session(&p, &ds, hn, !s->tls_required, &caps, &perm, &he);
 				if (rc == 0)
 					rc = transaction(&p, &caps, m, from, sub, ns, &he);
 				if (rc < 0)
-					session_failed(sub, ns, &he, where);
+					session_failed(sub, ns, &he, where, perm);
 				else
 					mp_smtp_cmd(&p, "QUIT", &rep, &he);
 				mp_proto_close(&p);

@@ -1,0 +1,744 @@
+#!/usr/bin/env bats
+# msend(1) against real servers and scripted faulty ones: relay to the
+# peers' Postfix (STARTTLS verified with the test CA, AUTH PLAIN, LOGIN,
+# CRAM-MD5, implicit TLS), direct delivery through knot's MX records, the
+# wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
+# Bcc, SIZE, PIPELINING) as smtpfault's "accept" mode stores it byte for
+# byte, the queue under faults (421 banner, 452, 550 for one recipient, a
+# connection dropped during DATA, a silent server, plaintext injection),
+# the sendmail command lines of cron, git send-email and mutt, and a
+# 200 MB message in bounded memory.
+#
+# MSEND, PEERS and SMTPFAULT come from meson (defaults: the build tree;
+# smtpfault is compiled here when unset). MP_SANITIZE (meson's b_sanitize)
+# turns the memory assertion off under a sanitizer. Needs root (the peers).
+
+# printf formats hold the messages on purpose; run-style globals are set in
+# helpers.
+# shellcheck disable=SC2059,SC2030,SC2031,SC2034,SC2154,SC2015
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+setup_file() {
+	export MSEND=${MSEND:-$BATS_TEST_DIRNAME/../../build/tools/msend/msend}
+	export PEERS=${PEERS:-$BATS_TEST_DIRNAME/../peers/peers.sh}
+	if [ "$(id -u)" != 0 ]; then
+		export SKIP_ALL="the peers need root (the suite runs as root)"
+		return
+	fi
+	[ -x "$MSEND" ] || {
+		echo "# msend binary not found at '$MSEND' (build it or set MSEND)" >&3
+		return 1
+	}
+	# ports of our own: other test files run their peers at the same time
+	export DNS_PORT=65353 UNBOUND_PORT=65354 SMTP_PORT=62525 SUBM_PORT=62587 SMTPS_PORT=62465 SINK_PORT=62526 \
+		SINKDUMP_PORT=62527 IMAP_PORT=61143 IMAPS_PORT=61993 POP3_PORT=61110 POP3S_PORT=61995
+	export PDIR
+	PDIR=$(mktemp -d /tmp/mailpipe-msend.XXXXXX)
+	chmod 755 "$PDIR"
+	bash "$PEERS" start "$PDIR" >"$PDIR/start.log" 2>&1 3>&- || {
+		cat "$PDIR/start.log" >&3
+		return 1
+	}
+	set -a
+	# shellcheck disable=SC1091
+	. "$PDIR/ports.env"
+	set +a
+	: "${SMTPFAULT:=$BATS_FILE_TMPDIR/smtpfault}"
+	if [ ! -x "$SMTPFAULT" ]; then
+		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"
+	fi
+	export SMTPFAULT
+}
+
+teardown_file() {
+	[ -n "${PDIR:-}" ] || return 0
+	bash "$PEERS" stop "$PDIR" >/dev/null 2>&1 3>&-
+	rm -rf "$PDIR"
+}
+
+setup() {
+	[ -z "${SKIP_ALL:-}" ] || skip "$SKIP_ALL"
+	export MSEND_QUEUE=$BATS_TEST_TMPDIR/queue
+	export TMPDIR=$BATS_TEST_TMPDIR
+	unset EMAIL MSEND_PASSWORD
+	export LC_ALL=C
+	FPIDS=()
+	MSG=$BATS_TEST_TMPDIR/msg
+	ID="msend-$BATS_TEST_NUMBER-$$-$RANDOM$RANDOM"
+}
+
+teardown() {
+	local p
+	for p in "${FPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	FPIDS=()
+}
+
+# ------------------------------------------------------------------ helpers
+
+# relay to Postfix's submission port: STARTTLS verified with the test CA, AUTH as bob
+relay() {
+	"$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob \
+		--password-eval 'echo hungry' --timeout 10 "$@"
+}
+
+# direct delivery: the MX hosts from knot, on port $1
+dmsend() {
+	local port=$1
+	shift
+	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$DNS_PORT" --timeout 5 "$@"
+}
+
+# fault MODE [smtpfault options]: start smtpfault MODE storing into
+# $BATS_TEST_TMPDIR/store-MODE; sets FPORT, FPID, FLOG (its stderr), FSTORE
+fault() {
+	local mode=$1 out
+	shift
+	out=$BATS_TEST_TMPDIR/fault-$mode.out
+	FLOG=$BATS_TEST_TMPDIR/fault-$mode.log
+	FSTORE=$BATS_TEST_TMPDIR/store-$mode
+	mkdir -p "$FSTORE"
+	"$SMTPFAULT" -P "$BATS_TEST_TMPDIR/fault-$mode.pid" -d "$FSTORE" "$@" "$mode" >"$out" 2>"$FLOG" 3>&- &
+	for _ in $(seq 250); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
+	FPORT=$(sed -n 's/^PORT=//p' "$out")
+	FPID=$(cat "$BATS_TEST_TMPDIR/fault-$mode.pid")
+	[ -n "$FPORT" ] && [ -n "$FPID" ] || fail "smtpfault $mode did not start"
+	FPIDS+=("$FPID")
+}
+
+# connections smtpfault has seen
+connections() { grep -c ': connection$' "$FLOG" 2>/dev/null || true; }
+
+# entries in the queue
+queue_count() { find "$MSEND_QUEUE" -name '*.env' 2>/dev/null | wc -l; }
+
+# wait_mail MAILDIR TEXT: print the file in MAILDIR/new holding TEXT (up to ~10 s)
+wait_mail() {
+	local f
+	for _ in $(seq 500); do
+		f=$(grep -lF -- "$2" "$1"/new/* 2>/dev/null | head -1)
+		[ -n "$f" ] && {
+			echo "$f"
+			return 0
+		}
+		sleep 0.02
+	done
+	return 1
+}
+
+# how many files in MAILDIR/new hold TEXT
+count_mail() { grep -lF -- "$2" "$1"/new/* 2>/dev/null | wc -l; }
+
+# a delivered message without the header fields Postfix adds at the top
+strip_postfix() {
+	awk 'BEGIN { h = 1 }
+		h && /^$/ { h = 0 }
+		h && /^[^ \t]/ { skip = ($0 ~ /^(Return-Path|X-Original-To|Delivered-To|Received):/) }
+		h && skip { next }
+		{ print }' "$1"
+}
+
+# the file with LF line ends turned into CRLF, then ".\r\n": the wire form
+# of a message without dots or bare CRs
+wire_of() { perl -pe 's/\n/\r\n/' "$1"; printf '.\r\n'; }
+
+# a plain message for Bob with its own Date and Message-ID
+plain_msg() {
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@hamburger.test>\nFrom: Alice <alice@crepes.test>\nTo: Bob <bob@hamburger.test>\nSubject: %s\n\nhello, Bob\n' \
+		"$ID" "$ID" >"$MSG"
+}
+
+# ------------------------------------------------------------------ 1. relay to Postfix
+
+@test "relay: submission, STARTTLS verified with the test CA, AUTH auto: in Bob's Maildir byte for byte, Date and Message-ID added" {
+	printf 'From: Bob <bob@hamburger.test>\nTo: bob@hamburger.test\nSubject: %s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nune cr\303\252pe, Bob?\n.a line with a leading dot\n..two dots\n.\n\nFrom the start of a line\ntrailing spaces   \n\ttab\n%s\nend\n' \
+		"$ID" "$(printf '%0900d' 7)" >"$MSG"
+	run relay -v -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: STARTTLS"
+	assert_output --partial "S: 220 2.0.0 Ready to start TLS"
+	# auto takes the strongest mechanism Postfix offers
+	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "S: 235 "
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
+	strip_postfix "$f" >"$BATS_TEST_TMPDIR/got"
+	# msend put Date: and Message-ID: first, then the message as it was
+	run sed -n 1p "$BATS_TEST_TMPDIR/got"
+	assert_output --regexp '^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4}$'
+	run sed -n 2p "$BATS_TEST_TMPDIR/got"
+	assert_output --regexp '^Message-ID: <[^<>@ ]+@hamburger\.test>$'
+	tail -n +3 "$BATS_TEST_TMPDIR/got" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+}
+
+@test "relay: AUTH plain, login and cram-md5 each authenticate and deliver" {
+	local m
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
+	for m in plain login cram-md5; do
+		sed "s/^Subject: .*/Subject: $ID-$m/" "$MSG" >"$MSG.$m"
+		run relay -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG.$m"
+		assert_success
+		assert_output --partial "C: AUTH ${m^^}"
+		assert_output --partial "S: 235 2.7.0 Authentication successful"
+		assert_output --partial "1 delivered, 0 refused, 0 queued"
+	done
+	for m in plain login cram-md5; do
+		wait_mail "$BOB_MAILDIR" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
+	done
+}
+
+@test "relay: -v never shows the password, nor its base64 (AUTH PLAIN, LOGIN)" {
+	local m
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
+	for m in plain login; do
+		run relay -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+		assert_success
+		assert_output --partial "C: AUTH ${m^^}"
+		refute_output --partial "hungry"
+		refute_output --partial "$(printf 'hungry' | base64)"
+		# the PLAIN response: NUL bob NUL hungry
+		refute_output --partial "$(printf '\0bob\0hungry' | base64)"
+	done
+}
+
+@test "relay: SMTPS with --tls (implicit TLS, RFC 8314) and MSEND_PASSWORD" {
+	plain_msg
+	MSEND_PASSWORD=hungry run "$MSEND" -v --server "127.0.0.1:$SMTPS_PORT" --tls --ca-file "$CA" --user bob \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "S: 220 mx1.example.test ESMTP"
+	assert_output --partial "S: 235 "
+	assert_output --partial "1 delivered"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+}
+
+@test "relay: a message with its own Date and Message-ID keeps them, unchanged and alone" {
+	plain_msg
+	run relay -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
+	strip_postfix "$f" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	[ "$(grep -c '^Date:' "$f")" = 1 ] || fail "more than one Date:"
+	[ "$(grep -ci '^Message-ID:' "$f")" = 1 ] || fail "more than one Message-ID:"
+}
+
+@test "relay: Postfix refuses an unknown user and another domain at RCPT (550 5.1.1: exit 67); the others get it" {
+	plain_msg
+	run relay -f bob@hamburger.test bob@hamburger.test carol@hamburger.test <"$MSG"
+	assert_failure 67
+	assert_output --regexp "<carol@hamburger.test>: refused: 550 5\.1\.1 "
+	refute_output --partial "queued as"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	run relay -f bob@hamburger.test someone@example.org <"$MSG"
+	assert_failure 67
+	assert_output --partial "<someone@example.org>: refused: 550 5.1.1 "
+	assert_output --partial "outbound mail disabled"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "relay: a wrong password is exit 77 naming AUTH, and nothing is queued" {
+	plain_msg
+	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob --password-eval 'echo wrong' \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 77
+	assert_output --regexp "AUTH CRAM-MD5 refused: 535"
+	refute_output --partial "queued as"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "relay: without --ca-file the certificate does not verify: a clear error, the message queued (exit 75 with --no-queue)" {
+	plain_msg
+	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --user bob --password-eval 'echo hungry' \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_output --partial "certificate not trusted for 127.0.0.1"
+	assert_output --partial "self-signed certificate in certificate chain"
+	assert_success
+	assert_output --partial "queued as"
+	[ "$(queue_count)" = 1 ]
+	run "$MSEND" --no-queue --server 127.0.0.1 --port "$SUBM_PORT" --user bob --password-eval 'echo hungry' \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "certificate not trusted"
+	[ "$(queue_count)" = 1 ]
+	[ "$(count_mail "$BOB_MAILDIR" "Subject: $ID")" = 0 ]
+}
+
+@test "relay: --user to a server without STARTTLS: no AUTH, no password, the message waits (also with --no-tls)" {
+	fault nostarttls
+	plain_msg
+	# STARTTLS missing may be a stripping attack or a passing fault: as
+	# Postfix with TLS required, the message waits in the queue
+	run "$MSEND" -v --server "127.0.0.1:$FPORT" --user bob --password-eval 'echo hungry' \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	assert_output --partial "STARTTLS was asked for, and the server does not offer it"
+	refute_output --partial "C: AUTH"
+	refute_output --partial "C: MAIL FROM"
+	refute_output --partial "hungry"
+	refute_output --partial "$(printf '\0bob\0hungry' | base64)"
+	# in clear on purpose, but without --auth-plaintext: still no password
+	run "$MSEND" -v --no-tls --server "127.0.0.1:$FPORT" --user bob --password-eval 'echo hungry' \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 78
+	assert_output --partial "refusing to send a password without TLS (--auth-plaintext allows it)"
+	refute_output --partial "C: AUTH"
+	refute_output --partial "C: MAIL FROM"
+	[ "$(queue_count)" = 1 ]
+}
+
+@test "relay: --no-tls --auth-plaintext goes on to AUTH without TLS, with a warning" {
+	fault nostarttls
+	plain_msg
+	run "$MSEND" -v --no-tls --auth-plaintext --server "127.0.0.1:$FPORT" --user bob --password-eval 'echo hungry' \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_output --partial "warning: sending the password for bob without TLS"
+	refute_output --partial "C: STARTTLS"
+	# smtpfault's nostarttls offers no AUTH: msend gets that far, and says so
+	assert_output --partial "the server offers no AUTH"
+	refute_output --partial "STARTTLS was asked for"
+}
+
+# ------------------------------------------------------------------ 2. direct delivery
+
+@test "direct: bob@hamburger.test through knot's MX, opportunistic STARTTLS, into Bob's Maildir" {
+	plain_msg
+	run dmsend "$SMTP_PORT" -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: STARTTLS"
+	assert_output --partial "C: RCPT TO:<bob@hamburger.test>"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
+	strip_postfix "$f" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	grep -q '^Return-Path: <alice@crepes.test>$' "$f" || fail "envelope sender lost"
+}
+
+@test "direct: a null MX domain and a nonexistent one are exit 69 with a message, nothing queued" {
+	plain_msg
+	run dmsend "$SMTP_PORT" -f alice@crepes.test someone@nullmx.example.test <"$MSG"
+	assert_failure 69
+	assert_output --partial "<someone@nullmx.example.test>: refused"
+	assert_output --partial "null MX"
+	run dmsend "$SMTP_PORT" -f alice@crepes.test "nobody@nx-$RANDOM.example.test" <"$MSG"
+	assert_failure 69
+	assert_output --partial "no such domain (NXDOMAIN)"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "direct: recipients in two domains (hamburger.test, crepes.test) are both delivered" {
+	plain_msg
+	run dmsend "$SMTP_PORT" -v -f alice@crepes.test bob@hamburger.test alice@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "2 delivered, 0 refused, 0 queued"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	wait_mail "$ALICE_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Alice's Maildir"
+}
+
+# ------------------------------------------------------------------ 3. the wire form
+
+@test "wire: bare LF and bare CR both go out as CRLF, never a bare CR or LF" {
+	fault accept
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nFrom: a@crepes.test\nSubject: ends\r\n\nlf line\ncr line\rcrlf line\r\nmixed\r\r\n\rend\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\r\nMessage-ID: <%s@crepes.test>\r\nFrom: a@crepes.test\r\nSubject: ends\r\n\r\nlf line\r\ncr line\r\ncrlf line\r\nmixed\r\n\r\n\r\nend\r\n.\r\n' "$ID" >"$BATS_TEST_TMPDIR/want"
+	cmp "$FSTORE/1.eml" "$BATS_TEST_TMPDIR/want" || fail "wire form: $(od -c "$FSTORE/1.eml" | head -20)"
+	grep -qx 'bare 0' "$FSTORE/1.env" || fail "bare CR or LF on the wire: $(cat "$FSTORE/1.env")"
+}
+
+@test "wire: a line starting with '.' is dot-stuffed, also after a bare CR or LF" {
+	fault accept
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: dots\n\n.\n..\n.x\nx.\n .\na\r.b\n.\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\r\nMessage-ID: <%s@crepes.test>\r\nSubject: dots\r\n\r\n..\r\n...\r\n..x\r\nx.\r\n .\r\na\r\n..b\r\n..\r\n.\r\n' "$ID" >"$BATS_TEST_TMPDIR/want"
+	cmp "$FSTORE/1.eml" "$BATS_TEST_TMPDIR/want" || fail "wire form: $(od -c "$FSTORE/1.eml" | head -20)"
+}
+
+@test "wire: a message without a final newline gets CRLF before the final dot" {
+	fault accept
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: eol\n\nno newline at the end' "$ID" >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	[ "$(tail -c 26 "$FSTORE/1.eml")" = "$(printf 'no newline at the end\r\n.\r\n')" ] ||
+		fail "end of the data: $(tail -c 40 "$FSTORE/1.eml" | od -c)"
+}
+
+@test "wire: a NUL byte is exit 65 before any connection" {
+	fault accept
+	printf 'Subject: nul\n\na\0b\n' >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 65
+	assert_output --partial "NUL"
+	sleep 0.1
+	[ "$(connections)" = 0 ] || fail "msend connected before refusing the message"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "wire: a 999-octet line is exit 65; a 998-octet line goes out whole" {
+	fault accept
+	printf 'Subject: long\n\n%s\n' "$(printf '%0999d' 9)" >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 65
+	assert_output --partial "longer than 998 octets"
+	[ "$(connections)" = 0 ] || fail "msend connected before refusing the message"
+	[ "$(queue_count)" = 0 ]
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: long\n\n%s\n' \
+		"$ID" "$(printf '%0998d' 8)" >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the 998-octet line did not go out whole"
+}
+
+@test "wire: -t takes To/Cc/Bcc (display names, comments, groups); the Bcc: field never goes out" {
+	fault accept
+	printf '%s\n' 'Date: Thu, 01 Jan 2026 10:00:00 +0000' "Message-ID: <$ID@crepes.test>" 'From: alice@crepes.test' \
+		'To: "Bob, the Builder" <bob@crepes.test>, carol@crepes.test (Carol, C.)' \
+		'Bcc: secret@crepes.test,' ' hidden@crepes.test' \
+		'Cc: friends: dave@crepes.test, "Eve" <eve@crepes.test>;, frank@crepes.test' \
+		'Subject: -t' '' 'Bcc: this line is in the body and stays' >"$MSG"
+	run dmsend "$FPORT" -t -f alice@crepes.test <"$MSG"
+	assert_success
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output "$(printf 'rcpt <%s@crepes.test> 250\n' bob carol secret hidden dave eve frank)"
+	# on the wire: the message without the Bcc: field and its continuation
+	grep -v -e '^Bcc: secret' -e '^ hidden' "$MSG" >"$BATS_TEST_TMPDIR/want"
+	wire_of "$BATS_TEST_TMPDIR/want" | cmp - "$FSTORE/1.eml" || fail "wire: $(cat "$FSTORE/1.eml")"
+	! grep -qi -e 'secret@' -e 'hidden@' "$FSTORE/1.eml" || fail "a Bcc: address went out"
+}
+
+@test "wire: -t: a Bcc: field that straddles a 64 KiB boundary of the message is not sent either" {
+	fault accept
+	# a long header puts "Bcc:" at offset 65534: "Bc" and "c:" are read apart
+	perl -e '
+		my $h = "Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <$ARGV[0]\@crepes.test>\n"
+			. "From: alice\@crepes.test\nTo: bob\@crepes.test\nSubject: boundary\nX-Filler: x\n";
+		$h .= " " . ("y" x 77) . "\n" while length($h) < 65534 - 80;
+		$h .= " " . ("z" x (65534 - length($h) - 2)) . "\n";
+		print $h, "Bcc: secret\@crepes.test\n\nbody\n";' "$ID" >"$MSG"
+	[ "$(head -c 65538 "$MSG" | tail -c 4)" = "Bcc:" ] || fail "the test message is not laid out as meant"
+	run dmsend "$FPORT" -t -f alice@crepes.test <"$MSG"
+	assert_success
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output "$(printf 'rcpt <%s@crepes.test> 250\n' bob secret)"
+	grep -v '^Bcc: secret' "$MSG" >"$BATS_TEST_TMPDIR/want"
+	! grep -qi -e '^Bcc:' -e 'secret@' "$FSTORE/1.eml" || fail "the Bcc: field went out"
+	wire_of "$BATS_TEST_TMPDIR/want" | cmp - "$FSTORE/1.eml"
+}
+
+@test "wire: each recipient once, however often it is named (arguments and -t)" {
+	fault accept
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nTo: bob@crepes.test, Bob <bob@crepes.test>\nCc: carol@crepes.test\nSubject: once\n\nx\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" -t -f alice@crepes.test bob@crepes.test carol@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output "$(printf 'rcpt <%s@crepes.test> 250\n' bob carol)"
+}
+
+@test "wire: SIZE= in MAIL FROM equals the octets sent between 354 and the final dot" {
+	fault accept
+	printf 'From: alice@crepes.test\nTo: bob@crepes.test\nBcc: x@crepes.test\nSubject: size\n\n.dot\nbare cr\rbare lf\nlast' >"$MSG"
+	run dmsend "$FPORT" -t -f alice@crepes.test <"$MSG"
+	assert_success
+	local size sent
+	size=$(sed -n 's/^mail <alice@crepes.test> SIZE=\([0-9]*\)$/\1/p' "$FSTORE/1.env")
+	sent=$(($(stat -c %s "$FSTORE/1.eml") - 3)) # without the final ".\r\n"
+	[ -n "$size" ] || fail "no SIZE= in: $(cat "$FSTORE/1.env")"
+	[ "$size" = "$sent" ] || fail "SIZE=$size, but $sent octets were sent"
+	grep -qx "size $sent" "$FSTORE/1.env"
+}
+
+@test "wire: PIPELINING: MAIL, every RCPT and DATA arrive before the first reply" {
+	fault accept
+	plain_msg
+	run dmsend "$FPORT" -v -f alice@crepes.test bob@crepes.test carol@crepes.test dave@crepes.test <"$MSG"
+	assert_success
+	grep -qx 'pipelined MAIL RCPT RCPT RCPT DATA' "$FSTORE/1.env" || fail "not pipelined: $(cat "$FSTORE/1.env")"
+	# and the replies were matched to the commands in order
+	assert_output --partial "3 delivered, 0 refused, 0 queued"
+}
+
+@test "wire: an 8-bit message says BODY=8BITMIME; over the server's SIZE it is refused, not sent" {
+	fault accept
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: 8bit\n\ncr\303\252pe\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test> SIZE=[0-9]* BODY=8BITMIME$' "$FSTORE/1.env" || fail "$(cat "$FSTORE/1.env")"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml"
+	kill "$FPID"
+	fault accept -s 100
+	printf 'Subject: big\n\n%0200d\n' 0 >"$MSG"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 69
+	assert_output --partial "over the server's SIZE 100"
+	[ ! -e "$FSTORE/2.env" ]
+	[ "$(queue_count)" = 0 ]
+}
+
+# ------------------------------------------------------------------ 4. faults and the queue
+
+@test "queue: a 421 banner queues the message; --list-queue shows it; msend -q --now via Postfix delivers it exactly once" {
+	fault greet421
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	[ "$(connections)" -ge 1 ] || fail "smtpfault saw no connection"
+	[ "$(queue_count)" = 1 ]
+	# not due yet: a flush without --now leaves it alone
+	run relay -q
+	assert_success
+	[ "$(queue_count)" = 1 ]
+	run "$MSEND" --list-queue
+	assert_success
+	assert_output --regexp "^[0-9]+\.[0-9]+\.[0-9a-f]{8}  [0-9]+ bytes  from <alice@crepes.test>  1 attempt, next in [0-9]+s"
+	assert_output --partial "    to <bob@hamburger.test>"
+	assert_output --partial "last error: "
+	run relay -q --now
+	assert_success
+	assert_output --regexp ": 1 delivered, 0 failed$"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
+	strip_postfix "$f" | cmp - "$MSG" || fail "the delivered message differs from the one queued"
+	run "$MSEND" --list-queue
+	assert_output --partial "is empty"
+	[ "$(queue_count)" = 0 ]
+	# a second flush has nothing to send
+	run relay -q --now
+	assert_success
+	refute_output --partial "delivered"
+	sleep 0.5
+	[ "$(count_mail "$BOB_MAILDIR" "Subject: $ID")" = 1 ] || fail "delivered more than once"
+}
+
+@test "queue: -t: the Bcc: field stays out of a message sent from the queue too" {
+	fault greet421
+	printf '%s\n' 'Date: Thu, 01 Jan 2026 10:00:00 +0000' "Message-ID: <$ID@crepes.test>" 'From: alice@crepes.test' \
+		'To: bob@crepes.test' 'Bcc: secret@crepes.test' 'Subject: queued -t' '' 'body' >"$MSG"
+	run dmsend "$FPORT" -t -f alice@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	kill "$FPID"
+	fault accept
+	run dmsend "$FPORT" -q --now
+	assert_success
+	assert_output --regexp ": 2 delivered, 0 failed$"
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output "$(printf 'rcpt <%s@crepes.test> 250\n' bob secret)"
+	grep -v '^Bcc:' "$MSG" >"$BATS_TEST_TMPDIR/want"
+	wire_of "$BATS_TEST_TMPDIR/want" | cmp - "$FSTORE/1.eml" || fail "wire: $(cat "$FSTORE/1.eml")"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "queue: 452 for every recipient queues the message with the reply" {
+	fault rcpt452
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	assert_output --partial "4.2.2 mailbox full"
+	[ "$(queue_count)" = 1 ]
+	run "$MSEND" -bp
+	assert_output --partial "last error: 4.2.2 mailbox full"
+}
+
+@test "queue: 550 for one of three recipients: the two others get it, the bad one is reported, exit 67" {
+	fault rcpt550one
+	plain_msg
+	run dmsend "$FPORT" -v -f alice@crepes.test good1@crepes.test bad@crepes.test good2@crepes.test <"$MSG"
+	assert_failure 67
+	assert_output --partial "<bad@crepes.test>: refused: 550 5.1.1 no such user"
+	assert_output --partial "2 delivered, 1 refused, 0 queued"
+	refute_output --partial "msend: queued as"
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output "$(printf 'rcpt <%s@crepes.test> %s\n' good1 250 bad 550 good2 250)"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the message was not stored whole"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "queue: a connection dropped during DATA queues the message (small and 1 MB), never loses it" {
+	fault dropdata
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	[ "$(queue_count)" = 1 ]
+	cmp "$MSG" "$(find "$MSEND_QUEUE" -name '*.msg')" || fail "the queued message differs"
+	# a big one: the server goes while msend is still writing
+	cp "$MSG" "$MSG.big"
+	head -c 1100000 /dev/zero | tr '\0' x | fold -w 76 >>"$MSG.big"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG.big"
+	assert_success
+	assert_output --partial "queued as"
+	[ "$(queue_count)" = 2 ]
+	[ "$(connections)" = 2 ]
+	local big
+	big=$(find "$MSEND_QUEUE" -name '*.msg' -size +1000k)
+	[ -n "$big" ] && cmp "$MSG.big" "$big" || fail "the big message was not queued whole"
+}
+
+@test "queue: a silent server with --timeout 2 is given up on within 5 s, the message queued" {
+	fault silence
+	plain_msg
+	local t0 t1
+	t0=$(date +%s%N)
+	run dmsend "$FPORT" --timeout 2 -f alice@crepes.test bob@crepes.test <"$MSG"
+	t1=$(date +%s%N)
+	assert_success
+	assert_output --partial "queued as"
+	assert_output --partial "timed out"
+	[ "$(queue_count)" = 1 ]
+	[ $(((t1 - t0) / 1000000)) -lt 5000 ] || fail "took $(((t1 - t0) / 1000000)) ms"
+	[ $(((t1 - t0) / 1000000)) -ge 1900 ] || fail "gave up after $(((t1 - t0) / 1000000)) ms, before the timeout"
+}
+
+@test "queue: direct: plaintext injection after STARTTLS is refused with its message, and the mail is queued" {
+	fault inject
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_output --partial "plaintext injection"
+	assert_success
+	assert_output --partial "queued as"
+	[ "$(queue_count)" = 1 ]
+}
+
+@test "queue: --no-queue on a temporary failure is exit 75, with nothing queued" {
+	fault greet421
+	plain_msg
+	run dmsend "$FPORT" --no-queue -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "not sent, try later"
+	assert_output --partial "421 too busy"
+	refute_output --partial "queued as"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "queue: a second msend -q while one runs exits with 'another flush is running'" {
+	fault greet421
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	[ "$(queue_count)" = 1 ]
+	fault silence
+	dmsend "$FPORT" -q --now --timeout 3 >"$BATS_TEST_TMPDIR/flush1.out" 2>&1 3>&- &
+	local bg=$!
+	for _ in $(seq 250); do [ "$(connections)" -ge 1 ] && break; sleep 0.02; done
+	[ "$(connections)" -ge 1 ] || fail "the first flush never connected"
+	run "$MSEND" -q --now
+	assert_failure 75
+	assert_output --partial "another flush is running"
+	wait "$bg" || fail "the first flush failed: $(cat "$BATS_TEST_TMPDIR/flush1.out")"
+	run cat "$BATS_TEST_TMPDIR/flush1.out"
+	assert_output --partial "0 delivered, 0 failed, 1 still waiting"
+	run "$MSEND" --list-queue
+	assert_output --partial "2 attempts"
+}
+
+# ------------------------------------------------------------------ 5. sendmail compatibility
+
+@test "sendmail: cron's command line (-i -FCronDaemon -B8BITMIME -oem root) sends to root@maildomain" {
+	fault accept
+	printf 'From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> true\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\nDate: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@hamburger.test>\n\nout\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" --maildomain hamburger.test -i -FCronDaemon -B8BITMIME -oem root <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <root@hamburger.test> SIZE=[0-9]+$'
+	assert_line 'rcpt <root@hamburger.test> 250'
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml"
+}
+
+@test "sendmail: git send-email's command line (-i -f FROM RCPT) keeps the envelope and the message" {
+	fault accept
+	printf 'From: Alice <alice@crepes.test>\nTo: bob@hamburger.test\nSubject: [PATCH] %s\nDate: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-Id: <20260101100000.1-1-alice@crepes.test>\nX-Mailer: git-send-email 2.39.5\nMIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n\n---\n file | 1 +\n.\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" -i -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+( BODY=8BITMIME)?$'
+	assert_line 'rcpt <bob@hamburger.test> 250'
+	# a "." line is stuffed on the wire; the rest as sent, no header added
+	perl -pe 's/\n/\r\n/; s/^\./../' "$MSG" | cat - <(printf '.\r\n') | cmp - "$FSTORE/1.eml"
+}
+
+@test "sendmail: mutt's command line (-oem -oi -- RCPT)" {
+	fault accept
+	plain_msg
+	EMAIL=alice@crepes.test run dmsend "$FPORT" -oem -oi -- bob@hamburger.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+( BODY=8BITMIME)?$'
+	assert_line 'rcpt <bob@hamburger.test> 250'
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml"
+}
+
+@test "sendmail: -bp is --list-queue; -V prints the version; -VENVID is accepted" {
+	fault greet421
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	local a b
+	a=$("$MSEND" -bp | sed 's/next in [0-9]*s/next in Ns/')
+	b=$("$MSEND" --list-queue | sed 's/next in [0-9]*s/next in Ns/')
+	[ -n "$a" ] && [ "$a" = "$b" ] || fail "-bp: '$a', --list-queue: '$b'"
+	[[ $a == *"to <bob@crepes.test>"* ]]
+	run "$MSEND" -V
+	assert_success
+	assert_output --regexp '^msend \(mailpipe\) [0-9]+\.[0-9]+'
+	kill "$FPID"
+	fault accept
+	run dmsend "$FPORT" -VENVID123 -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml"
+}
+
+@test "sendmail: an address starting with '-' after -- and CR/LF in -f are refused (exit 64)" {
+	fault accept
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test -- -oQ@crepes.test <"$MSG"
+	assert_failure 64
+	assert_output --partial "'-oQ@crepes.test' is not an address"
+	run dmsend "$FPORT" -f "$(printf 'alice@crepes.test\r\nRCPT TO:<x@crepes.test>')" bob@crepes.test <"$MSG"
+	assert_failure 64
+	assert_output --partial "-f: "
+	assert_output --partial "is not an address"
+	run dmsend "$FPORT" -f "$(printf 'alice@crepes.test\nx')" bob@crepes.test <"$MSG"
+	assert_failure 64
+	[ "$(connections)" = 0 ]
+	[ "$(queue_count)" = 0 ]
+}
+
+# ------------------------------------------------------------------ 6. streaming
+
+@test "streaming: a 200 MB message goes out whole with peak RSS under 8 MiB" {
+	fault accept
+	local line
+	line=$(printf '%078d' 0)
+	{
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: big\n\n' "$ID"
+		yes "$line" | head -n 2654208 # 79 octets a line: 200 MiB
+	} >"$MSG"
+	run /usr/bin/time -f 'maxrss %M' -o "$BATS_TEST_TMPDIR/time" \
+		"$MSEND" --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DNS_PORT" --timeout 20 \
+		-f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	local in wire size
+	in=$(stat -c %s "$MSG")
+	wire=$(stat -c %s "$FSTORE/1.eml")
+	# every LF became CRLF, and ".\r\n" ends it
+	[ "$wire" = $((in + $(wc -l <"$MSG") + 3)) ] || fail "sent $wire octets for $in"
+	size=$(sed -n 's/^mail <alice@crepes.test> SIZE=\([0-9]*\)$/\1/p' "$FSTORE/1.env")
+	[ "$size" = $((wire - 3)) ] || fail "SIZE=$size, sent $((wire - 3))"
+	grep -qx 'bare 0' "$FSTORE/1.env"
+	rm -f "$FSTORE/1.eml" "$MSG"
+	if [ -n "${MP_SANITIZE:-}" ] && [ "$MP_SANITIZE" != none ]; then
+		return 0 # the memory figure means nothing under a sanitizer
+	fi
+	local rss
+	rss=$(sed -n 's/^maxrss //p' "$BATS_TEST_TMPDIR/time")
+	[ "$rss" -lt 8192 ] || fail "peak RSS ${rss} KiB"
+}

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "io.h"
 #include "mfetch.h"
 #include "net.h"
@@ -55,31 +56,7 @@ static void usage(FILE *f)
 
 char *password(const struct fopts *o, struct mp_err *e)
 {
-	char buf[4096];
-	size_t n;
-	FILE *f;
-
-	if (!o->password_eval) {
-		const char *p = getenv("MFETCH_PASSWORD");
-		if (p)
-			return mp_xstrdup(p);
-		mp_err_set(e, EX_CONFIG, "no password: give --password-eval (or MFETCH_PASSWORD)");
-		return NULL;
-	}
-	f = popen(o->password_eval, "r");
-	if (!f) {
-		mp_err_sys(e, EX_CONFIG, "password command");
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof buf - 1, f);
-	int st = pclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (st != 0 || !buf[0]) {
-		mp_err_set(e, EX_CONFIG, "the password command failed or printed nothing");
-		return NULL;
-	}
-	return mp_xstrdup(buf);
+	return mp_password(o->password_eval, "MFETCH_PASSWORD", e);
 }
 
 int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e)

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "io.h"
 #include "msend.h"
 #include "mx.h"
@@ -352,27 +353,6 @@ mailfail:
 
 /* ---------------------------------------------------------------- sessions */
 
-static char *run_password_eval(const char *cmd, struct mp_err *e)
-{
-	FILE *f = popen(cmd, "r");
-	char buf[4096];
-	size_t n;
-
-	if (!f) {
-		mp_err_sys(e, EX_CONFIG, "password command");
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof buf - 1, f);
-	int st = pclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (st != 0 || !buf[0]) {
-		mp_err_set(e, EX_CONFIG, "the password command failed or printed nothing");
-		return NULL;
-	}
-	return mp_xstrdup(buf);
-}
-
 /* greet, EHLO, TLS as asked, AUTH: a session ready for MAIL */
 static int session(struct mp_proto *p, const struct settings *s, const char *tlsname,
                    int opportunistic, struct mp_smtp_caps *caps, int *perm, struct mp_err *e)
@@ -415,15 +395,8 @@ static int session(struct mp_proto *p, const struct settings *s, const char *tls
 			    "refusing to send a password without TLS (--auth-plaintext allows it)");
 		if (!p->tls_on)
 			mp_warn("warning: sending the password for %s without TLS", s->user);
-		pass =
-		    s->password_eval
-		        ? run_password_eval(s->password_eval, e)
-		        : (getenv("MSEND_PASSWORD") ? mp_xstrdup(getenv("MSEND_PASSWORD")) : NULL);
-		if (!pass)
-			return e && e->code
-			           ? -1
-			           : mp_err_set(e, EX_CONFIG,
-			                        "--user needs --password-eval (or MSEND_PASSWORD)");
+		if (!(pass = mp_password(s->password_eval, "MSEND_PASSWORD", e)))
+			return -1;
 		int rc = mp_smtp_auth(p, caps, s->auth, s->user, pass, e);
 		memset(pass, 0, strlen(pass));
 		free(pass);

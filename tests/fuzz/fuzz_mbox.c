@@ -12,12 +12,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char target[64];
+static char target[96];
 
 static void cleanup(void)
 {
 	static const char *const sub[] = {"tmp", "new", "cur", ""};
-	char p[96];
+	char p[128];
 
 	for (int i = 0; i < 4; i++) {
 		snprintf(p, sizeof p, "%s%s", target, sub[i]);
@@ -38,7 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd, rc;
 
 	if (!target[0]) {
-		snprintf(target, sizeof target, "/dev/shm/mp-fuzz-mbox.%ld/", (long)getpid());
+		/* memory-backed when there is /dev/shm, else the temp dir */
+		snprintf(target, sizeof target, "%s/mp-fuzz-mbox.%ld/",
+		         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid());
 		if (mp_store_open(&s, target, NULL, 0, &e) < 0)
 			abort();
 		mp_store_close(&s);

@@ -241,25 +241,66 @@ static int cmp_ul(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* one IMAP string (quoted or atom) from *pp into out; 0 or -1 */
+static int imap_string(const char **pp, char *out, size_t n)
+{
+	const char *p = *pp;
+	size_t o = 0;
+
+	while (*p == ' ')
+		p++;
+	if (*p == '"') {
+		for (p++; *p && *p != '"'; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (o + 1 < n)
+				out[o++] = *p;
+		}
+		if (*p != '"')
+			return -1;
+		p++;
+	} else {
+		while (*p && *p != ' ' && o + 1 < n)
+			out[o++] = *p++;
+		if (!o)
+			return -1;
+	}
+	out[o] = '\0';
+	*pp = p;
+	return 0;
+}
+
+/* "* LIST (flags) delim name": the name, quoted or not, whole */
 static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
 {
+	char delim[16], name[1024];
+	const char *p;
+
 	(void)s, (void)len, (void)ctx, (void)e;
-	if (strncasecmp(l, "* LIST ", 7) == 0) {
-		const char *name = strrchr(l, ' ');
-		printf("%s\n", name ? name + 1 : l);
-	}
+	if (strncasecmp(l, "* LIST ", 7) != 0)
+		return 0;
+	p = strchr(l + 7, ')');
+	if (!p)
+		goto bad;
+	p++;
+	if (imap_string(&p, delim, sizeof delim) < 0 || imap_string(&p, name, sizeof name) < 0)
+		goto bad;
+	printf("%s\n", name);
+	return 0;
+bad:
+	mp_warn("warning: a LIST line not understood: %.200s", l);
 	return 0;
 }
 
 /* UID FETCH uid BODY.PEEK[]: the literal into a spool file */
-static int fetch_one(struct imap *s, struct fopts *o, unsigned long uid, int *fdout,
-                     long long *size, struct mp_err *e)
+static int fetch_one(struct imap *s, unsigned long uid, int *fdout, long long *size,
+                     struct mp_err *e)
 {
 	char cmd[128], tag[16];
 	int fd = -1, got = 0;
 
 	snprintf(tag, sizeof tag, "a%u", ++s->tag);
-	snprintf(cmd, sizeof cmd, "%s UID FETCH %lu (RFC822.SIZE BODY.PEEK[])", tag, uid);
+	snprintf(cmd, sizeof cmd, "%s UID FETCH %lu (BODY.PEEK[])", tag, uid);
 	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
 		return -1;
 	for (;;) {
@@ -285,15 +326,13 @@ static int fetch_one(struct imap *s, struct fopts *o, unsigned long uid, int *fd
 		if (l[0] != '*' || !strcasestr(l, "FETCH") || len < 3 || l[len - 1] != '}')
 			continue;
 		char *br = strrchr(l, '{');
-		char *sz = strcasestr(l, "RFC822.SIZE ");
 		if (!br || got)
 			continue;
 		long long n = atoll(br + 1);
-		if (n < 0 || (o->max_size && n > o->max_size * 2 + 65536)) {
+		if (n < 0) {
 			mp_err_set(e, EX_PROTOCOL, "UID FETCH %lu: literal of %lld bytes", uid, n);
 			goto fail;
 		}
-		(void)sz;
 		const char *dir = getenv("TMPDIR");
 		char path[4096];
 		snprintf(path, sizeof path, "%s/mfetch.XXXXXX", dir && *dir ? dir : "/tmp");
@@ -336,17 +375,88 @@ fail:
 	return -1;
 }
 
+/* A command over a set of UIDs ("PRE 1:4,9 POST"), sent in pieces that
+ * keep each line short; u sorted. 0 or -1. */
+static int uid_command(struct imap *s, const char *pre, const unsigned long *u, size_t n,
+                       const char *post, struct mp_err *e)
+{
+	struct mp_buf cmd = MP_BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0;) {
+		mp_buf_reset(&cmd);
+		mp_buf_printf(&cmd, "%s ", pre);
+		for (int first = 1; i < n && cmd.len < 2000; first = 0) {
+			size_t j = i;
+			while (j + 1 < n && u[j + 1] == u[j] + 1)
+				j++;
+			mp_buf_printf(&cmd, first ? "%lu" : ",%lu", u[i]);
+			if (j > i)
+				mp_buf_printf(&cmd, ":%lu", u[j]);
+			i = j + 1;
+		}
+		if (post)
+			mp_buf_printf(&cmd, " %s", post);
+		int r = command(s, cmd.data, NULL, NULL, NULL, e);
+		if (r > 0)
+			mp_err_set(e, EX_TEMPFAIL, "%s: %.200s", pre, s->last);
+		if (r)
+			rc = -1;
+	}
+	mp_buf_free(&cmd);
+	return rc;
+}
+
+static int on_size(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
+{
+	const char *v = strcasestr(l, "RFC822.SIZE ");
+
+	(void)s, (void)len, (void)e;
+	if (v && strcasestr(l, "FETCH"))
+		*(long long *)ctx = atoll(v + 12);
+	return 0;
+}
+
+/* The folder's state: "UIDVALIDITY LAST [s=U,U,...]": every UID up to
+ * LAST was delivered except those listed (left for --max-size). */
+#define MAX_LEFT 10000
+
+static void state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
+                         const unsigned long *left, size_t nleft)
+{
+	size_t k = 0;
+
+	mp_buf_reset(out);
+	mp_buf_printf(out, "%lu %lu", uv, last);
+	for (size_t i = 0; i < nleft && k < MAX_LEFT; i++)
+		if (left[i] && left[i] < last)
+			mp_buf_printf(out, k++ ? ",%lu" : " s=%lu", left[i]);
+}
+
+static int in_list(const unsigned long *v, size_t n, unsigned long x)
+{
+	return bsearch(&x, v, n, sizeof *v, cmp_ul) != NULL;
+}
+
+static int expunge(struct imap *s, struct uids *done, struct mp_err *e)
+{
+	if (!done->n)
+		return 0;
+	qsort(done->v, done->n, sizeof *done->v, cmp_ul);
+	if (has_cap(s, "UIDPLUS"))
+		return uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, e);
+	return command(s, "EXPUNGE", NULL, NULL, NULL, e) == 0 ? 0 : -1;
+}
+
 static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, struct fstats *st,
                         struct mp_err *e)
 {
 	struct selectinfo si = {0};
-	struct uids u = {0};
-	struct mp_buf state = MP_BUF_INIT;
-	char cmd[600], q[512], key[600], val[64];
+	struct uids u = {0}, old = {0}, skip = {0}, done = {0};
+	struct mp_buf state = MP_BUF_INIT, val = MP_BUF_INIT;
+	char cmd[600], q[512], key[600];
 	unsigned long last = 0, sv = 0;
 	int r, rc = -1;
-	size_t done_n = 0;
-	struct mp_buf doneset = MP_BUF_INIT;
 
 	quote(q, sizeof q, folder);
 	snprintf(cmd, sizeof cmd, "SELECT %s", q);
@@ -355,38 +465,100 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		             : mp_err_set(e, EX_UNAVAILABLE, "SELECT %s: %.200s", folder, s->last);
 	snprintf(key, sizeof key, "imap %s@%s %s", o->user, o->server, folder);
 	if (!o->all && state_load(o, key, &state) == 0 &&
-	    sscanf(state.data, "%lu %lu", &sv, &last) == 2 && sv != si.uidvalidity)
-		last = 0; /* a new UIDVALIDITY: the old UIDs mean nothing */
+	    sscanf(state.data, "%lu %lu", &sv, &last) == 2) {
+		const char *sl = strstr(state.data, " s=");
+		if (sv != si.uidvalidity) {
+			last = 0; /* a new UIDVALIDITY: the old UIDs mean nothing */
+		} else if (sl) {
+			for (const char *p = sl + 3; *p && *p != ' ';) {
+				char *end;
+				unsigned long x = strtoul(p, &end, 10);
+				if (end == p)
+					break;
+				skip.v = mp_xrealloc(skip.v, (skip.n + 1) * sizeof *skip.v);
+				skip.v[skip.n++] = x;
+				p = *end == ',' ? end + 1 : end;
+			}
+			qsort(skip.v, skip.n, sizeof *skip.v, cmp_ul);
+		}
+	}
+	/* what is still there of what came before: left (too big) ones are
+	 * candidates again; delivered ones go now with --delete (a run that
+	 * was interrupted before its EXPUNGE) */
+	if (last) {
+		snprintf(cmd, sizeof cmd, "UID SEARCH UID 1:%lu", last);
+		if ((r = command(s, cmd, NULL, on_search, &old, e)) != 0) {
+			if (r > 0)
+				mp_err_set(e, EX_UNAVAILABLE, "UID SEARCH: %.200s", s->last);
+			goto out;
+		}
+		for (size_t i = 0; i < old.n; i++) {
+			if (old.v[i] > last)
+				continue;
+			if (in_list(skip.v, skip.n, old.v[i])) {
+				u.v = mp_xrealloc(u.v, (u.n + 1) * sizeof *u.v);
+				u.v[u.n++] = old.v[i];
+			} else if (o->delete_) {
+				done.v = mp_xrealloc(done.v, (done.n + 1) * sizeof *done.v);
+				done.v[done.n++] = old.v[i];
+			}
+		}
+		if (done.n) {
+			qsort(done.v, done.n, sizeof *done.v, cmp_ul);
+			if (!o->quiet)
+				mp_warn("%s: %zu message%s fetched before still on the server: "
+				        "deleting",
+				        folder, done.n, done.n == 1 ? "" : "s");
+			if (uid_command(s, "UID STORE", done.v, done.n,
+			                "+FLAGS.SILENT (\\Deleted \\Seen)", e) < 0)
+				goto out;
+		}
+	}
 	if (o->all)
 		snprintf(cmd, sizeof cmd, "UID SEARCH ALL");
 	else
 		snprintf(cmd, sizeof cmd, "UID SEARCH UID %lu:*", last + 1);
+	size_t before = u.n;
 	if ((r = command(s, cmd, NULL, on_search, &u, e)) != 0) {
 		if (r > 0)
 			mp_err_set(e, EX_UNAVAILABLE, "UID SEARCH: %.200s", s->last);
 		goto out;
 	}
+	/* "n:*" always returns the highest UID, even when it is below n */
+	for (size_t i = before; i < u.n; i++)
+		if (!o->all && u.v[i] <= last)
+			u.v[i] = 0;
 	qsort(u.v, u.n, sizeof *u.v, cmp_ul);
 	for (size_t i = 0; i < u.n; i++) {
 		unsigned long uid = u.v[i];
 		int fd = -1;
-		long long size = 0;
+		long long size = -1;
 		char uidtxt[32];
-		if (!o->all && uid <= last)
-			continue; /* "n:*" always returns the highest UID */
+		if (!uid || (i && uid == u.v[i - 1]))
+			continue;
 		if (o->limit && st->fetched >= o->limit)
 			break;
-		if (fetch_one(s, o, uid, &fd, &size, e) < 0)
-			goto out;
-		if (o->max_size && size > o->max_size) {
-			if (!o->quiet)
-				mp_warn(
-				    "%s: UID %lu: %lld bytes, over --max-size: left on the server",
-				    folder, uid, size);
-			st->skipped_big++;
-			close(fd);
-			continue;
+		if (o->max_size) {
+			/* the size first: a big one is never downloaded */
+			snprintf(cmd, sizeof cmd, "UID FETCH %lu (RFC822.SIZE)", uid);
+			if ((r = command(s, cmd, NULL, on_size, &size, e)) != 0) {
+				if (r > 0)
+					mp_err_set(e, EX_TEMPFAIL, "UID FETCH: %.200s", s->last);
+				goto out;
+			}
+			if (size < 0)
+				continue; /* gone meanwhile */
+			if (size > o->max_size) {
+				if (!o->quiet)
+					mp_warn("%s: UID %lu: %lld bytes, over --max-size: left on "
+					        "the server",
+					        folder, uid, size);
+				st->skipped_big++;
+				continue; /* stays in u: recorded as left below */
+			}
 		}
+		if (fetch_one(s, uid, &fd, &size, e) < 0)
+			goto out;
 		snprintf(uidtxt, sizeof uidtxt, "%lu", uid);
 		if (deliver_file(o, fd, uidtxt, folder, e) < 0) {
 			close(fd);
@@ -396,33 +568,47 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		st->fetched++;
 		st->bytes += size;
 		/* durable: record it, then the server may change it */
+		u.v[i] = 0;
 		if (uid > last)
 			last = uid;
-		snprintf(val, sizeof val, "%lu %lu", si.uidvalidity, last);
-		if (!o->all && state_save(o, key, val, e) < 0)
-			goto out;
+		if (!o->all) {
+			state_format(&val, si.uidvalidity, last, u.v, u.n);
+			if (state_save(o, key, val.data, e) < 0)
+				goto out;
+		}
 		if (o->delete_ || o->mark_seen) {
 			snprintf(cmd, sizeof cmd, "UID STORE %lu +FLAGS.SILENT (%s)", uid,
 			         o->delete_ ? "\\Deleted \\Seen" : "\\Seen");
 			if (command(s, cmd, NULL, NULL, NULL, e) < 0)
 				goto out;
-			if (o->delete_)
-				mp_buf_printf(&doneset, "%s%lu", done_n++ ? "," : "", uid);
+			if (o->delete_) {
+				done.v = mp_xrealloc(done.v, (done.n + 1) * sizeof *done.v);
+				done.v[done.n++] = uid;
+			}
 		}
 	}
-	if (o->delete_ && done_n) {
-		if (has_cap(s, "UIDPLUS"))
-			snprintf(cmd, sizeof cmd, "UID EXPUNGE %.500s", doneset.data);
-		else
-			snprintf(cmd, sizeof cmd, "EXPUNGE");
-		if (command(s, cmd, NULL, NULL, NULL, e) < 0)
+	/* the left ones may have changed even with nothing delivered */
+	if (!o->all && last) {
+		state_format(&val, si.uidvalidity, last, u.v, u.n);
+		if (strcmp(val.data, state.data ? state.data : "") != 0 &&
+		    state_save(o, key, val.data, e) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
+	/* what was delivered goes, even when a later message failed */
+	if (o->delete_ && done.n) {
+		struct mp_err e2;
+		mp_err_clear(&e2);
+		if (expunge(s, &done, rc == 0 ? e : &e2) < 0)
+			rc = -1;
+	}
 	free(u.v);
+	free(old.v);
+	free(skip.v);
+	free(done.v);
 	mp_buf_free(&state);
-	mp_buf_free(&doneset);
+	mp_buf_free(&val);
 	return rc;
 }
 

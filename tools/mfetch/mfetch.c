@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "io.h"
 #include "mfetch.h"
+#include "sasl.h"
 #include "net.h"
 
 static void usage(FILE *f)
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 	        "      --fingerprint FP   pin the server certificate's SHA-256\n"
 	        "      --user NAME        login name\n"
 	        "      --password-eval C  run C for the password (or MFETCH_PASSWORD)\n"
-	        "      --auth MECH        plain, login, cram-md5, user (POP3), auto (default)\n"
+	        "      --auth MECH        plain, login, cram-md5, xoauth2, user (POP3), auto\n"
 	        "      --new              only what this client has not fetched (default)\n"
 	        "      --all              everything\n"
 	        "      --folder NAME      IMAP folder (repeatable; default INBOX)\n"
@@ -153,6 +154,45 @@ int state_save(const struct fopts *o, const char *key, const char *value, struct
 
 /* ---------------------------------------------------------------- delivery */
 
+/* mboxrd quoting as a stream: a line that is ">*From " gets one more
+ * '>'. The '>'s and "From" letters at a line start are held back until
+ * the line shows what it is, so a chunk boundary changes nothing. */
+struct rdq {
+	int pfx;   /* still at the start of a line */
+	size_t gt; /* '>' held */
+	size_t fm; /* letters of "From " held */
+};
+
+static void rdq_flush(struct rdq *q, struct mp_buf *out)
+{
+	for (; q->gt; q->gt--)
+		mp_buf_putc(out, '>');
+	mp_buf_append(out, "From ", q->fm);
+	q->fm = 0;
+	q->pfx = 0;
+}
+
+static void rdq_put(struct rdq *q, struct mp_buf *out, char c)
+{
+	if (q->pfx) {
+		if (q->fm == 0 && c == '>') {
+			q->gt++;
+			return;
+		}
+		if (c == "From "[q->fm]) {
+			if (++q->fm == 5) {
+				mp_buf_putc(out, '>');
+				rdq_flush(q, out);
+			}
+			return;
+		}
+		rdq_flush(q, out);
+	}
+	mp_buf_putc(out, c);
+	if (c == '\n')
+		*q = (struct rdq){.pfx = 1};
+}
+
 static int to_stdout(int fd, struct mp_err *e)
 {
 	/* mboxrd: From_ line, ^>*From quoted, LF line ends, blank line */
@@ -160,7 +200,8 @@ static int to_stdout(int fd, struct mp_err *e)
 	time_t t = time(NULL);
 	struct tm tm;
 	ssize_t n;
-	int bol = 1, cr = 0;
+	int cr = 0, last = '\n';
+	struct rdq q = {.pfx = 1};
 	struct mp_buf out = MP_BUF_INIT;
 
 	localtime_r(&t, &tm);
@@ -171,21 +212,12 @@ static int to_stdout(int fd, struct mp_err *e)
 		for (ssize_t i = 0; i < n; i++) {
 			char c = buf[i];
 			if (cr && c != '\n')
-				mp_buf_putc(&out, '\r');
-			cr = 0;
-			if (c == '\r') {
-				cr = 1;
+				rdq_put(&q, &out, '\r');
+			cr = c == '\r';
+			if (cr)
 				continue;
-			}
-			if (bol) {
-				ssize_t k = i;
-				while (k < n && buf[k] == '>')
-					k++;
-				if (n - k >= 5 && memcmp(buf + k, "From ", 5) == 0)
-					mp_buf_putc(&out, '>');
-			}
-			mp_buf_putc(&out, c);
-			bol = c == '\n';
+			rdq_put(&q, &out, c);
+			last = c;
 		}
 		if (mp_write_full(STDOUT_FILENO, out.data, out.len) < 0) {
 			mp_buf_free(&out);
@@ -193,7 +225,15 @@ static int to_stdout(int fd, struct mp_err *e)
 		}
 		mp_buf_reset(&out);
 	}
-	mp_buf_puts(&out, bol ? "\n" : "\n\n");
+	if (n < 0) {
+		mp_buf_free(&out);
+		return mp_err_sys(e, EX_TEMPFAIL, "spool");
+	}
+	if (cr)
+		rdq_put(&q, &out, '\r'), last = '\r';
+	if (q.pfx)
+		rdq_flush(&q, &out);
+	mp_buf_puts(&out, last == '\n' ? "\n" : "\n\n");
 	int rc = mp_write_full(STDOUT_FILENO, out.data, out.len);
 	mp_buf_free(&out);
 	return rc < 0 ? mp_err_sys(e, EX_IOERR, "stdout") : 0;
@@ -278,6 +318,12 @@ enum {
 	OPT_TIMEOUT
 };
 
+static int auth_known(const char *m)
+{
+	return strcasecmp(m, "auto") == 0 || strcasecmp(m, "user") == 0 ||
+	       mp_sasl_parse(m) != MP_SASL_NONE;
+}
+
 static long long num(const char *s, const char *what)
 {
 	char *end;
@@ -346,7 +392,14 @@ int main(int argc, char **argv)
 		case OPT_FP: o.fingerprint = optarg; break;
 		case OPT_USER: o.user = optarg; break;
 		case OPT_PWEVAL: o.password_eval = optarg; break;
-		case OPT_AUTH: o.auth = optarg; break;
+		case OPT_AUTH:
+			o.auth = optarg;
+			if (!auth_known(optarg))
+				mp_die(EX_USAGE,
+				       "--auth %s: unknown (plain, login, cram-md5, xoauth2, user, "
+				       "auto)",
+				       optarg);
+			break;
 		case OPT_NEW: o.all = 0; break;
 		case OPT_ALL: o.all = 1; break;
 		case OPT_FOLDER:
@@ -379,8 +432,15 @@ int main(int argc, char **argv)
 	if (!o.server || !o.user)
 		mp_die(EX_USAGE, "--server and --user are needed (see -h)");
 	mp_err_clear(&e);
-	if (mp_net_split(o.server, host, sizeof host, &o.port, &e) < 0)
-		mp_die_err(NULL, &e);
+	{
+		int sport = 0;
+		if (mp_net_split(o.server, host, sizeof host, &sport, &e) < 0)
+			mp_die_err(NULL, &e);
+		if (sport && o.port && sport != o.port)
+			mp_die(EX_USAGE, "--server %s and --port %d disagree", o.server, o.port);
+		if (sport)
+			o.port = sport;
+	}
 	o.server = host;
 	if (o.imap < 0)
 		o.imap = !(o.port == 110 || o.port == 995);

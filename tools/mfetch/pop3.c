@@ -231,6 +231,12 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 		int known = seen.data && strstr(seen.data, pat) != NULL;
 		if (known) {
 			mp_buf_printf(&keep, " %s", mm->uid); /* still on the server */
+			/* delivered by a run that ended before its QUIT */
+			if (o->delete_) {
+				snprintf(c, sizeof c, "DELE %ld", mm->num);
+				if (cmd(&p, c, NULL, status, sizeof status, e) < 0)
+					goto quit;
+			}
 			continue;
 		}
 		if (o->limit && st->fetched >= o->limit)

@@ -4,6 +4,7 @@
 #include "sasl.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,8 +105,11 @@ static void parse_caps(const struct mp_smtp_reply *r, struct mp_smtp_caps *c)
 					strcat(c->list, " ");
 				strcat(c->list, kw);
 			}
-			if (strcasecmp(kw, "SIZE") == 0 && line[n] == ' ')
-				c->size = atol(line + n + 1);
+			if (strcasecmp(kw, "SIZE") == 0 && line[n] == ' ') {
+				/* "SIZE" alone or nonsense: no limit known */
+				long v = strtol(line + n + 1, NULL, 10);
+				c->size = v > 0 && v < LONG_MAX ? v : 0;
+			}
 			if (strcasecmp(kw, "AUTH") == 0 && (line[n] == ' ' || line[n] == '=')) {
 				size_t m = strcspn(line + n + 1, "\n");
 				snprintf(c->auth, sizeof c->auth, "%.*s", (int)m, line + n + 1);

@@ -145,7 +145,7 @@ static int authenticate(struct imap *s, struct fopts *o, const char *pass, struc
 	for (;;) {
 		char *l;
 		size_t len;
-		if (mp_proto_readline(&s->p, &l, &len, e) <= 0)
+		if (need_line(&s->p, &l, &len, e) <= 0)
 			goto out;
 		if (l[0] == '+') {
 			const char *ch64 = l[1] == ' ' ? l + 2 : l + 1;
@@ -306,7 +306,7 @@ static int fetch_one(struct imap *s, unsigned long uid, int *fdout, long long *s
 	for (;;) {
 		char *l;
 		size_t len;
-		if (mp_proto_readline(&s->p, &l, &len, e) <= 0)
+		if (need_line(&s->p, &l, &len, e) <= 0)
 			goto fail;
 		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
 			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) != 0) {
@@ -435,7 +435,7 @@ static void state_format(struct mp_buf *out, unsigned long uv, unsigned long las
 
 static int in_list(const unsigned long *v, size_t n, unsigned long x)
 {
-	return bsearch(&x, v, n, sizeof *v, cmp_ul) != NULL;
+	return n && bsearch(&x, v, n, sizeof *v, cmp_ul) != NULL;
 }
 
 static int expunge(struct imap *s, struct uids *done, struct mp_err *e)
@@ -445,7 +445,10 @@ static int expunge(struct imap *s, struct uids *done, struct mp_err *e)
 	qsort(done->v, done->n, sizeof *done->v, cmp_ul);
 	if (has_cap(s, "UIDPLUS"))
 		return uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, e);
-	return command(s, "EXPUNGE", NULL, NULL, NULL, e) == 0 ? 0 : -1;
+	int r = command(s, "EXPUNGE", NULL, NULL, NULL, e);
+	if (r > 0)
+		mp_err_set(e, EX_TEMPFAIL, "EXPUNGE: %.200s", s->last);
+	return r == 0 ? 0 : -1;
 }
 
 static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, struct fstats *st,
@@ -479,7 +482,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 				skip.v[skip.n++] = x;
 				p = *end == ',' ? end + 1 : end;
 			}
-			qsort(skip.v, skip.n, sizeof *skip.v, cmp_ul);
+			if (skip.n)
+				qsort(skip.v, skip.n, sizeof *skip.v, cmp_ul);
 		}
 	}
 	/* what is still there of what came before: left (too big) ones are
@@ -528,7 +532,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	for (size_t i = before; i < u.n; i++)
 		if (!o->all && u.v[i] <= last)
 			u.v[i] = 0;
-	qsort(u.v, u.n, sizeof *u.v, cmp_ul);
+	if (u.n)
+		qsort(u.v, u.n, sizeof *u.v, cmp_ul);
 	for (size_t i = 0; i < u.n; i++) {
 		unsigned long uid = u.v[i];
 		int fd = -1;
@@ -579,9 +584,12 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		if (o->delete_ || o->mark_seen) {
 			snprintf(cmd, sizeof cmd, "UID STORE %lu +FLAGS.SILENT (%s)", uid,
 			         o->delete_ ? "\\Deleted \\Seen" : "\\Seen");
-			if (command(s, cmd, NULL, NULL, NULL, e) < 0)
+			if ((r = command(s, cmd, NULL, NULL, NULL, e)) < 0)
 				goto out;
-			if (o->delete_) {
+			if (r > 0) /* delivered and recorded: the next run retries */
+				mp_warn("%s: UID %lu: the server refused the flags: %.200s", folder,
+				        uid, s->last);
+			else if (o->delete_) {
 				done.v = mp_xrealloc(done.v, (done.n + 1) * sizeof *done.v);
 				done.v[done.n++] = uid;
 			}
@@ -622,7 +630,7 @@ int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	memset(&s, 0, sizeof s);
 	if (connect_session(o, &s.p, e) < 0)
 		return -1;
-	if (mp_proto_readline(&s.p, &l, &len, e) <= 0 || strncmp(l, "* ", 2) != 0)
+	if (need_line(&s.p, &l, &len, e) <= 0 || strncmp(l, "* ", 2) != 0)
 		goto out_err;
 	take_caps(&s, l);
 	if (strncasecmp(l, "* BYE", 5) == 0) {
@@ -658,7 +666,10 @@ int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	if (authenticate(&s, o, pass, e) < 0)
 		goto out;
 	if (o->list_folders) {
-		rc = command(&s, "LIST \"\" \"*\"", NULL, on_list, NULL, e) == 0 ? 0 : -1;
+		int r = command(&s, "LIST \"\" \"*\"", NULL, on_list, NULL, e);
+		if (r > 0)
+			mp_err_set(e, EX_UNAVAILABLE, "LIST: %.200s", s.last);
+		rc = r == 0 ? 0 : -1;
 		goto logout;
 	}
 	for (int i = 0; i < (o->nfolders ? o->nfolders : 1); i++)

@@ -44,6 +44,17 @@ int state_save(const struct fopts *o, const char *key, const char *value, struct
 char *password(const struct fopts *o, struct mp_err *e);
 int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e);
 
+/* A line the dialogue needs: the end of the connection is an error too
+ * (75: worth retrying). 1, or -1 with e filled. */
+static inline int need_line(struct mp_proto *p, char **l, size_t *len, struct mp_err *e)
+{
+	int r = mp_proto_readline(p, l, len, e);
+
+	if (r == 0)
+		mp_err_set(e, EX_TEMPFAIL, "the server closed the connection");
+	return r > 0 ? 1 : -1;
+}
+
 int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
 int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
 

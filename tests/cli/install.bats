@@ -2,6 +2,8 @@
 # meson install into a DESTDIR puts every binary, man page and completion
 # where a distribution expects them, and each of them works from there.
 
+bats_require_minimum_version 1.5.0
+
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
@@ -58,4 +60,117 @@ setup_file() {
 	assert_success
 	assert_output --partial "--decode"
 	assert_output --partial "--qp"
+}
+
+# The lists the build installs from, read from the meson files themselves so
+# that a tool, page or completion added there is checked here too.
+SRC="$BATS_TEST_DIRNAME/../.."
+tool_dirs() { (cd "$SRC/tools" && for d in */; do [ -f "$d/meson.build" ] && echo "${d%/}"; done); }
+man_pages() { sed -n "/install_man(/,/)/p" "$SRC/man/meson.build" | grep -o "'[^']*\.[1-9]'" | tr -d "'"; }
+completed_tools() {
+	grep "^tools_with_completions *=" "$SRC/completions/meson.build" | grep -o "'[^']*'" | tr -d "'"
+}
+project_version() { sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$SRC/meson.build" | head -1; }
+
+@test "install: meson install into a DESTDIR succeeds" {
+	run meson install -C "$MESON_BUILD_ROOT" --destdir "$BATS_TEST_TMPDIR/again" --no-rebuild
+	assert_success
+	assert [ -d "$BATS_TEST_TMPDIR/again" ]
+}
+
+@test "install: every tool of tools/ is installed into bin and prints its version" {
+	v=$(project_version)
+	assert [ -n "$v" ]
+	tools=$(tool_dirs)
+	assert_equal "$(echo "$tools" | wc -l)" 6
+	for t in $tools; do
+		assert [ -x "$MESON_BUILD_ROOT/tools/$t/$t" ]
+		assert [ -x "$ROOT/bin/$t" ]
+		run "$ROOT/bin/$t" -V
+		assert_success
+		assert_line --index 0 "$t (mailpipe) $v"
+		run "$ROOT/bin/$t" -h
+		assert_success
+		assert_line --index 0 --regexp "^usage: $t "
+	done
+	# and nothing else lands in bin
+	assert_equal "$(ls "$ROOT/bin" | sort)" "$(echo "$tools" | sort)"
+}
+
+@test "install: every man page of man/meson.build is installed, lints clean and renders" {
+	pages=$(man_pages)
+	assert [ -n "$pages" ]
+	run grep -qx mailpipe.7 <<<"$pages"
+	assert_success
+	for p in $pages; do
+		sec=${p##*.}
+		f="$ROOT/share/man/man$sec/$p"
+		assert [ -f "$f" ]
+		cmp "$SRC/man/$p" "$f" || fail "$f differs from man/$p"
+		run mandoc -Tlint -Wwarning "$f"
+		assert_success
+		assert_output ""
+		run --separate-stderr man -l "$f"
+		assert_success
+		assert_equal "$stderr" ""
+		name=${p%.*}
+		assert_line --index 0 --regexp "^${name^^}\($sec\) .* ${name^^}\($sec\)\$"
+		assert_line --regexp "^NAME\$"
+		assert_output --partial "$name"
+	done
+}
+
+@test "install: mailpipe.7 names all six tools and their pages" {
+	f="$ROOT/share/man/man7/mailpipe.7"
+	assert [ -f "$f" ]
+	run bash -c "mandoc -Tutf8 '$f' | col -b"
+	assert_success
+	for t in $(tool_dirs); do
+		assert_output --partial "$t(1)"
+	done
+	assert_output --partial "EXIT STATUS"
+}
+
+@test "install: every bash completion of completions/meson.build is installed and loads" {
+	tools=$(completed_tools)
+	assert [ -n "$tools" ]
+	for t in $tools; do
+		f=$(find "$DEST" -path "*/bash-completion/completions/$t" | head -1)
+		assert [ -n "$f" ]
+		cmp "$SRC/completions/bash/$t" "$f" || fail "$f differs from completions/bash/$t"
+		run bash -c "source /usr/share/bash-completion/bash_completion; source '$f' && complete -p '$t'"
+		assert_success
+		assert_output --regexp "^complete .* $t\$"
+	done
+}
+
+@test "install: every zsh completion of completions/meson.build is installed and loads" {
+	command -v zsh >/dev/null || fail "zsh is not installed (scripts/test installs it)"
+	tools=$(completed_tools)
+	assert [ -n "$tools" ]
+	for t in $tools; do
+		f="$ROOT/share/zsh/site-functions/_$t"
+		assert [ -f "$f" ]
+		cmp "$SRC/completions/zsh/_$t" "$f" || fail "$f differs from completions/zsh/_$t"
+		run head -1 "$f"
+		assert_output --regexp "^#compdef .*\b$t\b"
+		# +X loads the definition now, so a syntax error fails here
+		run zsh -fc "autoload -U compinit; compinit -u -d '$BATS_TEST_TMPDIR/zcd'; fpath=('${f%/*}' \$fpath); autoload -U +X _$t && whence -w _$t"
+		assert_success
+		assert_output "_$t: function"
+	done
+}
+
+@test "install: every fish completion of completions/meson.build is installed and completes" {
+	command -v fish >/dev/null || fail "fish is not installed (scripts/test installs it)"
+	tools=$(completed_tools)
+	assert [ -n "$tools" ]
+	for t in $tools; do
+		f="$ROOT/share/fish/vendor_completions.d/$t.fish"
+		assert [ -f "$f" ]
+		cmp "$SRC/completions/fish/$t.fish" "$f" || fail "$f differs from completions/fish/$t.fish"
+		run fish -c "source '$f'; and complete -C'$t --'"
+		assert_success
+		assert_line --regexp "^--help\b"
+	done
 }

@@ -22,7 +22,7 @@ struct opts {
 	struct mp_delivery d;
 	const char *folder, *split_file;
 	unsigned storeflags;
-	int verbose, split;
+	int verbose, split, split_fd;
 	long skip;
 	double lock_timeout;
 };
@@ -119,11 +119,9 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	long long bytes = 0;
 	long done = 0, batch = 0;
 	int sync_failed = 0;
-	int fd = STDIN_FILENO, rc;
+	int fd = o->split_fd, rc;
 
 	mp_err_clear(&e);
-	if (o->split_file && (fd = open(o->split_file, O_RDONLY | O_CLOEXEC)) < 0)
-		mp_die(EX_NOINPUT, "%s: %s", o->split_file, strerror(errno));
 	if (mp_segr_init(&r, fd, SEGBUF, &e) < 0)
 		mp_die_err(name, &e);
 	mp_mboxsplit_init(&m, &r);
@@ -236,7 +234,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0}};
-	struct opts o = {.lock_timeout = 30};
+	struct opts o = {.lock_timeout = 30, .split_fd = STDIN_FILENO};
 	struct mp_store s;
 	struct mp_err e;
 	const char *target;
@@ -272,6 +270,9 @@ int main(int argc, char **argv)
 		mp_die(EX_USAGE, "--skip needs --split");
 	if (o.split && argc == 2)
 		o.split_file = *argv++, argc--;
+	/* a missing FILE is reported before the target is opened (and created) */
+	if (o.split_file && (o.split_fd = open(o.split_file, O_RDONLY | O_CLOEXEC)) < 0)
+		mp_die(EX_NOINPUT, "%s: %s", o.split_file, strerror(errno));
 	target = argc ? argv[0] : default_target();
 	mp_err_clear(&e);
 	/* the store's messages name the target themselves */

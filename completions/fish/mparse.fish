@@ -1,0 +1,21 @@
+# fish completion for mparse(1) from mailpipe
+
+set -l __mparse_fields From To Cc Bcc Reply-To Sender Subject Date Message-ID In-Reply-To \
+    References Received Return-Path Delivered-To List-Id List-Unsubscribe MIME-Version \
+    Content-Type Content-Transfer-Encoding Content-Disposition Authentication-Results \
+    DKIM-Signature X-Mailer User-Agent Resent-From Resent-To Resent-Cc Resent-Date
+
+complete -c mparse -s f -l field -x -a "$__mparse_fields" -d 'Print every FIELD of the header, decoded'
+complete -c mparse -l raw -d 'With -f, print the fields as they stand'
+# the FIELD of -a/--addr is optional and must be in the same word
+# (-aReply-To, --addr=Reply-To), which fish cannot offer on its own
+complete -c mparse -s a -l addr -d 'Addresses of From/To/Cc/Bcc, or of FIELD (-aFIELD, --addr=FIELD)'
+complete -c mparse -l addr-only -d 'Just local@domain for each address'
+complete -c mparse -s t -l tree -d 'The MIME tree: number, type, charset, encoding, size, name'
+complete -c mparse -s p -l part -x -d 'The decoded bytes of part N'
+complete -c mparse -l text -d 'The best readable text as UTF-8'
+complete -c mparse -s x -l extract -x -a '(__fish_complete_directories)' -d 'Write every attachment into DIR'
+complete -c mparse -s r -l received -d 'The Received path, oldest hop first'
+complete -c mparse -s j -l json -d 'Headers and the MIME tree as JSON'
+complete -c mparse -s h -l help -d 'Print usage and exit'
+complete -c mparse -s V -l version -d 'Print version and exit'

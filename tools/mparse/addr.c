@@ -21,6 +21,37 @@ static void trim(char *s)
 	memmove(s, s + i, n - i + 1);
 }
 
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* obsolete CFWS around the dots and the at sign of an address (RFC 5322
+ * 4.4, "john . doe @ example . com") is taken out */
+static void obs_cfws(char *s)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; s[i]; i++) {
+		if (s[i] == ' ' || s[i] == '\t') {
+			size_t k = i;
+			while (s[k] == ' ' || s[k] == '\t')
+				k++;
+			int drop = (j && (s[j - 1] == '.' || s[j - 1] == '@')) || s[k] == '.' ||
+			           s[k] == '@';
+			while (i < k) {
+				if (!drop)
+					s[j++] = s[i];
+				i++;
+			}
+			i--;
+			continue;
+		}
+		s[j++] = s[i];
+	}
+	s[j] = '\0';
+}
+
 static void push(struct addrlist *l, const char *name, const char *addr)
 {
 	if (!*addr)
@@ -44,11 +75,34 @@ int addr_parse(const char *v, struct addrlist *l)
 	char name[1024], addr[1024], comment[1024];
 	size_t nn = 0, na = 0, nc = 0;
 	int quote = 0, angle = 0, paren = 0, had_angle = 0, unbalanced = 0;
+	/* aq: a quoted local part inside <>; sp: the name ends in white space
+	 * (or a comment) outside quotes, so more of it adds nothing */
+	int aq = 0, sp = 0;
+	/* an unclosed quote is read again, once, from qs as if unquoted (bq),
+	 * except that commas, semicolons and colons stay part of the name until
+	 * a <> has been seen (bqa); the state at qs is kept in qnn, qna, qnc,
+	 * qangle */
+	const char *qs = NULL;
+	size_t qnn = 0, qna = 0, qnc = 0;
+	int qangle = 0, bq = 0, bqa = 0, retried = 0;
 
 	memset(l, 0, sizeof *l);
 	for (const char *p = v;; p++) {
 		char c = *p;
-		if (c == '\0' || (!quote && !angle && !paren && (c == ',' || c == ';'))) {
+		if (c == '\0' && quote && qs && !retried) {
+			p = qs; /* p++ moves past the quote */
+			nn = qnn, na = qna, nc = qnc, had_angle = qangle;
+			quote = 0, sp = 0, bq = 1, unbalanced = 1, retried = 1;
+			continue;
+		}
+		int sep = c == ',' || c == ';';
+		/* in <> a comma is part of an obsolete route "@a,@b:x@y"; any other
+		 * comma or a semicolon means the > is missing */
+		if (sep && angle && !aq)
+			sep = c == ';' || na == 0 || addr[0] != '@' || memchr(addr, ':', na);
+		else if (sep && angle)
+			sep = 0;
+		if (c == '\0' || (sep && !quote && !paren && (!bq || bqa))) {
 			name[nn] = addr[na] = comment[nc] = '\0';
 			trim(name);
 			trim(addr);
@@ -57,16 +111,18 @@ int addr_parse(const char *v, struct addrlist *l)
 				/* "x@y (Name)" or a bare "x@y": the words are the address */
 				snprintf(addr, sizeof addr, "%s", name);
 				snprintf(name, sizeof name, "%s", comment);
+				if (strchr(addr, '@'))
+					obs_cfws(addr);
 				/* strip spaces a bare address cannot have */
-				char *sp = strrchr(addr, ' ');
-				if (sp && strchr(sp, '@'))
-					memmove(addr, sp + 1, strlen(sp));
+				char *s = strrchr(addr, ' ');
+				if (s && strchr(s, '@'))
+					memmove(addr, s + 1, strlen(s));
 			}
 			push(l, name, addr);
 			nn = na = nc = 0;
 			had_angle = 0;
-			unbalanced |= quote || angle || paren;
-			quote = angle = paren = 0;
+			unbalanced |= quote || angle || paren || aq;
+			quote = angle = paren = aq = sp = bq = bqa = 0;
 			if (c == '\0')
 				break;
 			continue;
@@ -79,11 +135,13 @@ int addr_parse(const char *v, struct addrlist *l)
 				continue;
 			}
 			if (nn + 1 < sizeof name)
-				name[nn++] = c;
+				name[nn++] = c, sp = 0;
 			continue;
 		}
 		if (paren) {
-			if (c == '(')
+			if (c == '\\' && p[1])
+				c = *++p;
+			else if (c == '(')
 				paren++;
 			else if (c == ')' && !--paren)
 				continue;
@@ -92,21 +150,50 @@ int addr_parse(const char *v, struct addrlist *l)
 			continue;
 		}
 		if (angle) {
-			if (c == '>')
+			if (aq && c == '\\' && p[1]) {
+				if (na + 2 < sizeof addr)
+					addr[na++] = c, addr[na++] = p[1];
+				p++;
+				continue;
+			}
+			if (c == '"')
+				aq = !aq;
+			else if (c == '>' && !aq) {
 				angle = 0;
-			else if (na + 1 < sizeof addr && c != ' ')
+				continue;
+			}
+			if (na + 1 < sizeof addr && (aq || !is_ws(c)))
 				addr[na++] = c;
 			continue;
 		}
-		if (c == '"')
+		if (bq && c == '\\' && p[1]) {
+			c = *++p;
+		} else if (c == '"' && !bq) {
 			quote = 1;
-		else if (c == '(')
+			qs = p, qnn = nn, qna = na, qnc = nc, qangle = had_angle;
+			continue;
+		} else if (c == '(') {
 			paren = 1;
-		else if (c == '<')
+			c = ' '; /* a comment separates like white space */
+		} else if (c == '<') {
 			angle = had_angle = 1;
-		else if (c == ':' && !had_angle && !strchr(name, '@'))
+			bqa = bq;
+			continue;
+		} else if (c == ':' && !bq && !had_angle && !memchr(name, '@', nn)) {
 			nn = 0; /* a group name: the members follow */
-		else if (nn + 1 < sizeof name)
+			sp = 0;
+			continue;
+		}
+		if (is_ws(c)) {
+			/* one space for a run of white space and comments */
+			if (sp)
+				continue;
+			c = ' ';
+			sp = 1;
+		} else {
+			sp = 0;
+		}
+		if (nn + 1 < sizeof name)
 			name[nn++] = c;
 	}
 	return unbalanced ? 1 : 0;

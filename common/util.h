@@ -10,7 +10,9 @@
 
 #include "compat.h"
 
+#ifndef MP_VERSION /* set by meson.build from the project version */
 #define MP_VERSION "0.1.0"
+#endif
 
 /* An error travels as a value: a sysexits code, one human sentence and,
  * when known, where in which input it happened. */

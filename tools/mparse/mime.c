@@ -18,6 +18,8 @@ struct reader {
 	size_t len;
 	int bol, have, eof;
 	long long off; /* bytes consumed */
+	long line;     /* line number of the current segment, 1-based */
+	int prev_nl;   /* the segment before ended a line */
 	struct mp_err *e;
 	int err;
 };
@@ -40,9 +42,11 @@ static int next(struct reader *r)
 		return 0;
 	}
 	r->off += (long long)r->len;
+	if (r->prev_nl)
+		r->line++;
+	r->prev_nl = r->len && r->seg[r->len - 1] == '\n';
 	return 1;
 }
-
 
 static int blank(const char *s, size_t n)
 {
@@ -70,18 +74,19 @@ void header_free(struct header *h)
 	memset(h, 0, sizeof *h);
 }
 
-static void add_field(struct header *h, const char *line, size_t n)
+/* 0, or -1 when the line is no field (no name before a colon) */
+static int add_field(struct header *h, const char *line, size_t n)
 {
 	const char *colon = memchr(line, ':', n);
 	size_t nl = colon ? (size_t)(colon - line) : 0;
 
 	if (!colon || nl == 0)
-		return; /* not a field: ignored (mparse warns elsewhere) */
+		return -1;
 	while (nl && (line[nl - 1] == ' ' || line[nl - 1] == '\t'))
 		nl--; /* "Subject :" (obsolete syntax) */
 	struct field *f = realloc(h->f, (h->n + 1) * sizeof *f);
 	if (!f)
-		return;
+		return 0;
 	h->f = f;
 	f[h->n].name = strndup(line, nl);
 	const char *v = colon + 1;
@@ -93,43 +98,7 @@ static void add_field(struct header *h, const char *line, size_t n)
 		vl--;
 	f[h->n].value = strndup(v, vl);
 	h->n++;
-}
-
-/* the header block up to the blank line; folded lines unfolded */
-static void read_header(struct reader *r, struct header *h)
-{
-	struct mp_buf cur = MP_BUF_INIT;
-
-	memset(h, 0, sizeof *h);
-	while (next(r)) {
-		if (r->bol && blank(r->seg, r->len))
-			break;
-		if (h->raw.len < HDR_MAX)
-			mp_buf_append(&h->raw, r->seg, r->len);
-		else
-			h->truncated = 1;
-		if (r->bol && (r->seg[0] == ' ' || r->seg[0] == '\t') && cur.len) {
-			/* a continuation: the line break goes, the blank stays */
-			while (cur.len &&
-			       (cur.data[cur.len - 1] == '\n' || cur.data[cur.len - 1] == '\r'))
-				cur.len--;
-			if (cur.len < HDR_MAX)
-				mp_buf_append(&cur, r->seg, r->len);
-			continue;
-		}
-		if (r->bol && r->len >= 5 && memcmp(r->seg, "From ", 5) == 0 && h->n == 0 &&
-		    !cur.len)
-			continue; /* an mbox From_ line before the header */
-		if (cur.len)
-			add_field(h, cur.data, cur.len);
-		mp_buf_reset(&cur);
-		if (!r->bol)
-			continue; /* the rest of an overlong line: dropped */
-		mp_buf_append(&cur, r->seg, r->len);
-	}
-	if (cur.len)
-		add_field(h, cur.data, cur.len);
-	mp_buf_free(&cur);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- parameters */
@@ -174,6 +143,22 @@ static size_t take_value(const char **p, char *out, size_t n)
 	return o;
 }
 
+/* the next ';' that separates parameters: not one inside a quoted string */
+static const char *next_semi(const char *s)
+{
+	int quoted = 0;
+
+	for (; *s; s++) {
+		if (quoted && *s == '\\' && s[1])
+			s++;
+		else if (*s == '"')
+			quoted = !quoted;
+		else if (*s == ';' && !quoted)
+			return s;
+	}
+	return NULL;
+}
+
 int param_get(const char *value, const char *name, char *out, size_t n)
 {
 	/* name=..., name*=charset'lang'pct-encoded, name*0=..., name*1*=... */
@@ -185,8 +170,7 @@ int param_get(const char *value, const char *name, char *out, size_t n)
 	out[0] = '\0';
 	for (int seq = -1; seq < 100; seq++) {
 		int got = 0;
-		for (const char *p = value ? strchr(value, ';') : NULL; p && *p;
-		     p = strchr(p, ';')) {
+		for (const char *p = value ? next_semi(value) : NULL; p && *p; p = next_semi(p)) {
 			p++;
 			while (*p == ' ' || *p == '\t')
 				p++;
@@ -204,6 +188,8 @@ int param_get(const char *value, const char *name, char *out, size_t n)
 				star = 1;
 				q++;
 			}
+			while (*q == ' ' || *q == '\t')
+				q++; /* "name = value" */
 			if (*q != '=' || idx != seq)
 				continue;
 			q++;
@@ -347,6 +333,58 @@ MP_PRINTF(2, 3) static void warn(struct walk *k, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* the header block up to the blank line (or a boundary of an enclosing
+ * multipart, which is left for the body to find); folded lines unfolded.
+ * Past HDR_MAX bytes the block is read to its end but no longer kept. */
+static void read_header(struct walk *k, struct header *h)
+{
+	struct reader *r = &k->r;
+	struct mp_buf cur = MP_BUF_INIT;
+	long curline = 0;
+
+	memset(h, 0, sizeof *h);
+	while (next(r)) {
+		if (r->bol && blank(r->seg, r->len))
+			break;
+		if (k->nb && is_boundary(k)) {
+			r->have = 1; /* the body (empty) ends at it */
+			k->hit = -1;
+			break;
+		}
+		if (h->truncated)
+			continue; /* over the cap: the rest ignored */
+		if (h->raw.len + r->len > HDR_MAX) {
+			h->truncated = 1;
+			if (cur.len)
+				add_field(h, cur.data, cur.len); /* what fit of it */
+			mp_buf_reset(&cur);
+			continue;
+		}
+		mp_buf_append(&h->raw, r->seg, r->len);
+		if (r->bol && (r->seg[0] == ' ' || r->seg[0] == '\t') && cur.len) {
+			/* a continuation: the line break goes, the blank stays */
+			while (cur.len &&
+			       (cur.data[cur.len - 1] == '\n' || cur.data[cur.len - 1] == '\r'))
+				cur.len--;
+			mp_buf_append(&cur, r->seg, r->len);
+			continue;
+		}
+		if (!r->bol)
+			continue; /* the rest of a line longer than a segment: dropped */
+		if (r->len >= 5 && memcmp(r->seg, "From ", 5) == 0 && h->n == 0 && !cur.len)
+			continue; /* an mbox From_ line before the header */
+		if (cur.len && add_field(h, cur.data, cur.len) < 0)
+			warn(k, "line %ld: not a header field (no name and colon): ignored",
+			     curline);
+		mp_buf_reset(&cur);
+		mp_buf_append(&cur, r->seg, r->len);
+		curline = r->line;
+	}
+	if (cur.len && add_field(h, cur.data, cur.len) < 0)
+		warn(k, "line %ld: not a header field (no name and colon): ignored", curline);
+	mp_buf_free(&cur);
+}
+
 struct decoder {
 	int kind; /* 0 none, 1 base64, 2 qp */
 	struct mp_b64dec b;
@@ -373,9 +411,28 @@ static int emit(struct walk *k, struct part *p, struct decoder *d, const char *s
 		d->cap = need;
 	}
 	if (d->kind == 1) {
-		if (mp_b64dec_update(&d->b, s, n, d->buf, &out, NULL) < 0) {
-			/* bad base64: what decoded stays, the rest is skipped */
-			mp_b64dec_init(&d->b, MP_B64_IGNORE | MP_B64_NOPAD);
+		/* characters outside the alphabet are ignored (RFC 2045 6.8),
+		 * silently: -p output is the data alone */
+		size_t done = 0;
+		while (done < n) {
+			long long pos0 = d->b.pos;
+			size_t o = 0;
+			int r = mp_b64dec_update(&d->b, s + done, n - done, d->buf + out, &o, NULL);
+			out += o;
+			if (r == 0)
+				break;
+			size_t bad = done + (size_t)(d->b.pos - pos0);
+			if (bad >= n)
+				break; /* cannot happen: the decoder names a byte it was given */
+			if (d->b.pad) {
+				/* data after '=': a new block starts at this byte */
+				d->b.pad = d->b.nacc = 0;
+				d->b.acc = 0;
+				done = bad;
+				continue;
+			}
+			d->b.pos++;
+			done = bad + 1;
 		}
 	} else {
 		mp_qpdec_update(&d->q, s, n, d->buf, &out, NULL);
@@ -409,15 +466,24 @@ static int leaf(struct walk *k, struct part *p)
 		if (is_boundary(k))
 			break;
 		/* the line end before a boundary belongs to the boundary */
+		const char *s = k->r.seg;
+		size_t n = k->r.len;
+		if (nheld == 1 && held[0] == '\r' && n == 1 && s[0] == '\n') {
+			/* the LF of a CRLF split between two segments */
+			held[nheld++] = '\n';
+			continue;
+		}
 		if (nheld && emit(k, p, &d, held, nheld) < 0)
 			goto stop;
 		nheld = 0;
-		const char *s = k->r.seg;
-		size_t n = k->r.len;
 		if (n && s[n - 1] == '\n') {
 			nheld = n >= 2 && s[n - 2] == '\r' ? 2 : 1;
 			memcpy(held, s + n - nheld, nheld);
 			n -= nheld;
+		} else if (n && s[n - 1] == '\r') {
+			nheld = 1; /* may be the CR of a CRLF cut at a segment's end */
+			held[0] = '\r';
+			n--;
 		}
 		if (n && emit(k, p, &d, s, n) < 0)
 			goto stop;
@@ -456,7 +522,7 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 
 	memset(&p, 0, sizeof p);
 	p.offset = k->r.off;
-	read_header(&k->r, &h);
+	read_header(k, &h);
 	if (h.truncated)
 		warn(k, "a header block larger than %s: the rest ignored", "256 KiB");
 	if (depth == 0 && k->w->on_header && k->w->on_header(k->w, &h) < 0) {
@@ -551,6 +617,7 @@ int mime_walk(struct walker *w, const struct mp_msgsrc *src, struct mp_err *e)
 	k.w = w;
 	k.r.src = src;
 	k.r.e = e;
+	k.r.prev_nl = 1;
 	k.hit = -1;
 	int rc = entity(&k, "", 1, 0, 0);
 	if (k.r.err)

@@ -34,7 +34,9 @@ struct opts {
 	char text_charset[64], html_charset[64];
 	/* -p / -x: where the current part goes */
 	FILE *out;
-	struct mp_buf conv; /* charset conversion of --text */
+	int part_seen;       /* -p: 0 no such part, 1 a leaf, 2 a container */
+	char part_type[128]; /* -p: the container's type */
+	struct mp_buf conv;  /* charset conversion of --text */
 };
 
 static struct opts O;
@@ -70,6 +72,66 @@ static void decoded(const char *v, struct mp_buf *out)
 }
 
 /* ---------------------------------------------------------------- per mode */
+
+/* the zone of a date-time: +hhmm/-hhmm, or an obsolete name (RFC 5322
+ * 4.3; military letters and unknown names count as -0000); seconds east
+ * of UTC, or -1 when there is none */
+static int zone_offset(const char *z, long *off)
+{
+	static const struct {
+		const char *name;
+		int hours;
+	} names[] = {{"UT", 0},   {"GMT", 0},  {"Z", 0},    {"EST", -5}, {"EDT", -4}, {"CST", -6},
+	             {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
+	size_t n = 0;
+
+	while (*z == ' ' || *z == '\t' || *z == '\r' || *z == '\n')
+		z++;
+	if ((*z == '+' || *z == '-') && strspn(z + 1, "0123456789") >= 4) {
+		int hh = (z[1] - '0') * 10 + (z[2] - '0'), mm = (z[3] - '0') * 10 + (z[4] - '0');
+		if (mm > 59)
+			return -1;
+		*off = (*z == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+		return 0;
+	}
+	while (z[n] && ((z[n] >= 'A' && z[n] <= 'Z') || (z[n] >= 'a' && z[n] <= 'z')))
+		n++;
+	if (!n)
+		return -1;
+	*off = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i].name) == n && strncasecmp(z, names[i].name, n) == 0)
+			*off = names[i].hours * 3600L;
+	return 0;
+}
+
+/* the date after the ';' of a Received field, 0 when it cannot be read */
+static time_t received_date(const char *ds)
+{
+	struct tm tm;
+	long off = 0;
+
+	while (*ds == ' ' || *ds == '\t' || *ds == '\r' || *ds == '\n')
+		ds++;
+	memset(&tm, 0, sizeof tm);
+	const char *end = strptime(ds, "%a, %d %b %Y %H:%M", &tm);
+	if (!end) {
+		memset(&tm, 0, sizeof tm);
+		end = strptime(ds, "%d %b %Y %H:%M", &tm);
+	}
+	if (!end)
+		return 0;
+	if (*end == ':') {
+		/* the seconds are optional */
+		const char *e2 = strptime(end, ":%S", &tm);
+		if (!e2)
+			return 0;
+		end = e2;
+	}
+	if (zone_offset(end, &off) < 0)
+		return 0;
+	return timegm(&tm) - off;
+}
 
 static int on_header(struct walker *w, struct header *h)
 {
@@ -167,21 +229,9 @@ static int on_header(struct walker *w, struct header *h)
 				}
 				prevw = wd;
 			}
-			struct tm tm;
-			memset(&tm, 0, sizeof tm);
 			time_t t = 0;
-			if (semi) {
-				const char *ds = semi + 1;
-				while (*ds == ' ')
-					ds++;
-				char *end = strptime(ds, "%a, %d %b %Y %H:%M:%S %z", &tm);
-				if (!end)
-					end = strptime(ds, "%d %b %Y %H:%M:%S %z", &tm);
-				if (end) {
-					long off = tm.tm_gmtoff; /* timegm() resets it */
-					t = timegm(&tm) - off;
-				}
-			}
+			if (semi)
+				t = received_date(semi + 1);
 			printf("%d. from %s by %s%s%s%s%s", ++hop, from[0] ? from : "?",
 			       by[0] ? by : "?", with[0] ? " with " : "", with, id[0] ? " id " : "",
 			       id);
@@ -192,7 +242,7 @@ static int on_header(struct walker *w, struct header *h)
 				strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
 				printf(" at %s", buf);
 				if (prev)
-					printf(" (+%lds)", (long)(t - prev));
+					printf(" (%+llds)", (long long)(t - prev));
 				prev = t;
 			}
 			putchar('\n');
@@ -219,10 +269,12 @@ static int on_header(struct walker *w, struct header *h)
 	return 0;
 }
 
-/* "name (1).pdf": a file name that stays inside DIR and overwrites nothing */
+/* "name (1).pdf": a file name that stays inside DIR and overwrites
+ * nothing; a long name is cut in its stem, at a UTF-8 character boundary,
+ * so that the stem, " (N)" and the extension fit in NAME_MAX (255) bytes */
 static FILE *safe_create(const char *dir, const char *want, char *path, size_t n)
 {
-	char base[256];
+	char base[1024];
 	size_t k = 0;
 
 	for (const char *s = want; *s && k + 1 < sizeof base; s++) {
@@ -235,13 +287,22 @@ static FILE *safe_create(const char *dir, const char *want, char *path, size_t n
 	if (base[0] == '.')
 		base[0] = '_';
 	const char *dot = strrchr(base, '.');
-	int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+	if (dot && (dot == base || strlen(dot) > 64))
+		dot = NULL; /* no extension, or one too long to keep */
+	size_t stem = dot ? (size_t)(dot - base) : strlen(base);
+	const char *ext = dot ? dot : "";
 	for (int i = 0; i < 1000; i++) {
-		if (i == 0)
-			snprintf(path, n, "%s/%s", dir, base);
-		else
-			snprintf(path, n, "%s/%.*s (%d)%s", dir, stem, base, i,
-			         dot && dot != base ? dot : "");
+		char suffix[16] = "";
+		if (i)
+			snprintf(suffix, sizeof suffix, " (%d)", i);
+		size_t room = 255 - strlen(suffix) - strlen(ext), sl = stem;
+		if (sl > room) {
+			sl = room;
+			/* not inside a UTF-8 sequence */
+			while (sl && ((unsigned char)base[sl] & 0xc0) == 0x80)
+				sl--;
+		}
+		snprintf(path, n, "%s/%.*s%s%s", dir, (int)sl, base, suffix, ext);
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0)
 			return fdopen(fd, "w");
@@ -286,8 +347,15 @@ static int on_part(struct walker *w, struct part *p)
 			tree_line(p); /* before its children */
 		break;
 	case M_PART:
-		if (strcmp(p->num, O.part) == 0 && !p->container)
-			O.out = stdout;
+		if (strcmp(p->num, O.part) == 0) {
+			if (!p->container) {
+				O.out = stdout;
+				O.part_seen = 1;
+			} else if (!O.part_seen) {
+				O.part_seen = 2;
+				snprintf(O.part_type, sizeof O.part_type, "%s", p->type);
+			}
+		}
 		break;
 	case M_TEXT:
 		if (p->container || strcmp(p->disposition, "attachment") == 0)
@@ -368,11 +436,17 @@ static int on_end(struct walker *w, struct part *p)
 }
 
 /* the text in UTF-8; HTML without its tags and with a few entities */
-static void print_text(FILE *f, const char *charset, int html)
+static void print_text(const char *name, FILE *f, const char *charset, int html)
 {
 	struct mp_buf raw = MP_BUF_INIT, u = MP_BUF_INIT;
 	char buf[65536];
 	size_t n;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	if (charset[0] && mp_charset_to_utf8(charset, "", 0, 0, &u, &e) < 0)
+		mp_warn("%s: unknown charset \"%s\": the text is read as UTF-8", name, charset);
+	mp_buf_reset(&u);
 
 	rewind(f);
 	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
@@ -444,6 +518,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	O.messages++;
 	O.text_found = 0;
 	O.html_fd = -1;
+	O.part_seen = 0;
 	text_file = html_file = NULL;
 	mp_err_clear(&e);
 	if (O.mode == M_TREE && O.messages > 1)
@@ -455,11 +530,18 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		mp_json_end_object(&O.j);
 		mp_json_finish(&O.j);
 	}
+	if (O.mode == M_PART && rc >= 0) {
+		if (O.part_seen == 2)
+			mp_warn("%s: part %s is a %s: no bytes of its own", name, O.part,
+			        O.part_type);
+		else if (!O.part_seen)
+			mp_warn("%s: no part %s", name, O.part);
+	}
 	if (O.mode == M_TEXT) {
 		if (text_file)
-			print_text(text_file, O.text_charset, 0);
+			print_text(name, text_file, O.text_charset, 0);
 		else if (html_file)
-			print_text(html_file, O.html_charset, 1);
+			print_text(name, html_file, O.html_charset, 1);
 		else
 			mp_warn("%s: no text part", name);
 		if (text_file)
@@ -532,12 +614,19 @@ static int path_input(const char *path)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		static const char *const sub[] = {"cur", "new"};
+		int dirs = 0;
 		for (int s = 0; s < 2; s++) {
 			char d[4096];
 			snprintf(d, sizeof d, "%s/%s", path, sub[s]);
 			DIR *dp = opendir(d);
-			if (!dp)
+			if (!dp) {
+				if (errno != ENOENT && errno != ENOTDIR) {
+					mp_warn("%s: %s", d, strerror(errno));
+					dirs++;
+				}
 				continue;
+			}
+			dirs++;
 			struct dirent *de;
 			char **v = NULL;
 			size_t n = 0;
@@ -547,7 +636,8 @@ static int path_input(const char *path)
 					v[n++] = mp_xstrdup(de->d_name);
 				}
 			closedir(dp);
-			qsort(v, n, sizeof *v, cmp_str);
+			if (n > 1)
+				qsort(v, n, sizeof *v, cmp_str);
 			for (size_t i = 0; i < n; i++) {
 				char f[8400];
 				snprintf(f, sizeof f, "%s/%s", d, v[i]);
@@ -560,6 +650,8 @@ static int path_input(const char *path)
 			}
 			free(v);
 		}
+		if (!dirs)
+			mp_warn("%s: a directory, but not a Maildir (no cur/ or new/)", path);
 		return ok;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -1,0 +1,1002 @@
+#!/usr/bin/env bats
+# mparse(1): every mode (summary, -f, -a, -t, -p, --text, -x, -r, -j) on
+# hand-written fixtures (tests/cli/fixtures/mparse: RFC 2047 words in
+# several charsets, groups, comments, obsolete forms, IDN, nested
+# multiparts, RFC 2231 names, broken structures, message/rfc822, digests,
+# Postfix Received lines, an mbox), a Maildir built here, stdin, hostile
+# attachment names, a 300 MB message in bounded memory, 100,000 nested
+# multiparts, a 50 MB header line, NUL bytes, and Python's email package as
+# an oracle (helpers/mparse_oracle.py) on the fixtures and random messages.
+#
+# MPARSE is the binary under test (meson sets it), MANDIR and COMPDIR the
+# source directories of the man page and completions; MP_SANITIZE (meson's
+# b_sanitize) turns the memory assertions off under a sanitizer. Everything
+# is written below $BATS_TEST_TMPDIR (the 300 MB test needs about 600 MB
+# there for a moment). Needs coreutils, iconv, /usr/bin/time, jq, mandoc,
+# bash-completion; python3 for the oracle tests (skipped without it), zsh
+# and fish for their completion checks (skipped without them).
+#
+# Tests whose name starts with "bug:" assert the right behaviour where
+# mparse did not have it when they were written; each says what it expects.
+
+# shellcheck disable=SC2016,SC2030,SC2031,SC2034,SC2154
+
+bats_require_minimum_version 1.5.0
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+setup() {
+    MPARSE="${MPARSE:-$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse}"
+    [ -x "$MPARSE" ] || fail "mparse binary not found at '$MPARSE' (build it or set MPARSE)"
+    FX="$BATS_TEST_DIRNAME/fixtures/mparse"
+    MANDIR="${MANDIR:-$BATS_TEST_DIRNAME/../../man}"
+    COMPDIR="${COMPDIR:-$BATS_TEST_DIRNAME/../../completions}"
+    T=$BATS_TEST_TMPDIR
+    cd "$T" || return 1
+    # the fixtures under their own names, so that warnings name them as here
+    cp "$FX"/*.eml "$FX"/*.mbox "$FX"/report.pdf .
+    export LC_ALL=C.UTF-8 TZ=UTC
+}
+
+# mp ARGS...: run mparse, stdout in $output, stderr in $stderr
+mp() {
+    run --separate-stderr "$MPARSE" "$@"
+}
+
+# no_stderr: mparse said nothing on the standard error
+no_stderr() {
+    [ -z "$stderr" ] || fail "unexpected stderr: $stderr"
+}
+
+# ---------------------------------------------------------------- usage
+
+@test "-h prints the usage and exits 0; -V the version; bad options exit 64" {
+    mp -h
+    assert_success
+    no_stderr
+    assert_line --index 0 --partial 'usage: mparse [-f FIELD]...'
+    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json; do
+        assert_output --partial -- "$o"
+    done
+    mp -V
+    assert_success
+    assert_output 'mparse (mailpipe) 0.1.0'
+    mp -q mixed.eml
+    assert_failure 64
+    assert_equal "$stderr" "mparse: unknown option '-q' (see -h)"
+    mp --bogus mixed.eml
+    assert_failure 64
+    mp -p
+    assert_failure 64
+    assert_equal "$stderr" "mparse: option '-p' needs an argument (see -h)"
+}
+
+# ---------------------------------------------------------------- summary and fields
+
+@test "summary: From, To, Cc, Date, Subject, decoded, in that order" {
+    mp mixed.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+From: Renée Dupont <renee@example.org>
+To: Bob Martin <bob@example.net>
+Cc: "Archive" <archive@example.net>
+Date: Tue, 04 Mar 2025 10:15:00 +0100
+Subject: Quarterly report – Q1
+EOF
+}
+
+@test "RFC 2047: B and Q words in ISO-8859-1, UTF-8 and KOI8-R, folded, adjacent, lower case" {
+    mp encoded-words.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+From: François Lefèvre <francois@example.fr>
+To: Jörg Müller <joerg@example.de>, Привет <ivan@example.ru>
+Cc: Съешь <cc@example.ru>
+Date: Wed, 05 Mar 2025 08:00:00 +0000
+Subject: Café crème and Grüße aus KölnПривет, мир
+EOF
+    # white space between adjacent words goes (RFC 2047 6.2), a character
+    # split across two words of one charset is joined, lower-case q works,
+    # and a "word" with a space in it is no encoded-word
+    mp -f X-Adjacent -f X-Split-Char -f X-Lower-Q -f X-Not-A-Word encoded-words.eml
+    assert_success
+    assert_output - <<'EOF'
+abc
+日本語
+€ 100
+price =?iso-8859-1?q?a b?= stays
+EOF
+}
+
+@test "RFC 2047: an unterminated encoded-word in Subject is shown literally, once" {
+    local lit='=?UTF-8?B?SGVsbG8gd29ybGQ'
+    mp unterminated-word.eml
+    assert_success
+    assert_line --index 3 "Subject: Re: café $lit"
+    mp -f Subject unterminated-word.eml
+    assert_output "Re: café $lit"
+    mp -j unterminated-word.eml
+    assert_success
+    run jq -r '.headers[] | select(.name == "Subject") | .decoded' <<<"$output"
+    assert_output "Re: café $lit"
+    # alone, and as the last word of a run
+    run --separate-stderr bash -c 'printf "Subject: %s\n\nx\n" "$2" | "$1" -f subject' _ "$MPARSE" "$lit"
+    assert_output "$lit"
+    run --separate-stderr bash -c 'printf "Subject: =?UTF-8?Q?a?= %s\n\nx\n" "$2" | "$1" -f subject' _ "$MPARSE" "$lit"
+    assert_output "a $lit"
+}
+
+@test "-f: repeatable, case-insensitive, every occurrence, unfolded; --raw leaves words encoded" {
+    mp -f subject -f FROM encoded-words.eml
+    assert_success
+    assert_output - <<'EOF'
+Café crème and Grüße aus KölnПривет, мир
+François Lefèvre <francois@example.fr>
+EOF
+    mp -f Subject --raw encoded-words.eml
+    assert_output '=?ISO-8859-1?Q?Caf=E9_cr=E8me?= and =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?= =?KOI8-R?B?8NLJ18XULCDNydI=?='
+    mp -f Received received.eml
+    assert_success
+    assert_equal "${#lines[@]}" 3
+    assert_line --index 1 'from mail.example.org (mail.example.org [192.0.2.10])	(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)	 key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256)	(No client certificate requested)	by mx.example.net (Postfix) with ESMTPS id 4Z8QbT0xYzz9sW	for <bob@example.net>; Tue, 04 Mar 2025 09:15:07 +0000 (UTC)'
+    mp -f X-Missing mixed.eml
+    assert_success
+    assert_output ''
+}
+
+# ---------------------------------------------------------------- addresses
+
+@test "-a: groups, quoted names with commas and escapes, comments, empty groups" {
+    mp -a addresses.eml
+    assert_success
+    no_stderr
+    assert_line --index 0 'Doe, Jane (Sales) <jane.doe@example.com>'
+    assert_line --index 1 'alice@example.org'
+    assert_line --index 2 'Bob "the builder" Martin <bob@example.net>'
+    assert_line --index 3 'carol@example.org'
+    # the Bcc line is checked in the "bug:" test below; the empty group
+    # undisclosed-recipients:; has no address
+    assert_equal "${#lines[@]}" 5
+    mp --addr-only addresses.eml
+    assert_output - <<'EOF'
+jane.doe@example.com
+alice@example.org
+bob@example.net
+carol@example.org
+dave@example.com
+EOF
+}
+
+@test "bug: -a: a comment inside a display name leaves one space, not two" {
+    # Bcc: Dave (work) Jones <dave@example.com>
+    mp --addr=Bcc addresses.eml
+    assert_success
+    assert_output 'Dave Jones <dave@example.com>'
+}
+
+@test "-a FIELD: obsolete routes, a comment as the name, IDN domains in U-labels" {
+    mp --addr=Reply-To addresses.eml
+    assert_output 'Mailing List <list@example.org>'
+    mp -aX-Route addresses.eml
+    assert_output 'erin@example.com'
+    mp --addr=Sender addresses.eml
+    assert_output 'Jane Doe <jane.doe@example.com>'
+    mp --addr=X-Idn addresses.eml
+    assert_success
+    assert_output - <<'EOF'
+Jörg <joerg@bücher.example>
+info@münchen.example
+EOF
+    mp --addr=X-Idn --addr-only addresses.eml
+    assert_output $'joerg@bücher.example\ninfo@münchen.example'
+    # the obsolete "Subject :" (white space before the colon) is a Subject
+    mp -f Subject addresses.eml
+    assert_output 'Obsolete forms and groups'
+    mp addresses.eml
+    assert_line 'Subject: Obsolete forms and groups'
+}
+
+@test "bug: -a: obsolete CFWS inside an address (RFC 5322 4.4) is taken out" {
+    run --separate-stderr bash -c 'printf "To: john . doe @ example . com\n\nx\n" | "$1" -a' _ "$MPARSE"
+    assert_success
+    assert_output 'john.doe@example.com'
+}
+
+@test "bug: -a: an unbalanced quote gives what can be recovered, without brackets, and a warning" {
+    mp --addr=To unbalanced.eml
+    assert_success
+    assert_equal "$stderr" 'mparse: unbalanced.eml: To: unbalanced quotes or brackets; what could be read follows'
+    assert_output $'Carol <carol@example.org>\nSmith, John <john@example.com>'
+    mp --addr=To --addr-only unbalanced.eml
+    assert_output $'carol@example.org\njohn@example.com'
+}
+
+@test "bug: -a: an unclosed angle bracket does not swallow the next address" {
+    mp --addr=Cc unbalanced.eml
+    assert_success
+    assert_equal "$stderr" 'mparse: unbalanced.eml: Cc: unbalanced quotes or brackets; what could be read follows'
+    assert_output $'Bob <bob@example.org>\ndave@example.org'
+}
+
+# ---------------------------------------------------------------- the MIME tree
+
+@test "-t: multipart/mixed with a nested multipart/alternative, base64 and quoted-printable" {
+    mp -t mixed.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        multipart/alternative
+    1.1      text/plain; charset=ISO-8859-1  quoted-printable  157 bytes
+    1.2      text/html; charset=UTF-8  base64  158 bytes
+  2        application/pdf  base64  1116 bytes  "report.pdf"
+  3        text/csv; charset=us-ascii  7bit  23 bytes  "data.csv"
+EOF
+}
+
+@test "-t: a forwarded message/rfc822 is descended into and numbered under its part" {
+    mp -t forward.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=utf-8  8bit  47 bytes
+  2        message/rfc822
+    2        multipart/mixed
+      2.1      text/plain; charset=ISO-8859-1  quoted-printable  17 bytes
+      2.2      application/octet-stream  base64  16 bytes  "figures.bin"
+  3        message/rfc822
+    3.1      text/plain; charset=us-ascii  7bit  31 bytes
+EOF
+    mp -p 2.2 forward.eml
+    assert_success
+    run bash -c '"$1" -p 2.2 forward.eml | od -An -tx1 | tr -d " \n"' _ "$MPARSE"
+    assert_output '0102030405060708090a0b0c0d0e0f10'
+    mp -p 3.1 forward.eml
+    assert_output 'A single-part embedded message.'
+}
+
+@test "-t: multipart/digest parts are message/rfc822 by default" {
+    mp -t digest.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  29 bytes
+  2        multipart/digest
+    2.1      message/rfc822
+      2.1.1    text/plain; charset=us-ascii  7bit  11 bytes
+    2.2      message/rfc822
+      2.2.1    text/plain; charset=ISO-8859-1  quoted-printable  8 bytes
+    2.3      text/plain; charset=us-ascii  7bit  46 bytes
+EOF
+    mp -p 2.1.1 digest.eml
+    assert_output 'Hello list.'
+}
+
+@test "-t: RFC 2231 names: charset and percent-encoding, continuations out of order, language" {
+    mp -t rfc2231.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  37 bytes
+  2        application/pdf  base64  15 bytes  "€ rates.pdf"
+  3        application/octet-stream  base64  7 bytes  "Grüße aus Köln.dat"
+  4        application/octet-stream  base64  3 bytes  "日本.bin"
+  5        application/zip  base64  22 bytes  "very-long-file-name-split-over-two-lines.zip"
+EOF
+}
+
+@test "-t: a multipart Content-Type without MIME-Version is still split" {
+    mp -t no-mime-version.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  37 bytes
+  2        text/plain; charset=us-ascii  quoted-printable  11 bytes  "notes.txt"
+EOF
+    mp -p 2 no-mime-version.eml
+    assert_output 'café notes'
+}
+
+@test "a missing closing boundary: the last part ends at the end of input, with a warning" {
+    mp -t missing-close.eml
+    assert_success
+    assert_equal "$stderr" 'mparse: missing-close.eml: the closing boundary of multipart/mixed is missing: it ends at the end of input'
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  11 bytes
+  2        application/octet-stream  base64  11 bytes  "tail.bin"
+EOF
+    mp -p 2 missing-close.eml
+    assert_output 'tail bytes'
+    assert_equal "$(printf 'tail bytes\n' | md5sum)" "$("$MPARSE" -p 2 missing-close.eml 2>/dev/null | md5sum)"
+}
+
+@test "a part in an unknown charset is passed through, never dropped" {
+    mp -t unknown-charset.eml
+    assert_success
+    assert_line --index 1 '  1        text/plain; charset=x-mystery-8  8bit  37 bytes'
+    assert_line --index 2 '  2        text/plain; charset=utf-8  7bit  25 bytes'
+    # -p gives its bytes as they are
+    run bash -c '"$1" -p 1 unknown-charset.eml | od -An -c | tr -s " " | tr -d "\n"' _ "$MPARSE"
+    assert_output ' B y t e s i n a n u n k n o w n c h a r s e t : 351 350 377 e n d .'
+    # the Subject's word in that charset is not lost either
+    mp -f Subject unknown-charset.eml
+    assert_output --regexp '^Unknown .+ charset$'
+    # --text shows it (as UTF-8, the bytes it cannot read as U+FFFD)
+    mp --text unknown-charset.eml
+    assert_success
+    assert_output --partial 'Bytes in an unknown charset: '
+    assert_output --partial ' end.'
+}
+
+@test "bug: --text warns about a part in an unknown charset" {
+    mp --text unknown-charset.eml
+    assert_success
+    [[ $stderr =~ ^mparse:\ unknown-charset\.eml:\ .*x-mystery-8 ]] ||
+        fail "expected a warning 'mparse: unknown-charset.eml: ...x-mystery-8...', got: '$stderr'"
+}
+
+# ---------------------------------------------------------------- parts and text
+
+@test "-p N: the decoded bytes of a part, byte for byte" {
+    mp -p 2 mixed.eml
+    assert_success
+    "$MPARSE" -p 2 mixed.eml | cmp - report.pdf
+    # quoted-printable, soft breaks and =3D, in the part's own charset
+    run bash -c '"$1" -p 1.1 mixed.eml | iconv -f ISO-8859-1 -t UTF-8' _ "$MPARSE"
+    assert_output - <<'EOF'
+Bonjour Bob, 
+voilà le rapport du trimestre, avec une ligne très longue qui est coupée en deux par un saut de ligne doux.
+Les chiffres : 3 = 1 + 2.
+-- 
+Renée
+EOF
+    mp -p 1.2 mixed.eml
+    assert_output '<html><head><style>p { color: red; }</style></head><body><p>Bonjour Bob,</p><p>voilà le <b>rapport</b> &amp; les chiffres&nbsp;: 3 &lt; 4.</p></body></html>'
+    # the line end before a boundary belongs to the boundary
+    run bash -c '"$1" -p 3 mixed.eml | od -An -c | tr -d " \n"' _ "$MPARSE"
+    assert_output 'quarter,revenue\nQ1,1200'
+    # a single-part message is part 1
+    run bash -c '"$1" -p 1 received.eml' _ "$MPARSE"
+    assert_output 'Three hops, Postfix and Dovecot style.'
+}
+
+@test "bug: -p N warns when there is no leaf part N" {
+    mp -p 9 mixed.eml
+    assert_success
+    assert_output ''
+    [[ $stderr == "mparse: mixed.eml: "*9* ]] ||
+        fail "expected a warning about part 9, got: '$stderr'"
+    # part 1 is the multipart/alternative: no bytes of its own
+    mp -p 1 mixed.eml
+    assert_output ''
+    [[ $stderr == "mparse: mixed.eml: "*1* ]] ||
+        fail "expected a warning that part 1 is a multipart, got: '$stderr'"
+}
+
+@test "--text: text/plain before HTML, converted to UTF-8" {
+    mp --text mixed.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+Bonjour Bob, 
+voilà le rapport du trimestre, avec une ligne très longue qui est coupée en deux par un saut de ligne doux.
+Les chiffres : 3 = 1 + 2.
+-- 
+Renée
+EOF
+    # the first text/plain that is not an attachment
+    mp --text digest.eml
+    assert_output "Today's topics: two messages."
+}
+
+@test "--text: HTML alone is shown without tags, style and entities" {
+    mp --text html-only.eml
+    assert_success
+    no_stderr
+    assert_line 'Café & crème'
+    assert_line '3 < 4 > 2'
+    assert_line 'line one'
+    assert_line 'line two'
+    refute_output --partial '<p'
+    refute_output --partial '<br'
+    refute_output --partial '</'
+    refute_output --partial 'color'
+    refute_output --partial '&amp;'
+    # no text at all: a warning, and still exit 0
+    run --separate-stderr bash -c 'printf "Content-Type: application/pdf\n\n%%PDF\n" | "$1" --text' _ "$MPARSE"
+    assert_success
+    assert_output ''
+    assert_equal "$stderr" 'mparse: stdin: no text part'
+}
+
+# ---------------------------------------------------------------- extraction
+
+@test "-x DIR: the attachments, byte for byte; the paths printed; inline text left" {
+    mp -x out mixed.eml
+    assert_success
+    no_stderr
+    assert_output $'out/report.pdf\nout/data.csv'
+    cmp out/report.pdf report.pdf
+    assert_equal "$(cat out/data.csv)" $'quarter,revenue\nQ1,1200'
+    run ls out
+    assert_output $'data.csv\nreport.pdf'
+    # a directory given with a trailing slash, and one several levels deep
+    mp -x "$T/a/../out2/" forward.eml
+    assert_failure 73
+    mkdir a
+    mp -x "$T/a/../out2/" forward.eml
+    assert_success
+    [[ $output == "$T/a/../out2/figures.bin" || $output == "$T/a/../out2//figures.bin" ]] ||
+        fail "path: $output"
+    cmp <(printf '\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020') out2/figures.bin
+}
+
+@test "-x never overwrites: a second run writes 'name (1).ext', a third 'name (2).ext'" {
+    mp -x out mixed.eml
+    assert_success
+    mp -x out mixed.eml
+    assert_success
+    assert_output $'out/report (1).pdf\nout/data (1).csv'
+    mp -x out mixed.eml
+    assert_output $'out/report (2).pdf\nout/data (2).csv'
+    for f in report.pdf 'report (1).pdf' 'report (2).pdf'; do
+        cmp "out/$f" report.pdf
+    done
+    # a file that was there before is left as it was
+    mkdir keep
+    echo precious >keep/report.pdf
+    chmod 444 keep/report.pdf
+    mp -x keep mixed.eml
+    assert_line --index 0 'keep/report (1).pdf'
+    assert_equal "$(cat keep/report.pdf)" precious
+    # so is a symbolic link, and what it points to
+    mkdir link
+    echo target >target
+    ln -s "$T/target" link/report.pdf
+    mp -x link mixed.eml
+    assert_line --index 0 'link/report (1).pdf'
+    assert_equal "$(cat target)" target
+    # two attachments of one message with the same name
+    mp -x same unsafe-names.eml
+    assert_line 'same/attachment'
+    assert_line 'same/attachment (1)'
+}
+
+@test "-x: RFC 2231 names in UTF-8 become the file names" {
+    mp -x out rfc2231.eml
+    assert_success
+    assert_output - <<'EOF'
+out/€ rates.pdf
+out/Grüße aus Köln.dat
+out/日本.bin
+out/very-long-file-name-split-over-two-lines.zip
+EOF
+    assert_equal "$(cat 'out/Grüße aus Köln.dat')" 'Grüße'
+    assert_equal "$(head -c 8 'out/€ rates.pdf')" '%PDF-1.4'
+}
+
+@test "-x: unsafe names (../, /, control characters, dot files) are made safe inside DIR" {
+    mkdir -p x/etc
+    mp -x x/out unsafe-names.eml
+    assert_success
+    no_stderr
+    local p n=0
+    while IFS= read -r p; do
+        n=$((n + 1))
+        [[ $p == x/out/* ]] || fail "path outside DIR: $p"
+        local b=${p#x/out/}
+        [[ $b != */* ]] || fail "a subdirectory: $p"
+        [[ $b != .* ]] || fail "a dot file: $p"
+        [[ $b != *[[:cntrl:]]* ]] || fail "a control character in: $(printf %q "$b")"
+        [ -f "$p" ] || fail "not written: $p"
+    done <<<"$output"
+    assert_equal "$n" 7
+    assert_equal "$(find x -type f | wc -l)" 7
+    [ ! -e x/etc/passwd ] && [ ! -e "$T/etc" ] || fail "written outside DIR"
+    assert_equal "$(cat "$(sed -n 1p <<<"$output")")" 'root:x:0:0'
+    assert_line --index 0 'x/out/_._.._etc_passwd'
+    assert_line --index 1 'x/out/ctl__[31mred_.txt'
+    assert_line --index 2 'x/out/_tmp_absolute.sh'
+    assert_line --index 3 'x/out/attachment'
+    assert_line --index 4 'x/out/_bashrc'
+    assert_line --index 5 'x/out/back_slash.txt'
+    assert_line --index 6 'x/out/attachment (1)'
+}
+
+@test "bug: -x: a long name keeps its extension, stays valid UTF-8 and gets its ' (1)' too" {
+    local name
+    name=$(printf 'é%.0s' {1..200}).pdf # 404 bytes
+    printf 'Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename="%s"\n\n%%PDF\n--b--\n' "$name" >long.eml
+    check_names() {
+        local f b
+        for f in out/*; do
+            b=${f#out/}
+            [ "$(printf %s "$b" | wc -c)" -le 255 ] || fail "longer than NAME_MAX: $b"
+            printf %s "$b" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1 || fail "not UTF-8: $(printf %q "$b")"
+            [[ $b == *.pdf ]] || fail "extension lost: $(printf %q "$b")"
+            assert_equal "$(cat "$f")" '%PDF'
+        done
+    }
+    mp -x out long.eml
+    assert_success
+    no_stderr
+    check_names
+    # the second time, the name with " (1)" must fit as well
+    mp -x out long.eml
+    assert_success
+    no_stderr
+    run ls out
+    assert_equal "${#lines[@]}" 2
+    check_names
+}
+
+# ---------------------------------------------------------------- Received
+
+@test "bug: -r: Postfix Received lines, oldest first, with times and delays" {
+    mp -r received.eml
+    assert_success
+    no_stderr
+    # the first hop's date is on a continuation line after ";" and a tab,
+    # as Postfix folds it: "...id 4Z8QbS6kF3z1xq;\n\tTue,  4 Mar 2025 ..."
+    assert_output - <<'EOF'
+1. from [192.168.1.20] by mail.example.org with ESMTPSA id 4Z8QbS6kF3z1xq at 2025-03-04 09:15:01 UTC
+2. from mail.example.org by mx.example.net with ESMTPS id 4Z8QbT0xYzz9sW at 2025-03-04 09:15:07 UTC (+6s)
+3. from mx.example.net by imap.example.net with LMTP id kGq2Lw1Fx2dVAQAA at 2025-03-04 09:15:09 UTC (+2s)
+EOF
+}
+
+@test "-r: clauses inside comments are ignored; a hop without a date has no time" {
+    run --separate-stderr bash -c 'printf "%s\n" \
+        "Received: from b.example (by evil.example with X) by c.example with SMTP; Tue, 04 Mar 2025 10:00:07 +0000" \
+        "Received: from x.example by b.example; 4 Mar 2025 11:00:00 +0100" \
+        "Received: by a.example (no date here)" "" "x" | "$1" -r' _ "$MPARSE"
+    assert_success
+    assert_output - <<'EOF'
+1. from ? by a.example
+2. from x.example by b.example at 2025-03-04 10:00:00 UTC
+3. from b.example by c.example with SMTP at 2025-03-04 10:00:07 UTC (+7s)
+EOF
+}
+
+@test "bug: -r: a hop stamped before the one before it shows a negative delay, '(-5s)'" {
+    run --separate-stderr bash -c 'printf "%s\n" \
+        "Received: by b.example with SMTP; Tue, 04 Mar 2025 10:00:00 +0000" \
+        "Received: by a.example with SMTP; Tue, 04 Mar 2025 10:00:05 +0000" "" "x" | "$1" -r' _ "$MPARSE"
+    assert_success
+    assert_line --index 1 '2. from ? by b.example with SMTP at 2025-03-04 10:00:00 UTC (-5s)'
+}
+
+@test "bug: -r: obsolete zone names (RFC 5322 4.3: GMT, UT, EST, ...) are read" {
+    run --separate-stderr bash -c 'printf "%s\n" \
+        "Received: by b.example; Tue, 4 Mar 2025 05:00:09 EST" \
+        "Received: by a.example; Tue, 4 Mar 2025 10:00:00 GMT" "" "x" | "$1" -r' _ "$MPARSE"
+    assert_success
+    assert_output - <<'EOF'
+1. from ? by a.example at 2025-03-04 10:00:00 UTC
+2. from ? by b.example at 2025-03-04 10:00:09 UTC (+9s)
+EOF
+}
+
+# ---------------------------------------------------------------- JSON
+
+@test "-j: one object per message: headers (name, value, decoded), parts, file" {
+    mp -j mixed.eml
+    assert_success
+    no_stderr
+    assert_equal "${#lines[@]}" 1
+    run jq -c '[.file, (.headers | length), .headers[1]]' <<<"$output"
+    assert_output '["mixed.eml",9,{"name":"From","value":"=?ISO-8859-1?Q?Ren=E9e_Dupont?= <renee@example.org>","decoded":"Renée Dupont <renee@example.org>"}]'
+    # every part with its fields; a container has no size
+    run bash -c '"$1" -j mixed.eml | jq -c ".parts | sort_by(.part)[] | [.part, .type, .charset, .encoding, .filename, .size]"' _ "$MPARSE"
+    assert_output - <<'EOF'
+["","multipart/mixed",null,"7bit",null,null]
+["1","multipart/alternative",null,"7bit",null,null]
+["1.1","text/plain","ISO-8859-1","quoted-printable",null,157]
+["1.2","text/html","UTF-8","base64",null,158]
+["2","application/pdf",null,"base64","report.pdf",1116]
+["3","text/csv","us-ascii","7bit","data.csv",23]
+EOF
+    # offsets point at the part's header
+    run bash -c '"$1" -j mixed.eml | jq -r ".parts[] | select(.part == \"2\") | .offset"' _ "$MPARSE"
+    assert_equal "$(tail -c +$((output + 1)) mixed.eml | head -n 1)" 'Content-Type: application/pdf; name="report.pdf"'
+    # the size of every leaf is the length of its -p output
+    local p s
+    while read -r p s; do
+        assert_equal "$("$MPARSE" -p "$p" forward.eml | wc -c)" "$s"
+    done < <("$MPARSE" -j forward.eml | jq -r '.parts[] | select(.size != null) | "\(.part) \(.size)"')
+}
+
+# ---------------------------------------------------------------- inputs
+
+@test "mbox: every message, >From unquoted one level, numbered FILE:N" {
+    mp several.mbox
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+From: Alice <alice@example.org>
+To: bob@example.net
+Date: Mon, 03 Mar 2025 09:00:00 +0000
+Subject: First in the mbox
+
+From: Carol König <carol@example.org>
+To: bob@example.net
+Date: Mon, 03 Mar 2025 10:00:00 +0000
+Subject: Second, with an attachment
+
+From: dave@example.com
+To: bob@example.net
+Date: Mon, 03 Mar 2025 11:00:00 +0000
+Subject: Third
+EOF
+    mp --text several.mbox
+    assert_output - <<'EOF'
+Line one.
+From the start of a line, quoted in the mbox.
+>From twice quoted.
+See attached.
+From here on.
+The end.
+EOF
+    mp -j several.mbox
+    run jq -r '.file' <<<"$output"
+    assert_output $'several.mbox:1\nseveral.mbox:2\nseveral.mbox:3'
+    mp -x out several.mbox
+    assert_output 'out/hello.bin'
+    assert_equal "$(cat out/hello.bin)" hello
+    # the mbox's own blank line before the next From_ is not part of a message
+    mp -t several.mbox
+    assert_line --index 0 '1        text/plain; charset=us-ascii  7bit  76 bytes'
+}
+
+@test "Maildir: cur/ then new/, each in name order; tmp/ and dot files ignored" {
+    mkdir -p md/cur md/new md/tmp
+    cp received.eml 'md/cur/1741079800.M2P200.host:2,S'
+    cp mixed.eml 'md/cur/1741079700.M1P100.host:2,RS'
+    cp digest.eml md/new/1741079900.M3P300.host
+    cp forward.eml md/tmp/1741080000.M4P400.host
+    cp forward.eml md/new/.hidden
+    mp -f Subject md
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+Quarterly report – Q1
+Trace
+list Digest, Vol 12, Issue 3
+EOF
+    mp -j md
+    run jq -r '.file' <<<"$output"
+    assert_output - <<'EOF'
+md/cur/1741079700.M1P100.host:2,RS
+md/cur/1741079800.M2P200.host:2,S
+md/new/1741079900.M3P300.host
+EOF
+    # a Maildir with an empty message in it: a warning, the rest is read
+    : >md/new/1741079999.M5P500.host
+    mp -f Subject md
+    assert_success
+    assert_equal "$stderr" 'mparse: md/new/1741079999.M5P500.host: empty input'
+    assert_equal "${#lines[@]}" 3
+}
+
+@test "stdin: without FILE and with '-', named 'stdin' in warnings" {
+    run --separate-stderr bash -c '"$1" -t < missing-close.eml' _ "$MPARSE"
+    assert_success
+    assert_line --index 2 '  2        application/octet-stream  base64  11 bytes  "tail.bin"'
+    assert_equal "$stderr" 'mparse: stdin: the closing boundary of multipart/mixed is missing: it ends at the end of input'
+    run --separate-stderr bash -c 'cat several.mbox | "$1" -j - | jq -r .file' _ "$MPARSE"
+    assert_output $'stdin:1\nstdin:2\nstdin:3'
+    # FILE and stdin together
+    run --separate-stderr bash -c '"$1" -f subject received.eml - < unterminated-word.eml' _ "$MPARSE"
+    assert_output $'Trace\nRe: café =?UTF-8?B?SGVsbG8gd29ybGQ'
+}
+
+@test "exit status: 65 only when no message could be read at all" {
+    : >empty.eml
+    mp empty.eml
+    assert_failure 65
+    assert_equal "$stderr" 'mparse: empty.eml: empty input'
+    mp nosuch.eml
+    assert_failure 65
+    assert_equal "$stderr" 'mparse: nosuch.eml: No such file or directory'
+    mp -f Subject nosuch.eml received.eml empty.eml
+    assert_success
+    assert_output 'Trace'
+    assert_line --index 0 'Trace'
+    assert_equal "$stderr" $'mparse: nosuch.eml: No such file or directory\nmparse: empty.eml: empty input'
+    run --separate-stderr bash -c '"$1" < /dev/null' _ "$MPARSE"
+    assert_failure 65
+    assert_equal "$stderr" 'mparse: stdin: empty input'
+    # -x into a place where no directory can be made
+    mp -x /proc/nonexistent/x mixed.eml
+    assert_failure 73
+}
+
+@test "bug: an empty Maildir exits 65, without undefined behaviour (UBSan: qsort of no names)" {
+    # mparse.c calls qsort(NULL, 0, ...) for an empty cur/ or new/: passes
+    # in the plain build, fails under -Db_sanitize=undefined
+    mkdir -p emptymd/cur emptymd/new emptymd/tmp
+    mp emptymd
+    assert_failure 65
+    assert_output ''
+    [[ $stderr != *"runtime error"* ]] || fail "$stderr"
+}
+
+@test "bug: a directory that is not a Maildir is reported, not passed over in silence" {
+    mkdir notmd
+    mp notmd
+    assert_failure 65
+    [[ $stderr == "mparse: notmd: "* ]] || fail "expected a warning about notmd, got: '$stderr'"
+}
+
+# ---------------------------------------------------------------- robustness
+
+# peak RSS is meaningless under a sanitizer's shadow memory
+rss_checked() {
+    case ${MP_SANITIZE:-none} in
+    none | '') return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+@test "streaming: a 300 MB message with a base64 attachment: -t and -x with peak RSS under 8 MiB" {
+    [ -x /usr/bin/time ] || fail "/usr/bin/time is missing (install the Debian package 'time')"
+    head -c 1M /dev/urandom >chunk
+    cat >gen.sh <<'EOF'
+for i in $(seq 225); do cat chunk; done
+EOF
+    {
+        printf 'From: big@example.org\nSubject: big\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=big\n\n'
+        printf -- '--big\nContent-Type: text/plain\n\nThe attachment follows.\n--big\n'
+        printf 'Content-Type: application/octet-stream; name="big.bin"\nContent-Disposition: attachment\nContent-Transfer-Encoding: base64\n\n'
+        bash gen.sh | base64 -w 76
+        printf -- '--big--\n'
+    } >big.eml
+    [ "$(stat -c %s big.eml)" -gt 300000000 ] || fail "big.eml is only $(stat -c %s big.eml) bytes"
+    run --separate-stderr /usr/bin/time -f %M -o rss.t "$MPARSE" -t big.eml
+    assert_success
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  23 bytes
+  2        application/octet-stream  base64  235929600 bytes  "big.bin"
+EOF
+    run --separate-stderr /usr/bin/time -f %M -o rss.x "$MPARSE" -x out big.eml
+    assert_success
+    assert_output 'out/big.bin'
+    assert_equal "$(md5sum <out/big.bin)" "$(bash gen.sh | md5sum)"
+    rm -f big.eml out/big.bin
+    if rss_checked; then
+        local t x
+        t=$(tail -n 1 rss.t) x=$(tail -n 1 rss.x)
+        [[ $t =~ ^[0-9]+$ && $x =~ ^[0-9]+$ ]] || fail "no RSS figures: '$t' '$x'"
+        [ "$t" -lt 8192 ] || fail "-t peak RSS $t KiB"
+        [ "$x" -lt 8192 ] || fail "-x peak RSS $x KiB"
+    fi
+}
+
+@test "100,000 nested multiparts: no crash, no hang, a warning, every mode" {
+    awk 'BEGIN { n = 100000
+        printf "From: deep@example.org\nSubject: deep\nContent-Type: multipart/mixed; boundary=b0\n\n"
+        for (i = 1; i < n; i++) printf "--b%d\nContent-Type: multipart/mixed; boundary=b%d\n\n", i - 1, i
+        printf "--b%d\nContent-Type: text/plain\n\ndeepest\n", n - 1
+        for (i = n - 1; i >= 0; i--) printf "--b%d--\n", i }' >deep.eml
+    local m
+    for m in -t -j --text "-p 1" "-x out" -a ""; do
+        # shellcheck disable=SC2086
+        run --separate-stderr timeout 20 "$MPARSE" $m deep.eml
+        [ "$status" -eq 0 ] || fail "mparse $m: status $status, stderr: ${stderr:0:300}"
+        [[ $stderr == *"mparse: deep.eml: multipart/mixed: nested too deep or too many parts"* ]] ||
+            fail "mparse $m: no warning: ${stderr:0:300}"
+    done
+    run --separate-stderr timeout 20 "$MPARSE" -t deep.eml
+    assert_line --index 0 '.        multipart/mixed'
+    # and as deep with message/rfc822 (no boundaries at all)
+    awk 'BEGIN { for (i = 0; i < 100000; i++) printf "Content-Type: message/rfc822\n\n"
+        printf "Subject: deepest\n\nbody\n" }' >deepmsg.eml
+    run --separate-stderr timeout 20 "$MPARSE" -t deepmsg.eml
+    assert_success
+    [[ $stderr == *"nested too deep"* ]] || fail "no warning: $stderr"
+}
+
+@test "a 50 MB header line: no crash, no hang, a warning, the header before it and the body still read" {
+    {
+        printf 'From: a@example.org\nSubject: '
+        head -c 50M /dev/zero | tr '\0' x
+        printf '\nTo: bob@example.net\n\nbody\n'
+    } >longhdr.eml
+    local m
+    for m in "" -t -j "-f Subject" -a -r --text; do
+        # shellcheck disable=SC2086
+        run --separate-stderr timeout 20 "$MPARSE" $m longhdr.eml
+        [ "$status" -eq 0 ] || fail "mparse $m: status $status"
+        [[ $stderr == "mparse: longhdr.eml: "* ]] || fail "mparse $m: no warning: ${stderr:0:200}"
+    done
+    run --separate-stderr timeout 20 "$MPARSE" --addr=From longhdr.eml
+    assert_output 'a@example.org'
+    run --separate-stderr timeout 20 "$MPARSE" --text longhdr.eml
+    assert_output 'body'
+    # 50 MB of folded continuation lines
+    {
+        printf 'From: a@example.org\nSubject: start\n'
+        head -c 25M /dev/zero | tr '\0' '\n' | sed 's/^/ x/'
+        printf 'To: bob@example.net\n\nbody\n'
+    } >folded.eml
+    run --separate-stderr timeout 20 "$MPARSE" --text folded.eml
+    assert_success
+    assert_output 'body'
+    [[ $stderr == "mparse: folded.eml: "* ]] || fail "no warning: ${stderr:0:200}"
+    run --separate-stderr timeout 20 "$MPARSE" --addr=From folded.eml
+    assert_output 'a@example.org'
+}
+
+@test "bug: a 50 MB header of short fields is read in bounded memory" {
+    [ -x /usr/bin/time ] || fail "/usr/bin/time is missing (install the Debian package 'time')"
+    {
+        printf 'From: a@example.org\n'
+        yes 'X-Filler: b' | head -n 4400000
+        printf 'To: bob@example.net\n\nbody\n'
+    } >manyfields.eml
+    run --separate-stderr timeout 20 /usr/bin/time -f %M -o rss "$MPARSE" --text manyfields.eml
+    assert_success
+    assert_output 'body'
+    [[ $stderr == "mparse: manyfields.eml: a header block larger than 256 KiB"* ]] ||
+        fail "no warning: ${stderr:0:200}"
+    if rss_checked; then
+        local k
+        k=$(tail -n 1 rss)
+        [ "$k" -lt 32768 ] || fail "peak RSS $k KiB for a 50 MB header (the header block is 256 KiB at most)"
+    fi
+}
+
+@test "NUL bytes in the header and the body are survived" {
+    printf 'From: a@example.org\nSubject: nul\0here\nTo: b@example.org\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename="n.bin"\n\nA\0B\0\0C\n--b\nContent-Type: text/plain\n\nx\0y\n--\0b\n--b--\n' >nul.eml
+    local m
+    for m in "" -t -j --text "-p 1" "-x out" -a -r "-f Subject"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr timeout 20 "$MPARSE" $m nul.eml
+        [ "$status" -eq 0 ] || fail "mparse $m: status $status"
+    done
+    run bash -c '"$1" -p 1 nul.eml | od -An -c | tr -d " \n"' _ "$MPARSE"
+    assert_output 'A\0B\0\0C'
+    cmp out/n.bin <(printf 'A\0B\0\0C')
+    run bash -c '"$1" -p 2 nul.eml | od -An -c | tr -d " \n"' _ "$MPARSE"
+    assert_output 'x\0y\n--\0b'
+    mp -a nul.eml
+    assert_output $'a@example.org\nb@example.org'
+    mp -j nul.eml
+    run jq -c '[.parts[] | select(.size) | .size]' <<<"$output"
+    assert_output '[6,8]'
+}
+
+@test "bug: base64 with characters outside the alphabet: they are ignored (RFC 2045 6.8)" {
+    printf 'Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\naGVs*bG8K\nd29y!bGQK\n--b--\n' >b64bad.eml
+    run bash -c '"$1" -p 1 b64bad.eml' _ "$MPARSE"
+    assert_output $'hello\nworld'
+    mp -t b64bad.eml
+    assert_line --index 1 '  1        application/octet-stream  base64  12 bytes'
+}
+
+@test "bug: a part header that runs into the next boundary ends there" {
+    printf 'Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/octet-stream\n--b\nContent-Type: text/plain\n\nsecond\n--b--\n' >nobody.eml
+    mp -t nobody.eml
+    assert_success
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        application/octet-stream  7bit  0 bytes
+  2        text/plain; charset=us-ascii  7bit  6 bytes
+EOF
+}
+
+@test "bug: white space around the '=' of a parameter (boundary = \"b\") is allowed" {
+    printf 'Content-Type: multipart/mixed; boundary = "b"\n\n--b\nContent-Type: text/plain; charset = "utf-8"\n\nfirst\n--b\n\nsecond\n--b--\n' >paramws.eml
+    mp -t paramws.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=utf-8  7bit  5 bytes
+  2        text/plain; charset=us-ascii  7bit  6 bytes
+EOF
+}
+
+@test "bug: a ';' inside a quoted parameter value does not start a parameter" {
+    printf 'Content-Type: text/plain; name="x; charset=koi8-r"; charset=utf-8\n\nx\n' >semi.eml
+    mp -t semi.eml
+    assert_success
+    assert_output '1        text/plain; charset=utf-8  7bit  2 bytes  "x; charset=koi8-r"'
+}
+
+@test "bug: the CR of a CRLF before a boundary never stays in the part (65,535-byte line)" {
+    { printf 'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+      head -c 65535 /dev/zero | tr '\0' a
+      printf '\r\n--b--\r\n'; } >crlf64k.eml
+    mp -t crlf64k.eml
+    assert_line --index 1 '  1        text/plain; charset=us-ascii  7bit  65535 bytes'
+    run bash -c '"$1" -p 1 crlf64k.eml | tail -c 1' _ "$MPARSE"
+    assert_output 'a'
+}
+
+@test "bug: a header line that is no field is reported, not dropped in silence" {
+    run --separate-stderr bash -c 'printf "Subject: s\nthis line has no colon\nTo: b@example.org\n\nbody\n" | "$1" -f subject' _ "$MPARSE"
+    assert_success
+    assert_output 's'
+    [[ $stderr == "mparse: stdin: "* ]] || fail "expected a warning about the line, got: '$stderr'"
+}
+
+# ---------------------------------------------------------------- the oracle
+
+# oracle ARGS...: helpers/mparse_oracle.py, which must find no mismatch
+oracle() {
+    command -v python3 >/dev/null ||
+        skip "python3 is not installed: the oracle needs it (Debian package python3)"
+    run python3 "$BATS_TEST_DIRNAME/helpers/mparse_oracle.py" --mparse "$MPARSE" "$@"
+    [ "$status" -eq 0 ] || {
+        printf '%s\n' "$output" | tail -n 60 >&2
+        fail "the oracle found mismatches (exit $status)"
+    }
+    assert_line --regexp '^oracle: [0-9]+ messages, [0-9]+ comparisons, [0-9]+ skipped \(known\), 0 mismatches$'
+}
+
+@test "oracle: on every fixture, mparse -j, -a and -p agree with Python's email package" {
+    oracle "$FX"/*.eml "$FX"/*.mbox
+    assert_line --regexp '^oracle: 1[0-9] messages, '
+}
+
+@test "oracle: on 150 random valid and broken messages, mparse agrees with Python's email package" {
+    # failing messages are kept in $T/failed to reproduce them
+    oracle --random 150 --seed 2047 --keep "$T/failed"
+}
+
+# ---------------------------------------------------------------- man page and completions
+
+@test "man page: mandoc -Tlint is silent; modes, warnings, exit codes and standards are documented" {
+    command -v mandoc >/dev/null || fail "mandoc is not installed"
+    run mandoc -Tlint -Wwarning "$MANDIR/mparse.1"
+    assert_success
+    assert_output ''
+    run bash -c 'mandoc -Tascii "$1" | sed "s/.\x08//g"' _ "$MANDIR/mparse.1"
+    assert_success
+    local s
+    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json \
+        'EXIT STATUS' EXAMPLES 'SEE ALSO' STANDARDS BUGS 'RFC 5322' 'RFC 2045' 'RFC 2046' \
+        'RFC 2047' 'RFC 2231' 'RFC 6532' 'closing boundary' 'nested too deep' 'empty input' \
+        'unbalanced quotes' 65 73 Maildir mbox Uuencoded; do
+        assert_output --partial -- "$s"
+    done
+}
+
+@test "completions: bash, zsh and fish load and complete mparse" {
+    export HOME=$T XDG_CONFIG_HOME=$T/config XDG_DATA_HOME=$T/data XDG_CACHE_HOME=$T/cache
+    run bash -c 'source /usr/share/bash-completion/bash_completion || exit 1
+        source "$1/bash/mparse" || exit 1
+        complete -p mparse || exit 1
+        COMP_WORDS=(mparse --ext); COMP_CWORD=1; COMP_LINE="mparse --ext"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse --ext mparse; echo "reply: ${COMPREPLY[*]}"
+        COMP_WORDS=(mparse -f Su); COMP_CWORD=2; COMP_LINE="mparse -f Su"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse Su -f; echo "field: ${COMPREPLY[*]}"' _ "$COMPDIR"
+    assert_success
+    assert_line --index 0 'complete -F _mparse mparse'
+    assert_line 'reply: --extract='
+    assert_line 'field: Subject'
+    if command -v zsh >/dev/null; then
+        run zsh -n "$COMPDIR/zsh/_mparse"
+        assert_success
+        run zsh -f -c 'fpath=("$1" $fpath); autoload -Uz compinit && compinit -u -D &&
+            print -r -- "$_comps[mparse]" && autoload +X _mparse && print loaded' _ "$COMPDIR/zsh"
+        assert_success
+        assert_output $'_mparse\nloaded'
+    fi
+    if command -v fish >/dev/null; then
+        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"' "$COMPDIR/fish/mparse.fish"
+        assert_success
+        assert_line --regexp $'^--extract\t'
+        assert_line --regexp $'^--addr-only\t'
+    fi
+}

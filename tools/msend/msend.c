@@ -417,7 +417,7 @@ int main(int argc, char **argv)
 		mp_die_err("stdin", &e);
 
 	struct rcpt *r = mp_xmalloc(nr * sizeof *r);
-	size_t nu = 0;
+	size_t nu = 0, nnamed = nr;
 	memset(r, 0, nr * sizeof *r);
 	for (size_t i = 0; i < nr; i++) {
 		size_t k = 0;
@@ -462,6 +462,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %zu delivered, %zu refused, %zu queued\n", mp_progname(), ok,
 		        perm, waiting);
 	close(m.fd);
+	for (size_t i = 0; i < nnamed; i++)
+		free(rcpts[i]);
+	free(rcpts);
+	free(r);
+	free(env_from);
 	if (perm)
 		return unknown == perm ? EX_NOUSER : EX_UNAVAILABLE;
 	return 0;

@@ -202,7 +202,8 @@ static char **list_ids(const char *dir, size_t *n)
 		}
 	}
 	closedir(d);
-	qsort(v, *n, sizeof *v, cmp_str);
+	if (*n > 1)
+		qsort(v, *n, sizeof *v, cmp_str);
 	return v;
 }
 

@@ -1,5 +1,6 @@
 #include "conf.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,10 @@ char *mp_password(const char *cmd, const char *env, struct mp_err *e)
 		           env ? env : "");
 		return NULL;
 	}
+	/* the command gets the default SIGPIPE, whatever its caller ignores */
+	void (*old)(int) = signal(SIGPIPE, SIG_DFL);
 	f = popen(cmd, "r");
+	signal(SIGPIPE, old);
 	if (!f) {
 		mp_err_sys(e, EX_CONFIG, "password command");
 		return NULL;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,7 @@ static int to_mda(const struct fopts *o, int fd, const char *uid, const char *fo
 		return mp_err_sys(e, EX_TEMPFAIL, "fork");
 	if (pid == 0) {
 		dup2(fd, STDIN_FILENO);
+		signal(SIGPIPE, SIG_DFL);
 		setenv("MFETCH_UID", uid, 1);
 		setenv("MFETCH_FOLDER", folder, 1);
 		setenv("MFETCH_SERVER", o->server, 1);
@@ -379,6 +381,8 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	mp_setprogname(argv[0]);
+	/* a peer that hangs up is an error to handle (EPIPE), not death */
+	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":qvhV", lo, NULL)) != -1) {
 		switch (c) {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,8 @@ int main(int argc, char **argv)
 	int c, tcp = 0, code, probe_failed = 0;
 
 	mp_setprogname(argv[0]);
+	/* a peer that hangs up is an error to handle (EPIPE), not death */
+	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":sj46@:p:vhV", longopts, NULL)) != -1) {
 		switch (c) {

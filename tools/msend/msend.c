@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,8 @@ int main(int argc, char **argv)
 	int c, tflag = 0, flush = 0, listq = 0, no_tls = 0;
 
 	mp_setprogname(argv[0]);
+	/* a peer that hangs up is an error to handle (EPIPE), not death */
+	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	/* sendmail's letters first, then our own long options */
 	while ((c = getopt_long(argc, argv, ":f:r:tiF:o:b:B:N:R:V::C:X:q::vh", lo, NULL)) != -1) {

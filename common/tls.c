@@ -95,6 +95,14 @@ int mp_tls_connect(struct mp_tls *t, int fd, const struct mp_tls_opts *o, struct
 		ssl_error(e, EX_CONFIG, "system CA store");
 		goto fail;
 	}
+	if (o->cert_file &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(ctx, o->key_file ? o->key_file : o->cert_file,
+	                                 SSL_FILETYPE_PEM) != 1 ||
+	     SSL_CTX_check_private_key(ctx) != 1)) {
+		ssl_error(e, EX_CONFIG, o->cert_file);
+		goto fail;
+	}
 	SSL_CTX_set_verify(ctx, o->report_only ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	if (o->ntlsa && SSL_CTX_dane_enable(ctx) <= 0) {
 		ssl_error(e, EX_SOFTWARE, "DANE");

@@ -22,7 +22,9 @@ struct mp_tls_opts {
 	const char *fingerprint;    /* SHA-256 of the certificate, hex (colons allowed) */
 	const struct mp_tlsa *tlsa; /* DANE (RFC 7672): usages 2 and 3 */
 	size_t ntlsa;
-	int report_only; /* finish the handshake whatever the verdict (mmx --probe) */
+	const char *cert_file; /* client certificate (PEM chain), or NULL */
+	const char *key_file;  /* its key (default: in cert_file) */
+	int report_only;       /* finish the handshake whatever the verdict (mmx --probe) */
 	int timeout_ms;
 };
 

@@ -11,8 +11,30 @@ function __msend_dns_servers
     printf '%s\n' 127.0.0.1 ::1
 end
 
+# account names of the configuration file (mailpipe(5)) msend would read
+function __msend_accounts
+    set -l xdg $HOME/.config
+    set -q XDG_CONFIG_HOME; and test -n "$XDG_CONFIG_HOME"; and set xdg $XDG_CONFIG_HOME
+    for f in "$MAILPIPE_CONFIG" $xdg/mailpipe/config /etc/mailpipe.conf
+        if test -n "$f" -a -r "$f"
+            string replace -rf '^\s*account\s+([^\s:]+).*' '$1' <$f
+            return
+        end
+    end
+end
+
 # operands are recipient addresses: never file names
 complete -c msend -f
+
+complete -c msend -s a -l account -x -a '(__msend_accounts)' -d 'An account of the configuration file'
+complete -c msend -s C -l config -r -F -d 'The configuration file (mailpipe(5))'
+complete -c msend -l fingerprint -x -d "Pin the relay's certificate (SHA-256, hex)"
+complete -c msend -l cert-file -r -F -d 'Client certificate (PEM)'
+complete -c msend -l key-file -r -F -d 'Key of the client certificate'
+complete -c msend -l aliases -r -F -d 'Aliases file: local names to addresses'
+complete -c msend -l log -r -F -d 'One line per message in FILE'
+complete -c msend -l syslog -d 'One line per message to syslog'
+complete -c msend -l no-tls -d 'A relay in clear (AUTH then needs --auth-plaintext)'
 
 complete -c msend -s f -l from -x -d 'Envelope sender (default: $EMAIL, else USER@maildomain)'
 complete -c msend -s r -x -d 'Envelope sender (sendmail)'

@@ -102,6 +102,8 @@ project_version() { sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$SRC/meson.bui
 	assert [ -n "$pages" ]
 	run grep -qx mailpipe.7 <<<"$pages"
 	assert_success
+	run grep -qx mailpipe.5 <<<"$pages"
+	assert_success
 	for p in $pages; do
 		sec=${p##*.}
 		f="$ROOT/share/man/man$sec/$p"

@@ -62,7 +62,10 @@ setup() {
 	[ -z "${SKIP_ALL:-}" ] || skip "$SKIP_ALL"
 	export MSEND_QUEUE=$BATS_TEST_TMPDIR/queue
 	export TMPDIR=$BATS_TEST_TMPDIR
-	unset EMAIL MSEND_PASSWORD
+	unset EMAIL MSEND_PASSWORD MAILPIPE_CONFIG
+	# no one's own configuration file gets in the way
+	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg HOME=$BATS_TEST_TMPDIR/home
+	mkdir -p "$HOME"
 	export LC_ALL=C
 	FPIDS=()
 	MSG=$BATS_TEST_TMPDIR/msg
@@ -741,4 +744,269 @@ plain_msg() {
 	local rss
 	rss=$(sed -n 's/^maxrss //p' "$BATS_TEST_TMPDIR/time")
 	[ "$rss" -lt 8192 ] || fail "peak RSS ${rss} KiB"
+}
+
+# ------------------------------------------------------------------ 7. accounts (mailpipe(5))
+
+# conf FILE: the configuration from stdin, mode 600
+conf() {
+	mkdir -p "$(dirname "$1")"
+	cat >"$1"
+	chmod 600 "$1"
+}
+
+# work_conf FILE [SETTING...]: an account for the peers' submission port,
+# one for smtpfault on $FPORT, the SETTINGs (lines) in the defaults
+work_conf() {
+	local f=$1
+	shift
+	conf "$f" <<EOF
+# mailpipe(5), as the tests use it
+defaults
+  timeout 10
+  tls_ca_file $CA
+$(printf '  %s\n' "$@")
+
+account work
+  host 127.0.0.1
+  port $SUBM_PORT
+  tls starttls
+  user bob
+  passwordeval "echo hungry"
+  from bob@hamburger.test
+
+account fault
+  host 127.0.0.1
+  port ${FPORT:-1}
+  tls off
+  from *@crepes.test
+  maildomain crepes.test
+
+account default : work
+EOF
+}
+
+@test "accounts: -a NAME sends through that account (STARTTLS, AUTH, its from as the envelope sender)" {
+	work_conf "$BATS_TEST_TMPDIR/rc"
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nvia an account\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work -v bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: STARTTLS"
+	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "C: MAIL FROM:<bob@hamburger.test>"
+	refute_output --partial "hungry"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
+	grep -q '^Return-Path: <bob@hamburger.test>' "$f"
+}
+
+@test "accounts: the default file (\$XDG_CONFIG_HOME/mailpipe/config) and 'account default : work' need no -a" {
+	work_conf "$XDG_CONFIG_HOME/mailpipe/config"
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nby default\n' "$ID" >"$MSG"
+	run "$MSEND" bob@hamburger.test <"$MSG"
+	assert_success
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	# MAILPIPE_CONFIG names another file, which must exist
+	MAILPIPE_CONFIG=$BATS_TEST_TMPDIR/none run "$MSEND" bob@hamburger.test <"$MSG"
+	assert_failure 78
+	assert_output --partial "$BATS_TEST_TMPDIR/none"
+}
+
+@test "accounts: -f picks the account whose from pattern matches; the command line beats the file" {
+	fault accept
+	work_conf "$BATS_TEST_TMPDIR/rc"
+	plain_msg
+	# *@crepes.test is the 'fault' account (smtpfault, in clear)
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+$'
+	# another sender: the default account (Postfix), nothing more at smtpfault
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s-2\n\nx\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	wait_mail "$BOB_MAILDIR" "Subject: $ID-2" >/dev/null || fail "not in Bob's Maildir"
+	[ ! -e "$FSTORE/2.env" ]
+	# --port on the command line wins over the account's port
+	printf 'account p\n  host 127.0.0.1\n  port 1\n  tls off\n' | conf "$BATS_TEST_TMPDIR/rc2"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc2" -a p --port "$FPORT" --no-queue -f x@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	[ -e "$FSTORE/2.env" ] || fail "--port did not override the account"
+}
+
+@test "accounts: maildomain and aliases (msmtp's format) turn cron's 'root' into real addresses" {
+	fault accept
+	printf '# local users\nroot: ops@hamburger.test, bob@hamburger.test\ndefault: postmaster@hamburger.test\n' >"$BATS_TEST_TMPDIR/aliases"
+	work_conf "$BATS_TEST_TMPDIR/rc" "aliases $BATS_TEST_TMPDIR/aliases"
+	printf 'From: root (Cron Daemon)\nTo: root\nSubject: Cron <root@host> true\nDate: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\n\nout\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a fault -i -FCronDaemon -B8BITMIME -oem root www-data ops@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	# the envelope sender: the account's from is a pattern, so USER@maildomain
+	assert_line --regexp '^mail <[^@]+@crepes.test> SIZE=[0-9]+$'
+	assert_line 'rcpt <ops@hamburger.test> 250'
+	assert_line 'rcpt <bob@hamburger.test> 250'
+	assert_line 'rcpt <postmaster@hamburger.test> 250'
+	assert_line 'rcpt <ops@crepes.test> 250'
+	refute_line --partial 'rcpt <root'
+	refute_line --partial 'rcpt <www-data'
+	# --aliases on the command line; a bad line is exit 78 naming file and line
+	printf 'root ops@x\n' >"$BATS_TEST_TMPDIR/bad-aliases"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a fault --aliases "$BATS_TEST_TMPDIR/bad-aliases" root <"$MSG"
+	assert_failure 78
+	assert_output --partial "bad-aliases:1: expected 'name: address, ...'"
+}
+
+@test "accounts: force_from replaces the -f sender; a plain from is only the default" {
+	fault accept
+	conf "$BATS_TEST_TMPDIR/rc" <<EOF
+account a
+  host 127.0.0.1
+  port $FPORT
+  tls off
+  from alerts@crepes.test
+account b : a
+  force_from on
+EOF
+	plain_msg
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a a -f someone@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a a bob@hamburger.test <"$MSG"
+	assert_success
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a b -f someone@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	grep -q '^mail <someone@crepes.test>' "$FSTORE/1.env"
+	grep -q '^mail <alerts@crepes.test>' "$FSTORE/2.env"
+	grep -q '^mail <alerts@crepes.test>' "$FSTORE/3.env"
+}
+
+@test "accounts: a password in the file: refused while others can read it (78), used at 600, never shown by -v" {
+	conf "$BATS_TEST_TMPDIR/rc" <<EOF
+account work
+  host 127.0.0.1
+  port $SUBM_PORT
+  tls_ca_file $CA
+  user bob
+  password "hungry"
+  auth plain
+EOF
+	chmod 644 "$BATS_TEST_TMPDIR/rc"
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\npw\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work bob@hamburger.test <"$MSG"
+	assert_failure 78
+	assert_output --partial "holds a password and others can read it (chmod 600"
+	chmod 600 "$BATS_TEST_TMPDIR/rc"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work -v -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: AUTH PLAIN"
+	refute_output --partial "hungry"
+	refute_output --partial "$(printf '\0bob\0hungry' | base64)"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+}
+
+# bad_conf CONTENT EXPECTED [ARGS...]: msend -C with the file CONTENT (a
+# printf format) is exit 78 with EXPECTED in its message
+bad_conf() {
+	local rc=$BATS_TEST_TMPDIR/rc content=$1 want=$2
+	shift 2
+	printf "$content" | conf "$rc"
+	run "$MSEND" -C "$rc" "$@" x@y.test </dev/null
+	assert_failure 78
+	assert_output --partial "$want"
+}
+
+@test "accounts: mistakes in the file are exit 78 with FILE:LINE, before anything is sent" {
+	local rc=$BATS_TEST_TMPDIR/rc
+	bad_conf 'account a\n  host h\n  hots x\n' "$rc:3: unknown setting 'hots'" -a a
+	assert_output "msend: $rc:3: unknown setting 'hots'"
+	bad_conf 'account a\n  tls maybe\n' "$rc:2: tls: 'maybe'" -a a
+	bad_conf 'account a\n  port 99999\n' "$rc:2: port:" -a a
+	bad_conf 'account b : a\n' "$rc:1: account 'a' is not defined above"
+	bad_conf 'account a\n  user "unbalanced\n' "$rc:2: user: unbalanced quote"
+	bad_conf 'account a\naccount a\n' "$rc:2: account 'a' defined twice"
+	bad_conf 'account a\n  protocol imap\n' "account 'a' is for imap, not SMTP" -a a
+	bad_conf 'account a\n' "$rc: no account 'nosuch'" -a nosuch
+	assert_output "msend: $rc: no account 'nosuch'"
+	bad_conf "user $(head -c 5000 /dev/zero | tr '\0' x)\n" "$rc:1: line longer than 4096 bytes"
+	bad_conf 'account a\n  auth magic\n' "$rc:2: auth: 'magic' is not one of" -a a
+	run "$MSEND" --auth nonsense x@y.test </dev/null
+	assert_failure 64
+}
+
+@test "accounts: a queued message remembers its account; msend -q sends it with that account's settings" {
+	fault greet421
+	local rc=$BATS_TEST_TMPDIR/rc
+	conf "$rc" <<EOF
+account flaky
+  host 127.0.0.1
+  port $FPORT
+  tls off
+  from bob@hamburger.test
+EOF
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nqueued with an account\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$rc" -a flaky bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	grep -q '^account flaky$' "$MSEND_QUEUE"/*.env
+	# the account now points at Postfix: a bare msend -q uses it
+	conf "$rc" <<EOF
+account flaky
+  host 127.0.0.1
+  port $SUBM_PORT
+  tls_ca_file $CA
+  user bob
+  passwordeval "echo hungry"
+EOF
+	run "$MSEND" -C "$rc" -q --now
+	assert_success
+	assert_output --regexp ": 1 delivered, 0 failed$"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "accounts: log FILE (or --log) gets one line per message: account, from, recipients, server, size, Message-ID, result" {
+	work_conf "$BATS_TEST_TMPDIR/rc" "log $BATS_TEST_TMPDIR/msend.log"
+	plain_msg
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work bob@hamburger.test nobody@hamburger.test <"$MSG"
+	assert_failure 67
+	run cat "$BATS_TEST_TMPDIR/msend.log"
+	assert_success
+	[ "${#lines[@]}" = 1 ]
+	assert_output --regexp "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[-+][0-9]{4} account=work from=<bob@hamburger.test> to=<bob@hamburger.test>,<nobody@hamburger.test> server=127.0.0.1 size=[0-9]+ msgid=<$ID@hamburger.test> result=1 delivered, 1 refused, 0 queued: "
+	refute_output --partial hungry
+	# the command line's --log wins
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work --log "$BATS_TEST_TMPDIR/other.log" bob@hamburger.test <"$MSG"
+	assert_success
+	grep -q 'result=1 delivered, 0 refused, 0 queued$' "$BATS_TEST_TMPDIR/other.log"
+}
+
+@test "accounts: tls_fingerprint pins the relay's certificate; a wrong pin fails the TLS step" {
+	local fp
+	fp=$(openssl s_client -connect "127.0.0.1:$SUBM_PORT" -starttls smtp </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
+	[ -n "$fp" ] || fail "no fingerprint from openssl"
+	work_conf "$BATS_TEST_TMPDIR/rc"
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\npinned\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work --fingerprint "$fp" bob@hamburger.test <"$MSG"
+	assert_success
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	work_conf "$BATS_TEST_TMPDIR/rc" "tls_fingerprint $(echo "$fp" | tr 0-9A-F 1-9A-F0)"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work --no-queue bob@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "fingerprint"
+}
+
+@test "accounts: tls_cert_file and tls_key_file are loaded (a missing file is exit 78 naming it)" {
+	work_conf "$BATS_TEST_TMPDIR/rc" "tls_cert_file $BATS_TEST_TMPDIR/nonexistent.pem"
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ncert\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work --no-queue bob@hamburger.test <"$MSG"
+	assert_failure 78
+	assert_output --partial "nonexistent.pem"
+	# a real certificate and key: the session goes through
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$BATS_TEST_TMPDIR/k.pem" -out "$BATS_TEST_TMPDIR/c.pem" \
+		-days 1 -subj /CN=msend-client 2>/dev/null
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work --cert-file "$BATS_TEST_TMPDIR/c.pem" \
+		--key-file "$BATS_TEST_TMPDIR/k.pem" bob@hamburger.test <"$MSG"
+	assert_success
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 }

@@ -3,19 +3,24 @@
  * sendmail(8) stand-in for cron, mutt, git send-email and PHP. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "io.h"
 #include "msend.h"
 #include "mx.h"
+#include "sasl.h"
 
 #define HEADER_MAX (1024 * 1024)
 
@@ -28,7 +33,12 @@ static void usage(FILE *f)
 	    "       %s -bp | --list-queue  show the queue\n"
 	    "Send a message with SMTP: to a relay (--server), else straight to each\n"
 	    "recipient domain's MX hosts. What cannot go now is queued (exit 0).\n\n"
-	    "  -f, --from ADDR        envelope sender (default: $EMAIL, else USER@maildomain)\n"
+	    "  -a, --account NAME     an account of the configuration file (mailpipe(5))\n"
+	    "  -C, --config FILE      that file (default: $MAILPIPE_CONFIG,\n"
+	    "                         ~/.config/mailpipe/config, /etc/mailpipe.conf)\n"
+	    "  -f, --from ADDR        envelope sender (default: the account's from, $EMAIL,\n"
+	    "                         else USER@maildomain); picks the account whose from\n"
+	    "                         matches it when no -a is given\n"
 	    "  -t                     recipients from To:, Cc:, Bcc: (Bcc: is not sent)\n"
 	    "      --server HOST[:P]  relay (smarthost); port 587 STARTTLS, 465 with --tls\n"
 	    "      --port PORT        its port\n"
@@ -38,6 +48,8 @@ static void usage(FILE *f)
 	    "                         --auth-plaintext\n"
 	    "      --tls-required     direct: only hosts with STARTTLS and a valid certificate\n"
 	    "      --ca-file FILE     CA certificates (default: the system store)\n"
+	    "      --fingerprint FP   pin the relay's certificate (SHA-256, hex)\n"
+	    "      --cert-file FILE   client certificate (PEM), --key-file FILE its key\n"
 	    "      --auth MECH        plain, login, cram-md5, xoauth2 or auto (default)\n"
 	    "      --user NAME        authenticate as NAME (only under TLS)\n"
 	    "      --password-eval C  run C for the password (or MSEND_PASSWORD)\n"
@@ -46,18 +58,20 @@ static void usage(FILE *f)
 	    "      --mx-port PORT     port of the MX hosts (tests only; default 25)\n"
 	    "      --dns-server ADDR  DNS server for --direct ([v6]:port or v4:port)\n"
 	    "      --maildomain DOM   qualifies bare names (root -> root@DOM)\n"
+	    "      --aliases FILE     local names to addresses (\"root: ops@example.org\")\n"
 	    "      --helo NAME        EHLO name (default: this host)\n"
 	    "      --timeout SEC      per network step (default 300, RFC 5321 4.5.3.2)\n"
 	    "      --queue DIR        queue directory\n"
 	    "      --no-queue         exit 75 instead of queueing\n"
 	    "      --max-age SEC      give up on queued mail after this long (5 days)\n"
+	    "      --log FILE         one line per message in FILE (--syslog: to syslog)\n"
 	    "  -q, --flush            send the queued messages that are due (all with --now)\n"
 	    "      --list-queue       list the queue (also -bp)\n"
 	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n"
 	    "sendmail options accepted: -i -oi -oem -oee -FNAME -B TYPE -N DSN -R RET -VENVID\n"
-	    "-bm -bp and -oX/-X ignored with no effect.\n",
+	    "-bm -bp, -C FILE as --config, and -oX/-X ignored with no effect.\n",
 	    mp_progname(), mp_progname(), mp_progname());
 }
 
@@ -98,6 +112,20 @@ static char *normalize_addr(const char *a, const char *maildomain, const char *w
 	return out;
 }
 
+static struct mp_aliases aliases; /* --aliases, or the account's */
+
+/* a recipient: a local name the aliases know becomes its addresses
+ * (msmtp's rule: not expanded further), the rest qualified */
+static void add_rcpt(char ***list, size_t *n, const char *a, const char *maildomain)
+{
+	const struct mp_alias *al = strchr(a, '@') ? NULL : mp_aliases_find(&aliases, a);
+	size_t k = al ? al->n : 1;
+
+	*list = mp_xrealloc(*list, (*n + k) * sizeof **list);
+	for (size_t i = 0; i < k; i++)
+		(*list)[(*n)++] = normalize_addr(al ? al->to[i] : a, maildomain, "recipient");
+}
+
 /* addresses of a header value: "Name <a@b>, c@d (comment), g: x@y;" */
 static void header_addrs(const char *v, char ***list, size_t *n, const char *maildomain)
 {
@@ -124,10 +152,8 @@ static void header_addrs(const char *v, char ***list, size_t *n, const char *mai
 			size_t l = strlen(a);
 			while (l && (a[l - 1] == ' ' || a[l - 1] == '\t'))
 				a[--l] = '\0';
-			if (*a) {
-				*list = mp_xrealloc(*list, (*n + 1) * sizeof **list);
-				(*list)[(*n)++] = normalize_addr(a, maildomain, "-t");
-			}
+			if (*a)
+				add_rcpt(list, n, a, maildomain);
 			k = 0;
 			if (c == '\0')
 				break;
@@ -270,7 +296,13 @@ enum {
 	OPT_MAXAGE,
 	OPT_LISTQ,
 	OPT_NOW,
-	OPT_NOTLS
+	OPT_NOTLS,
+	OPT_FP,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_ALIASES,
+	OPT_LOG,
+	OPT_SYSLOG
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -285,9 +317,267 @@ static long num(const char *s, const char *what, long min, long max)
 	return v;
 }
 
+/* ---------------------------------------------------------------- accounts */
+
+static struct mp_conf conf;
+static struct settings cmdline; /* what the command line said */
+static int cl_notls;
+
+/* per message, not per connection */
+struct envcfg {
+	const char *from, *maildomain, *aliases;
+	int force_from;
+};
+
+MP_NORETURN static void conf_fail(const struct mp_conf_kv *kv, const char *fmt, ...)
+    MP_PRINTF(2, 3);
+static void conf_fail(const struct mp_conf_kv *kv, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	mp_die(EX_CONFIG, "%s:%d: %s: %s", conf.path, kv->line, kv->key, msg);
+}
+
+static long conf_num(const struct mp_conf_kv *kv, long min, long max)
+{
+	char *end;
+	long v, mult = 1;
+
+	errno = 0;
+	v = strtol(kv->val, &end, 10);
+	/* durations may carry a unit: 90s 30m 12h 5d */
+	if (*end && !end[1] && end > kv->val && strchr("smhd", *end))
+		mult = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1, end++;
+	if (!kv->val[0] || *end || errno || v < min || v > max / mult)
+		conf_fail(kv, "'%s' is not a number from %ld to %ld", kv->val, min, max);
+	return v * mult;
+}
+
+static int conf_onoff(const struct mp_conf_kv *kv)
+{
+	int b = mp_conf_bool(kv->val);
+	if (b < 0)
+		conf_fail(kv, "'%s': expected on or off", kv->val);
+	return b;
+}
+
+/* "~/x" is $HOME/x; the string lives as long as conf */
+static const char *conf_path(struct mp_conf_kv *kv)
+{
+	const char *h = getenv("HOME");
+	if (kv->val[0] == '~' && kv->val[1] == '/' && h) {
+		char *p = mp_xmalloc(strlen(h) + strlen(kv->val));
+		sprintf(p, "%s%s", h, kv->val + 1);
+		free(kv->val);
+		kv->val = p;
+	}
+	return kv->val;
+}
+
+static void check_auth(const char *a, const char *where)
+{
+	if (strcasecmp(a, "auto") != 0 && mp_sasl_parse(a) == MP_SASL_NONE)
+		mp_die(where ? EX_CONFIG : EX_USAGE,
+		       "%s%sauth: '%s' is not one of plain, login, cram-md5, xoauth2, auto",
+		       where ? where : "", where ? ": " : "", a);
+}
+
+/* fill what the command line left open from account a */
+static void apply_account(const struct mp_account *a, struct settings *s, int *notls,
+                          struct envcfg *ec)
+{
+	int tls_set = s->tls || s->starttls || *notls;
+	int user_set = s->user != NULL, port_set = s->port != 0, to_set = s->timeout_ms != 0;
+	int age_set = s->max_age >= 0;
+
+	s->account = a->name;
+	for (size_t i = 0; i < a->n; i++) {
+		struct mp_conf_kv *kv = &a->kv[i];
+		const char *k = kv->key, *v = kv->val;
+		if (strcmp(k, "protocol") == 0) {
+			if (strcasecmp(v, "smtp") != 0)
+				mp_die(EX_CONFIG, "%s:%d: account '%s' is for %s, not SMTP",
+				       conf.path, kv->line, a->name, v);
+		} else if (strcmp(k, "host") == 0) {
+			if (!cmdline.server)
+				s->server = v;
+		} else if (strcmp(k, "port") == 0) {
+			if (!port_set)
+				s->port = (int)conf_num(kv, 1, 65535);
+		} else if (strcmp(k, "tls") == 0) {
+			int on = strcasecmp(v, "starttls") == 0 ? 2 : mp_conf_bool(v);
+			if (on < 0)
+				conf_fail(kv, "'%s': expected on (implicit TLS), starttls or off",
+				          v);
+			if (!tls_set)
+				s->tls = on == 1, s->starttls = on == 2, *notls = on == 0;
+		} else if (strcmp(k, "auth") == 0) {
+			char where[300];
+			snprintf(where, sizeof where, "%s:%d", conf.path, kv->line);
+			check_auth(v, where);
+			if (!cmdline.auth)
+				s->auth = v;
+		} else if (strcmp(k, "user") == 0) {
+			if (!user_set)
+				s->user = v;
+		} else if (strcmp(k, "password") == 0) {
+			s->password = v;
+		} else if (strcmp(k, "passwordeval") == 0) {
+			if (!cmdline.password_eval)
+				s->password_eval = v;
+		} else if (strcmp(k, "tls_ca_file") == 0 || strcmp(k, "tls_trust_file") == 0) {
+			if (!cmdline.ca_file)
+				s->ca_file = conf_path(kv);
+		} else if (strcmp(k, "tls_fingerprint") == 0) {
+			if (!cmdline.fingerprint)
+				s->fingerprint = v;
+		} else if (strcmp(k, "tls_cert_file") == 0) {
+			if (!cmdline.cert_file)
+				s->cert_file = conf_path(kv);
+		} else if (strcmp(k, "tls_key_file") == 0) {
+			if (!cmdline.key_file)
+				s->key_file = conf_path(kv);
+		} else if (strcmp(k, "timeout") == 0) {
+			if (!to_set)
+				s->timeout_ms = (int)conf_num(kv, 1, 3600) * 1000;
+		} else if (strcmp(k, "domain") == 0) {
+			if (!cmdline.helo)
+				s->helo = v;
+		} else if (strcmp(k, "queue") == 0) {
+			if (!cmdline.queue)
+				s->queue = conf_path(kv);
+		} else if (strcmp(k, "auth_plaintext") == 0) {
+			s->auth_plaintext |= conf_onoff(kv);
+		} else if (strcmp(k, "direct") == 0) {
+			s->direct |= conf_onoff(kv);
+		} else if (strcmp(k, "max_age") == 0) {
+			if (!age_set)
+				s->max_age = conf_num(kv, 0, 10L * 365 * 86400);
+		} else if (strcmp(k, "log") == 0) {
+			if (!cmdline.log)
+				s->log = strcmp(v, "syslog") == 0 ? v : conf_path(kv);
+		} else if (ec && strcmp(k, "from") == 0) {
+			/* a pattern (*@example.org) only chooses the account */
+			ec->from = strpbrk(v, "*?[") ? NULL : v;
+		} else if (ec && strcmp(k, "force_from") == 0) {
+			ec->force_from = conf_onoff(kv);
+		} else if (ec && strcmp(k, "maildomain") == 0) {
+			ec->maildomain = v;
+		} else if (ec && strcmp(k, "aliases") == 0) {
+			ec->aliases = conf_path(kv);
+		}
+		/* the rest (folder, to, mda, ...) is mfetch's */
+	}
+}
+
+/* what no one set */
+static void finish_settings(struct settings *s, int notls)
+{
+	if (!s->timeout_ms)
+		s->timeout_ms = 300000;
+	if (s->max_age < 0)
+		s->max_age = 5 * 86400;
+	if (!s->server && !s->direct)
+		s->direct = 1;
+	if (s->server && !s->tls && !notls)
+		s->starttls = 1; /* a relay session never goes without TLS unless asked */
+	if (notls && (s->tls || s->starttls))
+		mp_die(EX_USAGE, "--no-tls goes with neither --tls nor --starttls");
+	if (!s->helo)
+		s->helo = default_domain();
+	if (s->key_file && !s->cert_file)
+		mp_die(EX_USAGE, "a key file without a certificate file");
+}
+
+/* the queue asks for the settings of the account an entry was sent with */
+static int resolve(const char *name, struct settings *out)
+{
+	const struct mp_account *a = mp_conf_account(&conf, name);
+	int notls = cl_notls;
+
+	if (!a)
+		return -1;
+	*out = cmdline;
+	apply_account(a, out, &notls, NULL);
+	finish_settings(out, notls);
+	return 0;
+}
+
+/* the account for this message: -a NAME, else the first whose from
+ * matches the -f sender (a pattern: *@example.org), else "default" */
+static const struct mp_account *choose_account(const char *name, const char *from)
+{
+	if (name) {
+		const struct mp_account *a = mp_conf_account(&conf, name);
+		if (!a) {
+			if (conf.path)
+				mp_die(EX_CONFIG, "%s: no account '%s'", conf.path, name);
+			mp_die(EX_CONFIG,
+			       "no configuration file for account '%s' (see mailpipe(5))", name);
+		}
+		return a;
+	}
+	for (size_t i = 0; from && i < conf.nacc; i++) {
+		const struct mp_account *a = &conf.acc[i];
+		const struct mp_conf_kv *f = mp_conf_get(a, "from"),
+		                        *p = mp_conf_get(a, "protocol");
+		if (strcmp(a->name, "default") == 0 || (p && strcasecmp(p->val, "smtp") != 0))
+			continue;
+		if (f && fnmatch(f->val, from, FNM_CASEFOLD) == 0)
+			return a;
+	}
+	return mp_conf_account(&conf, "default");
+}
+
+void msend_log(const struct settings *s, const char *from, const struct rcpt *r, size_t n,
+               long long size, const char *msgid, const char *server, const char *result)
+{
+	struct mp_buf b = MP_BUF_INIT;
+	char when[64];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (!s->log)
+		return;
+	mp_buf_printf(&b, "account=%s from=<%s> to=", s->account ? s->account : "-", from);
+	for (size_t i = 0; i < n; i++)
+		mp_buf_printf(&b, "%s<%s>", i ? "," : "", r[i].addr);
+	mp_buf_printf(&b, " server=%s size=%lld msgid=%s result=", server, size,
+	              msgid && *msgid ? msgid : "-");
+	for (const char *p = result; *p; p++) /* one line, whatever the server said */
+		mp_buf_putc(&b, *p == '\n' || *p == '\r' ? ' ' : *p);
+	if (strcmp(s->log, "syslog") == 0) {
+		openlog("msend", LOG_PID, LOG_MAIL);
+		syslog(LOG_INFO, "%s", b.data);
+		closelog();
+	} else {
+		int fd = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		localtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+		mp_buf_putc(&b, '\n');
+		if (fd < 0 || dprintf(fd, "%s ", when) < 0 || mp_write_full(fd, b.data, b.len) < 0)
+			mp_warn("log %s: %s", s->log, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	mp_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {{"from", required_argument, NULL, 'f'},
+	                                   {"account", required_argument, NULL, 'a'},
+	                                   {"config", required_argument, NULL, 'C'},
+	                                   {"fingerprint", required_argument, NULL, OPT_FP},
+	                                   {"cert-file", required_argument, NULL, OPT_CERT},
+	                                   {"key-file", required_argument, NULL, OPT_KEY},
+	                                   {"aliases", required_argument, NULL, OPT_ALIASES},
+	                                   {"log", required_argument, NULL, OPT_LOG},
+	                                   {"syslog", no_argument, NULL, OPT_SYSLOG},
 	                                   {"server", required_argument, NULL, OPT_SERVER},
 	                                   {"port", required_argument, NULL, OPT_PORT},
 	                                   {"tls", no_argument, NULL, OPT_TLS},
@@ -315,8 +605,9 @@ int main(int argc, char **argv)
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
-	struct settings s = {.timeout_ms = 300000, .max_age = 5 * 86400};
-	const char *from = NULL, *maildomain = NULL;
+	struct settings s = {.max_age = -1};
+	const char *from = NULL, *maildomain = NULL, *account = NULL, *config = NULL;
+	const char *aliases_file = NULL;
 	char **rcpts = NULL;
 	size_t nr = 0;
 	int c, tflag = 0, flush = 0, listq = 0, no_tls = 0;
@@ -326,7 +617,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	/* sendmail's letters first, then our own long options */
-	while ((c = getopt_long(argc, argv, ":f:r:tiF:o:b:B:N:R:V::C:X:q::vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:r:a:tiF:o:b:B:N:R:V::C:X:q::vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 		case 'r': from = optarg; break;
@@ -337,8 +628,15 @@ int main(int argc, char **argv)
 		case 'B':
 		case 'N':
 		case 'R':
-		case 'C':
 		case 'X': break;
+		case 'a': account = optarg; break;
+		case 'C': config = optarg; break;
+		case OPT_FP: s.fingerprint = optarg; break;
+		case OPT_CERT: s.cert_file = optarg; break;
+		case OPT_KEY: s.key_file = optarg; break;
+		case OPT_ALIASES: aliases_file = optarg; break;
+		case OPT_LOG: s.log = optarg; break;
+		case OPT_SYSLOG: s.log = "syslog"; break;
 		case 'b':
 			if (strcmp(optarg, "p") == 0)
 				listq = 1;
@@ -362,7 +660,10 @@ int main(int argc, char **argv)
 		case OPT_NOTLS: no_tls = 1; break;
 		case OPT_TLSREQ: s.tls_required = 1; break;
 		case OPT_CAFILE: s.ca_file = optarg; break;
-		case OPT_AUTH: s.auth = optarg; break;
+		case OPT_AUTH:
+			check_auth(optarg, NULL);
+			s.auth = optarg;
+			break;
 		case OPT_USER: s.user = optarg; break;
 		case OPT_PWEVAL: s.password_eval = optarg; break;
 		case OPT_AUTHPLAIN: s.auth_plaintext = 1; break;
@@ -382,16 +683,27 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (!s.server && !s.direct)
-		s.direct = 1;
-	if (s.server && !s.tls && !no_tls)
-		s.starttls = 1; /* a relay session never goes without TLS unless asked */
-	if (no_tls && (s.tls || s.starttls))
-		mp_die(EX_USAGE, "--no-tls goes with neither --tls nor --starttls");
+
+	/* the configuration file, then the account, under the command line */
+	struct mp_err e;
+	struct envcfg ec = {0};
+	mp_err_clear(&e);
+	if (mp_conf_load(&conf, config, &e) < 0)
+		mp_die_err(NULL, &e);
+	cmdline = s;
+	cl_notls = no_tls;
+	s.resolve = resolve;
+	cmdline.resolve = resolve;
+	const struct mp_account *acct = choose_account(account, from);
+	if (acct)
+		apply_account(acct, &s, &no_tls, &ec);
+	finish_settings(&s, no_tls);
 	if (!maildomain)
-		maildomain = default_domain();
-	if (!s.helo)
-		s.helo = default_domain();
+		maildomain = ec.maildomain ? ec.maildomain : default_domain();
+	if (!aliases_file)
+		aliases_file = ec.aliases;
+	if (aliases_file && mp_aliases_load(&aliases, aliases_file, &e) < 0)
+		mp_die_err(NULL, &e);
 	if (listq)
 		return queue_list(&s, stdout);
 	if (flush)
@@ -399,6 +711,8 @@ int main(int argc, char **argv)
 
 	/* envelope */
 	char *env_from;
+	if (ec.from && (ec.force_from || !from))
+		from = ec.from;
 	if (!from)
 		from = getenv("EMAIL");
 	if (!from) {
@@ -414,8 +728,6 @@ int main(int argc, char **argv)
 	spool(tflag, maildomain, env_from, &rcpts, &nr, &m);
 	if (nr == 0)
 		mp_die(EX_USAGE, "no recipients (give them as arguments, or -t)");
-	struct mp_err e;
-	mp_err_clear(&e);
 	if (msg_scan(&m, &e) < 0)
 		mp_die_err("stdin", &e);
 
@@ -431,8 +743,11 @@ int main(int argc, char **argv)
 	}
 	nr = nu;
 	int rc = deliver(&s, &m, env_from, r, nr, &e);
-	if (rc < 0)
+	const char *server = s.direct ? "mx" : s.server;
+	if (rc < 0) {
+		msend_log(&s, env_from, r, nr, m.wiresize, m.msgid, server, e.msg);
 		mp_die_err(NULL, &e);
+	}
 	size_t ok = 0, perm = 0, waiting = 0, unknown = 0;
 	for (size_t i = 0; i < nr; i++) {
 		if (r[i].done && r[i].code / 100 == 2) {
@@ -453,17 +768,33 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nr; i++)
 			if (!r[i].done)
 				why = r[i].text;
-		if (s.no_queue)
+		if (s.no_queue) {
+			msend_log(&s, env_from, r, nr, m.wiresize, m.msgid, server, "not sent");
 			mp_die(EX_TEMPFAIL, "not sent, try later: %s", why);
-		if (queue_add(&s, &m, env_from, r, nr, id, sizeof id, &e) < 0)
+		}
+		if (queue_add(&s, &m, env_from, r, nr, id, sizeof id, &e) < 0) {
+			msend_log(&s, env_from, r, nr, m.wiresize, m.msgid, server, "not sent");
 			mp_die(EX_TEMPFAIL, "not sent, and could not queue it: %s (%s)", e.msg,
 			       why);
+		}
 		mp_warn("queued as %s for %zu recipient%s (msend -q sends it): %s", id, waiting,
 		        waiting == 1 ? "" : "s", why);
 	}
 	if (s.verbose)
 		fprintf(stderr, "%s: %zu delivered, %zu refused, %zu queued\n", mp_progname(), ok,
 		        perm, waiting);
+	if (s.log) {
+		char res[1400];
+		const char *why = "";
+		for (size_t i = 0; i < nr; i++)
+			if (r[i].code / 100 != 2 && r[i].text[0])
+				why = r[i].text;
+		snprintf(res, sizeof res, "%zu delivered, %zu refused, %zu queued%s%.1200s", ok,
+		         perm, waiting, *why ? ": " : "", why);
+		msend_log(&s, env_from, r, nr, m.wiresize, m.msgid, server, res);
+	}
+	mp_conf_free(&conf);
+	mp_aliases_free(&aliases);
 	close(m.fd);
 	for (size_t i = 0; i < nnamed; i++)
 		free(rcpts[i]);

@@ -33,8 +33,9 @@ struct settings {
 	int tls;          /* implicit TLS */
 	int starttls;     /* STARTTLS (default for a relay) */
 	int tls_required; /* direct: refuse hosts without STARTTLS or a valid cert */
-	const char *ca_file;
+	const char *ca_file, *fingerprint, *cert_file, *key_file;
 	const char *auth, *user, *password_eval;
+	const char *password; /* from the configuration file, never from argv */
 	int auth_plaintext;
 	/* direct */
 	int direct;
@@ -49,7 +50,16 @@ struct settings {
 	const char *queue;
 	int no_queue;
 	long max_age;
+	/* the account these come from (NULL: the command line alone), and
+	 * how the queue gets the settings of another account */
+	const char *account;
+	int (*resolve)(const char *account, struct settings *out);
+	const char *log; /* a file, or "syslog" */
 };
+
+/* one line per message in s->log: what happened to it */
+void msend_log(const struct settings *s, const char *from, const struct rcpt *r, size_t n,
+               long long size, const char *msgid, const char *server, const char *result);
 
 /* Read a message (fd), check it can be sent, fill wiresize/eightbit. */
 int msg_scan(struct message *m, struct mp_err *e);

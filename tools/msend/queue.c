@@ -57,9 +57,9 @@ static long backoff(int attempts)
 	return (m > 60 ? 60 : m) * 60;
 }
 
-static int write_env(const char *dir, const char *id, const char *from, const struct rcpt *r,
-                     size_t n, long created, int attempts, long next, const char *last,
-                     int strip_bcc, struct mp_err *e)
+static int write_env(const char *dir, const char *id, const char *account, const char *from,
+                     const struct rcpt *r, size_t n, long created, int attempts, long next,
+                     const char *last, int strip_bcc, struct mp_err *e)
 {
 	struct mp_buf b = MP_BUF_INIT;
 	char path[4200];
@@ -67,6 +67,8 @@ static int write_env(const char *dir, const char *id, const char *from, const st
 
 	mp_buf_printf(&b, "from %s\ncreated %ld\nattempts %d\nnext %ld\nstrip-bcc %d\n", from,
 	              created, attempts, next, strip_bcc);
+	if (account)
+		mp_buf_printf(&b, "account %s\n", account);
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done)
 			mp_buf_printf(&b, "rcpt %s\n", r[i].addr);
@@ -122,8 +124,8 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done && r[i].text[0])
 			last = r[i].text;
-	if (write_env(dir, id, from, r, n, (long)time(NULL), 1, (long)time(NULL) + backoff(0), last,
-	              m->strip_bcc, e) < 0) {
+	if (write_env(dir, id, s->account, from, r, n, (long)time(NULL), 1,
+	              (long)time(NULL) + backoff(0), last, m->strip_bcc, e) < 0) {
 		unlink(final);
 		return -1;
 	}
@@ -137,6 +139,7 @@ struct entry {
 	long created, next;
 	int attempts, strip_bcc;
 	char error[512];
+	char account[256];
 };
 
 static int read_env(const char *path, struct entry *en)
@@ -157,6 +160,8 @@ static int read_env(const char *path, struct entry *en)
 			en->next = atol(line + 5);
 		else if (strncmp(line, "attempts ", 9) == 0)
 			en->attempts = atoi(line + 9);
+		else if (strncmp(line, "account ", 8) == 0)
+			snprintf(en->account, sizeof en->account, "%.250s", line + 8);
 		else if (strncmp(line, "strip-bcc ", 10) == 0)
 			en->strip_bcc = atoi(line + 10); /* -t: Bcc: never goes out */
 		else if (strncmp(line, "error ", 6) == 0)
@@ -277,7 +282,23 @@ int queue_flush(const struct settings *s)
 			free_entry(&en);
 			goto next;
 		}
-		int rc = deliver(s, &m, en.from, en.r, en.n, &e);
+		/* with the settings of the account it was sent with */
+		const struct settings *use = s;
+		struct settings as;
+		if (en.account[0] && s->resolve &&
+		    (!s->account || strcmp(s->account, en.account) != 0)) {
+			if (s->resolve(en.account, &as) < 0) {
+				mp_warn("%s: account '%s' is no longer configured; left queued",
+				        ids[i], en.account);
+				close(m.fd);
+				free_entry(&en);
+				if (!worst)
+					worst = EX_TEMPFAIL;
+				goto next;
+			}
+			use = &as;
+		}
+		int rc = deliver(use, &m, en.from, en.r, en.n, &e);
 		size_t sent = 0, failed = 0, waiting = 0;
 		for (size_t k = 0; k < en.n; k++) {
 			if (!en.r[k].done)
@@ -292,6 +313,14 @@ int queue_flush(const struct settings *s)
 				mp_warn("%s: <%s>: %d %s", ids[i], en.r[k].addr, en.r[k].code,
 				        en.r[k].text);
 		long age = (long)time(NULL) - en.created;
+		if (use->log) {
+			char res[700];
+			snprintf(res, sizeof res,
+			         "queue %s: %zu delivered, %zu failed, %zu waiting%s%.500s", ids[i],
+			         sent, failed, waiting, rc < 0 ? ": " : "", rc < 0 ? e.msg : "");
+			msend_log(use, en.from, en.r, en.n, m.wiresize, m.msgid,
+			          use->direct ? "mx" : use->server, res);
+		}
 		if (rc == 0 || (waiting && age > s->max_age)) {
 			if (waiting)
 				mp_warn("%s: gave up after %ld s: %s", ids[i], age, en.error);
@@ -309,7 +338,8 @@ int queue_flush(const struct settings *s)
 			for (size_t k = 0; k < en.n; k++)
 				if (!en.r[k].done && en.r[k].text[0])
 					last = en.r[k].text;
-			write_env(dir, ids[i], en.from, en.r, en.n, en.created, en.attempts + 1,
+			write_env(dir, ids[i], en.account[0] ? en.account : NULL, en.from, en.r,
+			          en.n, en.created, en.attempts + 1,
 			          (long)time(NULL) + backoff(en.attempts), last, en.strip_bcc, &e);
 			printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", ids[i],
 			       sent, failed, waiting, last);

@@ -361,6 +361,9 @@ static int session(struct mp_proto *p, const struct settings *s, const char *tls
 	struct mp_tls_opts to = {0};
 
 	to.ca_file = s->ca_file;
+	to.fingerprint = s->fingerprint;
+	to.cert_file = s->cert_file;
+	to.key_file = s->key_file;
 	to.verify_name = tlsname;
 	to.timeout_ms = s->timeout_ms;
 	to.report_only = opportunistic;                 /* direct delivery without a policy */
@@ -395,7 +398,7 @@ static int session(struct mp_proto *p, const struct settings *s, const char *tls
 			    "refusing to send a password without TLS (--auth-plaintext allows it)");
 		if (!p->tls_on)
 			mp_warn("warning: sending the password for %s without TLS", s->user);
-		if (!(pass = mp_password(s->password_eval, "MSEND_PASSWORD", e)))
+		if (!(pass = mp_password2(s->password, s->password_eval, "MSEND_PASSWORD", e)))
 			return -1;
 		int rc = mp_smtp_auth(p, caps, s->auth, s->user, pass, e);
 		memset(pass, 0, strlen(pass));
@@ -549,7 +552,8 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 				struct settings ds = *s;
 				ds.tls = 0;
 				ds.starttls = s->tls_required;
-				ds.user = NULL; /* no AUTH towards an MX */
+				ds.user = NULL;        /* no AUTH towards an MX */
+				ds.fingerprint = NULL; /* a pin is for the relay */
 				mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
 				int perm = 0;
 				int rc = session(&p, &ds, hn, !s->tls_required, &caps, &perm, &he);

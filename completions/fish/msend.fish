@@ -34,6 +34,12 @@ complete -c msend -l key-file -r -F -d 'Key of the client certificate'
 complete -c msend -l aliases -r -F -d 'Aliases file: local names to addresses'
 complete -c msend -l log -r -F -d 'One line per message in FILE'
 complete -c msend -l syslog -d 'One line per message to syslog'
+complete -c msend -s s -l subject -x -d 'Compose: stdin is the text of a new message'
+complete -c msend -s A -l attach -r -F -d 'Compose: attach FILE'
+complete -c msend -l cc -x -d 'Compose: a Cc: recipient'
+complete -c msend -l bcc -x -d 'Compose: a blind recipient'
+complete -c msend -l reply-to -x -d 'Compose: the Reply-To: address'
+complete -c msend -s F -x -d "Compose: the sender's full name"
 complete -c msend -l no-tls -d 'A relay in clear (AUTH then needs --auth-plaintext)'
 
 complete -c msend -s f -l from -x -d 'Envelope sender (default: $EMAIL, else USER@maildomain)'

@@ -1010,3 +1010,116 @@ EOF
 	assert_success
 	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 }
+
+# ------------------------------------------------------------------ 8. compose mode (-s, -A)
+
+# a python3 check of a delivered message (Python's email package as the oracle)
+py_check() {
+	command -v python3 >/dev/null || fail "python3 is needed for this test"
+	python3 - "$@"
+}
+
+@test "compose: -s with a non-ASCII subject, -A a PDF and a UTF-8 name, --cc, --bcc, --reply-to, -F: Bob gets it, parts byte-exact" {
+	local pdf=$BATS_TEST_DIRNAME/fixtures/mparse/report.pdf
+	cp "$pdf" "$BATS_TEST_TMPDIR/€ rates.csv"
+	printf 'Hallo Bob,\nder Bericht %s: Grüße aus Köln.\n' "$ID" >"$MSG"
+	run relay -f bob@hamburger.test -F 'Bob Müller' -s "Bericht $ID: Grüße" -A "$pdf" \
+		-A "$BATS_TEST_TMPDIR/€ rates.csv" --cc 'Zoë <bob@hamburger.test>' --bcc alice@crepes.test \
+		--reply-to 'Ops, Team <ops@hamburger.test>' 'Bob <bob@hamburger.test>' <"$MSG"
+	assert_success
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "$ID") || fail "not in Bob's Maildir"
+	wait_mail "$ALICE_MAILDIR" "$ID" >/dev/null || fail "the Bcc recipient did not get it"
+	run grep -ci '^bcc:' "$f"
+	assert_output 0
+	py_check "$f" "$pdf" "$MSG" "$ID" <<'EOF'
+import sys, email, email.policy
+path, pdf, body, ident = sys.argv[1:]
+m = email.message_from_binary_file(open(path, "rb"), policy=email.policy.default)
+assert m["Subject"] == f"Bericht {ident}: Grüße", m["Subject"]
+assert m["From"].addresses[0].display_name == "Bob Müller", m["From"]
+assert m["From"].addresses[0].addr_spec == "bob@hamburger.test"
+assert [a.addr_spec for a in m["To"].addresses] == ["bob@hamburger.test"]
+assert m["Cc"].addresses[0].display_name == "Zoë"
+assert m["Reply-To"].addresses[0].display_name == "Ops, Team", m["Reply-To"]
+assert m["Message-ID"] and m["Date"] and m["MIME-Version"] == "1.0"
+assert m.get_content_type() == "multipart/mixed"
+parts = list(m.iter_parts())
+assert len(parts) == 3, len(parts)
+assert parts[0].get_content_type() == "text/plain"
+assert parts[0].get_content_charset() == "utf-8"
+assert parts[0]["Content-Transfer-Encoding"] == "quoted-printable"
+assert parts[0].get_content() == open(body, encoding="utf-8").read()
+assert parts[1].get_content_type() == "application/pdf"
+assert parts[1].get_filename() == "report.pdf"
+assert parts[1].get_content() == open(pdf, "rb").read()
+assert parts[2].get_content_type() == "text/csv"
+assert parts[2].get_filename() == "€ rates.csv", parts[2].get_filename()
+assert parts[2].get_payload(decode=True) == open(pdf, "rb").read()
+EOF
+	# and mparse -x writes the same bytes back
+	mkdir "$BATS_TEST_TMPDIR/x"
+	run "${MPARSE:-$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse}" -x "$BATS_TEST_TMPDIR/x" "$f"
+	assert_success
+	cmp "$pdf" "$BATS_TEST_TMPDIR/x/report.pdf"
+	cmp "$pdf" "$BATS_TEST_TMPDIR/x/€ rates.csv"
+}
+
+@test "compose: ASCII text goes 7bit; a 2000-octet line or non-UTF-8 bytes go quoted-printable (unknown-8bit, warned)" {
+	fault accept
+	printf 'plain text\n' | dmsend "$FPORT" -f alice@crepes.test -s "ascii $ID" bob@hamburger.test
+	run grep -a -c -e '^Content-Type: text/plain; charset=us-ascii' -e '^Content-Transfer-Encoding: 7bit' "$FSTORE/1.eml"
+	assert_output 2
+	grep -qa "^Subject: ascii $ID" "$FSTORE/1.eml"
+	{ printf '%02000d\n' 0; } | dmsend "$FPORT" -f alice@crepes.test -s long bob@hamburger.test
+	grep -qa '^Content-Transfer-Encoding: quoted-printable' "$FSTORE/2.eml"
+	# no line on the wire is longer than 78 octets (76 + CRLF)
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$FSTORE/2.eml")" -le 78 ]
+	run dmsend "$FPORT" -f alice@crepes.test -s latin1 bob@hamburger.test < <(printf 'caf\351\n')
+	assert_success
+	assert_output --partial "not UTF-8: sent as charset unknown-8bit"
+	grep -qa '^Content-Type: text/plain; charset=unknown-8bit' "$FSTORE/3.eml"
+	grep -qa '^caf=E9' "$FSTORE/3.eml"
+}
+
+@test "compose: CR or LF in -s, -F, --cc, --reply-to is refused (64) before anything is sent; -A of a missing file is 66; -t with -s is 64" {
+	fault accept
+	local nl=$'\n' cr=$'\r'
+	run dmsend "$FPORT" -f alice@crepes.test -s "hi${nl}Bcc: victim@x.test" bob@hamburger.test </dev/null
+	assert_failure 64
+	assert_output --partial "CR or LF"
+	run dmsend "$FPORT" -f alice@crepes.test -s hi -F "Eve${cr}${nl}To: x@y" bob@hamburger.test </dev/null
+	assert_failure 64
+	run dmsend "$FPORT" -f alice@crepes.test -s hi --cc "a@b.test${nl}Bcc: c@d.test" bob@hamburger.test </dev/null
+	assert_failure 64
+	run dmsend "$FPORT" -f alice@crepes.test -s hi --reply-to "a@b.test${nl}X: y" bob@hamburger.test </dev/null
+	assert_failure 64
+	run dmsend "$FPORT" -f alice@crepes.test -s hi -A "$BATS_TEST_TMPDIR/nonexistent" bob@hamburger.test </dev/null
+	assert_failure 66
+	assert_output --partial "nonexistent"
+	run dmsend "$FPORT" -f alice@crepes.test -t -s hi bob@hamburger.test </dev/null
+	assert_failure 64
+	[ "$(connections)" = 0 ] || fail "something was sent"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "compose: a 100 MB attachment streams through in bounded memory, base64 lines of 76" {
+	fault accept
+	head -c 100000000 /dev/urandom >"$BATS_TEST_TMPDIR/big.bin"
+	run /usr/bin/time -f 'maxrss %M' -o "$BATS_TEST_TMPDIR/time" \
+		"$MSEND" --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DNS_PORT" --timeout 20 \
+		-f alice@crepes.test -s big -A "$BATS_TEST_TMPDIR/big.bin" bob@crepes.test </dev/null
+	assert_success
+	# the base64 body decodes to the file
+	awk '/^Content-Transfer-Encoding: base64/ { h = 1; next } h && /^\r?$/ { b = 1; next }
+		b && /^--=_mailpipe_/ { exit } b && NF' "$FSTORE/1.eml" |
+		tr -d '\r' | tee "$BATS_TEST_TMPDIR/b64" | base64 -d | cmp - "$BATS_TEST_TMPDIR/big.bin"
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$BATS_TEST_TMPDIR/b64")" = 76 ]
+	rm -f "$FSTORE/1.eml" "$BATS_TEST_TMPDIR/big.bin" "$BATS_TEST_TMPDIR/b64"
+	if [ -n "${MP_SANITIZE:-}" ] && [ "$MP_SANITIZE" != none ]; then
+		return 0 # the memory figure means nothing under a sanitizer
+	fi
+	local rss
+	rss=$(sed -n 's/^maxrss //p' "$BATS_TEST_TMPDIR/time")
+	[ "$rss" -lt 8192 ] || fail "peak RSS ${rss} KiB"
+}

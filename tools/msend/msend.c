@@ -40,6 +40,10 @@ static void usage(FILE *f)
 	    "                         else USER@maildomain); picks the account whose from\n"
 	    "                         matches it when no -a is given\n"
 	    "  -t                     recipients from To:, Cc:, Bcc: (Bcc: is not sent)\n"
+	    "  -s, --subject TEXT     compose: stdin is the text of a new message\n"
+	    "  -A, --attach FILE      compose: attach FILE (repeatable)\n"
+	    "      --cc ADDR, --bcc ADDR, --reply-to ADDR   compose: more header fields\n"
+	    "  -F NAME                compose: the sender's full name\n"
 	    "      --server HOST[:P]  relay (smarthost); port 587 STARTTLS, 465 with --tls\n"
 	    "      --port PORT        its port\n"
 	    "      --tls              implicit TLS (RFC 8314)\n"
@@ -70,7 +74,7 @@ static void usage(FILE *f)
 	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n"
-	    "sendmail options accepted: -i -oi -oem -oee -FNAME -B TYPE -N DSN -R RET -VENVID\n"
+	    "sendmail options accepted: -i -oi -oem -oee -B TYPE -N DSN -R RET -VENVID -Ac -Am\n"
 	    "-bm -bp, -C FILE as --config, and -oX/-X ignored with no effect.\n",
 	    mp_progname(), mp_progname(), mp_progname());
 }
@@ -302,7 +306,10 @@ enum {
 	OPT_KEY,
 	OPT_ALIASES,
 	OPT_LOG,
-	OPT_SYSLOG
+	OPT_SYSLOG,
+	OPT_CC,
+	OPT_BCC,
+	OPT_REPLYTO
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -578,6 +585,11 @@ int main(int argc, char **argv)
 	                                   {"aliases", required_argument, NULL, OPT_ALIASES},
 	                                   {"log", required_argument, NULL, OPT_LOG},
 	                                   {"syslog", no_argument, NULL, OPT_SYSLOG},
+	                                   {"subject", required_argument, NULL, 's'},
+	                                   {"attach", required_argument, NULL, 'A'},
+	                                   {"cc", required_argument, NULL, OPT_CC},
+	                                   {"bcc", required_argument, NULL, OPT_BCC},
+	                                   {"reply-to", required_argument, NULL, OPT_REPLYTO},
 	                                   {"server", required_argument, NULL, OPT_SERVER},
 	                                   {"port", required_argument, NULL, OPT_PORT},
 	                                   {"tls", no_argument, NULL, OPT_TLS},
@@ -607,7 +619,10 @@ int main(int argc, char **argv)
 	                                   {NULL, 0, NULL, 0}};
 	struct settings s = {.max_age = -1};
 	const char *from = NULL, *maildomain = NULL, *account = NULL, *config = NULL;
-	const char *aliases_file = NULL;
+	const char *aliases_file = NULL, *full_name = NULL;
+	struct compose cm = {0};
+	char **bcc = NULL;
+	size_t nbcc = 0;
 	char **rcpts = NULL;
 	size_t nr = 0;
 	int c, tflag = 0, flush = 0, listq = 0, no_tls = 0;
@@ -617,13 +632,32 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	/* sendmail's letters first, then our own long options */
-	while ((c = getopt_long(argc, argv, ":f:r:a:tiF:o:b:B:N:R:V::C:X:q::vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:r:a:s:A:tiF:o:b:B:N:R:V::C:X:q::vh", lo, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'f':
 		case 'r': from = optarg; break;
 		case 't': tflag = 1; break;
+		case 'F': full_name = optarg; break;
+		case 's': cm.subject = optarg; break;
+		case 'A':
+			/* sendmail's -Ac and -Am (which .cf to use) mean nothing here */
+			if ((strcmp(optarg, "c") == 0 || strcmp(optarg, "m") == 0) &&
+			    access(optarg, F_OK) < 0)
+				break;
+			cm.attach = mp_xrealloc(cm.attach, (cm.natt + 1) * sizeof *cm.attach);
+			cm.attach[cm.natt++] = optarg;
+			break;
+		case OPT_CC:
+			cm.cc = mp_xrealloc(cm.cc, (cm.ncc + 1) * sizeof *cm.cc);
+			cm.cc[cm.ncc++] = optarg;
+			break;
+		case OPT_BCC:
+			bcc = mp_xrealloc(bcc, (nbcc + 1) * sizeof *bcc);
+			bcc[nbcc++] = optarg;
+			break;
+		case OPT_REPLYTO: cm.reply_to = optarg; break;
 		case 'i':
-		case 'F':
 		case 'o':
 		case 'B':
 		case 'N':
@@ -724,6 +758,46 @@ int main(int argc, char **argv)
 		/* "a, b" as one argument, as mutt may pass */
 		header_addrs(argv[i], &rcpts, &nr, maildomain);
 	}
+	int composing = cm.subject || cm.natt || cm.ncc || nbcc || cm.reply_to;
+	if (composing) {
+		if (tflag)
+			mp_die(EX_USAGE,
+			       "-t reads the recipients of a message; -s and -A make one");
+		if (!cm.subject)
+			cm.subject = "";
+		for (size_t i = 0; i < cm.ncc; i++)
+			header_addrs(cm.cc[i], &rcpts, &nr, maildomain);
+		for (size_t i = 0; i < nbcc; i++)
+			header_addrs(bcc[i], &rcpts, &nr, maildomain);
+		if (cm.reply_to) { /* "Name <a@b>" or a@b */
+			char ra[1024];
+			const char *lt = strchr(cm.reply_to, '<');
+			snprintf(ra, sizeof ra, "%s", lt ? lt + 1 : cm.reply_to);
+			if (lt)
+				ra[strcspn(ra, ">")] = '\0';
+			check_addr(ra, "--reply-to");
+		}
+		/* the new message, then read as if it came on stdin */
+		char path[4096];
+		const char *dir = getenv("TMPDIR");
+		snprintf(path, sizeof path, "%s/msend-new.XXXXXX", dir && *dir ? dir : "/tmp");
+		int fd = mkstemp(path);
+		if (fd < 0)
+			mp_die(EX_TEMPFAIL, "spool %s: %s", path, strerror(errno));
+		unlink(path);
+		cm.from = *env_from ? env_from : "MAILER-DAEMON";
+		cm.from_name = full_name;
+		cm.to = argv;
+		cm.nto = (size_t)argc;
+		if (compose(&cm, STDIN_FILENO, fd, &e) < 0)
+			mp_die_err(NULL, &e);
+		if (lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, STDIN_FILENO) < 0)
+			mp_die(EX_TEMPFAIL, "spool: %s", strerror(errno));
+		close(fd);
+	}
+	free(cm.attach);
+	free(cm.cc);
+	free(bcc);
 	struct message m = {.fd = -1};
 	spool(tflag, maildomain, env_from, &rcpts, &nr, &m);
 	if (nr == 0)

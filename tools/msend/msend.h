@@ -57,6 +57,14 @@ struct settings {
 	const char *log; /* a file, or "syslog" */
 };
 
+/* compose mode (-s, -A): a new message from the text on in, to out */
+struct compose {
+	const char *subject, *from, *from_name, *reply_to;
+	char **to, **cc, **attach;
+	size_t nto, ncc, natt;
+};
+int compose(const struct compose *c, int in, int out, struct mp_err *e);
+
 /* one line per message in s->log: what happened to it */
 void msend_log(const struct settings *s, const char *from, const struct rcpt *r, size_t n,
                long long size, const char *msgid, const char *server, const char *result);

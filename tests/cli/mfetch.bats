@@ -4,7 +4,7 @@
 # what is new, deletion and \Seen only after durable delivery, the MDA
 # contract, the mboxrd stream, errors and exit codes, a kill -9 in the middle
 # of a --delete run, --idle (IMAP IDLE, reconnects, SIGTERM, POP3 polling),
-# the password kept out of -v; then the man page and the
+# APOP against Dovecot, the password kept out of -v; then the man page and the
 # completions.
 #
 # Environment (meson sets them): MFETCH, MDELIVER, MSEND, PEERS, MANDIR,
@@ -1033,7 +1033,40 @@ stop_bg() {
 	assert_failure 64
 }
 
-# ---------------------------------------------------------------- 9. -v
+# ---------------------------------------------------------------- 9. APOP
+
+@test "POP3 --auth apop against Dovecot: fetches over STLS and POP3S, -v shows APOP bob ***, a wrong password is 77" {
+	put apop1
+	run --separate-stderr pop -v --auth apop --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr == *"C: APOP bob ***"* ]] || fail "no APOP: $stderr"
+	[[ $stderr != *hungry* ]] || fail "the password in the trace"
+	grep -Eq '^S: \+OK .*<[^<>@ ]+@[^<> ]+>' <<<"$stderr" || fail "no timestamp in the greeting"
+	[ "$(sums "$T/md")" = "$(server_sums)" ] || fail "not the server's message"
+	run --separate-stderr pops --auth apop --all --state "$T/st2" --to "$T/md2/"
+	assert_success
+	[ "$(sums "$T/md2")" = "$(server_sums)" ]
+	run --separate-stderr "$MFETCH" --server "127.0.0.1:$POP3_PORT" --pop3 --user bob --ca-file "$CA" \
+		--password-eval 'echo wrong' --auth apop --state "$ST" --to "$T/md/"
+	assert_failure 77
+	[[ $stderr == *"login refused"* ]] || fail "$stderr"
+	# IMAP has no APOP
+	run imap --auth apop --to "$T/md/"
+	assert_failure 64
+}
+
+@test "POP3 --auth auto prefers SASL CRAM-MD5 (from CAPA, after STLS) to APOP and USER" {
+	put auto1
+	run --separate-stderr pop -v --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr == *"C: CAPA"* && $stderr == *"C: AUTH CRAM-MD5"* ]] || fail "$stderr"
+	[[ $stderr != *"C: APOP"* && $stderr != *"C: USER"* ]] || fail "$stderr"
+	# CAPA comes after STLS (RFC 2595: nothing from before TLS is trusted)
+	[ "$(grep -n '^C: STLS' <<<"$stderr" | cut -d: -f1)" -lt "$(grep -n '^C: CAPA' <<<"$stderr" | cut -d: -f1)" ]
+	[ "$(sums "$T/md")" = "$(server_sums)" ]
+}
+
+# ---------------------------------------------------------------- 10. -v
 
 @test "-v shows the dialogue with the password as *** and never the password itself" {
 	put v1
@@ -1051,11 +1084,11 @@ stop_bg() {
 		refute_output --partial "$b64plain"
 		refute_output --partial "body of v1"
 	done
-	for a in user plain login cram-md5; do
+	for a in user plain login cram-md5 apop; do
 		run pop -v --auth "$a" --all --state "$ST" --to "$T/md/"
 		assert_success
 		assert_output --partial "C: STLS"
-		assert_output --regexp "C: (PASS|) ?\*\*\*"
+		assert_output --regexp "C: (PASS|APOP bob|) ?\*\*\*"
 		assert_output --partial "C: RETR 1"
 		refute_output --partial hungry
 		refute_output --partial "$b64plain"

@@ -36,7 +36,8 @@ static void usage(FILE *f)
 	        "      --fingerprint FP   pin the server certificate's SHA-256\n"
 	        "      --user NAME        login name\n"
 	        "      --password-eval C  run C for the password (or MFETCH_PASSWORD)\n"
-	        "      --auth MECH        plain, login, cram-md5, xoauth2, user (POP3), auto\n"
+	        "      --auth MECH        plain, login, cram-md5, xoauth2, user, apop (POP3),\n"
+	        "                         auto\n"
 	        "      --new              only what this client has not fetched (default)\n"
 	        "      --all              everything\n"
 	        "      --folder NAME      IMAP folder (repeatable; default INBOX)\n"
@@ -344,7 +345,7 @@ enum {
 static int auth_known(const char *m)
 {
 	return strcasecmp(m, "auto") == 0 || strcasecmp(m, "user") == 0 ||
-	       mp_sasl_parse(m) != MP_SASL_NONE;
+	       strcasecmp(m, "apop") == 0 || mp_sasl_parse(m) != MP_SASL_NONE;
 }
 
 static long long num(const char *s, const char *what)
@@ -454,7 +455,7 @@ int main(int argc, char **argv)
 			if (!auth_known(optarg))
 				mp_die(EX_USAGE,
 				       "--auth %s: unknown (plain, login, cram-md5, xoauth2, user, "
-				       "auto)",
+				       "apop, auto)",
 				       optarg);
 			break;
 		case OPT_NEW: o.all = 0; break;
@@ -510,6 +511,8 @@ int main(int argc, char **argv)
 		o.starttls = 1; /* never in clear unless... never */
 	if (!o.imap && (o.nfolders || o.list_folders || o.mark_seen))
 		mp_die(EX_USAGE, "--folder, --list-folders and --mark-seen are IMAP only");
+	if (o.imap && o.auth && strcasecmp(o.auth, "apop") == 0)
+		mp_die(EX_USAGE, "--auth apop is POP3 only");
 	if (o.idle && (o.list_folders || o.all))
 		mp_die(EX_USAGE, "--idle fetches what is new: not with --list-folders or --all");
 	if (o.idle && o.nfolders > 1 && to && strcmp(to, "-") == 0)

@@ -135,6 +135,26 @@ size_t mp_proto_unread(struct mp_proto *p)
 	return n;
 }
 
+int mp_proto_wait(struct mp_proto *p, int other_fd, int timeout_ms, struct mp_err *e)
+{
+	struct pollfd pf[2] = {{p->fd, POLLIN, 0}, {other_fd, POLLIN, 0}};
+	int r;
+
+	if (p->end > p->start || (p->tls_on && mp_tls_pending(&p->tls)))
+		return 1;
+	/* a signal's handler writes to other_fd: the next poll sees it */
+	do
+		r = poll(pf, other_fd >= 0 ? 2 : 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "poll");
+	if (r == 0)
+		return 0;
+	if (other_fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP)))
+		return 2;
+	return 1; /* readable, or hung up: the read says which */
+}
+
 int mp_proto_starttls(struct mp_proto *p, const struct mp_tls_opts *o, struct mp_err *e)
 {
 	size_t extra = mp_proto_unread(p);

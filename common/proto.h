@@ -32,6 +32,12 @@ int mp_proto_read(struct mp_proto *p, void *buf, size_t n, struct mp_err *e);
 /* Bytes the server sent that nobody has read yet (buffered or waiting
  * in the socket): before a TLS handshake this must be none. */
 size_t mp_proto_unread(struct mp_proto *p);
+/* Wait up to timeout_ms (-1: for ever) for the server to say something,
+ * or for other_fd (-1: none) to become readable, whichever comes first:
+ * 1 the server (a line may be buffered already), 2 other_fd, 0 the time
+ * is up, -1 error. For a client that waits on a quiet connection (IMAP
+ * IDLE) and must also notice a signal's self-pipe. */
+int mp_proto_wait(struct mp_proto *p, int other_fd, int timeout_ms, struct mp_err *e);
 /* Switch to TLS; refuses when the server already sent bytes beyond its
  * STARTTLS reply (the plaintext injection of CVE-2011-0411). */
 int mp_proto_starttls(struct mp_proto *p, const struct mp_tls_opts *o, struct mp_err *e);

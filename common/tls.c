@@ -191,6 +191,13 @@ ssize_t mp_tls_read(struct mp_tls *t, void *buf, size_t n, struct mp_err *e)
 	return -1;
 }
 
+size_t mp_tls_pending(struct mp_tls *t)
+{
+	int n = t->ssl ? SSL_pending(t->ssl) : 0;
+
+	return n > 0 ? (size_t)n : 0;
+}
+
 int mp_tls_write(struct mp_tls *t, const void *buf, size_t n, struct mp_err *e)
 {
 	const char *p = buf;

@@ -52,6 +52,9 @@ struct mp_tls_info {
 int mp_tls_connect(struct mp_tls *t, int fd, const struct mp_tls_opts *o, struct mp_err *e);
 ssize_t mp_tls_read(struct mp_tls *t, void *buf, size_t n, struct mp_err *e);
 int mp_tls_write(struct mp_tls *t, const void *buf, size_t n, struct mp_err *e);
+/* Bytes decrypted already and waiting inside OpenSSL: the socket may be
+ * quiet while these are there. */
+size_t mp_tls_pending(struct mp_tls *t);
 void mp_tls_info(struct mp_tls *t, struct mp_tls_info *info);
 void mp_tls_close(struct mp_tls *t);
 

@@ -3,7 +3,8 @@
 # peers harness: what it fetches is byte for byte what the server stores, only
 # what is new, deletion and \Seen only after durable delivery, the MDA
 # contract, the mboxrd stream, errors and exit codes, a kill -9 in the middle
-# of a --delete run, the password kept out of -v; then the man page and the
+# of a --delete run, --idle (IMAP IDLE, reconnects, SIGTERM, POP3 polling),
+# APOP against Dovecot, the password kept out of -v; then the man page and the
 # completions.
 #
 # Environment (meson sets them): MFETCH, MDELIVER, MSEND, PEERS, MANDIR,
@@ -64,6 +65,15 @@ setup() {
 		rm -rf "$BOB_MAILDIR/.Archive" "$BOB_MAILDIR/.My Stuff"
 	fi
 	SEQ=0
+}
+
+# an --idle mfetch that a failed test left running
+teardown() {
+	if [ -n "${BG:-}" ]; then
+		kill -TERM "$BG" 2>/dev/null || true
+		sleep 0.2
+		kill -9 "$BG" 2>/dev/null || true
+	fi
 }
 
 # ---------------------------------------------------------------- helpers
@@ -860,7 +870,203 @@ crash_check() {
 	crash_check pop
 }
 
-# ---------------------------------------------------------------- 8. -v
+# ---------------------------------------------------------------- 8. --idle
+
+# until_ok TRIES CMD...: CMD succeeds within TRIES × 0.05 s
+until_ok() {
+	local n=$1
+	shift
+	for _ in $(seq "$n"); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+has_files() { [ "$(count "$1")" -ge "$2" ]; }
+has_line() { grep -Eq -- "$2" "$1" 2>/dev/null; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+idles() { [ "$(grep -Ec '^C: a[0-9]+ IDLE$' "$T/err")" -ge "$1" ]; }
+reconnects() { [ "$(grep -c 'reconnecting in 1 s' "$T/err")" -ge "$1" ]; }
+kids_are() { [ "$(pgrep -c -P "$BG")" = "$1" ]; }
+imap_sessions() {
+	[ "$(doveadm -c "$PEERS_DIR/dovecot/dovecot.conf" who -1 bob 2>/dev/null | grep -c imap)" -ge "$1" ]
+}
+
+# stop_bg: SIGTERM to the background mfetch; it must exit 0 within 5 s
+stop_bg() {
+	local rc=0
+	kill -TERM "$BG" || fail "mfetch --idle had ended before SIGTERM: $(cat "$T/err")"
+	until_ok 100 gone "$BG" || fail "mfetch ignored SIGTERM for 5 s"
+	wait "$BG" || rc=$?
+	BG=
+	[ "$rc" = 0 ] || fail "mfetch --idle exited $rc after SIGTERM: $(cat "$T/err")"
+}
+
+@test "IMAP --idle: what comes while it waits in IDLE lands in the Maildir in seconds; SIGTERM is exit 0 after LOGOUT" {
+	put idle1
+	# shellcheck disable=SC2209 # EXEC names the builtin for the function
+	EXEC=exec imap --idle -v --state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 100 has_files "$T/md" 1 || fail "the first message never came: $(cat "$T/err")"
+	until_ok 100 has_line "$T/err" '^S: \+ idling' || fail "no IDLE: $(cat "$T/err")"
+	put idle2
+	until_ok 100 has_files "$T/md" 2 || fail "the message that came during IDLE was not fetched in 5 s"
+	# and one through Postfix
+	printf 'Subject: idle via postfix\nMessage-ID: <idle3@mfetch.test>\n\nhi\n' >"$T/m3"
+	send "$T/m3"
+	until_ok 100 has_files "$T/md" 3 || fail "the message through Postfix was not fetched in 5 s"
+	stop_bg
+	[ "$(ids "$T/md")" = "$(ids server)" ] || fail "not exactly the server's messages: $(ids "$T/md")"
+	[ "$(sums "$T/md")" = "$(server_sums)" ] || fail "the copies differ from the server's files"
+	grep -q '^C: DONE$' "$T/err" || fail "IDLE never ended with DONE"
+	grep -Eq '^C: a[0-9]+ LOGOUT$' "$T/err" || fail "no LOGOUT after SIGTERM"
+	! grep -q hungry "$T/err" || fail "the password is in the trace"
+	grep -Eq "$(summary_re 1)" "$T/err" || fail "no summary line for a round: $(grep -v '^[CS]: ' "$T/err")"
+	# all of it recorded: a plain run after it finds nothing new
+	run --separate-stderr imap --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr =~ $(summary_re 0 0) ]] || fail "after --idle: $stderr"
+}
+
+@test "IMAP --idle-refresh 1 renews IDLE every second (DONE, IDLE) without losing a message" {
+	# shellcheck disable=SC2209
+	EXEC=exec imap --idle --idle-refresh 1 -v --state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 100 idles 3 || fail "IDLE not renewed: $(grep -Ec '^C: a[0-9]+ IDLE$' "$T/err") in 5 s"
+	put refresh1
+	until_ok 100 has_files "$T/md" 1 || fail "not fetched"
+	stop_bg
+	[ "$(grep -c '^C: DONE$' "$T/err")" -ge 2 ] || fail "no DONE before each new IDLE"
+	[ "$(count "$T/md")" = 1 ]
+}
+
+@test "IMAP --idle: SIGTERM during a delivery lets it finish and record it: delivered once, not fetched again" {
+	put slow1
+	printf '#!/bin/sh\n: >"%s"\nsleep 1\nexec "%s" "%s"\n' "$T/started" "$MDELIVER" "$T/md/" >"$T/mda"
+	chmod +x "$T/mda"
+	# shellcheck disable=SC2209
+	EXEC=exec imap --idle --state "$ST" --mda "$T/mda" 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 100 test -e "$T/started" || fail "the MDA never started: $(cat "$T/err")"
+	stop_bg
+	[ "$(count "$T/md")" = 1 ] || fail "the message in delivery: $(count "$T/md") copies"
+	grep -q 'fetched 1 message' "$T/err" || fail "no summary for the delivered one: $(cat "$T/err")"
+	run --separate-stderr imap --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr =~ $(summary_re 0 0) ]] || fail "the message was not recorded: $stderr"
+	[ "$(count "$T/md")" = 1 ]
+}
+
+@test "IMAP --idle: a connection the server drops (doveadm kick) comes back after 1 s and fetches what came meanwhile" {
+	put kick1
+	# shellcheck disable=SC2209
+	EXEC=exec imaps --idle --state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 100 has_files "$T/md" 1 || fail "the first message never came: $(cat "$T/err")"
+	until_ok 100 imap_sessions 1 || fail "no IMAP session"
+	doveadm -c "$PEERS_DIR/dovecot/dovecot.conf" kick bob >/dev/null || fail "doveadm kick failed"
+	put kick2
+	until_ok 100 reconnects 1 || fail "no reconnect: $(cat "$T/err")"
+	until_ok 100 has_files "$T/md" 2 || fail "not fetched after the reconnect: $(cat "$T/err")"
+	kill -0 "$BG" || fail "mfetch gave up: $(cat "$T/err")"
+	# a second drop: the session had settled, so 1 s again (not 2)
+	until_ok 100 imap_sessions 1 || fail "no IMAP session"
+	doveadm -c "$PEERS_DIR/dovecot/dovecot.conf" kick bob >/dev/null
+	until_ok 100 reconnects 2 || fail "$(cat "$T/err")"
+	put kick3
+	until_ok 100 has_files "$T/md" 3 || fail "not fetched after the second reconnect"
+	stop_bg
+	[ "$(ids "$T/md")" = "$(ids server)" ] || fail "not exactly the server's messages"
+}
+
+@test "IMAP --idle: a server that is not there is retried after 1, 2, 4 s; SIGTERM in the wait is exit 0" {
+	# shellcheck disable=SC2209
+	EXEC=exec "$MFETCH" --server 127.0.0.1:1 --user bob --password-eval 'echo hungry' --idle \
+		--state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 200 has_line "$T/err" 'reconnecting in 4 s' || fail "no back-off: $(cat "$T/err")"
+	grep -q 'reconnecting in 1 s' "$T/err" && grep -q 'reconnecting in 2 s' "$T/err" ||
+		fail "not 1, 2, 4: $(cat "$T/err")"
+	stop_bg
+}
+
+@test "IMAP --idle with two folders: one process and connection each, both fetched; SIGTERM ends all with 0" {
+	mkdir -p "$BOB_MAILDIR/.Archive"/{cur,new,tmp}
+	chown -R "$VMAIL_UID:$VMAIL_UID" "$BOB_MAILDIR/.Archive"
+	# shellcheck disable=SC2209
+	EXEC=exec imap --idle --folder INBOX --folder Archive --state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 100 kids_are 2 || fail "not two processes: $(pgrep -a -P "$BG")"
+	until_ok 100 imap_sessions 2 || fail "not two IMAP sessions"
+	put in1
+	put arch1 "archived" "$BOB_MAILDIR/.Archive"
+	until_ok 100 has_files "$T/md" 2 || fail "$(count "$T/md") of 2: $(cat "$T/err")"
+	local kids k
+	kids=$(pgrep -P "$BG" | tr '\n' ' ')
+	stop_bg
+	for k in $kids; do gone "$k" || fail "child $k still runs"; done
+	grep -q "INBOX	" "$ST" && grep -q "Archive	" "$ST" || fail "state: $(cat "$ST")"
+}
+
+@test "POP3 --idle --interval 1 looks every second over a new connection" {
+	put p1
+	# shellcheck disable=SC2209
+	EXEC=exec pop --idle --interval 1 --state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 100 has_files "$T/md" 1 || fail "the first message never came: $(cat "$T/err")"
+	put p2
+	until_ok 100 has_files "$T/md" 2 || fail "the second message never came: $(cat "$T/err")"
+	stop_bg
+	[ "$(ids "$T/md")" = "$(ids server)" ] || fail "not exactly the server's messages"
+}
+
+@test "--idle usage errors: with --all, --list-folders, --to - over two folders, a bad --interval: exit 64" {
+	run imap --idle --all --to "$T/md/"
+	assert_failure 64
+	run imap --idle --list-folders
+	assert_failure 64
+	run imap --idle --folder INBOX --folder Archive --to -
+	assert_failure 64
+	run imap --idle --interval 0 --to "$T/md/"
+	assert_failure 64
+	run imap --idle --idle-refresh x --to "$T/md/"
+	assert_failure 64
+}
+
+# ---------------------------------------------------------------- 9. APOP
+
+@test "POP3 --auth apop against Dovecot: fetches over STLS and POP3S, -v shows APOP bob ***, a wrong password is 77" {
+	put apop1
+	run --separate-stderr pop -v --auth apop --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr == *"C: APOP bob ***"* ]] || fail "no APOP: $stderr"
+	[[ $stderr != *hungry* ]] || fail "the password in the trace"
+	grep -Eq '^S: \+OK .*<[^<>@ ]+@[^<> ]+>' <<<"$stderr" || fail "no timestamp in the greeting"
+	[ "$(sums "$T/md")" = "$(server_sums)" ] || fail "not the server's message"
+	run --separate-stderr pops --auth apop --all --state "$T/st2" --to "$T/md2/"
+	assert_success
+	[ "$(sums "$T/md2")" = "$(server_sums)" ]
+	run --separate-stderr "$MFETCH" --server "127.0.0.1:$POP3_PORT" --pop3 --user bob --ca-file "$CA" \
+		--password-eval 'echo wrong' --auth apop --state "$ST" --to "$T/md/"
+	assert_failure 77
+	[[ $stderr == *"login refused"* ]] || fail "$stderr"
+	# IMAP has no APOP
+	run imap --auth apop --to "$T/md/"
+	assert_failure 64
+}
+
+@test "POP3 --auth auto prefers SASL CRAM-MD5 (from CAPA, after STLS) to APOP and USER" {
+	put auto1
+	run --separate-stderr pop -v --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr == *"C: CAPA"* && $stderr == *"C: AUTH CRAM-MD5"* ]] || fail "$stderr"
+	[[ $stderr != *"C: APOP"* && $stderr != *"C: USER"* ]] || fail "$stderr"
+	# CAPA comes after STLS (RFC 2595: nothing from before TLS is trusted)
+	[ "$(grep -n '^C: STLS' <<<"$stderr" | cut -d: -f1)" -lt "$(grep -n '^C: CAPA' <<<"$stderr" | cut -d: -f1)" ]
+	[ "$(sums "$T/md")" = "$(server_sums)" ]
+}
+
+# ---------------------------------------------------------------- 10. -v
 
 @test "-v shows the dialogue with the password as *** and never the password itself" {
 	put v1
@@ -878,11 +1084,11 @@ crash_check() {
 		refute_output --partial "$b64plain"
 		refute_output --partial "body of v1"
 	done
-	for a in user plain login cram-md5; do
+	for a in user plain login cram-md5 apop; do
 		run pop -v --auth "$a" --all --state "$ST" --to "$T/md/"
 		assert_success
 		assert_output --partial "C: STLS"
-		assert_output --regexp "C: (PASS|) ?\*\*\*"
+		assert_output --regexp "C: (PASS|APOP bob|) ?\*\*\*"
 		assert_output --partial "C: RETR 1"
 		refute_output --partial hungry
 		refute_output --partial "$b64plain"

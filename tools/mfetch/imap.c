@@ -19,7 +19,20 @@ struct imap {
 	unsigned tag;
 	char caps[1024];
 	char last[MP_PROTO_LINE + 1]; /* the tagged reply's text */
+	int new_mail;                 /* an untagged EXISTS came (--idle) */
 };
+
+/* "* N EXISTS": the mailbox grew (or its size was announced) */
+static int is_exists(const char *l)
+{
+	const char *p = l + 2;
+
+	if (l[0] != '*' || l[1] != ' ' || !isdigit((unsigned char)*p))
+		return 0;
+	while (isdigit((unsigned char)*p))
+		p++;
+	return strcasecmp(p, " EXISTS") == 0;
+}
 
 static int has_cap(const struct imap *s, const char *cap)
 {
@@ -78,6 +91,8 @@ static int command(struct imap *s, const char *cmd, const char *shown, untagged_
 		}
 		if (l[0] == '*') {
 			take_caps(s, l);
+			if (is_exists(l))
+				s->new_mail = 1;
 			if (cb && cb(s, l, len, ctx, e) < 0)
 				return -1;
 		}
@@ -523,6 +538,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	else
 		snprintf(cmd, sizeof cmd, "UID SEARCH UID %lu:*", last + 1);
 	size_t before = u.n;
+	s->new_mail = 0; /* what comes from now on, the next round takes */
 	if ((r = command(s, cmd, NULL, on_search, &u, e)) != 0) {
 		if (r > 0)
 			mp_err_set(e, EX_UNAVAILABLE, "UID SEARCH: %.200s", s->last);
@@ -543,6 +559,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			continue;
 		if (o->limit && st->fetched >= o->limit)
 			break;
+		if (stopping(o))
+			break; /* SIGTERM under --idle: between two messages */
 		if (o->max_size) {
 			/* the size first: a big one is never downloaded */
 			snprintf(cmd, sizeof cmd, "UID FETCH %lu (RFC822.SIZE)", uid);
@@ -620,76 +638,211 @@ out:
 	return rc;
 }
 
-int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
+/* connect, greeting, STARTTLS, login: 0, or -1 with the session closed */
+static int imap_open(struct imap *s, struct fopts *o, struct mp_err *e)
 {
-	struct imap s;
 	char *pass = NULL, *l;
 	size_t len;
 	int rc = -1;
 
-	memset(&s, 0, sizeof s);
-	if (connect_session(o, &s.p, e) < 0)
+	memset(s, 0, sizeof *s);
+	if (connect_session(o, &s->p, e) < 0)
 		return -1;
-	if (need_line(&s.p, &l, &len, e) <= 0 || strncmp(l, "* ", 2) != 0)
-		goto out_err;
-	take_caps(&s, l);
+	if (need_line(&s->p, &l, &len, e) <= 0 || strncmp(l, "* ", 2) != 0) {
+		if (!e->code)
+			mp_err_set(e, EX_PROTOCOL, "no IMAP greeting");
+		goto out;
+	}
+	take_caps(s, l);
 	if (strncasecmp(l, "* BYE", 5) == 0) {
 		mp_err_set(e, EX_TEMPFAIL, "the server says: %.200s", l);
 		goto out;
 	}
-	if (!s.caps[0] && command(&s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
+	if (!s->caps[0] && command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
 		goto out;
-	if (!s.p.tls_on && o->starttls) {
-		if (!has_cap(&s, "STARTTLS")) {
+	if (!s->p.tls_on && o->starttls) {
+		if (!has_cap(s, "STARTTLS")) {
 			mp_err_set(e, EX_UNAVAILABLE, "the server does not offer STARTTLS");
 			goto out;
 		}
-		if (command(&s, "STARTTLS", NULL, NULL, NULL, e) != 0) {
+		if (command(s, "STARTTLS", NULL, NULL, NULL, e) != 0) {
 			if (!e->code)
-				mp_err_set(e, EX_UNAVAILABLE, "STARTTLS refused: %.200s", s.last);
+				mp_err_set(e, EX_UNAVAILABLE, "STARTTLS refused: %.200s", s->last);
 			goto out;
 		}
 		struct mp_tls_opts to = {.ca_file = o->ca_file,
 		                         .verify_name = o->server,
 		                         .fingerprint = o->fingerprint,
 		                         .timeout_ms = o->timeout_ms};
-		if (mp_proto_starttls(&s.p, &to, e) < 0)
+		if (mp_proto_starttls(&s->p, &to, e) < 0)
 			goto out;
-		s.caps[0] = '\0'; /* nothing from before TLS is kept */
-		if (command(&s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
+		s->caps[0] = '\0'; /* nothing from before TLS is kept */
+		if (command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
 			goto out;
 	}
-	if (!s.p.tls_on)
+	if (!s->p.tls_on)
 		mp_warn("warning: no TLS: the password goes in clear");
 	if (!(pass = password(o, e)))
 		goto out;
-	if (authenticate(&s, o, pass, e) < 0)
+	char before[sizeof s->caps];
+	memcpy(before, s->caps, sizeof before);
+	if (authenticate(s, o, pass, e) < 0)
 		goto out;
-	if (o->list_folders) {
-		int r = command(&s, "LIST \"\" \"*\"", NULL, on_list, NULL, e);
-		if (r > 0)
-			mp_err_set(e, EX_UNAVAILABLE, "LIST: %.200s", s.last);
-		rc = r == 0 ? 0 : -1;
-		goto logout;
-	}
-	for (int i = 0; i < (o->nfolders ? o->nfolders : 1); i++)
-		if (fetch_folder(&s, o, o->nfolders ? o->folders[i] : "INBOX", st, e) < 0)
-			goto logout;
+	/* --idle wants the capabilities after login (IDLE may show only
+	 * then): ask, unless the login's reply brought them */
+	if (o->idle && strcmp(before, s->caps) == 0 &&
+	    command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
+		goto out;
 	rc = 0;
-logout : {
-	struct mp_err e2;
-	mp_err_clear(&e2);
-	command(&s, "LOGOUT", NULL, NULL, NULL, &e2);
-}
-	goto out;
-out_err:
-	if (!e->code)
-		mp_err_set(e, EX_PROTOCOL, "no IMAP greeting");
 out:
 	if (pass) {
 		memset(pass, 0, strlen(pass));
 		free(pass);
 	}
-	mp_proto_close(&s.p);
+	if (rc < 0)
+		mp_proto_close(&s->p);
+	return rc;
+}
+
+static void imap_close(struct imap *s)
+{
+	struct mp_err e2;
+
+	mp_err_clear(&e2);
+	command(s, "LOGOUT", NULL, NULL, NULL, &e2);
+	mp_proto_close(&s->p);
+}
+
+int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
+{
+	struct imap s;
+	int rc = -1;
+
+	if (imap_open(&s, o, e) < 0)
+		return -1;
+	if (o->list_folders) {
+		int r = command(&s, "LIST \"\" \"*\"", NULL, on_list, NULL, e);
+		if (r > 0)
+			mp_err_set(e, EX_UNAVAILABLE, "LIST: %.200s", s.last);
+		rc = r == 0 ? 0 : -1;
+		goto out;
+	}
+	for (int i = 0; i < (o->nfolders ? o->nfolders : 1) && !stopping(o); i++)
+		if (fetch_folder(&s, o, o->nfolders ? o->folders[i] : "INBOX", st, e) < 0)
+			goto out;
+	rc = 0;
+out:
+	imap_close(&s);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- --idle */
+
+enum wake { WAKE_STOP, WAKE_NEW, WAKE_REFRESH };
+
+/* IDLE (RFC 2177) until new mail, the refresh period or a stop; then
+ * DONE. The connection stays usable. A wake, or -1. */
+static int idle_wait(struct imap *s, struct fopts *o, struct mp_err *e)
+{
+	char cmd[32], tag[16];
+	double until = mp_net_now_ms() + (double)o->idle_refresh_s * 1000;
+	int why = -1, idling = 0;
+	char *l;
+	size_t len;
+
+	snprintf(tag, sizeof tag, "a%u", ++s->tag);
+	snprintf(cmd, sizeof cmd, "%s IDLE", tag);
+	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
+		return -1;
+	while (why < 0) {
+		int r = 1;
+		if (idling) {
+			double left = until - mp_net_now_ms();
+			r = left <= 0 ? 0 : mp_proto_wait(&s->p, o->stop_fd, (int)left + 1, e);
+		}
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			why = WAKE_REFRESH;
+			break;
+		}
+		if (r == 2) {
+			if (!stopping(o))
+				continue;
+			why = WAKE_STOP;
+			break;
+		}
+		if (need_line(&s->p, &l, &len, e) <= 0)
+			return -1;
+		if (l[0] == '+') {
+			idling = 1;
+		} else if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
+			/* the server ended (or refused) IDLE itself: fetch, then again */
+			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) != 0)
+				return mp_err_set(e, EX_TEMPFAIL, "IDLE: %.200s",
+				                  l + strlen(tag) + 1);
+			return WAKE_NEW;
+		} else if (strncasecmp(l, "* BYE", 5) == 0) {
+			return mp_err_set(e, EX_TEMPFAIL, "the server says: %.200s", l);
+		} else if (is_exists(l)) {
+			why = WAKE_NEW;
+		}
+	}
+	if (mp_proto_send(&s->p, "DONE", NULL, e) < 0)
+		return -1;
+	for (;;) {
+		if (need_line(&s->p, &l, &len, e) <= 0)
+			return -1;
+		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ')
+			break;
+		if (strncasecmp(l, "* BYE", 5) == 0)
+			return mp_err_set(e, EX_TEMPFAIL, "the server says: %.200s", l);
+		/* more EXISTS, EXPUNGE, FETCH: the next round sees them anyway */
+	}
+	if (strncasecmp(l + strlen(tag) + 1, "OK", 2) != 0)
+		return mp_err_set(e, EX_TEMPFAIL, "IDLE: %.200s", l + strlen(tag) + 1);
+	return why;
+}
+
+int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_err *e)
+{
+	struct imap s;
+	int rc = -1;
+
+	*logged_in = 0;
+	if (imap_open(&s, o, e) < 0)
+		return -1;
+	*logged_in = 1;
+	int idle = has_cap(&s, "IDLE");
+	if (!idle && !o->quiet)
+		mp_warn("%s: no IDLE here: looking every %d s", folder, o->interval_s);
+	for (;;) {
+		struct fstats round = {0};
+		double t0 = mp_net_now_ms();
+		if (fetch_folder(&s, o, folder, &round, e) < 0)
+			goto out;
+		if (o->on_round)
+			o->on_round(o, &round, t0);
+		if (stopping(o))
+			break;
+		if (s.new_mail)
+			continue; /* it came while we were fetching */
+		if (!idle) {
+			if (nap(o, o->interval_s * 1000))
+				break;
+			continue;
+		}
+		int w = idle_wait(&s, o, e);
+		if (w < 0)
+			goto out;
+		if (w == WAKE_STOP)
+			break;
+	}
+	rc = 0;
+out:
+	if (rc == 0)
+		imap_close(&s);
+	else
+		mp_proto_close(&s.p);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,7 +36,8 @@ static void usage(FILE *f)
 	        "      --fingerprint FP   pin the server certificate's SHA-256\n"
 	        "      --user NAME        login name\n"
 	        "      --password-eval C  run C for the password (or MFETCH_PASSWORD)\n"
-	        "      --auth MECH        plain, login, cram-md5, xoauth2, user (POP3), auto\n"
+	        "      --auth MECH        plain, login, cram-md5, xoauth2, user, apop (POP3),\n"
+	        "                         auto\n"
 	        "      --new              only what this client has not fetched (default)\n"
 	        "      --all              everything\n"
 	        "      --folder NAME      IMAP folder (repeatable; default INBOX)\n"
@@ -49,6 +51,10 @@ static void usage(FILE *f)
 	        "      --mark-seen        IMAP: mark fetched messages \\Seen\n"
 	        "      --state FILE       where the only-new state lives\n"
 	        "      --timeout SEC      per network step (default 60)\n"
+	        "      --idle             keep running: fetch whenever new mail comes (IMAP\n"
+	        "                         IDLE; else look every --interval); SIGTERM ends it\n"
+	        "      --interval SEC     --idle without IDLE, and POP3: how often (default 300)\n"
+	        "      --idle-refresh SEC renew IDLE this often (default 1500)\n"
 	        "  -q, --quiet            no summary line\n"
 	        "  -v, --verbose          the protocol dialogue on stderr (password as ***)\n"
 	        "  -h, --help             this help\n"
@@ -127,19 +133,12 @@ int state_save(const struct fopts *o, const char *key, const char *value, struct
 {
 	const char *path = state_path(o);
 	struct mp_buf out = MP_BUF_INIT;
-	FILE *f = fopen(path, "re");
-	char *line = NULL, dir[4096];
+	FILE *f;
+	char *line = NULL, dir[4096], lock[4200];
 	size_t cap = 0, kl = strlen(key);
 	ssize_t n;
-	int rc;
+	int rc, lfd;
 
-	while (f && (n = getline(&line, &cap, f)) > 0)
-		if (!((size_t)n > kl && strncmp(line, key, kl) == 0 && line[kl] == '\t'))
-			mp_buf_append(&out, line, (size_t)n);
-	if (f)
-		fclose(f);
-	free(line);
-	mp_buf_printf(&out, "%s\t%s\n", key, value);
 	snprintf(dir, sizeof dir, "%s", path);
 	for (char *s = dir + 1; *s; s++)
 		if (*s == '/') {
@@ -147,8 +146,28 @@ int state_save(const struct fopts *o, const char *key, const char *value, struct
 			mkdir(dir, 0700);
 			*s = '/';
 		}
+	/* read, change one line, replace: one writer at a time (the
+	 * processes of --idle with several folders share the file) */
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "%s", lock);
+	while (flock(lfd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(lfd);
+			return mp_err_sys(e, EX_TEMPFAIL, "lock %s", lock);
+		}
+	f = fopen(path, "re");
+	while (f && (n = getline(&line, &cap, f)) > 0)
+		if (!((size_t)n > kl && strncmp(line, key, kl) == 0 && line[kl] == '\t'))
+			mp_buf_append(&out, line, (size_t)n);
+	if (f)
+		fclose(f);
+	free(line);
+	mp_buf_printf(&out, "%s\t%s\n", key, value);
 	/* tmp, fsync, rename, fsync the directory */
 	rc = mp_atomic_write(path, out.data, out.len, 0600, e);
+	close(lfd);
 	mp_buf_free(&out);
 	return rc;
 }
@@ -317,13 +336,16 @@ enum {
 	OPT_DELETE,
 	OPT_SEEN,
 	OPT_STATE,
-	OPT_TIMEOUT
+	OPT_TIMEOUT,
+	OPT_IDLE,
+	OPT_INTERVAL,
+	OPT_REFRESH
 };
 
 static int auth_known(const char *m)
 {
 	return strcasecmp(m, "auto") == 0 || strcasecmp(m, "user") == 0 ||
-	       mp_sasl_parse(m) != MP_SASL_NONE;
+	       strcasecmp(m, "apop") == 0 || mp_sasl_parse(m) != MP_SASL_NONE;
 }
 
 static long long num(const char *s, const char *what)
@@ -340,6 +362,30 @@ static long long num(const char *s, const char *what)
 	if (!*s || *end || errno || v < 0)
 		mp_die(EX_USAGE, "invalid %s: '%s'", what, s);
 	return v;
+}
+
+/* a number of seconds for --interval, --idle-refresh: 1 to a day */
+static long long secs(const char *s, const char *what)
+{
+	long long v = num(s, what);
+
+	if (v < 1 || v > 86400)
+		mp_die(EX_USAGE, "--%s %s: from 1 to 86400 seconds", what, s);
+	return v;
+}
+
+static void summary(const struct fopts *o, const struct fstats *st, double t0)
+{
+	fprintf(stderr, "%s: fetched %ld message%s (%lld bytes) from %s in %.1f s%s\n",
+	        mp_progname(), st->fetched, st->fetched == 1 ? "" : "s", st->bytes, o->server,
+	        (mp_net_now_ms() - t0) / 1000, st->skipped_big ? " (some left: too big)" : "");
+}
+
+/* --idle: a line for each round that brought something */
+static void round_summary(const struct fopts *o, const struct fstats *st, double t0)
+{
+	if (!o->quiet && (st->fetched || st->skipped_big))
+		summary(o, st, t0);
 }
 
 int main(int argc, char **argv)
@@ -368,12 +414,20 @@ int main(int argc, char **argv)
 	                                   {"mark-seen", no_argument, NULL, OPT_SEEN},
 	                                   {"state", required_argument, NULL, OPT_STATE},
 	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	                                   {"idle", no_argument, NULL, OPT_IDLE},
+	                                   {"interval", required_argument, NULL, OPT_INTERVAL},
+	                                   {"idle-refresh", required_argument, NULL, OPT_REFRESH},
 	                                   {"quiet", no_argument, NULL, 'q'},
 	                                   {"verbose", no_argument, NULL, 'v'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
-	struct fopts o = {.timeout_ms = 60000, .imap = -1, .dest = DEST_STORE};
+	struct fopts o = {.timeout_ms = 60000,
+	                  .imap = -1,
+	                  .dest = DEST_STORE,
+	                  .interval_s = 300,
+	                  .idle_refresh_s = 25 * 60,
+	                  .stop_fd = -1};
 	struct fstats st = {0};
 	struct mp_err e;
 	const char *to = NULL;
@@ -401,7 +455,7 @@ int main(int argc, char **argv)
 			if (!auth_known(optarg))
 				mp_die(EX_USAGE,
 				       "--auth %s: unknown (plain, login, cram-md5, xoauth2, user, "
-				       "auto)",
+				       "apop, auto)",
 				       optarg);
 			break;
 		case OPT_NEW: o.all = 0; break;
@@ -424,6 +478,9 @@ int main(int argc, char **argv)
 		case OPT_SEEN: o.mark_seen = 1; break;
 		case OPT_STATE: o.state = optarg; break;
 		case OPT_TIMEOUT: o.timeout_ms = (int)num(optarg, "timeout") * 1000; break;
+		case OPT_IDLE: o.idle = 1; break;
+		case OPT_INTERVAL: o.interval_s = (int)secs(optarg, "interval"); break;
+		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
 		case 'q': o.quiet = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -454,6 +511,13 @@ int main(int argc, char **argv)
 		o.starttls = 1; /* never in clear unless... never */
 	if (!o.imap && (o.nfolders || o.list_folders || o.mark_seen))
 		mp_die(EX_USAGE, "--folder, --list-folders and --mark-seen are IMAP only");
+	if (o.imap && o.auth && strcasecmp(o.auth, "apop") == 0)
+		mp_die(EX_USAGE, "--auth apop is POP3 only");
+	if (o.idle && (o.list_folders || o.all))
+		mp_die(EX_USAGE, "--idle fetches what is new: not with --list-folders or --all");
+	if (o.idle && o.nfolders > 1 && to && strcmp(to, "-") == 0)
+		mp_die(EX_USAGE,
+		       "--idle with several folders runs one process each: not with --to -");
 	if (o.dest != DEST_MDA && !o.list_folders) {
 		if (!to)
 			mp_die(EX_USAGE,
@@ -475,13 +539,19 @@ int main(int argc, char **argv)
 				mp_die_err(NULL, &e);
 		}
 	}
+	if (o.idle) {
+		o.on_round = round_summary;
+		rc = watch(&o, &e);
+		if (o.dest == DEST_STORE)
+			mp_store_close(&o.store);
+		if (rc < 0)
+			mp_die_err(o.server, &e);
+		return rc;
+	}
 	double t0 = mp_net_now_ms();
 	rc = o.imap ? imap_fetch(&o, &st, &e) : pop3_fetch(&o, &st, &e);
 	if (!o.quiet && !o.list_folders)
-		fprintf(stderr, "%s: fetched %ld message%s (%lld bytes) from %s in %.1f s%s\n",
-		        mp_progname(), st.fetched, st.fetched == 1 ? "" : "s", st.bytes, o.server,
-		        (mp_net_now_ms() - t0) / 1000,
-		        st.skipped_big ? " (some left: too big)" : "");
+		summary(&o, &st, t0);
 	if (o.dest == DEST_STORE && !o.list_folders)
 		mp_store_close(&o.store);
 	if (rc < 0)

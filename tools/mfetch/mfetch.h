@@ -2,13 +2,18 @@
 #ifndef MFETCH_H
 #define MFETCH_H
 
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 
+#include "net.h"
 #include "proto.h"
 #include "store.h"
 #include "util.h"
 
 enum dest_kind { DEST_STORE, DEST_STDOUT, DEST_MDA };
+
+struct fstats;
 
 struct fopts {
 	const char *server;
@@ -25,6 +30,13 @@ struct fopts {
 	enum dest_kind dest;
 	const char *dest_arg;
 	struct mp_store store;
+	/* --idle: keep watching; the self-pipe stop_fd becomes readable and
+	 * *stop non-zero once SIGTERM or SIGINT came (-1 and NULL without) */
+	int idle, interval_s, idle_refresh_s;
+	int stop_fd;
+	volatile sig_atomic_t *stop;
+	/* after each round of an --idle run: the summary of that round */
+	void (*on_round)(const struct fopts *o, const struct fstats *st, double t0_ms);
 };
 
 struct fstats {
@@ -57,5 +69,30 @@ static inline int need_line(struct mp_proto *p, char **l, size_t *len, struct mp
 
 int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
 int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
+/* --idle over one connection: fetch FOLDER, then IDLE (or poll every
+ * interval) and fetch again, until told to stop (0) or an error (-1).
+ * *logged_in says whether the login got through, for the back-off. */
+int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_err *e);
+/* --idle: the whole loop, reconnects with back-off included (watch.c) */
+int watch(struct fopts *o, struct mp_err *e);
+
+static inline int stopping(const struct fopts *o)
+{
+	return o->stop && *o->stop;
+}
+
+/* Sleep ms milliseconds unless told to stop first: 1 when told. */
+static inline int nap(const struct fopts *o, int ms)
+{
+	struct pollfd pf = {o->stop_fd, POLLIN, 0};
+
+	while (!stopping(o) && ms > 0) {
+		double t0 = mp_net_now_ms();
+		if (poll(&pf, o->stop_fd >= 0 ? 1 : 0, ms) > 0)
+			break;
+		ms -= (int)(mp_net_now_ms() - t0) + 1;
+	}
+	return stopping(o);
+}
 
 #endif

@@ -1,6 +1,8 @@
-/* POP3 (RFC 1939) retrieval: STLS (RFC 2595), USER/PASS or AUTH (RFC
- * 5034), UIDL for what is new, RETR into a spool file (dot-unstuffed),
- * delivery, and only then DELE; QUIT makes the deletions happen. */
+/* POP3 (RFC 1939) retrieval: STLS (RFC 2595), USER/PASS, APOP or AUTH
+ * (RFC 5034), UIDL for what is new, RETR into a spool file
+ * (dot-unstuffed), delivery, and only then DELE; QUIT makes the
+ * deletions happen. */
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -53,6 +55,56 @@ static int lines(struct mp_proto *p, void (*cb)(const char *l, void *ctx), void 
 	}
 }
 
+/* ---------------------------------------------------------------- APOP */
+
+#define APOP_MAX 256 /* longest greeting timestamp taken, '<' to '>' */
+
+/* The timestamp of an APOP greeting (RFC 1939 7: a msg-id, "<...@...>"):
+ * 1 found and sound, 0 none, -1 malformed (too long, not printable, no
+ * '@', nested '<'). */
+static int apop_stamp(const char *greeting, char *out, size_t n)
+{
+	const char *a = strchr(greeting, '<'), *b;
+	int at = 0;
+
+	if (!a)
+		return 0;
+	if (!(b = strchr(a, '>')))
+		return -1;
+	size_t len = (size_t)(b - a) + 1;
+	if (len > APOP_MAX || len + 1 > n)
+		return -1;
+	for (const char *p = a + 1; p < b; p++) {
+		if (*p < 0x21 || *p > 0x7e || *p == '<')
+			return -1;
+		at |= *p == '@';
+	}
+	if (!at)
+		return -1;
+	memcpy(out, a, len);
+	out[len] = '\0';
+	return 1;
+}
+
+/* MD5(timestamp password) in lower-case hex, through OpenSSL's EVP */
+static int apop_digest(const char *stamp, const char *pass, char hex[33], struct mp_err *e)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c && EVP_DigestInit_ex(c, EVP_md5(), NULL) &&
+	         EVP_DigestUpdate(c, stamp, strlen(stamp)) &&
+	         EVP_DigestUpdate(c, pass, strlen(pass)) && EVP_DigestFinal_ex(c, md, &n);
+
+	EVP_MD_CTX_free(c);
+	if (!ok || n != 16)
+		return mp_err_set(e, EX_UNAVAILABLE, "APOP: MD5 is not available from OpenSSL");
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_cleanse(md, sizeof md);
+	return 0;
+}
+
 struct msg {
 	long num;
 	long long size;
@@ -85,6 +137,13 @@ static void on_list(const char *l, void *ctx)
 		for (size_t i = 0; i < li->n; i++)
 			if (li->v[i].num == num)
 				li->v[i].size = size;
+}
+
+/* CAPA's "SASL mech ..." line, kept for --auth auto */
+static void on_capa(const char *l, void *ctx)
+{
+	if (strncasecmp(l, "SASL ", 5) == 0)
+		snprintf(ctx, 256, "%s", l + 5);
 }
 
 /* RETR n into a spool file: lines unstuffed, with LF line ends */
@@ -143,9 +202,9 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	struct mp_proto p;
 	struct listing li = {0};
 	struct mp_buf seen = MP_BUF_INIT, keep = MP_BUF_INIT;
-	char status[512], c[700], key[600];
+	char status[512], c[700], key[600], stamp[APOP_MAX + 1], sasl[256] = "";
 	char *pass = NULL;
-	int r, rc = -1;
+	int r, rc = -1, has_stamp;
 
 	if (connect_session(o, &p, e) < 0)
 		return -1;
@@ -154,6 +213,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			mp_err_set(e, EX_TEMPFAIL, "greeting: %.200s", status);
 		goto out;
 	}
+	has_stamp = apop_stamp(status, stamp, sizeof stamp);
 	if (!p.tls_on && o->starttls) {
 		if ((r = cmd(&p, "STLS", NULL, status, sizeof status, e)) != 0) {
 			if (r > 0)
@@ -171,11 +231,44 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 		mp_warn("warning: no TLS: the password goes in clear");
 	if (!(pass = password(o, e)))
 		goto out;
-	enum mp_sasl_mech m =
-	    o->auth && strcasecmp(o->auth, "user") != 0 && strcasecmp(o->auth, "auto") != 0
-	        ? mp_sasl_parse(o->auth)
-	        : MP_SASL_NONE;
-	if (m == MP_SASL_NONE) {
+	/* auto: CRAM-MD5 if SASL offers it, else APOP if the greeting has
+	 * a timestamp (both keep the password off the wire), else USER/PASS
+	 * (under TLS as good as SASL PLAIN) */
+	int auto_ = !o->auth || strcasecmp(o->auth, "auto") == 0;
+	int apop = o->auth && strcasecmp(o->auth, "apop") == 0;
+	enum mp_sasl_mech m = !auto_ && !apop && strcasecmp(o->auth, "user") != 0
+	                          ? mp_sasl_parse(o->auth)
+	                          : MP_SASL_NONE;
+	if (auto_) {
+		if (cmd(&p, "CAPA", NULL, status, sizeof status, e) == 0 &&
+		    lines(&p, on_capa, sasl, e) < 0)
+			goto out;
+		if (e->code)
+			goto out;
+		if (mp_sasl_choose(sasl) == MP_SASL_CRAM_MD5)
+			m = MP_SASL_CRAM_MD5;
+		else
+			apop = has_stamp > 0;
+	}
+	if (apop && has_stamp <= 0) {
+		if (has_stamp < 0)
+			mp_err_set(e, EX_UNAVAILABLE,
+			           "--auth apop: the greeting's timestamp is malformed");
+		else
+			mp_err_set(e, EX_NOPERM, "--auth apop: the greeting has no timestamp");
+		goto out;
+	}
+	if (apop) {
+		char hex[33];
+		if (apop_digest(stamp, pass, hex, e) < 0)
+			goto out;
+		snprintf(c, sizeof c, "APOP %s %s", o->user, hex);
+		char shown[400];
+		snprintf(shown, sizeof shown, "APOP %s", o->user);
+		r = cmd(&p, c, shown, status, sizeof status, e);
+		OPENSSL_cleanse(c, sizeof c);
+		OPENSSL_cleanse(hex, sizeof hex);
+	} else if (m == MP_SASL_NONE) {
 		snprintf(c, sizeof c, "USER %s", o->user);
 		if ((r = cmd(&p, c, NULL, status, sizeof status, e)) == 0) {
 			snprintf(c, sizeof c, "PASS %s", pass);

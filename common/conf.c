@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,52 @@ const struct mp_conf_kv *mp_conf_get(const struct mp_account *a, const char *key
 		if (strcmp(a->kv[i].key, key) == 0)
 			return &a->kv[i];
 	return NULL;
+}
+
+void mp_conf_fail(const struct mp_conf *c, const struct mp_conf_kv *kv, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	mp_die(EX_CONFIG, "%s:%d: %s: %s", c->path, kv->line, kv->key, msg);
+}
+
+long mp_conf_num(const struct mp_conf *c, const struct mp_conf_kv *kv, long min, long max)
+{
+	char *end;
+	long v, mult = 1;
+
+	errno = 0;
+	v = strtol(kv->val, &end, 10);
+	/* durations may carry a unit: 90s 30m 12h 5d */
+	if (*end && !end[1] && end > kv->val && strchr("smhd", *end))
+		mult = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1, end++;
+	if (!kv->val[0] || *end || errno || v < min || v > max / mult)
+		mp_conf_fail(c, kv, "'%s' is not a number from %ld to %ld", kv->val, min, max);
+	return v * mult;
+}
+
+int mp_conf_onoff(const struct mp_conf *c, const struct mp_conf_kv *kv)
+{
+	int b = mp_conf_bool(kv->val);
+	if (b < 0)
+		mp_conf_fail(c, kv, "'%s': expected on or off", kv->val);
+	return b;
+}
+
+const char *mp_conf_path(struct mp_conf_kv *kv)
+{
+	const char *h = getenv("HOME");
+	if (kv->val[0] == '~' && kv->val[1] == '/' && h) {
+		char *p = mp_xmalloc(strlen(h) + strlen(kv->val));
+		sprintf(p, "%s%s", h, kv->val + 1);
+		free(kv->val);
+		kv->val = p;
+	}
+	return kv->val;
 }
 
 /* The value after the key: bare (to the end of the line, trailing blanks

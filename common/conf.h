@@ -49,6 +49,15 @@ const struct mp_conf_kv *mp_conf_get(const struct mp_account *a, const char *key
 /* "on"/"off" (also yes/no, true/false, 1/0) -> 1/0; -1 otherwise */
 int mp_conf_bool(const char *v);
 
+/* For the tools, which stop at a bad value: exit 78 with "FILE:LINE: key:
+ * what". A number (durations may end in s, m, h or d), on/off, a path
+ * ("~/" is $HOME, rewritten in kv). */
+MP_NORETURN void mp_conf_fail(const struct mp_conf *c, const struct mp_conf_kv *kv, const char *fmt,
+                              ...) MP_PRINTF(3, 4);
+long mp_conf_num(const struct mp_conf *c, const struct mp_conf_kv *kv, long min, long max);
+int mp_conf_onoff(const struct mp_conf *c, const struct mp_conf_kv *kv);
+const char *mp_conf_path(struct mp_conf_kv *kv);
+
 /* aliases (msmtp's format): "name: addr, addr" lines, "default: addr" */
 struct mp_alias {
 	char *name;

@@ -26,6 +26,20 @@ complete -c mfetch -l pop3 -d 'POP3'
 complete -c mfetch -l tls -d 'Implicit TLS (993, 995)'
 complete -c mfetch -l starttls -d 'STARTTLS/STLS, required (the default without --tls)'
 complete -c mfetch -l ca-file -r -F -d 'CA certificates (default: the system store)'
+function __mfetch_accounts
+    set -l xdg $HOME/.config
+    set -q XDG_CONFIG_HOME; and test -n "$XDG_CONFIG_HOME"; and set xdg $XDG_CONFIG_HOME
+    for f in "$MAILPIPE_CONFIG" $xdg/mailpipe/config /etc/mailpipe.conf
+        if test -n "$f" -a -r "$f"
+            awk '$1 == "account" { a = $2 } $1 == "protocol" && a != "" && ($2 == "imap" || $2 == "pop3") { print a }' $f | sort -u
+            return
+        end
+    end
+end
+complete -c mfetch -s a -l account -x -a '(__mfetch_accounts)' -d 'An IMAP or POP3 account of the configuration file'
+complete -c mfetch -s C -l config -r -F -d 'The configuration file (mailpipe(5))'
+complete -c mfetch -l cert-file -r -F -d 'Client certificate (PEM)'
+complete -c mfetch -l key-file -r -F -d 'Key of the client certificate'
 complete -c mfetch -l fingerprint -x -d "Pin the server certificate's SHA-256"
 complete -c mfetch -l user -x -a '(__fish_complete_users)' -d 'Login name'
 complete -c mfetch -l password-eval -x -a '(__fish_complete_command)' -d 'Run a command for the password'

@@ -59,6 +59,10 @@ setup() {
 	esac
 	T=$BATS_TEST_TMPDIR
 	ST=$T/state
+	# no one's own configuration file gets in the way
+	unset MAILPIPE_CONFIG
+	export XDG_CONFIG_HOME=$T/xdg HOME=$T/home
+	mkdir -p "$HOME"
 	if [ -n "${BOB_MAILDIR:-}" ]; then
 		# Dovecot notices removed files on its next sync
 		rm -f "$BOB_MAILDIR"/new/* "$BOB_MAILDIR"/cur/* "$BOB_MAILDIR"/tmp/*
@@ -1149,4 +1153,134 @@ stop_bg() {
 		assert_line --regexp $'^--mark-seen\t'
 		assert_line --regexp $'^cram-md5(\t|$)'
 	fi
+}
+
+# ---------------------------------------------------------------- accounts (mailpipe(5))
+
+# rc: the configuration from stdin into $T/rc, mode 600
+rc() {
+	cat >"$T/rc"
+	chmod 600 "$T/rc"
+}
+
+@test "accounts: -a NAME fetches with an IMAP account (folder, to ~/Maildir/, state); the command line wins" {
+	put acct-one
+	put acct-two
+	rc <<EOF
+defaults
+  tls_ca_file $CA
+  user bob
+  passwordeval "echo hungry"
+account in
+  protocol imap
+  host 127.0.0.1
+  port $IMAP_PORT
+  tls starttls
+  folder INBOX
+  to ~/Maildir/
+  state ~/mfetch.state
+EOF
+	mkdir -p "$HOME/Maildir/new" "$HOME/Maildir/cur" "$HOME/Maildir/tmp"
+	run "$MFETCH" -C "$T/rc" -a in
+	assert_success
+	assert_output --regexp "$(summary_re 2)"
+	[ "$(count "$HOME/Maildir")" = 2 ]
+	[ -s "$HOME/mfetch.state" ] || fail "the account's state file was not used"
+	# only new: nothing the second time
+	run "$MFETCH" -C "$T/rc" -a in
+	assert_success
+	assert_output --regexp "$(summary_re 0)"
+	# --to and --state on the command line beat the account's
+	run "$MFETCH" -C "$T/rc" -a in --to "$T/md/" --state "$ST"
+	assert_success
+	[ "$(count "$T/md")" = 2 ]
+}
+
+@test "accounts: a POP3 account with its password in the file (600) and delete on; --keep on the command line wins" {
+	put pop-keep
+	rc <<EOF
+account pop
+  protocol pop3
+  host 127.0.0.1
+  port $POP3S_PORT
+  tls on
+  tls_ca_file $CA
+  user bob
+  password hungry
+  delete on
+  to $T/md/
+  state $ST
+EOF
+	run "$MFETCH" -C "$T/rc" -a pop --keep
+	assert_success
+	[ "$(count "$T/md")" = 1 ]
+	[ "$(server_files | wc -l)" = 1 ] || fail "--keep did not keep it"
+	put pop-delete
+	run "$MFETCH" -C "$T/rc" -a pop -v
+	assert_success
+	refute_output --partial hungry
+	[ "$(count "$T/md")" = 2 ]
+	[ "$(server_files | wc -l)" = 0 ] || fail "delete on did not delete"
+	chmod 640 "$T/rc"
+	run "$MFETCH" -C "$T/rc" -a pop
+	assert_failure 78
+	assert_output --partial "holds a password and others can read it"
+}
+
+@test "accounts: one file for both tools: msend -a work sends, mfetch -a work-in (inheriting user and password) fetches" {
+	export XDG_CONFIG_HOME=$T/xdg
+	mkdir -p "$XDG_CONFIG_HOME/mailpipe"
+	cat >"$XDG_CONFIG_HOME/mailpipe/config" <<EOF
+defaults
+  tls_ca_file $CA
+  user bob
+  passwordeval "echo hungry"
+account work
+  host 127.0.0.1
+  port $SUBM_PORT
+  from bob@hamburger.test
+account work-in : work
+  protocol imap
+  port $IMAPS_PORT
+  tls on
+  to $T/md/
+  state $ST
+# msend's default; mfetch does not take it
+account default : work
+EOF
+	printf 'Subject: shared config\nMessage-ID: <shared@mfetch.test>\n\nround trip\n' >"$T/m"
+	run "$MSEND" -a work --no-queue bob@hamburger.test <"$T/m"
+	assert_success
+	for _ in $(seq 250); do [ "$(server_files | wc -l)" -gt 0 ] && break; sleep 0.02; done
+	run "$MFETCH" -a work-in
+	assert_success
+	[ "$(count "$T/md")" = 1 ]
+	grep -q '^Message-ID: <shared@mfetch.test>' "$T"/md/new/* || fail "not the message sent"
+	# without -a: the default account is msend's, so mfetch has no server
+	run "$MFETCH" --to "$T/md/"
+	assert_failure 64
+	assert_output --partial "or an account (-a)"
+}
+
+# bad_rc CONTENT EXPECTED [ARGS]: mfetch -C with the file CONTENT (a printf
+# format) is exit 78 with EXPECTED in its message
+bad_rc() {
+	local content=$1 want=$2
+	shift 2
+	printf "$content" | rc
+	run "$MFETCH" -C "$T/rc" -a a --to "$T/md/" "$@"
+	assert_failure 78
+	assert_output --partial "$want"
+}
+
+@test "accounts: mistakes are exit 78 with FILE:LINE: tls off, an SMTP account, no protocol, no such account" {
+	bad_rc 'account a\n  protocol imap\n  host 127.0.0.1\n  tls off\n' "$T/rc:4: tls: mfetch never logs in without TLS"
+	assert_output "mfetch: $T/rc:4: tls: mfetch never logs in without TLS"
+	bad_rc 'account a\n  protocol smtp\n' "$T/rc:2: account 'a' is for smtp, not IMAP or POP3"
+	bad_rc 'account a\n  host h\n' "$T/rc:1: account 'a' says neither 'protocol imap' nor 'protocol pop3'"
+	bad_rc 'account b\n' "$T/rc: no account 'a'"
+	assert_output "mfetch: $T/rc: no account 'a'"
+	bad_rc 'account a\n  protocol pop3\n  delete perhaps\n' "$T/rc:3: delete: 'perhaps': expected on or off"
+	run "$MFETCH" -C "$T/none" -a a --to "$T/md/"
+	assert_failure 78
 }

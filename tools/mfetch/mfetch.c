@@ -25,8 +25,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: %s --server HOST[:PORT] --user NAME [--imap | --pop3] [--tls] [options]\n"
+	        "       %s -a ACCOUNT [options]\n"
 	        "Fetch mail over IMAP or POP3 (TLS or STARTTLS) into a Maildir, an mbox, stdout\n"
 	        "or an MDA; only what is new; nothing leaves the server before it is safe.\n\n"
+	        "  -a, --account NAME     an IMAP or POP3 account of the configuration file\n"
+	        "  -C, --config FILE      that file (see mailpipe(5))\n"
 	        "      --server HOST[:P]  the server (ports: IMAP 143/993, POP3 110/995)\n"
 	        "      --port PORT        its port\n"
 	        "      --imap, --pop3     protocol (default: by port, else IMAP)\n"
@@ -34,6 +37,7 @@ static void usage(FILE *f)
 	        "      --starttls         STARTTLS/STLS, required (the default without --tls)\n"
 	        "      --ca-file FILE     CA certificates (default: the system store)\n"
 	        "      --fingerprint FP   pin the server certificate's SHA-256\n"
+	        "      --cert-file FILE   client certificate (PEM), --key-file FILE its key\n"
 	        "      --user NAME        login name\n"
 	        "      --password-eval C  run C for the password (or MFETCH_PASSWORD)\n"
 	        "      --auth MECH        plain, login, cram-md5, xoauth2, user, apop (POP3),\n"
@@ -59,12 +63,12 @@ static void usage(FILE *f)
 	        "  -v, --verbose          the protocol dialogue on stderr (password as ***)\n"
 	        "  -h, --help             this help\n"
 	        "  -V, --version          version\n",
-	        mp_progname());
+	        mp_progname(), mp_progname());
 }
 
 char *password(const struct fopts *o, struct mp_err *e)
 {
-	return mp_password(o->password_eval, "MFETCH_PASSWORD", e);
+	return mp_password2(o->password, o->password_eval, "MFETCH_PASSWORD", e);
 }
 
 int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e)
@@ -79,6 +83,8 @@ int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e)
 		struct mp_tls_opts to = {.ca_file = o->ca_file,
 		                         .verify_name = o->server,
 		                         .fingerprint = o->fingerprint,
+		                         .cert_file = o->cert_file,
+		                         .key_file = o->key_file,
 		                         .timeout_ms = o->timeout_ms};
 		if (mp_proto_starttls(p, &to, e) < 0) {
 			mp_proto_close(p);
@@ -339,7 +345,9 @@ enum {
 	OPT_TIMEOUT,
 	OPT_IDLE,
 	OPT_INTERVAL,
-	OPT_REFRESH
+	OPT_REFRESH,
+	OPT_CERT,
+	OPT_KEY
 };
 
 static int auth_known(const char *m)
@@ -348,7 +356,8 @@ static int auth_known(const char *m)
 	       strcasecmp(m, "apop") == 0 || mp_sasl_parse(m) != MP_SASL_NONE;
 }
 
-static long long num(const char *s, const char *what)
+/* a count or a size (k and M suffixes): -1 when it is neither */
+static long long size_val(const char *s)
 {
 	char *end;
 	long long v;
@@ -359,9 +368,127 @@ static long long num(const char *s, const char *what)
 		v *= 1024, end++;
 	else if (*end == 'm' || *end == 'M')
 		v *= 1024 * 1024, end++;
-	if (!*s || *end || errno || v < 0)
+	return !*s || *end || errno || v < 0 ? -1 : v;
+}
+
+static long long num(const char *s, const char *what)
+{
+	long long v = size_val(s);
+
+	if (v < 0)
 		mp_die(EX_USAGE, "invalid %s: '%s'", what, s);
 	return v;
+}
+
+/* ---------------------------------------------------------------- accounts */
+
+static struct mp_conf conf;
+
+/* what the command line set, so that the account fills only the rest */
+struct given {
+	int port, tls, delete_, seen, limit, max_size, timeout, interval, to, folders;
+};
+
+static void apply_account(const struct mp_account *a, struct fopts *o, const struct given *g,
+                          const char **to)
+{
+	int nfolders = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		struct mp_conf_kv *kv = &a->kv[i];
+		const char *k = kv->key, *v = kv->val;
+		if (strcmp(k, "protocol") == 0) {
+			if (strcasecmp(v, "imap") != 0 && strcasecmp(v, "pop3") != 0)
+				mp_die(EX_CONFIG, "%s:%d: account '%s' is for %s, not IMAP or POP3",
+				       conf.path, kv->line, a->name, v);
+			if (o->imap < 0)
+				o->imap = strcasecmp(v, "imap") == 0;
+		} else if (strcmp(k, "host") == 0) {
+			if (!o->server)
+				o->server = v;
+		} else if (strcmp(k, "port") == 0) {
+			if (!g->port)
+				o->port = (int)mp_conf_num(&conf, kv, 1, 65535);
+		} else if (strcmp(k, "tls") == 0) {
+			int on = strcasecmp(v, "starttls") == 0 ? 2 : mp_conf_bool(v);
+			if (on < 0)
+				mp_conf_fail(&conf, kv,
+				             "'%s': expected on (implicit TLS) or starttls", v);
+			if (on == 0)
+				mp_conf_fail(&conf, kv, "mfetch never logs in without TLS");
+			if (!g->tls)
+				o->tls = on == 1, o->starttls = on == 2;
+		} else if (strcmp(k, "auth") == 0) {
+			if (!auth_known(v))
+				mp_conf_fail(
+				    &conf, kv,
+				    "'%s' is not one of plain, login, cram-md5, xoauth2, user, "
+				    "apop, auto",
+				    v);
+			if (!o->auth)
+				o->auth = v;
+		} else if (strcmp(k, "user") == 0) {
+			if (!o->user)
+				o->user = v;
+		} else if (strcmp(k, "password") == 0) {
+			o->password = v;
+		} else if (strcmp(k, "passwordeval") == 0) {
+			if (!o->password_eval)
+				o->password_eval = v;
+		} else if (strcmp(k, "tls_ca_file") == 0 || strcmp(k, "tls_trust_file") == 0) {
+			if (!o->ca_file)
+				o->ca_file = mp_conf_path(kv);
+		} else if (strcmp(k, "tls_fingerprint") == 0) {
+			if (!o->fingerprint)
+				o->fingerprint = v;
+		} else if (strcmp(k, "tls_cert_file") == 0) {
+			if (!o->cert_file)
+				o->cert_file = mp_conf_path(kv);
+		} else if (strcmp(k, "tls_key_file") == 0) {
+			if (!o->key_file)
+				o->key_file = mp_conf_path(kv);
+		} else if (strcmp(k, "timeout") == 0) {
+			if (!g->timeout)
+				o->timeout_ms = (int)mp_conf_num(&conf, kv, 1, 3600) * 1000;
+		} else if (strcmp(k, "folder") == 0) {
+			if (g->folders)
+				continue;
+			if (nfolders == 16)
+				mp_conf_fail(&conf, kv, "at most 16 folders");
+			o->folders[nfolders++] = v;
+			o->nfolders = nfolders;
+		} else if (strcmp(k, "to") == 0) {
+			if (!g->to && o->dest != DEST_MDA)
+				*to = mp_conf_path(kv);
+		} else if (strcmp(k, "mda") == 0) {
+			if (!g->to && o->dest != DEST_MDA) {
+				o->dest = DEST_MDA;
+				o->dest_arg = v;
+			}
+		} else if (strcmp(k, "delete") == 0) {
+			if (!g->delete_)
+				o->delete_ = mp_conf_onoff(&conf, kv);
+		} else if (strcmp(k, "mark_seen") == 0) {
+			if (!g->seen)
+				o->mark_seen = mp_conf_onoff(&conf, kv);
+		} else if (strcmp(k, "max_size") == 0 || strcmp(k, "limit") == 0) {
+			long long n = size_val(v);
+			if (n < 0)
+				mp_conf_fail(&conf, kv, "'%s' is not a number (k and M allowed)",
+				             v);
+			if (k[0] == 'm' && !g->max_size)
+				o->max_size = n;
+			else if (k[0] == 'l' && !g->limit)
+				o->limit = (long)n;
+		} else if (strcmp(k, "state") == 0) {
+			if (!o->state)
+				o->state = mp_conf_path(kv);
+		} else if (strcmp(k, "interval") == 0) {
+			if (!g->interval)
+				o->interval_s = (int)mp_conf_num(&conf, kv, 1, 86400);
+		}
+		/* the rest (from, aliases, queue, ...) is msend's */
+	}
 }
 
 /* a number of seconds for --interval, --idle-refresh: 1 to a day */
@@ -417,6 +544,10 @@ int main(int argc, char **argv)
 	                                   {"idle", no_argument, NULL, OPT_IDLE},
 	                                   {"interval", required_argument, NULL, OPT_INTERVAL},
 	                                   {"idle-refresh", required_argument, NULL, OPT_REFRESH},
+	                                   {"account", required_argument, NULL, 'a'},
+	                                   {"config", required_argument, NULL, 'C'},
+	                                   {"cert-file", required_argument, NULL, OPT_CERT},
+	                                   {"key-file", required_argument, NULL, OPT_KEY},
 	                                   {"quiet", no_argument, NULL, 'q'},
 	                                   {"verbose", no_argument, NULL, 'v'},
 	                                   {"help", no_argument, NULL, 'h'},
@@ -430,7 +561,8 @@ int main(int argc, char **argv)
 	                  .stop_fd = -1};
 	struct fstats st = {0};
 	struct mp_err e;
-	const char *to = NULL;
+	const char *to = NULL, *account = NULL, *config = NULL;
+	struct given g = {0};
 	char host[256];
 	int c, rc;
 
@@ -438,14 +570,21 @@ int main(int argc, char **argv)
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":qvhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a:C:qvhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 'a': account = optarg; break;
+		case 'C': config = optarg; break;
+		case OPT_CERT: o.cert_file = optarg; break;
+		case OPT_KEY: o.key_file = optarg; break;
 		case OPT_SERVER: o.server = optarg; break;
-		case OPT_PORT: o.port = (int)num(optarg, "port"); break;
+		case OPT_PORT:
+			o.port = (int)num(optarg, "port");
+			g.port = 1;
+			break;
 		case OPT_IMAP: o.imap = 1; break;
 		case OPT_POP3: o.imap = 0; break;
-		case OPT_TLS: o.tls = 1; break;
-		case OPT_STARTTLS: o.starttls = 1; break;
+		case OPT_TLS: o.tls = g.tls = 1; break;
+		case OPT_STARTTLS: o.starttls = g.tls = 1; break;
 		case OPT_CAFILE: o.ca_file = optarg; break;
 		case OPT_FP: o.fingerprint = optarg; break;
 		case OPT_USER: o.user = optarg; break;
@@ -464,22 +603,39 @@ int main(int argc, char **argv)
 			if (o.nfolders == 16)
 				mp_die(EX_USAGE, "at most 16 folders");
 			o.folders[o.nfolders++] = optarg;
+			g.folders = 1;
 			break;
 		case OPT_LISTF: o.list_folders = 1; break;
-		case OPT_LIMIT: o.limit = (long)num(optarg, "limit"); break;
-		case OPT_MAXSIZE: o.max_size = num(optarg, "size"); break;
-		case OPT_TO: to = optarg; break;
+		case OPT_LIMIT:
+			o.limit = (long)num(optarg, "limit");
+			g.limit = 1;
+			break;
+		case OPT_MAXSIZE:
+			o.max_size = num(optarg, "size");
+			g.max_size = 1;
+			break;
+		case OPT_TO:
+			to = optarg;
+			g.to = 1;
+			break;
 		case OPT_MDA:
 			o.dest = DEST_MDA;
 			o.dest_arg = optarg;
+			g.to = 1;
 			break;
-		case OPT_KEEP: o.delete_ = 0; break;
-		case OPT_DELETE: o.delete_ = 1; break;
-		case OPT_SEEN: o.mark_seen = 1; break;
+		case OPT_KEEP: o.delete_ = 0, g.delete_ = 1; break;
+		case OPT_DELETE: o.delete_ = g.delete_ = 1; break;
+		case OPT_SEEN: o.mark_seen = g.seen = 1; break;
 		case OPT_STATE: o.state = optarg; break;
-		case OPT_TIMEOUT: o.timeout_ms = (int)num(optarg, "timeout") * 1000; break;
+		case OPT_TIMEOUT:
+			o.timeout_ms = (int)num(optarg, "timeout") * 1000;
+			g.timeout = 1;
+			break;
 		case OPT_IDLE: o.idle = 1; break;
-		case OPT_INTERVAL: o.interval_s = (int)secs(optarg, "interval"); break;
+		case OPT_INTERVAL:
+			o.interval_s = (int)secs(optarg, "interval");
+			g.interval = 1;
+			break;
 		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
 		case 'q': o.quiet = 1; break;
 		case 'v': o.verbose = 1; break;
@@ -490,9 +646,32 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
-	if (!o.server || !o.user)
-		mp_die(EX_USAGE, "--server and --user are needed (see -h)");
 	mp_err_clear(&e);
+	/* an account: -a NAME, or without --server the one named default */
+	if (mp_conf_load(&conf, config, &e) < 0)
+		mp_die_err(NULL, &e);
+	if (account || !o.server) {
+		const struct mp_account *a = mp_conf_account(&conf, account ? account : "default");
+		const struct mp_conf_kv *p = a ? mp_conf_get(a, "protocol") : NULL;
+		if (account && !a) {
+			if (conf.path)
+				mp_die(EX_CONFIG, "%s: no account '%s'", conf.path, account);
+			mp_die(EX_CONFIG,
+			       "no configuration file for account '%s' (see mailpipe(5))", account);
+		}
+		if (account && a && !p)
+			mp_die(
+			    EX_CONFIG,
+			    "%s:%d: account '%s' says neither 'protocol imap' nor 'protocol pop3'",
+			    conf.path, a->line, account);
+		/* the default account of a shared file may be msend's */
+		if (a && (account || (p && strcasecmp(p->val, "smtp") != 0)))
+			apply_account(a, &o, &g, &to);
+	}
+	if (!o.server || !o.user)
+		mp_die(EX_USAGE, "--server and --user are needed (see -h), or an account (-a)");
+	if (o.key_file && !o.cert_file)
+		mp_die(EX_USAGE, "a key file without a certificate file");
 	{
 		int sport = 0;
 		if (mp_net_split(o.server, host, sizeof host, &sport, &e) < 0)

@@ -19,6 +19,8 @@ struct fopts {
 	const char *server;
 	int port, imap, tls, starttls;
 	const char *ca_file, *user, *password_eval, *auth, *fingerprint;
+	const char *password;             /* from the configuration file */
+	const char *cert_file, *key_file; /* a client certificate */
 	int all, delete_, mark_seen, list_folders, quiet, verbose;
 	long limit;
 	long long max_size;

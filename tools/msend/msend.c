@@ -336,55 +336,6 @@ struct envcfg {
 	int force_from;
 };
 
-MP_NORETURN static void conf_fail(const struct mp_conf_kv *kv, const char *fmt, ...)
-    MP_PRINTF(2, 3);
-static void conf_fail(const struct mp_conf_kv *kv, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	mp_die(EX_CONFIG, "%s:%d: %s: %s", conf.path, kv->line, kv->key, msg);
-}
-
-static long conf_num(const struct mp_conf_kv *kv, long min, long max)
-{
-	char *end;
-	long v, mult = 1;
-
-	errno = 0;
-	v = strtol(kv->val, &end, 10);
-	/* durations may carry a unit: 90s 30m 12h 5d */
-	if (*end && !end[1] && end > kv->val && strchr("smhd", *end))
-		mult = *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 1, end++;
-	if (!kv->val[0] || *end || errno || v < min || v > max / mult)
-		conf_fail(kv, "'%s' is not a number from %ld to %ld", kv->val, min, max);
-	return v * mult;
-}
-
-static int conf_onoff(const struct mp_conf_kv *kv)
-{
-	int b = mp_conf_bool(kv->val);
-	if (b < 0)
-		conf_fail(kv, "'%s': expected on or off", kv->val);
-	return b;
-}
-
-/* "~/x" is $HOME/x; the string lives as long as conf */
-static const char *conf_path(struct mp_conf_kv *kv)
-{
-	const char *h = getenv("HOME");
-	if (kv->val[0] == '~' && kv->val[1] == '/' && h) {
-		char *p = mp_xmalloc(strlen(h) + strlen(kv->val));
-		sprintf(p, "%s%s", h, kv->val + 1);
-		free(kv->val);
-		kv->val = p;
-	}
-	return kv->val;
-}
-
 static void check_auth(const char *a, const char *where)
 {
 	if (strcasecmp(a, "auto") != 0 && mp_sasl_parse(a) == MP_SASL_NONE)
@@ -414,12 +365,13 @@ static void apply_account(const struct mp_account *a, struct settings *s, int *n
 				s->server = v;
 		} else if (strcmp(k, "port") == 0) {
 			if (!port_set)
-				s->port = (int)conf_num(kv, 1, 65535);
+				s->port = (int)mp_conf_num(&conf, kv, 1, 65535);
 		} else if (strcmp(k, "tls") == 0) {
 			int on = strcasecmp(v, "starttls") == 0 ? 2 : mp_conf_bool(v);
 			if (on < 0)
-				conf_fail(kv, "'%s': expected on (implicit TLS), starttls or off",
-				          v);
+				mp_conf_fail(&conf, kv,
+				             "'%s': expected on (implicit TLS), starttls or off",
+				             v);
 			if (!tls_set)
 				s->tls = on == 1, s->starttls = on == 2, *notls = on == 0;
 		} else if (strcmp(k, "auth") == 0) {
@@ -438,44 +390,44 @@ static void apply_account(const struct mp_account *a, struct settings *s, int *n
 				s->password_eval = v;
 		} else if (strcmp(k, "tls_ca_file") == 0 || strcmp(k, "tls_trust_file") == 0) {
 			if (!cmdline.ca_file)
-				s->ca_file = conf_path(kv);
+				s->ca_file = mp_conf_path(kv);
 		} else if (strcmp(k, "tls_fingerprint") == 0) {
 			if (!cmdline.fingerprint)
 				s->fingerprint = v;
 		} else if (strcmp(k, "tls_cert_file") == 0) {
 			if (!cmdline.cert_file)
-				s->cert_file = conf_path(kv);
+				s->cert_file = mp_conf_path(kv);
 		} else if (strcmp(k, "tls_key_file") == 0) {
 			if (!cmdline.key_file)
-				s->key_file = conf_path(kv);
+				s->key_file = mp_conf_path(kv);
 		} else if (strcmp(k, "timeout") == 0) {
 			if (!to_set)
-				s->timeout_ms = (int)conf_num(kv, 1, 3600) * 1000;
+				s->timeout_ms = (int)mp_conf_num(&conf, kv, 1, 3600) * 1000;
 		} else if (strcmp(k, "domain") == 0) {
 			if (!cmdline.helo)
 				s->helo = v;
 		} else if (strcmp(k, "queue") == 0) {
 			if (!cmdline.queue)
-				s->queue = conf_path(kv);
+				s->queue = mp_conf_path(kv);
 		} else if (strcmp(k, "auth_plaintext") == 0) {
-			s->auth_plaintext |= conf_onoff(kv);
+			s->auth_plaintext |= mp_conf_onoff(&conf, kv);
 		} else if (strcmp(k, "direct") == 0) {
-			s->direct |= conf_onoff(kv);
+			s->direct |= mp_conf_onoff(&conf, kv);
 		} else if (strcmp(k, "max_age") == 0) {
 			if (!age_set)
-				s->max_age = conf_num(kv, 0, 10L * 365 * 86400);
+				s->max_age = mp_conf_num(&conf, kv, 0, 10L * 365 * 86400);
 		} else if (strcmp(k, "log") == 0) {
 			if (!cmdline.log)
-				s->log = strcmp(v, "syslog") == 0 ? v : conf_path(kv);
+				s->log = strcmp(v, "syslog") == 0 ? v : mp_conf_path(kv);
 		} else if (ec && strcmp(k, "from") == 0) {
 			/* a pattern (*@example.org) only chooses the account */
 			ec->from = strpbrk(v, "*?[") ? NULL : v;
 		} else if (ec && strcmp(k, "force_from") == 0) {
-			ec->force_from = conf_onoff(kv);
+			ec->force_from = mp_conf_onoff(&conf, kv);
 		} else if (ec && strcmp(k, "maildomain") == 0) {
 			ec->maildomain = v;
 		} else if (ec && strcmp(k, "aliases") == 0) {
-			ec->aliases = conf_path(kv);
+			ec->aliases = mp_conf_path(kv);
 		}
 		/* the rest (folder, to, mda, ...) is mfetch's */
 	}

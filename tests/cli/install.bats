@@ -11,6 +11,7 @@ setup_file() {
 	: "${MESON_BUILD_ROOT:=$BATS_TEST_DIRNAME/../../build}"
 	export DEST="$BATS_FILE_TMPDIR/dest"
 	meson install -C "$MESON_BUILD_ROOT" --destdir "$DEST" --no-rebuild >"$BATS_FILE_TMPDIR/install.log" 2>&1
+	export PREFIX
 	PREFIX=$(meson introspect "$MESON_BUILD_ROOT" --buildoptions |
 		grep -o '"name": "prefix", "value": "[^"]*"' | sed 's/.*"value": "//; s/"$//')
 	export ROOT="$DEST$PREFIX"
@@ -175,4 +176,28 @@ project_version() { sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$SRC/meson.bui
 		assert_success
 		assert_line --regexp "^--help\b"
 	done
+}
+
+@test "install: no sendmail link by default; -Dsendmail_link=true installs sbin/sendmail -> msend, which works as sendmail" {
+	run find "$DEST" -name sendmail
+	assert_output ""
+	local b=$BATS_TEST_TMPDIR/build-link d=$BATS_TEST_TMPDIR/dest-link
+	run meson setup "$b" "$SRC" -Dsendmail_link=true --prefix "$PREFIX"
+	assert_success
+	# the link alone (its install tag), beside the msend already built
+	install -D "$MESON_BUILD_ROOT/tools/msend/msend" "$d$PREFIX/bin/msend"
+	run meson install -C "$b" --destdir "$d" --no-rebuild --tags sendmail
+	assert_success
+	local sbindir
+	sbindir=$(meson introspect "$b" --buildoptions | grep -o '"name": "sbindir", "value": "[^"]*"' |
+		sed 's/.*"value": "//; s/"$//')
+	[ -L "$d$PREFIX/$sbindir/sendmail" ] || fail "no link at $d$PREFIX/$sbindir/sendmail"
+	assert_equal "$(readlink "$d$PREFIX/$sbindir/sendmail")" "$PREFIX/bin/msend"
+	# msend under that name: the queue listing of sendmail -bp
+	ln -s "$MESON_BUILD_ROOT/tools/msend/msend" "$BATS_TEST_TMPDIR/sendmail"
+	MSEND_QUEUE=$BATS_TEST_TMPDIR/q run "$BATS_TEST_TMPDIR/sendmail" -bp
+	assert_success
+	assert_output --partial "is empty"
+	run "$BATS_TEST_TMPDIR/sendmail" -V
+	assert_output "sendmail (mailpipe) $(meson introspect "$MESON_BUILD_ROOT" --projectinfo | grep -o '"version": "[^"]*"' | sed 's/.*: "//; s/"$//')"
 }

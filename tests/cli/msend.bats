@@ -31,9 +31,13 @@ setup_file() {
 		echo "# msend binary not found at '$MSEND' (build it or set MSEND)" >&3
 		return 1
 	}
-	# ports of our own: other test files run their peers at the same time
-	export DNS_PORT=65353 UNBOUND_PORT=65354 SMTP_PORT=62525 SUBM_PORT=62587 SMTPS_PORT=62465 SINK_PORT=62526 \
-		SINKDUMP_PORT=62527 IMAP_PORT=61143 IMAPS_PORT=61993 POP3_PORT=61110 POP3S_PORT=61995
+	# ports of our own: other test files run their peers at the same time;
+	# MP_PORT_OFFSET (0 to 3000) moves them all down, for two runs at once
+	local o=${MP_PORT_OFFSET:-0}
+	export DNS_PORT=$((65353 - o)) UNBOUND_PORT=$((65354 - o)) SMTP_PORT=$((62525 - o)) \
+		SUBM_PORT=$((62587 - o)) SMTPS_PORT=$((62465 - o)) SINK_PORT=$((62526 - o)) \
+		SINKDUMP_PORT=$((62527 - o)) IMAP_PORT=$((61143 - o)) IMAPS_PORT=$((61993 - o)) \
+		POP3_PORT=$((61110 - o)) POP3S_PORT=$((61995 - o))
 	export PDIR
 	PDIR=$(mktemp -d /tmp/mailpipe-msend.XXXXXX)
 	chmod 755 "$PDIR"

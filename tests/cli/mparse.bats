@@ -538,6 +538,118 @@ EOF
     check_names
 }
 
+# ---------------------------------------------------------------- uuencode
+
+# uudecode FILE NAME: the bytes of the uuencoded block NAME in FILE, as
+# Python's binascii.a2b_uu decodes it, line by line
+uudecode() {
+    python3 -c 'import binascii, sys
+out, inb = b"", False
+for l in open(sys.argv[1], "rb"):
+    if not inb:
+        inb = l.startswith(b"begin ") and l.split(None, 2)[2].strip() == sys.argv[2].encode()
+    elif l.strip() == b"end":
+        break
+    else:
+        out += binascii.a2b_uu(l)
+sys.stdout.buffer.write(out)' "$1" "$2"
+}
+
+@test "uuencode: blocks of a single-part message are parts 1.u1, 1.u2 in -t, -p, -x and -j" {
+    command -v python3 >/dev/null || fail "python3 is missing (Debian package python3)"
+    mp -t uuencoded.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+1        text/plain; charset=us-ascii  7bit  1554 bytes
+  1.u1     application/octet-stream  uuencode  1015 bytes  "tool.bin"
+  1.u2     text/plain  uuencode  23 bytes  "notes.txt"
+EOF
+    # byte for byte what Python's binascii makes of the block
+    uudecode uuencoded.eml tool.bin >tool.want
+    [ "$(wc -c <tool.want)" -eq 1015 ] || fail "the reference decoding is $(wc -c <tool.want) bytes"
+    "$MPARSE" -p 1.u1 uuencoded.eml >tool.got
+    cmp tool.got tool.want
+    mp -p 1.u2 uuencoded.eml
+    assert_output $'Notes for Bob\nline two'
+    # the text part itself still holds its whole body, blocks included
+    "$MPARSE" -p 1 uuencoded.eml | cmp - <(sed '1,/^$/d' uuencoded.eml)
+    # -x writes them, safe and without overwriting
+    mp -x out uuencoded.eml
+    assert_success
+    assert_output $'out/tool.bin\nout/notes.txt'
+    cmp out/tool.bin tool.want
+    mp -x out uuencoded.eml
+    assert_output $'out/tool (1).bin\nout/notes (1).txt'
+    cmp 'out/tool (1).bin' tool.want
+    # in the JSON tree, each listed when it ends: before its text part
+    run bash -c '"$1" -j uuencoded.eml | jq -c ".parts[] | [.part, .type, .encoding, .filename, .size]"' _ "$MPARSE"
+    assert_output - <<'EOF'
+["1.u1","application/octet-stream","uuencode","tool.bin",1015]
+["1.u2","text/plain","uuencode","notes.txt",23]
+["1","text/plain","7bit",null,1554]
+EOF
+    # --text leaves the text as it is
+    mp --text uuencoded.eml
+    assert_line --index 0 'Hi Bob,'
+    assert_line 'begin 644 tool.bin'
+}
+
+@test "uuencode: in a quoted-printable text part of a multipart; not in a text attachment" {
+    command -v python3 >/dev/null || fail "python3 is missing (Debian package python3)"
+    mp -t uu-multipart.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  quoted-printable  155 bytes
+    1.u1     image/png  uuencode  66 bytes  "dot.png"
+  2        text/plain; charset=us-ascii  7bit  81 bytes  "log.txt"
+EOF
+    # decoded from the quoted-printable first ('=' is =3D in the message)
+    "$MPARSE" -p 1 uu-multipart.eml >text
+    uudecode text dot.png >dot.want
+    "$MPARSE" -p 1.u1 uu-multipart.eml | cmp - dot.want
+    mp -p 2.u1 uu-multipart.eml
+    assert_output ''
+    assert_equal "$stderr" "mparse: uu-multipart.eml: no part 2.u1"
+    mp -x out uu-multipart.eml
+    assert_output $'out/dot.png\nout/log.txt'
+    cmp out/dot.png dot.want
+}
+
+@test "uuencode: bad lines, a missing end, a cut-off block: warnings naming the line, never a crash" {
+    printf 'Subject: bad\n\ntext\nbegin 644 a.bin\n#86)C\nthis is not uu data at all!\n#86)C\n`\nend\nbegin 600 b.bin\n#86)C\n' >bad.eml
+    mp -t bad.eml
+    assert_success
+    assert_output - <<'EOF'
+1        text/plain; charset=us-ascii  7bit  89 bytes
+  1.u1     application/octet-stream  uuencode  6 bytes  "a.bin"
+  1.u2     application/octet-stream  uuencode  3 bytes  "b.bin"
+EOF
+    assert_equal "$stderr" 'mparse: bad.eml: line 6: uuencoded "a.bin": not a line of uuencoded data: skipped
+mparse: bad.eml: line 11: uuencoded "b.bin": the text ends inside the block: no "end" line'
+    mp -p 1.u1 bad.eml
+    assert_output 'abcabc'
+    # no zero-length line before "end", CRLF line ends: read as well
+    printf 'Subject: x\r\n\r\nbegin 644 c.txt\r\n&86)C9&5F\r\nend\r\n' >crlf.eml
+    mp -p 1.u1 crlf.eml
+    assert_output 'abcdef'
+    no_stderr
+    # a block whose data stops: after 8 bad lines in a row it ends there
+    { printf 'Subject: x\n\nbegin 644 d.bin\n#86)C\n'; seq 20; printf 'begin 644 e.bin\n#86)C\n`\nend\n'; } >runaway.eml
+    mp -t runaway.eml
+    assert_success
+    assert_line --index 2 '  1.u2     application/octet-stream  uuencode  3 bytes  "e.bin"'
+    [[ $stderr == *'line 12: uuencoded "d.bin": too many bad lines: the block ends here'* ]] || fail "$stderr"
+    # a 1 MB line and binary noise inside a block
+    { printf 'Subject: x\n\nbegin 644 f.bin\n'; head -c 1000000 /dev/zero | tr '\0' M; printf '\n'; head -c 20000 /dev/urandom; } >noise.eml
+    mp -t noise.eml
+    assert_success
+    assert_line --index 1 --partial '1.u1     application/octet-stream  uuencode'
+    [[ $stderr == *'line 4: uuencoded "f.bin": not a line of uuencoded data: skipped'* ]] || fail "$stderr"
+}
+
 # ---------------------------------------------------------------- Received
 
 @test "bug: -r: Postfix Received lines, oldest first, with times and delays" {

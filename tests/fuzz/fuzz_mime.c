@@ -1,6 +1,6 @@
 /* libFuzzer target: mparse's streaming MIME walker (header blocks,
- * parameters, boundaries, nesting, transfer decodings) and its address
- * parser, on arbitrary input through a small read buffer. */
+ * parameters, boundaries, nesting, transfer decodings, uuencoded blocks)
+ * and its address parser, on arbitrary input through a small read buffer. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -48,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                   .on_data = on_data,
 	                   .on_end = on_end,
 	                   .decode = 1,
+	                   .uu = 1,
 	                   .name = "fuzz"};
 	struct mp_segr r;
 	struct mp_err e;

@@ -32,11 +32,12 @@ struct opts {
 	/* --text: the best candidate */
 	int text_found, html_fd;
 	char text_charset[64], html_charset[64];
-	/* -p / -x: where the current part goes */
-	FILE *out;
-	int part_seen;       /* -p: 0 no such part, 1 a leaf, 2 a container */
-	char part_type[128]; /* -p: the container's type */
-	struct mp_buf conv;  /* charset conversion of --text */
+	/* -p / -x: where the current part goes, and a uuencoded block in it */
+	FILE *out, *uuout;
+	struct mp_buf uutree; /* -t: the lines of a text part's blocks, shown after it */
+	int part_seen;        /* -p: 0 no such part, 1 a leaf, 2 a container */
+	char part_type[128];  /* -p: the container's type */
+	struct mp_buf conv;   /* charset conversion of --text */
 };
 
 static struct opts O;
@@ -54,7 +55,7 @@ static void usage(FILE *f)
 	    "  -a, --addr[=FIELD]  addresses of From/To/Cc/Bcc (or FIELD), one per line\n"
 	    "      --addr-only     just local@domain\n"
 	    "  -t, --tree          the MIME tree: number, type, charset, encoding, size, name\n"
-	    "  -p, --part N        the decoded bytes of part N\n"
+	    "  -p, --part N        the decoded bytes of part N (N.uK: a uuencoded block)\n"
 	    "      --text          the best readable body as UTF-8 (text/plain, else HTML\n"
 	    "                      with the tags stripped)\n"
 	    "  -x, --extract DIR   write every attachment into DIR, print the paths\n"
@@ -323,28 +324,55 @@ static int is_attachment(const struct part *p)
 
 static char xpath[4096];
 
-static void tree_line(const struct part *p)
+static void tree_line(struct mp_buf *b, const struct part *p)
 {
 	const char *num = p->num[0] ? p->num : ".";
 
-	printf("%-*s%-8s %s", p->depth * 2, "", num, p->type);
+	mp_buf_printf(b, "%-*s%-8s %s", p->depth * 2, "", num, p->type);
 	if (p->charset[0] && strncmp(p->type, "text/", 5) == 0)
-		printf("; charset=%s", p->charset);
+		mp_buf_printf(b, "; charset=%s", p->charset);
 	if (!p->container)
-		printf("  %s  %lld bytes", p->encoding[0] ? p->encoding : "7bit", p->decsize);
+		mp_buf_printf(b, "  %s  %lld bytes", p->encoding[0] ? p->encoding : "7bit",
+		              p->decsize);
 	if (p->filename[0])
-		printf("  \"%s\"", p->filename);
-	putchar('\n');
+		mp_buf_printf(b, "  \"%s\"", p->filename);
+	mp_buf_putc(b, '\n');
+}
+
+static void tree_print(const struct part *p)
+{
+	struct mp_buf b = MP_BUF_INIT;
+
+	tree_line(&b, p);
+	fwrite(b.data, 1, b.len, stdout);
+	mp_buf_free(&b);
+}
+
+/* a uuencoded block starts inside the text part in hand */
+static void on_uupart(struct walker *w, struct part *p)
+{
+	O.uuout = NULL;
+	if (O.mode == M_PART && strcmp(p->num, O.part) == 0) {
+		O.uuout = stdout;
+		O.part_seen = 1;
+	} else if (O.mode == M_EXTRACT) {
+		O.uuout = safe_create(O.dir, p->filename, xpath, sizeof xpath);
+		if (!O.uuout)
+			mp_warn("%s: part %s: %s: %s", w->name, p->num, xpath, strerror(errno));
+	}
 }
 
 static int on_part(struct walker *w, struct part *p)
 {
-	(void)w;
+	if (p->uuencode) {
+		on_uupart(w, p);
+		return 0;
+	}
 	O.out = NULL;
 	switch (O.mode) {
 	case M_TREE:
 		if (p->container)
-			tree_line(p); /* before its children */
+			tree_print(p); /* before its children */
 		break;
 	case M_PART:
 		if (strcmp(p->num, O.part) == 0) {
@@ -386,8 +414,10 @@ static int on_part(struct walker *w, struct part *p)
 
 static int on_data(struct walker *w, struct part *p, const char *s, size_t n)
 {
-	(void)w, (void)p;
-	if (O.out && fwrite(s, 1, n, O.out) != n)
+	FILE *f = p->uuencode ? O.uuout : O.out;
+
+	(void)w;
+	if (f && fwrite(s, 1, n, f) != n)
 		mp_die(EX_IOERR, "write: %s", strerror(errno));
 	return 0;
 }
@@ -397,10 +427,27 @@ static FILE *text_file, *html_file;
 static int on_end(struct walker *w, struct part *p)
 {
 	(void)w;
+	if (p->uuencode && O.mode == M_TREE) {
+		tree_line(&O.uutree, p); /* shown after its text part */
+		return 0;
+	}
+	if (p->uuencode && O.mode == M_EXTRACT) {
+		if (O.uuout) {
+			if (fclose(O.uuout) != 0)
+				mp_die(EX_IOERR, "%s: %s", xpath, strerror(errno));
+			printf("%s\n", xpath);
+		}
+		O.uuout = NULL;
+		return 0;
+	}
 	switch (O.mode) {
 	case M_TREE:
-		if (!p->container)
-			tree_line(p); /* its size is known now */
+		if (!p->container) {
+			tree_print(p); /* its size is known now */
+			if (O.uutree.len)
+				fwrite(O.uutree.data, 1, O.uutree.len, stdout);
+			mp_buf_reset(&O.uutree);
+		}
 		break;
 	case M_JSON:
 		mp_json_begin_object(&O.j, NULL);
@@ -431,7 +478,10 @@ static int on_end(struct walker *w, struct part *p)
 		break;
 	default: break;
 	}
-	O.out = NULL;
+	if (p->uuencode)
+		O.uuout = NULL;
+	else
+		O.out = NULL;
 	return 0;
 }
 
@@ -515,6 +565,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
 	           O.mode == M_TREE || O.mode == M_JSON;
+	w.uu = w.decode && O.mode != M_TEXT;
 	O.messages++;
 	O.text_found = 0;
 	O.html_fd = -1;
@@ -731,6 +782,7 @@ int main(int argc, char **argv)
 		ok = path_input("-");
 	for (int i = 0; i < argc; i++)
 		ok |= path_input(argv[i]);
+	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
 	return ok ? 0 : EX_DATAERR;

@@ -56,7 +56,7 @@ no_stderr() {
     assert_success
     no_stderr
     assert_line --index 0 --partial 'usage: mparse [-f FIELD]...'
-    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json; do
+    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date; do
         assert_output --partial -- "$o"
     done
     mp -V
@@ -697,6 +697,71 @@ EOF
 EOF
 }
 
+# ---------------------------------------------------------------- --date
+
+@test "--date iso|epoch|rfc: the summary, -f date, -j and -r hops in one form" {
+    mp --date iso mixed.eml
+    assert_success
+    no_stderr
+    assert_line --index 3 'Date: 2025-03-04T10:15:00+01:00'
+    mp --date epoch -f date mixed.eml
+    assert_output '1741079700'
+    [ "$(date -u -d @1741079700 +%FT%T)" = 2025-03-04T09:15:00 ]
+    mp --date rfc -f Date mixed.eml
+    assert_output 'Tue, 04 Mar 2025 10:15:00 +0100'
+    # --raw shows the field as it stands, whatever --date says
+    mp --date epoch --raw -f date mixed.eml
+    assert_output 'Tue, 04 Mar 2025 10:15:00 +0100'
+    # JSON: "value" as it stands, "decoded" in the form asked for
+    run bash -c '"$1" -j --date epoch mixed.eml | jq -c ".headers[] | select(.name == \"Date\") | [.value, .decoded]"' _ "$MPARSE"
+    assert_output '["Tue, 04 Mar 2025 10:15:00 +0100","1741079700"]'
+    run bash -c '"$1" -j mixed.eml | jq -r ".headers[] | select(.name == \"Date\") | .decoded"' _ "$MPARSE"
+    assert_output 'Tue, 04 Mar 2025 10:15:00 +0100'
+    # -r: each hop in its own zone (iso, rfc) or as seconds
+    mp -r --date iso received.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+1. from [192.168.1.20] by mail.example.org with ESMTPSA id 4Z8QbS6kF3z1xq at 2025-03-04T10:15:01+01:00
+2. from mail.example.org by mx.example.net with ESMTPS id 4Z8QbT0xYzz9sW at 2025-03-04T09:15:07+00:00 (+6s)
+3. from mx.example.net by imap.example.net with LMTP id kGq2Lw1Fx2dVAQAA at 2025-03-04T04:15:09-05:00 (+2s)
+EOF
+    mp -r --date epoch received.eml
+    assert_line --index 2 '3. from mx.example.net by imap.example.net with LMTP id kGq2Lw1Fx2dVAQAA at 1741079709 (+2s)'
+    mp -r --date rfc received.eml
+    assert_line --index 0 '1. from [192.168.1.20] by mail.example.org with ESMTPSA id 4Z8QbS6kF3z1xq at Tue, 04 Mar 2025 10:15:01 +0100'
+}
+
+@test "--date: obsolete forms are read; -0000 is -00:00; an unreadable date stands, with a warning; a bad form exits 64" {
+    run --separate-stderr bash -c 'printf "%s\n" "Date: Sun, 12 Mar 95 18:30 (comment) EST" "Resent-Date: 1 Jan 2024 00:00:00 -0000" "" x | "$1" --date rfc -f date -f resent-date' _ "$MPARSE"
+    assert_success
+    assert_output $'Sun, 12 Mar 1995 18:30:00 -0500\nMon, 01 Jan 2024 00:00:00 -0000'
+    run --separate-stderr bash -c 'printf "%s\n" "Date: Wednesday, 5 Mar 2025 23:59:60 +1345" "Resent-Date: 1 Jan 2024 00:00:00 -0000" "" x | "$1" --date iso -f date -f resent-date' _ "$MPARSE"
+    assert_output $'2025-03-06T00:00:00+13:45\n2024-01-01T00:00:00-00:00'
+    # a day that does not exist, a word: as they stand, with a warning
+    printf 'Date: 29 Feb 2023 10:00 +0000\nSubject: s\n\nx\n' >baddate.eml
+    mp --date iso baddate.eml
+    assert_success
+    assert_output $'Date: 29 Feb 2023 10:00 +0000\nSubject: s'
+    assert_equal "$stderr" 'mparse: baddate.eml: Date: cannot read the date "29 Feb 2023 10:00 +0000": shown as it stands'
+    run --separate-stderr bash -c 'printf "%s\n" "Received: by a.example; yesterday" "Date: soon" "" x | "$1" --date epoch -r' _ "$MPARSE"
+    assert_success
+    assert_output '1. from ? by a.example at yesterday'
+    assert_equal "$stderr" 'mparse: stdin: Received (hop 1): cannot read the date "yesterday": shown as it stands'
+    # without --date, nothing is read and nothing is said
+    run --separate-stderr bash -c 'printf "Date: soon\n\nx\n" | "$1"' _ "$MPARSE"
+    assert_output 'Date: soon'
+    assert_equal "$stderr" ''
+    for bad in ISO local '' 'iso,rfc'; do
+        mp --date "$bad" mixed.eml
+        assert_failure 64
+        assert_equal "$stderr" "mparse: --date: unknown form '$bad' (iso, epoch or rfc)"
+        assert_output ''
+    done
+    mp --date
+    assert_failure 64
+}
+
 # ---------------------------------------------------------------- JSON
 
 @test "-j: one object per message: headers (name, value, decoded), parts, file" {
@@ -1076,7 +1141,7 @@ oracle() {
     run bash -c 'mandoc -Tascii "$1" | sed "s/.\x08//g"' _ "$MANDIR/mparse.1"
     assert_success
     local s
-    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json \
+    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date \
         'EXIT STATUS' EXAMPLES 'SEE ALSO' STANDARDS BUGS 'RFC 5322' 'RFC 2045' 'RFC 2046' \
         'RFC 2047' 'RFC 2231' 'RFC 6532' 'closing boundary' 'nested too deep' 'empty input' \
         'unbalanced quotes' 65 73 Maildir mbox Uuencoded; do
@@ -1092,11 +1157,14 @@ oracle() {
         COMP_WORDS=(mparse --ext); COMP_CWORD=1; COMP_LINE="mparse --ext"; COMP_POINT=${#COMP_LINE}
         _mparse mparse --ext mparse; echo "reply: ${COMPREPLY[*]}"
         COMP_WORDS=(mparse -f Su); COMP_CWORD=2; COMP_LINE="mparse -f Su"; COMP_POINT=${#COMP_LINE}
-        _mparse mparse Su -f; echo "field: ${COMPREPLY[*]}"' _ "$COMPDIR"
+        _mparse mparse Su -f; echo "field: ${COMPREPLY[*]}"
+        COMP_WORDS=(mparse --date e); COMP_CWORD=2; COMP_LINE="mparse --date e"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse e --date; echo "date: ${COMPREPLY[*]}"' _ "$COMPDIR"
     assert_success
     assert_line --index 0 'complete -F _mparse mparse'
     assert_line 'reply: --extract='
     assert_line 'field: Subject'
+    assert_line 'date: epoch'
     if command -v zsh >/dev/null; then
         run zsh -n "$COMPDIR/zsh/_mparse"
         assert_success
@@ -1106,8 +1174,11 @@ oracle() {
         assert_output $'_mparse\nloaded'
     fi
     if command -v fish >/dev/null; then
-        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"' "$COMPDIR/fish/mparse.fish"
+        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"; complete -C "mparse --date "' "$COMPDIR/fish/mparse.fish"
         assert_success
+        assert_line --regexp $'^iso\t'
+        assert_line --regexp $'^epoch\t'
+        assert_line --regexp $'^rfc\t'
         assert_line --regexp $'^--extract\t'
         assert_line --regexp $'^--addr-only\t'
     fi

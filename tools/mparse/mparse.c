@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "date.h"
 #include "hdr.h"
 #include "json.h"
 #include "mime.h"
@@ -25,6 +26,7 @@ struct opts {
 	enum mode mode;
 	const char *fields[32];
 	int nfields, raw, addr_only;
+	enum date_form date; /* --date */
 	const char *addr_field, *part, *dir;
 	long messages;
 	int printed;
@@ -47,7 +49,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
-	    "          [-x DIR] [-r] [-j] [FILE|DIR|-]...\n"
+	    "          [-x DIR] [-r] [-j] [--date iso|epoch|rfc] [FILE|DIR|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -61,6 +63,7 @@ static void usage(FILE *f)
 	    "  -x, --extract DIR   write every attachment into DIR, print the paths\n"
 	    "  -r, --received      the Received trace, oldest hop first\n"
 	    "  -j, --json          headers and the MIME tree as JSON, one object per message\n"
+	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
 	    mp_progname());
@@ -74,64 +77,35 @@ static void decoded(const char *v, struct mp_buf *out)
 
 /* ---------------------------------------------------------------- per mode */
 
-/* the zone of a date-time: +hhmm/-hhmm, or an obsolete name (RFC 5322
- * 4.3; military letters and unknown names count as -0000); seconds east
- * of UTC, or -1 when there is none */
-static int zone_offset(const char *z, long *off)
+/* a Date or Resent-Date value in the form of --date; as it stands, with a
+ * warning, when it cannot be read */
+static int is_date_field(const char *name)
 {
-	static const struct {
-		const char *name;
-		int hours;
-	} names[] = {{"UT", 0},   {"GMT", 0},  {"Z", 0},    {"EST", -5}, {"EDT", -4}, {"CST", -6},
-	             {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
-	size_t n = 0;
-
-	while (*z == ' ' || *z == '\t' || *z == '\r' || *z == '\n')
-		z++;
-	if ((*z == '+' || *z == '-') && strspn(z + 1, "0123456789") >= 4) {
-		int hh = (z[1] - '0') * 10 + (z[2] - '0'), mm = (z[3] - '0') * 10 + (z[4] - '0');
-		if (mm > 59)
-			return -1;
-		*off = (*z == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
-		return 0;
-	}
-	while (z[n] && ((z[n] >= 'A' && z[n] <= 'Z') || (z[n] >= 'a' && z[n] <= 'z')))
-		n++;
-	if (!n)
-		return -1;
-	*off = 0;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strlen(names[i].name) == n && strncasecmp(z, names[i].name, n) == 0)
-			*off = names[i].hours * 3600L;
-	return 0;
+	return strcasecmp(name, "Date") == 0 || strcasecmp(name, "Resent-Date") == 0;
 }
 
-/* the date after the ';' of a Received field, 0 when it cannot be read */
-static time_t received_date(const char *ds)
+static void date_value(const char *msg, const char *field, const char *v, struct mp_buf *out)
 {
-	struct tm tm;
-	long off = 0;
+	struct date d;
+	char buf[64];
 
-	while (*ds == ' ' || *ds == '\t' || *ds == '\r' || *ds == '\n')
-		ds++;
-	memset(&tm, 0, sizeof tm);
-	const char *end = strptime(ds, "%a, %d %b %Y %H:%M", &tm);
-	if (!end) {
-		memset(&tm, 0, sizeof tm);
-		end = strptime(ds, "%d %b %Y %H:%M", &tm);
+	if (date_parse(v, &d) < 0) {
+		mp_warn("%s: %s: cannot read the date \"%s\": shown as it stands", msg, field, v);
+		decoded(v, out);
+		return;
 	}
-	if (!end)
-		return 0;
-	if (*end == ':') {
-		/* the seconds are optional */
-		const char *e2 = strptime(end, ":%S", &tm);
-		if (!e2)
-			return 0;
-		end = e2;
-	}
-	if (zone_offset(end, &off) < 0)
-		return 0;
-	return timegm(&tm) - off;
+	date_format(&d, O.date, buf, sizeof buf);
+	mp_buf_reset(out);
+	mp_buf_puts(out, buf);
+}
+
+/* a field's value as -f and the summary print it */
+static void field_value(const char *msg, const struct field *f, struct mp_buf *out)
+{
+	if (O.date != DATE_ASIS && is_date_field(f->name))
+		date_value(msg, f->name, f->value, out);
+	else
+		decoded(f->value, out);
 }
 
 static int on_header(struct walker *w, struct header *h)
@@ -145,11 +119,12 @@ static int on_header(struct walker *w, struct header *h)
 		if (O.messages > 1)
 			putchar('\n');
 		for (size_t i = 0; i < 5; i++) {
-			const char *v = field_get(h, sum[i]);
-			if (!v)
-				continue;
-			decoded(v, &d);
-			printf("%s: %s\n", sum[i], d.data ? d.data : "");
+			for (size_t k = 0; k < h->n; k++)
+				if (strcasecmp(h->f[k].name, sum[i]) == 0) {
+					field_value(w->name, &h->f[k], &d);
+					printf("%s: %s\n", sum[i], d.data ? d.data : "");
+					break;
+				}
 		}
 		break;
 	}
@@ -160,7 +135,7 @@ static int on_header(struct walker *w, struct header *h)
 					if (O.raw) {
 						printf("%s\n", h->f[i].value);
 					} else {
-						decoded(h->f[i].value, &d);
+						field_value(w->name, &h->f[i], &d);
 						printf("%s\n", d.data ? d.data : "");
 					}
 				}
@@ -192,7 +167,7 @@ static int on_header(struct walker *w, struct header *h)
 	case M_RECEIVED: {
 		/* the fields come newest first: print them oldest first */
 		time_t prev = 0;
-		int hop = 0;
+		int hop = 0, have_prev = 0;
 		for (size_t i = h->n; i-- > 0;) {
 			if (strcasecmp(h->f[i].name, "Received") != 0)
 				continue;
@@ -230,21 +205,34 @@ static int on_header(struct walker *w, struct header *h)
 				}
 				prevw = wd;
 			}
-			time_t t = 0;
-			if (semi)
-				t = received_date(semi + 1);
+			struct date dt;
+			int known = semi && date_parse(semi + 1, &dt) == 0;
 			printf("%d. from %s by %s%s%s%s%s", ++hop, from[0] ? from : "?",
 			       by[0] ? by : "?", with[0] ? " with " : "", with, id[0] ? " id " : "",
 			       id);
-			if (t) {
+			if (known) {
 				char buf[64];
 				struct tm g;
-				gmtime_r(&t, &g);
-				strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
+				if (O.date != DATE_ASIS) {
+					date_format(&dt, O.date, buf, sizeof buf);
+				} else {
+					gmtime_r(&dt.t, &g);
+					strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
+				}
 				printf(" at %s", buf);
-				if (prev)
-					printf(" (%+llds)", (long long)(t - prev));
-				prev = t;
+				if (have_prev)
+					printf(" (%+llds)", (long long)(dt.t - prev));
+				prev = dt.t;
+				have_prev = 1;
+			} else if (semi && O.date != DATE_ASIS) {
+				const char *ds = semi + 1;
+				while (*ds == ' ' || *ds == '\t' || *ds == '\r' || *ds == '\n')
+					ds++;
+				mp_warn(
+				    "%s: Received (hop %d): cannot read the date \"%s\": shown as "
+				    "it stands",
+				    w->name, hop, ds);
+				printf(" at %s", ds);
 			}
 			putchar('\n');
 		}
@@ -257,7 +245,7 @@ static int on_header(struct walker *w, struct header *h)
 			mp_json_begin_object(&O.j, NULL);
 			mp_json_string(&O.j, "name", h->f[i].name);
 			mp_json_string(&O.j, "value", h->f[i].value);
-			decoded(h->f[i].value, &d);
+			field_value(w->name, &h->f[i], &d);
 			mp_json_string(&O.j, "decoded", d.data ? d.data : "");
 			mp_json_end_object(&O.j);
 		}
@@ -717,19 +705,14 @@ static int path_input(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
-	                                   {"raw", no_argument, NULL, 'R'},
-	                                   {"addr", optional_argument, NULL, 'a'},
-	                                   {"addr-only", no_argument, NULL, 'A'},
-	                                   {"tree", no_argument, NULL, 't'},
-	                                   {"part", required_argument, NULL, 'p'},
-	                                   {"text", no_argument, NULL, 'T'},
-	                                   {"extract", required_argument, NULL, 'x'},
-	                                   {"received", no_argument, NULL, 'r'},
-	                                   {"json", no_argument, NULL, 'j'},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {"version", no_argument, NULL, 'V'},
-	                                   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
+	    {"addr", optional_argument, NULL, 'a'},  {"addr-only", no_argument, NULL, 'A'},
+	    {"tree", no_argument, NULL, 't'},        {"part", required_argument, NULL, 'p'},
+	    {"text", no_argument, NULL, 'T'},        {"extract", required_argument, NULL, 'x'},
+	    {"received", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
+	    {"date", required_argument, NULL, 'D'},  {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
 	int c, ok = 0;
 
 	mp_setprogname(argv[0]);
@@ -764,6 +747,12 @@ int main(int argc, char **argv)
 			break;
 		case 'r': O.mode = M_RECEIVED; break;
 		case 'j': O.mode = M_JSON; break;
+		case 'D':
+			if ((c = date_form_parse(optarg)) < 0)
+				mp_die(EX_USAGE, "--date: unknown form '%s' (iso, epoch or rfc)",
+				       optarg);
+			O.date = (enum date_form)c;
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
 		default: mp_getopt_fail(c, argv, optind, optopt);

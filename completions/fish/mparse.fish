@@ -18,5 +18,6 @@ complete -c mparse -s x -l extract -x -a '(__fish_complete_directories)' -d 'Wri
 complete -c mparse -s r -l received -d 'The Received path, oldest hop first'
 complete -c mparse -s j -l json -d 'Headers and the MIME tree as JSON'
 complete -c mparse -l date -x -a 'iso\t"RFC 3339, own zone" epoch\t"Seconds since 1970 UTC" rfc\t"RFC 5322 canonical form"' -d 'Print dates in one form'
+complete -c mparse -l mbox -d 'Read every file and stdin as an mbox'
 complete -c mparse -s h -l help -d 'Print usage and exit'
 complete -c mparse -s V -l version -d 'Print version and exit'

@@ -56,7 +56,7 @@ no_stderr() {
     assert_success
     no_stderr
     assert_line --index 0 --partial 'usage: mparse [-f FIELD]...'
-    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date; do
+    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date --mbox; do
         assert_output --partial -- "$o"
     done
     mp -V
@@ -833,6 +833,37 @@ EOF
     assert_line --index 0 '1        text/plain; charset=us-ascii  7bit  76 bytes'
 }
 
+@test "--mbox: an mbox that detection misses (blank lines first) is split; what is no mbox is said so" {
+    { printf '\n\n'; cat several.mbox; } >lead.mbox
+    # detection looks at the first line only: one message with an empty header
+    mp -f subject lead.mbox
+    assert_success
+    assert_output ''
+    mp --mbox -f subject lead.mbox
+    assert_success
+    no_stderr
+    assert_output $'First in the mbox\nSecond, with an attachment\nThird'
+    run --separate-stderr bash -c '"$1" --mbox -j < lead.mbox | jq -r .file' _ "$MPARSE"
+    assert_output $'stdin:1\nstdin:2\nstdin:3'
+    # a message that is no mbox: a warning naming it and the byte, exit 65
+    mp --mbox mixed.eml
+    assert_failure 65
+    assert_output ''
+    assert_equal "$stderr" 'mparse: mixed.eml: not an mbox: no "From " line at byte 1'
+    # with a good input too: exit 0, the warning still given
+    mp --mbox -f subject several.mbox mixed.eml
+    assert_success
+    assert_output $'First in the mbox\nSecond, with an attachment\nThird'
+    assert_equal "$stderr" 'mparse: mixed.eml: not an mbox: no "From " line at byte 1'
+    # the messages of a Maildir are messages, --mbox or not
+    mkdir -p md/cur md/new
+    cp received.eml md/cur/1.M1P1.host:2,S
+    mp --mbox -f subject md
+    assert_success
+    no_stderr
+    assert_output 'Trace'
+}
+
 @test "Maildir: cur/ then new/, each in name order; tmp/ and dot files ignored" {
     mkdir -p md/cur md/new md/tmp
     cp received.eml 'md/cur/1741079800.M2P200.host:2,S'
@@ -1141,7 +1172,7 @@ oracle() {
     run bash -c 'mandoc -Tascii "$1" | sed "s/.\x08//g"' _ "$MANDIR/mparse.1"
     assert_success
     local s
-    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date \
+    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date --mbox \
         'EXIT STATUS' EXAMPLES 'SEE ALSO' STANDARDS BUGS 'RFC 5322' 'RFC 2045' 'RFC 2046' \
         'RFC 2047' 'RFC 2231' 'RFC 6532' 'closing boundary' 'nested too deep' 'empty input' \
         'unbalanced quotes' 65 73 Maildir mbox Uuencoded; do
@@ -1159,12 +1190,15 @@ oracle() {
         COMP_WORDS=(mparse -f Su); COMP_CWORD=2; COMP_LINE="mparse -f Su"; COMP_POINT=${#COMP_LINE}
         _mparse mparse Su -f; echo "field: ${COMPREPLY[*]}"
         COMP_WORDS=(mparse --date e); COMP_CWORD=2; COMP_LINE="mparse --date e"; COMP_POINT=${#COMP_LINE}
-        _mparse mparse e --date; echo "date: ${COMPREPLY[*]}"' _ "$COMPDIR"
+        _mparse mparse e --date; echo "date: ${COMPREPLY[*]}"
+        COMP_WORDS=(mparse --mb); COMP_CWORD=1; COMP_LINE="mparse --mb"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse --mb mparse; echo "mbox: ${COMPREPLY[*]}"' _ "$COMPDIR"
     assert_success
     assert_line --index 0 'complete -F _mparse mparse'
     assert_line 'reply: --extract='
     assert_line 'field: Subject'
     assert_line 'date: epoch'
+    assert_line 'mbox: --mbox'
     if command -v zsh >/dev/null; then
         run zsh -n "$COMPDIR/zsh/_mparse"
         assert_success
@@ -1174,11 +1208,12 @@ oracle() {
         assert_output $'_mparse\nloaded'
     fi
     if command -v fish >/dev/null; then
-        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"; complete -C "mparse --date "' "$COMPDIR/fish/mparse.fish"
+        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"; complete -C "mparse --date "; complete -C "mparse --mb"' "$COMPDIR/fish/mparse.fish"
         assert_success
         assert_line --regexp $'^iso\t'
         assert_line --regexp $'^epoch\t'
         assert_line --regexp $'^rfc\t'
+        assert_line --regexp $'^--mbox\t'
         assert_line --regexp $'^--extract\t'
         assert_line --regexp $'^--addr-only\t'
     fi

@@ -25,7 +25,7 @@ enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RE
 struct opts {
 	enum mode mode;
 	const char *fields[32];
-	int nfields, raw, addr_only;
+	int nfields, raw, addr_only, mbox;
 	enum date_form date; /* --date */
 	const char *addr_field, *part, *dir;
 	long messages;
@@ -49,7 +49,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
-	    "          [-x DIR] [-r] [-j] [--date iso|epoch|rfc] [FILE|DIR|-]...\n"
+	    "          [-x DIR] [-r] [-j] [--date iso|epoch|rfc] [--mbox] [FILE|DIR|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -64,6 +64,7 @@ static void usage(FILE *f)
 	    "  -r, --received      the Received trace, oldest hop first\n"
 	    "  -j, --json          headers and the MIME tree as JSON, one object per message\n"
 	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
+	    "      --mbox          read every FILE (and stdin) as an mbox\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
 	    mp_progname());
@@ -593,7 +594,8 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	return rc;
 }
 
-static int fd_input(const char *name, int fd)
+/* force: --mbox, for a FILE or stdin (never a Maildir's messages) */
+static int fd_input(const char *name, int fd, int force)
 {
 	struct mp_segr r;
 	struct mp_err e;
@@ -611,7 +613,7 @@ static int fd_input(const char *name, int fd)
 		mp_segr_free(&r);
 		return 0;
 	}
-	int mbox = len >= 5 && memcmp(seg, "From ", 5) == 0;
+	int mbox = force || (len >= 5 && memcmp(seg, "From ", 5) == 0);
 	r.start -= len; /* give it back */
 	r.off -= (long long)len;
 	r.bol = 1;
@@ -622,7 +624,7 @@ static int fd_input(const char *name, int fd)
 		struct mp_mboxsplit m;
 		mp_mboxsplit_init(&m, &r);
 		struct mp_msgsrc src = mp_mboxsplit_src(&m);
-		while (mp_mboxsplit_begin(&m, &e) > 0) {
+		while ((k = mp_mboxsplit_begin(&m, &e)) > 0) {
 			char nm[4200];
 			snprintf(nm, sizeof nm, "%s:%ld", name, m.count);
 			read_ok |= one(nm, &src) == 0;
@@ -630,6 +632,8 @@ static int fd_input(const char *name, int fd)
 			while (src.next(src.ctx, &seg, &len, &bol, &e) > 0)
 				;
 		}
+		if (k < 0)
+			mp_warn("%s: %s", name, e.msg); /* --mbox on what is none */
 	}
 	mp_segr_free(&r);
 	return read_ok;
@@ -646,7 +650,7 @@ static int path_input(const char *path)
 	int ok = 0;
 
 	if (strcmp(path, "-") == 0)
-		return fd_input("stdin", STDIN_FILENO);
+		return fd_input("stdin", STDIN_FILENO, O.mbox);
 	if (stat(path, &st) < 0) {
 		mp_warn("%s: %s", path, strerror(errno));
 		return 0;
@@ -682,7 +686,7 @@ static int path_input(const char *path)
 				snprintf(f, sizeof f, "%s/%s", d, v[i]);
 				int fd = open(f, O_RDONLY | O_CLOEXEC);
 				if (fd >= 0) {
-					ok |= fd_input(f, fd);
+					ok |= fd_input(f, fd, 0);
 					close(fd);
 				}
 				free(v[i]);
@@ -698,21 +702,28 @@ static int path_input(const char *path)
 		mp_warn("%s: %s", path, strerror(errno));
 		return 0;
 	}
-	ok = fd_input(path, fd);
+	ok = fd_input(path, fd, O.mbox);
 	close(fd);
 	return ok;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
-	    {"addr", optional_argument, NULL, 'a'},  {"addr-only", no_argument, NULL, 'A'},
-	    {"tree", no_argument, NULL, 't'},        {"part", required_argument, NULL, 'p'},
-	    {"text", no_argument, NULL, 'T'},        {"extract", required_argument, NULL, 'x'},
-	    {"received", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
-	    {"date", required_argument, NULL, 'D'},  {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
+	                                   {"raw", no_argument, NULL, 'R'},
+	                                   {"addr", optional_argument, NULL, 'a'},
+	                                   {"addr-only", no_argument, NULL, 'A'},
+	                                   {"tree", no_argument, NULL, 't'},
+	                                   {"part", required_argument, NULL, 'p'},
+	                                   {"text", no_argument, NULL, 'T'},
+	                                   {"extract", required_argument, NULL, 'x'},
+	                                   {"received", no_argument, NULL, 'r'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"date", required_argument, NULL, 'D'},
+	                                   {"mbox", no_argument, NULL, 'M'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {NULL, 0, NULL, 0}};
 	int c, ok = 0;
 
 	mp_setprogname(argv[0]);
@@ -747,6 +758,7 @@ int main(int argc, char **argv)
 			break;
 		case 'r': O.mode = M_RECEIVED; break;
 		case 'j': O.mode = M_JSON; break;
+		case 'M': O.mbox = 1; break;
 		case 'D':
 			if ((c = date_form_parse(optarg)) < 0)
 				mp_die(EX_USAGE, "--date: unknown form '%s' (iso, epoch or rfc)",

@@ -56,7 +56,7 @@ no_stderr() {
     assert_success
     no_stderr
     assert_line --index 0 --partial 'usage: mparse [-f FIELD]...'
-    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date --mbox; do
+    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox; do
         assert_output --partial -- "$o"
     done
     mp -V
@@ -791,6 +791,81 @@ EOF
     done < <("$MPARSE" -j forward.eml | jq -r '.parts[] | select(.size != null) | "\(.part) \(.size)"')
 }
 
+# ---------------------------------------------------------------- -j --bodies
+
+@test "-j --bodies: each leaf's decoded body, text as UTF-8, the rest in base64; without --bodies none" {
+    mp --bodies mixed.eml
+    assert_success
+    no_stderr
+    assert_equal "${#lines[@]}" 1
+    run bash -c '"$1" -j --bodies mixed.eml | jq -c ".parts[] | [.part, .body_encoding, (.body | type)]"' _ "$MPARSE"
+    assert_output - <<'EOF'
+["1.1","utf-8","string"]
+["1.2","utf-8","string"]
+["1",null,"null"]
+["2","base64","string"]
+["3","utf-8","string"]
+["",null,"null"]
+EOF
+    # text: converted from ISO-8859-1; binary: the -p bytes, base64
+    run bash -c '"$1" --bodies mixed.eml | jq -j ".parts[] | select(.part == \"1.1\") | .body"' _ "$MPARSE"
+    assert_equal "$output" "$("$MPARSE" -p 1.1 mixed.eml | iconv -f ISO-8859-1 -t UTF-8)"
+    "$MPARSE" --bodies mixed.eml | jq -r '.parts[] | select(.part == "2") | .body' | base64 -d | cmp - report.pdf
+    # the uuencoded blocks too
+    "$MPARSE" --bodies uuencoded.eml | jq -r '.parts[] | select(.part == "1.u1") | .body' | base64 -d >tool.got
+    "$MPARSE" -p 1.u1 uuencoded.eml | cmp - tool.got
+    run bash -c '"$1" --bodies uuencoded.eml | jq -j ".parts[] | select(.part == \"1.u2\") | .body"' _ "$MPARSE"
+    assert_output $'Notes for Bob\nline two'
+    # without --bodies: no body, and the same members as before
+    run bash -c '"$1" -j mixed.eml | jq -c "[.parts[] | keys] | unique"' _ "$MPARSE"
+    assert_output '[["charset","encoding","filename","offset","part","size","type"],["charset","encoding","filename","offset","part","type"]]'
+    # an unknown charset: read as UTF-8, U+FFFD for what is not, a warning
+    mp --bodies unknown-charset.eml
+    assert_success
+    assert_equal "$stderr" 'mparse: unknown-charset.eml: part 1: unknown charset "x-mystery-8": the body is read as UTF-8'
+    run jq -r '.parts[] | select(.part == "1") | .body' <<<"$output"
+    assert_output 'Bytes in an unknown charset: ��� end.'
+    # bodies wait in TMPDIR: none to be had there is exit 73
+    TMPDIR=$T/nonexistent run --separate-stderr "$MPARSE" --bodies mixed.eml
+    assert_failure 73
+    assert_equal "$stderr" "mparse: $T/nonexistent: a temporary file for a body: No such file or directory"
+    TMPDIR=$T/nonexistent run --separate-stderr "$MPARSE" -j mixed.eml
+    assert_success
+}
+
+@test "-j --bodies: characters cut between two pieces of 48 KiB come out whole (Shift_JIS, UTF-8)" {
+    python3 -c 'import sys
+text = "x" + "aあ" * 70000 + "\n"
+sys.stdout.buffer.write(b"Subject: sjis\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+    b"Content-Type: text/plain; charset=Shift_JIS\nContent-Transfer-Encoding: 8bit\n\n" + text.encode("shift_jis") +
+    b"--b\nContent-Type: text/plain; charset=utf-8\n\n" + ("y" + "é€😀" * 30000 + "\n").encode() + b"--b--\n")' >big.eml
+    mp --bodies big.eml
+    assert_success
+    no_stderr
+    run bash -c '"$1" --bodies big.eml | jq -j ".parts[] | select(.part == \"1\") | .body" | cmp - <("$1" -p 1 big.eml | iconv -f SHIFT_JIS -t UTF-8)' _ "$MPARSE"
+    assert_success
+    run bash -c '"$1" --bodies big.eml | jq -j ".parts[] | select(.part == \"2\") | .body" | cmp - <("$1" -p 2 big.eml)' _ "$MPARSE"
+    assert_success
+}
+
+@test "-j --bodies: a 40 MB attachment in bounded memory (peak RSS under 8 MiB)" {
+    rss_checked || skip "peak RSS is not meaningful under a sanitizer (MP_SANITIZE=$MP_SANITIZE)"
+    [ -x /usr/bin/time ] || fail "/usr/bin/time is missing (install the Debian package 'time')"
+    head -c 40M /dev/urandom >blob
+    {
+        printf 'Subject: big\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n'
+        printf 'Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n'
+        base64 -w 76 blob
+        printf -- '--b--\n'
+    } >big.eml
+    rm -f json
+    /usr/bin/time -f %M -o rss "$MPARSE" --bodies big.eml >json
+    jq -r '.parts[0].body' json | base64 -d | cmp - blob
+    local kb
+    kb=$(tail -n 1 rss)
+    [ "$kb" -lt 8192 ] || fail "peak RSS ${kb} KiB"
+}
+
 # ---------------------------------------------------------------- inputs
 
 @test "mbox: every message, >From unquoted one level, numbered FILE:N" {
@@ -1172,7 +1247,7 @@ oracle() {
     run bash -c 'mandoc -Tascii "$1" | sed "s/.\x08//g"' _ "$MANDIR/mparse.1"
     assert_success
     local s
-    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json --date --mbox \
+    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox \
         'EXIT STATUS' EXAMPLES 'SEE ALSO' STANDARDS BUGS 'RFC 5322' 'RFC 2045' 'RFC 2046' \
         'RFC 2047' 'RFC 2231' 'RFC 6532' 'closing boundary' 'nested too deep' 'empty input' \
         'unbalanced quotes' 65 73 Maildir mbox Uuencoded; do

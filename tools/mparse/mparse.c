@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "date.h"
+#include "jbody.h"
 #include "hdr.h"
 #include "json.h"
 #include "mime.h"
@@ -25,7 +26,7 @@ enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RE
 struct opts {
 	enum mode mode;
 	const char *fields[32];
-	int nfields, raw, addr_only, mbox;
+	int nfields, raw, addr_only, mbox, bodies;
 	enum date_form date; /* --date */
 	const char *addr_field, *part, *dir;
 	long messages;
@@ -49,7 +50,8 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
-	    "          [-x DIR] [-r] [-j] [--date iso|epoch|rfc] [--mbox] [FILE|DIR|-]...\n"
+	    "          [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
+	    "          [FILE|DIR|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -63,6 +65,7 @@ static void usage(FILE *f)
 	    "  -x, --extract DIR   write every attachment into DIR, print the paths\n"
 	    "  -r, --received      the Received trace, oldest hop first\n"
 	    "  -j, --json          headers and the MIME tree as JSON, one object per message\n"
+	    "      --bodies        with the decoded body of each part (implies -j)\n"
 	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
 	    "      --mbox          read every FILE (and stdin) as an mbox\n"
 	    "  -h, --help          this help\n"
@@ -337,10 +340,34 @@ static void tree_print(const struct part *p)
 	mp_buf_free(&b);
 }
 
+/* -j --bodies: a part's body waits in a temporary file until the part
+ * ends and its object is written */
+static FILE *spool(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	FILE *f = NULL;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (snprintf(path, sizeof path, "%s/mparse.XXXXXX", dir) >= (int)sizeof path)
+		mp_die(EX_CANTCREAT, "TMPDIR: too long a path");
+	int fd = mkstemp(path);
+	if (fd >= 0) {
+		unlink(path);
+		f = fdopen(fd, "w+");
+	}
+	if (!f)
+		mp_die(EX_CANTCREAT, "%s: a temporary file for a body: %s", dir, strerror(errno));
+	return f;
+}
+
 /* a uuencoded block starts inside the text part in hand */
 static void on_uupart(struct walker *w, struct part *p)
 {
 	O.uuout = NULL;
+	if (O.mode == M_JSON && O.bodies)
+		O.uuout = spool();
 	if (O.mode == M_PART && strcmp(p->num, O.part) == 0) {
 		O.uuout = stdout;
 		O.part_seen = 1;
@@ -386,6 +413,10 @@ static int on_part(struct walker *w, struct part *p)
 			O.out = tmpfile();
 			O.html_fd = -2; /* the FILE is kept below */
 		}
+		break;
+	case M_JSON:
+		if (O.bodies && !p->container)
+			O.out = spool();
 		break;
 	case M_EXTRACT:
 		if (is_attachment(p)) {
@@ -448,6 +479,18 @@ static int on_end(struct walker *w, struct part *p)
 		mp_json_int(&O.j, "offset", p->offset);
 		if (!p->container)
 			mp_json_int(&O.j, "size", p->decsize);
+		FILE *body = p->uuencode ? O.uuout : O.out;
+		if (body) {
+			int rc = jbody_write(&O.j, body, p->type, p->charset);
+			if (rc < 0)
+				mp_die(EX_IOERR, "a temporary file for a body: %s",
+				       strerror(errno));
+			if (rc > 0)
+				mp_warn("%s: part %s: unknown charset \"%s\": the body is read as "
+				        "UTF-8",
+				        w->name, p->num, p->charset);
+			fclose(body);
+		}
 		mp_json_end_object(&O.j);
 		break;
 	case M_TEXT:
@@ -709,21 +752,15 @@ static int path_input(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
-	                                   {"raw", no_argument, NULL, 'R'},
-	                                   {"addr", optional_argument, NULL, 'a'},
-	                                   {"addr-only", no_argument, NULL, 'A'},
-	                                   {"tree", no_argument, NULL, 't'},
-	                                   {"part", required_argument, NULL, 'p'},
-	                                   {"text", no_argument, NULL, 'T'},
-	                                   {"extract", required_argument, NULL, 'x'},
-	                                   {"received", no_argument, NULL, 'r'},
-	                                   {"json", no_argument, NULL, 'j'},
-	                                   {"date", required_argument, NULL, 'D'},
-	                                   {"mbox", no_argument, NULL, 'M'},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {"version", no_argument, NULL, 'V'},
-	                                   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
+	    {"addr", optional_argument, NULL, 'a'},  {"addr-only", no_argument, NULL, 'A'},
+	    {"tree", no_argument, NULL, 't'},        {"part", required_argument, NULL, 'p'},
+	    {"text", no_argument, NULL, 'T'},        {"extract", required_argument, NULL, 'x'},
+	    {"received", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
+	    {"date", required_argument, NULL, 'D'},  {"mbox", no_argument, NULL, 'M'},
+	    {"bodies", no_argument, NULL, 'B'},      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
 	int c, ok = 0;
 
 	mp_setprogname(argv[0]);
@@ -759,6 +796,10 @@ int main(int argc, char **argv)
 		case 'r': O.mode = M_RECEIVED; break;
 		case 'j': O.mode = M_JSON; break;
 		case 'M': O.mbox = 1; break;
+		case 'B':
+			O.bodies = 1;
+			O.mode = M_JSON;
+			break;
 		case 'D':
 			if ((c = date_form_parse(optarg)) < 0)
 				mp_die(EX_USAGE, "--date: unknown form '%s' (iso, epoch or rfc)",

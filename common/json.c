@@ -11,11 +11,11 @@ void mp_json_init(struct mp_json *j, FILE *f, int pretty)
 	j->pretty = pretty;
 }
 
-static void raw_string(struct mp_json *j, const char *s, size_t n)
+/* the inside of a string: escaped, invalid UTF-8 as U+FFFD */
+static void escaped(struct mp_json *j, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 
-	fputc('"', j->f);
 	for (size_t i = 0; i < n;) {
 		unsigned c = u[i];
 		if (c == '"' || c == '\\') {
@@ -43,6 +43,12 @@ static void raw_string(struct mp_json *j, const char *s, size_t n)
 			}
 		}
 	}
+}
+
+static void raw_string(struct mp_json *j, const char *s, size_t n)
+{
+	fputc('"', j->f);
+	escaped(j, s, n);
 	fputc('"', j->f);
 }
 
@@ -137,4 +143,62 @@ void mp_json_finish(struct mp_json *j)
 {
 	fputc('\n', j->f);
 	fflush(j->f);
+}
+
+/* the length a UTF-8 lead byte announces; 0 for anything else */
+static size_t lead_len(unsigned char c)
+{
+	return c >= 0xc2 && c <= 0xdf   ? 2
+	       : c >= 0xe0 && c <= 0xef ? 3
+	       : c >= 0xf0 && c <= 0xf4 ? 4
+	                                : 0;
+}
+
+void mp_json_begin_string(struct mp_json *j, const char *key)
+{
+	member(j, key);
+	fputc('"', j->f);
+	j->npend = 0;
+}
+
+void mp_json_string_more(struct mp_json *j, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	/* first the character the last piece began */
+	while (j->npend && n) {
+		if ((*u & 0xc0) != 0x80) {
+			escaped(j, (const char *)j->pend, j->npend); /* cut short: U+FFFD */
+			j->npend = 0;
+			break;
+		}
+		j->pend[j->npend++] = *u++;
+		n--;
+		if (j->npend == lead_len(j->pend[0])) {
+			escaped(j, (const char *)j->pend, j->npend);
+			j->npend = 0;
+		}
+	}
+	if (j->npend)
+		return; /* all of this piece went into it */
+	/* a character this piece begins but does not end waits for the next */
+	size_t keep = 0;
+	for (size_t i = 1; i <= 3 && i <= n; i++) {
+		unsigned char c = u[n - i];
+		if ((c & 0xc0) == 0x80)
+			continue;
+		if (lead_len(c) > i)
+			keep = i;
+		break;
+	}
+	escaped(j, (const char *)u, n - keep);
+	memcpy(j->pend, u + n - keep, keep);
+	j->npend = keep;
+}
+
+void mp_json_end_string(struct mp_json *j)
+{
+	escaped(j, (const char *)j->pend, j->npend);
+	j->npend = 0;
+	fputc('"', j->f);
 }

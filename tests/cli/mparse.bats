@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
-# mparse(1): every mode (summary, -f, -a, -t, -p, --text, -x, -r, -j) on
-# hand-written fixtures (tests/cli/fixtures/mparse: RFC 2047 words in
-# several charsets, groups, comments, obsolete forms, IDN, nested
-# multiparts, RFC 2231 names, broken structures, message/rfc822, digests,
-# Postfix Received lines, an mbox), a Maildir built here, stdin, hostile
-# attachment names, a 300 MB message in bounded memory, 100,000 nested
+# mparse(1): every mode (summary, -f, -a, -t, -p, --text, -x, -r, -j,
+# --bodies) and --date, --mbox on hand-written fixtures
+# (tests/cli/fixtures/mparse: RFC 2047 words in several charsets, groups,
+# comments, obsolete forms, IDN, nested multiparts, RFC 2231 names, broken
+# structures, message/rfc822, digests, Postfix Received lines, an mbox,
+# uuencoded blocks checked against Python's binascii), a Maildir built
+# here, stdin, hostile attachment names, a 300 MB message and a 40 MB
+# --bodies output in bounded memory, 100,000 nested
 # multiparts, a 50 MB header line, NUL bytes, and Python's email package as
 # an oracle (helpers/mparse_oracle.py) on the fixtures and random messages.
 #
@@ -56,7 +58,7 @@ no_stderr() {
     assert_success
     no_stderr
     assert_line --index 0 --partial 'usage: mparse [-f FIELD]...'
-    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json; do
+    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox; do
         assert_output --partial -- "$o"
     done
     mp -V
@@ -538,6 +540,118 @@ EOF
     check_names
 }
 
+# ---------------------------------------------------------------- uuencode
+
+# uudecode FILE NAME: the bytes of the uuencoded block NAME in FILE, as
+# Python's binascii.a2b_uu decodes it, line by line
+uudecode() {
+    python3 -c 'import binascii, sys
+out, inb = b"", False
+for l in open(sys.argv[1], "rb"):
+    if not inb:
+        inb = l.startswith(b"begin ") and l.split(None, 2)[2].strip() == sys.argv[2].encode()
+    elif l.strip() == b"end":
+        break
+    else:
+        out += binascii.a2b_uu(l)
+sys.stdout.buffer.write(out)' "$1" "$2"
+}
+
+@test "uuencode: blocks of a single-part message are parts 1.u1, 1.u2 in -t, -p, -x and -j" {
+    command -v python3 >/dev/null || fail "python3 is missing (Debian package python3)"
+    mp -t uuencoded.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+1        text/plain; charset=us-ascii  7bit  1554 bytes
+  1.u1     application/octet-stream  uuencode  1015 bytes  "tool.bin"
+  1.u2     text/plain  uuencode  23 bytes  "notes.txt"
+EOF
+    # byte for byte what Python's binascii makes of the block
+    uudecode uuencoded.eml tool.bin >tool.want
+    [ "$(wc -c <tool.want)" -eq 1015 ] || fail "the reference decoding is $(wc -c <tool.want) bytes"
+    "$MPARSE" -p 1.u1 uuencoded.eml >tool.got
+    cmp tool.got tool.want
+    mp -p 1.u2 uuencoded.eml
+    assert_output $'Notes for Bob\nline two'
+    # the text part itself still holds its whole body, blocks included
+    "$MPARSE" -p 1 uuencoded.eml | cmp - <(sed '1,/^$/d' uuencoded.eml)
+    # -x writes them, safe and without overwriting
+    mp -x out uuencoded.eml
+    assert_success
+    assert_output $'out/tool.bin\nout/notes.txt'
+    cmp out/tool.bin tool.want
+    mp -x out uuencoded.eml
+    assert_output $'out/tool (1).bin\nout/notes (1).txt'
+    cmp 'out/tool (1).bin' tool.want
+    # in the JSON tree, each listed when it ends: before its text part
+    run bash -c '"$1" -j uuencoded.eml | jq -c ".parts[] | [.part, .type, .encoding, .filename, .size]"' _ "$MPARSE"
+    assert_output - <<'EOF'
+["1.u1","application/octet-stream","uuencode","tool.bin",1015]
+["1.u2","text/plain","uuencode","notes.txt",23]
+["1","text/plain","7bit",null,1554]
+EOF
+    # --text leaves the text as it is
+    mp --text uuencoded.eml
+    assert_line --index 0 'Hi Bob,'
+    assert_line 'begin 644 tool.bin'
+}
+
+@test "uuencode: in a quoted-printable text part of a multipart; not in a text attachment" {
+    command -v python3 >/dev/null || fail "python3 is missing (Debian package python3)"
+    mp -t uu-multipart.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  quoted-printable  155 bytes
+    1.u1     image/png  uuencode  66 bytes  "dot.png"
+  2        text/plain; charset=us-ascii  7bit  81 bytes  "log.txt"
+EOF
+    # decoded from the quoted-printable first ('=' is =3D in the message)
+    "$MPARSE" -p 1 uu-multipart.eml >text
+    uudecode text dot.png >dot.want
+    "$MPARSE" -p 1.u1 uu-multipart.eml | cmp - dot.want
+    mp -p 2.u1 uu-multipart.eml
+    assert_output ''
+    assert_equal "$stderr" "mparse: uu-multipart.eml: no part 2.u1"
+    mp -x out uu-multipart.eml
+    assert_output $'out/dot.png\nout/log.txt'
+    cmp out/dot.png dot.want
+}
+
+@test "uuencode: bad lines, a missing end, a cut-off block: warnings naming the line, never a crash" {
+    printf 'Subject: bad\n\ntext\nbegin 644 a.bin\n#86)C\nthis is not uu data at all!\n#86)C\n`\nend\nbegin 600 b.bin\n#86)C\n' >bad.eml
+    mp -t bad.eml
+    assert_success
+    assert_output - <<'EOF'
+1        text/plain; charset=us-ascii  7bit  89 bytes
+  1.u1     application/octet-stream  uuencode  6 bytes  "a.bin"
+  1.u2     application/octet-stream  uuencode  3 bytes  "b.bin"
+EOF
+    assert_equal "$stderr" 'mparse: bad.eml: line 6: uuencoded "a.bin": not a line of uuencoded data: skipped
+mparse: bad.eml: line 11: uuencoded "b.bin": the text ends inside the block: no "end" line'
+    mp -p 1.u1 bad.eml
+    assert_output 'abcabc'
+    # no zero-length line before "end", CRLF line ends: read as well
+    printf 'Subject: x\r\n\r\nbegin 644 c.txt\r\n&86)C9&5F\r\nend\r\n' >crlf.eml
+    mp -p 1.u1 crlf.eml
+    assert_output 'abcdef'
+    no_stderr
+    # a block whose data stops: after 8 bad lines in a row it ends there
+    { printf 'Subject: x\n\nbegin 644 d.bin\n#86)C\n'; seq 20; printf 'begin 644 e.bin\n#86)C\n`\nend\n'; } >runaway.eml
+    mp -t runaway.eml
+    assert_success
+    assert_line --index 2 '  1.u2     application/octet-stream  uuencode  3 bytes  "e.bin"'
+    [[ $stderr == *'line 12: uuencoded "d.bin": too many bad lines: the block ends here'* ]] || fail "$stderr"
+    # a 1 MB line and binary noise inside a block
+    { printf 'Subject: x\n\nbegin 644 f.bin\n'; head -c 1000000 /dev/zero | tr '\0' M; printf '\n'; head -c 20000 /dev/urandom; } >noise.eml
+    mp -t noise.eml
+    assert_success
+    assert_line --index 1 --partial '1.u1     application/octet-stream  uuencode'
+    [[ $stderr == *'line 4: uuencoded "f.bin": not a line of uuencoded data: skipped'* ]] || fail "$stderr"
+}
+
 # ---------------------------------------------------------------- Received
 
 @test "bug: -r: Postfix Received lines, oldest first, with times and delays" {
@@ -585,6 +699,71 @@ EOF
 EOF
 }
 
+# ---------------------------------------------------------------- --date
+
+@test "--date iso|epoch|rfc: the summary, -f date, -j and -r hops in one form" {
+    mp --date iso mixed.eml
+    assert_success
+    no_stderr
+    assert_line --index 3 'Date: 2025-03-04T10:15:00+01:00'
+    mp --date epoch -f date mixed.eml
+    assert_output '1741079700'
+    [ "$(date -u -d @1741079700 +%FT%T)" = 2025-03-04T09:15:00 ]
+    mp --date rfc -f Date mixed.eml
+    assert_output 'Tue, 04 Mar 2025 10:15:00 +0100'
+    # --raw shows the field as it stands, whatever --date says
+    mp --date epoch --raw -f date mixed.eml
+    assert_output 'Tue, 04 Mar 2025 10:15:00 +0100'
+    # JSON: "value" as it stands, "decoded" in the form asked for
+    run bash -c '"$1" -j --date epoch mixed.eml | jq -c ".headers[] | select(.name == \"Date\") | [.value, .decoded]"' _ "$MPARSE"
+    assert_output '["Tue, 04 Mar 2025 10:15:00 +0100","1741079700"]'
+    run bash -c '"$1" -j mixed.eml | jq -r ".headers[] | select(.name == \"Date\") | .decoded"' _ "$MPARSE"
+    assert_output 'Tue, 04 Mar 2025 10:15:00 +0100'
+    # -r: each hop in its own zone (iso, rfc) or as seconds
+    mp -r --date iso received.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+1. from [192.168.1.20] by mail.example.org with ESMTPSA id 4Z8QbS6kF3z1xq at 2025-03-04T10:15:01+01:00
+2. from mail.example.org by mx.example.net with ESMTPS id 4Z8QbT0xYzz9sW at 2025-03-04T09:15:07+00:00 (+6s)
+3. from mx.example.net by imap.example.net with LMTP id kGq2Lw1Fx2dVAQAA at 2025-03-04T04:15:09-05:00 (+2s)
+EOF
+    mp -r --date epoch received.eml
+    assert_line --index 2 '3. from mx.example.net by imap.example.net with LMTP id kGq2Lw1Fx2dVAQAA at 1741079709 (+2s)'
+    mp -r --date rfc received.eml
+    assert_line --index 0 '1. from [192.168.1.20] by mail.example.org with ESMTPSA id 4Z8QbS6kF3z1xq at Tue, 04 Mar 2025 10:15:01 +0100'
+}
+
+@test "--date: obsolete forms are read; -0000 is -00:00; an unreadable date stands, with a warning; a bad form exits 64" {
+    run --separate-stderr bash -c 'printf "%s\n" "Date: Sun, 12 Mar 95 18:30 (comment) EST" "Resent-Date: 1 Jan 2024 00:00:00 -0000" "" x | "$1" --date rfc -f date -f resent-date' _ "$MPARSE"
+    assert_success
+    assert_output $'Sun, 12 Mar 1995 18:30:00 -0500\nMon, 01 Jan 2024 00:00:00 -0000'
+    run --separate-stderr bash -c 'printf "%s\n" "Date: Wednesday, 5 Mar 2025 23:59:60 +1345" "Resent-Date: 1 Jan 2024 00:00:00 -0000" "" x | "$1" --date iso -f date -f resent-date' _ "$MPARSE"
+    assert_output $'2025-03-06T00:00:00+13:45\n2024-01-01T00:00:00-00:00'
+    # a day that does not exist, a word: as they stand, with a warning
+    printf 'Date: 29 Feb 2023 10:00 +0000\nSubject: s\n\nx\n' >baddate.eml
+    mp --date iso baddate.eml
+    assert_success
+    assert_output $'Date: 29 Feb 2023 10:00 +0000\nSubject: s'
+    assert_equal "$stderr" 'mparse: baddate.eml: Date: cannot read the date "29 Feb 2023 10:00 +0000": shown as it stands'
+    run --separate-stderr bash -c 'printf "%s\n" "Received: by a.example; yesterday" "Date: soon" "" x | "$1" --date epoch -r' _ "$MPARSE"
+    assert_success
+    assert_output '1. from ? by a.example at yesterday'
+    assert_equal "$stderr" 'mparse: stdin: Received (hop 1): cannot read the date "yesterday": shown as it stands'
+    # without --date, nothing is read and nothing is said
+    run --separate-stderr bash -c 'printf "Date: soon\n\nx\n" | "$1"' _ "$MPARSE"
+    assert_output 'Date: soon'
+    assert_equal "$stderr" ''
+    for bad in ISO local '' 'iso,rfc'; do
+        mp --date "$bad" mixed.eml
+        assert_failure 64
+        assert_equal "$stderr" "mparse: --date: unknown form '$bad' (iso, epoch or rfc)"
+        assert_output ''
+    done
+    mp --date
+    assert_failure 64
+}
+
 # ---------------------------------------------------------------- JSON
 
 @test "-j: one object per message: headers (name, value, decoded), parts, file" {
@@ -612,6 +791,82 @@ EOF
     while read -r p s; do
         assert_equal "$("$MPARSE" -p "$p" forward.eml | wc -c)" "$s"
     done < <("$MPARSE" -j forward.eml | jq -r '.parts[] | select(.size != null) | "\(.part) \(.size)"')
+}
+
+# ---------------------------------------------------------------- -j --bodies
+
+@test "-j --bodies: each leaf's decoded body, text as UTF-8, the rest in base64; without --bodies none" {
+    mp --bodies mixed.eml
+    assert_success
+    no_stderr
+    assert_equal "${#lines[@]}" 1
+    run bash -c '"$1" -j --bodies mixed.eml | jq -c ".parts[] | [.part, .body_encoding, (.body | type)]"' _ "$MPARSE"
+    assert_output - <<'EOF'
+["1.1","utf-8","string"]
+["1.2","utf-8","string"]
+["1",null,"null"]
+["2","base64","string"]
+["3","utf-8","string"]
+["",null,"null"]
+EOF
+    # text: converted from ISO-8859-1; binary: the -p bytes, base64
+    run bash -c '"$1" --bodies mixed.eml | jq -j ".parts[] | select(.part == \"1.1\") | .body"' _ "$MPARSE"
+    assert_equal "$output" "$("$MPARSE" -p 1.1 mixed.eml | iconv -f ISO-8859-1 -t UTF-8)"
+    "$MPARSE" --bodies mixed.eml | jq -r '.parts[] | select(.part == "2") | .body' | base64 -d | cmp - report.pdf
+    # the uuencoded blocks too
+    "$MPARSE" --bodies uuencoded.eml | jq -r '.parts[] | select(.part == "1.u1") | .body' | base64 -d >tool.got
+    "$MPARSE" -p 1.u1 uuencoded.eml | cmp - tool.got
+    run bash -c '"$1" --bodies uuencoded.eml | jq -j ".parts[] | select(.part == \"1.u2\") | .body"' _ "$MPARSE"
+    assert_output $'Notes for Bob\nline two'
+    # without --bodies: no body, and the same members as before
+    run bash -c '"$1" -j mixed.eml | jq -c "[.parts[] | keys] | unique"' _ "$MPARSE"
+    assert_output '[["charset","encoding","filename","offset","part","size","type"],["charset","encoding","filename","offset","part","type"]]'
+    # an unknown charset: read as UTF-8, U+FFFD for what is not, a warning
+    mp --bodies unknown-charset.eml
+    assert_success
+    assert_equal "$stderr" 'mparse: unknown-charset.eml: part 1: unknown charset "x-mystery-8": the body is read as UTF-8'
+    run jq -r '.parts[] | select(.part == "1") | .body' <<<"$output"
+    assert_output 'Bytes in an unknown charset: ��� end.'
+    # bodies wait in TMPDIR: none to be had there is exit 73
+    TMPDIR=$T/nonexistent run --separate-stderr "$MPARSE" --bodies mixed.eml
+    assert_failure 73
+    assert_equal "$stderr" "mparse: $T/nonexistent: a temporary file for a body: No such file or directory"
+    TMPDIR=$T/nonexistent run --separate-stderr "$MPARSE" -j mixed.eml
+    assert_success
+}
+
+@test "-j --bodies: characters cut between two pieces of 48 KiB come out whole (Shift_JIS, UTF-8)" {
+    python3 -c 'import sys
+text = "x" + "aあ" * 70000 + "\n"
+sys.stdout.buffer.write(b"Subject: sjis\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+    b"Content-Type: text/plain; charset=Shift_JIS\nContent-Transfer-Encoding: 8bit\n\n" + text.encode("shift_jis") +
+    b"--b\nContent-Type: text/plain; charset=utf-8\n\n" + ("y" + "é€😀" * 30000 + "\n").encode() + b"--b--\n")' >big.eml
+    mp --bodies big.eml
+    assert_success
+    no_stderr
+    run bash -c '"$1" --bodies big.eml | jq -j ".parts[] | select(.part == \"1\") | .body" | cmp - <("$1" -p 1 big.eml | iconv -f SHIFT_JIS -t UTF-8)' _ "$MPARSE"
+    assert_success
+    run bash -c '"$1" --bodies big.eml | jq -j ".parts[] | select(.part == \"2\") | .body" | cmp - <("$1" -p 2 big.eml)' _ "$MPARSE"
+    assert_success
+}
+
+@test "-j --bodies: a 40 MB attachment in bounded memory (peak RSS under 8 MiB)" {
+    [ -x /usr/bin/time ] || fail "/usr/bin/time is missing (install the Debian package 'time')"
+    head -c 40M /dev/urandom >blob
+    {
+        printf 'Subject: big\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n'
+        printf 'Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n'
+        base64 -w 76 blob
+        printf -- '--b--\n'
+    } >big.eml
+    rm -f json
+    /usr/bin/time -f %M -o rss "$MPARSE" --bodies big.eml >json
+    jq -r '.parts[0].body' json | base64 -d | cmp - blob
+    local kb
+    kb=$(tail -n 1 rss)
+    if rss_checked; then
+        [ "$kb" -lt 8192 ] || fail "peak RSS ${kb} KiB"
+    fi
 }
 
 # ---------------------------------------------------------------- inputs
@@ -654,6 +909,37 @@ EOF
     # the mbox's own blank line before the next From_ is not part of a message
     mp -t several.mbox
     assert_line --index 0 '1        text/plain; charset=us-ascii  7bit  76 bytes'
+}
+
+@test "--mbox: an mbox that detection misses (blank lines first) is split; what is no mbox is said so" {
+    { printf '\n\n'; cat several.mbox; } >lead.mbox
+    # detection looks at the first line only: one message with an empty header
+    mp -f subject lead.mbox
+    assert_success
+    assert_output ''
+    mp --mbox -f subject lead.mbox
+    assert_success
+    no_stderr
+    assert_output $'First in the mbox\nSecond, with an attachment\nThird'
+    run --separate-stderr bash -c '"$1" --mbox -j < lead.mbox | jq -r .file' _ "$MPARSE"
+    assert_output $'stdin:1\nstdin:2\nstdin:3'
+    # a message that is no mbox: a warning naming it and the byte, exit 65
+    mp --mbox mixed.eml
+    assert_failure 65
+    assert_output ''
+    assert_equal "$stderr" 'mparse: mixed.eml: not an mbox: no "From " line at byte 1'
+    # with a good input too: exit 0, the warning still given
+    mp --mbox -f subject several.mbox mixed.eml
+    assert_success
+    assert_output $'First in the mbox\nSecond, with an attachment\nThird'
+    assert_equal "$stderr" 'mparse: mixed.eml: not an mbox: no "From " line at byte 1'
+    # the messages of a Maildir are messages, --mbox or not
+    mkdir -p md/cur md/new
+    cp received.eml md/cur/1.M1P1.host:2,S
+    mp --mbox -f subject md
+    assert_success
+    no_stderr
+    assert_output 'Trace'
 }
 
 @test "Maildir: cur/ then new/, each in name order; tmp/ and dot files ignored" {
@@ -964,7 +1250,7 @@ oracle() {
     run bash -c 'mandoc -Tascii "$1" | sed "s/.\x08//g"' _ "$MANDIR/mparse.1"
     assert_success
     local s
-    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json \
+    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox \
         'EXIT STATUS' EXAMPLES 'SEE ALSO' STANDARDS BUGS 'RFC 5322' 'RFC 2045' 'RFC 2046' \
         'RFC 2047' 'RFC 2231' 'RFC 6532' 'closing boundary' 'nested too deep' 'empty input' \
         'unbalanced quotes' 65 73 Maildir mbox Uuencoded; do
@@ -980,11 +1266,17 @@ oracle() {
         COMP_WORDS=(mparse --ext); COMP_CWORD=1; COMP_LINE="mparse --ext"; COMP_POINT=${#COMP_LINE}
         _mparse mparse --ext mparse; echo "reply: ${COMPREPLY[*]}"
         COMP_WORDS=(mparse -f Su); COMP_CWORD=2; COMP_LINE="mparse -f Su"; COMP_POINT=${#COMP_LINE}
-        _mparse mparse Su -f; echo "field: ${COMPREPLY[*]}"' _ "$COMPDIR"
+        _mparse mparse Su -f; echo "field: ${COMPREPLY[*]}"
+        COMP_WORDS=(mparse --date e); COMP_CWORD=2; COMP_LINE="mparse --date e"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse e --date; echo "date: ${COMPREPLY[*]}"
+        COMP_WORDS=(mparse --mb); COMP_CWORD=1; COMP_LINE="mparse --mb"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse --mb mparse; echo "mbox: ${COMPREPLY[*]}"' _ "$COMPDIR"
     assert_success
     assert_line --index 0 'complete -F _mparse mparse'
     assert_line 'reply: --extract='
     assert_line 'field: Subject'
+    assert_line 'date: epoch'
+    assert_line 'mbox: --mbox'
     if command -v zsh >/dev/null; then
         run zsh -n "$COMPDIR/zsh/_mparse"
         assert_success
@@ -994,8 +1286,12 @@ oracle() {
         assert_output $'_mparse\nloaded'
     fi
     if command -v fish >/dev/null; then
-        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"' "$COMPDIR/fish/mparse.fish"
+        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"; complete -C "mparse --date "; complete -C "mparse --mb"' "$COMPDIR/fish/mparse.fish"
         assert_success
+        assert_line --regexp $'^iso\t'
+        assert_line --regexp $'^epoch\t'
+        assert_line --regexp $'^rfc\t'
+        assert_line --regexp $'^--mbox\t'
         assert_line --regexp $'^--extract\t'
         assert_line --regexp $'^--addr-only\t'
     fi

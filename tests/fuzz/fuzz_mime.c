@@ -1,12 +1,14 @@
 /* libFuzzer target: mparse's streaming MIME walker (header blocks,
- * parameters, boundaries, nesting, transfer decodings) and its address
- * parser, on arbitrary input through a small read buffer. */
+ * parameters, boundaries, nesting, transfer decodings, uuencoded blocks)
+ * and its address and date parsers, on arbitrary input through a small
+ * read buffer. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "date.h"
 #include "mime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,6 +20,14 @@ static int on_header(struct walker *w, struct header *h)
 	(void)w;
 	for (size_t i = 0; i < h->n; i++) {
 		struct addrlist l;
+		struct date d;
+		char buf[64];
+		if (date_parse(h->f[i].value, &d) == 0)
+			for (int f = DATE_ISO; f <= DATE_RFC; f++) {
+				date_format(&d, (enum date_form)f, buf, sizeof buf);
+				if (strlen(buf) >= 40)
+					abort();
+			}
 		addr_parse(h->f[i].value, &l);
 		for (size_t k = 0; k < l.n; k++)
 			if (!l.v[k].addr || !l.v[k].name)
@@ -48,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                   .on_data = on_data,
 	                   .on_end = on_end,
 	                   .decode = 1,
+	                   .uu = 1,
 	                   .name = "fuzz"};
 	struct mp_segr r;
 	struct mp_err e;

@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "hdr.h"
+#include "uu.h"
 
 /* ---------------------------------------------------------------- lines */
 
@@ -391,7 +392,101 @@ struct decoder {
 	struct mp_qpdec q;
 	char *buf;
 	size_t cap;
+	struct uu *uu; /* uuencoded blocks looked for in the decoded text */
 };
+
+/* the decoded bytes of a part: to the caller, and through the uudecoder */
+static int deliver(struct walk *k, struct part *p, struct decoder *d, const char *s, size_t n)
+{
+	int rc = k->w->on_data ? k->w->on_data(k->w, p, s, n) : 0;
+
+	if (rc >= 0 && d->uu)
+		rc = uu_feed(d->uu, s, n);
+	return rc;
+}
+
+/* a uuencoded block as a part of its own, numbered after its text part:
+ * "1.u1", "1.u2", ... */
+struct uupart {
+	struct walk *k;
+	struct part *text, p;
+	long base; /* the line of the message where the text's body starts */
+	int on;    /* a block is open and was reported */
+};
+
+static const char *uu_type(const char *name)
+{
+	static const char *const map[][2] = {
+	    {".txt", "text/plain"},        {".htm", "text/html"},
+	    {".html", "text/html"},        {".pdf", "application/pdf"},
+	    {".zip", "application/zip"},   {".gz", "application/gzip"},
+	    {".tar", "application/x-tar"}, {".jpg", "image/jpeg"},
+	    {".jpeg", "image/jpeg"},       {".png", "image/png"},
+	    {".gif", "image/gif"},         {".doc", "application/msword"}};
+	const char *dot = strrchr(name, '.');
+
+	for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)
+		if (strcasecmp(dot, map[i][0]) == 0)
+			return map[i][1];
+	return "application/octet-stream";
+}
+
+static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_t n)
+{
+	struct uupart *x = ctx;
+	struct walker *w = x->k->w;
+	struct part *p = &x->p;
+
+	switch (ev) {
+	case UU_BEGIN:
+		if (u->blocks > MIME_UU) {
+			if (u->blocks == MIME_UU + 1)
+				warn(x->k,
+				     "part %s: more than %d uuencoded blocks: the rest are text",
+				     x->text->num, MIME_UU);
+			return 0;
+		}
+		memset(p, 0, sizeof *p);
+		if (snprintf(p->num, sizeof p->num, "%s.u%ld", x->text->num, u->blocks) >=
+		    (int)sizeof p->num)
+			return 0; /* a number too long to give: the block stays text */
+		p->depth = x->text->depth + 1;
+		snprintf(p->type, sizeof p->type, "%s", uu_type(u->name));
+		snprintf(p->encoding, sizeof p->encoding, "uuencode");
+		snprintf(p->disposition, sizeof p->disposition, "attachment");
+		snprintf(p->filename, sizeof p->filename, "%s", u->name);
+		p->offset = x->text->offset;
+		p->uuencode = 1;
+		x->on = 1;
+		return w->on_part ? w->on_part(w, p) : 0;
+	case UU_DATA:
+		if (!x->on)
+			return 0;
+		p->rawsize += (long long)n;
+		p->decsize += (long long)n;
+		return w->on_data ? w->on_data(w, p, s, n) : 0;
+	case UU_END:
+		if (!x->on)
+			return 0;
+		x->on = 0;
+		return w->on_end ? w->on_end(w, p) : 0;
+	case UU_WARN:
+		if (u->warnings > UU_MAXWARN)
+			return 0;
+		if (x->text->encoding[0] && strcmp(x->text->encoding, "7bit") &&
+		    strcmp(x->text->encoding, "8bit") && strcmp(x->text->encoding, "binary"))
+			warn(x->k, "part %s: line %ld of its decoded text: uuencoded \"%s\": %s",
+			     x->text->num, u->warnline, u->name, u->msg);
+		else
+			warn(x->k, "line %ld: uuencoded \"%s\": %s", x->base + u->warnline - 1,
+			     u->name, u->msg);
+		if (u->warnings == UU_MAXWARN)
+			warn(x->k, "part %s: more bad uuencoded lines are not reported",
+			     x->text->num);
+		return 0;
+	}
+	return 0;
+}
 
 static int emit(struct walk *k, struct part *p, struct decoder *d, const char *s, size_t n)
 {
@@ -400,7 +495,7 @@ static int emit(struct walk *k, struct part *p, struct decoder *d, const char *s
 	p->rawsize += (long long)n;
 	if (d->kind == 0) {
 		p->decsize += (long long)n;
-		return k->w->on_data ? k->w->on_data(k->w, p, s, n) : 0;
+		return deliver(k, p, d, s, n);
 	}
 	size_t need = d->kind == 1 ? mp_b64dec_maxout(n) : mp_qpdec_maxout(n);
 	if (need > d->cap) {
@@ -438,7 +533,7 @@ static int emit(struct walk *k, struct part *p, struct decoder *d, const char *s
 		mp_qpdec_update(&d->q, s, n, d->buf, &out, NULL);
 	}
 	p->decsize += (long long)out;
-	return out && k->w->on_data ? k->w->on_data(k->w, p, d->buf, out) : 0;
+	return out ? deliver(k, p, d, d->buf, out) : 0;
 }
 
 static int entity(struct walk *k, const char *prefix, int container, int digest, int depth);
@@ -447,9 +542,11 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 static int leaf(struct walk *k, struct part *p)
 {
 	struct decoder d = {0};
+	struct uu uu;
+	struct uupart x = {.k = k, .text = p};
 	char held[2];
 	size_t nheld = 0;
-	int rc = 0;
+	int rc = 0, first = 1;
 
 	if (strcmp(p->encoding, "base64") == 0) {
 		d.kind = 1;
@@ -460,11 +557,20 @@ static int leaf(struct walk *k, struct part *p)
 	}
 	if (!k->w->decode)
 		d.kind = 0;
+	if (k->w->decode && k->w->uu && strcmp(p->type, "text/plain") == 0 &&
+	    strcmp(p->disposition, "attachment") != 0) {
+		uu_init(&uu, on_uu, &x);
+		d.uu = &uu;
+	}
 	if (k->w->on_part && (rc = k->w->on_part(k->w, p)) < 0)
 		return rc;
 	while (next(&k->r)) {
 		if (is_boundary(k))
 			break;
+		if (first) {
+			x.base = k->r.line;
+			first = 0;
+		}
 		/* the line end before a boundary belongs to the boundary */
 		const char *s = k->r.seg;
 		size_t n = k->r.len;
@@ -488,8 +594,8 @@ static int leaf(struct walk *k, struct part *p)
 		if (n && emit(k, p, &d, s, n) < 0)
 			goto stop;
 	}
-	if (k->r.eof && nheld)
-		emit(k, p, &d, held, nheld); /* no boundary: the end keeps its line end */
+	if (k->r.eof && nheld && emit(k, p, &d, held, nheld) < 0)
+		goto stop; /* no boundary: the end keeps its line end */
 	if (d.kind) {
 		size_t out = 0;
 		if (d.kind == 1)
@@ -498,10 +604,12 @@ static int leaf(struct walk *k, struct part *p)
 			mp_qpdec_final(&d.q, d.buf ? d.buf : (char[8]){0}, &out, NULL);
 		if (out && d.buf) {
 			p->decsize += (long long)out;
-			if (k->w->on_data)
-				k->w->on_data(k->w, p, d.buf, out);
+			if (deliver(k, p, &d, d.buf, out) < 0)
+				goto stop;
 		}
 	}
+	if (d.uu && uu_finish(d.uu) < 0)
+		goto stop;
 	if (k->w->on_end)
 		rc = k->w->on_end(k->w, p);
 	free(d.buf);

@@ -13,6 +13,7 @@
 #define MIME_DEPTH 64           /* nested multiparts */
 #define MIME_PARTS 100000       /* parts per message */
 #define HDR_MAX    (256 * 1024) /* one header block */
+#define MIME_UU    1000         /* uuencoded blocks per text part */
 
 struct field {
 	char *name, *value; /* value unfolded, raw (not decoded) */
@@ -36,7 +37,8 @@ struct part {
 	char boundary[200]; /* multipart only */
 	long long offset;   /* byte offset of the part's header in the input */
 	long long rawsize, decsize;
-	int uuencode;       /* a pseudo-part found inside a text part */
+	int uuencode;       /* a uuencoded block found inside a text part (num "N.uK"):
+	                     * its events come between those of that part */
 	int container;      /* a multipart or message/rfc822 node (no body of its own) */
 	struct header *hdr; /* valid during on_part */
 };
@@ -49,6 +51,7 @@ struct walker {
 	int (*on_end)(struct walker *w, struct part *p); /* a part ends */
 	void *ctx;
 	int decode;       /* decode bodies for on_data */
+	int uu;           /* with decode: uuencoded blocks in text/plain leaves are parts */
 	const char *name; /* input name for warnings */
 	long warnings;
 };

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "date.h"
+#include "jbody.h"
 #include "hdr.h"
 #include "json.h"
 #include "mime.h"
@@ -24,7 +26,8 @@ enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RE
 struct opts {
 	enum mode mode;
 	const char *fields[32];
-	int nfields, raw, addr_only;
+	int nfields, raw, addr_only, mbox, bodies;
+	enum date_form date; /* --date */
 	const char *addr_field, *part, *dir;
 	long messages;
 	int printed;
@@ -32,11 +35,12 @@ struct opts {
 	/* --text: the best candidate */
 	int text_found, html_fd;
 	char text_charset[64], html_charset[64];
-	/* -p / -x: where the current part goes */
-	FILE *out;
-	int part_seen;       /* -p: 0 no such part, 1 a leaf, 2 a container */
-	char part_type[128]; /* -p: the container's type */
-	struct mp_buf conv;  /* charset conversion of --text */
+	/* -p / -x: where the current part goes, and a uuencoded block in it */
+	FILE *out, *uuout;
+	struct mp_buf uutree; /* -t: the lines of a text part's blocks, shown after it */
+	int part_seen;        /* -p: 0 no such part, 1 a leaf, 2 a container */
+	char part_type[128];  /* -p: the container's type */
+	struct mp_buf conv;   /* charset conversion of --text */
 };
 
 static struct opts O;
@@ -46,7 +50,8 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
-	    "          [-x DIR] [-r] [-j] [FILE|DIR|-]...\n"
+	    "          [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
+	    "          [FILE|DIR|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -54,12 +59,15 @@ static void usage(FILE *f)
 	    "  -a, --addr[=FIELD]  addresses of From/To/Cc/Bcc (or FIELD), one per line\n"
 	    "      --addr-only     just local@domain\n"
 	    "  -t, --tree          the MIME tree: number, type, charset, encoding, size, name\n"
-	    "  -p, --part N        the decoded bytes of part N\n"
+	    "  -p, --part N        the decoded bytes of part N (N.uK: a uuencoded block)\n"
 	    "      --text          the best readable body as UTF-8 (text/plain, else HTML\n"
 	    "                      with the tags stripped)\n"
 	    "  -x, --extract DIR   write every attachment into DIR, print the paths\n"
 	    "  -r, --received      the Received trace, oldest hop first\n"
 	    "  -j, --json          headers and the MIME tree as JSON, one object per message\n"
+	    "      --bodies        with the decoded body of each part (implies -j)\n"
+	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
+	    "      --mbox          read every FILE (and stdin) as an mbox\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
 	    mp_progname());
@@ -73,64 +81,35 @@ static void decoded(const char *v, struct mp_buf *out)
 
 /* ---------------------------------------------------------------- per mode */
 
-/* the zone of a date-time: +hhmm/-hhmm, or an obsolete name (RFC 5322
- * 4.3; military letters and unknown names count as -0000); seconds east
- * of UTC, or -1 when there is none */
-static int zone_offset(const char *z, long *off)
+/* a Date or Resent-Date value in the form of --date; as it stands, with a
+ * warning, when it cannot be read */
+static int is_date_field(const char *name)
 {
-	static const struct {
-		const char *name;
-		int hours;
-	} names[] = {{"UT", 0},   {"GMT", 0},  {"Z", 0},    {"EST", -5}, {"EDT", -4}, {"CST", -6},
-	             {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8}, {"PDT", -7}};
-	size_t n = 0;
-
-	while (*z == ' ' || *z == '\t' || *z == '\r' || *z == '\n')
-		z++;
-	if ((*z == '+' || *z == '-') && strspn(z + 1, "0123456789") >= 4) {
-		int hh = (z[1] - '0') * 10 + (z[2] - '0'), mm = (z[3] - '0') * 10 + (z[4] - '0');
-		if (mm > 59)
-			return -1;
-		*off = (*z == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
-		return 0;
-	}
-	while (z[n] && ((z[n] >= 'A' && z[n] <= 'Z') || (z[n] >= 'a' && z[n] <= 'z')))
-		n++;
-	if (!n)
-		return -1;
-	*off = 0;
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strlen(names[i].name) == n && strncasecmp(z, names[i].name, n) == 0)
-			*off = names[i].hours * 3600L;
-	return 0;
+	return strcasecmp(name, "Date") == 0 || strcasecmp(name, "Resent-Date") == 0;
 }
 
-/* the date after the ';' of a Received field, 0 when it cannot be read */
-static time_t received_date(const char *ds)
+static void date_value(const char *msg, const char *field, const char *v, struct mp_buf *out)
 {
-	struct tm tm;
-	long off = 0;
+	struct date d;
+	char buf[64];
 
-	while (*ds == ' ' || *ds == '\t' || *ds == '\r' || *ds == '\n')
-		ds++;
-	memset(&tm, 0, sizeof tm);
-	const char *end = strptime(ds, "%a, %d %b %Y %H:%M", &tm);
-	if (!end) {
-		memset(&tm, 0, sizeof tm);
-		end = strptime(ds, "%d %b %Y %H:%M", &tm);
+	if (date_parse(v, &d) < 0) {
+		mp_warn("%s: %s: cannot read the date \"%s\": shown as it stands", msg, field, v);
+		decoded(v, out);
+		return;
 	}
-	if (!end)
-		return 0;
-	if (*end == ':') {
-		/* the seconds are optional */
-		const char *e2 = strptime(end, ":%S", &tm);
-		if (!e2)
-			return 0;
-		end = e2;
-	}
-	if (zone_offset(end, &off) < 0)
-		return 0;
-	return timegm(&tm) - off;
+	date_format(&d, O.date, buf, sizeof buf);
+	mp_buf_reset(out);
+	mp_buf_puts(out, buf);
+}
+
+/* a field's value as -f and the summary print it */
+static void field_value(const char *msg, const struct field *f, struct mp_buf *out)
+{
+	if (O.date != DATE_ASIS && is_date_field(f->name))
+		date_value(msg, f->name, f->value, out);
+	else
+		decoded(f->value, out);
 }
 
 static int on_header(struct walker *w, struct header *h)
@@ -144,11 +123,12 @@ static int on_header(struct walker *w, struct header *h)
 		if (O.messages > 1)
 			putchar('\n');
 		for (size_t i = 0; i < 5; i++) {
-			const char *v = field_get(h, sum[i]);
-			if (!v)
-				continue;
-			decoded(v, &d);
-			printf("%s: %s\n", sum[i], d.data ? d.data : "");
+			for (size_t k = 0; k < h->n; k++)
+				if (strcasecmp(h->f[k].name, sum[i]) == 0) {
+					field_value(w->name, &h->f[k], &d);
+					printf("%s: %s\n", sum[i], d.data ? d.data : "");
+					break;
+				}
 		}
 		break;
 	}
@@ -159,7 +139,7 @@ static int on_header(struct walker *w, struct header *h)
 					if (O.raw) {
 						printf("%s\n", h->f[i].value);
 					} else {
-						decoded(h->f[i].value, &d);
+						field_value(w->name, &h->f[i], &d);
 						printf("%s\n", d.data ? d.data : "");
 					}
 				}
@@ -191,7 +171,7 @@ static int on_header(struct walker *w, struct header *h)
 	case M_RECEIVED: {
 		/* the fields come newest first: print them oldest first */
 		time_t prev = 0;
-		int hop = 0;
+		int hop = 0, have_prev = 0;
 		for (size_t i = h->n; i-- > 0;) {
 			if (strcasecmp(h->f[i].name, "Received") != 0)
 				continue;
@@ -229,21 +209,34 @@ static int on_header(struct walker *w, struct header *h)
 				}
 				prevw = wd;
 			}
-			time_t t = 0;
-			if (semi)
-				t = received_date(semi + 1);
+			struct date dt;
+			int known = semi && date_parse(semi + 1, &dt) == 0;
 			printf("%d. from %s by %s%s%s%s%s", ++hop, from[0] ? from : "?",
 			       by[0] ? by : "?", with[0] ? " with " : "", with, id[0] ? " id " : "",
 			       id);
-			if (t) {
+			if (known) {
 				char buf[64];
 				struct tm g;
-				gmtime_r(&t, &g);
-				strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
+				if (O.date != DATE_ASIS) {
+					date_format(&dt, O.date, buf, sizeof buf);
+				} else {
+					gmtime_r(&dt.t, &g);
+					strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
+				}
 				printf(" at %s", buf);
-				if (prev)
-					printf(" (%+llds)", (long long)(t - prev));
-				prev = t;
+				if (have_prev)
+					printf(" (%+llds)", (long long)(dt.t - prev));
+				prev = dt.t;
+				have_prev = 1;
+			} else if (semi && O.date != DATE_ASIS) {
+				const char *ds = semi + 1;
+				while (*ds == ' ' || *ds == '\t' || *ds == '\r' || *ds == '\n')
+					ds++;
+				mp_warn(
+				    "%s: Received (hop %d): cannot read the date \"%s\": shown as "
+				    "it stands",
+				    w->name, hop, ds);
+				printf(" at %s", ds);
 			}
 			putchar('\n');
 		}
@@ -256,7 +249,7 @@ static int on_header(struct walker *w, struct header *h)
 			mp_json_begin_object(&O.j, NULL);
 			mp_json_string(&O.j, "name", h->f[i].name);
 			mp_json_string(&O.j, "value", h->f[i].value);
-			decoded(h->f[i].value, &d);
+			field_value(w->name, &h->f[i], &d);
 			mp_json_string(&O.j, "decoded", d.data ? d.data : "");
 			mp_json_end_object(&O.j);
 		}
@@ -323,28 +316,79 @@ static int is_attachment(const struct part *p)
 
 static char xpath[4096];
 
-static void tree_line(const struct part *p)
+static void tree_line(struct mp_buf *b, const struct part *p)
 {
 	const char *num = p->num[0] ? p->num : ".";
 
-	printf("%-*s%-8s %s", p->depth * 2, "", num, p->type);
+	mp_buf_printf(b, "%-*s%-8s %s", p->depth * 2, "", num, p->type);
 	if (p->charset[0] && strncmp(p->type, "text/", 5) == 0)
-		printf("; charset=%s", p->charset);
+		mp_buf_printf(b, "; charset=%s", p->charset);
 	if (!p->container)
-		printf("  %s  %lld bytes", p->encoding[0] ? p->encoding : "7bit", p->decsize);
+		mp_buf_printf(b, "  %s  %lld bytes", p->encoding[0] ? p->encoding : "7bit",
+		              p->decsize);
 	if (p->filename[0])
-		printf("  \"%s\"", p->filename);
-	putchar('\n');
+		mp_buf_printf(b, "  \"%s\"", p->filename);
+	mp_buf_putc(b, '\n');
+}
+
+static void tree_print(const struct part *p)
+{
+	struct mp_buf b = MP_BUF_INIT;
+
+	tree_line(&b, p);
+	fwrite(b.data, 1, b.len, stdout);
+	mp_buf_free(&b);
+}
+
+/* -j --bodies: a part's body waits in a temporary file until the part
+ * ends and its object is written */
+static FILE *spool(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	FILE *f = NULL;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (snprintf(path, sizeof path, "%s/mparse.XXXXXX", dir) >= (int)sizeof path)
+		mp_die(EX_CANTCREAT, "TMPDIR: too long a path");
+	int fd = mkstemp(path);
+	if (fd >= 0) {
+		unlink(path);
+		f = fdopen(fd, "w+");
+	}
+	if (!f)
+		mp_die(EX_CANTCREAT, "%s: a temporary file for a body: %s", dir, strerror(errno));
+	return f;
+}
+
+/* a uuencoded block starts inside the text part in hand */
+static void on_uupart(struct walker *w, struct part *p)
+{
+	O.uuout = NULL;
+	if (O.mode == M_JSON && O.bodies)
+		O.uuout = spool();
+	if (O.mode == M_PART && strcmp(p->num, O.part) == 0) {
+		O.uuout = stdout;
+		O.part_seen = 1;
+	} else if (O.mode == M_EXTRACT) {
+		O.uuout = safe_create(O.dir, p->filename, xpath, sizeof xpath);
+		if (!O.uuout)
+			mp_warn("%s: part %s: %s: %s", w->name, p->num, xpath, strerror(errno));
+	}
 }
 
 static int on_part(struct walker *w, struct part *p)
 {
-	(void)w;
+	if (p->uuencode) {
+		on_uupart(w, p);
+		return 0;
+	}
 	O.out = NULL;
 	switch (O.mode) {
 	case M_TREE:
 		if (p->container)
-			tree_line(p); /* before its children */
+			tree_print(p); /* before its children */
 		break;
 	case M_PART:
 		if (strcmp(p->num, O.part) == 0) {
@@ -370,6 +414,10 @@ static int on_part(struct walker *w, struct part *p)
 			O.html_fd = -2; /* the FILE is kept below */
 		}
 		break;
+	case M_JSON:
+		if (O.bodies && !p->container)
+			O.out = spool();
+		break;
 	case M_EXTRACT:
 		if (is_attachment(p)) {
 			O.out = safe_create(O.dir, p->filename[0] ? p->filename : "attachment",
@@ -386,8 +434,10 @@ static int on_part(struct walker *w, struct part *p)
 
 static int on_data(struct walker *w, struct part *p, const char *s, size_t n)
 {
-	(void)w, (void)p;
-	if (O.out && fwrite(s, 1, n, O.out) != n)
+	FILE *f = p->uuencode ? O.uuout : O.out;
+
+	(void)w;
+	if (f && fwrite(s, 1, n, f) != n)
 		mp_die(EX_IOERR, "write: %s", strerror(errno));
 	return 0;
 }
@@ -397,10 +447,27 @@ static FILE *text_file, *html_file;
 static int on_end(struct walker *w, struct part *p)
 {
 	(void)w;
+	if (p->uuencode && O.mode == M_TREE) {
+		tree_line(&O.uutree, p); /* shown after its text part */
+		return 0;
+	}
+	if (p->uuencode && O.mode == M_EXTRACT) {
+		if (O.uuout) {
+			if (fclose(O.uuout) != 0)
+				mp_die(EX_IOERR, "%s: %s", xpath, strerror(errno));
+			printf("%s\n", xpath);
+		}
+		O.uuout = NULL;
+		return 0;
+	}
 	switch (O.mode) {
 	case M_TREE:
-		if (!p->container)
-			tree_line(p); /* its size is known now */
+		if (!p->container) {
+			tree_print(p); /* its size is known now */
+			if (O.uutree.len)
+				fwrite(O.uutree.data, 1, O.uutree.len, stdout);
+			mp_buf_reset(&O.uutree);
+		}
 		break;
 	case M_JSON:
 		mp_json_begin_object(&O.j, NULL);
@@ -412,6 +479,18 @@ static int on_end(struct walker *w, struct part *p)
 		mp_json_int(&O.j, "offset", p->offset);
 		if (!p->container)
 			mp_json_int(&O.j, "size", p->decsize);
+		FILE *body = p->uuencode ? O.uuout : O.out;
+		if (body) {
+			int rc = jbody_write(&O.j, body, p->type, p->charset);
+			if (rc < 0)
+				mp_die(EX_IOERR, "a temporary file for a body: %s",
+				       strerror(errno));
+			if (rc > 0)
+				mp_warn("%s: part %s: unknown charset \"%s\": the body is read as "
+				        "UTF-8",
+				        w->name, p->num, p->charset);
+			fclose(body);
+		}
 		mp_json_end_object(&O.j);
 		break;
 	case M_TEXT:
@@ -431,7 +510,10 @@ static int on_end(struct walker *w, struct part *p)
 		break;
 	default: break;
 	}
-	O.out = NULL;
+	if (p->uuencode)
+		O.uuout = NULL;
+	else
+		O.out = NULL;
 	return 0;
 }
 
@@ -515,6 +597,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
 	           O.mode == M_TREE || O.mode == M_JSON;
+	w.uu = w.decode && O.mode != M_TEXT;
 	O.messages++;
 	O.text_found = 0;
 	O.html_fd = -1;
@@ -554,7 +637,8 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	return rc;
 }
 
-static int fd_input(const char *name, int fd)
+/* force: --mbox, for a FILE or stdin (never a Maildir's messages) */
+static int fd_input(const char *name, int fd, int force)
 {
 	struct mp_segr r;
 	struct mp_err e;
@@ -572,7 +656,7 @@ static int fd_input(const char *name, int fd)
 		mp_segr_free(&r);
 		return 0;
 	}
-	int mbox = len >= 5 && memcmp(seg, "From ", 5) == 0;
+	int mbox = force || (len >= 5 && memcmp(seg, "From ", 5) == 0);
 	r.start -= len; /* give it back */
 	r.off -= (long long)len;
 	r.bol = 1;
@@ -583,7 +667,7 @@ static int fd_input(const char *name, int fd)
 		struct mp_mboxsplit m;
 		mp_mboxsplit_init(&m, &r);
 		struct mp_msgsrc src = mp_mboxsplit_src(&m);
-		while (mp_mboxsplit_begin(&m, &e) > 0) {
+		while ((k = mp_mboxsplit_begin(&m, &e)) > 0) {
 			char nm[4200];
 			snprintf(nm, sizeof nm, "%s:%ld", name, m.count);
 			read_ok |= one(nm, &src) == 0;
@@ -591,6 +675,8 @@ static int fd_input(const char *name, int fd)
 			while (src.next(src.ctx, &seg, &len, &bol, &e) > 0)
 				;
 		}
+		if (k < 0)
+			mp_warn("%s: %s", name, e.msg); /* --mbox on what is none */
 	}
 	mp_segr_free(&r);
 	return read_ok;
@@ -607,7 +693,7 @@ static int path_input(const char *path)
 	int ok = 0;
 
 	if (strcmp(path, "-") == 0)
-		return fd_input("stdin", STDIN_FILENO);
+		return fd_input("stdin", STDIN_FILENO, O.mbox);
 	if (stat(path, &st) < 0) {
 		mp_warn("%s: %s", path, strerror(errno));
 		return 0;
@@ -643,7 +729,7 @@ static int path_input(const char *path)
 				snprintf(f, sizeof f, "%s/%s", d, v[i]);
 				int fd = open(f, O_RDONLY | O_CLOEXEC);
 				if (fd >= 0) {
-					ok |= fd_input(f, fd);
+					ok |= fd_input(f, fd, 0);
 					close(fd);
 				}
 				free(v[i]);
@@ -659,26 +745,22 @@ static int path_input(const char *path)
 		mp_warn("%s: %s", path, strerror(errno));
 		return 0;
 	}
-	ok = fd_input(path, fd);
+	ok = fd_input(path, fd, O.mbox);
 	close(fd);
 	return ok;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
-	                                   {"raw", no_argument, NULL, 'R'},
-	                                   {"addr", optional_argument, NULL, 'a'},
-	                                   {"addr-only", no_argument, NULL, 'A'},
-	                                   {"tree", no_argument, NULL, 't'},
-	                                   {"part", required_argument, NULL, 'p'},
-	                                   {"text", no_argument, NULL, 'T'},
-	                                   {"extract", required_argument, NULL, 'x'},
-	                                   {"received", no_argument, NULL, 'r'},
-	                                   {"json", no_argument, NULL, 'j'},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {"version", no_argument, NULL, 'V'},
-	                                   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
+	    {"addr", optional_argument, NULL, 'a'},  {"addr-only", no_argument, NULL, 'A'},
+	    {"tree", no_argument, NULL, 't'},        {"part", required_argument, NULL, 'p'},
+	    {"text", no_argument, NULL, 'T'},        {"extract", required_argument, NULL, 'x'},
+	    {"received", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
+	    {"date", required_argument, NULL, 'D'},  {"mbox", no_argument, NULL, 'M'},
+	    {"bodies", no_argument, NULL, 'B'},      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
 	int c, ok = 0;
 
 	mp_setprogname(argv[0]);
@@ -713,6 +795,17 @@ int main(int argc, char **argv)
 			break;
 		case 'r': O.mode = M_RECEIVED; break;
 		case 'j': O.mode = M_JSON; break;
+		case 'M': O.mbox = 1; break;
+		case 'B':
+			O.bodies = 1;
+			O.mode = M_JSON;
+			break;
+		case 'D':
+			if ((c = date_form_parse(optarg)) < 0)
+				mp_die(EX_USAGE, "--date: unknown form '%s' (iso, epoch or rfc)",
+				       optarg);
+			O.date = (enum date_form)c;
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
 		default: mp_getopt_fail(c, argv, optind, optopt);
@@ -731,6 +824,7 @@ int main(int argc, char **argv)
 		ok = path_input("-");
 	for (int i = 0; i < argc; i++)
 		ok |= path_input(argv[i]);
+	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
 	return ok ? 0 : EX_DATAERR;

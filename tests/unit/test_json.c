@@ -1,0 +1,74 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "tap.h"
+
+/* the document written by f, as a string (caller frees) */
+static char *doc(void (*f)(struct mp_json *j, const char *s, size_t n, size_t piece), const char *s,
+                 size_t n, size_t piece)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mf = open_memstream(&buf, &len);
+	struct mp_json j;
+
+	mp_json_init(&j, mf, 0);
+	mp_json_begin_object(&j, NULL);
+	f(&j, s, n, piece);
+	mp_json_int(&j, "after", 1);
+	mp_json_end_object(&j);
+	fclose(mf);
+	return buf;
+}
+
+static void whole(struct mp_json *j, const char *s, size_t n, size_t piece)
+{
+	(void)piece;
+	mp_json_stringn(j, "s", s, n);
+}
+
+static void pieces(struct mp_json *j, const char *s, size_t n, size_t piece)
+{
+	mp_json_begin_string(j, "s");
+	for (size_t i = 0; i < n; i += piece)
+		mp_json_string_more(j, s + i, n - i < piece ? n - i : piece);
+	mp_json_end_string(j);
+}
+
+static void same(const char *s, size_t n, const char *what)
+{
+	char *want = doc(whole, s, n, 0);
+	int ok = 1;
+
+	for (size_t piece = 1; piece <= n + 1; piece++) {
+		char *got = doc(pieces, s, n, piece);
+		if (strcmp(got, want)) {
+			tap_diag("piece %zu: got %s want %s", piece, got, want);
+			ok = 0;
+		}
+		free(got);
+	}
+	tap_ok(ok, "%s: in pieces of every size as written whole", what);
+	free(want);
+}
+
+int main(void)
+{
+	char *d;
+
+	d = doc(pieces, "a\"b\\\n\x01", 6, 2);
+	tap_ok(strcmp(d, "{\"s\":\"a\\\"b\\\\\\n\\u0001\",\"after\":1}") == 0, "escapes: %s", d);
+	free(d);
+	same("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe6\x97\xa5", 19,
+	     "2-, 3- and 4-byte characters");
+	same("\xc3", 1, "a character cut off at the end");
+	same("a\xe2\x82z\xff\xc3\xa9\x80", 8, "bad sequences and a stray continuation byte");
+	same("", 0, "the empty string");
+	d = doc(pieces, "\xe2\x82", 2, 1);
+	tap_ok(strcmp(d, "{\"s\":\"\xef\xbf\xbd\xef\xbf\xbd\",\"after\":1}") == 0,
+	       "an unfinished character at the end is U+FFFD per byte: %s", d);
+	free(d);
+	printf("1..%d\n", tap_n);
+	return tap_failed != 0;
+}

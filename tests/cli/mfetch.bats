@@ -1284,3 +1284,30 @@ bad_rc() {
 	run "$MFETCH" -C "$T/none" -a a --to "$T/md/"
 	assert_failure 78
 }
+
+@test "--json: a JSON line per message delivered and a summary, on stdout (IMAP, POP3 --mda); --list-folders too" {
+	put json-one
+	put json-two
+	run --separate-stderr imap --json --state "$ST" --to "$T/md/"
+	assert_success
+	[ -z "$stderr" ] || fail "stderr: $stderr"
+	[ "${#lines[@]}" = 3 ]
+	local l
+	for l in "${lines[@]}"; do jq -e . <<<"$l" >/dev/null || fail "not JSON: $l"; done
+	run jq -r 'select(.type == "message") | [.protocol, .folder, (.uid | test("^[0-9]+$")), (.bytes > 0), (.delivered | startswith("'"$T/md/new/"'"))] | @tsv' <<<"$output"
+	assert_output $'imap\tINBOX\ttrue\ttrue\ttrue\nimap\tINBOX\ttrue\ttrue\ttrue'
+	run --separate-stderr imap --json --all --state "$T/s2" --to "$T/md2/"
+	run jq -r 'select(.type == "summary") | [.fetched, .bytes, .left_too_big] | @tsv' <<<"$output"
+	assert_output --regexp $'^2\t[0-9]+\t0$'
+	# POP3 through an MDA
+	run --separate-stderr pop --json --state "$T/s3" --mda "cat >/dev/null"
+	assert_success
+	run jq -r 'select(.type == "message") | [.protocol, .folder, .delivered] | @tsv' <<<"$output"
+	assert_output $'pop3\t\tmda\npop3\t\tmda'
+	run imap --json --list-folders
+	assert_success
+	run jq -r 'select(.type == "folder") | .name' <<<"$output"
+	assert_line INBOX
+	run imap --json --to -
+	assert_failure 64
+}

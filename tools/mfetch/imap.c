@@ -11,6 +11,7 @@
 
 #include "codec.h"
 #include "io.h"
+#include "json.h"
 #include "mfetch.h"
 #include "sasl.h"
 
@@ -291,7 +292,9 @@ static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err
 	char delim[16], name[1024];
 	const char *p;
 
-	(void)s, (void)len, (void)ctx, (void)e;
+	const struct fopts *o = ctx;
+
+	(void)s, (void)len, (void)e;
 	if (strncasecmp(l, "* LIST ", 7) != 0)
 		return 0;
 	p = strchr(l + 7, ')');
@@ -300,7 +303,18 @@ static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err
 	p++;
 	if (imap_string(&p, delim, sizeof delim) < 0 || imap_string(&p, name, sizeof name) < 0)
 		goto bad;
-	printf("%s\n", name);
+	if (o->json) {
+		struct mp_json j;
+		mp_json_init(&j, stdout, 0);
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "type", "folder");
+		mp_json_string(&j, "name", name);
+		mp_json_string(&j, "delimiter", delim);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+	} else {
+		printf("%s\n", name);
+	}
 	return 0;
 bad:
 	mp_warn("warning: a LIST line not understood: %.200s", l);
@@ -721,7 +735,7 @@ int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	if (imap_open(&s, o, e) < 0)
 		return -1;
 	if (o->list_folders) {
-		int r = command(&s, "LIST \"\" \"*\"", NULL, on_list, NULL, e);
+		int r = command(&s, "LIST \"\" \"*\"", NULL, on_list, o, e);
 		if (r > 0)
 			mp_err_set(e, EX_UNAVAILABLE, "LIST: %.200s", s.last);
 		rc = r == 0 ? 0 : -1;

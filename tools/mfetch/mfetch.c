@@ -17,6 +17,7 @@
 
 #include "conf.h"
 #include "io.h"
+#include "json.h"
 #include "mfetch.h"
 #include "sasl.h"
 #include "net.h"
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 	        "                         IDLE; else look every --interval); SIGTERM ends it\n"
 	        "      --interval SEC     --idle without IDLE, and POP3: how often (default 300)\n"
 	        "      --idle-refresh SEC renew IDLE this often (default 1500)\n"
+	        "  -j, --json             JSON Lines on stdout: each message, the summary\n"
 	        "  -q, --quiet            no summary line\n"
 	        "  -v, --verbose          the protocol dialogue on stderr (password as ***)\n"
 	        "  -h, --help             this help\n"
@@ -298,12 +300,37 @@ static int to_mda(const struct fopts *o, int fd, const char *uid, const char *fo
 	                  WTERMSIG(st), uid);
 }
 
+/* --json: one line for a message delivered */
+static void json_message(const struct fopts *o, int fd, const char *uid, const char *folder,
+                         const char *where)
+{
+	struct mp_json j;
+	struct stat st;
+
+	mp_json_init(&j, stdout, 0);
+	mp_json_begin_object(&j, NULL);
+	mp_json_string(&j, "type", "message");
+	mp_json_string(&j, "server", o->server);
+	mp_json_string(&j, "protocol", o->imap ? "imap" : "pop3");
+	mp_json_string(&j, "folder", o->imap ? folder : NULL);
+	mp_json_string(&j, "uid", uid);
+	mp_json_int(&j, "bytes", fstat(fd, &st) == 0 ? (long long)st.st_size : -1);
+	mp_json_string(&j, "delivered", where);
+	mp_json_end_object(&j);
+	mp_json_finish(&j);
+	fflush(stdout);
+}
+
 int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, struct mp_err *e)
 {
 	if (o->dest == DEST_STDOUT)
 		return to_stdout(fd, e);
-	if (o->dest == DEST_MDA)
-		return to_mda(o, fd, uid, folder, e);
+	if (o->dest == DEST_MDA) {
+		int rc = to_mda(o, fd, uid, folder, e);
+		if (rc == 0 && o->json)
+			json_message(o, fd, uid, folder, "mda");
+		return rc;
+	}
 	struct mp_segr r;
 	struct mp_delivery d = {0};
 	struct mp_delivered res;
@@ -313,6 +340,8 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 	struct mp_msgsrc src = mp_segr_src(&r);
 	int rc = mp_store_deliver(&o->store, &src, &d, &res, e);
 	mp_segr_free(&r);
+	if (rc == 0 && o->json)
+		json_message(o, fd, uid, folder, res.path);
 	return rc;
 }
 
@@ -503,6 +532,24 @@ static long long secs(const char *s, const char *what)
 
 static void summary(const struct fopts *o, const struct fstats *st, double t0)
 {
+	if (o->json) {
+		struct mp_json j;
+		char secs[32];
+		mp_json_init(&j, stdout, 0);
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "type", "summary");
+		mp_json_string(&j, "server", o->server);
+		mp_json_string(&j, "protocol", o->imap ? "imap" : "pop3");
+		mp_json_int(&j, "fetched", st->fetched);
+		mp_json_int(&j, "bytes", st->bytes);
+		mp_json_int(&j, "left_too_big", st->skipped_big);
+		snprintf(secs, sizeof secs, "%.3f", (mp_net_now_ms() - t0) / 1000);
+		mp_json_string(&j, "seconds", secs);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+		fflush(stdout);
+		return;
+	}
 	fprintf(stderr, "%s: fetched %ld message%s (%lld bytes) from %s in %.1f s%s\n",
 	        mp_progname(), st->fetched, st->fetched == 1 ? "" : "s", st->bytes, o->server,
 	        (mp_net_now_ms() - t0) / 1000, st->skipped_big ? " (some left: too big)" : "");
@@ -511,7 +558,7 @@ static void summary(const struct fopts *o, const struct fstats *st, double t0)
 /* --idle: a line for each round that brought something */
 static void round_summary(const struct fopts *o, const struct fstats *st, double t0)
 {
-	if (!o->quiet && (st->fetched || st->skipped_big))
+	if ((!o->quiet || o->json) && (st->fetched || st->skipped_big))
 		summary(o, st, t0);
 }
 
@@ -550,6 +597,7 @@ int main(int argc, char **argv)
 	                                   {"key-file", required_argument, NULL, OPT_KEY},
 	                                   {"quiet", no_argument, NULL, 'q'},
 	                                   {"verbose", no_argument, NULL, 'v'},
+	                                   {"json", no_argument, NULL, 'j'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
@@ -570,7 +618,7 @@ int main(int argc, char **argv)
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:C:qvhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a:C:jqvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'a': account = optarg; break;
 		case 'C': config = optarg; break;
@@ -638,6 +686,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
 		case 'q': o.quiet = 1; break;
+		case 'j': o.json = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
@@ -697,6 +746,8 @@ int main(int argc, char **argv)
 	if (o.idle && o.nfolders > 1 && to && strcmp(to, "-") == 0)
 		mp_die(EX_USAGE,
 		       "--idle with several folders runs one process each: not with --to -");
+	if (o.json && to && strcmp(to, "-") == 0 && !o.list_folders)
+		mp_die(EX_USAGE, "--json and --to - would share stdout");
 	if (o.dest != DEST_MDA && !o.list_folders) {
 		if (!to)
 			mp_die(EX_USAGE,
@@ -729,7 +780,7 @@ int main(int argc, char **argv)
 	}
 	double t0 = mp_net_now_ms();
 	rc = o.imap ? imap_fetch(&o, &st, &e) : pop3_fetch(&o, &st, &e);
-	if (!o.quiet && !o.list_folders)
+	if ((!o.quiet || o.json) && !o.list_folders)
 		summary(&o, &st, t0);
 	if (o.dest == DEST_STORE && !o.list_folders)
 		mp_store_close(&o.store);

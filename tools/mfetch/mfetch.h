@@ -22,6 +22,7 @@ struct fopts {
 	const char *password;             /* from the configuration file */
 	const char *cert_file, *key_file; /* a client certificate */
 	int all, delete_, mark_seen, list_folders, quiet, verbose;
+	int json; /* --json: JSON Lines on stdout */
 	long limit;
 	long long max_size;
 	const char *folders[16];

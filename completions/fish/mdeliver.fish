@@ -25,5 +25,6 @@ complete -c mdeliver -l lock-timeout -x -a '30\tDefault 60 300' -d 'mbox: second
 complete -c mdeliver -l split -d 'Deliver every message of an mbox (FILE or stdin)'
 complete -c mdeliver -l skip -x -d 'With --split, skip the first N messages'
 complete -c mdeliver -s v -l verbose -d 'Print where each message went'
+complete -c mdeliver -s j -l json -d 'JSON Lines on stdout: each message, the --split summary'
 complete -c mdeliver -s h -l help -d 'Print usage and exit'
 complete -c mdeliver -s V -l version -d 'Print version and exit'

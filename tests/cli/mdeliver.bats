@@ -1331,3 +1331,24 @@ rss_ok() {
     rm -f "$T/mbox"
     rss_ok "$(tail -1 "$T/rss")"
 }
+
+@test "--json: a JSON line per message (Maildir, mbox with its offset, --dedup skip), and the --split summary on stdout" {
+    printf 'From: a@b.test\nMessage-ID: <j1@b.test>\nSubject: s\n\nbody\n' >"$T/m"
+    run --separate-stderr "$MDELIVER" -c -j --dedup "$T/md/" <"$T/m"
+    assert_success
+    run jq -r '[.type, (.path | startswith("'"$T/md/new/"'")), .bytes, .message_id, .skipped] | @tsv' <<<"$output"
+    assert_output $'message\ttrue\t'"$(wc -c <"$T/m")"$'\t<j1@b.test>\tfalse'
+    run --separate-stderr "$MDELIVER" -j --dedup "$T/md/" <"$T/m"
+    assert_success
+    run jq -r '.skipped' <<<"$output"
+    assert_output true
+    printf 'From x  Thu Nov 26 10:00:00 2026\nSubject: 1\n\na\n\nFrom y  Thu Nov 26 10:00:00 2026\nSubject: 2\n\nb\n' >"$T/in.mbox"
+    run --separate-stderr "$MDELIVER" -j --split "$T/in.mbox" "$T/md/"
+    assert_success
+    [ -z "$stderr" ] || fail "stderr: $stderr"
+    run jq -sc '[.[] | .type]' <<<"$output"
+    assert_output '["message","message","summary"]'
+    run --separate-stderr "$MDELIVER" -j --split "$T/in.mbox" "$T/out.mbox"
+    run jq -sc '[.[] | select(.type == "message") | .offset]' <<<"$output"
+    assert_output "[0,$(( $(wc -c <"$T/out.mbox") / 2 ))]"
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "store.h"
 #include "util.h"
 
@@ -22,7 +23,7 @@ struct opts {
 	struct mp_delivery d;
 	const char *folder, *split_file;
 	unsigned storeflags;
-	int verbose, split, split_fd;
+	int verbose, json, split, split_fd;
 	long skip;
 	double lock_timeout;
 };
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 	        "      --skip N          with --split: skip the first N messages\n"
 	        "      --lock-timeout S  mbox: seconds to wait for the lock (default 30)\n"
 	        "  -v, --verbose         say where each message went\n"
+	        "  -j, --json            JSON Lines on stdout: each message, the --split summary\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         version\n",
 	        mp_progname(), mp_progname());
@@ -67,13 +69,36 @@ static const char *default_target(void)
 	return buf;
 }
 
+/* --json: {"type":"message","path":...} and what else is known */
+static void json_line(const char *path, const struct mp_store *s, const struct mp_delivered *r)
+{
+	struct mp_json j;
+
+	mp_json_init(&j, stdout, 0);
+	mp_json_begin_object(&j, NULL);
+	mp_json_string(&j, "type", "message");
+	mp_json_string(&j, "path", path);
+	if (r) {
+		if (s->kind == MP_STORE_MBOX)
+			mp_json_int(&j, "offset", r->offset);
+		mp_json_int(&j, "bytes", r->size);
+		mp_json_string(&j, "message_id", r->msgid[0] ? r->msgid : NULL);
+		mp_json_bool(&j, "skipped", r->skipped);
+	}
+	mp_json_end_object(&j);
+	mp_json_finish(&j);
+	fflush(stdout);
+}
+
 static void report(const struct opts *o, const struct mp_store *s, const struct mp_delivered *r)
 {
+	if (o->json)
+		json_line(r->skipped ? s->path : r->path, s, r);
 	if (r->skipped) {
 		mp_warn("%s: %s already delivered, skipped", s->path, r->msgid);
 		return;
 	}
-	if (!o->verbose)
+	if (!o->verbose || o->json)
 		return;
 	if (s->kind == MP_STORE_MBOX)
 		printf("%s: offset %lld, %lld bytes\n", r->path, r->offset, r->size);
@@ -103,7 +128,9 @@ static void say_path(void *ctx, const char *path)
 {
 	const struct opts *o = ctx;
 
-	if (o->verbose)
+	if (o->json)
+		json_line(path, NULL, NULL);
+	else if (o->verbose)
 		printf("%s\n", path);
 }
 
@@ -168,7 +195,18 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	}
 	if (rc >= 0 && !e.code) {
 		done += batch;
-		mp_warn("delivered %ld messages (%lld bytes)", done, bytes);
+		if (o->json) {
+			struct mp_json j;
+			mp_json_init(&j, stdout, 0);
+			mp_json_begin_object(&j, NULL);
+			mp_json_string(&j, "type", "summary");
+			mp_json_int(&j, "delivered", done);
+			mp_json_int(&j, "bytes", bytes);
+			mp_json_end_object(&j);
+			mp_json_finish(&j);
+		} else {
+			mp_warn("delivered %ld messages (%lld bytes)", done, bytes);
+		}
 		mp_segr_free(&r);
 		return 0;
 	}
@@ -231,6 +269,7 @@ int main(int argc, char **argv)
 	    {"skip", required_argument, NULL, OPT_SKIP},
 	    {"lock-timeout", required_argument, NULL, OPT_LOCKT},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0}};
@@ -242,7 +281,7 @@ int main(int argc, char **argv)
 
 	mp_setprogname(argv[0]);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":cf:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":cf:vjhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.storeflags |= MP_STORE_CREATE; break;
 		case 'f': o.d.from = optarg; break;
@@ -255,6 +294,7 @@ int main(int argc, char **argv)
 		case OPT_SKIP: o.skip = parse_long(optarg, "--skip count"); break;
 		case OPT_LOCKT: o.lock_timeout = (double)parse_long(optarg, "lock timeout"); break;
 		case 'v': o.verbose = 1; break;
+		case 'j': o.json = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
 		default: mp_getopt_fail(c, argv, optind, optopt);

@@ -38,6 +38,7 @@ function __mfetch_accounts
 end
 complete -c mfetch -s a -l account -x -a '(__mfetch_accounts)' -d 'An IMAP or POP3 account of the configuration file'
 complete -c mfetch -s C -l config -r -F -d 'The configuration file (mailpipe(5))'
+complete -c mfetch -l since -x -d 'IMAP: only what arrived since DATE (YYYY-MM-DD or Nd)'
 complete -c mfetch -s j -l json -d 'JSON Lines on stdout: each message, the summary'
 complete -c mfetch -l cert-file -r -F -d 'Client certificate (PEM)'
 complete -c mfetch -l key-file -r -F -d 'Key of the client certificate'

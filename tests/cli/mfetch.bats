@@ -789,7 +789,7 @@ big_body() { head -c 150000 /dev/zero | tr '\0' x | fold -w 75; }
 	assert_output --partial "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD"
 	run "$MFETCH" "${s[@]}" --pop3 --folder Archive --to "$T/md/"
 	assert_failure 64
-	assert_output --partial "--folder, --list-folders and --mark-seen are IMAP only"
+	assert_output --partial "--folder, --list-folders, --mark-seen and --since are IMAP only"
 	run "$MFETCH" "${s[@]}" --pop3 --mark-seen --to "$T/md/"
 	assert_failure 64
 	run "$MFETCH" "${s[@]}" --pop3 --list-folders
@@ -1309,5 +1309,27 @@ bad_rc() {
 	run jq -r 'select(.type == "folder") | .name' <<<"$output"
 	assert_line INBOX
 	run imap --json --to -
+	assert_failure 64
+}
+
+@test "--since DATE (IMAP): only what arrived since that day (INTERNALDATE); bad dates and POP3 are exit 64" {
+	put since-old
+	touch -d '2020-03-01 12:00' "$BOB_MAILDIR"/new/*since-old
+	put since-new
+	run --separate-stderr imap --since 2026-01-01 --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 1 ]
+	grep -q '^Subject: since-new' "$T"/md/new/*
+	run --separate-stderr imap --since 3d --all --to "$T/md2/"
+	assert_success
+	[ "$(count "$T/md2")" = 1 ]
+	run --separate-stderr imap --since 2020-02-01 --all --to "$T/md3/"
+	[ "$(count "$T/md3")" = 2 ]
+	for bad in 2026-02-31 yesterday 2026-13-01 -1d; do
+		run imap --since "$bad" --to "$T/md4/"
+		assert_failure 64
+		assert_output --partial -- "--since $bad"
+	done
+	run pop --since 2026-01-01 --to "$T/md4/"
 	assert_failure 64
 }

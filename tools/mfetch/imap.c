@@ -551,6 +551,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		snprintf(cmd, sizeof cmd, "UID SEARCH ALL");
 	else
 		snprintf(cmd, sizeof cmd, "UID SEARCH UID %lu:*", last + 1);
+	if (o->since[0]) /* the server's INTERNALDATE, the day of arrival */
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SINCE %s", o->since);
 	size_t before = u.n;
 	s->new_mail = 0; /* what comes from now on, the next round takes */
 	if ((r = command(s, cmd, NULL, on_search, &u, e)) != 0) {

@@ -47,6 +47,7 @@ static void usage(FILE *f)
 	        "      --all              everything\n"
 	        "      --folder NAME      IMAP folder (repeatable; default INBOX)\n"
 	        "      --list-folders     list the IMAP folders\n"
+	        "      --since DATE       IMAP: only what arrived since DATE (YYYY-MM-DD, or Nd)\n"
 	        "      --limit N          at most N messages\n"
 	        "      --max-size BYTES   leave larger messages on the server\n"
 	        "      --to DEST          DIR/ or maildir:DIR, mbox:FILE, or - (mboxrd on stdout)\n"
@@ -376,7 +377,8 @@ enum {
 	OPT_INTERVAL,
 	OPT_REFRESH,
 	OPT_CERT,
-	OPT_KEY
+	OPT_KEY,
+	OPT_SINCE
 };
 
 static int auth_known(const char *m)
@@ -520,6 +522,32 @@ static void apply_account(const struct mp_account *a, struct fopts *o, const str
 	}
 }
 
+/* --since YYYY-MM-DD, or Nd (N days ago): the IMAP date of that day */
+static void parse_since(const char *s, char *out, size_t n)
+{
+	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm = {0};
+	char *end;
+	int y, m, d, used = 0;
+
+	errno = 0;
+	long days = strtol(s, &end, 10);
+	if (end > s && *end == 'd' && !end[1] && !errno && days >= 0 && days <= 100000) {
+		time_t t = time(NULL) - (time_t)days * 86400;
+		localtime_r(&t, &tm);
+	} else if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &used) == 3 && !s[used] && y >= 1970 &&
+	           y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+		tm.tm_year = y - 1900, tm.tm_mon = m - 1, tm.tm_mday = d, tm.tm_hour = 12;
+		time_t t = mktime(&tm); /* normalises 2026-02-31 into March, so check */
+		if (t == (time_t)-1 || tm.tm_mday != d)
+			mp_die(EX_USAGE, "--since %s: no such day", s);
+	} else {
+		mp_die(EX_USAGE, "--since %s: give YYYY-MM-DD or Nd (N days ago)", s);
+	}
+	snprintf(out, n, "%d-%s-%d", tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900);
+}
+
 /* a number of seconds for --interval, --idle-refresh: 1 to a day */
 static long long secs(const char *s, const char *what)
 {
@@ -598,6 +626,7 @@ int main(int argc, char **argv)
 	                                   {"quiet", no_argument, NULL, 'q'},
 	                                   {"verbose", no_argument, NULL, 'v'},
 	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"since", required_argument, NULL, OPT_SINCE},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
@@ -687,6 +716,7 @@ int main(int argc, char **argv)
 		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
 		case 'q': o.quiet = 1; break;
 		case 'j': o.json = 1; break;
+		case OPT_SINCE: parse_since(optarg, o.since, sizeof o.since); break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
@@ -737,8 +767,8 @@ int main(int argc, char **argv)
 		o.port = o.imap ? (o.tls ? 993 : 143) : (o.tls ? 995 : 110);
 	if (!o.tls)
 		o.starttls = 1; /* never in clear unless... never */
-	if (!o.imap && (o.nfolders || o.list_folders || o.mark_seen))
-		mp_die(EX_USAGE, "--folder, --list-folders and --mark-seen are IMAP only");
+	if (!o.imap && (o.nfolders || o.list_folders || o.mark_seen || o.since[0]))
+		mp_die(EX_USAGE, "--folder, --list-folders, --mark-seen and --since are IMAP only");
 	if (o.imap && o.auth && strcasecmp(o.auth, "apop") == 0)
 		mp_die(EX_USAGE, "--auth apop is POP3 only");
 	if (o.idle && (o.list_folders || o.all))

@@ -22,7 +22,8 @@ struct fopts {
 	const char *password;             /* from the configuration file */
 	const char *cert_file, *key_file; /* a client certificate */
 	int all, delete_, mark_seen, list_folders, quiet, verbose;
-	int json; /* --json: JSON Lines on stdout */
+	int json;       /* --json: JSON Lines on stdout */
+	char since[16]; /* --since: an IMAP date (26-Nov-2026), or empty */
 	long limit;
 	long long max_size;
 	const char *folders[16];

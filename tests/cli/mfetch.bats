@@ -1333,3 +1333,62 @@ bad_rc() {
 	run pop --since 2026-01-01 --to "$T/md4/"
 	assert_failure 64
 }
+
+# two accounts, Bob's over IMAP into $T/bob/ and Alice's over POP3S into $T/alice/
+two_accounts() {
+	rc <<EOF2
+defaults
+  tls_ca_file $CA
+  host 127.0.0.1
+  state $ST
+account bob
+  protocol imap
+  port $IMAP_PORT
+  user bob
+  passwordeval "echo hungry"
+  to $T/bob/
+account alice
+  protocol pop3
+  port $POP3S_PORT
+  tls on
+  user alice
+  passwordeval "echo ${1:-wonderland}"
+  to $T/alice/
+EOF2
+}
+
+@test "accounts: -a A -a B fetches each account in turn, a summary each; one failing (77) does not stop the other" {
+	rm -f "$ALICE_MAILDIR"/new/* "$ALICE_MAILDIR"/cur/*
+	put multi-bob
+	put multi-alice "for alice" "$ALICE_MAILDIR"
+	two_accounts
+	run --separate-stderr "$MFETCH" -C "$T/rc" -a bob -a alice
+	assert_success
+	[ "$(count "$T/bob")" = 1 ] && [ "$(count "$T/alice")" = 1 ] || fail "bob $(count "$T/bob"), alice $(count "$T/alice"): $stderr"
+	grep -q '^Subject: multi-bob' "$T"/bob/new/*
+	grep -q '^Subject: multi-alice' "$T"/alice/new/*
+	[ "$(grep -Ec "$(summary_re 1)" <<<"$stderr")" = 2 ] || fail "summaries: $stderr"
+	# a wrong password for the first: the second is still fetched, exit 77
+	two_accounts wrong
+	put multi-alice2 "again" "$ALICE_MAILDIR"
+	run --separate-stderr "$MFETCH" -C "$T/rc" -a alice -a bob
+	assert_failure 77
+	put multi-bob2
+	run --separate-stderr "$MFETCH" -C "$T/rc" -a alice -a bob
+	assert_failure 77
+	[ "$(count "$T/bob")" = 2 ] || fail "bob's account was not fetched after alice's failed"
+}
+
+@test "accounts: --idle with two accounts: one process each, mail to either lands; SIGTERM ends both, exit 0" {
+	rm -f "$ALICE_MAILDIR"/new/* "$ALICE_MAILDIR"/cur/*
+	two_accounts
+	EXEC=exec "$MFETCH" -C "$T/rc" -a bob -a alice --idle --interval 1 -v 2>"$T/err" 3>&- &
+	BG=$!
+	until_ok 100 kids_are 2 || fail "not two processes: $(pgrep -a -P "$BG")"
+	put idle-multi-bob
+	put idle-multi-alice "x" "$ALICE_MAILDIR"
+	until_ok 200 has_files "$T/bob" 1 || fail "bob's message not fetched: $(grep -v '^[CS]:' "$T/err")"
+	until_ok 200 has_files "$T/alice" 1 || fail "alice's message not fetched: $(grep -v '^[CS]:' "$T/err")"
+	stop_bg
+	! grep -q -e hungry -e wonderland "$T/err" || fail "a password is in the trace"
+}

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	        "Fetch mail over IMAP or POP3 (TLS or STARTTLS) into a Maildir, an mbox, stdout\n"
 	        "or an MDA; only what is new; nothing leaves the server before it is safe.\n\n"
 	        "  -a, --account NAME     an IMAP or POP3 account of the configuration file\n"
+	        "                         (repeatable: each in turn, or all at once with --idle)\n"
 	        "  -C, --config FILE      that file (see mailpipe(5))\n"
 	        "      --server HOST[:P]  the server (ports: IMAP 143/993, POP3 110/995)\n"
 	        "      --port PORT        its port\n"
@@ -590,145 +591,19 @@ static void round_summary(const struct fopts *o, const struct fstats *st, double
 		summary(o, st, t0);
 }
 
-int main(int argc, char **argv)
+/* one account (or the command line alone): fetch, or watch with --idle;
+ * the exit status (errors that end it die here) */
+static int run(struct fopts *op, struct given *gp, const char *to, const char *account)
 {
-	static const struct option lo[] = {{"server", required_argument, NULL, OPT_SERVER},
-	                                   {"port", required_argument, NULL, OPT_PORT},
-	                                   {"imap", no_argument, NULL, OPT_IMAP},
-	                                   {"pop3", no_argument, NULL, OPT_POP3},
-	                                   {"tls", no_argument, NULL, OPT_TLS},
-	                                   {"starttls", no_argument, NULL, OPT_STARTTLS},
-	                                   {"ca-file", required_argument, NULL, OPT_CAFILE},
-	                                   {"fingerprint", required_argument, NULL, OPT_FP},
-	                                   {"user", required_argument, NULL, OPT_USER},
-	                                   {"password-eval", required_argument, NULL, OPT_PWEVAL},
-	                                   {"auth", required_argument, NULL, OPT_AUTH},
-	                                   {"new", no_argument, NULL, OPT_NEW},
-	                                   {"all", no_argument, NULL, OPT_ALL},
-	                                   {"folder", required_argument, NULL, OPT_FOLDER},
-	                                   {"list-folders", no_argument, NULL, OPT_LISTF},
-	                                   {"limit", required_argument, NULL, OPT_LIMIT},
-	                                   {"max-size", required_argument, NULL, OPT_MAXSIZE},
-	                                   {"to", required_argument, NULL, OPT_TO},
-	                                   {"mda", required_argument, NULL, OPT_MDA},
-	                                   {"keep", no_argument, NULL, OPT_KEEP},
-	                                   {"delete", no_argument, NULL, OPT_DELETE},
-	                                   {"mark-seen", no_argument, NULL, OPT_SEEN},
-	                                   {"state", required_argument, NULL, OPT_STATE},
-	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	                                   {"idle", no_argument, NULL, OPT_IDLE},
-	                                   {"interval", required_argument, NULL, OPT_INTERVAL},
-	                                   {"idle-refresh", required_argument, NULL, OPT_REFRESH},
-	                                   {"account", required_argument, NULL, 'a'},
-	                                   {"config", required_argument, NULL, 'C'},
-	                                   {"cert-file", required_argument, NULL, OPT_CERT},
-	                                   {"key-file", required_argument, NULL, OPT_KEY},
-	                                   {"quiet", no_argument, NULL, 'q'},
-	                                   {"verbose", no_argument, NULL, 'v'},
-	                                   {"json", no_argument, NULL, 'j'},
-	                                   {"since", required_argument, NULL, OPT_SINCE},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {"version", no_argument, NULL, 'V'},
-	                                   {NULL, 0, NULL, 0}};
-	struct fopts o = {.timeout_ms = 60000,
-	                  .imap = -1,
-	                  .dest = DEST_STORE,
-	                  .interval_s = 300,
-	                  .idle_refresh_s = 25 * 60,
-	                  .stop_fd = -1};
+	struct fopts o = *op;
+	struct given g = *gp;
 	struct fstats st = {0};
 	struct mp_err e;
-	const char *to = NULL, *account = NULL, *config = NULL;
-	struct given g = {0};
 	char host[256];
-	int c, rc;
+	int rc;
 
-	mp_setprogname(argv[0]);
-	/* a peer that hangs up is an error to handle (EPIPE), not death */
-	signal(SIGPIPE, SIG_IGN);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:C:jqvhV", lo, NULL)) != -1) {
-		switch (c) {
-		case 'a': account = optarg; break;
-		case 'C': config = optarg; break;
-		case OPT_CERT: o.cert_file = optarg; break;
-		case OPT_KEY: o.key_file = optarg; break;
-		case OPT_SERVER: o.server = optarg; break;
-		case OPT_PORT:
-			o.port = (int)num(optarg, "port");
-			g.port = 1;
-			break;
-		case OPT_IMAP: o.imap = 1; break;
-		case OPT_POP3: o.imap = 0; break;
-		case OPT_TLS: o.tls = g.tls = 1; break;
-		case OPT_STARTTLS: o.starttls = g.tls = 1; break;
-		case OPT_CAFILE: o.ca_file = optarg; break;
-		case OPT_FP: o.fingerprint = optarg; break;
-		case OPT_USER: o.user = optarg; break;
-		case OPT_PWEVAL: o.password_eval = optarg; break;
-		case OPT_AUTH:
-			o.auth = optarg;
-			if (!auth_known(optarg))
-				mp_die(EX_USAGE,
-				       "--auth %s: unknown (plain, login, cram-md5, xoauth2, user, "
-				       "apop, auto)",
-				       optarg);
-			break;
-		case OPT_NEW: o.all = 0; break;
-		case OPT_ALL: o.all = 1; break;
-		case OPT_FOLDER:
-			if (o.nfolders == 16)
-				mp_die(EX_USAGE, "at most 16 folders");
-			o.folders[o.nfolders++] = optarg;
-			g.folders = 1;
-			break;
-		case OPT_LISTF: o.list_folders = 1; break;
-		case OPT_LIMIT:
-			o.limit = (long)num(optarg, "limit");
-			g.limit = 1;
-			break;
-		case OPT_MAXSIZE:
-			o.max_size = num(optarg, "size");
-			g.max_size = 1;
-			break;
-		case OPT_TO:
-			to = optarg;
-			g.to = 1;
-			break;
-		case OPT_MDA:
-			o.dest = DEST_MDA;
-			o.dest_arg = optarg;
-			g.to = 1;
-			break;
-		case OPT_KEEP: o.delete_ = 0, g.delete_ = 1; break;
-		case OPT_DELETE: o.delete_ = g.delete_ = 1; break;
-		case OPT_SEEN: o.mark_seen = g.seen = 1; break;
-		case OPT_STATE: o.state = optarg; break;
-		case OPT_TIMEOUT:
-			o.timeout_ms = (int)num(optarg, "timeout") * 1000;
-			g.timeout = 1;
-			break;
-		case OPT_IDLE: o.idle = 1; break;
-		case OPT_INTERVAL:
-			o.interval_s = (int)secs(optarg, "interval");
-			g.interval = 1;
-			break;
-		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
-		case 'q': o.quiet = 1; break;
-		case 'j': o.json = 1; break;
-		case OPT_SINCE: parse_since(optarg, o.since, sizeof o.since); break;
-		case 'v': o.verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
-		default: mp_getopt_fail(c, argv, optind, optopt);
-		}
-	}
-	if (optind < argc)
-		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
 	mp_err_clear(&e);
 	/* an account: -a NAME, or without --server the one named default */
-	if (mp_conf_load(&conf, config, &e) < 0)
-		mp_die_err(NULL, &e);
 	if (account || !o.server) {
 		const struct mp_account *a = mp_conf_account(&conf, account ? account : "default");
 		const struct mp_conf_kv *p = a ? mp_conf_get(a, "protocol") : NULL;
@@ -817,4 +692,173 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		mp_die_err(o.server, &e);
 	return 0;
+}
+
+struct multi {
+	struct fopts *o;
+	struct given *g;
+	const char *to;
+	const char *const *accounts;
+};
+
+static int account_child(int i, void *ctx)
+{
+	struct multi *m = ctx;
+
+	if (!m->o->idle) { /* a plain run stops as it always does */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+	}
+	return run(m->o, m->g, m->to, m->accounts[i]);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"server", required_argument, NULL, OPT_SERVER},
+	                                   {"port", required_argument, NULL, OPT_PORT},
+	                                   {"imap", no_argument, NULL, OPT_IMAP},
+	                                   {"pop3", no_argument, NULL, OPT_POP3},
+	                                   {"tls", no_argument, NULL, OPT_TLS},
+	                                   {"starttls", no_argument, NULL, OPT_STARTTLS},
+	                                   {"ca-file", required_argument, NULL, OPT_CAFILE},
+	                                   {"fingerprint", required_argument, NULL, OPT_FP},
+	                                   {"user", required_argument, NULL, OPT_USER},
+	                                   {"password-eval", required_argument, NULL, OPT_PWEVAL},
+	                                   {"auth", required_argument, NULL, OPT_AUTH},
+	                                   {"new", no_argument, NULL, OPT_NEW},
+	                                   {"all", no_argument, NULL, OPT_ALL},
+	                                   {"folder", required_argument, NULL, OPT_FOLDER},
+	                                   {"list-folders", no_argument, NULL, OPT_LISTF},
+	                                   {"limit", required_argument, NULL, OPT_LIMIT},
+	                                   {"max-size", required_argument, NULL, OPT_MAXSIZE},
+	                                   {"to", required_argument, NULL, OPT_TO},
+	                                   {"mda", required_argument, NULL, OPT_MDA},
+	                                   {"keep", no_argument, NULL, OPT_KEEP},
+	                                   {"delete", no_argument, NULL, OPT_DELETE},
+	                                   {"mark-seen", no_argument, NULL, OPT_SEEN},
+	                                   {"state", required_argument, NULL, OPT_STATE},
+	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	                                   {"idle", no_argument, NULL, OPT_IDLE},
+	                                   {"interval", required_argument, NULL, OPT_INTERVAL},
+	                                   {"idle-refresh", required_argument, NULL, OPT_REFRESH},
+	                                   {"account", required_argument, NULL, 'a'},
+	                                   {"config", required_argument, NULL, 'C'},
+	                                   {"cert-file", required_argument, NULL, OPT_CERT},
+	                                   {"key-file", required_argument, NULL, OPT_KEY},
+	                                   {"quiet", no_argument, NULL, 'q'},
+	                                   {"verbose", no_argument, NULL, 'v'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"since", required_argument, NULL, OPT_SINCE},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {NULL, 0, NULL, 0}};
+	struct fopts o = {.timeout_ms = 60000,
+	                  .imap = -1,
+	                  .dest = DEST_STORE,
+	                  .interval_s = 300,
+	                  .idle_refresh_s = 25 * 60,
+	                  .stop_fd = -1};
+	struct mp_err e;
+	const char *to = NULL, *config = NULL, *accounts[16];
+	size_t naccounts = 0;
+	struct given g = {0};
+	int c, rc;
+
+	mp_setprogname(argv[0]);
+	/* a peer that hangs up is an error to handle (EPIPE), not death */
+	signal(SIGPIPE, SIG_IGN);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":a:C:jqvhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (naccounts == sizeof accounts / sizeof accounts[0])
+				mp_die(EX_USAGE, "at most 16 accounts");
+			accounts[naccounts++] = optarg;
+			break;
+		case 'C': config = optarg; break;
+		case OPT_CERT: o.cert_file = optarg; break;
+		case OPT_KEY: o.key_file = optarg; break;
+		case OPT_SERVER: o.server = optarg; break;
+		case OPT_PORT:
+			o.port = (int)num(optarg, "port");
+			g.port = 1;
+			break;
+		case OPT_IMAP: o.imap = 1; break;
+		case OPT_POP3: o.imap = 0; break;
+		case OPT_TLS: o.tls = g.tls = 1; break;
+		case OPT_STARTTLS: o.starttls = g.tls = 1; break;
+		case OPT_CAFILE: o.ca_file = optarg; break;
+		case OPT_FP: o.fingerprint = optarg; break;
+		case OPT_USER: o.user = optarg; break;
+		case OPT_PWEVAL: o.password_eval = optarg; break;
+		case OPT_AUTH:
+			o.auth = optarg;
+			if (!auth_known(optarg))
+				mp_die(EX_USAGE,
+				       "--auth %s: unknown (plain, login, cram-md5, xoauth2, user, "
+				       "apop, auto)",
+				       optarg);
+			break;
+		case OPT_NEW: o.all = 0; break;
+		case OPT_ALL: o.all = 1; break;
+		case OPT_FOLDER:
+			if (o.nfolders == 16)
+				mp_die(EX_USAGE, "at most 16 folders");
+			o.folders[o.nfolders++] = optarg;
+			g.folders = 1;
+			break;
+		case OPT_LISTF: o.list_folders = 1; break;
+		case OPT_LIMIT:
+			o.limit = (long)num(optarg, "limit");
+			g.limit = 1;
+			break;
+		case OPT_MAXSIZE:
+			o.max_size = num(optarg, "size");
+			g.max_size = 1;
+			break;
+		case OPT_TO:
+			to = optarg;
+			g.to = 1;
+			break;
+		case OPT_MDA:
+			o.dest = DEST_MDA;
+			o.dest_arg = optarg;
+			g.to = 1;
+			break;
+		case OPT_KEEP: o.delete_ = 0, g.delete_ = 1; break;
+		case OPT_DELETE: o.delete_ = g.delete_ = 1; break;
+		case OPT_SEEN: o.mark_seen = g.seen = 1; break;
+		case OPT_STATE: o.state = optarg; break;
+		case OPT_TIMEOUT:
+			o.timeout_ms = (int)num(optarg, "timeout") * 1000;
+			g.timeout = 1;
+			break;
+		case OPT_IDLE: o.idle = 1; break;
+		case OPT_INTERVAL:
+			o.interval_s = (int)secs(optarg, "interval");
+			g.interval = 1;
+			break;
+		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
+		case 'q': o.quiet = 1; break;
+		case 'j': o.json = 1; break;
+		case OPT_SINCE: parse_since(optarg, o.since, sizeof o.since); break;
+		case 'v': o.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		default: mp_getopt_fail(c, argv, optind, optopt);
+		}
+	}
+	if (optind < argc)
+		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
+	mp_err_clear(&e);
+	if (mp_conf_load(&conf, config, &e) < 0)
+		mp_die_err(NULL, &e);
+	if (naccounts > 1) { /* one process each: one after the other, or all at once */
+		struct multi m = {&o, &g, to, accounts};
+		rc = fork_each((int)naccounts, o.idle, account_child, &m, &e);
+		if (rc < 0)
+			mp_die_err(NULL, &e);
+		return rc;
+	}
+	return run(&o, &g, to, naccounts ? accounts[0] : NULL);
 }

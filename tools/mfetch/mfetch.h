@@ -79,6 +79,11 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
 int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_err *e);
 /* --idle: the whole loop, reconnects with back-off included (watch.c) */
 int watch(struct fopts *o, struct mp_err *e);
+/* Run child(i, ctx) in a process of its own for each i < n: all at once
+ * (concurrent) or one after the other; SIGTERM and SIGINT are passed on
+ * to them and stop further starts. The first non-zero exit status, or 0
+ * (watch.c). */
+int fork_each(int n, int concurrent, int (*child)(int i, void *ctx), void *ctx, struct mp_err *e);
 
 static inline int stopping(const struct fopts *o)
 {

@@ -51,6 +51,8 @@ static int catch_signals(struct mp_err *e)
 {
 	struct sigaction sa;
 
+	if (stop_pipe[0] >= 0)
+		return 0; /* once per process tree: children share the pipe */
 	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return mp_err_sys(e, EX_OSERR, "pipe");
 	memset(&sa, 0, sizeof sa);
@@ -103,46 +105,63 @@ static int watch_one(struct fopts *o, const char *folder, struct mp_err *e)
 	}
 }
 
-int watch(struct fopts *o, struct mp_err *e)
+/* the folder kids of watch() */
+static int watch_child(int i, void *ctx)
+{
+	struct fopts *o = ctx;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	if (watch_one(o, o->folders[i], &e) < 0)
+		mp_die_err(o->server, &e);
+	return 0;
+}
+
+int fork_each(int n, int concurrent, int (*child)(int i, void *ctx), void *ctx, struct mp_err *e)
 {
 	sigset_t block, old;
 	int code = 0;
 
+	if (n > (int)(sizeof kids / sizeof kids[0]))
+		return mp_err_set(e, EX_USAGE, "at most %zu at once", sizeof kids / sizeof kids[0]);
 	if (catch_signals(e) < 0)
 		return -1;
-	o->stop = &stop_flag;
-	o->stop_fd = stop_pipe[0];
-	if (!o->imap || o->nfolders <= 1)
-		return watch_one(o, o->nfolders ? o->folders[0] : "INBOX", e) < 0 ? -1 : 0;
-
 	/* a signal between fork and kids[] would miss a child: hold them */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	for (int i = 0; i < o->nfolders; i++) {
+	for (int i = 0; i < n && !stop_flag; i++) {
+		sigprocmask(SIG_BLOCK, &block, &old);
 		pid_t pid = fork();
 		if (pid < 0) {
-			code = EX_OSERR;
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			mp_err_sys(e, EX_OSERR, "fork");
-			mp_warn("%s: %s", o->server, e->msg);
 			for (sig_atomic_t k = 0; k < nkids; k++)
 				kill(kids[k], SIGTERM);
+			code = EX_OSERR;
 			break;
 		}
 		if (pid == 0) {
 			nkids = 0;
 			sigprocmask(SIG_SETMASK, &old, NULL);
-			if (watch_one(o, o->folders[i], e) < 0)
-				mp_die_err(o->server, e);
-			exit(0);
+			exit(child(i, ctx));
 		}
 		kids[nkids] = pid;
 		nkids = nkids + 1;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (concurrent)
+			continue;
+		/* one after the other: this one ends before the next starts */
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		nkids = 0;
+		int c = WIFEXITED(st) ? WEXITSTATUS(st) : EX_TEMPFAIL;
+		if (c && !code)
+			code = c;
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	/* the first failure is the exit code; the others go on */
-	for (sig_atomic_t left = nkids; left > 0;) {
+	for (sig_atomic_t left = nkids; concurrent && left > 0;) {
 		int st;
 		if (waitpid(-1, &st, 0) < 0) {
 			if (errno == EINTR)
@@ -154,5 +173,19 @@ int watch(struct fopts *o, struct mp_err *e)
 		if (c && !code)
 			code = c;
 	}
+	return code;
+}
+
+int watch(struct fopts *o, struct mp_err *e)
+{
+	if (catch_signals(e) < 0)
+		return -1;
+	o->stop = &stop_flag;
+	o->stop_fd = stop_pipe[0];
+	if (!o->imap || o->nfolders <= 1)
+		return watch_one(o, o->nfolders ? o->folders[0] : "INBOX", e) < 0 ? -1 : 0;
+	int code = fork_each(o->nfolders, 1, watch_child, o, e);
+	if (code == EX_OSERR && e->code)
+		mp_warn("%s: %s", o->server, e->msg);
 	return code;
 }

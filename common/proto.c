@@ -42,7 +42,7 @@ int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struc
 	return 0;
 }
 
-int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_err *e)
+static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e)
 {
 	for (;;) {
 		char *s = p->buf + p->start, *nl = memchr(s, '\n', p->end - p->start);
@@ -55,13 +55,36 @@ int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_er
 			*len = n;
 			p->start = (size_t)(nl - p->buf) + 1;
 			if (p->trace)
-				fprintf(stderr, "S: %s\n", s);
+				fprintf(stderr, "S: %s%s\n", p->midline ? "(continued) " : "", s);
+			p->midline = 0;
+			if (more)
+				*more = 0;
 			return 1;
 		}
 		if (p->start) {
 			memmove(p->buf, s, p->end - p->start);
 			p->end -= p->start;
 			p->start = 0;
+		}
+		if (p->end >= MP_PROTO_LINE && more) {
+			/* a piece up to the last space; the rest starts the next */
+			char *sp = p->buf + p->end;
+			while (sp > p->buf && sp[-1] != ' ')
+				sp--;
+			if (sp == p->buf)
+				return mp_err_set(e, EX_PROTOCOL,
+				                  "server line with a word longer than %d bytes",
+				                  MP_PROTO_LINE);
+			sp[-1] = '\0';
+			*line = p->buf;
+			*len = (size_t)(sp - 1 - p->buf);
+			if (p->trace)
+				fprintf(stderr, "S: %s%s ...\n", p->midline ? "(continued) " : "",
+				        p->buf);
+			p->start = (size_t)(sp - p->buf);
+			p->midline = 1;
+			*more = 1;
+			return 1;
 		}
 		if (p->end >= MP_PROTO_LINE)
 			return mp_err_set(e, EX_PROTOCOL, "server line longer than %d bytes",
@@ -84,6 +107,16 @@ int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_er
 			              : 0;
 		p->end += (size_t)r;
 	}
+}
+
+int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_err *e)
+{
+	return readline2(p, line, len, NULL, e);
+}
+
+int mp_proto_readpart(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e)
+{
+	return readline2(p, line, len, more, e);
 }
 
 int mp_proto_read(struct mp_proto *p, void *buf, size_t n, struct mp_err *e)

@@ -17,6 +17,7 @@ struct mp_proto {
 	int trace; /* print C: and S: lines on stderr */
 	int timeout_ms;
 	size_t start, end;
+	int midline; /* readpart: the last piece was not the end of its line */
 	char buf[MP_PROTO_LINE + 2];
 };
 
@@ -26,6 +27,11 @@ int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struc
 /* Next line without its CR LF; 1 ok, 0 connection closed, -1 error or a
  * line longer than MP_PROTO_LINE. */
 int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_err *e);
+/* Like mp_proto_readline, for replies that may be long lists of words
+ * (IMAP SEARCH): a line longer than MP_PROTO_LINE comes in pieces that
+ * end before a space, *more set to 1 for each but the last. A piece of
+ * MP_PROTO_LINE bytes without a space is an error. */
+int mp_proto_readpart(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e);
 /* Exactly n raw bytes (an IMAP literal, a body): buffered ones first.
  * Returns 0, or -1 (connection closed early: EX_TEMPFAIL). */
 int mp_proto_read(struct mp_proto *p, void *buf, size_t n, struct mp_err *e);

@@ -1392,3 +1392,19 @@ EOF2
 	stop_bg
 	! grep -q -e hungry -e wonderland "$T/err" || fail "a password is in the trace"
 }
+
+@test "IMAP: a SEARCH reply longer than a line (2,000 UIDs) comes in pieces; --limit takes the first ones, the next run the next" {
+	local i
+	for i in $(seq 2000); do
+		printf 'Subject: many %d\nMessage-ID: <many%d@mfetch.test>\n\nx\n' "$i" "$i" >"$BOB_MAILDIR/new/1764000000.M${i}P1.many"
+	done
+	chown -R "$VMAIL_UID:$VMAIL_UID" "$BOB_MAILDIR/new"
+	run --separate-stderr imap -v --limit 5 --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 5 ] || fail "fetched $(count "$T/md"): $(grep -v '^[CS]: ' <<<"$stderr")"
+	[[ $stderr == *"S: (continued) "* ]] || fail "the SEARCH reply was not long"
+	run --separate-stderr imap --limit 5 --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 10 ]
+	[ "$(ids "$T/md" | sort -u | wc -l)" = 10 ] || fail "a message came twice"
+}

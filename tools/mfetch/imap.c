@@ -21,6 +21,7 @@ struct imap {
 	char caps[1024];
 	char last[MP_PROTO_LINE + 1]; /* the tagged reply's text */
 	int new_mail;                 /* an untagged EXISTS came (--idle) */
+	int continued;                /* cb gets the rest of a long SEARCH line */
 };
 
 /* "* N EXISTS": the mailbox grew (or its size was announced) */
@@ -79,11 +80,33 @@ static int command(struct imap *s, const char *cmd, const char *shown, untagged_
 	for (;;) {
 		char *l;
 		size_t len;
-		int r = mp_proto_readline(&s->p, &l, &len, e);
+		int more = 0;
+		int r = mp_proto_readpart(&s->p, &l, &len, &more, e);
 		if (r <= 0)
 			return r < 0
 			           ? -1
 			           : mp_err_set(e, EX_TEMPFAIL, "the server closed the connection");
+		if (more) {
+			/* only a SEARCH reply may be longer than a line: its UIDs come
+			 * to cb in pieces, each but the first marked continued */
+			if (strncasecmp(l, "* SEARCH ", 9) != 0)
+				return mp_err_set(e, EX_PROTOCOL,
+				                  "server line longer than %d bytes",
+				                  MP_PROTO_LINE);
+			for (s->continued = 0;; s->continued = 1) {
+				if (cb && cb(s, l, len, ctx, e) < 0)
+					return -1;
+				if (!more)
+					break;
+				if ((r = mp_proto_readpart(&s->p, &l, &len, &more, e)) <= 0)
+					return r < 0
+					           ? -1
+					           : mp_err_set(e, EX_TEMPFAIL,
+					                        "the server closed the connection");
+			}
+			s->continued = 0;
+			continue;
+		}
 		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
 			const char *st = l + strlen(tag) + 1;
 			snprintf(s->last, sizeof s->last, "%s", st);
@@ -225,26 +248,41 @@ static int on_select(struct imap *s, char *l, size_t len, void *ctx, struct mp_e
 
 struct uids {
 	unsigned long *v;
-	size_t n;
+	size_t n, cap;
 };
+
+#define UIDS_MAX 10000000 /* UIDs one SEARCH may give: 80 MB at most */
+
+static int uids_add(struct uids *u, unsigned long x, struct mp_err *e)
+{
+	if (u->n == u->cap) {
+		if (u->n >= UIDS_MAX)
+			return mp_err_set(e, EX_PROTOCOL, "more than %d UIDs in a folder",
+			                  UIDS_MAX);
+		u->cap = u->cap ? u->cap * 2 : 256;
+		u->v = mp_xrealloc(u->v, u->cap * sizeof *u->v);
+	}
+	u->v[u->n++] = x;
+	return 0;
+}
 
 static int on_search(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
 {
 	struct uids *u = ctx;
 	char *p;
 
-	(void)s, (void)len, (void)e;
-	if (strncasecmp(l, "* SEARCH", 8) != 0)
+	(void)len;
+	if (!s->continued && strncasecmp(l, "* SEARCH", 8) != 0)
 		return 0;
-	for (p = l + 8; *p;) {
+	for (p = s->continued ? l : l + 8; *p;) {
 		char *end;
 		unsigned long x = strtoul(p, &end, 10);
 		if (end == p) {
 			p++;
 			continue;
 		}
-		u->v = mp_xrealloc(u->v, (u->n + 1) * sizeof *u->v);
-		u->v[u->n++] = x;
+		if (uids_add(u, x, e) < 0)
+			return -1;
 		p = end;
 	}
 	return 0;
@@ -507,8 +545,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 				unsigned long x = strtoul(p, &end, 10);
 				if (end == p)
 					break;
-				skip.v = mp_xrealloc(skip.v, (skip.n + 1) * sizeof *skip.v);
-				skip.v[skip.n++] = x;
+				if (uids_add(&skip, x, e) < 0)
+					goto out;
 				p = *end == ',' ? end + 1 : end;
 			}
 			if (skip.n)
@@ -529,11 +567,11 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			if (old.v[i] > last)
 				continue;
 			if (in_list(skip.v, skip.n, old.v[i])) {
-				u.v = mp_xrealloc(u.v, (u.n + 1) * sizeof *u.v);
-				u.v[u.n++] = old.v[i];
+				if (uids_add(&u, old.v[i], e) < 0)
+					goto out;
 			} else if (o->delete_) {
-				done.v = mp_xrealloc(done.v, (done.n + 1) * sizeof *done.v);
-				done.v[done.n++] = old.v[i];
+				if (uids_add(&done, old.v[i], e) < 0)
+					goto out;
 			}
 		}
 		if (done.n) {
@@ -624,8 +662,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 				mp_warn("%s: UID %lu: the server refused the flags: %.200s", folder,
 				        uid, s->last);
 			else if (o->delete_) {
-				done.v = mp_xrealloc(done.v, (done.n + 1) * sizeof *done.v);
-				done.v[done.n++] = uid;
+				if (uids_add(&done, uid, e) < 0)
+					goto out;
 			}
 		}
 	}

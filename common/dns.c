@@ -148,6 +148,24 @@ int mp_dns_name_eq(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* a TXT record's character-strings, joined */
+int mp_dns_txt(const struct mp_dns_rr *rr, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (cap == 0 || rr->type != MP_DNS_TXT)
+		return -1;
+	for (size_t k = 0; k < rr->rdlen; k += 1u + rr->rdata[k]) {
+		size_t l = rr->rdata[k];
+		if (k + 1 + l > rr->rdlen || o + l >= cap)
+			return -1;
+		memcpy(out + o, rr->rdata + k + 1, l);
+		o += l;
+	}
+	out[o] = '\0';
+	return (int)o;
+}
+
 /* ---------------------------------------------------------------- messages */
 
 static uint16_t get16(const uint8_t *p)

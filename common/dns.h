@@ -82,6 +82,10 @@ void mp_dns_msg_free(struct mp_dns_msg *m);
 int mp_dns_hostname_ok(const char *name);
 /* Compare names in presentation form, ignoring case and a final dot. */
 int mp_dns_name_eq(const char *a, const char *b);
+/* A TXT record's text: its character-strings joined and NUL-terminated
+ * (it may hold NULs); returns the length, or -1 if it does not fit in cap
+ * or a string runs past the record. */
+int mp_dns_txt(const struct mp_dns_rr *rr, char *out, size_t cap);
 const char *mp_dns_type_name(uint16_t type);
 const char *mp_dns_rcode_name(int rcode);
 

@@ -57,6 +57,7 @@ complete -c msend -l password-eval -x -a '(__fish_complete_command)' -d 'Shell c
 complete -c msend -l auth-plaintext -d 'Allow AUTH without TLS (warns)'
 complete -c msend -l direct -d 'Deliver to the MX hosts even with --server'
 complete -c msend -l mx-port -x -a '25 2525' -d 'Port of the MX hosts (tests only; default 25)'
+complete -c msend -l sts-addr -x -a '127.0.0.1:443 127.0.0.1:8443' -d 'Fetch MTA-STS policies from HOST:PORT (tests only)'
 complete -c msend -l dns-server -x -a '(__msend_dns_servers)' -d 'DNS server for direct delivery (ADDR, ADDR:PORT, [v6]:PORT)'
 complete -c msend -l maildomain -x -a '(hostname)' -d 'Domain that qualifies bare names (default: this host)'
 complete -c msend -l helo -x -a '(hostname)' -d 'EHLO name (default: this host)'

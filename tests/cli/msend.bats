@@ -69,6 +69,7 @@ setup() {
 	unset EMAIL MSEND_PASSWORD MAILPIPE_CONFIG
 	# no one's own configuration file gets in the way
 	export XDG_CONFIG_HOME=$BATS_TEST_TMPDIR/xdg HOME=$BATS_TEST_TMPDIR/home
+	export XDG_CACHE_HOME=$BATS_TEST_TMPDIR/cache # MTA-STS policies
 	mkdir -p "$HOME"
 	export LC_ALL=C
 	FPIDS=()
@@ -345,6 +346,128 @@ plain_msg() {
 	assert_output --partial "2 delivered, 0 refused, 0 queued"
 	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 	wait_mail "$ALICE_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Alice's Maildir"
+}
+
+# ------------------------------------------------------------------ 2b. DANE and MTA-STS
+
+# direct delivery with DNS from the validating unbound (DNSSEC: the AD bit)
+vmsend() {
+	local port=$1
+	shift
+	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$UNBOUND_PORT" --timeout 5 "$@"
+}
+
+# sts_server MODE MX...: openssl s_server -WWW, with the peers' certificate
+# (it names mta-sts.hamburger.test), serving an MTA-STS policy of MODE
+# listing the MX patterns; sets STS (its address) and STSPID
+sts_server() {
+	local mode=$1 port mx
+	shift
+	mkdir -p "$BATS_TEST_TMPDIR/www/.well-known"
+	{
+		printf 'version: STSv1\r\nmode: %s\r\n' "$mode"
+		for mx; do printf 'mx: %s\r\n' "$mx"; done
+		printf 'max_age: 86400\r\n'
+	} >"$BATS_TEST_TMPDIR/www/.well-known/mta-sts.txt"
+	port=$((62443 - ${MP_PORT_OFFSET:-0}))
+	(cd "$BATS_TEST_TMPDIR/www" && exec openssl s_server -quiet -accept "127.0.0.1:$port" \
+		-cert "$PDIR/tls/server-chain.pem" -key "$PDIR/tls/server.key" -WWW </dev/null >/dev/null 2>&1 3>&-) &
+	STSPID=$!
+	FPIDS+=("$STSPID")
+	for _ in $(seq 250); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+	STS="127.0.0.1:$port"
+}
+
+# direct delivery to hamburger.test (knot), its MTA-STS policy from $STS
+smsend() {
+	dmsend "$SMTP_PORT" --sts-addr "$STS" --ca-file "$CA" "$@"
+}
+
+@test "DANE: bob@secure.test through unbound: authenticated TLSA, TLS mandatory, DANE verified, delivered" {
+	plain_msg
+	run vmsend "$SMTP_PORT" -v -f alice@crepes.test bob@secure.test <"$MSG"
+	assert_success
+	assert_output --partial "mx.secure.test: TLS policy DANE"
+	assert_output --regexp "mx.secure.test: TLSv1\.[23], DANE verified \(a TLSA record of usage 3 matched\)"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+}
+
+@test "DANE: a TLSA record that does not match: that MX is skipped, the message queued with the reason (75 with --no-queue)" {
+	plain_msg
+	run vmsend "$SMTP_PORT" -f alice@crepes.test bob@danebad.secure.test <"$MSG"
+	assert_success
+	assert_output --regexp "queued as .*: badtlsa\.secure\.test \[127\.0\.0\.1\] port $SMTP_PORT: DANE: TLS: certificate not trusted for badtlsa\.secure\.test"
+	[ "$(queue_count)" = 1 ]
+	run vmsend "$SMTP_PORT" --no-queue -f alice@crepes.test bob@danebad.secure.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "not sent, try later: badtlsa.secure.test"
+	assert_output --partial "DANE: TLS: certificate not trusted"
+}
+
+@test "DANE: TLSA records asked of knot itself (no AD) are ignored: opportunistic TLS, delivered" {
+	plain_msg
+	run dmsend "$SMTP_PORT" -v -f alice@crepes.test bob@secure.test <"$MSG"
+	assert_success
+	assert_output --partial "mx.secure.test: 1 TLSA record not authenticated by DNSSEC: ignored"
+	assert_output --partial "mx.secure.test: TLS policy opportunistic"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+}
+
+@test "MTA-STS enforce: an MX host the policy does not list is not used; the message is queued with the reason" {
+	sts_server enforce mx1.example.test
+	plain_msg
+	run smsend -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "hamburger.test: MTA-STS policy mode enforce (fetched from mta-sts.hamburger.test, id 1)"
+	assert_output --partial "MTA-STS: the policy of hamburger.test (mode enforce) does not list this MX host"
+	assert_output --partial "0 delivered, 0 refused, 1 queued"
+	refute_output --partial "C: MAIL FROM"
+	[ "$(queue_count)" = 1 ]
+}
+
+@test "MTA-STS testing: an unlisted MX host still gets the message, with a warning" {
+	sts_server testing mx1.example.test
+	plain_msg
+	run smsend -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "warning: mx.hamburger.test: MTA-STS testing policy of hamburger.test: the policy does not list this MX host; delivering anyway"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+}
+
+@test "MTA-STS enforce: a listed MX with a valid certificate gets it; the policy is cached and used with the server gone" {
+	sts_server enforce "*.hamburger.test"
+	plain_msg
+	run smsend -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "mx.hamburger.test: TLS policy MTA-STS enforce"
+	assert_output --regexp "mx.hamburger.test: TLSv1\.[23], certificate verified \(MTA-STS enforce\)"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	local c=$XDG_CACHE_HOME/mailpipe/mta-sts/hamburger.test
+	[ -f "$c" ] || fail "no cache file $c"
+	grep -qx 'id 1' "$c" || fail "cache: $(cat "$c")"
+	grep -q '^mx: \*\.hamburger\.test' "$c" || fail "cache: $(cat "$c")"
+	[ "$(stat -c %a "$c")" = 600 ] || fail "cache mode $(stat -c %a "$c")"
+	kill "$STSPID"
+	wait "$STSPID" 2>/dev/null || true
+	run smsend -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "hamburger.test: MTA-STS policy mode enforce (cached, id 1)"
+	assert_output --partial "certificate verified (MTA-STS enforce)"
+	# without the test CA the MX certificate is not PKIX-valid: not sent
+	run dmsend "$SMTP_PORT" --no-queue -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "MTA-STS enforce: TLS: certificate not trusted for mx.hamburger.test"
+}
+
+@test "MTA-STS: a policy that cannot be fetched (and none cached) leaves opportunistic TLS" {
+	plain_msg
+	run dmsend "$SMTP_PORT" -v --sts-addr 127.0.0.1:1 -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "hamburger.test: MTA-STS: no policy: "
+	assert_output --partial "mx.hamburger.test: TLS policy opportunistic"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
 }
 
 # ------------------------------------------------------------------ 3. the wire form

@@ -262,7 +262,8 @@ $TTL 300
 @     MX   10 mx
 mx    A    127.0.0.1
 EOF
-    # signed by knot itself; unbound validates it with its DNSKEY as trust anchor
+    # signed by knot itself; unbound validates it with its DNSKEY as trust anchor.
+    # Postfix takes bob@secure.test (DANE delivery); danebad's MX has a wrong TLSA.
     cat >"$k/zones/secure.test.zone" <<EOF
 \$ORIGIN secure.test.
 \$TTL 300
@@ -272,6 +273,9 @@ EOF
 mx    A    127.0.0.1
 _25._tcp.mx TLSA 3 1 1 ${tlsa}
 _${SMTP_PORT}._tcp.mx TLSA 3 1 1 ${tlsa}
+danebad MX 10 badtlsa
+badtlsa A 127.0.0.1
+_${SMTP_PORT}._tcp.badtlsa TLSA 3 1 1 0000000000000000000000000000000000000000000000000000000000000000
 EOF
     cat >"$k/knot.conf" <<EOF
 server:
@@ -498,6 +502,7 @@ bob@xn--bcher-kva.test  bob/Maildir/
 bob@hamburger.test      bob/Maildir/
 alice@example.test      alice/Maildir/
 alice@crepes.test       alice/Maildir/
+bob@secure.test         bob/Maildir/
 EOF
     cat >"$pf/etc/valias" <<'EOF'
 postmaster@example.test    bob@example.test
@@ -531,7 +536,7 @@ default_transport = error:outbound mail disabled in test sandbox
 relay_transport = error:outbound mail disabled in test sandbox
 smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
-virtual_mailbox_domains = example.test xn--bcher-kva.test hamburger.test crepes.test
+virtual_mailbox_domains = example.test xn--bcher-kva.test hamburger.test crepes.test secure.test
 virtual_mailbox_base = $D/mail
 virtual_mailbox_maps = texthash:$pf/etc/vmailbox
 virtual_alias_maps = texthash:$pf/etc/valias

@@ -8,29 +8,18 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "tls.h"
+#include "sts.h"
 
-#define POLICY_MAX (64 * 1024) /* RFC 8461 3.3: 64 KiB is plenty */
-
-/* the TXT records of a reply that start with prefix, char-strings joined */
+/* the TXT records of a reply that start with prefix, made printable */
 static int txt_records(const struct mp_dns_query *q, const char *prefix, char out[][1024], int max)
 {
 	int n = 0;
 
 	for (size_t i = 0; q->status == 0 && i < q->reply.nan && n < max; i++) {
-		const struct mp_dns_rr *rr = &q->reply.rr[i];
-		size_t o = 0;
-		if (rr->type != MP_DNS_TXT)
+		int o = mp_dns_txt(&q->reply.rr[i], out[n], sizeof out[n]);
+		if (o < 0)
 			continue;
-		for (size_t k = 0; k < rr->rdlen; k += 1u + rr->rdata[k]) {
-			size_t l = rr->rdata[k];
-			if (k + 1 + l > rr->rdlen || o + l >= 1024)
-				break;
-			memcpy(out[n] + o, rr->rdata + k + 1, l);
-			o += l;
-		}
-		out[n][o] = '\0';
-		for (size_t k = 0; k < o; k++) /* shown on a terminal */
+		for (int k = 0; k < o; k++) /* shown on a terminal */
 			if ((unsigned char)out[n][k] < ' ' || out[n][k] == 127)
 				out[n][k] = '?';
 		if (strncasecmp(out[n], prefix, strlen(prefix)) == 0)
@@ -54,68 +43,16 @@ static void show_txt(FILE *out, const char *label, const struct mp_dns_query *q,
 		fprintf(out, "    %-9s %s\n", label, recs[i]);
 }
 
-/* RFC 8461 4.1: "*.example.com" matches exactly one label more */
-static int mx_matches(const char *pattern, const char *host)
+/* GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt (common/sts.c):
+ * verified, no redirects, bounded; the policy shown and parsed */
+static int fetch_policy(const char *domain, const struct policy_opts *o, struct mp_sts_policy *p,
+                        FILE *out)
 {
-	size_t hl = strlen(host);
-
-	if (hl && host[hl - 1] == '.')
-		hl--;
-	if (pattern[0] == '*' && pattern[1] == '.') {
-		const char *dot = memchr(host, '.', hl);
-		if (!dot)
-			return 0;
-		size_t rest = hl - (size_t)(dot + 1 - host);
-		return strlen(pattern + 2) == rest && strncasecmp(dot + 1, pattern + 2, rest) == 0;
-	}
-	return strlen(pattern) == hl && strncasecmp(pattern, host, hl) == 0;
-}
-
-struct sts {
-	char mode[32];
-	long max_age;
-	char mx[16][256];
-	int nmx;
-	int ok;
-};
-
-static void parse_policy(char *body, struct sts *p)
-{
-	char *save = NULL;
-	int version = 0;
-
-	for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *colon = strchr(line, ':'), *v;
-		size_t l = strlen(line);
-		if (l && line[l - 1] == '\r')
-			line[l - 1] = '\0';
-		if (!colon)
-			continue;
-		*colon = '\0';
-		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		if (strcmp(line, "version") == 0)
-			version = strcmp(v, "STSv1") == 0;
-		else if (strcmp(line, "mode") == 0)
-			snprintf(p->mode, sizeof p->mode, "%s", v);
-		else if (strcmp(line, "max_age") == 0)
-			p->max_age = atol(v);
-		else if (strcmp(line, "mx") == 0 && p->nmx < 16)
-			snprintf(p->mx[p->nmx++], sizeof p->mx[0], "%s", v);
-	}
-	p->ok = version && (strcmp(p->mode, "enforce") == 0 || strcmp(p->mode, "testing") == 0 ||
-	                    strcmp(p->mode, "none") == 0);
-}
-
-/* GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt: verified, no
- * redirects, text/plain, bounded */
-static int fetch_policy(const char *domain, const struct policy_opts *o, struct sts *p, FILE *out)
-{
-	char host[300], req[600], peer[128], connhost[300];
-	struct mp_tls_opts to = {0};
-	struct mp_tls t;
+	char host[300], peer[128], connhost[300];
+	struct mp_sts_fetch f = {.ca_file = o->ca_file, .timeout_ms = o->timeout_ms};
+	struct mp_buf body = MP_BUF_INIT;
 	struct mp_err e;
-	int fd, port = 443;
+	int fd, port = 443, rc = -1;
 	size_t dl = strlen(domain);
 
 	if (dl && domain[dl - 1] == '.')
@@ -134,74 +71,36 @@ static int fetch_policy(const char *domain, const struct policy_opts *o, struct 
 		fprintf(out, "    MTA-STS   policy: cannot reach %s: %s\n", host, e.msg);
 		return -1;
 	}
-	to.ca_file = o->ca_file;
-	to.verify_name = host;
-	to.timeout_ms = o->timeout_ms;
-	if (mp_tls_connect(&t, fd, &to, &e) < 0) {
-		fprintf(out, "    MTA-STS   policy: %s: %s\n", host, e.msg);
-		close(fd);
-		return -1;
-	}
-	int n = snprintf(req, sizeof req,
-	                 "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: %s\r\n"
-	                 "User-Agent: mmx (mailpipe)\r\nConnection: close\r\n\r\n",
-	                 host);
-	char *buf = malloc(POLICY_MAX + 8192 + 1);
-	size_t got = 0;
-	int rc = -1;
-	if (!buf || mp_tls_write(&t, req, (size_t)n, &e) < 0)
-		goto done;
-	for (;;) {
-		ssize_t r = mp_tls_read(&t, buf + got, POLICY_MAX + 8192 - got, &e);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (got == POLICY_MAX + 8192) {
-			fprintf(out, "    MTA-STS   policy: larger than %d KiB: refused\n",
-			        POLICY_MAX / 1024);
-			goto done;
-		}
-	}
-	buf[got] = '\0';
-	char *body = strstr(buf, "\r\n\r\n");
-	int status = 0;
-	if (sscanf(buf, "HTTP/%*s %d", &status) != 1 || !body) {
-		fprintf(out, "    MTA-STS   policy: not an HTTP answer from %s\n", host);
+	if (mp_sts_get(fd, domain, &f, &body, &e) < 0) {
+		fprintf(out, "    MTA-STS   policy: %s\n", e.msg);
 		goto done;
 	}
-	*body = '\0';
-	body += 4;
-	if (status >= 300 && status < 400) {
-		fprintf(out,
-		        "    MTA-STS   policy: HTTP %d: a redirect, which RFC 8461 3.3 forbids\n",
-		        status);
-		goto done;
-	}
-	if (status != 200) {
-		fprintf(out, "    MTA-STS   policy: HTTP %d from %s\n", status, host);
-		goto done;
-	}
-	if (!strcasestr(buf, "\ncontent-type: text/plain"))
+	if (!f.text_plain)
 		fprintf(out, "    MTA-STS   note: the policy is not served as text/plain\n");
 	fprintf(out,
 	        "    MTA-STS   policy from https://%s/.well-known/mta-sts.txt (certificate "
 	        "verified):\n",
 	        host);
-	for (char *l = body; *l;) {
-		size_t k = strcspn(l, "\n");
-		fprintf(out, "                | %.*s\n", (int)(k && l[k - 1] == '\r' ? k - 1 : k),
-		        l);
-		l += k + (l[k] == '\n');
+	for (size_t i = 0; i < body.len;) {
+		size_t k = 0;
+		while (i + k < body.len && body.data[i + k] != '\n')
+			k++;
+		fprintf(out, "                | ");
+		for (size_t c = 0; c < k; c++) { /* shown on a terminal */
+			unsigned char ch = (unsigned char)body.data[i + c];
+			if (ch == '\r' && c + 1 == k)
+				break;
+			fputc(ch < ' ' || ch == 127 ? '?' : ch, out);
+		}
+		fputc('\n', out);
+		i += k + 1;
 	}
-	parse_policy(body, p);
-	if (!p->ok)
-		fprintf(out, "    MTA-STS   policy: not a valid STSv1 policy (version/mode)\n");
-	rc = p->ok ? 0 : -1;
+	if (mp_sts_parse(body.data, body.len, p, &e) < 0)
+		fprintf(out, "    MTA-STS   policy: not a valid STSv1 policy: %s\n", e.msg);
+	else
+		rc = 0;
 done:
-	if (e.code && rc < 0 && got == 0)
-		fprintf(out, "    MTA-STS   policy: %s\n", e.msg);
-	free(buf);
-	mp_tls_close(&t);
+	mp_buf_free(&body);
 	close(fd);
 	return rc;
 }
@@ -224,7 +123,8 @@ int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy
 	struct mp_dns_query q[4];
 	int problems = 0, nsts, ntls, nspf, ndmarc;
 	const char *d = m->domain;
-	struct sts p;
+	struct mp_sts_policy p;
+	int have_policy = 0;
 
 	memset(q, 0, sizeof q);
 	memset(&p, 0, sizeof p);
@@ -243,8 +143,10 @@ int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy
 		fprintf(out, "    problem:  more than one MTA-STS record (RFC 8461 3.1)\n");
 		problems++;
 	}
-	if (nsts == 1 && fetch_policy(d, o, &p, out) < 0)
-		problems++;
+	if (nsts == 1) {
+		have_policy = fetch_policy(d, o, &p, out) == 0;
+		problems += !have_policy;
+	}
 	show_txt(out, "TLS-RPT", &q[1], "v=TLSRPTv1", &ntls);
 	show_txt(out, "SPF", &q[2], "v=spf1", &nspf);
 	if (nspf > 1) {
@@ -286,16 +188,13 @@ int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy
 				    hn, as);
 				problems++;
 			}
-		if (p.ok && strcmp(p.mode, "none") != 0) {
-			int allowed = 0;
-			for (int k = 0; k < p.nmx && !allowed; k++)
-				allowed = mx_matches(p.mx[k], h->name);
-			if (!allowed) {
+		if (have_policy && p.mode != MP_STS_NONE) {
+			if (!mp_sts_mx_match(&p, h->name)) {
 				fprintf(out,
 				        "    problem:  MX %s is not allowed by the MTA-STS policy "
 				        "(mode "
 				        "%s)\n",
-				        hn, p.mode);
+				        hn, mp_sts_mode_name(p.mode));
 				problems++;
 			}
 		}

@@ -51,6 +51,7 @@ static void usage(FILE *f)
 	    "      --no-tls           a relay in clear (a local one); AUTH then needs\n"
 	    "                         --auth-plaintext\n"
 	    "      --tls-required     direct: only hosts with STARTTLS and a valid certificate\n"
+	    "                         (DANE and MTA-STS apply without it: msend(1))\n"
 	    "      --ca-file FILE     CA certificates (default: the system store)\n"
 	    "      --fingerprint FP   pin the relay's certificate (SHA-256, hex)\n"
 	    "      --cert-file FILE   client certificate (PEM), --key-file FILE its key\n"
@@ -61,6 +62,7 @@ static void usage(FILE *f)
 	    "      --direct           deliver to the MX hosts even with --server\n"
 	    "      --mx-port PORT     port of the MX hosts (tests only; default 25)\n"
 	    "      --dns-server ADDR  DNS server for --direct ([v6]:port or v4:port)\n"
+	    "      --sts-addr H:P     fetch MTA-STS policies from H:P (tests only)\n"
 	    "      --maildomain DOM   qualifies bare names (root -> root@DOM)\n"
 	    "      --aliases FILE     local names to addresses (\"root: ops@example.org\")\n"
 	    "      --helo NAME        EHLO name (default: this host)\n"
@@ -292,6 +294,7 @@ enum {
 	OPT_DIRECT,
 	OPT_MXPORT,
 	OPT_DNS,
+	OPT_STSADDR,
 	OPT_MAILDOMAIN,
 	OPT_HELO,
 	OPT_TIMEOUT,
@@ -556,6 +559,7 @@ int main(int argc, char **argv)
 	                                   {"direct", no_argument, NULL, OPT_DIRECT},
 	                                   {"mx-port", required_argument, NULL, OPT_MXPORT},
 	                                   {"dns-server", required_argument, NULL, OPT_DNS},
+	                                   {"sts-addr", required_argument, NULL, OPT_STSADDR},
 	                                   {"maildomain", required_argument, NULL, OPT_MAILDOMAIN},
 	                                   {"helo", required_argument, NULL, OPT_HELO},
 	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -656,6 +660,7 @@ int main(int argc, char **argv)
 		case OPT_DIRECT: s.direct = 1; break;
 		case OPT_MXPORT: s.mx_port = (int)num(optarg, "port", 1, 65535); break;
 		case OPT_DNS: s.dns_server = optarg; break;
+		case OPT_STSADDR: s.sts_addr = optarg; break;
 		case OPT_MAILDOMAIN: maildomain = optarg; break;
 		case OPT_HELO: s.helo = optarg; break;
 		case OPT_TIMEOUT: s.timeout_ms = (int)num(optarg, "timeout", 1, 3600) * 1000; break;

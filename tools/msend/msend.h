@@ -42,6 +42,7 @@ struct settings {
 	int mx_port;
 	const char *dns_server;
 	int dns_port;
+	const char *sts_addr; /* MTA-STS policies fetched from here (tests) */
 	/* both */
 	const char *helo;
 	int timeout_ms;

@@ -16,6 +16,7 @@
 #include "msend.h"
 #include "mx.h"
 #include "net.h"
+#include "tlspolicy.h"
 
 #define LINE_MAX_SMTP 998
 
@@ -353,12 +354,15 @@ mailfail:
 
 /* ---------------------------------------------------------------- sessions */
 
-/* greet, EHLO, TLS as asked, AUTH: a session ready for MAIL */
+/* greet, EHLO, TLS as asked (for an MX host: as its policy hp says),
+ * AUTH: a session ready for MAIL */
 static int session(struct mp_proto *p, const struct settings *s, const char *tlsname,
-                   int opportunistic, struct mp_smtp_caps *caps, int *perm, struct mp_err *e)
+                   const struct host_policy *hp, struct mp_smtp_caps *caps, int *perm,
+                   struct mp_err *e)
 {
 	struct mp_smtp_reply rep;
 	struct mp_tls_opts to = {0};
+	int mandatory = s->starttls;
 
 	to.ca_file = s->ca_file;
 	to.fingerprint = s->fingerprint;
@@ -366,7 +370,8 @@ static int session(struct mp_proto *p, const struct settings *s, const char *tls
 	to.key_file = s->key_file;
 	to.verify_name = tlsname;
 	to.timeout_ms = s->timeout_ms;
-	to.report_only = opportunistic;                 /* direct delivery without a policy */
+	if (hp)
+		host_policy_tls(hp, &to, &mandatory);
 	if (s->tls && mp_proto_starttls(p, &to, e) < 0) /* implicit TLS */
 		return -1;
 	if (mp_smtp_reply(p, &rep, e) < 0)
@@ -380,9 +385,13 @@ static int session(struct mp_proto *p, const struct settings *s, const char *tls
 		*perm = code_class(rep.code) == 5;
 		return -1;
 	}
-	if (!p->tls_on && (s->starttls || (caps->bits & MP_SMTP_STARTTLS))) {
+	if (!p->tls_on && (mandatory || (caps->bits & MP_SMTP_STARTTLS))) {
 		if (!(caps->bits & MP_SMTP_STARTTLS)) {
-			if (s->starttls)
+			if (mandatory && hp)
+				return mp_err_set(e, EX_UNAVAILABLE,
+				                  "TLS is mandatory, and the server does not offer "
+				                  "STARTTLS");
+			if (mandatory)
 				return mp_err_set(
 				    e, EX_UNAVAILABLE,
 				    "STARTTLS was asked for, and the server does not offer it");
@@ -444,7 +453,7 @@ static int relay(const struct settings *s, struct message *m, const char *from, 
 	}
 	mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
 	int perm = 0;
-	if (session(&p, s, host, 0, &caps, &perm, e) < 0 ||
+	if (session(&p, s, host, NULL, &caps, &perm, e) < 0 ||
 	    (transaction(&p, &caps, m, from, r, n, e) < 0)) {
 		session_failed(r, n, e, where, perm);
 		mp_proto_close(&p);
@@ -462,6 +471,90 @@ static const char *domain_of(const char *addr)
 	const char *at = strrchr(addr, '@');
 
 	return at ? at + 1 : "";
+}
+
+/* one MX host, each of its addresses in turn, under its TLS policy hp;
+ * returns how many recipients are still to go */
+static size_t try_host(const struct settings *s, struct message *m, const char *from,
+                       struct rcpt *sub, size_t ns, const struct mp_mx_host *host, int port,
+                       const struct host_policy *hp)
+{
+	char hn[MP_DNS_NAMEMAX];
+	size_t hl = strlen(host->name), left = ns;
+	const char *domain = ns ? domain_of(sub[0].addr) : "";
+
+	snprintf(hn, sizeof hn, "%.*s", (int)(hl > 1 && host->name[hl - 1] == '.' ? hl - 1 : hl),
+	         host->name);
+	if (hp->skip) { /* the policy rules this host out: maybe the next one */
+		struct mp_err he;
+		mp_err_set(&he, EX_TEMPFAIL, "%s", hp->why);
+		session_failed(sub, ns, &he, hn, 0);
+		return ns;
+	}
+	for (size_t a = 0; a < host->naddrs; a++) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		char as[64], where[400];
+		memset(&ss, 0, sizeof ss);
+		if (host->addrs[a].family == AF_INET) {
+			struct sockaddr_in *v = (void *)&ss;
+			v->sin_family = AF_INET;
+			v->sin_port = htons((uint16_t)port);
+			memcpy(&v->sin_addr, host->addrs[a].addr, 4);
+			sl = sizeof *v;
+		} else {
+			struct sockaddr_in6 *v = (void *)&ss;
+			v->sin6_family = AF_INET6;
+			v->sin6_port = htons((uint16_t)port);
+			memcpy(&v->sin6_addr, host->addrs[a].addr, 16);
+			sl = sizeof *v;
+		}
+		inet_ntop(host->addrs[a].family, host->addrs[a].addr, as, sizeof as);
+		snprintf(where, sizeof where, "%.300s [%s] port %d", hn, as, port);
+		struct mp_err he;
+		mp_err_clear(&he);
+		int fd = mp_net_connect_addr((struct sockaddr *)&ss, sl, s->timeout_ms, &he);
+		if (fd < 0) {
+			session_failed(sub, ns, &he, where, 0);
+			continue;
+		}
+		struct mp_proto p;
+		struct mp_smtp_caps caps;
+		struct mp_smtp_reply rep;
+		struct settings ds = *s;
+		ds.tls = 0;
+		ds.starttls = 0;       /* the host policy says */
+		ds.user = NULL;        /* no AUTH towards an MX */
+		ds.fingerprint = NULL; /* a pin is for the relay */
+		mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
+		int perm = 0;
+		int rc = session(&p, &ds, hn, hp, &caps, &perm, &he);
+		if (rc < 0 && hp->kind != HP_OPPORTUNISTIC && hp->kind != HP_STS_TESTING) {
+			/* say which policy made it fail */
+			char msg[sizeof he.msg];
+			snprintf(msg, sizeof msg, "%s", he.msg);
+			snprintf(he.msg, sizeof he.msg, "%s: %.200s", host_policy_name(hp), msg);
+		}
+		if (rc == 0) {
+			host_policy_report(hp, hn, domain, &p.tls, p.tls_on, s->verbose);
+			rc = transaction(&p, &caps, m, from, sub, ns, &he);
+		}
+		if (rc < 0)
+			session_failed(sub, ns, &he, where, perm);
+		else
+			mp_smtp_cmd(&p, "QUIT", &rep, &he);
+		mp_proto_close(&p);
+		/* a permanent answer from an MX is the domain's answer */
+		left = 0;
+		for (size_t i = 0; i < ns; i++) {
+			if (!sub[i].done && code_class(sub[i].code) == 5 && rc >= 0)
+				sub[i].done = 1;
+			left += !sub[i].done;
+		}
+		if (!left)
+			break;
+	}
+	return left;
 }
 
 /* every recipient domain: its MX hosts in order, until one takes it */
@@ -509,73 +602,18 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 				sub[i].done = perm;
 			}
 		}
+		struct domain_policy dp = {0};
+		if (mx[k].status == MP_MX_OK)
+			domain_policy(&res, s, mx[k].domain, &dp);
 		for (size_t h = 0; mx[k].status == MP_MX_OK && h < mx[k].nhosts; h++) {
-			const struct mp_mx_host *host = &mx[k].hosts[h];
-			char hn[MP_DNS_NAMEMAX];
-			size_t hl = strlen(host->name);
-			snprintf(hn, sizeof hn, "%.*s",
-			         (int)(hl > 1 && host->name[hl - 1] == '.' ? hl - 1 : hl),
-			         host->name);
-			for (size_t a = 0; a < host->naddrs; a++) {
-				struct sockaddr_storage ss;
-				socklen_t sl;
-				char as[64], where[400];
-				memset(&ss, 0, sizeof ss);
-				int port = s->mx_port ? s->mx_port : 25;
-				if (host->addrs[a].family == AF_INET) {
-					struct sockaddr_in *v = (void *)&ss;
-					v->sin_family = AF_INET;
-					v->sin_port = htons((uint16_t)port);
-					memcpy(&v->sin_addr, host->addrs[a].addr, 4);
-					sl = sizeof *v;
-				} else {
-					struct sockaddr_in6 *v = (void *)&ss;
-					v->sin6_family = AF_INET6;
-					v->sin6_port = htons((uint16_t)port);
-					memcpy(&v->sin6_addr, host->addrs[a].addr, 16);
-					sl = sizeof *v;
-				}
-				inet_ntop(host->addrs[a].family, host->addrs[a].addr, as,
-				          sizeof as);
-				snprintf(where, sizeof where, "%.300s [%s] port %d", hn, as, port);
-				struct mp_err he;
-				mp_err_clear(&he);
-				int fd = mp_net_connect_addr((struct sockaddr *)&ss, sl,
-				                             s->timeout_ms, &he);
-				if (fd < 0) {
-					session_failed(sub, ns, &he, where, 0);
-					continue;
-				}
-				struct mp_proto p;
-				struct mp_smtp_caps caps;
-				struct mp_smtp_reply rep;
-				struct settings ds = *s;
-				ds.tls = 0;
-				ds.starttls = s->tls_required;
-				ds.user = NULL;        /* no AUTH towards an MX */
-				ds.fingerprint = NULL; /* a pin is for the relay */
-				mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
-				int perm = 0;
-				int rc = session(&p, &ds, hn, !s->tls_required, &caps, &perm, &he);
-				if (rc == 0)
-					rc = transaction(&p, &caps, m, from, sub, ns, &he);
-				if (rc < 0)
-					session_failed(sub, ns, &he, where, perm);
-				else
-					mp_smtp_cmd(&p, "QUIT", &rep, &he);
-				mp_proto_close(&p);
-				/* a permanent answer from an MX is the domain's answer */
-				int left = 0;
-				for (size_t i = 0; i < ns; i++) {
-					if (!sub[i].done && code_class(sub[i].code) == 5 && rc >= 0)
-						sub[i].done = 1;
-					left += !sub[i].done;
-				}
-				if (!left)
-					goto next_domain;
-			}
+			struct host_policy hp;
+			int port = s->mx_port ? s->mx_port : 25;
+			host_policy(&res, s, &dp, doms[k], &mx[k].hosts[h], port, &hp);
+			int left = try_host(s, m, from, sub, ns, &mx[k].hosts[h], port, &hp);
+			host_policy_free(&hp);
+			if (!left)
+				break;
 		}
-	next_domain:
 		for (size_t i = 0; i < ns; i++)
 			r[map[i]] = sub[i];
 		free(sub);

@@ -647,6 +647,108 @@ plain_msg() {
 	assert_output --partial "2 attempts"
 }
 
+# queue_many N: N messages for bob@crepes.test, queued by a greet421 server
+# ($MSG.1 ... $MSG.N, each with its own subject); leaves that server running
+queue_many() {
+	local i
+	fault greet421
+	for i in $(seq "$1"); do
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s-%d@crepes.test>\nFrom: alice@crepes.test\nTo: bob@crepes.test\nSubject: %s-%d\n\nmessage %d\n' \
+			"$ID" "$i" "$ID" "$i" "$i" >"$MSG.$i"
+		dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG.$i" 2>/dev/null || fail "msend $i failed"
+	done
+	[ "$(queue_count)" = "$1" ] || fail "$(queue_count) queued, not $1"
+	kill "$FPID"
+}
+
+# the flush lines in $output of a message delivered
+sent_lines() { grep -c ': 1 delivered, 0 failed$' <<<"$output"; }
+
+# stored_once DIR I: message I is in DIR exactly once, byte for byte its wire form
+stored_once() {
+	local f
+	f=$(grep -lx "Subject: $ID-$2"$'\r' "$1"/*.eml 2>/dev/null)
+	[ "$(printf '%s' "$f" | grep -c .)" = 1 ] || fail "message $2 stored $(printf '%s' "$f" | grep -c .) times"
+	wire_of "$MSG.$2" | cmp - "$f" || fail "message $2 differs on the wire"
+}
+
+@test "queue: msend -q sends 50 due messages over one connection, one line each, byte for byte, and empties the queue" {
+	queue_many 50
+	fault accept
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(connections)" = 1 ] || fail "$(connections) connections"
+	[ "$(sent_lines)" = 50 ] || fail "$output"
+	[ "$(find "$FSTORE" -name '*.eml' | wc -l)" = 50 ]
+	local i
+	for i in $(seq 50); do stored_once "$FSTORE" "$i"; done
+	# MAIL, RCPT and DATA of each message came in one go
+	[ "$(grep -c '^pipelined MAIL RCPT DATA$' "$FSTORE"/*.env | grep -c ':1$')" = 50 ]
+	[ "$(queue_count)" = 0 ]
+	[ -z "$(find "$MSEND_QUEUE" -name '*.msg')" ] || fail "a message file was left behind"
+}
+
+@test "queue: a server that goes after 10 messages: those 10 are removed, 20 wait; the rerun sends the 20, each exactly once" {
+	queue_many 30
+	fault accept -x 10
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(sent_lines)" = 10 ] || fail "$output"
+	[ "$(grep -c ': 0 delivered, 0 failed, 1 still waiting: ' <<<"$output")" = 20 ] || fail "$output"
+	# one connection, and one more attempt that met "421": not one per message
+	[ "$(connections)" = 2 ] || fail "$(connections) connections"
+	[ "$(queue_count)" = 20 ]
+	local first=$FSTORE
+	kill "$FPID"
+	fault accept
+	[ "$FSTORE" != "$first" ] || { mv "$first" "$first.1"; first=$first.1; mkdir -p "$FSTORE"; }
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(sent_lines)" = 20 ] || fail "$output"
+	[ "$(connections)" = 1 ]
+	[ "$(queue_count)" = 0 ]
+	mkdir -p "$BATS_TEST_TMPDIR/all"
+	local f n=0
+	for f in "$first"/*.eml "$FSTORE"/*.eml; do cp "$f" "$BATS_TEST_TMPDIR/all/$((++n)).eml"; done
+	[ "$n" = 30 ] || fail "$n messages stored in all"
+	local i
+	for i in $(seq 30); do stored_once "$BATS_TEST_TMPDIR/all" "$i"; done
+}
+
+@test "queue: a server that closes each connection after 4 messages: msend -q connects again and sends all 10" {
+	queue_many 10
+	fault accept -X 4
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(sent_lines)" = 10 ] || fail "$output"
+	[ "$(connections)" = 3 ] || fail "$(connections) connections"
+	[ "$(queue_count)" = 0 ]
+	local i
+	for i in $(seq 10); do stored_once "$FSTORE" "$i"; done
+}
+
+@test "queue: a message refused in a flush is followed by RSET on the same connection; the others go" {
+	fault greet421
+	local i
+	for i in 1 2 3; do
+		printf 'Subject: %s-%d\n\nm\n' "$ID" "$i" >"$MSG.$i"
+	done
+	dmsend "$FPORT" -f alice@crepes.test good@crepes.test <"$MSG.1" 2>/dev/null
+	dmsend "$FPORT" -f alice@crepes.test bad@crepes.test <"$MSG.2" 2>/dev/null
+	dmsend "$FPORT" -f alice@crepes.test good@crepes.test <"$MSG.3" 2>/dev/null
+	[ "$(queue_count)" = 3 ]
+	kill "$FPID"
+	fault rcpt550one
+	run dmsend "$FPORT" -v -q --now
+	assert_failure 69
+	assert_output --partial "C: RSET"
+	assert_output --partial "<bad@crepes.test>: 550 5.1.1 no such user"
+	[ "$(sent_lines)" = 2 ] || fail "$output"
+	[ "$(connections)" = 1 ]
+	[ "$(find "$FSTORE" -name '*.eml' | wc -l)" = 2 ]
+	[ "$(queue_count)" = 0 ]
+}
+
 # ------------------------------------------------------------------ 5. sendmail compatibility
 
 @test "sendmail: cron's command line (-i -FCronDaemon -B8BITMIME -oem root) sends to root@maildomain" {

@@ -28,8 +28,13 @@
  * per RCPT, "pipelined" (the commands that had arrived when MAIL was
  * answered), "size" (octets before the final ".\r\n"), "bare" (bare CR or
  * LF octets in the data). -s N advertises SIZE N (default 0: no limit).
+ * -x K: after the K-th message accepted in all, the connection is closed
+ * without another reply, and every later connection gets "421 too busy";
+ * -X K: each connection is closed after its K-th accepted message (a
+ * client must connect again for the rest).
  * Every mode logs one line per connection to stderr.
- * usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] MODE   (prints PORT=n) */
+ * usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] MODE
+ * (prints PORT=n) */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -132,6 +137,9 @@ static void serve(int fd, const char *mode)
 
 static const char *store_dir; /* -d */
 static long adv_size;         /* -s */
+static long max_total;        /* -x */
+static long max_per_conn;     /* -X */
+static long total_accepted;
 
 static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "dropdata",
                                      "silence",  "accept",  NULL};
@@ -362,6 +370,7 @@ static void serve2(int fd, const char *mode)
 	static struct in in;
 	char cmd[1024], env[16384] = "", verbs[512], num[32];
 	int in_mail = 0, accepted = 0, errors = 0;
+	long taken = 0; /* messages accepted on this connection */
 	struct timeval tv = {30, 0};
 
 	memset(&in, 0, sizeof in);
@@ -378,7 +387,7 @@ static void serve2(int fd, const char *mode)
 		       time(NULL) - t0 < 60);
 		return;
 	}
-	if (strcmp(mode, "greet421") == 0) {
+	if (strcmp(mode, "greet421") == 0 || (max_total && total_accepted >= max_total)) {
 		say(fd, "421 too busy\r\n");
 		return;
 	}
@@ -471,6 +480,10 @@ static void serve2(int fd, const char *mode)
 			say(fd, "250 2.0.0 ok: queued as ");
 			say(fd, num);
 			say(fd, "\r\n");
+			total_accepted++;
+			if ((max_total && total_accepted >= max_total) ||
+			    (max_per_conn && ++taken >= max_per_conn))
+				return; /* gone, whatever comes next */
 		} else if (strcasecmp(cmd, "RSET") == 0) {
 			in_mail = accepted = 0;
 			say(fd, "250 2.0.0 ok\r\n");
@@ -496,7 +509,7 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL, *mode;
 	int port = 0, c, lfd, one = 1;
 
-	while ((c = getopt(argc, argv, "p:P:d:s:")) != -1) {
+	while ((c = getopt(argc, argv, "p:P:d:s:x:X:")) != -1) {
 		if (c == 'p')
 			port = atoi(optarg);
 		else if (c == 'P')
@@ -505,12 +518,16 @@ int main(int argc, char **argv)
 			store_dir = optarg;
 		else if (c == 's')
 			adv_size = atol(optarg);
+		else if (c == 'x')
+			max_total = atol(optarg);
+		else if (c == 'X')
+			max_per_conn = atol(optarg);
 		else
 			return 64;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr,
-		        "usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] MODE\n");
+		fprintf(stderr, "usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] "
+		                "[-X K] MODE\n");
 		return 64;
 	}
 	mode = argv[optind];

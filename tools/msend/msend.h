@@ -77,6 +77,16 @@ int msg_scan(struct message *m, struct mp_err *e);
 int deliver(const struct settings *s, struct message *m, const char *from, struct rcpt *r, size_t n,
             struct mp_err *e);
 
+/* Connection reuse for a queue flush: a pool of sessions (the relay, or
+ * one per recipient domain in direct mode) that carries one message after
+ * another. pool_deliver answers as deliver() does. */
+struct pool;
+struct pool *pool_new(const struct settings *s);
+int pool_deliver(struct pool *pl, struct message *m, const char *from, struct rcpt *r, size_t n,
+                 struct mp_err *e);
+/* QUIT and close every session; NULL is fine */
+void pool_free(struct pool *pl);
+
 /* queue */
 int queue_add(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
               size_t n, char *id, size_t idsz, struct mp_err *e);

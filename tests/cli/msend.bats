@@ -749,6 +749,108 @@ stored_once() {
 	[ "$(queue_count)" = 0 ]
 }
 
+# is_notice FILE RCPT: FILE is an RFC 3464 report naming RCPT, with the
+# original header quoted
+is_notice() {
+	command -v python3 >/dev/null || fail "python3 is needed for this test"
+	python3 - "$1" "$2" <<'PY' || fail "not a delivery status notice: $(cat "$1")"
+import email, sys
+from email import policy
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.compat32)
+assert m.get_content_type() == 'multipart/report', m.get_content_type()
+assert m.get_param('report-type') == 'delivery-status'
+assert m['From'].endswith('<MAILER-DAEMON@hamburger.test>') or 'MAILER-DAEMON@' in m['From']
+parts = m.get_payload()
+assert [p.get_content_type() for p in parts] == ['text/plain', 'message/delivery-status', 'text/rfc822-headers'], [p.get_content_type() for p in parts]
+assert '<%s>' % sys.argv[2] in parts[0].get_payload(), parts[0].get_payload()
+ds = parts[1].get_payload()  # the per-message and per-recipient blocks
+text = ''.join(str(b) for b in ds)
+assert 'Final-Recipient: rfc822; %s' % sys.argv[2] in text, text
+assert 'Action: failed' in text and 'Status: ' in text and 'Diagnostic-Code: smtp; ' in text, text
+assert 'Subject: ' in parts[2].get_payload()
+PY
+}
+
+# stored_notice STATUS: smtpfault's first message is a notice from <> to
+# alice@crepes.test about bad@crepes.test, with that Status:
+stored_notice() {
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <> SIZE=[0-9]+$'
+	assert_line 'rcpt <alice@crepes.test> 250'
+	is_notice "$FSTORE/1.eml" bad@crepes.test
+	grep -q "^Status: $1"$'\r''$' "$FSTORE/1.eml" || fail "no Status: $1"
+}
+
+@test "queue: given up after --max-age: removed, and the sender gets a multipart/report from <> naming the recipient and the last reply" {
+	fault greet421
+	plain_msg
+	dmsend "$FPORT" -f alice@crepes.test bad@crepes.test <"$MSG" 2>/dev/null
+	[ "$(queue_count)" = 1 ]
+	kill "$FPID"
+	# queued long ago
+	sed -i 's/^created .*/created 1000000000/' "$MSEND_QUEUE"/*.env
+	fault rcpt452bad
+	run dmsend "$FPORT" --maildomain hamburger.test -q --now
+	assert_failure 69
+	assert_output --partial "gave up after"
+	assert_output --partial ": 0 delivered, 0 failed, the rest given up"
+	[ "$(queue_count)" = 0 ]
+	stored_notice '4\.2\.2'
+	grep -q '452 4\.2\.2 mailbox full' "$FSTORE/1.eml" || fail "the last reply is not named"
+	grep -q "^Subject: $ID"$'\r''$' "$FSTORE/1.eml" || fail "the original header is not quoted"
+}
+
+@test "queue: a notice that cannot go now is queued from <>; when it is given up in turn, no notice is sent about it" {
+	fault greet421
+	plain_msg
+	dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG" 2>/dev/null
+	kill "$FPID"
+	sed -i 's/^created .*/created 1000000000/' "$MSEND_QUEUE"/*.env
+	fault rcpt452
+	run dmsend "$FPORT" --max-age 100 -q --now
+	assert_failure 69
+	assert_output --partial "the failure notice to <alice@crepes.test> is queued as"
+	[ "$(queue_count)" = 1 ]
+	run cat "$MSEND_QUEUE"/*.env
+	assert_line 'from '
+	assert_line 'rcpt alice@crepes.test'
+	sed -i 's/^created .*/created 1000000000/' "$MSEND_QUEUE"/*.env
+	run dmsend "$FPORT" --max-age 100 -q --now
+	assert_failure 69
+	assert_output --partial "gave up after"
+	refute_output --partial "failure notice"
+	[ "$(queue_count)" = 0 ]
+	[ -z "$(find "$FSTORE" -name '*.eml')" ]
+}
+
+@test "sendmail: -oem: a 550 from Postfix is still exit 67, and the notice lands in the sender's Maildir" {
+	plain_msg
+	run relay -oem -f bob@hamburger.test carol@hamburger.test <"$MSG"
+	assert_failure 67
+	assert_output --partial "<carol@hamburger.test>: refused: 550 5.1.1"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Final-Recipient: rfc822; carol@hamburger.test") || fail "no notice in Bob's Maildir"
+	grep -q "^Subject: $ID$" "$f" || fail "not the notice about this message"
+	grep -q '^Return-Path: <>$' "$f" || fail "the notice's sender is not <>"
+	is_notice "$f" carol@hamburger.test
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "sendmail: -oem with a null sender, and -oep: no notice; -oem otherwise mails one (exit 67 as before)" {
+	fault rcpt550one
+	plain_msg
+	run dmsend "$FPORT" -oem -f '' bad@crepes.test <"$MSG"
+	assert_failure 67
+	run dmsend "$FPORT" -oep -f alice@crepes.test bad@crepes.test <"$MSG"
+	assert_failure 67
+	[ "$(connections)" = 2 ]
+	[ -z "$(find "$FSTORE" -name '*.eml')" ]
+	run dmsend "$FPORT" --maildomain hamburger.test -oem -f alice@crepes.test bad@crepes.test <"$MSG"
+	assert_failure 67
+	[ "$(connections)" = 4 ]
+	stored_notice '5\.1\.1'
+}
+
 # ------------------------------------------------------------------ 5. sendmail compatibility
 
 @test "sendmail: cron's command line (-i -FCronDaemon -B8BITMIME -oem root) sends to root@maildomain" {

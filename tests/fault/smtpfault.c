@@ -16,6 +16,8 @@
  *   rcpt452     every RCPT gets "452 4.2.2 mailbox full"
  *   rcpt550one  RCPT for an address containing "bad" gets "550 5.1.1 no
  *               such user", others 250; DATA is then accepted
+ *   rcpt452bad  RCPT for an address containing "bad" gets "452 4.2.2
+ *               mailbox full", others 250
  *   dropdata    after DATA/354, reads some of the body (up to 64 KiB or its
  *               end) and closes the connection without a reply
  *   silence     accepts and never says anything (reads until the client
@@ -141,8 +143,8 @@ static long max_total;        /* -x */
 static long max_per_conn;     /* -X */
 static long total_accepted;
 
-static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "dropdata",
-                                     "silence",  "accept",  NULL};
+static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad",
+                                     "dropdata", "silence", "accept",     NULL};
 
 static int is_mode2(const char *mode)
 {
@@ -428,7 +430,8 @@ static void serve2(int fd, const char *mode)
 				say(fd, "503 5.5.1 need MAIL first\r\n");
 				continue;
 			}
-			if (strcmp(mode, "rcpt452") == 0) {
+			if (strcmp(mode, "rcpt452") == 0 ||
+			    (strcmp(mode, "rcpt452bad") == 0 && strstr(a, "bad"))) {
 				envf(env, sizeof env, "rcpt ", a, " 452\n", (char *)NULL);
 				say(fd, "452 4.2.2 mailbox full\r\n");
 			} else if (strcmp(mode, "rcpt550one") == 0 && strstr(a, "bad")) {

@@ -609,8 +609,14 @@ int main(int argc, char **argv)
 			bcc[nbcc++] = optarg;
 			break;
 		case OPT_REPLYTO: cm.reply_to = optarg; break;
-		case 'i':
 		case 'o':
+			/* -oem, -oee: mail errors back; -oep, -oeq: print only */
+			if (strcmp(optarg, "em") == 0 || strcmp(optarg, "ee") == 0)
+				s.mail_errors = 1;
+			else if (strcmp(optarg, "ep") == 0 || strcmp(optarg, "eq") == 0)
+				s.mail_errors = 0;
+			break;
+		case 'i':
 		case 'B':
 		case 'N':
 		case 'R':
@@ -690,6 +696,7 @@ int main(int argc, char **argv)
 		aliases_file = ec.aliases;
 	if (aliases_file && mp_aliases_load(&aliases, aliases_file, &e) < 0)
 		mp_die_err(NULL, &e);
+	s.maildomain = cmdline.maildomain = maildomain;
 	if (listq)
 		return queue_list(&s, stdout);
 	if (flush)
@@ -787,6 +794,16 @@ int main(int argc, char **argv)
 		} else {
 			waiting++;
 		}
+	}
+	if (perm && s.mail_errors) {
+		struct rcpt *bad = mp_xmalloc(perm * sizeof *bad);
+		size_t nb = 0;
+		for (size_t i = 0; i < nr; i++)
+			if (r[i].done && r[i].code / 100 != 2)
+				bad[nb++] = r[i];
+		if (dsn_notify(&s, NULL, m.fd, env_from, bad, nb, 0, m.msgid, &e) < 0)
+			mp_warn("failure notice: %s", e.msg);
+		free(bad);
 	}
 	if (waiting) {
 		char id[128];

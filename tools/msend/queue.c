@@ -294,6 +294,25 @@ static char *dest_key(const struct due *d)
 	return b.data ? b.data : mp_xstrdup("");
 }
 
+/* the sender hears of what failed for good (and, when the queue gives
+ * up, of what still waited): before the entry goes, so a crash between
+ * the two may send a notice twice, never none */
+static void notice(const struct settings *s, struct pool *pl, const char *id, struct message *m,
+                   const struct entry *en, int give_up)
+{
+	struct rcpt *bad = mp_xmalloc((en->n ? en->n : 1) * sizeof *bad);
+	size_t nb = 0;
+	struct mp_err e;
+
+	for (size_t k = 0; k < en->n; k++)
+		if ((en->r[k].done && en->r[k].code / 100 != 2) || (give_up && !en->r[k].done))
+			bad[nb++] = en->r[k];
+	mp_err_clear(&e);
+	if (nb && dsn_notify(s, pl, m->fd, en->from, bad, nb, give_up, m->msgid, &e) < 0)
+		mp_warn("%s: failure notice: %s", id, e.msg);
+	free(bad);
+}
+
 /* one entry over the group's connections: removed once every recipient
  * has its verdict, else rewritten for the next try */
 static void flush_one(const struct settings *s, const char *dir, struct due *d, struct pool *pl,
@@ -339,9 +358,11 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 		msend_log(use, en->from, en->r, en->n, m.wiresize, m.msgid,
 		          use->direct ? "mx" : use->server, res);
 	}
-	if (rc == 0 || (waiting && age > s->max_age)) {
+	int give_up = waiting && age > s->max_age;
+	if (rc == 0 || give_up) {
 		if (waiting)
 			mp_warn("%s: gave up after %ld s: %s", id, age, en->error);
+		notice(use, pl, id, &m, en, give_up);
 		/* the envelope first: a crash now leaves an orphan message,
 		 * never a second delivery */
 		unlink(env);

@@ -166,7 +166,7 @@ plain_msg() {
 	assert_output --partial "C: STARTTLS"
 	assert_output --partial "S: 220 2.0.0 Ready to start TLS"
 	# auto takes the strongest mechanism Postfix offers
-	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "C: AUTH SCRAM-SHA-256 ***"
 	assert_output --partial "S: 235 "
 	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME"
 	assert_output --partial "1 delivered, 0 refused, 0 queued"
@@ -195,6 +195,24 @@ plain_msg() {
 	for m in plain login cram-md5; do
 		wait_mail "$BOB_MAILDIR" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
 	done
+}
+
+@test "relay: AUTH scram-sha-256 through Postfix to Dovecot: client-first, proofs both ways, delivered; a wrong password is 77" {
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
+	run relay -v --auth scram-sha-256 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: AUTH SCRAM-SHA-256 ***"
+	# server-first, then server-final (the server's proof), then success
+	[ "$(grep -c '^S: 334 ' <<<"$output")" = 2 ] || fail "$output"
+	assert_output --partial "S: 235 2.7.0 Authentication successful"
+	refute_output --partial "hungry"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not delivered"
+	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob --password-eval 'echo wrong' \
+		--auth scram-sha-256 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 77
+	assert_output --partial "AUTH SCRAM-SHA-256 refused: 535"
+	[ "$(queue_count)" = 0 ]
 }
 
 @test "relay: -v never shows the password, nor its base64 (AUTH PLAIN, LOGIN)" {
@@ -253,7 +271,7 @@ plain_msg() {
 	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob --password-eval 'echo wrong' \
 		-f bob@hamburger.test bob@hamburger.test <"$MSG"
 	assert_failure 77
-	assert_output --regexp "AUTH CRAM-MD5 refused: 535"
+	assert_output --regexp "AUTH SCRAM-SHA-256 refused: 535"
 	refute_output --partial "queued as"
 	[ "$(queue_count)" = 0 ]
 }
@@ -1330,4 +1348,31 @@ EOF
 	local rss
 	rss=$(sed -n 's/^maxrss //p' "$BATS_TEST_TMPDIR/time")
 	[ "$rss" -lt 8192 ] || fail "peak RSS ${rss} KiB"
+}
+
+# ------------------------------------------------------------------ 9. documentation
+
+@test "completions and manual: --auth offers every mechanism msend knows, scram-sha-256 and oauthbearer among them" {
+	local d=${COMPDIR:-$BATS_TEST_DIRNAME/../../completions} m=${MANDIR:-$BATS_TEST_DIRNAME/../../man}
+	run bash -c 'source /usr/share/bash-completion/bash_completion || exit 1
+		source "$1/bash/msend" || exit 1
+		COMP_WORDS=(msend --auth ""); COMP_CWORD=2; COMP_LINE="msend --auth "; COMP_POINT=${#COMP_LINE}
+		_msend msend "" --auth; echo "reply: ${COMPREPLY[*]}"' _ "$d"
+	assert_success
+	assert_output --partial "reply: plain login cram-md5 scram-sha-256 xoauth2 oauthbearer auto"
+	grep -q '(plain login cram-md5 scram-sha-256 xoauth2 oauthbearer auto)' "$d/zsh/_msend"
+	if command -v fish >/dev/null; then
+		run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "msend --auth s"' "$d/fish/msend.fish"
+		assert_success
+		assert_line --regexp $'^scram-sha-256\t'
+	fi
+	run "$MSEND" --help
+	assert_output --partial "scram-sha-256"
+	run "$MSEND" --auth scram-sha-1 bob@crepes.test </dev/null
+	assert_failure 64
+	assert_output --partial "not one of plain, login, cram-md5, scram-sha-256, xoauth2, oauthbearer, auto"
+	run mandoc -Tlint -W warning "$m/msend.1"
+	assert_success
+	grep -q '^\.Cm scram-sha-256$' "$m/msend.1"
+	grep -q '^\.Cm oauthbearer$' "$m/msend.1"
 }

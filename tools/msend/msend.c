@@ -54,7 +54,8 @@ static void usage(FILE *f)
 	    "      --ca-file FILE     CA certificates (default: the system store)\n"
 	    "      --fingerprint FP   pin the relay's certificate (SHA-256, hex)\n"
 	    "      --cert-file FILE   client certificate (PEM), --key-file FILE its key\n"
-	    "      --auth MECH        plain, login, cram-md5, xoauth2 or auto (default)\n"
+	    "      --auth MECH        plain, login, cram-md5, scram-sha-256, xoauth2,\n"
+	    "                         oauthbearer or auto (default)\n"
 	    "      --user NAME        authenticate as NAME (only under TLS)\n"
 	    "      --password-eval C  run C for the password (or MSEND_PASSWORD)\n"
 	    "      --auth-plaintext   allow AUTH without TLS (warns)\n"
@@ -340,7 +341,8 @@ static void check_auth(const char *a, const char *where)
 {
 	if (strcasecmp(a, "auto") != 0 && mp_sasl_parse(a) == MP_SASL_NONE)
 		mp_die(where ? EX_CONFIG : EX_USAGE,
-		       "%s%sauth: '%s' is not one of plain, login, cram-md5, xoauth2, auto",
+		       "%s%sauth: '%s' is not one of plain, login, cram-md5, scram-sha-256, "
+		       "xoauth2, oauthbearer, auto",
 		       where ? where : "", where ? ": " : "", a);
 }
 

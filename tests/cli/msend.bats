@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # msend(1) against real servers and scripted faulty ones: relay to the
 # peers' Postfix (STARTTLS verified with the test CA, AUTH PLAIN, LOGIN,
-# CRAM-MD5, implicit TLS), direct delivery through knot's MX records, the
+# CRAM-MD5, SCRAM-SHA-256, implicit TLS), direct delivery through knot's MX records, the
 # wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
 # Bcc, SIZE, PIPELINING) as smtpfault's "accept" mode stores it byte for
 # byte, the queue under faults (421 banner, 452, 550 for one recipient, a
@@ -745,7 +745,7 @@ stored_once() {
 	for i in $(seq 10); do stored_once "$FSTORE" "$i"; done
 }
 
-@test "queue: a message refused in a flush is followed by RSET on the same connection; the others go" {
+@test "queue: a message refused in a flush is followed by RSET on the same connection; the others go, and so does the notice" {
 	fault greet421
 	local i
 	for i in 1 2 3; do
@@ -762,8 +762,10 @@ stored_once() {
 	assert_output --partial "C: RSET"
 	assert_output --partial "<bad@crepes.test>: 550 5.1.1 no such user"
 	[ "$(sent_lines)" = 2 ] || fail "$output"
+	# the two messages, and the failure notice to alice over the same connection
 	[ "$(connections)" = 1 ]
-	[ "$(find "$FSTORE" -name '*.eml' | wc -l)" = 2 ]
+	[ "$(find "$FSTORE" -name '*.eml' | wc -l)" = 3 ]
+	[ "$(grep -l '^mail <> ' "$FSTORE"/*.env | wc -l)" = 1 ]
 	[ "$(queue_count)" = 0 ]
 }
 
@@ -1018,7 +1020,7 @@ EOF
 	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work -v bob@hamburger.test <"$MSG"
 	assert_success
 	assert_output --partial "C: STARTTLS"
-	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "C: AUTH SCRAM-SHA-256"
 	assert_output --partial "C: MAIL FROM:<bob@hamburger.test>"
 	refute_output --partial "hungry"
 	local f

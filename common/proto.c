@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -27,19 +28,25 @@ void mp_proto_init(struct mp_proto *p, int fd, int timeout_ms, int trace)
 int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struct mp_err *e)
 {
 	size_t n = strlen(line);
-	char buf[MP_PROTO_LINE + 3];
+	char sbuf[MP_PROTO_LINE + 3], *buf = sbuf;
+	int rc = 0;
 
-	if (n > MP_PROTO_LINE || strpbrk(line, "\r\n"))
+	if (n > MP_PROTO_SENDMAX || strpbrk(line, "\r\n"))
 		return mp_err_set(e, EX_SOFTWARE, "refusing to send a line with CR/LF or too long");
 	if (p->trace)
 		fprintf(stderr, "C: %s%s\n", shown ? shown : line, shown ? " ***" : "");
+	/* a long one (an AUTH response with a token): one write all the same */
+	if (n + 2 > sizeof sbuf && !(buf = malloc(n + 2)))
+		return mp_err_sys(e, EX_TEMPFAIL, "send");
 	memcpy(buf, line, n);
 	memcpy(buf + n, "\r\n", 2);
 	if (p->tls_on)
-		return mp_tls_write(&p->tls, buf, n + 2, e);
-	if (mp_write_full(p->fd, buf, n + 2) < 0)
-		return mp_err_sys(e, EX_TEMPFAIL, "send");
-	return 0;
+		rc = mp_tls_write(&p->tls, buf, n + 2, e);
+	else if (mp_write_full(p->fd, buf, n + 2) < 0)
+		rc = mp_err_sys(e, EX_TEMPFAIL, "send");
+	if (buf != sbuf)
+		free(buf);
+	return rc;
 }
 
 static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e)

@@ -8,7 +8,8 @@
 #include "tls.h"
 #include "util.h"
 
-#define MP_PROTO_LINE 4096 /* longest line accepted from a server */
+#define MP_PROTO_LINE    4096  /* longest line accepted from a server */
+#define MP_PROTO_SENDMAX 65536 /* longest line we send (an AUTH token) */
 
 struct mp_proto {
 	int fd;

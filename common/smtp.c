@@ -3,7 +3,10 @@
 #include "codec.h"
 #include "sasl.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,80 +158,121 @@ int mp_smtp_starttls(struct mp_proto *p, const struct mp_tls_opts *o, const char
 	return mp_smtp_ehlo(p, name, c, r, e);
 }
 
+/* RFC 4954 4: the AUTH command line may be 12288 octets long; a longer
+ * initial response goes after an empty challenge instead */
+#define AUTH_LINE_MAX 12288
+
 int mp_smtp_auth(struct mp_proto *p, const struct mp_smtp_caps *c, const char *mech,
                  const char *user, const char *pass, struct mp_err *e)
 {
 	struct mp_buf resp = MP_BUF_INIT, line = MP_BUF_INIT;
 	struct mp_smtp_reply r;
+	struct mp_sasl sc;
 	enum mp_sasl_mech m;
-	int step = 0, rc = -1;
+	int rc = -1, ir = 0;
 
 	if (!(c->bits & MP_SMTP_AUTH))
 		return mp_err_set(e, EX_UNAVAILABLE, "the server offers no AUTH");
-	m = (!mech || strcasecmp(mech, "auto") == 0) ? mp_sasl_choose(c->auth)
+	m = (!mech || strcasecmp(mech, "auto") == 0) ? mp_sasl_choose_best(c->auth)
 	                                             : mp_sasl_parse(mech);
 	if (m == MP_SASL_NONE)
 		return mp_err_set(e, EX_CONFIG, "no usable AUTH mechanism (server offers: %s)",
 		                  c->auth[0] ? c->auth : "none");
+	mp_sasl_init(&sc, m, user, pass);
+	if (m == MP_SASL_OAUTHBEARER) {
+		/* RFC 7628 host and port: the address we are connected to */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		static char host[INET6_ADDRSTRLEN];
+		if (getpeername(p->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+		    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+			const void *a =
+			    ss.ss_family == AF_INET
+			        ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+			        : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+			if (inet_ntop(ss.ss_family, a, host, sizeof host)) {
+				sc.host = host;
+				sc.port = ntohs(ss.ss_family == AF_INET
+				                    ? ((struct sockaddr_in *)&ss)->sin_port
+				                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+			}
+		}
+	}
 	mp_buf_printf(&line, "AUTH %s", mp_sasl_name(m));
 	if (mp_sasl_initial(m)) {
-		if (mp_sasl_step(m, 0, user, pass, NULL, 0, &resp, e) < 0)
+		if (mp_sasl_next(&sc, NULL, 0, &resp, e) < 0)
 			goto out;
-		if (b64_append(&line, &resp) < 0)
-			goto nomem;
+		if (strlen(line.data) + 1 + mp_b64_enclen(resp.len, 0) <= AUTH_LINE_MAX) {
+			if (b64_append(&line, &resp) < 0)
+				goto nomem;
+			ir = 1;
+		}
 	}
 	{
 		/* the initial response carries the password: the trace shows
 		 * "AUTH PLAIN ***" */
 		char shown[64];
 		snprintf(shown, sizeof shown, "AUTH %s", mp_sasl_name(m));
-		if (mp_proto_send(p, line.data, mp_sasl_initial(m) ? shown : NULL, e) < 0)
+		if (mp_proto_send(p, line.data, ir ? shown : NULL, e) < 0)
 			goto out;
 	}
-	for (;;) {
+	for (int rounds = 0;; rounds++) {
 		if (mp_smtp_reply(p, &r, e) < 0)
 			goto out;
 		if (r.code != 334)
 			break;
-		/* a challenge: decode, answer */
-		struct mp_b64dec d;
-		size_t n1 = 0, n2 = 0, tl = strlen(r.text);
-		char *ch = malloc(mp_b64dec_maxout(tl) + 8);
-		if (!ch)
-			goto nomem;
-		mp_b64dec_init(&d, MP_B64_NOPAD);
-		if (mp_b64dec_update(&d, r.text, tl, ch, &n1, NULL) < 0 ||
-		    mp_b64dec_final(&d, ch + n1, &n2, NULL) < 0) {
+		if (rounds >= 4) {
+			mp_proto_send(p, "*", NULL, e);
+			mp_err_set(e, EX_PROTOCOL, "AUTH %s: too many challenges", mp_sasl_name(m));
+			goto out;
+		}
+		if (mp_sasl_initial(m) && !ir) {
+			/* the initial response that did not fit on the AUTH line */
+			ir = 1;
+		} else {
+			/* a challenge: decode, answer */
+			struct mp_b64dec d;
+			size_t n1 = 0, n2 = 0, tl = strlen(r.text);
+			char *ch = malloc(mp_b64dec_maxout(tl) + 8);
+			if (!ch)
+				goto nomem;
+			mp_b64dec_init(&d, MP_B64_NOPAD);
+			if (mp_b64dec_update(&d, r.text, tl, ch, &n1, NULL) < 0 ||
+			    mp_b64dec_final(&d, ch + n1, &n2, NULL) < 0) {
+				free(ch);
+				mp_proto_send(p, "*", NULL, e); /* cancel (RFC 4954) */
+				mp_err_set(e, EX_PROTOCOL, "AUTH: the challenge is not base64");
+				goto out;
+			}
+			int s = mp_sasl_next(&sc, ch, n1 + n2, &resp, e);
 			free(ch);
-			mp_err_set(e, EX_PROTOCOL, "AUTH: the challenge is not base64");
-			goto out;
+			if (s < 0) {
+				struct mp_err ce;
+				mp_err_clear(&ce);
+				mp_proto_send(p, "*", NULL, &ce);
+				goto out;
+			}
 		}
-		int s = mp_sasl_step(m, m == MP_SASL_LOGIN ? step : 0, user, pass, ch, n1 + n2,
-		                     &resp, e);
-		free(ch);
-		step++;
-		if (s < 0 || step > 3) {
-			mp_proto_send(p, "*", NULL, e); /* cancel (RFC 4954) */
-			goto out;
-		}
+		/* an empty response is an empty line */
 		mp_buf_reset(&line);
-		if (b64_append(&line, &resp) < 0)
+		if (resp.len && b64_append(&line, &resp) < 0)
 			goto nomem;
-		if (mp_proto_send(p, line.data, "", e) < 0)
+		if (mp_proto_send(p, line.data ? line.data : "", "", e) < 0)
 			goto out;
 	}
 	if (r.code == 235) {
-		rc = 0;
+		rc = mp_sasl_done(&sc, e);
 	} else if (r.code / 100 == 4) {
 		mp_err_set(e, EX_TEMPFAIL, "AUTH %s: %d %.200s", mp_sasl_name(m), r.code, r.text);
 	} else {
-		mp_err_set(e, EX_NOPERM, "AUTH %s refused: %d %.200s", mp_sasl_name(m), r.code,
-		           r.text);
+		mp_err_set(e, EX_NOPERM, "AUTH %s refused: %d %.200s%s%s", mp_sasl_name(m), r.code,
+		           r.text, sc.server_err[0] ? " " : "", sc.server_err);
 	}
 	goto out;
 nomem:
 	mp_err_sys(e, EX_TEMPFAIL, "AUTH");
 out:
+	mp_sasl_free(&sc);
 	mp_buf_free(&resp);
 	mp_buf_free(&line);
 	return rc;

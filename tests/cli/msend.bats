@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # msend(1) against real servers and scripted faulty ones: relay to the
 # peers' Postfix (STARTTLS verified with the test CA, AUTH PLAIN, LOGIN,
-# CRAM-MD5, implicit TLS), direct delivery through knot's MX records, the
+# CRAM-MD5, SCRAM-SHA-256, implicit TLS), direct delivery through knot's MX records, the
 # wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
 # Bcc, SIZE, PIPELINING) as smtpfault's "accept" mode stores it byte for
 # byte, the queue under faults (421 banner, 452, 550 for one recipient, a
@@ -167,7 +167,7 @@ plain_msg() {
 	assert_output --partial "C: STARTTLS"
 	assert_output --partial "S: 220 2.0.0 Ready to start TLS"
 	# auto takes the strongest mechanism Postfix offers
-	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "C: AUTH SCRAM-SHA-256 ***"
 	assert_output --partial "S: 235 "
 	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME"
 	assert_output --partial "1 delivered, 0 refused, 0 queued"
@@ -196,6 +196,24 @@ plain_msg() {
 	for m in plain login cram-md5; do
 		wait_mail "$BOB_MAILDIR" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
 	done
+}
+
+@test "relay: AUTH scram-sha-256 through Postfix to Dovecot: client-first, proofs both ways, delivered; a wrong password is 77" {
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
+	run relay -v --auth scram-sha-256 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: AUTH SCRAM-SHA-256 ***"
+	# server-first, then server-final (the server's proof), then success
+	[ "$(grep -c '^S: 334 ' <<<"$output")" = 2 ] || fail "$output"
+	assert_output --partial "S: 235 2.7.0 Authentication successful"
+	refute_output --partial "hungry"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not delivered"
+	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob --password-eval 'echo wrong' \
+		--auth scram-sha-256 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 77
+	assert_output --partial "AUTH SCRAM-SHA-256 refused: 535"
+	[ "$(queue_count)" = 0 ]
 }
 
 @test "relay: -v never shows the password, nor its base64 (AUTH PLAIN, LOGIN)" {
@@ -254,7 +272,7 @@ plain_msg() {
 	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob --password-eval 'echo wrong' \
 		-f bob@hamburger.test bob@hamburger.test <"$MSG"
 	assert_failure 77
-	assert_output --regexp "AUTH CRAM-MD5 refused: 535"
+	assert_output --regexp "AUTH SCRAM-SHA-256 refused: 535"
 	refute_output --partial "queued as"
 	[ "$(queue_count)" = 0 ]
 }
@@ -770,6 +788,212 @@ smsend() {
 	assert_output --partial "2 attempts"
 }
 
+# queue_many N: N messages for bob@crepes.test, queued by a greet421 server
+# ($MSG.1 ... $MSG.N, each with its own subject); leaves that server running
+queue_many() {
+	local i
+	fault greet421
+	for i in $(seq "$1"); do
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s-%d@crepes.test>\nFrom: alice@crepes.test\nTo: bob@crepes.test\nSubject: %s-%d\n\nmessage %d\n' \
+			"$ID" "$i" "$ID" "$i" "$i" >"$MSG.$i"
+		dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG.$i" 2>/dev/null || fail "msend $i failed"
+	done
+	[ "$(queue_count)" = "$1" ] || fail "$(queue_count) queued, not $1"
+	kill "$FPID"
+}
+
+# the flush lines in $output of a message delivered
+sent_lines() { grep -c ': 1 delivered, 0 failed$' <<<"$output"; }
+
+# stored_once DIR I: message I is in DIR exactly once, byte for byte its wire form
+stored_once() {
+	local f
+	f=$(grep -lx "Subject: $ID-$2"$'\r' "$1"/*.eml 2>/dev/null)
+	[ "$(printf '%s' "$f" | grep -c .)" = 1 ] || fail "message $2 stored $(printf '%s' "$f" | grep -c .) times"
+	wire_of "$MSG.$2" | cmp - "$f" || fail "message $2 differs on the wire"
+}
+
+@test "queue: msend -q sends 50 due messages over one connection, one line each, byte for byte, and empties the queue" {
+	queue_many 50
+	fault accept
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(connections)" = 1 ] || fail "$(connections) connections"
+	[ "$(sent_lines)" = 50 ] || fail "$output"
+	[ "$(find "$FSTORE" -name '*.eml' | wc -l)" = 50 ]
+	local i
+	for i in $(seq 50); do stored_once "$FSTORE" "$i"; done
+	# MAIL, RCPT and DATA of each message came in one go
+	[ "$(grep -c '^pipelined MAIL RCPT DATA$' "$FSTORE"/*.env | grep -c ':1$')" = 50 ]
+	[ "$(queue_count)" = 0 ]
+	[ -z "$(find "$MSEND_QUEUE" -name '*.msg')" ] || fail "a message file was left behind"
+}
+
+@test "queue: a server that goes after 10 messages: those 10 are removed, 20 wait; the rerun sends the 20, each exactly once" {
+	queue_many 30
+	fault accept -x 10
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(sent_lines)" = 10 ] || fail "$output"
+	[ "$(grep -c ': 0 delivered, 0 failed, 1 still waiting: ' <<<"$output")" = 20 ] || fail "$output"
+	# one connection, and one more attempt that met "421": not one per message
+	[ "$(connections)" = 2 ] || fail "$(connections) connections"
+	[ "$(queue_count)" = 20 ]
+	local first=$FSTORE
+	kill "$FPID"
+	fault accept
+	[ "$FSTORE" != "$first" ] || { mv "$first" "$first.1"; first=$first.1; mkdir -p "$FSTORE"; }
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(sent_lines)" = 20 ] || fail "$output"
+	[ "$(connections)" = 1 ]
+	[ "$(queue_count)" = 0 ]
+	mkdir -p "$BATS_TEST_TMPDIR/all"
+	local f n=0
+	for f in "$first"/*.eml "$FSTORE"/*.eml; do cp "$f" "$BATS_TEST_TMPDIR/all/$((++n)).eml"; done
+	[ "$n" = 30 ] || fail "$n messages stored in all"
+	local i
+	for i in $(seq 30); do stored_once "$BATS_TEST_TMPDIR/all" "$i"; done
+}
+
+@test "queue: a server that closes each connection after 4 messages: msend -q connects again and sends all 10" {
+	queue_many 10
+	fault accept -X 4
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(sent_lines)" = 10 ] || fail "$output"
+	[ "$(connections)" = 3 ] || fail "$(connections) connections"
+	[ "$(queue_count)" = 0 ]
+	local i
+	for i in $(seq 10); do stored_once "$FSTORE" "$i"; done
+}
+
+@test "queue: a message refused in a flush is followed by RSET on the same connection; the others go, and so does the notice" {
+	fault greet421
+	local i
+	for i in 1 2 3; do
+		printf 'Subject: %s-%d\n\nm\n' "$ID" "$i" >"$MSG.$i"
+	done
+	dmsend "$FPORT" -f alice@crepes.test good@crepes.test <"$MSG.1" 2>/dev/null
+	dmsend "$FPORT" -f alice@crepes.test bad@crepes.test <"$MSG.2" 2>/dev/null
+	dmsend "$FPORT" -f alice@crepes.test good@crepes.test <"$MSG.3" 2>/dev/null
+	[ "$(queue_count)" = 3 ]
+	kill "$FPID"
+	fault rcpt550one
+	run dmsend "$FPORT" -v -q --now
+	assert_failure 69
+	assert_output --partial "C: RSET"
+	assert_output --partial "<bad@crepes.test>: 550 5.1.1 no such user"
+	[ "$(sent_lines)" = 2 ] || fail "$output"
+	# the two messages, and the failure notice to alice over the same connection
+	[ "$(connections)" = 1 ]
+	[ "$(find "$FSTORE" -name '*.eml' | wc -l)" = 3 ]
+	[ "$(grep -l '^mail <> ' "$FSTORE"/*.env | wc -l)" = 1 ]
+	[ "$(queue_count)" = 0 ]
+}
+
+# is_notice FILE RCPT: FILE is an RFC 3464 report naming RCPT, with the
+# original header quoted
+is_notice() {
+	command -v python3 >/dev/null || fail "python3 is needed for this test"
+	python3 - "$1" "$2" <<'PY' || fail "not a delivery status notice: $(cat "$1")"
+import email, sys
+from email import policy
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.compat32)
+assert m.get_content_type() == 'multipart/report', m.get_content_type()
+assert m.get_param('report-type') == 'delivery-status'
+assert m['From'].endswith('<MAILER-DAEMON@hamburger.test>') or 'MAILER-DAEMON@' in m['From']
+parts = m.get_payload()
+assert [p.get_content_type() for p in parts] == ['text/plain', 'message/delivery-status', 'text/rfc822-headers'], [p.get_content_type() for p in parts]
+assert '<%s>' % sys.argv[2] in parts[0].get_payload(), parts[0].get_payload()
+ds = parts[1].get_payload()  # the per-message and per-recipient blocks
+text = ''.join(str(b) for b in ds)
+assert 'Final-Recipient: rfc822; %s' % sys.argv[2] in text, text
+assert 'Action: failed' in text and 'Status: ' in text and 'Diagnostic-Code: smtp; ' in text, text
+assert 'Subject: ' in parts[2].get_payload()
+PY
+}
+
+# stored_notice STATUS: smtpfault's first message is a notice from <> to
+# alice@crepes.test about bad@crepes.test, with that Status:
+stored_notice() {
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <> SIZE=[0-9]+$'
+	assert_line 'rcpt <alice@crepes.test> 250'
+	is_notice "$FSTORE/1.eml" bad@crepes.test
+	grep -q "^Status: $1"$'\r''$' "$FSTORE/1.eml" || fail "no Status: $1"
+}
+
+@test "queue: given up after --max-age: removed, and the sender gets a multipart/report from <> naming the recipient and the last reply" {
+	fault greet421
+	plain_msg
+	dmsend "$FPORT" -f alice@crepes.test bad@crepes.test <"$MSG" 2>/dev/null
+	[ "$(queue_count)" = 1 ]
+	kill "$FPID"
+	# queued long ago
+	sed -i 's/^created .*/created 1000000000/' "$MSEND_QUEUE"/*.env
+	fault rcpt452bad
+	run dmsend "$FPORT" --maildomain hamburger.test -q --now
+	assert_failure 69
+	assert_output --partial "gave up after"
+	assert_output --partial ": 0 delivered, 0 failed, the rest given up"
+	[ "$(queue_count)" = 0 ]
+	stored_notice '4\.2\.2'
+	grep -q '452 4\.2\.2 mailbox full' "$FSTORE/1.eml" || fail "the last reply is not named"
+	grep -q "^Subject: $ID"$'\r''$' "$FSTORE/1.eml" || fail "the original header is not quoted"
+}
+
+@test "queue: a notice that cannot go now is queued from <>; when it is given up in turn, no notice is sent about it" {
+	fault greet421
+	plain_msg
+	dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG" 2>/dev/null
+	kill "$FPID"
+	sed -i 's/^created .*/created 1000000000/' "$MSEND_QUEUE"/*.env
+	fault rcpt452
+	run dmsend "$FPORT" --max-age 100 -q --now
+	assert_failure 69
+	assert_output --partial "the failure notice to <alice@crepes.test> is queued as"
+	[ "$(queue_count)" = 1 ]
+	run cat "$MSEND_QUEUE"/*.env
+	assert_line 'from '
+	assert_line 'rcpt alice@crepes.test'
+	sed -i 's/^created .*/created 1000000000/' "$MSEND_QUEUE"/*.env
+	run dmsend "$FPORT" --max-age 100 -q --now
+	assert_failure 69
+	assert_output --partial "gave up after"
+	refute_output --partial "failure notice"
+	[ "$(queue_count)" = 0 ]
+	[ -z "$(find "$FSTORE" -name '*.eml')" ]
+}
+
+@test "sendmail: -oem: a 550 from Postfix is still exit 67, and the notice lands in the sender's Maildir" {
+	plain_msg
+	run relay -oem -f bob@hamburger.test carol@hamburger.test <"$MSG"
+	assert_failure 67
+	assert_output --partial "<carol@hamburger.test>: refused: 550 5.1.1"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Final-Recipient: rfc822; carol@hamburger.test") || fail "no notice in Bob's Maildir"
+	grep -q "^Subject: $ID$" "$f" || fail "not the notice about this message"
+	grep -q '^Return-Path: <>$' "$f" || fail "the notice's sender is not <>"
+	is_notice "$f" carol@hamburger.test
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "sendmail: -oem with a null sender, and -oep: no notice; -oem otherwise mails one (exit 67 as before)" {
+	fault rcpt550one
+	plain_msg
+	run dmsend "$FPORT" -oem -f '' bad@crepes.test <"$MSG"
+	assert_failure 67
+	run dmsend "$FPORT" -oep -f alice@crepes.test bad@crepes.test <"$MSG"
+	assert_failure 67
+	[ "$(connections)" = 2 ]
+	[ -z "$(find "$FSTORE" -name '*.eml')" ]
+	run dmsend "$FPORT" --maildomain hamburger.test -oem -f alice@crepes.test bad@crepes.test <"$MSG"
+	assert_failure 67
+	[ "$(connections)" = 4 ]
+	stored_notice '5\.1\.1'
+}
+
 # ------------------------------------------------------------------ 5. sendmail compatibility
 
 @test "sendmail: cron's command line (-i -FCronDaemon -B8BITMIME -oem root) sends to root@maildomain" {
@@ -919,7 +1143,7 @@ EOF
 	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a work -v bob@hamburger.test <"$MSG"
 	assert_success
 	assert_output --partial "C: STARTTLS"
-	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "C: AUTH SCRAM-SHA-256"
 	assert_output --partial "C: MAIL FROM:<bob@hamburger.test>"
 	refute_output --partial "hungry"
 	local f
@@ -1249,4 +1473,31 @@ EOF
 	local rss
 	rss=$(sed -n 's/^maxrss //p' "$BATS_TEST_TMPDIR/time")
 	[ "$rss" -lt 8192 ] || fail "peak RSS ${rss} KiB"
+}
+
+# ------------------------------------------------------------------ 9. documentation
+
+@test "completions and manual: --auth offers every mechanism msend knows, scram-sha-256 and oauthbearer among them" {
+	local d=${COMPDIR:-$BATS_TEST_DIRNAME/../../completions} m=${MANDIR:-$BATS_TEST_DIRNAME/../../man}
+	run bash -c 'source /usr/share/bash-completion/bash_completion || exit 1
+		source "$1/bash/msend" || exit 1
+		COMP_WORDS=(msend --auth ""); COMP_CWORD=2; COMP_LINE="msend --auth "; COMP_POINT=${#COMP_LINE}
+		_msend msend "" --auth; echo "reply: ${COMPREPLY[*]}"' _ "$d"
+	assert_success
+	assert_output --partial "reply: plain login cram-md5 scram-sha-256 xoauth2 oauthbearer auto"
+	grep -q '(plain login cram-md5 scram-sha-256 xoauth2 oauthbearer auto)' "$d/zsh/_msend"
+	if command -v fish >/dev/null; then
+		run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "msend --auth s"' "$d/fish/msend.fish"
+		assert_success
+		assert_line --regexp $'^scram-sha-256\t'
+	fi
+	run "$MSEND" --help
+	assert_output --partial "scram-sha-256"
+	run "$MSEND" --auth scram-sha-1 bob@crepes.test </dev/null
+	assert_failure 64
+	assert_output --partial "not one of plain, login, cram-md5, scram-sha-256, xoauth2, oauthbearer, auto"
+	run mandoc -Tlint -W warning "$m/msend.1"
+	assert_success
+	grep -q '^\.Cm scram-sha-256$' "$m/msend.1"
+	grep -q '^\.Cm oauthbearer$' "$m/msend.1"
 }

@@ -16,6 +16,8 @@
  *   rcpt452     every RCPT gets "452 4.2.2 mailbox full"
  *   rcpt550one  RCPT for an address containing "bad" gets "550 5.1.1 no
  *               such user", others 250; DATA is then accepted
+ *   rcpt452bad  RCPT for an address containing "bad" gets "452 4.2.2
+ *               mailbox full", others 250
  *   dropdata    after DATA/354, reads some of the body (up to 64 KiB or its
  *               end) and closes the connection without a reply
  *   silence     accepts and never says anything (reads until the client
@@ -28,8 +30,13 @@
  * per RCPT, "pipelined" (the commands that had arrived when MAIL was
  * answered), "size" (octets before the final ".\r\n"), "bare" (bare CR or
  * LF octets in the data). -s N advertises SIZE N (default 0: no limit).
+ * -x K: after the K-th message accepted in all, the connection is closed
+ * without another reply, and every later connection gets "421 too busy";
+ * -X K: each connection is closed after its K-th accepted message (a
+ * client must connect again for the rest).
  * Every mode logs one line per connection to stderr.
- * usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] MODE   (prints PORT=n) */
+ * usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] MODE
+ * (prints PORT=n) */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -132,9 +139,12 @@ static void serve(int fd, const char *mode)
 
 static const char *store_dir; /* -d */
 static long adv_size;         /* -s */
+static long max_total;        /* -x */
+static long max_per_conn;     /* -X */
+static long total_accepted;
 
-static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "dropdata",
-                                     "silence",  "accept",  NULL};
+static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad",
+                                     "dropdata", "silence", "accept",     NULL};
 
 static int is_mode2(const char *mode)
 {
@@ -362,6 +372,7 @@ static void serve2(int fd, const char *mode)
 	static struct in in;
 	char cmd[1024], env[16384] = "", verbs[512], num[32];
 	int in_mail = 0, accepted = 0, errors = 0;
+	long taken = 0; /* messages accepted on this connection */
 	struct timeval tv = {30, 0};
 
 	memset(&in, 0, sizeof in);
@@ -378,7 +389,7 @@ static void serve2(int fd, const char *mode)
 		       time(NULL) - t0 < 60);
 		return;
 	}
-	if (strcmp(mode, "greet421") == 0) {
+	if (strcmp(mode, "greet421") == 0 || (max_total && total_accepted >= max_total)) {
 		say(fd, "421 too busy\r\n");
 		return;
 	}
@@ -419,7 +430,8 @@ static void serve2(int fd, const char *mode)
 				say(fd, "503 5.5.1 need MAIL first\r\n");
 				continue;
 			}
-			if (strcmp(mode, "rcpt452") == 0) {
+			if (strcmp(mode, "rcpt452") == 0 ||
+			    (strcmp(mode, "rcpt452bad") == 0 && strstr(a, "bad"))) {
 				envf(env, sizeof env, "rcpt ", a, " 452\n", (char *)NULL);
 				say(fd, "452 4.2.2 mailbox full\r\n");
 			} else if (strcmp(mode, "rcpt550one") == 0 && strstr(a, "bad")) {
@@ -471,6 +483,10 @@ static void serve2(int fd, const char *mode)
 			say(fd, "250 2.0.0 ok: queued as ");
 			say(fd, num);
 			say(fd, "\r\n");
+			total_accepted++;
+			if ((max_total && total_accepted >= max_total) ||
+			    (max_per_conn && ++taken >= max_per_conn))
+				return; /* gone, whatever comes next */
 		} else if (strcasecmp(cmd, "RSET") == 0) {
 			in_mail = accepted = 0;
 			say(fd, "250 2.0.0 ok\r\n");
@@ -496,7 +512,7 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL, *mode;
 	int port = 0, c, lfd, one = 1;
 
-	while ((c = getopt(argc, argv, "p:P:d:s:")) != -1) {
+	while ((c = getopt(argc, argv, "p:P:d:s:x:X:")) != -1) {
 		if (c == 'p')
 			port = atoi(optarg);
 		else if (c == 'P')
@@ -505,12 +521,16 @@ int main(int argc, char **argv)
 			store_dir = optarg;
 		else if (c == 's')
 			adv_size = atol(optarg);
+		else if (c == 'x')
+			max_total = atol(optarg);
+		else if (c == 'X')
+			max_per_conn = atol(optarg);
 		else
 			return 64;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr,
-		        "usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] MODE\n");
+		fprintf(stderr, "usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] "
+		                "[-X K] MODE\n");
 		return 64;
 	}
 	mode = argv[optind];

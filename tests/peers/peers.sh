@@ -405,7 +405,9 @@ disable_plaintext_auth = no
 # apop (RFC 1939 APOP, mfetch --auth apop) works because the passdb holds plain
 # passwords; Dovecot marks it private, so neither IMAP's AUTH= list nor the
 # SASL list Postfix offers changes: only the POP3 greeting gains a <timestamp>
-auth_mechanisms = plain login cram-md5 apop
+# scram-sha-256 (msend --auth scram-sha-256, through Postfix's SASL) is
+# derived from the same plain passwords
+auth_mechanisms = plain login cram-md5 apop scram-sha-256
 auth_verbose = yes
 # failed logins must fail fast in tests
 auth_failure_delay = 0

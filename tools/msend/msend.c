@@ -55,7 +55,8 @@ static void usage(FILE *f)
 	    "      --ca-file FILE     CA certificates (default: the system store)\n"
 	    "      --fingerprint FP   pin the relay's certificate (SHA-256, hex)\n"
 	    "      --cert-file FILE   client certificate (PEM), --key-file FILE its key\n"
-	    "      --auth MECH        plain, login, cram-md5, xoauth2 or auto (default)\n"
+	    "      --auth MECH        plain, login, cram-md5, scram-sha-256, xoauth2,\n"
+	    "                         oauthbearer or auto (default)\n"
 	    "      --user NAME        authenticate as NAME (only under TLS)\n"
 	    "      --password-eval C  run C for the password (or MSEND_PASSWORD)\n"
 	    "      --auth-plaintext   allow AUTH without TLS (warns)\n"
@@ -343,7 +344,8 @@ static void check_auth(const char *a, const char *where)
 {
 	if (strcasecmp(a, "auto") != 0 && mp_sasl_parse(a) == MP_SASL_NONE)
 		mp_die(where ? EX_CONFIG : EX_USAGE,
-		       "%s%sauth: '%s' is not one of plain, login, cram-md5, xoauth2, auto",
+		       "%s%sauth: '%s' is not one of plain, login, cram-md5, scram-sha-256, "
+		       "xoauth2, oauthbearer, auto",
 		       where ? where : "", where ? ": " : "", a);
 }
 
@@ -613,8 +615,14 @@ int main(int argc, char **argv)
 			bcc[nbcc++] = optarg;
 			break;
 		case OPT_REPLYTO: cm.reply_to = optarg; break;
-		case 'i':
 		case 'o':
+			/* -oem, -oee: mail errors back; -oep, -oeq: print only */
+			if (strcmp(optarg, "em") == 0 || strcmp(optarg, "ee") == 0)
+				s.mail_errors = 1;
+			else if (strcmp(optarg, "ep") == 0 || strcmp(optarg, "eq") == 0)
+				s.mail_errors = 0;
+			break;
+		case 'i':
 		case 'B':
 		case 'N':
 		case 'R':
@@ -695,6 +703,7 @@ int main(int argc, char **argv)
 		aliases_file = ec.aliases;
 	if (aliases_file && mp_aliases_load(&aliases, aliases_file, &e) < 0)
 		mp_die_err(NULL, &e);
+	s.maildomain = cmdline.maildomain = maildomain;
 	if (listq)
 		return queue_list(&s, stdout);
 	if (flush)
@@ -792,6 +801,16 @@ int main(int argc, char **argv)
 		} else {
 			waiting++;
 		}
+	}
+	if (perm && s.mail_errors) {
+		struct rcpt *bad = mp_xmalloc(perm * sizeof *bad);
+		size_t nb = 0;
+		for (size_t i = 0; i < nr; i++)
+			if (r[i].done && r[i].code / 100 != 2)
+				bad[nb++] = r[i];
+		if (dsn_notify(&s, NULL, m.fd, env_from, bad, nb, 0, m.msgid, &e) < 0)
+			mp_warn("failure notice: %s", e.msg);
+		free(bad);
 	}
 	if (waiting) {
 		char id[128];

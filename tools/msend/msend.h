@@ -55,7 +55,9 @@ struct settings {
 	 * how the queue gets the settings of another account */
 	const char *account;
 	int (*resolve)(const char *account, struct settings *out);
-	const char *log; /* a file, or "syslog" */
+	const char *log;        /* a file, or "syslog" */
+	const char *maildomain; /* of MAILER-DAEMON, in failure notices */
+	int mail_errors;        /* -oem, -oee: refusals are mailed to the sender */
 };
 
 /* compose mode (-s, -A): a new message from the text on in, to out */
@@ -77,6 +79,24 @@ int msg_scan(struct message *m, struct mp_err *e);
  * refused), 1 when some must wait (temporary), -1 on an error of ours. */
 int deliver(const struct settings *s, struct message *m, const char *from, struct rcpt *r, size_t n,
             struct mp_err *e);
+
+/* Connection reuse for a queue flush: a pool of sessions (the relay, or
+ * one per recipient domain in direct mode) that carries one message after
+ * another. pool_deliver answers as deliver() does. */
+struct pool;
+struct pool *pool_new(const struct settings *s);
+int pool_deliver(struct pool *pl, struct message *m, const char *from, struct rcpt *r, size_t n,
+                 struct mp_err *e);
+/* QUIT and close every session; NULL is fine */
+void pool_free(struct pool *pl);
+
+/* Mail a failure notice (RFC 3464) about the recipients r to the envelope
+ * sender from, from <>: the refused ones, or with given_up those the
+ * queue gave up on; msgfd is the message (its header is quoted). None
+ * when from is empty. Over pl's sessions when given, else as deliver()
+ * does; queued when it cannot go now. */
+int dsn_notify(const struct settings *s, struct pool *pl, int msgfd, const char *from,
+               const struct rcpt *r, size_t n, int given_up, const char *msgid, struct mp_err *e);
 
 /* queue */
 int queue_add(const struct settings *s, struct message *m, const char *from, struct rcpt *r,

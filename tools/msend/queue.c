@@ -4,11 +4,13 @@
  * envelope last, so that an entry exists only once it is whole. A flush
  * takes an exclusive lock on the directory, so two never send the same
  * entry twice. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -243,11 +245,155 @@ int queue_list(const struct settings *s, FILE *out)
 	return 0;
 }
 
+/* a due entry, with the settings it goes with and the destination it
+ * shares a connection with others by */
+struct due {
+	char *id;
+	struct entry en;
+	struct settings as; /* its account's settings, when not the flush's */
+	const struct settings *use;
+	char *key;
+	int grouped;
+};
+
+static int cmp_icase(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the destination: the account, then the relay, or in direct mode the
+ * set of recipient domains (sorted, lower case) */
+static char *dest_key(const struct due *d)
+{
+	struct mp_buf b = MP_BUF_INIT;
+	const char **doms = mp_xmalloc(d->en.n * sizeof *doms);
+	size_t nd = 0;
+
+	mp_buf_printf(&b, "%s\n", d->en.account);
+	if (!d->use->direct) {
+		mp_buf_puts(&b, "relay");
+	} else {
+		for (size_t i = 0; i < d->en.n; i++) {
+			const char *at = strrchr(d->en.r[i].addr, '@');
+			const char *dom = at ? at + 1 : "";
+			size_t k = 0;
+			while (k < nd && strcasecmp(doms[k], dom) != 0)
+				k++;
+			if (k == nd)
+				doms[nd++] = dom;
+		}
+		qsort(doms, nd, sizeof *doms, cmp_icase);
+		for (size_t k = 0; k < nd; k++) {
+			if (k)
+				mp_buf_putc(&b, ',');
+			for (const char *p = doms[k]; *p; p++)
+				mp_buf_putc(&b, (char)tolower((unsigned char)*p));
+		}
+	}
+	free(doms);
+	return b.data ? b.data : mp_xstrdup("");
+}
+
+/* the sender hears of what failed for good (and, when the queue gives
+ * up, of what still waited): before the entry goes, so a crash between
+ * the two may send a notice twice, never none */
+static void notice(const struct settings *s, struct pool *pl, const char *id, struct message *m,
+                   const struct entry *en, int give_up)
+{
+	struct rcpt *bad = mp_xmalloc((en->n ? en->n : 1) * sizeof *bad);
+	size_t nb = 0;
+	struct mp_err e;
+
+	for (size_t k = 0; k < en->n; k++)
+		if ((en->r[k].done && en->r[k].code / 100 != 2) || (give_up && !en->r[k].done))
+			bad[nb++] = en->r[k];
+	mp_err_clear(&e);
+	if (nb && dsn_notify(s, pl, m->fd, en->from, bad, nb, give_up, m->msgid, &e) < 0)
+		mp_warn("%s: failure notice: %s", id, e.msg);
+	free(bad);
+}
+
+/* one entry over the group's connections: removed once every recipient
+ * has its verdict, else rewritten for the next try */
+static void flush_one(const struct settings *s, const char *dir, struct due *d, struct pool *pl,
+                      int *worst)
+{
+	char env[4200], msg[4200];
+	struct entry *en = &d->en;
+	const struct settings *use = d->use;
+	const char *id = d->id;
+	struct message m = {0};
+	struct mp_err e;
+
+	snprintf(env, sizeof env, "%s/%s.env", dir, id);
+	snprintf(msg, sizeof msg, "%s/%s.msg", dir, id);
+	mp_err_clear(&e);
+	m.fd = open(msg, O_RDONLY | O_CLOEXEC);
+	m.strip_bcc = en->strip_bcc;
+	if (m.fd < 0 || msg_scan(&m, &e) < 0) {
+		mp_warn("%s: %s", id, m.fd < 0 ? strerror(errno) : e.msg);
+		if (m.fd >= 0)
+			close(m.fd);
+		return;
+	}
+	int rc = pool_deliver(pl, &m, en->from, en->r, en->n, &e);
+	size_t sent = 0, failed = 0, waiting = 0;
+	for (size_t k = 0; k < en->n; k++) {
+		if (!en->r[k].done)
+			waiting++;
+		else if (en->r[k].code / 100 == 2)
+			sent++;
+		else
+			failed++;
+	}
+	for (size_t k = 0; k < en->n; k++)
+		if (en->r[k].done && en->r[k].code / 100 != 2)
+			mp_warn("%s: <%s>: %d %s", id, en->r[k].addr, en->r[k].code, en->r[k].text);
+	long age = (long)time(NULL) - en->created;
+	if (use->log) {
+		char res[700];
+		snprintf(res, sizeof res,
+		         "queue %s: %zu delivered, %zu failed, %zu waiting%s%.500s", id, sent,
+		         failed, waiting, rc < 0 ? ": " : "", rc < 0 ? e.msg : "");
+		msend_log(use, en->from, en->r, en->n, m.wiresize, m.msgid,
+		          use->direct ? "mx" : use->server, res);
+	}
+	int give_up = waiting && age > s->max_age;
+	if (rc == 0 || give_up) {
+		if (waiting)
+			mp_warn("%s: gave up after %ld s: %s", id, age, en->error);
+		notice(use, pl, id, &m, en, give_up);
+		/* the envelope first: a crash now leaves an orphan message,
+		 * never a second delivery */
+		unlink(env);
+		unlink(msg);
+		mp_fsync_dir(dir, NULL);
+		printf("%s: %zu delivered, %zu failed%s\n", id, sent, failed,
+		       waiting ? ", the rest given up" : "");
+		if (failed || waiting)
+			*worst = EX_UNAVAILABLE;
+	} else {
+		const char *last = en->error;
+		for (size_t k = 0; k < en->n; k++)
+			if (!en->r[k].done && en->r[k].text[0])
+				last = en->r[k].text;
+		write_env(dir, id, en->account[0] ? en->account : NULL, en->from, en->r, en->n,
+		          en->created, en->attempts + 1, (long)time(NULL) + backoff(en->attempts),
+		          last, en->strip_bcc, &e);
+		printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", id, sent, failed,
+		       waiting, last);
+		if (!*worst)
+			*worst = EX_TEMPFAIL;
+	}
+	fflush(stdout); /* one line per message as it goes, also into a pipe */
+	close(m.fd);
+}
+
 int queue_flush(const struct settings *s)
 {
 	const char *dir = queue_dir(s);
 	char lockpath[4200];
-	size_t n;
+	size_t n, nd = 0;
 	int lfd, worst = 0;
 
 	snprintf(lockpath, sizeof lockpath, "%s/.flush.lock", dir);
@@ -259,99 +405,55 @@ int queue_flush(const struct settings *s)
 		return EX_TEMPFAIL;
 	}
 	char **ids = list_ids(dir, &n);
+	struct due *due = mp_xmalloc((n ? n : 1) * sizeof *due);
 	for (size_t i = 0; i < n; i++) {
-		char env[4200], msg[4200];
-		struct entry en;
-		struct message m = {0};
-		struct mp_err e;
+		char env[4200];
+		struct due *d = &due[nd];
+		memset(d, 0, sizeof *d);
 		snprintf(env, sizeof env, "%s/%s.env", dir, ids[i]);
-		snprintf(msg, sizeof msg, "%s/%s.msg", dir, ids[i]);
-		if (read_env(env, &en) < 0)
-			goto next;
-		if (en.next > time(NULL) && !s->no_queue) {
-			free_entry(&en);
-			goto next;
+		if (read_env(env, &d->en) < 0 || (d->en.next > time(NULL) && !s->no_queue)) {
+			free_entry(&d->en);
+			free(ids[i]);
+			continue;
 		}
-		mp_err_clear(&e);
-		m.fd = open(msg, O_RDONLY | O_CLOEXEC);
-		m.strip_bcc = en.strip_bcc;
-		if (m.fd < 0 || msg_scan(&m, &e) < 0) {
-			mp_warn("%s: %s", ids[i], m.fd < 0 ? strerror(errno) : e.msg);
-			if (m.fd >= 0)
-				close(m.fd);
-			free_entry(&en);
-			goto next;
-		}
+		d->id = ids[i];
 		/* with the settings of the account it was sent with */
-		const struct settings *use = s;
-		struct settings as;
-		if (en.account[0] && s->resolve &&
-		    (!s->account || strcmp(s->account, en.account) != 0)) {
-			if (s->resolve(en.account, &as) < 0) {
+		d->use = s;
+		if (d->en.account[0] && s->resolve &&
+		    (!s->account || strcmp(s->account, d->en.account) != 0)) {
+			if (s->resolve(d->en.account, &d->as) < 0) {
 				mp_warn("%s: account '%s' is no longer configured; left queued",
-				        ids[i], en.account);
-				close(m.fd);
-				free_entry(&en);
+				        ids[i], d->en.account);
+				free_entry(&d->en);
+				free(ids[i]);
 				if (!worst)
 					worst = EX_TEMPFAIL;
-				goto next;
+				continue;
 			}
-			use = &as;
+			d->use = &d->as;
 		}
-		int rc = deliver(use, &m, en.from, en.r, en.n, &e);
-		size_t sent = 0, failed = 0, waiting = 0;
-		for (size_t k = 0; k < en.n; k++) {
-			if (!en.r[k].done)
-				waiting++;
-			else if (en.r[k].code / 100 == 2)
-				sent++;
-			else
-				failed++;
-		}
-		for (size_t k = 0; k < en.n; k++)
-			if (en.r[k].done && en.r[k].code / 100 != 2)
-				mp_warn("%s: <%s>: %d %s", ids[i], en.r[k].addr, en.r[k].code,
-				        en.r[k].text);
-		long age = (long)time(NULL) - en.created;
-		if (use->log) {
-			char res[700];
-			snprintf(res, sizeof res,
-			         "queue %s: %zu delivered, %zu failed, %zu waiting%s%.500s", ids[i],
-			         sent, failed, waiting, rc < 0 ? ": " : "", rc < 0 ? e.msg : "");
-			msend_log(use, en.from, en.r, en.n, m.wiresize, m.msgid,
-			          use->direct ? "mx" : use->server, res);
-		}
-		if (rc == 0 || (waiting && age > s->max_age)) {
-			if (waiting)
-				mp_warn("%s: gave up after %ld s: %s", ids[i], age, en.error);
-			/* the envelope first: a crash now leaves an orphan message,
-			 * never a second delivery */
-			unlink(env);
-			unlink(msg);
-			mp_fsync_dir(dir, NULL);
-			printf("%s: %zu delivered, %zu failed%s\n", ids[i], sent, failed,
-			       waiting ? ", the rest given up" : "");
-			if (failed || waiting)
-				worst = EX_UNAVAILABLE;
-		} else {
-			const char *last = en.error;
-			for (size_t k = 0; k < en.n; k++)
-				if (!en.r[k].done && en.r[k].text[0])
-					last = en.r[k].text;
-			write_env(dir, ids[i], en.account[0] ? en.account : NULL, en.from, en.r,
-			          en.n, en.created, en.attempts + 1,
-			          (long)time(NULL) + backoff(en.attempts), last, en.strip_bcc, &e);
-			printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", ids[i],
-			       sent, failed, waiting, last);
-			if (!worst)
-				worst = EX_TEMPFAIL;
-		}
-		close(m.fd);
-		free_entry(&en);
-	next:
-		free(ids[i]);
+		d->key = dest_key(d);
+		nd++;
 	}
 	free(ids);
+	/* oldest first; the entries for one destination share its connection */
+	for (size_t i = 0; i < nd; i++) {
+		if (due[i].grouped)
+			continue;
+		struct pool *pl = pool_new(due[i].use);
+		for (size_t j = i; j < nd; j++)
+			if (!due[j].grouped && strcmp(due[j].key, due[i].key) == 0) {
+				due[j].grouped = 1;
+				flush_one(s, dir, &due[j], pl, &worst);
+			}
+		pool_free(pl);
+	}
+	for (size_t i = 0; i < nd; i++) {
+		free_entry(&due[i].en);
+		free(due[i].key);
+		free(due[i].id);
+	}
+	free(due);
 	close(lfd);
 	return worst == EX_TEMPFAIL ? 0 : worst;
 }

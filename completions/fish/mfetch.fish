@@ -45,7 +45,7 @@ complete -c mfetch -l key-file -r -F -d 'Key of the client certificate'
 complete -c mfetch -l fingerprint -x -d "Pin the server certificate's SHA-256"
 complete -c mfetch -l user -x -a '(__fish_complete_users)' -d 'Login name'
 complete -c mfetch -l password-eval -x -a '(__fish_complete_command)' -d 'Run a command for the password'
-complete -c mfetch -l auth -x -a 'auto\tDefault plain\tSASL\ PLAIN login\tLOGIN cram-md5\tCRAM-MD5 xoauth2\tXOAUTH2 user\tPOP3\ USER/PASS apop\tPOP3\ APOP' -d 'How to log in'
+complete -c mfetch -l auth -x -a 'auto\tDefault scram-sha-256\tRFC\ 7677 oauthbearer\tRFC\ 7628\ token plain\tSASL\ PLAIN login\tLOGIN cram-md5\tCRAM-MD5 xoauth2\tXOAUTH2 user\tPOP3\ USER/PASS apop\tPOP3\ APOP' -d 'How to log in'
 complete -c mfetch -l new -d 'Only what this client has not fetched (default)'
 complete -c mfetch -l all -d 'Everything'
 complete -c mfetch -l folder -x -a 'INBOX' -d 'IMAP folder (repeatable; default INBOX)'

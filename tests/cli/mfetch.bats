@@ -1059,11 +1059,11 @@ stop_bg() {
 	assert_failure 64
 }
 
-@test "POP3 --auth auto prefers SASL CRAM-MD5 (from CAPA, after STLS) to APOP and USER" {
+@test "POP3 --auth auto prefers SASL SCRAM-SHA-256 (from CAPA, after STLS) to CRAM-MD5, APOP and USER" {
 	put auto1
 	run --separate-stderr pop -v --state "$ST" --to "$T/md/"
 	assert_success
-	[[ $stderr == *"C: CAPA"* && $stderr == *"C: AUTH CRAM-MD5"* ]] || fail "$stderr"
+	[[ $stderr == *"C: CAPA"* && $stderr == *"C: AUTH SCRAM-SHA-256"* ]] || fail "$stderr"
 	[[ $stderr != *"C: APOP"* && $stderr != *"C: USER"* ]] || fail "$stderr"
 	# CAPA comes after STLS (RFC 2595: nothing from before TLS is trusted)
 	[ "$(grep -n '^C: STLS' <<<"$stderr" | cut -d: -f1)" -lt "$(grep -n '^C: CAPA' <<<"$stderr" | cut -d: -f1)" ]
@@ -1076,7 +1076,7 @@ stop_bg() {
 	put v1
 	local a b64plain
 	b64plain=$(printf '\0bob\0hungry' | base64)
-	for a in auto plain login cram-md5; do
+	for a in auto plain login cram-md5 scram-sha-256; do
 		run imap -v --auth "$a" --all --state "$ST" --to "$T/md/"
 		assert_success
 		assert_output --partial "C: a1 STARTTLS"
@@ -1088,7 +1088,7 @@ stop_bg() {
 		refute_output --partial "$b64plain"
 		refute_output --partial "body of v1"
 	done
-	for a in user plain login cram-md5 apop; do
+	for a in user plain login cram-md5 scram-sha-256 apop; do
 		run pop -v --auth "$a" --all --state "$ST" --to "$T/md/"
 		assert_success
 		assert_output --partial "C: STLS"
@@ -1407,4 +1407,27 @@ EOF2
 	assert_success
 	[ "$(count "$T/md")" = 10 ]
 	[ "$(ids "$T/md" | sort -u | wc -l)" = 10 ] || fail "a message came twice"
+}
+
+@test "SCRAM-SHA-256 (RFC 7677) over IMAP and POP3 against Dovecot: the server's signature checked; a wrong password is 77" {
+	put scram1
+	run --separate-stderr imap -v --auth scram-sha-256 --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr == *"AUTHENTICATE SCRAM-SHA-256"* ]] || fail "$stderr"
+	[ "$(count "$T/md")" = 1 ]
+	run --separate-stderr pop -v --auth scram-sha-256 --state "$T/s2" --to "$T/md2/"
+	assert_success
+	[[ $stderr == *"C: AUTH SCRAM-SHA-256"* ]] || fail "$stderr"
+	[ "$(count "$T/md2")" = 1 ]
+	# IMAP's auto takes SCRAM too
+	run --separate-stderr imap -v --all --to "$T/md3/"
+	assert_success
+	[[ $stderr == *"AUTHENTICATE SCRAM-SHA-256"* ]] || fail "$stderr"
+	run "$MFETCH" --server "127.0.0.1:$IMAP_PORT" --user bob --ca-file "$CA" --password-eval 'echo wrong' \
+		--auth scram-sha-256 --all --to "$T/md4/"
+	assert_failure 77
+	run "$MFETCH" --server "127.0.0.1:$POP3_PORT" --pop3 --user bob --ca-file "$CA" --password-eval 'echo wrong' \
+		--auth scram-sha-256 --all --to "$T/md4/"
+	assert_failure 77
+	[ "$(count "$T/md4")" = 0 ]
 }

@@ -154,7 +154,7 @@ static int authenticate(struct imap *s, struct fopts *o, const char *pass, struc
 				strcat(offered, w + 5);
 				strcat(offered, " ");
 			}
-		m = mp_sasl_choose(offered);
+		m = mp_sasl_choose_best(offered);
 	}
 	if (m == MP_SASL_NONE || m == MP_SASL_LOGIN) {
 		/* LOGIN, the IMAP command */
@@ -173,49 +173,38 @@ static int authenticate(struct imap *s, struct fopts *o, const char *pass, struc
 			return mp_err_set(e, EX_NOPERM, "LOGIN refused: %.200s", s->last);
 		return 0;
 	}
-	/* AUTHENTICATE with SASL-IR style continuations */
+	/* AUTHENTICATE, each challenge answered in turn */
 	struct mp_buf resp = MP_BUF_INIT;
+	struct mp_sasl c;
 	char tag[16];
-	int step = 0, rc = -1;
+	int rc = -1;
+	mp_sasl_init(&c, m, o->user, pass);
 	snprintf(tag, sizeof tag, "a%u", ++s->tag);
 	snprintf(cmd, sizeof cmd, "%s AUTHENTICATE %s", tag, mp_sasl_name(m));
 	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
-		return -1;
-	for (;;) {
+		goto out;
+	for (int round = 0;; round++) {
 		char *l;
 		size_t len;
 		if (need_line(&s->p, &l, &len, e) <= 0)
 			goto out;
 		if (l[0] == '+') {
-			const char *ch64 = l[1] == ' ' ? l + 2 : l + 1;
-			size_t cl = strlen(ch64), n1 = 0, n2 = 0;
-			char *ch = malloc(mp_b64dec_maxout(cl) + 8);
-			struct mp_b64dec d;
-			mp_b64dec_init(&d, MP_B64_NOPAD);
-			if (!ch || mp_b64dec_update(&d, ch64, cl, ch, &n1, NULL) < 0 ||
-			    mp_b64dec_final(&d, ch + n1, &n2, NULL) < 0) {
-				free(ch);
-				mp_proto_send(&s->p, "*", NULL, e);
-				mp_err_set(e, EX_PROTOCOL, "AUTHENTICATE: bad challenge");
+			if (round > 8 ||
+			    sasl_respond(&c, l[1] == ' ' ? l + 2 : l + 1, &resp, e) < 0) {
+				if (round > 8)
+					mp_err_set(e, EX_PROTOCOL,
+					           "AUTHENTICATE: too many challenges");
+				struct mp_err ign;
+				mp_proto_send(&s->p, "*", NULL, &ign); /* cancel (RFC 3501 6.2.2) */
 				goto out;
 			}
-			if (mp_sasl_step(m, step++, o->user, pass, ch, n1 + n2, &resp, e) < 0) {
-				free(ch);
-				goto out;
-			}
-			free(ch);
-			char *b64 = malloc(mp_b64_enclen(resp.len, 0) + 1);
-			size_t bl = mp_b64_encode(resp.data ? resp.data : "", resp.len, b64, 0);
-			b64[bl] = '\0';
-			int sr = mp_proto_send(&s->p, b64, "", e);
-			free(b64);
-			if (sr < 0)
+			if (mp_proto_send(&s->p, resp.data ? resp.data : "", "", e) < 0)
 				goto out;
 			continue;
 		}
 		if (strncmp(l, tag, strlen(tag)) == 0) {
 			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) == 0)
-				rc = 0;
+				rc = mp_sasl_done(&c, e);
 			else
 				mp_err_set(e, EX_NOPERM, "AUTHENTICATE %s refused: %.200s",
 				           mp_sasl_name(m), l + strlen(tag) + 1);
@@ -224,6 +213,7 @@ static int authenticate(struct imap *s, struct fopts *o, const char *pass, struc
 		}
 	}
 out:
+	mp_sasl_free(&c);
 	mp_buf_free(&resp);
 	return rc;
 }

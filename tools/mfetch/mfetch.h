@@ -58,6 +58,10 @@ int state_load(const struct fopts *o, const char *key, struct mp_buf *value);
 int state_save(const struct fopts *o, const char *key, const char *value, struct mp_err *e);
 
 char *password(const struct fopts *o, struct mp_err *e);
+/* A SASL challenge as the server sent it (base64, after "+ ") to the
+ * response to send (base64, in out): 0, or -1 with e filled. */
+struct mp_sasl;
+int sasl_respond(struct mp_sasl *c, const char *ch64, struct mp_buf *out, struct mp_err *e);
 int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e);
 
 /* A line the dialogue needs: the end of the connection is an error too

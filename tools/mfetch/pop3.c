@@ -245,8 +245,9 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			goto out;
 		if (e->code)
 			goto out;
-		if (mp_sasl_choose(sasl) == MP_SASL_CRAM_MD5)
-			m = MP_SASL_CRAM_MD5;
+		enum mp_sasl_mech best = mp_sasl_choose_best(sasl);
+		if (best == MP_SASL_SCRAM_SHA256 || best == MP_SASL_CRAM_MD5)
+			m = best;
 		else
 			apop = has_stamp > 0;
 	}
@@ -276,25 +277,26 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 		}
 	} else {
 		struct mp_buf resp = MP_BUF_INIT;
+		struct mp_sasl sc;
+		mp_sasl_init(&sc, m, o->user, pass);
 		snprintf(c, sizeof c, "AUTH %s", mp_sasl_name(m));
 		r = cmd(&p, c, NULL, status, sizeof status, e);
-		for (int step = 0; r == 2 && step < 4; step++) {
-			const char *ch64 = status[1] == ' ' ? status + 2 : status + 1;
-			size_t cl = strlen(ch64), n1 = 0, n2 = 0;
-			char ch[512];
-			struct mp_b64dec d;
-			mp_b64dec_init(&d, MP_B64_NOPAD);
-			if (cl > 600 || mp_b64dec_update(&d, ch64, cl, ch, &n1, NULL) < 0 ||
-			    mp_b64dec_final(&d, ch + n1, &n2, NULL) < 0 ||
-			    mp_sasl_step(m, step, o->user, pass, ch, n1 + n2, &resp, e) < 0) {
+		for (int step = 0; r == 2; step++) {
+			if (step > 8 ||
+			    sasl_respond(&sc, status[1] == ' ' ? status + 2 : status + 1, &resp,
+			                 e) < 0) {
+				if (step > 8)
+					mp_err_set(e, EX_PROTOCOL, "AUTH: too many challenges");
+				struct mp_err ign;
+				cmd(&p, "*", NULL, status, sizeof status, &ign); /* RFC 5034 4 */
 				r = -1;
 				break;
 			}
-			char b64[700];
-			size_t bl = mp_b64_encode(resp.data ? resp.data : "", resp.len, b64, 0);
-			b64[bl] = '\0';
-			r = cmd(&p, b64, "", status, sizeof status, e);
+			r = cmd(&p, resp.data ? resp.data : "", "", status, sizeof status, e);
 		}
+		if (r == 0 && mp_sasl_done(&sc, e) < 0)
+			r = -1;
+		mp_sasl_free(&sc);
 		mp_buf_free(&resp);
 	}
 	if (r != 0) {

@@ -488,6 +488,61 @@ plain_msg() {
 	[ "$(queue_count)" = 0 ]
 }
 
+# the relay of a test: smtpfault on $FPORT, in clear
+fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
+
+@test "wire: SMTPUTF8 offered: UTF-8 addresses go as they are, with SMTPUTF8 on MAIL" {
+	fault accept -u
+	plain_msg
+	run fmsend -f 'alíce@crepes.test' 'jö@bücher.test' 'bob@BÜCHER.test' <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alíce@crepes.test> SIZE=[0-9]+ SMTPUTF8$'
+	# domains go as A-labels all the same (RFC 6531 allows them)
+	assert_line 'rcpt <jö@xn--bcher-kva.test> 250'
+	assert_line 'rcpt <bob@xn--bcher-kva.test> 250'
+	# ASCII addresses and header: no SMTPUTF8
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test> SIZE=[0-9]*$' "$FSTORE/2.env" || fail "$(cat "$FSTORE/2.env")"
+	# a UTF-8 header alone asks for it too (RFC 6532)
+	printf 'Subject: cr\303\252pes\n\nx\n' >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test> SIZE=[0-9]* BODY=8BITMIME SMTPUTF8$' "$FSTORE/3.env" || fail "$(cat "$FSTORE/3.env")"
+}
+
+@test "wire: no SMTPUTF8: IDN domains go as A-labels; a UTF-8 local part is refused (553 5.6.7, exit 65), the others still get it" {
+	fault accept
+	plain_msg
+	run fmsend -f alice@crepes.test 'jö@bücher.test' 'bob@bücher.test' <"$MSG"
+	assert_failure 65
+	assert_output --partial "<jö@xn--bcher-kva.test>: refused: 553 5.6.7 a UTF-8 local part needs SMTPUTF8, which the server does not offer"
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output 'rcpt <bob@xn--bcher-kva.test> 250'
+	# a UTF-8 sender: nothing can go
+	run fmsend -f 'alíce@crepes.test' bob@crepes.test <"$MSG"
+	assert_failure 65
+	assert_output --partial "MAIL FROM: 5.6.7 a UTF-8 local part needs SMTPUTF8"
+	[ ! -e "$FSTORE/2.env" ]
+	[ "$(queue_count)" = 0 ]
+	# an address that is not UTF-8 at all never gets that far
+	run fmsend -f alice@crepes.test "$(printf 'j\366@crepes.test')" <"$MSG"
+	assert_failure 65
+	assert_output --partial "is not UTF-8"
+}
+
+@test "relay: Postfix offers SMTPUTF8: a UTF-8 Subject for bob@bücher.test arrives in Bob's Maildir" {
+	printf 'From: bob@hamburger.test\nTo: bob@bücher.test\nSubject: %s grüße\n\nhallo\n' "$ID" >"$MSG"
+	run relay -v -f bob@hamburger.test 'bob@bücher.test' <"$MSG"
+	assert_success
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
+	assert_output --partial "C: RCPT TO:<bob@xn--bcher-kva.test>"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID grüße") || fail "not in Bob's Maildir"
+	strip_postfix "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+}
+
 # ------------------------------------------------------------------ 4. faults and the queue
 
 @test "queue: a 421 banner queues the message; --list-queue shows it; msend -q --now via Postfix delivers it exactly once" {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "hdr.h"
 #include "io.h"
 #include "msend.h"
 #include "mx.h"
@@ -88,7 +89,9 @@ static void check_addr(const char *a, const char *what)
 		mp_die(EX_USAGE, "%s: '%s' is not an address", what, a);
 }
 
-/* qualify a bare name and turn an IDN domain into its A-label */
+/* qualify a bare name and turn an IDN domain into its A-label; a UTF-8
+ * local part stays: whether it can go depends on each server's SMTPUTF8
+ * (send.c) */
 static char *normalize_addr(const char *a, const char *maildomain, const char *what)
 {
 	const char *at = strrchr(a, '@');
@@ -97,17 +100,17 @@ static char *normalize_addr(const char *a, const char *maildomain, const char *w
 	char *out;
 
 	check_addr(a, what);
+	for (size_t i = 0, l = strlen(a), k; i < l; i += k) {
+		k = (unsigned char)a[i] < 0x80 ? 1
+		                               : mp_utf8_len((const unsigned char *)a + i, l - i);
+		if (!k)
+			mp_die(EX_DATAERR, "%s: '%s' is not UTF-8", what, a);
+	}
 	if (!at) {
 		out = mp_xmalloc(strlen(a) + strlen(maildomain) + 2);
 		sprintf(out, "%s@%s", a, maildomain);
 		return out;
 	}
-	for (const char *p = a; p < at; p++)
-		if ((unsigned char)*p >= 0x80)
-			mp_die(EX_DATAERR,
-			       "%s: '%s': a UTF-8 local part needs SMTPUTF8, which msend does not "
-			       "speak yet",
-			       what, a);
 	mp_err_clear(&e);
 	if (mp_mx_idn(at + 1, al, sizeof al, ul, sizeof ul, &e) < 0)
 		mp_die(EX_DATAERR, "%s: '%s': %s", what, a, e.msg);
@@ -774,7 +777,7 @@ int main(int argc, char **argv)
 		msend_log(&s, env_from, r, nr, m.wiresize, m.msgid, server, e.msg);
 		mp_die_err(NULL, &e);
 	}
-	size_t ok = 0, perm = 0, waiting = 0, unknown = 0;
+	size_t ok = 0, perm = 0, waiting = 0, unknown = 0, baddata = 0;
 	for (size_t i = 0; i < nr; i++) {
 		if (r[i].done && r[i].code / 100 == 2) {
 			ok++;
@@ -783,6 +786,8 @@ int main(int argc, char **argv)
 		if (r[i].done) {
 			perm++;
 			unknown += r[i].code == 550 && strstr(r[i].text, "5.1.1") != NULL;
+			baddata +=
+			    strstr(r[i].text, "5.6.") != NULL; /* the message or an address */
 			mp_warn("<%s>: refused: %d %s", r[i].addr, r[i].code, r[i].text);
 		} else {
 			waiting++;
@@ -828,6 +833,6 @@ int main(int argc, char **argv)
 	free(r);
 	free(env_from);
 	if (perm)
-		return unknown == perm ? EX_NOUSER : EX_UNAVAILABLE;
+		return unknown == perm ? EX_NOUSER : baddata == perm ? EX_DATAERR : EX_UNAVAILABLE;
 	return 0;
 }

@@ -15,6 +15,7 @@ struct message {
 	int fd;             /* the message as received (a spool or queue file) */
 	long long wiresize; /* size after CRLF normalisation and dot-stuffing */
 	int eightbit;       /* 8-bit bytes in it */
+	int hdr8bit;        /* ... in its header (RFC 6532: SMTPUTF8) */
 	int strip_bcc;      /* -t: Bcc: lines are not sent */
 	char msgid[256];
 };

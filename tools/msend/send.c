@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,7 +33,7 @@ struct norm {
 	char hold[4]; /* a header line's first bytes, until it is known not Bcc: */
 	int nhold, deciding;
 	long long size;
-	int eightbit;
+	int eightbit, hdr8bit;
 };
 
 /* one byte of a line (not a line end) onto the wire */
@@ -44,7 +45,7 @@ static int put(struct norm *n, unsigned char c, struct mp_buf *out, struct mp_er
 		n->size++;
 	}
 	if (c >= 0x80)
-		n->eightbit = 1;
+		n->eightbit = 1, n->hdr8bit |= n->header;
 	if (++n->col > LINE_MAX_SMTP)
 		return mp_err_set(e, EX_DATAERR, "line %ld is longer than %d octets", n->line + 1,
 		                  LINE_MAX_SMTP);
@@ -173,6 +174,7 @@ int msg_scan(struct message *m, struct mp_err *e)
 		return mp_err_set(e, EX_DATAERR, "empty message");
 	m->wiresize = n.size;
 	m->eightbit = n.eightbit;
+	m->hdr8bit = n.hdr8bit;
 	return 0;
 }
 
@@ -226,6 +228,40 @@ static int code_class(int code)
 	return code / 100;
 }
 
+/* every recipient not yet done gets code and the text */
+static void refuse_rest(struct rcpt *r, size_t n, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done) {
+			r[i].code = code;
+			va_start(ap, fmt);
+			vsnprintf(r[i].text, sizeof r[i].text, fmt, ap);
+			va_end(ap);
+		}
+}
+
+static int ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* addr as it goes on the wire (its domain is A-labels already, which
+ * RFC 6531 allows too, and which every server routes): -1 when it
+ * cannot go, a UTF-8 local part without SMTPUTF8 */
+static int wire_addr(const char *addr, int utf8, char *out, size_t n)
+{
+	if (!utf8 && !ascii(addr, strlen(addr)))
+		return -1;
+	return snprintf(out, n, "%s", addr) < (int)n ? 0 : -1;
+}
+
+#define NEED_UTF8 "5.6.7 a UTF-8 local part needs SMTPUTF8, which the server does not offer"
+
 /* MAIL, RCPT... and DATA (pipelined when offered); each recipient gets
  * its code. Returns 0 when the server took the message for the accepted
  * recipients, 1 when nothing was taken (all refused, or the transaction
@@ -234,34 +270,37 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
                        const char *from, struct rcpt *r, size_t n, struct mp_err *e)
 {
 	struct mp_smtp_reply rep;
-	char cmd[1200];
+	char cmd[1200], wa[600];
 	size_t accepted = 0, pending = 0;
-	int pipelining = (c->bits & MP_SMTP_PIPELINING) != 0;
+	int pipelining = (c->bits & MP_SMTP_PIPELINING) != 0, utf8 = 0;
 
 	if ((c->bits & MP_SMTP_SIZE) && c->size > 0 && m->wiresize > c->size) {
-		for (size_t i = 0; i < n; i++)
-			if (!r[i].done) {
-				r[i].code = 552;
-				snprintf(r[i].text, sizeof r[i].text,
-				         "the message (%lld octets) is over the server's SIZE %ld",
-				         m->wiresize, c->size);
-			}
+		refuse_rest(r, n, 552, "the message (%lld octets) is over the server's SIZE %ld",
+		            m->wiresize, c->size);
 		return 1;
 	}
 	if (m->eightbit && !(c->bits & MP_SMTP_8BITMIME)) {
-		for (size_t i = 0; i < n; i++)
-			if (!r[i].done) {
-				r[i].code = 554;
-				snprintf(r[i].text, sizeof r[i].text,
-				         "8-bit message, and the server has no 8BITMIME");
-			}
+		refuse_rest(r, n, 554, "8-bit message, and the server has no 8BITMIME");
 		return 1;
 	}
-	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", from);
+	/* SMTPUTF8 when the server offers it and an address or the header
+	 * needs it; without it, an address goes with A-labels if it can */
+	if (c->bits & MP_SMTP_SMTPUTF8) {
+		utf8 = m->hdr8bit || !ascii(from, strlen(from));
+		for (size_t i = 0; i < n; i++)
+			utf8 |= !r[i].done && !ascii(r[i].addr, strlen(r[i].addr));
+	}
+	if (wire_addr(from, utf8, wa, sizeof wa) < 0) {
+		refuse_rest(r, n, 553, "MAIL FROM: " NEED_UTF8);
+		return 1;
+	}
+	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", wa);
 	if (c->bits & MP_SMTP_SIZE)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SIZE=%lld", m->wiresize);
 	if (m->eightbit)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " BODY=8BITMIME");
+	if (utf8)
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SMTPUTF8");
 	if (mp_proto_send(p, cmd, NULL, e) < 0)
 		return -1;
 	if (!pipelining) {
@@ -273,7 +312,13 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].done)
 			continue;
-		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", r[i].addr);
+		if (wire_addr(r[i].addr, utf8, wa, sizeof wa) < 0) {
+			r[i].code = 553; /* not sent: the others go on */
+			snprintf(r[i].text, sizeof r[i].text, NEED_UTF8);
+			r[i].done = 1;
+			continue;
+		}
+		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", wa);
 		if (mp_proto_send(p, cmd, NULL, e) < 0)
 			return -1;
 		pending++;
@@ -343,11 +388,7 @@ datafail:
 		}
 	return 1;
 mailfail:
-	for (size_t i = 0; i < n; i++)
-		if (!r[i].done) {
-			r[i].code = rep.code;
-			snprintf(r[i].text, sizeof r[i].text, "MAIL FROM: %.200s", rep.text);
-		}
+	refuse_rest(r, n, rep.code, "MAIL FROM: %.200s", rep.text);
 	return 1;
 }
 

@@ -543,6 +543,78 @@ fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
 	strip_postfix "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
 }
 
+@test "wire: DSN offered: -N, -R, -V (and --notify, --ret, --envid) become NOTIFY= on each RCPT, RET= and ENVID= (xtext) on MAIL" {
+	fault accept -n
+	plain_msg
+	run fmsend -N success,DELAY -R hdrs '-Vid 1+2=3' -f alice@crepes.test bob@crepes.test carol@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+ RET=HDRS ENVID=id\+201\+2B2\+3D3$'
+	assert_line 'rcpt <bob@crepes.test> NOTIFY=SUCCESS,DELAY 250'
+	assert_line 'rcpt <carol@crepes.test> NOTIFY=SUCCESS,DELAY 250'
+	run fmsend --notify never --ret FULL --envid x -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/2.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+ RET=FULL ENVID=x$'
+	assert_line 'rcpt <bob@crepes.test> NOTIFY=NEVER 250'
+	# none asked for: none sent
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	run cat "$FSTORE/3.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+$'
+	assert_line 'rcpt <bob@crepes.test> 250'
+}
+
+@test "wire: DSN not offered: the parameters are left out (said under -v), the message goes" {
+	fault accept
+	plain_msg
+	run fmsend -v -N failure -R full -Vx -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "msend: the server does not offer DSN: -N, -R and -V are left out"
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+$'
+	assert_line 'rcpt <bob@crepes.test> 250'
+}
+
+@test "wire: bad -N, -R, -V, --envid values are exit 64 before anything is sent" {
+	fault accept -n
+	plain_msg
+	local bad
+	for bad in -Nbogus -Nnever,success -Nsuccess,success -Nsuccess, --notify= -Rall --ret= \
+		"--envid=$(printf 'a\tb')" "--envid=$(printf '%0101d' 0)" "--envid=$(printf 'caf\303\251')" "--envid=$(printf '+%.0s' {1..34})"; do
+		run fmsend "$bad" -f alice@crepes.test bob@crepes.test <"$MSG"
+		assert_failure 64
+		assert_output --regexp "^msend: (NOTIFY|RET|ENVID): "
+	done
+	[ "$(connections)" = 0 ]
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "queue: a queued message keeps its DSN parameters" {
+	fault greet421
+	plain_msg
+	run fmsend -N failure,delay -R hdrs --envid Q-1 -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	kill "$FPID"
+	fault accept -n
+	run fmsend -q --now
+	assert_success
+	assert_output --regexp ": 1 delivered, 0 failed$"
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+ RET=HDRS ENVID=Q-1$'
+	assert_line 'rcpt <bob@crepes.test> NOTIFY=FAILURE,DELAY 250'
+}
+
+@test "relay: Postfix offers DSN: -N success gets Bob a delivery report that names the ENVID" {
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ndsn\n' "$ID" >"$MSG"
+	run relay -v -N success -R hdrs --envid "$ID" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ RET=HDRS ENVID=$ID"
+	assert_output --partial "C: RCPT TO:<bob@hamburger.test> NOTIFY=SUCCESS"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	wait_mail "$BOB_MAILDIR" "Original-Envelope-Id: $ID" >/dev/null || fail "no delivery report with the ENVID"
+}
+
 # ------------------------------------------------------------------ 4. faults and the queue
 
 @test "queue: a 421 banner queues the message; --list-queue shows it; msend -q --now via Postfix delivers it exactly once" {

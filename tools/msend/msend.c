@@ -70,12 +70,15 @@ static void usage(FILE *f)
 	    "      --no-queue         exit 75 instead of queueing\n"
 	    "      --max-age SEC      give up on queued mail after this long (5 days)\n"
 	    "      --log FILE         one line per message in FILE (--syslog: to syslog)\n"
+	    "  -N, --notify WHEN      DSN: never, or success,failure,delay (RFC 3461)\n"
+	    "  -R, --ret full|hdrs    DSN: what a bounce returns of the message\n"
+	    "      --envid ID         DSN: the envelope ID (also -VID)\n"
 	    "  -q, --flush            send the queued messages that are due (all with --now)\n"
 	    "      --list-queue       list the queue (also -bp)\n"
 	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n"
-	    "sendmail options accepted: -i -oi -oem -oee -B TYPE -N DSN -R RET -VENVID -Ac -Am\n"
+	    "sendmail options accepted: -i -oi -oem -oee -B TYPE -Ac -Am\n"
 	    "-bm -bp, -C FILE as --config, and -oX/-X ignored with no effect.\n",
 	    mp_progname(), mp_progname(), mp_progname());
 }
@@ -312,7 +315,8 @@ enum {
 	OPT_SYSLOG,
 	OPT_CC,
 	OPT_BCC,
-	OPT_REPLYTO
+	OPT_REPLYTO,
+	OPT_ENVID
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -545,6 +549,9 @@ int main(int argc, char **argv)
 	                                   {"cc", required_argument, NULL, OPT_CC},
 	                                   {"bcc", required_argument, NULL, OPT_BCC},
 	                                   {"reply-to", required_argument, NULL, OPT_REPLYTO},
+	                                   {"notify", required_argument, NULL, 'N'},
+	                                   {"ret", required_argument, NULL, 'R'},
+	                                   {"envid", required_argument, NULL, OPT_ENVID},
 	                                   {"server", required_argument, NULL, OPT_SERVER},
 	                                   {"port", required_argument, NULL, OPT_PORT},
 	                                   {"tls", no_argument, NULL, OPT_TLS},
@@ -573,6 +580,8 @@ int main(int argc, char **argv)
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
 	struct settings s = {.max_age = -1};
+	struct dsn dsn = {0};
+	struct mp_err e;
 	const char *from = NULL, *maildomain = NULL, *account = NULL, *config = NULL;
 	const char *aliases_file = NULL, *full_name = NULL;
 	struct compose cm = {0};
@@ -583,6 +592,7 @@ int main(int argc, char **argv)
 	int c, tflag = 0, flush = 0, listq = 0, no_tls = 0;
 
 	mp_setprogname(argv[0]);
+	mp_err_clear(&e);
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
@@ -615,9 +625,13 @@ int main(int argc, char **argv)
 		case 'i':
 		case 'o':
 		case 'B':
+		case 'X': break;
 		case 'N':
 		case 'R':
-		case 'X': break;
+		case OPT_ENVID:
+			if (dsn_set(&dsn, c == OPT_ENVID ? 'V' : c, optarg, &e) < 0)
+				mp_die_err(NULL, &e);
+			break;
 		case 'a': account = optarg; break;
 		case 'C': config = optarg; break;
 		case OPT_FP: s.fingerprint = optarg; break;
@@ -638,7 +652,9 @@ int main(int argc, char **argv)
 				printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION);
 				return 0;
 			}
-			break; /* -VENVID: the DSN envelope ID, accepted */
+			if (dsn_set(&dsn, 'V', optarg, &e) < 0) /* -VENVID */
+				mp_die_err(NULL, &e);
+			break;
 		case 'q': flush = 1; break;
 		case 'v': s.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -674,9 +690,7 @@ int main(int argc, char **argv)
 	argv += optind;
 
 	/* the configuration file, then the account, under the command line */
-	struct mp_err e;
 	struct envcfg ec = {0};
-	mp_err_clear(&e);
 	if (mp_conf_load(&conf, config, &e) < 0)
 		mp_die_err(NULL, &e);
 	cmdline = s;
@@ -753,7 +767,7 @@ int main(int argc, char **argv)
 	free(cm.attach);
 	free(cm.cc);
 	free(bcc);
-	struct message m = {.fd = -1};
+	struct message m = {.fd = -1, .dsn = dsn};
 	spool(tflag, maildomain, env_from, &rcpts, &nr, &m);
 	if (nr == 0)
 		mp_die(EX_USAGE, "no recipients (give them as arguments, or -t)");

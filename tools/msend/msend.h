@@ -10,6 +10,13 @@
 #include "smtp.h"
 #include "util.h"
 
+/* DSN (RFC 3461) as -N, -R and -V asked for it; empty strings: not */
+struct dsn {
+	char notify[32]; /* NEVER, or SUCCESS, FAILURE and DELAY joined by ',' */
+	char ret[8];     /* FULL or HDRS */
+	char envid[101]; /* printable ASCII, xtext on the wire */
+};
+
 /* the message as it will go on the wire */
 struct message {
 	int fd;             /* the message as received (a spool or queue file) */
@@ -17,6 +24,7 @@ struct message {
 	int eightbit;       /* 8-bit bytes in it */
 	int hdr8bit;        /* ... in its header (RFC 6532: SMTPUTF8) */
 	int strip_bcc;      /* -t: Bcc: lines are not sent */
+	struct dsn dsn;
 	char msgid[256];
 };
 
@@ -70,6 +78,9 @@ int compose(const struct compose *c, int in, int out, struct mp_err *e);
 void msend_log(const struct settings *s, const char *from, const struct rcpt *r, size_t n,
                long long size, const char *msgid, const char *server, const char *result);
 
+/* Check and set a DSN request: what is 'N' (-N), 'R' (-R) or 'V' (-V);
+ * -1 and EX_USAGE when v is not valid. */
+int dsn_set(struct dsn *d, int what, const char *v, struct mp_err *e);
 /* Read a message (fd), check it can be sent, fill wiresize/eightbit. */
 int msg_scan(struct message *m, struct mp_err *e);
 /* Send the message to each recipient not yet done; codes in r[]. Returns

@@ -260,6 +260,54 @@ static int wire_addr(const char *addr, int utf8, char *out, size_t n)
 	return snprintf(out, n, "%s", addr) < (int)n ? 0 : -1;
 }
 
+int dsn_set(struct dsn *d, int what, const char *v, struct mp_err *e)
+{
+	static const char *const kw[] = {"SUCCESS", "FAILURE", "DELAY"};
+	char *o = what == 'N' ? d->notify : what == 'R' ? d->ret : d->envid;
+	size_t cap = what == 'N' ? sizeof d->notify : what == 'R' ? sizeof d->ret : sizeof d->envid;
+	char x[3 * sizeof d->envid];
+
+	if (what == 'V') {
+		if (!*v || !ascii(v, strlen(v)) || strpbrk(v, "\r\n\t") ||
+		    mp_smtp_xtext(v, x, sizeof x) < 0 || strlen(x) > 100)
+			return mp_err_set(e, EX_USAGE,
+			                  "ENVID: '%s': expected printable ASCII, at most 100 "
+			                  "characters as xtext",
+			                  v);
+		snprintf(o, cap, "%s", v);
+		return 0;
+	}
+	if (what == 'R') {
+		if (strcasecmp(v, "full") != 0 && strcasecmp(v, "hdrs") != 0)
+			return mp_err_set(e, EX_USAGE, "RET: '%s': expected full or hdrs", v);
+		snprintf(o, cap, "%s", strcasecmp(v, "full") == 0 ? "FULL" : "HDRS");
+		return 0;
+	}
+	/* NOTIFY: never, or a list of success, failure, delay */
+	unsigned seen = 0;
+	char list[sizeof d->notify] = "";
+	if (strcasecmp(v, "never") == 0) {
+		snprintf(o, cap, "NEVER");
+		return 0;
+	}
+	for (const char *p = v;;) {
+		size_t l = strcspn(p, ","), k = 0;
+		while (k < 3 && (strlen(kw[k]) != l || strncasecmp(p, kw[k], l) != 0))
+			k++;
+		if (k == 3 || (seen & (1u << k)))
+			return mp_err_set(e, EX_USAGE,
+			                  "NOTIFY: '%s': expected never, or success, failure and "
+			                  "delay joined by commas",
+			                  v);
+		seen |= 1u << k;
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+		         list[0] ? "," : "", kw[k]);
+		if (!p[l])
+			return snprintf(o, cap, "%s", list), 0;
+		p += l + 1;
+	}
+}
+
 #define NEED_UTF8 "5.6.7 a UTF-8 local part needs SMTPUTF8, which the server does not offer"
 
 /* MAIL, RCPT... and DATA (pipelined when offered); each recipient gets
@@ -301,6 +349,18 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " BODY=8BITMIME");
 	if (utf8)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SMTPUTF8");
+	const struct dsn *d = &m->dsn;
+	int dsn = (c->bits & MP_SMTP_DSN) != 0;
+	if (!dsn && (d->notify[0] || d->ret[0] || d->envid[0]) && p->trace)
+		fprintf(stderr, "%s: the server does not offer DSN: -N, -R and -V are left out\n",
+		        mp_progname()); /* as sendmail does */
+	if (dsn && d->ret[0])
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " RET=%s", d->ret);
+	if (dsn && d->envid[0]) {
+		char x[3 * sizeof d->envid];
+		mp_smtp_xtext(d->envid, x, sizeof x);
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " ENVID=%s", x);
+	}
 	if (mp_proto_send(p, cmd, NULL, e) < 0)
 		return -1;
 	if (!pipelining) {
@@ -319,6 +379,9 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 			continue;
 		}
 		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", wa);
+		if (dsn && d->notify[0])
+			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " NOTIFY=%s",
+			         d->notify);
 		if (mp_proto_send(p, cmd, NULL, e) < 0)
 			return -1;
 		pending++;

@@ -615,6 +615,82 @@ fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
 	wait_mail "$BOB_MAILDIR" "Original-Envelope-Id: $ID" >/dev/null || fail "no delivery report with the ENVID"
 }
 
+# a message of about 200 KB with dots, bare CR and bare LF, and its wire
+# form without dot-stuffing (what BDAT sends)
+chunky_msg() {
+	{
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nFrom: alice@crepes.test\nTo: bob@hamburger.test\nSubject: %s\n\n' "$ID" "$ID"
+		for i in $(seq 2600); do printf '.%077d\n' "$i"; done
+		printf 'bare cr\rbare lf\n.\nend'
+	} >"$MSG"
+	perl -pe 's/\r(?!\n)/\r\n/g; s/(?<!\r)\n/\r\n/g' "$MSG" >"$BATS_TEST_TMPDIR/want"
+	printf '\r\n' >>"$BATS_TEST_TMPDIR/want"
+}
+
+@test "wire: CHUNKING: BDAT chunks of 64 KiB, the last 'BDAT n LAST', CRLF, no dot-stuffing; SIZE= is what was sent" {
+	fault accept -c
+	chunky_msg
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "C: BDAT 65536"
+	assert_output --regexp "C: BDAT [0-9]+ LAST"
+	refute_output --partial "C: DATA"
+	cmp "$BATS_TEST_TMPDIR/want" "$FSTORE/1.eml" || fail "the wire form differs"
+	local sent
+	sent=$(stat -c %s "$FSTORE/1.eml")
+	run cat "$FSTORE/1.env"
+	assert_line "size $sent"
+	assert_line 'bare 0'
+	assert_line "chunks $((sent / 65536 + 1))"
+	assert_line "mail <alice@crepes.test> SIZE=$sent"
+	# --no-chunking: DATA, dot-stuffed, to the same server
+	run fmsend -v --no-chunking -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "C: DATA"
+	refute_output --partial "C: BDAT"
+	{ perl -pe 's/^\./../' "$BATS_TEST_TMPDIR/want"; printf '.\r\n'; } | cmp - "$FSTORE/2.eml"
+	grep -qx "mail <alice@crepes.test> SIZE=$(($(stat -c %s "$FSTORE/2.eml") - 3))" "$FSTORE/2.env"
+}
+
+@test "wire: CHUNKING: a message of exactly 64 KiB ends with 'BDAT 0 LAST'; no recipient accepted: no BDAT at all" {
+	fault accept -c
+	# already in CRLF form, 65536 octets in all
+	perl -e 'my $m = "Date: Thu, 01 Jan 2026 10:00:00 +0000\r\nMessage-ID: <$ARGV[0]\@crepes.test>\r\nSubject: 64k\r\n\r\n";
+		$m .= ("y" x 78) . "\r\n" while length($m) < 65536 - 200;
+		print $m, "z" x (65536 - length($m) - 2), "\r\n";' "$ID" >"$MSG"
+	[ "$(stat -c %s "$MSG")" = 65536 ]
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "C: BDAT 65536"
+	assert_output --partial "C: BDAT 0 LAST"
+	[ "$(stat -c %s "$FSTORE/1.eml")" = 65536 ]
+	kill "$FPID"
+	fault rcpt452 -c
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	refute_output --partial "C: BDAT"
+}
+
+@test "relay: Postfix offers CHUNKING: BDAT and --no-chunking's DATA both put the message in Bob's Maildir byte for byte" {
+	chunky_msg
+	run relay -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --regexp "C: BDAT [0-9]+ LAST"
+	assert_output --partial "S: 250 2.0.0 Ok: "
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
+	strip_postfix "$f" >"$BATS_TEST_TMPDIR/got"
+	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "BDAT: the delivered message differs"
+	sed -i "s/^Subject: .*/Subject: $ID-data/" "$MSG"
+	run relay -v --no-chunking -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: DATA"
+	refute_output --partial "C: BDAT"
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID-data") || fail "not in Bob's Maildir"
+	strip_postfix "$f" | sed "s/^Subject: $ID-data/Subject: $ID/" | cmp - "$BATS_TEST_TMPDIR/got" || fail "DATA: the delivered message differs"
+}
+
 # ------------------------------------------------------------------ 4. faults and the queue
 
 @test "queue: a 421 banner queues the message; --list-queue shows it; msend -q --now via Postfix delivers it exactly once" {

@@ -65,6 +65,7 @@ static void usage(FILE *f)
 	    "      --maildomain DOM   qualifies bare names (root -> root@DOM)\n"
 	    "      --aliases FILE     local names to addresses (\"root: ops@example.org\")\n"
 	    "      --helo NAME        EHLO name (default: this host)\n"
+	    "      --no-chunking      DATA even where the server offers BDAT (RFC 3030)\n"
 	    "      --timeout SEC      per network step (default 300, RFC 5321 4.5.3.2)\n"
 	    "      --queue DIR        queue directory\n"
 	    "      --no-queue         exit 75 instead of queueing\n"
@@ -316,7 +317,8 @@ enum {
 	OPT_CC,
 	OPT_BCC,
 	OPT_REPLYTO,
-	OPT_ENVID
+	OPT_ENVID,
+	OPT_NOCHUNK
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -552,6 +554,7 @@ int main(int argc, char **argv)
 	                                   {"notify", required_argument, NULL, 'N'},
 	                                   {"ret", required_argument, NULL, 'R'},
 	                                   {"envid", required_argument, NULL, OPT_ENVID},
+	                                   {"no-chunking", no_argument, NULL, OPT_NOCHUNK},
 	                                   {"server", required_argument, NULL, OPT_SERVER},
 	                                   {"port", required_argument, NULL, OPT_PORT},
 	                                   {"tls", no_argument, NULL, OPT_TLS},
@@ -682,6 +685,7 @@ int main(int argc, char **argv)
 		case OPT_NOQUEUE: s.no_queue = 1; break;
 		case OPT_MAXAGE: s.max_age = num(optarg, "max-age", 0, 10L * 365 * 86400); break;
 		case OPT_LISTQ: listq = 1; break;
+		case OPT_NOCHUNK: s.no_chunking = 1; break;
 		case OPT_NOW: s.no_queue = 1; break;
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}

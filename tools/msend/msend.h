@@ -21,6 +21,8 @@ struct dsn {
 struct message {
 	int fd;             /* the message as received (a spool or queue file) */
 	long long wiresize; /* size after CRLF normalisation and dot-stuffing */
+	long long dots;     /* the stuffed dots in it: BDAT sends none */
+	int chunking;       /* BDAT when offered (not --no-chunking) */
 	int eightbit;       /* 8-bit bytes in it */
 	int hdr8bit;        /* ... in its header (RFC 6532: SMTPUTF8) */
 	int strip_bcc;      /* -t: Bcc: lines are not sent */
@@ -55,6 +57,7 @@ struct settings {
 	const char *helo;
 	int timeout_ms;
 	int verbose;
+	int no_chunking; /* DATA even where BDAT is offered */
 	/* queue */
 	const char *queue;
 	int no_queue;

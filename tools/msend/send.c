@@ -32,17 +32,19 @@ struct norm {
 	int strip_bcc;
 	char hold[4]; /* a header line's first bytes, until it is known not Bcc: */
 	int nhold, deciding;
-	long long size;
+	long long size, dots; /* octets out, and how many are stuffed dots */
 	int eightbit, hdr8bit;
+	int nostuff; /* BDAT, or a stage after this one stuffs */
 };
 
 /* one byte of a line (not a line end) onto the wire */
 static int put(struct norm *n, unsigned char c, struct mp_buf *out, struct mp_err *e)
 {
-	if (n->col == 0 && c == '.' && !n->skipping) { /* dot-stuffing */
+	if (n->col == 0 && c == '.' && !n->skipping && !n->nostuff) { /* dot-stuffing */
 		if (out && mp_buf_putc(out, '.'))
 			return mp_err_sys(e, EX_TEMPFAIL, "message");
 		n->size++;
+		n->dots++;
 	}
 	if (c >= 0x80)
 		n->eightbit = 1, n->hdr8bit |= n->header;
@@ -156,32 +158,18 @@ static int norm_end(struct norm *n, struct mp_buf *out, struct mp_err *e)
 	return 0;
 }
 
-int msg_scan(struct message *m, struct mp_err *e)
-{
-	struct norm n = {.bol = 1, .header = 1, .strip_bcc = m->strip_bcc};
-	unsigned char buf[65536];
-	ssize_t r;
+/* where a pass over the message puts the wire form: NULL counts only */
+typedef int (*sink_fn)(void *ctx, const char *p, size_t n, struct mp_err *e);
 
-	if (lseek(m->fd, 0, SEEK_SET) < 0)
-		return mp_err_sys(e, EX_IOERR, "message");
-	while ((r = read(m->fd, buf, sizeof buf)) > 0)
-		if (norm_feed(&n, buf, (size_t)r, NULL, e) < 0)
-			return -1;
-	if (r < 0)
-		return mp_err_sys(e, EX_IOERR, "message");
-	norm_end(&n, NULL, e);
-	if (n.size == 0)
-		return mp_err_set(e, EX_DATAERR, "empty message");
-	m->wiresize = n.size;
-	m->eightbit = n.eightbit;
-	m->hdr8bit = n.hdr8bit;
-	return 0;
-}
+#define WIRE_NOSTUFF 0x1u /* BDAT: no dot-stuffing */
 
-/* the body after DATA: normalised, then ".\r\n" */
-static int send_body(struct mp_proto *p, struct message *m, struct mp_err *e)
+/* One pass over the message, in the wire form how asks for: its octets
+ * (and the stuffed dots among them) in *size and *dots. */
+static int emit(struct message *m, unsigned how, sink_fn sink, void *ctx, long long *size,
+                long long *dots, struct mp_err *e)
 {
-	struct norm n = {.bol = 1, .header = 1, .strip_bcc = m->strip_bcc};
+	struct norm n = {
+	    .bol = 1, .header = 1, .strip_bcc = m->strip_bcc, .nostuff = (how & WIRE_NOSTUFF) != 0};
 	struct mp_buf out = MP_BUF_INIT;
 	unsigned char buf[65536];
 	ssize_t r;
@@ -189,35 +177,139 @@ static int send_body(struct mp_proto *p, struct message *m, struct mp_err *e)
 
 	if (lseek(m->fd, 0, SEEK_SET) < 0)
 		return mp_err_sys(e, EX_IOERR, "message");
-	if (p->trace)
-		fprintf(stderr, "C: (%lld octets of message)\n", m->wiresize);
 	while ((r = read(m->fd, buf, sizeof buf)) > 0) {
 		mp_buf_reset(&out);
-		if (norm_feed(&n, buf, (size_t)r, &out, e) < 0)
+		if (norm_feed(&n, buf, (size_t)r, sink ? &out : NULL, e) < 0 ||
+		    (sink && out.len && sink(ctx, out.data, out.len, e) < 0))
 			goto done;
-		if (p->tls_on ? mp_tls_write(&p->tls, out.data, out.len, e) < 0
-		              : mp_write_full(p->fd, out.data, out.len) < 0) {
-			if (!p->tls_on)
-				mp_err_sys(e, EX_TEMPFAIL, "DATA: send");
-			goto done;
-		}
 	}
 	if (r < 0) {
 		mp_err_sys(e, EX_IOERR, "message");
 		goto done;
 	}
 	mp_buf_reset(&out);
-	norm_end(&n, &out, e);
-	mp_buf_append(&out, ".\r\n", 3);
-	if (p->tls_on ? mp_tls_write(&p->tls, out.data, out.len, e) < 0
-	              : mp_write_full(p->fd, out.data, out.len) < 0) {
-		if (!p->tls_on)
-			mp_err_sys(e, EX_TEMPFAIL, "DATA: send");
+	if (norm_end(&n, sink ? &out : NULL, e) < 0 ||
+	    (sink && out.len && sink(ctx, out.data, out.len, e) < 0))
 		goto done;
-	}
+	*size = n.size;
+	*dots = n.dots;
+	m->eightbit = n.eightbit;
+	m->hdr8bit = n.hdr8bit;
 	rc = 0;
 done:
 	mp_buf_free(&out);
+	return rc;
+}
+
+int msg_scan(struct message *m, struct mp_err *e)
+{
+	if (emit(m, 0, NULL, NULL, &m->wiresize, &m->dots, e) < 0)
+		return -1;
+	if (m->wiresize == 0)
+		return mp_err_set(e, EX_DATAERR, "empty message");
+	return 0;
+}
+
+/* octets onto the connection, in clear or TLS */
+static int wire_write(struct mp_proto *p, const void *data, size_t n, struct mp_err *e)
+{
+	if (p->tls_on)
+		return mp_tls_write(&p->tls, data, n, e);
+	if (mp_write_full(p->fd, data, n) < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "send");
+	return 0;
+}
+
+static int data_sink(void *ctx, const char *d, size_t n, struct mp_err *e)
+{
+	return wire_write(ctx, d, n, e);
+}
+
+/* the body after DATA: the wire form, then ".\r\n" */
+static int send_data(struct mp_proto *p, struct message *m, long long size, struct mp_err *e)
+{
+	long long sz, dots;
+
+	if (p->trace)
+		fprintf(stderr, "C: (%lld octets of message)\n", size);
+	if (emit(m, 0, data_sink, p, &sz, &dots, e) < 0)
+		return -1;
+	return wire_write(p, ".\r\n", 3, e);
+}
+
+/* BDAT (RFC 3030): the message in chunks of CHUNK octets, the last one
+ * "BDAT n LAST"; with PIPELINING up to CHUNK_AHEAD chunks go out before
+ * their replies are read */
+#define CHUNK       65536
+#define CHUNK_AHEAD 8
+
+struct chunker {
+	struct mp_proto *p;
+	struct mp_buf buf;
+	int pipelining, inflight;
+	struct mp_smtp_reply rep, bad; /* the last reply; the first that was not 2xx */
+};
+
+static int chunk_send(struct chunker *k, int last, struct mp_err *e)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof cmd, "BDAT %zu%s", k->buf.len, last ? " LAST" : "");
+	if (mp_proto_send(k->p, cmd, NULL, e) < 0 ||
+	    (k->buf.len && wire_write(k->p, k->buf.data, k->buf.len, e) < 0))
+		return -1;
+	mp_buf_reset(&k->buf);
+	k->inflight++;
+	while (k->inflight > (k->pipelining && !last ? CHUNK_AHEAD : 0)) {
+		if (mp_smtp_reply(k->p, &k->rep, e) < 0)
+			return -1;
+		k->inflight--;
+		if (k->rep.code / 100 != 2 && !k->bad.code)
+			k->bad = k->rep;
+	}
+	/* a refused chunk ends the transaction: stop sending */
+	return k->bad.code ? mp_err_set(e, 0, "BDAT refused") : 0;
+}
+
+static int chunk_sink(void *ctx, const char *d, size_t n, struct mp_err *e)
+{
+	struct chunker *k = ctx;
+
+	while (n) {
+		size_t take = CHUNK - k->buf.len < n ? CHUNK - k->buf.len : n;
+		if (mp_buf_append(&k->buf, d, take) < 0)
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+		d += take;
+		n -= take;
+		if (k->buf.len == CHUNK && chunk_send(k, 0, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* the message with BDAT; rep gets the reply that decides: 0, or -1 when
+ * the session failed */
+static int send_bdat(struct mp_proto *p, struct message *m, int pipelining,
+                     struct mp_smtp_reply *rep, struct mp_err *e)
+{
+	struct chunker k = {.p = p, .buf = MP_BUF_INIT, .pipelining = pipelining};
+	long long sz, dots;
+	int rc = emit(m, WIRE_NOSTUFF, chunk_sink, &k, &sz, &dots, e);
+
+	if (rc == 0)
+		rc = chunk_send(&k, 1, e);
+	/* a refused chunk: the replies still owed, then that refusal */
+	while (rc < 0 && k.bad.code && k.inflight > 0) {
+		if (mp_smtp_reply(p, &k.rep, e) < 0)
+			break;
+		k.inflight--;
+	}
+	mp_buf_free(&k.buf);
+	if (k.bad.code) {
+		*rep = k.bad;
+		return k.inflight ? -1 : 0;
+	}
+	*rep = k.rep;
 	return rc;
 }
 
@@ -310,7 +402,7 @@ int dsn_set(struct dsn *d, int what, const char *v, struct mp_err *e)
 
 #define NEED_UTF8 "5.6.7 a UTF-8 local part needs SMTPUTF8, which the server does not offer"
 
-/* MAIL, RCPT... and DATA (pipelined when offered); each recipient gets
+/* MAIL, RCPT... and DATA or BDAT (pipelined when offered); each recipient gets
  * its code. Returns 0 when the server took the message for the accepted
  * recipients, 1 when nothing was taken (all refused, or the transaction
  * failed with a reply), -1 when the session failed. */
@@ -321,10 +413,12 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 	char cmd[1200], wa[600];
 	size_t accepted = 0, pending = 0;
 	int pipelining = (c->bits & MP_SMTP_PIPELINING) != 0, utf8 = 0;
+	int bdat = (c->bits & MP_SMTP_CHUNKING) && m->chunking;
+	long long size = m->wiresize - (bdat ? m->dots : 0); /* what goes, exactly */
 
-	if ((c->bits & MP_SMTP_SIZE) && c->size > 0 && m->wiresize > c->size) {
+	if ((c->bits & MP_SMTP_SIZE) && c->size > 0 && size > c->size) {
 		refuse_rest(r, n, 552, "the message (%lld octets) is over the server's SIZE %ld",
-		            m->wiresize, c->size);
+		            size, c->size);
 		return 1;
 	}
 	if (m->eightbit && !(c->bits & MP_SMTP_8BITMIME)) {
@@ -344,7 +438,7 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 	}
 	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", wa);
 	if (c->bits & MP_SMTP_SIZE)
-		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SIZE=%lld", m->wiresize);
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SIZE=%lld", size);
 	if (m->eightbit)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " BODY=8BITMIME");
 	if (utf8)
@@ -394,8 +488,9 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 		}
 	}
 	if (pipelining) {
-		/* MAIL, the RCPTs and DATA went out in one go (RFC 2920) */
-		if (mp_proto_send(p, "DATA", NULL, e) < 0)
+		/* MAIL, the RCPTs and DATA went out in one go (RFC 2920); BDAT
+		 * waits for the replies, so that no data goes for nothing */
+		if (!bdat && mp_proto_send(p, "DATA", NULL, e) < 0)
 			return -1;
 		if (mp_smtp_reply(p, &rep, e) < 0)
 			return -1;
@@ -411,29 +506,28 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 			         mailok ? rep.text : mailrep.text);
 			accepted += mailok && code_class(rep.code) == 2;
 		}
-		if (mp_smtp_reply(p, &rep, e) < 0) /* DATA */
+		if (!bdat && mp_smtp_reply(p, &rep, e) < 0) /* DATA */
 			return -1;
 		if (!mailok || !accepted) {
-			if (rep.code == 354) /* the server wants a body: give it none */
+			if (!bdat && rep.code == 354) /* the server wants a body: give it none */
 				mp_proto_send(p, ".", NULL, e), mp_smtp_reply(p, &rep, e);
 			mp_smtp_cmd(p, "RSET", &rep, e);
 			return 1;
 		}
-		if (rep.code != 354)
+		if (!bdat && rep.code != 354)
 			goto datafail;
 	} else {
 		if (!accepted) {
 			mp_smtp_cmd(p, "RSET", &rep, e);
 			return 1;
 		}
-		if (mp_smtp_cmd(p, "DATA", &rep, e) < 0)
+		if (!bdat && mp_smtp_cmd(p, "DATA", &rep, e) < 0)
 			return -1;
-		if (rep.code != 354)
+		if (!bdat && rep.code != 354)
 			goto datafail;
 	}
-	if (send_body(p, m, e) < 0)
-		return -1;
-	if (mp_smtp_reply(p, &rep, e) < 0)
+	if (bdat ? send_bdat(p, m, pipelining, &rep, e) < 0
+	         : send_data(p, m, size, e) < 0 || mp_smtp_reply(p, &rep, e) < 0)
 		return -1;
 	if (code_class(rep.code) == 2) {
 		for (size_t i = 0; i < n; i++)
@@ -447,7 +541,8 @@ datafail:
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done && code_class(r[i].code) == 2) {
 			r[i].code = rep.code;
-			snprintf(r[i].text, sizeof r[i].text, "DATA: %.200s", rep.text);
+			snprintf(r[i].text, sizeof r[i].text, "%s: %.200s", bdat ? "BDAT" : "DATA",
+			         rep.text);
 		}
 	return 1;
 mailfail:
@@ -694,6 +789,7 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 int deliver(const struct settings *s, struct message *m, const char *from, struct rcpt *r, size_t n,
             struct mp_err *e)
 {
+	m->chunking = !s->no_chunking;
 	int rc = s->direct ? direct(s, m, from, r, n, e) : relay(s, m, from, r, n, e);
 
 	if (rc < 0)

@@ -691,6 +691,126 @@ chunky_msg() {
 	strip_postfix "$f" | sed "s/^Subject: $ID-data/Subject: $ID/" | cmp - "$BATS_TEST_TMPDIR/got" || fail "DATA: the delivered message differs"
 }
 
+# same_parts ORIGINAL WIRE: Python's email reads both; every leaf part has
+# the same type and the same decoded content (line ends aside: CR LF or LF,
+# one at the end), and the
+# wire form has no byte above 127
+same_parts() {
+	command -v python3 >/dev/null || fail "python3 is needed for this test"
+	python3 - "$1" "$2" <<'PY'
+import sys, email, email.policy
+orig, wire = (open(p, "rb").read() for p in sys.argv[1:])
+if wire.endswith(b"\r\n.\r\n"):
+    wire = wire[:-3].replace(b"\r\n..", b"\r\n.")
+assert max(wire) < 128, "an 8-bit byte on the wire"
+def leaves(raw):
+    m = email.message_from_bytes(raw, policy=email.policy.compat32)
+    out = []
+    for p in m.walk():
+        if p.is_multipart():
+            continue
+        body = p.get_payload(decode=True).replace(b"\r\n", b"\n")
+        if not body.endswith(b"\n"):  # msend ends the last line
+            body += b"\n"
+        out.append((p.get_content_type(), body))
+    return out
+a, b = leaves(orig), leaves(wire)
+assert len(a) == len(b), (len(a), len(b))
+for (ta, ba), (tb, bb) in zip(a, b):
+    assert ta == tb, (ta, tb)
+    assert ba == bb, (ta, ba[:80], bb[:80])
+print(len(a), "parts")
+PY
+}
+
+@test "wire: no 8BITMIME: an 8-bit body goes quoted-printable (Content-Type, MIME-Version added), decodes to the original; SIZE= is what was sent" {
+	fault accept -7
+	{
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: 8bit\n\n' "$ID"
+		printf 'une cr\303\252pe = 3\342\202\254   \n.dot line\n%s\303\251\n\ttab\nend' "$(printf '%0990d' 0)"
+	} >"$MSG"
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "msend: the server has no 8BITMIME: 8-bit parts go quoted-printable"
+	refute_output --partial "BODY=8BITMIME"
+	run cat "$FSTORE/1.env"
+	assert_line 'high 0'
+	assert_line 'bare 0'
+	assert_line "mail <alice@crepes.test> SIZE=$(($(stat -c %s "$FSTORE/1.eml") - 3))"
+	grep -qa '^Content-Transfer-Encoding: quoted-printable' "$FSTORE/1.eml"
+	grep -qa '^Content-Type: text/plain; charset=utf-8' "$FSTORE/1.eml"
+	grep -qa '^MIME-Version: 1.0' "$FSTORE/1.eml"
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$FSTORE/1.eml")" -le 78 ]
+	run same_parts "$MSG" "$FSTORE/1.eml"
+	assert_success
+	# not UTF-8: charset unknown-8bit; with CHUNKING too, SIZE= still exact
+	kill "$FPID"
+	fault accept -7 -c
+	printf 'Subject: latin1\n\ncaf\351\n' >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -qa '^Content-Type: text/plain; charset=unknown-8bit' "$FSTORE/2.eml"
+	grep -qa '^caf=E9' "$FSTORE/2.eml"
+	run cat "$FSTORE/2.env"
+	assert_line 'high 0'
+	assert_line 'chunks 1'
+	assert_line "mail <alice@crepes.test> SIZE=$(stat -c %s "$FSTORE/2.eml")"
+	run same_parts "$MSG" "$FSTORE/2.eml"
+	assert_success
+}
+
+@test "wire: no 8BITMIME: in a multipart message each 8-bit part goes quoted-printable, the others as they were" {
+	fault accept -7
+	printf '%s\n' 'Date: Thu, 01 Jan 2026 10:00:00 +0000' "Message-ID: <$ID@crepes.test>" 'Subject: parts' \
+		'MIME-Version: 1.0' 'Content-Type: multipart/mixed; boundary="=_out"' '' 'preamble' \
+		'--=_out' 'Content-Type: text/plain; charset=utf-8' 'Content-Transfer-Encoding: 8bit' '' \
+		'Grüße, Bob =' '.' '' \
+		'--=_out' 'Content-Type: multipart/alternative; boundary=in' '' \
+		'--in' 'Content-Type: text/plain; charset=us-ascii' '' 'seven bit only' \
+		'--in' 'Content-Type: text/html; charset=iso-8859-1' '' "<p>caf$(printf '\351')</p>" \
+		'--in--' '' \
+		'--=_out' 'Content-Type: application/octet-stream' 'Content-Transfer-Encoding: base64' '' \
+		"$(head -c 300 /dev/urandom | base64)" \
+		'--=_out' 'Content-Type: message/rfc822' 'Content-Transfer-Encoding: 8bit' '' \
+		'Subject: inner' '' 'ünïcödé inside' \
+		'--=_out--' 'epilogue' >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line 'high 0'
+	assert_line "mail <alice@crepes.test> SIZE=$(($(stat -c %s "$FSTORE/1.eml") - 3))"
+	run same_parts "$MSG" "$FSTORE/1.eml"
+	assert_success
+	assert_output "5 parts"
+	# the 7-bit part and the base64 one are untouched; the composite says 7bit now
+	grep -qa '^seven bit only' "$FSTORE/1.eml"
+	[ "$(grep -ac '^Content-Transfer-Encoding: quoted-printable' "$FSTORE/1.eml")" = 3 ]
+	grep -qa '^Content-Transfer-Encoding: 7bit' "$FSTORE/1.eml"
+	! grep -qa '^Content-Transfer-Encoding: 8bit' "$FSTORE/1.eml"
+	# the message in the message/rfc822 part gets one too
+	[ "$(grep -ac '^MIME-Version: 1.0' "$FSTORE/1.eml")" = 2 ]
+}
+
+@test "wire: no 8BITMIME: 8-bit bytes in the header or in a base64 part are refused (exit 65), nothing sent; with SMTPUTF8 the header goes" {
+	fault accept -7
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: cr\303\252pe\n\nbody\n' "$ID" >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 65
+	assert_output --partial "refused: 554 5.6.3 the server has no 8BITMIME, and the message cannot be made 7-bit: 8-bit bytes in a header, which only SMTPUTF8 could carry"
+	printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: base64\n\n\303\251\n--b--\n' >"$BATS_TEST_TMPDIR/b64"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$BATS_TEST_TMPDIR/b64"
+	assert_failure 65
+	assert_output --partial "part 1 has 8-bit bytes, yet says it is base64 or quoted-printable"
+	[ ! -e "$FSTORE/1.env" ]
+	[ "$(queue_count)" = 0 ]
+	kill "$FPID"
+	fault accept -7 -u
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test> SIZE=[0-9]* BODY=8BITMIME SMTPUTF8$' "$FSTORE/1.env"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml"
+}
+
 # ------------------------------------------------------------------ 4. faults and the queue
 
 @test "queue: a 421 banner queues the message; --list-queue shows it; msend -q --now via Postfix delivers it exactly once" {

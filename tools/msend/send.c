@@ -162,25 +162,65 @@ static int norm_end(struct norm *n, struct mp_buf *out, struct mp_err *e)
 typedef int (*sink_fn)(void *ctx, const char *p, size_t n, struct mp_err *e);
 
 #define WIRE_NOSTUFF 0x1u /* BDAT: no dot-stuffing */
+#define WIRE_7BIT    0x2u /* 8-bit parts quoted-printable (mime7.c) */
+#define WIRE_LEARN   0x4u /* ... only learn which they are: no output */
+
+/* the 7-bit stage: the normalised lines in a through the MIME walk,
+ * then dot-stuffed unless BDAT, counted, to the sink */
+struct stage7 {
+	struct mime7 *x;
+	struct mp_buf b;
+	int bol;
+	long long size, dots;
+};
+
+static int through7(struct stage7 *st, unsigned how, struct mp_buf *a, int end, sink_fn sink,
+                    void *ctx, struct mp_err *e)
+{
+	mp_buf_reset(&st->b);
+	if (mime7_feed(st->x, a->data, a->len, &st->b, e) < 0 ||
+	    (end && mime7_end(st->x, &st->b, e) < 0))
+		return -1;
+	mp_buf_reset(a); /* now the stuffed form */
+	for (size_t i = 0; i < st->b.len; i++) {
+		if (st->bol && st->b.data[i] == '.' && !(how & WIRE_NOSTUFF)) {
+			if (mp_buf_putc(a, '.') < 0)
+				return mp_err_sys(e, EX_TEMPFAIL, "message");
+			st->dots++;
+		}
+		st->bol = st->b.data[i] == '\n';
+		if (mp_buf_putc(a, st->b.data[i]) < 0)
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+	}
+	st->size += (long long)a->len;
+	return sink && a->len ? sink(ctx, a->data, a->len, e) : 0;
+}
 
 /* One pass over the message, in the wire form how asks for: its octets
  * (and the stuffed dots among them) in *size and *dots. */
 static int emit(struct message *m, unsigned how, sink_fn sink, void *ctx, long long *size,
                 long long *dots, struct mp_err *e)
 {
-	struct norm n = {
-	    .bol = 1, .header = 1, .strip_bcc = m->strip_bcc, .nostuff = (how & WIRE_NOSTUFF) != 0};
-	struct mp_buf out = MP_BUF_INIT;
+	struct norm n = {.bol = 1,
+	                 .header = 1,
+	                 .strip_bcc = m->strip_bcc,
+	                 .nostuff = (how & (WIRE_NOSTUFF | WIRE_7BIT)) != 0};
+	struct stage7 st = {.b = MP_BUF_INIT, .bol = 1};
+	struct mp_buf out = MP_BUF_INIT, *o = sink || (how & WIRE_7BIT) ? &out : NULL;
 	unsigned char buf[65536];
 	ssize_t r;
 	int rc = -1;
 
 	if (lseek(m->fd, 0, SEEK_SET) < 0)
 		return mp_err_sys(e, EX_IOERR, "message");
+	if (how & WIRE_7BIT)
+		st.x = mime7_new(m->plan7, (how & WIRE_LEARN) != 0);
 	while ((r = read(m->fd, buf, sizeof buf)) > 0) {
 		mp_buf_reset(&out);
-		if (norm_feed(&n, buf, (size_t)r, sink ? &out : NULL, e) < 0 ||
-		    (sink && out.len && sink(ctx, out.data, out.len, e) < 0))
+		if (norm_feed(&n, buf, (size_t)r, o, e) < 0)
+			goto done;
+		if (st.x ? through7(&st, how, &out, 0, sink, ctx, e) < 0
+		         : sink && out.len && sink(ctx, out.data, out.len, e) < 0)
 			goto done;
 	}
 	if (r < 0) {
@@ -188,15 +228,19 @@ static int emit(struct message *m, unsigned how, sink_fn sink, void *ctx, long l
 		goto done;
 	}
 	mp_buf_reset(&out);
-	if (norm_end(&n, sink ? &out : NULL, e) < 0 ||
-	    (sink && out.len && sink(ctx, out.data, out.len, e) < 0))
+	if (norm_end(&n, o, e) < 0)
 		goto done;
-	*size = n.size;
-	*dots = n.dots;
+	if (st.x ? through7(&st, how, &out, 1, sink, ctx, e) < 0
+	         : sink && out.len && sink(ctx, out.data, out.len, e) < 0)
+		goto done;
+	*size = st.x ? st.size : n.size;
+	*dots = st.x ? st.dots : n.dots;
 	m->eightbit = n.eightbit;
 	m->hdr8bit = n.hdr8bit;
 	rc = 0;
 done:
+	mime7_free(st.x);
+	mp_buf_free(&st.b);
 	mp_buf_free(&out);
 	return rc;
 }
@@ -208,6 +252,30 @@ int msg_scan(struct message *m, struct mp_err *e)
 	if (m->wiresize == 0)
 		return mp_err_set(e, EX_DATAERR, "empty message");
 	return 0;
+}
+
+/* the 7-bit form's plan and size, once: 0 ready, -1 it cannot be made
+ * (m->err7 says why) */
+static int prepare7(struct message *m)
+{
+	struct mp_err e;
+	long long sz, dots;
+
+	if (m->state7 == 0) {
+		mp_err_clear(&e);
+		m->state7 = 1;
+		if (m->hdr8bit) {
+			mp_err_set(&e, EX_DATAERR,
+			           "8-bit bytes in a header, which only SMTPUTF8 could carry");
+			m->state7 = -1;
+		} else if (emit(m, WIRE_7BIT | WIRE_LEARN, NULL, NULL, &sz, &dots, &e) < 0 ||
+		           emit(m, WIRE_7BIT, NULL, NULL, &m->wiresize7, &m->dots7, &e) < 0) {
+			m->state7 = -1;
+		}
+		if (m->state7 < 0)
+			snprintf(m->err7, sizeof m->err7, "%s", e.msg);
+	}
+	return m->state7 > 0 ? 0 : -1;
 }
 
 /* octets onto the connection, in clear or TLS */
@@ -226,13 +294,14 @@ static int data_sink(void *ctx, const char *d, size_t n, struct mp_err *e)
 }
 
 /* the body after DATA: the wire form, then ".\r\n" */
-static int send_data(struct mp_proto *p, struct message *m, long long size, struct mp_err *e)
+static int send_data(struct mp_proto *p, struct message *m, unsigned how, long long size,
+                     struct mp_err *e)
 {
 	long long sz, dots;
 
 	if (p->trace)
 		fprintf(stderr, "C: (%lld octets of message)\n", size);
-	if (emit(m, 0, data_sink, p, &sz, &dots, e) < 0)
+	if (emit(m, how, data_sink, p, &sz, &dots, e) < 0)
 		return -1;
 	return wire_write(p, ".\r\n", 3, e);
 }
@@ -289,12 +358,12 @@ static int chunk_sink(void *ctx, const char *d, size_t n, struct mp_err *e)
 
 /* the message with BDAT; rep gets the reply that decides: 0, or -1 when
  * the session failed */
-static int send_bdat(struct mp_proto *p, struct message *m, int pipelining,
+static int send_bdat(struct mp_proto *p, struct message *m, unsigned how, int pipelining,
                      struct mp_smtp_reply *rep, struct mp_err *e)
 {
 	struct chunker k = {.p = p, .buf = MP_BUF_INIT, .pipelining = pipelining};
 	long long sz, dots;
-	int rc = emit(m, WIRE_NOSTUFF, chunk_sink, &k, &sz, &dots, e);
+	int rc = emit(m, how | WIRE_NOSTUFF, chunk_sink, &k, &sz, &dots, e);
 
 	if (rc == 0)
 		rc = chunk_send(&k, 1, e);
@@ -414,15 +483,26 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 	size_t accepted = 0, pending = 0;
 	int pipelining = (c->bits & MP_SMTP_PIPELINING) != 0, utf8 = 0;
 	int bdat = (c->bits & MP_SMTP_CHUNKING) && m->chunking;
-	long long size = m->wiresize - (bdat ? m->dots : 0); /* what goes, exactly */
+	/* 8-bit to a server without 8BITMIME (nor SMTPUTF8, which implies
+	 * it): quoted-printable, never raw */
+	int to7 = m->eightbit && !(c->bits & (MP_SMTP_8BITMIME | MP_SMTP_SMTPUTF8));
+	unsigned how = to7 ? WIRE_7BIT : 0;
 
+	if (to7 && prepare7(m) < 0) {
+		refuse_rest(r, n, 554,
+		            "5.6.3 the server has no 8BITMIME, and the message cannot "
+		            "be made 7-bit: %s",
+		            m->err7);
+		return 1;
+	}
+	if (to7 && p->trace)
+		fprintf(stderr, "%s: the server has no 8BITMIME: 8-bit parts go quoted-printable\n",
+		        mp_progname());
+	/* the octets that go, exactly */
+	long long size = (to7 ? m->wiresize7 : m->wiresize) - (bdat ? to7 ? m->dots7 : m->dots : 0);
 	if ((c->bits & MP_SMTP_SIZE) && c->size > 0 && size > c->size) {
 		refuse_rest(r, n, 552, "the message (%lld octets) is over the server's SIZE %ld",
 		            size, c->size);
-		return 1;
-	}
-	if (m->eightbit && !(c->bits & MP_SMTP_8BITMIME)) {
-		refuse_rest(r, n, 554, "8-bit message, and the server has no 8BITMIME");
 		return 1;
 	}
 	/* SMTPUTF8 when the server offers it and an address or the header
@@ -439,7 +519,7 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", wa);
 	if (c->bits & MP_SMTP_SIZE)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SIZE=%lld", size);
-	if (m->eightbit)
+	if (m->eightbit && !to7)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " BODY=8BITMIME");
 	if (utf8)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SMTPUTF8");
@@ -526,8 +606,8 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 		if (!bdat && rep.code != 354)
 			goto datafail;
 	}
-	if (bdat ? send_bdat(p, m, pipelining, &rep, e) < 0
-	         : send_data(p, m, size, e) < 0 || mp_smtp_reply(p, &rep, e) < 0)
+	if (bdat ? send_bdat(p, m, how, pipelining, &rep, e) < 0
+	         : send_data(p, m, how, size, e) < 0 || mp_smtp_reply(p, &rep, e) < 0)
 		return -1;
 	if (code_class(rep.code) == 2) {
 		for (size_t i = 0; i < n; i++)

@@ -3,8 +3,9 @@
 # peers' Postfix (STARTTLS verified with the test CA, AUTH PLAIN, LOGIN,
 # CRAM-MD5, implicit TLS), direct delivery through knot's MX records, the
 # wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
-# Bcc, SIZE, PIPELINING) as smtpfault's "accept" mode stores it byte for
-# byte, the queue under faults (421 banner, 452, 550 for one recipient, a
+# Bcc, SIZE, PIPELINING; CHUNKING/BDAT, SMTPUTF8, DSN, and quoted-printable
+# for a server without 8BITMIME, with smtpfault -c, -u, -n and -7) as
+# smtpfault's "accept" mode stores it byte for byte, the queue under faults (421 banner, 452, 550 for one recipient, a
 # connection dropped during DATA, a silent server, plaintext injection),
 # the sendmail command lines of cron, git send-email and mutt, and a
 # 200 MB message in bounded memory.
@@ -1064,6 +1065,31 @@ PY
 	size=$(sed -n 's/^mail <alice@crepes.test> SIZE=\([0-9]*\)$/\1/p' "$FSTORE/1.env")
 	[ "$size" = $((wire - 3)) ] || fail "SIZE=$size, sent $((wire - 3))"
 	grep -qx 'bare 0' "$FSTORE/1.env"
+	rm -f "$FSTORE/1.eml" "$MSG"
+	if [ -n "${MP_SANITIZE:-}" ] && [ "$MP_SANITIZE" != none ]; then
+		return 0 # the memory figure means nothing under a sanitizer
+	fi
+	local rss
+	rss=$(sed -n 's/^maxrss //p' "$BATS_TEST_TMPDIR/time")
+	[ "$rss" -lt 8192 ] || fail "peak RSS ${rss} KiB"
+}
+
+@test "streaming: a 48 MB 8-bit message re-encoded for a server without 8BITMIME, in BDAT chunks, peak RSS under 8 MiB" {
+	fault accept -7 -c
+	{
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: big 8-bit\n\n' "$ID"
+		yes 'grüße aus köln, ein langer text mit umlauten äöü und = zeichen' | head -n 700000
+	} >"$MSG"
+	run /usr/bin/time -f 'maxrss %M' -o "$BATS_TEST_TMPDIR/time" \
+		"$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 20 -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line 'high 0'
+	assert_line "mail <alice@crepes.test> SIZE=$(stat -c %s "$FSTORE/1.eml")"
+	# the same line 700000 times, each encoded as the same two (a soft break)
+	[ "$(tail -n +8 "$FSTORE/1.eml" | sort -u | wc -l)" = 2 ]
+	tail -n 4 "$FSTORE/1.eml" | tr -d '\r' | python3 -c 'import sys, quopri; sys.stdout.buffer.write(quopri.decodestring(sys.stdin.buffer.read()))' |
+		cmp - <(tail -n 2 "$MSG")
 	rm -f "$FSTORE/1.eml" "$MSG"
 	if [ -n "${MP_SANITIZE:-}" ] && [ "$MP_SANITIZE" != none ]; then
 		return 0 # the memory figure means nothing under a sanitizer

@@ -42,9 +42,9 @@ struct message {
 	long long wiresize7, dots7;
 	unsigned char plan7[MIME7_PARTS];
 	char err7[256];
-	int eightbit;       /* 8-bit bytes in it */
-	int hdr8bit;        /* ... in its header (RFC 6532: SMTPUTF8) */
-	int strip_bcc;      /* -t: Bcc: lines are not sent */
+	int eightbit;  /* 8-bit bytes in it */
+	int hdr8bit;   /* ... in its header (RFC 6532: SMTPUTF8) */
+	int strip_bcc; /* -t: Bcc: lines are not sent */
 	struct dsn dsn;
 	char msgid[256];
 };

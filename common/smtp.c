@@ -122,6 +122,26 @@ static void parse_caps(const struct mp_smtp_reply *r, struct mp_smtp_caps *c)
 	}
 }
 
+int mp_smtp_xtext(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int plain = c > ' ' && c < 0x7f && c != '+' && c != '=';
+		if (o + (plain ? 1 : 3) >= n)
+			return -1;
+		if (plain)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, n - o, "+%02X", c);
+	}
+	if (!n)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
 int mp_smtp_ehlo(struct mp_proto *p, const char *name, struct mp_smtp_caps *c,
                  struct mp_smtp_reply *r, struct mp_err *e)
 {

@@ -40,6 +40,10 @@ int mp_smtp_ehlo(struct mp_proto *p, const char *name, struct mp_smtp_caps *c,
 int mp_smtp_starttls(struct mp_proto *p, const struct mp_tls_opts *o, const char *name,
                      struct mp_smtp_caps *c, struct mp_smtp_reply *r, struct mp_err *e);
 
+/* s as xtext (RFC 3461 §4: '+', '=' and what is not printable ASCII as
+ * "+XX"), for ENVID= and ORCPT=; -1 when it does not fit in n bytes. */
+int mp_smtp_xtext(const char *s, char *out, size_t n);
+
 /* AUTH with a SASL mechanism (by name, or "auto": the strongest offered);
  * the password never appears in the trace. 77 (EX_NOPERM) when refused. */
 int mp_smtp_auth(struct mp_proto *p, const struct mp_smtp_caps *c, const char *mech,

@@ -3,8 +3,9 @@
 # peers' Postfix (STARTTLS verified with the test CA, AUTH PLAIN, LOGIN,
 # CRAM-MD5, SCRAM-SHA-256, implicit TLS), direct delivery through knot's MX records, the
 # wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
-# Bcc, SIZE, PIPELINING) as smtpfault's "accept" mode stores it byte for
-# byte, the queue under faults (421 banner, 452, 550 for one recipient, a
+# Bcc, SIZE, PIPELINING; CHUNKING/BDAT, SMTPUTF8, DSN, and quoted-printable
+# for a server without 8BITMIME, with smtpfault -c, -u, -n and -7) as
+# smtpfault's "accept" mode stores it byte for byte, the queue under faults (421 banner, 452, 550 for one recipient, a
 # connection dropped during DATA, a silent server, plaintext injection),
 # the sendmail command lines of cron, git send-email and mutt, and a
 # 200 MB message in bounded memory.
@@ -629,6 +630,329 @@ smsend() {
 	[ "$(queue_count)" = 0 ]
 }
 
+# the relay of a test: smtpfault on $FPORT, in clear
+fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
+
+@test "wire: SMTPUTF8 offered: UTF-8 addresses go as they are, with SMTPUTF8 on MAIL" {
+	fault accept -u
+	plain_msg
+	run fmsend -f 'alíce@crepes.test' 'jö@bücher.test' 'bob@BÜCHER.test' <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alíce@crepes.test> SIZE=[0-9]+ SMTPUTF8$'
+	# domains go as A-labels all the same (RFC 6531 allows them)
+	assert_line 'rcpt <jö@xn--bcher-kva.test> 250'
+	assert_line 'rcpt <bob@xn--bcher-kva.test> 250'
+	# ASCII addresses and header: no SMTPUTF8
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test> SIZE=[0-9]*$' "$FSTORE/2.env" || fail "$(cat "$FSTORE/2.env")"
+	# a UTF-8 header alone asks for it too (RFC 6532)
+	printf 'Subject: cr\303\252pes\n\nx\n' >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test> SIZE=[0-9]* BODY=8BITMIME SMTPUTF8$' "$FSTORE/3.env" || fail "$(cat "$FSTORE/3.env")"
+}
+
+@test "wire: no SMTPUTF8: IDN domains go as A-labels; a UTF-8 local part is refused (553 5.6.7, exit 65), the others still get it" {
+	fault accept
+	plain_msg
+	run fmsend -f alice@crepes.test 'jö@bücher.test' 'bob@bücher.test' <"$MSG"
+	assert_failure 65
+	assert_output --partial "<jö@xn--bcher-kva.test>: refused: 553 5.6.7 a UTF-8 local part needs SMTPUTF8, which the server does not offer"
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output 'rcpt <bob@xn--bcher-kva.test> 250'
+	# a UTF-8 sender: nothing can go
+	run fmsend -f 'alíce@crepes.test' bob@crepes.test <"$MSG"
+	assert_failure 65
+	assert_output --partial "MAIL FROM: 5.6.7 a UTF-8 local part needs SMTPUTF8"
+	[ ! -e "$FSTORE/2.env" ]
+	[ "$(queue_count)" = 0 ]
+	# an address that is not UTF-8 at all never gets that far
+	run fmsend -f alice@crepes.test "$(printf 'j\366@crepes.test')" <"$MSG"
+	assert_failure 65
+	assert_output --partial "is not UTF-8"
+}
+
+@test "relay: Postfix offers SMTPUTF8: a UTF-8 Subject for bob@bücher.test arrives in Bob's Maildir" {
+	printf 'From: bob@hamburger.test\nTo: bob@bücher.test\nSubject: %s grüße\n\nhallo\n' "$ID" >"$MSG"
+	run relay -v -f bob@hamburger.test 'bob@bücher.test' <"$MSG"
+	assert_success
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
+	assert_output --partial "C: RCPT TO:<bob@xn--bcher-kva.test>"
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID grüße") || fail "not in Bob's Maildir"
+	strip_postfix "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+}
+
+@test "wire: DSN offered: -N, -R, -V (and --notify, --ret, --envid) become NOTIFY= on each RCPT, RET= and ENVID= (xtext) on MAIL" {
+	fault accept -n
+	plain_msg
+	run fmsend -N success,DELAY -R hdrs '-Vid 1+2=3' -f alice@crepes.test bob@crepes.test carol@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+ RET=HDRS ENVID=id\+201\+2B2\+3D3$'
+	assert_line 'rcpt <bob@crepes.test> NOTIFY=SUCCESS,DELAY 250'
+	assert_line 'rcpt <carol@crepes.test> NOTIFY=SUCCESS,DELAY 250'
+	run fmsend --notify never --ret FULL --envid x -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/2.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+ RET=FULL ENVID=x$'
+	assert_line 'rcpt <bob@crepes.test> NOTIFY=NEVER 250'
+	# none asked for: none sent
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	run cat "$FSTORE/3.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+$'
+	assert_line 'rcpt <bob@crepes.test> 250'
+}
+
+@test "wire: DSN not offered: the parameters are left out (said under -v), the message goes" {
+	fault accept
+	plain_msg
+	run fmsend -v -N failure -R full -Vx -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "msend: the server does not offer DSN: -N, -R and -V are left out"
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+$'
+	assert_line 'rcpt <bob@crepes.test> 250'
+}
+
+@test "wire: bad -N, -R, -V, --envid values are exit 64 before anything is sent" {
+	fault accept -n
+	plain_msg
+	local bad
+	for bad in -Nbogus -Nnever,success -Nsuccess,success -Nsuccess, --notify= -Rall --ret= \
+		"--envid=$(printf 'a\tb')" "--envid=$(printf '%0101d' 0)" "--envid=$(printf 'caf\303\251')" "--envid=$(printf '+%.0s' {1..34})"; do
+		run fmsend "$bad" -f alice@crepes.test bob@crepes.test <"$MSG"
+		assert_failure 64
+		assert_output --regexp "^msend: (NOTIFY|RET|ENVID): "
+	done
+	[ "$(connections)" = 0 ]
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "queue: a queued message keeps its DSN parameters" {
+	fault greet421
+	plain_msg
+	run fmsend -N failure,delay -R hdrs --envid Q-1 -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	kill "$FPID"
+	fault accept -n
+	run fmsend -q --now
+	assert_success
+	assert_output --regexp ": 1 delivered, 0 failed$"
+	run cat "$FSTORE/1.env"
+	assert_line --regexp '^mail <alice@crepes.test> SIZE=[0-9]+ RET=HDRS ENVID=Q-1$'
+	assert_line 'rcpt <bob@crepes.test> NOTIFY=FAILURE,DELAY 250'
+}
+
+@test "relay: Postfix offers DSN: -N success gets Bob a delivery report that names the ENVID" {
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ndsn\n' "$ID" >"$MSG"
+	run relay -v -N success -R hdrs --envid "$ID" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ RET=HDRS ENVID=$ID"
+	assert_output --partial "C: RCPT TO:<bob@hamburger.test> NOTIFY=SUCCESS"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	wait_mail "$BOB_MAILDIR" "Original-Envelope-Id: $ID" >/dev/null || fail "no delivery report with the ENVID"
+}
+
+# a message of about 200 KB with dots, bare CR and bare LF, and its wire
+# form without dot-stuffing (what BDAT sends)
+chunky_msg() {
+	{
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nFrom: alice@crepes.test\nTo: bob@hamburger.test\nSubject: %s\n\n' "$ID" "$ID"
+		for i in $(seq 2600); do printf '.%077d\n' "$i"; done
+		printf 'bare cr\rbare lf\n.\nend'
+	} >"$MSG"
+	perl -pe 's/\r(?!\n)/\r\n/g; s/(?<!\r)\n/\r\n/g' "$MSG" >"$BATS_TEST_TMPDIR/want"
+	printf '\r\n' >>"$BATS_TEST_TMPDIR/want"
+}
+
+@test "wire: CHUNKING: BDAT chunks of 64 KiB, the last 'BDAT n LAST', CRLF, no dot-stuffing; SIZE= is what was sent" {
+	fault accept -c
+	chunky_msg
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "C: BDAT 65536"
+	assert_output --regexp "C: BDAT [0-9]+ LAST"
+	refute_output --partial "C: DATA"
+	cmp "$BATS_TEST_TMPDIR/want" "$FSTORE/1.eml" || fail "the wire form differs"
+	local sent
+	sent=$(stat -c %s "$FSTORE/1.eml")
+	run cat "$FSTORE/1.env"
+	assert_line "size $sent"
+	assert_line 'bare 0'
+	assert_line "chunks $((sent / 65536 + 1))"
+	assert_line "mail <alice@crepes.test> SIZE=$sent"
+	# --no-chunking: DATA, dot-stuffed, to the same server
+	run fmsend -v --no-chunking -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "C: DATA"
+	refute_output --partial "C: BDAT"
+	{ perl -pe 's/^\./../' "$BATS_TEST_TMPDIR/want"; printf '.\r\n'; } | cmp - "$FSTORE/2.eml"
+	grep -qx "mail <alice@crepes.test> SIZE=$(($(stat -c %s "$FSTORE/2.eml") - 3))" "$FSTORE/2.env"
+}
+
+@test "wire: CHUNKING: a message of exactly 64 KiB ends with 'BDAT 0 LAST'; no recipient accepted: no BDAT at all" {
+	fault accept -c
+	# already in CRLF form, 65536 octets in all
+	perl -e 'my $m = "Date: Thu, 01 Jan 2026 10:00:00 +0000\r\nMessage-ID: <$ARGV[0]\@crepes.test>\r\nSubject: 64k\r\n\r\n";
+		$m .= ("y" x 78) . "\r\n" while length($m) < 65536 - 200;
+		print $m, "z" x (65536 - length($m) - 2), "\r\n";' "$ID" >"$MSG"
+	[ "$(stat -c %s "$MSG")" = 65536 ]
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "C: BDAT 65536"
+	assert_output --partial "C: BDAT 0 LAST"
+	[ "$(stat -c %s "$FSTORE/1.eml")" = 65536 ]
+	kill "$FPID"
+	fault rcpt452 -c
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	refute_output --partial "C: BDAT"
+}
+
+@test "relay: Postfix offers CHUNKING: BDAT and --no-chunking's DATA both put the message in Bob's Maildir byte for byte" {
+	chunky_msg
+	run relay -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --regexp "C: BDAT [0-9]+ LAST"
+	assert_output --partial "S: 250 2.0.0 Ok: "
+	local f
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
+	strip_postfix "$f" >"$BATS_TEST_TMPDIR/got"
+	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "BDAT: the delivered message differs"
+	sed -i "s/^Subject: .*/Subject: $ID-data/" "$MSG"
+	run relay -v --no-chunking -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: DATA"
+	refute_output --partial "C: BDAT"
+	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID-data") || fail "not in Bob's Maildir"
+	strip_postfix "$f" | sed "s/^Subject: $ID-data/Subject: $ID/" | cmp - "$BATS_TEST_TMPDIR/got" || fail "DATA: the delivered message differs"
+}
+
+# same_parts ORIGINAL WIRE: Python's email reads both; every leaf part has
+# the same type and the same decoded content (line ends aside: CR LF or LF,
+# one at the end), and the
+# wire form has no byte above 127
+same_parts() {
+	command -v python3 >/dev/null || fail "python3 is needed for this test"
+	python3 - "$1" "$2" <<'PY'
+import sys, email, email.policy
+orig, wire = (open(p, "rb").read() for p in sys.argv[1:])
+if wire.endswith(b"\r\n.\r\n"):
+    wire = wire[:-3].replace(b"\r\n..", b"\r\n.")
+assert max(wire) < 128, "an 8-bit byte on the wire"
+def leaves(raw):
+    m = email.message_from_bytes(raw, policy=email.policy.compat32)
+    out = []
+    for p in m.walk():
+        if p.is_multipart():
+            continue
+        body = p.get_payload(decode=True).replace(b"\r\n", b"\n")
+        if not body.endswith(b"\n"):  # msend ends the last line
+            body += b"\n"
+        out.append((p.get_content_type(), body))
+    return out
+a, b = leaves(orig), leaves(wire)
+assert len(a) == len(b), (len(a), len(b))
+for (ta, ba), (tb, bb) in zip(a, b):
+    assert ta == tb, (ta, tb)
+    assert ba == bb, (ta, ba[:80], bb[:80])
+print(len(a), "parts")
+PY
+}
+
+@test "wire: no 8BITMIME: an 8-bit body goes quoted-printable (Content-Type, MIME-Version added), decodes to the original; SIZE= is what was sent" {
+	fault accept -7
+	{
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: 8bit\n\n' "$ID"
+		printf 'une cr\303\252pe = 3\342\202\254   \n.dot line\n%s\303\251\n\ttab\nend' "$(printf '%0990d' 0)"
+	} >"$MSG"
+	run fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	assert_output --partial "msend: the server has no 8BITMIME: 8-bit parts go quoted-printable"
+	refute_output --partial "BODY=8BITMIME"
+	run cat "$FSTORE/1.env"
+	assert_line 'high 0'
+	assert_line 'bare 0'
+	assert_line "mail <alice@crepes.test> SIZE=$(($(stat -c %s "$FSTORE/1.eml") - 3))"
+	grep -qa '^Content-Transfer-Encoding: quoted-printable' "$FSTORE/1.eml"
+	grep -qa '^Content-Type: text/plain; charset=utf-8' "$FSTORE/1.eml"
+	grep -qa '^MIME-Version: 1.0' "$FSTORE/1.eml"
+	[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$FSTORE/1.eml")" -le 78 ]
+	run same_parts "$MSG" "$FSTORE/1.eml"
+	assert_success
+	# not UTF-8: charset unknown-8bit; with CHUNKING too, SIZE= still exact
+	kill "$FPID"
+	fault accept -7 -c
+	printf 'Subject: latin1\n\ncaf\351\n' >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -qa '^Content-Type: text/plain; charset=unknown-8bit' "$FSTORE/2.eml"
+	grep -qa '^caf=E9' "$FSTORE/2.eml"
+	run cat "$FSTORE/2.env"
+	assert_line 'high 0'
+	assert_line 'chunks 1'
+	assert_line "mail <alice@crepes.test> SIZE=$(stat -c %s "$FSTORE/2.eml")"
+	run same_parts "$MSG" "$FSTORE/2.eml"
+	assert_success
+}
+
+@test "wire: no 8BITMIME: in a multipart message each 8-bit part goes quoted-printable, the others as they were" {
+	fault accept -7
+	printf '%s\n' 'Date: Thu, 01 Jan 2026 10:00:00 +0000' "Message-ID: <$ID@crepes.test>" 'Subject: parts' \
+		'MIME-Version: 1.0' 'Content-Type: multipart/mixed; boundary="=_out"' '' 'preamble' \
+		'--=_out' 'Content-Type: text/plain; charset=utf-8' 'Content-Transfer-Encoding: 8bit' '' \
+		'Grüße, Bob =' '.' '' \
+		'--=_out' 'Content-Type: multipart/alternative; boundary=in' '' \
+		'--in' 'Content-Type: text/plain; charset=us-ascii' '' 'seven bit only' \
+		'--in' 'Content-Type: text/html; charset=iso-8859-1' '' "<p>caf$(printf '\351')</p>" \
+		'--in--' '' \
+		'--=_out' 'Content-Type: application/octet-stream' 'Content-Transfer-Encoding: base64' '' \
+		"$(head -c 300 /dev/urandom | base64)" \
+		'--=_out' 'Content-Type: message/rfc822' 'Content-Transfer-Encoding: 8bit' '' \
+		'Subject: inner' '' 'ünïcödé inside' \
+		'--=_out--' 'epilogue' >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line 'high 0'
+	assert_line "mail <alice@crepes.test> SIZE=$(($(stat -c %s "$FSTORE/1.eml") - 3))"
+	run same_parts "$MSG" "$FSTORE/1.eml"
+	assert_success
+	assert_output "5 parts"
+	# the 7-bit part and the base64 one are untouched; the composite says 7bit now
+	grep -qa '^seven bit only' "$FSTORE/1.eml"
+	[ "$(grep -ac '^Content-Transfer-Encoding: quoted-printable' "$FSTORE/1.eml")" = 3 ]
+	grep -qa '^Content-Transfer-Encoding: 7bit' "$FSTORE/1.eml"
+	! grep -qa '^Content-Transfer-Encoding: 8bit' "$FSTORE/1.eml"
+	# the message in the message/rfc822 part gets one too
+	[ "$(grep -ac '^MIME-Version: 1.0' "$FSTORE/1.eml")" = 2 ]
+}
+
+@test "wire: no 8BITMIME: 8-bit bytes in the header or in a base64 part are refused (exit 65), nothing sent; with SMTPUTF8 the header goes" {
+	fault accept -7
+	printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: cr\303\252pe\n\nbody\n' "$ID" >"$MSG"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 65
+	assert_output --partial "refused: 554 5.6.3 the server has no 8BITMIME, and the message cannot be made 7-bit: 8-bit bytes in a header, which only SMTPUTF8 could carry"
+	printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: base64\n\n\303\251\n--b--\n' >"$BATS_TEST_TMPDIR/b64"
+	run fmsend -f alice@crepes.test bob@crepes.test <"$BATS_TEST_TMPDIR/b64"
+	assert_failure 65
+	assert_output --partial "part 1 has 8-bit bytes, yet says it is base64 or quoted-printable"
+	[ ! -e "$FSTORE/1.env" ]
+	[ "$(queue_count)" = 0 ]
+	kill "$FPID"
+	fault accept -7 -u
+	run fmsend -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test> SIZE=[0-9]* BODY=8BITMIME SMTPUTF8$' "$FSTORE/1.env"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml"
+}
+
 # ------------------------------------------------------------------ 4. faults and the queue
 
 @test "queue: a 421 banner queues the message; --list-queue shows it; msend -q --now via Postfix delivers it exactly once" {
@@ -1088,6 +1412,31 @@ stored_notice() {
 	size=$(sed -n 's/^mail <alice@crepes.test> SIZE=\([0-9]*\)$/\1/p' "$FSTORE/1.env")
 	[ "$size" = $((wire - 3)) ] || fail "SIZE=$size, sent $((wire - 3))"
 	grep -qx 'bare 0' "$FSTORE/1.env"
+	rm -f "$FSTORE/1.eml" "$MSG"
+	if [ -n "${MP_SANITIZE:-}" ] && [ "$MP_SANITIZE" != none ]; then
+		return 0 # the memory figure means nothing under a sanitizer
+	fi
+	local rss
+	rss=$(sed -n 's/^maxrss //p' "$BATS_TEST_TMPDIR/time")
+	[ "$rss" -lt 8192 ] || fail "peak RSS ${rss} KiB"
+}
+
+@test "streaming: a 48 MB 8-bit message re-encoded for a server without 8BITMIME, in BDAT chunks, peak RSS under 8 MiB" {
+	fault accept -7 -c
+	{
+		printf 'Date: Thu, 01 Jan 2026 10:00:00 +0000\nMessage-ID: <%s@crepes.test>\nSubject: big 8-bit\n\n' "$ID"
+		yes 'grüße aus köln, ein langer text mit umlauten äöü und = zeichen' | head -n 700000
+	} >"$MSG"
+	run /usr/bin/time -f 'maxrss %M' -o "$BATS_TEST_TMPDIR/time" \
+		"$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 20 -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line 'high 0'
+	assert_line "mail <alice@crepes.test> SIZE=$(stat -c %s "$FSTORE/1.eml")"
+	# the same line 700000 times, each encoded as the same two (a soft break)
+	[ "$(tail -n +8 "$FSTORE/1.eml" | sort -u | wc -l)" = 2 ]
+	tail -n 4 "$FSTORE/1.eml" | tr -d '\r' | python3 -c 'import sys, quopri; sys.stdout.buffer.write(quopri.decodestring(sys.stdin.buffer.read()))' |
+		cmp - <(tail -n 2 "$MSG")
 	rm -f "$FSTORE/1.eml" "$MSG"
 	if [ -n "${MP_SANITIZE:-}" ] && [ "$MP_SANITIZE" != none ]; then
 		return 0 # the memory figure means nothing under a sanitizer

@@ -29,13 +29,18 @@
  * whole message): "helo", "mail" (the MAIL argument), one "rcpt ADDR CODE"
  * per RCPT, "pipelined" (the commands that had arrived when MAIL was
  * answered), "size" (octets before the final ".\r\n"), "bare" (bare CR or
- * LF octets in the data). -s N advertises SIZE N (default 0: no limit).
+ * LF octets in the data), "high" (octets above 127 in the data). -s N
+ * advertises SIZE N (default 0: no limit). For the EHLO of these modes,
+ * -7 leaves 8BITMIME out, -u offers SMTPUTF8, -n offers DSN and -c
+ * offers CHUNKING: then "BDAT n [LAST]" is taken too (RFC 3030), the
+ * chunks stored one after the other as N.eml (no final dot: the bytes
+ * exactly as received), with "chunks K" (the BDAT commands) in N.env.
  * -x K: after the K-th message accepted in all, the connection is closed
  * without another reply, and every later connection gets "421 too busy";
  * -X K: each connection is closed after its K-th accepted message (a
  * client must connect again for the rest).
  * Every mode logs one line per connection to stderr.
- * usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] MODE
+ * usage: smtpfault [-7cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] MODE
  * (prints PORT=n) */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -137,10 +142,11 @@ static void serve(int fd, const char *mode)
 
 /* ---------------------------------------------------------------- modes for msend */
 
-static const char *store_dir; /* -d */
-static long adv_size;         /* -s */
-static long max_total;        /* -x */
-static long max_per_conn;     /* -X */
+static const char *store_dir;           /* -d */
+static long adv_size;                   /* -s */
+static int no8bit, utf8, dsn, chunking; /* -7, -u, -n, -c */
+static long max_total;                  /* -x */
+static long max_per_conn;               /* -X */
 static long total_accepted;
 
 static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad",
@@ -273,19 +279,35 @@ static void await_data(struct in *in, int ms)
 	}
 }
 
+/* bare CR or LF and 8-bit octets in a piece of the data; prev_cr
+ * carries over from the piece before */
+static void count_octets(const char *s, size_t n, int *prev_cr, long long *bare, long long *high)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (*prev_cr && c != '\n')
+			++*bare;
+		if (c == '\n' && !*prev_cr)
+			++*bare;
+		*prev_cr = c == '\r';
+		*high += (unsigned char)c >= 0x80;
+	}
+}
+
 /* the message after 354, up to and including CR LF . CR LF (a CR LF
  * before the first byte counts: an empty message is ".\r\n"). Stored in
  * f when given, at most limit bytes read when limit > 0. Returns the
  * bytes before the final ".\r\n", -1 when the connection ended first, -2
  * when limit was reached. */
-static long long read_data(struct in *in, FILE *f, long long limit, long long *bare)
+static long long read_data(struct in *in, FILE *f, long long limit, long long *bare,
+                           long long *high)
 {
 	static const char pat[] = "\r\n.\r\n";
 	long long total = 0;
 	int match = 2;   /* as if a CR LF came before */
 	int prev_cr = 0; /* the byte before was a CR */
 
-	*bare = 0;
+	*bare = *high = 0;
 	for (;;) {
 		if (in->start == in->end && !fill(in))
 			return -1;
@@ -293,11 +315,6 @@ static long long read_data(struct in *in, FILE *f, long long limit, long long *b
 		size_t avail = in->end - in->start, i;
 		for (i = 0; i < avail; i++) {
 			char c = s[i];
-			if (prev_cr && c != '\n')
-				++*bare;
-			if (c == '\n' && !prev_cr)
-				++*bare;
-			prev_cr = c == '\r';
 			if (c == pat[match])
 				match++;
 			else
@@ -307,6 +324,7 @@ static long long read_data(struct in *in, FILE *f, long long limit, long long *b
 				break;
 			}
 		}
+		count_octets(s, i, &prev_cr, bare, high);
 		if (f && i)
 			fwrite(s, 1, i, f);
 		in->start += i;
@@ -374,6 +392,13 @@ static void serve2(int fd, const char *mode)
 	int in_mail = 0, accepted = 0, errors = 0;
 	long taken = 0; /* messages accepted on this connection */
 	struct timeval tv = {30, 0};
+	struct { /* the message BDAT is putting together */
+		FILE *f;
+		char tmp[4200];
+		long n;
+		long long size, bare, high;
+		int chunks, prev_cr;
+	} bdat = {0};
 
 	memset(&in, 0, sizeof in);
 	in.fd = fd;
@@ -397,6 +422,9 @@ static void serve2(int fd, const char *mode)
 	while (getline2(&in, cmd, sizeof cmd)) {
 		if (strncasecmp(cmd, "EHLO", 4) == 0 || strncasecmp(cmd, "HELO", 4) == 0) {
 			in_mail = accepted = 0;
+			if (bdat.f)
+				fclose(bdat.f), unlink(bdat.tmp);
+			memset(&bdat, 0, sizeof bdat);
 			env[0] = '\0';
 			envf(env, sizeof env, "helo ", cmd[4] ? cmd + 5 : "", "\n", (char *)NULL);
 			if (toupper((unsigned char)cmd[0]) == 'H') {
@@ -404,7 +432,12 @@ static void serve2(int fd, const char *mode)
 				continue;
 			}
 			snprintf(num, sizeof num, "%ld", adv_size);
-			say(fd, "250-smtpfault\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE ");
+			say(fd, "250-smtpfault\r\n250-PIPELINING\r\n");
+			say(fd, no8bit ? "" : "250-8BITMIME\r\n");
+			say(fd, utf8 ? "250-SMTPUTF8\r\n" : "");
+			say(fd, dsn ? "250-DSN\r\n" : "");
+			say(fd, chunking ? "250-CHUNKING\r\n" : "");
+			say(fd, "250-SIZE ");
 			say(fd, num);
 			say(fd, "\r\n250 ENHANCEDSTATUSCODES\r\n");
 		} else if (strncasecmp(cmd, "MAIL FROM:", 10) == 0) {
@@ -453,9 +486,9 @@ static void serve2(int fd, const char *mode)
 				continue;
 			}
 			say(fd, "354 go ahead, end with <CRLF>.<CRLF>\r\n");
-			long long bare, size;
+			long long bare, high, size;
 			if (strcmp(mode, "dropdata") == 0) {
-				read_data(&in, NULL, 65536, &bare);
+				read_data(&in, NULL, 65536, &bare, &high);
 				return; /* no reply */
 			}
 			FILE *f = NULL;
@@ -466,7 +499,7 @@ static void serve2(int fd, const char *mode)
 				snprintf(tmp, sizeof tmp, "%s/%ld.eml.tmp", store_dir, n);
 				f = fopen(tmp, "w");
 			}
-			size = read_data(&in, f, 0, &bare);
+			size = read_data(&in, f, 0, &bare, &high);
 			if (size < 0) {
 				if (f)
 					fclose(f), unlink(tmp);
@@ -475,7 +508,8 @@ static void serve2(int fd, const char *mode)
 			in_mail = 0;
 			if (f) {
 				char sz[64];
-				snprintf(sz, sizeof sz, "size %lld\nbare %lld\n", size, bare);
+				snprintf(sz, sizeof sz, "size %lld\nbare %lld\nhigh %lld\n", size,
+				         bare, high);
 				envf(env, sizeof env, sz, (char *)NULL);
 				store(n, env, f, tmp);
 			}
@@ -487,7 +521,73 @@ static void serve2(int fd, const char *mode)
 			if ((max_total && total_accepted >= max_total) ||
 			    (max_per_conn && ++taken >= max_per_conn))
 				return; /* gone, whatever comes next */
+		} else if (chunking && strncasecmp(cmd, "BDAT ", 5) == 0) {
+			char *end;
+			long long len = strtoll(cmd + 5, &end, 10);
+			int last = strcasecmp(end, " LAST") == 0;
+			if (end == cmd + 5 || len < 0 || (*end && !last)) {
+				say(fd, "501 5.5.4 BDAT size [LAST]\r\n");
+				continue;
+			}
+			if (!bdat.f && in_mail && accepted && store_dir) {
+				bdat.n = next_number();
+				snprintf(bdat.tmp, sizeof bdat.tmp, "%s/%ld.eml.tmp", store_dir,
+				         bdat.n);
+				bdat.f = fopen(bdat.tmp, "w");
+			}
+			/* the chunk is read whatever the answer (RFC 3030 §2) */
+			for (long long left = len; left > 0;) {
+				if (in.start == in.end && !fill(&in)) {
+					if (bdat.f)
+						fclose(bdat.f), unlink(bdat.tmp);
+					return;
+				}
+				size_t k = in.end - in.start;
+				if ((long long)k > left)
+					k = (size_t)left;
+				count_octets(in.buf + in.start, k, &bdat.prev_cr, &bdat.bare,
+				             &bdat.high);
+				if (bdat.f)
+					fwrite(in.buf + in.start, 1, k, bdat.f);
+				in.start += k;
+				left -= (long long)k;
+				bdat.size += (long long)k;
+			}
+			bdat.chunks++;
+			if (!in_mail || !accepted) {
+				say(fd, in_mail ? "554 5.5.1 no valid recipients\r\n"
+				                : "503 5.5.1 need MAIL first\r\n");
+				continue;
+			}
+			if (!last) {
+				snprintf(num, sizeof num, "%lld", len);
+				say(fd, "250 2.0.0 ");
+				say(fd, num);
+				say(fd, " octets received\r\n");
+				continue;
+			}
+			in_mail = 0;
+			if (bdat.f) {
+				char sz[128];
+				snprintf(sz, sizeof sz,
+				         "size %lld\nbare %lld\nhigh %lld\nchunks %d\n", bdat.size,
+				         bdat.bare, bdat.high, bdat.chunks);
+				envf(env, sizeof env, sz, (char *)NULL);
+				store(bdat.n, env, bdat.f, bdat.tmp);
+			}
+			snprintf(num, sizeof num, "%ld", bdat.n);
+			memset(&bdat, 0, sizeof bdat);
+			say(fd, "250 2.0.0 ok: queued as ");
+			say(fd, num);
+			say(fd, "\r\n");
+			total_accepted++;
+			if ((max_total && total_accepted >= max_total) ||
+			    (max_per_conn && ++taken >= max_per_conn))
+				return; /* gone, whatever comes next */
 		} else if (strcasecmp(cmd, "RSET") == 0) {
+			if (bdat.f)
+				fclose(bdat.f), unlink(bdat.tmp);
+			memset(&bdat, 0, sizeof bdat);
 			in_mail = accepted = 0;
 			say(fd, "250 2.0.0 ok\r\n");
 		} else if (strcasecmp(cmd, "NOOP") == 0) {
@@ -512,8 +612,16 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL, *mode;
 	int port = 0, c, lfd, one = 1;
 
-	while ((c = getopt(argc, argv, "p:P:d:s:x:X:")) != -1) {
-		if (c == 'p')
+	while ((c = getopt(argc, argv, "7cnup:P:d:s:x:X:")) != -1) {
+		if (c == '7')
+			no8bit = 1;
+		else if (c == 'c')
+			chunking = 1;
+		else if (c == 'n')
+			dsn = 1;
+		else if (c == 'u')
+			utf8 = 1;
+		else if (c == 'p')
 			port = atoi(optarg);
 		else if (c == 'P')
 			pidfile = optarg;
@@ -529,8 +637,9 @@ int main(int argc, char **argv)
 			return 64;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: smtpfault [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] "
-		                "[-X K] MODE\n");
+		fprintf(stderr,
+		        "usage: smtpfault [-7cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
+		        "[-x K] [-X K] MODE\n");
 		return 64;
 	}
 	mode = argv[optind];

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "hdr.h"
 #include "io.h"
 #include "msend.h"
 #include "mx.h"
@@ -67,17 +68,21 @@ static void usage(FILE *f)
 	    "      --maildomain DOM   qualifies bare names (root -> root@DOM)\n"
 	    "      --aliases FILE     local names to addresses (\"root: ops@example.org\")\n"
 	    "      --helo NAME        EHLO name (default: this host)\n"
+	    "      --no-chunking      DATA even where the server offers BDAT (RFC 3030)\n"
 	    "      --timeout SEC      per network step (default 300, RFC 5321 4.5.3.2)\n"
 	    "      --queue DIR        queue directory\n"
 	    "      --no-queue         exit 75 instead of queueing\n"
 	    "      --max-age SEC      give up on queued mail after this long (5 days)\n"
 	    "      --log FILE         one line per message in FILE (--syslog: to syslog)\n"
+	    "  -N, --notify WHEN      DSN: never, or success,failure,delay (RFC 3461)\n"
+	    "  -R, --ret full|hdrs    DSN: what a bounce returns of the message\n"
+	    "      --envid ID         DSN: the envelope ID (also -VID)\n"
 	    "  -q, --flush            send the queued messages that are due (all with --now)\n"
 	    "      --list-queue       list the queue (also -bp)\n"
 	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n"
-	    "sendmail options accepted: -i -oi -oem -oee -B TYPE -N DSN -R RET -VENVID -Ac -Am\n"
+	    "sendmail options accepted: -i -oi -oem -oee -B TYPE -Ac -Am\n"
 	    "-bm -bp, -C FILE as --config, and -oX/-X ignored with no effect.\n",
 	    mp_progname(), mp_progname(), mp_progname());
 }
@@ -91,7 +96,9 @@ static void check_addr(const char *a, const char *what)
 		mp_die(EX_USAGE, "%s: '%s' is not an address", what, a);
 }
 
-/* qualify a bare name and turn an IDN domain into its A-label */
+/* qualify a bare name and turn an IDN domain into its A-label; a UTF-8
+ * local part stays: whether it can go depends on each server's SMTPUTF8
+ * (send.c) */
 static char *normalize_addr(const char *a, const char *maildomain, const char *what)
 {
 	const char *at = strrchr(a, '@');
@@ -100,17 +107,17 @@ static char *normalize_addr(const char *a, const char *maildomain, const char *w
 	char *out;
 
 	check_addr(a, what);
+	for (size_t i = 0, l = strlen(a), k; i < l; i += k) {
+		k = (unsigned char)a[i] < 0x80 ? 1
+		                               : mp_utf8_len((const unsigned char *)a + i, l - i);
+		if (!k)
+			mp_die(EX_DATAERR, "%s: '%s' is not UTF-8", what, a);
+	}
 	if (!at) {
 		out = mp_xmalloc(strlen(a) + strlen(maildomain) + 2);
 		sprintf(out, "%s@%s", a, maildomain);
 		return out;
 	}
-	for (const char *p = a; p < at; p++)
-		if ((unsigned char)*p >= 0x80)
-			mp_die(EX_DATAERR,
-			       "%s: '%s': a UTF-8 local part needs SMTPUTF8, which msend does not "
-			       "speak yet",
-			       what, a);
 	mp_err_clear(&e);
 	if (mp_mx_idn(at + 1, al, sizeof al, ul, sizeof ul, &e) < 0)
 		mp_die(EX_DATAERR, "%s: '%s': %s", what, a, e.msg);
@@ -313,7 +320,9 @@ enum {
 	OPT_SYSLOG,
 	OPT_CC,
 	OPT_BCC,
-	OPT_REPLYTO
+	OPT_REPLYTO,
+	OPT_ENVID,
+	OPT_NOCHUNK
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -547,6 +556,10 @@ int main(int argc, char **argv)
 	                                   {"cc", required_argument, NULL, OPT_CC},
 	                                   {"bcc", required_argument, NULL, OPT_BCC},
 	                                   {"reply-to", required_argument, NULL, OPT_REPLYTO},
+	                                   {"notify", required_argument, NULL, 'N'},
+	                                   {"ret", required_argument, NULL, 'R'},
+	                                   {"envid", required_argument, NULL, OPT_ENVID},
+	                                   {"no-chunking", no_argument, NULL, OPT_NOCHUNK},
 	                                   {"server", required_argument, NULL, OPT_SERVER},
 	                                   {"port", required_argument, NULL, OPT_PORT},
 	                                   {"tls", no_argument, NULL, OPT_TLS},
@@ -576,6 +589,8 @@ int main(int argc, char **argv)
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
 	struct settings s = {.max_age = -1};
+	struct dsn dsn = {0};
+	struct mp_err e;
 	const char *from = NULL, *maildomain = NULL, *account = NULL, *config = NULL;
 	const char *aliases_file = NULL, *full_name = NULL;
 	struct compose cm = {0};
@@ -586,6 +601,7 @@ int main(int argc, char **argv)
 	int c, tflag = 0, flush = 0, listq = 0, no_tls = 0;
 
 	mp_setprogname(argv[0]);
+	mp_err_clear(&e);
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
@@ -624,9 +640,13 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 		case 'B':
+		case 'X': break;
 		case 'N':
 		case 'R':
-		case 'X': break;
+		case OPT_ENVID:
+			if (dsn_set(&dsn, c == OPT_ENVID ? 'V' : c, optarg, &e) < 0)
+				mp_die_err(NULL, &e);
+			break;
 		case 'a': account = optarg; break;
 		case 'C': config = optarg; break;
 		case OPT_FP: s.fingerprint = optarg; break;
@@ -647,7 +667,9 @@ int main(int argc, char **argv)
 				printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION);
 				return 0;
 			}
-			break; /* -VENVID: the DSN envelope ID, accepted */
+			if (dsn_set(&dsn, 'V', optarg, &e) < 0) /* -VENVID */
+				mp_die_err(NULL, &e);
+			break;
 		case 'q': flush = 1; break;
 		case 'v': s.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -676,6 +698,7 @@ int main(int argc, char **argv)
 		case OPT_NOQUEUE: s.no_queue = 1; break;
 		case OPT_MAXAGE: s.max_age = num(optarg, "max-age", 0, 10L * 365 * 86400); break;
 		case OPT_LISTQ: listq = 1; break;
+		case OPT_NOCHUNK: s.no_chunking = 1; break;
 		case OPT_NOW: s.no_queue = 1; break;
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
@@ -684,9 +707,7 @@ int main(int argc, char **argv)
 	argv += optind;
 
 	/* the configuration file, then the account, under the command line */
-	struct mp_err e;
 	struct envcfg ec = {0};
-	mp_err_clear(&e);
 	if (mp_conf_load(&conf, config, &e) < 0)
 		mp_die_err(NULL, &e);
 	cmdline = s;
@@ -764,7 +785,7 @@ int main(int argc, char **argv)
 	free(cm.attach);
 	free(cm.cc);
 	free(bcc);
-	struct message m = {.fd = -1};
+	struct message m = {.fd = -1, .dsn = dsn};
 	spool(tflag, maildomain, env_from, &rcpts, &nr, &m);
 	if (nr == 0)
 		mp_die(EX_USAGE, "no recipients (give them as arguments, or -t)");
@@ -788,7 +809,7 @@ int main(int argc, char **argv)
 		msend_log(&s, env_from, r, nr, m.wiresize, m.msgid, server, e.msg);
 		mp_die_err(NULL, &e);
 	}
-	size_t ok = 0, perm = 0, waiting = 0, unknown = 0;
+	size_t ok = 0, perm = 0, waiting = 0, unknown = 0, baddata = 0;
 	for (size_t i = 0; i < nr; i++) {
 		if (r[i].done && r[i].code / 100 == 2) {
 			ok++;
@@ -797,6 +818,8 @@ int main(int argc, char **argv)
 		if (r[i].done) {
 			perm++;
 			unknown += r[i].code == 550 && strstr(r[i].text, "5.1.1") != NULL;
+			baddata +=
+			    strstr(r[i].text, "5.6.") != NULL; /* the message or an address */
 			mp_warn("<%s>: refused: %d %s", r[i].addr, r[i].code, r[i].text);
 		} else {
 			waiting++;
@@ -852,6 +875,6 @@ int main(int argc, char **argv)
 	free(r);
 	free(env_from);
 	if (perm)
-		return unknown == perm ? EX_NOUSER : EX_UNAVAILABLE;
+		return unknown == perm ? EX_NOUSER : baddata == perm ? EX_DATAERR : EX_UNAVAILABLE;
 	return 0;
 }

@@ -10,12 +10,42 @@
 #include "smtp.h"
 #include "util.h"
 
+/* mime7.c: the 7-bit form of an 8-bit message (quoted-printable parts),
+ * for a server without 8BITMIME; a learn pass fills plan (a byte per
+ * leaf part), the second rewrites by it; lines in, CR LF, unstuffed */
+#define MIME7_PARTS   1024
+#define MIME7_8BIT    0x1u /* the part has 8-bit bytes */
+#define MIME7_NOTUTF8 0x2u /* ... and they are not UTF-8 */
+#define MIME7_ENCODED 0x4u /* it says base64 or quoted-printable already */
+struct mime7;
+struct mime7 *mime7_new(unsigned char *plan, int learn);
+int mime7_feed(struct mime7 *x, const char *p, size_t n, struct mp_buf *out, struct mp_err *e);
+int mime7_end(struct mime7 *x, struct mp_buf *out, struct mp_err *e);
+void mime7_free(struct mime7 *x);
+
+/* DSN (RFC 3461) as -N, -R and -V asked for it; empty strings: not */
+struct dsn {
+	char notify[32]; /* NEVER, or SUCCESS, FAILURE and DELAY joined by ',' */
+	char ret[8];     /* FULL or HDRS */
+	char envid[101]; /* printable ASCII, xtext on the wire */
+};
+
 /* the message as it will go on the wire */
 struct message {
 	int fd;             /* the message as received (a spool or queue file) */
 	long long wiresize; /* size after CRLF normalisation and dot-stuffing */
-	int eightbit;       /* 8-bit bytes in it */
-	int strip_bcc;      /* -t: Bcc: lines are not sent */
+	long long dots;     /* the stuffed dots in it: BDAT sends none */
+	int chunking;       /* BDAT when offered (not --no-chunking) */
+	/* the 7-bit form, for a server without 8BITMIME: worked out when
+	 * first needed (state 1), or found impossible (-1, why in err7) */
+	int state7;
+	long long wiresize7, dots7;
+	unsigned char plan7[MIME7_PARTS];
+	char err7[256];
+	int eightbit;  /* 8-bit bytes in it */
+	int hdr8bit;   /* ... in its header (RFC 6532: SMTPUTF8) */
+	int strip_bcc; /* -t: Bcc: lines are not sent */
+	struct dsn dsn;
 	char msgid[256];
 };
 
@@ -47,6 +77,7 @@ struct settings {
 	const char *helo;
 	int timeout_ms;
 	int verbose;
+	int no_chunking; /* DATA even where BDAT is offered */
 	/* queue */
 	const char *queue;
 	int no_queue;
@@ -72,6 +103,9 @@ int compose(const struct compose *c, int in, int out, struct mp_err *e);
 void msend_log(const struct settings *s, const char *from, const struct rcpt *r, size_t n,
                long long size, const char *msgid, const char *server, const char *result);
 
+/* Check and set a DSN request: what is 'N' (-N), 'R' (-R) or 'V' (-V);
+ * -1 and EX_USAGE when v is not valid. */
+int dsn_set(struct dsn *d, int what, const char *v, struct mp_err *e);
 /* Read a message (fd), check it can be sent, fill wiresize/eightbit. */
 int msg_scan(struct message *m, struct mp_err *e);
 /* Send the message to each recipient not yet done; codes in r[]. Returns

@@ -61,7 +61,7 @@ static long backoff(int attempts)
 
 static int write_env(const char *dir, const char *id, const char *account, const char *from,
                      const struct rcpt *r, size_t n, long created, int attempts, long next,
-                     const char *last, int strip_bcc, struct mp_err *e)
+                     const char *last, int strip_bcc, const struct dsn *d, struct mp_err *e)
 {
 	struct mp_buf b = MP_BUF_INIT;
 	char path[4200];
@@ -69,6 +69,12 @@ static int write_env(const char *dir, const char *id, const char *account, const
 
 	mp_buf_printf(&b, "from %s\ncreated %ld\nattempts %d\nnext %ld\nstrip-bcc %d\n", from,
 	              created, attempts, next, strip_bcc);
+	if (d->notify[0]) /* DSN: -N, -R, -V */
+		mp_buf_printf(&b, "notify %s\n", d->notify);
+	if (d->ret[0])
+		mp_buf_printf(&b, "ret %s\n", d->ret);
+	if (d->envid[0])
+		mp_buf_printf(&b, "envid %s\n", d->envid);
 	if (account)
 		mp_buf_printf(&b, "account %s\n", account);
 	for (size_t i = 0; i < n; i++)
@@ -127,7 +133,7 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 		if (!r[i].done && r[i].text[0])
 			last = r[i].text;
 	if (write_env(dir, id, s->account, from, r, n, (long)time(NULL), 1,
-	              (long)time(NULL) + backoff(0), last, m->strip_bcc, e) < 0) {
+	              (long)time(NULL) + backoff(0), last, m->strip_bcc, &m->dsn, e) < 0) {
 		unlink(final);
 		return -1;
 	}
@@ -140,6 +146,7 @@ struct entry {
 	size_t n;
 	long created, next;
 	int attempts, strip_bcc;
+	struct dsn dsn;
 	char error[512];
 	char account[256];
 };
@@ -148,6 +155,7 @@ static int read_env(const char *path, struct entry *en)
 {
 	FILE *f = fopen(path, "re");
 	char line[2048];
+	struct mp_err e;
 
 	memset(en, 0, sizeof *en);
 	if (!f)
@@ -165,7 +173,13 @@ static int read_env(const char *path, struct entry *en)
 		else if (strncmp(line, "account ", 8) == 0)
 			snprintf(en->account, sizeof en->account, "%.250s", line + 8);
 		else if (strncmp(line, "strip-bcc ", 10) == 0)
-			en->strip_bcc = atoi(line + 10); /* -t: Bcc: never goes out */
+			en->strip_bcc = atoi(line + 10);   /* -t: Bcc: never goes out */
+		else if (strncmp(line, "notify ", 7) == 0) /* checked as -N, -R, -V are */
+			dsn_set(&en->dsn, 'N', line + 7, &e);
+		else if (strncmp(line, "ret ", 4) == 0)
+			dsn_set(&en->dsn, 'R', line + 4, &e);
+		else if (strncmp(line, "envid ", 6) == 0)
+			dsn_set(&en->dsn, 'V', line + 6, &e);
 		else if (strncmp(line, "error ", 6) == 0)
 			snprintf(en->error, sizeof en->error, "%.500s", line + 6);
 		else if (strncmp(line, "rcpt ", 5) == 0) {
@@ -330,6 +344,7 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	mp_err_clear(&e);
 	m.fd = open(msg, O_RDONLY | O_CLOEXEC);
 	m.strip_bcc = en->strip_bcc;
+	m.dsn = en->dsn;
 	if (m.fd < 0 || msg_scan(&m, &e) < 0) {
 		mp_warn("%s: %s", id, m.fd < 0 ? strerror(errno) : e.msg);
 		if (m.fd >= 0)
@@ -379,7 +394,7 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 				last = en->r[k].text;
 		write_env(dir, id, en->account[0] ? en->account : NULL, en->from, en->r, en->n,
 		          en->created, en->attempts + 1, (long)time(NULL) + backoff(en->attempts),
-		          last, en->strip_bcc, &e);
+		          last, en->strip_bcc, &en->dsn, &e);
 		printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", id, sent, failed,
 		       waiting, last);
 		if (!*worst)

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,20 +35,22 @@ struct norm {
 	int strip_bcc;
 	char hold[4]; /* a header line's first bytes, until it is known not Bcc: */
 	int nhold, deciding;
-	long long size;
-	int eightbit;
+	long long size, dots; /* octets out, and how many are stuffed dots */
+	int eightbit, hdr8bit;
+	int nostuff; /* BDAT, or a stage after this one stuffs */
 };
 
 /* one byte of a line (not a line end) onto the wire */
 static int put(struct norm *n, unsigned char c, struct mp_buf *out, struct mp_err *e)
 {
-	if (n->col == 0 && c == '.' && !n->skipping) { /* dot-stuffing */
+	if (n->col == 0 && c == '.' && !n->skipping && !n->nostuff) { /* dot-stuffing */
 		if (out && mp_buf_putc(out, '.'))
 			return mp_err_sys(e, EX_TEMPFAIL, "message");
 		n->size++;
+		n->dots++;
 	}
 	if (c >= 0x80)
-		n->eightbit = 1;
+		n->eightbit = 1, n->hdr8bit |= n->header;
 	if (++n->col > LINE_MAX_SMTP)
 		return mp_err_set(e, EX_DATAERR, "line %ld is longer than %d octets", n->line + 1,
 		                  LINE_MAX_SMTP);
@@ -158,67 +161,227 @@ static int norm_end(struct norm *n, struct mp_buf *out, struct mp_err *e)
 	return 0;
 }
 
-int msg_scan(struct message *m, struct mp_err *e)
-{
-	struct norm n = {.bol = 1, .header = 1, .strip_bcc = m->strip_bcc};
-	unsigned char buf[65536];
-	ssize_t r;
+/* where a pass over the message puts the wire form: NULL counts only */
+typedef int (*sink_fn)(void *ctx, const char *p, size_t n, struct mp_err *e);
 
-	if (lseek(m->fd, 0, SEEK_SET) < 0)
-		return mp_err_sys(e, EX_IOERR, "message");
-	while ((r = read(m->fd, buf, sizeof buf)) > 0)
-		if (norm_feed(&n, buf, (size_t)r, NULL, e) < 0)
-			return -1;
-	if (r < 0)
-		return mp_err_sys(e, EX_IOERR, "message");
-	norm_end(&n, NULL, e);
-	if (n.size == 0)
-		return mp_err_set(e, EX_DATAERR, "empty message");
-	m->wiresize = n.size;
-	m->eightbit = n.eightbit;
-	return 0;
+#define WIRE_NOSTUFF 0x1u /* BDAT: no dot-stuffing */
+#define WIRE_7BIT    0x2u /* 8-bit parts quoted-printable (mime7.c) */
+#define WIRE_LEARN   0x4u /* ... only learn which they are: no output */
+
+/* the 7-bit stage: the normalised lines in a through the MIME walk,
+ * then dot-stuffed unless BDAT, counted, to the sink */
+struct stage7 {
+	struct mime7 *x;
+	struct mp_buf b;
+	int bol;
+	long long size, dots;
+};
+
+static int through7(struct stage7 *st, unsigned how, struct mp_buf *a, int end, sink_fn sink,
+                    void *ctx, struct mp_err *e)
+{
+	mp_buf_reset(&st->b);
+	if (mime7_feed(st->x, a->data, a->len, &st->b, e) < 0 ||
+	    (end && mime7_end(st->x, &st->b, e) < 0))
+		return -1;
+	mp_buf_reset(a); /* now the stuffed form */
+	for (size_t i = 0; i < st->b.len; i++) {
+		if (st->bol && st->b.data[i] == '.' && !(how & WIRE_NOSTUFF)) {
+			if (mp_buf_putc(a, '.') < 0)
+				return mp_err_sys(e, EX_TEMPFAIL, "message");
+			st->dots++;
+		}
+		st->bol = st->b.data[i] == '\n';
+		if (mp_buf_putc(a, st->b.data[i]) < 0)
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+	}
+	st->size += (long long)a->len;
+	return sink && a->len ? sink(ctx, a->data, a->len, e) : 0;
 }
 
-/* the body after DATA: normalised, then ".\r\n" */
-static int send_body(struct mp_proto *p, struct message *m, struct mp_err *e)
+/* One pass over the message, in the wire form how asks for: its octets
+ * (and the stuffed dots among them) in *size and *dots. */
+static int emit(struct message *m, unsigned how, sink_fn sink, void *ctx, long long *size,
+                long long *dots, struct mp_err *e)
 {
-	struct norm n = {.bol = 1, .header = 1, .strip_bcc = m->strip_bcc};
-	struct mp_buf out = MP_BUF_INIT;
+	struct norm n = {.bol = 1,
+	                 .header = 1,
+	                 .strip_bcc = m->strip_bcc,
+	                 .nostuff = (how & (WIRE_NOSTUFF | WIRE_7BIT)) != 0};
+	struct stage7 st = {.b = MP_BUF_INIT, .bol = 1};
+	struct mp_buf out = MP_BUF_INIT, *o = sink || (how & WIRE_7BIT) ? &out : NULL;
 	unsigned char buf[65536];
 	ssize_t r;
 	int rc = -1;
 
 	if (lseek(m->fd, 0, SEEK_SET) < 0)
 		return mp_err_sys(e, EX_IOERR, "message");
-	if (p->trace)
-		fprintf(stderr, "C: (%lld octets of message)\n", m->wiresize);
+	if (how & WIRE_7BIT)
+		st.x = mime7_new(m->plan7, (how & WIRE_LEARN) != 0);
 	while ((r = read(m->fd, buf, sizeof buf)) > 0) {
 		mp_buf_reset(&out);
-		if (norm_feed(&n, buf, (size_t)r, &out, e) < 0)
+		if (norm_feed(&n, buf, (size_t)r, o, e) < 0)
 			goto done;
-		if (p->tls_on ? mp_tls_write(&p->tls, out.data, out.len, e) < 0
-		              : mp_write_full(p->fd, out.data, out.len) < 0) {
-			if (!p->tls_on)
-				mp_err_sys(e, EX_TEMPFAIL, "DATA: send");
+		if (st.x ? through7(&st, how, &out, 0, sink, ctx, e) < 0
+		         : sink && out.len && sink(ctx, out.data, out.len, e) < 0)
 			goto done;
-		}
 	}
 	if (r < 0) {
 		mp_err_sys(e, EX_IOERR, "message");
 		goto done;
 	}
 	mp_buf_reset(&out);
-	norm_end(&n, &out, e);
-	mp_buf_append(&out, ".\r\n", 3);
-	if (p->tls_on ? mp_tls_write(&p->tls, out.data, out.len, e) < 0
-	              : mp_write_full(p->fd, out.data, out.len) < 0) {
-		if (!p->tls_on)
-			mp_err_sys(e, EX_TEMPFAIL, "DATA: send");
+	if (norm_end(&n, o, e) < 0)
 		goto done;
-	}
+	if (st.x ? through7(&st, how, &out, 1, sink, ctx, e) < 0
+	         : sink && out.len && sink(ctx, out.data, out.len, e) < 0)
+		goto done;
+	*size = st.x ? st.size : n.size;
+	*dots = st.x ? st.dots : n.dots;
+	m->eightbit = n.eightbit;
+	m->hdr8bit = n.hdr8bit;
 	rc = 0;
 done:
+	mime7_free(st.x);
+	mp_buf_free(&st.b);
 	mp_buf_free(&out);
+	return rc;
+}
+
+int msg_scan(struct message *m, struct mp_err *e)
+{
+	if (emit(m, 0, NULL, NULL, &m->wiresize, &m->dots, e) < 0)
+		return -1;
+	if (m->wiresize == 0)
+		return mp_err_set(e, EX_DATAERR, "empty message");
+	return 0;
+}
+
+/* the 7-bit form's plan and size, once: 0 ready, -1 it cannot be made
+ * (m->err7 says why) */
+static int prepare7(struct message *m)
+{
+	struct mp_err e;
+	long long sz, dots;
+
+	if (m->state7 == 0) {
+		mp_err_clear(&e);
+		m->state7 = 1;
+		if (m->hdr8bit) {
+			mp_err_set(&e, EX_DATAERR,
+			           "8-bit bytes in a header, which only SMTPUTF8 could carry");
+			m->state7 = -1;
+		} else if (emit(m, WIRE_7BIT | WIRE_LEARN, NULL, NULL, &sz, &dots, &e) < 0 ||
+		           emit(m, WIRE_7BIT, NULL, NULL, &m->wiresize7, &m->dots7, &e) < 0) {
+			m->state7 = -1;
+		}
+		if (m->state7 < 0)
+			snprintf(m->err7, sizeof m->err7, "%s", e.msg);
+	}
+	return m->state7 > 0 ? 0 : -1;
+}
+
+/* octets onto the connection, in clear or TLS */
+static int wire_write(struct mp_proto *p, const void *data, size_t n, struct mp_err *e)
+{
+	if (p->tls_on)
+		return mp_tls_write(&p->tls, data, n, e);
+	if (mp_write_full(p->fd, data, n) < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "send");
+	return 0;
+}
+
+static int data_sink(void *ctx, const char *d, size_t n, struct mp_err *e)
+{
+	return wire_write(ctx, d, n, e);
+}
+
+/* the body after DATA: the wire form, then ".\r\n" */
+static int send_data(struct mp_proto *p, struct message *m, unsigned how, long long size,
+                     struct mp_err *e)
+{
+	long long sz, dots;
+
+	if (p->trace)
+		fprintf(stderr, "C: (%lld octets of message)\n", size);
+	if (emit(m, how, data_sink, p, &sz, &dots, e) < 0)
+		return -1;
+	return wire_write(p, ".\r\n", 3, e);
+}
+
+/* BDAT (RFC 3030): the message in chunks of CHUNK octets, the last one
+ * "BDAT n LAST"; with PIPELINING up to CHUNK_AHEAD chunks go out before
+ * their replies are read */
+#define CHUNK       65536
+#define CHUNK_AHEAD 8
+
+struct chunker {
+	struct mp_proto *p;
+	struct mp_buf buf;
+	int pipelining, inflight;
+	struct mp_smtp_reply rep, bad; /* the last reply; the first that was not 2xx */
+};
+
+static int chunk_send(struct chunker *k, int last, struct mp_err *e)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof cmd, "BDAT %zu%s", k->buf.len, last ? " LAST" : "");
+	if (mp_proto_send(k->p, cmd, NULL, e) < 0 ||
+	    (k->buf.len && wire_write(k->p, k->buf.data, k->buf.len, e) < 0))
+		return -1;
+	mp_buf_reset(&k->buf);
+	k->inflight++;
+	while (k->inflight > (k->pipelining && !last ? CHUNK_AHEAD : 0)) {
+		if (mp_smtp_reply(k->p, &k->rep, e) < 0)
+			return -1;
+		k->inflight--;
+		if (k->rep.code / 100 != 2 && !k->bad.code)
+			k->bad = k->rep;
+	}
+	/* a refused chunk ends the transaction: stop sending */
+	return k->bad.code ? mp_err_set(e, 0, "BDAT refused") : 0;
+}
+
+static int chunk_sink(void *ctx, const char *d, size_t n, struct mp_err *e)
+{
+	struct chunker *k = ctx;
+
+	while (n) {
+		size_t take = CHUNK - k->buf.len < n ? CHUNK - k->buf.len : n;
+		if (mp_buf_append(&k->buf, d, take) < 0)
+			return mp_err_sys(e, EX_TEMPFAIL, "message");
+		d += take;
+		n -= take;
+		if (k->buf.len == CHUNK && chunk_send(k, 0, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* the message with BDAT; rep gets the reply that decides: 0, or -1 when
+ * the session failed */
+static int send_bdat(struct mp_proto *p, struct message *m, unsigned how, int pipelining,
+                     struct mp_smtp_reply *rep, struct mp_err *e)
+{
+	struct chunker k = {.p = p, .buf = MP_BUF_INIT, .pipelining = pipelining};
+	long long sz, dots;
+	int rc = emit(m, how | WIRE_NOSTUFF, chunk_sink, &k, &sz, &dots, e);
+
+	if (rc == 0)
+		rc = chunk_send(&k, 1, e);
+	/* a refused chunk: the replies still owed, then that refusal */
+	while (rc < 0 && k.bad.code && k.inflight > 0) {
+		if (mp_smtp_reply(p, &k.rep, e) < 0)
+			break;
+		k.inflight--;
+	}
+	mp_buf_free(&k.buf);
+	if (k.bad.code) {
+		*rep = k.bad;
+		return k.inflight ? -1 : 0;
+	}
+	*rep = k.rep;
 	return rc;
 }
 
@@ -229,7 +392,89 @@ static int code_class(int code)
 	return code / 100;
 }
 
-/* MAIL, RCPT... and DATA (pipelined when offered); each recipient gets
+/* every recipient not yet done gets code and the text */
+static void refuse_rest(struct rcpt *r, size_t n, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done) {
+			r[i].code = code;
+			va_start(ap, fmt);
+			vsnprintf(r[i].text, sizeof r[i].text, fmt, ap);
+			va_end(ap);
+		}
+}
+
+static int ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* addr as it goes on the wire (its domain is A-labels already, which
+ * RFC 6531 allows too, and which every server routes): -1 when it
+ * cannot go, a UTF-8 local part without SMTPUTF8 */
+static int wire_addr(const char *addr, int utf8, char *out, size_t n)
+{
+	if (!utf8 && !ascii(addr, strlen(addr)))
+		return -1;
+	return snprintf(out, n, "%s", addr) < (int)n ? 0 : -1;
+}
+
+int dsn_set(struct dsn *d, int what, const char *v, struct mp_err *e)
+{
+	static const char *const kw[] = {"SUCCESS", "FAILURE", "DELAY"};
+	char *o = what == 'N' ? d->notify : what == 'R' ? d->ret : d->envid;
+	size_t cap = what == 'N' ? sizeof d->notify : what == 'R' ? sizeof d->ret : sizeof d->envid;
+	char x[3 * sizeof d->envid];
+
+	if (what == 'V') {
+		if (!*v || !ascii(v, strlen(v)) || strpbrk(v, "\r\n\t") ||
+		    mp_smtp_xtext(v, x, sizeof x) < 0 || strlen(x) > 100)
+			return mp_err_set(e, EX_USAGE,
+			                  "ENVID: '%s': expected printable ASCII, at most 100 "
+			                  "characters as xtext",
+			                  v);
+		snprintf(o, cap, "%s", v);
+		return 0;
+	}
+	if (what == 'R') {
+		if (strcasecmp(v, "full") != 0 && strcasecmp(v, "hdrs") != 0)
+			return mp_err_set(e, EX_USAGE, "RET: '%s': expected full or hdrs", v);
+		snprintf(o, cap, "%s", strcasecmp(v, "full") == 0 ? "FULL" : "HDRS");
+		return 0;
+	}
+	/* NOTIFY: never, or a list of success, failure, delay */
+	unsigned seen = 0;
+	char list[sizeof d->notify] = "";
+	if (strcasecmp(v, "never") == 0) {
+		snprintf(o, cap, "NEVER");
+		return 0;
+	}
+	for (const char *p = v;;) {
+		size_t l = strcspn(p, ","), k = 0;
+		while (k < 3 && (strlen(kw[k]) != l || strncasecmp(p, kw[k], l) != 0))
+			k++;
+		if (k == 3 || (seen & (1u << k)))
+			return mp_err_set(e, EX_USAGE,
+			                  "NOTIFY: '%s': expected never, or success, failure and "
+			                  "delay joined by commas",
+			                  v);
+		seen |= 1u << k;
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+		         list[0] ? "," : "", kw[k]);
+		if (!p[l])
+			return snprintf(o, cap, "%s", list), 0;
+		p += l + 1;
+	}
+}
+
+#define NEED_UTF8 "5.6.7 a UTF-8 local part needs SMTPUTF8, which the server does not offer"
+
+/* MAIL, RCPT... and DATA or BDAT (pipelined when offered); each recipient gets
  * its code. Returns 0 when the server took the message for the accepted
  * recipients, 1 when nothing was taken (all refused, or the transaction
  * failed with a reply), -1 when the session failed. */
@@ -237,34 +482,62 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
                        const char *from, struct rcpt *r, size_t n, struct mp_err *e)
 {
 	struct mp_smtp_reply rep;
-	char cmd[1200];
+	char cmd[1200], wa[600];
 	size_t accepted = 0, pending = 0;
-	int pipelining = (c->bits & MP_SMTP_PIPELINING) != 0;
+	int pipelining = (c->bits & MP_SMTP_PIPELINING) != 0, utf8 = 0;
+	int bdat = (c->bits & MP_SMTP_CHUNKING) && m->chunking;
+	/* 8-bit to a server without 8BITMIME (nor SMTPUTF8, which implies
+	 * it): quoted-printable, never raw */
+	int to7 = m->eightbit && !(c->bits & (MP_SMTP_8BITMIME | MP_SMTP_SMTPUTF8));
+	unsigned how = to7 ? WIRE_7BIT : 0;
 
-	if ((c->bits & MP_SMTP_SIZE) && c->size > 0 && m->wiresize > c->size) {
-		for (size_t i = 0; i < n; i++)
-			if (!r[i].done) {
-				r[i].code = 552;
-				snprintf(r[i].text, sizeof r[i].text,
-				         "the message (%lld octets) is over the server's SIZE %ld",
-				         m->wiresize, c->size);
-			}
+	if (to7 && prepare7(m) < 0) {
+		refuse_rest(r, n, 554,
+		            "5.6.3 the server has no 8BITMIME, and the message cannot "
+		            "be made 7-bit: %s",
+		            m->err7);
 		return 1;
 	}
-	if (m->eightbit && !(c->bits & MP_SMTP_8BITMIME)) {
-		for (size_t i = 0; i < n; i++)
-			if (!r[i].done) {
-				r[i].code = 554;
-				snprintf(r[i].text, sizeof r[i].text,
-				         "8-bit message, and the server has no 8BITMIME");
-			}
+	if (to7 && p->trace)
+		fprintf(stderr, "%s: the server has no 8BITMIME: 8-bit parts go quoted-printable\n",
+		        mp_progname());
+	/* the octets that go, exactly */
+	long long size = (to7 ? m->wiresize7 : m->wiresize) - (bdat ? to7 ? m->dots7 : m->dots : 0);
+	if ((c->bits & MP_SMTP_SIZE) && c->size > 0 && size > c->size) {
+		refuse_rest(r, n, 552, "the message (%lld octets) is over the server's SIZE %ld",
+		            size, c->size);
 		return 1;
 	}
-	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", from);
+	/* SMTPUTF8 when the server offers it and an address or the header
+	 * needs it; without it, an address goes with A-labels if it can */
+	if (c->bits & MP_SMTP_SMTPUTF8) {
+		utf8 = m->hdr8bit || !ascii(from, strlen(from));
+		for (size_t i = 0; i < n; i++)
+			utf8 |= !r[i].done && !ascii(r[i].addr, strlen(r[i].addr));
+	}
+	if (wire_addr(from, utf8, wa, sizeof wa) < 0) {
+		refuse_rest(r, n, 553, "MAIL FROM: " NEED_UTF8);
+		return 1;
+	}
+	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", wa);
 	if (c->bits & MP_SMTP_SIZE)
-		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SIZE=%lld", m->wiresize);
-	if (m->eightbit)
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SIZE=%lld", size);
+	if (m->eightbit && !to7)
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " BODY=8BITMIME");
+	if (utf8)
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SMTPUTF8");
+	const struct dsn *d = &m->dsn;
+	int dsn = (c->bits & MP_SMTP_DSN) != 0;
+	if (!dsn && (d->notify[0] || d->ret[0] || d->envid[0]) && p->trace)
+		fprintf(stderr, "%s: the server does not offer DSN: -N, -R and -V are left out\n",
+		        mp_progname()); /* as sendmail does */
+	if (dsn && d->ret[0])
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " RET=%s", d->ret);
+	if (dsn && d->envid[0]) {
+		char x[3 * sizeof d->envid];
+		mp_smtp_xtext(d->envid, x, sizeof x);
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " ENVID=%s", x);
+	}
 	if (mp_proto_send(p, cmd, NULL, e) < 0)
 		return -1;
 	if (!pipelining) {
@@ -276,7 +549,16 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].done)
 			continue;
-		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", r[i].addr);
+		if (wire_addr(r[i].addr, utf8, wa, sizeof wa) < 0) {
+			r[i].code = 553; /* not sent: the others go on */
+			snprintf(r[i].text, sizeof r[i].text, NEED_UTF8);
+			r[i].done = 1;
+			continue;
+		}
+		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", wa);
+		if (dsn && d->notify[0])
+			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " NOTIFY=%s",
+			         d->notify);
 		if (mp_proto_send(p, cmd, NULL, e) < 0)
 			return -1;
 		pending++;
@@ -289,8 +571,9 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 		}
 	}
 	if (pipelining) {
-		/* MAIL, the RCPTs and DATA went out in one go (RFC 2920) */
-		if (mp_proto_send(p, "DATA", NULL, e) < 0)
+		/* MAIL, the RCPTs and DATA went out in one go (RFC 2920); BDAT
+		 * waits for the replies, so that no data goes for nothing */
+		if (!bdat && mp_proto_send(p, "DATA", NULL, e) < 0)
 			return -1;
 		if (mp_smtp_reply(p, &rep, e) < 0)
 			return -1;
@@ -306,29 +589,28 @@ static int transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct 
 			         mailok ? rep.text : mailrep.text);
 			accepted += mailok && code_class(rep.code) == 2;
 		}
-		if (mp_smtp_reply(p, &rep, e) < 0) /* DATA */
+		if (!bdat && mp_smtp_reply(p, &rep, e) < 0) /* DATA */
 			return -1;
 		if (!mailok || !accepted) {
-			if (rep.code == 354) /* the server wants a body: give it none */
+			if (!bdat && rep.code == 354) /* the server wants a body: give it none */
 				mp_proto_send(p, ".", NULL, e), mp_smtp_reply(p, &rep, e);
 			mp_smtp_cmd(p, "RSET", &rep, e);
 			return 1;
 		}
-		if (rep.code != 354)
+		if (!bdat && rep.code != 354)
 			goto datafail;
 	} else {
 		if (!accepted) {
 			mp_smtp_cmd(p, "RSET", &rep, e);
 			return 1;
 		}
-		if (mp_smtp_cmd(p, "DATA", &rep, e) < 0)
+		if (!bdat && mp_smtp_cmd(p, "DATA", &rep, e) < 0)
 			return -1;
-		if (rep.code != 354)
+		if (!bdat && rep.code != 354)
 			goto datafail;
 	}
-	if (send_body(p, m, e) < 0)
-		return -1;
-	if (mp_smtp_reply(p, &rep, e) < 0)
+	if (bdat ? send_bdat(p, m, how, pipelining, &rep, e) < 0
+	         : send_data(p, m, how, size, e) < 0 || mp_smtp_reply(p, &rep, e) < 0)
 		return -1;
 	if (code_class(rep.code) == 2) {
 		for (size_t i = 0; i < n; i++)
@@ -342,15 +624,12 @@ datafail:
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done && code_class(r[i].code) == 2) {
 			r[i].code = rep.code;
-			snprintf(r[i].text, sizeof r[i].text, "DATA: %.200s", rep.text);
+			snprintf(r[i].text, sizeof r[i].text, "%s: %.200s", bdat ? "BDAT" : "DATA",
+			         rep.text);
 		}
 	return 1;
 mailfail:
-	for (size_t i = 0; i < n; i++)
-		if (!r[i].done) {
-			r[i].code = rep.code;
-			snprintf(r[i].text, sizeof r[i].text, "MAIL FROM: %.200s", rep.text);
-		}
+	refuse_rest(r, n, rep.code, "MAIL FROM: %.200s", rep.text);
 	return 1;
 }
 
@@ -642,6 +921,7 @@ static int verdict(struct rcpt *r, size_t n)
 int deliver(const struct settings *s, struct message *m, const char *from, struct rcpt *r, size_t n,
             struct mp_err *e)
 {
+	m->chunking = !s->no_chunking;
 	int rc = s->direct ? direct(s, m, from, r, n, e) : relay(s, m, from, r, n, e);
 
 	if (rc < 0)
@@ -895,6 +1175,7 @@ static int pool_run(struct pool *pl, struct pconn *c, struct message *m, const c
 int pool_deliver(struct pool *pl, struct message *m, const char *from, struct rcpt *r, size_t n,
                  struct mp_err *e)
 {
+	m->chunking = !pl->s->no_chunking;
 	if (!pl->s->direct) {
 		if (pool_run(pl, pool_get(pl, ""), m, from, r, n, e) < 0)
 			return -1;

@@ -75,5 +75,6 @@ complete -c msend -s R -l ret -x -a 'full\tThe\ whole\ message hdrs\tThe\ header
 complete -c msend -l envid -x -d 'DSN: the envelope ID (also -VID)'
 complete -c msend -l no-chunking -d 'DATA even where the server offers BDAT (RFC 3030)'
 complete -c msend -s v -l verbose -d 'The SMTP dialogue on stderr'
+complete -c msend -s j -l json -d "A JSON line: each recipient's fate (also --list-queue)"
 complete -c msend -s h -l help -d 'Print usage and exit'
 complete -c msend -s V -l version -d 'Print version and exit'

@@ -21,6 +21,8 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
+bats_require_minimum_version 1.5.0
+
 setup_file() {
 	export MSEND=${MSEND:-$BATS_TEST_DIRNAME/../../build/tools/msend/msend}
 	export PEERS=${PEERS:-$BATS_TEST_DIRNAME/../peers/peers.sh}
@@ -1849,4 +1851,36 @@ EOF
 	assert_success
 	grep -q '^\.Cm scram-sha-256$' "$m/msend.1"
 	grep -q '^\.Cm oauthbearer$' "$m/msend.1"
+}
+
+# ------------------------------------------------------------------ 9. JSON
+
+@test "json: -j prints one line per message with each recipient's fate; --list-queue -j one line per entry" {
+	fault rcpt550one
+	plain_msg
+	run --separate-stderr dmsend "$FPORT" -j -f alice@crepes.test bob@crepes.test bad@crepes.test <"$MSG"
+	assert_failure 67
+	run jq -r '[.type, .message_id, .from, .server, (.bytes > 0)] | @tsv' <<<"$output"
+	assert_output $'result\t<'"$ID"$'@hamburger.test>\talice@crepes.test\tmx\ttrue'
+	run --separate-stderr dmsend "$FPORT" -j -f alice@crepes.test bob@crepes.test bad@crepes.test <"$MSG"
+	run jq -r '.recipients[] | [.address, .status, .code] | @tsv' <<<"$output"
+	assert_output $'bob@crepes.test\tdelivered\t250\nbad@crepes.test\trefused\t550'
+	# a temporary failure: queued, with its id
+	fault greet421
+	run --separate-stderr dmsend "$FPORT" -j -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	local qid
+	qid=$(jq -r '.queued_as' <<<"$output")
+	[ -n "$qid" ] && [ "$qid" != null ] || fail "no queue id: $output"
+	run jq -r '.recipients[0].status' <<<"$output"
+	assert_output queued
+	run --separate-stderr "$MSEND" --list-queue -j
+	assert_success
+	run jq -r '[.type, .id, .from, .recipients[0], .attempts, (.last_error | length > 0)] | @tsv' <<<"$output"
+	assert_output "queued	$qid	alice@crepes.test	bob@crepes.test	1	true"
+	# --no-queue: deferred, no id, exit 75
+	run --separate-stderr dmsend "$FPORT" -j --no-queue -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 75
+	run jq -r '[.recipients[0].status, (.queued_as | tostring)] | @tsv' <<<"$output"
+	assert_output $'deferred\tnull'
 }

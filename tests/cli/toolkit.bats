@@ -131,3 +131,16 @@ bin() { local v=${1^^}; printf '%s' "${!v}"; }
 	assert_output ""
 	assert_equal "${stderr_lines[0]}" "mparse: $BATS_TEST_TMPDIR/missing: No such file or directory"
 }
+
+@test "toolkit: every tool whose output is structured offers -j, --json in its usage, man page and completions" {
+	local t
+	for t in mdeliver mmx msend mfetch mparse; do
+		run --separate-stderr "$(bin "$t")" -h
+		assert_success
+		assert_line --regexp '^  -j, --json '
+		grep -q -- '^\.It Fl j , -json' "$BATS_TEST_DIRNAME/../../man/$t.1" || fail "$t.1 has no -j, --json item"
+		grep -q -- '--json' "$BATS_TEST_DIRNAME/../../completions/bash/$t" || fail "bash completion of $t"
+		grep -q -- '--json' "$BATS_TEST_DIRNAME/../../completions/zsh/_$t" || fail "zsh completion of $t"
+		grep -q -- '-l json' "$BATS_TEST_DIRNAME/../../completions/fish/$t.fish" || fail "fish completion of $t"
+	done
+}

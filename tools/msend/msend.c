@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "hdr.h"
 #include "io.h"
+#include "json.h"
 #include "msend.h"
 #include "mx.h"
 #include "sasl.h"
@@ -79,6 +80,7 @@ static void usage(FILE *f)
 	    "      --envid ID         DSN: the envelope ID (also -VID)\n"
 	    "  -q, --flush            send the queued messages that are due (all with --now)\n"
 	    "      --list-queue       list the queue (also -bp)\n"
+	    "  -j, --json             a JSON line: each recipient's fate (also --list-queue)\n"
 	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n"
@@ -540,6 +542,42 @@ void msend_log(const struct settings *s, const char *from, const struct rcpt *r,
 	mp_buf_free(&b);
 }
 
+/* -j: one line for the message sent: each recipient's fate, the queue id */
+static void json_result(const struct message *m, const char *from, const char *server,
+                        const struct rcpt *r, size_t n, const char *qid)
+{
+	struct mp_json j;
+
+	mp_json_init(&j, stdout, 0);
+	mp_json_begin_object(&j, NULL);
+	mp_json_string(&j, "type", "result");
+	mp_json_string(&j, "message_id", m->msgid[0] ? m->msgid : NULL);
+	mp_json_string(&j, "from", from);
+	mp_json_string(&j, "server", server);
+	mp_json_int(&j, "bytes", m->wiresize);
+	mp_json_begin_array(&j, "recipients");
+	for (size_t i = 0; i < n; i++) {
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "address", r[i].addr);
+		mp_json_string(&j, "status",
+		               r[i].done && r[i].code / 100 == 2 ? "delivered"
+		               : r[i].done                       ? "refused"
+		               : qid && *qid                     ? "queued"
+		                                                 : "deferred");
+		if (r[i].code)
+			mp_json_int(&j, "code", r[i].code);
+		else
+			mp_json_string(&j, "code", NULL);
+		mp_json_string(&j, "reply", r[i].text[0] ? r[i].text : NULL);
+		mp_json_end_object(&j);
+	}
+	mp_json_end_array(&j);
+	mp_json_string(&j, "queued_as", qid && *qid ? qid : NULL);
+	mp_json_end_object(&j);
+	mp_json_finish(&j);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {{"from", required_argument, NULL, 'f'},
@@ -585,6 +623,7 @@ int main(int argc, char **argv)
 	                                   {"now", no_argument, NULL, OPT_NOW},
 	                                   {"list-queue", no_argument, NULL, OPT_LISTQ},
 	                                   {"verbose", no_argument, NULL, 'v'},
+	                                   {"json", no_argument, NULL, 'j'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
@@ -606,7 +645,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	/* sendmail's letters first, then our own long options */
-	while ((c = getopt_long(argc, argv, ":f:r:a:s:A:tiF:o:b:B:N:R:V::C:X:q::vh", lo, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":f:r:a:s:A:tiF:o:b:B:N:R:V::C:X:q::vjh", lo, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'f':
@@ -672,6 +711,7 @@ int main(int argc, char **argv)
 			break;
 		case 'q': flush = 1; break;
 		case 'v': s.verbose = 1; break;
+		case 'j': s.json = 1; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_SERVER: s.server = optarg; break;
 		case OPT_PORT: s.port = (int)num(optarg, "port", 1, 65535); break;
@@ -835,6 +875,7 @@ int main(int argc, char **argv)
 			mp_warn("failure notice: %s", e.msg);
 		free(bad);
 	}
+	char qid[128] = "";
 	if (waiting) {
 		char id[128];
 		const char *why = "";
@@ -843,6 +884,8 @@ int main(int argc, char **argv)
 				why = r[i].text;
 		if (s.no_queue) {
 			msend_log(&s, env_from, r, nr, m.wiresize, m.msgid, server, "not sent");
+			if (s.json)
+				json_result(&m, env_from, server, r, nr, NULL);
 			mp_die(EX_TEMPFAIL, "not sent, try later: %s", why);
 		}
 		if (queue_add(&s, &m, env_from, r, nr, id, sizeof id, &e) < 0) {
@@ -852,7 +895,10 @@ int main(int argc, char **argv)
 		}
 		mp_warn("queued as %s for %zu recipient%s (msend -q sends it): %s", id, waiting,
 		        waiting == 1 ? "" : "s", why);
+		snprintf(qid, sizeof qid, "%s", id);
 	}
+	if (s.json)
+		json_result(&m, env_from, server, r, nr, qid);
 	if (s.verbose)
 		fprintf(stderr, "%s: %zu delivered, %zu refused, %zu queued\n", mp_progname(), ok,
 		        perm, waiting);

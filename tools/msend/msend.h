@@ -77,6 +77,7 @@ struct settings {
 	const char *helo;
 	int timeout_ms;
 	int verbose;
+	int json;        /* -j: JSON lines on stdout */
 	int no_chunking; /* DATA even where BDAT is offered */
 	/* queue */
 	const char *queue;

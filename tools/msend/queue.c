@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "json.h"
 #include "msend.h"
 
 const char *queue_dir(const struct settings *s)
@@ -234,7 +235,7 @@ int queue_list(const struct settings *s, FILE *out)
 	size_t n;
 	char **ids = list_ids(dir, &n);
 
-	if (n == 0)
+	if (n == 0 && !s->json)
 		fprintf(out, "the queue (%s) is empty\n", dir);
 	for (size_t i = 0; i < n; i++) {
 		char path[4200];
@@ -245,6 +246,29 @@ int queue_list(const struct settings *s, FILE *out)
 			continue;
 		snprintf(path, sizeof path, "%s/%s.msg", dir, ids[i]);
 		long size = stat(path, &st) == 0 ? (long)st.st_size : -1;
+		if (s->json) {
+			struct mp_json j;
+			mp_json_init(&j, out, 0);
+			mp_json_begin_object(&j, NULL);
+			mp_json_string(&j, "type", "queued");
+			mp_json_string(&j, "id", ids[i]);
+			mp_json_int(&j, "bytes", size);
+			mp_json_string(&j, "from", en.from);
+			mp_json_string(&j, "account", en.account[0] ? en.account : NULL);
+			mp_json_int(&j, "attempts", en.attempts);
+			mp_json_int(&j, "created", en.created);
+			mp_json_int(&j, "next", en.next);
+			mp_json_begin_array(&j, "recipients");
+			for (size_t k = 0; k < en.n; k++)
+				mp_json_string(&j, NULL, en.r[k].addr);
+			mp_json_end_array(&j);
+			mp_json_string(&j, "last_error", en.error[0] ? en.error : NULL);
+			mp_json_end_object(&j);
+			mp_json_finish(&j);
+			free_entry(&en);
+			free(ids[i]);
+			continue;
+		}
 		fprintf(out, "%s  %ld bytes  from <%s>  %d attempt%s, next in %lds\n", ids[i], size,
 		        en.from, en.attempts, en.attempts == 1 ? "" : "s",
 		        en.next > time(NULL) ? en.next - (long)time(NULL) : 0);

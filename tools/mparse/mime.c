@@ -637,6 +637,10 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 		header_free(&h);
 		return -1;
 	}
+	if (depth == 0 && k->w->header_only) { /* the body is not read at all */
+		header_free(&h);
+		return 0;
+	}
 	describe(&p, &h, digest);
 	p.hdr = &h;
 	p.depth = depth;

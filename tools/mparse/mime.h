@@ -52,6 +52,7 @@ struct walker {
 	void *ctx;
 	int decode;       /* decode bodies for on_data */
 	int uu;           /* with decode: uuencoded blocks in text/plain leaves are parts */
+	int header_only;  /* stop after the message's own header (nothing else is asked) */
 	const char *name; /* input name for warnings */
 	long warnings;
 };

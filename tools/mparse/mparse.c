@@ -598,6 +598,9 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
 	           O.mode == M_TREE || O.mode == M_JSON;
 	w.uu = w.decode && O.mode != M_TEXT;
+	/* the header modes read no further than the header */
+	w.header_only =
+	    O.mode == M_SUMMARY || O.mode == M_FIELDS || O.mode == M_ADDR || O.mode == M_RECEIVED;
 	O.messages++;
 	O.text_found = 0;
 	O.html_fd = -1;

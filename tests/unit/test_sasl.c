@@ -127,7 +127,7 @@ static void test_scram_parse(void)
 	}
 	mp_scram_parse_first(SFIRST, strlen(SFIRST), NONCE, &f, &e);
 	tap_ok(f.iter == 4096 && f.saltlen == 16 && f.nlen == 50 &&
-	           memcmp(f.nonce, SFIRST + 2, 50) == 0,
+	           memcmp(f.nonce, &SFIRST[2], 50) == 0,
 	       "server-first: iterations, salt and nonce as sent");
 	/* a long salt is refused, not overflowed */
 	char big[2000] = "r=" NONCE "abc,s=";

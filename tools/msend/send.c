@@ -393,6 +393,7 @@ static int code_class(int code)
 }
 
 /* every recipient not yet done gets code and the text */
+static void refuse_rest(struct rcpt *r, size_t n, int code, const char *fmt, ...) MP_PRINTF(4, 5);
 static void refuse_rest(struct rcpt *r, size_t n, int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -472,6 +472,10 @@ EOF
     run --separate-stderr mmx -s hamburger.test -p "$DNS_PORT" @127.0.0.1
     assert_success
     assert_output 'mx.hamburger.test'
+    # --dns-server, as msend spells it
+    run --separate-stderr mmx --dns-server "127.0.0.1:$DNS_PORT" -s hamburger.test
+    assert_success
+    assert_output 'mx.hamburger.test'
 }
 
 @test "--tcp: same answer as over UDP" {

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	        "  -s, --short           host names only, in order, one per line\n"
 	        "  -j, --json            JSON output\n"
 	        "  -4, -6                IPv4 or IPv6 addresses only\n"
-	        "  -@, --server ADDR     ask this DNS server (ADDR[:PORT], [v6]:PORT)\n"
+	        "  -@, --server ADDR     ask this DNS server (ADDR[:PORT], [v6]:PORT);\n"
+	        "      --dns-server ADDR  the same, as msend spells it\n"
 	        "  -p, --port PORT       its port (default 53)\n"
 	        "      --tcp             ask over TCP\n"
 	        "      --timeout S       seconds per try (default: resolv.conf, else 5)\n"
@@ -266,6 +267,7 @@ int main(int argc, char **argv)
 	    {"short", no_argument, NULL, 's'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"server", required_argument, NULL, '@'},
+	    {"dns-server", required_argument, NULL, '@'}, /* as msend spells it */
 	    {"port", required_argument, NULL, 'p'},
 	    {"tcp", no_argument, NULL, OPT_TCP},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},

@@ -133,7 +133,7 @@ static void on_list(const char *l, void *ctx)
 	long num;
 	long long size;
 
-	if (sscanf(l, "%ld %lld", &num, &size) == 2)
+	if (sscanf(l, "%ld %lld", &num, &size) == 2 && size >= 0)
 		for (size_t i = 0; i < li->n; i++)
 			if (li->v[i].num == num)
 				li->v[i].size = size;
@@ -415,11 +415,15 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	 * as it comes, then the batch made durable, recorded, and only then
 	 * its DELEs */
 	for (size_t b = 0, end; b < nwant; b = end) {
-		long long bbytes = 0;
-		for (end = b; end < nwant && end - b < BATCH_MSGS &&
-		              (end == b || bbytes + li.v[want[end]].size <= BATCH_BYTES);
-		     end++)
-			bbytes += li.v[want[end]].size;
+		long long bbytes = 0, sz;
+		/* the sizes are the server's word: each counts BATCH_BYTES at most */
+		for (end = b; end < nwant && end - b < BATCH_MSGS; end++) {
+			sz = li.v[want[end]].size;
+			sz = sz > BATCH_BYTES ? BATCH_BYTES : sz;
+			if (end > b && bbytes + sz > BATCH_BYTES)
+				break;
+			bbytes += sz;
+		}
 		for (size_t i = b, sent = b; i < end; i++) {
 			struct msg *mm = &li.v[want[i]];
 			int fd = -1;

@@ -3,9 +3,10 @@
 # peers harness: what it fetches is byte for byte what the server stores, only
 # what is new, deletion and \Seen only after durable delivery, the MDA
 # contract, the mboxrd stream, errors and exit codes, a kill -9 in the middle
-# of a --delete run, --idle (IMAP IDLE, reconnects, SIGTERM, POP3 polling),
-# APOP against Dovecot, the password kept out of -v; then the man page and the
-# completions.
+# of a --delete run, and again and again among 300 messages fetched in
+# batches (pipelined RETRs, a UID FETCH a batch), --idle (IMAP IDLE,
+# reconnects, SIGTERM, POP3 polling), APOP against Dovecot, the password
+# kept out of -v; then the man page and the completions.
 #
 # Environment (meson sets them): MFETCH, MDELIVER, MSEND, PEERS, MANDIR,
 # COMPDIR. Bob's Maildir is emptied before every test; every test has its own
@@ -27,10 +28,13 @@ setup_file() {
 		export SKIP_ALL="the peers need root (the suite runs as root)"
 		return
 	fi
-	# ports of our own: other test files run their peers at the same time
-	export DNS_PORT=45453 UNBOUND_PORT=45454 SMTP_PORT=42625 SUBM_PORT=42687 SMTPS_PORT=42665 \
-		SINK_PORT=42626 SINKDUMP_PORT=42627 IMAP_PORT=41243 IMAPS_PORT=41293 POP3_PORT=41210 \
-		POP3S_PORT=41295
+	# ports of our own: other test files run their peers at the same time;
+	# MP_PORT_OFFSET (0 to 3000) moves them all down, for two runs at once
+	local o=${MP_PORT_OFFSET:-0}
+	export DNS_PORT=$((45453 - o)) UNBOUND_PORT=$((45454 - o)) SMTP_PORT=$((42625 - o)) \
+		SUBM_PORT=$((42687 - o)) SMTPS_PORT=$((42665 - o)) SINK_PORT=$((42626 - o)) \
+		SINKDUMP_PORT=$((42627 - o)) IMAP_PORT=$((41243 - o)) IMAPS_PORT=$((41293 - o)) \
+		POP3_PORT=$((41210 - o)) POP3S_PORT=$((41295 - o))
 	export PDIR
 	PDIR=$(mktemp -d /tmp/mailpipe-mfetch.XXXXXX)
 	chmod 755 "$PDIR"
@@ -440,7 +444,8 @@ EOF
 	run imap -v --state "$ST" --folder INBOX --folder Archive --mda "$T/rec"
 	assert_success
 	local uids
-	uids=$(sed -n 's/^C: a[0-9]* UID FETCH \([0-9]*\) .*/\1/p' <<<"$output" | tr '\n' ' ')
+	# the UIDs as the FETCH answers name them (one UID FETCH asks for several)
+	uids=$(sed -n 's/^S: \* [0-9]* FETCH (\(.* \)\{0,1\}UID \([0-9]*\).*/\2/p' <<<"$output" | tr '\n' ' ')
 	local u1 u2 u3
 	read -r u1 u2 u3 <<<"$uids"
 	[ -n "$u3" ] || fail "no UID FETCH in the dialogue"
@@ -826,6 +831,22 @@ big_body() { head -c 150000 /dev/zero | tr '\0' x | fold -w 75; }
 
 # ---------------------------------------------------------------- 7. crash safety
 
+BATCH=64 # messages one group commit covers at most (BATCH_MSGS, mfetch.h)
+
+# many N TAG: N messages of about 2 KiB straight into Bob's INBOX, ids in $T/all.ids
+many() {
+	local n=$1 tag=$2 i stamp body
+	stamp=$(date +%s)
+	body=$(seq 1 400 | tr '\n' ' ' | fold -w 70)
+	for i in $(seq "$n"); do
+		printf 'Subject: %s %s\nMessage-ID: <%s%s@mfetch.test>\n\n%s\n.\n%s\n' \
+			"$tag" "$i" "$tag" "$i" "$i" "$body" >"$BOB_MAILDIR/tmp/$tag$i"
+	done
+	chown "$VMAIL_UID:$VMAIL_UID" "$BOB_MAILDIR"/tmp/"$tag"*
+	for i in $(seq "$n"); do mv "$BOB_MAILDIR/tmp/$tag$i" "$BOB_MAILDIR/new/$stamp.P$$R$i.$tag"; done
+	ids server >"$T/all.ids"
+}
+
 crash_check() {
 	local fn=$1 i pid n1 stamp
 	stamp=$(date +%s)
@@ -855,23 +876,157 @@ crash_check() {
 
 	run "$fn" -q --delete --state "$ST" --to "$T/md/"
 	assert_success
-	# every message exactly once; the one delivered but not yet recorded
+	# every message exactly once; the batch delivered but not yet recorded
 	# when the kill came may come twice (the SAFETY section of mfetch(1))
 	[ "$(ids "$T/md" | sort -u)" = "$(cat "$T/all.ids")" ] || fail "messages missing from the target"
 	local dups
 	dups=$(ids "$T/md" | uniq -d | wc -l)
-	[ "$dups" -le 1 ] || fail "$dups messages delivered twice: $(ids "$T/md" | uniq -d)"
-	[ "$(ids "$T/md" | wc -l)" -le 201 ]
+	[ "$dups" -le "$BATCH" ] || fail "$dups messages delivered twice: $(ids "$T/md" | uniq -d)"
+	[ "$(ids "$T/md" | wc -l)" -le $((200 + BATCH)) ]
 	comm -23 <(ids server | sort -u) <(ids "$T/md" | sort -u) >"$T/undelivered"
 	[ ! -s "$T/undelivered" ] || fail "on the server and not delivered: $(cat "$T/undelivered")"
 }
 
-@test "IMAP: kill -9 during --delete, then a rerun: none lost, at most the one in flight twice, nothing undelivered left" {
+@test "IMAP: kill -9 during --delete, then a rerun: none lost, at most the batch in flight twice, nothing undelivered left" {
 	crash_check imap
 }
 
-@test "POP3: kill -9 during --delete, then a rerun: none lost, at most the one in flight twice, nothing undelivered left" {
+@test "POP3: kill -9 during --delete, then a rerun: none lost, at most the batch in flight twice, nothing undelivered left" {
 	crash_check pop
+}
+
+# many_check FN: 300 messages with --delete in one run (batches, pipelined
+# RETRs or one UID FETCH a batch): byte for byte, each once, none left
+many_check() {
+	local fn=$1 want
+	many 300 "many$fn"
+	want=$(server_sums)
+	run --separate-stderr "$fn" --delete --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr =~ $(summary_re 300) ]] || fail "summary: '$stderr'"
+	[ "$(count "$T/md")" = 300 ] || fail "$(count "$T/md") files in the target"
+	[ "$(sums "$T/md")" = "$want" ] || fail "the fetched messages differ from the server's files"
+	[ "$(ids "$T/md")" = "$(cat "$T/all.ids")" ] || fail "not each message exactly once"
+	[ "$(server_files | wc -l)" = 0 ] || fail "$(server_files | wc -l) left on the server"
+	[ -z "$(ls -A "$T/md/tmp")" ] || fail "files left in tmp/: $(ls "$T/md/tmp")"
+	# and nothing again
+	run "$fn" --delete --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 300 ]
+}
+
+@test "IMAP: 300 messages with --delete, in batches: byte for byte, each exactly once, none left on the server" {
+	many_check imap
+}
+
+@test "POP3: 300 messages with --delete, in batches: byte for byte, each exactly once, none left on the server" {
+	many_check pop
+}
+
+# kill_loop FN [--delete]: 300 messages; mfetch is killed (-9) each time a
+# batch more came into the target, and run again, until a run ends by
+# itself. Then: none lost, none left undelivered, a message twice only when
+# a kill came between a batch's commit and its record (a batch a kill at
+# most).
+kill_loop() {
+	local fn=$1 del=${2:-} attempt kills=0 n
+	# a machine so slow that the first run ends before it is killed gets
+	# another go from the start, rather than a test that passes untested
+	for attempt in 1 2 3; do
+		rm -rf "$T/md" "$ST"
+		rm -f "$BOB_MAILDIR"/new/* "$BOB_MAILDIR"/cur/*
+		many 300 "kill$fn${del:+d}$attempt"
+		kill_runs "$fn" "$del"
+		[ "$KILLS" -ge 1 ] && break
+	done
+	kills=$KILLS
+	[ "$kills" -ge 1 ] || fail "three times the first run completed before it could be killed"
+	[ "$(ids "$T/md" | sort -u)" = "$(cat "$T/all.ids")" ] || fail "messages missing from the target"
+	n=$(ids "$T/md" | wc -l)
+	[ "$n" -le $((300 + kills * BATCH)) ] || fail "$n delivered for 300 with $kills kills"
+	if [ -n "$del" ]; then
+		[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
+	else
+		[ "$(server_files | wc -l)" = 300 ] || fail "without --delete the server lost messages"
+	fi
+	# a last run finds nothing new
+	run "$fn" $del --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(ids "$T/md" | wc -l)" = "$n" ]
+}
+
+# kill_runs FN [--delete]: run, kill -9 once a batch more is in the target,
+# again, until a run ends by itself; the kills in KILLS
+kill_runs() {
+	local fn=$1 del=${2:-} pid before
+	KILLS=0
+	mkdir -p "$T/md/new"
+	for _ in $(seq 20); do
+		before=$(count "$T/md")
+		# shellcheck disable=SC2209 # EXEC names the builtin for the function
+		EXEC=exec "$fn" -q $del --state "$ST" --to "$T/md/" 3>&- &
+		pid=$!
+		# progress is made in whole batches: wait for one (or the end)
+		for _ in $(seq 6000); do
+			kill -0 "$pid" 2>/dev/null || break
+			[ "$(count "$T/md")" -gt "$before" ] && break
+			sleep 0.005
+		done
+		if ! kill -9 "$pid" 2>/dev/null; then
+			wait "$pid" || fail "mfetch failed ($?) after $KILLS kills"
+			return 0
+		fi
+		wait "$pid" || true
+		KILLS=$((KILLS + 1))
+		if [ -n "$del" ]; then
+			# whatever left the server is in the target
+			comm -23 "$T/all.ids" <(ids server | sort -u) >"$T/gone"
+			comm -23 "$T/gone" <(ids "$T/md" | sort -u) >"$T/lost"
+			[ ! -s "$T/lost" ] || fail "gone from the server, never delivered: $(cat "$T/lost")"
+		fi
+	done
+	fail "no run completed in 20 tries ($KILLS kills)"
+}
+
+@test "IMAP: kill -9 in the middle of batches, again and again until a run ends: none lost, duplicates a batch at most" {
+	kill_loop imap
+}
+
+@test "IMAP --delete: kill -9 in the middle of batches until a run ends: none lost, none left, duplicates a batch at most" {
+	kill_loop imap --delete
+}
+
+@test "POP3: kill -9 in the middle of batches, again and again until a run ends: none lost, duplicates a batch at most" {
+	kill_loop pop
+}
+
+@test "POP3 --delete: kill -9 in the middle of batches until a run ends: none lost, none left, duplicates a batch at most" {
+	kill_loop pop --delete
+}
+
+@test "-v: several RETRs go before the first answer (Dovecot offers PIPELINING); IMAP asks for a batch in one UID FETCH" {
+	many 5 pipe
+	run --separate-stderr pop -v --state "$ST" --to "$T/md/"
+	assert_success
+	grep -qx 'S: PIPELINING' <<<"$stderr" || fail "no PIPELINING in CAPA: $stderr"
+	local ahead
+	ahead=$(sed -n '/^S: (.* octets of message)$/q;/^C: RETR /p' <<<"$stderr" | wc -l)
+	[ "$ahead" = 5 ] || fail "$ahead RETRs before the first message: $stderr"
+	# the DELEs of a batch go together too, after it is recorded
+	run --separate-stderr pop -v --delete --all --state "$T/s2" --to "$T/md2/"
+	assert_success
+	ahead=$(sed -n '/^C: DELE /,$p' <<<"$stderr" | sed -n '/^S: +OK/q;/^C: DELE /p' | wc -l)
+	[ "$ahead" = 5 ] || fail "$ahead DELEs before the first answer: $stderr"
+	[ "$(sums "$T/md")" = "$(sums "$T/md2")" ]
+
+	many 5 pipei
+	run --separate-stderr imap -v --state "$T/s3" --to "$T/md3/"
+	assert_success
+	local fetches
+	fetches=$(grep -c '^C: a[0-9]* UID FETCH .*BODY.PEEK' <<<"$stderr")
+	[ "$fetches" = 1 ] || fail "$fetches UID FETCH commands for 5 messages: $stderr"
+	[ "$(grep -c '^S: (.* octets of message)$' <<<"$stderr")" = 5 ]
+	[ "$(count "$T/md3")" = 5 ]
 }
 
 # ---------------------------------------------------------------- 8. --idle

@@ -36,12 +36,36 @@ char *password(const struct fopts *o, struct mp_err *e)
 int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, struct mp_err *e)
 {
 	char buf[4096];
-	(void)o, (void)e;
+	(void)e;
 	if (!uid || !folder || lseek(fd, 0, SEEK_SET) < 0)
 		abort();
 	while (read(fd, buf, sizeof buf) > 0)
 		;
+	o->uncommitted++;
 	return 0;
+}
+
+/* the group commit: every fourth one taken back, as a failed sync would */
+static unsigned commits;
+
+int commit(struct fopts *o, struct mp_err *e)
+{
+	if (o->commit_failed || (++commits % 4 == 0 && o->uncommitted)) {
+		o->commit_failed = 1;
+		return mp_err_set(e, EX_TEMPFAIL, "a batch could not be made durable");
+	}
+	o->uncommitted = 0;
+	return 0;
+}
+
+int commit_due(const struct fopts *o)
+{
+	return o->uncommitted >= 3;
+}
+
+int per_message(const struct fopts *o)
+{
+	return o->dest != DEST_STORE;
 }
 
 int state_load(const struct fopts *o, const char *key, struct mp_buf *value)
@@ -96,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.limit = mode & 32 ? 2 : 0;
 	o.auth = mode & 64 ? "auto" : NULL;
 	o.timeout_ms = 1000;
-	o.dest = DEST_STDOUT;
+	o.dest = size & 1 ? DEST_STORE : DEST_STDOUT; /* batches too: by the length */
 	saved[0] = '\0';
 	if (mode & 128)
 		snprintf(saved, sizeof saved, o.imap ? "1 5 s=2,3" : " a b ");

@@ -349,93 +349,256 @@ bad:
 	return 0;
 }
 
-/* UID FETCH uid BODY.PEEK[]: the literal into a spool file */
-static int fetch_one(struct imap *s, unsigned long uid, int *fdout, long long *size,
-                     struct mp_err *e)
+/* The UIDs u[i...] (ascending) as an IMAP set, "1:4,9", appended to cmd
+ * until it is max bytes long: the index of the first one left out. */
+static size_t uid_set(struct mp_buf *cmd, const unsigned long *u, size_t n, size_t i, size_t max)
 {
-	char cmd[128], tag[16];
-	int fd = -1, got = 0;
+	for (int first = 1; i < n && cmd->len < max; first = 0) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		mp_buf_printf(cmd, first ? "%lu" : ",%lu", u[i]);
+		if (j > i)
+			mp_buf_printf(cmd, ":%lu", u[j]);
+		i = j + 1;
+	}
+	return i;
+}
 
-	snprintf(tag, sizeof tag, "a%u", ++s->tag);
-	snprintf(cmd, sizeof cmd, "%s UID FETCH %lu (BODY.PEEK[])", tag, uid);
-	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
+#define LITERAL_MAX (1LL << 32) /* the largest message taken: 4 GiB */
+
+/* A line that ends in an IMAP literal, "... {N}": N, checked; -1 when it
+ * ends otherwise, -2 when N is not a number or over LITERAL_MAX. */
+static long long literal_at_end(const char *l, size_t len)
+{
+	size_t i;
+	long long n = 0;
+
+	if (len < 3 || l[len - 1] != '}')
 		return -1;
+	for (i = len - 1; i > 0 && isdigit((unsigned char)l[i - 1]); i--)
+		;
+	if (i == 0 || l[i - 1] != '{')
+		return -1;
+	if (i == len - 1 || len - 1 - i > 12)
+		return -2;
+	for (; i < len - 1; i++)
+		n = n * 10 + (l[i] - '0');
+	return n > LITERAL_MAX ? -2 : n;
+}
+
+/* "UID n" among the items of a FETCH response piece: n, or 0 */
+static unsigned long uid_item(const char *l)
+{
+	for (const char *p = l; (p = strcasestr(p, "UID ")); p += 4)
+		if ((p == l || p[-1] == ' ' || p[-1] == '(') && isdigit((unsigned char)p[4])) {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(p + 4, &end, 10);
+			return errno || (*end && *end != ' ' && *end != ')') ? 0 : v;
+		}
+	return 0;
+}
+
+/* n bytes of literal into fd (or nowhere with fd -1), the wire's CRLF
+ * made the LF of mail on disk; 0 or -1 */
+static int take_literal(struct imap *s, long long n, int fd, struct mp_err *e)
+{
+	char buf[32768], out[32770];
+	int cr = 0;
+
+	for (long long left = n; left > 0;) {
+		size_t k = left > (long long)sizeof buf ? sizeof buf : (size_t)left, w = 0;
+		if (mp_proto_read(&s->p, buf, k, e) < 0)
+			return -1;
+		left -= (long long)k;
+		if (fd < 0)
+			continue;
+		for (size_t i = 0; i < k; i++) {
+			if (cr && buf[i] != '\n')
+				out[w++] = '\r'; /* a CR alone stays */
+			cr = buf[i] == '\r';
+			if (!cr)
+				out[w++] = buf[i];
+		}
+		if (cr && left == 0)
+			out[w++] = '\r';
+		if (mp_write_full(fd, out, w) < 0)
+			return mp_err_sys(e, EX_TEMPFAIL, "spool");
+	}
+	return 0;
+}
+
+static void state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
+                         const unsigned long *left, size_t nleft);
+
+/* a folder being fetched: what the state records */
+struct frun {
+	const char *folder, *key;
+	unsigned long uidvalidity, last;
+	struct uids *u;     /* candidates, ascending; 0 once delivered */
+	struct mp_buf *val; /* the state line */
+};
+
+static int record(const struct fopts *o, struct frun *f, struct mp_err *e)
+{
+	if (o->all)
+		return 0;
+	state_format(f->val, f->uidvalidity, f->last, f->u->v, f->u->n);
+	return state_save(o, f->key, f->val->data, e);
+}
+
+/* One FETCH response, its first line l: a BODY[] literal is spooled and
+ * delivered (bu, the batch's UIDs ascending, idx their places in f->u;
+ * got marks each delivered one), any other literal skipped, and every
+ * one with drain set. 0, -1 (the connection is lost to the dialogue), or
+ * -2 when the delivery failed after the whole response was read. */
+static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char *l, size_t len,
+                          const unsigned long *bu, const size_t *idx, size_t nb, char *got,
+                          int drain, struct fstats *st, struct mp_err *e)
+{
+	int is_fetch = strncmp(l, "* ", 2) == 0 && isdigit((unsigned char)l[2]) &&
+	               strcasestr(l, " FETCH (") != NULL;
+	unsigned long uid = 0;
+	long long size = -1;
+	int fd = -1, rc = -1;
+
+	for (;;) {
+		if (is_fetch && !uid)
+			uid = uid_item(l);
+		long long n = literal_at_end(l, len);
+		if (n == -2) {
+			mp_err_set(e, EX_PROTOCOL, "a literal too big or malformed: %.60s", l);
+			goto out;
+		}
+		if (n < 0)
+			break;
+		const char *br = strrchr(l, '{'); /* the literal's own */
+		int body = is_fetch && !drain && fd < 0 && br - l >= 7 &&
+		           strncasecmp(br - 7, "BODY[] ", 7) == 0;
+		if (body && o->max_size && n > o->max_size) {
+			mp_err_set(e, EX_PROTOCOL, "a message of %lld bytes, over --max-size", n);
+			goto out;
+		}
+		if (body) {
+			const char *dir = getenv("TMPDIR");
+			char path[4096];
+			snprintf(path, sizeof path, "%s/mfetch.XXXXXX", dir && *dir ? dir : "/tmp");
+			if ((fd = mkstemp(path)) < 0) {
+				mp_err_sys(e, EX_TEMPFAIL, "spool %s", path);
+				goto out;
+			}
+			unlink(path);
+			size = n;
+		}
+		if (take_literal(s, n, body ? fd : -1, e) < 0)
+			goto out;
+		if (s->p.trace)
+			fprintf(stderr, "S: (%lld octets%s)\n", n, body ? " of message" : "");
+		/* the rest of the response, after the literal */
+		if (need_line(&s->p, &l, &len, e) <= 0)
+			goto out;
+	}
+	if (is_exists(l))
+		s->new_mail = 1;
+	if (fd < 0)
+		return 0; /* FLAGS of another session's change, and the like */
+	size_t k = 0, lo = 0, hi = nb;
+	while (lo < hi) {
+		k = lo + (hi - lo) / 2;
+		if (bu[k] == uid)
+			break;
+		if (bu[k] < uid)
+			lo = k + 1;
+		else
+			hi = k;
+	}
+	if (!uid || lo >= hi) {
+		mp_err_set(e, EX_PROTOCOL, "a message in the answer, UID %lu, not asked for", uid);
+		goto out;
+	}
+	if (got[k]) {
+		rc = 0; /* the same one twice: the first was delivered */
+		goto out;
+	}
+	char uidtxt[32];
+	snprintf(uidtxt, sizeof uidtxt, "%lu", uid);
+	rc = -2;
+	if (deliver_file(o, fd, uidtxt, f->folder, e) < 0)
+		goto out; /* kept on the server, and not recorded */
+	got[k] = 1;
+	st->fetched++;
+	st->bytes += size;
+	f->u->v[idx[k]] = 0;
+	if (uid > f->last)
+		f->last = uid;
+	if ((per_message(o) || commit_due(o)) && (commit(o, e) < 0 || record(o, f, e) < 0))
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* UID FETCH of a batch's bodies, one command for all of them: each
+ * literal spooled and delivered as it comes. 0, -1, or -2: a delivery
+ * failed, and the dialogue can go on. */
+static int fetch_batch(struct imap *s, struct fopts *o, struct frun *f, const unsigned long *bu,
+                       const size_t *idx, size_t nb, char *got, struct fstats *st, struct mp_err *e)
+{
+	struct mp_buf cmd = MP_BUF_INIT;
+	struct mp_err first;
+	char tag[16];
+	int rc = -1, drain = 0;
+
+	mp_err_clear(&first);
+	snprintf(tag, sizeof tag, "a%u", ++s->tag);
+	mp_buf_printf(&cmd, "%s UID FETCH ", tag);
+	uid_set(&cmd, bu, nb, 0, (size_t)-1); /* BATCH_MSGS UIDs: a short line */
+	mp_buf_puts(&cmd, " (BODY.PEEK[])");
+	if (mp_proto_send(&s->p, cmd.data, NULL, e) < 0)
+		goto out;
 	for (;;) {
 		char *l;
 		size_t len;
 		if (need_line(&s->p, &l, &len, e) <= 0)
-			goto fail;
+			goto out;
 		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
 			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) != 0) {
-				mp_err_set(e, EX_TEMPFAIL, "UID FETCH %lu: %.200s", uid,
+				mp_err_set(e, EX_TEMPFAIL, "UID FETCH: %.200s",
 				           l + strlen(tag) + 1);
-				goto fail;
+				goto out;
 			}
-			if (!got) {
-				mp_err_set(e, EX_PROTOCOL,
-				           "UID FETCH %lu: no message in the answer", uid);
-				goto fail;
-			}
-			*fdout = fd;
-			return 0;
+			break;
 		}
-		/* "* n FETCH (... BODY[] {len}" then the literal */
-		if (l[0] != '*' || !strcasestr(l, "FETCH") || len < 3 || l[len - 1] != '}')
-			continue;
-		char *br = strrchr(l, '{');
-		if (!br || got)
-			continue;
-		long long n = atoll(br + 1);
-		if (n < 0) {
-			mp_err_set(e, EX_PROTOCOL, "UID FETCH %lu: literal of %lld bytes", uid, n);
-			goto fail;
+		int r = fetch_response(s, o, f, l, len, bu, idx, nb, got, drain, st, e);
+		if (r == -1)
+			goto out;
+		if (r == -2 && !drain) {
+			/* the rest of the answer is read, so that the dialogue can
+			 * go on (to flag what was delivered before) */
+			drain = 1;
+			first = *e;
+			mp_err_clear(e);
 		}
-		const char *dir = getenv("TMPDIR");
-		char path[4096];
-		snprintf(path, sizeof path, "%s/mfetch.XXXXXX", dir && *dir ? dir : "/tmp");
-		fd = mkstemp(path);
-		if (fd < 0) {
-			mp_err_sys(e, EX_TEMPFAIL, "spool %s", path);
-			goto fail;
-		}
-		unlink(path);
-		/* the literal, with the wire's CRLF made the LF of mail on disk */
-		char buf[32768], out[32770];
-		int cr = 0;
-		for (long long left = n; left > 0;) {
-			size_t k = left > (long long)sizeof buf ? sizeof buf : (size_t)left, w = 0;
-			if (mp_proto_read(&s->p, buf, k, e) < 0)
-				goto fail;
-			left -= (long long)k;
-			for (size_t i = 0; i < k; i++) {
-				if (cr && buf[i] != '\n')
-					out[w++] = '\r'; /* a CR alone stays */
-				cr = buf[i] == '\r';
-				if (!cr)
-					out[w++] = buf[i];
-			}
-			if (cr && left == 0)
-				out[w++] = '\r';
-			if (mp_write_full(fd, out, w) < 0) {
-				mp_err_sys(e, EX_TEMPFAIL, "spool");
-				goto fail;
-			}
-		}
-		*size = n;
-		got = 1;
-		if (s->p.trace)
-			fprintf(stderr, "S: (%lld octets of message)\n", n);
 	}
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	if (drain) {
+		*e = first;
+		rc = -2;
+		goto out;
+	}
+	rc = 0;
+out:
+	mp_buf_free(&cmd);
+	return rc;
 }
 
 /* A command over a set of UIDs ("PRE 1:4,9 POST"), sent in pieces that
- * keep each line short; u sorted. 0 or -1. */
+ * keep each line short; u sorted. 0, 1 refused (s->last says why), or
+ * -1. */
 static int uid_command(struct imap *s, const char *pre, const unsigned long *u, size_t n,
-                       const char *post, struct mp_err *e)
+                       const char *post, untagged_fn cb, void *ctx, struct mp_err *e)
 {
 	struct mp_buf cmd = MP_BUF_INIT;
 	int rc = 0;
@@ -443,34 +606,34 @@ static int uid_command(struct imap *s, const char *pre, const unsigned long *u, 
 	for (size_t i = 0; i < n && rc == 0;) {
 		mp_buf_reset(&cmd);
 		mp_buf_printf(&cmd, "%s ", pre);
-		for (int first = 1; i < n && cmd.len < 2000; first = 0) {
-			size_t j = i;
-			while (j + 1 < n && u[j + 1] == u[j] + 1)
-				j++;
-			mp_buf_printf(&cmd, first ? "%lu" : ",%lu", u[i]);
-			if (j > i)
-				mp_buf_printf(&cmd, ":%lu", u[j]);
-			i = j + 1;
-		}
+		i = uid_set(&cmd, u, n, i, 2000);
 		if (post)
 			mp_buf_printf(&cmd, " %s", post);
-		int r = command(s, cmd.data, NULL, NULL, NULL, e);
-		if (r > 0)
-			mp_err_set(e, EX_TEMPFAIL, "%s: %.200s", pre, s->last);
-		if (r)
-			rc = -1;
+		rc = command(s, cmd.data, NULL, cb, ctx, e);
 	}
 	mp_buf_free(&cmd);
 	return rc;
 }
 
-static int on_size(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
+/* the RFC822.SIZE of each UID of a batch (bu ascending), -1 when none came */
+struct sizes {
+	const unsigned long *bu;
+	size_t nb;
+	long long *size;
+};
+
+static int on_sizes(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
 {
+	struct sizes *z = ctx;
 	const char *v = strcasestr(l, "RFC822.SIZE ");
+	unsigned long uid = uid_item(l);
 
 	(void)s, (void)len, (void)e;
-	if (v && strcasestr(l, "FETCH"))
-		*(long long *)ctx = atoll(v + 12);
+	if (!v || !uid || !strcasestr(l, " FETCH ("))
+		return 0;
+	const unsigned long *k = bsearch(&uid, z->bu, z->nb, sizeof *z->bu, cmp_ul);
+	if (k && isdigit((unsigned char)v[12]))
+		z->size[k - z->bu] = atoll(v + 12);
 	return 0;
 }
 
@@ -500,9 +663,9 @@ static int expunge(struct imap *s, struct uids *done, struct mp_err *e)
 	if (!done->n)
 		return 0;
 	qsort(done->v, done->n, sizeof *done->v, cmp_ul);
-	if (has_cap(s, "UIDPLUS"))
-		return uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, e);
-	int r = command(s, "EXPUNGE", NULL, NULL, NULL, e);
+	int r = has_cap(s, "UIDPLUS")
+	            ? uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, NULL, NULL, e)
+	            : command(s, "EXPUNGE", NULL, NULL, NULL, e);
 	if (r > 0)
 		mp_err_set(e, EX_TEMPFAIL, "EXPUNGE: %.200s", s->last);
 	return r == 0 ? 0 : -1;
@@ -570,9 +733,13 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 				mp_warn("%s: %zu message%s fetched before still on the server: "
 				        "deleting",
 				        folder, done.n, done.n == 1 ? "" : "s");
-			if (uid_command(s, "UID STORE", done.v, done.n,
-			                "+FLAGS.SILENT (\\Deleted \\Seen)", e) < 0)
+			if ((r = uid_command(s, "UID STORE", done.v, done.n,
+			                     "+FLAGS.SILENT (\\Deleted \\Seen)", NULL, NULL, e)) !=
+			    0) {
+				if (r > 0)
+					mp_err_set(e, EX_TEMPFAIL, "UID STORE: %.200s", s->last);
 				goto out;
+			}
 		}
 	}
 	if (o->all)
@@ -594,69 +761,93 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			u.v[i] = 0;
 	if (u.n)
 		qsort(u.v, u.n, sizeof *u.v, cmp_ul);
-	for (size_t i = 0; i < u.n; i++) {
-		unsigned long uid = u.v[i];
-		int fd = -1;
-		long long size = -1;
-		char uidtxt[32];
-		if (!uid || (i && uid == u.v[i - 1]))
-			continue;
-		if (o->limit && st->fetched >= o->limit)
-			break;
+	size_t nu = 0; /* each candidate once, ascending */
+	for (size_t i = 0; i < u.n; i++)
+		if (u.v[i] && (nu == 0 || u.v[i] != u.v[nu - 1]))
+			u.v[nu++] = u.v[i];
+	u.n = nu;
+	struct frun f = {folder, key, si.uidvalidity, last, &u, &val};
+	unsigned long bu[BATCH_MSGS];
+	size_t idx[BATCH_MSGS];
+	long long sizes[BATCH_MSGS];
+	char got[BATCH_MSGS];
+	/* in batches: one UID FETCH for the bodies of a batch, each message
+	 * delivered as it comes; then the batch made durable, recorded, and
+	 * only then flagged on the server */
+	for (size_t i = 0; i < u.n;) {
+		size_t nb = 0;
 		if (stopping(o))
-			break; /* SIGTERM under --idle: between two messages */
+			break; /* SIGTERM under --idle: between two batches */
+		for (; i < u.n && nb < BATCH_MSGS &&
+		       !(o->limit && st->fetched + (long)nb >= o->limit);
+		     i++)
+			bu[nb] = u.v[i], idx[nb++] = i;
+		if (!nb)
+			break;
 		if (o->max_size) {
-			/* the size first: a big one is never downloaded */
-			snprintf(cmd, sizeof cmd, "UID FETCH %lu (RFC822.SIZE)", uid);
-			if ((r = command(s, cmd, NULL, on_size, &size, e)) != 0) {
+			/* the sizes first: a big one is never downloaded */
+			struct sizes z = {bu, nb, sizes};
+			for (size_t k = 0; k < nb; k++)
+				sizes[k] = -1;
+			if ((r = uid_command(s, "UID FETCH", bu, nb, "(RFC822.SIZE)", on_sizes, &z,
+			                     e)) != 0) {
 				if (r > 0)
 					mp_err_set(e, EX_TEMPFAIL, "UID FETCH: %.200s", s->last);
-				goto out;
+				goto fail;
 			}
-			if (size < 0)
-				continue; /* gone meanwhile */
-			if (size > o->max_size) {
-				if (!o->quiet)
-					mp_warn("%s: UID %lu: %lld bytes, over --max-size: left on "
-					        "the server",
-					        folder, uid, size);
-				st->skipped_big++;
-				continue; /* stays in u: recorded as left below */
+			size_t kept = 0;
+			for (size_t k = 0; k < nb; k++) {
+				if (sizes[k] > o->max_size) {
+					if (!o->quiet)
+						mp_warn("%s: UID %lu: %lld bytes, over --max-size: "
+						        "left on the server",
+						        folder, bu[k], sizes[k]);
+					st->skipped_big++;
+					continue; /* stays in u: recorded as left */
+				}
+				if (sizes[k] < 0)
+					continue; /* gone meanwhile */
+				bu[kept] = bu[k], idx[kept++] = idx[k];
 			}
+			nb = kept;
+			if (!nb)
+				continue;
 		}
-		if (fetch_one(s, uid, &fd, &size, e) < 0)
+		memset(got, 0, nb);
+		struct mp_err failed;
+		int fr = fetch_batch(s, o, &f, bu, idx, nb, got, st, e);
+		if (fr == -1)
+			goto fail;
+		/* one asked for and not in the answer was expunged meanwhile:
+		 * it stays in u, left for the next run to look for */
+		failed = *e;
+		mp_err_clear(e);
+		if (commit(o, e) < 0 || record(o, &f, e) < 0)
 			goto out;
-		snprintf(uidtxt, sizeof uidtxt, "%lu", uid);
-		if (deliver_file(o, fd, uidtxt, folder, e) < 0) {
-			close(fd);
-			goto out; /* kept on the server, and not recorded */
-		}
-		close(fd);
-		st->fetched++;
-		st->bytes += size;
-		/* durable: record it, then the server may change it */
-		u.v[i] = 0;
-		if (uid > last)
-			last = uid;
-		if (!o->all) {
-			state_format(&val, si.uidvalidity, last, u.v, u.n);
-			if (state_save(o, key, val.data, e) < 0)
-				goto out;
-		}
-		if (o->delete_ || o->mark_seen) {
-			snprintf(cmd, sizeof cmd, "UID STORE %lu +FLAGS.SILENT (%s)", uid,
-			         o->delete_ ? "\\Deleted \\Seen" : "\\Seen");
-			if ((r = command(s, cmd, NULL, NULL, NULL, e)) < 0)
-				goto out;
-			if (r > 0) /* delivered and recorded: the next run retries */
-				mp_warn("%s: UID %lu: the server refused the flags: %.200s", folder,
-				        uid, s->last);
-			else if (o->delete_) {
-				if (uids_add(&done, uid, e) < 0)
+		size_t nf = 0;
+		for (size_t k = 0; (o->delete_ || o->mark_seen) && k < nb; k++)
+			if (got[k])
+				bu[nf++] = bu[k];
+		r = !nf ? 0
+		        : uid_command(s, "UID STORE", bu, nf,
+		                      o->delete_ ? "+FLAGS.SILENT (\\Deleted \\Seen)"
+		                                 : "+FLAGS.SILENT (\\Seen)",
+		                      NULL, NULL, e);
+		if (r < 0)
+			goto out;
+		if (r > 0) /* delivered and recorded: the next run retries */
+			mp_warn("%s: UIDs %lu to %lu: the server refused the flags: %.200s", folder,
+			        bu[0], bu[nf - 1], s->last);
+		else if (o->delete_)
+			for (size_t k = 0; k < nf; k++)
+				if (uids_add(&done, bu[k], e) < 0)
 					goto out;
-			}
+		if (fr == -2) { /* what was delivered before is flagged: now stop */
+			*e = failed;
+			goto out;
 		}
 	}
+	last = f.last;
 	/* the left ones may have changed even with nothing delivered */
 	if (!o->all && last) {
 		state_format(&val, si.uidvalidity, last, u.v, u.n);
@@ -665,6 +856,16 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			goto out;
 	}
 	rc = 0;
+	goto out;
+fail:
+	/* what came whole before the failure is kept: durable, then
+	 * recorded; flagged by the next run */
+	{
+		struct mp_err e2;
+		mp_err_clear(&e2);
+		if (commit(o, &e2) == 0)
+			record(o, &f, &e2);
+	}
 out:
 	/* what was delivered goes, even when a later message failed */
 	if (o->delete_ && done.n) {

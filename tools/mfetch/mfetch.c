@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec.h"
 #include "conf.h"
 #include "io.h"
 #include "json.h"
@@ -304,11 +303,10 @@ static int to_mda(const struct fopts *o, int fd, const char *uid, const char *fo
 }
 
 /* --json: one line for a message delivered */
-static void json_message(const struct fopts *o, int fd, const char *uid, const char *folder,
-                         const char *where)
+static void json_line(const struct fopts *o, long long bytes, const char *uid, const char *folder,
+                      const char *where)
 {
 	struct mp_json j;
-	struct stat st;
 
 	mp_json_init(&j, stdout, 0);
 	mp_json_begin_object(&j, NULL);
@@ -317,11 +315,65 @@ static void json_message(const struct fopts *o, int fd, const char *uid, const c
 	mp_json_string(&j, "protocol", o->imap ? "imap" : "pop3");
 	mp_json_string(&j, "folder", o->imap ? folder : NULL);
 	mp_json_string(&j, "uid", uid);
-	mp_json_int(&j, "bytes", fstat(fd, &st) == 0 ? (long long)st.st_size : -1);
+	mp_json_int(&j, "bytes", bytes);
 	mp_json_string(&j, "delivered", where);
 	mp_json_end_object(&j);
 	mp_json_finish(&j);
 	fflush(stdout);
+}
+
+static void json_message(const struct fopts *o, int fd, const char *uid, const char *folder,
+                         const char *where)
+{
+	struct stat st;
+
+	json_line(o, fstat(fd, &st) == 0 ? (long long)st.st_size : -1, uid, folder, where);
+}
+
+/* a Maildir delivery waiting for its commit, for the --json line */
+struct pending_msg {
+	char uid[80];
+	const char *folder;
+	long long bytes;
+};
+
+int per_message(const struct fopts *o)
+{
+	return o->dest != DEST_STORE;
+}
+
+int commit_due(const struct fopts *o)
+{
+	return o->uncommitted >= BATCH_MSGS || o->uncommitted_bytes >= BATCH_BYTES;
+}
+
+static void json_linked(void *ctx, const char *path)
+{
+	struct fopts *o = ctx;
+
+	/* mp_store_sync reports the batch in the order it was delivered */
+	if (o->json && o->npend) {
+		const struct pending_msg *m = &o->pend[0];
+		json_line(o, m->bytes, m->uid, m->folder, path);
+		memmove(o->pend, o->pend + 1, --o->npend * sizeof *o->pend);
+	}
+}
+
+int commit(struct fopts *o, struct mp_err *e)
+{
+	int rc = 0;
+
+	if (o->commit_failed)
+		return mp_err_set(e, EX_TEMPFAIL, "a batch could not be made durable");
+	if (o->dest == DEST_STORE && o->store.kind == MP_STORE_MAILDIR && o->uncommitted &&
+	    mp_store_sync(&o->store, json_linked, o, e) < 0) {
+		o->commit_failed = 1;
+		rc = -1;
+	}
+	o->npend = 0;
+	o->uncommitted = 0;
+	o->uncommitted_bytes = 0;
+	return rc;
 }
 
 int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, struct mp_err *e)
@@ -334,8 +386,10 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 			json_message(o, fd, uid, folder, "mda");
 		return rc;
 	}
+	if (o->commit_failed)
+		return mp_err_set(e, EX_TEMPFAIL, "a batch could not be made durable");
 	struct mp_segr r;
-	struct mp_delivery d = {0};
+	struct mp_delivery d = {.batch = o->store.kind == MP_STORE_MAILDIR};
 	struct mp_delivered res;
 	lseek(fd, 0, SEEK_SET);
 	if (mp_segr_init(&r, fd, 64 * 1024, e) < 0)
@@ -343,9 +397,27 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 	struct mp_msgsrc src = mp_segr_src(&r);
 	int rc = mp_store_deliver(&o->store, &src, &d, &res, e);
 	mp_segr_free(&r);
-	if (rc == 0 && o->json)
+	if (rc < 0)
+		return -1;
+	o->uncommitted++;
+	o->uncommitted_bytes += res.size;
+	if (!o->json)
+		return 0;
+	if (!d.batch) {
 		json_message(o, fd, uid, folder, res.path);
-	return rc;
+		return 0;
+	}
+	/* the path it will have is known once it is linked */
+	if (o->npend == o->cappend) {
+		o->cappend = o->cappend ? o->cappend * 2 : BATCH_MSGS;
+		o->pend = mp_xrealloc(o->pend, o->cappend * sizeof *o->pend);
+	}
+	struct pending_msg *m = &o->pend[o->npend++];
+	struct stat sb;
+	snprintf(m->uid, sizeof m->uid, "%s", uid);
+	m->folder = folder;
+	m->bytes = fstat(fd, &sb) == 0 ? (long long)sb.st_size : -1;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -680,6 +752,7 @@ static int run(struct fopts *op, struct given *gp, const char *to, const char *a
 		rc = watch(&o, &e);
 		if (o.dest == DEST_STORE)
 			mp_store_close(&o.store);
+		free(o.pend);
 		if (rc < 0)
 			mp_die_err(o.server, &e);
 		return rc;
@@ -690,6 +763,7 @@ static int run(struct fopts *op, struct given *gp, const char *to, const char *a
 		summary(&o, &st, t0);
 	if (o.dest == DEST_STORE && !o.list_folders)
 		mp_store_close(&o.store);
+	free(o.pend);
 	if (rc < 0)
 		mp_die_err(o.server, &e);
 	return 0;

@@ -133,28 +133,37 @@ static void on_list(const char *l, void *ctx)
 	long num;
 	long long size;
 
-	if (sscanf(l, "%ld %lld", &num, &size) == 2)
+	if (sscanf(l, "%ld %lld", &num, &size) == 2 && size >= 0)
 		for (size_t i = 0; i < li->n; i++)
 			if (li->v[i].num == num)
 				li->v[i].size = size;
 }
 
-/* CAPA's "SASL mech ..." line, kept for --auth auto */
+struct capa {
+	char sasl[256]; /* the "SASL mech ..." line, for --auth auto */
+	int pipelining; /* RFC 2449 6.6: commands may be sent in groups */
+};
+
 static void on_capa(const char *l, void *ctx)
 {
+	struct capa *c = ctx;
+
 	if (strncasecmp(l, "SASL ", 5) == 0)
-		snprintf(ctx, 256, "%s", l + 5);
+		snprintf(c->sasl, sizeof c->sasl, "%s", l + 5);
+	else if (strcasecmp(l, "PIPELINING") == 0)
+		c->pipelining = 1;
 }
 
-/* RETR n into a spool file: lines unstuffed, with LF line ends */
-static int retr(struct mp_proto *p, long num, int *fdout, long long *bytes, struct mp_err *e)
+/* The reply to a RETR n sent before: the message into a spool file,
+ * lines unstuffed, with LF line ends */
+static int retr_read(struct mp_proto *p, long num, int *fdout, long long *bytes, struct mp_err *e)
 {
-	char c[64], status[256], path[4096];
+	char status[256], path[4096], wb[65536];
 	const char *dir = getenv("TMPDIR");
+	size_t wl = 0;
 	int fd;
 
-	snprintf(c, sizeof c, "RETR %ld", num);
-	int r = cmd(p, c, NULL, status, sizeof status, e);
+	int r = reply(p, status, sizeof status, e);
 	if (r < 0)
 		return -1;
 	if (r)
@@ -179,12 +188,23 @@ static int retr(struct mp_proto *p, long num, int *fdout, long long *bytes, stru
 			break;
 		const char *s = l[0] == '.' ? l + 1 : l;
 		size_t sl = l[0] == '.' ? len - 1 : len;
-		/* the wire's CRLF becomes the LF of mail on disk */
-		if (mp_write_full(fd, s, sl) < 0 || mp_write_full(fd, "\n", 1) < 0) {
-			mp_err_sys(e, EX_TEMPFAIL, "spool");
-			goto fail;
+		/* the wire's CRLF becomes the LF of mail on disk; a line is at
+		 * most MP_PROTO_LINE, so it always fits an emptied buffer */
+		if (wl + sl + 1 > sizeof wb) {
+			if (mp_write_full(fd, wb, wl) < 0) {
+				mp_err_sys(e, EX_TEMPFAIL, "spool");
+				goto fail;
+			}
+			wl = 0;
 		}
+		memcpy(wb + wl, s, sl);
+		wl += sl;
+		wb[wl++] = '\n';
 		*bytes += (long long)sl + 2;
+	}
+	if (wl && mp_write_full(fd, wb, wl) < 0) {
+		mp_err_sys(e, EX_TEMPFAIL, "spool");
+		goto fail;
 	}
 	p->trace = trace;
 	if (trace)
@@ -197,14 +217,56 @@ fail:
 	return -1;
 }
 
+static int send_num(struct mp_proto *p, const char *verb, long num, struct mp_err *e)
+{
+	char c[64];
+
+	snprintf(c, sizeof c, "%s %ld", verb, num);
+	return mp_proto_send(p, c, NULL, e);
+}
+
+/* DELE each of nums, up to window of them sent before their replies are
+ * read; a -ERR (already gone) is no error. 0 or -1. */
+static int dele_all(struct mp_proto *p, const long *nums, size_t n, int window, struct mp_err *e)
+{
+	char status[256];
+	size_t sent = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		while (sent < n && sent < i + (size_t)window)
+			if (send_num(p, "DELE", nums[sent++], e) < 0)
+				return -1;
+		if (reply(p, status, sizeof status, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* the state: the UIDs kept in mind, each between spaces */
+static int record(const struct fopts *o, const char *key, struct mp_buf *keep, struct mp_err *e)
+{
+	int rc;
+
+	if (o->all)
+		return 0;
+	mp_buf_putc(keep, ' ');
+	rc = state_save(o, key, keep->data, e);
+	keep->len--;
+	keep->data[keep->len] = '\0';
+	return rc;
+}
+
 int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 {
 	struct mp_proto p;
 	struct listing li = {0};
 	struct mp_buf seen = MP_BUF_INIT, keep = MP_BUF_INIT;
-	char status[512], c[700], key[600], stamp[APOP_MAX + 1], sasl[256] = "";
+	struct capa capa = {"", 0};
+	char status[512], c[700], key[600], stamp[APOP_MAX + 1];
 	char *pass = NULL;
-	int r, rc = -1, has_stamp;
+	long *nums = NULL;
+	size_t *want = NULL, nwant = 0, ngone = 0;
+	int r, rc = -1, has_stamp, window = 1;
 
 	if (connect_session(o, &p, e) < 0)
 		return -1;
@@ -241,11 +303,11 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	                          : MP_SASL_NONE;
 	if (auto_) {
 		if (cmd(&p, "CAPA", NULL, status, sizeof status, e) == 0 &&
-		    lines(&p, on_capa, sasl, e) < 0)
+		    lines(&p, on_capa, &capa, e) < 0)
 			goto out;
 		if (e->code)
 			goto out;
-		enum mp_sasl_mech best = mp_sasl_choose_best(sasl);
+		enum mp_sasl_mech best = mp_sasl_choose_best(capa.sasl);
 		if (best == MP_SASL_SCRAM_SHA256 || best == MP_SASL_CRAM_MD5)
 			m = best;
 		else
@@ -304,6 +366,12 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			mp_err_set(e, EX_NOPERM, "login refused: %.200s", status);
 		goto out;
 	}
+	/* PIPELINING, from the CAPA under TLS before the login, or else now */
+	if (!auto_ && ((r = cmd(&p, "CAPA", NULL, status, sizeof status, e)) < 0 ||
+	               (r == 0 && lines(&p, on_capa, &capa, e) < 0)))
+		goto quit;
+	if (capa.pipelining)
+		window = PIPE_WINDOW;
 	/* what is there, and what we have seen before */
 	if ((r = cmd(&p, "UIDL", NULL, status, sizeof status, e)) != 0 ||
 	    lines(&p, on_uidl, &li, e) < 0) {
@@ -317,24 +385,19 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	if (!o->all)
 		state_load(o, key, &seen);
 	mp_buf_printf(&keep, "%s", "");
+	nums = mp_xmalloc((li.n ? li.n : 1) * sizeof *nums);
+	want = mp_xmalloc((li.n ? li.n : 1) * sizeof *want);
 	for (size_t i = 0; i < li.n; i++) {
 		struct msg *mm = &li.v[i];
 		char pat[100];
-		int fd = -1;
-		long long bytes = 0;
 		snprintf(pat, sizeof pat, " %s ", mm->uid);
-		int known = seen.data && strstr(seen.data, pat) != NULL;
-		if (known) {
+		if (seen.data && strstr(seen.data, pat) != NULL) {
 			mp_buf_printf(&keep, " %s", mm->uid); /* still on the server */
 			/* delivered by a run that ended before its QUIT */
-			if (o->delete_) {
-				snprintf(c, sizeof c, "DELE %ld", mm->num);
-				if (cmd(&p, c, NULL, status, sizeof status, e) < 0)
-					goto quit;
-			}
+			nums[ngone++] = mm->num;
 			continue;
 		}
-		if (o->limit && st->fetched >= o->limit)
+		if (o->limit && (long)nwant >= o->limit)
 			continue;
 		if (o->max_size && mm->size > o->max_size) {
 			if (!o->quiet)
@@ -344,32 +407,67 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			st->skipped_big++;
 			continue;
 		}
-		if (retr(&p, mm->num, &fd, &bytes, e) < 0)
-			goto quit;
-		if (deliver_file(o, fd, mm->uid, "INBOX", e) < 0) {
-			close(fd);
-			goto quit; /* kept on the server, not recorded */
+		want[nwant++] = i;
+	}
+	if (o->delete_ && dele_all(&p, nums, ngone, window, e) < 0)
+		goto quit;
+	/* in batches: the RETRs of a batch pipelined, each message delivered
+	 * as it comes, then the batch made durable, recorded, and only then
+	 * its DELEs */
+	for (size_t b = 0, end; b < nwant; b = end) {
+		long long bbytes = 0, sz;
+		/* the sizes are the server's word: each counts BATCH_BYTES at most */
+		for (end = b; end < nwant && end - b < BATCH_MSGS; end++) {
+			sz = li.v[want[end]].size;
+			sz = sz > BATCH_BYTES ? BATCH_BYTES : sz;
+			if (end > b && bbytes + sz > BATCH_BYTES)
+				break;
+			bbytes += sz;
 		}
-		close(fd);
-		st->fetched++;
-		st->bytes += bytes;
-		mp_buf_printf(&keep, " %s", mm->uid);
-		/* durable: record it, then the server may forget it */
-		mp_buf_putc(&keep, ' ');
-		if (!o->all && state_save(o, key, keep.data, e) < 0)
+		for (size_t i = b, sent = b; i < end; i++) {
+			struct msg *mm = &li.v[want[i]];
+			int fd = -1;
+			long long bytes = 0;
+			while (sent < end && sent < i + (size_t)window)
+				if (send_num(&p, "RETR", li.v[want[sent++]].num, e) < 0)
+					goto fail;
+			if (retr_read(&p, mm->num, &fd, &bytes, e) < 0)
+				goto fail;
+			if (deliver_file(o, fd, mm->uid, "INBOX", e) < 0) {
+				close(fd);
+				goto fail; /* kept on the server, not recorded */
+			}
+			close(fd);
+			st->fetched++;
+			st->bytes += bytes;
+			mp_buf_printf(&keep, " %s", mm->uid);
+			if ((per_message(o) || commit_due(o)) &&
+			    (commit(o, e) < 0 || record(o, key, &keep, e) < 0))
+				goto quit;
+		}
+		/* durable, then recorded, then the server may forget them */
+		if (commit(o, e) < 0 || record(o, key, &keep, e) < 0)
 			goto quit;
-		keep.len--;
-		keep.data[keep.len] = '\0';
 		if (o->delete_) {
-			snprintf(c, sizeof c, "DELE %ld", mm->num);
-			if (cmd(&p, c, NULL, status, sizeof status, e) < 0)
+			for (size_t i = b; i < end; i++)
+				nums[i - b] = li.v[want[i]].num;
+			if (dele_all(&p, nums, end - b, window, e) < 0)
 				goto quit;
 		}
 	}
-	mp_buf_putc(&keep, ' ');
-	if (!o->all && state_save(o, key, keep.data, e) < 0)
+	if (commit(o, e) < 0 || record(o, key, &keep, e) < 0)
 		goto quit;
 	rc = 0;
+	goto quit;
+fail:
+	/* what came whole before the failure is kept: durable, then
+	 * recorded; no DELE (no QUIT either), the next run does that */
+	{
+		struct mp_err e2;
+		mp_err_clear(&e2);
+		if (commit(o, &e2) == 0)
+			record(o, key, &keep, &e2);
+	}
 quit:
 	/* QUIT commits the DELEs; without it (an error above) none happen */
 	if (rc == 0) {
@@ -388,6 +486,8 @@ out:
 		free(pass);
 	}
 	free(li.v);
+	free(nums);
+	free(want);
 	mp_buf_free(&seen);
 	mp_buf_free(&keep);
 	mp_proto_close(&p);

@@ -295,7 +295,7 @@ fetch_all_check() {
 	[ "$(count "$T/md")" = 3 ]
 }
 
-@test "IMAP: a new UIDVALIDITY makes the old UIDs meaningless: everything is fetched again" {
+@test "IMAP: a new UIDVALIDITY makes the old UIDs meaningless: everything is asked for again, and what the Maildir has (by Message-ID) is not delivered twice" {
 	put v1
 	put v2
 	run imap -v --state "$ST" --to "$T/md/"
@@ -314,10 +314,39 @@ fetch_all_check() {
 	new=$(sed -n 's/.*\[UIDVALIDITY \([0-9]*\)\].*/\1/p' <<<"$output")
 	[ -n "$new" ] && [ "$new" != "$old" ] || fail "UIDVALIDITY did not change ($old -> $new)"
 	assert_line --regexp "$(summary_re 2)"
+	assert_line --partial "INBOX: UIDVALIDITY changed ($old, now $new): 2 messages already in $T/md"
+	assert_line --partial "not delivered again, 0 delivered"
 	grep -q "INBOX	$new " "$ST" || fail "the state does not record the new UIDVALIDITY"
-	[ "$(count "$T/md")" = 4 ]
+	[ "$(count "$T/md")" = 2 ] || fail "delivered twice: $(count "$T/md") files"
 	run imap --state "$ST" --to "$T/md/"
 	assert_line --regexp "$(summary_re 0 0)"
+	# one more, and a new UIDVALIDITY again: only that one is delivered
+	put v3
+	rm -f "$BOB_MAILDIR/dovecot-uidlist" "$BOB_MAILDIR"/dovecot.index*
+	run imap --state "$ST" --to "$T/md/"
+	assert_success
+	assert_line --partial "2 messages already in $T/md"
+	assert_line --partial "not delivered again, 1 delivered"
+	[ "$(count "$T/md")" = 3 ]
+	[ "$(ids "$T/md")" = "$(ids server)" ] || fail "not the server's messages, once each"
+}
+
+@test "IMAP: a new UIDVALIDITY with an mbox: its Message-IDs count too; with an MDA everything comes again, and it says so" {
+	put w1
+	put w2
+	run imap --state "$ST" --to "mbox:$T/box"
+	assert_success
+	run imap --state "$T/st2" --mda "cat >>$T/mda.out"
+	assert_success
+	rm -f "$BOB_MAILDIR/dovecot-uidlist" "$BOB_MAILDIR"/dovecot.index*
+	run imap --state "$ST" --to "mbox:$T/box"
+	assert_success
+	assert_line --partial "2 messages already in $T/box"
+	[ "$(grep -c '^From ' "$T/box")" = 2 ] || fail "the mbox got them twice"
+	run imap --state "$T/st2" --mda "cat >>$T/mda.out"
+	assert_success
+	assert_line --partial "every message comes again (what went to the MDA before cannot be seen)"
+	[ "$(grep -c '^Message-ID:' "$T/mda.out")" = 4 ]
 }
 
 # ---------------------------------------------------------------- 3. --delete, --keep, --mark-seen

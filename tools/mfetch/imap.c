@@ -677,6 +677,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	struct selectinfo si = {0};
 	struct uids u = {0}, old = {0}, skip = {0}, done = {0};
 	struct mp_buf state = MP_BUF_INIT, val = MP_BUF_INIT;
+	struct msgids ids = {0};
 	char cmd[600], q[512], key[600];
 	unsigned long last = 0, sv = 0;
 	int r, rc = -1;
@@ -692,6 +693,18 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		const char *sl = strstr(state.data, " s=");
 		if (sv != si.uidvalidity) {
 			last = 0; /* a new UIDVALIDITY: the old UIDs mean nothing */
+			if (o->dest == DEST_STORE) {
+				/* so the destination's Message-IDs say what came already */
+				if (msgids_of_dest(&o->store, &ids, e) < 0)
+					goto out;
+				o->dedup = &ids;
+			} else {
+				mp_warn(
+				    "%s: UIDVALIDITY changed (%lu, now %lu): every message comes "
+				    "again (what went to %s before cannot be seen)",
+				    folder, sv, si.uidvalidity,
+				    o->dest == DEST_MDA ? "the MDA" : "stdout");
+			}
 		} else if (sl) {
 			for (const char *p = sl + 3; *p && *p != ' ';) {
 				char *end;
@@ -874,6 +887,16 @@ out:
 		if (expunge(s, &done, rc == 0 ? e : &e2) < 0)
 			rc = -1;
 	}
+	if (o->dedup == &ids) {
+		if (ids.skipped || !o->quiet)
+			mp_warn(
+			    "%s: UIDVALIDITY changed (%lu, now %lu): %ld message%s already in %s "
+			    "(the same Message-ID) not delivered again, %ld delivered",
+			    folder, sv, si.uidvalidity, ids.skipped, ids.skipped == 1 ? "" : "s",
+			    o->store.path, ids.kept);
+		o->dedup = NULL;
+	}
+	msgids_free(&ids);
 	free(u.v);
 	free(old.v);
 	free(skip.v);

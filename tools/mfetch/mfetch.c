@@ -378,6 +378,17 @@ int commit(struct fopts *o, struct mp_err *e)
 
 int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, struct mp_err *e)
 {
+	if (o->dedup) { /* a folder's new UIDVALIDITY: what is there already stays once */
+		char id[1000];
+		if (msgid_from_fd(fd, id, sizeof id)) {
+			if (msgids_has(o->dedup, id)) {
+				o->dedup->skipped++;
+				return 0; /* as good as delivered: it is there */
+			}
+			msgids_add(o->dedup, id);
+		}
+		o->dedup->kept++;
+	}
 	if (o->dest == DEST_STDOUT)
 		return to_stdout(fd, e);
 	if (o->dest == DEST_MDA) {

@@ -15,6 +15,22 @@ enum dest_kind { DEST_STORE, DEST_STDOUT, DEST_MDA };
 
 struct fstats;
 
+/* the Message-IDs a destination holds (dedup.c), after a UIDVALIDITY
+ * change */
+struct msgids {
+	unsigned char (*v)[16]; /* SHA-256 of each ID, 16 bytes of it */
+	size_t n, cap;
+	int sorted;
+	long skipped, kept; /* messages not delivered again, and delivered */
+};
+void msgids_add(struct msgids *m, const char *id);
+int msgids_has(struct msgids *m, const char *id);
+void msgids_free(struct msgids *m);
+/* the Message-ID of a spooled message (its first 64 KiB): 1, or 0 none */
+int msgid_from_fd(int fd, char *out, size_t n);
+struct mp_store;
+int msgids_of_dest(const struct mp_store *st, struct msgids *m, struct mp_err *e);
+
 struct fopts {
 	const char *server;
 	int port, imap, tls, starttls;
@@ -22,8 +38,9 @@ struct fopts {
 	const char *password;             /* from the configuration file */
 	const char *cert_file, *key_file; /* a client certificate */
 	int all, delete_, mark_seen, list_folders, quiet, verbose;
-	int json;       /* --json: JSON Lines on stdout */
-	char since[16]; /* --since: an IMAP date (26-Nov-2026), or empty */
+	int json;             /* --json: JSON Lines on stdout */
+	struct msgids *dedup; /* set: what the destination has is not delivered again */
+	char since[16];       /* --since: an IMAP date (26-Nov-2026), or empty */
 	long limit;
 	long long max_size;
 	const char *folders[16];

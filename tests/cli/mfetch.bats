@@ -1615,3 +1615,27 @@ EOF2
 	assert_failure 77
 	[ "$(count "$T/md4")" = 0 ]
 }
+
+@test "progress: on a terminal, stderr shows messages done/total, MB and the rate, then the summary on a clean line; not without one, nor with -q" {
+	local i
+	for i in $(seq 120); do
+		printf 'Subject: pg %d\nMessage-ID: <pg%d@mfetch.test>\n\nx\n' "$i" "$i" >"$BOB_MAILDIR/new/1764000000.M${i}P2.pg"
+	done
+	chown -R "$VMAIL_UID:$VMAIL_UID" "$BOB_MAILDIR/new"
+	# script(1) gives mfetch a terminal
+	run script -qec "$(printf '%q ' "$MFETCH" --server "127.0.0.1:$IMAP_PORT" --user bob --ca-file "$CA" \
+		--password-eval 'echo hungry' --state "$ST" --to "$T/md/")" /dev/null
+	assert_success
+	[[ $output == *"mfetch: 1/120 messages, "*" MB, "*"/s"* ]] || fail "no progress: $output"
+	[[ $output == *$'\r\033[K'"mfetch: fetched 120 messages"* ]] || fail "the summary is not on a cleared line: $output"
+	# no terminal: the summary alone
+	run --separate-stderr imap --all --to "$T/md2/"
+	assert_success
+	[[ $stderr != *"/120 messages"* ]] || fail "progress without a terminal: $stderr"
+	# -q on a terminal: nothing
+	run script -qec "$(printf '%q ' "$MFETCH" -q --server "127.0.0.1:$IMAP_PORT" --user bob --ca-file "$CA" \
+		--password-eval 'echo hungry' --all --to "$T/md3/")" /dev/null
+	assert_success
+	[ -z "$output" ] || fail "-q printed: $output"
+	[ "$(count "$T/md3")" = 120 ]
+}

@@ -529,6 +529,7 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 	got[k] = 1;
 	st->fetched++;
 	st->bytes += size;
+	progress(o, st, 0);
 	f->u->v[idx[k]] = 0;
 	if (uid > f->last)
 		f->last = uid;
@@ -779,6 +780,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		if (u.v[i] && (nu == 0 || u.v[i] != u.v[nu - 1]))
 			u.v[nu++] = u.v[i];
 	u.n = nu;
+	o->pg_total += (long)(o->limit && (long)nu > o->limit ? (size_t)o->limit : nu);
 	struct frun f = {folder, key, si.uidvalidity, last, &u, &val};
 	unsigned long bu[BATCH_MSGS];
 	size_t idx[BATCH_MSGS];

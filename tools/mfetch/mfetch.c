@@ -643,6 +643,27 @@ static long long secs(const char *s, const char *what)
 	return v;
 }
 
+void progress(struct fopts *o, const struct fstats *st, int done)
+{
+	double now = mp_net_now_ms();
+
+	if (!o->progress)
+		return;
+	if (done) {
+		if (o->pg_last > 0)
+			fputs("\r\033[K", stderr); /* the summary takes the line */
+		return;
+	}
+	if (now - o->pg_last < 100)
+		return;
+	if (o->pg_t0 <= 0)
+		o->pg_t0 = now;
+	o->pg_last = now;
+	double s = (now - o->pg_t0) / 1000;
+	fprintf(stderr, "\r\033[K%s: %ld/%ld messages, %.1f MB, %.0f/s", mp_progname(), st->fetched,
+	        o->pg_total, (double)st->bytes / 1e6, s > 0 ? (double)st->fetched / s : 0.0);
+}
+
 static void summary(const struct fopts *o, const struct fstats *st, double t0)
 {
 	if (o->json) {
@@ -769,7 +790,12 @@ static int run(struct fopts *op, struct given *gp, const char *to, const char *a
 		return rc;
 	}
 	double t0 = mp_net_now_ms();
+	/* a terminal watching: how far it got (MFETCH_PROGRESS=1 forces it) */
+	const char *fp = getenv("MFETCH_PROGRESS");
+	o.progress = !o.quiet && !o.verbose && !o.list_folders &&
+	             (fp && *fp ? strcmp(fp, "1") == 0 : isatty(STDERR_FILENO));
 	rc = o.imap ? imap_fetch(&o, &st, &e) : pop3_fetch(&o, &st, &e);
+	progress(&o, &st, 1);
 	if ((!o.quiet || o.json) && !o.list_folders)
 		summary(&o, &st, t0);
 	if (o.dest == DEST_STORE && !o.list_folders)

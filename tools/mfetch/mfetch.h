@@ -40,7 +40,11 @@ struct fopts {
 	int all, delete_, mark_seen, list_folders, quiet, verbose;
 	int json;             /* --json: JSON Lines on stdout */
 	struct msgids *dedup; /* set: what the destination has is not delivered again */
-	char since[16];       /* --since: an IMAP date (26-Nov-2026), or empty */
+	/* progress on a terminal's stderr: messages done of the total known */
+	int progress;
+	long pg_total;
+	double pg_t0, pg_last;
+	char since[16]; /* --since: an IMAP date (26-Nov-2026), or empty */
 	long limit;
 	long long max_size;
 	const char *folders[16];
@@ -117,6 +121,9 @@ static inline int need_line(struct mp_proto *p, char **l, size_t *len, struct mp
 	return r > 0 ? 1 : -1;
 }
 
+/* the progress line, at most ten times a second (done: the last one,
+ * then the line is cleared) */
+void progress(struct fopts *o, const struct fstats *st, int done);
 int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
 int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
 /* --idle over one connection: fetch FOLDER, then IDLE (or poll every

@@ -409,6 +409,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 		}
 		want[nwant++] = i;
 	}
+	o->pg_total += (long)nwant;
 	if (o->delete_ && dele_all(&p, nums, ngone, window, e) < 0)
 		goto quit;
 	/* in batches: the RETRs of a batch pipelined, each message delivered
@@ -440,6 +441,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			close(fd);
 			st->fetched++;
 			st->bytes += bytes;
+			progress(o, st, 0);
 			mp_buf_printf(&keep, " %s", mm->uid);
 			if ((per_message(o) || commit_due(o)) &&
 			    (commit(o, e) < 0 || record(o, key, &keep, e) < 0))

@@ -110,7 +110,7 @@ static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, st
 		if (r < 0)
 			return -1;
 		if (r == 0)
-			return p->end ? mp_err_set(e, EX_PROTOCOL, "connection closed mid-line")
+			return p->end ? mp_err_set(e, EX_TEMPFAIL, "the connection closed mid-line")
 			              : 0;
 		p->end += (size_t)r;
 	}

@@ -1639,3 +1639,80 @@ EOF2
 	[ -z "$output" ] || fail "-q printed: $output"
 	[ "$(count "$T/md3")" = 120 ]
 }
+
+# ---------------------------------------------------------------- faults Dovecot won't make
+
+# mailfault MODE: start tests/fault/mailfault (TLS with a certificate for
+# 127.0.0.1 made here); sets MPORT, MLOG
+mailfault() {
+	local mode=$1
+	: "${MAILFAULT:=$BATS_TEST_DIRNAME/../../build/tests/fault/mailfault}"
+	[ -x "$MAILFAULT" ] || fail "mailfault not built at $MAILFAULT"
+	if [ ! -f "$T/mf.crt" ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/mf.key" -out "$T/mf.crt" -days 1 \
+			-subj /CN=mailfault -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null ||
+			fail "openssl could not make a certificate"
+	fi
+	MLOG=$T/mailfault-$mode.log
+	"$MAILFAULT" -P "$T/mf.pid" -c "$T/mf.crt" -k "$T/mf.key" "$mode" >"$T/mf.out" 2>"$MLOG" 3>&- &
+	for _ in $(seq 250); do grep -q '^PORT=' "$T/mf.out" 2>/dev/null && break; sleep 0.02; done
+	MPORT=$(sed -n 's/^PORT=//p' "$T/mf.out")
+	[ -n "$MPORT" ] || fail "mailfault $mode did not start"
+	BG=$(cat "$T/mf.pid") # teardown stops it
+}
+
+mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 10 "$@"; }
+
+@test "fault: bytes injected after the STARTTLS / STLS reply: refused (76) before any password, nothing fetched" {
+	mailfault imap-inject
+	run mf --imap --ca-file "$CA" --state "$ST" --to "$T/md/"
+	assert_failure 76
+	assert_output --partial "STARTTLS"
+	! grep -q '<password>' "$MLOG" || fail "a password went out: $(cat "$MLOG")"
+	kill "$BG"
+	mailfault pop-inject
+	run mf --pop3 --ca-file "$CA" --state "$ST" --to "$T/md/"
+	assert_failure 76
+	! grep -q '<password>' "$MLOG" || fail "a password went out: $(cat "$MLOG")"
+	[ "$(count "$T/md")" = 0 ]
+}
+
+@test "fault: a connection dropped mid-literal (IMAP) and mid-RETR (POP3): exit 75, nothing delivered, nothing recorded" {
+	mailfault imap-droplit
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_failure 75
+	[ "$(count "$T/md")" = 0 ]
+	! grep -qE 'INBOX	7 [1-9]' "$ST" 2>/dev/null || fail "recorded: $(cat "$ST")"
+	kill "$BG"
+	mailfault pop-dropretr
+	run mf --pop3 --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_failure 75
+	[ "$(count "$T/md")" = 0 ]
+	! grep -q 'uid-m1' "$ST" 2>/dev/null || fail "recorded: $(cat "$ST")"
+}
+
+@test "fault: an IMAP literal announcing 2 GiB that never comes: exit 75 in seconds and bounded memory, nothing delivered" {
+	mailfault imap-biglit
+	run /usr/bin/time -f 'maxrss %M' -o "$T/time" \
+		"$MFETCH" --server "127.0.0.1:$MPORT" --imap --tls --ca-file "$T/mf.crt" --user bob \
+		--password-eval 'echo hungry' --timeout 10 --state "$ST" --to "$T/md/"
+	assert_failure 75
+	[ "$(count "$T/md")" = 0 ]
+	[ -z "$(ls -A "$T/md/tmp" 2>/dev/null)" ] || fail "left in tmp/: $(ls "$T/md/tmp")"
+	if [ -z "${MP_SANITIZE:-}" ] || [ "$MP_SANITIZE" = none ]; then
+		local rss
+		rss=$(sed -n 's/^maxrss //p' "$T/time")
+		[ "$rss" -lt 16384 ] || fail "peak RSS ${rss} KiB for an announced 2 GiB"
+	fi
+}
+
+@test "fault: -ERR on DELE (POP3 --delete): both delivered and recorded, the error says DELE, the next run delivers nothing twice" {
+	mailfault pop-deleerr
+	run mf --pop3 --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
+	assert_failure 69
+	assert_output --partial "DELE refused for 2 messages (delivered and recorded, left on the server): -ERR no deleting today"
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	grep -q 'uid-m1' "$ST" && grep -q 'uid-m2' "$ST" || fail "not recorded: $(cat "$ST")"
+	run mf --pop3 --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
+	[ "$(count "$T/md")" = 2 ] || fail "delivered again: $(count "$T/md")"
+}

@@ -225,19 +225,30 @@ static int send_num(struct mp_proto *p, const char *verb, long num, struct mp_er
 	return mp_proto_send(p, c, NULL, e);
 }
 
+/* the DELEs the server refused: the messages are delivered and recorded,
+ * but stay on the server; the run ends with exit 69 once it is done */
+struct refused {
+	long n;
+	char text[200];
+};
+
 /* DELE each of nums, up to window of them sent before their replies are
- * read; a -ERR (already gone) is no error. 0 or -1. */
-static int dele_all(struct mp_proto *p, const long *nums, size_t n, int window, struct mp_err *e)
+ * read; a -ERR is counted in rf. 0 or -1. */
+static int dele_all(struct mp_proto *p, const long *nums, size_t n, int window, struct refused *rf,
+                    struct mp_err *e)
 {
 	char status[256];
 	size_t sent = 0;
+	int r;
 
 	for (size_t i = 0; i < n; i++) {
 		while (sent < n && sent < i + (size_t)window)
 			if (send_num(p, "DELE", nums[sent++], e) < 0)
 				return -1;
-		if (reply(p, status, sizeof status, e) < 0)
+		if ((r = reply(p, status, sizeof status, e)) < 0)
 			return -1;
+		if (r == 1 && rf->n++ == 0)
+			snprintf(rf->text, sizeof rf->text, "%.199s", status);
 	}
 	return 0;
 }
@@ -260,6 +271,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 {
 	struct mp_proto p;
 	struct listing li = {0};
+	struct refused rf = {0};
 	struct mp_buf seen = MP_BUF_INIT, keep = MP_BUF_INIT;
 	struct capa capa = {"", 0};
 	char status[512], c[700], key[600], stamp[APOP_MAX + 1];
@@ -410,7 +422,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 		want[nwant++] = i;
 	}
 	o->pg_total += (long)nwant;
-	if (o->delete_ && dele_all(&p, nums, ngone, window, e) < 0)
+	if (o->delete_ && dele_all(&p, nums, ngone, window, &rf, e) < 0)
 		goto quit;
 	/* in batches: the RETRs of a batch pipelined, each message delivered
 	 * as it comes, then the batch made durable, recorded, and only then
@@ -453,7 +465,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 		if (o->delete_) {
 			for (size_t i = b; i < end; i++)
 				nums[i - b] = li.v[want[i]].num;
-			if (dele_all(&p, nums, end - b, window, e) < 0)
+			if (dele_all(&p, nums, end - b, window, &rf, e) < 0)
 				goto quit;
 		}
 	}
@@ -479,6 +491,13 @@ quit:
 			*e = e2;
 			if (!e->code)
 				mp_err_set(e, EX_TEMPFAIL, "QUIT: %.200s", status);
+			rc = -1;
+		} else if (rf.n) {
+			mp_err_set(
+			    e, EX_UNAVAILABLE,
+			    "DELE refused for %ld message%s (delivered and recorded, left on "
+			    "the server): %.200s",
+			    rf.n, rf.n == 1 ? "" : "s", rf.text);
 			rc = -1;
 		}
 	}

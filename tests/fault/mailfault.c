@@ -1,0 +1,265 @@
+/* mailfault: a scripted misbehaving IMAP/POP3 server for mfetch tests, on
+ * 127.0.0.1 only, for the faults Dovecot will not make. It speaks just
+ * enough of either protocol to reach the fault; every login is accepted.
+ *   imap-inject  plain IMAP: STARTTLS is answered "OK" and, in the same
+ *                write, an untagged line: a client must not go on
+ *   pop-inject   plain POP3: STLS is answered "+OK" and another line
+ *   imap-droplit implicit TLS: two messages; the first BODY[] literal
+ *                announces 1000 bytes, 10 come, the connection closes
+ *   imap-biglit  implicit TLS: a BODY[] literal of 2 GiB is announced,
+ *                a few bytes come, the connection closes
+ *   pop-dropretr implicit TLS: two messages; RETR 1 sends half a message
+ *                and closes the connection
+ *   pop-deleerr  implicit TLS: two whole messages; every DELE is -ERR
+ * With -c CERT -k KEY (PEM) for the TLS modes. Logs one line per command
+ * to stderr ("C: ..."; a PASS or LOGIN line as "C: <password>", so a test
+ * can tell one came). Writes PIDFILE, prints "PORT=n", serves one
+ * connection after another until killed.
+ * usage: mailfault [-p PORT] [-P PIDFILE] [-c CERT -k KEY] MODE */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char *mode;
+static SSL *ssl; /* NULL: plain */
+static int cfd;
+
+static void say(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (ssl)
+		SSL_write(ssl, s, (int)n);
+	else
+		while (n) {
+			ssize_t w = write(cfd, s, n);
+			if (w <= 0)
+				return;
+			s += w;
+			n -= (size_t)w;
+		}
+}
+
+/* one line without CR LF; 0 at the end of the connection */
+static int readline(char *buf, size_t n)
+{
+	size_t k = 0;
+
+	while (k + 1 < n) {
+		char c;
+		int r = ssl ? SSL_read(ssl, &c, 1) : (int)read(cfd, &c, 1);
+		if (r <= 0)
+			return 0;
+		if (c == '\n')
+			break;
+		if (c != '\r')
+			buf[k++] = c;
+	}
+	buf[k] = '\0';
+	return 1;
+}
+
+static void logcmd(const char *l)
+{
+	if (strncasecmp(l, "PASS ", 5) == 0 || strcasestr(l, " LOGIN ") ||
+	    strcasestr(l, "AUTHENTICATE"))
+		fprintf(stderr, "C: <password>\n");
+	else
+		fprintf(stderr, "C: %s\n", l);
+}
+
+static const char msg1[] = "Subject: m1\r\nMessage-ID: <m1@mailfault.test>\r\n\r\none\r\n";
+static const char msg2[] = "Subject: m2\r\nMessage-ID: <m2@mailfault.test>\r\n\r\ntwo\r\n";
+
+static void pop(void)
+{
+	char l[2048], out[4096];
+
+	say("+OK mailfault ready\r\n");
+	while (readline(l, sizeof l)) {
+		logcmd(l);
+		if (strcasecmp(l, "CAPA") == 0) {
+			say(strcmp(mode, "pop-inject") == 0 ? "+OK\r\nSTLS\r\nUIDL\r\nUSER\r\n.\r\n"
+			                                    : "+OK\r\nUIDL\r\nUSER\r\n.\r\n");
+		} else if (strcasecmp(l, "STLS") == 0) {
+			say("+OK begin TLS\r\n+OK injected\r\n");
+			sleep(1);
+			return;
+		} else if (strcasecmp(l, "UIDL") == 0) {
+			say("+OK\r\n1 uid-m1\r\n2 uid-m2\r\n.\r\n");
+		} else if (strcasecmp(l, "LIST") == 0) {
+			snprintf(out, sizeof out, "+OK\r\n1 %zu\r\n2 %zu\r\n.\r\n", sizeof msg1 - 1,
+			         sizeof msg2 - 1);
+			say(out);
+		} else if (strncasecmp(l, "RETR ", 5) == 0) {
+			int n = atoi(l + 5);
+			if (strcmp(mode, "pop-dropretr") == 0 && n == 1) {
+				say("+OK\r\nSubject: m1\r\nMessage-ID: <m1@mai");
+				return;
+			}
+			snprintf(out, sizeof out, "+OK\r\n%s.\r\n", n == 1 ? msg1 : msg2);
+			say(out);
+		} else if (strncasecmp(l, "DELE ", 5) == 0) {
+			say("-ERR no deleting today\r\n");
+		} else if (strcasecmp(l, "QUIT") == 0) {
+			say("+OK bye\r\n");
+			return;
+		} else {
+			say("+OK\r\n");
+		}
+	}
+}
+
+static void imap(void)
+{
+	char l[2048], tag[64], out[4096];
+
+	say(ssl ? "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault ready\r\n"
+	        : "* OK [CAPABILITY IMAP4rev1 STARTTLS] mailfault ready\r\n");
+	while (readline(l, sizeof l)) {
+		logcmd(l);
+		if (sscanf(l, "%63s", tag) != 1)
+			continue;
+		const char *c = l + strlen(tag) + (l[strlen(tag)] == ' ');
+		if (strncasecmp(c, "STARTTLS", 8) == 0) {
+			snprintf(out, sizeof out, "%s OK begin TLS\r\n* OK injected\r\n", tag);
+			say(out);
+			sleep(1);
+			return;
+		} else if (strncasecmp(c, "CAPABILITY", 10) == 0) {
+			snprintf(out, sizeof out, "* CAPABILITY IMAP4rev1 %s\r\n%s OK\r\n",
+			         ssl ? "AUTH=PLAIN" : "STARTTLS", tag);
+			say(out);
+		} else if (strncasecmp(c, "AUTHENTICATE", 12) == 0) {
+			say("+ \r\n");
+			if (!readline(l, sizeof l))
+				return;
+			snprintf(out, sizeof out, "%s OK logged in\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "SELECT", 6) == 0 || strncasecmp(c, "EXAMINE", 7) == 0) {
+			snprintf(out, sizeof out,
+			         "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n"
+			         "%s OK [READ-WRITE] selected\r\n",
+			         tag);
+			say(out);
+		} else if (strncasecmp(c, "UID SEARCH", 10) == 0) {
+			snprintf(out, sizeof out, "* SEARCH 1 2\r\n%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "UID FETCH", 9) == 0 && strcasestr(c, "RFC822.SIZE") &&
+		           !strcasestr(c, "BODY")) {
+			snprintf(
+			    out, sizeof out,
+			    "* 1 FETCH (UID 1 RFC822.SIZE %zu)\r\n* 2 FETCH (UID 2 RFC822.SIZE "
+			    "%zu)\r\n%s OK\r\n",
+			    sizeof msg1 - 1, sizeof msg2 - 1, tag);
+			say(out);
+		} else if (strncasecmp(c, "UID FETCH", 9) == 0) {
+			if (strcmp(mode, "imap-biglit") == 0)
+				say("* 1 FETCH (UID 1 BODY[] {2147483648}\r\nSubject: big\r\n\r\n");
+			else
+				say("* 1 FETCH (UID 1 BODY[] {1000}\r\nSubject: ");
+			return; /* and gone */
+		} else if (strncasecmp(c, "LOGOUT", 6) == 0) {
+			snprintf(out, sizeof out, "* BYE\r\n%s OK\r\n", tag);
+			say(out);
+			return;
+		} else {
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *pidfile = NULL, *cert = NULL, *key = NULL;
+	int port = 0, c, lfd, one = 1;
+	SSL_CTX *ctx = NULL;
+
+	while ((c = getopt(argc, argv, "p:P:c:k:")) != -1) {
+		if (c == 'p')
+			port = atoi(optarg);
+		else if (c == 'P')
+			pidfile = optarg;
+		else if (c == 'c')
+			cert = optarg;
+		else if (c == 'k')
+			key = optarg;
+		else
+			return 64;
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: mailfault [-p PORT] [-P PIDFILE] [-c CERT -k KEY] MODE\n");
+		return 64;
+	}
+	mode = argv[optind];
+	int tls = strstr(mode, "inject") == NULL;
+	if (tls) {
+		if (!cert || !key) {
+			fprintf(stderr, "mailfault: %s needs -c CERT -k KEY\n", mode);
+			return 64;
+		}
+		ctx = SSL_CTX_new(TLS_server_method());
+		if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+			ERR_print_errors_fp(stderr);
+			return 69;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 8) < 0) {
+		perror("mailfault: bind");
+		return 69;
+	}
+	socklen_t sl = sizeof sa;
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+		if (f) {
+			fprintf(f, "%ld\n", (long)getpid());
+			fclose(f);
+		}
+	}
+	printf("PORT=%d\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	for (;;) {
+		cfd = accept(lfd, NULL, NULL);
+		if (cfd < 0)
+			continue;
+		struct timeval tv = {30, 0};
+		setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		fprintf(stderr, "mailfault: %s: connection\n", mode);
+		ssl = NULL;
+		if (tls) {
+			ssl = SSL_new(ctx);
+			SSL_set_fd(ssl, cfd);
+			if (SSL_accept(ssl) != 1) {
+				SSL_free(ssl);
+				close(cfd);
+				continue;
+			}
+		}
+		if (strncmp(mode, "imap", 4) == 0)
+			imap();
+		else
+			pop();
+		if (ssl) {
+			SSL_shutdown(ssl);
+			SSL_free(ssl);
+		}
+		close(cfd);
+	}
+}

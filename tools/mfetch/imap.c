@@ -181,8 +181,23 @@ static int authenticate(struct imap *s, struct fopts *o, const char *pass, struc
 	mp_sasl_init(&c, m, o->user, pass);
 	snprintf(tag, sizeof tag, "a%u", ++s->tag);
 	snprintf(cmd, sizeof cmd, "%s AUTHENTICATE %s", tag, mp_sasl_name(m));
-	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
+	if (mp_sasl_initial(m) && has_cap(s, "SASL-IR")) {
+		/* RFC 4959: the initial response on the command line, a round
+		 * trip saved */
+		struct mp_buf line = MP_BUF_INIT;
+		char shown[200];
+		if (sasl_respond(&c, "", &resp, e) < 0)
+			goto out;
+		mp_buf_printf(&line, "%s %s", cmd, resp.len ? resp.data : "=");
+		snprintf(shown, sizeof shown, "%.180s ***", cmd);
+		int sr = mp_proto_send(&s->p, line.data, shown, e);
+		memset(line.data, 0, line.len);
+		mp_buf_free(&line);
+		if (sr < 0)
+			goto out;
+	} else if (mp_proto_send(&s->p, cmd, NULL, e) < 0) {
 		goto out;
+	}
 	for (int round = 0;; round++) {
 		char *l;
 		size_t len;

@@ -1884,3 +1884,45 @@ EOF
 	run jq -r '[.recipients[0].status, (.queued_as | tostring)] | @tsv' <<<"$output"
 	assert_output $'deferred\tnull'
 }
+
+# ------------------------------------------------------------------ 10. certificates that fail
+
+# tls_server NAME STARTDATE ENDDATE: a certificate for 127.0.0.1 from the
+# CA made here ($BATS_TEST_TMPDIR/ca), and openssl s_server with it on an
+# implicit-TLS port (TPORT); stopped by teardown
+tls_server() {
+	local d=$BATS_TEST_TMPDIR/ca name=$1
+	if [ ! -f "$d/ca.crt" ]; then
+		mkdir -p "$d/db" && touch "$d/db/index" && echo 01 >"$d/db/serial"
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 \
+			-subj /CN=testca 2>/dev/null || fail "openssl req failed"
+		printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/db/index\nserial = %s/db/serial\nnew_certs_dir = %s/db\ndefault_md = sha256\npolicy = p\nx509_extensions = e\nunique_subject = no\n[p]\ncommonName = supplied\n[e]\nsubjectAltName = IP:127.0.0.1\n' \
+			"$d" "$d" "$d" >"$d/ca.cnf"
+	fi
+	openssl req -newkey rsa:2048 -nodes -keyout "$d/$name.key" -out "$d/$name.csr" -subj /CN=127.0.0.1 2>/dev/null
+	openssl ca -batch -config "$d/ca.cnf" -cert "$d/ca.crt" -keyfile "$d/ca.key" -in "$d/$name.csr" \
+		-out "$d/$name.crt" -startdate "$2" -enddate "$3" -notext >/dev/null 2>&1 || fail "openssl ca failed"
+	TPORT=$((SINKDUMP_PORT + 40 + ${#FPIDS[@]}))
+	openssl s_server -quiet -accept "127.0.0.1:$TPORT" -cert "$d/$name.crt" -key "$d/$name.key" \
+		</dev/null >/dev/null 2>&1 3>&- &
+	FPIDS+=($!)
+	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$TPORT") 2>/dev/null && break; sleep 0.05; done
+}
+
+@test "tls: a relay certificate for another name and an expired one: a clear error naming the problem, the message queued" {
+	plain_msg
+	# valid now, for 127.0.0.1 only: asked for as localhost
+	tls_server good "$(date -u -d yesterday +%Y%m%d%H%M%SZ)" "$(date -u -d tomorrow +%Y%m%d%H%M%SZ)"
+	run "$MSEND" --no-queue --server "localhost:$TPORT" --tls --ca-file "$BATS_TEST_TMPDIR/ca/ca.crt" --timeout 5 \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "certificate not trusted for localhost"
+	# for 127.0.0.1, but expired in 2020
+	tls_server expired 20200101000000Z 20200102000000Z
+	run "$MSEND" --server "127.0.0.1:$TPORT" --tls --ca-file "$BATS_TEST_TMPDIR/ca/ca.crt" --timeout 5 \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "certificate not trusted for 127.0.0.1: certificate has expired"
+	assert_output --partial "queued as"
+	[ "$(queue_count)" = 1 ]
+}

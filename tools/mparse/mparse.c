@@ -650,7 +650,13 @@ static int fd_input(const char *name, int fd, int force)
 	int bol, read_ok = 0;
 
 	mp_err_clear(&e);
-	if (mp_segr_init(&r, fd, 64 * 1024, &e) < 0)
+	/* the header modes read little of a file of one message: small reads
+	 * then (an mbox, or a pipe, which may be one, keeps the large ones) */
+	int header_only =
+	    O.mode == M_SUMMARY || O.mode == M_FIELDS || O.mode == M_ADDR || O.mode == M_RECEIVED;
+	char peek[5];
+	int one_msg = !force && pread(fd, peek, 5, 0) == 5 && memcmp(peek, "From ", 5) != 0;
+	if (mp_segr_init(&r, fd, header_only && one_msg ? 8 * 1024 : 64 * 1024, &e) < 0)
 		mp_die_err(name, &e);
 	/* peek: a From_ line means an mbox */
 	int k = mp_segr_next(&r, &seg, &len, &bol, &e);

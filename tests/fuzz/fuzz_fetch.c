@@ -68,6 +68,11 @@ int per_message(const struct fopts *o)
 	return o->dest != DEST_STORE;
 }
 
+void progress(struct fopts *o, const struct fstats *st, int done)
+{
+	(void)o, (void)st, (void)done;
+}
+
 int state_load(const struct fopts *o, const char *key, struct mp_buf *value)
 {
 	(void)o, (void)key;

@@ -1100,18 +1100,51 @@ static int dotlock(const char *lock, double timeout, long long *recover, struct 
 		char buf[64] = "";
 		long pid = 0;
 		long long size = -1;
+		struct stat seen = {0};
 		int rfd = open(lock, O_RDONLY | O_CLOEXEC);
 		if (rfd >= 0) {
-			ssize_t n = read(rfd, buf, sizeof buf - 1);
+			ssize_t n = fstat(rfd, &seen) == 0 ? read(rfd, buf, sizeof buf - 1) : -1;
 			buf[n > 0 ? n : 0] = '\0';
 			close(rfd);
 			if (sscanf(buf, "%ld %lld", &pid, &size) < 1)
 				pid = 0;
 		}
-		int dead = pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
-		if (dead || (stat(lock, &st) == 0 && time(NULL) - st.st_mtime > MBOX_STALE_LOCK)) {
-			if (unlink(lock) == 0 && size >= 0)
-				*recover = size; /* its owner is gone */
+		int dead = rfd >= 0 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+		if (dead || (rfd >= 0 && time(NULL) - seen.st_mtime > MBOX_STALE_LOCK)) {
+			/* Break the lock we read, and only that one: its owner may
+			 * have finished and another writer taken a new lock since
+			 * (breaking that one, and cutting the mbox back to the size
+			 * the old lock recorded, would lose mail). The lock is
+			 * renamed away first, then checked to be the file we read. */
+			char away[4200], buf2[64] = "";
+			long pid2 = 0;
+			long long size2 = -1;
+			snprintf(away, sizeof away, "%s.broken.%ld", lock, (long)getpid());
+			if (rename(lock, away) == 0) {
+				/* the same owner as the one found dead (an inode number
+				 * says nothing: a new lock may reuse the old one's) */
+				int afd = open(away, O_RDONLY | O_CLOEXEC);
+				if (afd >= 0) {
+					ssize_t n = read(afd, buf2, sizeof buf2 - 1);
+					buf2[n > 0 ? n : 0] = '\0';
+					close(afd);
+					if (sscanf(buf2, "%ld %lld", &pid2, &size2) < 1)
+						pid2 = 0;
+				}
+				if (strcmp(buf2, buf) == 0 &&
+				    (dead ? kill((pid_t)pid2, 0) < 0 && errno == ESRCH
+				          : stat(away, &st) == 0 &&
+				                time(NULL) - st.st_mtime > MBOX_STALE_LOCK)) {
+					unlink(away);
+					if (size >= 0)
+						*recover = size; /* its owner is gone */
+				} else {
+					/* a live lock: given back, unless a new one is there */
+					if (link(away, lock) < 0 && errno != EEXIST)
+						(void)rename(away, lock);
+					unlink(away);
+				}
+			}
 			continue;
 		}
 		if (now_s() - t0 > timeout)

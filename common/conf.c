@@ -114,6 +114,17 @@ const struct mp_account *mp_conf_account(const struct mp_conf *c, const char *na
 	return NULL;
 }
 
+const struct mp_account *mp_conf_need(const struct mp_conf *c, const char *name)
+{
+	const struct mp_account *a = mp_conf_account(c, name);
+
+	if (a)
+		return a;
+	if (c->path)
+		mp_die(EX_CONFIG, "%s: no account '%s'", c->path, name);
+	mp_die(EX_CONFIG, "no configuration file for account '%s' (see mailpipe(5))", name);
+}
+
 const struct mp_conf_kv *mp_conf_get(const struct mp_account *a, const char *key)
 {
 	for (size_t i = a ? a->n : 0; i-- > 0;)

@@ -44,6 +44,9 @@ int mp_conf_load(struct mp_conf *c, const char *path, struct mp_err *e);
 void mp_conf_free(struct mp_conf *c);
 
 const struct mp_account *mp_conf_account(const struct mp_conf *c, const char *name);
+/* the account named by -a: exit 78 when the file has none (or there is
+ * no file) */
+const struct mp_account *mp_conf_need(const struct mp_conf *c, const char *name);
 /* the last value of key in the account (its own over inherited), or NULL */
 const struct mp_conf_kv *mp_conf_get(const struct mp_account *a, const char *key);
 /* "on"/"off" (also yes/no, true/false, 1/0) -> 1/0; -1 otherwise */

@@ -710,14 +710,9 @@ static int run(struct fopts *op, struct given *gp, const char *to, const char *a
 	mp_err_clear(&e);
 	/* an account: -a NAME, or without --server the one named default */
 	if (account || !o.server) {
-		const struct mp_account *a = mp_conf_account(&conf, account ? account : "default");
+		const struct mp_account *a =
+		    account ? mp_conf_need(&conf, account) : mp_conf_account(&conf, "default");
 		const struct mp_conf_kv *p = a ? mp_conf_get(a, "protocol") : NULL;
-		if (account && !a) {
-			if (conf.path)
-				mp_die(EX_CONFIG, "%s: no account '%s'", conf.path, account);
-			mp_die(EX_CONFIG,
-			       "no configuration file for account '%s' (see mailpipe(5))", account);
-		}
 		if (account && a && !p)
 			mp_die(
 			    EX_CONFIG,

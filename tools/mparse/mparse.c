@@ -586,6 +586,13 @@ static void print_text(const char *name, FILE *f, const char *charset, int html)
 
 /* ---------------------------------------------------------------- inputs */
 
+/* the summary, -f, -a and -r need a message's header alone */
+static int header_mode(void)
+{
+	return O.mode == M_SUMMARY || O.mode == M_FIELDS || O.mode == M_ADDR ||
+	       O.mode == M_RECEIVED;
+}
+
 static int one(const char *name, const struct mp_msgsrc *src)
 {
 	struct walker w = {.on_header = on_header,
@@ -599,8 +606,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	           O.mode == M_TREE || O.mode == M_JSON;
 	w.uu = w.decode && O.mode != M_TEXT;
 	/* the header modes read no further than the header */
-	w.header_only =
-	    O.mode == M_SUMMARY || O.mode == M_FIELDS || O.mode == M_ADDR || O.mode == M_RECEIVED;
+	w.header_only = header_mode();
 	O.messages++;
 	O.text_found = 0;
 	O.html_fd = -1;
@@ -652,11 +658,9 @@ static int fd_input(const char *name, int fd, int force)
 	mp_err_clear(&e);
 	/* the header modes read little of a file of one message: small reads
 	 * then (an mbox, or a pipe, which may be one, keeps the large ones) */
-	int header_only =
-	    O.mode == M_SUMMARY || O.mode == M_FIELDS || O.mode == M_ADDR || O.mode == M_RECEIVED;
 	char peek[5];
 	int one_msg = !force && pread(fd, peek, 5, 0) == 5 && memcmp(peek, "From ", 5) != 0;
-	if (mp_segr_init(&r, fd, header_only && one_msg ? 8 * 1024 : 64 * 1024, &e) < 0)
+	if (mp_segr_init(&r, fd, header_mode() && one_msg ? 8 * 1024 : 64 * 1024, &e) < 0)
 		mp_die_err(name, &e);
 	/* peek: a From_ line means an mbox */
 	int k = mp_segr_next(&r, &seg, &len, &bol, &e);

@@ -486,16 +486,8 @@ static int resolve(const char *name, struct settings *out)
  * matches the -f sender (a pattern: *@example.org), else "default" */
 static const struct mp_account *choose_account(const char *name, const char *from)
 {
-	if (name) {
-		const struct mp_account *a = mp_conf_account(&conf, name);
-		if (!a) {
-			if (conf.path)
-				mp_die(EX_CONFIG, "%s: no account '%s'", conf.path, name);
-			mp_die(EX_CONFIG,
-			       "no configuration file for account '%s' (see mailpipe(5))", name);
-		}
-		return a;
-	}
+	if (name)
+		return mp_conf_need(&conf, name);
 	for (size_t i = 0; from && i < conf.nacc; i++) {
 		const struct mp_account *a = &conf.acc[i];
 		const struct mp_conf_kv *f = mp_conf_get(a, "from"),

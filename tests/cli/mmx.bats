@@ -645,6 +645,8 @@ fault_start() {
     [ -z "${DNSFAULT_ERR:-}" ] || fail "$DNSFAULT_ERR"
     local i out="$BATS_TEST_TMPDIR/dnsfault.out"
     FAULT_LOG="$BATS_TEST_TMPDIR/dnsfault.log"
+    # made here: the background job may not have opened it when sed first looks
+    : >"$out"
     "$DNSFAULT" -P "$BATS_TEST_TMPDIR/dnsfault.pid" "$1" >"$out" 2>"$FAULT_LOG" </dev/null 3>&- &
     FAULT_PID=$!
     for ((i = 0; i < 250; i++)); do

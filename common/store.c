@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,16 @@ struct mp_pending {
 	long long size;
 	char msgid[256];      /* to record in the dedup index, or "" */
 	char final[PATH_MAX]; /* where it was linked */
+};
+
+/* a batch being made durable by a thread of its own (mp_store_sync_bg) */
+struct mp_bg {
+	pthread_t thread;
+	struct mp_store *s;
+	struct mp_pending *p;
+	size_t n, cap, linked;
+	int busy, threaded, rc;
+	struct mp_err e;
 };
 
 /* ---------------------------------------------------------------- segments */
@@ -682,15 +693,30 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 	return 0;
 }
 
+static void take_back(struct mp_store *s, struct mp_pending *p, size_t n, size_t linked);
+
 void mp_store_close(struct mp_store *s)
 {
 	char tmp[PATH_MAX];
 
-	/* a batch never synced was never reported: its files go */
+	/* a batch never synced was never reported: its files go, and so
+	 * do those of a batch made durable in the background but not
+	 * reported */
+	if (s->bg && s->bg->busy) {
+		struct mp_bg *b = s->bg;
+		if (b->threaded)
+			pthread_join(b->thread, NULL);
+		if (b->rc == 0)
+			take_back(s, b->p, b->n, b->n);
+		b->busy = 0;
+	}
 	for (size_t i = 0; i < s->npending; i++) {
 		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, s->pending[i].name);
 		unlink(tmp);
 	}
+	if (s->bg)
+		free(s->bg->p);
+	free(s->bg);
 	free(s->pending);
 	if (s->dedup_lock >= 0)
 		close(s->dedup_lock);
@@ -710,7 +736,7 @@ static void uniq_name(struct mp_store *s, char *buf, size_t n)
 	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
 		rnd = (uint32_t)(tv.tv_usec * 2654435761u) ^ (uint32_t)getpid();
 	snprintf(buf, n, "%lld.M%ldP%ldQ%luR%08x.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-	         (long)getpid(), ++s->counter, rnd, s->host);
+	         (long)getpid(), atomic_fetch_add(&s->counter, 1) + 1, rnd, s->host);
 }
 
 /* Maildir info flags: known letters, ASCII order, each once */
@@ -847,19 +873,19 @@ static int sync_dirs(struct mp_store *s, int newdir, int curdir, struct mp_err *
 	return curdir ? mp_fsync_dir(p, e) : 0;
 }
 
-static int sync_pending(struct mp_store *s, struct mp_err *e)
+/* fsync the files of a batch: one sync of the file system rather than one
+ * fsync per file; a single file, or where syncfs is refused, file by file */
+static int sync_files(struct mp_store *s, struct mp_pending *p, size_t n, struct mp_err *e)
 {
 	char tmp[PATH_MAX];
 	size_t todo = 0, last = 0;
 	int dfd;
 
-	for (size_t i = 0; i < s->npending; i++)
-		if (!s->pending[i].synced)
+	for (size_t i = 0; i < n; i++)
+		if (!p[i].synced)
 			todo++, last = i;
 	if (todo == 0)
 		return 0;
-	/* a batch: one sync of the file system rather than one fsync per
-	 * file; a single file, or where syncfs is refused, file by file */
 	snprintf(tmp, sizeof tmp, "%s/tmp", s->path);
 	if (todo > 1 && (dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		int r = syncfs(dfd);
@@ -867,10 +893,10 @@ static int sync_pending(struct mp_store *s, struct mp_err *e)
 		if (r == 0)
 			return 0;
 	}
-	for (size_t i = todo == 1 ? last : 0; i < s->npending; i++) {
-		if (s->pending[i].synced)
+	for (size_t i = todo == 1 ? last : 0; i < n; i++) {
+		if (p[i].synced)
 			continue;
-		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, s->pending[i].name);
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, p[i].name);
 		int fd = open(tmp, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || mp_fsync_fd(fd) < 0) {
 			mp_err_sys(e, mp_errno_code(errno), "fsync %s", tmp);
@@ -883,53 +909,150 @@ static int sync_pending(struct mp_store *s, struct mp_err *e)
 	return 0;
 }
 
-int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
-                  struct mp_err *e)
+/* Make the batch p[0..n) durable and put it in place: the files synced,
+ * linked into new/ or cur/, the directories fsynced; *linked says how
+ * many were linked. It reads only what no other call of the store
+ * changes (the path, the host name, the atomic counter), so that it can
+ * run on a thread of its own. */
+static int commit_batch(struct mp_store *s, struct mp_pending *p, size_t n, size_t *linked,
+                        struct mp_err *e)
+{
+	int newdir = 0, curdir = 0;
+
+	*linked = 0;
+	if (n == 0)
+		return 0;
+	if (sync_files(s, p, n, e) < 0)
+		return -1;
+	for (; *linked < n; ++*linked) {
+		if (link_into_place(s, &p[*linked], p[*linked].final, sizeof p[*linked].final, e) <
+		    0)
+			return -1;
+		*(p[*linked].cur ? &curdir : &newdir) = 1;
+	}
+	return sync_dirs(s, newdir, curdir, e);
+}
+
+/* not reported delivered: take every one back rather than risk a
+ * duplicate when the sender tries again */
+static void take_back(struct mp_store *s, struct mp_pending *p, size_t n, size_t linked)
 {
 	char tmp[PATH_MAX];
-	size_t linked = 0;
-	int rc = 0;
 
-	if (s->kind != MP_STORE_MAILDIR || (!s->unsynced && !s->npending))
-		return 0;
-	if (sync_pending(s, e) < 0)
-		rc = -1;
-	for (; rc == 0 && linked < s->npending; linked++) {
-		struct mp_pending *p = &s->pending[linked];
-		if (link_into_place(s, p, p->final, sizeof p->final, e) < 0)
-			rc = -1;
-		else
-			s->unsynced++;
-	}
-	int newdir = 0, curdir = 0;
-	for (size_t k = 0; k < linked; k++)
-		*(s->pending[k].cur ? &curdir : &newdir) = 1;
-	if (rc == 0 && s->unsynced && sync_dirs(s, newdir || !linked, curdir || !linked, e) < 0)
-		rc = -1;
-	for (size_t k = 0; rc == 0 && k < s->npending; k++)
-		if (s->pending[k].msgid[0] && dedup_add(s, s->pending[k].msgid, e) < 0)
-			rc = -1;
-	s->unsynced = 0;
-	for (size_t k = 0; k < s->npending; k++) {
-		if (rc == 0) {
-			if (done)
-				done(ctx, s->pending[k].final);
-			continue;
-		}
-		/* not reported delivered: take every one back rather than
-		 * risk a duplicate when the sender tries again */
+	for (size_t k = 0; k < n; k++) {
 		if (k < linked)
-			unlink(s->pending[k].final);
-		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, s->pending[k].name);
+			unlink(p[k].final);
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, p[k].name);
 		unlink(tmp);
 	}
+}
+
+static void *bg_run(void *arg)
+{
+	struct mp_bg *b = arg;
+
+	b->rc = commit_batch(b->s, b->p, b->n, &b->linked, &b->e);
+	if (b->rc < 0)
+		take_back(b->s, b->p, b->n, b->linked);
+	return NULL;
+}
+
+/* wait for the batch in the background, then report it; -1 (e filled) if
+ * it failed: it was taken back */
+static int bg_wait(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
+                   struct mp_err *e)
+{
+	struct mp_bg *b = s->bg;
+
+	if (!b || !b->busy)
+		return 0;
+	if (b->threaded)
+		pthread_join(b->thread, NULL);
+	b->busy = 0;
+	if (b->rc < 0) {
+		*e = b->e;
+		return -1;
+	}
+	for (size_t k = 0; done && k < b->n; k++)
+		done(ctx, b->p[k].final);
+	return 0;
+}
+
+/* the batch in hand taken back, for a failure before it was committed */
+static void drop_pending(struct mp_store *s)
+{
+	take_back(s, s->pending, s->npending, 0);
 	s->npending = 0;
 	s->pending_bytes = 0;
 	if (s->dedup_lock >= 0) {
 		close(s->dedup_lock);
 		s->dedup_lock = -1;
 	}
+}
+
+int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
+                  struct mp_err *e)
+{
+	size_t linked = 0;
+	int rc = 0;
+
+	if (s->kind != MP_STORE_MAILDIR)
+		return 0;
+	if (bg_wait(s, done, ctx, e) < 0) {
+		drop_pending(s);
+		return -1;
+	}
+	if (!s->npending)
+		return 0;
+	rc = commit_batch(s, s->pending, s->npending, &linked, e);
+	for (size_t k = 0; rc == 0 && k < s->npending; k++)
+		if (s->pending[k].msgid[0] && dedup_add(s, s->pending[k].msgid, e) < 0)
+			rc = -1;
+	if (rc < 0)
+		take_back(s, s->pending, s->npending, linked);
+	for (size_t k = 0; rc == 0 && done && k < s->npending; k++)
+		done(ctx, s->pending[k].final);
+	s->npending = 0;
+	drop_pending(s); /* nothing left to take back: the lock goes */
 	return rc;
+}
+
+int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
+                     struct mp_err *e)
+{
+	struct mp_bg *b;
+
+	if (s->kind != MP_STORE_MAILDIR)
+		return 0;
+	if (bg_wait(s, done, ctx, e) < 0) {
+		drop_pending(s);
+		return -1;
+	}
+	/* a --dedup batch is recorded in the index in order, under its lock */
+	for (size_t k = 0; k < s->npending; k++)
+		if (s->pending[k].msgid[0])
+			return mp_store_sync(s, done, ctx, e);
+	if (!s->npending)
+		return 0;
+	if (!s->bg && !(s->bg = calloc(1, sizeof *s->bg)))
+		return mp_store_sync(s, done, ctx, e);
+	b = s->bg;
+	/* the arrays change hands, so each keeps its allocation */
+	struct mp_pending *p = b->p;
+	size_t cap = b->cap;
+	b->p = s->pending;
+	b->cap = s->cappending;
+	b->n = s->npending;
+	s->pending = p;
+	s->cappending = cap;
+	s->npending = 0;
+	s->pending_bytes = 0;
+	b->s = s;
+	b->busy = 1;
+	b->threaded = pthread_create(&b->thread, NULL, bg_run, b) == 0;
+	if (!b->threaded)
+		bg_run(b);
+	return 0;
 }
 
 static void copy_path(void *ctx, const char *path)

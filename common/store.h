@@ -4,6 +4,7 @@
 #define MP_STORE_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -62,19 +63,20 @@ enum mp_store_kind { MP_STORE_MAILDIR, MP_STORE_MBOX };
 #define MP_STORE_CREATE 0x1u /* create a missing Maildir (with parents) */
 
 struct mp_pending;
+struct mp_bg;
 
 struct mp_store {
 	enum mp_store_kind kind;
-	char *path;            /* the Maildir (folder applied) or mbox file */
-	unsigned long counter; /* unique-name counter of this process */
-	char host[200];        /* hostname with '/' and ':' escaped */
-	int unsynced;          /* Maildir links not yet made durable */
-	double lock_timeout;   /* mbox: seconds to wait for the locks */
+	char *path;           /* the Maildir (folder applied) or mbox file */
+	atomic_ulong counter; /* unique-name counter of this process */
+	char host[200];       /* hostname with '/' and ':' escaped */
+	double lock_timeout;  /* mbox: seconds to wait for the locks */
 	/* batch mode: messages written to tmp/, not yet synced and linked */
 	struct mp_pending *pending;
 	size_t npending, cappending;
 	long long pending_bytes;
-	int dedup_lock; /* fd holding the --dedup index lock, or -1 */
+	int dedup_lock;   /* fd holding the --dedup index lock, or -1 */
+	struct mp_bg *bg; /* a batch being made durable in the background */
 };
 
 struct mp_delivery {
@@ -105,6 +107,15 @@ int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const stru
  * fsynced. done (may be NULL) is called with each final path after. */
 int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
                   struct mp_err *e);
+/* The same, on a thread of its own: the batch in hand is handed over and
+ * the call returns at once, after waiting for the one handed over before
+ * and reporting it (done is called here, never on the thread). A failure
+ * of the earlier batch is returned now, with both batches taken back. A
+ * batch with --dedup Message-IDs is made durable at once. mp_store_sync
+ * waits for the batch in the background first; mp_store_close takes a
+ * batch back that was never reported. */
+int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
+                     struct mp_err *e);
 void mp_store_close(struct mp_store *s);
 
 #endif

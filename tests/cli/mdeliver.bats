@@ -749,6 +749,66 @@ split_failed() {
     [ "$(nfiles "$T/md/new")" -eq 2 ] || fail "message 3 not delivered"
 }
 
+@test "--split, 600 messages: batches made durable on a thread while the next is written, each reported once, in mbox order" {
+    genmsgs "$T/msgs" 600 100 300 11 bg plain
+    mkmbox "$T/mbox" s@example.org "$T/msgs/"{1..600}.eml
+    local rp=$'Return-Path: <s@example.org>\n'
+    md --split -v "$T/mbox" "$T/md/"
+    rc_is 0
+    [[ $err =~ ^mdeliver:\ delivered\ 600\ messages\ \([0-9]+\ bytes\)$ ]] || fail "$err"
+    empty_dir "$T/md/tmp"
+    local -a p
+    mapfile -t p <<<"$out"
+    [ "${#p[@]}" -eq 600 ] || fail "-v printed ${#p[@]} lines"
+    [ "$(printf '%s\n' "${p[@]}" | sort -u | wc -l)" -eq 600 ] || fail "a path printed twice"
+    local i
+    # the first and last of each batch of 256, and their neighbours
+    for i in 1 2 255 256 257 258 511 512 513 514 599 600; do
+        cmp -s <(printf '%s' "$rp"; cat "$T/msgs/$i.eml") "${p[$((i - 1))]}" ||
+            fail "line $i of -v is not message $i: ${p[$((i - 1))]}"
+    done
+    msgcheck --prefix="$rp" --all "$T/msgs" "$T/md/new/"*
+    command -v jq >/dev/null || skip "jq not installed"
+    md --split -j "$T/mbox" "$T/md2/"
+    rc_is 0
+    [ "$(jq -r 'select(.type == "message") | .path' <<<"$out" | sort -u | wc -l)" -eq 600 ] ||
+        fail "not 600 message lines: $(head -c 300 <<<"$out")"
+    assert_equal "$(jq -c 'select(.type == "summary") | .delivered' <<<"$out")" 600
+}
+
+@test "--split: a batch failing on its thread (links, LD_PRELOAD shim) is taken back with the next; a write failing while one commits keeps it" {
+    build_shim
+    genmsgs "$T/msgs" 600 100 300 12 bgf plain
+    mkmbox "$T/mbox" s@example.org "$T/msgs/"{1..600}.eml
+    local rp=$'Return-Path: <s@example.org>\n' i
+    # links 1-300 work: the first batch (1-256) is in place and reported;
+    # the second (257-512) fails on its thread, and the third (513-600),
+    # in tmp/ meanwhile, goes with it
+    LINK_FAIL_AFTER=300 mdfull -1 --split "$T/mbox" "$T/md/"
+    rc_is 75
+    local l1=${err%%$'\n'*}
+    [[ $l1 =~ ^mdeliver:\ $T/mbox:\ messages\ 257\ to\ 600:\ link\ $T/md/new/[^/]+:\ No\ space\ left\ on\ device$ ]] ||
+        fail "first line: $l1"
+    assert_equal "${err#*$'\n'}" "mdeliver: delivered 256 messages before message 257; rerun with --skip 256 to continue"
+    [ "$(nfiles "$T/md/new")" -eq 256 ] || fail "$(nfiles "$T/md/new") in new/"
+    empty_dir "$T/md/tmp"
+    printf "$T/msgs/%s.eml\n" {1..256} >"$T/first"
+    msgcheck --prefix="$rp" --require="$T/first" "$T/msgs" "$T/md/new/"*
+    md --split --skip 256 "$T/mbox" "$T/md/"
+    rc_is 0
+    [[ $err =~ ^mdeliver:\ delivered\ 344\ messages ]] || fail "$err"
+    msgcheck --prefix="$rp" --all "$T/msgs" "$T/md/new/"*
+    # room for messages 1-549: the write of 550 fails while the second
+    # batch commits on its thread; that batch and 513-549 are kept
+    local room=0
+    for i in {1..549}; do room=$((room + ${#rp} + $(fsize "$T/msgs/$i.eml"))); done
+    mdfull $((room + 50)) --split "$T/mbox" "$T/md2/"
+    rc_is 75
+    split_failed "$T/mbox" 550 "write: No space left on device" 549
+    [ "$(nfiles "$T/md2/new")" -eq 549 ] || fail "$(nfiles "$T/md2/new") in new/"
+    empty_dir "$T/md2/tmp"
+}
+
 @test "--split into an mbox, with --dedup and --flags into a Maildir" {
     {
         printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: one\nMessage-ID: <1@x>\n\n>From me\n>>From you\n\n'

@@ -5,6 +5,8 @@
  * EIO, or a number). Pipes, terminals, sockets and file descriptors 0, 1
  * and 2 are left alone, so the program's messages still arrive even when
  * they are redirected to a file. Without ENOSPC_AFTER nothing changes.
+ * LINK_FAIL_AFTER=N: link(2) succeeds N times, then fails the same way
+ * (a directory that cannot grow), from any thread.
  *
  *   cc -shared -fPIC -O2 -o enospc.so enospc.c -ldl
  *   ENOSPC_AFTER=4096 LD_PRELOAD=./enospc.so prog ...
@@ -12,6 +14,8 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,15 +25,16 @@
 
 static long long budget = -1; /* bytes still allowed; -1: no limit */
 static int fail_errno = ENOSPC;
-static int inited;
+static atomic_long links = -1; /* links still allowed; -1: no limit */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void init(void)
+static void read_env(void)
 {
 	const char *a, *e;
 
-	if (inited)
-		return;
-	inited = 1;
+	a = getenv("LINK_FAIL_AFTER");
+	if (a && *a)
+		links = strtol(a, NULL, 10);
 	a = getenv("ENOSPC_AFTER");
 	if (a && *a)
 		budget = strtoll(a, NULL, 10);
@@ -42,6 +47,11 @@ static void init(void)
 		fail_errno = EIO;
 	else
 		fail_errno = atoi(e) > 0 ? atoi(e) : ENOSPC;
+}
+
+static void init(void)
+{
+	pthread_once(&once, read_env);
 }
 
 static int limited(int fd)
@@ -168,4 +178,18 @@ ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	r = real_pwritev(fd, v, clip(iov, cnt, (size_t)k, v), off);
 	spent(r);
 	return r;
+}
+
+typedef int (*link_fn)(const char *, const char *);
+
+int link(const char *from, const char *to)
+{
+	REAL(link, link_fn);
+
+	init();
+	if (links >= 0 && atomic_fetch_sub(&links, 1) <= 0) {
+		errno = fail_errno;
+		return -1;
+	}
+	return real_link(from, to);
 }

@@ -16,8 +16,8 @@
 #define SEGBUF (64 * 1024)
 /* --split into a Maildir: a batch is synced once it has this many messages
  * or bytes in it */
-#define SPLIT_BATCH       64
-#define SPLIT_BATCH_BYTES (32LL * 1024 * 1024)
+#define SPLIT_BATCH       256
+#define SPLIT_BATCH_BYTES (128LL * 1024 * 1024)
 
 struct opts {
 	struct mp_delivery d;
@@ -134,6 +134,43 @@ static void say_path(void *ctx, const char *path)
 		printf("%s\n", path);
 }
 
+/* --split: the numbers of the messages delivered and not yet durable, in
+ * order (at most the batch in hand and the one in the background); the
+ * store reports durable ones in the same order */
+#define SPLIT_RING (2 * SPLIT_BATCH + 2)
+struct split {
+	const struct opts *o;
+	long seq[SPLIT_RING];
+	unsigned long head, tail;
+	long done; /* messages made durable in this run */
+};
+
+static void split_done(void *ctx, const char *path)
+{
+	struct split *sp = ctx;
+
+	if (sp->head != sp->tail)
+		sp->head++;
+	sp->done++;
+	say_path((void *)sp->o, path);
+}
+
+static void split_summary(const struct opts *o, long done, long long bytes)
+{
+	if (o->json) {
+		struct mp_json j;
+		mp_json_init(&j, stdout, 0);
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "type", "summary");
+		mp_json_int(&j, "delivered", done);
+		mp_json_int(&j, "bytes", bytes);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+	} else {
+		mp_warn("delivered %ld messages (%lld bytes)", done, bytes);
+	}
+}
+
 static int deliver_split(struct mp_store *s, const struct opts *o)
 {
 	const char *name = o->split_file ? o->split_file : "stdin";
@@ -142,11 +179,10 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	struct mp_mboxsplit m;
 	struct mp_msgsrc src;
 	struct mp_segr r;
-	struct mp_err e;
+	struct mp_err e, e2;
+	struct split sp = {.o = o};
 	long long bytes = 0;
-	long done = 0, batch = 0;
-	int sync_failed = 0;
-	int fd = o->split_fd, rc;
+	int fd = o->split_fd, rc, commit_failed = 0;
 
 	mp_err_clear(&e);
 	if (mp_segr_init(&r, fd, SEGBUF, &e) < 0)
@@ -154,8 +190,9 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	mp_mboxsplit_init(&m, &r);
 	src = mp_mboxsplit_src(&m);
 	/* a Maildir takes the messages in batches: written to tmp/, then one
-	 * sync for all, then linked, then the directories fsynced; nothing
-	 * is counted or reported before its batch is durable */
+	 * sync for all, then linked, then the directories fsynced, on a
+	 * thread while the next batch is written; nothing is counted or
+	 * reported before its batch is durable */
 	d.batch = s->kind == MP_STORE_MAILDIR;
 	while ((rc = mp_mboxsplit_begin(&m, &e)) > 0) {
 		if (m.count <= o->skip) {
@@ -170,75 +207,44 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 		}
 		if (mp_store_deliver(s, &src, &d, &res, &e) < 0)
 			break;
-		if (!res.skipped) {
-			batch++;
+		if (res.skipped || !d.batch) {
+			report(o, s, &res);
+			sp.done += !res.skipped;
+		} else {
+			sp.seq[sp.tail++ % SPLIT_RING] = m.count;
+		}
+		if (!res.skipped)
 			bytes += res.size;
-		} else {
-			report(o, s, &res);
-		}
-		if (!d.batch) {
-			report(o, s, &res);
-			done += batch;
-			batch = 0;
-		} else if (s->npending >= SPLIT_BATCH || s->pending_bytes >= SPLIT_BATCH_BYTES) {
-			if (mp_store_sync(s, say_path, (void *)o, &e) < 0) {
-				sync_failed = 1; /* the whole batch was taken back */
-				break;
-			}
-			done += batch;
-			batch = 0;
+		if (d.batch &&
+		    (s->npending >= SPLIT_BATCH || s->pending_bytes >= SPLIT_BATCH_BYTES) &&
+		    mp_store_sync_bg(s, split_done, &sp, &e) < 0) {
+			commit_failed = 1;
+			break;
 		}
 	}
+	if (rc >= 0 && !e.code && mp_store_sync(s, split_done, &sp, &e) < 0)
+		commit_failed = 1;
 	if (rc >= 0 && !e.code) {
-		if (mp_store_sync(s, say_path, (void *)o, &e) < 0)
-			sync_failed = 1;
-	}
-	if (rc >= 0 && !e.code) {
-		done += batch;
-		if (o->json) {
-			struct mp_json j;
-			mp_json_init(&j, stdout, 0);
-			mp_json_begin_object(&j, NULL);
-			mp_json_string(&j, "type", "summary");
-			mp_json_int(&j, "delivered", done);
-			mp_json_int(&j, "bytes", bytes);
-			mp_json_end_object(&j);
-			mp_json_finish(&j);
-		} else {
-			mp_warn("delivered %ld messages (%lld bytes)", done, bytes);
-		}
+		split_summary(o, sp.done, bytes);
 		mp_segr_free(&r);
 		return 0;
 	}
 	/* the messages before the failed one are whole: make them durable
-	 * first, so that the count and --skip are exact; if even that fails,
-	 * the batch is taken back and counts from its first message */
-	if (sync_failed) {
-		/* the batch (up to the current message) was taken back */
-		long first = m.count - batch + 1;
-		mp_store_close(s);
-		mp_warn("%s: messages %ld to %ld: %s", name, first, m.count, e.msg);
-		mp_die(e.code ? e.code : EX_SOFTWARE,
-		       "delivered %ld messages before message %ld; rerun with --skip %ld to "
-		       "continue",
-		       done, first, first - 1);
-	}
-	{
-		struct mp_err e2;
-		long first = m.count - batch;
-		mp_err_clear(&e2);
-		if (mp_store_sync(s, say_path, (void *)o, &e2) == 0) {
-			done += batch;
-			first = m.count;
-		}
-		mp_store_close(s);
-		mp_warn("%s: message %ld at byte %lld: %s", name, m.count, m.msgstart + 1,
-		        e.code ? e.msg : e2.msg);
-		mp_die(e.code ? e.code : EX_SOFTWARE,
-		       "delivered %ld messages before message %ld; rerun with --skip %ld to "
-		       "continue",
-		       done, first, first > 0 ? first - 1 : 0);
-	}
+	 * first, so that the count and --skip are exact; what a failed
+	 * commit took back counts from its first message */
+	mp_err_clear(&e2);
+	if (!commit_failed && mp_store_sync(s, split_done, &sp, &e2) < 0)
+		commit_failed = 2;
+	long first = sp.head != sp.tail ? sp.seq[sp.head % SPLIT_RING] : m.count;
+	mp_store_close(s);
+	if (commit_failed == 1)
+		mp_warn("%s: messages %ld to %ld: %s", name, first,
+		        sp.seq[(sp.tail - 1) % SPLIT_RING], e.msg);
+	else
+		mp_warn("%s: message %ld at byte %lld: %s", name, m.count, m.msgstart + 1, e.msg);
+	mp_die(e.code ? e.code : EX_SOFTWARE,
+	       "delivered %ld messages before message %ld; rerun with --skip %ld to continue",
+	       sp.done, first, first > 0 ? first - 1 : 0);
 }
 
 static long parse_long(const char *s, const char *what)

@@ -49,7 +49,10 @@ int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struc
 	return rc;
 }
 
-static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e)
+/* more == NULL: whole lines only; raw: a long line in pieces of up to
+ * MP_PROTO_LINE bytes, cut anywhere; else: cut before a space */
+static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, int raw,
+                     struct mp_err *e)
 {
 	for (;;) {
 		char *s = p->buf + p->start, *nl = memchr(s, '\n', p->end - p->start);
@@ -72,6 +75,17 @@ static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, st
 			memmove(p->buf, s, p->end - p->start);
 			p->end -= p->start;
 			p->start = 0;
+		}
+		if (p->end >= MP_PROTO_LINE && more && raw) {
+			/* the whole buffer, but a CR at its end stays: it may be
+			 * the first half of the line's CR LF */
+			size_t n = p->buf[p->end - 1] == '\r' ? p->end - 1 : p->end;
+			*line = p->buf;
+			*len = n;
+			p->start = n;
+			p->midline = 1;
+			*more = 1;
+			return 1;
 		}
 		if (p->end >= MP_PROTO_LINE && more) {
 			/* a piece up to the last space; the rest starts the next */
@@ -118,12 +132,17 @@ static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, st
 
 int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_err *e)
 {
-	return readline2(p, line, len, NULL, e);
+	return readline2(p, line, len, NULL, 0, e);
 }
 
 int mp_proto_readpart(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e)
 {
-	return readline2(p, line, len, more, e);
+	return readline2(p, line, len, more, 0, e);
+}
+
+int mp_proto_readpiece(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e)
+{
+	return readline2(p, line, len, more, 1, e);
 }
 
 int mp_proto_read(struct mp_proto *p, void *buf, size_t n, struct mp_err *e)

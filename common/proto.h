@@ -33,6 +33,11 @@ int mp_proto_readline(struct mp_proto *p, char **line, size_t *len, struct mp_er
  * end before a space, *more set to 1 for each but the last. A piece of
  * MP_PROTO_LINE bytes without a space is an error. */
 int mp_proto_readpart(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e);
+/* Like mp_proto_readline, for data of any line length (a POP3 message):
+ * a line longer than MP_PROTO_LINE comes in pieces of at most that many
+ * bytes, cut anywhere, *more set to 1 for each but the last; a piece with
+ * *more set is not NUL-terminated. */
+int mp_proto_readpiece(struct mp_proto *p, char **line, size_t *len, int *more, struct mp_err *e);
 /* Exactly n raw bytes (an IMAP literal, a body): buffered ones first.
  * Returns 0, or -1 (connection closed early: EX_TEMPFAIL). */
 int mp_proto_read(struct mp_proto *p, void *buf, size_t n, struct mp_err *e);

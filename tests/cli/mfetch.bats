@@ -140,6 +140,9 @@ server_sums() {
 	server_files | tr '\n' '\0' | xargs -0r sha256sum | cut -d' ' -f1 | sort
 }
 
+# the server's file with the Message-ID ID
+file_with() { server_files | tr '\n' '\0' | xargs -0r grep -l -F -x "Message-ID: $1" | head -1; }
+
 # the Message-IDs in the files of a Maildir, or of the server with "server"
 ids() {
 	if [ "$1" = server ]; then
@@ -650,6 +653,32 @@ leftover_check() {
 }
 
 big_body() { head -c 150000 /dev/zero | tr '\0' x | fold -w 75; }
+
+# lines of 100,000 bytes, one dot-stuffed on the wire, and lengths about
+# the 4,096 bytes of the client's line buffer
+long_lines() {
+	local n
+	for n in 100000 4095 4096 4097 8191 8192; do head -c "$n" /dev/zero | tr '\0' y; echo; done
+	printf '.'
+	head -c 9000 /dev/zero | tr '\0' z
+	printf '\nshort\n'
+}
+
+@test "POP3 and IMAP: lines longer than the line buffer (up to 100,000 bytes) come whole, dot-stuffing undone" {
+	put long "$(long_lines)"
+	put after
+	run pop --state "$ST" --to "$T/md/"
+	assert_success
+	assert_line --regexp "$(summary_re 2)"
+	[ "$(sums "$T/md")" = "$(server_sums)" ] || fail "POP3: the copies differ from the server's files"
+	run imap --state "$T/state2" --to "$T/md2/"
+	assert_success
+	[ "$(sums "$T/md2")" = "$(server_sums)" ] || fail "IMAP: the copies differ from the server's files"
+	# an MDA gets the same bytes
+	run pop --all --state "$T/state3" --limit 1 --mda "cat >$T/mda.out"
+	assert_success
+	cmp "$T/mda.out" "$(file_with '<long@mfetch.test>')" || fail "POP3 --mda: not the server's bytes"
+}
 
 @test "POP3 --max-size leaves a big message on the server and says so; a later run can take it" {
 	put small

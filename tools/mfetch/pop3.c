@@ -176,19 +176,21 @@ static int retr_read(struct mp_proto *p, long num, int *fdout, long long *bytes,
 	int trace = p->trace;
 	p->trace = 0; /* not the message itself */
 	*bytes = 0;
-	for (;;) {
+	for (int bol = 1, more = 0;; bol = !more) {
 		char *l;
 		size_t len;
-		if (mp_proto_readline(p, &l, &len, e) <= 0) {
+		if (mp_proto_readpiece(p, &l, &len, &more, e) <= 0) {
 			if (!e->code)
 				mp_err_set(e, EX_TEMPFAIL, "connection closed in RETR");
 			goto fail;
 		}
-		if (strcmp(l, ".") == 0)
+		if (bol && !more && len == 1 && l[0] == '.')
 			break;
-		const char *s = l[0] == '.' ? l + 1 : l;
-		size_t sl = l[0] == '.' ? len - 1 : len;
-		/* the wire's CRLF becomes the LF of mail on disk; a line is at
+		/* a line of any length comes in pieces: the dot-stuffing is
+		 * at the start of the first */
+		const char *s = bol && len && l[0] == '.' ? l + 1 : l;
+		size_t sl = len - (size_t)(s - l);
+		/* the wire's CRLF becomes the LF of mail on disk; a piece is at
 		 * most MP_PROTO_LINE, so it always fits an emptied buffer */
 		if (wl + sl + 1 > sizeof wb) {
 			if (mp_write_full(fd, wb, wl) < 0) {
@@ -199,8 +201,11 @@ static int retr_read(struct mp_proto *p, long num, int *fdout, long long *bytes,
 		}
 		memcpy(wb + wl, s, sl);
 		wl += sl;
-		wb[wl++] = '\n';
-		*bytes += (long long)sl + 2;
+		*bytes += (long long)sl;
+		if (!more) {
+			wb[wl++] = '\n';
+			*bytes += 2;
+		}
 	}
 	if (wl && mp_write_full(fd, wb, wl) < 0) {
 		mp_err_sys(e, EX_TEMPFAIL, "spool");

@@ -723,7 +723,16 @@ cmd_start() {
     start_sink smtp-sink "$SINK_PORT" & jobs_+=($!)
     start_sink smtp-sink-dump "$SINKDUMP_PORT" -d "$D/sink/msgs/" & jobs_+=($!)
     for j in "${jobs_[@]}"; do wait "$j" || rc=1; done
-    [ $rc = 0 ] || die "a daemon failed to start (logs are under $D)"
+    if [ $rc != 0 ]; then
+        # the caller may remove $D: what went wrong goes to stderr now
+        local f
+        for f in "$D"/*/*.log "$D/postfix/maillog"; do
+            [ -s "$f" ] || continue
+            echo "== ${f#"$D"/} (last lines)" >&2
+            tail -n 15 "$f" >&2
+        done
+        die "a daemon failed to start (logs are under $D)"
+    fi
     wait_dns
     start_unbound
     wait_unbound

@@ -1736,10 +1736,14 @@ mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hu
 	fi
 }
 
-@test "fault: -ERR on DELE (POP3 --delete): both delivered and recorded, the error says DELE, the next run delivers nothing twice" {
+@test "fault: -ERR on DELE (POP3 --delete): both delivered and recorded, the error says DELE, the next run delivers nothing twice; no PIPELINING: one command at a time" {
 	mailfault pop-deleerr
 	run mf --pop3 --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
 	assert_failure 69
+	# the server offered no PIPELINING: each RETR and DELE waited for the
+	# answer to the one before
+	[ "$(grep -c -E '^C: (RETR|DELE) [12]$' "$MLOG")" = 4 ] || fail "commands: $(grep '^C:' "$MLOG")"
+	! grep -q 'pipelined without PIPELINING' "$MLOG" || fail "$(grep pipelined "$MLOG")"
 	assert_output --partial "DELE refused for 2 messages (delivered and recorded, left on the server): -ERR no deleting today"
 	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
 	grep -q 'uid-m1' "$ST" && grep -q 'uid-m2' "$ST" || fail "not recorded: $(cat "$ST")"

@@ -11,6 +11,8 @@
  *   pop-dropretr implicit TLS: two messages; RETR 1 sends half a message
  *                and closes the connection
  *   pop-deleerr  implicit TLS: two whole messages; every DELE is -ERR
+ * The POP3 modes offer no PIPELINING: a RETR or DELE with the next command
+ * already behind it logs "pipelined without PIPELINING".
  * With -c CERT -k KEY (PEM) for the TLS modes. Logs one line per command
  * to stderr ("C: ..."; a PASS or LOGIN line as "C: <password>", so a test
  * can tell one came). Writes PIDFILE, prints "PORT=n", serves one
@@ -20,6 +22,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +83,17 @@ static void logcmd(const char *l)
 static const char msg1[] = "Subject: m1\r\nMessage-ID: <m1@mailfault.test>\r\n\r\none\r\n";
 static const char msg2[] = "Subject: m2\r\nMessage-ID: <m2@mailfault.test>\r\n\r\ntwo\r\n";
 
+/* the client sent more without waiting for the answer (after a pause,
+ * so that a pipelined command has had time to arrive) */
+static void pipelined(const char *l)
+{
+	struct pollfd pf = {cfd, POLLIN, 0};
+
+	usleep(50000);
+	if ((ssl && SSL_pending(ssl) > 0) || poll(&pf, 1, 0) > 0)
+		fprintf(stderr, "mailfault: %s: pipelined without PIPELINING\n", l);
+}
+
 static void pop(void)
 {
 	char l[2048], out[4096];
@@ -102,6 +116,7 @@ static void pop(void)
 			say(out);
 		} else if (strncasecmp(l, "RETR ", 5) == 0) {
 			int n = atoi(l + 5);
+			pipelined(l);
 			if (strcmp(mode, "pop-dropretr") == 0 && n == 1) {
 				say("+OK\r\nSubject: m1\r\nMessage-ID: <m1@mai");
 				return;
@@ -109,6 +124,7 @@ static void pop(void)
 			snprintf(out, sizeof out, "+OK\r\n%s.\r\n", n == 1 ? msg1 : msg2);
 			say(out);
 		} else if (strncasecmp(l, "DELE ", 5) == 0) {
+			pipelined(l);
 			say("-ERR no deleting today\r\n");
 		} else if (strcasecmp(l, "QUIT") == 0) {
 			say("+OK bye\r\n");

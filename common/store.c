@@ -938,13 +938,47 @@ static int commit_batch(struct mp_store *s, struct mp_pending *p, size_t n, size
 static void take_back(struct mp_store *s, struct mp_pending *p, size_t n, size_t linked)
 {
 	char tmp[PATH_MAX];
+	int newdir = 0, curdir = 0;
+	struct mp_err e;
 
 	for (size_t k = 0; k < n; k++) {
-		if (k < linked)
+		if (k < linked) {
 			unlink(p[k].final);
+			*(p[k].cur ? &curdir : &newdir) = 1;
+		}
 		snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, p[k].name);
 		unlink(tmp);
 	}
+	/* durably gone, or a crash could bring back what a rerun delivers
+	 * again; if this fails there is nothing better to do */
+	mp_err_clear(&e);
+	(void)sync_dirs(s, newdir, curdir, &e);
+}
+
+/* the size of the --dedup index before a batch's lines were added, so
+ * that a batch taken back takes its lines too; -1 if it cannot be known */
+static off_t dedup_size(struct mp_store *s)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s/%s", s->path, DEDUP_INDEX);
+	if (stat(p, &st) == 0)
+		return st.st_size;
+	return errno == ENOENT ? 0 : -1;
+}
+
+static void dedup_cut(struct mp_store *s, off_t size)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof p, "%s/%s", s->path, DEDUP_INDEX);
+	if (size < 0 || (fd = open(p, O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	if (ftruncate(fd, size) == 0)
+		(void)mp_fsync_fd(fd);
+	close(fd);
 }
 
 static void *bg_run(void *arg)
@@ -1002,14 +1036,24 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 		drop_pending(s);
 		return -1;
 	}
-	if (!s->npending)
+	if (!s->npending) {
+		drop_pending(s); /* a duplicate's lock, if any, goes */
 		return 0;
+	}
+	off_t isize = -1;
+	for (size_t k = 0; isize < 0 && k < s->npending; k++)
+		if (s->pending[k].msgid[0])
+			isize = dedup_size(s); /* under the lock: no one else appends */
 	rc = commit_batch(s, s->pending, s->npending, &linked, e);
 	for (size_t k = 0; rc == 0 && k < s->npending; k++)
 		if (s->pending[k].msgid[0] && dedup_add(s, s->pending[k].msgid, e) < 0)
 			rc = -1;
-	if (rc < 0)
+	if (rc < 0) {
+		/* the index first: lines left for messages taken back would
+		 * make a rerun skip them */
+		dedup_cut(s, isize);
 		take_back(s, s->pending, s->npending, linked);
+	}
 	for (size_t k = 0; rc == 0 && done && k < s->npending; k++)
 		done(ctx, s->pending[k].final);
 	s->npending = 0;
@@ -1034,6 +1078,11 @@ int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *pat
 			return mp_store_sync(s, done, ctx, e);
 	if (!s->npending)
 		return 0;
+	/* no Message-ID to record: a duplicate's lock is not needed */
+	if (s->dedup_lock >= 0) {
+		close(s->dedup_lock);
+		s->dedup_lock = -1;
+	}
 	if (!s->bg && !(s->bg = calloc(1, sizeof *s->bg)))
 		return mp_store_sync(s, done, ctx, e);
 	b = s->bg;

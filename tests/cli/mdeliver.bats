@@ -1207,7 +1207,7 @@ crash_run() {
     msgcheck --prefix="$rp" --all "$T/msgs" "$T/md/new/"*
 }
 
-@test "full disk (LD_PRELOAD shim): --split whose batch sync fails (--dedup index) claims nothing it took back" {
+@test "full disk (LD_PRELOAD shim): --split whose batch sync fails (--dedup index) claims nothing it took back, and leaves no line of it in the index" {
     build_shim
     local i
     for i in 1 2 3; do
@@ -1215,22 +1215,31 @@ crash_run() {
     done >"$T/src"
     md --split "$T/src" "$T/probe/"
     rc_is 0
-    # room for the three message files, none for the index line
-    mdfull "$(cat "$T/probe/new/"* | wc -c)" --split --dedup "$T/src" "$T/md/"
-    rc_is 75
-    err_has ".mdeliver-msgids: No space left on device"
-    local got skip
-    got=$(nfiles "$T/md/new")
-    [[ ${err#*$'\n'} =~ ^mdeliver:\ delivered\ ([0-9]+)\ messages\ before\ .*\;\ rerun\ with\ --skip\ ([0-9]+)\ to\ continue$ ]] ||
-        fail "$err"
-    skip=${BASH_REMATCH[2]}
-    [ "${BASH_REMATCH[1]}" -eq "$got" ] ||
-        fail "says ${BASH_REMATCH[1]} messages delivered, new/ holds $got: $err"
-    # the advice, followed, delivers every message exactly once
-    md --split --dedup --skip "$skip" "$T/src" "$T/md/"
-    rc_is 0
-    [ "$(nfiles "$T/md/new")" -eq 3 ] ||
-        fail "after 'rerun with --skip $skip': $(nfiles "$T/md/new") of 3 messages"
+    local files extra got skip line
+    files=$(cat "$T/probe/new/"* | wc -c)
+    line=$(printf '<1@example.org>\n' | wc -c)
+    # room for the three message files and then: no index line, one line,
+    # one line and part of the next
+    for extra in 0 "$line" $((line + 5)); do
+        rm -rf "$T/md"
+        mdfull $((files + extra)) --split --dedup "$T/src" "$T/md/"
+        rc_is 75
+        err_has ".mdeliver-msgids: No space left on device"
+        got=$(nfiles "$T/md/new")
+        [[ ${err#*$'\n'} =~ ^mdeliver:\ delivered\ ([0-9]+)\ messages\ before\ .*\;\ rerun\ with\ --skip\ ([0-9]+)\ to\ continue$ ]] ||
+            fail "$err"
+        skip=${BASH_REMATCH[2]}
+        [ "${BASH_REMATCH[1]}" -eq "$got" ] ||
+            fail "says ${BASH_REMATCH[1]} messages delivered, new/ holds $got: $err"
+        # the lines of the messages taken back went with them
+        [ ! -s "$T/md/.mdeliver-msgids" ] ||
+            fail "room +$extra: the index holds $(tr '\n' ' ' <"$T/md/.mdeliver-msgids")"
+        # the advice, followed, delivers every message exactly once
+        md --split --dedup --skip "$skip" "$T/src" "$T/md/"
+        rc_is 0
+        [ "$(nfiles "$T/md/new")" -eq 3 ] ||
+            fail "room +$extra: after 'rerun with --skip $skip': $(nfiles "$T/md/new") of 3 messages ($err)"
+    done
 }
 
 # --------------------------------------------------------------- concurrency

@@ -236,12 +236,18 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	if (!commit_failed && mp_store_sync(s, split_done, &sp, &e2) < 0)
 		commit_failed = 2;
 	long first = sp.head != sp.tail ? sp.seq[sp.head % SPLIT_RING] : m.count;
+	long last = sp.head != sp.tail ? sp.seq[(sp.tail - 1) % SPLIT_RING] : m.count;
+	/* an error while passing over --skip: those were delivered before */
+	if (first <= o->skip)
+		first = o->skip + 1;
 	mp_store_close(s);
-	if (commit_failed == 1)
-		mp_warn("%s: messages %ld to %ld: %s", name, first,
-		        sp.seq[(sp.tail - 1) % SPLIT_RING], e.msg);
-	else
+	if (commit_failed == 1) {
+		mp_warn("%s: messages %ld to %ld: %s", name, first, last, e.msg);
+	} else {
 		mp_warn("%s: message %ld at byte %lld: %s", name, m.count, m.msgstart + 1, e.msg);
+		if (commit_failed == 2)
+			mp_warn("%s: messages %ld to %ld: %s", name, first, last, e2.msg);
+	}
 	mp_die(e.code ? e.code : EX_SOFTWARE,
 	       "delivered %ld messages before message %ld; rerun with --skip %ld to continue",
 	       sp.done, first, first > 0 ? first - 1 : 0);

@@ -968,6 +968,15 @@ static off_t dedup_size(struct mp_store *s)
 	return errno == ENOENT ? 0 : -1;
 }
 
+/* 1 if a message in hand has a Message-ID to record (--dedup) */
+static int has_ids(const struct mp_store *s)
+{
+	for (size_t k = 0; k < s->npending; k++)
+		if (s->pending[k].msgid[0])
+			return 1;
+	return 0;
+}
+
 static void dedup_cut(struct mp_store *s, off_t size)
 {
 	char p[PATH_MAX];
@@ -1040,10 +1049,8 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 		drop_pending(s); /* a duplicate's lock, if any, goes */
 		return 0;
 	}
-	off_t isize = -1;
-	for (size_t k = 0; isize < 0 && k < s->npending; k++)
-		if (s->pending[k].msgid[0])
-			isize = dedup_size(s); /* under the lock: no one else appends */
+	/* under the lock: no one else appends */
+	off_t isize = has_ids(s) ? dedup_size(s) : -1;
 	rc = commit_batch(s, s->pending, s->npending, &linked, e);
 	for (size_t k = 0; rc == 0 && k < s->npending; k++)
 		if (s->pending[k].msgid[0] && dedup_add(s, s->pending[k].msgid, e) < 0)
@@ -1073,9 +1080,8 @@ int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *pat
 		return -1;
 	}
 	/* a --dedup batch is recorded in the index in order, under its lock */
-	for (size_t k = 0; k < s->npending; k++)
-		if (s->pending[k].msgid[0])
-			return mp_store_sync(s, done, ctx, e);
+	if (has_ids(s))
+		return mp_store_sync(s, done, ctx, e);
 	if (!s->npending)
 		return 0;
 	/* no Message-ID to record: a duplicate's lock is not needed */

@@ -14,6 +14,7 @@
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load 'helpers/peers'
 
 bats_require_minimum_version 1.5.0
 
@@ -28,32 +29,13 @@ setup_file() {
 		export SKIP_ALL="the peers need root (the suite runs as root)"
 		return
 	fi
-	# ports of our own: other test files run their peers at the same time;
-	# MP_PORT_OFFSET (0 to 3000) moves them all down, for two runs at once
-	local o=${MP_PORT_OFFSET:-0}
-	export DNS_PORT=$((45453 - o)) UNBOUND_PORT=$((45454 - o)) SMTP_PORT=$((42625 - o)) \
-		SUBM_PORT=$((42687 - o)) SMTPS_PORT=$((42665 - o)) SINK_PORT=$((42626 - o)) \
-		SINKDUMP_PORT=$((42627 - o)) IMAP_PORT=$((41243 - o)) IMAPS_PORT=$((41293 - o)) \
-		POP3_PORT=$((41210 - o)) POP3S_PORT=$((41295 - o))
-	export PDIR
-	PDIR=$(mktemp -d /tmp/mailpipe-mfetch.XXXXXX)
-	chmod 755 "$PDIR"
-	bash "$PEERS" start "$PDIR" >"$PDIR/start.log" 2>&1 3>&- || {
-		cat "$PDIR/start.log" >&3
-		return 1
-	}
-	set -a
-	# shellcheck disable=SC1091
-	. "$PDIR/ports.env"
-	set +a
+	peers_up mfetch 45453 45454 42625 42687 42665 42626 42627 41243 41293 41210 41295 || return 1
 	export FP
 	FP=$(openssl x509 -fingerprint -sha256 -noout -in "$PEERS_DIR/tls/server.crt" | sed 's/^[^=]*=//')
 }
 
 teardown_file() {
-	[ -n "${PDIR:-}" ] || return 0
-	bash "$PEERS" stop "$PDIR" >/dev/null 2>&1 3>&-
-	rm -rf "$PDIR"
+	peers_down
 }
 
 setup() {

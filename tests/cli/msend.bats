@@ -20,6 +20,7 @@
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load 'helpers/peers'
 
 bats_require_minimum_version 1.5.0
 
@@ -34,24 +35,7 @@ setup_file() {
 		echo "# msend binary not found at '$MSEND' (build it or set MSEND)" >&3
 		return 1
 	}
-	# ports of our own: other test files run their peers at the same time;
-	# MP_PORT_OFFSET (0 to 3000) moves them all down, for two runs at once
-	local o=${MP_PORT_OFFSET:-0}
-	export DNS_PORT=$((65353 - o)) UNBOUND_PORT=$((65354 - o)) SMTP_PORT=$((62525 - o)) \
-		SUBM_PORT=$((62587 - o)) SMTPS_PORT=$((62465 - o)) SINK_PORT=$((62526 - o)) \
-		SINKDUMP_PORT=$((62527 - o)) IMAP_PORT=$((61143 - o)) IMAPS_PORT=$((61993 - o)) \
-		POP3_PORT=$((61110 - o)) POP3S_PORT=$((61995 - o))
-	export PDIR
-	PDIR=$(mktemp -d /tmp/mailpipe-msend.XXXXXX)
-	chmod 755 "$PDIR"
-	bash "$PEERS" start "$PDIR" >"$PDIR/start.log" 2>&1 3>&- || {
-		cat "$PDIR/start.log" >&3
-		return 1
-	}
-	set -a
-	# shellcheck disable=SC1091
-	. "$PDIR/ports.env"
-	set +a
+	peers_up msend 65353 65354 62525 62587 62465 62526 62527 61143 61993 61110 61995 || return 1
 	: "${SMTPFAULT:=$BATS_FILE_TMPDIR/smtpfault}"
 	if [ ! -x "$SMTPFAULT" ]; then
 		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"
@@ -60,9 +44,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${PDIR:-}" ] || return 0
-	bash "$PEERS" stop "$PDIR" >/dev/null 2>&1 3>&-
-	rm -rf "$PDIR"
+	peers_down
 }
 
 setup() {

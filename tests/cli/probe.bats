@@ -6,6 +6,7 @@
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load 'helpers/peers'
 
 setup_file() {
 	export MMX=${MMX:-$BATS_TEST_DIRNAME/../../build/tools/mmx/mmx}
@@ -14,16 +15,7 @@ setup_file() {
 		export SKIP_ALL="the peers need root (the suite runs as root)"
 		return
 	fi
-	# ports of our own: other test files run their peers at the same time
-	export DNS_PORT=55353 UNBOUND_PORT=55354 SMTP_PORT=52525 SUBM_PORT=52587 SMTPS_PORT=52465 SINK_PORT=52526 \
-		SINKDUMP_PORT=52527 IMAP_PORT=51143 IMAPS_PORT=51993 POP3_PORT=51110 POP3S_PORT=51995
-	export PDIR
-	PDIR=$(mktemp -d /tmp/mailpipe-probe.XXXXXX)
-	chmod 755 "$PDIR"
-	bash "$PEERS" start "$PDIR" >"$PDIR/start.log" 2>&1 3>&- || {
-		cat "$PDIR/start.log" >&3
-		return 1
-	}
+	peers_up probe 55353 55354 52525 52587 52465 52526 52527 51143 51993 51110 51995 || return 1
 	: "${SMTPFAULT:=$BATS_FILE_TMPDIR/smtpfault}"
 	if [ ! -x "$SMTPFAULT" ]; then
 		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"
@@ -32,9 +24,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${PDIR:-}" ] || return 0
-	bash "$PEERS" stop "$PDIR" >/dev/null 2>&1 3>&-
-	rm -rf "$PDIR"
+	peers_down
 }
 
 setup() {

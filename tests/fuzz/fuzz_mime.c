@@ -15,36 +15,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static long long total;
 
-static int on_header(struct walker *w, struct header *h)
+static int on_header(struct mp_walker *w, struct mp_header *h)
 {
 	(void)w;
 	for (size_t i = 0; i < h->n; i++) {
-		struct addrlist l;
-		struct date d;
+		struct mp_addrlist l;
+		struct mp_date d;
 		char buf[64];
-		if (date_parse(h->f[i].value, &d) == 0)
-			for (int f = DATE_ISO; f <= DATE_RFC; f++) {
-				date_format(&d, (enum date_form)f, buf, sizeof buf);
+		if (mp_date_parse(h->f[i].value, &d) == 0)
+			for (int f = MP_DATE_ISO; f <= MP_DATE_RFC; f++) {
+				mp_date_format(&d, (enum mp_date_form)f, buf, sizeof buf);
 				if (strlen(buf) >= 40)
 					abort();
 			}
-		addr_parse(h->f[i].value, &l);
+		mp_addr_parse(h->f[i].value, &l);
 		for (size_t k = 0; k < l.n; k++)
 			if (!l.v[k].addr || !l.v[k].name)
 				abort();
-		addr_free(&l);
+		mp_addr_free(&l);
 	}
 	return 0;
 }
 
-static int on_data(struct walker *w, struct part *p, const char *s, size_t n)
+static int on_data(struct mp_walker *w, struct mp_part *p, const char *s, size_t n)
 {
 	(void)w, (void)p, (void)s;
 	total += (long long)n;
 	return 0;
 }
 
-static int on_end(struct walker *w, struct part *p)
+static int on_end(struct mp_walker *w, struct mp_part *p)
 {
 	(void)w;
 	if (p->decsize < 0 || p->rawsize < 0 || strlen(p->num) >= sizeof p->num)
@@ -54,7 +54,7 @@ static int on_end(struct walker *w, struct part *p)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct walker w = {.on_header = on_header,
+	struct mp_walker w = {.on_header = on_header,
 	                   .on_data = on_data,
 	                   .on_end = on_end,
 	                   .decode = 1,
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mp_err_clear(&e);
 	mp_segr_init(&r, fd, 97, &e);
 	struct mp_msgsrc src = mp_segr_src(&r);
-	if (mime_walk(&w, &src, &e) < 0 && e.code == EX_SOFTWARE)
+	if (mp_mime_walk(&w, &src, &e) < 0 && e.code == EX_SOFTWARE)
 		abort();
 	mp_segr_free(&r);
 	close(fd);

@@ -23,7 +23,7 @@ static void mix(struct trace *t, const void *s, size_t n)
 		t->hash = (t->hash ^ p[i]) * 1099511628211u;
 }
 
-static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_t n)
+static int on_uu(void *ctx, struct mp_uu *u, enum mp_uu_event ev, const void *s, size_t n)
 {
 	struct trace *t = ctx;
 	unsigned char e = (unsigned char)ev;
@@ -31,23 +31,23 @@ static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_
 	t->events++;
 	mix(t, &e, 1);
 	switch (ev) {
-	case UU_BEGIN:
-		if (t->open || strlen(u->name) != n || n == 0 || n >= UU_LINE)
+	case MP_UU_BEGIN:
+		if (t->open || strlen(u->name) != n || n == 0 || n >= MP_UU_LINE)
 			abort();
 		t->open = 1;
 		t->bytes = 0;
 		break;
-	case UU_DATA:
+	case MP_UU_DATA:
 		if (!t->open || n == 0 || n > 63)
 			abort();
 		t->bytes += (long long)n;
 		break;
-	case UU_END:
+	case MP_UU_END:
 		if (!t->open || t->bytes != u->size)
 			abort();
 		t->open = 0;
 		break;
-	case UU_WARN:
+	case MP_UU_WARN:
 		if (!u->msg || u->warnline < 1 || u->warnline > u->lineno)
 			abort();
 		mix(t, &u->warnline, sizeof u->warnline);
@@ -60,12 +60,12 @@ static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_
 static struct trace run(const uint8_t *data, size_t size, size_t chunk)
 {
 	struct trace t = {.hash = 14695981039346656037u};
-	struct uu u;
+	struct mp_uu u;
 
-	uu_init(&u, on_uu, &t);
+	mp_uu_init(&u, on_uu, &t);
 	for (size_t i = 0; i < size; i += chunk)
-		uu_feed(&u, (const char *)data + i, size - i < chunk ? size - i : chunk);
-	uu_finish(&u);
+		mp_uu_feed(&u, (const char *)data + i, size - i < chunk ? size - i : chunk);
+	mp_uu_finish(&u);
 	if (t.open)
 		abort(); /* every block is ended */
 	return t;
@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* the first line on its own, as a data line */
 	const uint8_t *nl = memchr(data, '\n', size);
-	int k = uu_decode_line((const char *)data, nl ? (size_t)(nl - data) : size, out);
+	int k = mp_uu_decode_line((const char *)data, nl ? (size_t)(nl - data) : size, out);
 	if (k > 63)
 		abort();
 	return 0;

@@ -27,7 +27,7 @@ struct opts {
 	enum mode mode;
 	const char *fields[32];
 	int nfields, raw, addr_only, mbox, bodies;
-	enum date_form date; /* --date */
+	enum mp_date_form date; /* --date */
 	const char *addr_field, *part, *dir;
 	long messages;
 	int printed;
@@ -90,29 +90,29 @@ static int is_date_field(const char *name)
 
 static void date_value(const char *msg, const char *field, const char *v, struct mp_buf *out)
 {
-	struct date d;
+	struct mp_date d;
 	char buf[64];
 
-	if (date_parse(v, &d) < 0) {
+	if (mp_date_parse(v, &d) < 0) {
 		mp_warn("%s: %s: cannot read the date \"%s\": shown as it stands", msg, field, v);
 		decoded(v, out);
 		return;
 	}
-	date_format(&d, O.date, buf, sizeof buf);
+	mp_date_format(&d, O.date, buf, sizeof buf);
 	mp_buf_reset(out);
 	mp_buf_puts(out, buf);
 }
 
 /* a field's value as -f and the summary print it */
-static void field_value(const char *msg, const struct field *f, struct mp_buf *out)
+static void field_value(const char *msg, const struct mp_field *f, struct mp_buf *out)
 {
-	if (O.date != DATE_ASIS && is_date_field(f->name))
+	if (O.date != MP_DATE_ASIS && is_date_field(f->name))
 		date_value(msg, f->name, f->value, out);
 	else
 		decoded(f->value, out);
 }
 
-static int on_header(struct walker *w, struct header *h)
+static int on_header(struct mp_walker *w, struct mp_header *h)
 {
 	struct mp_buf d = MP_BUF_INIT;
 	(void)w;
@@ -151,20 +151,20 @@ static int on_header(struct walker *w, struct header *h)
 				if (strcasecmp(h->f[i].name,
 				               O.addr_field ? O.addr_field : def[k]) != 0)
 					continue;
-				struct addrlist l;
-				if (addr_parse(h->f[i].value, &l))
+				struct mp_addrlist l;
+				if (mp_addr_parse(h->f[i].value, &l))
 					mp_warn("%s: %s: unbalanced quotes or brackets; what could "
 					        "be read follows",
 					        w->name, h->f[i].name);
 				for (size_t a = 0; a < l.n; a++) {
 					char ad[1024];
-					addr_display(l.v[a].addr, ad, sizeof ad);
+					mp_addr_display(l.v[a].addr, ad, sizeof ad);
 					if (O.addr_only || !l.v[a].name[0])
 						printf("%s\n", ad);
 					else
 						printf("%s <%s>\n", l.v[a].name, ad);
 				}
-				addr_free(&l);
+				mp_addr_free(&l);
 			}
 		break;
 	}
@@ -209,16 +209,16 @@ static int on_header(struct walker *w, struct header *h)
 				}
 				prevw = wd;
 			}
-			struct date dt;
-			int known = semi && date_parse(semi + 1, &dt) == 0;
+			struct mp_date dt;
+			int known = semi && mp_date_parse(semi + 1, &dt) == 0;
 			printf("%d. from %s by %s%s%s%s%s", ++hop, from[0] ? from : "?",
 			       by[0] ? by : "?", with[0] ? " with " : "", with, id[0] ? " id " : "",
 			       id);
 			if (known) {
 				char buf[64];
 				struct tm g;
-				if (O.date != DATE_ASIS) {
-					date_format(&dt, O.date, buf, sizeof buf);
+				if (O.date != MP_DATE_ASIS) {
+					mp_date_format(&dt, O.date, buf, sizeof buf);
 				} else {
 					gmtime_r(&dt.t, &g);
 					strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
@@ -228,7 +228,7 @@ static int on_header(struct walker *w, struct header *h)
 					printf(" (%+llds)", (long long)(dt.t - prev));
 				prev = dt.t;
 				have_prev = 1;
-			} else if (semi && O.date != DATE_ASIS) {
+			} else if (semi && O.date != MP_DATE_ASIS) {
 				const char *ds = semi + 1;
 				while (*ds == ' ' || *ds == '\t' || *ds == '\r' || *ds == '\n')
 					ds++;
@@ -305,7 +305,7 @@ static FILE *safe_create(const char *dir, const char *want, char *path, size_t n
 	return NULL;
 }
 
-static int is_attachment(const struct part *p)
+static int is_attachment(const struct mp_part *p)
 {
 	if (p->container)
 		return 0;
@@ -316,7 +316,7 @@ static int is_attachment(const struct part *p)
 
 static char xpath[4096];
 
-static void tree_line(struct mp_buf *b, const struct part *p)
+static void tree_line(struct mp_buf *b, const struct mp_part *p)
 {
 	const char *num = p->num[0] ? p->num : ".";
 
@@ -331,7 +331,7 @@ static void tree_line(struct mp_buf *b, const struct part *p)
 	mp_buf_putc(b, '\n');
 }
 
-static void tree_print(const struct part *p)
+static void tree_print(const struct mp_part *p)
 {
 	struct mp_buf b = MP_BUF_INIT;
 
@@ -363,7 +363,7 @@ static FILE *spool(void)
 }
 
 /* a uuencoded block starts inside the text part in hand */
-static void on_uupart(struct walker *w, struct part *p)
+static void on_uupart(struct mp_walker *w, struct mp_part *p)
 {
 	O.uuout = NULL;
 	if (O.mode == M_JSON && O.bodies)
@@ -378,7 +378,7 @@ static void on_uupart(struct walker *w, struct part *p)
 	}
 }
 
-static int on_part(struct walker *w, struct part *p)
+static int on_part(struct mp_walker *w, struct mp_part *p)
 {
 	if (p->uuencode) {
 		on_uupart(w, p);
@@ -432,7 +432,7 @@ static int on_part(struct walker *w, struct part *p)
 	return 0;
 }
 
-static int on_data(struct walker *w, struct part *p, const char *s, size_t n)
+static int on_data(struct mp_walker *w, struct mp_part *p, const char *s, size_t n)
 {
 	FILE *f = p->uuencode ? O.uuout : O.out;
 
@@ -444,7 +444,7 @@ static int on_data(struct walker *w, struct part *p, const char *s, size_t n)
 
 static FILE *text_file, *html_file;
 
-static int on_end(struct walker *w, struct part *p)
+static int on_end(struct mp_walker *w, struct mp_part *p)
 {
 	(void)w;
 	if (p->uuencode && O.mode == M_TREE) {
@@ -595,7 +595,7 @@ static int header_mode(void)
 
 static int one(const char *name, const struct mp_msgsrc *src)
 {
-	struct walker w = {.on_header = on_header,
+	struct mp_walker w = {.on_header = on_header,
 	                   .on_part = on_part,
 	                   .on_data = on_data,
 	                   .on_end = on_end,
@@ -615,7 +615,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	mp_err_clear(&e);
 	if (O.mode == M_TREE && O.messages > 1)
 		putchar('\n');
-	int rc = mime_walk(&w, src, &e);
+	int rc = mp_mime_walk(&w, src, &e);
 	if (O.mode == M_JSON) {
 		mp_json_end_array(&O.j);
 		mp_json_string(&O.j, "file", name);
@@ -814,10 +814,10 @@ int main(int argc, char **argv)
 			O.mode = M_JSON;
 			break;
 		case 'D':
-			if ((c = date_form_parse(optarg)) < 0)
+			if ((c = mp_date_form_parse(optarg)) < 0)
 				mp_die(EX_USAGE, "--date: unknown form '%s' (iso, epoch or rfc)",
 				       optarg);
-			O.date = (enum date_form)c;
+			O.date = (enum mp_date_form)c;
 			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;

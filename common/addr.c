@@ -52,11 +52,11 @@ static void obs_cfws(char *s)
 	s[j] = '\0';
 }
 
-static void push(struct addrlist *l, const char *name, const char *addr)
+static void push(struct mp_addrlist *l, const char *name, const char *addr)
 {
 	if (!*addr)
 		return;
-	struct address *a = realloc(l->v, (l->n + 1) * sizeof *a);
+	struct mp_address *a = realloc(l->v, (l->n + 1) * sizeof *a);
 	if (!a)
 		return;
 	l->v = a;
@@ -70,7 +70,7 @@ static void push(struct addrlist *l, const char *name, const char *addr)
 	l->n++;
 }
 
-int addr_parse(const char *v, struct addrlist *l)
+int mp_addr_parse(const char *v, struct mp_addrlist *l)
 {
 	char name[1024], addr[1024], comment[1024];
 	size_t nn = 0, na = 0, nc = 0;
@@ -199,7 +199,7 @@ int addr_parse(const char *v, struct addrlist *l)
 	return unbalanced ? 1 : 0;
 }
 
-void addr_free(struct addrlist *l)
+void mp_addr_free(struct mp_addrlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].name);
@@ -210,7 +210,7 @@ void addr_free(struct addrlist *l)
 }
 
 /* the domain in U-labels for display */
-void addr_display(const char *addr, char *out, size_t n)
+void mp_addr_display(const char *addr, char *out, size_t n)
 {
 	const char *at = strrchr(addr, '@');
 	char *u = NULL;

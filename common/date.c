@@ -8,13 +8,13 @@ static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sa
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-int date_form_parse(const char *name)
+int mp_date_form_parse(const char *name)
 {
 	static const char *const names[] = {"iso", "epoch", "rfc"};
 
 	for (int i = 0; i < 3; i++)
 		if (strcmp(name, names[i]) == 0)
-			return DATE_ISO + i;
+			return MP_DATE_ISO + i;
 	return -1;
 }
 
@@ -72,7 +72,7 @@ static int name(const char **s, const char *const *list, int n)
 
 /* +hhmm, -hhmm, or an obsolete name (RFC 5322 4.3); military letters and
  * other names are -0000 */
-static int zone(const char *s, struct date *d)
+static int zone(const char *s, struct mp_date *d)
 {
 	static const struct {
 		const char *name;
@@ -105,7 +105,7 @@ static int zone(const char *s, struct date *d)
 	return 0;
 }
 
-int date_parse(const char *s, struct date *d)
+int mp_date_parse(const char *s, struct mp_date *d)
 {
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	struct tm tm;
@@ -162,14 +162,14 @@ int date_parse(const char *s, struct date *d)
 	return 0;
 }
 
-void date_format(const struct date *d, enum date_form f, char *out, size_t n)
+void mp_date_format(const struct mp_date *d, enum mp_date_form f, char *out, size_t n)
 {
 	time_t local = d->t + d->off;
 	long a = d->off < 0 ? -d->off : d->off;
 	char sign = d->off < 0 || !d->local ? '-' : '+';
 	struct tm tm;
 
-	if (f == DATE_EPOCH) {
+	if (f == MP_DATE_EPOCH) {
 		snprintf(out, n, "%lld", (long long)d->t);
 		return;
 	}
@@ -177,7 +177,7 @@ void date_format(const struct date *d, enum date_form f, char *out, size_t n)
 		snprintf(out, n, "%lld", (long long)d->t);
 		return;
 	}
-	if (f == DATE_ISO)
+	if (f == MP_DATE_ISO)
 		snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld", tm.tm_year + 1900,
 		         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
 		         a / 3600, a % 3600 / 60);

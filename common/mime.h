@@ -2,31 +2,31 @@
  * Content-Type/-Disposition parameters (RFC 2045, 2231), boundaries
  * (RFC 2046) on a bounded stack, message/rfc822 descended into, body
  * bytes decoded (base64, quoted-printable) as they pass. */
-#ifndef MPARSE_MIME_H
-#define MPARSE_MIME_H
+#ifndef MP_MIME_H
+#define MP_MIME_H
 
 #include <stddef.h>
 
 #include "store.h"
 #include "util.h"
 
-#define MIME_DEPTH 64           /* nested multiparts */
-#define MIME_PARTS 100000       /* parts per message */
-#define HDR_MAX    (256 * 1024) /* one header block */
-#define MIME_UU    1000         /* uuencoded blocks per text part */
+#define MP_MIME_DEPTH 64           /* nested multiparts */
+#define MP_MIME_PARTS 100000       /* parts per message */
+#define MP_HDR_MAX    (256 * 1024) /* one header block */
+#define MP_MIME_UU    1000         /* uuencoded blocks per text part */
 
-struct field {
+struct mp_field {
 	char *name, *value; /* value unfolded, raw (not decoded) */
 };
 
-struct header {
-	struct field *f;
+struct mp_header {
+	struct mp_field *f;
 	size_t n;
 	struct mp_buf raw; /* the block as read */
 	int truncated;
 };
 
-struct part {
+struct mp_part {
 	char num[256]; /* "1", "1.2", ... */
 	int depth;
 	char type[128]; /* "text/plain", lower case */
@@ -40,15 +40,15 @@ struct part {
 	int uuencode;       /* a uuencoded block found inside a text part (num "N.uK"):
 	                     * its events come between those of that part */
 	int container;      /* a multipart or message/rfc822 node (no body of its own) */
-	struct header *hdr; /* valid during on_part */
+	struct mp_header *hdr; /* valid during on_part */
 };
 
-struct walker {
+struct mp_walker {
 	/* callbacks: return < 0 to stop */
-	int (*on_header)(struct walker *w, struct header *h); /* the message's own */
-	int (*on_part)(struct walker *w, struct part *p); /* a part starts (leaf or container) */
-	int (*on_data)(struct walker *w, struct part *p, const char *s, size_t n);
-	int (*on_end)(struct walker *w, struct part *p); /* a part ends */
+	int (*on_header)(struct mp_walker *w, struct mp_header *h); /* the message's own */
+	int (*on_part)(struct mp_walker *w, struct mp_part *p); /* a part starts (leaf or container) */
+	int (*on_data)(struct mp_walker *w, struct mp_part *p, const char *s, size_t n);
+	int (*on_end)(struct mp_walker *w, struct mp_part *p); /* a part ends */
 	void *ctx;
 	int decode;       /* decode bodies for on_data */
 	int uu;           /* with decode: uuencoded blocks in text/plain leaves are parts */
@@ -57,13 +57,13 @@ struct walker {
 	long warnings;
 };
 
-const char *field_get(const struct header *h, const char *name);
-void header_free(struct header *h);
+const char *mp_field_get(const struct mp_header *h, const char *name);
+void mp_header_free(struct mp_header *h);
 /* parameter of a structured value (RFC 2045 and 2231, continuations and
  * charset'lang'value decoded to UTF-8) */
-int param_get(const char *value, const char *name, char *out, size_t n);
+int mp_param_get(const char *value, const char *name, char *out, size_t n);
 
 /* Walk one message from its source; returns 0, or -1 on a read error. */
-int mime_walk(struct walker *w, const struct mp_msgsrc *src, struct mp_err *e);
+int mp_mime_walk(struct mp_walker *w, const struct mp_msgsrc *src, struct mp_err *e);
 
 #endif

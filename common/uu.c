@@ -11,14 +11,14 @@
 
 enum { S_TEXT, S_DATA, S_AFTER };
 
-void uu_init(struct uu *u, uu_cb cb, void *ctx)
+void mp_uu_init(struct mp_uu *u, mp_uu_cb cb, void *ctx)
 {
 	memset(u, 0, sizeof *u);
 	u->cb = cb;
 	u->ctx = ctx;
 }
 
-int uu_decode_line(const char *s, size_t n, unsigned char *out)
+int mp_uu_decode_line(const char *s, size_t n, unsigned char *out)
 {
 	if (n == 0)
 		return 0;
@@ -47,16 +47,16 @@ int uu_decode_line(const char *s, size_t n, unsigned char *out)
 	return (int)o;
 }
 
-static int warn(struct uu *u, const char *msg)
+static int warn(struct mp_uu *u, const char *msg)
 {
 	u->warnings++;
 	u->msg = msg;
 	u->warnline = u->lineno;
-	return u->cb(u->ctx, u, UU_WARN, msg, strlen(msg));
+	return u->cb(u->ctx, u, MP_UU_WARN, msg, strlen(msg));
 }
 
 /* "begin MODE NAME": MODE in octal, NAME the rest without its blanks */
-static int begin_line(struct uu *u, const char *s, size_t n)
+static int begin_line(struct mp_uu *u, const char *s, size_t n)
 {
 	size_t i = 6, d;
 	unsigned mode = 0;
@@ -86,13 +86,13 @@ static int is_end(const char *s, size_t n)
 	return n == 3 && memcmp(s, "end", 3) == 0;
 }
 
-static int end_block(struct uu *u)
+static int end_block(struct mp_uu *u)
 {
 	u->state = S_TEXT;
-	return u->cb(u->ctx, u, UU_END, NULL, 0);
+	return u->cb(u->ctx, u, MP_UU_END, NULL, 0);
 }
 
-static int line(struct uu *u, const char *s, size_t n, int overlong)
+static int line(struct mp_uu *u, const char *s, size_t n, int overlong)
 {
 	unsigned char out[64];
 	int rc, k;
@@ -104,15 +104,15 @@ static int line(struct uu *u, const char *s, size_t n, int overlong)
 			u->size = 0;
 			u->badrun = 0;
 			u->blocks++;
-			return u->cb(u->ctx, u, UU_BEGIN, u->name, strlen(u->name));
+			return u->cb(u->ctx, u, MP_UU_BEGIN, u->name, strlen(u->name));
 		}
 		return 0;
 	case S_DATA:
 		if (!overlong && is_end(s, n))
 			return end_block(u); /* the zero-length line left out */
-		k = overlong ? -1 : uu_decode_line(s, n, out);
+		k = overlong ? -1 : mp_uu_decode_line(s, n, out);
 		if (k < 0) {
-			if (++u->badrun >= UU_BADRUN) {
+			if (++u->badrun >= MP_UU_BADRUN) {
 				if ((rc = warn(u, "too many bad lines: the block ends here")) < 0)
 					return rc;
 				return end_block(u);
@@ -125,7 +125,7 @@ static int line(struct uu *u, const char *s, size_t n, int overlong)
 			return 0;
 		}
 		u->size += k;
-		return u->cb(u->ctx, u, UU_DATA, out, (size_t)k);
+		return u->cb(u->ctx, u, MP_UU_DATA, out, (size_t)k);
 	default: /* S_AFTER */
 		if (!overlong && is_end(s, n))
 			return end_block(u);
@@ -138,7 +138,7 @@ static int line(struct uu *u, const char *s, size_t n, int overlong)
 	}
 }
 
-static int complete(struct uu *u)
+static int complete(struct mp_uu *u)
 {
 	size_t n = u->n;
 
@@ -150,7 +150,7 @@ static int complete(struct uu *u)
 	return rc;
 }
 
-int uu_feed(struct uu *u, const char *s, size_t n)
+int mp_uu_feed(struct mp_uu *u, const char *s, size_t n)
 {
 	int rc;
 
@@ -177,7 +177,7 @@ int uu_feed(struct uu *u, const char *s, size_t n)
 	return 0;
 }
 
-int uu_finish(struct uu *u)
+int mp_uu_finish(struct mp_uu *u)
 {
 	int rc;
 

@@ -56,7 +56,7 @@ static int blank(const char *s, size_t n)
 
 /* ---------------------------------------------------------------- headers */
 
-const char *field_get(const struct header *h, const char *name)
+const char *mp_field_get(const struct mp_header *h, const char *name)
 {
 	for (size_t i = 0; i < h->n; i++)
 		if (strcasecmp(h->f[i].name, name) == 0)
@@ -64,7 +64,7 @@ const char *field_get(const struct header *h, const char *name)
 	return NULL;
 }
 
-void header_free(struct header *h)
+void mp_header_free(struct mp_header *h)
 {
 	for (size_t i = 0; i < h->n; i++) {
 		free(h->f[i].name);
@@ -76,7 +76,7 @@ void header_free(struct header *h)
 }
 
 /* 0, or -1 when the line is no field (no name before a colon) */
-static int add_field(struct header *h, const char *line, size_t n)
+static int add_field(struct mp_header *h, const char *line, size_t n)
 {
 	const char *colon = memchr(line, ':', n);
 	size_t nl = colon ? (size_t)(colon - line) : 0;
@@ -85,7 +85,7 @@ static int add_field(struct header *h, const char *line, size_t n)
 		return -1;
 	while (nl && (line[nl - 1] == ' ' || line[nl - 1] == '\t'))
 		nl--; /* "Subject :" (obsolete syntax) */
-	struct field *f = realloc(h->f, (h->n + 1) * sizeof *f);
+	struct mp_field *f = realloc(h->f, (h->n + 1) * sizeof *f);
 	if (!f)
 		return 0;
 	h->f = f;
@@ -160,7 +160,7 @@ static const char *next_semi(const char *s)
 	return NULL;
 }
 
-int param_get(const char *value, const char *name, char *out, size_t n)
+int mp_param_get(const char *value, const char *name, char *out, size_t n)
 {
 	/* name=..., name*=charset'lang'pct-encoded, name*0=..., name*1*=... */
 	struct mp_buf acc = MP_BUF_INIT;
@@ -249,11 +249,11 @@ int param_get(const char *value, const char *name, char *out, size_t n)
 	return found ? 0 : -1;
 }
 
-static void describe(struct part *p, const struct header *h, int digest)
+static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 {
-	const char *ct = field_get(h, "Content-Type"),
-	           *cte = field_get(h, "Content-Transfer-Encoding");
-	const char *cd = field_get(h, "Content-Disposition");
+	const char *ct = mp_field_get(h, "Content-Type"),
+	           *cte = mp_field_get(h, "Content-Transfer-Encoding");
+	const char *cd = mp_field_get(h, "Content-Disposition");
 
 	snprintf(p->type, sizeof p->type, "%s", digest ? "message/rfc822" : "text/plain");
 	if (ct) {
@@ -262,9 +262,9 @@ static void describe(struct part *p, const struct header *h, int digest)
 			snprintf(p->type, sizeof p->type, "%.*s", (int)k, ct);
 			lower(p->type);
 		}
-		param_get(ct, "charset", p->charset, sizeof p->charset);
-		param_get(ct, "boundary", p->boundary, sizeof p->boundary);
-		param_get(ct, "name", p->filename, sizeof p->filename);
+		mp_param_get(ct, "charset", p->charset, sizeof p->charset);
+		mp_param_get(ct, "boundary", p->boundary, sizeof p->boundary);
+		mp_param_get(ct, "name", p->filename, sizeof p->filename);
 	}
 	if (!p->charset[0] && strncmp(p->type, "text/", 5) == 0)
 		strcpy(p->charset, "us-ascii");
@@ -277,7 +277,7 @@ static void describe(struct part *p, const struct header *h, int digest)
 		         cd);
 		lower(p->disposition);
 		char fn[512];
-		if (param_get(cd, "filename", fn, sizeof fn) == 0)
+		if (mp_param_get(cd, "filename", fn, sizeof fn) == 0)
 			snprintf(p->filename, sizeof p->filename, "%s", fn);
 	}
 }
@@ -285,9 +285,9 @@ static void describe(struct part *p, const struct header *h, int digest)
 /* ---------------------------------------------------------------- walking */
 
 struct walk {
-	struct walker *w;
+	struct mp_walker *w;
 	struct reader r;
-	char bounds[MIME_DEPTH][200];
+	char bounds[MP_MIME_DEPTH][200];
 	int nb;
 	int hit; /* level of the boundary just read, -1 none */
 	int hit_close;
@@ -336,8 +336,8 @@ MP_PRINTF(2, 3) static void warn(struct walk *k, const char *fmt, ...)
 
 /* the header block up to the blank line (or a boundary of an enclosing
  * multipart, which is left for the body to find); folded lines unfolded.
- * Past HDR_MAX bytes the block is read to its end but no longer kept. */
-static void read_header(struct walk *k, struct header *h)
+ * Past MP_HDR_MAX bytes the block is read to its end but no longer kept. */
+static void read_header(struct walk *k, struct mp_header *h)
 {
 	struct reader *r = &k->r;
 	struct mp_buf cur = MP_BUF_INIT;
@@ -354,7 +354,7 @@ static void read_header(struct walk *k, struct header *h)
 		}
 		if (h->truncated)
 			continue; /* over the cap: the rest ignored */
-		if (h->raw.len + r->len > HDR_MAX) {
+		if (h->raw.len + r->len > MP_HDR_MAX) {
 			h->truncated = 1;
 			if (cur.len)
 				add_field(h, cur.data, cur.len); /* what fit of it */
@@ -392,16 +392,16 @@ struct decoder {
 	struct mp_qpdec q;
 	char *buf;
 	size_t cap;
-	struct uu *uu; /* uuencoded blocks looked for in the decoded text */
+	struct mp_uu *uu; /* uuencoded blocks looked for in the decoded text */
 };
 
 /* the decoded bytes of a part: to the caller, and through the uudecoder */
-static int deliver(struct walk *k, struct part *p, struct decoder *d, const char *s, size_t n)
+static int deliver(struct walk *k, struct mp_part *p, struct decoder *d, const char *s, size_t n)
 {
 	int rc = k->w->on_data ? k->w->on_data(k->w, p, s, n) : 0;
 
 	if (rc >= 0 && d->uu)
-		rc = uu_feed(d->uu, s, n);
+		rc = mp_uu_feed(d->uu, s, n);
 	return rc;
 }
 
@@ -409,7 +409,7 @@ static int deliver(struct walk *k, struct part *p, struct decoder *d, const char
  * "1.u1", "1.u2", ... */
 struct uupart {
 	struct walk *k;
-	struct part *text, p;
+	struct mp_part *text, p;
 	long base; /* the line of the message where the text's body starts */
 	int on;    /* a block is open and was reported */
 };
@@ -431,19 +431,19 @@ static const char *uu_type(const char *name)
 	return "application/octet-stream";
 }
 
-static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_t n)
+static int on_uu(void *ctx, struct mp_uu *u, enum mp_uu_event ev, const void *s, size_t n)
 {
 	struct uupart *x = ctx;
-	struct walker *w = x->k->w;
-	struct part *p = &x->p;
+	struct mp_walker *w = x->k->w;
+	struct mp_part *p = &x->p;
 
 	switch (ev) {
-	case UU_BEGIN:
-		if (u->blocks > MIME_UU) {
-			if (u->blocks == MIME_UU + 1)
+	case MP_UU_BEGIN:
+		if (u->blocks > MP_MIME_UU) {
+			if (u->blocks == MP_MIME_UU + 1)
 				warn(x->k,
 				     "part %s: more than %d uuencoded blocks: the rest are text",
-				     x->text->num, MIME_UU);
+				     x->text->num, MP_MIME_UU);
 			return 0;
 		}
 		memset(p, 0, sizeof *p);
@@ -459,19 +459,19 @@ static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_
 		p->uuencode = 1;
 		x->on = 1;
 		return w->on_part ? w->on_part(w, p) : 0;
-	case UU_DATA:
+	case MP_UU_DATA:
 		if (!x->on)
 			return 0;
 		p->rawsize += (long long)n;
 		p->decsize += (long long)n;
 		return w->on_data ? w->on_data(w, p, s, n) : 0;
-	case UU_END:
+	case MP_UU_END:
 		if (!x->on)
 			return 0;
 		x->on = 0;
 		return w->on_end ? w->on_end(w, p) : 0;
-	case UU_WARN:
-		if (u->warnings > UU_MAXWARN)
+	case MP_UU_WARN:
+		if (u->warnings > MP_UU_MAXWARN)
 			return 0;
 		if (x->text->encoding[0] && strcmp(x->text->encoding, "7bit") &&
 		    strcmp(x->text->encoding, "8bit") && strcmp(x->text->encoding, "binary"))
@@ -480,7 +480,7 @@ static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_
 		else
 			warn(x->k, "line %ld: uuencoded \"%s\": %s", x->base + u->warnline - 1,
 			     u->name, u->msg);
-		if (u->warnings == UU_MAXWARN)
+		if (u->warnings == MP_UU_MAXWARN)
 			warn(x->k, "part %s: more bad uuencoded lines are not reported",
 			     x->text->num);
 		return 0;
@@ -488,7 +488,7 @@ static int on_uu(void *ctx, struct uu *u, enum uu_event ev, const void *s, size_
 	return 0;
 }
 
-static int emit(struct walk *k, struct part *p, struct decoder *d, const char *s, size_t n)
+static int emit(struct walk *k, struct mp_part *p, struct decoder *d, const char *s, size_t n)
 {
 	size_t out = 0;
 
@@ -539,10 +539,10 @@ static int emit(struct walk *k, struct part *p, struct decoder *d, const char *s
 static int entity(struct walk *k, const char *prefix, int container, int digest, int depth);
 
 /* a leaf's body up to a boundary or the end */
-static int leaf(struct walk *k, struct part *p)
+static int leaf(struct walk *k, struct mp_part *p)
 {
 	struct decoder d = {0};
-	struct uu uu;
+	struct mp_uu uu;
 	struct uupart x = {.k = k, .text = p};
 	char held[2];
 	size_t nheld = 0;
@@ -559,7 +559,7 @@ static int leaf(struct walk *k, struct part *p)
 		d.kind = 0;
 	if (k->w->decode && k->w->uu && strcmp(p->type, "text/plain") == 0 &&
 	    strcmp(p->disposition, "attachment") != 0) {
-		uu_init(&uu, on_uu, &x);
+		mp_uu_init(&uu, on_uu, &x);
 		d.uu = &uu;
 	}
 	if (k->w->on_part && (rc = k->w->on_part(k->w, p)) < 0)
@@ -608,7 +608,7 @@ static int leaf(struct walk *k, struct part *p)
 				goto stop;
 		}
 	}
-	if (d.uu && uu_finish(d.uu) < 0)
+	if (d.uu && mp_uu_finish(d.uu) < 0)
 		goto stop;
 	if (k->w->on_end)
 		rc = k->w->on_end(k->w, p);
@@ -624,8 +624,8 @@ stop:
  * takes no number of its own */
 static int entity(struct walk *k, const char *prefix, int container, int digest, int depth)
 {
-	struct header h;
-	struct part p;
+	struct mp_header h;
+	struct mp_part p;
 	int rc = 0;
 
 	memset(&p, 0, sizeof p);
@@ -634,11 +634,11 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 	if (h.truncated)
 		warn(k, "a header block larger than %s: the rest ignored", "256 KiB");
 	if (depth == 0 && k->w->on_header && k->w->on_header(k->w, &h) < 0) {
-		header_free(&h);
+		mp_header_free(&h);
 		return -1;
 	}
 	if (depth == 0 && k->w->header_only) { /* the body is not read at all */
-		header_free(&h);
+		mp_header_free(&h);
 		return 0;
 	}
 	describe(&p, &h, digest);
@@ -650,8 +650,8 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 	                !strcmp(p.encoding, "8bit") || !strcmp(p.encoding, "binary"));
 	if (strncmp(p.type, "multipart/", 10) == 0 && !p.boundary[0])
 		warn(k, "%s without a boundary: taken as one part", p.type);
-	if (++k->parts > MIME_PARTS || depth >= MIME_DEPTH || k->nb >= MIME_DEPTH) {
-		if (k->parts == MIME_PARTS + 1 || depth == MIME_DEPTH)
+	if (++k->parts > MP_MIME_PARTS || depth >= MP_MIME_DEPTH || k->nb >= MP_MIME_DEPTH) {
+		if (k->parts == MP_MIME_PARTS + 1 || depth == MP_MIME_DEPTH)
 			warn(k, "%s: nested too deep or too many parts; the rest is one part",
 			     p.type);
 		multi = embedded = 0;
@@ -717,11 +717,11 @@ out_node:
 	if (rc >= 0 && k->w->on_end)
 		rc = k->w->on_end(k->w, &p);
 out:
-	header_free(&h);
+	mp_header_free(&h);
 	return rc;
 }
 
-int mime_walk(struct walker *w, const struct mp_msgsrc *src, struct mp_err *e)
+int mp_mime_walk(struct mp_walker *w, const struct mp_msgsrc *src, struct mp_err *e)
 {
 	struct walk k;
 

@@ -207,6 +207,25 @@ static int value(const char *p, char *out)
 	return *p ? -1 : 0;
 }
 
+/* Cut a comment off the line: a '#' at the start or after a blank, outside
+ * "quotes" (README-style "host mail.example.org   # the relay"). A '#'
+ * inside a word or a quoted value stays: "password ab#c" keeps it. */
+static void cut_comment(char *line)
+{
+	int quoted = 0;
+
+	for (char *p = line; *p; p++) {
+		if (quoted && *p == '\\' && p[1])
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == '#' && (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+}
+
 static int valid_name(const char *s)
 {
 	if (!*s)
@@ -249,6 +268,7 @@ int mp_conf_parse(struct mp_conf *c, const char *name, const char *buf, size_t l
 		line[l] = '\0';
 		if (l && line[l - 1] == '\r')
 			line[--l] = '\0';
+		cut_comment(line);
 		char *p = line + strspn(line, " \t");
 		if (!*p || *p == '#')
 			continue;

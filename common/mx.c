@@ -75,30 +75,39 @@ static void ulabel_of(const char *a, char *u, size_t un)
 	idn2_free(x);
 }
 
-/* Follow the answer's CNAME chain from name; the last name reached */
+/* Follow the answer's CNAME chain from name, at most CNAME_MAX steps; the
+ * last name reached, or NULL for a longer chain or a loop */
 static const char *chase(const struct mp_dns_msg *m, const char *name)
 {
-	for (int k = 0; k < CNAME_MAX; k++) {
+	for (int k = 0; k <= CNAME_MAX; k++) {
 		const char *next = NULL;
 		for (size_t i = 0; i < m->nan; i++)
 			if (m->rr[i].type == MP_DNS_CNAME && mp_dns_name_eq(m->rr[i].name, name))
 				next = m->rr[i].target;
 		if (!next)
 			return name;
+		if (k == CNAME_MAX)
+			break;
 		name = next;
 	}
-	return NULL; /* too long a chain, or a loop */
+	return NULL;
 }
 
-static void shuffle_equal(struct mp_mx_host *h, size_t n)
+/* RFC 5321 §5.1: lowest preference first, always; a stable sort keeps equal
+ * preferences in the answer's order for --no-shuffle */
+static void sort_by_pref(struct mp_mx_host *h, size_t n)
 {
-	/* stable sort by preference, then Fisher-Yates inside each run */
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && h[j - 1].pref > h[j].pref; j--) {
 			struct mp_mx_host t = h[j];
 			h[j] = h[j - 1];
 			h[j - 1] = t;
 		}
+}
+
+/* Fisher-Yates inside each run of equal preference (hosts sorted) */
+static void shuffle_equal(struct mp_mx_host *h, size_t n)
+{
 	for (size_t a = 0; a < n;) {
 		size_t b = a;
 		while (b < n && h[b].pref == h[a].pref)
@@ -337,6 +346,7 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 			snprintf(m->hosts[0].name, sizeof m->hosts[0].name, "%s", owner);
 			ulabel_of(owner, m->hosts[0].uname, sizeof m->hosts[0].uname);
 		}
+		sort_by_pref(m->hosts, m->nhosts);
 		if (!(flags & MP_MX_NOSHUF))
 			shuffle_equal(m->hosts, m->nhosts);
 	}

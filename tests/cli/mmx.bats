@@ -694,6 +694,35 @@ assert_timed_out() {
     assert_line --index 4 '  20   mx2.example.test  TTL 300'
 }
 
+@test "dnsfault zone-order: --no-shuffle still sorts by preference (10,10,10,10,20,5 in the answer)" {
+    fault_start zone-order
+    fault_mmx 5 -s --no-shuffle
+    assert_success
+    assert_equal "$output" "$(printf 'mx6.example.test\nmx1.example.test\nmx2.example.test\nmx3.example.test\nmx4.example.test\nmx5.example.test')"
+    fault_mmx 5 --no-shuffle
+    assert_success
+    assert_line --index 1 --regexp '^  5 +mx6\.example\.test '
+    # without --no-shuffle: the same preference groups, whatever the order inside
+    fault_mmx 5 -s
+    assert_success
+    assert_line --index 0 'mx6.example.test'
+    assert_line --index 5 'mx5.example.test'
+}
+
+@test "dnsfault cname-8: a chain of exactly 8 CNAMEs is followed (mmx.1: at most 8 steps)" {
+    fault_start cname-8
+    fault_mmx 5 -s
+    assert_success
+    assert_output 'mx1.example.test'
+}
+
+@test "dnsfault cname-9: a chain of 9 CNAMEs is a zone error, exit 68" {
+    fault_start cname-9
+    fault_mmx 5 -s
+    assert_failure 68
+    assert_output --partial 'CNAME chain longer than 8 or a loop'
+}
+
 @test "dnsfault spoof-then-ok: the forged answer is ignored, exit 0" {
     fault_start spoof-then-ok
     fault_mmx 1 -v

@@ -28,6 +28,9 @@ enum mode {
 	M_SLOW,
 	M_SERVFAIL,
 	M_NXDOMAIN,
+	M_ZONEORDER,
+	M_CNAME8,
+	M_CNAME9,
 	M_TC,
 	M_LOOP,
 	M_FWDPTR,
@@ -40,10 +43,10 @@ enum mode {
 	M_NMODES
 };
 static const char *const mode_names[M_NMODES] = {
-    "ok",          "wrong-id",  "wrong-question", "wrong-source", "spoof-then-ok",
-    "slow",        "servfail",  "nxdomain",       "tc",           "loop",
-    "forward-ptr", "truncated", "short",          "silence",      "many-labels",
-    "badlabel",    "count-lie"};
+    "ok",      "wrong-id", "wrong-question", "wrong-source", "spoof-then-ok",
+    "slow",    "servfail", "nxdomain",       "zone-order",   "cname-8",
+    "cname-9", "tc",       "loop",           "forward-ptr",  "truncated",
+    "short",   "silence",  "many-labels",    "badlabel",     "count-lie"};
 
 #define MAXMSG     16384 /* largest reply we build */
 #define MAXQUERY   4096  /* largest TCP query we accept */
@@ -189,6 +192,55 @@ static void answers(struct wbuf *w, const struct query *q, int nmx, int force)
 	set16(w, 6, n);
 }
 
+/* MX in zone order, not by preference: 10 mx1..mx4, 20 mx5, 5 mx6 */
+static void zone_order(struct wbuf *w, const struct query *q)
+{
+	static const unsigned pref[] = {10, 10, 10, 10, 20, 5};
+	char pfx[16];
+
+	if (q->qtype != T_MX) {
+		answers(w, q, 0, 0);
+		return;
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		size_t m = rr_begin(w, T_MX);
+		snprintf(pfx, sizeof pfx, "mx%u", i + 1);
+		put16(w, pref[i]), put_name(w, pfx, q->qname, q->qnamelen);
+		rr_end(w, m);
+	}
+	set16(w, 6, 6);
+}
+
+/* qname CNAME c1.qname, c1 CNAME c2.qname, ... cN.qname MX 10 mx1.qname */
+static void cname_chain(struct wbuf *w, const struct query *q, unsigned steps)
+{
+	char pfx[16];
+	size_t m;
+
+	if (q->qtype != T_MX) {
+		answers(w, q, 0, 0);
+		return;
+	}
+	for (unsigned i = 0; i <= steps; i++) {
+		if (i == 0) {
+			m = rr_begin(w, 5);
+		} else {
+			snprintf(pfx, sizeof pfx, "c%u", i);
+			put_name(w, pfx, q->qname, q->qnamelen);
+			put16(w, i == steps ? T_MX : 5), put16(w, 1), put32(w, TTL), put16(w, 0);
+			m = w->len;
+		}
+		if (i == steps) {
+			put16(w, 10), put_name(w, "mx1", q->qname, q->qnamelen);
+		} else {
+			snprintf(pfx, sizeof pfx, "c%u", i + 1);
+			put_name(w, pfx, q->qname, q->qnamelen);
+		}
+		rr_end(w, m);
+	}
+	set16(w, 6, steps + 1);
+}
+
 /* the zone is the question name minus its first label */
 static void soa(struct wbuf *w, const struct query *q)
 {
@@ -270,6 +322,9 @@ static void build(struct wbuf *w, const struct query *q0, int tcp)
 		return;
 	case M_SHORT: answers(w, &q, 2, 1), w->len = 7; return;
 	case M_TC: answers(w, &q, 40, 0); break;
+	case M_ZONEORDER: zone_order(w, &q); break;
+	case M_CNAME8: cname_chain(w, &q, 8); break;
+	case M_CNAME9: cname_chain(w, &q, 9); break;
 	default: answers(w, &q, 2, 0); break;
 	}
 	put_opt(w, &q);

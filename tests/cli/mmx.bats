@@ -55,8 +55,12 @@ setup_file() {
     [ -f "$PEERS" ] || { echo "peers script not found: $PEERS" >&2; return 1; }
 
     # every port off the defaults: other test files run their own peers in parallel
-    export DNS_PORT=35353 UNBOUND_PORT=35354 SMTP_PORT=32525 SUBM_PORT=32587 SMTPS_PORT=32465 SINK_PORT=32526 \
-        SINKDUMP_PORT=32527 IMAP_PORT=31143 IMAPS_PORT=31993 POP3_PORT=31110 POP3S_PORT=31995
+    # (MP_PORT_OFFSET moves them down, as in helpers/peers.bash, for a second checkout)
+    local o=${MP_PORT_OFFSET:-0}
+    export DNS_PORT=$((35353 - o)) UNBOUND_PORT=$((35354 - o)) SMTP_PORT=$((32525 - o)) \
+        SUBM_PORT=$((32587 - o)) SMTPS_PORT=$((32465 - o)) SINK_PORT=$((32526 - o)) \
+        SINKDUMP_PORT=$((32527 - o)) IMAP_PORT=$((31143 - o)) IMAPS_PORT=$((31993 - o)) \
+        POP3_PORT=$((31110 - o)) POP3S_PORT=$((31995 - o))
     # $BATS_FILE_TMPDIR sits below a 0700 directory the daemons' users cannot enter
     PEERS_DIR=$(mktemp -d /tmp/mailpipe-mmx.XXXXXX)
     chmod 755 "$PEERS_DIR"

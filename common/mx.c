@@ -145,8 +145,12 @@ static void take_addrs(const struct mp_dns_query *q, struct mp_mx_host *h)
 	const struct mp_dns_msg *m = &q->reply;
 	const char *name = chase(m, q->name);
 
-	if (!name)
+	if (!name) {
+		h->cname = 1;
+		h->status = MP_MX_NOMAIL;
+		snprintf(h->err, sizeof h->err, "CNAME chain longer than %d or a loop", CNAME_MAX);
 		return;
+	}
 	if (!mp_dns_name_eq(name, q->name))
 		h->cname = 1;
 	for (size_t i = 0; i < m->nan; i++) {
@@ -167,10 +171,11 @@ static void take_addrs(const struct mp_dns_query *q, struct mp_mx_host *h)
 }
 
 /* An authoritative MX answer carries the addresses of in-zone hosts in
- * its additional section; such a host needs no queries of its own. */
+ * its additional section, as far as they fit: the types found there
+ * (MP_MX_V4, MP_MX_V6) need no query of their own; the rest are asked. */
 static int addrs_from_additional(const struct mp_dns_msg *m, struct mp_mx_host *h, unsigned flags)
 {
-	int found = 0;
+	unsigned found = 0;
 
 	if (!(m->flags & MP_DNS_AA))
 		return 0;
@@ -179,7 +184,7 @@ static int addrs_from_additional(const struct mp_dns_msg *m, struct mp_mx_host *
 		if ((rr->type != MP_DNS_A && rr->type != MP_DNS_AAAA) ||
 		    !mp_dns_name_eq(rr->name, h->name))
 			continue;
-		found = 1;
+		found |= rr->type == MP_DNS_A ? MP_MX_V4 : MP_MX_V6;
 		if ((rr->type == MP_DNS_A && !(flags & MP_MX_V4)) ||
 		    (rr->type == MP_DNS_AAAA && !(flags & MP_MX_V6)))
 			continue;
@@ -192,7 +197,39 @@ static int addrs_from_additional(const struct mp_dns_msg *m, struct mp_mx_host *
 		na[h->naddrs].ttl = rr->ttl;
 		h->naddrs++;
 	}
-	return found;
+	return (int)found;
+}
+
+/* RFC 7505 §3: a null MX is one "MX 0 ." standing alone. A lone "." of
+ * another preference is still read as null MX; a "." beside real hosts is
+ * dropped (never looked up); both are a problem in the zone. Returns 1
+ * when the domain takes no mail. */
+static int null_mx(struct mp_mx *m)
+{
+	size_t k = 0, dots = 0;
+
+	for (size_t i = 0; i < m->nhosts; i++)
+		dots += strcmp(m->hosts[i].name, ".") == 0;
+	if (!dots)
+		return 0;
+	if (dots == m->nhosts) {
+		m->status = MP_MX_NULL;
+		if (m->nhosts > 1 || m->hosts[0].pref != 0)
+			snprintf(m->problem, sizeof m->problem,
+			         "a null MX is one record of preference 0 (RFC 7505 3): "
+			         "read as null MX");
+		return 1;
+	}
+	for (size_t i = 0; i < m->nhosts; i++)
+		if (strcmp(m->hosts[i].name, ".") != 0)
+			m->hosts[k++] = m->hosts[i];
+		else
+			free(m->hosts[i].addrs);
+	m->nhosts = k;
+	snprintf(m->problem, sizeof m->problem,
+	         "a null MX (\".\") beside other MX records, which RFC 7505 3 forbids: "
+	         "\".\" ignored");
+	return 0;
 }
 
 int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, unsigned flags,
@@ -332,10 +369,8 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 			ulabel_of(h->name, h->uname, sizeof h->uname);
 			h->have_addrs = addrs_from_additional(&q[i].reply, h, flags);
 		}
-		if (m->nhosts == 1 && strcmp(m->hosts[0].name, ".") == 0) {
-			m->status = MP_MX_NULL; /* RFC 7505 */
+		if (null_mx(m))
 			continue;
-		}
 		if (m->nhosts == 0) {
 			/* RFC 5321 §5.1: no MX, the domain itself is the host */
 			m->implicit = 1;
@@ -370,15 +405,14 @@ int mp_mx_lookup(struct mp_resolver *r, const char *const *domains, size_t n, un
 		if (out[i].status != MP_MX_OK)
 			continue;
 		for (size_t h = 0; h < out[i].nhosts; h++) {
-			if (out[i].hosts[h].have_addrs)
-				continue; /* from the MX answer's additional section */
-			if (flags & MP_MX_V4) {
+			unsigned have = (unsigned)out[i].hosts[h].have_addrs;
+			if ((flags & MP_MX_V4) && !(have & MP_MX_V4)) {
 				aq[naq].name = out[i].hosts[h].name;
 				aq[naq].type = MP_DNS_A;
 				aref[naq].dom = i;
 				aref[naq++].host = h;
 			}
-			if (flags & MP_MX_V6) {
+			if ((flags & MP_MX_V6) && !(have & MP_MX_V6)) {
 				aq[naq].name = out[i].hosts[h].name;
 				aq[naq].type = MP_DNS_AAAA;
 				aref[naq].dom = i;

@@ -39,7 +39,7 @@ struct mp_mx_host {
 	int cname;      /* the host name is an alias (RFC 5321 says it must not be) */
 	int status;     /* host lookup: 0, or an enum mp_mx_status */
 	int ad;         /* address answers had AD set */
-	int have_addrs; /* addresses came with the MX answer (authoritative) */
+	int have_addrs; /* MP_MX_V4, MP_MX_V6: the types that came with the MX answer */
 	char err[256];  /* why it has no address */
 };
 
@@ -54,6 +54,7 @@ struct mp_mx {
 	int truncated; /* a UDP answer was truncated (and TCP asked again) */
 	int rcode;
 	char err[256];
+	char problem[160]; /* a flaw of the zone that did not stop the lookup, "" if none */
 	struct mp_mx_host *hosts;
 	size_t nhosts;
 };

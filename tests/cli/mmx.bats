@@ -327,6 +327,42 @@ check_against_dig() { # ARG QNAME
     fi
 }
 
+@test "null MX of preference 10: still null MX (RFC 7505), with the problem named" {
+    run mmx "${SRV[@]}" nullmx10.example.test
+    assert_failure 68
+    assert_line --index 0 'nullmx10.example.test: null MX: the domain accepts no mail (RFC 7505)'
+    assert_line --index 1 --partial '  problem: a null MX is one record of preference 0'
+}
+
+@test "null MX beside a real MX: '.' is left out and never looked up, the problem named" {
+    run mmx "${SRV[@]}" -v mixednull.example.test
+    assert_success
+    assert_line --index 0 'mixednull.example.test: 1 MX, in the order a sender tries them'
+    assert_line --index 1 --regexp '^  10 +mx1\.example\.test '
+    assert_output --partial '  problem: a null MX (".") beside other MX records'
+    refute_line --regexp '^  0 +\. '
+    run --separate-stderr mmx "${SRV[@]}" -s mixednull.example.test
+    assert_success
+    assert_output 'mx1.example.test'
+    if [ -n "$USE_JQ" ]; then
+        run --separate-stderr mmx "${SRV[@]}" -j mixednull.example.test
+        assert_success
+        assert_equal "$(jq -r '.[0].mx | map(.host) | join(",")' <<<"$output")" 'mx1.example.test'
+        assert_equal "$(jq -r '.[0].problem | startswith("a null MX")' <<<"$output")" 'true'
+    fi
+}
+
+@test "MX host behind a CNAME loop: the host says so (cname, the loop error), exit 68" {
+    run mmx "${SRV[@]}" loopmx.example.test
+    assert_failure 68
+    assert_output --partial 'note: loop.example.test is an alias (CNAME)'
+    assert_output --partial 'no address: CNAME chain longer than 8 or a loop'
+    if [ -n "$USE_JQ" ]; then
+        run --separate-stderr mmx "${SRV[@]}" -j loopmx.example.test
+        assert_equal "$(jq -r '.[0].mx[0] | "\(.cname) \(.error)"' <<<"$output")" 'true CNAME chain longer than 8 or a loop'
+    fi
+}
+
 @test "implicit MX: the note, and the domain's own addresses as dig gives them" {
     run mmx "${SRV[@]}" implicit.example.test
     assert_success

@@ -210,6 +210,10 @@ mail       CNAME mx1
 alias      CNAME example.test.
 cnamemx    MX   10 mail.example.test.
 nullmx     MX   0 .
+nullmx10   MX   10 .
+mixednull  MX   0 .
+mixednull  MX   10 mx1
+loopmx     MX   10 loop.example.test.
 implicit   A    127.0.0.1
 implicit   AAAA ::1
 dead       MX   10 down

@@ -90,6 +90,8 @@ static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const
 	if (m->status != MP_MX_OK && (m->nhosts == 0 || m->implicit || m->status == MP_MX_NULL)) {
 		printf("%s: %s%s%s\n", b1, mp_mx_status_text(m->status), m->err[0] ? ": " : "",
 		       m->err);
+		if (m->problem[0])
+			printf("  problem: %s\n", m->problem);
 		return;
 	}
 	if (m->implicit)
@@ -122,6 +124,8 @@ static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const
 			       : (o->flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V6 ? " (IPv6)"
 			                                                        : "");
 	}
+	if (m->problem[0])
+		printf("  problem: %s\n", m->problem);
 	if (m->truncated)
 		printf("  note: a UDP answer was truncated; asked again over TCP\n");
 	if (m->status != MP_MX_OK)
@@ -157,6 +161,7 @@ static void print_json(struct mp_json *j, const struct mp_mx *m)
 	               : m->status == MP_MX_TIMEOUT  ? "timeout"
 	                                             : "bad-name");
 	mp_json_string(j, "error", m->err[0] ? m->err : NULL);
+	mp_json_string(j, "problem", m->problem[0] ? m->problem : NULL);
 	mp_json_bool(j, "implicit", m->implicit);
 	mp_json_bool(j, "ad", m->ad);
 	mp_json_bool(j, "tcp", m->tcp);

@@ -148,22 +148,22 @@ int mp_dns_name_eq(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-/* a TXT record's character-strings, joined */
-int mp_dns_txt(const struct mp_dns_rr *rr, char *out, size_t cap)
+/* a TXT record's character-strings, joined: any length up to the 65,535
+ * octets of its data */
+int mp_dns_txt(const struct mp_dns_rr *rr, struct mp_buf *out)
 {
-	size_t o = 0;
-
-	if (cap == 0 || rr->type != MP_DNS_TXT)
+	mp_buf_reset(out);
+	if (rr->type != MP_DNS_TXT)
 		return -1;
 	for (size_t k = 0; k < rr->rdlen; k += 1u + rr->rdata[k]) {
 		size_t l = rr->rdata[k];
-		if (k + 1 + l > rr->rdlen || o + l >= cap)
+		if (k + 1 + l > rr->rdlen || mp_buf_append(out, rr->rdata + k + 1, l) < 0)
 			return -1;
-		memcpy(out + o, rr->rdata + k + 1, l);
-		o += l;
 	}
-	out[o] = '\0';
-	return (int)o;
+	if (mp_buf_putc(out, '\0') < 0)
+		return -1;
+	out->len--;
+	return (int)out->len;
 }
 
 /* ---------------------------------------------------------------- messages */

@@ -85,7 +85,7 @@ int mp_dns_name_eq(const char *a, const char *b);
 /* A TXT record's text: its character-strings joined and NUL-terminated
  * (it may hold NULs); returns the length, or -1 if it does not fit in cap
  * or a string runs past the record. */
-int mp_dns_txt(const struct mp_dns_rr *rr, char *out, size_t cap);
+int mp_dns_txt(const struct mp_dns_rr *rr, struct mp_buf *out);
 const char *mp_dns_type_name(uint16_t type);
 const char *mp_dns_rcode_name(int rcode);
 

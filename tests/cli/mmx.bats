@@ -401,6 +401,13 @@ check_against_dig() { # ARG QNAME
     [ "$el" -lt 5000 ] || fail "took $el ms"
 }
 
+@test "-v on a failed lookup still says how many foreign answers were ignored" {
+    run mmx "${SRV[@]}" -v nonexistent.example.test
+    assert_failure 68
+    assert_line --index 0 --partial 'nonexistent.example.test: no such domain'
+    assert_output --regexp 'note: answer not authenticated \(AD clear\); [0-9]+ foreign answers ignored'
+}
+
 @test "MX to a nonexistent host: the host is shown with 'no such host'" {
     run mmx "${SRV[@]}" badmx.example.test
     assert_line --index 0 'badmx.example.test: 1 MX, in the order a sender tries them'

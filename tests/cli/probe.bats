@@ -219,6 +219,13 @@ sts_server() {
 	refute_output --partial "| mode: enforce"
 }
 
+@test "policy: a TXT record over 1,024 bytes (a 1,080-byte DMARC) is shown whole, not dropped" {
+	run mmx --policy longtxt.example.test
+	assert_success
+	assert_output --regexp 'DMARC     v=DMARC1; p=quarantine; rua=mailto:dmarc@example\.test; x-pad=pad1-0+pad2-0+pad3-0+pad4-0+; x-end=yes'
+	refute_output --partial "DMARC     none"
+}
+
 @test "policy: an unreachable policy host is reported, and a domain without records says none" {
 	run mmx --policy --sts-addr 127.0.0.1:1 --ca-file "$PDIR/tls/ca.crt" example.test
 	assert_output --partial "policy: cannot reach mta-sts.example.test"

@@ -186,6 +186,10 @@ write_knot() {
     # mid: ~600 bytes, truncated only when the query has no EDNS (512-byte limit).
     for i in 1 2 3 4 5 6 7 8; do big+=" \"$(printf "big%d-%0246d" "$i" 0)\""; done
     for i in 1 2 3; do mid+=" \"$(printf "mid%d-%0196d" "$i" 0)\""; done
+    # longdmarc: one _dmarc record of about 1,080 bytes in six strings (over 1,024)
+    longdmarc='"v=DMARC1; p=quarantine; rua=mailto:dmarc@example.test; x-pad="'
+    for i in 1 2 3 4; do longdmarc+=" \"$(printf "pad%d-%0245d" "$i" 0)\""; done
+    longdmarc+=' "; x-end=yes"'
     many=$(awk 'BEGIN{for(i=1;i<=60;i++) printf "many MX %d mx%02d.many\nmx%02d.many A 127.0.1.%d\n", i, i, i, i}')
     cat >"$k/zones/example.test.zone" <<EOF
 \$ORIGIN example.test.
@@ -224,6 +228,8 @@ nodata     TXT  "exists, but has no MX/A/AAAA"
 loop       CNAME loop2
 loop2      CNAME loop
 big        TXT ${big}
+longtxt    MX   10 mx1
+_dmarc.longtxt TXT ${longdmarc}
 mid        TXT ${mid}
 _25._tcp.mx1 TLSA 3 1 1 ${tlsa}
 _${SMTP_PORT}._tcp.mx1 TLSA 3 1 1 ${tlsa}

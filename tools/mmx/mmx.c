@@ -81,6 +81,16 @@ static const char *shown(const char *a, const char *u, char *buf, size_t n)
 	return buf;
 }
 
+/* -v: what a failed lookup most needs too */
+static void print_verbose(const struct mp_mx *m, const struct mp_resolver *r, const struct opts *o)
+{
+	if (o->verbose)
+		printf("  note: answer %sauthenticated (AD %s); %ld foreign answers ignored\n",
+		       m->ad ? "" : "not ", m->ad ? "set" : "clear", r->spoofed);
+	else if (m->ad)
+		printf("  note: the answer was authenticated (AD)\n");
+}
+
 static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const struct opts *o)
 {
 	char b1[2 * MP_DNS_NAMEMAX + 8], b2[2 * MP_DNS_NAMEMAX + 8], ab[64];
@@ -92,6 +102,8 @@ static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const
 		       m->err);
 		if (m->problem[0])
 			printf("  problem: %s\n", m->problem);
+		if (o->verbose)
+			print_verbose(m, r, o);
 		return;
 	}
 	if (m->implicit)
@@ -130,11 +142,7 @@ static void print_text(const struct mp_mx *m, const struct mp_resolver *r, const
 		printf("  note: a UDP answer was truncated; asked again over TCP\n");
 	if (m->status != MP_MX_OK)
 		printf("  => %s: %s\n", mp_mx_status_text(m->status), m->err);
-	if (o->verbose)
-		printf("  note: answer %sauthenticated (AD %s); %ld foreign answers ignored\n",
-		       m->ad ? "" : "not ", m->ad ? "set" : "clear", r->spoofed);
-	else if (m->ad)
-		printf("  note: the answer was authenticated (AD)\n");
+	print_verbose(m, r, o);
 }
 
 static const char *nodot(const char *s, char *buf, size_t n)

@@ -10,37 +10,30 @@
 #include "net.h"
 #include "sts.h"
 
-/* the TXT records of a reply that start with prefix, made printable */
-static int txt_records(const struct mp_dns_query *q, const char *prefix, char out[][1024], int max)
-{
-	int n = 0;
-
-	for (size_t i = 0; q->status == 0 && i < q->reply.nan && n < max; i++) {
-		int o = mp_dns_txt(&q->reply.rr[i], out[n], sizeof out[n]);
-		if (o < 0)
-			continue;
-		for (int k = 0; k < o; k++) /* shown on a terminal */
-			if ((unsigned char)out[n][k] < ' ' || out[n][k] == 127)
-				out[n][k] = '?';
-		if (strncasecmp(out[n], prefix, strlen(prefix)) == 0)
-			n++;
-	}
-	return n;
-}
-
+/* the TXT records of a reply that start with prefix, whole (any length)
+ * and made printable; *count of them */
 static void show_txt(FILE *out, const char *label, const struct mp_dns_query *q, const char *prefix,
                      int *count)
 {
-	char recs[8][1024];
-	int n = txt_records(q, prefix, recs, 8);
+	struct mp_buf t = MP_BUF_INIT;
+	int n = 0;
 
+	for (size_t i = 0; q->status == 0 && i < q->reply.nan; i++) {
+		int o = mp_dns_txt(&q->reply.rr[i], &t);
+		if (o < 0 || strncasecmp(t.data, prefix, strlen(prefix)) != 0)
+			continue;
+		for (int k = 0; k < o; k++) /* shown on a terminal */
+			if ((unsigned char)t.data[k] < ' ' || t.data[k] == 127)
+				t.data[k] = '?';
+		fprintf(out, "    %-9s %s\n", label, t.data);
+		n++;
+	}
+	mp_buf_free(&t);
 	*count = n;
 	if (q->status)
 		fprintf(out, "    %-9s lookup failed: %s\n", label, q->err.msg);
 	else if (n == 0)
 		fprintf(out, "    %-9s none\n", label);
-	for (int i = 0; i < n; i++)
-		fprintf(out, "    %-9s %s\n", label, recs[i]);
 }
 
 /* GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt (common/sts.c):

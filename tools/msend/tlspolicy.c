@@ -202,7 +202,8 @@ static int sts_fetch(struct mp_resolver *r, const struct settings *s, const char
 static int sts_record(struct mp_resolver *r, const char *domain, char *id, size_t idsz, char *why,
                       size_t whysz)
 {
-	char name[MP_DNS_NAMEMAX + 16], txt[2048], one[MP_STS_IDMAX + 1];
+	char name[MP_DNS_NAMEMAX + 16], one[MP_STS_IDMAX + 1];
+	struct mp_buf txt = MP_BUF_INIT;
 	struct mp_dns_query q = {0};
 	struct mp_err e;
 	int n = 0, rc;
@@ -219,11 +220,11 @@ static int sts_record(struct mp_resolver *r, const char *domain, char *id, size_
 		return -1;
 	}
 	for (size_t i = 0; i < q.reply.nan; i++) {
-		int l = mp_dns_txt(&q.reply.rr[i], txt, sizeof txt);
+		int l = mp_dns_txt(&q.reply.rr[i], &txt);
 		if (l < 0 || !mp_dns_name_eq(q.reply.rr[i].name, name))
 			continue;
 		mp_err_clear(&e);
-		rc = mp_sts_txt(txt, (size_t)l, one, sizeof one, &e);
+		rc = mp_sts_txt(txt.data, (size_t)l, one, sizeof one, &e);
 		if (rc == 0)
 			continue;
 		n++; /* RFC 8461 3.1: anything but exactly one valid record is none */
@@ -233,6 +234,7 @@ static int sts_record(struct mp_resolver *r, const char *domain, char *id, size_
 		}
 		snprintf(id, idsz, "%s", one);
 	}
+	mp_buf_free(&txt);
 	mp_dns_query_free(&q, 1);
 	if (n > 1 && !why[0])
 		snprintf(why, whysz, "more than one MTA-STS record");

@@ -770,6 +770,18 @@ assert_timed_out() {
     assert_output --partial 'CNAME chain longer than 8 or a loop'
 }
 
+@test "dnsfault partial-additional: hosts whose A alone came along are still asked for AAAA (-6)" {
+    fault_start partial-additional
+    fault_mmx 5 -6
+    assert_success
+    assert_line --index 0 'example.test: 17 MX, in the order a sender tries them'
+    refute_output --partial 'no address'
+    assert_equal "$(grep -c '^         ::1 ' <<<"$output")" 17
+    grep -q 'query .* mx1\.example\.test\. AAAA' "$FAULT_LOG" || fail "no AAAA query for mx1: $(cat "$FAULT_LOG")"
+    # the A records that came along are used, not asked again
+    ! grep -q 'query .* mx1\.example\.test\. A ' "$FAULT_LOG" || fail "mx1's A was asked again"
+}
+
 @test "dnsfault spoof-then-ok: the forged answer is ignored, exit 0" {
     fault_start spoof-then-ok
     fault_mmx 1 -v

@@ -201,3 +201,29 @@ project_version() { sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$SRC/meson.bui
 	run "$BATS_TEST_TMPDIR/sendmail" -V
 	assert_output "sendmail (mailpipe) $(meson introspect "$MESON_BUILD_ROOT" --projectinfo | grep -o '"version": "[^"]*"' | sed 's/.*: "//; s/"$//')"
 }
+
+@test "install: systemd user units for mfetch@ACCOUNT, mfetch-idle@ACCOUNT and msend-queue; systemd-analyze verify accepts them" {
+	command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed (scripts/test installs systemd)"
+	local dir u units="mfetch@.service mfetch@.timer mfetch-idle@.service msend-queue.service msend-queue.timer"
+	dir=$(find "$DEST" -type d -path '*/systemd/user' | head -1)
+	[ -n "$dir" ] || fail "no systemd/user directory under $DEST"
+	for u in $units; do
+		assert [ -f "$dir/$u" ]
+	done
+	# ExecStart names the installed binaries, which sit under DEST here
+	assert_equal "$(grep '^ExecStart=' "$dir/mfetch@.service")" "ExecStart=$PREFIX/bin/mfetch -q -a %i"
+	assert_equal "$(grep '^ExecStart=' "$dir/msend-queue.service")" "ExecStart=$PREFIX/bin/msend -q"
+	local v=$BATS_TEST_TMPDIR/units
+	mkdir -p "$v"
+	for u in $units; do
+		sed "s#$PREFIX/bin/#$ROOT/bin/#" "$dir/$u" >"$v/$u"
+	done
+	cd "$v"
+	# an instance of each template, with every warning on stderr counted
+	run --separate-stderr systemd-analyze verify --man=no "$v/mfetch@work-in.service" \
+		"$v/mfetch@work-in.timer" "$v/mfetch-idle@work-in.service" "$v/msend-queue.service" \
+		"$v/msend-queue.timer"
+	assert_success
+	assert_equal "$stderr" ""
+	assert_output ""
+}

@@ -574,6 +574,17 @@ smsend() {
 	assert_output "$(printf 'rcpt <%s@crepes.test> 250\n' bob carol)"
 }
 
+@test "wire: -t reads addresses with common's parser: a quoted local part, comments inside the addr-spec, a group" {
+	fault accept
+	printf '%s\n' 'Date: Thu, 01 Jan 2026 10:00:00 +0000' "Message-ID: <$ID@crepes.test>" 'From: alice@crepes.test' \
+		'To: "a b"@x.org, Pete(A nice \) chap) <pete(his account)@silly.test(his host)>, group: c@x.org, d@x.org;' \
+		'Subject: RFC 5322 A.5' '' 'x' >"$MSG"
+	run "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 -t -f alice@crepes.test <"$MSG"
+	assert_success
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output "$(printf 'rcpt <%s> 250\n' '"a b"@x.org' pete@silly.test c@x.org d@x.org)"
+}
+
 @test "wire: SIZE= in MAIL FROM equals the octets sent between 354 and the final dot" {
 	fault accept
 	printf 'From: alice@crepes.test\nTo: bob@crepes.test\nBcc: x@crepes.test\nSubject: size\n\n.dot\nbare cr\rbare lf\nlast' >"$MSG"

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "hdr.h"
 #include "io.h"
@@ -89,18 +90,24 @@ static void usage(FILE *f)
 	    mp_progname(), mp_progname(), mp_progname());
 }
 
-/* refuse what could smuggle a command: CR, LF, NUL, a leading '-' */
+/* refuse what could smuggle a command: CR, LF, NUL, a leading '-',
+ * brackets, white space outside a quoted local part ("a b"@x.org) */
 static void check_addr(const char *a, const char *what)
 {
+	size_t q = 0;
+
 	if (!*a)
 		mp_die(EX_USAGE, "%s: empty address", what);
-	if (strpbrk(a, "\r\n<> \t") || a[0] == '-')
+	if (a[0] == '"') {
+		for (q = 1; a[q] && a[q] != '"'; q++)
+			if (a[q] == '\\' && a[q + 1])
+				q++;
+		q += a[q] == '"';
+	}
+	if (strpbrk(a, "\r\n<>") || strpbrk(a + q, " \t") || a[0] == '-')
 		mp_die(EX_USAGE, "%s: '%s' is not an address", what, a);
 }
 
-/* qualify a bare name and turn an IDN domain into its A-label; a UTF-8
- * local part stays: whether it can go depends on each server's SMTPUTF8
- * (send.c) */
 static char *normalize_addr(const char *a, const char *maildomain, const char *what)
 {
 	const char *at = strrchr(a, '@');
@@ -142,52 +149,40 @@ static void add_rcpt(char ***list, size_t *n, const char *a, const char *maildom
 		(*list)[(*n)++] = normalize_addr(al ? al->to[i] : a, maildomain, "recipient");
 }
 
-/* addresses of a header value: "Name <a@b>, c@d (comment), g: x@y;" */
+/* the addresses of a header value, as common's parser reads them ("Name
+ * <a@b>, c@d (comment), g: x@y;"); what cannot be read whole is said */
 static void header_addrs(const char *v, char ***list, size_t *n, const char *maildomain)
 {
-	char tok[1024];
-	size_t k = 0;
-	int quote = 0, angle = 0, paren = 0;
+	struct mp_addrlist l;
 
-	for (const char *p = v;; p++) {
-		char c = *p;
-		if (c == '\0' || (c == ',' && !quote && !angle && !paren) || (c == ';' && !quote)) {
-			tok[k] = '\0';
-			char *a = tok, *lt = strchr(tok, '<');
-			if (lt) {
-				a = lt + 1;
-				a[strcspn(a, ">")] = '\0';
-			} else {
-				char *colon = strchr(tok, ':'); /* group name */
-				if (colon)
-					a = colon + 1;
-				a[strcspn(a, "(")] = '\0';
-			}
-			while (*a == ' ' || *a == '\t')
-				a++;
-			size_t l = strlen(a);
-			while (l && (a[l - 1] == ' ' || a[l - 1] == '\t'))
-				a[--l] = '\0';
-			if (*a)
-				add_rcpt(list, n, a, maildomain);
-			k = 0;
-			if (c == '\0')
-				break;
-			continue;
-		}
-		if (c == '"')
-			quote = !quote;
-		else if (c == '<' && !quote)
-			angle = 1;
-		else if (c == '>' && !quote)
-			angle = 0;
-		else if (c == '(' && !quote)
-			paren++;
-		else if (c == ')' && !quote && paren)
-			paren--;
-		if (k + 1 < sizeof tok && !(paren && c != '(' && !angle))
-			tok[k++] = c;
+	if (mp_addr_parse(v, &l) != 0)
+		mp_warn("unbalanced quote, bracket or comment in '%.200s'", v);
+	for (size_t i = 0; i < l.n; i++)
+		add_rcpt(list, n, l.v[i].addr, maildomain);
+	mp_addr_free(&l);
+}
+
+/* the addresses of an argument (RCPT, --cc, --bcc, --reply-to; "a, b" as
+ * one, as mutt may pass): a line break or an unbalanced quote, bracket or
+ * comment is refused before anything is parsed further */
+static void arg_addrs(const char *v, const char *what, char ***list, size_t *n,
+                      const char *maildomain)
+{
+	struct mp_addrlist l;
+
+	if (strpbrk(v, "\r\n"))
+		mp_die(EX_USAGE, "%s: CR or LF in '%.200s' is not an address", what, v);
+	if (mp_addr_parse(v, &l) != 0)
+		mp_die(EX_USAGE, "%s: unbalanced quote, bracket or comment in '%.200s'", what, v);
+	if (!l.n && !list)
+		mp_die(EX_USAGE, "%s: empty address", what);
+	for (size_t i = 0; i < l.n; i++) {
+		if (list)
+			add_rcpt(list, n, l.v[i].addr, maildomain);
+		else
+			check_addr(l.v[i].addr, what);
 	}
+	mp_addr_free(&l);
 }
 
 /* stdin into an unlinked spool file, with Date: and Message-ID: added
@@ -774,8 +769,7 @@ int main(int argc, char **argv)
 	}
 	env_from = *from ? normalize_addr(from, maildomain, "-f") : mp_xstrdup("");
 	for (int i = 0; i < argc; i++) {
-		/* "a, b" as one argument, as mutt may pass */
-		header_addrs(argv[i], &rcpts, &nr, maildomain);
+		arg_addrs(argv[i], "recipient", &rcpts, &nr, maildomain);
 	}
 	int composing = cm.subject || cm.natt || cm.ncc || nbcc || cm.reply_to;
 	if (composing) {
@@ -785,17 +779,11 @@ int main(int argc, char **argv)
 		if (!cm.subject)
 			cm.subject = "";
 		for (size_t i = 0; i < cm.ncc; i++)
-			header_addrs(cm.cc[i], &rcpts, &nr, maildomain);
+			arg_addrs(cm.cc[i], "--cc", &rcpts, &nr, maildomain);
 		for (size_t i = 0; i < nbcc; i++)
-			header_addrs(bcc[i], &rcpts, &nr, maildomain);
-		if (cm.reply_to) { /* "Name <a@b>" or a@b */
-			char ra[1024];
-			const char *lt = strchr(cm.reply_to, '<');
-			snprintf(ra, sizeof ra, "%s", lt ? lt + 1 : cm.reply_to);
-			if (lt)
-				ra[strcspn(ra, ">")] = '\0';
-			check_addr(ra, "--reply-to");
-		}
+			arg_addrs(bcc[i], "--bcc", &rcpts, &nr, maildomain);
+		if (cm.reply_to) /* "Name <a@b>" or a@b: checked, not a recipient */
+			arg_addrs(cm.reply_to, "--reply-to", NULL, NULL, maildomain);
 		/* the new message, then read as if it came on stdin */
 		char path[4096];
 		const char *dir = getenv("TMPDIR");

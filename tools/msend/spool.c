@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "mime.h"
 #include "msend.h"
 
 #define HEADER_MAX (1024 * 1024)
@@ -37,40 +38,21 @@ int spool(int tflag, const char *from, struct addrs *rcpts, struct message *m)
 		    hdr.len > HEADER_MAX)
 			in_hdr = 0;
 	}
-	/* unfold and look at the fields */
-	size_t hend = hdr.len;
-	char *blank = strstr(hdr.data ? hdr.data : "", "\n\n"),
-	     *blank2 = strstr(hdr.data ? hdr.data : "", "\r\n\r\n");
-	if (blank2 && (!blank || blank2 < blank))
-		hend = (size_t)(blank2 - hdr.data) + 2;
-	else if (blank)
-		hend = (size_t)(blank - hdr.data) + 1;
-	for (size_t i = 0; i < hend;) {
-		size_t j = i;
-		struct mp_buf field = MP_BUF_INIT;
-		do { /* one field with its continuation lines */
-			size_t e = j;
-			while (e < hend && hdr.data[e] != '\n')
-				e++;
-			mp_buf_append(&field, hdr.data + j, e - j);
-			j = e + 1;
-		} while (j < hend && (hdr.data[j] == ' ' || hdr.data[j] == '\t'));
-		char *f = field.data ? field.data : (char *)"";
-		for (char *c = f; *c; c++)
-			if (*c == '\r')
-				*c = ' ';
-		if (strncasecmp(f, "Date:", 5) == 0)
+	/* the fields, as common's header parser reads them */
+	struct mp_header h;
+	mp_mime_header_parse(hdr.data ? hdr.data : "", hdr.len, &h);
+	for (size_t i = 0; i < h.n; i++) {
+		const char *name = h.f[i].name, *v = h.f[i].value;
+		if (strcasecmp(name, "Date") == 0)
 			have_date = 1;
-		else if (strncasecmp(f, "Message-ID:", 11) == 0) {
+		else if (strcasecmp(name, "Message-ID") == 0) {
 			have_id = 1;
-			snprintf(m->msgid, sizeof m->msgid, "%s", f + 11 + strspn(f + 11, " \t"));
-		} else if (tflag &&
-		           (strncasecmp(f, "To:", 3) == 0 || strncasecmp(f, "Cc:", 3) == 0 ||
-		            strncasecmp(f, "Bcc:", 4) == 0))
-			rcpt_header(rcpts, strchr(f, ':') + 1);
-		mp_buf_free(&field);
-		i = j;
+			snprintf(m->msgid, sizeof m->msgid, "%s", v);
+		} else if (tflag && (strcasecmp(name, "To") == 0 || strcasecmp(name, "Cc") == 0 ||
+		                     strcasecmp(name, "Bcc") == 0))
+			rcpt_header(rcpts, v);
 	}
+	mp_header_free(&h);
 	struct mp_buf add = MP_BUF_INIT;
 	int crlf = hdr.len && strstr(hdr.data, "\r\n") != NULL;
 	if (!have_date) {

@@ -315,6 +315,18 @@ plain_msg() {
 	refute_output --partial "STARTTLS was asked for"
 }
 
+@test "relay: MSEND_PASSWORD is in no child's environment: the passwordeval command runs without it" {
+	fault nostarttls
+	plain_msg
+	local envf=$BATS_TEST_TMPDIR/child.env
+	run env MSEND_PASSWORD=s3cret-env "$MSEND" -v --no-tls --auth-plaintext --server "127.0.0.1:$FPORT" \
+		--user bob --password-eval "env >'$envf'; echo hungry" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_output --partial "the server offers no AUTH"
+	grep -q '^PATH=' "$envf" || fail "the password command did not print its environment"
+	run grep -c -e MSEND_PASSWORD -e s3cret-env "$envf"
+	assert_output 0
+}
+
 # ------------------------------------------------------------------ 2. direct delivery
 
 @test "direct: bob@hamburger.test through knot's MX, opportunistic STARTTLS, into Bob's Maildir" {

@@ -66,6 +66,9 @@ struct settings {
 	const char *ca_file, *fingerprint, *cert_file, *key_file;
 	const char *auth, *user, *password_eval;
 	const char *password; /* from the configuration file, never from argv */
+	/* MSEND_PASSWORD, taken out of the environment at the start, so that
+	 * no child (a passwordeval command) sees it */
+	const char *env_password;
 	int auth_plaintext;
 	/* direct */
 	int direct;

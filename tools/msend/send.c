@@ -325,7 +325,11 @@ int send_session(struct mp_proto *p, const struct settings *s, const char *tlsna
 			    "refusing to send a password without TLS (--auth-plaintext allows it)");
 		if (!p->tls_on)
 			mp_warn("warning: sending the password for %s without TLS", s->user);
-		if (!(pass = mp_password2(s->password, s->password_eval, "MSEND_PASSWORD", e)))
+		/* the file's password, else the command, else MSEND_PASSWORD */
+		const char *given = s->password        ? s->password
+		                    : s->password_eval ? NULL
+		                                       : s->env_password;
+		if (!(pass = mp_password2(given, s->password_eval, "MSEND_PASSWORD", e)))
 			return -1;
 		int rc = mp_smtp_auth(p, caps, s->auth, s->user, pass, e);
 		memset(pass, 0, strlen(pass));

@@ -24,6 +24,7 @@ static const char *default_domain(void)
 static struct mp_conf conf;
 static struct settings cmdline; /* what the command line said */
 static int cl_notls;
+static char *o_env_password; /* MSEND_PASSWORD */
 
 void settings_check_auth(const char *a, const char *where)
 {
@@ -180,10 +181,14 @@ void settings_init(const struct options *o, struct settings *s, struct envcfg *e
 
 	mp_err_clear(&e);
 	memset(ec, 0, sizeof *ec);
+	const char *pw = getenv("MSEND_PASSWORD");
+	o_env_password = pw && *pw ? mp_xstrdup(pw) : NULL;
+	unsetenv("MSEND_PASSWORD");
 	if (mp_conf_load(&conf, o->config, &e) < 0)
 		mp_die_err(NULL, &e);
 	*s = o->s;
-	cmdline = o->s;
+	s->env_password = o_env_password;
+	cmdline = *s;
 	cl_notls = no_tls;
 	const struct mp_account *acct = choose_account(o->account, o->from);
 	if (acct)
@@ -199,5 +204,9 @@ void settings_init(const struct options *o, struct settings *s, struct envcfg *e
 
 void settings_free(void)
 {
+	if (o_env_password)
+		memset(o_env_password, 0, strlen(o_env_password));
+	free(o_env_password);
+	o_env_password = NULL;
 	mp_conf_free(&conf);
 }

@@ -327,6 +327,27 @@ plain_msg() {
 	assert_output 0
 }
 
+@test "relay: --no-tls and an account's 'tls off' mean no TLS, though Postfix offers STARTTLS" {
+	plain_msg
+	run "$MSEND" -v --no-tls --server "127.0.0.1:$SMTP_PORT" --timeout 10 -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-STARTTLS"
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	conf "$BATS_TEST_TMPDIR/rc" <<EOF
+account plain
+  host 127.0.0.1
+  port $SMTP_PORT
+  tls off
+EOF
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a plain -v --timeout 10 -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-STARTTLS"
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wait_mail "$BOB_MAILDIR" "$ID" >/dev/null || fail "not in Bob's Maildir"
+}
+
 # ------------------------------------------------------------------ 2. direct delivery
 
 @test "direct: bob@hamburger.test through knot's MX, opportunistic STARTTLS, into Bob's Maildir" {

@@ -63,6 +63,8 @@ struct settings {
 	int tls;          /* implicit TLS */
 	int starttls;     /* STARTTLS (default for a relay) */
 	int tls_required; /* direct: refuse hosts without STARTTLS or a valid cert */
+	int no_tls;       /* --no-tls, tls off: a relay session in clear, even where
+	                   * the server offers STARTTLS */
 	const char *ca_file, *fingerprint, *cert_file, *key_file;
 	const char *auth, *user, *password_eval;
 	const char *password; /* from the configuration file, never from argv */

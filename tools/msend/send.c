@@ -303,7 +303,10 @@ int send_session(struct mp_proto *p, const struct settings *s, const char *tlsna
 		*perm = code_class(rep.code) == 5;
 		return -1;
 	}
-	if (!p->tls_on && (mandatory || (caps->bits & MP_SMTP_STARTTLS))) {
+	/* a relay asked for in clear (--no-tls, tls off) stays so, STARTTLS
+	 * offered or not; an MX host goes by its policy */
+	int clear = s->no_tls && !hp;
+	if (!p->tls_on && !clear && (mandatory || (caps->bits & MP_SMTP_STARTTLS))) {
 		if (!(caps->bits & MP_SMTP_STARTTLS)) {
 			if (mandatory && hp)
 				return mp_err_set(e, EX_UNAVAILABLE,

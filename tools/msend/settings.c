@@ -137,6 +137,7 @@ static void finish_settings(struct settings *s, int notls)
 		s->starttls = 1; /* a relay session never goes without TLS unless asked */
 	if (notls && (s->tls || s->starttls))
 		mp_die(EX_USAGE, "--no-tls goes with neither --tls nor --starttls");
+	s->no_tls = notls;
 	if (!s->helo)
 		s->helo = default_domain();
 	if (s->key_file && !s->cert_file)

@@ -1418,6 +1418,21 @@ stored_notice() {
 	[ "$(queue_count)" = 0 ]
 }
 
+@test "sendmail: CR or LF in a recipient argument (another RCPT smuggled in) is refused, exit 64, nothing sent" {
+	fault accept
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test "$(printf 'c@crepes.test>\r\nRCPT TO:<evil@crepes.test')" <"$MSG"
+	assert_failure 64
+	assert_output --partial "CR or LF"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test "$(printf 'c@crepes.test\nevil@crepes.test')" <"$MSG"
+	assert_failure 64
+	run dmsend "$FPORT" -f alice@crepes.test -s hi --bcc "$(printf 'c@crepes.test\revil@crepes.test')" bob@crepes.test </dev/null
+	assert_failure 64
+	assert_output --partial "--bcc: CR or LF"
+	[ "$(connections)" = 0 ]
+	[ "$(queue_count)" = 0 ]
+}
+
 # ------------------------------------------------------------------ 6. streaming
 
 @test "streaming: a 200 MB message goes out whole with peak RSS under 8 MiB" {

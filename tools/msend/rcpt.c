@@ -93,7 +93,8 @@ void rcpt_arg(struct addrs *list, const char *v, const char *what)
 	struct mp_addrlist l;
 
 	if (strpbrk(v, "\r\n"))
-		mp_die(EX_USAGE, "%s: CR or LF in '%.200s' is not an address", what, v);
+		mp_die(EX_USAGE, "%s: CR or LF (at octet %zu) in an address argument", what,
+		       strcspn(v, "\r\n") + 1);
 	if (mp_addr_parse(v, &l) != 0)
 		mp_die(EX_USAGE, "%s: unbalanced quote, bracket or comment in '%.200s'", what, v);
 	if (!l.n && !list)

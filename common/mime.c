@@ -303,18 +303,9 @@ static int is_boundary(struct walk *k)
 	if (!k->r.bol || n < 3 || s[0] != '-' || s[1] != '-')
 		return 0;
 	for (int i = k->nb - 1; i >= 0; i--) {
-		size_t bl = strlen(k->bounds[i]);
-		if (n < 2 + bl || memcmp(s + 2, k->bounds[i], bl) != 0)
+		int close;
+		if (!mp_mime_boundary_line(s, n, k->bounds[i], &close))
 			continue;
-		const char *rest = s + 2 + bl;
-		size_t rl = n - 2 - bl;
-		int close = rl >= 2 && rest[0] == '-' && rest[1] == '-';
-		if (close)
-			rest += 2, rl -= 2;
-		while (rl && (*rest == ' ' || *rest == '\t' || *rest == '\r' || *rest == '\n'))
-			rest++, rl--;
-		if (rl)
-			continue; /* "--b" followed by more: not this boundary */
 		k->hit = i;
 		k->hit_close = close;
 		return 1;
@@ -735,4 +726,69 @@ int mp_mime_walk(struct mp_walker *w, const struct mp_msgsrc *src, struct mp_err
 	if (k.r.err)
 		return -1;
 	return rc < 0 ? rc : 0;
+}
+
+/* ---------------------------------------------------------------- for other tools */
+
+int mp_mime_boundary_line(const char *line, size_t n, const char *boundary, int *close)
+{
+	size_t bl = strlen(boundary);
+
+	*close = 0;
+	if (n < 2 + bl || line[0] != '-' || line[1] != '-' || memcmp(line + 2, boundary, bl) != 0)
+		return 0;
+	const char *rest = line + 2 + bl;
+	size_t rl = n - 2 - bl;
+	int c = rl >= 2 && rest[0] == '-' && rest[1] == '-';
+	if (c)
+		rest += 2, rl -= 2;
+	while (rl && (*rest == ' ' || *rest == '\t' || *rest == '\r' || *rest == '\n'))
+		rest++, rl--;
+	if (rl)
+		return 0; /* "--b" followed by more: not this boundary */
+	*close = c;
+	return 1;
+}
+
+int mp_mime_header_parse(const char *block, size_t n, struct mp_header *h)
+{
+	struct mp_buf cur = MP_BUF_INIT;
+	const char *p = block, *end = block + n;
+	int bad = 0;
+
+	memset(h, 0, sizeof *h);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t len = eol ? (size_t)(eol - p) + 1 : (size_t)(end - p);
+		if (blank(p, len))
+			break;
+		if ((*p == ' ' || *p == '\t') && cur.len) {
+			/* a continuation: the line break goes, the blank stays */
+			while (cur.len &&
+			       (cur.data[cur.len - 1] == '\n' || cur.data[cur.len - 1] == '\r'))
+				cur.len--;
+			mp_buf_append(&cur, p, len);
+		} else {
+			if (cur.len && add_field(h, cur.data, cur.len) < 0)
+				bad = 1;
+			mp_buf_reset(&cur);
+			mp_buf_append(&cur, p, len);
+		}
+		p += len;
+	}
+	if (cur.len && add_field(h, cur.data, cur.len) < 0)
+		bad = 1;
+	mp_buf_free(&cur);
+	return bad;
+}
+
+void mp_mime_token(const char *value, char *out, size_t n)
+{
+	const char *v = value ? value : "";
+	size_t k;
+
+	v += strspn(v, " \t");
+	k = strcspn(v, " \t;(");
+	snprintf(out, n, "%.*s", (int)(k < n ? k : n - 1), v);
+	lower(out);
 }

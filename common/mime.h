@@ -63,6 +63,19 @@ void mp_header_free(struct mp_header *h);
  * charset'lang'value decoded to UTF-8) */
 int mp_param_get(const char *value, const char *name, char *out, size_t n);
 
+/* Is line (n octets, its line end included or not) "--boundary" or
+ * "--boundary--" followed by nothing but white space? 1 (and *close set
+ * for the closing one) or 0. RFC 2046 5.1.1; the walker's own test. */
+int mp_mime_boundary_line(const char *line, size_t n, const char *boundary, int *close);
+/* Parse a header block held in memory (lines up to the blank one, LF or
+ * CR LF) into h, fields unfolded: 0, or 1 when a line was no field (it is
+ * left out). Free h with mp_header_free. */
+int mp_mime_header_parse(const char *block, size_t n, struct mp_header *h);
+/* The leading token of a structured value (a media type, an encoding, a
+ * disposition), lower case, without white space, parameters or comment;
+ * "" for a NULL value. */
+void mp_mime_token(const char *value, char *out, size_t n);
+
 /* Walk one message from its source; returns 0, or -1 on a read error. */
 int mp_mime_walk(struct mp_walker *w, const struct mp_msgsrc *src, struct mp_err *e);
 

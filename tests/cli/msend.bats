@@ -315,6 +315,39 @@ plain_msg() {
 	refute_output --partial "STARTTLS was asked for"
 }
 
+@test "relay: MSEND_PASSWORD is in no child's environment: the passwordeval command runs without it" {
+	fault nostarttls
+	plain_msg
+	local envf=$BATS_TEST_TMPDIR/child.env
+	run env MSEND_PASSWORD=s3cret-env "$MSEND" -v --no-tls --auth-plaintext --server "127.0.0.1:$FPORT" \
+		--user bob --password-eval "env >'$envf'; echo hungry" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_output --partial "the server offers no AUTH"
+	grep -q '^PATH=' "$envf" || fail "the password command did not print its environment"
+	run grep -c -e MSEND_PASSWORD -e s3cret-env "$envf"
+	assert_output 0
+}
+
+@test "relay: --no-tls and an account's 'tls off' mean no TLS, though Postfix offers STARTTLS" {
+	plain_msg
+	run "$MSEND" -v --no-tls --server "127.0.0.1:$SMTP_PORT" --timeout 10 -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-STARTTLS"
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	conf "$BATS_TEST_TMPDIR/rc" <<EOF
+account plain
+  host 127.0.0.1
+  port $SMTP_PORT
+  tls off
+EOF
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a plain -v --timeout 10 -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-STARTTLS"
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wait_mail "$BOB_MAILDIR" "$ID" >/dev/null || fail "not in Bob's Maildir"
+}
+
 # ------------------------------------------------------------------ 2. direct delivery
 
 @test "direct: bob@hamburger.test through knot's MX, opportunistic STARTTLS, into Bob's Maildir" {
@@ -572,6 +605,17 @@ smsend() {
 	assert_success
 	run grep '^rcpt ' "$FSTORE/1.env"
 	assert_output "$(printf 'rcpt <%s@crepes.test> 250\n' bob carol)"
+}
+
+@test "wire: -t reads addresses with common's parser: a quoted local part, comments inside the addr-spec, a group" {
+	fault accept
+	printf '%s\n' 'Date: Thu, 01 Jan 2026 10:00:00 +0000' "Message-ID: <$ID@crepes.test>" 'From: alice@crepes.test' \
+		'To: "a b"@x.org, Pete(A nice \) chap) <pete(his account)@silly.test(his host)>, group: c@x.org, d@x.org;' \
+		'Subject: RFC 5322 A.5' '' 'x' >"$MSG"
+	run "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 -t -f alice@crepes.test <"$MSG"
+	assert_success
+	run grep '^rcpt ' "$FSTORE/1.env"
+	assert_output "$(printf 'rcpt <%s> 250\n' '"a b"@x.org' pete@silly.test c@x.org d@x.org)"
 }
 
 @test "wire: SIZE= in MAIL FROM equals the octets sent between 354 and the final dot" {
@@ -1370,6 +1414,21 @@ stored_notice() {
 	assert_output --partial "is not an address"
 	run dmsend "$FPORT" -f "$(printf 'alice@crepes.test\nx')" bob@crepes.test <"$MSG"
 	assert_failure 64
+	[ "$(connections)" = 0 ]
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "sendmail: CR or LF in a recipient argument (another RCPT smuggled in) is refused, exit 64, nothing sent" {
+	fault accept
+	plain_msg
+	run dmsend "$FPORT" -f alice@crepes.test "$(printf 'c@crepes.test>\r\nRCPT TO:<evil@crepes.test')" <"$MSG"
+	assert_failure 64
+	assert_output --partial "CR or LF"
+	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test "$(printf 'c@crepes.test\nevil@crepes.test')" <"$MSG"
+	assert_failure 64
+	run dmsend "$FPORT" -f alice@crepes.test -s hi --bcc "$(printf 'c@crepes.test\revil@crepes.test')" bob@crepes.test </dev/null
+	assert_failure 64
+	assert_output --partial "--bcc: CR or LF"
 	[ "$(connections)" = 0 ]
 	[ "$(queue_count)" = 0 ]
 }

@@ -20,6 +20,7 @@
 
 #include "codec.h"
 #include "hdr.h"
+#include "mime.h"
 #include "msend.h"
 
 #define HDR_MAX   (1024 * 1024) /* an entity's header */
@@ -94,67 +95,6 @@ static int utf8_ok(const char *p, size_t n)
 	return 1;
 }
 
-/* the unfolded value of field name in the header block h, into v; 0 when
- * there is none */
-static int field(const struct mp_buf *h, const char *name, char *v, size_t cap)
-{
-	size_t nl = strlen(name), o = 0;
-	const char *p = h->data, *end = h->data + h->len;
-	int in = 0;
-
-	for (; p && p < end;) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t len = eol ? (size_t)(eol - p) : (size_t)(end - p);
-		if (len && p[len - 1] == '\r')
-			len--;
-		if (*p != ' ' && *p != '\t') {
-			if (in)
-				break;
-			if (len > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
-				in = 1;
-				p += nl + 1, len -= nl + 1;
-			}
-		}
-		for (size_t i = 0; in && i < len && o + 1 < cap; i++)
-			v[o++] = p[i];
-		p = eol ? eol + 1 : end;
-	}
-	v[o] = '\0';
-	return in;
-}
-
-/* the value of parameter name (a token or a quoted string) in a
- * Content-Type value, into v (empty when absent) */
-static void param(const char *ct, const char *name, char *v, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *p = ct;
-
-	v[0] = '\0';
-	while ((p = strchr(p, ';'))) {
-		p++;
-		p += strspn(p, " \t");
-		if (strncasecmp(p, name, nl) != 0 || p[nl + strspn(p + nl, " \t")] != '=')
-			continue;
-		p += nl + strspn(p + nl, " \t") + 1;
-		p += strspn(p, " \t");
-		size_t o = 0;
-		if (*p == '"') {
-			for (p++; *p && *p != '"' && o + 1 < cap; p++) {
-				if (*p == '\\' && p[1])
-					p++;
-				v[o++] = *p;
-			}
-		} else {
-			size_t n = strcspn(p, " \t;()<>@,:\\\"/[]?=");
-			for (size_t i = 0; i < n && o + 1 < cap; i++)
-				v[o++] = p[i];
-		}
-		v[o] = '\0';
-		return;
-	}
-}
-
 /* the header lines, but field name (and its continuation lines) left out */
 static int put_without(struct mp_buf *out, const struct mp_buf *h, const char *name,
                        struct mp_err *e)
@@ -185,24 +125,19 @@ static int identity(const char *cte)
  * how its header goes out and what its body is */
 static int header_end(struct mime7 *x, struct mp_buf *out, struct mp_err *e)
 {
-	char ct[2048], cte[128], type[128], b[BOUND_MAX + 2];
-	int has_ct = field(&x->hdr, "Content-Type", ct, sizeof ct);
-	int has_mv = field(&x->hdr, "MIME-Version", type, sizeof type);
+	struct mp_header h;
+	char cte[128], type[128], b[BOUND_MAX + 2];
+
+	mp_mime_header_parse(x->hdr.data ? x->hdr.data : "", x->hdr.len, &h);
+	const char *ct = mp_field_get(&h, "Content-Type");
+	int has_ct = ct != NULL, has_mv = mp_field_get(&h, "MIME-Version") != NULL;
 	int top = x->top;
 
-	field(&x->hdr, "Content-Transfer-Encoding", cte, sizeof cte);
-	{ /* a token, maybe with white space and a comment around it */
-		const char *c = cte + strspn(cte, " \t");
-		size_t n = strcspn(c, " \t(;");
-		memmove(cte, c, n);
-		cte[n] = '\0';
-	}
-	{
-		const char *t = ct + strspn(ct, " \t");
-		size_t n = strcspn(t, " \t;");
-		snprintf(type, sizeof type, "%.*s", (int)(n < sizeof type ? n : sizeof type - 1),
-		         t);
-	}
+	mp_mime_token(mp_field_get(&h, "Content-Transfer-Encoding"), cte, sizeof cte);
+	mp_mime_token(ct, type, sizeof type);
+	if (has_ct && mp_param_get(ct, "boundary", b, sizeof b) < 0)
+		b[0] = '\0';
+	mp_header_free(&h);
 	if (!has_ct)
 		snprintf(type, sizeof type, "%s", x->digest ? "message/rfc822" : "text/plain");
 	x->top = 0;
@@ -211,8 +146,7 @@ static int header_end(struct mime7 *x, struct mp_buf *out, struct mp_err *e)
 	 * Content-Type and MIME-Version when missing */
 	const char *add = NULL, *add_ct = NULL;
 	if (strncasecmp(type, "multipart/", 10) == 0) {
-		param(ct, "boundary", b, sizeof b);
-		if (!*b || strlen(b) > BOUND_MAX)
+		if (!has_ct || !*b || strlen(b) > BOUND_MAX)
 			return mp_err_set(e, EX_DATAERR,
 			                  "a multipart part without a usable boundary");
 		if (x->depth == DEPTH_MAX)
@@ -290,28 +224,13 @@ static int leaf_end(struct mime7 *x, struct mp_buf *out, struct mp_err *e)
 	return 0;
 }
 
-/* "--boundary" or "--boundary--", then only white space */
-static int is_boundary(const char *l, size_t n, const struct level *b, int *close)
-{
-	size_t i = 2 + b->len;
-
-	n -= 2; /* the CR LF */
-	if (n < i || l[0] != '-' || l[1] != '-' || memcmp(l + 2, b->b, b->len) != 0)
-		return 0;
-	*close = n >= i + 2 && l[i] == '-' && l[i + 1] == '-';
-	i += *close ? 2 : 0;
-	while (i < n && (l[i] == ' ' || l[i] == '\t'))
-		i++;
-	return i == n;
-}
-
 /* one whole line, CR LF included */
 static int line(struct mime7 *x, const char *l, size_t n, struct mp_buf *out, struct mp_err *e)
 {
 	int close = 0;
 
 	for (int k = x->depth - 1; k >= 0 && n > 2 && l[0] == '-'; k--) {
-		if (!is_boundary(l, n, &x->st[k], &close))
+		if (!mp_mime_boundary_line(l, n, x->st[k].b, &close))
 			continue;
 		if (x->in_hdr && x->hdr.len && header_end(x, out, e) < 0) /* a header, no body */
 			return -1;

@@ -63,9 +63,14 @@ struct settings {
 	int tls;          /* implicit TLS */
 	int starttls;     /* STARTTLS (default for a relay) */
 	int tls_required; /* direct: refuse hosts without STARTTLS or a valid cert */
+	int no_tls;       /* --no-tls, tls off: a relay session in clear, even where
+	                   * the server offers STARTTLS */
 	const char *ca_file, *fingerprint, *cert_file, *key_file;
 	const char *auth, *user, *password_eval;
 	const char *password; /* from the configuration file, never from argv */
+	/* MSEND_PASSWORD, taken out of the environment at the start, so that
+	 * no child (a passwordeval command) sees it */
+	const char *env_password;
 	int auth_plaintext;
 	/* direct */
 	int direct;
@@ -83,10 +88,8 @@ struct settings {
 	const char *queue;
 	int no_queue;
 	long max_age;
-	/* the account these come from (NULL: the command line alone), and
-	 * how the queue gets the settings of another account */
+	/* the account these come from (NULL: the command line alone) */
 	const char *account;
-	int (*resolve)(const char *account, struct settings *out);
 	const char *log;        /* a file, or "syslog" */
 	const char *maildomain; /* of MAILER-DAEMON, in failure notices */
 	int mail_errors;        /* -oem, -oee: refusals are mailed to the sender */
@@ -100,7 +103,58 @@ struct compose {
 };
 int compose(const struct compose *c, int in, int out, struct mp_err *e);
 
-/* one line per message in s->log: what happened to it */
+/* options.c: the command line, as it was given */
+struct options {
+	struct settings s; /* what it says of the settings */
+	struct dsn dsn;
+	const char *from, *maildomain, *account, *config, *aliases_file, *full_name;
+	struct compose cm;
+	char **bcc;
+	size_t nbcc;
+	char **args; /* the recipients */
+	int nargs;
+	int tflag, flush, listq, no_tls;
+};
+/* exits for --help, --version and a usage error */
+void parse_options(int argc, char **argv, struct options *o);
+
+/* settings.c: the configuration file and its account under the command
+ * line; what is per message (not per connection) goes to ec */
+struct envcfg {
+	const char *from, *maildomain, *aliases;
+	int force_from;
+};
+void settings_init(const struct options *o, struct settings *s, struct envcfg *ec);
+/* the settings of account name (for a queued entry): 0, or -1 when the
+ * configuration has no such account */
+int settings_account(const char *name, struct settings *out);
+/* exits (64 or, from the file at where, 78) when a is no mechanism */
+void settings_check_auth(const char *a, const char *where);
+void settings_free(void);
+
+/* rcpt.c: envelope addresses, read with common's address parser */
+struct addrs {
+	char **v; /* qualified, IDN domains as A-labels */
+	size_t n;
+	const char *maildomain;
+};
+/* the aliases file (NULL: none); exits on an error */
+void rcpt_aliases(const char *file);
+/* a's address qualified and checked; exits naming what otherwise */
+char *rcpt_normalize(const char *a, const char *maildomain, const char *what);
+/* the addresses of an argument (l NULL: only checked), or of a header
+ * field's value, appended to l */
+void rcpt_arg(struct addrs *l, const char *v, const char *what);
+void rcpt_header(struct addrs *l, const char *v);
+/* each address of l once; the addresses stay l's */
+struct rcpt *rcpt_unique(const struct addrs *l, size_t *n);
+void rcpt_free(struct addrs *l);
+
+/* spool.c: stdin into an unlinked file (m->fd), Date: and Message-ID:
+ * added when missing; with tflag the recipients of its header into l */
+int spool(int tflag, const char *from, struct addrs *l, struct message *m);
+
+/* log.c: one line per message in s->log: what happened to it */
 void msend_log(const struct settings *s, const char *from, const struct rcpt *r, size_t n,
                long long size, const char *msgid, const char *server, const char *result);
 

@@ -458,9 +458,8 @@ int queue_flush(const struct settings *s)
 		d->id = ids[i];
 		/* with the settings of the account it was sent with */
 		d->use = s;
-		if (d->en.account[0] && s->resolve &&
-		    (!s->account || strcmp(s->account, d->en.account) != 0)) {
-			if (s->resolve(d->en.account, &d->as) < 0) {
+		if (d->en.account[0] && (!s->account || strcmp(s->account, d->en.account) != 0)) {
+			if (settings_account(d->en.account, &d->as) < 0) {
 				mp_warn("%s: account '%s' is no longer configured; left queued",
 				        ids[i], d->en.account);
 				free_entry(&d->en);

@@ -1,0 +1,42 @@
+/* msend: what its sending modules share: wire.c (the wire form of a
+ * message), send.c (sessions and transactions, relay and direct) and
+ * pool.c (connection reuse). */
+#ifndef MSEND_SEND_H
+#define MSEND_SEND_H
+
+#include "msend.h"
+#include "proto.h"
+#include "smtp.h"
+#include "tlspolicy.h"
+
+#define WIRE_NOSTUFF 0x1u /* BDAT: no dot-stuffing */
+#define WIRE_7BIT    0x2u /* 8-bit parts quoted-printable (mime7.c) */
+#define WIRE_LEARN   0x4u /* ... only learn which they are: no output */
+
+/* wire.c: the 7-bit form's plan and size, once: 0 ready, -1 it cannot be
+ * made (m->err7 says why) */
+int wire_prepare7(struct message *m);
+/* the body after DATA: the wire form, then ".\r\n" */
+int wire_data(struct mp_proto *p, struct message *m, unsigned how, long long size,
+              struct mp_err *e);
+/* the message with BDAT; rep gets the reply that decides: 0, or -1 when
+ * the session failed */
+int wire_bdat(struct mp_proto *p, struct message *m, unsigned how, int pipelining,
+              struct mp_smtp_reply *rep, struct mp_err *e);
+
+/* send.c: MAIL, RCPT... and DATA or BDAT; 0 taken for the accepted
+ * recipients, 1 nothing taken, -1 the session failed */
+int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct message *m,
+                     const char *from, struct rcpt *r, size_t n, struct mp_err *e);
+/* greet, EHLO, TLS as asked (for an MX host: as its policy hp says), AUTH */
+int send_session(struct mp_proto *p, const struct settings *s, const char *tlsname,
+                 const struct host_policy *hp, struct mp_smtp_caps *caps, int *perm,
+                 struct mp_err *e);
+/* a failed session applied to the recipients not yet done */
+void send_session_failed(struct rcpt *r, size_t n, const struct mp_err *e, const char *where,
+                         int perm);
+const char *send_domain_of(const char *addr);
+/* 0 when every recipient has its verdict, 1 when some must wait */
+int send_verdict(struct rcpt *r, size_t n);
+
+#endif

@@ -1,0 +1,213 @@
+/* msend's settings: the command line over the configuration file's
+ * account (mailpipe(5)) over the defaults; also for the queue, which asks
+ * for the settings of the account an entry was sent with. */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "msend.h"
+#include "sasl.h"
+
+static const char *default_domain(void)
+{
+	static char h[256];
+
+	if (gethostname(h, sizeof h - 1) < 0 || !h[0])
+		strcpy(h, "localhost");
+	return h;
+}
+
+static struct mp_conf conf;
+static struct settings cmdline; /* what the command line said */
+static int cl_notls;
+static char *o_env_password; /* MSEND_PASSWORD */
+
+void settings_check_auth(const char *a, const char *where)
+{
+	if (strcasecmp(a, "auto") != 0 && mp_sasl_parse(a) == MP_SASL_NONE)
+		mp_die(where ? EX_CONFIG : EX_USAGE,
+		       "%s%sauth: '%s' is not one of plain, login, cram-md5, scram-sha-256, "
+		       "xoauth2, oauthbearer, auto",
+		       where ? where : "", where ? ": " : "", a);
+}
+
+/* fill what the command line left open from account a */
+static void apply_account(const struct mp_account *a, struct settings *s, int *notls,
+                          struct envcfg *ec)
+{
+	int tls_set = s->tls || s->starttls || *notls;
+	int user_set = s->user != NULL, port_set = s->port != 0, to_set = s->timeout_ms != 0;
+	int age_set = s->max_age >= 0;
+
+	s->account = a->name;
+	for (size_t i = 0; i < a->n; i++) {
+		struct mp_conf_kv *kv = &a->kv[i];
+		const char *k = kv->key, *v = kv->val;
+		if (strcmp(k, "protocol") == 0) {
+			if (strcasecmp(v, "smtp") != 0)
+				mp_die(EX_CONFIG, "%s:%d: account '%s' is for %s, not SMTP",
+				       conf.path, kv->line, a->name, v);
+		} else if (strcmp(k, "host") == 0) {
+			if (!cmdline.server)
+				s->server = v;
+		} else if (strcmp(k, "port") == 0) {
+			if (!port_set)
+				s->port = (int)mp_conf_num(&conf, kv, 1, 65535);
+		} else if (strcmp(k, "tls") == 0) {
+			int on = strcasecmp(v, "starttls") == 0 ? 2 : mp_conf_bool(v);
+			if (on < 0)
+				mp_conf_fail(&conf, kv,
+				             "'%s': expected on (implicit TLS), starttls or off",
+				             v);
+			if (!tls_set)
+				s->tls = on == 1, s->starttls = on == 2, *notls = on == 0;
+		} else if (strcmp(k, "auth") == 0) {
+			char where[300];
+			snprintf(where, sizeof where, "%s:%d", conf.path, kv->line);
+			settings_check_auth(v, where);
+			if (!cmdline.auth)
+				s->auth = v;
+		} else if (strcmp(k, "user") == 0) {
+			if (!user_set)
+				s->user = v;
+		} else if (strcmp(k, "password") == 0) {
+			s->password = v;
+		} else if (strcmp(k, "passwordeval") == 0) {
+			if (!cmdline.password_eval)
+				s->password_eval = v;
+		} else if (strcmp(k, "tls_ca_file") == 0 || strcmp(k, "tls_trust_file") == 0) {
+			if (!cmdline.ca_file)
+				s->ca_file = mp_conf_path(kv);
+		} else if (strcmp(k, "tls_fingerprint") == 0) {
+			if (!cmdline.fingerprint)
+				s->fingerprint = v;
+		} else if (strcmp(k, "tls_cert_file") == 0) {
+			if (!cmdline.cert_file)
+				s->cert_file = mp_conf_path(kv);
+		} else if (strcmp(k, "tls_key_file") == 0) {
+			if (!cmdline.key_file)
+				s->key_file = mp_conf_path(kv);
+		} else if (strcmp(k, "timeout") == 0) {
+			if (!to_set)
+				s->timeout_ms = (int)mp_conf_num(&conf, kv, 1, 3600) * 1000;
+		} else if (strcmp(k, "domain") == 0) {
+			if (!cmdline.helo)
+				s->helo = v;
+		} else if (strcmp(k, "queue") == 0) {
+			if (!cmdline.queue)
+				s->queue = mp_conf_path(kv);
+		} else if (strcmp(k, "auth_plaintext") == 0) {
+			s->auth_plaintext |= mp_conf_onoff(&conf, kv);
+		} else if (strcmp(k, "direct") == 0) {
+			s->direct |= mp_conf_onoff(&conf, kv);
+		} else if (strcmp(k, "max_age") == 0) {
+			if (!age_set)
+				s->max_age = mp_conf_num(&conf, kv, 0, 10L * 365 * 86400);
+		} else if (strcmp(k, "log") == 0) {
+			if (!cmdline.log)
+				s->log = strcmp(v, "syslog") == 0 ? v : mp_conf_path(kv);
+		} else if (ec && strcmp(k, "from") == 0) {
+			/* a pattern (*@example.org) only chooses the account */
+			ec->from = strpbrk(v, "*?[") ? NULL : v;
+		} else if (ec && strcmp(k, "force_from") == 0) {
+			ec->force_from = mp_conf_onoff(&conf, kv);
+		} else if (ec && strcmp(k, "maildomain") == 0) {
+			ec->maildomain = v;
+		} else if (ec && strcmp(k, "aliases") == 0) {
+			ec->aliases = mp_conf_path(kv);
+		}
+		/* the rest (folder, to, mda, ...) is mfetch's */
+	}
+}
+
+/* what no one set */
+static void finish_settings(struct settings *s, int notls)
+{
+	if (!s->timeout_ms)
+		s->timeout_ms = 300000;
+	if (s->max_age < 0)
+		s->max_age = 5 * 86400;
+	if (!s->server && !s->direct)
+		s->direct = 1;
+	if (s->server && !s->tls && !notls)
+		s->starttls = 1; /* a relay session never goes without TLS unless asked */
+	if (notls && (s->tls || s->starttls))
+		mp_die(EX_USAGE, "--no-tls goes with neither --tls nor --starttls");
+	s->no_tls = notls;
+	if (!s->helo)
+		s->helo = default_domain();
+	if (s->key_file && !s->cert_file)
+		mp_die(EX_USAGE, "a key file without a certificate file");
+}
+
+int settings_account(const char *name, struct settings *out)
+{
+	const struct mp_account *a = mp_conf_account(&conf, name);
+	int notls = cl_notls;
+
+	if (!a)
+		return -1;
+	*out = cmdline;
+	apply_account(a, out, &notls, NULL);
+	finish_settings(out, notls);
+	return 0;
+}
+
+/* the account for this message: -a NAME, else the first whose from
+ * matches the -f sender (a pattern: *@example.org), else "default" */
+static const struct mp_account *choose_account(const char *name, const char *from)
+{
+	if (name)
+		return mp_conf_need(&conf, name);
+	for (size_t i = 0; from && i < conf.nacc; i++) {
+		const struct mp_account *a = &conf.acc[i];
+		const struct mp_conf_kv *f = mp_conf_get(a, "from"),
+		                        *p = mp_conf_get(a, "protocol");
+		if (strcmp(a->name, "default") == 0 || (p && strcasecmp(p->val, "smtp") != 0))
+			continue;
+		if (f && fnmatch(f->val, from, FNM_CASEFOLD) == 0)
+			return a;
+	}
+	return mp_conf_account(&conf, "default");
+}
+
+void settings_init(const struct options *o, struct settings *s, struct envcfg *ec)
+{
+	struct mp_err e;
+	int no_tls = o->no_tls;
+
+	mp_err_clear(&e);
+	memset(ec, 0, sizeof *ec);
+	const char *pw = getenv("MSEND_PASSWORD");
+	o_env_password = pw && *pw ? mp_xstrdup(pw) : NULL;
+	unsetenv("MSEND_PASSWORD");
+	if (mp_conf_load(&conf, o->config, &e) < 0)
+		mp_die_err(NULL, &e);
+	*s = o->s;
+	s->env_password = o_env_password;
+	cmdline = *s;
+	cl_notls = no_tls;
+	const struct mp_account *acct = choose_account(o->account, o->from);
+	if (acct)
+		apply_account(acct, s, &no_tls, ec);
+	finish_settings(s, no_tls);
+	s->maildomain = o->maildomain    ? o->maildomain
+	                : ec->maildomain ? ec->maildomain
+	                                 : default_domain();
+	cmdline.maildomain = s->maildomain;
+	if (o->aliases_file)
+		ec->aliases = o->aliases_file;
+}
+
+void settings_free(void)
+{
+	if (o_env_password)
+		memset(o_env_password, 0, strlen(o_env_password));
+	free(o_env_password);
+	o_env_password = NULL;
+	mp_conf_free(&conf);
+}

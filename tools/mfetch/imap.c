@@ -12,7 +12,12 @@
 #include "codec.h"
 #include "io.h"
 #include "json.h"
-#include "mfetch.h"
+#include "dedup.h"
+#include "deliver.h"
+#include "imap.h"
+#include "report.h"
+#include "session.h"
+#include "state.h"
 #include "sasl.h"
 
 struct imap {
@@ -1106,8 +1111,7 @@ int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_er
 		double t0 = mp_net_now_ms();
 		if (fetch_folder(&s, o, folder, &round, e) < 0)
 			goto out;
-		if (o->on_round)
-			o->on_round(o, &round, t0);
+		report_round(o, &round, t0);
 		if (stopping(o))
 			break;
 		if (s.new_mail)

@@ -1,0 +1,14 @@
+/* mfetch: the only-new state, one line per folder or server
+ * ("KEY\tVALUE") in one file (state.c) */
+#ifndef MFETCH_STATE_H
+#define MFETCH_STATE_H
+
+#include "fopts.h"
+#include "util.h"
+
+/* KEY's value into value: 0, or -1 when there is none */
+int state_load(const struct fopts *o, const char *key, struct mp_buf *value);
+/* KEY's line replaced, durably: 0, or -1 with e filled */
+int state_save(const struct fopts *o, const char *key, const char *value, struct mp_err *e);
+
+#endif

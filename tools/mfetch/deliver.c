@@ -242,3 +242,33 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 	m->bytes = fstat(fd, &sb) == 0 ? (long long)sb.st_size : -1;
 	return 0;
 }
+
+int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
+{
+	const char *t = to;
+	unsigned flags = 0;
+	char tbuf[4096];
+
+	if (o->dest == DEST_MDA || o->list_folders)
+		return 0;
+	if (strcmp(to, "-") == 0) {
+		o->dest = DEST_STDOUT;
+		return 0;
+	}
+	if (strncmp(t, "maildir:", 8) == 0) {
+		snprintf(tbuf, sizeof tbuf, "%s/", t + 8);
+		t = tbuf;
+		flags = MP_STORE_CREATE;
+	} else if (strncmp(t, "mbox:", 5) == 0) {
+		t += 5;
+	}
+	return mp_store_open(&o->store, t, NULL, flags, e);
+}
+
+void deliver_close(struct fopts *o)
+{
+	if (o->dest == DEST_STORE && !o->list_folders)
+		mp_store_close(&o->store);
+	free(o->pend);
+	o->pend = NULL;
+}

@@ -5,6 +5,13 @@
 #include "fopts.h"
 #include "util.h"
 
+/* The destination opened: TO is DIR/ or maildir:DIR (a Maildir),
+ * mbox:FILE or FILE (an mbox), or - (stdout); nothing to open for --mda
+ * and --list-folders. 0, or -1 with e filled. */
+int deliver_open(struct fopts *o, const char *to, struct mp_err *e);
+/* the destination closed, when the run is over */
+void deliver_close(struct fopts *o);
+
 /* A message that arrived whole in a temporary file: deliver it. Returns
  * 0 when it is delivered, -1 with e filled (e->code 75 for "try
  * later"). Delivered is not yet durable: see commit(). */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "deliver.h"
 #include "imap.h"
 #include "net.h"
 #include "pop3.h"
@@ -279,89 +280,230 @@ static long long secs(const char *s, const char *what)
 	return v;
 }
 
+/* the command line: the options, what of them it gave (so that an
+ * account fills only the rest), where to, and the accounts */
+struct cli {
+	struct fopts o;
+	struct given g;
+	const char *to, *config;
+	const char *accounts[16];
+	size_t naccounts;
+};
+
+static const struct option longopts[] = {{"server", required_argument, NULL, OPT_SERVER},
+                                         {"port", required_argument, NULL, OPT_PORT},
+                                         {"imap", no_argument, NULL, OPT_IMAP},
+                                         {"pop3", no_argument, NULL, OPT_POP3},
+                                         {"tls", no_argument, NULL, OPT_TLS},
+                                         {"starttls", no_argument, NULL, OPT_STARTTLS},
+                                         {"ca-file", required_argument, NULL, OPT_CAFILE},
+                                         {"fingerprint", required_argument, NULL, OPT_FP},
+                                         {"user", required_argument, NULL, OPT_USER},
+                                         {"password-eval", required_argument, NULL, OPT_PWEVAL},
+                                         {"auth", required_argument, NULL, OPT_AUTH},
+                                         {"new", no_argument, NULL, OPT_NEW},
+                                         {"all", no_argument, NULL, OPT_ALL},
+                                         {"folder", required_argument, NULL, OPT_FOLDER},
+                                         {"list-folders", no_argument, NULL, OPT_LISTF},
+                                         {"limit", required_argument, NULL, OPT_LIMIT},
+                                         {"max-size", required_argument, NULL, OPT_MAXSIZE},
+                                         {"to", required_argument, NULL, OPT_TO},
+                                         {"mda", required_argument, NULL, OPT_MDA},
+                                         {"keep", no_argument, NULL, OPT_KEEP},
+                                         {"delete", no_argument, NULL, OPT_DELETE},
+                                         {"mark-seen", no_argument, NULL, OPT_SEEN},
+                                         {"state", required_argument, NULL, OPT_STATE},
+                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                         {"idle", no_argument, NULL, OPT_IDLE},
+                                         {"interval", required_argument, NULL, OPT_INTERVAL},
+                                         {"idle-refresh", required_argument, NULL, OPT_REFRESH},
+                                         {"account", required_argument, NULL, 'a'},
+                                         {"config", required_argument, NULL, 'C'},
+                                         {"cert-file", required_argument, NULL, OPT_CERT},
+                                         {"key-file", required_argument, NULL, OPT_KEY},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"since", required_argument, NULL, OPT_SINCE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+
+static void parse_options(int argc, char **argv, struct cli *c)
+{
+	struct fopts *o = &c->o;
+	struct given *g = &c->g;
+	int ch;
+
+	*c = (struct cli){.o = {.timeout_ms = 60000,
+	                        .imap = -1,
+	                        .dest = DEST_STORE,
+	                        .interval_s = 300,
+	                        .idle_refresh_s = 25 * 60,
+	                        .stop_fd = -1}};
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":a:C:jqvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (c->naccounts == sizeof c->accounts / sizeof c->accounts[0])
+				mp_die(EX_USAGE, "at most 16 accounts");
+			c->accounts[c->naccounts++] = optarg;
+			break;
+		case 'C': c->config = optarg; break;
+		case OPT_CERT: o->cert_file = optarg; break;
+		case OPT_KEY: o->key_file = optarg; break;
+		case OPT_SERVER: o->server = optarg; break;
+		case OPT_PORT:
+			o->port = (int)num(optarg, "port");
+			g->port = 1;
+			break;
+		case OPT_IMAP: o->imap = 1; break;
+		case OPT_POP3: o->imap = 0; break;
+		case OPT_TLS: o->tls = g->tls = 1; break;
+		case OPT_STARTTLS: o->starttls = g->tls = 1; break;
+		case OPT_CAFILE: o->ca_file = optarg; break;
+		case OPT_FP: o->fingerprint = optarg; break;
+		case OPT_USER: o->user = optarg; break;
+		case OPT_PWEVAL: o->password_eval = optarg; break;
+		case OPT_AUTH:
+			o->auth = optarg;
+			if (!auth_known(optarg))
+				mp_die(EX_USAGE,
+				       "--auth %s: unknown (scram-sha-256, cram-md5, plain, login, "
+				       "xoauth2, oauthbearer, user, apop, auto)",
+				       optarg);
+			break;
+		case OPT_NEW: o->all = 0; break;
+		case OPT_ALL: o->all = 1; break;
+		case OPT_FOLDER:
+			if (o->nfolders == 16)
+				mp_die(EX_USAGE, "at most 16 folders");
+			o->folders[o->nfolders++] = optarg;
+			g->folders = 1;
+			break;
+		case OPT_LISTF: o->list_folders = 1; break;
+		case OPT_LIMIT:
+			o->limit = (long)num(optarg, "limit");
+			g->limit = 1;
+			break;
+		case OPT_MAXSIZE:
+			o->max_size = num(optarg, "size");
+			g->max_size = 1;
+			break;
+		case OPT_TO:
+			c->to = optarg;
+			g->to = 1;
+			break;
+		case OPT_MDA:
+			o->dest = DEST_MDA;
+			o->dest_arg = optarg;
+			g->to = 1;
+			break;
+		case OPT_KEEP: o->delete_ = 0, g->delete_ = 1; break;
+		case OPT_DELETE: o->delete_ = g->delete_ = 1; break;
+		case OPT_SEEN: o->mark_seen = g->seen = 1; break;
+		case OPT_STATE: o->state = optarg; break;
+		case OPT_TIMEOUT:
+			o->timeout_ms = (int)num(optarg, "timeout") * 1000;
+			g->timeout = 1;
+			break;
+		case OPT_IDLE: o->idle = 1; break;
+		case OPT_INTERVAL:
+			o->interval_s = (int)secs(optarg, "interval");
+			g->interval = 1;
+			break;
+		case OPT_REFRESH: o->idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
+		case 'q': o->quiet = 1; break;
+		case 'j': o->json = 1; break;
+		case OPT_SINCE: parse_since(optarg, o->since, sizeof o->since); break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
+		default: mp_getopt_fail(ch, argv, optind, optopt);
+		}
+	}
+	if (optind < argc)
+		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
+}
+
+/* an account: -a NAME, or without --server the one named default; it
+ * fills in what the command line left */
+static void take_account(struct fopts *o, struct given *g, const char **to, const char *account)
+{
+	if (!account && o->server)
+		return;
+	const struct mp_account *a =
+	    account ? mp_conf_need(&conf, account) : mp_conf_account(&conf, "default");
+	const struct mp_conf_kv *p = a ? mp_conf_get(a, "protocol") : NULL;
+	if (account && a && !p)
+		mp_die(EX_CONFIG,
+		       "%s:%d: account '%s' says neither 'protocol imap' nor 'protocol pop3'",
+		       conf.path, a->line, account);
+	/* the default account of a shared file may be msend's */
+	if (a && (account || (p && strcasecmp(p->val, "smtp") != 0)))
+		apply_account(a, o, g, to);
+}
+
+/* the server, port and protocol settled (the host name into host), and
+ * the options checked against each other */
+static void check_options(struct fopts *o, const char *to, char *host, size_t hostlen)
+{
+	struct mp_err e;
+	int sport = 0;
+
+	mp_err_clear(&e);
+	if (!o->server || !o->user)
+		mp_die(EX_USAGE, "--server and --user are needed (see -h), or an account (-a)");
+	if (o->key_file && !o->cert_file)
+		mp_die(EX_USAGE, "a key file without a certificate file");
+	if (mp_net_split(o->server, host, hostlen, &sport, &e) < 0)
+		mp_die_err(NULL, &e);
+	if (sport && o->port && sport != o->port)
+		mp_die(EX_USAGE, "--server %s and --port %d disagree", o->server, o->port);
+	if (sport)
+		o->port = sport;
+	o->server = host;
+	if (o->imap < 0)
+		o->imap = !(o->port == 110 || o->port == 995);
+	if (!o->port)
+		o->port = o->imap ? (o->tls ? 993 : 143) : (o->tls ? 995 : 110);
+	if (!o->tls)
+		o->starttls = 1; /* never in clear unless... never */
+	if (!o->imap && (o->nfolders || o->list_folders || o->mark_seen || o->since[0]))
+		mp_die(EX_USAGE, "--folder, --list-folders, --mark-seen and --since are IMAP only");
+	if (o->imap && o->auth && strcasecmp(o->auth, "apop") == 0)
+		mp_die(EX_USAGE, "--auth apop is POP3 only");
+	if (o->idle && (o->list_folders || o->all))
+		mp_die(EX_USAGE, "--idle fetches what is new: not with --list-folders or --all");
+	if (o->idle && o->nfolders > 1 && to && strcmp(to, "-") == 0)
+		mp_die(EX_USAGE,
+		       "--idle with several folders runs one process each: not with --to -");
+	if (o->json && to && strcmp(to, "-") == 0 && !o->list_folders)
+		mp_die(EX_USAGE, "--json and --to - would share stdout");
+	if (o->dest != DEST_MDA && !o->list_folders && !to)
+		mp_die(EX_USAGE, "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD");
+}
+
 /* one account (or the command line alone): fetch, or watch with --idle;
  * the exit status (errors that end it die here) */
-static int run(struct fopts *op, struct given *gp, const char *to, const char *account)
+static int run(const struct cli *c, const char *account)
 {
-	struct fopts o = *op;
-	struct given g = *gp;
+	struct fopts o = c->o;
+	struct given g = c->g;
+	const char *to = c->to;
 	struct fstats st = {0};
 	struct mp_err e;
 	char host[256];
 	int rc;
 
 	mp_err_clear(&e);
-	/* an account: -a NAME, or without --server the one named default */
-	if (account || !o.server) {
-		const struct mp_account *a =
-		    account ? mp_conf_need(&conf, account) : mp_conf_account(&conf, "default");
-		const struct mp_conf_kv *p = a ? mp_conf_get(a, "protocol") : NULL;
-		if (account && a && !p)
-			mp_die(
-			    EX_CONFIG,
-			    "%s:%d: account '%s' says neither 'protocol imap' nor 'protocol pop3'",
-			    conf.path, a->line, account);
-		/* the default account of a shared file may be msend's */
-		if (a && (account || (p && strcasecmp(p->val, "smtp") != 0)))
-			apply_account(a, &o, &g, &to);
-	}
-	if (!o.server || !o.user)
-		mp_die(EX_USAGE, "--server and --user are needed (see -h), or an account (-a)");
-	if (o.key_file && !o.cert_file)
-		mp_die(EX_USAGE, "a key file without a certificate file");
-	{
-		int sport = 0;
-		if (mp_net_split(o.server, host, sizeof host, &sport, &e) < 0)
-			mp_die_err(NULL, &e);
-		if (sport && o.port && sport != o.port)
-			mp_die(EX_USAGE, "--server %s and --port %d disagree", o.server, o.port);
-		if (sport)
-			o.port = sport;
-	}
-	o.server = host;
-	if (o.imap < 0)
-		o.imap = !(o.port == 110 || o.port == 995);
-	if (!o.port)
-		o.port = o.imap ? (o.tls ? 993 : 143) : (o.tls ? 995 : 110);
-	if (!o.tls)
-		o.starttls = 1; /* never in clear unless... never */
-	if (!o.imap && (o.nfolders || o.list_folders || o.mark_seen || o.since[0]))
-		mp_die(EX_USAGE, "--folder, --list-folders, --mark-seen and --since are IMAP only");
-	if (o.imap && o.auth && strcasecmp(o.auth, "apop") == 0)
-		mp_die(EX_USAGE, "--auth apop is POP3 only");
-	if (o.idle && (o.list_folders || o.all))
-		mp_die(EX_USAGE, "--idle fetches what is new: not with --list-folders or --all");
-	if (o.idle && o.nfolders > 1 && to && strcmp(to, "-") == 0)
-		mp_die(EX_USAGE,
-		       "--idle with several folders runs one process each: not with --to -");
-	if (o.json && to && strcmp(to, "-") == 0 && !o.list_folders)
-		mp_die(EX_USAGE, "--json and --to - would share stdout");
-	if (o.dest != DEST_MDA && !o.list_folders) {
-		if (!to)
-			mp_die(EX_USAGE,
-			       "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD");
-		if (strcmp(to, "-") == 0) {
-			o.dest = DEST_STDOUT;
-		} else {
-			const char *t = to;
-			unsigned flags = 0;
-			char tbuf[4096];
-			if (strncmp(t, "maildir:", 8) == 0) {
-				snprintf(tbuf, sizeof tbuf, "%s/", t + 8);
-				t = tbuf;
-				flags = MP_STORE_CREATE;
-			} else if (strncmp(t, "mbox:", 5) == 0) {
-				t += 5;
-			}
-			if (mp_store_open(&o.store, t, NULL, flags, &e) < 0)
-				mp_die_err(NULL, &e);
-		}
-	}
+	take_account(&o, &g, &to, account);
+	check_options(&o, to, host, sizeof host);
+	if (deliver_open(&o, to, &e) < 0)
+		mp_die_err(NULL, &e);
 	if (o.idle) {
 		rc = watch(&o, &e);
-		if (o.dest == DEST_STORE)
-			mp_store_close(&o.store);
-		free(o.pend);
+		deliver_close(&o);
 		if (rc < 0)
 			mp_die_err(o.server, &e);
 		return rc;
@@ -375,179 +517,42 @@ static int run(struct fopts *op, struct given *gp, const char *to, const char *a
 	progress(&o, &st, 1);
 	if ((!o.quiet || o.json) && !o.list_folders)
 		report_summary(&o, &st, t0);
-	if (o.dest == DEST_STORE && !o.list_folders)
-		mp_store_close(&o.store);
-	free(o.pend);
+	deliver_close(&o);
 	if (rc < 0)
 		mp_die_err(o.server, &e);
 	return 0;
 }
 
-struct multi {
-	struct fopts *o;
-	struct given *g;
-	const char *to;
-	const char *const *accounts;
-};
-
+/* -a given more than once: each account in a process of its own */
 static int account_child(int i, void *ctx)
 {
-	struct multi *m = ctx;
+	const struct cli *c = ctx;
 
-	if (!m->o->idle) { /* a plain run stops as it always does */
+	if (!c->o.idle) { /* a plain run stops as it always does */
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 	}
-	return run(m->o, m->g, m->to, m->accounts[i]);
+	return run(c, c->accounts[i]);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"server", required_argument, NULL, OPT_SERVER},
-	                                   {"port", required_argument, NULL, OPT_PORT},
-	                                   {"imap", no_argument, NULL, OPT_IMAP},
-	                                   {"pop3", no_argument, NULL, OPT_POP3},
-	                                   {"tls", no_argument, NULL, OPT_TLS},
-	                                   {"starttls", no_argument, NULL, OPT_STARTTLS},
-	                                   {"ca-file", required_argument, NULL, OPT_CAFILE},
-	                                   {"fingerprint", required_argument, NULL, OPT_FP},
-	                                   {"user", required_argument, NULL, OPT_USER},
-	                                   {"password-eval", required_argument, NULL, OPT_PWEVAL},
-	                                   {"auth", required_argument, NULL, OPT_AUTH},
-	                                   {"new", no_argument, NULL, OPT_NEW},
-	                                   {"all", no_argument, NULL, OPT_ALL},
-	                                   {"folder", required_argument, NULL, OPT_FOLDER},
-	                                   {"list-folders", no_argument, NULL, OPT_LISTF},
-	                                   {"limit", required_argument, NULL, OPT_LIMIT},
-	                                   {"max-size", required_argument, NULL, OPT_MAXSIZE},
-	                                   {"to", required_argument, NULL, OPT_TO},
-	                                   {"mda", required_argument, NULL, OPT_MDA},
-	                                   {"keep", no_argument, NULL, OPT_KEEP},
-	                                   {"delete", no_argument, NULL, OPT_DELETE},
-	                                   {"mark-seen", no_argument, NULL, OPT_SEEN},
-	                                   {"state", required_argument, NULL, OPT_STATE},
-	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	                                   {"idle", no_argument, NULL, OPT_IDLE},
-	                                   {"interval", required_argument, NULL, OPT_INTERVAL},
-	                                   {"idle-refresh", required_argument, NULL, OPT_REFRESH},
-	                                   {"account", required_argument, NULL, 'a'},
-	                                   {"config", required_argument, NULL, 'C'},
-	                                   {"cert-file", required_argument, NULL, OPT_CERT},
-	                                   {"key-file", required_argument, NULL, OPT_KEY},
-	                                   {"quiet", no_argument, NULL, 'q'},
-	                                   {"verbose", no_argument, NULL, 'v'},
-	                                   {"json", no_argument, NULL, 'j'},
-	                                   {"since", required_argument, NULL, OPT_SINCE},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {"version", no_argument, NULL, 'V'},
-	                                   {NULL, 0, NULL, 0}};
-	struct fopts o = {.timeout_ms = 60000,
-	                  .imap = -1,
-	                  .dest = DEST_STORE,
-	                  .interval_s = 300,
-	                  .idle_refresh_s = 25 * 60,
-	                  .stop_fd = -1};
+	struct cli c;
 	struct mp_err e;
-	const char *to = NULL, *config = NULL, *accounts[16];
-	size_t naccounts = 0;
-	struct given g = {0};
-	int c, rc;
+	int rc;
 
 	mp_setprogname(argv[0]);
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:C:jqvhV", lo, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			if (naccounts == sizeof accounts / sizeof accounts[0])
-				mp_die(EX_USAGE, "at most 16 accounts");
-			accounts[naccounts++] = optarg;
-			break;
-		case 'C': config = optarg; break;
-		case OPT_CERT: o.cert_file = optarg; break;
-		case OPT_KEY: o.key_file = optarg; break;
-		case OPT_SERVER: o.server = optarg; break;
-		case OPT_PORT:
-			o.port = (int)num(optarg, "port");
-			g.port = 1;
-			break;
-		case OPT_IMAP: o.imap = 1; break;
-		case OPT_POP3: o.imap = 0; break;
-		case OPT_TLS: o.tls = g.tls = 1; break;
-		case OPT_STARTTLS: o.starttls = g.tls = 1; break;
-		case OPT_CAFILE: o.ca_file = optarg; break;
-		case OPT_FP: o.fingerprint = optarg; break;
-		case OPT_USER: o.user = optarg; break;
-		case OPT_PWEVAL: o.password_eval = optarg; break;
-		case OPT_AUTH:
-			o.auth = optarg;
-			if (!auth_known(optarg))
-				mp_die(EX_USAGE,
-				       "--auth %s: unknown (scram-sha-256, cram-md5, plain, login, "
-				       "xoauth2, oauthbearer, user, apop, auto)",
-				       optarg);
-			break;
-		case OPT_NEW: o.all = 0; break;
-		case OPT_ALL: o.all = 1; break;
-		case OPT_FOLDER:
-			if (o.nfolders == 16)
-				mp_die(EX_USAGE, "at most 16 folders");
-			o.folders[o.nfolders++] = optarg;
-			g.folders = 1;
-			break;
-		case OPT_LISTF: o.list_folders = 1; break;
-		case OPT_LIMIT:
-			o.limit = (long)num(optarg, "limit");
-			g.limit = 1;
-			break;
-		case OPT_MAXSIZE:
-			o.max_size = num(optarg, "size");
-			g.max_size = 1;
-			break;
-		case OPT_TO:
-			to = optarg;
-			g.to = 1;
-			break;
-		case OPT_MDA:
-			o.dest = DEST_MDA;
-			o.dest_arg = optarg;
-			g.to = 1;
-			break;
-		case OPT_KEEP: o.delete_ = 0, g.delete_ = 1; break;
-		case OPT_DELETE: o.delete_ = g.delete_ = 1; break;
-		case OPT_SEEN: o.mark_seen = g.seen = 1; break;
-		case OPT_STATE: o.state = optarg; break;
-		case OPT_TIMEOUT:
-			o.timeout_ms = (int)num(optarg, "timeout") * 1000;
-			g.timeout = 1;
-			break;
-		case OPT_IDLE: o.idle = 1; break;
-		case OPT_INTERVAL:
-			o.interval_s = (int)secs(optarg, "interval");
-			g.interval = 1;
-			break;
-		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
-		case 'q': o.quiet = 1; break;
-		case 'j': o.json = 1; break;
-		case OPT_SINCE: parse_since(optarg, o.since, sizeof o.since); break;
-		case 'v': o.verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
-		default: mp_getopt_fail(c, argv, optind, optopt);
-		}
-	}
-	if (optind < argc)
-		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
+	parse_options(argc, argv, &c);
 	mp_err_clear(&e);
-	if (mp_conf_load(&conf, config, &e) < 0)
+	if (mp_conf_load(&conf, c.config, &e) < 0)
 		mp_die_err(NULL, &e);
-	if (naccounts > 1) { /* one process each: one after the other, or all at once */
-		struct multi m = {&o, &g, to, accounts};
-		rc = fork_each((int)naccounts, o.idle, account_child, &m, &e);
-		if (rc < 0)
-			mp_die_err(NULL, &e);
-		return rc;
-	}
-	return run(&o, &g, to, naccounts ? accounts[0] : NULL);
+	if (c.naccounts <= 1)
+		return run(&c, c.naccounts ? c.accounts[0] : NULL);
+	/* one process each: one after the other, or all at once */
+	rc = fork_each((int)c.naccounts, c.o.idle, account_child, &c, &e);
+	if (rc < 0)
+		mp_die_err(NULL, &e);
+	return rc;
 }

@@ -561,6 +561,25 @@ leftover_check() {
 	leftover_check pop
 }
 
+@test "no child sees MFETCH_PASSWORD: the MDA and the password command get an environment without it" {
+	put secret1
+	MFETCH_PASSWORD=hungry run "$MFETCH" --server "127.0.0.1:$IMAP_PORT" --user bob --ca-file "$CA" \
+		--state "$ST" --mda "env >'$T/mda.env'; cat >'$T/msg'"
+	assert_success
+	grep -q '^Subject: secret1$' "$T/msg" || fail "the message did not reach the MDA"
+	grep -q '^MFETCH_UID=' "$T/mda.env" || fail "no environment from the MDA: $(cat "$T/mda.env")"
+	run grep -c '^MFETCH_PASSWORD=' "$T/mda.env"
+	assert_output 0
+	# --password-eval wins over the variable; its command does not see it either
+	MFETCH_PASSWORD=wrong run "$MFETCH" --server "127.0.0.1:$POP3_PORT" --pop3 --user bob --ca-file "$CA" \
+		--password-eval "env >'$T/pw.env'; echo hungry" --state "$T/st2" --mda "cat >'$T/msg2'"
+	assert_success
+	grep -q '^Subject: secret1$' "$T/msg2" || fail "POP3: the message did not reach the MDA"
+	grep -q '^PATH=' "$T/pw.env" || fail "no environment from the password command"
+	run grep -c '^MFETCH_PASSWORD=' "$T/pw.env"
+	assert_output 0
+}
+
 # ---------------------------------------------------------------- 5. mboxrd, mbox, size, limit, folders
 
 @test "--to - writes mboxrd (From_ lines, >From quoting) that mdeliver --split turns back into the messages" {

@@ -18,6 +18,7 @@
 #include "pop3.h"
 #include "report.h"
 #include "sasl.h"
+#include "session.h"
 #include "watch.h"
 
 static void usage(FILE *f)
@@ -544,6 +545,7 @@ int main(int argc, char **argv)
 	mp_setprogname(argv[0]);
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
+	session_take_secrets();
 	parse_options(argc, argv, &c);
 	mp_err_clear(&e);
 	if (mp_conf_load(&conf, c.config, &e) < 0)

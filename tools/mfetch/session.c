@@ -1,11 +1,34 @@
 /* mfetch: the connection to the server (TLS at once with --tls) and the
  * password for the login */
+#include <stdlib.h>
+
 #include "conf.h"
 #include "session.h"
 
+/* MFETCH_PASSWORD, taken out of the environment: no child (the MDA, the
+ * password command) inherits it */
+static char *env_password;
+
+void session_take_secrets(void)
+{
+	const char *p = getenv("MFETCH_PASSWORD");
+
+	if (p && *p && !env_password)
+		env_password = mp_xstrdup(p);
+	unsetenv("MFETCH_PASSWORD");
+}
+
 char *password(const struct fopts *o, struct mp_err *e)
 {
-	return mp_password2(o->password, o->password_eval, "MFETCH_PASSWORD", e);
+	/* as mp_password2(), with the variable as it was at the start */
+	if (o->password && !o->password_eval)
+		return mp_xstrdup(o->password);
+	if (o->password_eval)
+		return mp_password(o->password_eval, NULL, e);
+	if (env_password)
+		return mp_xstrdup(env_password);
+	mp_err_set(e, EX_CONFIG, "no password: give --password-eval or MFETCH_PASSWORD");
+	return NULL;
 }
 
 int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e)

@@ -9,8 +9,13 @@
 
 /* connect to o->server, TLS at once with --tls: 0, or -1 with e filled */
 int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e);
-/* the password (configuration, --password-eval, MFETCH_PASSWORD),
- * malloc'd for the caller to wipe and free; NULL with e filled */
+/* At the start: MFETCH_PASSWORD moves out of the environment into
+ * memory, so that no child mfetch starts (the MDA, --password-eval's
+ * command) sees it. */
+void session_take_secrets(void);
+/* the password (--password-eval, else the configuration's, else
+ * MFETCH_PASSWORD), malloc'd for the caller to wipe and free; NULL with
+ * e filled */
 char *password(const struct fopts *o, struct mp_err *e);
 
 /* A SASL challenge as the server sent it (base64, after "+ ") to the

@@ -60,6 +60,7 @@ setup() {
 # an --idle mfetch that a failed test left running
 teardown() {
 	if [ -n "${BG:-}" ]; then
+		kill -CONT "$BG" 2>/dev/null || true
 		kill -TERM "$BG" 2>/dev/null || true
 		sleep 0.2
 		kill -9 "$BG" 2>/dev/null || true
@@ -1086,6 +1087,47 @@ kill_runs() {
 	[ "$fetches" = 1 ] || fail "$fetches UID FETCH commands for 5 messages: $stderr"
 	[ "$(grep -c '^S: (.* octets of message)$' <<<"$stderr")" = 5 ]
 	[ "$(count "$T/md3")" = 5 ]
+}
+
+# one_at_a_time FN: a second run of the account while the first is stopped
+# in the middle of its fetch (its MDA sent it SIGSTOP, then said so through
+# a FIFO) exits 75 and delivers nothing; the first, continued, delivers all
+one_at_a_time() {
+	local fn=$1
+	put once1
+	put once2
+	mkfifo "$T/stopped"
+	# shellcheck disable=SC2209 # EXEC names the builtin for the function
+	EXEC=exec "$fn" -q --state "$ST" \
+		--mda "cat >>'$T/mda.out'; [ -e '$T/again' ] || { touch '$T/again'; kill -STOP \$PPID; echo x >'$T/stopped'; }" 3>&- &
+	BG=$!
+	exec 4<>"$T/stopped"
+	read -r -t 120 -u 4 _ || fail "the first mfetch never reached its MDA"
+	exec 4>&-
+	run "$fn" --state "$ST" --to "$T/md/"
+	assert_failure 75
+	assert_output "mfetch: another mfetch (pid $BG) is fetching bob@127.0.0.1"
+	[ ! -d "$T/md/new" ] || [ -z "$(ls -A "$T/md/new")" ] || fail "the second run delivered"
+	# another account (or state file) is not held up
+	run "$fn" -q --state "$T/other" --to "$T/md-other/"
+	assert_success
+	[ "$(count "$T/md-other")" = 2 ]
+	kill -CONT "$BG"
+	wait "$BG" || fail "the first mfetch failed once continued"
+	BG=
+	[ "$(grep -c '^Subject: once' "$T/mda.out")" = 2 ] || fail "$(cat "$T/mda.out")"
+	# the lock went with the first run: the next one runs (nothing new)
+	run "$fn" --state "$ST" --to "$T/md/"
+	assert_success
+	assert_line --regexp "$(summary_re 0 0)"
+}
+
+@test "IMAP: one run at a time per account and state file; a second exits 75 naming the first" {
+	one_at_a_time imap
+}
+
+@test "POP3: one run at a time per account and state file; a second exits 75 naming the first" {
+	one_at_a_time pop
 }
 
 # ---------------------------------------------------------------- 8. --idle

@@ -19,6 +19,7 @@
 #include "report.h"
 #include "sasl.h"
 #include "session.h"
+#include "state.h"
 #include "watch.h"
 
 static void usage(FILE *f)
@@ -500,6 +501,14 @@ static int run(const struct cli *c, const char *account)
 	mp_err_clear(&e);
 	take_account(&o, &g, &to, account);
 	check_options(&o, to, host, sizeof host);
+	/* two runs at once would both deliver what is new: a second run of
+	 * the account ends at once (75) */
+	if (!o.all && !o.list_folders) {
+		char who[600];
+		snprintf(who, sizeof who, "%s@%s", o.user, o.server);
+		if (state_lock(&o, account ? account : who, &e) < 0)
+			mp_die_err(NULL, &e);
+	}
 	if (deliver_open(&o, to, &e) < 0)
 		mp_die_err(NULL, &e);
 	if (o.idle) {

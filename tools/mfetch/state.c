@@ -52,15 +52,10 @@ int state_load(const struct fopts *o, const char *key, struct mp_buf *value)
 	return rc;
 }
 
-int state_save(const struct fopts *o, const char *key, const char *value, struct mp_err *e)
+/* the directories of path, made as needed */
+static void make_dirs(const char *path)
 {
-	const char *path = state_path(o);
-	struct mp_buf out = MP_BUF_INIT;
-	FILE *f;
-	char *line = NULL, dir[4096], lock[4200];
-	size_t cap = 0, kl = strlen(key);
-	ssize_t n;
-	int rc, lfd;
+	char dir[4096];
 
 	snprintf(dir, sizeof dir, "%s", path);
 	for (char *s = dir + 1; *s; s++)
@@ -69,6 +64,46 @@ int state_save(const struct fopts *o, const char *key, const char *value, struct
 			mkdir(dir, 0700);
 			*s = '/';
 		}
+}
+
+int state_lock(const struct fopts *o, const char *who, struct mp_err *e)
+{
+	static int fd = -1; /* open, and so locked, until the process ends */
+	const char *path = state_path(o);
+	char lock[4200], key[600];
+	unsigned h = 2166136261u; /* FNV-1a */
+
+	snprintf(lock, sizeof lock, "%s.run", path);
+	make_dirs(path);
+	if (fd < 0 && (fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "%s", lock);
+	/* one byte of the file per account: other accounts go on */
+	snprintf(key, sizeof key, "%s %s@%s", o->imap ? "imap" : "pop3", o->user, o->server);
+	for (const char *k = key; *k; k++)
+		h = (h ^ (unsigned char)*k) * 16777619u;
+	struct flock fl = {
+	    .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = h & 0x3fffffff, .l_len = 1};
+	if (fcntl(fd, F_SETLK, &fl) == 0)
+		return 0;
+	if (errno != EACCES && errno != EAGAIN)
+		return mp_err_sys(e, EX_TEMPFAIL, "lock %s", lock);
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		return mp_err_set(e, EX_TEMPFAIL, "another mfetch (pid %ld) is fetching %s",
+		                  (long)fl.l_pid, who);
+	return mp_err_set(e, EX_TEMPFAIL, "another mfetch is fetching %s", who);
+}
+
+int state_save(const struct fopts *o, const char *key, const char *value, struct mp_err *e)
+{
+	const char *path = state_path(o);
+	struct mp_buf out = MP_BUF_INIT;
+	FILE *f;
+	char *line = NULL, lock[4200];
+	size_t cap = 0, kl = strlen(key);
+	ssize_t n;
+	int rc, lfd;
+
+	make_dirs(path);
 	/* read, change one line, replace: one writer at a time (the
 	 * processes of --idle with several folders share the file) */
 	snprintf(lock, sizeof lock, "%s.lock", path);

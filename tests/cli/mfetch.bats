@@ -60,6 +60,7 @@ setup() {
 # an --idle mfetch that a failed test left running
 teardown() {
 	if [ -n "${BG:-}" ]; then
+		kill -CONT "$BG" 2>/dev/null || true
 		kill -TERM "$BG" 2>/dev/null || true
 		sleep 0.2
 		kill -9 "$BG" 2>/dev/null || true
@@ -559,6 +560,25 @@ leftover_check() {
 
 @test "POP3 --delete: what an interrupted run delivered is removed by the next run" {
 	leftover_check pop
+}
+
+@test "no child sees MFETCH_PASSWORD: the MDA and the password command get an environment without it" {
+	put secret1
+	MFETCH_PASSWORD=hungry run "$MFETCH" --server "127.0.0.1:$IMAP_PORT" --user bob --ca-file "$CA" \
+		--state "$ST" --mda "env >'$T/mda.env'; cat >'$T/msg'"
+	assert_success
+	grep -q '^Subject: secret1$' "$T/msg" || fail "the message did not reach the MDA"
+	grep -q '^MFETCH_UID=' "$T/mda.env" || fail "no environment from the MDA: $(cat "$T/mda.env")"
+	run grep -c '^MFETCH_PASSWORD=' "$T/mda.env"
+	assert_output 0
+	# --password-eval wins over the variable; its command does not see it either
+	MFETCH_PASSWORD=wrong run "$MFETCH" --server "127.0.0.1:$POP3_PORT" --pop3 --user bob --ca-file "$CA" \
+		--password-eval "env >'$T/pw.env'; echo hungry" --state "$T/st2" --mda "cat >'$T/msg2'"
+	assert_success
+	grep -q '^Subject: secret1$' "$T/msg2" || fail "POP3: the message did not reach the MDA"
+	grep -q '^PATH=' "$T/pw.env" || fail "no environment from the password command"
+	run grep -c '^MFETCH_PASSWORD=' "$T/pw.env"
+	assert_output 0
 }
 
 # ---------------------------------------------------------------- 5. mboxrd, mbox, size, limit, folders
@@ -1067,6 +1087,47 @@ kill_runs() {
 	[ "$fetches" = 1 ] || fail "$fetches UID FETCH commands for 5 messages: $stderr"
 	[ "$(grep -c '^S: (.* octets of message)$' <<<"$stderr")" = 5 ]
 	[ "$(count "$T/md3")" = 5 ]
+}
+
+# one_at_a_time FN: a second run of the account while the first is stopped
+# in the middle of its fetch (its MDA sent it SIGSTOP, then said so through
+# a FIFO) exits 75 and delivers nothing; the first, continued, delivers all
+one_at_a_time() {
+	local fn=$1
+	put once1
+	put once2
+	mkfifo "$T/stopped"
+	# shellcheck disable=SC2209 # EXEC names the builtin for the function
+	EXEC=exec "$fn" -q --state "$ST" \
+		--mda "cat >>'$T/mda.out'; [ -e '$T/again' ] || { touch '$T/again'; kill -STOP \$PPID; echo x >'$T/stopped'; }" 3>&- &
+	BG=$!
+	exec 4<>"$T/stopped"
+	read -r -t 120 -u 4 _ || fail "the first mfetch never reached its MDA"
+	exec 4>&-
+	run "$fn" --state "$ST" --to "$T/md/"
+	assert_failure 75
+	assert_output "mfetch: another mfetch (pid $BG) is fetching bob@127.0.0.1"
+	[ ! -d "$T/md/new" ] || [ -z "$(ls -A "$T/md/new")" ] || fail "the second run delivered"
+	# another account (or state file) is not held up
+	run "$fn" -q --state "$T/other" --to "$T/md-other/"
+	assert_success
+	[ "$(count "$T/md-other")" = 2 ]
+	kill -CONT "$BG"
+	wait "$BG" || fail "the first mfetch failed once continued"
+	BG=
+	[ "$(grep -c '^Subject: once' "$T/mda.out")" = 2 ] || fail "$(cat "$T/mda.out")"
+	# the lock went with the first run: the next one runs (nothing new)
+	run "$fn" --state "$ST" --to "$T/md/"
+	assert_success
+	assert_line --regexp "$(summary_re 0 0)"
+}
+
+@test "IMAP: one run at a time per account and state file; a second exits 75 naming the first" {
+	one_at_a_time imap
+}
+
+@test "POP3: one run at a time per account and state file; a second exits 75 naming the first" {
+	one_at_a_time pop
 }
 
 # ---------------------------------------------------------------- 8. --idle

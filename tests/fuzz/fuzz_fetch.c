@@ -12,14 +12,19 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "mfetch.h"
+#include "deliver.h"
+#include "imap.h"
+#include "pop3.h"
+#include "session.h"
+#include "state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int server_fd = -1;
 static char saved[8192];
 
-/* the parts of mfetch.c the protocol modules use, for the fuzzer */
+/* the parts of session.c, deliver.c and state.c the protocol modules
+ * use, for the fuzzer (report.c is the real one) */
 int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e)
 {
 	(void)o, (void)e;
@@ -66,11 +71,6 @@ int commit_due(const struct fopts *o)
 int per_message(const struct fopts *o)
 {
 	return o->dest != DEST_STORE;
-}
-
-void progress(struct fopts *o, const struct fstats *st, int done)
-{
-	(void)o, (void)st, (void)done;
 }
 
 int state_load(const struct fopts *o, const char *key, struct mp_buf *value)

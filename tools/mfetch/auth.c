@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "mfetch.h"
+#include "session.h"
 #include "sasl.h"
 
 int sasl_respond(struct mp_sasl *c, const char *ch64, struct mp_buf *out, struct mp_err *e)

@@ -1,237 +1,23 @@
-/* IMAP4rev1 (RFC 3501) retrieval: STARTTLS, AUTHENTICATE or LOGIN,
- * SELECT, UID SEARCH for what is new since the last UID (per
- * UIDVALIDITY), UID FETCH BODY.PEEK[] into a spool file, delivery, and
- * only then \Seen or \Deleted + (UID) EXPUNGE. */
+/* IMAP4rev1 (RFC 3501) retrieval: SELECT, UID SEARCH for what is new
+ * since the last UID (per UIDVALIDITY), UID FETCH BODY.PEEK[] into a
+ * spool file, delivery, and only then \Seen or \Deleted + (UID)
+ * EXPUNGE. The dialogue itself is imapio.c's. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#include "codec.h"
-#include "io.h"
+#include "dedup.h"
+#include "deliver.h"
+#include "imap.h"
+#include "imapio.h"
 #include "json.h"
-#include "mfetch.h"
-#include "sasl.h"
-
-struct imap {
-	struct mp_proto p;
-	unsigned tag;
-	char caps[1024];
-	char last[MP_PROTO_LINE + 1]; /* the tagged reply's text */
-	int new_mail;                 /* an untagged EXISTS came (--idle) */
-	int continued;                /* cb gets the rest of a long SEARCH line */
-};
-
-/* "* N EXISTS": the mailbox grew (or its size was announced) */
-static int is_exists(const char *l)
-{
-	const char *p = l + 2;
-
-	if (l[0] != '*' || l[1] != ' ' || !isdigit((unsigned char)*p))
-		return 0;
-	while (isdigit((unsigned char)*p))
-		p++;
-	return strcasecmp(p, " EXISTS") == 0;
-}
-
-static int has_cap(const struct imap *s, const char *cap)
-{
-	char buf[1100];
-
-	snprintf(buf, sizeof buf, " %s ", s->caps);
-	for (char *c = buf; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	char want[80];
-	snprintf(want, sizeof want, " %s ", cap);
-	for (char *c = want; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	return strstr(buf, want) != NULL;
-}
-
-/* keep the capability list from "* CAPABILITY ..." or "[CAPABILITY ...]" */
-static void take_caps(struct imap *s, const char *line)
-{
-	const char *c = strcasestr(line, "CAPABILITY ");
-
-	if (c) {
-		c += 11;
-		snprintf(s->caps, sizeof s->caps, "%.*s", (int)strcspn(c, "]"), c);
-	}
-}
-
-/* send "TAG cmd" (shown instead in the trace when given), read to the
- * tagged reply; untagged lines go to cb. 0 OK, 1 NO/BAD, -1 error */
-typedef int (*untagged_fn)(struct imap *s, char *line, size_t len, void *ctx, struct mp_err *e);
-
-static int command(struct imap *s, const char *cmd, const char *shown, untagged_fn cb, void *ctx,
-                   struct mp_err *e)
-{
-	char line[MP_PROTO_LINE + 32], tag[16];
-
-	snprintf(tag, sizeof tag, "a%u", ++s->tag);
-	snprintf(line, sizeof line, "%s %s", tag, cmd);
-	char sh[300];
-	if (shown)
-		snprintf(sh, sizeof sh, "%s %s", tag, shown);
-	if (mp_proto_send(&s->p, line, shown ? sh : NULL, e) < 0)
-		return -1;
-	for (;;) {
-		char *l;
-		size_t len;
-		int more = 0;
-		int r = mp_proto_readpart(&s->p, &l, &len, &more, e);
-		if (r <= 0)
-			return r < 0
-			           ? -1
-			           : mp_err_set(e, EX_TEMPFAIL, "the server closed the connection");
-		if (more) {
-			/* only a SEARCH reply may be longer than a line: its UIDs come
-			 * to cb in pieces, each but the first marked continued */
-			if (strncasecmp(l, "* SEARCH ", 9) != 0)
-				return mp_err_set(e, EX_PROTOCOL,
-				                  "server line longer than %d bytes",
-				                  MP_PROTO_LINE);
-			for (s->continued = 0;; s->continued = 1) {
-				if (cb && cb(s, l, len, ctx, e) < 0)
-					return -1;
-				if (!more)
-					break;
-				if ((r = mp_proto_readpart(&s->p, &l, &len, &more, e)) <= 0)
-					return r < 0
-					           ? -1
-					           : mp_err_set(e, EX_TEMPFAIL,
-					                        "the server closed the connection");
-			}
-			s->continued = 0;
-			continue;
-		}
-		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
-			const char *st = l + strlen(tag) + 1;
-			snprintf(s->last, sizeof s->last, "%s", st);
-			take_caps(s, st);
-			return strncasecmp(st, "OK", 2) == 0 ? 0 : 1;
-		}
-		if (l[0] == '*') {
-			take_caps(s, l);
-			if (is_exists(l))
-				s->new_mail = 1;
-			if (cb && cb(s, l, len, ctx, e) < 0)
-				return -1;
-		}
-		/* "+" continuations are answered by the callers that expect them */
-	}
-}
-
-static void quote(char *out, size_t n, const char *s)
-{
-	size_t o = 0;
-
-	out[o++] = '"';
-	for (; *s && o + 3 < n; s++) {
-		if (*s == '"' || *s == '\\')
-			out[o++] = '\\';
-		out[o++] = *s;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
-
-static int authenticate(struct imap *s, struct fopts *o, const char *pass, struct mp_err *e)
-{
-	enum mp_sasl_mech m = MP_SASL_NONE;
-	char cmd[1000], u[300], pw[600];
-
-	if (o->auth && strcasecmp(o->auth, "auto") != 0 && strcasecmp(o->auth, "login") != 0)
-		m = mp_sasl_parse(o->auth);
-	else if (!o->auth || strcasecmp(o->auth, "auto") == 0) {
-		char offered[256] = "";
-		char buf[1100], *save = NULL;
-		snprintf(buf, sizeof buf, "%s", s->caps);
-		for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
-			if (strncasecmp(w, "AUTH=", 5) == 0 && strlen(offered) + strlen(w) < 250) {
-				strcat(offered, w + 5);
-				strcat(offered, " ");
-			}
-		m = mp_sasl_choose_best(offered);
-	}
-	if (m == MP_SASL_NONE || m == MP_SASL_LOGIN) {
-		/* LOGIN, the IMAP command */
-		if (has_cap(s, "LOGINDISABLED"))
-			return mp_err_set(e, EX_NOPERM,
-			                  "the server disables LOGIN and offers no usable AUTH");
-		quote(u, sizeof u, o->user);
-		quote(pw, sizeof pw, pass);
-		snprintf(cmd, sizeof cmd, "LOGIN %s %s", u, pw);
-		char shown[400];
-		snprintf(shown, sizeof shown, "LOGIN %s", u);
-		int r = command(s, cmd, shown, NULL, NULL, e);
-		if (r < 0)
-			return -1;
-		if (r)
-			return mp_err_set(e, EX_NOPERM, "LOGIN refused: %.200s", s->last);
-		return 0;
-	}
-	/* AUTHENTICATE, each challenge answered in turn */
-	struct mp_buf resp = MP_BUF_INIT;
-	struct mp_sasl c;
-	char tag[16];
-	int rc = -1;
-	mp_sasl_init(&c, m, o->user, pass);
-	snprintf(tag, sizeof tag, "a%u", ++s->tag);
-	snprintf(cmd, sizeof cmd, "%s AUTHENTICATE %s", tag, mp_sasl_name(m));
-	if (mp_sasl_initial(m) && has_cap(s, "SASL-IR")) {
-		/* RFC 4959: the initial response on the command line, a round
-		 * trip saved */
-		struct mp_buf line = MP_BUF_INIT;
-		char shown[200];
-		if (sasl_respond(&c, "", &resp, e) < 0)
-			goto out;
-		mp_buf_printf(&line, "%s %s", cmd, resp.len ? resp.data : "=");
-		snprintf(shown, sizeof shown, "%.180s ***", cmd);
-		int sr = mp_proto_send(&s->p, line.data, shown, e);
-		memset(line.data, 0, line.len);
-		mp_buf_free(&line);
-		if (sr < 0)
-			goto out;
-	} else if (mp_proto_send(&s->p, cmd, NULL, e) < 0) {
-		goto out;
-	}
-	for (int round = 0;; round++) {
-		char *l;
-		size_t len;
-		if (need_line(&s->p, &l, &len, e) <= 0)
-			goto out;
-		if (l[0] == '+') {
-			if (round > 8 ||
-			    sasl_respond(&c, l[1] == ' ' ? l + 2 : l + 1, &resp, e) < 0) {
-				if (round > 8)
-					mp_err_set(e, EX_PROTOCOL,
-					           "AUTHENTICATE: too many challenges");
-				struct mp_err ign;
-				mp_proto_send(&s->p, "*", NULL, &ign); /* cancel (RFC 3501 6.2.2) */
-				goto out;
-			}
-			if (mp_proto_send(&s->p, resp.data ? resp.data : "", "", e) < 0)
-				goto out;
-			continue;
-		}
-		if (strncmp(l, tag, strlen(tag)) == 0) {
-			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) == 0)
-				rc = mp_sasl_done(&c, e);
-			else
-				mp_err_set(e, EX_NOPERM, "AUTHENTICATE %s refused: %.200s",
-				           mp_sasl_name(m), l + strlen(tag) + 1);
-			take_caps(s, l);
-			goto out;
-		}
-	}
-out:
-	mp_sasl_free(&c);
-	mp_buf_free(&resp);
-	return rc;
-}
+#include "report.h"
+#include "session.h"
+#include "state.h"
 
 struct selectinfo {
 	unsigned long uidvalidity;
@@ -300,35 +86,6 @@ static int cmp_ul(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* one IMAP string (quoted or atom) from *pp into out; 0 or -1 */
-static int imap_string(const char **pp, char *out, size_t n)
-{
-	const char *p = *pp;
-	size_t o = 0;
-
-	while (*p == ' ')
-		p++;
-	if (*p == '"') {
-		for (p++; *p && *p != '"'; p++) {
-			if (*p == '\\' && p[1])
-				p++;
-			if (o + 1 < n)
-				out[o++] = *p;
-		}
-		if (*p != '"')
-			return -1;
-		p++;
-	} else {
-		while (*p && *p != ' ' && o + 1 < n)
-			out[o++] = *p++;
-		if (!o)
-			return -1;
-	}
-	out[o] = '\0';
-	*pp = p;
-	return 0;
-}
-
 /* "* LIST (flags) delim name": the name, quoted or not, whole */
 static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
 {
@@ -361,86 +118,6 @@ static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err
 	return 0;
 bad:
 	mp_warn("warning: a LIST line not understood: %.200s", l);
-	return 0;
-}
-
-/* The UIDs u[i...] (ascending) as an IMAP set, "1:4,9", appended to cmd
- * until it is max bytes long: the index of the first one left out. */
-static size_t uid_set(struct mp_buf *cmd, const unsigned long *u, size_t n, size_t i, size_t max)
-{
-	for (int first = 1; i < n && cmd->len < max; first = 0) {
-		size_t j = i;
-		while (j + 1 < n && u[j + 1] == u[j] + 1)
-			j++;
-		mp_buf_printf(cmd, first ? "%lu" : ",%lu", u[i]);
-		if (j > i)
-			mp_buf_printf(cmd, ":%lu", u[j]);
-		i = j + 1;
-	}
-	return i;
-}
-
-#define LITERAL_MAX (1LL << 32) /* the largest message taken: 4 GiB */
-
-/* A line that ends in an IMAP literal, "... {N}": N, checked; -1 when it
- * ends otherwise, -2 when N is not a number or over LITERAL_MAX. */
-static long long literal_at_end(const char *l, size_t len)
-{
-	size_t i;
-	long long n = 0;
-
-	if (len < 3 || l[len - 1] != '}')
-		return -1;
-	for (i = len - 1; i > 0 && isdigit((unsigned char)l[i - 1]); i--)
-		;
-	if (i == 0 || l[i - 1] != '{')
-		return -1;
-	if (i == len - 1 || len - 1 - i > 12)
-		return -2;
-	for (; i < len - 1; i++)
-		n = n * 10 + (l[i] - '0');
-	return n > LITERAL_MAX ? -2 : n;
-}
-
-/* "UID n" among the items of a FETCH response piece: n, or 0 */
-static unsigned long uid_item(const char *l)
-{
-	for (const char *p = l; (p = strcasestr(p, "UID ")); p += 4)
-		if ((p == l || p[-1] == ' ' || p[-1] == '(') && isdigit((unsigned char)p[4])) {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(p + 4, &end, 10);
-			return errno || (*end && *end != ' ' && *end != ')') ? 0 : v;
-		}
-	return 0;
-}
-
-/* n bytes of literal into fd (or nowhere with fd -1), the wire's CRLF
- * made the LF of mail on disk; 0 or -1 */
-static int take_literal(struct imap *s, long long n, int fd, struct mp_err *e)
-{
-	char buf[32768], out[32770];
-	int cr = 0;
-
-	for (long long left = n; left > 0;) {
-		size_t k = left > (long long)sizeof buf ? sizeof buf : (size_t)left, w = 0;
-		if (mp_proto_read(&s->p, buf, k, e) < 0)
-			return -1;
-		left -= (long long)k;
-		if (fd < 0)
-			continue;
-		for (size_t i = 0; i < k; i++) {
-			if (cr && buf[i] != '\n')
-				out[w++] = '\r'; /* a CR alone stays */
-			cr = buf[i] == '\r';
-			if (!cr)
-				out[w++] = buf[i];
-		}
-		if (cr && left == 0)
-			out[w++] = '\r';
-		if (mp_write_full(fd, out, w) < 0)
-			return mp_err_sys(e, EX_TEMPFAIL, "spool");
-	}
 	return 0;
 }
 
@@ -480,8 +157,8 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 
 	for (;;) {
 		if (is_fetch && !uid)
-			uid = uid_item(l);
-		long long n = literal_at_end(l, len);
+			uid = imap_uid_item(l);
+		long long n = imap_literal_at_end(l, len);
 		if (n == -2) {
 			mp_err_set(e, EX_PROTOCOL, "a literal too big or malformed: %.60s", l);
 			goto out;
@@ -506,7 +183,7 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 			unlink(path);
 			size = n;
 		}
-		if (take_literal(s, n, body ? fd : -1, e) < 0)
+		if (imap_take_literal(s, n, body ? fd : -1, e) < 0)
 			goto out;
 		if (s->p.trace)
 			fprintf(stderr, "S: (%lld octets%s)\n", n, body ? " of message" : "");
@@ -514,7 +191,7 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 		if (need_line(&s->p, &l, &len, e) <= 0)
 			goto out;
 	}
-	if (is_exists(l))
+	if (imap_is_exists(l))
 		s->new_mail = 1;
 	if (fd < 0)
 		return 0; /* FLAGS of another session's change, and the like */
@@ -571,7 +248,7 @@ static int fetch_batch(struct imap *s, struct fopts *o, struct frun *f, const un
 	mp_err_clear(&first);
 	snprintf(tag, sizeof tag, "a%u", ++s->tag);
 	mp_buf_printf(&cmd, "%s UID FETCH ", tag);
-	uid_set(&cmd, bu, nb, 0, (size_t)-1); /* BATCH_MSGS UIDs: a short line */
+	imap_uid_set(&cmd, bu, nb, 0, (size_t)-1); /* BATCH_MSGS UIDs: a short line */
 	mp_buf_puts(&cmd, " (BODY.PEEK[])");
 	if (mp_proto_send(&s->p, cmd.data, NULL, e) < 0)
 		goto out;
@@ -610,27 +287,6 @@ out:
 	return rc;
 }
 
-/* A command over a set of UIDs ("PRE 1:4,9 POST"), sent in pieces that
- * keep each line short; u sorted. 0, 1 refused (s->last says why), or
- * -1. */
-static int uid_command(struct imap *s, const char *pre, const unsigned long *u, size_t n,
-                       const char *post, untagged_fn cb, void *ctx, struct mp_err *e)
-{
-	struct mp_buf cmd = MP_BUF_INIT;
-	int rc = 0;
-
-	for (size_t i = 0; i < n && rc == 0;) {
-		mp_buf_reset(&cmd);
-		mp_buf_printf(&cmd, "%s ", pre);
-		i = uid_set(&cmd, u, n, i, 2000);
-		if (post)
-			mp_buf_printf(&cmd, " %s", post);
-		rc = command(s, cmd.data, NULL, cb, ctx, e);
-	}
-	mp_buf_free(&cmd);
-	return rc;
-}
-
 /* the RFC822.SIZE of each UID of a batch (bu ascending), -1 when none came */
 struct sizes {
 	const unsigned long *bu;
@@ -642,7 +298,7 @@ static int on_sizes(struct imap *s, char *l, size_t len, void *ctx, struct mp_er
 {
 	struct sizes *z = ctx;
 	const char *v = strcasestr(l, "RFC822.SIZE ");
-	unsigned long uid = uid_item(l);
+	unsigned long uid = imap_uid_item(l);
 
 	(void)s, (void)len, (void)e;
 	if (!v || !uid || !strcasestr(l, " FETCH ("))
@@ -679,9 +335,9 @@ static int expunge(struct imap *s, struct uids *done, struct mp_err *e)
 	if (!done->n)
 		return 0;
 	qsort(done->v, done->n, sizeof *done->v, cmp_ul);
-	int r = has_cap(s, "UIDPLUS")
-	            ? uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, NULL, NULL, e)
-	            : command(s, "EXPUNGE", NULL, NULL, NULL, e);
+	int r = imap_has_cap(s, "UIDPLUS")
+	            ? imap_uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, NULL, NULL, e)
+	            : imap_command(s, "EXPUNGE", NULL, NULL, NULL, e);
 	if (r > 0)
 		mp_err_set(e, EX_TEMPFAIL, "EXPUNGE: %.200s", s->last);
 	return r == 0 ? 0 : -1;
@@ -698,9 +354,9 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	unsigned long last = 0, sv = 0;
 	int r, rc = -1;
 
-	quote(q, sizeof q, folder);
+	imap_quote(q, sizeof q, folder);
 	snprintf(cmd, sizeof cmd, "SELECT %s", q);
-	if ((r = command(s, cmd, NULL, on_select, &si, e)) != 0)
+	if ((r = imap_command(s, cmd, NULL, on_select, &si, e)) != 0)
 		return r < 0 ? -1
 		             : mp_err_set(e, EX_UNAVAILABLE, "SELECT %s: %.200s", folder, s->last);
 	snprintf(key, sizeof key, "imap %s@%s %s", o->user, o->server, folder);
@@ -740,7 +396,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	 * was interrupted before its EXPUNGE) */
 	if (last) {
 		snprintf(cmd, sizeof cmd, "UID SEARCH UID 1:%lu", last);
-		if ((r = command(s, cmd, NULL, on_search, &old, e)) != 0) {
+		if ((r = imap_command(s, cmd, NULL, on_search, &old, e)) != 0) {
 			if (r > 0)
 				mp_err_set(e, EX_UNAVAILABLE, "UID SEARCH: %.200s", s->last);
 			goto out;
@@ -762,9 +418,9 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 				mp_warn("%s: %zu message%s fetched before still on the server: "
 				        "deleting",
 				        folder, done.n, done.n == 1 ? "" : "s");
-			if ((r = uid_command(s, "UID STORE", done.v, done.n,
-			                     "+FLAGS.SILENT (\\Deleted \\Seen)", NULL, NULL, e)) !=
-			    0) {
+			if ((r = imap_uid_command(s, "UID STORE", done.v, done.n,
+			                          "+FLAGS.SILENT (\\Deleted \\Seen)", NULL, NULL,
+			                          e)) != 0) {
 				if (r > 0)
 					mp_err_set(e, EX_TEMPFAIL, "UID STORE: %.200s", s->last);
 				goto out;
@@ -779,7 +435,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " SINCE %s", o->since);
 	size_t before = u.n;
 	s->new_mail = 0; /* what comes from now on, the next round takes */
-	if ((r = command(s, cmd, NULL, on_search, &u, e)) != 0) {
+	if ((r = imap_command(s, cmd, NULL, on_search, &u, e)) != 0) {
 		if (r > 0)
 			mp_err_set(e, EX_UNAVAILABLE, "UID SEARCH: %.200s", s->last);
 		goto out;
@@ -819,8 +475,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			struct sizes z = {bu, nb, sizes};
 			for (size_t k = 0; k < nb; k++)
 				sizes[k] = -1;
-			if ((r = uid_command(s, "UID FETCH", bu, nb, "(RFC822.SIZE)", on_sizes, &z,
-			                     e)) != 0) {
+			if ((r = imap_uid_command(s, "UID FETCH", bu, nb, "(RFC822.SIZE)", on_sizes,
+			                          &z, e)) != 0) {
 				if (r > 0)
 					mp_err_set(e, EX_TEMPFAIL, "UID FETCH: %.200s", s->last);
 				goto fail;
@@ -859,10 +515,10 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			if (got[k])
 				bu[nf++] = bu[k];
 		r = !nf ? 0
-		        : uid_command(s, "UID STORE", bu, nf,
-		                      o->delete_ ? "+FLAGS.SILENT (\\Deleted \\Seen)"
-		                                 : "+FLAGS.SILENT (\\Seen)",
-		                      NULL, NULL, e);
+		        : imap_uid_command(s, "UID STORE", bu, nf,
+		                           o->delete_ ? "+FLAGS.SILENT (\\Deleted \\Seen)"
+		                                      : "+FLAGS.SILENT (\\Seen)",
+		                           NULL, NULL, e);
 		if (r < 0)
 			goto out;
 		if (r > 0) /* delivered and recorded: the next run retries */
@@ -923,81 +579,6 @@ out:
 	return rc;
 }
 
-/* connect, greeting, STARTTLS, login: 0, or -1 with the session closed */
-static int imap_open(struct imap *s, struct fopts *o, struct mp_err *e)
-{
-	char *pass = NULL, *l;
-	size_t len;
-	int rc = -1;
-
-	memset(s, 0, sizeof *s);
-	if (connect_session(o, &s->p, e) < 0)
-		return -1;
-	if (need_line(&s->p, &l, &len, e) <= 0 || strncmp(l, "* ", 2) != 0) {
-		if (!e->code)
-			mp_err_set(e, EX_PROTOCOL, "no IMAP greeting");
-		goto out;
-	}
-	take_caps(s, l);
-	if (strncasecmp(l, "* BYE", 5) == 0) {
-		mp_err_set(e, EX_TEMPFAIL, "the server says: %.200s", l);
-		goto out;
-	}
-	if (!s->caps[0] && command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
-		goto out;
-	if (!s->p.tls_on && o->starttls) {
-		if (!has_cap(s, "STARTTLS")) {
-			mp_err_set(e, EX_UNAVAILABLE, "the server does not offer STARTTLS");
-			goto out;
-		}
-		if (command(s, "STARTTLS", NULL, NULL, NULL, e) != 0) {
-			if (!e->code)
-				mp_err_set(e, EX_UNAVAILABLE, "STARTTLS refused: %.200s", s->last);
-			goto out;
-		}
-		struct mp_tls_opts to = {.ca_file = o->ca_file,
-		                         .verify_name = o->server,
-		                         .fingerprint = o->fingerprint,
-		                         .timeout_ms = o->timeout_ms};
-		if (mp_proto_starttls(&s->p, &to, e) < 0)
-			goto out;
-		s->caps[0] = '\0'; /* nothing from before TLS is kept */
-		if (command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
-			goto out;
-	}
-	if (!s->p.tls_on)
-		mp_warn("warning: no TLS: the password goes in clear");
-	if (!(pass = password(o, e)))
-		goto out;
-	char before[sizeof s->caps];
-	memcpy(before, s->caps, sizeof before);
-	if (authenticate(s, o, pass, e) < 0)
-		goto out;
-	/* --idle wants the capabilities after login (IDLE may show only
-	 * then): ask, unless the login's reply brought them */
-	if (o->idle && strcmp(before, s->caps) == 0 &&
-	    command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (pass) {
-		memset(pass, 0, strlen(pass));
-		free(pass);
-	}
-	if (rc < 0)
-		mp_proto_close(&s->p);
-	return rc;
-}
-
-static void imap_close(struct imap *s)
-{
-	struct mp_err e2;
-
-	mp_err_clear(&e2);
-	command(s, "LOGOUT", NULL, NULL, NULL, &e2);
-	mp_proto_close(&s->p);
-}
-
 int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 {
 	struct imap s;
@@ -1006,7 +587,7 @@ int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	if (imap_open(&s, o, e) < 0)
 		return -1;
 	if (o->list_folders) {
-		int r = command(&s, "LIST \"\" \"*\"", NULL, on_list, o, e);
+		int r = imap_command(&s, "LIST \"\" \"*\"", NULL, on_list, o, e);
 		if (r > 0)
 			mp_err_set(e, EX_UNAVAILABLE, "LIST: %.200s", s.last);
 		rc = r == 0 ? 0 : -1;
@@ -1021,74 +602,6 @@ out:
 	return rc;
 }
 
-/* ---------------------------------------------------------------- --idle */
-
-enum wake { WAKE_STOP, WAKE_NEW, WAKE_REFRESH };
-
-/* IDLE (RFC 2177) until new mail, the refresh period or a stop; then
- * DONE. The connection stays usable. A wake, or -1. */
-static int idle_wait(struct imap *s, struct fopts *o, struct mp_err *e)
-{
-	char cmd[32], tag[16];
-	double until = mp_net_now_ms() + (double)o->idle_refresh_s * 1000;
-	int why = -1, idling = 0;
-	char *l;
-	size_t len;
-
-	snprintf(tag, sizeof tag, "a%u", ++s->tag);
-	snprintf(cmd, sizeof cmd, "%s IDLE", tag);
-	if (mp_proto_send(&s->p, cmd, NULL, e) < 0)
-		return -1;
-	while (why < 0) {
-		int r = 1;
-		if (idling) {
-			double left = until - mp_net_now_ms();
-			r = left <= 0 ? 0 : mp_proto_wait(&s->p, o->stop_fd, (int)left + 1, e);
-		}
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			why = WAKE_REFRESH;
-			break;
-		}
-		if (r == 2) {
-			if (!stopping(o))
-				continue;
-			why = WAKE_STOP;
-			break;
-		}
-		if (need_line(&s->p, &l, &len, e) <= 0)
-			return -1;
-		if (l[0] == '+') {
-			idling = 1;
-		} else if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
-			/* the server ended (or refused) IDLE itself: fetch, then again */
-			if (strncasecmp(l + strlen(tag) + 1, "OK", 2) != 0)
-				return mp_err_set(e, EX_TEMPFAIL, "IDLE: %.200s",
-				                  l + strlen(tag) + 1);
-			return WAKE_NEW;
-		} else if (strncasecmp(l, "* BYE", 5) == 0) {
-			return mp_err_set(e, EX_TEMPFAIL, "the server says: %.200s", l);
-		} else if (is_exists(l)) {
-			why = WAKE_NEW;
-		}
-	}
-	if (mp_proto_send(&s->p, "DONE", NULL, e) < 0)
-		return -1;
-	for (;;) {
-		if (need_line(&s->p, &l, &len, e) <= 0)
-			return -1;
-		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ')
-			break;
-		if (strncasecmp(l, "* BYE", 5) == 0)
-			return mp_err_set(e, EX_TEMPFAIL, "the server says: %.200s", l);
-		/* more EXISTS, EXPUNGE, FETCH: the next round sees them anyway */
-	}
-	if (strncasecmp(l + strlen(tag) + 1, "OK", 2) != 0)
-		return mp_err_set(e, EX_TEMPFAIL, "IDLE: %.200s", l + strlen(tag) + 1);
-	return why;
-}
-
 int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_err *e)
 {
 	struct imap s;
@@ -1098,7 +611,7 @@ int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_er
 	if (imap_open(&s, o, e) < 0)
 		return -1;
 	*logged_in = 1;
-	int idle = has_cap(&s, "IDLE");
+	int idle = imap_has_cap(&s, "IDLE");
 	if (!idle && !o->quiet)
 		mp_warn("%s: no IDLE here: looking every %d s", folder, o->interval_s);
 	for (;;) {
@@ -1106,8 +619,7 @@ int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_er
 		double t0 = mp_net_now_ms();
 		if (fetch_folder(&s, o, folder, &round, e) < 0)
 			goto out;
-		if (o->on_round)
-			o->on_round(o, &round, t0);
+		report_round(o, &round, t0);
 		if (stopping(o))
 			break;
 		if (s.new_mail)
@@ -1117,7 +629,7 @@ int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_er
 				break;
 			continue;
 		}
-		int w = idle_wait(&s, o, e);
+		int w = imap_idle(&s, o, e);
 		if (w < 0)
 			goto out;
 		if (w == WAKE_STOP)

@@ -2,25 +2,25 @@
  * an MDA; only what is new; a message leaves the server (or is marked
  * seen) only after it is durably delivered. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
-#include "io.h"
-#include "json.h"
-#include "mfetch.h"
-#include "sasl.h"
+#include "deliver.h"
+#include "imap.h"
 #include "net.h"
+#include "pop3.h"
+#include "report.h"
+#include "sasl.h"
+#include "session.h"
+#include "state.h"
+#include "watch.h"
 
 static void usage(FILE *f)
 {
@@ -68,367 +68,6 @@ static void usage(FILE *f)
 	        "  -h, --help             this help\n"
 	        "  -V, --version          version\n",
 	        mp_progname(), mp_progname());
-}
-
-char *password(const struct fopts *o, struct mp_err *e)
-{
-	return mp_password2(o->password, o->password_eval, "MFETCH_PASSWORD", e);
-}
-
-int connect_session(struct fopts *o, struct mp_proto *p, struct mp_err *e)
-{
-	char peer[128];
-	int fd = mp_net_connect(o->server, o->port, 0, o->timeout_ms, peer, sizeof peer, e);
-
-	if (fd < 0)
-		return -1;
-	mp_proto_init(p, fd, o->timeout_ms, o->verbose);
-	if (o->tls) {
-		struct mp_tls_opts to = {.ca_file = o->ca_file,
-		                         .verify_name = o->server,
-		                         .fingerprint = o->fingerprint,
-		                         .cert_file = o->cert_file,
-		                         .key_file = o->key_file,
-		                         .timeout_ms = o->timeout_ms};
-		if (mp_proto_starttls(p, &to, e) < 0) {
-			mp_proto_close(p);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* ---------------------------------------------------------------- state */
-
-static const char *state_path(const struct fopts *o)
-{
-	static char buf[4096];
-	const char *d;
-
-	if (o->state)
-		return o->state;
-	if ((d = getenv("XDG_STATE_HOME")) && *d)
-		snprintf(buf, sizeof buf, "%s/mailpipe/mfetch.state", d);
-	else
-		snprintf(buf, sizeof buf, "%s/.local/state/mailpipe/mfetch.state",
-		         getenv("HOME") ? getenv("HOME") : "/tmp");
-	return buf;
-}
-
-/* the file: lines "KEY\tVALUE" */
-int state_load(const struct fopts *o, const char *key, struct mp_buf *value)
-{
-	FILE *f = fopen(state_path(o), "re");
-	char *line = NULL;
-	size_t cap = 0, kl = strlen(key);
-	ssize_t n;
-	int rc = -1;
-
-	mp_buf_reset(value);
-	if (!f)
-		return -1;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if ((size_t)n > kl && strncmp(line, key, kl) == 0 && line[kl] == '\t') {
-			line[strcspn(line, "\n")] = '\0';
-			mp_buf_puts(value, line + kl + 1);
-			rc = 0;
-		}
-	}
-	free(line);
-	fclose(f);
-	return rc;
-}
-
-int state_save(const struct fopts *o, const char *key, const char *value, struct mp_err *e)
-{
-	const char *path = state_path(o);
-	struct mp_buf out = MP_BUF_INIT;
-	FILE *f;
-	char *line = NULL, dir[4096], lock[4200];
-	size_t cap = 0, kl = strlen(key);
-	ssize_t n;
-	int rc, lfd;
-
-	snprintf(dir, sizeof dir, "%s", path);
-	for (char *s = dir + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(dir, 0700);
-			*s = '/';
-		}
-	/* read, change one line, replace: one writer at a time (the
-	 * processes of --idle with several folders share the file) */
-	snprintf(lock, sizeof lock, "%s.lock", path);
-	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd < 0)
-		return mp_err_sys(e, EX_TEMPFAIL, "%s", lock);
-	while (flock(lfd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			close(lfd);
-			return mp_err_sys(e, EX_TEMPFAIL, "lock %s", lock);
-		}
-	f = fopen(path, "re");
-	while (f && (n = getline(&line, &cap, f)) > 0)
-		if (!((size_t)n > kl && strncmp(line, key, kl) == 0 && line[kl] == '\t'))
-			mp_buf_append(&out, line, (size_t)n);
-	if (f)
-		fclose(f);
-	free(line);
-	mp_buf_printf(&out, "%s\t%s\n", key, value);
-	/* tmp, fsync, rename, fsync the directory */
-	rc = mp_atomic_write(path, out.data, out.len, 0600, e);
-	close(lfd);
-	mp_buf_free(&out);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- delivery */
-
-/* mboxrd quoting as a stream: a line that is ">*From " gets one more
- * '>'. The '>'s and "From" letters at a line start are held back until
- * the line shows what it is, so a chunk boundary changes nothing. */
-struct rdq {
-	int pfx;   /* still at the start of a line */
-	size_t gt; /* '>' held */
-	size_t fm; /* letters of "From " held */
-};
-
-static void rdq_flush(struct rdq *q, struct mp_buf *out)
-{
-	for (; q->gt; q->gt--)
-		mp_buf_putc(out, '>');
-	mp_buf_append(out, "From ", q->fm);
-	q->fm = 0;
-	q->pfx = 0;
-}
-
-static void rdq_put(struct rdq *q, struct mp_buf *out, char c)
-{
-	if (q->pfx) {
-		if (q->fm == 0 && c == '>') {
-			q->gt++;
-			return;
-		}
-		if (c == "From "[q->fm]) {
-			if (++q->fm == 5) {
-				mp_buf_putc(out, '>');
-				rdq_flush(q, out);
-			}
-			return;
-		}
-		rdq_flush(q, out);
-	}
-	mp_buf_putc(out, c);
-	if (c == '\n')
-		*q = (struct rdq){.pfx = 1};
-}
-
-static int to_stdout(int fd, struct mp_err *e)
-{
-	/* mboxrd: From_ line, ^>*From quoted, LF line ends, blank line */
-	char buf[65536], date[64];
-	time_t t = time(NULL);
-	struct tm tm;
-	ssize_t n;
-	int cr = 0, last = '\n';
-	struct rdq q = {.pfx = 1};
-	struct mp_buf out = MP_BUF_INIT;
-
-	localtime_r(&t, &tm);
-	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
-	mp_buf_printf(&out, "From MAILER-DAEMON %s\n", date);
-	lseek(fd, 0, SEEK_SET);
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			char c = buf[i];
-			if (cr && c != '\n')
-				rdq_put(&q, &out, '\r');
-			cr = c == '\r';
-			if (cr)
-				continue;
-			rdq_put(&q, &out, c);
-			last = c;
-		}
-		if (mp_write_full(STDOUT_FILENO, out.data, out.len) < 0) {
-			mp_buf_free(&out);
-			return mp_err_sys(e, EX_IOERR, "stdout");
-		}
-		mp_buf_reset(&out);
-	}
-	if (n < 0) {
-		mp_buf_free(&out);
-		return mp_err_sys(e, EX_TEMPFAIL, "spool");
-	}
-	if (cr)
-		rdq_put(&q, &out, '\r'), last = '\r';
-	if (q.pfx)
-		rdq_flush(&q, &out);
-	mp_buf_puts(&out, last == '\n' ? "\n" : "\n\n");
-	int rc = mp_write_full(STDOUT_FILENO, out.data, out.len);
-	mp_buf_free(&out);
-	return rc < 0 ? mp_err_sys(e, EX_IOERR, "stdout") : 0;
-}
-
-static int to_mda(const struct fopts *o, int fd, const char *uid, const char *folder,
-                  struct mp_err *e)
-{
-	pid_t pid;
-	int st;
-
-	lseek(fd, 0, SEEK_SET);
-	pid = fork();
-	if (pid < 0)
-		return mp_err_sys(e, EX_TEMPFAIL, "fork");
-	if (pid == 0) {
-		dup2(fd, STDIN_FILENO);
-		signal(SIGPIPE, SIG_DFL);
-		setenv("MFETCH_UID", uid, 1);
-		setenv("MFETCH_FOLDER", folder, 1);
-		setenv("MFETCH_SERVER", o->server, 1);
-		execl("/bin/sh", "sh", "-c", o->dest_arg, (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return mp_err_sys(e, EX_TEMPFAIL, "wait");
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (WIFEXITED(st))
-		return mp_err_set(
-		    e, WEXITSTATUS(st) == EX_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE,
-		    "the MDA '%s' exited %d for UID %s: the message stays on the server",
-		    o->dest_arg, WEXITSTATUS(st), uid);
-	return mp_err_set(e, EX_TEMPFAIL, "the MDA '%s' died (signal %d) for UID %s", o->dest_arg,
-	                  WTERMSIG(st), uid);
-}
-
-/* --json: one line for a message delivered */
-static void json_line(const struct fopts *o, long long bytes, const char *uid, const char *folder,
-                      const char *where)
-{
-	struct mp_json j;
-
-	mp_json_init(&j, stdout, 0);
-	mp_json_begin_object(&j, NULL);
-	mp_json_string(&j, "type", "message");
-	mp_json_string(&j, "server", o->server);
-	mp_json_string(&j, "protocol", o->imap ? "imap" : "pop3");
-	mp_json_string(&j, "folder", o->imap ? folder : NULL);
-	mp_json_string(&j, "uid", uid);
-	mp_json_int(&j, "bytes", bytes);
-	mp_json_string(&j, "delivered", where);
-	mp_json_end_object(&j);
-	mp_json_finish(&j);
-	fflush(stdout);
-}
-
-static void json_message(const struct fopts *o, int fd, const char *uid, const char *folder,
-                         const char *where)
-{
-	struct stat st;
-
-	json_line(o, fstat(fd, &st) == 0 ? (long long)st.st_size : -1, uid, folder, where);
-}
-
-/* a Maildir delivery waiting for its commit, for the --json line */
-struct pending_msg {
-	char uid[80];
-	const char *folder;
-	long long bytes;
-};
-
-int per_message(const struct fopts *o)
-{
-	return o->dest != DEST_STORE;
-}
-
-int commit_due(const struct fopts *o)
-{
-	return o->uncommitted >= BATCH_MSGS || o->uncommitted_bytes >= BATCH_BYTES;
-}
-
-static void json_linked(void *ctx, const char *path)
-{
-	struct fopts *o = ctx;
-
-	/* mp_store_sync reports the batch in the order it was delivered */
-	if (o->json && o->npend) {
-		const struct pending_msg *m = &o->pend[0];
-		json_line(o, m->bytes, m->uid, m->folder, path);
-		memmove(o->pend, o->pend + 1, --o->npend * sizeof *o->pend);
-	}
-}
-
-int commit(struct fopts *o, struct mp_err *e)
-{
-	int rc = 0;
-
-	if (o->commit_failed)
-		return mp_err_set(e, EX_TEMPFAIL, "a batch could not be made durable");
-	if (o->dest == DEST_STORE && o->store.kind == MP_STORE_MAILDIR && o->uncommitted &&
-	    mp_store_sync(&o->store, json_linked, o, e) < 0) {
-		o->commit_failed = 1;
-		rc = -1;
-	}
-	o->npend = 0;
-	o->uncommitted = 0;
-	o->uncommitted_bytes = 0;
-	return rc;
-}
-
-int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, struct mp_err *e)
-{
-	if (o->dedup) { /* a folder's new UIDVALIDITY: what is there already stays once */
-		char id[1000];
-		if (msgid_from_fd(fd, id, sizeof id)) {
-			if (msgids_has(o->dedup, id)) {
-				o->dedup->skipped++;
-				return 0; /* as good as delivered: it is there */
-			}
-			msgids_add(o->dedup, id);
-		}
-		o->dedup->kept++;
-	}
-	if (o->dest == DEST_STDOUT)
-		return to_stdout(fd, e);
-	if (o->dest == DEST_MDA) {
-		int rc = to_mda(o, fd, uid, folder, e);
-		if (rc == 0 && o->json)
-			json_message(o, fd, uid, folder, "mda");
-		return rc;
-	}
-	if (o->commit_failed)
-		return mp_err_set(e, EX_TEMPFAIL, "a batch could not be made durable");
-	struct mp_segr r;
-	struct mp_delivery d = {.batch = o->store.kind == MP_STORE_MAILDIR};
-	struct mp_delivered res;
-	lseek(fd, 0, SEEK_SET);
-	if (mp_segr_init(&r, fd, 64 * 1024, e) < 0)
-		return -1;
-	struct mp_msgsrc src = mp_segr_src(&r);
-	int rc = mp_store_deliver(&o->store, &src, &d, &res, e);
-	mp_segr_free(&r);
-	if (rc < 0)
-		return -1;
-	o->uncommitted++;
-	o->uncommitted_bytes += res.size;
-	if (!o->json)
-		return 0;
-	if (!d.batch) {
-		json_message(o, fd, uid, folder, res.path);
-		return 0;
-	}
-	/* the path it will have is known once it is linked */
-	if (o->npend == o->cappend) {
-		o->cappend = o->cappend ? o->cappend * 2 : BATCH_MSGS;
-		o->pend = mp_xrealloc(o->pend, o->cappend * sizeof *o->pend);
-	}
-	struct pending_msg *m = &o->pend[o->npend++];
-	struct stat sb;
-	snprintf(m->uid, sizeof m->uid, "%s", uid);
-	m->folder = folder;
-	m->bytes = fstat(fd, &sb) == 0 ? (long long)sb.st_size : -1;
-	return 0;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -643,143 +282,238 @@ static long long secs(const char *s, const char *what)
 	return v;
 }
 
-void progress(struct fopts *o, const struct fstats *st, int done)
-{
-	double now = mp_net_now_ms();
+/* the command line: the options, what of them it gave (so that an
+ * account fills only the rest), where to, and the accounts */
+struct cli {
+	struct fopts o;
+	struct given g;
+	const char *to, *config;
+	const char *accounts[16];
+	size_t naccounts;
+};
 
-	if (!o->progress)
-		return;
-	if (done) {
-		if (o->pg_last > 0)
-			fputs("\r\033[K", stderr); /* the summary takes the line */
-		return;
+static const struct option longopts[] = {{"server", required_argument, NULL, OPT_SERVER},
+                                         {"port", required_argument, NULL, OPT_PORT},
+                                         {"imap", no_argument, NULL, OPT_IMAP},
+                                         {"pop3", no_argument, NULL, OPT_POP3},
+                                         {"tls", no_argument, NULL, OPT_TLS},
+                                         {"starttls", no_argument, NULL, OPT_STARTTLS},
+                                         {"ca-file", required_argument, NULL, OPT_CAFILE},
+                                         {"fingerprint", required_argument, NULL, OPT_FP},
+                                         {"user", required_argument, NULL, OPT_USER},
+                                         {"password-eval", required_argument, NULL, OPT_PWEVAL},
+                                         {"auth", required_argument, NULL, OPT_AUTH},
+                                         {"new", no_argument, NULL, OPT_NEW},
+                                         {"all", no_argument, NULL, OPT_ALL},
+                                         {"folder", required_argument, NULL, OPT_FOLDER},
+                                         {"list-folders", no_argument, NULL, OPT_LISTF},
+                                         {"limit", required_argument, NULL, OPT_LIMIT},
+                                         {"max-size", required_argument, NULL, OPT_MAXSIZE},
+                                         {"to", required_argument, NULL, OPT_TO},
+                                         {"mda", required_argument, NULL, OPT_MDA},
+                                         {"keep", no_argument, NULL, OPT_KEEP},
+                                         {"delete", no_argument, NULL, OPT_DELETE},
+                                         {"mark-seen", no_argument, NULL, OPT_SEEN},
+                                         {"state", required_argument, NULL, OPT_STATE},
+                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                         {"idle", no_argument, NULL, OPT_IDLE},
+                                         {"interval", required_argument, NULL, OPT_INTERVAL},
+                                         {"idle-refresh", required_argument, NULL, OPT_REFRESH},
+                                         {"account", required_argument, NULL, 'a'},
+                                         {"config", required_argument, NULL, 'C'},
+                                         {"cert-file", required_argument, NULL, OPT_CERT},
+                                         {"key-file", required_argument, NULL, OPT_KEY},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"since", required_argument, NULL, OPT_SINCE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+
+static void parse_options(int argc, char **argv, struct cli *c)
+{
+	struct fopts *o = &c->o;
+	struct given *g = &c->g;
+	int ch;
+
+	*c = (struct cli){.o = {.timeout_ms = 60000,
+	                        .imap = -1,
+	                        .dest = DEST_STORE,
+	                        .interval_s = 300,
+	                        .idle_refresh_s = 25 * 60,
+	                        .stop_fd = -1}};
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":a:C:jqvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (c->naccounts == sizeof c->accounts / sizeof c->accounts[0])
+				mp_die(EX_USAGE, "at most 16 accounts");
+			c->accounts[c->naccounts++] = optarg;
+			break;
+		case 'C': c->config = optarg; break;
+		case OPT_CERT: o->cert_file = optarg; break;
+		case OPT_KEY: o->key_file = optarg; break;
+		case OPT_SERVER: o->server = optarg; break;
+		case OPT_PORT:
+			o->port = (int)num(optarg, "port");
+			g->port = 1;
+			break;
+		case OPT_IMAP: o->imap = 1; break;
+		case OPT_POP3: o->imap = 0; break;
+		case OPT_TLS: o->tls = g->tls = 1; break;
+		case OPT_STARTTLS: o->starttls = g->tls = 1; break;
+		case OPT_CAFILE: o->ca_file = optarg; break;
+		case OPT_FP: o->fingerprint = optarg; break;
+		case OPT_USER: o->user = optarg; break;
+		case OPT_PWEVAL: o->password_eval = optarg; break;
+		case OPT_AUTH:
+			o->auth = optarg;
+			if (!auth_known(optarg))
+				mp_die(EX_USAGE,
+				       "--auth %s: unknown (scram-sha-256, cram-md5, plain, login, "
+				       "xoauth2, oauthbearer, user, apop, auto)",
+				       optarg);
+			break;
+		case OPT_NEW: o->all = 0; break;
+		case OPT_ALL: o->all = 1; break;
+		case OPT_FOLDER:
+			if (o->nfolders == 16)
+				mp_die(EX_USAGE, "at most 16 folders");
+			o->folders[o->nfolders++] = optarg;
+			g->folders = 1;
+			break;
+		case OPT_LISTF: o->list_folders = 1; break;
+		case OPT_LIMIT:
+			o->limit = (long)num(optarg, "limit");
+			g->limit = 1;
+			break;
+		case OPT_MAXSIZE:
+			o->max_size = num(optarg, "size");
+			g->max_size = 1;
+			break;
+		case OPT_TO:
+			c->to = optarg;
+			g->to = 1;
+			break;
+		case OPT_MDA:
+			o->dest = DEST_MDA;
+			o->dest_arg = optarg;
+			g->to = 1;
+			break;
+		case OPT_KEEP: o->delete_ = 0, g->delete_ = 1; break;
+		case OPT_DELETE: o->delete_ = g->delete_ = 1; break;
+		case OPT_SEEN: o->mark_seen = g->seen = 1; break;
+		case OPT_STATE: o->state = optarg; break;
+		case OPT_TIMEOUT:
+			o->timeout_ms = (int)num(optarg, "timeout") * 1000;
+			g->timeout = 1;
+			break;
+		case OPT_IDLE: o->idle = 1; break;
+		case OPT_INTERVAL:
+			o->interval_s = (int)secs(optarg, "interval");
+			g->interval = 1;
+			break;
+		case OPT_REFRESH: o->idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
+		case 'q': o->quiet = 1; break;
+		case 'j': o->json = 1; break;
+		case OPT_SINCE: parse_since(optarg, o->since, sizeof o->since); break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
+		default: mp_getopt_fail(ch, argv, optind, optopt);
+		}
 	}
-	if (now - o->pg_last < 100)
-		return;
-	if (o->pg_t0 <= 0)
-		o->pg_t0 = now;
-	o->pg_last = now;
-	double s = (now - o->pg_t0) / 1000;
-	fprintf(stderr, "\r\033[K%s: %ld/%ld messages, %.1f MB, %.0f/s", mp_progname(), st->fetched,
-	        o->pg_total, (double)st->bytes / 1e6, s > 0 ? (double)st->fetched / s : 0.0);
+	if (optind < argc)
+		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
 }
 
-static void summary(const struct fopts *o, const struct fstats *st, double t0)
+/* an account: -a NAME, or without --server the one named default; it
+ * fills in what the command line left */
+static void take_account(struct fopts *o, struct given *g, const char **to, const char *account)
 {
-	if (o->json) {
-		struct mp_json j;
-		char secs[32];
-		mp_json_init(&j, stdout, 0);
-		mp_json_begin_object(&j, NULL);
-		mp_json_string(&j, "type", "summary");
-		mp_json_string(&j, "server", o->server);
-		mp_json_string(&j, "protocol", o->imap ? "imap" : "pop3");
-		mp_json_int(&j, "fetched", st->fetched);
-		mp_json_int(&j, "bytes", st->bytes);
-		mp_json_int(&j, "left_too_big", st->skipped_big);
-		snprintf(secs, sizeof secs, "%.3f", (mp_net_now_ms() - t0) / 1000);
-		mp_json_string(&j, "seconds", secs);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-		fflush(stdout);
+	if (!account && o->server)
 		return;
-	}
-	fprintf(stderr, "%s: fetched %ld message%s (%lld bytes) from %s in %.1f s%s\n",
-	        mp_progname(), st->fetched, st->fetched == 1 ? "" : "s", st->bytes, o->server,
-	        (mp_net_now_ms() - t0) / 1000, st->skipped_big ? " (some left: too big)" : "");
+	const struct mp_account *a =
+	    account ? mp_conf_need(&conf, account) : mp_conf_account(&conf, "default");
+	const struct mp_conf_kv *p = a ? mp_conf_get(a, "protocol") : NULL;
+	if (account && a && !p)
+		mp_die(EX_CONFIG,
+		       "%s:%d: account '%s' says neither 'protocol imap' nor 'protocol pop3'",
+		       conf.path, a->line, account);
+	/* the default account of a shared file may be msend's */
+	if (a && (account || (p && strcasecmp(p->val, "smtp") != 0)))
+		apply_account(a, o, g, to);
 }
 
-/* --idle: a line for each round that brought something */
-static void round_summary(const struct fopts *o, const struct fstats *st, double t0)
+/* the server, port and protocol settled (the host name into host), and
+ * the options checked against each other */
+static void check_options(struct fopts *o, const char *to, char *host, size_t hostlen)
 {
-	if ((!o->quiet || o->json) && (st->fetched || st->skipped_big))
-		summary(o, st, t0);
+	struct mp_err e;
+	int sport = 0;
+
+	mp_err_clear(&e);
+	if (!o->server || !o->user)
+		mp_die(EX_USAGE, "--server and --user are needed (see -h), or an account (-a)");
+	if (o->key_file && !o->cert_file)
+		mp_die(EX_USAGE, "a key file without a certificate file");
+	if (mp_net_split(o->server, host, hostlen, &sport, &e) < 0)
+		mp_die_err(NULL, &e);
+	if (sport && o->port && sport != o->port)
+		mp_die(EX_USAGE, "--server %s and --port %d disagree", o->server, o->port);
+	if (sport)
+		o->port = sport;
+	o->server = host;
+	if (o->imap < 0)
+		o->imap = !(o->port == 110 || o->port == 995);
+	if (!o->port)
+		o->port = o->imap ? (o->tls ? 993 : 143) : (o->tls ? 995 : 110);
+	if (!o->tls)
+		o->starttls = 1; /* never in clear unless... never */
+	if (!o->imap && (o->nfolders || o->list_folders || o->mark_seen || o->since[0]))
+		mp_die(EX_USAGE, "--folder, --list-folders, --mark-seen and --since are IMAP only");
+	if (o->imap && o->auth && strcasecmp(o->auth, "apop") == 0)
+		mp_die(EX_USAGE, "--auth apop is POP3 only");
+	if (o->idle && (o->list_folders || o->all))
+		mp_die(EX_USAGE, "--idle fetches what is new: not with --list-folders or --all");
+	if (o->idle && o->nfolders > 1 && to && strcmp(to, "-") == 0)
+		mp_die(EX_USAGE,
+		       "--idle with several folders runs one process each: not with --to -");
+	if (o->json && to && strcmp(to, "-") == 0 && !o->list_folders)
+		mp_die(EX_USAGE, "--json and --to - would share stdout");
+	if (o->dest != DEST_MDA && !o->list_folders && !to)
+		mp_die(EX_USAGE, "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD");
 }
 
 /* one account (or the command line alone): fetch, or watch with --idle;
  * the exit status (errors that end it die here) */
-static int run(struct fopts *op, struct given *gp, const char *to, const char *account)
+static int run(const struct cli *c, const char *account)
 {
-	struct fopts o = *op;
-	struct given g = *gp;
+	struct fopts o = c->o;
+	struct given g = c->g;
+	const char *to = c->to;
 	struct fstats st = {0};
 	struct mp_err e;
 	char host[256];
 	int rc;
 
 	mp_err_clear(&e);
-	/* an account: -a NAME, or without --server the one named default */
-	if (account || !o.server) {
-		const struct mp_account *a =
-		    account ? mp_conf_need(&conf, account) : mp_conf_account(&conf, "default");
-		const struct mp_conf_kv *p = a ? mp_conf_get(a, "protocol") : NULL;
-		if (account && a && !p)
-			mp_die(
-			    EX_CONFIG,
-			    "%s:%d: account '%s' says neither 'protocol imap' nor 'protocol pop3'",
-			    conf.path, a->line, account);
-		/* the default account of a shared file may be msend's */
-		if (a && (account || (p && strcasecmp(p->val, "smtp") != 0)))
-			apply_account(a, &o, &g, &to);
-	}
-	if (!o.server || !o.user)
-		mp_die(EX_USAGE, "--server and --user are needed (see -h), or an account (-a)");
-	if (o.key_file && !o.cert_file)
-		mp_die(EX_USAGE, "a key file without a certificate file");
-	{
-		int sport = 0;
-		if (mp_net_split(o.server, host, sizeof host, &sport, &e) < 0)
+	take_account(&o, &g, &to, account);
+	check_options(&o, to, host, sizeof host);
+	/* two runs at once would both deliver what is new: a second run of
+	 * the account ends at once (75) */
+	if (!o.all && !o.list_folders) {
+		char who[600];
+		snprintf(who, sizeof who, "%s@%s", o.user, o.server);
+		if (state_lock(&o, account ? account : who, &e) < 0)
 			mp_die_err(NULL, &e);
-		if (sport && o.port && sport != o.port)
-			mp_die(EX_USAGE, "--server %s and --port %d disagree", o.server, o.port);
-		if (sport)
-			o.port = sport;
 	}
-	o.server = host;
-	if (o.imap < 0)
-		o.imap = !(o.port == 110 || o.port == 995);
-	if (!o.port)
-		o.port = o.imap ? (o.tls ? 993 : 143) : (o.tls ? 995 : 110);
-	if (!o.tls)
-		o.starttls = 1; /* never in clear unless... never */
-	if (!o.imap && (o.nfolders || o.list_folders || o.mark_seen || o.since[0]))
-		mp_die(EX_USAGE, "--folder, --list-folders, --mark-seen and --since are IMAP only");
-	if (o.imap && o.auth && strcasecmp(o.auth, "apop") == 0)
-		mp_die(EX_USAGE, "--auth apop is POP3 only");
-	if (o.idle && (o.list_folders || o.all))
-		mp_die(EX_USAGE, "--idle fetches what is new: not with --list-folders or --all");
-	if (o.idle && o.nfolders > 1 && to && strcmp(to, "-") == 0)
-		mp_die(EX_USAGE,
-		       "--idle with several folders runs one process each: not with --to -");
-	if (o.json && to && strcmp(to, "-") == 0 && !o.list_folders)
-		mp_die(EX_USAGE, "--json and --to - would share stdout");
-	if (o.dest != DEST_MDA && !o.list_folders) {
-		if (!to)
-			mp_die(EX_USAGE,
-			       "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD");
-		if (strcmp(to, "-") == 0) {
-			o.dest = DEST_STDOUT;
-		} else {
-			const char *t = to;
-			unsigned flags = 0;
-			char tbuf[4096];
-			if (strncmp(t, "maildir:", 8) == 0) {
-				snprintf(tbuf, sizeof tbuf, "%s/", t + 8);
-				t = tbuf;
-				flags = MP_STORE_CREATE;
-			} else if (strncmp(t, "mbox:", 5) == 0) {
-				t += 5;
-			}
-			if (mp_store_open(&o.store, t, NULL, flags, &e) < 0)
-				mp_die_err(NULL, &e);
-		}
-	}
+	if (deliver_open(&o, to, &e) < 0)
+		mp_die_err(NULL, &e);
 	if (o.idle) {
-		o.on_round = round_summary;
 		rc = watch(&o, &e);
-		if (o.dest == DEST_STORE)
-			mp_store_close(&o.store);
-		free(o.pend);
+		deliver_close(&o);
 		if (rc < 0)
 			mp_die_err(o.server, &e);
 		return rc;
@@ -792,180 +526,44 @@ static int run(struct fopts *op, struct given *gp, const char *to, const char *a
 	rc = o.imap ? imap_fetch(&o, &st, &e) : pop3_fetch(&o, &st, &e);
 	progress(&o, &st, 1);
 	if ((!o.quiet || o.json) && !o.list_folders)
-		summary(&o, &st, t0);
-	if (o.dest == DEST_STORE && !o.list_folders)
-		mp_store_close(&o.store);
-	free(o.pend);
+		report_summary(&o, &st, t0);
+	deliver_close(&o);
 	if (rc < 0)
 		mp_die_err(o.server, &e);
 	return 0;
 }
 
-struct multi {
-	struct fopts *o;
-	struct given *g;
-	const char *to;
-	const char *const *accounts;
-};
-
+/* -a given more than once: each account in a process of its own */
 static int account_child(int i, void *ctx)
 {
-	struct multi *m = ctx;
+	const struct cli *c = ctx;
 
-	if (!m->o->idle) { /* a plain run stops as it always does */
+	if (!c->o.idle) { /* a plain run stops as it always does */
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 	}
-	return run(m->o, m->g, m->to, m->accounts[i]);
+	return run(c, c->accounts[i]);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"server", required_argument, NULL, OPT_SERVER},
-	                                   {"port", required_argument, NULL, OPT_PORT},
-	                                   {"imap", no_argument, NULL, OPT_IMAP},
-	                                   {"pop3", no_argument, NULL, OPT_POP3},
-	                                   {"tls", no_argument, NULL, OPT_TLS},
-	                                   {"starttls", no_argument, NULL, OPT_STARTTLS},
-	                                   {"ca-file", required_argument, NULL, OPT_CAFILE},
-	                                   {"fingerprint", required_argument, NULL, OPT_FP},
-	                                   {"user", required_argument, NULL, OPT_USER},
-	                                   {"password-eval", required_argument, NULL, OPT_PWEVAL},
-	                                   {"auth", required_argument, NULL, OPT_AUTH},
-	                                   {"new", no_argument, NULL, OPT_NEW},
-	                                   {"all", no_argument, NULL, OPT_ALL},
-	                                   {"folder", required_argument, NULL, OPT_FOLDER},
-	                                   {"list-folders", no_argument, NULL, OPT_LISTF},
-	                                   {"limit", required_argument, NULL, OPT_LIMIT},
-	                                   {"max-size", required_argument, NULL, OPT_MAXSIZE},
-	                                   {"to", required_argument, NULL, OPT_TO},
-	                                   {"mda", required_argument, NULL, OPT_MDA},
-	                                   {"keep", no_argument, NULL, OPT_KEEP},
-	                                   {"delete", no_argument, NULL, OPT_DELETE},
-	                                   {"mark-seen", no_argument, NULL, OPT_SEEN},
-	                                   {"state", required_argument, NULL, OPT_STATE},
-	                                   {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	                                   {"idle", no_argument, NULL, OPT_IDLE},
-	                                   {"interval", required_argument, NULL, OPT_INTERVAL},
-	                                   {"idle-refresh", required_argument, NULL, OPT_REFRESH},
-	                                   {"account", required_argument, NULL, 'a'},
-	                                   {"config", required_argument, NULL, 'C'},
-	                                   {"cert-file", required_argument, NULL, OPT_CERT},
-	                                   {"key-file", required_argument, NULL, OPT_KEY},
-	                                   {"quiet", no_argument, NULL, 'q'},
-	                                   {"verbose", no_argument, NULL, 'v'},
-	                                   {"json", no_argument, NULL, 'j'},
-	                                   {"since", required_argument, NULL, OPT_SINCE},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {"version", no_argument, NULL, 'V'},
-	                                   {NULL, 0, NULL, 0}};
-	struct fopts o = {.timeout_ms = 60000,
-	                  .imap = -1,
-	                  .dest = DEST_STORE,
-	                  .interval_s = 300,
-	                  .idle_refresh_s = 25 * 60,
-	                  .stop_fd = -1};
+	struct cli c;
 	struct mp_err e;
-	const char *to = NULL, *config = NULL, *accounts[16];
-	size_t naccounts = 0;
-	struct given g = {0};
-	int c, rc;
+	int rc;
 
 	mp_setprogname(argv[0]);
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:C:jqvhV", lo, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			if (naccounts == sizeof accounts / sizeof accounts[0])
-				mp_die(EX_USAGE, "at most 16 accounts");
-			accounts[naccounts++] = optarg;
-			break;
-		case 'C': config = optarg; break;
-		case OPT_CERT: o.cert_file = optarg; break;
-		case OPT_KEY: o.key_file = optarg; break;
-		case OPT_SERVER: o.server = optarg; break;
-		case OPT_PORT:
-			o.port = (int)num(optarg, "port");
-			g.port = 1;
-			break;
-		case OPT_IMAP: o.imap = 1; break;
-		case OPT_POP3: o.imap = 0; break;
-		case OPT_TLS: o.tls = g.tls = 1; break;
-		case OPT_STARTTLS: o.starttls = g.tls = 1; break;
-		case OPT_CAFILE: o.ca_file = optarg; break;
-		case OPT_FP: o.fingerprint = optarg; break;
-		case OPT_USER: o.user = optarg; break;
-		case OPT_PWEVAL: o.password_eval = optarg; break;
-		case OPT_AUTH:
-			o.auth = optarg;
-			if (!auth_known(optarg))
-				mp_die(EX_USAGE,
-				       "--auth %s: unknown (scram-sha-256, cram-md5, plain, login, "
-				       "xoauth2, oauthbearer, user, apop, auto)",
-				       optarg);
-			break;
-		case OPT_NEW: o.all = 0; break;
-		case OPT_ALL: o.all = 1; break;
-		case OPT_FOLDER:
-			if (o.nfolders == 16)
-				mp_die(EX_USAGE, "at most 16 folders");
-			o.folders[o.nfolders++] = optarg;
-			g.folders = 1;
-			break;
-		case OPT_LISTF: o.list_folders = 1; break;
-		case OPT_LIMIT:
-			o.limit = (long)num(optarg, "limit");
-			g.limit = 1;
-			break;
-		case OPT_MAXSIZE:
-			o.max_size = num(optarg, "size");
-			g.max_size = 1;
-			break;
-		case OPT_TO:
-			to = optarg;
-			g.to = 1;
-			break;
-		case OPT_MDA:
-			o.dest = DEST_MDA;
-			o.dest_arg = optarg;
-			g.to = 1;
-			break;
-		case OPT_KEEP: o.delete_ = 0, g.delete_ = 1; break;
-		case OPT_DELETE: o.delete_ = g.delete_ = 1; break;
-		case OPT_SEEN: o.mark_seen = g.seen = 1; break;
-		case OPT_STATE: o.state = optarg; break;
-		case OPT_TIMEOUT:
-			o.timeout_ms = (int)num(optarg, "timeout") * 1000;
-			g.timeout = 1;
-			break;
-		case OPT_IDLE: o.idle = 1; break;
-		case OPT_INTERVAL:
-			o.interval_s = (int)secs(optarg, "interval");
-			g.interval = 1;
-			break;
-		case OPT_REFRESH: o.idle_refresh_s = (int)secs(optarg, "idle-refresh"); break;
-		case 'q': o.quiet = 1; break;
-		case 'j': o.json = 1; break;
-		case OPT_SINCE: parse_since(optarg, o.since, sizeof o.since); break;
-		case 'v': o.verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
-		default: mp_getopt_fail(c, argv, optind, optopt);
-		}
-	}
-	if (optind < argc)
-		mp_die(EX_USAGE, "extra operand '%s'", argv[optind]);
+	session_take_secrets();
+	parse_options(argc, argv, &c);
 	mp_err_clear(&e);
-	if (mp_conf_load(&conf, config, &e) < 0)
+	if (mp_conf_load(&conf, c.config, &e) < 0)
 		mp_die_err(NULL, &e);
-	if (naccounts > 1) { /* one process each: one after the other, or all at once */
-		struct multi m = {&o, &g, to, accounts};
-		rc = fork_each((int)naccounts, o.idle, account_child, &m, &e);
-		if (rc < 0)
-			mp_die_err(NULL, &e);
-		return rc;
-	}
-	return run(&o, &g, to, naccounts ? accounts[0] : NULL);
+	if (c.naccounts <= 1)
+		return run(&c, c.naccounts ? c.accounts[0] : NULL);
+	/* one process each: one after the other, or all at once */
+	rc = fork_each((int)c.naccounts, c.o.idle, account_child, &c, &e);
+	if (rc < 0)
+		mp_die_err(NULL, &e);
+	return rc;
 }

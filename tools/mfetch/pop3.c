@@ -9,9 +9,15 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "deliver.h"
 #include "io.h"
-#include "mfetch.h"
+#include "pop3.h"
+#include "report.h"
 #include "sasl.h"
+#include "session.h"
+#include "state.h"
+
+#define PIPE_WINDOW 32 /* RETRs sent ahead of their replies */
 
 static int reply(struct mp_proto *p, char *out, size_t n, struct mp_err *e)
 {

@@ -25,7 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mfetch.h"
+#include "imap.h"
+#include "pop3.h"
+#include "report.h"
+#include "watch.h"
 
 #define BACKOFF_MAX 300 /* seconds */
 
@@ -78,8 +81,8 @@ static int watch_one(struct fopts *o, const char *folder, struct mp_err *e)
 			struct fstats round = {0};
 			double t0 = mp_net_now_ms();
 			rc = pop3_fetch(o, &round, e);
-			if (rc == 0 && o->on_round)
-				o->on_round(o, &round, t0);
+			if (rc == 0)
+				report_round(o, &round, t0);
 			settled = rc == 0;
 		}
 		if (stopping(o))

@@ -1,0 +1,274 @@
+/* mfetch: a fetched message to its destination: a Maildir or an mbox
+ * (with the group commit), mboxrd on stdout, or an MDA; --dedup's check
+ * after a UIDVALIDITY change first. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dedup.h"
+#include "deliver.h"
+#include "io.h"
+#include "report.h"
+
+/* mboxrd quoting as a stream: a line that is ">*From " gets one more
+ * '>'. The '>'s and "From" letters at a line start are held back until
+ * the line shows what it is, so a chunk boundary changes nothing. */
+struct rdq {
+	int pfx;   /* still at the start of a line */
+	size_t gt; /* '>' held */
+	size_t fm; /* letters of "From " held */
+};
+
+static void rdq_flush(struct rdq *q, struct mp_buf *out)
+{
+	for (; q->gt; q->gt--)
+		mp_buf_putc(out, '>');
+	mp_buf_append(out, "From ", q->fm);
+	q->fm = 0;
+	q->pfx = 0;
+}
+
+static void rdq_put(struct rdq *q, struct mp_buf *out, char c)
+{
+	if (q->pfx) {
+		if (q->fm == 0 && c == '>') {
+			q->gt++;
+			return;
+		}
+		if (c == "From "[q->fm]) {
+			if (++q->fm == 5) {
+				mp_buf_putc(out, '>');
+				rdq_flush(q, out);
+			}
+			return;
+		}
+		rdq_flush(q, out);
+	}
+	mp_buf_putc(out, c);
+	if (c == '\n')
+		*q = (struct rdq){.pfx = 1};
+}
+
+static int to_stdout(int fd, struct mp_err *e)
+{
+	/* mboxrd: From_ line, ^>*From quoted, LF line ends, blank line */
+	char buf[65536], date[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	ssize_t n;
+	int cr = 0, last = '\n';
+	struct rdq q = {.pfx = 1};
+	struct mp_buf out = MP_BUF_INIT;
+
+	localtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
+	mp_buf_printf(&out, "From MAILER-DAEMON %s\n", date);
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			char c = buf[i];
+			if (cr && c != '\n')
+				rdq_put(&q, &out, '\r');
+			cr = c == '\r';
+			if (cr)
+				continue;
+			rdq_put(&q, &out, c);
+			last = c;
+		}
+		if (mp_write_full(STDOUT_FILENO, out.data, out.len) < 0) {
+			mp_buf_free(&out);
+			return mp_err_sys(e, EX_IOERR, "stdout");
+		}
+		mp_buf_reset(&out);
+	}
+	if (n < 0) {
+		mp_buf_free(&out);
+		return mp_err_sys(e, EX_TEMPFAIL, "spool");
+	}
+	if (cr)
+		rdq_put(&q, &out, '\r'), last = '\r';
+	if (q.pfx)
+		rdq_flush(&q, &out);
+	mp_buf_puts(&out, last == '\n' ? "\n" : "\n\n");
+	int rc = mp_write_full(STDOUT_FILENO, out.data, out.len);
+	mp_buf_free(&out);
+	return rc < 0 ? mp_err_sys(e, EX_IOERR, "stdout") : 0;
+}
+
+static int to_mda(const struct fopts *o, int fd, const char *uid, const char *folder,
+                  struct mp_err *e)
+{
+	pid_t pid;
+	int st;
+
+	lseek(fd, 0, SEEK_SET);
+	pid = fork();
+	if (pid < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "fork");
+	if (pid == 0) {
+		dup2(fd, STDIN_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		setenv("MFETCH_UID", uid, 1);
+		setenv("MFETCH_FOLDER", folder, 1);
+		setenv("MFETCH_SERVER", o->server, 1);
+		execl("/bin/sh", "sh", "-c", o->dest_arg, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return mp_err_sys(e, EX_TEMPFAIL, "wait");
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st))
+		return mp_err_set(
+		    e, WEXITSTATUS(st) == EX_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE,
+		    "the MDA '%s' exited %d for UID %s: the message stays on the server",
+		    o->dest_arg, WEXITSTATUS(st), uid);
+	return mp_err_set(e, EX_TEMPFAIL, "the MDA '%s' died (signal %d) for UID %s", o->dest_arg,
+	                  WTERMSIG(st), uid);
+}
+
+static void json_message(const struct fopts *o, int fd, const char *uid, const char *folder,
+                         const char *where)
+{
+	struct stat st;
+
+	report_message(o, fstat(fd, &st) == 0 ? (long long)st.st_size : -1, uid, folder, where);
+}
+
+/* a Maildir delivery waiting for its commit, for the --json line */
+struct pending_msg {
+	char uid[80];
+	const char *folder;
+	long long bytes;
+};
+
+int per_message(const struct fopts *o)
+{
+	return o->dest != DEST_STORE;
+}
+
+int commit_due(const struct fopts *o)
+{
+	return o->uncommitted >= BATCH_MSGS || o->uncommitted_bytes >= BATCH_BYTES;
+}
+
+static void json_linked(void *ctx, const char *path)
+{
+	struct fopts *o = ctx;
+
+	/* mp_store_sync reports the batch in the order it was delivered */
+	if (o->json && o->npend) {
+		const struct pending_msg *m = &o->pend[0];
+		report_message(o, m->bytes, m->uid, m->folder, path);
+		memmove(o->pend, o->pend + 1, --o->npend * sizeof *o->pend);
+	}
+}
+
+int commit(struct fopts *o, struct mp_err *e)
+{
+	int rc = 0;
+
+	if (o->commit_failed)
+		return mp_err_set(e, EX_TEMPFAIL, "a batch could not be made durable");
+	if (o->dest == DEST_STORE && o->store.kind == MP_STORE_MAILDIR && o->uncommitted &&
+	    mp_store_sync(&o->store, json_linked, o, e) < 0) {
+		o->commit_failed = 1;
+		rc = -1;
+	}
+	o->npend = 0;
+	o->uncommitted = 0;
+	o->uncommitted_bytes = 0;
+	return rc;
+}
+
+int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, struct mp_err *e)
+{
+	if (o->dedup) { /* a folder's new UIDVALIDITY: what is there already stays once */
+		char id[1000];
+		if (msgid_from_fd(fd, id, sizeof id)) {
+			if (msgids_has(o->dedup, id)) {
+				o->dedup->skipped++;
+				return 0; /* as good as delivered: it is there */
+			}
+			msgids_add(o->dedup, id);
+		}
+		o->dedup->kept++;
+	}
+	if (o->dest == DEST_STDOUT)
+		return to_stdout(fd, e);
+	if (o->dest == DEST_MDA) {
+		int rc = to_mda(o, fd, uid, folder, e);
+		if (rc == 0 && o->json)
+			json_message(o, fd, uid, folder, "mda");
+		return rc;
+	}
+	if (o->commit_failed)
+		return mp_err_set(e, EX_TEMPFAIL, "a batch could not be made durable");
+	struct mp_segr r;
+	struct mp_delivery d = {.batch = o->store.kind == MP_STORE_MAILDIR};
+	struct mp_delivered res;
+	lseek(fd, 0, SEEK_SET);
+	if (mp_segr_init(&r, fd, 64 * 1024, e) < 0)
+		return -1;
+	struct mp_msgsrc src = mp_segr_src(&r);
+	int rc = mp_store_deliver(&o->store, &src, &d, &res, e);
+	mp_segr_free(&r);
+	if (rc < 0)
+		return -1;
+	o->uncommitted++;
+	o->uncommitted_bytes += res.size;
+	if (!o->json)
+		return 0;
+	if (!d.batch) {
+		json_message(o, fd, uid, folder, res.path);
+		return 0;
+	}
+	/* the path it will have is known once it is linked */
+	if (o->npend == o->cappend) {
+		o->cappend = o->cappend ? o->cappend * 2 : BATCH_MSGS;
+		o->pend = mp_xrealloc(o->pend, o->cappend * sizeof *o->pend);
+	}
+	struct pending_msg *m = &o->pend[o->npend++];
+	struct stat sb;
+	snprintf(m->uid, sizeof m->uid, "%s", uid);
+	m->folder = folder;
+	m->bytes = fstat(fd, &sb) == 0 ? (long long)sb.st_size : -1;
+	return 0;
+}
+
+int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
+{
+	const char *t = to;
+	unsigned flags = 0;
+	char tbuf[4096];
+
+	if (o->dest == DEST_MDA || o->list_folders)
+		return 0;
+	if (strcmp(to, "-") == 0) {
+		o->dest = DEST_STDOUT;
+		return 0;
+	}
+	if (strncmp(t, "maildir:", 8) == 0) {
+		snprintf(tbuf, sizeof tbuf, "%s/", t + 8);
+		t = tbuf;
+		flags = MP_STORE_CREATE;
+	} else if (strncmp(t, "mbox:", 5) == 0) {
+		t += 5;
+	}
+	return mp_store_open(&o->store, t, NULL, flags, e);
+}
+
+void deliver_close(struct fopts *o)
+{
+	if (o->dest == DEST_STORE && !o->list_folders)
+		mp_store_close(&o->store);
+	free(o->pend);
+	o->pend = NULL;
+}

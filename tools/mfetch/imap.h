@@ -1,0 +1,16 @@
+/* mfetch: IMAP retrieval (imap.c) */
+#ifndef MFETCH_IMAP_H
+#define MFETCH_IMAP_H
+
+#include "fopts.h"
+#include "util.h"
+
+/* every folder of o (INBOX by default), or --list-folders: 0, or -1
+ * with e filled */
+int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e);
+/* --idle over one connection: fetch FOLDER, then IDLE (or poll every
+ * interval) and fetch again, until told to stop (0) or an error (-1).
+ * *logged_in says whether the login got through, for the back-off. */
+int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_err *e);
+
+#endif

@@ -1825,6 +1825,28 @@ EOF
 	grep -qa '^caf=E9' "$FSTORE/3.eml"
 }
 
+@test "compose: a 2000-character ASCII subject is folded at white space (lines of 78 at most), unfolds to itself" {
+	fault accept
+	local subj word
+	subj="$ID"
+	while [ "${#subj}" -lt 2000 ]; do subj="$subj word$RANDOM"; done
+	subj=${subj:0:2000}
+	[ "${subj: -1}" != " " ] || subj="${subj%?}x"
+	printf 'text\n' | dmsend "$FPORT" -f alice@crepes.test -s "$subj" bob@hamburger.test
+	[ -f "$FSTORE/1.eml" ] || fail "not sent"
+	run "${MPARSE:-$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse}" -f subject "$FSTORE/1.eml"
+	assert_success
+	assert_output "$subj"
+	# the header's lines: none over 78 octets (CR LF not counted)
+	[ "$(tr -d '\r' <"$FSTORE/1.eml" | awk '/^$/ { exit } { if (length($0) > m) m = length($0) } END { print m }')" -le 78 ]
+	# a 1500-octet word cannot be folded: encoded-words, still no line over 998
+	word=$(printf 'x%.0s' $(seq 1500))
+	printf 'text\n' | dmsend "$FPORT" -f alice@crepes.test -s "a $word" bob@hamburger.test
+	run "${MPARSE:-$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse}" -f subject "$FSTORE/2.eml"
+	assert_output "a $word"
+	[ "$(tr -d '\r' <"$FSTORE/2.eml" | awk '{ if (length($0) > m) m = length($0) } END { print m }')" -le 998 ]
+}
+
 @test "compose: CR or LF in -s, -F, --cc, --reply-to is refused (64) before anything is sent; -A of a missing file is 66; -t with -s is 64" {
 	fault accept
 	local nl=$'\n' cr=$'\r'

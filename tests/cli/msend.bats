@@ -1739,6 +1739,30 @@ EOF
 	assert_output --partial "fingerprint"
 }
 
+@test "tls: --fingerprint replaces the CA check: Postfix's certificate pinned with no CA file goes; a wrong pin with the CA is refused" {
+	local fp bad
+	fp=$(openssl s_client -connect "127.0.0.1:$SUBM_PORT" -starttls smtp </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
+	[ -n "$fp" ] || fail "no fingerprint from openssl"
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\npinned, no CA\n' "$ID" >"$MSG"
+	# the test CA is in no store: only the pin can make it trusted
+	run "$MSEND" --no-queue --server 127.0.0.1 --port "$SUBM_PORT" --fingerprint "$fp" --user bob \
+		--password-eval 'echo hungry' --timeout 10 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "not trusted"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	bad=$(echo "$fp" | tr 0-9A-F 1-9A-F0)
+	run relay --no-queue --fingerprint "$bad" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "does not match the pinned fingerprint"
+	refute_output --partial "C: MAIL FROM"
+	[ "$(count_mail "$BOB_MAILDIR" "Subject: $ID")" = 1 ]
+	# not a SHA-256: a configuration error before anything is sent
+	run relay --no-queue --fingerprint "12:34" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure
+	assert_output --partial "is not a SHA-256 in hex"
+}
+
 @test "accounts: tls_cert_file and tls_key_file are loaded (a missing file is exit 78 naming it)" {
 	work_conf "$BATS_TEST_TMPDIR/rc" "tls_cert_file $BATS_TEST_TMPDIR/nonexistent.pem"
 	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ncert\n' "$ID" >"$MSG"

@@ -1318,6 +1318,74 @@ stored_notice() {
 	[ -z "$(find "$FSTORE" -name '*.eml')" ]
 }
 
+@test "queue: an entry remembers its relay, port, TLS and user (never the password): msend -q --ca-file sends it through that relay, not direct" {
+	plain_msg
+	MSEND_PASSWORD=hungry run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --user bob --timeout 10 \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "certificate not trusted"
+	assert_output --partial "queued as"
+	run cat "$MSEND_QUEUE"/*.env
+	assert_line "route-server 127.0.0.1"
+	assert_line "route-port $SUBM_PORT"
+	assert_line "route-starttls 1"
+	assert_line "route-user bob"
+	refute_output --partial hungry
+	# no --server at the flush: the entry's relay, now with the CA given
+	MSEND_PASSWORD=hungry run "$MSEND" -v -q --now --ca-file "$CA"
+	assert_success
+	assert_line --regexp ": 1 delivered, 0 failed$"
+	assert_output --partial "C: AUTH"
+	refute_output --partial "hungry"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "queue: a refusal whose failure notice is refused too is kept as a dead letter: -bp lists it, --retry-dead sends it, --drop deletes it" {
+	fault greet421
+	plain_msg
+	dmsend "$FPORT" -f bad-sender@crepes.test bad@crepes.test <"$MSG" 2>/dev/null
+	dmsend "$FPORT" -f bad-sender@crepes.test bad2@crepes.test <"$MSG" 2>/dev/null
+	[ "$(queue_count)" = 2 ]
+	kill "$FPID"
+	# smtpfault refuses every address with "bad" in it: the recipient, then the notice's
+	fault rcpt550one
+	run dmsend "$FPORT" -q --now
+	assert_failure 69
+	assert_output --partial "the failure notice to <bad-sender@crepes.test> was refused"
+	assert_output --partial "kept as a dead letter"
+	[ -z "$(find "$MSEND_QUEUE" -maxdepth 1 -name '*.env')" ] || fail "still in the queue"
+	[ "$(find "$MSEND_QUEUE/dead" -name '*.msg' | wc -l)" = 2 ] || fail "not kept in dead/"
+	run "$MSEND" -bp
+	assert_success
+	assert_output --partial "dead letters in $MSEND_QUEUE/dead"
+	assert_output --regexp "  from <bad-sender@crepes.test>  1 attempt, a dead letter"
+	assert_output --partial "    to <bad@crepes.test>"
+	assert_output --partial "    to <bad2@crepes.test>"
+	local id1 id2
+	id1=$(basename "$(grep -l 'rcpt bad@' "$MSEND_QUEUE"/dead/*.env)" .env)
+	id2=$(basename "$(grep -l 'rcpt bad2@' "$MSEND_QUEUE"/dead/*.env)" .env)
+	# a flush leaves dead letters alone
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(find "$MSEND_QUEUE/dead" -name '*.env' | wc -l)" = 2 ]
+	kill "$FPID"
+	fault accept
+	run dmsend "$FPORT" -q --retry-dead "$id1"
+	assert_success
+	assert_output --regexp "^$id1: 1 delivered, 0 failed$"
+	grep -q "^Subject: $ID" "$FSTORE/1.eml"
+	run "$MSEND" --drop "$id2"
+	assert_success
+	run "$MSEND" --drop "$id2"
+	assert_failure 66
+	run "$MSEND" --drop ../x
+	assert_failure 64
+	[ -z "$(find "$MSEND_QUEUE" -name '*.env' -o -name '*.msg')" ] || fail "something is left"
+	run "$MSEND" -bp
+	refute_output --partial "dead letters"
+}
+
 @test "sendmail: -oem: a 550 from Postfix is still exit 67, and the notice lands in the sender's Maildir" {
 	plain_msg
 	run relay -oem -f bob@hamburger.test carol@hamburger.test <"$MSG"

@@ -201,7 +201,11 @@ int main(int argc, char **argv)
 	rcpt_aliases(ec.aliases);
 	if (o.listq)
 		return queue_list(&s, stdout);
-	if (o.flush)
+	if (o.drop)
+		return queue_drop(&s, o.drop);
+	if (o.retry_dead)
+		queue_revive(&s, o.retry_dead);
+	if (o.flush || o.retry_dead)
 		return queue_flush(&s);
 
 	/* the envelope, the message */

@@ -279,6 +279,20 @@ plain_msg() {
 	[ "$(count_mail "$BOB_MAILDIR" "Subject: $ID")" = 0 ]
 }
 
+@test "relay: a relay name that does not exist (NXDOMAIN, .invalid) is exit 68 with or without --no-queue, and nothing is queued" {
+	plain_msg
+	run "$MSEND" --no-queue --server relay.invalid -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 68
+	assert_output --partial "relay relay.invalid: no such host"
+	[ "$(queue_count)" = 0 ]
+	run "$MSEND" --server relay.invalid:2525 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 68
+	refute_output --partial "queued as"
+	[ "$(queue_count)" = 0 ]
+	# the manual says so
+	grep -q '^\.It 68 Pq Dv EX_NOHOST$' "${MANDIR:-$BATS_TEST_DIRNAME/../../man}/msend.1"
+}
+
 @test "relay: --user to a server without STARTTLS: no AUTH, no password, the message waits (also with --no-tls)" {
 	fault nostarttls
 	plain_msg

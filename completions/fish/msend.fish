@@ -43,6 +43,7 @@ complete -c msend -s F -x -d "Compose: the sender's full name"
 complete -c msend -l no-tls -d 'A relay in clear (AUTH then needs --auth-plaintext)'
 
 complete -c msend -s f -l from -x -d 'Envelope sender (default: $EMAIL, else USER@maildomain)'
+complete -c msend -l read-envelope-from -d "The envelope sender is the message's From: address"
 complete -c msend -s r -x -d 'Envelope sender (sendmail)'
 complete -c msend -s t -d 'Also send to To:, Cc:, Bcc: of the message (Bcc: is not sent)'
 complete -c msend -l server -x -a '(__fish_print_hostnames)' -d 'Send through this relay: HOST or HOST:PORT'

@@ -1682,6 +1682,37 @@ EOF
 	assert_output --partial "bad-aliases:1: expected 'name: address, ...'"
 }
 
+@test "accounts: --read-envelope-from (read_envelope_from on) takes the envelope sender from From:; -f still wins; an unqualified sender sent direct is warned about" {
+	fault accept
+	printf 'From: "Alice (crepes)" <alice@crepes.test>\nTo: bob@hamburger.test\nSubject: %s\n\nhi\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" --maildomain somehost --read-envelope-from bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "not fully qualified"
+	grep -q '^mail <alice@crepes.test>' "$FSTORE/1.env" || fail "envelope: $(grep '^mail' "$FSTORE/1.env")"
+	# the configuration key, in an account chosen by -a
+	conf "$BATS_TEST_TMPDIR/rc" <<EOF
+account mx
+  direct on
+  read_envelope_from on
+EOF
+	run dmsend "$FPORT" -C "$BATS_TEST_TMPDIR/rc" -a mx --maildomain somehost bob@hamburger.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test>' "$FSTORE/2.env"
+	# -f is the sender's own word
+	run dmsend "$FPORT" --read-envelope-from -f carol@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	grep -q '^mail <carol@crepes.test>' "$FSTORE/3.env"
+	# without it: USER@somehost, warned about
+	run dmsend "$FPORT" --maildomain somehost bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "is not fully qualified: MX hosts may refuse it"
+	grep -q '^mail <[^@]*@somehost>' "$FSTORE/4.env"
+	# no From: at all: said, and the default sender goes
+	printf 'To: bob@hamburger.test\n\nhi\n' | dmsend "$FPORT" --read-envelope-from --maildomain crepes.test \
+		bob@hamburger.test 2>"$BATS_TEST_TMPDIR/err"
+	grep -q 'the message has no From: address' "$BATS_TEST_TMPDIR/err"
+}
+
 @test "accounts: force_from replaces the -f sender; a plain from is only the default" {
 	fault accept
 	conf "$BATS_TEST_TMPDIR/rc" <<EOF

@@ -47,6 +47,7 @@ struct message {
 	int strip_bcc; /* -t: Bcc: lines are not sent */
 	struct dsn dsn;
 	char msgid[256];
+	char hdr_from[512]; /* the first address of its From: field, or "" */
 };
 
 struct rcpt {
@@ -114,6 +115,7 @@ struct options {
 	char **args; /* the recipients */
 	int nargs;
 	int tflag, flush, listq, no_tls;
+	int read_envelope_from;        /* the envelope sender is the message's From: */
 	const char *retry_dead, *drop; /* queue IDs */
 };
 /* exits for --help, --version and a usage error */
@@ -124,6 +126,7 @@ void parse_options(int argc, char **argv, struct options *o);
 struct envcfg {
 	const char *from, *maildomain, *aliases;
 	int force_from;
+	int read_envelope_from; /* read_envelope_from on */
 };
 void settings_init(const struct options *o, struct settings *s, struct envcfg *ec);
 /* the settings of account name (for a queued entry): 0, or -1 when the

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 	    "  -f, --from ADDR        envelope sender (default: the account's from, $EMAIL,\n"
 	    "                         else USER@maildomain); picks the account whose from\n"
 	    "                         matches it when no -a is given\n"
+	    "      --read-envelope-from  the envelope sender is the message's From: address\n"
+	    "                         (when neither -f nor force_from says)\n"
 	    "  -t                     recipients from To:, Cc:, Bcc: (Bcc: is not sent)\n"
 	    "  -s, --subject TEXT     compose: stdin is the text of a new message\n"
 	    "  -A, --attach FILE      compose: attach FILE (repeatable)\n"
@@ -110,7 +112,8 @@ enum {
 	OPT_ENVID,
 	OPT_NOCHUNK,
 	OPT_RETRYDEAD,
-	OPT_DROP
+	OPT_DROP,
+	OPT_READFROM
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -171,6 +174,7 @@ void parse_options(int argc, char **argv, struct options *o)
 	                                   {"list-queue", no_argument, NULL, OPT_LISTQ},
 	                                   {"retry-dead", required_argument, NULL, OPT_RETRYDEAD},
 	                                   {"drop", required_argument, NULL, OPT_DROP},
+	                                   {"read-envelope-from", no_argument, NULL, OPT_READFROM},
 	                                   {"verbose", no_argument, NULL, 'v'},
 	                                   {"json", no_argument, NULL, 'j'},
 	                                   {"help", no_argument, NULL, 'h'},
@@ -284,6 +288,7 @@ void parse_options(int argc, char **argv, struct options *o)
 		case OPT_NOW: o->s.no_queue = 1; break;
 		case OPT_RETRYDEAD: o->retry_dead = optarg; break;
 		case OPT_DROP: o->drop = optarg; break;
+		case OPT_READFROM: o->read_envelope_from = 1; break;
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}

@@ -116,6 +116,8 @@ static void apply_account(const struct mp_account *a, struct settings *s, int *n
 		} else if (ec && strcmp(k, "from") == 0) {
 			/* a pattern (*@example.org) only chooses the account */
 			ec->from = strpbrk(v, "*?[") ? NULL : v;
+		} else if (ec && strcmp(k, "read_envelope_from") == 0) {
+			ec->read_envelope_from = mp_conf_onoff(&conf, kv);
 		} else if (ec && strcmp(k, "force_from") == 0) {
 			ec->force_from = mp_conf_onoff(&conf, kv);
 		} else if (ec && strcmp(k, "maildomain") == 0) {

@@ -32,6 +32,18 @@ static char *envelope_from(const struct options *o, const struct envcfg *ec, con
 	return *from ? rcpt_normalize(from, maildomain, "-f") : mp_xstrdup("");
 }
 
+/* -bp, --drop, --retry-dead, -q: the exit code */
+static int queue_command(const struct options *o, const struct settings *s)
+{
+	if (o->listq)
+		return queue_list(s, stdout);
+	if (o->drop)
+		return queue_drop(s, o->drop);
+	if (o->retry_dead)
+		queue_revive(s, o->retry_dead);
+	return queue_flush(s);
+}
+
 /* after the spool: with --read-envelope-from (read_envelope_from on) and
  * neither -f nor force_from, the message's From: address; a warning when
  * an unqualified sender goes straight to MX hosts */
@@ -224,14 +236,8 @@ int main(int argc, char **argv)
 	/* the configuration file, then the account, under the command line */
 	settings_init(&o, &s, &ec);
 	rcpt_aliases(ec.aliases);
-	if (o.listq)
-		return queue_list(&s, stdout);
-	if (o.drop)
-		return queue_drop(&s, o.drop);
-	if (o.retry_dead)
-		queue_revive(&s, o.retry_dead);
-	if (o.flush || o.retry_dead)
-		return queue_flush(&s);
+	if (o.listq || o.drop || o.retry_dead || o.flush)
+		return queue_command(&o, &s);
 
 	/* the envelope, the message */
 	struct addrs rc = {.maildomain = s.maildomain};

@@ -103,7 +103,16 @@ int mp_tls_connect(struct mp_tls *t, int fd, const struct mp_tls_opts *o, struct
 		ssl_error(e, EX_CONFIG, o->cert_file);
 		goto fail;
 	}
-	SSL_CTX_set_verify(ctx, o->report_only ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	/* a pin is the trust decision: checked after the handshake, instead
+	 * of the CA and the name (a self-signed certificate can be pinned) */
+	unsigned char want[32];
+	if (o->fingerprint && parse_fp(o->fingerprint, want) < 0) {
+		mp_err_set(e, EX_CONFIG, "fingerprint '%s' is not a SHA-256 in hex",
+		           o->fingerprint);
+		goto fail;
+	}
+	SSL_CTX_set_verify(
+	    ctx, o->report_only || o->fingerprint ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	if (o->ntlsa && SSL_CTX_dane_enable(ctx) <= 0) {
 		ssl_error(e, EX_SOFTWARE, "DANE");
 		goto fail;
@@ -151,15 +160,9 @@ int mp_tls_connect(struct mp_tls *t, int fd, const struct mp_tls_opts *o, struct
 		goto fail;
 	}
 	if (o->fingerprint) {
-		unsigned char want[32], got[32];
+		unsigned char got[32];
 		unsigned int n = 0;
 		X509 *cert = SSL_get1_peer_certificate(ssl);
-		if (parse_fp(o->fingerprint, want) < 0) {
-			X509_free(cert);
-			mp_err_set(e, EX_CONFIG, "fingerprint '%s' is not a SHA-256 in hex",
-			           o->fingerprint);
-			goto fail;
-		}
 		if (!cert || !X509_digest(cert, EVP_sha256(), got, &n) || n != 32 ||
 		    memcmp(got, want, 32) != 0) {
 			X509_free(cert);

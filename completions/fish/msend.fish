@@ -43,6 +43,7 @@ complete -c msend -s F -x -d "Compose: the sender's full name"
 complete -c msend -l no-tls -d 'A relay in clear (AUTH then needs --auth-plaintext)'
 
 complete -c msend -s f -l from -x -d 'Envelope sender (default: $EMAIL, else USER@maildomain)'
+complete -c msend -l read-envelope-from -d "The envelope sender is the message's From: address"
 complete -c msend -s r -x -d 'Envelope sender (sendmail)'
 complete -c msend -s t -d 'Also send to To:, Cc:, Bcc: of the message (Bcc: is not sent)'
 complete -c msend -l server -x -a '(__fish_print_hostnames)' -d 'Send through this relay: HOST or HOST:PORT'
@@ -68,6 +69,8 @@ complete -c msend -l max-age -x -a '3600\t1\ hour 86400\t1\ day 432000\t5\ days,
 complete -c msend -s q -l flush -d 'Send the queued messages that are due'
 complete -c msend -l now -d 'With -q, send every queued message, due or not'
 complete -c msend -l list-queue -d 'List the queue'
+complete -c msend -l retry-dead -x -d 'Put a dead letter back in the queue, then flush'
+complete -c msend -l drop -x -d 'Delete a queued message or a dead letter'
 complete -c msend -o bp -d 'List the queue (sendmail)'
 complete -c msend -s i -d 'A lone dot does not end the message (always so)'
 complete -c msend -s N -l notify -x -a 'never success failure delay success,failure success,failure,delay failure,delay' -d 'DSN: when to report (RFC 3461)'

@@ -279,6 +279,20 @@ plain_msg() {
 	[ "$(count_mail "$BOB_MAILDIR" "Subject: $ID")" = 0 ]
 }
 
+@test "relay: a relay name that does not exist (NXDOMAIN, .invalid) is exit 68 with or without --no-queue, and nothing is queued" {
+	plain_msg
+	run "$MSEND" --no-queue --server relay.invalid -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 68
+	assert_output --partial "relay relay.invalid: no such host"
+	[ "$(queue_count)" = 0 ]
+	run "$MSEND" --server relay.invalid:2525 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 68
+	refute_output --partial "queued as"
+	[ "$(queue_count)" = 0 ]
+	# the manual says so
+	grep -q '^\.It 68 Pq Dv EX_NOHOST$' "${MANDIR:-$BATS_TEST_DIRNAME/../../man}/msend.1"
+}
+
 @test "relay: --user to a server without STARTTLS: no AUTH, no password, the message waits (also with --no-tls)" {
 	fault nostarttls
 	plain_msg
@@ -1318,6 +1332,74 @@ stored_notice() {
 	[ -z "$(find "$FSTORE" -name '*.eml')" ]
 }
 
+@test "queue: an entry remembers its relay, port, TLS and user (never the password): msend -q --ca-file sends it through that relay, not direct" {
+	plain_msg
+	MSEND_PASSWORD=hungry run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --user bob --timeout 10 \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "certificate not trusted"
+	assert_output --partial "queued as"
+	run cat "$MSEND_QUEUE"/*.env
+	assert_line "route-server 127.0.0.1"
+	assert_line "route-port $SUBM_PORT"
+	assert_line "route-starttls 1"
+	assert_line "route-user bob"
+	refute_output --partial hungry
+	# no --server at the flush: the entry's relay, now with the CA given
+	MSEND_PASSWORD=hungry run "$MSEND" -v -q --now --ca-file "$CA"
+	assert_success
+	assert_line --regexp ": 1 delivered, 0 failed$"
+	assert_output --partial "C: AUTH"
+	refute_output --partial "hungry"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "queue: a refusal whose failure notice is refused too is kept as a dead letter: -bp lists it, --retry-dead sends it, --drop deletes it" {
+	fault greet421
+	plain_msg
+	dmsend "$FPORT" -f bad-sender@crepes.test bad@crepes.test <"$MSG" 2>/dev/null
+	dmsend "$FPORT" -f bad-sender@crepes.test bad2@crepes.test <"$MSG" 2>/dev/null
+	[ "$(queue_count)" = 2 ]
+	kill "$FPID"
+	# smtpfault refuses every address with "bad" in it: the recipient, then the notice's
+	fault rcpt550one
+	run dmsend "$FPORT" -q --now
+	assert_failure 69
+	assert_output --partial "the failure notice to <bad-sender@crepes.test> was refused"
+	assert_output --partial "kept as a dead letter"
+	[ -z "$(find "$MSEND_QUEUE" -maxdepth 1 -name '*.env')" ] || fail "still in the queue"
+	[ "$(find "$MSEND_QUEUE/dead" -name '*.msg' | wc -l)" = 2 ] || fail "not kept in dead/"
+	run "$MSEND" -bp
+	assert_success
+	assert_output --partial "dead letters in $MSEND_QUEUE/dead"
+	assert_output --regexp "  from <bad-sender@crepes.test>  1 attempt, a dead letter"
+	assert_output --partial "    to <bad@crepes.test>"
+	assert_output --partial "    to <bad2@crepes.test>"
+	local id1 id2
+	id1=$(basename "$(grep -l 'rcpt bad@' "$MSEND_QUEUE"/dead/*.env)" .env)
+	id2=$(basename "$(grep -l 'rcpt bad2@' "$MSEND_QUEUE"/dead/*.env)" .env)
+	# a flush leaves dead letters alone
+	run dmsend "$FPORT" -q --now
+	assert_success
+	[ "$(find "$MSEND_QUEUE/dead" -name '*.env' | wc -l)" = 2 ]
+	kill "$FPID"
+	fault accept
+	run dmsend "$FPORT" -q --retry-dead "$id1"
+	assert_success
+	assert_output --regexp "^$id1: 1 delivered, 0 failed$"
+	grep -q "^Subject: $ID" "$FSTORE/1.eml"
+	run "$MSEND" --drop "$id2"
+	assert_success
+	run "$MSEND" --drop "$id2"
+	assert_failure 66
+	run "$MSEND" --drop ../x
+	assert_failure 64
+	[ -z "$(find "$MSEND_QUEUE" -name '*.env' -o -name '*.msg')" ] || fail "something is left"
+	run "$MSEND" -bp
+	refute_output --partial "dead letters"
+}
+
 @test "sendmail: -oem: a 550 from Postfix is still exit 67, and the notice lands in the sender's Maildir" {
 	plain_msg
 	run relay -oem -f bob@hamburger.test carol@hamburger.test <"$MSG"
@@ -1600,6 +1682,37 @@ EOF
 	assert_output --partial "bad-aliases:1: expected 'name: address, ...'"
 }
 
+@test "accounts: --read-envelope-from (read_envelope_from on) takes the envelope sender from From:; -f still wins; an unqualified sender sent direct is warned about" {
+	fault accept
+	printf 'From: "Alice (crepes)" <alice@crepes.test>\nTo: bob@hamburger.test\nSubject: %s\n\nhi\n' "$ID" >"$MSG"
+	run dmsend "$FPORT" --maildomain somehost --read-envelope-from bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "not fully qualified"
+	grep -q '^mail <alice@crepes.test>' "$FSTORE/1.env" || fail "envelope: $(grep '^mail' "$FSTORE/1.env")"
+	# the configuration key, in an account chosen by -a
+	conf "$BATS_TEST_TMPDIR/rc" <<EOF
+account mx
+  direct on
+  read_envelope_from on
+EOF
+	run dmsend "$FPORT" -C "$BATS_TEST_TMPDIR/rc" -a mx --maildomain somehost bob@hamburger.test <"$MSG"
+	assert_success
+	grep -q '^mail <alice@crepes.test>' "$FSTORE/2.env"
+	# -f is the sender's own word
+	run dmsend "$FPORT" --read-envelope-from -f carol@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	grep -q '^mail <carol@crepes.test>' "$FSTORE/3.env"
+	# without it: USER@somehost, warned about
+	run dmsend "$FPORT" --maildomain somehost bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "is not fully qualified: MX hosts may refuse it"
+	grep -q '^mail <[^@]*@somehost>' "$FSTORE/4.env"
+	# no From: at all: said, and the default sender goes
+	printf 'To: bob@hamburger.test\n\nhi\n' | dmsend "$FPORT" --read-envelope-from --maildomain crepes.test \
+		bob@hamburger.test 2>"$BATS_TEST_TMPDIR/err"
+	grep -q 'the message has no From: address' "$BATS_TEST_TMPDIR/err"
+}
+
 @test "accounts: force_from replaces the -f sender; a plain from is only the default" {
 	fault accept
 	conf "$BATS_TEST_TMPDIR/rc" <<EOF
@@ -1739,6 +1852,30 @@ EOF
 	assert_output --partial "fingerprint"
 }
 
+@test "tls: --fingerprint replaces the CA check: Postfix's certificate pinned with no CA file goes; a wrong pin with the CA is refused" {
+	local fp bad
+	fp=$(openssl s_client -connect "127.0.0.1:$SUBM_PORT" -starttls smtp </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
+	[ -n "$fp" ] || fail "no fingerprint from openssl"
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\npinned, no CA\n' "$ID" >"$MSG"
+	# the test CA is in no store: only the pin can make it trusted
+	run "$MSEND" --no-queue --server 127.0.0.1 --port "$SUBM_PORT" --fingerprint "$fp" --user bob \
+		--password-eval 'echo hungry' --timeout 10 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "not trusted"
+	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
+	bad=$(echo "$fp" | tr 0-9A-F 1-9A-F0)
+	run relay --no-queue --fingerprint "$bad" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "does not match the pinned fingerprint"
+	refute_output --partial "C: MAIL FROM"
+	[ "$(count_mail "$BOB_MAILDIR" "Subject: $ID")" = 1 ]
+	# not a SHA-256: a configuration error before anything is sent
+	run relay --no-queue --fingerprint "12:34" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure
+	assert_output --partial "is not a SHA-256 in hex"
+}
+
 @test "accounts: tls_cert_file and tls_key_file are loaded (a missing file is exit 78 naming it)" {
 	work_conf "$BATS_TEST_TMPDIR/rc" "tls_cert_file $BATS_TEST_TMPDIR/nonexistent.pem"
 	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ncert\n' "$ID" >"$MSG"
@@ -1823,6 +1960,28 @@ EOF
 	assert_output --partial "not UTF-8: sent as charset unknown-8bit"
 	grep -qa '^Content-Type: text/plain; charset=unknown-8bit' "$FSTORE/3.eml"
 	grep -qa '^caf=E9' "$FSTORE/3.eml"
+}
+
+@test "compose: a 2000-character ASCII subject is folded at white space (lines of 78 at most), unfolds to itself" {
+	fault accept
+	local subj word
+	subj="$ID"
+	while [ "${#subj}" -lt 2000 ]; do subj="$subj word$RANDOM"; done
+	subj=${subj:0:2000}
+	[ "${subj: -1}" != " " ] || subj="${subj%?}x"
+	printf 'text\n' | dmsend "$FPORT" -f alice@crepes.test -s "$subj" bob@hamburger.test
+	[ -f "$FSTORE/1.eml" ] || fail "not sent"
+	run "${MPARSE:-$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse}" -f subject "$FSTORE/1.eml"
+	assert_success
+	assert_output "$subj"
+	# the header's lines: none over 78 octets (CR LF not counted)
+	[ "$(tr -d '\r' <"$FSTORE/1.eml" | awk '/^$/ { exit } { if (length($0) > m) m = length($0) } END { print m }')" -le 78 ]
+	# a 1500-octet word cannot be folded: encoded-words, still no line over 998
+	word=$(printf 'x%.0s' $(seq 1500))
+	printf 'text\n' | dmsend "$FPORT" -f alice@crepes.test -s "a $word" bob@hamburger.test
+	run "${MPARSE:-$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse}" -f subject "$FSTORE/2.eml"
+	assert_output "a $word"
+	[ "$(tr -d '\r' <"$FSTORE/2.eml" | awk '{ if (length($0) > m) m = length($0) } END { print m }')" -le 998 ]
 }
 
 @test "compose: CR or LF in -s, -F, --cc, --reply-to is refused (64) before anything is sent; -A of a missing file is 66; -t with -s is 64" {

@@ -34,6 +34,45 @@ static int is_ascii(const char *s)
 	return 1;
 }
 
+static int is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* an ASCII field body folded (RFC 5322 2.2.3) before a run of white space
+ * where the line would pass 78 octets, so unfolding gives s back; -1 (and
+ * nothing written) when a word is too long to keep a line within 998 */
+static int put_folded(struct mp_buf *b, const char *s, size_t col)
+{
+	for (const char *p = s; *p;) {
+		const char *q = p;
+		while (is_wsp(*q))
+			q++;
+		while (*q && !is_wsp(*q))
+			q++;
+		if ((size_t)(q - p) + 9 > 998)
+			return -1;
+		p = q;
+	}
+	for (const char *p = s; *p;) {
+		const char *q = p;
+		while (is_wsp(*q))
+			q++;
+		int word = *q != '\0'; /* never a line of white space alone */
+		while (*q && !is_wsp(*q))
+			q++;
+		size_t len = (size_t)(q - p);
+		if (p != s && word && is_wsp(*p) && col + len > 78) {
+			mp_buf_putc(b, '\n');
+			col = 0;
+		}
+		mp_buf_append(b, p, len);
+		col += len;
+		p = q;
+	}
+	return 0;
+}
+
 /* a phrase (display name) as RFC 5322 wants it: atoms as they are, else a
  * quoted string, non-ASCII as encoded-words */
 static int put_phrase(struct mp_buf *b, const char *s, size_t n, struct mp_err *e)
@@ -346,9 +385,9 @@ int compose(const struct compose *c, int in, int out, struct mp_err *e)
 			goto out;
 	}
 	mp_buf_puts(&h, "Subject: ");
-	if (is_ascii(c->subject))
-		mp_buf_puts(&h, c->subject);
-	else if (mp_hdr_encode_words(c->subject, strlen(c->subject), 0, &h, e) < 0)
+	/* ASCII folded; else (or a word too long for that) encoded-words */
+	if ((!is_ascii(c->subject) || put_folded(&h, c->subject, 9) < 0) &&
+	    mp_hdr_encode_words(c->subject, strlen(c->subject), 0, &h, e) < 0)
 		goto out;
 	mp_buf_puts(&h, "\nMIME-Version: 1.0\n");
 

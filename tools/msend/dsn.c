@@ -189,6 +189,10 @@ int dsn_notify(const struct settings *s, struct pool *pl, int msgfd, const char 
 		mp_warn("the failure notice to <%s> is queued as %s: %s", from, id, to.text);
 	} else if (to.code / 100 != 2) {
 		mp_warn("the failure notice to <%s> was refused: %d %s", from, to.code, to.text);
+		mp_err_set(e, EX_UNAVAILABLE, "the failure notice to <%s> was refused: %d %s", from,
+		           to.code, to.text);
+		rc = 1;
+		goto out;
 	}
 	rc = 0;
 out:

@@ -32,6 +32,43 @@ static char *envelope_from(const struct options *o, const struct envcfg *ec, con
 	return *from ? rcpt_normalize(from, maildomain, "-f") : mp_xstrdup("");
 }
 
+/* -bp, --drop, --retry-dead, -q: the exit code */
+static int queue_command(const struct options *o, const struct settings *s)
+{
+	if (o->listq)
+		return queue_list(s, stdout);
+	if (o->drop)
+		return queue_drop(s, o->drop);
+	if (o->retry_dead)
+		queue_revive(s, o->retry_dead);
+	return queue_flush(s);
+}
+
+/* after the spool: with --read-envelope-from (read_envelope_from on) and
+ * neither -f nor force_from, the message's From: address; a warning when
+ * an unqualified sender goes straight to MX hosts */
+static char *header_sender(const struct options *o, const struct envcfg *ec,
+                           const struct settings *s, const struct message *m, char *from)
+{
+	if ((o->read_envelope_from || ec->read_envelope_from) && !o->from &&
+	    !(ec->force_from && ec->from)) {
+		if (m->hdr_from[0]) {
+			free(from);
+			from = rcpt_normalize(m->hdr_from, s->maildomain, "From:");
+		} else {
+			mp_warn("--read-envelope-from: the message has no From: address; sending "
+			        "as <%s>",
+			        from);
+		}
+	}
+	const char *at = strrchr(from, '@');
+	if (s->direct && *from && (!at || !strchr(at + 1, '.')))
+		mp_warn("warning: the envelope sender <%s> is not fully qualified: MX hosts may "
+		        "refuse it (-f, --maildomain or --read-envelope-from)",
+		        from);
+	return from;
+}
+
 /* compose mode (-s, -A, --cc, --bcc, --reply-to): the new message made
  * from stdin takes stdin's place; its --cc and --bcc are recipients */
 static void compose_step(struct options *o, const char *from, struct addrs *rc)
@@ -199,10 +236,8 @@ int main(int argc, char **argv)
 	/* the configuration file, then the account, under the command line */
 	settings_init(&o, &s, &ec);
 	rcpt_aliases(ec.aliases);
-	if (o.listq)
-		return queue_list(&s, stdout);
-	if (o.flush)
-		return queue_flush(&s);
+	if (o.listq || o.drop || o.retry_dead || o.flush)
+		return queue_command(&o, &s);
 
 	/* the envelope, the message */
 	struct addrs rc = {.maildomain = s.maildomain};
@@ -212,6 +247,7 @@ int main(int argc, char **argv)
 	compose_step(&o, from, &rc);
 	struct message m = {.fd = -1, .dsn = o.dsn};
 	spool(o.tflag, from, &rc, &m);
+	from = header_sender(&o, &ec, &s, &m, from);
 	if (rc.n == 0)
 		mp_die(EX_USAGE, "no recipients (give them as arguments, or -t)");
 	if (msg_scan(&m, &e) < 0)

@@ -47,6 +47,7 @@ struct message {
 	int strip_bcc; /* -t: Bcc: lines are not sent */
 	struct dsn dsn;
 	char msgid[256];
+	char hdr_from[512]; /* the first address of its From: field, or "" */
 };
 
 struct rcpt {
@@ -114,6 +115,8 @@ struct options {
 	char **args; /* the recipients */
 	int nargs;
 	int tflag, flush, listq, no_tls;
+	int read_envelope_from;        /* the envelope sender is the message's From: */
+	const char *retry_dead, *drop; /* queue IDs */
 };
 /* exits for --help, --version and a usage error */
 void parse_options(int argc, char **argv, struct options *o);
@@ -123,6 +126,7 @@ void parse_options(int argc, char **argv, struct options *o);
 struct envcfg {
 	const char *from, *maildomain, *aliases;
 	int force_from;
+	int read_envelope_from; /* read_envelope_from on */
 };
 void settings_init(const struct options *o, struct settings *s, struct envcfg *ec);
 /* the settings of account name (for a queued entry): 0, or -1 when the
@@ -131,6 +135,14 @@ int settings_account(const char *name, struct settings *out);
 /* exits (64 or, from the file at where, 78) when a is no mechanism */
 void settings_check_auth(const char *a, const char *where);
 void settings_free(void);
+/* the way a message sent without an account goes (relay, port, TLS, AUTH
+ * settings; no password), as route-KEY lines for its queue entry */
+void settings_route_write(const struct settings *s, struct mp_buf *b);
+/* out: the flush's settings flush with the route of an entry's lines (a
+ * CA file, fingerprint, client certificate, user, passwordeval of the
+ * flush's command line win); 1 when it has none, or the flush's command
+ * line names the way (-a, --server, --direct): flush's settings stand */
+int settings_route(const struct settings *flush, const char *lines, struct settings *out);
 
 /* rcpt.c: envelope addresses, read with common's address parser */
 struct addrs {
@@ -183,7 +195,7 @@ void pool_free(struct pool *pl);
  * sender from, from <>: the refused ones, or with given_up those the
  * queue gave up on; msgfd is the message (its header is quoted). None
  * when from is empty. Over pl's sessions when given, else as deliver()
- * does; queued when it cannot go now. */
+ * does; queued when it cannot go now. 1 (why in e) when it was refused. */
 int dsn_notify(const struct settings *s, struct pool *pl, int msgfd, const char *from,
                const struct rcpt *r, size_t n, int given_up, const char *msgid, struct mp_err *e);
 
@@ -192,6 +204,11 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
               size_t n, char *id, size_t idsz, struct mp_err *e);
 int queue_list(const struct settings *s, FILE *out);
 int queue_flush(const struct settings *s);
+/* dead letters (QUEUE/dead: their failure notice could not go): id back
+ * in the queue, due now (exits 66 when there is no such entry) */
+void queue_revive(const struct settings *s, const char *id);
+/* an entry, queued or dead, removed: the exit code */
+int queue_drop(const struct settings *s, const char *id);
 const char *queue_dir(const struct settings *s);
 
 #endif

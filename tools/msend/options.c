@@ -24,6 +24,8 @@ static void usage(FILE *f)
 	    "  -f, --from ADDR        envelope sender (default: the account's from, $EMAIL,\n"
 	    "                         else USER@maildomain); picks the account whose from\n"
 	    "                         matches it when no -a is given\n"
+	    "      --read-envelope-from  the envelope sender is the message's From: address\n"
+	    "                         (when neither -f nor force_from says)\n"
 	    "  -t                     recipients from To:, Cc:, Bcc: (Bcc: is not sent)\n"
 	    "  -s, --subject TEXT     compose: stdin is the text of a new message\n"
 	    "  -A, --attach FILE      compose: attach FILE (repeatable)\n"
@@ -62,7 +64,9 @@ static void usage(FILE *f)
 	    "  -R, --ret full|hdrs    DSN: what a bounce returns of the message\n"
 	    "      --envid ID         DSN: the envelope ID (also -VID)\n"
 	    "  -q, --flush            send the queued messages that are due (all with --now)\n"
-	    "      --list-queue       list the queue (also -bp)\n"
+	    "      --list-queue       list the queue and its dead letters (also -bp)\n"
+	    "      --retry-dead ID    a dead letter back in the queue, then -q\n"
+	    "      --drop ID          delete a queued message or a dead letter\n"
 	    "  -j, --json             a JSON line: each recipient's fate (also --list-queue)\n"
 	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
 	    "  -h, --help             this help\n"
@@ -106,7 +110,10 @@ enum {
 	OPT_BCC,
 	OPT_REPLYTO,
 	OPT_ENVID,
-	OPT_NOCHUNK
+	OPT_NOCHUNK,
+	OPT_RETRYDEAD,
+	OPT_DROP,
+	OPT_READFROM
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -165,6 +172,9 @@ void parse_options(int argc, char **argv, struct options *o)
 	                                   {"flush", no_argument, NULL, 'q'},
 	                                   {"now", no_argument, NULL, OPT_NOW},
 	                                   {"list-queue", no_argument, NULL, OPT_LISTQ},
+	                                   {"retry-dead", required_argument, NULL, OPT_RETRYDEAD},
+	                                   {"drop", required_argument, NULL, OPT_DROP},
+	                                   {"read-envelope-from", no_argument, NULL, OPT_READFROM},
 	                                   {"verbose", no_argument, NULL, 'v'},
 	                                   {"json", no_argument, NULL, 'j'},
 	                                   {"help", no_argument, NULL, 'h'},
@@ -276,6 +286,9 @@ void parse_options(int argc, char **argv, struct options *o)
 		case OPT_LISTQ: o->listq = 1; break;
 		case OPT_NOCHUNK: o->s.no_chunking = 1; break;
 		case OPT_NOW: o->s.no_queue = 1; break;
+		case OPT_RETRYDEAD: o->retry_dead = optarg; break;
+		case OPT_DROP: o->drop = optarg; break;
+		case OPT_READFROM: o->read_envelope_from = 1; break;
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}

@@ -60,9 +60,10 @@ static long backoff(int attempts)
 	return (m > 60 ? 60 : m) * 60;
 }
 
-static int write_env(const char *dir, const char *id, const char *account, const char *from,
-                     const struct rcpt *r, size_t n, long created, int attempts, long next,
-                     const char *last, int strip_bcc, const struct dsn *d, struct mp_err *e)
+static int write_env(const char *dir, const char *id, const char *account, const char *route,
+                     const char *from, const struct rcpt *r, size_t n, long created, int attempts,
+                     long next, const char *last, int strip_bcc, const struct dsn *d,
+                     struct mp_err *e)
 {
 	struct mp_buf b = MP_BUF_INIT;
 	char path[4200];
@@ -76,8 +77,10 @@ static int write_env(const char *dir, const char *id, const char *account, const
 		mp_buf_printf(&b, "ret %s\n", d->ret);
 	if (d->envid[0])
 		mp_buf_printf(&b, "envid %s\n", d->envid);
-	if (account)
+	if (account) /* its settings at the flush */
 		mp_buf_printf(&b, "account %s\n", account);
+	else if (route) /* else the way it was to go */
+		mp_buf_puts(&b, route);
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done)
 			mp_buf_printf(&b, "rcpt %s\n", r[i].addr);
@@ -133,12 +136,15 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done && r[i].text[0])
 			last = r[i].text;
-	if (write_env(dir, id, s->account, from, r, n, (long)time(NULL), 1,
-	              (long)time(NULL) + backoff(0), last, m->strip_bcc, &m->dsn, e) < 0) {
+	struct mp_buf route = MP_BUF_INIT;
+	if (!s->account)
+		settings_route_write(s, &route);
+	int rc = write_env(dir, id, s->account, route.data, from, r, n, (long)time(NULL), 1,
+	                   (long)time(NULL) + backoff(0), last, m->strip_bcc, &m->dsn, e);
+	mp_buf_free(&route);
+	if (rc < 0)
 		unlink(final);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 struct entry {
@@ -150,6 +156,7 @@ struct entry {
 	struct dsn dsn;
 	char error[512];
 	char account[256];
+	struct mp_buf route; /* route-KEY lines: how it was to go */
 };
 
 static int read_env(const char *path, struct entry *en)
@@ -181,6 +188,8 @@ static int read_env(const char *path, struct entry *en)
 			dsn_set(&en->dsn, 'R', line + 4, &e);
 		else if (strncmp(line, "envid ", 6) == 0)
 			dsn_set(&en->dsn, 'V', line + 6, &e);
+		else if (strncmp(line, "route-", 6) == 0)
+			mp_buf_printf(&en->route, "%s\n", line);
 		else if (strncmp(line, "error ", 6) == 0)
 			snprintf(en->error, sizeof en->error, "%.500s", line + 6);
 		else if (strncmp(line, "rcpt ", 5) == 0) {
@@ -198,6 +207,7 @@ static void free_entry(struct entry *en)
 	for (size_t i = 0; i < en->n; i++)
 		free(en->r[i].addr);
 	free(en->r);
+	mp_buf_free(&en->route);
 }
 
 /* the IDs of the entries, sorted by name (= by age) */
@@ -229,58 +239,142 @@ static char **list_ids(const char *dir, size_t *n)
 	return v;
 }
 
+/* one entry of dir, as -bp shows it (type: "queued" or "dead") */
+static void list_one(const struct settings *s, const char *dir, const char *id, const char *type,
+                     FILE *out)
+{
+	char path[4400];
+	struct entry en;
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s.env", dir, id);
+	if (read_env(path, &en) < 0) {
+		free_entry(&en);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/%s.msg", dir, id);
+	long size = stat(path, &st) == 0 ? (long)st.st_size : -1;
+	if (s->json) {
+		struct mp_json j;
+		mp_json_init(&j, out, 0);
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "type", type);
+		mp_json_string(&j, "id", id);
+		mp_json_int(&j, "bytes", size);
+		mp_json_string(&j, "from", en.from);
+		mp_json_string(&j, "account", en.account[0] ? en.account : NULL);
+		mp_json_int(&j, "attempts", en.attempts);
+		mp_json_int(&j, "created", en.created);
+		mp_json_int(&j, "next", en.next);
+		mp_json_begin_array(&j, "recipients");
+		for (size_t k = 0; k < en.n; k++)
+			mp_json_string(&j, NULL, en.r[k].addr);
+		mp_json_end_array(&j);
+		mp_json_string(&j, "last_error", en.error[0] ? en.error : NULL);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+		free_entry(&en);
+		return;
+	}
+	if (strcmp(type, "dead") == 0)
+		fprintf(out, "%s  %ld bytes  from <%s>  %d attempt%s, a dead letter\n", id, size,
+		        en.from, en.attempts, en.attempts == 1 ? "" : "s");
+	else
+		fprintf(out, "%s  %ld bytes  from <%s>  %d attempt%s, next in %lds\n", id, size,
+		        en.from, en.attempts, en.attempts == 1 ? "" : "s",
+		        en.next > time(NULL) ? en.next - (long)time(NULL) : 0);
+	for (size_t k = 0; k < en.n; k++)
+		fprintf(out, "    to <%s>\n", en.r[k].addr);
+	if (en.error[0])
+		fprintf(out, "    last error: %s\n", en.error);
+	free_entry(&en);
+}
+
 int queue_list(const struct settings *s, FILE *out)
 {
 	const char *dir = queue_dir(s);
-	size_t n;
+	char dead[4200];
+	size_t n, nd;
 	char **ids = list_ids(dir, &n);
 
+	snprintf(dead, sizeof dead, "%s/dead", dir);
+	char **dids = list_ids(dead, &nd);
 	if (n == 0 && !s->json)
 		fprintf(out, "the queue (%s) is empty\n", dir);
 	for (size_t i = 0; i < n; i++) {
-		char path[4200];
-		struct entry en;
-		struct stat st;
-		snprintf(path, sizeof path, "%s/%s.env", dir, ids[i]);
-		if (read_env(path, &en) < 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s.msg", dir, ids[i]);
-		long size = stat(path, &st) == 0 ? (long)st.st_size : -1;
-		if (s->json) {
-			struct mp_json j;
-			mp_json_init(&j, out, 0);
-			mp_json_begin_object(&j, NULL);
-			mp_json_string(&j, "type", "queued");
-			mp_json_string(&j, "id", ids[i]);
-			mp_json_int(&j, "bytes", size);
-			mp_json_string(&j, "from", en.from);
-			mp_json_string(&j, "account", en.account[0] ? en.account : NULL);
-			mp_json_int(&j, "attempts", en.attempts);
-			mp_json_int(&j, "created", en.created);
-			mp_json_int(&j, "next", en.next);
-			mp_json_begin_array(&j, "recipients");
-			for (size_t k = 0; k < en.n; k++)
-				mp_json_string(&j, NULL, en.r[k].addr);
-			mp_json_end_array(&j);
-			mp_json_string(&j, "last_error", en.error[0] ? en.error : NULL);
-			mp_json_end_object(&j);
-			mp_json_finish(&j);
-			free_entry(&en);
-			free(ids[i]);
-			continue;
-		}
-		fprintf(out, "%s  %ld bytes  from <%s>  %d attempt%s, next in %lds\n", ids[i], size,
-		        en.from, en.attempts, en.attempts == 1 ? "" : "s",
-		        en.next > time(NULL) ? en.next - (long)time(NULL) : 0);
-		for (size_t k = 0; k < en.n; k++)
-			fprintf(out, "    to <%s>\n", en.r[k].addr);
-		if (en.error[0])
-			fprintf(out, "    last error: %s\n", en.error);
-		free_entry(&en);
+		list_one(s, dir, ids[i], "queued", out);
 		free(ids[i]);
 	}
+	if (nd && !s->json)
+		fprintf(out,
+		        "dead letters in %s (their failure notice could not be delivered; "
+		        "msend -q --retry-dead ID sends one again, msend --drop ID deletes it):\n",
+		        dead);
+	for (size_t i = 0; i < nd; i++) {
+		list_one(s, dead, dids[i], "dead", out);
+		free(dids[i]);
+	}
 	free(ids);
+	free(dids);
 	return 0;
+}
+
+/* an ID as queue_add makes them: nothing that leaves the directory */
+static int valid_id(const char *id)
+{
+	if (!*id || strlen(id) > 100)
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f') && *p != '.')
+			return 0;
+	return id[0] != '.';
+}
+
+void queue_revive(const struct settings *s, const char *id)
+{
+	const char *dir = queue_dir(s);
+	char env[4400], msg[4400], denv[4400], dmsg[4400];
+	struct entry en;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	if (!valid_id(id))
+		mp_die(EX_USAGE, "--retry-dead: '%s' is not a queue ID", id);
+	snprintf(denv, sizeof denv, "%s/dead/%s.env", dir, id);
+	snprintf(dmsg, sizeof dmsg, "%s/dead/%s.msg", dir, id);
+	snprintf(env, sizeof env, "%s/%s.env", dir, id);
+	snprintf(msg, sizeof msg, "%s/%s.msg", dir, id);
+	if (read_env(denv, &en) < 0)
+		mp_die(EX_NOINPUT, "%s: no such dead letter (msend -bp lists them)", id);
+	/* a new life: due now, and as young as a new message */
+	if (rename(dmsg, msg) < 0 ||
+	    write_env(dir, id, en.account[0] ? en.account : NULL, en.route.data, en.from, en.r,
+	              en.n, (long)time(NULL), 1, 0, en.error, en.strip_bcc, &en.dsn, &e) < 0)
+		mp_die(EX_CANTCREAT, "%s: %s", id, e.msg[0] ? e.msg : strerror(errno));
+	unlink(denv);
+	mp_fsync_dir(dir, NULL);
+	free_entry(&en);
+}
+
+int queue_drop(const struct settings *s, const char *id)
+{
+	const char *dir = queue_dir(s);
+	char path[4400];
+	const char *where[] = {"", "/dead"};
+
+	if (!valid_id(id))
+		mp_die(EX_USAGE, "--drop: '%s' is not a queue ID", id);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s%s/%s.env", dir, where[i], id);
+		if (unlink(path) < 0)
+			continue;
+		snprintf(path, sizeof path, "%s%s/%s.msg", dir, where[i], id);
+		unlink(path);
+		printf("%s: deleted\n", id);
+		return 0;
+	}
+	mp_warn("%s: no such entry in %s (msend -bp lists them)", id, dir);
+	return EX_NOINPUT;
 }
 
 /* a due entry, with the settings it goes with and the destination it
@@ -309,7 +403,10 @@ static char *dest_key(const struct due *d)
 
 	mp_buf_printf(&b, "%s\n", d->en.account);
 	if (!d->use->direct) {
-		mp_buf_puts(&b, "relay");
+		const struct settings *u = d->use;
+		mp_buf_printf(&b, "relay %s %d %d %d %s %s %s", u->server, u->port, u->tls,
+		              u->no_tls, u->ca_file ? u->ca_file : "",
+		              u->fingerprint ? u->fingerprint : "", u->user ? u->user : "");
 	} else {
 		for (size_t i = 0; i < d->en.n; i++) {
 			const char *at = strrchr(d->en.r[i].addr, '@');
@@ -335,9 +432,10 @@ static char *dest_key(const struct due *d)
 /* the sender hears of what failed for good (and, when the queue gives
  * up, of what still waited): before the entry goes, so a crash between
  * the two may send a notice twice, never none */
-static void notice(const struct settings *s, struct pool *pl, const char *id, struct message *m,
-                   const struct entry *en, int give_up)
+static int notice(const struct settings *s, struct pool *pl, const char *id, struct message *m,
+                  const struct entry *en, int give_up, char *why, size_t whysz)
 {
+	int rc = 0;
 	struct rcpt *bad = mp_xmalloc((en->n ? en->n : 1) * sizeof *bad);
 	size_t nb = 0;
 	struct mp_err e;
@@ -346,9 +444,50 @@ static void notice(const struct settings *s, struct pool *pl, const char *id, st
 		if ((en->r[k].done && en->r[k].code / 100 != 2) || (give_up && !en->r[k].done))
 			bad[nb++] = en->r[k];
 	mp_err_clear(&e);
-	if (nb && dsn_notify(s, pl, m->fd, en->from, bad, nb, give_up, m->msgid, &e) < 0)
-		mp_warn("%s: failure notice: %s", id, e.msg);
+	if (nb && (rc = dsn_notify(s, pl, m->fd, en->from, bad, nb, give_up, m->msgid, &e)) != 0) {
+		if (rc < 0)
+			mp_warn("%s: failure notice: %s", id, e.msg);
+		snprintf(why, whysz, "%s", e.msg);
+	}
 	free(bad);
+	return rc;
+}
+
+/* an entry whose failure notice could not go: kept in QUEUE/dead with the
+ * recipients that did not get it, never deleted (-bp lists it) */
+static int bury(const char *dir, const char *id, struct entry *en, const char *why)
+{
+	char dead[4200], from[4400], to[4400];
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	snprintf(dead, sizeof dead, "%s/dead", dir);
+	for (size_t k = 0; k < en->n; k++)
+		if (en->r[k].code / 100 != 2)
+			en->r[k].done = 0;
+	if (mkdirs(dead) < 0 || write_env(dead, id, en->account[0] ? en->account : NULL,
+	                                  en->route.data, en->from, en->r, en->n, en->created,
+	                                  en->attempts, 0, why, en->strip_bcc, &en->dsn, &e) < 0) {
+		mp_warn("%s: cannot keep it in %s (%s); left queued", id, dead,
+		        e.msg[0] ? e.msg : strerror(errno));
+		return -1;
+	}
+	snprintf(from, sizeof from, "%s/%s.msg", dir, id);
+	snprintf(to, sizeof to, "%s/%s.msg", dead, id);
+	if (rename(from, to) < 0) {
+		mp_warn("%s: %s: %s; left queued", id, to, strerror(errno));
+		snprintf(to, sizeof to, "%s/%s.env", dead, id);
+		unlink(to);
+		return -1;
+	}
+	snprintf(from, sizeof from, "%s/%s.env", dir, id);
+	unlink(from);
+	mp_fsync_dir(dead, NULL);
+	mp_fsync_dir(dir, NULL);
+	mp_warn("%s: kept as a dead letter in %s: %s (msend -q --retry-dead %s sends it again, "
+	        "msend --drop %s deletes it)",
+	        id, dead, why, id, id);
+	return 0;
 }
 
 /* one entry over the group's connections: removed once every recipient
@@ -401,14 +540,19 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	if (rc == 0 || give_up) {
 		if (waiting)
 			mp_warn("%s: gave up after %ld s: %s", id, age, en->error);
-		notice(use, pl, id, &m, en, give_up);
-		/* the envelope first: a crash now leaves an orphan message,
-		 * never a second delivery */
-		unlink(env);
-		unlink(msg);
-		mp_fsync_dir(dir, NULL);
-		printf("%s: %zu delivered, %zu failed%s\n", id, sent, failed,
-		       waiting ? ", the rest given up" : "");
+		char why[300] = "";
+		int dead = notice(use, pl, id, &m, en, give_up, why, sizeof why) != 0;
+		if (dead) {
+			bury(dir, id, en, why);
+		} else {
+			/* the envelope first: a crash now leaves an orphan
+			 * message, never a second delivery */
+			unlink(env);
+			unlink(msg);
+			mp_fsync_dir(dir, NULL);
+		}
+		printf("%s: %zu delivered, %zu failed%s%s\n", id, sent, failed,
+		       waiting ? ", the rest given up" : "", dead ? "; a dead letter" : "");
 		if (failed || waiting)
 			*worst = EX_UNAVAILABLE;
 	} else {
@@ -416,9 +560,10 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 		for (size_t k = 0; k < en->n; k++)
 			if (!en->r[k].done && en->r[k].text[0])
 				last = en->r[k].text;
-		write_env(dir, id, en->account[0] ? en->account : NULL, en->from, en->r, en->n,
-		          en->created, en->attempts + 1, (long)time(NULL) + backoff(en->attempts),
-		          last, en->strip_bcc, &en->dsn, &e);
+		write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data, en->from,
+		          en->r, en->n, en->created, en->attempts + 1,
+		          (long)time(NULL) + backoff(en->attempts), last, en->strip_bcc, &en->dsn,
+		          &e);
 		printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", id, sent, failed,
 		       waiting, last);
 		if (!*worst)
@@ -469,6 +614,8 @@ int queue_flush(const struct settings *s)
 				continue;
 			}
 			d->use = &d->as;
+		} else if (!d->en.account[0] && settings_route(s, d->en.route.data, &d->as) == 0) {
+			d->use = &d->as; /* the relay (and TLS) it was sent for */
 		}
 		d->key = dest_key(d);
 		nd++;

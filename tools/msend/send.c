@@ -372,6 +372,14 @@ static int relay(const struct settings *s, struct message *m, const char *from, 
 		port = s->port ? s->port : (s->tls ? 465 : 587);
 	snprintf(where, sizeof where, "%s port %d", host, port);
 	fd = mp_net_connect(host, port, 0, s->timeout_ms, NULL, 0, e);
+	if (fd < 0 && e->code == EX_NOHOST) {
+		/* NXDOMAIN: no such relay, a mistake no wait mends (68, not
+		 * queued); SERVFAIL or a time-out was EX_TEMPFAIL and waits */
+		char why[sizeof e->msg];
+		snprintf(why, sizeof why, "%s", e->msg);
+		mp_err_set(e, EX_NOHOST, "relay %s: no such host (%s)", host, why);
+		return -1;
+	}
 	if (fd < 0) {
 		send_session_failed(r, n, e, where, 0);
 		return 0;

@@ -2,6 +2,8 @@
  * account (mailpipe(5)) over the defaults; also for the queue, which asks
  * for the settings of the account an entry was sent with. */
 #include <fnmatch.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ static struct mp_conf conf;
 static struct settings cmdline; /* what the command line said */
 static int cl_notls;
 static char *o_env_password; /* MSEND_PASSWORD */
+static int cl_route;         /* the command line names an account or a way */
 
 void settings_check_auth(const char *a, const char *where)
 {
@@ -113,6 +116,8 @@ static void apply_account(const struct mp_account *a, struct settings *s, int *n
 		} else if (ec && strcmp(k, "from") == 0) {
 			/* a pattern (*@example.org) only chooses the account */
 			ec->from = strpbrk(v, "*?[") ? NULL : v;
+		} else if (ec && strcmp(k, "read_envelope_from") == 0) {
+			ec->read_envelope_from = mp_conf_onoff(&conf, kv);
 		} else if (ec && strcmp(k, "force_from") == 0) {
 			ec->force_from = mp_conf_onoff(&conf, kv);
 		} else if (ec && strcmp(k, "maildomain") == 0) {
@@ -157,6 +162,117 @@ int settings_account(const char *name, struct settings *out)
 	return 0;
 }
 
+/* ------------------------------------------------------------ the route */
+
+/* what a queued message sent without an account remembers of how it was
+ * to go: the relay, TLS and AUTH settings (never a password) */
+enum { R_STR, R_INT };
+static const struct {
+	const char *key;
+	int type;
+	size_t off;
+	int cmdline_wins; /* the flush's command line may replace it (a CA file) */
+} route_keys[] = {
+#define RS(k, f, w)                                                                                \
+	{                                                                                          \
+		k, R_STR, offsetof(struct settings, f), w                                          \
+	}
+#define RI(k, f)                                                                                   \
+	{                                                                                          \
+		k, R_INT, offsetof(struct settings, f), 0                                          \
+	}
+    RS("server", server, 0),
+    RI("port", port),
+    RI("tls", tls),
+    RI("starttls", starttls),
+    RI("no-tls", no_tls),
+    RI("tls-required", tls_required),
+    RI("direct", direct),
+    RI("mx-port", mx_port),
+    RS("dns-server", dns_server, 0),
+    RI("auth-plaintext", auth_plaintext),
+    RS("ca-file", ca_file, 1),
+    RS("fingerprint", fingerprint, 1),
+    RS("cert-file", cert_file, 1),
+    RS("key-file", key_file, 1),
+    RS("auth", auth, 1),
+    RS("user", user, 1),
+    RS("password-eval", password_eval, 1),
+    RS("helo", helo, 1),
+#undef RS
+#undef RI
+};
+#define ROUTE_N (sizeof route_keys / sizeof route_keys[0])
+static const char *route_file_keys[] = {"ca-file", "cert-file", "key-file"};
+static char **route_mem; /* the strings of settings_route's answers */
+static size_t route_nmem;
+
+void settings_route_write(const struct settings *s, struct mp_buf *b)
+{
+	for (size_t i = 0; i < ROUTE_N; i++) {
+		const char *p = (const char *)s + route_keys[i].off;
+		if (route_keys[i].type == R_INT) {
+			mp_buf_printf(b, "route-%s %d\n", route_keys[i].key, *(const int *)p);
+			continue;
+		}
+		const char *v = *(const char *const *)p;
+		char abs[4096];
+		if (!v || strpbrk(v, "\r\n"))
+			continue;
+		for (size_t k = 0; k < 3; k++) /* a flush may run elsewhere */
+			if (strcmp(route_keys[i].key, route_file_keys[k]) == 0 && v[0] != '/' &&
+			    realpath(v, abs))
+				v = abs;
+		mp_buf_printf(b, "route-%s %s\n", route_keys[i].key, v);
+	}
+}
+
+int settings_route(const struct settings *flush, const char *lines, struct settings *out)
+{
+	if (!lines || !*lines || cl_route)
+		return 1; /* the flush's command line names the way: all go so */
+	*out = *flush;
+	out->account = NULL;
+	out->password = NULL; /* no account's password goes elsewhere */
+	for (size_t i = 0; i < ROUTE_N; i++) {
+		char *p = (char *)out + route_keys[i].off;
+		const char *c = (const char *)&cmdline + route_keys[i].off;
+		if (route_keys[i].type == R_INT)
+			*(int *)p = 0;
+		else
+			*(const char **)p =
+			    route_keys[i].cmdline_wins ? *(const char *const *)c : NULL;
+	}
+	for (const char *l = lines; *l;) {
+		size_t len = strcspn(l, "\n");
+		for (size_t i = 0; i < ROUTE_N; i++) {
+			size_t kl = strlen(route_keys[i].key);
+			if (len < 7 + kl || strncmp(l, "route-", 6) != 0 ||
+			    strncmp(l + 6, route_keys[i].key, kl) != 0 || l[6 + kl] != ' ')
+				continue;
+			char *v = mp_xmalloc(len - 6 - kl);
+			memcpy(v, l + 7 + kl, len - 7 - kl);
+			v[len - 7 - kl] = '\0';
+			char *p = (char *)out + route_keys[i].off;
+			if (route_keys[i].type == R_INT) {
+				*(int *)p = atoi(v);
+				free(v);
+			} else if (*(const char **)p) {
+				free(v); /* the command line's */
+			} else {
+				*(const char **)p = v;
+				route_mem =
+				    mp_xrealloc(route_mem, (route_nmem + 1) * sizeof *route_mem);
+				route_mem[route_nmem++] = v;
+			}
+		}
+		l += len + (l[len] == '\n');
+	}
+	if (!out->helo)
+		out->helo = flush->helo;
+	return 0;
+}
+
 /* the account for this message: -a NAME, else the first whose from
  * matches the -f sender (a pattern: *@example.org), else "default" */
 static const struct mp_account *choose_account(const char *name, const char *from)
@@ -191,6 +307,7 @@ void settings_init(const struct options *o, struct settings *s, struct envcfg *e
 	s->env_password = o_env_password;
 	cmdline = *s;
 	cl_notls = no_tls;
+	cl_route = o->account || o->s.server || o->s.direct;
 	const struct mp_account *acct = choose_account(o->account, o->from);
 	if (acct)
 		apply_account(acct, s, &no_tls, ec);
@@ -209,5 +326,10 @@ void settings_free(void)
 		memset(o_env_password, 0, strlen(o_env_password));
 	free(o_env_password);
 	o_env_password = NULL;
+	for (size_t i = 0; i < route_nmem; i++)
+		free(route_mem[i]);
+	free(route_mem);
+	route_mem = NULL;
+	route_nmem = 0;
 	mp_conf_free(&conf);
 }

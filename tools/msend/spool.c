@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "io.h"
 #include "mime.h"
 #include "msend.h"
@@ -48,6 +49,12 @@ int spool(int tflag, const char *from, struct addrs *rcpts, struct message *m)
 		else if (strcasecmp(name, "Message-ID") == 0) {
 			have_id = 1;
 			snprintf(m->msgid, sizeof m->msgid, "%s", v);
+		} else if (strcasecmp(name, "From") == 0 && !m->hdr_from[0]) {
+			struct mp_addrlist al = {0};
+			mp_addr_parse(v, &al); /* the sender's address, as common reads it */
+			if (al.n && strlen(al.v[0].addr) < sizeof m->hdr_from)
+				snprintf(m->hdr_from, sizeof m->hdr_from, "%s", al.v[0].addr);
+			mp_addr_free(&al);
 		} else if (tflag && (strcasecmp(name, "To") == 0 || strcasecmp(name, "Cc") == 0 ||
 		                     strcasecmp(name, "Bcc") == 0))
 			rcpt_header(rcpts, v);

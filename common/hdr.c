@@ -199,7 +199,8 @@ static size_t parse_eword(const char *s, size_t n, struct eword *w)
 	for (k = i + 3; k + 1 < n; k++) {
 		if (s[k] == '?' && s[k + 1] == '=')
 			break;
-		if (s[k] <= ' ' || s[k] >= 127)
+		/* RFC 2047 §2: no "?" and no white space in encoded-text */
+		if (s[k] == '?' || s[k] <= ' ' || s[k] >= 127)
 			return 0;
 	}
 	if (k + 1 >= n)

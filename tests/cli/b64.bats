@@ -710,6 +710,16 @@ check_words() {
     bytes out 'x \357\277\275 y\n'
 }
 
+@test "--word -d: a '?' inside the encoded-text makes no encoded-word; it stays as it stands" {
+    # RFC 2047 2: encoded-text may not hold "?"
+    xrunp '=?utf-8?Q?a?b?=\n' "$B64" -d --word
+    expect_fail 0 ""
+    bytes out '=?utf-8?Q?a?b?=\n'
+    xrunp '=?utf-8?B?YQ?b?= =?utf-8?Q?c?=\n' "$B64" -d --word
+    expect_fail 0 ""
+    bytes out '=?utf-8?B?YQ?b?= c\n'
+}
+
 # ---------------------------------------------------------------- command line
 
 @test "usage errors exit 64 with a one-line message" {

@@ -131,6 +131,16 @@ EOF
     assert_output "a $lit"
 }
 
+@test "RFC 2047: a '?' inside the encoded-text makes no encoded-word; it is shown as it stands" {
+    # RFC 2047 2: encoded-text may not hold "?", so =?utf-8?Q?a?b?= is text
+    run --separate-stderr bash -c 'printf "Subject: =?utf-8?Q?a?b?=\n\nx\n" | "$1" -f subject' _ "$MPARSE"
+    assert_success
+    assert_output '=?utf-8?Q?a?b?='
+    # next to a real word, the word is still decoded
+    run --separate-stderr bash -c 'printf "Subject: =?utf-8?Q?a?b?= =?utf-8?Q?c?=\n\nx\n" | "$1" -f subject' _ "$MPARSE"
+    assert_output '=?utf-8?Q?a?b?= c'
+}
+
 @test "-f: repeatable, case-insensitive, every occurrence, unfolded; --raw leaves words encoded" {
     mp -f subject -f FROM encoded-words.eml
     assert_success

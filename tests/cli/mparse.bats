@@ -217,6 +217,27 @@ EOF
     assert_output 'john.doe@example.com'
 }
 
+@test "-a: a quoted local part without angle brackets keeps its quotes and its space" {
+    run --separate-stderr bash -c 'printf "To: \"a b\"@x.org, c@x.org\n\nx\n" | "$1" -a' _ "$MPARSE"
+    assert_success
+    assert_output $'"a b"@x.org\nc@x.org'
+    [ -z "$stderr" ] || fail "unexpected stderr: $stderr"
+    # the same with <>, and obsolete CFWS around it still taken out
+    run --separate-stderr bash -c 'printf "To: <\"a b\"@x.org>, \"d. e\" . f @ x.org\n\nx\n" | "$1" -a --addr-only' _ "$MPARSE"
+    assert_output $'"a b"@x.org\n"d. e".f@x.org'
+}
+
+@test "-a: comments inside an addr-spec are CFWS, not part of the address (RFC 5322 A.5)" {
+    run --separate-stderr bash -c 'printf "To: <pete(c)@silly.test>\n\nx\n" | "$1" -a' _ "$MPARSE"
+    assert_success
+    assert_output 'pete@silly.test'
+    # RFC 5322 Appendix A.5, and the comment before the domain of A.5's Chris
+    run --separate-stderr bash -c 'printf "From: Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>\nCc: Chris Jones <c@(Chris'"'"'s host.)public.example>\n\nx\n" | "$1" -a' _ "$MPARSE"
+    assert_success
+    assert_output $'Pete <pete@silly.test>\nChris Jones <c@public.example>'
+    [ -z "$stderr" ] || fail "unexpected stderr: $stderr"
+}
+
 @test "bug: -a: an unbalanced quote gives what can be recovered, without brackets, and a warning" {
     mp --addr=To unbalanced.eml
     assert_success

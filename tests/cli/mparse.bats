@@ -378,6 +378,32 @@ EOF
 
 # ---------------------------------------------------------------- parts and text
 
+@test "bad UTF-8: one U+FFFD per maximal subpart (Unicode 3.9) in -f, --text, --bodies and RFC 2231 names" {
+    # Unicode Table 3-8: 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 is
+    # a FFFD FFFD FFFD b FFFD c FFFD FFFD d (as Python and WHATWG decode it)
+    local bad='a\361\200\200\341\200\302b\200c\200\277d' want='a���b�c��d'
+    {
+        printf 'Subject: =?utf-8?B?YfGAgOGAwmKAY4C/ZA==?=\nMIME-Version: 1.0\n'
+        printf 'Content-Type: multipart/mixed; boundary=b\n\n--b\n'
+        printf 'Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n'
+        printf "$bad\\n--b\\n"
+        printf 'Content-Type: application/octet-stream\nContent-Disposition: attachment;\n'
+        printf " filename*=utf-8''a%%F1%%80%%80%%E1%%80%%C2b%%80c%%80%%BFd.bin\\n\\nxyz\\n--b--\\n"
+    } >bad-utf8.eml
+    mp -f subject bad-utf8.eml
+    assert_success
+    assert_output "$want"
+    mp --text bad-utf8.eml
+    assert_success
+    assert_output "$want"
+    mp -j --bodies bad-utf8.eml
+    assert_success
+    run jq -r '.parts[] | select(.part == "1") | .body' <<<"$output"
+    assert_output "$want"
+    mp -t bad-utf8.eml
+    assert_line --index 2 "  2        application/octet-stream  7bit  3 bytes  \"$want.bin\""
+}
+
 @test "-p N: the decoded bytes of a part, byte for byte" {
     mp -p 2 mixed.eml
     assert_success

@@ -266,6 +266,7 @@ static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 		mp_param_get(ct, "boundary", p->boundary, sizeof p->boundary);
 		mp_param_get(ct, "name", p->filename, sizeof p->filename);
 	}
+	p->external = strcmp(p->type, "message/external-body") == 0;
 	if (!p->charset[0] && strncmp(p->type, "text/", 5) == 0)
 		strcpy(p->charset, "us-ascii");
 	if (cte) {
@@ -280,6 +281,15 @@ static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 		if (mp_param_get(cd, "filename", fn, sizeof fn) == 0)
 			snprintf(p->filename, sizeof p->filename, "%s", fn);
 	}
+}
+
+int mp_mime_attachment(const struct mp_part *p)
+{
+	if (p->container || p->external)
+		return 0;
+	if (strcmp(p->disposition, "attachment") == 0)
+		return 1;
+	return p->filename[0] && strncmp(p->type, "text/", 5) != 0;
 }
 
 /* ---------------------------------------------------------------- walking */

@@ -498,6 +498,31 @@ EOF
     cmp <(printf '\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020') out2/figures.bin
 }
 
+@test "-x: a message/external-body is listed in -t and -j but writes no phantom file" {
+    # RFC 2046 5.2.3: its name= names a remote file; its body is only the
+    # header of that data
+    printf '%s\n' 'MIME-Version: 1.0' 'Content-Type: multipart/mixed; boundary=b' '' '--b' \
+        'Content-Type: text/plain' '' 'see the file' '--b' \
+        'Content-Type: message/external-body; access-type=URL;' \
+        ' URL="https://example.org/big.tar"; name="big.tar"' '' \
+        'Content-Type: application/x-tar' '' '--b' \
+        'Content-Type: application/pdf; name="real.pdf"' 'Content-Transfer-Encoding: base64' '' \
+        'JVBERi0=' '--b--' >ext.eml
+    mp -t ext.eml
+    assert_success
+    no_stderr
+    assert_line --index 2 '  2        message/external-body  7bit  32 bytes  "big.tar"'
+    mp -j ext.eml
+    run jq -r '.parts[] | select(.part != "") | .part + " " + .type' <<<"$output"
+    assert_output $'1 text/plain\n2 message/external-body\n3 application/pdf'
+    mp -x out ext.eml
+    assert_success
+    assert_output 'out/real.pdf'
+    assert_equal "$stderr" 'mparse: ext.eml: part 2: message/external-body names data kept elsewhere: nothing to extract'
+    run ls out
+    assert_output 'real.pdf'
+}
+
 @test "-x never overwrites: a second run writes 'name (1).ext', a third 'name (2).ext'" {
     mp -x out mixed.eml
     assert_success

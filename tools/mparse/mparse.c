@@ -305,15 +305,6 @@ static FILE *safe_create(const char *dir, const char *want, char *path, size_t n
 	return NULL;
 }
 
-static int is_attachment(const struct mp_part *p)
-{
-	if (p->container)
-		return 0;
-	if (strcmp(p->disposition, "attachment") == 0)
-		return 1;
-	return p->filename[0] && strncmp(p->type, "text/", 5) != 0;
-}
-
 static char xpath[4096];
 
 static void tree_line(struct mp_buf *b, const struct mp_part *p)
@@ -419,7 +410,11 @@ static int on_part(struct mp_walker *w, struct mp_part *p)
 			O.out = spool();
 		break;
 	case M_EXTRACT:
-		if (is_attachment(p)) {
+		if (p->external)
+			mp_warn("%s: part %s: message/external-body names data kept elsewhere: "
+			        "nothing to extract",
+			        w->name, p->num);
+		if (mp_mime_attachment(p)) {
 			O.out = safe_create(O.dir, p->filename[0] ? p->filename : "attachment",
 			                    xpath, sizeof xpath);
 			if (!O.out)
@@ -596,10 +591,10 @@ static int header_mode(void)
 static int one(const char *name, const struct mp_msgsrc *src)
 {
 	struct mp_walker w = {.on_header = on_header,
-	                   .on_part = on_part,
-	                   .on_data = on_data,
-	                   .on_end = on_end,
-	                   .name = name};
+	                      .on_part = on_part,
+	                      .on_data = on_data,
+	                      .on_end = on_end,
+	                      .name = name};
 	struct mp_err e;
 
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||

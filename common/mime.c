@@ -344,8 +344,28 @@ MP_PRINTF(2, 3) static void warn(struct walk *k, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* could the line (or its first segment, when not whole) start a field: a
+ * name of printable characters, then white space (obsolete syntax) and a
+ * colon? */
+static int field_start(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (unsigned char)s[i] > ' ' && (unsigned char)s[i] < 127 && s[i] != ':')
+		i++;
+	if (i == n)
+		return i > 0 && s[n - 1] != '\n'; /* a long name cut by the segment */
+	if (i == 0)
+		return 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i == n || s[i] == ':';
+}
+
 /* the header block up to the blank line (or a boundary of an enclosing
  * multipart, which is left for the body to find); folded lines unfolded.
+ * A line that is no field and no continuation ends the header there: it
+ * is the first line of the body (as Python's email and mblaze read it).
  * Past MP_HDR_MAX bytes the block is read to its end but no longer kept. */
 static void read_header(struct walk *k, struct mp_header *h)
 {
@@ -360,6 +380,16 @@ static void read_header(struct walk *k, struct mp_header *h)
 		if (k->nb && is_boundary(k)) {
 			r->have = 1; /* the body (empty) ends at it */
 			k->hit = -1;
+			break;
+		}
+		if (r->bol && r->seg[0] != ' ' && r->seg[0] != '\t' &&
+		    !(r->len >= 5 && memcmp(r->seg, "From ", 5) == 0 && h->n == 0 && !cur.len) &&
+		    !field_start(r->seg, r->len)) {
+			warn(k,
+			     "line %ld: not a header field (no name and colon): the header ends "
+			     "there and the body starts with it",
+			     r->line);
+			r->have = 1;
 			break;
 		}
 		if (h->truncated)

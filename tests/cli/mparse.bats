@@ -1307,6 +1307,24 @@ EOF
     [[ $stderr == "mparse: stdin: "* ]] || fail "expected a warning about the line, got: '$stderr'"
 }
 
+@test "a header line that is no field ends the header: it and the lines after it are the body, with a warning" {
+    # as Python's email (MissingHeaderBodySeparatorDefect) and mblaze read it
+    printf 'Subject: s\nthis line has no colon\n  and a continuation\nTo: b@example.org\n\nbody\n' >nofield.eml
+    mp --text nofield.eml
+    assert_success
+    assert_output $'this line has no colon\n  and a continuation\nTo: b@example.org\n\nbody'
+    assert_equal "$stderr" 'mparse: nofield.eml: line 2: not a header field (no name and colon): the header ends there and the body starts with it'
+    mp -f subject -f to nofield.eml
+    assert_output 's'
+    # in a part's header too; "Subject :" (obsolete syntax) stays a field
+    printf '%s\n' 'Content-Type: multipart/mixed; boundary=b' '' '--b' 'Content-Type: text/plain' \
+        'Content-Description : fine' 'Dear Bob,' 'X-Not: a field here' '' 'text' '--b--' >nofield2.eml
+    mp -p 1 nofield2.eml
+    assert_success
+    assert_output $'Dear Bob,\nX-Not: a field here\n\ntext'
+    assert_equal "$stderr" 'mparse: nofield2.eml: line 6: not a header field (no name and colon): the header ends there and the body starts with it'
+}
+
 # ---------------------------------------------------------------- the oracle
 
 # oracle ARGS...: helpers/mparse_oracle.py, which must find no mismatch

@@ -351,6 +351,51 @@ EOF
     assert_equal "$(printf 'tail bytes\n' | md5sum)" "$("$MPARSE" -p 2 missing-close.eml 2>/dev/null | md5sum)"
 }
 
+@test "a multipart with no boundary line at all: its body is shown as text, with a warning" {
+    # Python's email: StartBoundaryNotFoundDefect, the body is the payload
+    printf '%s\n' 'Subject: x' 'Content-Type: multipart/mixed; boundary="b"' '' \
+        'Hello Bob,' 'this was sent as multipart but has no boundary.' >noboundary.eml
+    mp --text noboundary.eml
+    assert_success
+    assert_output $'Hello Bob,\nthis was sent as multipart but has no boundary.'
+    assert_equal "$stderr" 'mparse: noboundary.eml: line 4: multipart/mixed has no boundary line "--b": its body taken as text/plain'
+    mp -t noboundary.eml
+    assert_output '1        text/plain; charset=us-ascii  7bit  59 bytes'
+    # nested, before a boundary of the enclosing multipart: the parts after
+    # it are still read
+    printf '%s\n' 'Content-Type: multipart/mixed; boundary=A' '' '--A' \
+        'Content-Type: multipart/alternative; boundary=B' '' 'inner text' \
+        '--A' 'Content-Type: text/plain' '' 'outer' '--A--' >noboundary2.eml
+    mp -t noboundary2.eml
+    assert_success
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  10 bytes
+  2        text/plain; charset=us-ascii  7bit  5 bytes
+EOF
+    assert_equal "$stderr" 'mparse: noboundary2.eml: line 6: multipart/alternative has no boundary line "--B": its body taken as text/plain'
+    mp -p 1 noboundary2.eml
+    assert_output 'inner text'
+    # no boundary parameter at all: the same
+    printf 'Content-Type: multipart/mixed\n\nplain words\n' >noparam.eml
+    mp --text noparam.eml
+    assert_success
+    assert_output 'plain words'
+    assert_equal "$stderr" 'mparse: noparam.eml: multipart/mixed without a boundary: its body taken as text/plain'
+    # a preamble over 1 MiB is kept no longer: with a boundary after it the
+    # parts are read; without one, the warning says the body is not shown
+    { printf 'Content-Type: multipart/mixed; boundary=b\n\n'; head -c 1500000 /dev/zero | tr '\0' 'x' | fold -w 70; printf '\n'; } >bigpre.eml
+    cp bigpre.eml bigpre2.eml
+    printf '%s\n' '--b' '' 'part one' '--b--' >>bigpre2.eml
+    mp -t bigpre2.eml
+    assert_success
+    no_stderr
+    assert_line --index 1 '  1        text/plain; charset=us-ascii  7bit  8 bytes'
+    mp -t bigpre.eml
+    assert_success
+    assert_equal "$stderr" 'mparse: bigpre.eml: line 3: multipart/mixed has no boundary line "--b": its body, over 1024 KiB, is not shown'
+}
+
 @test "a part in an unknown charset is passed through, never dropped" {
     mp -t unknown-charset.eml
     assert_success

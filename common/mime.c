@@ -793,6 +793,7 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 
 	memset(&p, 0, sizeof p);
 	p.offset = k->r.off;
+	long line = k->r.have || !k->r.prev_nl ? k->r.line : k->r.line + 1; /* its first */
 	read_header(k, &h);
 	if (h.truncated)
 		warn(k, "a header block larger than %s: the rest ignored", "256 KiB");
@@ -823,6 +824,17 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 	}
 	int level = k->nb;
 	if (multi) {
+		for (int i = 0; i < level; i++)
+			if (strcmp(k->bounds[i], p.boundary) == 0) {
+				/* RFC 2046 5.1.1 forbids it; mailers do it: the
+				 * innermost takes the delimiters until it is closed */
+				warn(k,
+				     "line %ld: %s reuses the boundary \"%s\" of an enclosing "
+				     "multipart: its delimiters go to the inner one until it is "
+				     "closed",
+				     line, p.type, p.boundary);
+				break;
+			}
 		snprintf(k->bounds[k->nb++], sizeof k->bounds[0], "%s", p.boundary);
 		if (!preamble(k, &p, level)) {
 			k->nb = level;
@@ -853,7 +865,10 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 				break;
 		}
 		if (k->hit == level && k->hit_close) {
-			/* the epilogue, up to an outer boundary or the end */
+			/* the epilogue, up to an outer boundary or the end: its
+			 * own boundary is no longer one (a reused one is the
+			 * enclosing multipart's again) */
+			k->nb = level;
 			k->hit = -1;
 			while (next(&k->r) && !is_boundary(k))
 				;

@@ -351,6 +351,32 @@ EOF
     assert_equal "$(printf 'tail bytes\n' | md5sum)" "$("$MPARSE" -p 2 missing-close.eml 2>/dev/null | md5sum)"
 }
 
+@test "a nested multipart that reuses its parent's boundary: the outer parts after it are still read, with a warning" {
+    # RFC 2046 5.1.1 forbids it, but mailers send it; Python's email also
+    # finds part 2
+    printf '%s\n' 'Content-Type: multipart/mixed; boundary=A' '' '--A' \
+        'Content-Type: multipart/mixed; boundary=B' '' '--B' \
+        'Content-Type: multipart/alternative; boundary=B' '' '--B' 'Content-Type: text/x-a' '' 'a' \
+        '--B--' '--B--' '--A' 'Content-Type: text/plain' '' 'outer text' '--A--' >reused.eml
+    mp -t reused.eml
+    assert_success
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        multipart/mixed
+    1.1      multipart/alternative
+      1.1.1    text/x-a; charset=us-ascii  7bit  1 bytes
+  2        text/plain; charset=us-ascii  7bit  10 bytes
+EOF
+    assert_equal "$stderr" 'mparse: reused.eml: line 7: multipart/alternative reuses the boundary "B" of an enclosing multipart: its delimiters go to the inner one until it is closed'
+    mp -p 2 reused.eml
+    assert_output 'outer text'
+    mp --text reused.eml
+    assert_output 'outer text'
+    mp -j reused.eml
+    run jq -r '[.parts[].part | select(. != "")] | sort | join(" ")' <<<"$output"
+    assert_output '1 1.1 1.1.1 2'
+}
+
 @test "a multipart with no boundary line at all: its body is shown as text, with a warning" {
     # Python's email: StartBoundaryNotFoundDefect, the body is the payload
     printf '%s\n' 'Subject: x' 'Content-Type: multipart/mixed; boundary="b"' '' \

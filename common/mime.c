@@ -38,7 +38,7 @@ struct reader {
 	int capture, over, replay, again;
 	struct mp_buf kbuf;
 	struct kept *kv;
-	size_t nk, ik;
+	size_t nk, ik, kcap;
 	struct kept cur; /* the current segment at the replay's start */
 	const char *curseg;
 };
@@ -51,12 +51,17 @@ static void keep(struct reader *r)
 		r->over = 1;
 		return;
 	}
-	struct kept *v = realloc(r->kv, (r->nk + 1) * sizeof *v);
-	if (!v) {
-		r->over = 1;
-		return;
+	if (r->nk == r->kcap) {
+		size_t cap = r->kcap ? 2 * r->kcap : 64;
+		struct kept *v = realloc(r->kv, cap * sizeof *v);
+		if (!v) {
+			r->over = 1;
+			return;
+		}
+		r->kv = v;
+		r->kcap = cap;
 	}
-	r->kv = v;
+	struct kept *v = r->kv;
 	v[r->nk++] = (struct kept){r->kbuf.len - r->len, r->len, r->bol, r->line};
 }
 
@@ -65,7 +70,7 @@ static void keep_end(struct reader *r)
 	mp_buf_free(&r->kbuf);
 	free(r->kv);
 	r->kv = NULL;
-	r->nk = r->ik = 0;
+	r->nk = r->ik = r->kcap = 0;
 	r->capture = r->over = r->replay = 0;
 }
 
@@ -914,6 +919,7 @@ int mp_mime_walk(struct mp_walker *w, const struct mp_msgsrc *src, struct mp_err
 	k.r.prev_nl = 1;
 	k.hit = -1;
 	int rc = entity(&k, "", 1, 0, 0);
+	keep_end(&k.r); /* a replay that a callback stopped */
 	if (k.r.err)
 		return -1;
 	return rc < 0 ? rc : 0;

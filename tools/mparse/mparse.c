@@ -758,7 +758,8 @@ static int path_input(const char *path)
 	return ok;
 }
 
-int main(int argc, char **argv)
+/* the options into O; returns the index of the first input */
+static int parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
@@ -769,9 +770,8 @@ int main(int argc, char **argv)
 	    {"date", required_argument, NULL, 'D'},  {"mbox", no_argument, NULL, 'M'},
 	    {"bodies", no_argument, NULL, 'B'},      {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
-	int c, ok = 0;
+	int c;
 
-	mp_setprogname(argv[0]);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:a::tp:x:rjhV", lo, NULL)) != -1) {
 		switch (c) {
@@ -788,8 +788,7 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			O.addr_only = 1;
-			if (O.mode != M_ADDR)
-				O.mode = M_ADDR;
+			O.mode = M_ADDR;
 			break;
 		case 't': O.mode = M_TREE; break;
 		case 'p':
@@ -814,13 +813,17 @@ int main(int argc, char **argv)
 				       optarg);
 			O.date = (enum mp_date_form)c;
 			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
-	argc -= optind;
-	argv += optind;
+	return optind;
+}
+
+/* what the mode needs before the first input */
+static void prepare(void)
+{
 	if (O.mode == M_EXTRACT) {
 		struct stat st;
 		if (stat(O.dir, &st) < 0 && mkdir(O.dir, 0755) < 0)
@@ -828,9 +831,18 @@ int main(int argc, char **argv)
 	}
 	if (O.mode == M_JSON)
 		mp_json_init(&O.j, stdout, 0);
-	if (argc == 0)
+}
+
+int main(int argc, char **argv)
+{
+	int first, ok = 0;
+
+	mp_setprogname(argv[0]);
+	first = parse_args(argc, argv);
+	prepare();
+	if (first == argc)
 		ok = path_input("-");
-	for (int i = 0; i < argc; i++)
+	for (int i = first; i < argc; i++)
 		ok |= path_input(argv[i]);
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)

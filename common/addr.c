@@ -27,13 +27,19 @@ static int is_ws(char c)
 }
 
 /* obsolete CFWS around the dots and the at sign of an address (RFC 5322
- * 4.4, "john . doe @ example . com") is taken out */
+ * 4.4, "john . doe @ example . com") is taken out; never inside a quoted
+ * local part */
 static void obs_cfws(char *s)
 {
 	size_t j = 0;
+	int quote = 0;
 
 	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == ' ' || s[i] == '\t') {
+		if (quote && s[i] == '\\' && s[i + 1]) {
+			s[j++] = s[i++];
+		} else if (s[i] == '"') {
+			quote = !quote;
+		} else if (!quote && (s[i] == ' ' || s[i] == '\t')) {
 			size_t k = i;
 			while (s[k] == ' ' || s[k] == '\t')
 				k++;
@@ -70,10 +76,30 @@ static void push(struct mp_addrlist *l, const char *name, const char *addr)
 	l->n++;
 }
 
+/* the last space outside quotes, or NULL */
+static char *last_space(char *s)
+{
+	char *sp = NULL;
+	int quote = 0;
+
+	for (; *s; s++) {
+		if (quote && *s == '\\' && s[1])
+			s++;
+		else if (*s == '"')
+			quote = !quote;
+		else if (*s == ' ' && !quote)
+			sp = s;
+	}
+	return sp;
+}
+
 int mp_addr_parse(const char *v, struct mp_addrlist *l)
 {
-	char name[1024], addr[1024], comment[1024];
-	size_t nn = 0, na = 0, nc = 0;
+	/* name: the words outside <>, quotes taken off (a display name);
+	 * bare: the same words as written, quotes kept (an addr-spec without
+	 * <>, whose local part may be a quoted string, RFC 5322 3.4.1) */
+	char name[1024], addr[1024], comment[1024], bare[1024];
+	size_t nn = 0, na = 0, nc = 0, nb = 0;
 	int quote = 0, angle = 0, paren = 0, had_angle = 0, unbalanced = 0;
 	/* aq: a quoted local part inside <>; sp: the name ends in white space
 	 * (or a comment) outside quotes, so more of it adds nothing */
@@ -83,7 +109,7 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 	 * a <> has been seen (bqa); the state at qs is kept in qnn, qna, qnc,
 	 * qangle */
 	const char *qs = NULL;
-	size_t qnn = 0, qna = 0, qnc = 0;
+	size_t qnn = 0, qna = 0, qnc = 0, qnb = 0;
 	int qangle = 0, bq = 0, bqa = 0, retried = 0;
 
 	memset(l, 0, sizeof *l);
@@ -91,7 +117,7 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 		char c = *p;
 		if (c == '\0' && quote && qs && !retried) {
 			p = qs; /* p++ moves past the quote */
-			nn = qnn, na = qna, nc = qnc, had_angle = qangle;
+			nn = qnn, na = qna, nc = qnc, nb = qnb, had_angle = qangle;
 			quote = 0, sp = 0, bq = 1, unbalanced = 1, retried = 1;
 			continue;
 		}
@@ -103,23 +129,26 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 		else if (sep && angle)
 			sep = 0;
 		if (c == '\0' || (sep && !quote && !paren && (!bq || bqa))) {
-			name[nn] = addr[na] = comment[nc] = '\0';
+			name[nn] = addr[na] = comment[nc] = bare[nb] = '\0';
 			trim(name);
 			trim(addr);
 			trim(comment);
+			trim(bare);
 			if (!had_angle) {
-				/* "x@y (Name)" or a bare "x@y": the words are the address */
-				snprintf(addr, sizeof addr, "%s", name);
+				/* "x@y (Name)" or a bare "x@y": the words are the
+				 * address, a quoted local part with its quotes (but
+				 * an unbalanced quote read again as text has none) */
+				snprintf(addr, sizeof addr, "%s", bq ? name : bare);
 				snprintf(name, sizeof name, "%s", comment);
 				if (strchr(addr, '@'))
 					obs_cfws(addr);
 				/* strip spaces a bare address cannot have */
-				char *s = strrchr(addr, ' ');
+				char *s = bq ? strrchr(addr, ' ') : last_space(addr);
 				if (s && strchr(s, '@'))
 					memmove(addr, s + 1, strlen(s));
 			}
 			push(l, name, addr);
-			nn = na = nc = 0;
+			nn = na = nc = nb = 0;
 			had_angle = 0;
 			unbalanced |= quote || angle || paren || aq;
 			quote = angle = paren = aq = sp = bq = bqa = 0;
@@ -128,14 +157,20 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 			continue;
 		}
 		if (quote) {
-			if (c == '\\' && p[1])
+			if (c == '\\' && p[1]) {
+				if (nb + 1 < sizeof bare)
+					bare[nb++] = c;
 				c = *++p;
-			else if (c == '"') {
+			} else if (c == '"') {
 				quote = 0;
+				if (nb + 1 < sizeof bare)
+					bare[nb++] = c;
 				continue;
 			}
 			if (nn + 1 < sizeof name)
 				name[nn++] = c, sp = 0;
+			if (nb + 1 < sizeof bare)
+				bare[nb++] = c;
 			continue;
 		}
 		if (paren) {
@@ -150,6 +185,10 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 			continue;
 		}
 		if (angle) {
+			if (!aq && c == '(') {
+				paren = 1; /* CFWS inside the addr-spec (RFC 5322 3.2.2) */
+				continue;
+			}
 			if (aq && c == '\\' && p[1]) {
 				if (na + 2 < sizeof addr)
 					addr[na++] = c, addr[na++] = p[1];
@@ -170,7 +209,9 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 			c = *++p;
 		} else if (c == '"' && !bq) {
 			quote = 1;
-			qs = p, qnn = nn, qna = na, qnc = nc, qangle = had_angle;
+			qs = p, qnn = nn, qna = na, qnc = nc, qnb = nb, qangle = had_angle;
+			if (nb + 1 < sizeof bare)
+				bare[nb++] = c;
 			continue;
 		} else if (c == '(') {
 			paren = 1;
@@ -180,7 +221,7 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 			bqa = bq;
 			continue;
 		} else if (c == ':' && !bq && !had_angle && !memchr(name, '@', nn)) {
-			nn = 0; /* a group name: the members follow */
+			nn = nb = 0; /* a group name: the members follow */
 			sp = 0;
 			continue;
 		}
@@ -195,6 +236,8 @@ int mp_addr_parse(const char *v, struct mp_addrlist *l)
 		}
 		if (nn + 1 < sizeof name)
 			name[nn++] = c;
+		if (nb + 1 < sizeof bare)
+			bare[nb++] = c;
 	}
 	return unbalanced ? 1 : 0;
 }

@@ -7,38 +7,56 @@
 
 #include "codec.h"
 
-size_t mp_utf8_len(const unsigned char *s, size_t n)
+size_t mp_utf8_next(const unsigned char *s, size_t n, int *bad)
 {
 	unsigned c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range (Table 3-7) */
 	size_t len;
-	uint32_t cp;
 
+	*bad = 0;
 	if (c < 0x80)
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
+	if (c >= 0xc2 && c <= 0xdf)
 		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		len = 0;
 	for (size_t k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[k] & 0x3f);
+		/* the maximal subpart ends before the first byte that cannot
+		 * continue the sequence, or at the end of the input */
+		if (k >= n || s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf)) {
+			*bad = 1;
+			return k;
+		}
 	}
-	/* overlong forms, surrogates and beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
+	if (!len)
+		*bad = 1;
+	return len ? len : 1;
+}
+
+size_t mp_utf8_len(const unsigned char *s, size_t n)
+{
+	int bad;
+	size_t len = mp_utf8_next(s, n, &bad);
+
+	return bad ? 0 : len;
+}
+
+int mp_utf8_repair(const char *s, size_t n, struct mp_buf *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		int bad;
+		size_t len = mp_utf8_next(u + i, n - i, &bad);
+		if (bad ? mp_buf_append(out, "\xef\xbf\xbd", 3) : mp_buf_append(out, u + i, len))
+			return -1;
+		i += len;
+	}
+	return 0;
 }
 
 /* is c safe unencoded in a Q encoded-word anywhere (RFC 2047 §5 (3)) */
@@ -124,21 +142,13 @@ int mp_charset_to_utf8(const char *charset, const char *s, size_t n, unsigned fl
 	if (strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "us-ascii") == 0 ||
 	    strcasecmp(charset, "utf8") == 0) {
 		/* still check it: a mislabelled header must not pass as UTF-8 */
-		const unsigned char *u = (const unsigned char *)s;
-		for (size_t i = 0; i < n;) {
-			size_t len = mp_utf8_len(u + i, n - i);
-			if (len) {
-				if (mp_buf_append(out, u + i, len))
-					return mp_err_sys(e, EX_TEMPFAIL, "decoding");
-				i += len;
-				continue;
-			}
-			if (!(flags & MP_HDR_IGNORE))
-				return mp_err_set(e, EX_DATAERR, "invalid %s text", charset);
-			if (mp_buf_puts(out, "\xef\xbf\xbd"))
-				return mp_err_sys(e, EX_TEMPFAIL, "decoding");
-			i++;
-		}
+		if (!(flags & MP_HDR_IGNORE))
+			for (size_t i = 0, len; i < n; i += len)
+				if (!(len = mp_utf8_len((const unsigned char *)s + i, n - i)))
+					return mp_err_set(e, EX_DATAERR, "invalid %s text",
+					                  charset);
+		if (mp_utf8_repair(s, n, out))
+			return mp_err_sys(e, EX_TEMPFAIL, "decoding");
 		return 0;
 	}
 	cd = iconv_open("UTF-8", charset);
@@ -199,7 +209,8 @@ static size_t parse_eword(const char *s, size_t n, struct eword *w)
 	for (k = i + 3; k + 1 < n; k++) {
 		if (s[k] == '?' && s[k + 1] == '=')
 			break;
-		if (s[k] <= ' ' || s[k] >= 127)
+		/* RFC 2047 §2: no "?" and no white space in encoded-text */
+		if (s[k] == '?' || s[k] <= ' ' || s[k] >= 127)
 			return 0;
 	}
 	if (k + 1 >= n)

@@ -33,14 +33,14 @@ static void escaped(struct mp_json *j, const char *s, size_t n)
 			fputc((int)c, j->f);
 			i++;
 		} else {
-			size_t l = mp_utf8_len(u + i, n - i);
-			if (l) {
-				fwrite(u + i, 1, l, j->f);
-				i += l;
-			} else {
+			/* a maximal subpart of a bad sequence is one U+FFFD */
+			int bad;
+			size_t l = mp_utf8_next(u + i, n - i, &bad);
+			if (bad)
 				fputs("\xef\xbf\xbd", j->f);
-				i++;
-			}
+			else
+				fwrite(u + i, 1, l, j->f);
+			i += l;
 		}
 	}
 }

@@ -13,6 +13,15 @@
 
 /* ---------------------------------------------------------------- lines */
 
+/* a segment kept by a capture, to be read again */
+struct kept {
+	size_t off, len;
+	int bol;
+	long line;
+};
+
+#define MP_MIME_KEEP (1024 * 1024) /* the preamble kept while no boundary is seen */
+
 struct reader {
 	const struct mp_msgsrc *src;
 	const char *seg;
@@ -23,13 +32,83 @@ struct reader {
 	int prev_nl;   /* the segment before ended a line */
 	struct mp_err *e;
 	int err;
+	/* capture: the segments read are kept (up to MP_MIME_KEEP bytes, over
+	 * it over = 1 and nothing is); replay: they are read again, then the
+	 * segment that was current when the replay began, if again */
+	int capture, over, replay, again;
+	struct mp_buf kbuf;
+	struct kept *kv;
+	size_t nk, ik, kcap;
+	struct kept cur; /* the current segment at the replay's start */
+	const char *curseg;
 };
+
+static void keep(struct reader *r)
+{
+	if (!r->capture || r->over)
+		return;
+	if (r->kbuf.len + r->len > MP_MIME_KEEP || mp_buf_append(&r->kbuf, r->seg, r->len)) {
+		r->over = 1;
+		return;
+	}
+	if (r->nk == r->kcap) {
+		size_t cap = r->kcap ? 2 * r->kcap : 64;
+		struct kept *v = realloc(r->kv, cap * sizeof *v);
+		if (!v) {
+			r->over = 1;
+			return;
+		}
+		r->kv = v;
+		r->kcap = cap;
+	}
+	struct kept *v = r->kv;
+	v[r->nk++] = (struct kept){r->kbuf.len - r->len, r->len, r->bol, r->line};
+}
+
+static void keep_end(struct reader *r)
+{
+	mp_buf_free(&r->kbuf);
+	free(r->kv);
+	r->kv = NULL;
+	r->nk = r->ik = r->kcap = 0;
+	r->capture = r->over = r->replay = 0;
+}
+
+/* read the kept segments again; then the current one if again */
+static void replay(struct reader *r, int again)
+{
+	r->capture = 0;
+	r->replay = 1;
+	r->ik = 0;
+	r->again = again;
+	r->curseg = r->seg;
+	r->cur = (struct kept){0, r->len, r->bol, r->line};
+}
 
 static int next(struct reader *r)
 {
 	if (r->have) {
 		r->have = 0;
+		keep(r);
 		return 1;
+	}
+	if (r->replay) {
+		if (r->ik < r->nk) {
+			const struct kept *g = &r->kv[r->ik++];
+			r->seg = r->kbuf.data + g->off;
+			r->len = g->len;
+			r->bol = g->bol;
+			r->line = g->line;
+			return 1;
+		}
+		int again = r->again;
+		r->seg = r->curseg;
+		r->len = r->cur.len;
+		r->bol = r->cur.bol;
+		r->line = r->cur.line;
+		keep_end(r);
+		if (again)
+			return 1;
 	}
 	if (r->eof)
 		return 0;
@@ -46,6 +125,7 @@ static int next(struct reader *r)
 	if (r->prev_nl)
 		r->line++;
 	r->prev_nl = r->len && r->seg[r->len - 1] == '\n';
+	keep(r);
 	return 1;
 }
 
@@ -266,6 +346,7 @@ static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 		mp_param_get(ct, "boundary", p->boundary, sizeof p->boundary);
 		mp_param_get(ct, "name", p->filename, sizeof p->filename);
 	}
+	p->external = strcmp(p->type, "message/external-body") == 0;
 	if (!p->charset[0] && strncmp(p->type, "text/", 5) == 0)
 		strcpy(p->charset, "us-ascii");
 	if (cte) {
@@ -280,6 +361,15 @@ static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 		if (mp_param_get(cd, "filename", fn, sizeof fn) == 0)
 			snprintf(p->filename, sizeof p->filename, "%s", fn);
 	}
+}
+
+int mp_mime_attachment(const struct mp_part *p)
+{
+	if (p->container || p->external)
+		return 0;
+	if (strcmp(p->disposition, "attachment") == 0)
+		return 1;
+	return p->filename[0] && strncmp(p->type, "text/", 5) != 0;
 }
 
 /* ---------------------------------------------------------------- walking */
@@ -325,8 +415,28 @@ MP_PRINTF(2, 3) static void warn(struct walk *k, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* could the line (or its first segment, when not whole) start a field: a
+ * name of printable characters, then white space (obsolete syntax) and a
+ * colon? */
+static int field_start(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (unsigned char)s[i] > ' ' && (unsigned char)s[i] < 127 && s[i] != ':')
+		i++;
+	if (i == n)
+		return i > 0 && s[n - 1] != '\n'; /* a long name cut by the segment */
+	if (i == 0)
+		return 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i == n || s[i] == ':';
+}
+
 /* the header block up to the blank line (or a boundary of an enclosing
  * multipart, which is left for the body to find); folded lines unfolded.
+ * A line that is no field and no continuation ends the header there: it
+ * is the first line of the body (as Python's email and mblaze read it).
  * Past MP_HDR_MAX bytes the block is read to its end but no longer kept. */
 static void read_header(struct walk *k, struct mp_header *h)
 {
@@ -341,6 +451,16 @@ static void read_header(struct walk *k, struct mp_header *h)
 		if (k->nb && is_boundary(k)) {
 			r->have = 1; /* the body (empty) ends at it */
 			k->hit = -1;
+			break;
+		}
+		if (r->bol && r->seg[0] != ' ' && r->seg[0] != '\t' &&
+		    !(r->len >= 5 && memcmp(r->seg, "From ", 5) == 0 && h->n == 0 && !cur.len) &&
+		    !field_start(r->seg, r->len)) {
+			warn(k,
+			     "line %ld: not a header field (no name and colon): the header ends "
+			     "there and the body starts with it",
+			     r->line);
+			r->have = 1;
 			break;
 		}
 		if (h->truncated)
@@ -529,6 +649,54 @@ static int emit(struct walk *k, struct mp_part *p, struct decoder *d, const char
 
 static int entity(struct walk *k, const char *prefix, int container, int digest, int depth);
 
+/* a multipart whose body is no multipart is read as text (as Python does) */
+static void as_text(struct mp_part *p)
+{
+	snprintf(p->type, sizeof p->type, "text/plain");
+	if (!p->charset[0])
+		snprintf(p->charset, sizeof p->charset, "us-ascii");
+	p->boundary[0] = '\0';
+}
+
+/* The preamble of a multipart, up to its first boundary: 1 when there is
+ * one. Else (the end of the input, or a boundary of an enclosing
+ * multipart, comes first) the multipart has no parts: it becomes a text
+ * leaf, with a warning, and what was read is read again as its body
+ * (unless it was longer than MP_MIME_KEEP); 0. */
+static int preamble(struct walk *k, struct mp_part *p, int level)
+{
+	struct reader *r = &k->r;
+	int over;
+
+	long start = r->have || !r->prev_nl ? r->line : r->line + 1; /* the body's first line */
+
+	k->hit = -1;
+	r->capture = 1;
+	while (next(r) && !is_boundary(k))
+		;
+	over = r->over;
+	if (k->hit == level || r->err) {
+		keep_end(r); /* a read error fails the walk anyway */
+		return 1;
+	}
+	if (over) {
+		warn(k,
+		     "line %ld: %s has no boundary line \"--%s\": its body, over %d KiB, is not "
+		     "shown",
+		     start, p->type, p->boundary, MP_MIME_KEEP / 1024);
+		keep_end(r);
+		r->have = k->hit >= 0; /* the outer boundary */
+	} else {
+		warn(k, "line %ld: %s has no boundary line \"--%s\": its body taken as text/plain",
+		     start, p->type, p->boundary);
+		if (k->hit >= 0)
+			r->nk--; /* the outer boundary: read again after the rest */
+		replay(r, k->hit >= 0);
+	}
+	as_text(p);
+	return 0;
+}
+
 /* a leaf's body up to a boundary or the end */
 static int leaf(struct walk *k, struct mp_part *p)
 {
@@ -621,6 +789,7 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 
 	memset(&p, 0, sizeof p);
 	p.offset = k->r.off;
+	long line = k->r.have || !k->r.prev_nl ? k->r.line : k->r.line + 1; /* its first */
 	read_header(k, &h);
 	if (h.truncated)
 		warn(k, "a header block larger than %s: the rest ignored", "256 KiB");
@@ -639,13 +808,34 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 	int embedded = strcmp(p.type, "message/rfc822") == 0 &&
 	               (!p.encoding[0] || !strcmp(p.encoding, "7bit") ||
 	                !strcmp(p.encoding, "8bit") || !strcmp(p.encoding, "binary"));
-	if (strncmp(p.type, "multipart/", 10) == 0 && !p.boundary[0])
-		warn(k, "%s without a boundary: taken as one part", p.type);
+	if (strncmp(p.type, "multipart/", 10) == 0 && !p.boundary[0]) {
+		warn(k, "%s without a boundary: its body taken as text/plain", p.type);
+		as_text(&p);
+	}
 	if (++k->parts > MP_MIME_PARTS || depth >= MP_MIME_DEPTH || k->nb >= MP_MIME_DEPTH) {
 		if (k->parts == MP_MIME_PARTS + 1 || depth == MP_MIME_DEPTH)
 			warn(k, "%s: nested too deep or too many parts; the rest is one part",
 			     p.type);
 		multi = embedded = 0;
+	}
+	int level = k->nb;
+	if (multi) {
+		for (int i = 0; i < level; i++)
+			if (strcmp(k->bounds[i], p.boundary) == 0) {
+				/* RFC 2046 5.1.1 forbids it; mailers do it: the
+				 * innermost takes the delimiters until it is closed */
+				warn(k,
+				     "line %ld: %s reuses the boundary \"%s\" of an enclosing "
+				     "multipart: its delimiters go to the inner one until it is "
+				     "closed",
+				     line, p.type, p.boundary);
+				break;
+			}
+		snprintf(k->bounds[k->nb++], sizeof k->bounds[0], "%s", p.boundary);
+		if (!preamble(k, &p, level)) {
+			k->nb = level;
+			multi = 0; /* its body is read again as a leaf's */
+		}
 	}
 	if (multi || embedded) {
 		/* the node itself, for the tree */
@@ -655,12 +845,6 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 			goto out;
 	}
 	if (multi) {
-		int level = k->nb;
-		snprintf(k->bounds[k->nb++], sizeof k->bounds[0], "%s", p.boundary);
-		k->hit = -1;
-		/* the preamble, up to the first boundary */
-		while (next(&k->r) && !is_boundary(k))
-			;
 		int child = 0, dig = strcmp(p.type, "multipart/digest") == 0;
 		while (k->hit == level && !k->hit_close) {
 			char num[256];
@@ -677,7 +861,10 @@ static int entity(struct walk *k, const char *prefix, int container, int digest,
 				break;
 		}
 		if (k->hit == level && k->hit_close) {
-			/* the epilogue, up to an outer boundary or the end */
+			/* the epilogue, up to an outer boundary or the end: its
+			 * own boundary is no longer one (a reused one is the
+			 * enclosing multipart's again) */
+			k->nb = level;
 			k->hit = -1;
 			while (next(&k->r) && !is_boundary(k))
 				;
@@ -723,6 +910,7 @@ int mp_mime_walk(struct mp_walker *w, const struct mp_msgsrc *src, struct mp_err
 	k.r.prev_nl = 1;
 	k.hit = -1;
 	int rc = entity(&k, "", 1, 0, 0);
+	keep_end(&k.r); /* a replay that a callback stopped */
 	if (k.r.err)
 		return -1;
 	return rc < 0 ? rc : 0;

@@ -37,16 +37,19 @@ struct mp_part {
 	char boundary[200]; /* multipart only */
 	long long offset;   /* byte offset of the part's header in the input */
 	long long rawsize, decsize;
-	int uuencode;       /* a uuencoded block found inside a text part (num "N.uK"):
-	                     * its events come between those of that part */
-	int container;      /* a multipart or message/rfc822 node (no body of its own) */
+	int uuencode;          /* a uuencoded block found inside a text part (num "N.uK"):
+	                        * its events come between those of that part */
+	int container;         /* a multipart or message/rfc822 node (no body of its own) */
+	int external;          /* message/external-body: the body only names data kept
+	                        * elsewhere (RFC 2046 5.2.3); nothing to extract */
 	struct mp_header *hdr; /* valid during on_part */
 };
 
 struct mp_walker {
 	/* callbacks: return < 0 to stop */
 	int (*on_header)(struct mp_walker *w, struct mp_header *h); /* the message's own */
-	int (*on_part)(struct mp_walker *w, struct mp_part *p); /* a part starts (leaf or container) */
+	/* a part starts (leaf or container) */
+	int (*on_part)(struct mp_walker *w, struct mp_part *p);
 	int (*on_data)(struct mp_walker *w, struct mp_part *p, const char *s, size_t n);
 	int (*on_end)(struct mp_walker *w, struct mp_part *p); /* a part ends */
 	void *ctx;
@@ -75,6 +78,10 @@ int mp_mime_header_parse(const char *block, size_t n, struct mp_header *h);
  * disposition), lower case, without white space, parameters or comment;
  * "" for a NULL value. */
 void mp_mime_token(const char *value, char *out, size_t n);
+/* Is the part an attachment, whose bytes a reader would save: not a
+ * container, not an external body; disposition attachment, or a named
+ * part that is not text. */
+int mp_mime_attachment(const struct mp_part *p);
 
 /* Walk one message from its source; returns 0, or -1 on a read error. */
 int mp_mime_walk(struct mp_walker *w, const struct mp_msgsrc *src, struct mp_err *e);

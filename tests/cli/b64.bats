@@ -710,6 +710,25 @@ check_words() {
     bytes out 'x \357\277\275 y\n'
 }
 
+@test "--word -d: a '?' inside the encoded-text makes no encoded-word; it stays as it stands" {
+    # RFC 2047 2: encoded-text may not hold "?"
+    xrunp '=?utf-8?Q?a?b?=\n' "$B64" -d --word
+    expect_fail 0 ""
+    bytes out '=?utf-8?Q?a?b?=\n'
+    xrunp '=?utf-8?B?YQ?b?= =?utf-8?Q?c?=\n' "$B64" -d --word
+    expect_fail 0 ""
+    bytes out '=?utf-8?B?YQ?b?= c\n'
+}
+
+@test "--word -d -i: bad UTF-8 gives one U+FFFD per maximal subpart (Unicode 3.9 Table 3-8)" {
+    # 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64: a FFFD FFFD FFFD b FFFD c FFFD FFFD d
+    xrunp '=?utf-8?B?YfGAgOGAwmKAY4C/ZA==?=\n' "$B64" -d --word -i
+    expect_fail 0 ""
+    bytes out 'a\357\277\275\357\277\275\357\277\275b\357\277\275c\357\277\275\357\277\275d\n'
+    xrunp '=?utf-8?Q?x=F0=9F=98?=\n' "$B64" -d --word -i
+    bytes out 'x\357\277\275\n'
+}
+
 # ---------------------------------------------------------------- command line
 
 @test "usage errors exit 64 with a one-line message" {

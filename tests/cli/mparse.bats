@@ -131,6 +131,16 @@ EOF
     assert_output "a $lit"
 }
 
+@test "RFC 2047: a '?' inside the encoded-text makes no encoded-word; it is shown as it stands" {
+    # RFC 2047 2: encoded-text may not hold "?", so =?utf-8?Q?a?b?= is text
+    run --separate-stderr bash -c 'printf "Subject: =?utf-8?Q?a?b?=\n\nx\n" | "$1" -f subject' _ "$MPARSE"
+    assert_success
+    assert_output '=?utf-8?Q?a?b?='
+    # next to a real word, the word is still decoded
+    run --separate-stderr bash -c 'printf "Subject: =?utf-8?Q?a?b?= =?utf-8?Q?c?=\n\nx\n" | "$1" -f subject' _ "$MPARSE"
+    assert_output '=?utf-8?Q?a?b?= c'
+}
+
 @test "-f: repeatable, case-insensitive, every occurrence, unfolded; --raw leaves words encoded" {
     mp -f subject -f FROM encoded-words.eml
     assert_success
@@ -205,6 +215,27 @@ EOF
     run --separate-stderr bash -c 'printf "To: john . doe @ example . com\n\nx\n" | "$1" -a' _ "$MPARSE"
     assert_success
     assert_output 'john.doe@example.com'
+}
+
+@test "-a: a quoted local part without angle brackets keeps its quotes and its space" {
+    run --separate-stderr bash -c 'printf "To: \"a b\"@x.org, c@x.org\n\nx\n" | "$1" -a' _ "$MPARSE"
+    assert_success
+    assert_output $'"a b"@x.org\nc@x.org'
+    [ -z "$stderr" ] || fail "unexpected stderr: $stderr"
+    # the same with <>, and obsolete CFWS around it still taken out
+    run --separate-stderr bash -c 'printf "To: <\"a b\"@x.org>, \"d. e\" . f @ x.org\n\nx\n" | "$1" -a --addr-only' _ "$MPARSE"
+    assert_output $'"a b"@x.org\n"d. e".f@x.org'
+}
+
+@test "-a: comments inside an addr-spec are CFWS, not part of the address (RFC 5322 A.5)" {
+    run --separate-stderr bash -c 'printf "To: <pete(c)@silly.test>\n\nx\n" | "$1" -a' _ "$MPARSE"
+    assert_success
+    assert_output 'pete@silly.test'
+    # RFC 5322 Appendix A.5, and the comment before the domain of A.5's Chris
+    run --separate-stderr bash -c 'printf "From: Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>\nCc: Chris Jones <c@(Chris'"'"'s host.)public.example>\n\nx\n" | "$1" -a' _ "$MPARSE"
+    assert_success
+    assert_output $'Pete <pete@silly.test>\nChris Jones <c@public.example>'
+    [ -z "$stderr" ] || fail "unexpected stderr: $stderr"
 }
 
 @test "bug: -a: an unbalanced quote gives what can be recovered, without brackets, and a warning" {
@@ -320,6 +351,77 @@ EOF
     assert_equal "$(printf 'tail bytes\n' | md5sum)" "$("$MPARSE" -p 2 missing-close.eml 2>/dev/null | md5sum)"
 }
 
+@test "a nested multipart that reuses its parent's boundary: the outer parts after it are still read, with a warning" {
+    # RFC 2046 5.1.1 forbids it, but mailers send it; Python's email also
+    # finds part 2
+    printf '%s\n' 'Content-Type: multipart/mixed; boundary=A' '' '--A' \
+        'Content-Type: multipart/mixed; boundary=B' '' '--B' \
+        'Content-Type: multipart/alternative; boundary=B' '' '--B' 'Content-Type: text/x-a' '' 'a' \
+        '--B--' '--B--' '--A' 'Content-Type: text/plain' '' 'outer text' '--A--' >reused.eml
+    mp -t reused.eml
+    assert_success
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        multipart/mixed
+    1.1      multipart/alternative
+      1.1.1    text/x-a; charset=us-ascii  7bit  1 bytes
+  2        text/plain; charset=us-ascii  7bit  10 bytes
+EOF
+    assert_equal "$stderr" 'mparse: reused.eml: line 7: multipart/alternative reuses the boundary "B" of an enclosing multipart: its delimiters go to the inner one until it is closed'
+    mp -p 2 reused.eml
+    assert_output 'outer text'
+    mp --text reused.eml
+    assert_output 'outer text'
+    mp -j reused.eml
+    run jq -r '[.parts[].part | select(. != "")] | sort | join(" ")' <<<"$output"
+    assert_output '1 1.1 1.1.1 2'
+}
+
+@test "a multipart with no boundary line at all: its body is shown as text, with a warning" {
+    # Python's email: StartBoundaryNotFoundDefect, the body is the payload
+    printf '%s\n' 'Subject: x' 'Content-Type: multipart/mixed; boundary="b"' '' \
+        'Hello Bob,' 'this was sent as multipart but has no boundary.' >noboundary.eml
+    mp --text noboundary.eml
+    assert_success
+    assert_output $'Hello Bob,\nthis was sent as multipart but has no boundary.'
+    assert_equal "$stderr" 'mparse: noboundary.eml: line 4: multipart/mixed has no boundary line "--b": its body taken as text/plain'
+    mp -t noboundary.eml
+    assert_output '1        text/plain; charset=us-ascii  7bit  59 bytes'
+    # nested, before a boundary of the enclosing multipart: the parts after
+    # it are still read
+    printf '%s\n' 'Content-Type: multipart/mixed; boundary=A' '' '--A' \
+        'Content-Type: multipart/alternative; boundary=B' '' 'inner text' \
+        '--A' 'Content-Type: text/plain' '' 'outer' '--A--' >noboundary2.eml
+    mp -t noboundary2.eml
+    assert_success
+    assert_output - <<'EOF'
+.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  10 bytes
+  2        text/plain; charset=us-ascii  7bit  5 bytes
+EOF
+    assert_equal "$stderr" 'mparse: noboundary2.eml: line 6: multipart/alternative has no boundary line "--B": its body taken as text/plain'
+    mp -p 1 noboundary2.eml
+    assert_output 'inner text'
+    # no boundary parameter at all: the same
+    printf 'Content-Type: multipart/mixed\n\nplain words\n' >noparam.eml
+    mp --text noparam.eml
+    assert_success
+    assert_output 'plain words'
+    assert_equal "$stderr" 'mparse: noparam.eml: multipart/mixed without a boundary: its body taken as text/plain'
+    # a preamble over 1 MiB is kept no longer: with a boundary after it the
+    # parts are read; without one, the warning says the body is not shown
+    { printf 'Content-Type: multipart/mixed; boundary=b\n\n'; head -c 1500000 /dev/zero | tr '\0' 'x' | fold -w 70; printf '\n'; } >bigpre.eml
+    cp bigpre.eml bigpre2.eml
+    printf '%s\n' '--b' '' 'part one' '--b--' >>bigpre2.eml
+    mp -t bigpre2.eml
+    assert_success
+    no_stderr
+    assert_line --index 1 '  1        text/plain; charset=us-ascii  7bit  8 bytes'
+    mp -t bigpre.eml
+    assert_success
+    assert_equal "$stderr" 'mparse: bigpre.eml: line 3: multipart/mixed has no boundary line "--b": its body, over 1024 KiB, is not shown'
+}
+
 @test "a part in an unknown charset is passed through, never dropped" {
     mp -t unknown-charset.eml
     assert_success
@@ -346,6 +448,32 @@ EOF
 }
 
 # ---------------------------------------------------------------- parts and text
+
+@test "bad UTF-8: one U+FFFD per maximal subpart (Unicode 3.9) in -f, --text, --bodies and RFC 2231 names" {
+    # Unicode Table 3-8: 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64 is
+    # a FFFD FFFD FFFD b FFFD c FFFD FFFD d (as Python and WHATWG decode it)
+    local bad='a\361\200\200\341\200\302b\200c\200\277d' want='a���b�c��d'
+    {
+        printf 'Subject: =?utf-8?B?YfGAgOGAwmKAY4C/ZA==?=\nMIME-Version: 1.0\n'
+        printf 'Content-Type: multipart/mixed; boundary=b\n\n--b\n'
+        printf 'Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n'
+        printf "$bad\\n--b\\n"
+        printf 'Content-Type: application/octet-stream\nContent-Disposition: attachment;\n'
+        printf " filename*=utf-8''a%%F1%%80%%80%%E1%%80%%C2b%%80c%%80%%BFd.bin\\n\\nxyz\\n--b--\\n"
+    } >bad-utf8.eml
+    mp -f subject bad-utf8.eml
+    assert_success
+    assert_output "$want"
+    mp --text bad-utf8.eml
+    assert_success
+    assert_output "$want"
+    mp -j --bodies bad-utf8.eml
+    assert_success
+    run jq -r '.parts[] | select(.part == "1") | .body' <<<"$output"
+    assert_output "$want"
+    mp -t bad-utf8.eml
+    assert_line --index 2 "  2        application/octet-stream  7bit  3 bytes  \"$want.bin\""
+}
 
 @test "-p N: the decoded bytes of a part, byte for byte" {
     mp -p 2 mixed.eml
@@ -439,6 +567,31 @@ EOF
     [[ $output == "$T/a/../out2/figures.bin" || $output == "$T/a/../out2//figures.bin" ]] ||
         fail "path: $output"
     cmp <(printf '\001\002\003\004\005\006\007\010\011\012\013\014\015\016\017\020') out2/figures.bin
+}
+
+@test "-x: a message/external-body is listed in -t and -j but writes no phantom file" {
+    # RFC 2046 5.2.3: its name= names a remote file; its body is only the
+    # header of that data
+    printf '%s\n' 'MIME-Version: 1.0' 'Content-Type: multipart/mixed; boundary=b' '' '--b' \
+        'Content-Type: text/plain' '' 'see the file' '--b' \
+        'Content-Type: message/external-body; access-type=URL;' \
+        ' URL="https://example.org/big.tar"; name="big.tar"' '' \
+        'Content-Type: application/x-tar' '' '--b' \
+        'Content-Type: application/pdf; name="real.pdf"' 'Content-Transfer-Encoding: base64' '' \
+        'JVBERi0=' '--b--' >ext.eml
+    mp -t ext.eml
+    assert_success
+    no_stderr
+    assert_line --index 2 '  2        message/external-body  7bit  32 bytes  "big.tar"'
+    mp -j ext.eml
+    run jq -r '.parts[] | select(.part != "") | .part + " " + .type' <<<"$output"
+    assert_output $'1 text/plain\n2 message/external-body\n3 application/pdf'
+    mp -x out ext.eml
+    assert_success
+    assert_output 'out/real.pdf'
+    assert_equal "$stderr" 'mparse: ext.eml: part 2: message/external-body names data kept elsewhere: nothing to extract'
+    run ls out
+    assert_output 'real.pdf'
 }
 
 @test "-x never overwrites: a second run writes 'name (1).ext', a third 'name (2).ext'" {
@@ -1223,6 +1376,24 @@ EOF
     assert_success
     assert_output 's'
     [[ $stderr == "mparse: stdin: "* ]] || fail "expected a warning about the line, got: '$stderr'"
+}
+
+@test "a header line that is no field ends the header: it and the lines after it are the body, with a warning" {
+    # as Python's email (MissingHeaderBodySeparatorDefect) and mblaze read it
+    printf 'Subject: s\nthis line has no colon\n  and a continuation\nTo: b@example.org\n\nbody\n' >nofield.eml
+    mp --text nofield.eml
+    assert_success
+    assert_output $'this line has no colon\n  and a continuation\nTo: b@example.org\n\nbody'
+    assert_equal "$stderr" 'mparse: nofield.eml: line 2: not a header field (no name and colon): the header ends there and the body starts with it'
+    mp -f subject -f to nofield.eml
+    assert_output 's'
+    # in a part's header too; "Subject :" (obsolete syntax) stays a field
+    printf '%s\n' 'Content-Type: multipart/mixed; boundary=b' '' '--b' 'Content-Type: text/plain' \
+        'Content-Description : fine' 'Dear Bob,' 'X-Not: a field here' '' 'text' '--b--' >nofield2.eml
+    mp -p 1 nofield2.eml
+    assert_success
+    assert_output $'Dear Bob,\nX-Not: a field here\n\ntext'
+    assert_equal "$stderr" 'mparse: nofield2.eml: line 6: not a header field (no name and colon): the header ends there and the body starts with it'
 }
 
 # ---------------------------------------------------------------- the oracle

@@ -63,6 +63,7 @@ int main(void)
 	dec("=?UTF-8?X?abc?=", 0, "=?UTF-8?X?abc?=", 0);
 	dec("=?UTF-8?Q?a b?=", 0, "=?UTF-8?Q?a b?=", 0);
 	dec("=?UTF-8?Q?=ZZ?=", 0, "=?UTF-8?Q?=ZZ?=", 0);
+	dec("=?utf-8?Q?a?b?=", 0, "=?utf-8?Q?a?b?=", 0); /* "?" in encoded-text */
 	dec("x =?no-such-charset?Q?a?= y", 0, "", -1);
 	dec("x =?no-such-charset?Q?a?= y", MP_HDR_IGNORE, "x a y", 0);
 	dec("=?UTF-8?B?/w==?=", 0, "", -1);
@@ -95,6 +96,32 @@ int main(void)
 	tap_is_int(mp_utf8_len((const unsigned char *)"\xc0\xaf", 2), 0, "overlong refused");
 	tap_is_int(mp_utf8_len((const unsigned char *)"\xed\xa0\x80", 3), 0, "surrogate refused");
 	tap_is_int(mp_utf8_len((const unsigned char *)"\xe2\x82", 2), 0, "truncated refused");
+
+	/* Unicode §3.9 Table 3-8: one U+FFFD per maximal subpart, in the
+	 * repair itself, in a charset conversion and in a decoded word */
+	const char t38[] = "\x61\xf1\x80\x80\xe1\x80\xc2\x62\x80\x63\x80\xbf\x64";
+	const char *r38 = "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	                  "b\xef\xbf\xbd"
+	                  "c\xef\xbf\xbd\xef\xbf\xbd"
+	                  "d";
+	mp_buf_reset(&out);
+	tap_is_int(mp_utf8_repair(t38, sizeof t38 - 1, &out), 0, "repair Table 3-8");
+	tap_ok(out.len == strlen(r38) && !memcmp(out.data, r38, out.len),
+	       "Table 3-8: a FFFD FFFD FFFD b FFFD c FFFD FFFD d");
+	mp_buf_reset(&out);
+	tap_is_int(mp_charset_to_utf8("UTF-8", t38, sizeof t38 - 1, MP_HDR_IGNORE, &out, &e), 0,
+	           "convert Table 3-8");
+	tap_ok(out.len == strlen(r38) && !memcmp(out.data, r38, out.len),
+	       "Table 3-8 through mp_charset_to_utf8");
+	tap_is_int(mp_charset_to_utf8("UTF-8", t38, sizeof t38 - 1, 0, &out, &e), -1,
+	           "Table 3-8 refused without MP_HDR_IGNORE");
+	dec("=?UTF-8?B?YfGAgOGAwmKAY4C/ZA==?=", MP_HDR_IGNORE, r38, 0);
+	/* the ranges of Table 3-7: E0 80, ED A0 (a surrogate), F0 80, F4 90 are
+	 * bad from their second byte on; a cut-off F0 9F 98 is one */
+	dec("=?UTF-8?Q?=E0=80=ED=A0=F0=80=F4=90x=F0=9F=98?=", MP_HDR_IGNORE,
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbdx\xef\xbf\xbd",
+	    0);
 	mp_buf_free(&out);
 	mp_buf_free(&back);
 	return tap_done();

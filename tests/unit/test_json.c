@@ -65,9 +65,18 @@ int main(void)
 	same("\xc3", 1, "a character cut off at the end");
 	same("a\xe2\x82z\xff\xc3\xa9\x80", 8, "bad sequences and a stray continuation byte");
 	same("", 0, "the empty string");
+	same("\x61\xf1\x80\x80\xe1\x80\xc2\x62\x80\x63\x80\xbf\x64", 13,
+	     "Unicode Table 3-8 (maximal subparts)");
+	d = doc(pieces, "\x61\xf1\x80\x80\xe1\x80\xc2\x62\x80\x63\x80\xbf\x64", 13, 13);
+	tap_ok(strcmp(d, "{\"s\":\"a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	                 "b\xef\xbf\xbd"
+	                 "c\xef\xbf\xbd\xef\xbf\xbd"
+	                 "d\",\"after\":1}") == 0,
+	       "Table 3-8: one U+FFFD per maximal subpart: %s", d);
+	free(d);
 	d = doc(pieces, "\xe2\x82", 2, 1);
-	tap_ok(strcmp(d, "{\"s\":\"\xef\xbf\xbd\xef\xbf\xbd\",\"after\":1}") == 0,
-	       "an unfinished character at the end is U+FFFD per byte: %s", d);
+	tap_ok(strcmp(d, "{\"s\":\"\xef\xbf\xbd\",\"after\":1}") == 0,
+	       "an unfinished character at the end is one U+FFFD (a maximal subpart): %s", d);
 	free(d);
 	printf("1..%d\n", tap_n);
 	return tap_failed != 0;

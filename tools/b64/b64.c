@@ -300,7 +300,8 @@ static size_t parse_wrap(const char *s)
 
 enum { OPT_NOPAD = 256, OPT_CRLF, OPT_WORD };
 
-int main(int argc, char **argv)
+/* the options into o; returns the index of the first operand */
+static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {{"decode", no_argument, NULL, 'd'},
 	                                         {"ignore-garbage", no_argument, NULL, 'i'},
@@ -313,54 +314,69 @@ int main(int argc, char **argv)
 	                                         {"help", no_argument, NULL, 'h'},
 	                                         {"version", no_argument, NULL, 'V'},
 	                                         {NULL, 0, NULL, 0}};
-	struct opts o = {.wrap = 76, .name = "stdin"};
-	int c, fd = STDIN_FILENO;
+	int c;
 
-	mp_setprogname(argv[0]);
 	opterr = 0; /* one line of our own, not getopt's plus the usage */
 	while ((c = getopt_long(argc, argv, ":diw:uQhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': o.decode = 1; break;
+		case 'd': o->decode = 1; break;
 		case 'i':
-			o.b64flags |= MP_B64_IGNORE;
-			o.qpflags |= MP_QP_IGNORE;
-			o.hdrflags |= MP_HDR_IGNORE;
+			o->b64flags |= MP_B64_IGNORE;
+			o->qpflags |= MP_QP_IGNORE;
+			o->hdrflags |= MP_HDR_IGNORE;
 			break;
 		case 'w':
-			o.wrap = parse_wrap(optarg);
-			o.wrap_set = 1;
+			o->wrap = parse_wrap(optarg);
+			o->wrap_set = 1;
 			break;
-		case 'u': o.b64flags |= MP_B64_URL; break;
-		case OPT_NOPAD: o.b64flags |= MP_B64_NOPAD; break;
+		case 'u': o->b64flags |= MP_B64_URL; break;
+		case OPT_NOPAD: o->b64flags |= MP_B64_NOPAD; break;
 		case 'Q':
-			o.qp = 1;
-			o.hdrflags |= MP_HDR_Q;
+			o->qp = 1;
+			o->hdrflags |= MP_HDR_Q;
 			break;
 		case OPT_CRLF:
-			o.crlf = 1;
-			o.qpflags |= MP_QP_CRLF;
+			o->crlf = 1;
+			o->qpflags |= MP_QP_CRLF;
 			break;
-		case OPT_WORD: o.word = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': version(); return 0;
+		case OPT_WORD: o->word = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': version(); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc > 1)
-		mp_die(EX_USAGE, "extra operand '%s'", argv[1]);
-	if ((o.qp || o.word) && (o.wrap_set || (o.b64flags & (MP_B64_URL | MP_B64_NOPAD))))
+	if (argc - optind > 1)
+		mp_die(EX_USAGE, "extra operand '%s'", argv[optind + 1]);
+	if ((o->qp || o->word) && (o->wrap_set || (o->b64flags & (MP_B64_URL | MP_B64_NOPAD))))
 		mp_die(EX_USAGE, "-w, --url and --no-padding apply to base64 only");
-	if (o.crlf && (!o.qp || o.word))
+	if (o->crlf && (!o->qp || o->word))
 		mp_die(EX_USAGE, "--crlf needs --qp");
-	if (argc == 1 && strcmp(argv[0], "-") != 0) {
-		o.name = argv[0];
-		fd = open(argv[0], O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			mp_die(errno == ENOENT || errno == EACCES ? EX_NOINPUT : EX_IOERR, "%s: %s",
-			       argv[0], strerror(errno));
-	}
+	return optind;
+}
+
+/* the input: FILE, or the standard input for none or '-' */
+static int open_input(const char *path, struct opts *o)
+{
+	int fd;
+
+	if (!path || strcmp(path, "-") == 0)
+		return STDIN_FILENO;
+	o->name = path;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		mp_die(errno == ENOENT || errno == EACCES ? EX_NOINPUT : EX_IOERR, "%s: %s", path,
+		       strerror(errno));
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.wrap = 76, .name = "stdin"};
+	int first, fd;
+
+	mp_setprogname(argv[0]);
+	first = parse_args(argc, argv, &o);
+	fd = open_input(first < argc ? argv[first] : NULL, &o);
 	grow_pipe(fd);
 	grow_pipe(STDOUT_FILENO);
 	if (o.word)

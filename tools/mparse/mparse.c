@@ -305,15 +305,6 @@ static FILE *safe_create(const char *dir, const char *want, char *path, size_t n
 	return NULL;
 }
 
-static int is_attachment(const struct mp_part *p)
-{
-	if (p->container)
-		return 0;
-	if (strcmp(p->disposition, "attachment") == 0)
-		return 1;
-	return p->filename[0] && strncmp(p->type, "text/", 5) != 0;
-}
-
 static char xpath[4096];
 
 static void tree_line(struct mp_buf *b, const struct mp_part *p)
@@ -419,7 +410,11 @@ static int on_part(struct mp_walker *w, struct mp_part *p)
 			O.out = spool();
 		break;
 	case M_EXTRACT:
-		if (is_attachment(p)) {
+		if (p->external)
+			mp_warn("%s: part %s: message/external-body names data kept elsewhere: "
+			        "nothing to extract",
+			        w->name, p->num);
+		if (mp_mime_attachment(p)) {
 			O.out = safe_create(O.dir, p->filename[0] ? p->filename : "attachment",
 			                    xpath, sizeof xpath);
 			if (!O.out)
@@ -596,10 +591,10 @@ static int header_mode(void)
 static int one(const char *name, const struct mp_msgsrc *src)
 {
 	struct mp_walker w = {.on_header = on_header,
-	                   .on_part = on_part,
-	                   .on_data = on_data,
-	                   .on_end = on_end,
-	                   .name = name};
+	                      .on_part = on_part,
+	                      .on_data = on_data,
+	                      .on_end = on_end,
+	                      .name = name};
 	struct mp_err e;
 
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
@@ -763,7 +758,8 @@ static int path_input(const char *path)
 	return ok;
 }
 
-int main(int argc, char **argv)
+/* the options into O; returns the index of the first input */
+static int parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
@@ -774,9 +770,8 @@ int main(int argc, char **argv)
 	    {"date", required_argument, NULL, 'D'},  {"mbox", no_argument, NULL, 'M'},
 	    {"bodies", no_argument, NULL, 'B'},      {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
-	int c, ok = 0;
+	int c;
 
-	mp_setprogname(argv[0]);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:a::tp:x:rjhV", lo, NULL)) != -1) {
 		switch (c) {
@@ -793,8 +788,7 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			O.addr_only = 1;
-			if (O.mode != M_ADDR)
-				O.mode = M_ADDR;
+			O.mode = M_ADDR;
 			break;
 		case 't': O.mode = M_TREE; break;
 		case 'p':
@@ -819,13 +813,17 @@ int main(int argc, char **argv)
 				       optarg);
 			O.date = (enum mp_date_form)c;
 			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
-	argc -= optind;
-	argv += optind;
+	return optind;
+}
+
+/* what the mode needs before the first input */
+static void prepare(void)
+{
 	if (O.mode == M_EXTRACT) {
 		struct stat st;
 		if (stat(O.dir, &st) < 0 && mkdir(O.dir, 0755) < 0)
@@ -833,9 +831,18 @@ int main(int argc, char **argv)
 	}
 	if (O.mode == M_JSON)
 		mp_json_init(&O.j, stdout, 0);
-	if (argc == 0)
+}
+
+int main(int argc, char **argv)
+{
+	int first, ok = 0;
+
+	mp_setprogname(argv[0]);
+	first = parse_args(argc, argv);
+	prepare();
+	if (first == argc)
 		ok = path_input("-");
-	for (int i = 0; i < argc; i++)
+	for (int i = first; i < argc; i++)
 		ok |= path_input(argv[i]);
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)

@@ -7,44 +7,6 @@
 
 #include "codec.h"
 
-size_t mp_utf8_next(const unsigned char *s, size_t n, int *bad)
-{
-	unsigned c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range (Table 3-7) */
-	size_t len;
-
-	*bad = 0;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-	else
-		len = 0;
-	for (size_t k = 1; k < len; k++) {
-		/* the maximal subpart ends before the first byte that cannot
-		 * continue the sequence, or at the end of the input */
-		if (k >= n || s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf)) {
-			*bad = 1;
-			return k;
-		}
-	}
-	if (!len)
-		*bad = 1;
-	return len ? len : 1;
-}
-
-size_t mp_utf8_len(const unsigned char *s, size_t n)
-{
-	int bad;
-	size_t len = mp_utf8_next(s, n, &bad);
-
-	return bad ? 0 : len;
-}
-
 int mp_utf8_repair(const char *s, size_t n, struct mp_buf *out)
 {
 	const unsigned char *u = (const unsigned char *)s;

@@ -24,14 +24,6 @@ int mp_hdr_encode_words(const char *s, size_t n, unsigned flags, struct mp_buf *
 int mp_hdr_decode_words(const char *s, size_t n, unsigned flags, struct mp_buf *out,
                         struct mp_err *e);
 
-/* Length of the UTF-8 character starting at s (1..4), or 0 if invalid. */
-size_t mp_utf8_len(const unsigned char *s, size_t n);
-/* What starts at s (n > 0): a whole UTF-8 character (*bad = 0), or the
- * maximal subpart of an ill-formed sequence (*bad = 1, 1 to 3 bytes),
- * which one U+FFFD stands for (Unicode §3.9, "U+FFFD substitution of
- * maximal subparts", as WHATWG decoders do). Every decoder that repairs
- * UTF-8 goes through here. Returns the length. */
-size_t mp_utf8_next(const unsigned char *s, size_t n, int *bad);
 /* Append s to out with each maximal subpart of an ill-formed sequence
  * made U+FFFD; -1 when out of memory. */
 int mp_utf8_repair(const char *s, size_t n, struct mp_buf *out);

@@ -86,7 +86,9 @@ MP_VPRINTF(1) static void vwarn(const char *fmt, va_list ap)
 	char line[1024];
 
 	vsnprintf(line, sizeof line, fmt, ap);
-	fprintf(stderr, "%s: %s\n", progname, line);
+	/* the message may quote what a server, a mail or DNS said */
+	fprintf(stderr, "%s: ", progname);
+	mp_term_printf(stderr, "%s\n", line);
 }
 
 void mp_warn(const char *fmt, ...)
@@ -221,21 +223,30 @@ int mp_buf_puts(struct mp_buf *b, const char *s)
 	return mp_buf_append(b, s, strlen(s));
 }
 
+int mp_buf_vprintf(struct mp_buf *b, const char *fmt, va_list ap)
+{
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0 || mp_buf_reserve(b, (size_t)n))
+		return -1;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
 int mp_buf_printf(struct mp_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	int rc;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	rc = mp_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || mp_buf_reserve(b, (size_t)n))
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return 0;
+	return rc;
 }
 
 void mp_buf_reset(struct mp_buf *b)
@@ -250,4 +261,99 @@ void mp_buf_free(struct mp_buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+/* ---------------------------------------------------------------- UTF-8 */
+
+size_t mp_utf8_next(const unsigned char *s, size_t n, int *bad)
+{
+	unsigned c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range (Table 3-7) */
+	size_t len;
+
+	*bad = 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		len = 0;
+	for (size_t k = 1; k < len; k++) {
+		/* the maximal subpart ends before the first byte that cannot
+		 * continue the sequence, or at the end of the input */
+		if (k >= n || s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf)) {
+			*bad = 1;
+			return k;
+		}
+	}
+	if (!len)
+		*bad = 1;
+	return len ? len : 1;
+}
+
+size_t mp_utf8_len(const unsigned char *s, size_t n)
+{
+	int bad;
+	size_t len = mp_utf8_next(s, n, &bad);
+
+	return bad ? 0 : len;
+}
+
+/* Terminal-safe text: what a human reads must not carry a terminal's
+ * control sequences from mail, DNS or a server. C0 controls but TAB and
+ * LF, DEL, C1 controls (U+0080..U+009F) and bytes that are no UTF-8 are
+ * shown as \xHH (C1 as \u00HH); the rest passes as it is. */
+int mp_term_escape(const char *s, size_t n, struct mp_buf *out)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		int bad;
+		size_t len = mp_utf8_next(u + i, n - i, &bad);
+		int rc;
+		if (bad ||
+		    (len == 1 && ((u[i] < 0x20 && u[i] != '\t' && u[i] != '\n') || u[i] == 0x7f))) {
+			rc = 0;
+			for (size_t k = 0; k < len && rc == 0; k++)
+				rc = mp_buf_printf(out, "\\x%02x", u[i + k]);
+		} else if (len == 2 && u[i] == 0xc2 && u[i + 1] < 0xa0) {
+			rc = mp_buf_printf(out, "\\u00%02x", u[i + 1]);
+		} else {
+			rc = mp_buf_append(out, s + i, len);
+		}
+		if (rc < 0)
+			return -1;
+		i += len;
+	}
+	return 0;
+}
+
+int mp_term_write(FILE *f, const char *s, size_t n)
+{
+	struct mp_buf b = MP_BUF_INIT;
+	int rc = mp_term_escape(s, n, &b);
+
+	if (rc == 0 && b.len && fwrite(b.data, 1, b.len, f) != b.len)
+		rc = -1;
+	mp_buf_free(&b);
+	return rc;
+}
+
+int mp_term_printf(FILE *f, const char *fmt, ...)
+{
+	struct mp_buf b = MP_BUF_INIT;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = mp_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = mp_term_write(f, b.data ? b.data : "", b.len);
+	mp_buf_free(&b);
+	return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sysexits.h>
 
 #include "compat.h"
@@ -75,7 +76,26 @@ int mp_buf_append(struct mp_buf *b, const void *p, size_t n);
 int mp_buf_putc(struct mp_buf *b, int c);
 int mp_buf_puts(struct mp_buf *b, const char *s);
 int mp_buf_printf(struct mp_buf *b, const char *fmt, ...) MP_PRINTF(2, 3);
+int mp_buf_vprintf(struct mp_buf *b, const char *fmt, va_list ap) MP_VPRINTF(2);
 void mp_buf_reset(struct mp_buf *b);
 void mp_buf_free(struct mp_buf *b);
+
+/* Length of the UTF-8 character starting at s (1..4), or 0 if invalid. */
+size_t mp_utf8_len(const unsigned char *s, size_t n);
+/* What starts at s (n > 0): a whole UTF-8 character (*bad = 0), or the
+ * maximal subpart of an ill-formed sequence (*bad = 1, 1 to 3 bytes),
+ * which one U+FFFD stands for (Unicode §3.9, "U+FFFD substitution of
+ * maximal subparts", as WHATWG decoders do). Every decoder that repairs
+ * UTF-8 goes through here. Returns the length. */
+size_t mp_utf8_next(const unsigned char *s, size_t n, int *bad);
+
+/* Terminal-safe text, for human output (-p, -x, raw streams and JSON never
+ * go through here): C0 controls but TAB and LF, DEL, C1 controls and bytes
+ * that are no UTF-8 become a visible \xHH (C1: \u00HH), so that mail, DNS or
+ * a server cannot drive the terminal. Escape appends to out; write and
+ * printf put the escaped text on f. 0, or -1. */
+int mp_term_escape(const char *s, size_t n, struct mp_buf *out);
+int mp_term_write(FILE *f, const char *s, size_t n);
+int mp_term_printf(FILE *f, const char *fmt, ...) MP_PRINTF(2, 3);
 
 #endif

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
+#include "hdr.h"
 #include "io.h"
 #include "store_int.h"
 
@@ -20,6 +22,7 @@ struct wout {
 	long long total;
 	int last;       /* last byte written, -1 before any */
 	int pending_cr; /* mbox: a CR at a segment's end, waiting for LF */
+	struct mp_hdr_reader hr;
 	char buf[WBUF];
 };
 
@@ -56,49 +59,35 @@ static int w_puts(struct wout *w, const char *s, struct mp_err *e)
 	return w_put(w, s, strlen(s), e);
 }
 
-/* "Name:" at the start of a header line, name printable and no space */
-static size_t field_name_len(const char *s, size_t n)
+/* 1 if the Delivered-To value names the address we deliver to */
+static int same_addr(const char *value, const char *to)
 {
-	size_t i = 0;
+	struct mp_addrlist l, t;
+	int same = 0;
 
-	while (i < n && s[i] > ' ' && s[i] < 127 && s[i] != ':')
-		i++;
-	return (i > 0 && i < n && s[i] == ':') ? i : 0;
+	mp_addr_parse(value, &l);
+	mp_addr_parse(to, &t);
+	for (size_t i = 0; i < l.n && !same; i++)
+		for (size_t k = 0; k < t.n && !same; k++)
+			same = strcasecmp(l.v[i].addr, t.v[k].addr) == 0;
+	mp_addr_free(&l);
+	mp_addr_free(&t);
+	return same;
 }
 
-static int field_is(const char *s, size_t n, const char *name)
+/* a field of the header read whole: the loop check, the Message-ID */
+static int on_field(struct mp_store_copy *c, struct mp_hdr_reader *hr, struct mp_err *e)
 {
-	size_t k = strlen(name);
+	const struct mp_delivery *d = c->d;
+	const char *v;
 
-	return field_name_len(s, n) == k && strncasecmp(s, name, k) == 0;
-}
-
-/* the field's value, blanks and line end trimmed, '<' '>' kept */
-static void field_value(const char *s, size_t n, char *out, size_t outsz)
-{
-	size_t i = field_name_len(s, n) + 1, j = n, k;
-
-	while (i < j && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	while (j > i &&
-	       (s[j - 1] == '\n' || s[j - 1] == '\r' || s[j - 1] == ' ' || s[j - 1] == '\t'))
-		j--;
-	k = j - i < outsz - 1 ? j - i : outsz - 1;
-	memcpy(out, s + i, k);
-	out[k] = '\0';
-}
-
-static int same_addr(const char *a, const char *b)
-{
-	size_t la, lb;
-
-	if (*a == '<')
-		a++;
-	if (*b == '<')
-		b++;
-	la = strcspn(a, ">");
-	lb = strcspn(b, ">");
-	return la == lb && strncasecmp(a, b, la) == 0;
+	if (d->loop_check && d->delivered_to && (v = mp_hdr_reader_get(hr, "Delivered-To")) &&
+	    same_addr(v, d->delivered_to))
+		return mp_err_set(e, EX_NOUSER, "mail loop: already delivered to %s",
+		                  d->delivered_to);
+	if (!c->msgid[0] && (v = mp_hdr_reader_get(hr, "Message-ID")))
+		mp_hdr_msgid(v, strlen(v), c->msgid, sizeof c->msgid);
+	return 0;
 }
 
 void mp_store_copy_init(struct mp_store_copy *c, const struct mp_delivery *d)
@@ -139,7 +128,7 @@ int mp_store_copy_start(const struct mp_msgsrc *src, struct mp_store_copy *c, co
 	}
 	if (r == 0)
 		return mp_err_set(e, EX_DATAERR, "empty message");
-	if (!field_name_len(*seg, *len))
+	if (!mp_hdr_field_name(*seg, *len, NULL))
 		return mp_err_set(e, EX_DATAERR, "not a message: line 1 is not a header field");
 	return 1;
 }
@@ -154,8 +143,10 @@ static int copy_body(const struct mp_msgsrc *src, struct mp_store_copy *c, struc
 {
 	const struct mp_delivery *d = c->d;
 	int crlf = !c->mbox && len >= 2 && seg[len - 2] == '\r' && seg[len - 1] == '\n';
-	int header = 1, skipping = 0, want_id = 0, r = 1;
+	int header = 1, skipping = 0, r = 1;
+	struct mp_hdr_reader *hr = &w->hr;
 
+	mp_hdr_reader_init(hr);
 	if (c->has_sender) {
 		if (w_puts(w, "Return-Path: <", e) || w_puts(w, c->sender, e) ||
 		    w_puts(w, ">", e) || put_line_end(w, crlf, e))
@@ -165,32 +156,16 @@ static int copy_body(const struct mp_msgsrc *src, struct mp_store_copy *c, struc
 	                        put_line_end(w, crlf, e)))
 		return -1;
 	for (; r > 0; r = src->next(src->ctx, &seg, &len, &bol, e)) {
-		if (header && bol) {
-			if (mp_store_blank_line(seg, len, bol)) {
-				header = 0;
-				skipping = 0;
-			} else if (seg[0] == ' ' || seg[0] == '\t') {
-				if (want_id && !c->msgid[0])
-					field_value(seg - 0, len, c->msgid, sizeof c->msgid);
-			} else {
-				want_id = 0;
-				skipping = c->has_sender && field_is(seg, len, "Return-Path");
-				if (d->loop_check && d->delivered_to &&
-				    field_is(seg, len, "Delivered-To")) {
-					char v[512];
-					field_value(seg, len, v, sizeof v);
-					if (same_addr(v, d->delivered_to))
-						return mp_err_set(
-						    e, EX_NOUSER,
-						    "mail loop: already delivered to %s",
-						    d->delivered_to);
-				}
-				if (field_is(seg, len, "Message-ID")) {
-					field_value(seg, len, c->msgid, sizeof c->msgid);
-					want_id = 1;
-				}
-			}
-			if (header && memchr(seg, '\0', len))
+		if (header) {
+			int k = mp_hdr_reader_feed(hr, seg, len, bol);
+			if (on_field(c, hr, e) < 0)
+				return -1;
+			/* a Return-Path of its own goes, folded lines and all */
+			if (bol && k != MP_HDR_MORE)
+				skipping = k == MP_HDR_FIELD && c->has_sender &&
+				           mp_hdr_field_name_is(seg, len, "Return-Path");
+			header = k != MP_HDR_END;
+			if (header && bol && memchr(seg, '\0', len))
 				return mp_err_set(e, EX_DATAERR,
 				                  "not a message: NUL byte in the header");
 		}
@@ -225,6 +200,11 @@ static int copy_body(const struct mp_msgsrc *src, struct mp_store_copy *c, struc
 	}
 	if (r < 0)
 		return -1;
+	if (header) { /* a message that is all header */
+		mp_hdr_reader_end(hr);
+		if (on_field(c, hr, e) < 0)
+			return -1;
+	}
 	if (w->pending_cr && w_put(w, "\r", 1, e))
 		return -1;
 	if (w->last != '\n' && put_line_end(w, crlf, e))

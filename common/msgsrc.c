@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hdr.h"
 #include "store_int.h"
 
 /* ---------------------------------------------------------------- segments */
@@ -137,11 +138,13 @@ int mp_mboxsplit_begin(struct mp_mboxsplit *m, struct mp_err *e)
 	return 1;
 }
 
+/* the value of a Content-Length line, -1 if it is no number */
 static long long parse_clen(const char *s, size_t n)
 {
 	long long v = 0;
-	size_t i = 15; /* after "Content-Length:" */
+	size_t i = 0;
 
+	mp_hdr_field_name(s, n, &i);
 	while (i < n && (s[i] == ' ' || s[i] == '\t'))
 		i++;
 	if (i == n || !isdigit((unsigned char)s[i]))
@@ -244,7 +247,7 @@ static int split_next(void *ctx, const char **seg, size_t *len, int *bol, struct
 			return 0; /* stays in cur for mp_mboxsplit_begin */
 		m->have = 0;
 		if (m->in_header && !mp_store_blank_line(s, n, b)) {
-			if (b && n > 15 && strncasecmp(s, "Content-Length:", 15) == 0)
+			if (b && mp_hdr_field_name_is(s, n, "Content-Length"))
 				m->clen = parse_clen(s, n);
 			goto out;
 		}

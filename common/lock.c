@@ -1,10 +1,12 @@
 /* lock: the locks of a mailbox file: an fcntl lock waited for at most
- * so long, and FILE.lock (O_EXCL) with its owner's pid, broken when that
- * owner is gone or the lock is stale. */
+ * so long, and FILE.lock (O_EXCL) with its owner's pid and host, broken
+ * when that owner is known to be gone, or cannot be checked and the lock
+ * is stale; never while its owner lives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,25 +40,98 @@ static int lock_code(int err)
 	return err == ENOENT || err == ENOTDIR ? EX_CANTCREAT : mp_errno_code(err);
 }
 
-/* FILE.lock with O_EXCL, holding "PID SIZE": our pid and, once known, the
- * mbox size before our append. A lock whose process is gone (or older
- * than 5 minutes) is broken, and the size it recorded is returned in
- * *recover so that a half-written append can be cut off. Returns 1 when
- * taken, 0 when a dotlock is not possible here (directory not writable:
- * fcntl alone then), -1 on time-out or failure. */
+/* seconds after which a lock whose owner cannot be checked is stale:
+ * MBOX_STALE_LOCK, or MAILPIPE_STALE_LOCK_SECONDS (for tests) */
+static long stale_age(void)
+{
+	const char *v = getenv("MAILPIPE_STALE_LOCK_SECONDS");
+	char *end;
+	long n;
+
+	if (v && *v && (n = strtol(v, &end, 10)) >= 0 && !*end)
+		return n;
+	return MBOX_STALE_LOCK;
+}
+
+/* who holds a lock, by what it says: "PID SIZE HOST" (ours, SIZE -1
+ * before it is known), "PID SIZE" (ours before hosts were recorded), or
+ * "PID" or nothing (other programs') */
+struct owner {
+	long pid;
+	long long size;
+	char host[256]; /* "" when it does not say */
+};
+
+enum { OWNER_UNKNOWN, OWNER_ALIVE, OWNER_DEAD };
+
+static void parse_owner(const char *buf, struct owner *o)
+{
+	o->pid = 0;
+	o->size = -1;
+	o->host[0] = '\0';
+	if (sscanf(buf, "%ld %lld %255s", &o->pid, &o->size, o->host) < 1)
+		o->pid = 0;
+}
+
+/* A process of this host (a lock naming no host is taken to be of this
+ * host, as locks were before hosts were recorded) is alive or dead by
+ * its pid; of another host, or without a pid, it cannot be known. A
+ * stopped process lives. */
+static int owner_state(const struct owner *o, const char *host)
+{
+	if (o->pid <= 0 || (o->host[0] && strcmp(o->host, host) != 0))
+		return OWNER_UNKNOWN;
+	return kill((pid_t)o->pid, 0) < 0 && errno == ESRCH ? OWNER_DEAD : OWNER_ALIVE;
+}
+
+static void my_host(char *host, size_t n)
+{
+	if (gethostname(host, n - 1) < 0 || !host[0])
+		snprintf(host, n, "localhost");
+	host[n - 1] = '\0';
+	host[strcspn(host, " \t\n")] = '\0';
+}
+
+/* what a lock file says, NUL-terminated; -1 if it cannot be read */
+static int read_lock(const char *path, char *buf, size_t n, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return -1;
+	got = fstat(fd, st) == 0 ? read(fd, buf, n - 1) : -1;
+	buf[got > 0 ? got : 0] = '\0';
+	close(fd);
+	return 0;
+}
+
+/* FILE.lock with O_EXCL, holding "PID SIZE HOST": our pid, once known the
+ * mbox size before our append, and our host. A lock is broken when its
+ * owner is known to be dead (this host, pid gone): the size it recorded
+ * is returned in *recover so that its half-written append can be cut
+ * off. A lock whose owner cannot be checked (no pid, another host) is
+ * broken once older than stale_age(), and nothing is cut: its owner may
+ * still be writing, or have finished and reported the message
+ * delivered. A live owner's lock is never broken, however old: it is
+ * waited for. Returns 1 when taken, 0 when a dotlock is not possible here
+ * (directory not writable: fcntl alone then), -1 on time-out or failure. */
 int mp_store_dotlock(const char *lock, double timeout, long long *recover, struct mp_err *e)
 {
 	double t0 = now_s();
+	long stale = stale_age();
+	char host[256];
 	int ms = 5;
 
 	*recover = -1;
+	my_host(host, sizeof host);
 	for (;;) {
 		int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		struct stat st;
 		if (fd >= 0) {
-			char pid[32];
-			int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-			if (mp_write_full(fd, pid, (size_t)n) < 0) {
+			char me[320];
+			int n = snprintf(me, sizeof me, "%ld -1 %s\n", (long)getpid(), host);
+			if (mp_write_full(fd, me, (size_t)n) < 0) {
 				close(fd);
 				unlink(lock);
 				return mp_err_sys(e, lock_code(errno), "%s", lock);
@@ -68,47 +143,36 @@ int mp_store_dotlock(const char *lock, double timeout, long long *recover, struc
 			return 0;
 		if (errno != EEXIST)
 			return mp_err_sys(e, lock_code(errno), "%s", lock);
-		char buf[64] = "";
-		long pid = 0;
-		long long size = -1;
+		char buf[320];
 		struct stat seen = {0};
-		int rfd = open(lock, O_RDONLY | O_CLOEXEC);
-		if (rfd >= 0) {
-			ssize_t n = fstat(rfd, &seen) == 0 ? read(rfd, buf, sizeof buf - 1) : -1;
-			buf[n > 0 ? n : 0] = '\0';
-			close(rfd);
-			if (sscanf(buf, "%ld %lld", &pid, &size) < 1)
-				pid = 0;
-		}
-		int dead = rfd >= 0 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
-		if (dead || (rfd >= 0 && time(NULL) - seen.st_mtime > MBOX_STALE_LOCK)) {
+		struct owner o;
+		int readable = read_lock(lock, buf, sizeof buf, &seen) == 0;
+		parse_owner(buf, &o);
+		int state = readable ? owner_state(&o, host) : OWNER_ALIVE;
+		if (state == OWNER_DEAD ||
+		    (state == OWNER_UNKNOWN && time(NULL) - seen.st_mtime > stale)) {
 			/* Break the lock we read, and only that one: its owner may
 			 * have finished and another writer taken a new lock since
 			 * (breaking that one, and cutting the mbox back to the size
 			 * the old lock recorded, would lose mail). The lock is
 			 * renamed away first, then checked to be the file we read. */
-			char away[4200], buf2[64] = "";
-			long pid2 = 0;
-			long long size2 = -1;
+			char away[4200], buf2[320];
+			struct stat st;
+			struct owner o2;
 			snprintf(away, sizeof away, "%s.broken.%ld", lock, (long)getpid());
 			if (rename(lock, away) == 0) {
-				/* the same owner as the one found dead (an inode number
+				/* the same owner as the one judged (an inode number
 				 * says nothing: a new lock may reuse the old one's) */
-				int afd = open(away, O_RDONLY | O_CLOEXEC);
-				if (afd >= 0) {
-					ssize_t n = read(afd, buf2, sizeof buf2 - 1);
-					buf2[n > 0 ? n : 0] = '\0';
-					close(afd);
-					if (sscanf(buf2, "%ld %lld", &pid2, &size2) < 1)
-						pid2 = 0;
-				}
+				read_lock(away, buf2, sizeof buf2, &st);
+				parse_owner(buf2, &o2);
 				if (strcmp(buf2, buf) == 0 &&
-				    (dead ? kill((pid_t)pid2, 0) < 0 && errno == ESRCH
-				          : stat(away, &st) == 0 &&
-				                time(NULL) - st.st_mtime > MBOX_STALE_LOCK)) {
+				    (state == OWNER_DEAD
+				         ? owner_state(&o2, host) == OWNER_DEAD
+				         : owner_state(&o2, host) == OWNER_UNKNOWN &&
+				               time(NULL) - st.st_mtime > stale)) {
 					unlink(away);
-					if (size >= 0)
-						*recover = size; /* its owner is gone */
+					if (state == OWNER_DEAD && o.size >= 0)
+						*recover = o.size; /* its owner is gone */
 				} else {
 					/* a live lock: given back, unless a new one is there */
 					if (link(away, lock) < 0 && errno != EEXIST)
@@ -129,12 +193,13 @@ int mp_store_dotlock(const char *lock, double timeout, long long *recover, struc
  * lock if we die mid-append */
 void mp_store_dotlock_note(const char *lock, long long size)
 {
-	char buf[64];
+	char buf[320], host[256];
 	int fd = open(lock, O_WRONLY | O_TRUNC | O_CLOEXEC), n;
 
 	if (fd < 0)
 		return;
-	n = snprintf(buf, sizeof buf, "%ld %lld\n", (long)getpid(), size);
+	my_host(host, sizeof host);
+	n = snprintf(buf, sizeof buf, "%ld %lld %s\n", (long)getpid(), size, host);
 	if (mp_write_full(fd, buf, (size_t)n) == 0)
 		(void)mp_fsync_fd(fd);
 	close(fd);

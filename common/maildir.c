@@ -1,6 +1,7 @@
 /* maildir: a Maildir's directories, unique names, a message written to
  * tmp/ and fsynced, then linked into new/ or cur/ (never over an existing
  * name), the tmp name unlinked and the directory fsynced. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -10,10 +11,13 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "store_int.h"
+
+#define MAILDIR_TMP_AGE (36 * 3600) /* seconds */
 
 static int mkdirs(const char *path, struct mp_err *e)
 {
@@ -287,4 +291,28 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return -1;
+}
+
+/* tmp/ files left by runs that were killed: gone after 36 hours without
+ * access or change (the Maildir rule); nothing to report if it fails */
+void mp_store_maildir_sweep(const char *md)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	time_t old = time(NULL) - MAILDIR_TMP_AGE;
+	DIR *d;
+
+	snprintf(p, sizeof p, "%s/tmp", md);
+	if (!(d = opendir(p)))
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_mtime < old && st.st_atime < old)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
 }

@@ -2,7 +2,8 @@
  * Maildir  tmp/NAME (O_EXCL) <- message; fsync; close; link to new/NAME
  *          (never over an existing name); unlink tmp; fsync new/. Only
  *          then is the message reported delivered.
- * mbox     dotlock (O_EXCL, stale after 5 minutes) + fcntl lock; append
+ * mbox     dotlock (O_EXCL; broken only when its owner is dead, or cannot
+ *          be checked and is 5 minutes old) + fcntl lock; append
  *          From_ line, mboxrd-quoted message, blank line; fsync; on any
  *          error truncate back to the old size before unlocking.
  * The store's files (store_int.h says which calls which):
@@ -94,6 +95,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 		    mp_store_maildir_make(s->path, 1, e) < 0)
 			return -1;
 	}
+	mp_store_maildir_sweep(s->path); /* once an open: a readdir of tmp/ */
 	return 0;
 }
 

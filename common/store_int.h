@@ -84,6 +84,9 @@ int mp_store_maildir_commit(struct mp_store *s, struct mp_pending *p, size_t n, 
  * and durably */
 void mp_store_maildir_take_back(struct mp_store *s, struct mp_pending *p, size_t n, size_t linked);
 
+/* tmp/ files older than 36 hours removed (those of killed runs) */
+void mp_store_maildir_sweep(const char *md);
+
 /* lock.c */
 /* an fcntl write lock on fd, waiting at most timeout seconds (EX_TEMPFAIL) */
 int mp_store_lock_fd(int fd, const char *path, double timeout, struct mp_err *e);

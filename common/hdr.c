@@ -319,3 +319,191 @@ done:
 	mp_buf_free(&raw);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- fields */
+
+size_t mp_hdr_field_name(const char *s, size_t n, size_t *value)
+{
+	size_t i = 0, j;
+
+	while (i < n && s[i] > ' ' && s[i] < 127 && s[i] != ':')
+		i++;
+	for (j = i; j < n && (s[j] == ' ' || s[j] == '\t');)
+		j++;
+	if (i == 0 || j == n || s[j] != ':')
+		return 0;
+	if (value)
+		*value = j + 1;
+	return i;
+}
+
+int mp_hdr_field_name_is(const char *line, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	return mp_hdr_field_name(line, n, NULL) == k && strncasecmp(line, name, k) == 0;
+}
+
+static int blank_line(const char *s, size_t n)
+{
+	return (n == 1 && s[0] == '\n') || (n == 2 && s[0] == '\r' && s[1] == '\n');
+}
+
+void mp_hdr_reader_init(struct mp_hdr_reader *r)
+{
+	r->curlen = r->donelen = 0;
+	r->curcut = r->have = r->end = r->in_bad = 0;
+}
+
+static void reader_add(struct mp_hdr_reader *r, const char *s, size_t n)
+{
+	size_t room = MP_HDR_FIELD_MAX - r->curlen;
+
+	if (n > room) {
+		n = room;
+		r->curcut = 1;
+	}
+	memcpy(r->cur + r->curlen, s, n);
+	r->curlen += n;
+}
+
+/* the field in hand is complete: it becomes the one to look at */
+static void reader_finish(struct mp_hdr_reader *r)
+{
+	if (r->curlen && !r->curcut) {
+		memcpy(r->done, r->cur, r->curlen);
+		r->donelen = r->curlen;
+		r->have = 1;
+	}
+	r->curlen = 0;
+	r->curcut = 0;
+}
+
+int mp_hdr_reader_feed(struct mp_hdr_reader *r, const char *seg, size_t n, int bol)
+{
+	r->have = 0;
+	if (r->end)
+		return MP_HDR_END;
+	if (!bol) {
+		if (r->in_bad)
+			return MP_HDR_BAD;
+		reader_add(r, seg, n);
+		return MP_HDR_MORE;
+	}
+	if (blank_line(seg, n)) {
+		reader_finish(r);
+		r->end = 1;
+		return MP_HDR_END;
+	}
+	if (n && (seg[0] == ' ' || seg[0] == '\t')) {
+		if (r->in_bad || !r->curlen)
+			return MP_HDR_BAD; /* folded onto no field */
+		/* unfolding: the line break goes, the blank stays */
+		while (r->curlen &&
+		       (r->cur[r->curlen - 1] == '\n' || r->cur[r->curlen - 1] == '\r'))
+			r->curlen--;
+		reader_add(r, seg, n);
+		return MP_HDR_MORE;
+	}
+	reader_finish(r);
+	r->in_bad = !mp_hdr_field_name(seg, n, NULL);
+	if (r->in_bad)
+		return MP_HDR_BAD;
+	reader_add(r, seg, n);
+	return MP_HDR_FIELD;
+}
+
+void mp_hdr_reader_end(struct mp_hdr_reader *r)
+{
+	r->have = 0;
+	if (!r->end)
+		reader_finish(r);
+	r->end = 1;
+}
+
+const char *mp_hdr_reader_get(struct mp_hdr_reader *r, const char *name)
+{
+	size_t v, e = r->donelen;
+
+	if (!r->have || !mp_hdr_field_name_is(r->done, r->donelen, name))
+		return NULL;
+	mp_hdr_field_name(r->done, r->donelen, &v);
+	while (v < e && (r->done[v] == ' ' || r->done[v] == '\t'))
+		v++;
+	while (e > v && (r->done[e - 1] == '\n' || r->done[e - 1] == '\r' ||
+	                 r->done[e - 1] == ' ' || r->done[e - 1] == '\t'))
+		e--;
+	r->done[e] = '\0';
+	return r->done + v;
+}
+
+int mp_hdr_find(const char *buf, size_t n, const char *name, struct mp_buf *value)
+{
+	struct mp_hdr_reader r;
+	const char *v = NULL;
+	size_t i = 0;
+
+	mp_hdr_reader_init(&r);
+	while (i < n && !v && !r.end) {
+		const char *nl = memchr(buf + i, '\n', n - i);
+		size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
+		mp_hdr_reader_feed(&r, buf + i, len, 1);
+		v = mp_hdr_reader_get(&r, name);
+		i += len;
+	}
+	if (!v && !r.end) {
+		mp_hdr_reader_end(&r);
+		v = mp_hdr_reader_get(&r, name);
+	}
+	if (!v)
+		return 0;
+	mp_buf_reset(value);
+	return mp_buf_append(value, v, strlen(v)) < 0 ? -1 : 1;
+}
+
+/* past blanks, line ends and (nested) comments from i */
+static size_t skip_cfws(const char *s, size_t n, size_t i)
+{
+	int depth = 0;
+
+	for (; i < n; i++) {
+		if (depth && s[i] == '\\')
+			i++; /* a quoted-pair */
+		else if (s[i] == '(')
+			depth++;
+		else if (depth && s[i] == ')')
+			depth--;
+		else if (!depth && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			break;
+	}
+	return i < n ? i : n;
+}
+
+int mp_hdr_msgid(const char *v, size_t n, char *out, size_t outn)
+{
+	size_t i = skip_cfws(v, n, 0), o = 0;
+	const char *gt = i < n && v[i] == '<' ? memchr(v + i, '>', n - i) : NULL;
+
+	if (outn == 0)
+		return 0;
+	if (gt) {
+		for (; v + i <= gt; i++) {
+			if (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n')
+				continue;
+			if (o + 1 >= outn)
+				return out[0] = '\0', 0;
+			out[o++] = v[i];
+		}
+		out[o] = '\0';
+		return o > 2 ? 1 : (out[0] = '\0', 0); /* "<>" is none */
+	}
+	/* no brackets (a broken mailer's): the first word */
+	for (; i < n && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' && v[i] != '\n' && v[i] != '(';
+	     i++) {
+		if (o + 1 >= outn)
+			return out[0] = '\0', 0;
+		out[o++] = v[i];
+	}
+	out[o] = '\0';
+	return o > 0;
+}

@@ -37,11 +37,35 @@ setup() {
     export HOME="$T/nohome"
     MOUNTED=
     DOVE_DIR=
+    STOPPED=
 }
 
 teardown() {
+    # a writer a test stopped: let it go on, then end it
+    if [ -n "$STOPPED" ]; then
+        kill -CONT "$STOPPED" 2>/dev/null || true
+        kill "$STOPPED" 2>/dev/null || true
+        wait "$STOPPED" 2>/dev/null || true
+    fi
     unmount_small_fs
     dove_cleanup
+}
+
+# stop_writer MBOX MSGFILE: a delivery into MBOX that stops itself (the
+# shim, at its fsync of MBOX) with the message written and both locks
+# held; its pid in STOPPED once it is stopped (state T)
+stop_writer() {
+    STOP_AT_FSYNC=$1 LD_PRELOAD=$SHIM \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$MDELIVER" "$1" <"$2" 3>&- &
+    STOPPED=$!
+    local i st
+    for ((i = 0; i < 1200; i++)); do
+        st=$(ps -o stat= -p "$STOPPED") || fail "the writer ended instead of stopping"
+        [[ $st == T* ]] && return 0
+        sleep 0.05
+    done
+    fail "the writer never stopped (state $st)"
 }
 
 # check_name PATH [FLAGS]: PATH is a Maildir message file named right, S= its size
@@ -915,6 +939,96 @@ mdeliver: delivered 2 messages ($(cat "$T/md/cur/"* | wc -c) bytes)"
     [ ! -e "$T/mbox.lock" ] || fail "lock left behind"
     assert_equal "$(grep -c '^From ' "$T/mbox")" "2"
 }
+@test "mbox lock: an old dotlock whose owner lives (a writer stopped mid-append) is waited for, never broken: its message, reported delivered, stays" {
+    build_shim
+    mdp 'Subject: first\n\nbody\n' "$T/mbox"
+    rc_is 0
+    local s1 lpid lsize lhost
+    s1=$(fsize "$T/mbox")
+    printf 'Subject: stopped\n\nthe stopped writer\n' >"$T/w.eml"
+    stop_writer "$T/mbox" "$T/w.eml"
+    # it holds the dotlock, which notes the size before its append and its host
+    read -r lpid lsize lhost <"$T/mbox.lock"
+    assert_equal "$lpid $lsize $lhost" "$STOPPED $s1 $(hostname)"
+    [ "$(fsize "$T/mbox")" -gt "$s1" ] || fail "the stopped writer has not appended"
+    # the lock is past the stale age (shortened, and the default's too):
+    # its owner lives all the same
+    touch -d '-10 minutes' "$T/mbox.lock"
+    MAILPIPE_STALE_LOCK_SECONDS=60 mdp 'Subject: breaker\n\nbody\n' --lock-timeout 1 "$T/mbox"
+    rc_is 75
+    assert_equal "$err" "mdeliver: $T/mbox: $T/mbox.lock: still locked after 1 s"
+    read -r lpid lsize lhost <"$T/mbox.lock"
+    assert_equal "$lpid $lsize" "$STOPPED $s1"
+    # the writer goes on and reports its message delivered
+    kill -CONT "$STOPPED"
+    wait "$STOPPED" || fail "the stopped writer failed"
+    STOPPED=
+    [ ! -e "$T/mbox.lock" ] || fail "lock left behind"
+    MAILPIPE_STALE_LOCK_SECONDS=60 mdp 'Subject: after\n\nbody\n' --lock-timeout 1 "$T/mbox"
+    rc_is 0
+    md --split "$T/mbox" "$T/back/"
+    rc_is 0
+    assert_equal "$(cat "$T/back/new/"* | grep '^Subject:' | sort | tr '\n' ' ')" \
+        "Subject: after Subject: first Subject: stopped "
+    grep -qx 'the stopped writer' "$(file_with 'Subject: stopped' "$T/back/new")" ||
+        fail "the stopped writer's message is not whole"
+}
+
+@test "mbox lock: a writer known dead (same host, pid gone) has its unfinished append cut off; the stale age applies only to locks whose owner cannot be checked" {
+    build_shim
+    mdp 'Subject: first\n\nbody\n' "$T/mbox"
+    rc_is 0
+    cp "$T/mbox" "$T/before"
+    printf 'Subject: killed\n\nnever reported\n' >"$T/w.eml"
+    stop_writer "$T/mbox" "$T/w.eml"
+    kill -9 "$STOPPED"
+    wait "$STOPPED" 2>/dev/null || true
+    STOPPED=
+    # written but not reported: the next delivery cuts it off, whatever the lock's age
+    mdp 'Subject: next\n\nbody\n' --lock-timeout 5 "$T/mbox"
+    rc_is 0
+    [ ! -e "$T/mbox.lock" ] || fail "lock left behind"
+    ! grep -q 'never reported' "$T/mbox" || fail "the dead writer's append is still there"
+    cmp -s -n "$(fsize "$T/before")" "$T/before" "$T/mbox" || fail "the first message changed"
+    assert_equal "$(grep -c '^From ' "$T/mbox")" "2"
+
+    # another host's lock: its pid means nothing here; broken only when
+    # stale (MAILPIPE_STALE_LOCK_SECONDS), and nothing is cut
+    printf '%s 10 elsewhere.invalid\n' "$$" >"$T/mbox.lock"
+    touch -d '-2 minutes' "$T/mbox.lock"
+    cp "$T/mbox" "$T/before"
+    mdp 'Subject: fresh\n\nbody\n' --lock-timeout 0 "$T/mbox"
+    rc_is 75
+    same "$T/mbox" "$T/before"
+    MAILPIPE_STALE_LOCK_SECONDS=60 mdp 'Subject: stale\n\nbody\n' --lock-timeout 1 "$T/mbox"
+    rc_is 0
+    cmp -s -n "$(fsize "$T/before")" "$T/before" "$T/mbox" || fail "cut back to another host's size"
+    assert_equal "$(grep -c '^From ' "$T/mbox")" "3"
+}
+
+@test "Maildir: tmp/ files older than 36 hours (killed runs) go when a delivery opens the Maildir; younger ones stay" {
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    printf 'old\n' >"$T/md/tmp/1.old"
+    printf 'young\n' >"$T/md/tmp/2.young"
+    mkdir "$T/md/tmp/dir.old"
+    touch -d '-37 hours' "$T/md/tmp/1.old" "$T/md/tmp/dir.old"
+    touch -d '-35 hours' "$T/md/tmp/2.young"
+    mdp 'Subject: a\n\nbody\n' "$T/md"
+    rc_is 0
+    [ ! -e "$T/md/tmp/1.old" ] || fail "a tmp/ file 37 hours old is still there"
+    [ -e "$T/md/tmp/2.young" ] || fail "a tmp/ file 35 hours old was removed"
+    [ -d "$T/md/tmp/dir.old" ] || fail "a directory in tmp/ was removed"
+    [ "$(nfiles "$T/md/new")" -eq 1 ] || fail "the message was not delivered"
+    # a folder's own tmp/ too
+    mdp 'Subject: b\n\nbody\n' --folder f "$T/md"
+    rc_is 0
+    printf 'old\n' >"$T/md/.f/tmp/3.old"
+    touch -d '-37 hours' "$T/md/.f/tmp/3.old"
+    mdp 'Subject: c\n\nbody\n' --folder f "$T/md"
+    rc_is 0
+    [ ! -e "$T/md/.f/tmp/3.old" ] || fail "the folder's old tmp/ file is still there"
+}
+
 # --------------------------------------------------------------- crashes
 
 # crash_run TARGET COUNT: deliver $T/msgs/1..COUNT.eml one by one into

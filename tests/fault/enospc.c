@@ -7,6 +7,8 @@
  * they are redirected to a file. Without ENOSPC_AFTER nothing changes.
  * LINK_FAIL_AFTER=N: link(2) succeeds N times, then fails the same way
  * (a directory that cannot grow), from any thread.
+ * STOP_AT_FSYNC=PATH: fsync(2) of the file PATH stops the process
+ * (SIGSTOP) first, to be caught holding its locks, its writes not flushed.
  *
  *   cc -shared -fPIC -O2 -o enospc.so enospc.c -ldl
  *   ENOSPC_AFTER=4096 LD_PRELOAD=./enospc.so prog ...
@@ -15,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,4 +195,18 @@ int link(const char *from, const char *to)
 		return -1;
 	}
 	return real_link(from, to);
+}
+
+typedef int (*fsync_fn)(int);
+
+int fsync(int fd)
+{
+	REAL(fsync, fsync_fn);
+	const char *p = getenv("STOP_AT_FSYNC");
+	struct stat a, b;
+
+	if (p && *p && fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		raise(SIGSTOP);
+	return real_fsync(fd);
 }

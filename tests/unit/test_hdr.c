@@ -4,6 +4,8 @@
 #include "hdr.h"
 #include "tap.h"
 
+static void test_fields(void);
+
 static void dec(const char *in, unsigned flags, const char *want, int wantrc)
 {
 	struct mp_buf out = MP_BUF_INIT;
@@ -124,5 +126,151 @@ int main(void)
 	    0);
 	mp_buf_free(&out);
 	mp_buf_free(&back);
+	test_fields();
 	return tap_done();
+}
+
+/* ---------------------------------------------------------------- fields */
+
+/* the header in h fed line by line, or in pieces of at most seg bytes
+ * past a line's first colon (a name comes whole in the segment that
+ * starts its line): the value of the first field NAME, "" if none */
+static const char *feed_get(const char *h, size_t seg, const char *name, int *end)
+{
+	static struct mp_hdr_reader r;
+	static char got[MP_HDR_FIELD_MAX + 1];
+	size_t n = strlen(h), i = 0;
+	int bol = 1;
+
+	mp_hdr_reader_init(&r);
+	got[0] = '\0';
+	*end = 0;
+	while (i < n) {
+		const char *nl = memchr(h + i, '\n', n - i);
+		size_t len = nl ? (size_t)(nl - (h + i)) + 1 : n - i;
+		const char *colon = bol ? memchr(h + i, ':', len) : NULL;
+		size_t first = colon ? (size_t)(colon - (h + i)) + 1 : 0;
+		if (len > seg && len > first && len > 2) /* a blank line comes whole */
+			len = seg > first ? seg : first;
+		int k = mp_hdr_reader_feed(&r, h + i, len, bol);
+		const char *v = mp_hdr_reader_get(&r, name);
+		if (v && !got[0])
+			snprintf(got, sizeof got, "%s", v);
+		if (k == MP_HDR_END) {
+			*end = 1;
+			return got;
+		}
+		bol = h[i + len - 1] == '\n';
+		i += len;
+	}
+	mp_hdr_reader_end(&r);
+	const char *v = mp_hdr_reader_get(&r, name);
+	if (v && !got[0])
+		snprintf(got, sizeof got, "%s", v);
+	return got;
+}
+
+static void test_fields(void)
+{
+	struct mp_hdr_reader r;
+	struct mp_buf v = MP_BUF_INIT;
+	char id[64];
+	size_t off = 0;
+	int end;
+
+	/* field names */
+	tap_is_int(mp_hdr_field_name("Subject: x\n", 11, &off), 7, "field name length");
+	tap_is_int(off, 8, "value after the colon");
+	tap_is_int(mp_hdr_field_name("Subject \t: x\n", 13, &off), 7, "blanks before the colon");
+	tap_is_int(off, 10, "value after the colon (obsolete syntax)");
+	tap_is_int(mp_hdr_field_name(" Subject: x\n", 12, NULL), 0, "a folded line is no field");
+	tap_is_int(mp_hdr_field_name(": x\n", 4, NULL), 0, "no name");
+	tap_is_int(mp_hdr_field_name("Sub ject: x\n", 12, NULL), 0, "a blank inside the name");
+	tap_is_int(mp_hdr_field_name("Sub\0ject: x", 11, NULL), 0, "NUL inside the name");
+	tap_is_int(mp_hdr_field_name("Subject", 7, NULL), 0, "no colon");
+	tap_is_int(mp_hdr_field_name("Subject:", 7, NULL), 0, "the colon past n");
+	tap_is_int(mp_hdr_field_name("From a@b Mon Jan  1 00:00:00 2024\n", 34, NULL), 0,
+	           "a From_ line is no field");
+	tap_is_int(mp_hdr_field_name("S\xc3\xa9: x", 6, NULL), 0, "8-bit name");
+	tap_ok(mp_hdr_field_name_is("message-id: <a@b>\n", 18, "Message-ID"), "name in any case");
+	tap_ok(!mp_hdr_field_name_is("Message-IDs: <a@b>\n", 19, "Message-ID"),
+	       "a longer name is another");
+	tap_ok(!mp_hdr_field_name_is("Message: <a@b>\n", 15, "Message-ID"),
+	       "a shorter name is another");
+
+	/* the reader, line by line and in pieces of 3 and 1 bytes */
+	static const size_t segs[] = {100000, 3, 1};
+	for (size_t k = 0; k < sizeof segs / sizeof *segs; k++) {
+		size_t sg = segs[k];
+		const char *h = "Subject: a\r\nX-Long: b\r\n  c\r\nDelivered-To:\r\n\t<bob@x> \r\n"
+		                "\r\nBody-Field: no\r\n";
+		tap_ok(strcmp(feed_get(h, sg, "Subject", &end), "a") == 0, "value trimmed (%zu)",
+		       sg);
+		tap_ok(end, "the blank line ends the header (%zu)", sg);
+		tap_ok(strcmp(feed_get(h, sg, "x-long", &end), "b  c") == 0,
+		       "unfolded, the blank kept (%zu)", sg);
+		tap_ok(strcmp(feed_get(h, sg, "Delivered-To", &end), "<bob@x>") == 0,
+		       "value on the folded line (%zu)", sg);
+		tap_ok(strcmp(feed_get(h, sg, "Body-Field", &end), "") == 0,
+		       "nothing past the header (%zu)", sg);
+		tap_ok(strcmp(feed_get("A: 1\nB: 2", sg, "B", &end), "2") == 0 && !end,
+		       "the last field without a line end or blank line (%zu)", sg);
+		tap_ok(strcmp(feed_get("bad line\n  folded\nA: 1\n\n", sg, "A", &end), "1") == 0,
+		       "a line that is no field is skipped (%zu)", sg);
+	}
+	mp_hdr_reader_init(&r);
+	tap_is_int(mp_hdr_reader_feed(&r, "A: 1\n", 5, 1), MP_HDR_FIELD, "kind: field");
+	tap_ok(mp_hdr_reader_get(&r, "A") == NULL, "not complete before the next line");
+	tap_is_int(mp_hdr_reader_feed(&r, " 2", 2, 1), MP_HDR_MORE, "kind: folded");
+	tap_is_int(mp_hdr_reader_feed(&r, "xyz\n", 4, 0), MP_HDR_MORE, "kind: rest of a line");
+	tap_is_int(mp_hdr_reader_feed(&r, "no field\n", 9, 1), MP_HDR_BAD, "kind: no field");
+	tap_ok(mp_hdr_reader_get(&r, "A") && strcmp(mp_hdr_reader_get(&r, "A"), "1 2xyz") == 0,
+	       "complete when the next line starts");
+	tap_is_int(mp_hdr_reader_feed(&r, "\n", 1, 1), MP_HDR_END, "kind: end");
+	tap_is_int(mp_hdr_reader_feed(&r, "B: 1\n", 5, 1), MP_HDR_END, "after the end, the end");
+
+	/* a field longer than the reader holds is not half found */
+	struct mp_buf big = MP_BUF_INIT;
+	mp_buf_puts(&big, "Message-ID: <");
+	for (int i = 0; i < MP_HDR_FIELD_MAX; i++)
+		mp_buf_putc(&big, 'x');
+	mp_buf_puts(&big, "@y>\nSubject: after\n\n");
+	tap_ok(strcmp(feed_get(big.data, 100000, "Message-ID", &end), "") == 0,
+	       "an overlong field is not found");
+	tap_ok(strcmp(feed_get(big.data, 100, "Subject", &end), "after") == 0,
+	       "the field after it is");
+	mp_buf_free(&big);
+
+	/* mp_hdr_find in a buffer */
+	const char *m = "From: a\nMessage-ID:\n <1@x>\nMessage-ID: <2@x>\n\nMessage-ID: <3@x>\n";
+	tap_is_int(mp_hdr_find(m, strlen(m), "message-id", &v), 1, "find");
+	tap_ok(strcmp(v.data, "<1@x>") == 0, "the first one, unfolded");
+	tap_is_int(mp_hdr_find(m, strlen(m), "To", &v), 0, "not in the header");
+	tap_is_int(mp_hdr_find(m, 7, "From", &v), 1, "a buffer cut short");
+	tap_ok(strcmp(v.data, "a") == 0, "its last line counts");
+	tap_is_int(mp_hdr_find("\nA: 1\n", 6, "A", &v), 0, "an empty header");
+
+	/* Message-IDs */
+	static const char *const ids[][2] = {
+	    {"<a@b>", "<a@b>"},
+	    {"  <a@b>  ", "<a@b>"},
+	    {"(comment (nested) \\) ) <a@b> (after)", "<a@b>"},
+	    {"<a@b> <c@d>", "<a@b>"},
+	    {"<a.b\r\n @c>", "<a.b@c>"},
+	    {"a@b (no brackets)", "a@b"},
+	    {"<a@b", "<a@b"},
+	    {"<>", ""},
+	    {"", ""},
+	    {"(only a comment)", ""},
+	    {"(unclosed <a@b>", ""},
+	};
+	for (size_t k = 0; k < sizeof ids / sizeof *ids; k++) {
+		int found = mp_hdr_msgid(ids[k][0], strlen(ids[k][0]), id, sizeof id);
+		tap_ok(found == (ids[k][1][0] != '\0') && strcmp(id, ids[k][1]) == 0,
+		       "msgid %zu: '%s'", k, id);
+	}
+	tap_is_int(mp_hdr_msgid("<0123456789@x>", 14, id, 14), 0, "too long for out: none");
+	tap_ok(id[0] == '\0', "and out empty");
+	tap_is_int(mp_hdr_msgid("<0123456789@x>", 14, id, 15), 1, "just fits");
+	mp_buf_free(&v);
 }

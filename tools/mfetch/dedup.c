@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
+#include "hdr.h"
 #include "mfetch.h"
 
 #define HEAD_MAX (64 * 1024) /* the header looked at for the Message-ID */
@@ -59,58 +59,15 @@ void msgids_free(struct msgids *m)
 	memset(m, 0, sizeof *m);
 }
 
-/* The Message-ID in the header at buf (n bytes, maybe cut short): the
- * part between < and >, else the value trimmed; 1 found, 0 none. */
-static int find_msgid(const char *buf, size_t n, char *out, size_t outn)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		const char *l = buf + i, *nl = memchr(l, '\n', n - i);
-		size_t len = nl ? (size_t)(nl - l) : n - i;
-		if (len == 0 || (len == 1 && l[0] == '\r'))
-			return 0; /* the end of the header */
-		if (len > 11 && strncasecmp(l, "Message-ID:", 11) == 0) {
-			/* the value, with its continuation lines */
-			size_t o = 0, j = 11;
-			const char *p = l;
-			for (;;) {
-				for (; j < len && o + 1 < outn; j++)
-					if (p[j] != '\r')
-						out[o++] = p[j];
-				const char *next = p + len + 1;
-				if (!nl || next >= buf + n || (*next != ' ' && *next != '\t'))
-					break;
-				p = next;
-				nl = memchr(p, '\n', (size_t)(buf + n - p));
-				len = nl ? (size_t)(nl - p) : (size_t)(buf + n - p);
-				j = 0;
-			}
-			out[o] = '\0';
-			char *lt = strchr(out, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-			if (lt && gt) {
-				memmove(out, lt, (size_t)(gt - lt) + 1);
-				out[gt - lt + 1] = '\0';
-			} else {
-				char *s = out + strspn(out, " \t");
-				memmove(out, s, strlen(s) + 1);
-				for (size_t k = strlen(out);
-				     k && (out[k - 1] == ' ' || out[k - 1] == '\t');)
-					out[--k] = '\0';
-			}
-			return out[0] != '\0';
-		}
-		i += len + 1;
-	}
-	return 0;
-}
-
 int msgid_from_fd(int fd, char *out, size_t outn)
 {
 	char *buf = mp_xmalloc(HEAD_MAX);
+	struct mp_buf v = MP_BUF_INIT;
 	ssize_t got = pread(fd, buf, HEAD_MAX, 0);
-	int found = got > 0 && find_msgid(buf, (size_t)got, out, outn);
+	int found = got > 0 && mp_hdr_find(buf, (size_t)got, "Message-ID", &v) == 1 &&
+	            mp_hdr_msgid(v.data, v.len, out, outn);
 
+	mp_buf_free(&v);
 	free(buf);
 	return found;
 }
@@ -142,42 +99,64 @@ static int scan_maildir(const char *root, struct msgids *m, struct mp_err *e)
 	return 0;
 }
 
-/* an mbox: the Message-ID of each header (after a From_ line), read in
- * lines of at most 8 KiB (a longer one is taken in pieces) */
+/* the field the header reader just completed, when it is the Message-ID:
+ * recorded; 1 when it was a Message-ID */
+static int note_msgid(struct mp_hdr_reader *hr, struct msgids *m)
+{
+	const char *v = mp_hdr_reader_get(hr, "Message-ID");
+	char id[1000];
+
+	if (v && mp_hdr_msgid(v, strlen(v), id, sizeof id))
+		msgids_add(m, id);
+	return v != NULL;
+}
+
+/* an mbox: the Message-ID of each message's header */
 static int scan_mbox(const char *file, struct msgids *m, struct mp_err *e)
 {
-	FILE *f = fopen(file, "re");
-	char line[8192], hdr[HEAD_MAX], id[1000];
-	size_t hl = 0;
-	int bol = 1, in_header = 0, prev_blank = 1;
+	struct mp_hdr_reader *hr;
+	struct mp_mboxsplit sp;
+	struct mp_segr r;
+	int fd = open(file, O_RDONLY | O_CLOEXEC), more, got = 0;
 
-	if (!f)
+	if (fd < 0)
 		return errno == ENOENT ? 0 : mp_err_sys(e, EX_TEMPFAIL, "%s", file);
-	while (fgets(line, sizeof line, f)) {
-		size_t len = strlen(line);
-		int starts = bol;
-		bol = len && line[len - 1] == '\n';
-		if (starts && prev_blank && strncmp(line, "From ", 5) == 0) {
-			in_header = 1, hl = 0;
-			continue;
-		}
-		if (starts)
-			prev_blank = line[0] == '\n';
-		if (!in_header)
-			continue;
-		if (starts && line[0] == '\n') { /* the header ends */
-			if (find_msgid(hdr, hl, id, sizeof id))
-				msgids_add(m, id);
-			in_header = 0;
-			continue;
-		}
-		size_t k = len < sizeof hdr - hl ? len : sizeof hdr - hl;
-		memcpy(hdr + hl, line, k);
-		hl += k;
+	if (mp_segr_init(&r, fd, 64 * 1024, e) < 0) {
+		close(fd);
+		return -1;
 	}
-	int bad = ferror(f);
-	fclose(f);
-	return bad ? mp_err_sys(e, EX_TEMPFAIL, "%s", file) : 0;
+	hr = mp_xmalloc(sizeof *hr);
+	mp_mboxsplit_init(&sp, &r);
+	while ((more = mp_mboxsplit_begin(&sp, e)) > 0) {
+		struct mp_msgsrc src = mp_mboxsplit_src(&sp);
+		const char *seg;
+		size_t len;
+		int bol, done = 0;
+		/* the header (its From_ line is no field to the reader), then
+		 * the rest of the message read past */
+		mp_hdr_reader_init(hr);
+		while ((got = src.next(src.ctx, &seg, &len, &bol, e)) > 0) {
+			if (done)
+				continue;
+			int k = mp_hdr_reader_feed(hr, seg, len, bol);
+			done = note_msgid(hr, m) || k == MP_HDR_END;
+		}
+		if (got < 0)
+			break;
+		if (!done) {
+			mp_hdr_reader_end(hr);
+			note_msgid(hr, m);
+		}
+	}
+	free(hr);
+	mp_segr_free(&r);
+	close(fd);
+	if (more < 0 || got < 0) {
+		struct mp_err in = *e;
+		return mp_err_set(e, in.code == EX_DATAERR ? EX_DATAERR : EX_TEMPFAIL, "%s: %s",
+		                  file, in.msg);
+	}
+	return 0;
 }
 
 int msgids_of_dest(const struct mp_store *st, struct msgids *m, struct mp_err *e)

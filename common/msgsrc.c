@@ -1,0 +1,283 @@
+/* msgsrc: where the store's messages come from: a stream handed out in
+ * segments (whole lines, or pieces of an overlong one), and an mbox
+ * split into its messages (mboxo, mboxrd, mboxcl2). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hdr.h"
+#include "store_int.h"
+
+/* ---------------------------------------------------------------- segments */
+
+int mp_segr_init(struct mp_segr *r, int fd, size_t bufsize, struct mp_err *e)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = fd;
+	r->cap = bufsize;
+	r->bol = 1;
+	r->base = lseek(fd, 0, SEEK_CUR); /* -1 for pipes: no reading ahead */
+	r->buf = malloc(bufsize);
+	if (!r->buf)
+		return mp_err_sys(e, EX_TEMPFAIL, "read buffer");
+	return 0;
+}
+
+int mp_segr_next(struct mp_segr *r, const char **seg, size_t *len, int *bol, struct mp_err *e)
+{
+	for (;;) {
+		size_t avail = r->end - r->start;
+		char *s = r->buf + r->start, *nl = memchr(s, '\n', avail);
+
+		/* a whole line, a full buffer's worth, or what is left at EOF */
+		if (nl || avail == r->cap || (r->eof && avail)) {
+			size_t n = nl ? (size_t)(nl - s) + 1 : avail;
+			*seg = s;
+			*len = n;
+			*bol = r->bol;
+			r->bol = nl != NULL;
+			r->start += n;
+			r->off += (long long)n;
+			return 1;
+		}
+		if (r->eof)
+			return 0;
+		if (r->start) {
+			memmove(r->buf, s, avail);
+			r->start = 0;
+			r->end = avail;
+		}
+		ssize_t got;
+		do
+			got = read(r->fd, r->buf + r->end, r->cap - r->end);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return mp_err_sys(e, mp_errno_code(errno), "read");
+		if (got == 0)
+			r->eof = 1;
+		r->end += (size_t)got;
+	}
+}
+
+void mp_segr_free(struct mp_segr *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+static int segr_src_next(void *ctx, const char **seg, size_t *len, int *bol, struct mp_err *e)
+{
+	return mp_segr_next(ctx, seg, len, bol, e);
+}
+
+struct mp_msgsrc mp_segr_src(struct mp_segr *r)
+{
+	struct mp_msgsrc s = {segr_src_next, r};
+
+	return s;
+}
+
+/* ---------------------------------------------------------------- mbox splitting */
+
+int mp_store_from_line(const char *s, size_t n, int bol)
+{
+	return bol && n >= 5 && memcmp(s, "From ", 5) == 0;
+}
+
+int mp_store_blank_line(const char *s, size_t n, int bol)
+{
+	return bol && ((n == 1 && s[0] == '\n') || (n == 2 && s[0] == '\r' && s[1] == '\n'));
+}
+
+void mp_mboxsplit_init(struct mp_mboxsplit *m, struct mp_segr *r)
+{
+	memset(m, 0, sizeof *m);
+	m->r = r;
+}
+
+static int split_read(struct mp_mboxsplit *m, struct mp_err *e)
+{
+	int r = mp_segr_next(m->r, &m->cur, &m->curlen, &m->curbol, e);
+
+	m->have = r == 1;
+	if (r == 0)
+		m->eof = 1;
+	return r;
+}
+
+int mp_mboxsplit_begin(struct mp_mboxsplit *m, struct mp_err *e)
+{
+	int r;
+
+	if (!m->have) {
+		if (m->eof)
+			return 0;
+		if ((r = split_read(m, e)) <= 0)
+			return r;
+	}
+	/* blank lines before the first message are tolerated */
+	while (m->count == 0 && mp_store_blank_line(m->cur, m->curlen, m->curbol))
+		if ((r = split_read(m, e)) <= 0)
+			return r;
+	if (!mp_store_from_line(m->cur, m->curlen, m->curbol)) {
+		mp_err_set(e, EX_DATAERR, "not an mbox: no \"From \" line at byte %lld",
+		           m->r->off - (long long)m->curlen + 1);
+		return -1;
+	}
+	m->msgstart = m->r->off - (long long)m->curlen;
+	m->count++;
+	m->first = 1;
+	m->in_header = 1;
+	m->clen = -1;
+	m->left = 0;
+	m->held_blank = 0;
+	return 1;
+}
+
+/* the value of a Content-Length line, -1 if it is no number */
+static long long parse_clen(const char *s, size_t n)
+{
+	long long v = 0;
+	size_t i = 0;
+
+	mp_hdr_field_name(s, n, &i);
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i == n || !isdigit((unsigned char)s[i]))
+		return -1;
+	for (; i < n && isdigit((unsigned char)s[i]); i++) {
+		if (v > (1LL << 50))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* mboxcl2: trust Content-Length only where it can be checked (a file we
+ * can read ahead in) and it ends exactly before a From_ line or the end;
+ * a stale length must not swallow the next message. */
+static int clen_fits(struct mp_mboxsplit *m, long long body)
+{
+	char buf[8];
+	ssize_t got;
+	off_t pos;
+	struct stat st;
+
+	if (m->clen < 0 || m->r->base < 0)
+		return 0;
+	pos = (off_t)(m->r->base + body + m->clen);
+	if (fstat(m->r->fd, &st) < 0 || !S_ISREG(st.st_mode) || pos > st.st_size)
+		return 0;
+	got = pread(m->r->fd, buf, sizeof buf, pos);
+	if (got < 0)
+		return 0;
+	if (got == 0 || (got == 1 && buf[0] == '\n'))
+		return 1; /* exactly at the end */
+	if (got >= 5 && memcmp(buf, "From ", 5) == 0)
+		return 1;
+	if (got >= 6 && memcmp(buf, "\nFrom ", 6) == 0)
+		return 1;
+	return got >= 7 && memcmp(buf, "\r\nFrom ", 7) == 0;
+}
+
+static int split_next(void *ctx, const char **seg, size_t *len, int *bol, struct mp_err *e)
+{
+	struct mp_mboxsplit *m = ctx;
+
+	if (m->first) { /* the message's own From_ line */
+		m->first = 0;
+		m->have = 0;
+		*seg = m->cur;
+		*len = m->curlen;
+		*bol = m->curbol;
+		return 1;
+	}
+	for (;;) {
+		if (!m->have) {
+			int r = split_read(m, e);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				m->held_blank = 0; /* the mbox's blank line before the end */
+				return 0;
+			}
+		}
+		const char *s = m->cur;
+		size_t n = m->curlen;
+		int b = m->curbol;
+
+		if (m->left > 0) { /* mboxcl2 body: raw bytes */
+			if ((long long)n > m->left) {
+				/* give the rest of the segment back */
+				size_t back = n - (size_t)m->left;
+				n = (size_t)m->left;
+				m->r->start -= back;
+				m->r->off -= (long long)back;
+				m->r->bol = 0;
+			}
+			m->left -= (long long)n;
+			m->have = 0;
+			goto out;
+		}
+		if (m->held_blank) {
+			m->held_blank = 0;
+			if (m->in_header) {
+				/* the blank line ends the header, unless it is the
+				 * mbox's own before the next From_ (no body at all) */
+				long long body = m->r->off - (long long)n;
+				m->in_header = 0;
+				if (clen_fits(m, body)) {
+					m->left = m->clen;
+					goto blank;
+				}
+			}
+			if (mp_store_from_line(s, n, b))
+				return 0; /* the blank line was the mbox's */
+		blank:
+			*seg = m->blank; /* the message's own; s comes next */
+			*len = m->blanklen;
+			*bol = 1;
+			return 1;
+		}
+		if (mp_store_from_line(s, n, b))
+			return 0; /* stays in cur for mp_mboxsplit_begin */
+		m->have = 0;
+		if (m->in_header && !mp_store_blank_line(s, n, b)) {
+			if (b && mp_hdr_field_name_is(s, n, "Content-Length"))
+				m->clen = parse_clen(s, n);
+			goto out;
+		}
+		if (mp_store_blank_line(s, n, b)) {
+			memcpy(m->blank, s, n);
+			m->blanklen = n;
+			m->held_blank = 1;
+			continue;
+		}
+		/* mboxrd: one level of quoting comes off ">From ", ">>From ", ... */
+		if (b && n > 5 && s[0] == '>') {
+			size_t k = 0;
+			while (k < n && s[k] == '>')
+				k++;
+			if (n - k >= 5 && memcmp(s + k, "From ", 5) == 0) {
+				s++;
+				n--;
+			}
+		}
+	out:
+		*seg = s;
+		*len = n;
+		*bol = b;
+		return 1;
+	}
+}
+
+struct mp_msgsrc mp_mboxsplit_src(struct mp_mboxsplit *m)
+{
+	struct mp_msgsrc src = {split_next, m};
+
+	return src;
+}

@@ -34,7 +34,7 @@ int mp_proto_send(struct mp_proto *p, const char *line, const char *shown, struc
 	if (n > MP_PROTO_SENDMAX || strpbrk(line, "\r\n"))
 		return mp_err_set(e, EX_SOFTWARE, "refusing to send a line with CR/LF or too long");
 	if (p->trace)
-		fprintf(stderr, "C: %s%s\n", shown ? shown : line, shown ? " ***" : "");
+		mp_term_printf(stderr, "C: %s%s\n", shown ? shown : line, shown ? " ***" : "");
 	/* a long one (an AUTH response with a token): one write all the same */
 	if (n + 2 > sizeof sbuf && !(buf = malloc(n + 2)))
 		return mp_err_sys(e, EX_TEMPFAIL, "send");
@@ -65,7 +65,8 @@ static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, in
 			*len = n;
 			p->start = (size_t)(nl - p->buf) + 1;
 			if (p->trace)
-				fprintf(stderr, "S: %s%s\n", p->midline ? "(continued) " : "", s);
+				mp_term_printf(stderr, "S: %s%s\n",
+				               p->midline ? "(continued) " : "", s);
 			p->midline = 0;
 			if (more)
 				*more = 0;
@@ -100,8 +101,8 @@ static int readline2(struct mp_proto *p, char **line, size_t *len, int *more, in
 			*line = p->buf;
 			*len = (size_t)(sp - 1 - p->buf);
 			if (p->trace)
-				fprintf(stderr, "S: %s%s ...\n", p->midline ? "(continued) " : "",
-				        p->buf);
+				mp_term_printf(stderr, "S: %s%s ...\n",
+				               p->midline ? "(continued) " : "", p->buf);
 			p->start = (size_t)(sp - p->buf);
 			p->midline = 1;
 			*more = 1;

@@ -1476,3 +1476,24 @@ oracle() {
         assert_line --regexp $'^--addr-only\t'
     fi
 }
+
+# ---------------------------------------------------------------- terminal safety (issue 14.10)
+
+@test "terminal safety: ESC ] 0 ; ... BEL in a Subject and controls in an attachment name are shown as \\xHH, never raw; JSON keeps the bytes" {
+    printf 'From: a@b.example\nSubject: =?UTF-8?B?G10wO3B3bmVkBw==?=\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename*=utf-8'"''"'x%%1B%%5B2Jy%%C2%%9B.bin\n\nAAAA\n--b--\n' >ctl.eml
+    mp -f subject ctl.eml
+    assert_success
+    assert_output '\x1b]0;pwned\x07'
+    mp ctl.eml
+    assert_success
+    assert_line 'Subject: \x1b]0;pwned\x07'
+    mp -t ctl.eml
+    assert_success
+    assert_line --partial '"x\x1b[2Jy\u009b.bin"'
+    local all
+    all=$("$MPARSE" ctl.eml; "$MPARSE" -t ctl.eml; "$MPARSE" -f subject ctl.eml)
+    [[ $all != *$'\033'* && $all != *$'\a'* && $all != *$'\302\233'* ]] || fail "a raw control byte reached the output"
+    # JSON escapes them itself, exactly
+    run "$MPARSE" -j ctl.eml
+    assert_output --partial '"decoded":"\u001b]0;pwned\u0007"'
+}

@@ -675,6 +675,21 @@ smsend() {
 # the relay of a test: smtpfault on $FPORT, in clear
 fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
 
+@test "terminal safety: a server's ESC ] 0 ; ... BEL, C1 CSI and CR reach -v traces and errors as \\xHH, never raw" {
+	fault accept -e
+	plain_msg
+	run --separate-stderr fmsend -v -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_success
+	[[ $stderr != *$'\033'* && $stderr != *$'\a'* && $stderr != *$'\302\233'* && $stderr != *$'\r'* ]] ||
+		fail "a raw control byte on stderr: $(od -c <<<"$stderr" | head)"
+	grep -qF 'S: 220 smtpfault \x1b]0;pwned\x07 \u009b \x0d ESMTP' <<<"$stderr" || fail "no escaped banner: $stderr"
+	fault greet421 -e
+	run --separate-stderr fmsend --no-queue -f alice@crepes.test bob@crepes.test <"$MSG"
+	assert_failure 75
+	[[ $stderr != *$'\033'* && $stderr != *$'\a'* && $stderr != *$'\r'* ]] || fail "a raw control byte on stderr: $stderr"
+	grep -qF '421 too busy \x1b]0;pwned\x07' <<<"$stderr" || fail "the 421 not quoted escaped: $stderr"
+}
+
 @test "wire: SMTPUTF8 offered: UTF-8 addresses go as they are, with SMTPUTF8 on MAIL" {
 	fault accept -u
 	plain_msg

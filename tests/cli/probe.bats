@@ -226,6 +226,13 @@ sts_server() {
 	refute_output --partial "DMARC     none"
 }
 
+@test "policy: control characters in a TXT record (ESC ] 0 ; ... BEL, a C1 CSI) are shown as \\xHH, never raw" {
+	run mmx --policy ctltxt.example.test
+	assert_success
+	assert_output --partial 'DMARC     v=DMARC1; p=none; x=\x1b]0;pwned\x07 \u009b'
+	[[ $output != *$'\033'* && $output != *$'\a'* && $output != *$'\302\233'* ]] || fail "a raw control byte in the output"
+}
+
 @test "policy: an unreachable policy host is reported, and a domain without records says none" {
 	run mmx --policy --sts-addr 127.0.0.1:1 --ca-file "$PDIR/tls/ca.crt" example.test
 	assert_output --partial "policy: cannot reach mta-sts.example.test"

@@ -35,6 +35,8 @@
  * offers CHUNKING: then "BDAT n [LAST]" is taken too (RFC 3030), the
  * chunks stored one after the other as N.eml (no final dot: the bytes
  * exactly as received), with "chunks K" (the BDAT commands) in N.env.
+ * -e puts terminal control sequences (ESC ] 0 ; pwned BEL, a C1 CSI, a
+ * bare CR) into the banner and the 421 of these modes.
  * -x K: after the K-th message accepted in all, the connection is closed
  * without another reply, and every later connection gets "421 too busy";
  * -X K: each connection is closed after its K-th accepted message (a
@@ -147,6 +149,10 @@ static long adv_size;                   /* -s */
 static int no8bit, utf8, dsn, chunking; /* -7, -u, -n, -c */
 static long max_total;                  /* -x */
 static long max_per_conn;               /* -X */
+static int ctl;                         /* -e */
+/* -e: what a hostile server puts in its banner and 421: an OSC title
+ * sequence (ESC ] 0 ; ... BEL), a C1 CSI (U+009B) and a bare CR */
+#define CTL_TEXT " \033]0;pwned\007 \302\233 \r "
 static long total_accepted;
 
 static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad",
@@ -415,10 +421,10 @@ static void serve2(int fd, const char *mode)
 		return;
 	}
 	if (strcmp(mode, "greet421") == 0 || (max_total && total_accepted >= max_total)) {
-		say(fd, "421 too busy\r\n");
+		say(fd, ctl ? "421 too busy" CTL_TEXT "\r\n" : "421 too busy\r\n");
 		return;
 	}
-	say(fd, "220 smtpfault ESMTP\r\n");
+	say(fd, ctl ? "220 smtpfault" CTL_TEXT "ESMTP\r\n" : "220 smtpfault ESMTP\r\n");
 	while (getline2(&in, cmd, sizeof cmd)) {
 		if (strncasecmp(cmd, "EHLO", 4) == 0 || strncasecmp(cmd, "HELO", 4) == 0) {
 			in_mail = accepted = 0;
@@ -612,13 +618,15 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL, *mode;
 	int port = 0, c, lfd, one = 1;
 
-	while ((c = getopt(argc, argv, "7cnup:P:d:s:x:X:")) != -1) {
+	while ((c = getopt(argc, argv, "7cenup:P:d:s:x:X:")) != -1) {
 		if (c == '7')
 			no8bit = 1;
 		else if (c == 'c')
 			chunking = 1;
 		else if (c == 'n')
 			dsn = 1;
+		else if (c == 'e')
+			ctl = 1;
 		else if (c == 'u')
 			utf8 = 1;
 		else if (c == 'p')
@@ -638,7 +646,7 @@ int main(int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr,
-		        "usage: smtpfault [-7cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
+		        "usage: smtpfault [-7cenu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
 		        "[-x K] [-X K] MODE\n");
 		return 64;
 	}

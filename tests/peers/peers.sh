@@ -229,6 +229,8 @@ loop       CNAME loop2
 loop2      CNAME loop
 big        TXT ${big}
 longtxt    MX   10 mx1
+ctltxt     MX   10 mx1
+_dmarc.ctltxt TXT "v=DMARC1; p=none; x=\027]0;pwned\007 \194\155"
 _dmarc.longtxt TXT ${longdmarc}
 mid        TXT ${mid}
 _25._tcp.mx1 TLSA 3 1 1 ${tlsa}

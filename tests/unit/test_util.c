@@ -53,5 +53,17 @@ int main(void)
 	tap_is_int(mp_buf_reserve(&b, SIZE_MAX), -1, "absurd reserve refused");
 	mp_buf_free(&b);
 	tap_ok(b.data == NULL && b.cap == 0, "free resets");
+	{
+		struct mp_buf t = MP_BUF_INIT;
+		static const char in[] =
+		    "a\tb\n\033]0;x\007 \302\233 \302\240 \r\177 \377 \xe2\x82 \xe2\x82\xac";
+		static const char want[] = "a\tb\n\\x1b]0;x\\x07 \\u009b \302\240 \\x0d\\x7f \\xff "
+		                           "\\xe2\\x82 \xe2\x82\xac";
+		tap_is_int(mp_term_escape(in, sizeof in - 1, &t), 0, "term escape");
+		tap_is_mem(
+		    t.data, t.len, want, sizeof want - 1,
+		    "C0 but TAB/LF, C1, DEL, bad UTF-8 visible; NBSP and the euro sign kept");
+		mp_buf_free(&t);
+	}
 	return tap_done();
 }

@@ -22,10 +22,8 @@ static void show_txt(FILE *out, const char *label, const struct mp_dns_query *q,
 		int o = mp_dns_txt(&q->reply.rr[i], &t);
 		if (o < 0 || strncasecmp(t.data, prefix, strlen(prefix)) != 0)
 			continue;
-		for (int k = 0; k < o; k++) /* shown on a terminal */
-			if ((unsigned char)t.data[k] < ' ' || t.data[k] == 127)
-				t.data[k] = '?';
-		fprintf(out, "    %-9s %s\n", label, t.data);
+		fprintf(out, "    %-9s ", label);
+		mp_term_printf(out, "%s\n", t.data); /* shown on a terminal */
 		n++;
 	}
 	mp_buf_free(&t);
@@ -79,12 +77,10 @@ static int fetch_policy(const char *domain, const struct policy_opts *o, struct 
 		while (i + k < body.len && body.data[i + k] != '\n')
 			k++;
 		fprintf(out, "                | ");
-		for (size_t c = 0; c < k; c++) { /* shown on a terminal */
-			unsigned char ch = (unsigned char)body.data[i + c];
-			if (ch == '\r' && c + 1 == k)
-				break;
-			fputc(ch < ' ' || ch == 127 ? '?' : ch, out);
-		}
+		if (k && body.data[i + k - 1] == '\r')
+			mp_term_write(out, body.data + i, k - 1); /* shown on a terminal */
+		else
+			mp_term_write(out, body.data + i, k);
 		fputc('\n', out);
 		i += k + 1;
 	}

@@ -44,8 +44,8 @@ static void show_ptr(struct mp_resolver *r, const struct mp_mx_addr *a, FILE *ou
 		if (q.reply.rr[i].type == MP_DNS_PTR)
 			ptr = q.reply.rr[i].target;
 	if (!ptr) {
-		fprintf(out, "       PTR         none (%s)\n",
-		        q.status ? q.err.msg : mp_dns_rcode_name(q.reply.rcode));
+		mp_term_printf(out, "       PTR         none (%s)\n",
+		               q.status ? q.err.msg : mp_dns_rcode_name(q.reply.rcode));
 		mp_dns_query_free(&q, 1);
 		return;
 	}
@@ -57,26 +57,28 @@ static void show_ptr(struct mp_resolver *r, const struct mp_mx_addr *a, FILE *ou
 		if (f.reply.rr[i].type == f.type &&
 		    !memcmp(f.reply.rr[i].addr, a->addr, a->family == AF_INET ? 4 : 16))
 			back = 1;
-	fprintf(out, "       PTR         %s (%s)\n", ptr,
-	        back ? "confirms forward" : "does not lead back to this address");
+	mp_term_printf(out, "       PTR         %s (%s)\n", ptr,
+	               back ? "confirms forward" : "does not lead back to this address");
 	mp_dns_query_free(&f, 1);
 	mp_dns_query_free(&q, 1);
 }
 
 static void show_cert(const struct mp_tls_info *in, const char *host, FILE *out)
 {
-	fprintf(out, "       TLS         %s, %s\n", in->protocol, in->cipher);
-	fprintf(out, "       subject     %s\n", in->subject);
-	fprintf(out, "       names       %s\n", in->sans[0] ? in->sans : "(no subjectAltName)");
-	fprintf(out, "       issuer      %s\n", in->issuer);
-	fprintf(out, "       valid       %s to %s\n", in->not_before, in->not_after);
-	fprintf(out, "       SHA-256     %s\n", in->sha256);
-	fprintf(out, "       chain       %d certificate%s sent\n", in->chain_len,
-	        in->chain_len == 1 ? "" : "s");
+	mp_term_printf(out, "       TLS         %s, %s\n", in->protocol, in->cipher);
+	mp_term_printf(out, "       subject     %s\n", in->subject);
+	mp_term_printf(out, "       names       %s\n",
+	               in->sans[0] ? in->sans : "(no subjectAltName)");
+	mp_term_printf(out, "       issuer      %s\n", in->issuer);
+	mp_term_printf(out, "       valid       %s to %s\n", in->not_before, in->not_after);
+	mp_term_printf(out, "       SHA-256     %s\n", in->sha256);
+	mp_term_printf(out, "       chain       %d certificate%s sent\n", in->chain_len,
+	               in->chain_len == 1 ? "" : "s");
 	if (in->verified)
-		fprintf(out, "       verify      ok for %s\n", host);
+		mp_term_printf(out, "       verify      ok for %s\n", host);
 	else
-		fprintf(out, "       verify      FAILED for %s: %s\n", host, in->verify_text);
+		mp_term_printf(out, "       verify      FAILED for %s: %s\n", host,
+		               in->verify_text);
 }
 
 /* TLSA records of _PORT._tcp.HOST, and whether the answer was secure */
@@ -126,34 +128,37 @@ static int talk(const struct mp_mx_host *h, const struct sockaddr *sa, socklen_t
 	mp_err_clear(&e);
 	fd = mp_net_connect_addr(sa, sl, o->timeout_ms, &e);
 	if (fd < 0) {
-		fprintf(out, "       connect     failed after %.0f ms: %s\n", since(t0), e.msg);
+		mp_term_printf(out, "       connect     failed after %.0f ms: %s\n", since(t0),
+		               e.msg);
 		return 0;
 	}
 	if (!quiet)
-		fprintf(out, "       connect     %8.1f ms\n", since(t0));
+		mp_term_printf(out, "       connect     %8.1f ms\n", since(t0));
 	mp_proto_init(&p, fd, o->timeout_ms, o->trace);
 	t0 = mp_net_now_ms();
 	if (mp_smtp_reply(&p, &rep, &e) < 0) {
-		fprintf(out, "       banner      failed after %.0f ms: %s\n", since(t0), e.msg);
+		mp_term_printf(out, "       banner      failed after %.0f ms: %s\n", since(t0),
+		               e.msg);
 		goto done;
 	}
 	if (!quiet)
-		fprintf(out, "       banner      %8.1f ms  %d %s\n", since(t0), rep.code,
-		        strtok(rep.text, "\n") ? rep.text : "");
+		mp_term_printf(out, "       banner      %8.1f ms  %d %s\n", since(t0), rep.code,
+		               strtok(rep.text, "\n") ? rep.text : "");
 	if (rep.code != 220) {
-		fprintf(out, "       the server does not want to talk: %d\n", rep.code);
+		mp_term_printf(out, "       the server does not want to talk: %d\n", rep.code);
 		goto quit;
 	}
 	t0 = mp_net_now_ms();
 	if (mp_smtp_ehlo(&p, o->helo, &caps, &rep, &e) < 0) {
-		fprintf(out, "       EHLO        failed after %.0f ms: %s\n", since(t0), e.msg);
+		mp_term_printf(out, "       EHLO        failed after %.0f ms: %s\n", since(t0),
+		               e.msg);
 		goto done;
 	}
 	if (!quiet)
-		fprintf(out, "       EHLO        %8.1f ms  %s\n", since(t0), caps.list);
+		mp_term_printf(out, "       EHLO        %8.1f ms  %s\n", since(t0), caps.list);
 	if (!(caps.bits & MP_SMTP_STARTTLS)) {
-		fprintf(out,
-		        "       STARTTLS    not offered: mail to this host travels in clear\n");
+		mp_term_printf(
+		    out, "       STARTTLS    not offered: mail to this host travels in clear\n");
 		goto quit;
 	}
 	to.ca_file = o->ca_file;
@@ -164,23 +169,25 @@ static int talk(const struct mp_mx_host *h, const struct sockaddr *sa, socklen_t
 	to.ntlsa = ntlsa;
 	t0 = mp_net_now_ms();
 	if (mp_smtp_starttls(&p, &to, o->helo, &caps, &rep, &e) < 0) {
-		fprintf(out, "       STARTTLS    failed after %.0f ms: %s\n", since(t0), e.msg);
+		mp_term_printf(out, "       STARTTLS    failed after %.0f ms: %s\n", since(t0),
+		               e.msg);
 		goto done;
 	}
 	struct mp_tls_info in;
 	mp_tls_info(&p.tls, &in);
 	if (ntlsa) {
 		if (in.verified && in.dane_matched)
-			fprintf(out, "       DANE        a TLSA record matched (usage %d): %s\n",
-			        in.dane_usage, "the chain is authenticated by DNS");
+			mp_term_printf(out,
+			               "       DANE        a TLSA record matched (usage %d): %s\n",
+			               in.dane_usage, "the chain is authenticated by DNS");
 		else
-			fprintf(out, "       DANE        no TLSA record matched: %s\n",
-			        in.verify_text);
+			mp_term_printf(out, "       DANE        no TLSA record matched: %s\n",
+			               in.verify_text);
 	} else {
-		fprintf(out, "       STARTTLS    %8.1f ms  (handshake and EHLO again)\n",
-		        since(t0));
+		mp_term_printf(out, "       STARTTLS    %8.1f ms  (handshake and EHLO again)\n",
+		               since(t0));
 		show_cert(&in, host, out);
-		fprintf(out, "       EHLO (TLS)  %s\n", caps.list);
+		mp_term_printf(out, "       EHLO (TLS)  %s\n", caps.list);
 	}
 quit:
 	mp_smtp_cmd(&p, "QUIT", &rep, &e);
@@ -201,24 +208,25 @@ int mmx_probe(struct mp_resolver *r, const struct mp_mx *m, const struct probe_o
 		int ad = 0;
 
 		size_t hl = strlen(h->name);
-		fprintf(out, "\n  probe %.*s (preference %u)\n",
-		        (int)(hl > 1 && h->name[hl - 1] == '.' ? hl - 1 : hl), h->name, h->pref);
+		mp_term_printf(out, "\n  probe %.*s (preference %u)\n",
+		               (int)(hl > 1 && h->name[hl - 1] == '.' ? hl - 1 : hl), h->name,
+		               h->pref);
 		if (o->tlsa) {
 			ntlsa = get_tlsa(r, h->name, o->port, &tq, tlsa, 16, &ad);
 			if (tq.status)
-				fprintf(out, "    TLSA  lookup failed: %s\n", tq.err.msg);
+				mp_term_printf(out, "    TLSA  lookup failed: %s\n", tq.err.msg);
 			else if (!ntlsa)
-				fprintf(out, "    TLSA  none (%s)\n",
-				        mp_dns_rcode_name(tq.reply.rcode));
+				mp_term_printf(out, "    TLSA  none (%s)\n",
+				               mp_dns_rcode_name(tq.reply.rcode));
 			for (size_t k = 0; k < ntlsa; k++) {
-				fprintf(out, "    TLSA  %u %u %u ", tlsa[k].usage, tlsa[k].selector,
-				        tlsa[k].mtype);
+				mp_term_printf(out, "    TLSA  %u %u %u ", tlsa[k].usage,
+				               tlsa[k].selector, tlsa[k].mtype);
 				for (size_t b = 0; b < tlsa[k].len && b < 32; b++)
-					fprintf(out, "%02x", tlsa[k].data[b]);
-				fprintf(out, "%s\n", tlsa[k].len > 32 ? "..." : "");
+					mp_term_printf(out, "%02x", tlsa[k].data[b]);
+				mp_term_printf(out, "%s\n", tlsa[k].len > 32 ? "..." : "");
 			}
 			if (ntlsa)
-				fprintf(
+				mp_term_printf(
 				    out, "    TLSA  answer %s\n",
 				    ad ? "authenticated (AD set): usable for DANE"
 				       : "NOT authenticated (AD clear): a sender must not use it "
@@ -244,7 +252,7 @@ int mmx_probe(struct mp_resolver *r, const struct mp_mx *m, const struct probe_o
 				sl = sizeof *v;
 			}
 			inet_ntop(a->family, a->addr, as, sizeof as);
-			fprintf(out, "    -> %s port %d\n", as, o->port);
+			mp_term_printf(out, "    -> %s port %d\n", as, o->port);
 			show_ptr(r, a, out);
 			int c = talk(h, (struct sockaddr *)&ss, sl, o, NULL, 0, out, 0);
 			ok += c;

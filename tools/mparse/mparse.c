@@ -126,7 +126,8 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 			for (size_t k = 0; k < h->n; k++)
 				if (strcasecmp(h->f[k].name, sum[i]) == 0) {
 					field_value(w->name, &h->f[k], &d);
-					printf("%s: %s\n", sum[i], d.data ? d.data : "");
+					mp_term_printf(stdout, "%s: %s\n", sum[i],
+					               d.data ? d.data : "");
 					break;
 				}
 		}
@@ -137,10 +138,12 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 			for (size_t i = 0; i < h->n; i++)
 				if (strcasecmp(h->f[i].name, O.fields[k]) == 0) {
 					if (O.raw) {
-						printf("%s\n", h->f[i].value);
+						printf("%s\n", h->f[i].value); /* raw: as written,
+						                                  byte for byte */
 					} else {
 						field_value(w->name, &h->f[i], &d);
-						printf("%s\n", d.data ? d.data : "");
+						mp_term_printf(stdout, "%s\n",
+						               d.data ? d.data : "");
 					}
 				}
 		break;
@@ -160,9 +163,10 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 					char ad[1024];
 					mp_addr_display(l.v[a].addr, ad, sizeof ad);
 					if (O.addr_only || !l.v[a].name[0])
-						printf("%s\n", ad);
+						mp_term_printf(stdout, "%s\n", ad);
 					else
-						printf("%s <%s>\n", l.v[a].name, ad);
+						mp_term_printf(stdout, "%s <%s>\n", l.v[a].name,
+						               ad);
 				}
 				mp_addr_free(&l);
 			}
@@ -211,9 +215,9 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 			}
 			struct mp_date dt;
 			int known = semi && mp_date_parse(semi + 1, &dt) == 0;
-			printf("%d. from %s by %s%s%s%s%s", ++hop, from[0] ? from : "?",
-			       by[0] ? by : "?", with[0] ? " with " : "", with, id[0] ? " id " : "",
-			       id);
+			mp_term_printf(stdout, "%d. from %s by %s%s%s%s%s", ++hop,
+			               from[0] ? from : "?", by[0] ? by : "?",
+			               with[0] ? " with " : "", with, id[0] ? " id " : "", id);
 			if (known) {
 				char buf[64];
 				struct tm g;
@@ -223,9 +227,10 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 					gmtime_r(&dt.t, &g);
 					strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
 				}
-				printf(" at %s", buf);
+				mp_term_printf(stdout, " at %s", buf);
 				if (have_prev)
-					printf(" (%+llds)", (long long)(dt.t - prev));
+					mp_term_printf(stdout, " (%+llds)",
+					               (long long)(dt.t - prev));
 				prev = dt.t;
 				have_prev = 1;
 			} else if (semi && O.date != MP_DATE_ASIS) {
@@ -236,7 +241,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 				    "%s: Received (hop %d): cannot read the date \"%s\": shown as "
 				    "it stands",
 				    w->name, hop, ds);
-				printf(" at %s", ds);
+				mp_term_printf(stdout, " at %s", ds);
 			}
 			putchar('\n');
 		}
@@ -327,7 +332,7 @@ static void tree_print(const struct mp_part *p)
 	struct mp_buf b = MP_BUF_INIT;
 
 	tree_line(&b, p);
-	fwrite(b.data, 1, b.len, stdout);
+	mp_term_write(stdout, b.data, b.len);
 	mp_buf_free(&b);
 }
 
@@ -450,7 +455,7 @@ static int on_end(struct mp_walker *w, struct mp_part *p)
 		if (O.uuout) {
 			if (fclose(O.uuout) != 0)
 				mp_die(EX_IOERR, "%s: %s", xpath, strerror(errno));
-			printf("%s\n", xpath);
+			mp_term_printf(stdout, "%s\n", xpath);
 		}
 		O.uuout = NULL;
 		return 0;
@@ -500,7 +505,7 @@ static int on_end(struct mp_walker *w, struct mp_part *p)
 		if (O.out) {
 			if (fclose(O.out) != 0)
 				mp_die(EX_IOERR, "%s: %s", xpath, strerror(errno));
-			printf("%s\n", xpath);
+			mp_term_printf(stdout, "%s\n", xpath);
 		}
 		break;
 	default: break;

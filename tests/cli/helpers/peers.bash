@@ -26,6 +26,7 @@ peers_up() {
 	# the daemons detach from the process group meson kills at a timeout:
 	# a watchdog stops them when this bats process is gone and peers_down
 	# has not run (it removes PDIR)
+	# shellcheck disable=SC2016 # expanded by that bash
 	die_with_bats "$PDIR/owner" bash -c 'bash "$1" stop "$2"; rm -rf "$2"' _ "$PEERS" "$PDIR"
 	bash "$PEERS" start "$PDIR" >"$PDIR/start.log" 2>&1 3>&- || {
 		cat "$PDIR/start.log" >&3
@@ -78,7 +79,8 @@ die_with_bats() {
 reap_stale() {
 	local d o s
 	for d in /tmp/mailpipe-"$1".*; do
-		[ -f "$d/owner" ] && [ "$(sed -n 2p "$d/owner")" = "$2" ] || continue
+		[ -f "$d/owner" ] || continue
+		[ "$(sed -n 2p "$d/owner")" = "$2" ] || continue
 		read -r o s <"$d/owner"
 		[ "$(proc_start "$o")" != "$s" ] || continue
 		echo "# peers_up: stopping the peers a dead run left in $d" >&3

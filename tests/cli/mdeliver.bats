@@ -880,12 +880,19 @@ mdeliver: delivered 2 messages ($(cat "$T/md/cur/"* | wc -c) bytes)"
 
 @test "mbox lock: a slow sender does not hold the lock while it sends" {
     mdp 'Subject: first\n\nbody\n' "$T/mbox"
-    { printf 'Subject: slow\n'; sleep 3; printf '\nslow body\n'; } 3>&- | "$MDELIVER" "$T/mbox" 3>&- &
-    local slow=$!
-    sleep 0.5
+    # the slow one has its first line and waits for the rest while the quick
+    # one is delivered
+    mkfifo "$T/in"
+    "$MDELIVER" "$T/mbox" <"$T/in" 3>&- &
+    local slow=$! w
+    exec {w}>"$T/in"
+    printf 'Subject: slow\n' >&"$w"
+    poll_until reading_stdin "$slow"
     [ ! -e "$T/mbox.lock" ] || fail "the mbox is locked while the message is still arriving"
     mdp 'Subject: quick\n\nbody\n' --lock-timeout 1 "$T/mbox"
     rc_is 0
+    printf '\nslow body\n' >&"$w"
+    exec {w}>&-
     wait "$slow" || fail "the slow delivery failed"
     assert_equal "$(grep -c '^From ' "$T/mbox")" "3"
 }
@@ -1032,43 +1039,61 @@ mdeliver: delivered 2 messages ($(cat "$T/md/cur/"* | wc -c) bytes)"
 # --------------------------------------------------------------- crashes
 
 # crash_run TARGET COUNT: deliver $T/msgs/1..COUNT.eml one by one into
-# TARGET, stdin fed in two pieces with a pause, SIGKILL after a random delay.
-# Lists in $T/reported the messages whose mdeliver exited 0 (never killed);
-# a dotlock left by a killed one is aged past the 5-minute stale limit (the
-# dead-pid case has its own test).
+# TARGET (stdin a FIFO), each mdeliver SIGKILLed at a point taken from what
+# it has done, never from a clock, in turn:
+#   1. never: all is sent and it must exit 0
+#   2. while the message is still arriving: a random CUT of it is sent, and
+#      the kill comes once mdeliver has taken it and waits in read(2) for
+#      more (/proc/PID/syscall); it cannot have delivered, so it must die
+#   3. after the last byte, once it has written a random W bytes of its
+#      copy (wchar of /proc/PID/io), or at once if it is done by then: the
+#      kill lands in the copy, the fsync, the rename/link or after the end
+# Lists in $T/reported the messages whose mdeliver exited 0; counts in
+# killed the others. A dotlock left by a killed one is aged past the
+# 5-minute stale limit (the dead-pid case has its own test).
 crash_run() {
-    local tgt=$1 n=$2 i f size cut d1 d2 pid st
+    local tgt=$1 n=$2 i f size stage pid st w sizes
     : >"$T/reported"
-    mkfifo "$T/never"
-    exec 7<>"$T/never" # read -t on it: a sleep without a fork
-    killed=0
+    mkfifo "$T/in"
+    killed=0 sent=$n
+    mapfile -t sizes < <(for ((i = 1; i <= n; i++)); do echo "$T/msgs/$i.eml"; done | xargs stat -c %s)
     for ((i = 1; i <= n; i++)); do
         f=$T/msgs/$i.eml
-        size=$(fsize "$f")
-        cut=$((RANDOM * RANDOM % size))
-        printf -v d1 '0.%03d' $((RANDOM % 30 + 1))
-        printf -v d2 '0.%03d' $((RANDOM % 50))
-        {
-            head -c "$cut" "$f"
-            read -r -t "$d1" -u 7 || true
-            tail -c +$((cut + 1)) "$f"
-        } 2>/dev/null 3>&- | "$MDELIVER" "$tgt" 2>>"$T/crash.err" 3>&- &
+        size=${sizes[i - 1]}
+        stage=$((i % 3 + 1))
+        "$MDELIVER" "$tgt" <"$T/in" 2>>"$T/crash.err" 3>&- &
         pid=$!
-        read -r -t "$d2" -u 7 || true
-        kill -9 "$pid" 2>/dev/null || true
+        exec {w}>"$T/in"
+        case $stage in
+        1)
+            cat "$f" >&"$w"
+            exec {w}>&-
+            ;;
+        2)
+            head -c $((RANDOM * RANDOM % size)) "$f" >&"$w" 2>/dev/null
+            poll_until waits_for_input "$pid"
+            kill -9 "$pid" 2>/dev/null || true
+            exec {w}>&-
+            ;;
+        3)
+            cat "$f" >&"$w"
+            exec {w}>&-
+            poll_until has_written "$pid" $((RANDOM * RANDOM % size + 1))
+            kill -9 "$pid" 2>/dev/null || true
+            ;;
+        esac
         st=0
         wait "$pid" 2>/dev/null || st=$?
-        if [ "$st" -eq 0 ]; then
+        if [ "$st" -eq 0 ] && [ "$stage" != 2 ]; then
             echo "$f" >>"$T/reported"
-        elif [ "$st" -eq 137 ]; then
+        elif [ "$st" -eq 137 ] && [ "$stage" != 1 ]; then
             killed=$((killed + 1))
         else
-            fail "message $i: mdeliver exited $st: $(tail -1 "$T/crash.err")"
+            fail "message $i (kill point $stage): mdeliver exited $st: $(tail -1 "$T/crash.err")"
         fi
         [ ! -e "$tgt.lock" ] || touch -d '-10 minutes' "$tgt.lock"
     done
-    wait
-    exec 7<&-
+    rm "$T/in"
 }
 
 @test "crash: SIGKILL at random moments into a Maildir: new/ holds only whole messages" {
@@ -1079,7 +1104,8 @@ crash_run() {
     nrep=$(wc -l <"$T/reported")
     ngot=$(nfiles "$T/md/new")
     echo "# $killed killed, $nrep reported delivered, $ngot in new/, $(nfiles "$T/md/tmp") in tmp/" >&3
-    [ "$killed" -ge 10 ] && [ "$nrep" -ge 10 ] || fail "kills did not land both before and after the end ($killed killed, $nrep delivered)"
+    [ "$killed" -ge $((sent / 3)) ] && [ "$nrep" -ge $((sent / 3)) ] ||
+        fail "kills did not land both before and after the end ($killed killed, $nrep delivered)"
     empty_dir "$T/md/cur"
     local f
     for f in "$T/md/new/"*; do check_name "$f"; done
@@ -1098,7 +1124,8 @@ crash_run() {
     local nrep
     nrep=$(wc -l <"$T/reported")
     echo "# $killed killed, $nrep reported delivered" >&3
-    [ "$killed" -ge 10 ] && [ "$nrep" -ge 10 ] || fail "kills did not land both before and after the end ($killed killed, $nrep delivered)"
+    [ "$killed" -ge $((sent / 3)) ] && [ "$nrep" -ge $((sent / 3)) ] ||
+        fail "kills did not land both before and after the end ($killed killed, $nrep delivered)"
     md --split "$T/mbox" "$T/back/"
     rc_is 0
     rm "$(file_with 'Subject: before' "$T/back/new")" "$(file_with 'Subject: after' "$T/back/new")"
@@ -1133,11 +1160,16 @@ crash_run() {
     md "$T/mbox" <"$T/msgs/1.eml"
     rc_is 0
     cp "$T/mbox" "$T/before"
-    { head -c 120000 "$T/msgs/2.eml"; sleep 5; tail -c +120001 "$T/msgs/2.eml"; } 2>/dev/null 3>&- |
-        "$MDELIVER" "$T/mbox" 3>&- &
-    local pid=$!
-    sleep 1
+    # 120000 bytes of 200000 (more than a pipe holds), then the kill once
+    # mdeliver has taken them all and waits for the rest
+    mkfifo "$T/in"
+    "$MDELIVER" "$T/mbox" <"$T/in" 3>&- &
+    local pid=$! w
+    exec {w}>"$T/in"
+    head -c 120000 "$T/msgs/2.eml" >&"$w"
+    poll_until reading_stdin "$pid"
     kill -9 "$pid"
+    exec {w}>&-
     wait "$pid" || true
     same "$T/mbox" "$T/before"
     [ ! -e "$T/mbox.lock" ] || fail "a lock while the message was arriving"

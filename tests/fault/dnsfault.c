@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -654,6 +655,17 @@ static void usage(void)
 	exit(2);
 }
 
+/* Die with the test that started us, even when it is SIGKILLed (meson kills
+ * a bats file that runs past its timeout): the kernel sends SIGTERM when the
+ * parent goes; a parent gone before we asked shows as a changed getppid(). */
+static void die_with_parent(void)
+{
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	const char *pidfile = NULL;
@@ -663,6 +675,7 @@ int main(int argc, char **argv)
 	char *end;
 	struct sigaction sa = {0};
 
+	die_with_parent();
 	while ((c = getopt(argc, argv, "46p:P:")) != -1) {
 		if (c == '4' || c == '6')
 			family = c == '4' ? AF_INET : AF_INET6;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -195,12 +196,24 @@ static void imap(void)
 	}
 }
 
+/* Die with the test that started us, even when it is SIGKILLed (meson kills
+ * a bats file that runs past its timeout): the kernel sends SIGTERM when the
+ * parent goes; a parent gone before we asked shows as a changed getppid(). */
+static void die_with_parent(void)
+{
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	const char *pidfile = NULL, *cert = NULL, *key = NULL;
 	int port = 0, c, lfd, one = 1;
 	SSL_CTX *ctx = NULL;
 
+	die_with_parent();
 	while ((c = getopt(argc, argv, "p:P:c:k:")) != -1) {
 		if (c == 'p')
 			port = atoi(optarg);

@@ -55,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -611,6 +612,17 @@ static void serve2(int fd, const char *mode)
 	}
 }
 
+/* Die with the test that started us, even when it is SIGKILLed (meson kills
+ * a bats file that runs past its timeout): the kernel sends SIGTERM when the
+ * parent goes; a parent gone before we asked shows as a changed getppid(). */
+static void die_with_parent(void)
+{
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = {0};
@@ -618,6 +630,7 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL, *mode;
 	int port = 0, c, lfd, one = 1;
 
+	die_with_parent();
 	while ((c = getopt(argc, argv, "7cenup:P:d:s:x:X:")) != -1) {
 		if (c == '7')
 			no8bit = 1;

@@ -17,12 +17,15 @@
 #include "util.h"
 
 struct opts {
-	int shortout, json, verbose, probe, policy;
+	int shortout, json, verbose, probe, policy, tcp;
 	struct probe_opts po;
 	struct policy_opts pol;
 	unsigned flags;
 	const char *server;
 	int port;
+	long timeout, retries; /* -1: not given */
+	char **names;          /* the domains asked about */
+	size_t n, cap;
 };
 
 static void usage(FILE *f)
@@ -274,7 +277,9 @@ enum {
 	OPT_STSADDR
 };
 
-int main(int argc, char **argv)
+/* the options and domains of the command line into *o; exits on -h, -V and
+ * usage errors */
+static void parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 	    {"short", no_argument, NULL, 's'},
@@ -297,135 +302,168 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0}};
-	struct opts o = {.port = 53, .po = {.port = 25, .timeout_ms = 30000}};
-	static char hostname[256];
-	struct mp_resolver r;
-	struct mp_err e;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	long timeout = -1, retries = -1;
-	int c, tcp = 0, code, probe_failed = 0;
+	int c;
 
-	mp_setprogname(argv[0]);
-	/* a peer that hangs up is an error to handle (EPIPE), not death */
-	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":sj46@:p:vhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': o.shortout = 1; break;
-		case 'j': o.json = 1; break;
-		case '4': o.flags |= MP_MX_V4; break;
-		case '6': o.flags |= MP_MX_V6; break;
-		case '@': o.server = optarg; break;
-		case 'p': o.port = (int)parse_num(optarg, "port", 1, 65535); break;
-		case OPT_TCP: tcp = 1; break;
-		case OPT_TIMEOUT: timeout = parse_num(optarg, "timeout", 1, 3600); break;
-		case OPT_RETRIES: retries = parse_num(optarg, "retries", 1, 100); break;
-		case OPT_NOSHUF: o.flags |= MP_MX_NOSHUF; break;
-		case OPT_PROBE: o.probe = 1; break;
-		case OPT_SMTPPORT: o.po.port = (int)parse_num(optarg, "port", 1, 65535); break;
-		case OPT_CAFILE: o.po.ca_file = optarg; break;
-		case OPT_TLSA: o.po.tlsa = 1; break;
-		case OPT_HELO: o.po.helo = optarg; break;
-		case OPT_POLICY: o.policy = 1; break;
-		case OPT_STSADDR: o.pol.sts_addr = optarg; break;
-		case 'v': o.verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		case 's': o->shortout = 1; break;
+		case 'j': o->json = 1; break;
+		case '4': o->flags |= MP_MX_V4; break;
+		case '6': o->flags |= MP_MX_V6; break;
+		case '@': o->server = optarg; break;
+		case 'p': o->port = (int)parse_num(optarg, "port", 1, 65535); break;
+		case OPT_TCP: o->tcp = 1; break;
+		case OPT_TIMEOUT: o->timeout = parse_num(optarg, "timeout", 1, 3600); break;
+		case OPT_RETRIES: o->retries = parse_num(optarg, "retries", 1, 100); break;
+		case OPT_NOSHUF: o->flags |= MP_MX_NOSHUF; break;
+		case OPT_PROBE: o->probe = 1; break;
+		case OPT_SMTPPORT: o->po.port = (int)parse_num(optarg, "port", 1, 65535); break;
+		case OPT_CAFILE: o->po.ca_file = optarg; break;
+		case OPT_TLSA: o->po.tlsa = 1; break;
+		case OPT_HELO: o->po.helo = optarg; break;
+		case OPT_POLICY: o->policy = 1; break;
+		case OPT_STSADDR: o->pol.sts_addr = optarg; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	for (int i = 0; i < argc; i++) {
+	for (int i = optind; i < argc; i++) {
 		if (argv[i][0] == '@' && argv[i][1])
-			o.server = argv[i] + 1; /* dig style */
+			o->server = argv[i] + 1; /* dig style */
 		else if (strcmp(argv[i], "-") == 0)
-			read_names(&names, &n, &cap);
+			read_names(&o->names, &o->n, &o->cap);
 		else
-			add_name(&names, &n, &cap, argv[i]);
+			add_name(&o->names, &o->n, &o->cap, argv[i]);
 	}
-	if (n == 0)
+}
+
+/* the combinations that make no sense; what follows from the options */
+static void settle_options(struct opts *o)
+{
+	static char hostname[256];
+
+	if (o->n == 0)
 		mp_die(EX_USAGE, "no domain given (see -h)");
-	if (o.shortout && o.json)
+	if (o->shortout && o->json)
 		mp_die(EX_USAGE, "-s and -j do not go together");
-	if ((o.probe || o.policy) && (o.shortout || o.json))
+	if ((o->probe || o->policy) && (o->shortout || o->json))
 		mp_die(EX_USAGE, "--probe and --policy write text: not with -s or -j");
-	if (o.po.tlsa && !o.probe)
+	if (o->po.tlsa && !o->probe)
 		mp_die(EX_USAGE, "--tlsa needs --probe");
-	if (!o.po.helo) {
+	if (!o->po.helo) {
 		if (gethostname(hostname, sizeof hostname - 1) < 0 || !hostname[0])
 			strcpy(hostname, "localhost");
-		o.po.helo = hostname;
+		o->po.helo = hostname;
 	}
-	o.po.trace = o.verbose;
-	if (timeout > 0)
-		o.po.timeout_ms = (int)timeout * 1000;
-	o.pol.ca_file = o.po.ca_file;
-	o.pol.timeout_ms = o.po.timeout_ms;
-	o.pol.family = (o.flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V4   ? AF_INET
-	               : (o.flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V6 ? AF_INET6
-	                                                               : 0;
-	mp_err_clear(&e);
-	mp_resolver_init(&r, getenv("MAILPIPE_RESOLV_CONF"), &e);
-	if (o.server && mp_resolver_set_server(&r, o.server, o.port, &e) < 0)
-		mp_die_err(NULL, &e);
-	if (!o.server && o.port != 53)
-		mp_resolver_set_port(&r, o.port); /* -p alone: the resolv.conf servers */
-	if (tcp)
-		r.tcp = 1;
-	if (timeout > 0)
-		r.timeout_ms = (int)timeout * 1000;
-	if (retries > 0)
-		r.attempts = (int)retries;
+	o->po.trace = o->verbose;
+	if (o->timeout > 0)
+		o->po.timeout_ms = (int)o->timeout * 1000;
+	o->pol.ca_file = o->po.ca_file;
+	o->pol.timeout_ms = o->po.timeout_ms;
+	o->pol.family = (o->flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V4   ? AF_INET
+	                : (o->flags & (MP_MX_V4 | MP_MX_V6)) == MP_MX_V6 ? AF_INET6
+	                                                                 : 0;
+}
 
-	struct mp_mx *res = mp_xmalloc(n * sizeof *res);
-	if (mp_mx_lookup(&r, (const char *const *)names, n, o.flags, res) < 0)
-		mp_die(EX_TEMPFAIL, "out of memory");
+/* the resolver: resolv.conf (or MAILPIPE_RESOLV_CONF), then the options */
+static void setup_resolver(struct mp_resolver *r, const struct opts *o)
+{
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	mp_resolver_init(r, getenv("MAILPIPE_RESOLV_CONF"), &e);
+	if (o->server && mp_resolver_set_server(r, o->server, o->port, &e) < 0)
+		mp_die_err(NULL, &e);
+	if (!o->server && o->port != 53)
+		mp_resolver_set_port(r, o->port); /* -p alone: the resolv.conf servers */
+	if (o->tcp)
+		r->tcp = 1;
+	if (o->timeout > 0)
+		r->timeout_ms = (int)o->timeout * 1000;
+	if (o->retries > 0)
+		r->attempts = (int)o->retries;
+}
+
+/* -s: the host names of one domain, one a line; the verdict on stderr */
+static void print_short(const struct mp_mx *m, const char *name)
+{
+	for (size_t h = 0; m->status == MP_MX_OK && h < m->nhosts; h++) {
+		const char *hn = m->hosts[h].name;
+		size_t l = strlen(hn);
+		printf("%.*s\n", (int)(l > 1 && hn[l - 1] == '.' ? l - 1 : l), hn);
+	}
+	if (m->status != MP_MX_OK)
+		mp_warn("%s: %s%s%s", name, mp_mx_status_text(m->status), m->err[0] ? ": " : "",
+		        m->err);
+}
+
+/* the answers in the form asked for, with --policy and --probe; 1 if a
+ * probed domain had no host that took a connection */
+static int report(struct mp_resolver *r, const struct mp_mx *res, const struct opts *o)
+{
 	struct mp_json j;
-	if (o.json) {
+	int probe_failed = 0;
+
+	if (o->json) {
 		mp_json_init(&j, stdout, 1);
 		mp_json_begin_array(&j, NULL);
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (o.json) {
+	for (size_t i = 0; i < o->n; i++) {
+		if (o->json) {
 			print_json(&j, &res[i]);
-		} else if (o.shortout) {
-			for (size_t h = 0; res[i].status == MP_MX_OK && h < res[i].nhosts; h++) {
-				const char *hn = res[i].hosts[h].name;
-				size_t l = strlen(hn);
-				printf("%.*s\n", (int)(l > 1 && hn[l - 1] == '.' ? l - 1 : l), hn);
-			}
-			if (res[i].status != MP_MX_OK)
-				mp_warn("%s: %s%s%s", names[i], mp_mx_status_text(res[i].status),
-				        res[i].err[0] ? ": " : "", res[i].err);
+		} else if (o->shortout) {
+			print_short(&res[i], o->names[i]);
 		} else {
 			if (i)
 				putchar('\n');
-			print_text(&res[i], &r, &o);
-			if (o.policy && res[i].status != MP_MX_BADNAME) {
+			print_text(&res[i], r, o);
+			if (o->policy && res[i].status != MP_MX_BADNAME) {
 				fflush(stdout);
-				mmx_policy(&r, &res[i], &o.pol, stdout);
+				mmx_policy(r, &res[i], &o->pol, stdout);
 			}
-			if (o.probe && res[i].status == MP_MX_OK) {
+			if (o->probe && res[i].status == MP_MX_OK) {
 				fflush(stdout);
-				if (mmx_probe(&r, &res[i], &o.po, stdout) == 0)
+				if (mmx_probe(r, &res[i], &o->po, stdout) == 0)
 					probe_failed = 1;
 			}
 		}
 	}
-	if (o.json) {
+	if (o->json) {
 		mp_json_end_array(&j);
 		mp_json_finish(&j);
 	}
-	code = status_code(res, n);
+	return probe_failed;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {
+	    .port = 53, .timeout = -1, .retries = -1, .po = {.port = 25, .timeout_ms = 30000}};
+	struct mp_resolver r;
+	int code, probe_failed;
+
+	mp_setprogname(argv[0]);
+	/* a peer that hangs up is an error to handle (EPIPE), not death */
+	signal(SIGPIPE, SIG_IGN);
+	parse_options(argc, argv, &o);
+	settle_options(&o);
+	setup_resolver(&r, &o);
+
+	struct mp_mx *res = mp_xmalloc(o.n * sizeof *res);
+	if (mp_mx_lookup(&r, (const char *const *)o.names, o.n, o.flags, res) < 0)
+		mp_die(EX_TEMPFAIL, "out of memory");
+	probe_failed = report(&r, res, &o);
+	code = status_code(res, o.n);
 	if (!code && probe_failed)
 		code = EX_UNAVAILABLE; /* no host of a domain took a connection */
-	mp_mx_free(res, n);
+	mp_mx_free(res, o.n);
 	free(res);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	for (size_t i = 0; i < o.n; i++)
+		free(o.names[i]);
+	free(o.names);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
 	return code;

@@ -5,6 +5,8 @@
 MSGS_PL="$BATS_TEST_DIRNAME/helpers/msgs.pl"
 SHIM_SRC="$BATS_TEST_DIRNAME/../fault/enospc.c"
 
+load helpers/poll # relative to the test file, as every load is
+
 # md ARGS...: run mdeliver (stdin as given); sets rc, out (stdout), err (stderr)
 md() {
     rc=0
@@ -130,14 +132,9 @@ split_to() {
     rc_is 0
 }
 
-# wait_for TEST-ARGS...: wait up to 10 s until `test ARGS` holds
+# wait_for TEST-ARGS...: wait until `test ARGS` holds
 wait_for() {
-    local i
-    for ((i = 0; i < 200; i++)); do
-        test "$@" && return 0
-        sleep 0.05
-    done
-    fail "timed out waiting for: test $*"
+    poll_until test "$@"
 }
 
 # fsize FILE: size in bytes

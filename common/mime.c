@@ -507,7 +507,7 @@ struct decoder {
 };
 
 /* the decoded bytes of a part: to the caller, and through the uudecoder */
-static int deliver(struct walk *k, struct mp_part *p, struct decoder *d, const char *s, size_t n)
+static int pass_on(struct walk *k, struct mp_part *p, struct decoder *d, const char *s, size_t n)
 {
 	int rc = k->w->on_data ? k->w->on_data(k->w, p, s, n) : 0;
 
@@ -606,7 +606,7 @@ static int emit(struct walk *k, struct mp_part *p, struct decoder *d, const char
 	p->rawsize += (long long)n;
 	if (d->kind == 0) {
 		p->decsize += (long long)n;
-		return deliver(k, p, d, s, n);
+		return pass_on(k, p, d, s, n);
 	}
 	size_t need = d->kind == 1 ? mp_b64dec_maxout(n) : mp_qpdec_maxout(n);
 	if (need > d->cap) {
@@ -644,7 +644,7 @@ static int emit(struct walk *k, struct mp_part *p, struct decoder *d, const char
 		mp_qpdec_update(&d->q, s, n, d->buf, &out, NULL);
 	}
 	p->decsize += (long long)out;
-	return out ? deliver(k, p, d, d->buf, out) : 0;
+	return out ? pass_on(k, p, d, d->buf, out) : 0;
 }
 
 static int entity(struct walk *k, const char *prefix, int container, int digest, int depth);
@@ -763,7 +763,7 @@ static int leaf(struct walk *k, struct mp_part *p)
 			mp_qpdec_final(&d.q, d.buf ? d.buf : (char[8]){0}, &out, NULL);
 		if (out && d.buf) {
 			p->decsize += (long long)out;
-			if (deliver(k, p, &d, d.buf, out) < 0)
+			if (pass_on(k, p, &d, d.buf, out) < 0)
 				goto stop;
 		}
 	}

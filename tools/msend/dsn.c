@@ -153,51 +153,41 @@ static int build(const struct settings *s, int msgfd, const char *from, const st
 	return 0;
 }
 
-int dsn_notify(const struct settings *s, struct pool *pl, int msgfd, const char *from,
-               const struct rcpt *r, size_t n, int given_up, const char *msgid, struct mp_err *e)
+/* The failure notice to from about r (n of them) as a spooled message in m
+ * (m->fd open and scanned, the caller closes it): 1 made, 0 none is due
+ * (never a notice about a notice), -1 with e. Sending or queueing it is
+ * queue.c's (queue_notice). */
+int dsn_message(const struct settings *s, int msgfd, const char *from, const struct rcpt *r,
+                size_t n, int given_up, const char *msgid, struct message *m, struct mp_err *e)
 {
 	struct mp_buf b = MP_BUF_INIT;
-	struct message m = {.fd = -1};
-	struct rcpt to = {0};
-	char path[4096], id[128];
+	char path[4096];
 	const char *dir = getenv("TMPDIR");
 	int rc = -1;
 
+	m->fd = -1;
 	if (!from || !*from || n == 0)
-		return 0; /* never a notice about a notice */
+		return 0;
 	if (build(s, msgfd, from, r, n, given_up, msgid, &b, e) < 0)
 		goto out;
 	snprintf(path, sizeof path, "%s/msend-dsn.XXXXXX", dir && *dir ? dir : "/tmp");
-	if ((m.fd = mkstemp(path)) < 0) {
+	if ((m->fd = mkstemp(path)) < 0) {
 		mp_err_sys(e, EX_TEMPFAIL, "%s", path);
 		goto out;
 	}
 	unlink(path);
-	if (mp_write_full(m.fd, b.data, b.len) < 0) {
+	if (mp_write_full(m->fd, b.data, b.len) < 0) {
 		mp_err_sys(e, EX_TEMPFAIL, "notice");
 		goto out;
 	}
-	if (msg_scan(&m, e) < 0)
+	if (msg_scan(m, e) < 0)
 		goto out;
-	to.addr = (char *)from;
-	int d = pl ? pool_deliver(pl, &m, "", &to, 1, e) : deliver(s, &m, "", &to, 1, e);
-	if (d < 0)
-		goto out;
-	if (!to.done) {
-		if (queue_add(s, &m, "", &to, 1, id, sizeof id, e) < 0)
-			goto out;
-		mp_warn("the failure notice to <%s> is queued as %s: %s", from, id, to.text);
-	} else if (to.code / 100 != 2) {
-		mp_warn("the failure notice to <%s> was refused: %d %s", from, to.code, to.text);
-		mp_err_set(e, EX_UNAVAILABLE, "the failure notice to <%s> was refused: %d %s", from,
-		           to.code, to.text);
-		rc = 1;
-		goto out;
-	}
-	rc = 0;
+	rc = 1;
 out:
-	if (m.fd >= 0)
-		close(m.fd);
+	if (rc < 0 && m->fd >= 0) {
+		close(m->fd);
+		m->fd = -1;
+	}
 	mp_buf_free(&b);
 	return rc;
 }

@@ -175,7 +175,7 @@ static int outcome(const struct settings *s, struct message *m, const char *from
 		for (size_t i = 0; i < nr; i++)
 			if (r[i].done && r[i].code / 100 != 2)
 				bad[nb++] = r[i];
-		if (dsn_notify(s, NULL, m->fd, from, bad, nb, 0, m->msgid, &e) < 0)
+		if (queue_notice(s, NULL, m->fd, from, bad, nb, 0, m->msgid, &e) < 0)
 			mp_warn("failure notice: %s", e.msg);
 		free(bad);
 	}

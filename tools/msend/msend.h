@@ -191,17 +191,21 @@ int pool_deliver(struct pool *pl, struct message *m, const char *from, struct rc
 /* QUIT and close every session; NULL is fine */
 void pool_free(struct pool *pl);
 
-/* Mail a failure notice (RFC 3464) about the recipients r to the envelope
- * sender from, from <>: the refused ones, or with given_up those the
- * queue gave up on; msgfd is the message (its header is quoted). None
- * when from is empty. Over pl's sessions when given, else as deliver()
- * does; queued when it cannot go now. 1 (why in e) when it was refused. */
-int dsn_notify(const struct settings *s, struct pool *pl, int msgfd, const char *from,
-               const struct rcpt *r, size_t n, int given_up, const char *msgid, struct mp_err *e);
+/* The failure notice (RFC 3464) of a delivery from sender from to from <>,
+ * about r: the refused ones, or with given_up those the queue gave up on;
+ * msgfd is the message (its header is quoted). Built as a spooled message
+ * in m (m->fd, scanned): 1, or 0 when none is due (from empty), -1 with e. */
+int dsn_message(const struct settings *s, int msgfd, const char *from, const struct rcpt *r,
+                size_t n, int given_up, const char *msgid, struct message *m, struct mp_err *e);
 
 /* queue */
 int queue_add(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
               size_t n, char *id, size_t idsz, struct mp_err *e);
+/* dsn_message's notice sent over pl's sessions when given, else as
+ * deliver() does; queued when it cannot go now. 0, 1 (why in e) when it was
+ * refused, -1 with e. */
+int queue_notice(const struct settings *s, struct pool *pl, int msgfd, const char *from,
+                 const struct rcpt *r, size_t n, int given_up, const char *msgid, struct mp_err *e);
 int queue_list(const struct settings *s, FILE *out);
 int queue_flush(const struct settings *s);
 /* dead letters (QUEUE/dead: their failure notice could not go): id back

@@ -147,6 +147,40 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 	return rc;
 }
 
+/* The failure notice to from about r: sent now (through pl when given),
+ * else queued; 0, 1 when it was refused (e says how), -1 with e. */
+int queue_notice(const struct settings *s, struct pool *pl, int msgfd, const char *from,
+                 const struct rcpt *r, size_t n, int given_up, const char *msgid, struct mp_err *e)
+{
+	struct message m = {.fd = -1};
+	struct rcpt to = {0};
+	char id[128];
+	int rc = dsn_message(s, msgfd, from, r, n, given_up, msgid, &m, e);
+
+	if (rc <= 0)
+		return rc;
+	rc = -1;
+	to.addr = (char *)from;
+	int d = pl ? pool_deliver(pl, &m, "", &to, 1, e) : deliver(s, &m, "", &to, 1, e);
+	if (d < 0)
+		goto out;
+	if (!to.done) {
+		if (queue_add(s, &m, "", &to, 1, id, sizeof id, e) < 0)
+			goto out;
+		mp_warn("the failure notice to <%s> is queued as %s: %s", from, id, to.text);
+	} else if (to.code / 100 != 2) {
+		mp_warn("the failure notice to <%s> was refused: %d %s", from, to.code, to.text);
+		mp_err_set(e, EX_UNAVAILABLE, "the failure notice to <%s> was refused: %d %s", from,
+		           to.code, to.text);
+		rc = 1;
+		goto out;
+	}
+	rc = 0;
+out:
+	close(m.fd);
+	return rc;
+}
+
 struct entry {
 	char from[1024];
 	struct rcpt *r;
@@ -444,7 +478,8 @@ static int notice(const struct settings *s, struct pool *pl, const char *id, str
 		if ((en->r[k].done && en->r[k].code / 100 != 2) || (give_up && !en->r[k].done))
 			bad[nb++] = en->r[k];
 	mp_err_clear(&e);
-	if (nb && (rc = dsn_notify(s, pl, m->fd, en->from, bad, nb, give_up, m->msgid, &e)) != 0) {
+	if (nb &&
+	    (rc = queue_notice(s, pl, m->fd, en->from, bad, nb, give_up, m->msgid, &e)) != 0) {
 		if (rc < 0)
 			mp_warn("%s: failure notice: %s", id, e.msg);
 		snprintf(why, whysz, "%s", e.msg);

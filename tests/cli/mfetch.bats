@@ -1793,3 +1793,28 @@ mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hu
 	run mf --pop3 --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
 	[ "$(count "$T/md")" = 2 ] || fail "delivered again: $(count "$T/md")"
 }
+
+# wait_log PATTERN: until the mailfault log has a line matching it
+wait_log() {
+	for _ in $(seq 1500); do grep -qE "$1" "$MLOG" && return 0; sleep 0.02; done
+	fail "never in the log: $1: $(cat "$MLOG")"
+}
+
+@test "fault: capabilities only in untagged * CAPABILITY, and IDLE, UIDPLUS only after login: --auth auto takes AUTHENTICATE PLAIN, --delete UID EXPUNGE, --idle idles" {
+	mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	grep -qE '^C: a[0-9]+ UID EXPUNGE 1:2$' "$MLOG" || fail "commands: $(grep '^C:' "$MLOG")"
+	! grep -qE '^C: a[0-9]+ EXPUNGE$' "$MLOG" || fail "a bare EXPUNGE: $(grep '^C:' "$MLOG")"
+	: >"$MLOG"
+	"$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 10 \
+		--imap --tls --ca-file "$T/mf.crt" --idle --state "$T/st2" --to "$T/md2/" \
+		>"$T/idle.out" 2>&1 &
+	local pid=$!
+	wait_log '^C: a[0-9]+ IDLE$'
+	kill -TERM "$pid"
+	wait "$pid" || fail "exit $?: $(cat "$T/idle.out")"
+	! grep -q 'no IDLE' "$T/idle.out" || fail "$(cat "$T/idle.out")"
+}

@@ -1818,3 +1818,25 @@ wait_log() {
 	wait "$pid" || fail "exit $?: $(cat "$T/idle.out")"
 	! grep -q 'no IDLE' "$T/idle.out" || fail "$(cat "$T/idle.out")"
 }
+
+@test "fault: --auth auto over IMAP: SCRAM-SHA-256 even last in a long AUTH= list, else AUTHENTICATE PLAIN over AUTH=LOGIN, else the LOGIN command" {
+	local many="IMAP4rev1 AUTH=GSSAPI AUTH=GSS-SPNEGO AUTH=NTLM AUTH=DIGEST-MD5 AUTH=OTP AUTH=SKEY"
+	many="$many AUTH=ANONYMOUS AUTH=EXTERNAL AUTH=SCRAM-SHA-1 AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-224"
+	many="$many AUTH=SCRAM-SHA-384 AUTH=SCRAM-SHA-512 AUTH=SCRAM-SHA-256-PLUS AUTH=XOAUTH2 AUTH=OAUTHBEARER"
+	many="$many AUTH=KERBEROS_V4 AUTH=SRP AUTH=GS2-KRB5 AUTH=GS2-IAKERB AUTH=SAML20 AUTH=OPENID20"
+	MF_CAPS="$many AUTH=LOGIN AUTH=PLAIN AUTH=SCRAM-SHA-256" mailfault imap-caps
+	# mailfault knows no SCRAM: the server's answer fails, what counts is the choice
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_failure
+	grep -q '^C: <password> AUTHENTICATE SCRAM-SHA-256$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	kill "$BG"
+	MF_CAPS="IMAP4rev1 AUTH=LOGIN AUTH=PLAIN" mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_success
+	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	kill "$BG"
+	MF_CAPS="IMAP4rev1" mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$T/st2" --to "$T/md2/"
+	assert_success
+	grep -q '^C: <password> LOGIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+}

@@ -153,15 +153,15 @@ static int authenticate(struct imap *s, struct fopts *o, const char *pass, struc
 	if (o->auth && strcasecmp(o->auth, "auto") != 0 && strcasecmp(o->auth, "login") != 0)
 		m = mp_sasl_parse(o->auth);
 	else if (!o->auth || strcasecmp(o->auth, "auto") == 0) {
-		char offered[256] = "";
-		char buf[sizeof s->caps], *save = NULL;
-		snprintf(buf, sizeof buf, "%s", s->caps);
-		for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
-			if (strncasecmp(w, "AUTH=", 5) == 0 && strlen(offered) + strlen(w) < 250) {
-				strcat(offered, w + 5);
-				strcat(offered, " ");
-			}
-		m = mp_sasl_choose_best(offered);
+		/* the strongest the server offers, however long its list:
+		 * SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN; else the LOGIN command */
+		static const char *const pref[] = {"SCRAM-SHA-256", "CRAM-MD5", "PLAIN", "LOGIN"};
+		for (size_t i = 0; i < sizeof pref / sizeof pref[0] && m == MP_SASL_NONE; i++) {
+			char cap[32];
+			snprintf(cap, sizeof cap, "AUTH=%s", pref[i]);
+			if (imap_has_cap(s, cap))
+				m = mp_sasl_parse(pref[i]);
+		}
 	}
 	if (m == MP_SASL_NONE || m == MP_SASL_LOGIN) {
 		/* LOGIN, the IMAP command */

@@ -1840,3 +1840,20 @@ wait_log() {
 	assert_success
 	grep -q '^C: <password> LOGIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
 }
+
+@test "fault: --delete without UIDPLUS: no EXPUNGE while another client's message is flagged \\Deleted (said so), a bare EXPUNGE when only ours are" {
+	MF_CAPS_AUTHED="IMAP4rev1" MF_DELETED=9 mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	assert_output --partial "INBOX: no EXPUNGE (the server has no UIDPLUS, and other messages flagged \\Deleted would go too): the 2 messages fetched stay flagged \\Deleted"
+	grep -qE '^C: a[0-9]+ UID STORE 1:2 \+FLAGS.SILENT \(\\Deleted \\Seen\)$' "$MLOG" || fail "$(grep '^C:' "$MLOG")"
+	grep -qE '^C: a[0-9]+ UID SEARCH DELETED$' "$MLOG" || fail "$(grep '^C:' "$MLOG")"
+	! grep -qE '^C: a[0-9]+ (UID )?EXPUNGE' "$MLOG" || fail "expunged: $(grep '^C:' "$MLOG")"
+	kill "$BG"
+	MF_CAPS_AUTHED="IMAP4rev1" mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --delete --state "$T/st2" --to "$T/md2/"
+	assert_success
+	refute_output --partial "no EXPUNGE"
+	grep -qE '^C: a[0-9]+ EXPUNGE$' "$MLOG" || fail "$(grep '^C:' "$MLOG")"
+}

@@ -1857,3 +1857,19 @@ wait_log() {
 	refute_output --partial "no EXPUNGE"
 	grep -qE '^C: a[0-9]+ EXPUNGE$' "$MLOG" || fail "$(grep '^C:' "$MLOG")"
 }
+
+@test "fault: POP3 LIST sizes -5 and 99999999999999999999 are unknown sizes, with a warning, both fetched; an IMAP literal {-5} is 76 at once" {
+	mailfault pop-badsize
+	run mf --pop3 --tls --ca-file "$T/mf.crt" --max-size 1000 --state "$ST" --to "$T/md/"
+	assert_success
+	assert_output --partial "LIST: message 1: size '-5' is not a size: taken as unknown"
+	assert_output --partial "LIST: message 2: size '99999999999999999999' is not a size: taken as unknown"
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	kill "$BG"
+	mailfault imap-badlit
+	# --timeout 10: the old wait for the 5 bytes ended only there, with 75
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$T/st2" --to "$T/md2/"
+	assert_failure 76
+	assert_output --partial "a literal too big or malformed"
+	[ "$(count "$T/md2")" = 0 ]
+}

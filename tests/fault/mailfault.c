@@ -11,6 +11,10 @@
  *   pop-dropretr implicit TLS: two messages; RETR 1 sends half a message
  *                and closes the connection
  *   pop-deleerr  implicit TLS: two whole messages; every DELE is -ERR
+ *   imap-badlit  implicit TLS: the BODY[] literal announced is {-5}, and
+ *                then nothing comes until the client closes
+ *   pop-badsize  implicit TLS: two messages, LIST sizes -5 and
+ *                99999999999999999999
  *   imap-caps    implicit TLS: a server that works, with two messages
  *                (UIDs 1 and 2), whose capabilities come only in untagged
  *                "* CAPABILITY" replies (none in the greeting or a tagged
@@ -125,8 +129,12 @@ static void pop(void)
 		} else if (strcasecmp(l, "UIDL") == 0) {
 			say("+OK\r\n1 uid-m1\r\n2 uid-m2\r\n.\r\n");
 		} else if (strcasecmp(l, "LIST") == 0) {
-			snprintf(out, sizeof out, "+OK\r\n1 %zu\r\n2 %zu\r\n.\r\n", sizeof msg1 - 1,
-			         sizeof msg2 - 1);
+			if (strcmp(mode, "pop-badsize") == 0)
+				snprintf(out, sizeof out,
+				         "+OK\r\n1 -5\r\n2 99999999999999999999\r\n.\r\n");
+			else
+				snprintf(out, sizeof out, "+OK\r\n1 %zu\r\n2 %zu\r\n.\r\n",
+				         sizeof msg1 - 1, sizeof msg2 - 1);
 			say(out);
 		} else if (strncasecmp(l, "RETR ", 5) == 0) {
 			int n = atoi(l + 5);
@@ -254,6 +262,9 @@ static void imap(void)
 				}
 			snprintf(out, sizeof out, "%s OK\r\n", tag);
 			say(out);
+		} else if (strncasecmp(c, "UID FETCH", 9) == 0 &&
+		           strcmp(mode, "imap-badlit") == 0) {
+			say("* 1 FETCH (UID 1 BODY[] {-5}\r\n"); /* and waits */
 		} else if (strncasecmp(c, "UID FETCH", 9) == 0) {
 			if (strcmp(mode, "imap-biglit") == 0)
 				say("* 1 FETCH (UID 1 BODY[] {2147483648}\r\nSubject: big\r\n\r\n");

@@ -295,8 +295,14 @@ long long imap_literal_at_end(const char *l, size_t len)
 		return -1;
 	for (i = len - 1; i > 0 && isdigit((unsigned char)l[i - 1]); i--)
 		;
-	if (i == 0 || l[i - 1] != '{')
-		return -1;
+	if (i == 0 || l[i - 1] != '{') {
+		/* "{-5}", "{5+}", "{ 5}": a literal, malformed, when all
+		 * between the braces is digits, signs and blanks */
+		size_t j = len - 1;
+		while (j > 0 && strchr("0123456789+- ", l[j - 1]))
+			j--;
+		return j > 0 && l[j - 1] == '{' && j < len - 1 ? -2 : -1;
+	}
 	if (i == len - 1 || len - 1 - i > 12)
 		return -2;
 	for (; i < len - 1; i++)

@@ -1873,3 +1873,66 @@ wait_log() {
 	assert_output --partial "a literal too big or malformed"
 	[ "$(count "$T/md2")" = 0 ]
 }
+
+@test "accounts: an account's own settings beat its parent's, key by key (host, port, protocol, tls, user, passwordeval, auth, the TLS files and fingerprint, state, to over mda)" {
+	mailfault imap-caps
+	local fp
+	fp=$(openssl x509 -fingerprint -sha256 -noout -in "$T/mf.crt" | sed 's/^[^=]*=//')
+	# every one of the parent's values makes the run fail, or shows in the log
+	cat >"$T/rc" <<EOF
+account out
+  protocol pop3
+  host parent.invalid
+  port 1
+  tls starttls
+  user parent
+  passwordeval "exit 1"
+  auth login
+  tls_ca_file $T/none.crt
+  tls_fingerprint 00:11
+  tls_cert_file $T/none.crt
+  tls_key_file $T/none.key
+  state $T/parent.state
+  mda false
+account in : out
+  protocol imap
+  host 127.0.0.1
+  port $MPORT
+  tls on
+  user bob
+  passwordeval "echo hungry"
+  auth plain
+  tls_ca_file $T/mf.crt
+  tls_fingerprint $fp
+  tls_cert_file $T/mf.crt
+  tls_key_file $T/mf.key
+  state $ST
+  to $T/md/
+EOF
+	run "$MFETCH" -C "$T/rc" -a in --timeout 10
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	grep -q "imap bob@127.0.0.1 INBOX" "$ST" || fail "state: $(cat "$ST")"
+	[ ! -e "$T/parent.state" ]
+	# and the other way round: the parent's to, the account's own mda
+	cat >"$T/rc2" <<EOF
+account out2
+  to $T/md3/
+  host parent.invalid
+account in2 : out2
+  protocol imap
+  host 127.0.0.1
+  port $MPORT
+  tls on
+  tls_ca_file $T/mf.crt
+  user bob
+  passwordeval "echo hungry"
+  state $T/st3
+  mda "cat >>$T/mda.out"
+EOF
+	run "$MFETCH" -C "$T/rc2" -a in2 --timeout 10
+	assert_success
+	[ "$(grep -c '^Subject: m' "$T/mda.out")" = 2 ] || fail "the MDA got: $(cat "$T/mda.out" 2>&1)"
+	[ "$(count "$T/md3")" = 0 ]
+}

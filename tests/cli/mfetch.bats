@@ -6,7 +6,8 @@
 # of a --delete run, and again and again among 300 messages fetched in
 # batches (pipelined RETRs, a UID FETCH a batch), --idle (IMAP IDLE,
 # reconnects, SIGTERM, POP3 polling), APOP against Dovecot, the password
-# kept out of -v; then the man page and the completions.
+# kept out of -v; then the man page and the completions; and Courier (imapd,
+# courierpop3d), a second implementation, via peers.sh courier-start.
 #
 # Environment (meson sets them): MFETCH, MDELIVER, MSEND, PEERS, MANDIR,
 # COMPDIR. Bob's Maildir is emptied before every test; every test has its own
@@ -59,6 +60,9 @@ setup() {
 
 # an --idle mfetch that a failed test left running
 teardown() {
+	if [ -n "${COURIER_UP:-}" ]; then
+		bash "$PEERS" courier-stop "$PDIR" >/dev/null 2>&1 3>&- || true
+	fi
 	if [ -n "${BG:-}" ]; then
 		kill -CONT "$BG" 2>/dev/null || true
 		kill -TERM "$BG" 2>/dev/null || true
@@ -1935,4 +1939,84 @@ EOF
 	assert_success
 	[ "$(grep -c '^Subject: m' "$T/mda.out")" = 2 ] || fail "the MDA got: $(cat "$T/mda.out" 2>&1)"
 	[ "$(count "$T/md3")" = 0 ]
+}
+
+# ---------------------------------------------------------------- a second implementation: Courier
+
+# courier_up: Courier-IMAP's imapd and courierpop3d over TLS (peers.sh
+# courier-start, in the peers' directory); sets COURIER_IMAPS_PORT,
+# COURIER_POP3S_PORT, CMD (bob's Maildir there); teardown stops them
+courier_up() {
+	local o=${MP_PORT_OFFSET:-0}
+	export COURIER_IMAPS_PORT=$((41294 - o)) COURIER_POP3S_PORT=$((41296 - o))
+	COURIER_UP=1
+	bash "$PEERS" courier-start "$PDIR" >"$T/courier.env" 2>"$T/courier.err" 3>&- ||
+		fail "Courier did not start: $(cat "$T/courier.err")"
+	CMD=$(sed -n 's/^COURIER_MAILDIR_BOB=//p' "$T/courier.env")
+	[ -d "$CMD/new" ] || fail "no Maildir from courier-start: $(cat "$T/courier.env")"
+	rm -f "$CMD"/new/* "$CMD"/cur/*
+}
+
+# cimap/cpop ARGS: mfetch against Courier
+cimap() { "$MFETCH" --server "127.0.0.1:$COURIER_IMAPS_PORT" --imap --tls --user bob --ca-file "$CA" --password-eval 'echo hungry' "$@"; }
+cpop() { "$MFETCH" --server "127.0.0.1:$COURIER_POP3S_PORT" --pop3 --tls --user bob --ca-file "$CA" --password-eval 'echo hungry' "$@"; }
+
+# same_bodies MD: what MD got is byte for byte the two messages put
+same_bodies() {
+	local f
+	for f in "$T"/src/*; do
+		grep -lqxF "Subject: $(sed -n 's/^Subject: //p' "$f")" "$1"/new/* ||
+			fail "$(basename "$f") not in $1"
+		cmp -s "$f" "$(grep -lxF "Subject: $(sed -n 's/^Subject: //p' "$f")" "$1"/new/*)" ||
+			fail "$(basename "$f") differs"
+	done
+}
+
+courier_put2() {
+	rm -rf "$T/src"
+	mkdir -p "$T/src"
+	put "$1-1" "one" "$CMD"
+	put "$1-2" "two" "$CMD"
+	cp "$CMD"/new/*"$1"-* "$T/src/"
+}
+
+@test "Courier-IMAP over IMAPS (a second server, untagged CAPABILITY, 'OK CAPABILITY completed'): --all byte for byte into a Maildir, --new again gets nothing, --delete empties it" {
+	courier_up
+	courier_put2 ci
+	run cimap --all --to "$T/md/"
+	assert_success
+	assert_output --partial "fetched 2 messages"
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	same_bodies "$T/md"
+	run cimap --state "$ST" --to "$T/md2/" -q
+	assert_success
+	[ "$(count "$T/md2")" = 2 ]
+	run cimap --state "$ST" --to "$T/md2/"
+	assert_success
+	assert_output --partial "fetched 0 messages"
+	[ "$(count "$T/md2")" = 2 ]
+	run cimap --delete --state "$T/st3" --to "$T/md3/" -v
+	assert_success
+	[ "$(count "$T/md3")" = 2 ]
+	assert_output --regexp "C: a[0-9]+ UID EXPUNGE 1:2"
+	[ "$(count "$CMD")" = 0 ] || fail "left on Courier: $(ls -R "$CMD")"
+}
+
+@test "Courier's courierpop3d over POP3S (a second server): --all byte for byte into a Maildir, --new again gets nothing, --delete empties it" {
+	courier_up
+	courier_put2 cp
+	run cpop --all --to "$T/md/"
+	assert_success
+	assert_output --partial "fetched 2 messages"
+	same_bodies "$T/md"
+	run cpop --state "$ST" --to "$T/md2/" -q
+	assert_success
+	[ "$(count "$T/md2")" = 2 ]
+	run cpop --state "$ST" --to "$T/md2/"
+	assert_success
+	assert_output --partial "fetched 0 messages"
+	run cpop --delete --state "$T/st3" --to "$T/md3/"
+	assert_success
+	[ "$(count "$T/md3")" = 2 ]
+	[ "$(count "$CMD")" = 0 ] || fail "left on Courier: $(ls -R "$CMD")"
 }

@@ -6,7 +6,8 @@
 # of a --delete run, and again and again among 300 messages fetched in
 # batches (pipelined RETRs, a UID FETCH a batch), --idle (IMAP IDLE,
 # reconnects, SIGTERM, POP3 polling), APOP against Dovecot, the password
-# kept out of -v; then the man page and the completions.
+# kept out of -v; then the man page and the completions; and Courier (imapd,
+# courierpop3d), a second implementation, via peers.sh courier-start.
 #
 # Environment (meson sets them): MFETCH, MDELIVER, MSEND, PEERS, MANDIR,
 # COMPDIR. Bob's Maildir is emptied before every test; every test has its own
@@ -60,6 +61,9 @@ setup() {
 
 # an --idle mfetch that a failed test left running
 teardown() {
+	if [ -n "${COURIER_UP:-}" ]; then
+		bash "$PEERS" courier-stop "$PDIR" >/dev/null 2>&1 3>&- || true
+	fi
 	if [ -n "${BG:-}" ]; then
 		kill -CONT "$BG" 2>/dev/null || true
 		kill -TERM "$BG" 2>/dev/null || true
@@ -1809,4 +1813,227 @@ mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hu
 	grep -q 'uid-m1' "$ST" && grep -q 'uid-m2' "$ST" || fail "not recorded: $(cat "$ST")"
 	run mf --pop3 --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
 	[ "$(count "$T/md")" = 2 ] || fail "delivered again: $(count "$T/md")"
+}
+
+# wait_log PATTERN: until the mailfault log has a line matching it
+wait_log() {
+	for _ in $(seq 1500); do grep -qE "$1" "$MLOG" && return 0; sleep 0.02; done
+	fail "never in the log: $1: $(cat "$MLOG")"
+}
+
+@test "fault: capabilities only in untagged * CAPABILITY, and IDLE, UIDPLUS only after login: --auth auto takes AUTHENTICATE PLAIN, --delete UID EXPUNGE, --idle idles" {
+	mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	grep -qE '^C: a[0-9]+ UID EXPUNGE 1:2$' "$MLOG" || fail "commands: $(grep '^C:' "$MLOG")"
+	! grep -qE '^C: a[0-9]+ EXPUNGE$' "$MLOG" || fail "a bare EXPUNGE: $(grep '^C:' "$MLOG")"
+	: >"$MLOG"
+	"$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 10 \
+		--imap --tls --ca-file "$T/mf.crt" --idle --state "$T/st2" --to "$T/md2/" \
+		>"$T/idle.out" 2>&1 &
+	local pid=$!
+	wait_log '^C: a[0-9]+ IDLE$'
+	kill -TERM "$pid"
+	wait "$pid" || fail "exit $?: $(cat "$T/idle.out")"
+	! grep -q 'no IDLE' "$T/idle.out" || fail "$(cat "$T/idle.out")"
+}
+
+@test "fault: --auth auto over IMAP: SCRAM-SHA-256 even last in a long AUTH= list, else AUTHENTICATE PLAIN over AUTH=LOGIN, else the LOGIN command" {
+	local many="IMAP4rev1 AUTH=GSSAPI AUTH=GSS-SPNEGO AUTH=NTLM AUTH=DIGEST-MD5 AUTH=OTP AUTH=SKEY"
+	many="$many AUTH=ANONYMOUS AUTH=EXTERNAL AUTH=SCRAM-SHA-1 AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-224"
+	many="$many AUTH=SCRAM-SHA-384 AUTH=SCRAM-SHA-512 AUTH=SCRAM-SHA-256-PLUS AUTH=XOAUTH2 AUTH=OAUTHBEARER"
+	many="$many AUTH=KERBEROS_V4 AUTH=SRP AUTH=GS2-KRB5 AUTH=GS2-IAKERB AUTH=SAML20 AUTH=OPENID20"
+	MF_CAPS="$many AUTH=LOGIN AUTH=PLAIN AUTH=SCRAM-SHA-256" mailfault imap-caps
+	# mailfault knows no SCRAM: the server's answer fails, what counts is the choice
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_failure
+	grep -q '^C: <password> AUTHENTICATE SCRAM-SHA-256$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	kill "$BG"
+	MF_CAPS="IMAP4rev1 AUTH=LOGIN AUTH=PLAIN" mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_success
+	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	kill "$BG"
+	MF_CAPS="IMAP4rev1" mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$T/st2" --to "$T/md2/"
+	assert_success
+	grep -q '^C: <password> LOGIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+}
+
+@test "fault: --delete without UIDPLUS: no EXPUNGE while another client's message is flagged \\Deleted (said so), a bare EXPUNGE when only ours are" {
+	MF_CAPS_AUTHED="IMAP4rev1" MF_DELETED=9 mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --delete --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	assert_output --partial "INBOX: no EXPUNGE (the server has no UIDPLUS, and other messages flagged \\Deleted would go too): the 2 messages fetched stay flagged \\Deleted"
+	grep -qE '^C: a[0-9]+ UID STORE 1:2 \+FLAGS.SILENT \(\\Deleted \\Seen\)$' "$MLOG" || fail "$(grep '^C:' "$MLOG")"
+	grep -qE '^C: a[0-9]+ UID SEARCH DELETED$' "$MLOG" || fail "$(grep '^C:' "$MLOG")"
+	! grep -qE '^C: a[0-9]+ (UID )?EXPUNGE' "$MLOG" || fail "expunged: $(grep '^C:' "$MLOG")"
+	kill "$BG"
+	MF_CAPS_AUTHED="IMAP4rev1" mailfault imap-caps
+	run mf --imap --tls --ca-file "$T/mf.crt" --delete --state "$T/st2" --to "$T/md2/"
+	assert_success
+	refute_output --partial "no EXPUNGE"
+	grep -qE '^C: a[0-9]+ EXPUNGE$' "$MLOG" || fail "$(grep '^C:' "$MLOG")"
+}
+
+@test "fault: POP3 LIST sizes -5 and 99999999999999999999 are unknown sizes, with a warning, both fetched; an IMAP literal {-5} is 76 at once" {
+	mailfault pop-badsize
+	run mf --pop3 --tls --ca-file "$T/mf.crt" --max-size 1000 --state "$ST" --to "$T/md/"
+	assert_success
+	assert_output --partial "LIST: message 1: size '-5' is not a size: taken as unknown"
+	assert_output --partial "LIST: message 2: size '99999999999999999999' is not a size: taken as unknown"
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	kill "$BG"
+	mailfault imap-badlit
+	# --timeout 10: the old wait for the 5 bytes ended only there, with 75
+	run mf --imap --tls --ca-file "$T/mf.crt" --state "$T/st2" --to "$T/md2/"
+	assert_failure 76
+	assert_output --partial "a literal too big or malformed"
+	[ "$(count "$T/md2")" = 0 ]
+}
+
+@test "accounts: an account's own settings beat its parent's, key by key (host, port, protocol, tls, user, passwordeval, auth, the TLS files and fingerprint, state, to over mda)" {
+	mailfault imap-caps
+	local fp
+	fp=$(openssl x509 -fingerprint -sha256 -noout -in "$T/mf.crt" | sed 's/^[^=]*=//')
+	# every one of the parent's values makes the run fail, or shows in the log
+	cat >"$T/rc" <<EOF
+account out
+  protocol pop3
+  host parent.invalid
+  port 1
+  tls starttls
+  user parent
+  passwordeval "exit 1"
+  auth login
+  tls_ca_file $T/none.crt
+  tls_fingerprint 00:11
+  tls_cert_file $T/none.crt
+  tls_key_file $T/none.key
+  state $T/parent.state
+  mda false
+account in : out
+  protocol imap
+  host 127.0.0.1
+  port $MPORT
+  tls on
+  user bob
+  passwordeval "echo hungry"
+  auth plain
+  tls_ca_file $T/mf.crt
+  tls_fingerprint $fp
+  tls_cert_file $T/mf.crt
+  tls_key_file $T/mf.key
+  state $ST
+  to $T/md/
+EOF
+	run "$MFETCH" -C "$T/rc" -a in --timeout 10
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	grep -q "imap bob@127.0.0.1 INBOX" "$ST" || fail "state: $(cat "$ST")"
+	[ ! -e "$T/parent.state" ]
+	# and the other way round: the parent's to, the account's own mda
+	cat >"$T/rc2" <<EOF
+account out2
+  to $T/md3/
+  host parent.invalid
+account in2 : out2
+  protocol imap
+  host 127.0.0.1
+  port $MPORT
+  tls on
+  tls_ca_file $T/mf.crt
+  user bob
+  passwordeval "echo hungry"
+  state $T/st3
+  mda "cat >>$T/mda.out"
+EOF
+	run "$MFETCH" -C "$T/rc2" -a in2 --timeout 10
+	assert_success
+	[ "$(grep -c '^Subject: m' "$T/mda.out")" = 2 ] || fail "the MDA got: $(cat "$T/mda.out" 2>&1)"
+	[ "$(count "$T/md3")" = 0 ]
+}
+
+# ---------------------------------------------------------------- a second implementation: Courier
+
+# courier_up: Courier-IMAP's imapd and courierpop3d over TLS (peers.sh
+# courier-start, in the peers' directory); sets COURIER_IMAPS_PORT,
+# COURIER_POP3S_PORT, CMD (bob's Maildir there); teardown stops them
+courier_up() {
+	local o=${MP_PORT_OFFSET:-0}
+	export COURIER_IMAPS_PORT=$((41294 - o)) COURIER_POP3S_PORT=$((41296 - o))
+	COURIER_UP=1
+	bash "$PEERS" courier-start "$PDIR" >"$T/courier.env" 2>"$T/courier.err" 3>&- ||
+		fail "Courier did not start: $(cat "$T/courier.err")"
+	CMD=$(sed -n 's/^COURIER_MAILDIR_BOB=//p' "$T/courier.env")
+	[ -d "$CMD/new" ] || fail "no Maildir from courier-start: $(cat "$T/courier.env")"
+	rm -f "$CMD"/new/* "$CMD"/cur/*
+}
+
+# cimap/cpop ARGS: mfetch against Courier
+cimap() { "$MFETCH" --server "127.0.0.1:$COURIER_IMAPS_PORT" --imap --tls --user bob --ca-file "$CA" --password-eval 'echo hungry' "$@"; }
+cpop() { "$MFETCH" --server "127.0.0.1:$COURIER_POP3S_PORT" --pop3 --tls --user bob --ca-file "$CA" --password-eval 'echo hungry' "$@"; }
+
+# same_bodies MD: what MD got is byte for byte the two messages put
+same_bodies() {
+	local f
+	for f in "$T"/src/*; do
+		grep -lqxF "Subject: $(sed -n 's/^Subject: //p' "$f")" "$1"/new/* ||
+			fail "$(basename "$f") not in $1"
+		cmp -s "$f" "$(grep -lxF "Subject: $(sed -n 's/^Subject: //p' "$f")" "$1"/new/*)" ||
+			fail "$(basename "$f") differs"
+	done
+}
+
+courier_put2() {
+	rm -rf "$T/src"
+	mkdir -p "$T/src"
+	put "$1-1" "one" "$CMD"
+	put "$1-2" "two" "$CMD"
+	cp "$CMD"/new/*"$1"-* "$T/src/"
+}
+
+@test "Courier-IMAP over IMAPS (a second server, untagged CAPABILITY, 'OK CAPABILITY completed'): --all byte for byte into a Maildir, --new again gets nothing, --delete empties it" {
+	courier_up
+	courier_put2 ci
+	run cimap --all --to "$T/md/"
+	assert_success
+	assert_output --partial "fetched 2 messages"
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	same_bodies "$T/md"
+	run cimap --state "$ST" --to "$T/md2/" -q
+	assert_success
+	[ "$(count "$T/md2")" = 2 ]
+	run cimap --state "$ST" --to "$T/md2/"
+	assert_success
+	assert_output --partial "fetched 0 messages"
+	[ "$(count "$T/md2")" = 2 ]
+	run cimap --delete --state "$T/st3" --to "$T/md3/" -v
+	assert_success
+	[ "$(count "$T/md3")" = 2 ]
+	assert_output --regexp "C: a[0-9]+ UID EXPUNGE 1:2"
+	[ "$(count "$CMD")" = 0 ] || fail "left on Courier: $(ls -R "$CMD")"
+}
+
+@test "Courier's courierpop3d over POP3S (a second server): --all byte for byte into a Maildir, --new again gets nothing, --delete empties it" {
+	courier_up
+	courier_put2 cp
+	run cpop --all --to "$T/md/"
+	assert_success
+	assert_output --partial "fetched 2 messages"
+	same_bodies "$T/md"
+	run cpop --state "$ST" --to "$T/md2/" -q
+	assert_success
+	[ "$(count "$T/md2")" = 2 ]
+	run cpop --state "$ST" --to "$T/md2/"
+	assert_success
+	assert_output --partial "fetched 0 messages"
+	run cpop --delete --state "$T/st3" --to "$T/md3/"
+	assert_success
+	[ "$(count "$T/md3")" = 2 ]
+	[ "$(count "$CMD")" = 0 ] || fail "left on Courier: $(ls -R "$CMD")"
 }

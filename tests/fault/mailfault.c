@@ -11,6 +11,18 @@
  *   pop-dropretr implicit TLS: two messages; RETR 1 sends half a message
  *                and closes the connection
  *   pop-deleerr  implicit TLS: two whole messages; every DELE is -ERR
+ *   imap-badlit  implicit TLS: the BODY[] literal announced is {-5}, and
+ *                then nothing comes until the client closes
+ *   pop-badsize  implicit TLS: two messages, LIST sizes -5 and
+ *                99999999999999999999
+ *   imap-caps    implicit TLS: a server that works, with two messages
+ *                (UIDs 1 and 2), whose capabilities come only in untagged
+ *                "* CAPABILITY" replies (none in the greeting or a tagged
+ *                OK, whose text is "CAPABILITY completed"), $MF_CAPS before
+ *                login ("IMAP4rev1 AUTH=PLAIN") and $MF_CAPS_AUTHED after
+ *                ("IMAP4rev1 IDLE UIDPLUS"); "UID SEARCH DELETED" finds
+ *                the UIDs in $MF_DELETED (another client's, say "9"), and
+ *                those flagged \Deleted by this one; IDLE waits for DONE
  * The POP3 modes offer no PIPELINING: a RETR or DELE with the next command
  * already behind it logs "pipelined without PIPELINING".
  * With -c CERT -k KEY (PEM) for the TLS modes. Logs one line per command
@@ -74,8 +86,14 @@ static int readline(char *buf, size_t n)
 
 static void logcmd(const char *l)
 {
-	if (strncasecmp(l, "PASS ", 5) == 0 || strcasestr(l, " LOGIN ") ||
-	    strcasestr(l, "AUTHENTICATE"))
+	const char *a = strcasestr(l, "AUTHENTICATE ");
+
+	if (a) /* the mechanism is shown, the rest is not */
+		fprintf(stderr, "C: <password> AUTHENTICATE %.*s\n", (int)strcspn(a + 13, " "),
+		        a + 13);
+	else if (strcasestr(l, " LOGIN "))
+		fprintf(stderr, "C: <password> LOGIN\n");
+	else if (strncasecmp(l, "PASS ", 5) == 0)
 		fprintf(stderr, "C: <password>\n");
 	else
 		fprintf(stderr, "C: %s\n", l);
@@ -112,8 +130,12 @@ static void pop(void)
 		} else if (strcasecmp(l, "UIDL") == 0) {
 			say("+OK\r\n1 uid-m1\r\n2 uid-m2\r\n.\r\n");
 		} else if (strcasecmp(l, "LIST") == 0) {
-			snprintf(out, sizeof out, "+OK\r\n1 %zu\r\n2 %zu\r\n.\r\n", sizeof msg1 - 1,
-			         sizeof msg2 - 1);
+			if (strcmp(mode, "pop-badsize") == 0)
+				snprintf(out, sizeof out,
+				         "+OK\r\n1 -5\r\n2 99999999999999999999\r\n.\r\n");
+			else
+				snprintf(out, sizeof out, "+OK\r\n1 %zu\r\n2 %zu\r\n.\r\n",
+				         sizeof msg1 - 1, sizeof msg2 - 1);
 			say(out);
 		} else if (strncasecmp(l, "RETR ", 5) == 0) {
 			int n = atoi(l + 5);
@@ -136,12 +158,43 @@ static void pop(void)
 	}
 }
 
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v ? v : dflt;
+}
+
+/* the UIDs of an IMAP set ("1:2", "2", "1,2") that are 1 or 2 */
+static void uid_set(const char *set, int want[3])
+{
+	want[1] = want[2] = 0;
+	while (*set >= '0' && *set <= '9') {
+		unsigned long a = strtoul(set, (char **)&set, 10), b = a;
+		if (*set == ':') {
+			set++;
+			b = *set == '*' ? 2 : strtoul(set, (char **)&set, 10);
+			if (*set == '*')
+				set++;
+		}
+		for (unsigned long u = a; u <= b && u <= 2; u++)
+			want[u] = 1;
+		if (*set != ',')
+			break;
+		set++;
+	}
+}
+
 static void imap(void)
 {
 	char l[2048], tag[64], out[4096];
+	int caps = strcmp(mode, "imap-caps") == 0, authed = 0, deleted[3] = {0};
 
-	say(ssl ? "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault ready\r\n"
-	        : "* OK [CAPABILITY IMAP4rev1 STARTTLS] mailfault ready\r\n");
+	if (caps)
+		say("* OK mailfault ready\r\n");
+	else
+		say(ssl ? "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault ready\r\n"
+		        : "* OK [CAPABILITY IMAP4rev1 STARTTLS] mailfault ready\r\n");
 	while (readline(l, sizeof l)) {
 		logcmd(l);
 		if (sscanf(l, "%63s", tag) != 1)
@@ -153,19 +206,37 @@ static void imap(void)
 			sleep(1);
 			return;
 		} else if (strncasecmp(c, "CAPABILITY", 10) == 0) {
-			snprintf(out, sizeof out, "* CAPABILITY IMAP4rev1 %s\r\n%s OK\r\n",
-			         ssl ? "AUTH=PLAIN" : "STARTTLS", tag);
+			if (caps)
+				snprintf(out, sizeof out,
+				         "* CAPABILITY %s\r\n%s OK CAPABILITY completed\r\n",
+				         authed ? env_or("MF_CAPS_AUTHED", "IMAP4rev1 IDLE UIDPLUS")
+				                : env_or("MF_CAPS", "IMAP4rev1 AUTH=PLAIN"),
+				         tag);
+			else
+				snprintf(out, sizeof out, "* CAPABILITY IMAP4rev1 %s\r\n%s OK\r\n",
+				         ssl ? "AUTH=PLAIN" : "STARTTLS", tag);
 			say(out);
 		} else if (strncasecmp(c, "AUTHENTICATE", 12) == 0) {
 			say("+ \r\n");
 			if (!readline(l, sizeof l))
 				return;
+			authed = 1;
 			snprintf(out, sizeof out, "%s OK logged in\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "LOGIN ", 6) == 0) {
+			authed = 1;
+			snprintf(out, sizeof out, "%s OK LOGIN completed\r\n", tag);
 			say(out);
 		} else if (strncasecmp(c, "SELECT", 6) == 0 || strncasecmp(c, "EXAMINE", 7) == 0) {
 			snprintf(out, sizeof out,
 			         "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n"
 			         "%s OK [READ-WRITE] selected\r\n",
+			         tag);
+			say(out);
+		} else if (strncasecmp(c, "UID SEARCH DELETED", 18) == 0) {
+			snprintf(out, sizeof out, "* SEARCH%s%s%s%s\r\n%s OK\r\n",
+			         deleted[1] ? " 1" : "", deleted[2] ? " 2" : "",
+			         *env_or("MF_DELETED", "") ? " " : "", env_or("MF_DELETED", ""),
 			         tag);
 			say(out);
 		} else if (strncasecmp(c, "UID SEARCH", 10) == 0) {
@@ -179,12 +250,44 @@ static void imap(void)
 			    "%zu)\r\n%s OK\r\n",
 			    sizeof msg1 - 1, sizeof msg2 - 1, tag);
 			say(out);
+		} else if (strncasecmp(c, "UID FETCH", 9) == 0 && caps) {
+			int want[3];
+			uid_set(c + 10, want);
+			for (int u = 1; u <= 2; u++)
+				if (want[u]) {
+					const char *m = u == 1 ? msg1 : msg2;
+					snprintf(out, sizeof out,
+					         "* %d FETCH (UID %d BODY[] {%zu}\r\n%s)\r\n", u, u,
+					         strlen(m), m);
+					say(out);
+				}
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "UID FETCH", 9) == 0 &&
+		           strcmp(mode, "imap-badlit") == 0) {
+			say("* 1 FETCH (UID 1 BODY[] {-5}\r\n"); /* and waits */
 		} else if (strncasecmp(c, "UID FETCH", 9) == 0) {
 			if (strcmp(mode, "imap-biglit") == 0)
 				say("* 1 FETCH (UID 1 BODY[] {2147483648}\r\nSubject: big\r\n\r\n");
 			else
 				say("* 1 FETCH (UID 1 BODY[] {1000}\r\nSubject: ");
 			return; /* and gone */
+		} else if (strncasecmp(c, "UID STORE", 9) == 0) {
+			if (strcasestr(c, "\\Deleted")) {
+				int want[3];
+				uid_set(c + 10, want);
+				deleted[1] |= want[1];
+				deleted[2] |= want[2];
+			}
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "IDLE", 4) == 0) {
+			say("+ idling\r\n");
+			if (!readline(l, sizeof l))
+				return;
+			logcmd(l);
+			snprintf(out, sizeof out, "%s OK IDLE terminated\r\n", tag);
+			say(out);
 		} else if (strncasecmp(c, "LOGOUT", 6) == 0) {
 			snprintf(out, sizeof out, "* BYE\r\n%s OK\r\n", tag);
 			say(out);

@@ -7,6 +7,20 @@
 #   postfix  MTA: SMTP, submission, SMTPS; SASL via dovecot
 #   dovecot  mail store: IMAP, IMAPS, POP3, POP3S
 #   smtp-sink x2: a discarding fake MTA and one that dumps every transaction
+# and, on its own ("courier-start DIR", after "start DIR"), a second IMAP and POP3
+# implementation for mfetch:
+#   courier  Courier-IMAP's imapd and courierpop3d, authenticated by Courier's
+#            authdaemond (userdb), over implicit TLS. Its packages conflict with
+#            Dovecot's (both provide imap-server), so "install" only downloads them
+#            (apt-get download, into $COURIER_DEBS) and courier-start unpacks them with
+#            dpkg -x into DIR/courier/root and runs them from there. Their paths
+#            /etc/courier, /run/courier/authdaemon and /usr/lib/courier-authlib are
+#            compiled in: the daemons run in a private mount namespace (unshare -m)
+#            where DIR/courier's copies are bind-mounted over those paths (the host
+#            gets only the three empty mount points). Courier has no listener of its
+#            own here: socat (OPENSSL-LISTEN on 127.0.0.1, the peers' certificate)
+#            runs imaplogin+imapd or courierpop3login+courierpop3d per connection,
+#            inetd-style. PIDs in DIR/pids/courier*.pid; "courier-stop DIR" ends them.
 #
 # Usage (root only, except "install" which needs root for apt-get anyway):
 #   peers.sh install       install whatever Debian packages are missing
@@ -15,6 +29,9 @@
 #   peers.sh stop DIR      stop the daemons whose PIDs are recorded in DIR/pids
 #   peers.sh check DIR     end-to-end self test (DNS, SMTP+TLS+AUTH, Maildir, IMAP, POP3)
 #   peers.sh status DIR    which recorded daemons are alive (exit 1 if any is not)
+#   peers.sh courier-start DIR  Courier IMAPS on $COURIER_IMAPS_PORT, POP3S on
+#                          $COURIER_POP3S_PORT, bob/hungry, Maildir DIR/courier/mail/bob/Maildir
+#   peers.sh courier-stop DIR   stop it (by its recorded PIDs)
 # Sourcing the file (". peers.sh") only defines the functions.
 #
 # Safety: every listener is on 127.0.0.1 or ::1; Postfix sends anything not addressed to
@@ -44,7 +61,13 @@ set -euo pipefail
 # Packages the harness needs, then the ones the bats suite needs.
 PKGS="knot knot-dnsutils bind9-dnsutils unbound postfix dovecot-core dovecot-imapd dovecot-pop3d
       swaks libnet-ssleay-perl libio-socket-inet6-perl openssl curl ca-certificates iproute2
-      bats bats-support bats-assert"
+      bats bats-support bats-assert socat"
+# Courier: downloaded, not installed (it conflicts with Dovecot), see courier-start
+COURIER_PKGS="courier-imap courier-pop courier-base courier-authlib courier-authdaemon
+      courier-authlib-userdb libcourier-unicode4 libgamin0 libidn12 libltdl7"
+: "${COURIER_DEBS:=/var/cache/mailpipe-peers/courier}"
+: "${COURIER_IMAPS_PORT:=11994}"
+: "${COURIER_POP3S_PORT:=11996}"
 OPT_PKGS="mpop shellcheck" # WITH_OPT=1 peers.sh install; "check" uses mpop if present
 
 die() { echo "peers.sh: $*" >&2; exit 1; }
@@ -810,6 +833,16 @@ cmd_install() {
     else
         log "all packages present"
     fi
+    missing=""
+    for p in $COURIER_PKGS; do
+        compgen -G "$COURIER_DEBS/${p}_*.deb" >/dev/null || missing+=" $p"
+    done
+    if [ -n "$missing" ]; then
+        log "downloading (for dpkg -x, not installed):$missing"
+        mkdir -p "$COURIER_DEBS"
+        # shellcheck disable=SC2086 # word splitting of the package list is intended
+        (cd "$COURIER_DEBS" && apt-get download $missing)
+    fi
     [ -z "$added" ] || rm -f /usr/sbin/policy-rc.d
     log "install took $(since "$t0")"
 }
@@ -981,11 +1014,79 @@ cmd_check() {
 }
 
 # ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- courier
+# (see the top of the file) what runs inside the private mount namespace
+courier_inner() {
+    local C=$D/courier R=$D/courier/root i tls
+    mount --bind "$C/etc" /etc/courier
+    mount --bind "$C/run" /run/courier
+    mount --bind "$R/usr/lib/courier-authlib" /usr/lib/courier-authlib
+    export LD_LIBRARY_PATH=$R/usr/lib:$R/usr/lib/x86_64-linux-gnu
+    "$R/usr/sbin/userdb" bob set uid="$VMAIL_UID" gid="$VMAIL_GID" home="$C/mail/bob" mail="$C/mail/bob/Maildir"
+    "$R/usr/sbin/userdbpw" -md5 <<<hungry | "$R/usr/sbin/userdb" bob set systempw
+    sed "s#/usr/lib/courier/courier-authlib/makedatprog#$R&#" "$R/usr/sbin/makeuserdb" >"$C/makeuserdb"
+    perl "$C/makeuserdb"
+    "$R/usr/lib/courier/courier-authlib/authdaemond" </dev/null >>"$C/authdaemond.log" 2>&1 &
+    echo $! >"$D/pids/courier-authdaemond.pid"
+    for ((i = 0; i < 500; i++)); do [ -S "$C/run/authdaemon/socket" ] && break; sleep 0.02; done
+    # what couriertcpd would set (courierpop3login needs the ports)
+    export TCPREMOTEIP=127.0.0.1 TCPREMOTEPORT=0 TCPLOCALIP=127.0.0.1 TCPLOCALPORT=0
+    export IMAP_ENHANCEDIDLE=0 AUTHMODULES=authdaemon
+    export IMAP_CAPABILITY="IMAP4rev1 UIDPLUS CHILDREN NAMESPACE IDLE"
+    tls="bind=127.0.0.1,reuseaddr,fork,cert=$D/tls/server.crt,key=$D/tls/server.key,verify=0"
+    socat "OPENSSL-LISTEN:$COURIER_IMAPS_PORT,$tls" \
+        EXEC:"$R/usr/lib/courier/courier/imaplogin $R/usr/bin/imapd Maildir" \
+        </dev/null >>"$C/imapd.log" 2>&1 &
+    echo $! >"$D/pids/courier-imapd.pid"
+    socat "OPENSSL-LISTEN:$COURIER_POP3S_PORT,$tls" \
+        EXEC:"$R/usr/lib/courier/courier/courierpop3login $R/usr/lib/courier/courier/courierpop3d Maildir" \
+        </dev/null >>"$C/pop3d.log" 2>&1 &
+    echo $! >"$D/pids/courier-pop3d.pid"
+    wait
+}
+cmd_courier-start() {
+    local C=$D/courier f m
+    [ -s "$D/tls/server.crt" ] || die "courier-start needs a started DIR (its certificate)"
+    port_free_or_die tcp "$COURIER_IMAPS_PORT"
+    port_free_or_die tcp "$COURIER_POP3S_PORT"
+    mkdir -p "$C/etc" "$C/run/authdaemon" "$C/root" "$D/pids"
+    for f in $COURIER_PKGS; do
+        m=$(compgen -G "$COURIER_DEBS/${f}_*.deb" | head -n 1) || die "no $f in $COURIER_DEBS: run peers.sh install"
+        dpkg -x "$m" "$C/root"
+    done
+    printf '%s\n' 'authmodulelist="authuserdb"' 'authmodulelistorig="authuserdb"' 'daemons=1' \
+        'authdaemonvar=/run/courier/authdaemon' 'DEBUG_LOGIN=0' 'DEFAULTOPTIONS=""' 'LOGGEROPTS=""' \
+        >"$C/etc/authdaemonrc"
+    rm -f "$C"/etc/userdb*
+    mkdir -p "$C/mail/bob/Maildir/new" "$C/mail/bob/Maildir/cur" "$C/mail/bob/Maildir/tmp"
+    chown -R "$VMAIL_UID:$VMAIL_GID" "$C/mail"
+    chmod -R go-rwx "$C/mail/bob/Maildir"
+    mkdir -p /etc/courier /run/courier /usr/lib/courier-authlib # the mount points
+    setsid unshare -m --propagation private bash -c \
+        "set -e; . '$0'; D='$D'; COURIER_IMAPS_PORT=$COURIER_IMAPS_PORT COURIER_POP3S_PORT=$COURIER_POP3S_PORT; courier_inner" \
+        </dev/null >>"$C/courier.out" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+    echo $! >"$D/pids/courier.pid"
+    wait_tcp 127.0.0.1 "$COURIER_IMAPS_PORT" "courier imapd"
+    wait_tcp 127.0.0.1 "$COURIER_POP3S_PORT" "courier pop3d"
+    echo "COURIER_IMAPS_PORT=$COURIER_IMAPS_PORT"
+    echo "COURIER_POP3S_PORT=$COURIER_POP3S_PORT"
+    echo "COURIER_MAILDIR_BOB=$C/mail/bob/Maildir"
+}
+cmd_courier-stop() {
+    local n p
+    for n in imapd:socat pop3d:socat authdaemond:authdaemond; do
+        if p=$(pid_of "courier-${n%%:*}" "${n#*:}"); then stop_pid "courier-${n%%:*}" "$p"; fi
+    done
+    # the namespace's shell ends once its daemons have
+    if p=$(pid_of courier courier_inner); then stop_pid courier "$p"; fi
+    rm -f "$D"/pids/courier*.pid
+}
+
 main() {
     local cmd=${1:-} a
     case "$cmd" in
     install) cmd_install ;;
-    start | stop | check | status)
+    start | stop | check | status | courier-start | courier-stop)
         [ $# -ge 2 ] || die "usage: $0 $cmd DIR"
         [ "$(id -u)" = 0 ] || die "must run as root (postfix, dovecot and smtp-sink drop privileges themselves)"
         D=$(absdir "$2")
@@ -1010,7 +1111,7 @@ main() {
         done
         "cmd_$cmd"
         ;;
-    *) die "usage: $0 install | start DIR | stop DIR | check DIR | status DIR" ;;
+    *) die "usage: $0 install | start DIR | stop DIR | check DIR | status DIR | courier-start DIR | courier-stop DIR" ;;
     esac
 }
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

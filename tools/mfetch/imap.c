@@ -330,14 +330,43 @@ static int in_list(const unsigned long *v, size_t n, unsigned long x)
 	return n && bsearch(&x, v, n, sizeof *v, cmp_ul) != NULL;
 }
 
-static int expunge(struct imap *s, struct uids *done, struct mp_err *e)
+/* Remove what this run flagged \Deleted, and nothing else: UID EXPUNGE
+ * of exactly those UIDs with UIDPLUS (RFC 4315); without it a bare
+ * EXPUNGE would take every message another client flagged \Deleted too,
+ * so it is sent only when UID SEARCH DELETED finds none but ours. */
+static int expunge(struct imap *s, const struct fopts *o, const char *folder, struct uids *done,
+                   struct mp_err *e)
 {
+	int r;
+
 	if (!done->n)
 		return 0;
 	qsort(done->v, done->n, sizeof *done->v, cmp_ul);
-	int r = imap_has_cap(s, "UIDPLUS")
-	            ? imap_uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, NULL, NULL, e)
-	            : imap_command(s, "EXPUNGE", NULL, NULL, NULL, e);
+	if (imap_has_cap(s, "UIDPLUS")) {
+		r = imap_uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, NULL, NULL, e);
+	} else {
+		struct uids del = {0};
+		size_t foreign = 0;
+		r = imap_command(s, "UID SEARCH DELETED", NULL, on_search, &del, e);
+		for (size_t i = 0; r == 0 && i < del.n; i++)
+			if (!in_list(done->v, done->n, del.v[i]))
+				foreign++;
+		free(del.v);
+		if (r < 0)
+			return -1;
+		if (r > 0 || foreign) {
+			if (!o->quiet)
+				mp_warn("%s: no EXPUNGE (the server has no UIDPLUS, and %s): the "
+				        "%zu message%s fetched stay flagged \\Deleted",
+				        folder,
+				        r > 0
+				            ? "could not tell which messages are flagged \\Deleted"
+				            : "other messages flagged \\Deleted would go too",
+				        done->n, done->n == 1 ? "" : "s");
+			return 0;
+		}
+		r = imap_command(s, "EXPUNGE", NULL, NULL, NULL, e);
+	}
 	if (r > 0)
 		mp_err_set(e, EX_TEMPFAIL, "EXPUNGE: %.200s", s->last);
 	return r == 0 ? 0 : -1;
@@ -557,7 +586,7 @@ out:
 	if (o->delete_ && done.n) {
 		struct mp_err e2;
 		mp_err_clear(&e2);
-		if (expunge(s, &done, rc == 0 ? e : &e2) < 0)
+		if (expunge(s, o, folder, &done, rc == 0 ? e : &e2) < 0)
 			rc = -1;
 	}
 	if (o->dedup == &ids) {

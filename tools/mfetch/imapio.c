@@ -28,27 +28,46 @@ int imap_is_exists(const char *l)
 
 int imap_has_cap(const struct imap *s, const char *cap)
 {
-	char buf[1100];
+	size_t n = strlen(cap);
 
-	snprintf(buf, sizeof buf, " %s ", s->caps);
-	for (char *c = buf; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	char want[80];
-	snprintf(want, sizeof want, " %s ", cap);
-	for (char *c = want; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	return strstr(buf, want) != NULL;
+	for (const char *w = s->caps; *w;) {
+		while (*w == ' ')
+			w++;
+		size_t k = strcspn(w, " ");
+		if (k == n && strncasecmp(w, cap, n) == 0)
+			return 1;
+		w += k;
+	}
+	return 0;
 }
 
-/* keep the capability list from "* CAPABILITY ..." or "[CAPABILITY ...]" */
+/* Keep the capability list of "* CAPABILITY ..." or of a status reply's
+ * "[CAPABILITY ...]" code (the greeting, a tagged OK); any other line,
+ * "a1 OK CAPABILITY completed" among them, leaves it as it was. Each list
+ * replaces the one before: the last one counts (RFC 9051 7.2.2). */
 static void take_caps(struct imap *s, const char *line)
 {
-	const char *c = strcasestr(line, "CAPABILITY ");
+	const char *c = NULL;
+	size_t n;
 
-	if (c) {
-		c += 11;
-		snprintf(s->caps, sizeof s->caps, "%.*s", (int)strcspn(c, "]"), c);
+	if (strncasecmp(line, "* CAPABILITY ", 13) == 0) {
+		c = line + 13;
+		n = strlen(c);
+	} else {
+		const char *st = strchr(line, ' '); /* after "*" or the tag */
+		if (!st)
+			return;
+		st++;
+		if (strncasecmp(st, "OK [CAPABILITY ", 15) == 0)
+			c = st + 15;
+		else if (strncasecmp(st, "PREAUTH [CAPABILITY ", 20) == 0)
+			c = st + 20;
+		else
+			return;
+		n = strcspn(c, "]");
 	}
+	snprintf(s->caps, sizeof s->caps, "%.*s", (int)n, c);
+	s->caps_seen = 1;
 }
 
 /* send "TAG cmd" (shown instead in the trace when given), read to the
@@ -98,7 +117,7 @@ int imap_command(struct imap *s, const char *cmd, const char *shown, untagged_fn
 		if (strncmp(l, tag, strlen(tag)) == 0 && l[strlen(tag)] == ' ') {
 			const char *st = l + strlen(tag) + 1;
 			snprintf(s->last, sizeof s->last, "%s", st);
-			take_caps(s, st);
+			take_caps(s, l);
 			return strncasecmp(st, "OK", 2) == 0 ? 0 : 1;
 		}
 		if (l[0] == '*') {
@@ -134,15 +153,15 @@ static int authenticate(struct imap *s, struct fopts *o, const char *pass, struc
 	if (o->auth && strcasecmp(o->auth, "auto") != 0 && strcasecmp(o->auth, "login") != 0)
 		m = mp_sasl_parse(o->auth);
 	else if (!o->auth || strcasecmp(o->auth, "auto") == 0) {
-		char offered[256] = "";
-		char buf[1100], *save = NULL;
-		snprintf(buf, sizeof buf, "%s", s->caps);
-		for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
-			if (strncasecmp(w, "AUTH=", 5) == 0 && strlen(offered) + strlen(w) < 250) {
-				strcat(offered, w + 5);
-				strcat(offered, " ");
-			}
-		m = mp_sasl_choose_best(offered);
+		/* the strongest the server offers, however long its list:
+		 * SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN; else the LOGIN command */
+		static const char *const pref[] = {"SCRAM-SHA-256", "CRAM-MD5", "PLAIN", "LOGIN"};
+		for (size_t i = 0; i < sizeof pref / sizeof pref[0] && m == MP_SASL_NONE; i++) {
+			char cap[32];
+			snprintf(cap, sizeof cap, "AUTH=%s", pref[i]);
+			if (imap_has_cap(s, cap))
+				m = mp_sasl_parse(pref[i]);
+		}
 	}
 	if (m == MP_SASL_NONE || m == MP_SASL_LOGIN) {
 		/* LOGIN, the IMAP command */
@@ -276,8 +295,14 @@ long long imap_literal_at_end(const char *l, size_t len)
 		return -1;
 	for (i = len - 1; i > 0 && isdigit((unsigned char)l[i - 1]); i--)
 		;
-	if (i == 0 || l[i - 1] != '{')
-		return -1;
+	if (i == 0 || l[i - 1] != '{') {
+		/* "{-5}", "{5+}", "{ 5}": a literal, malformed, when all
+		 * between the braces is digits, signs and blanks */
+		size_t j = len - 1;
+		while (j > 0 && strchr("0123456789+- ", l[j - 1]))
+			j--;
+		return j > 0 && l[j - 1] == '{' && j < len - 1 ? -2 : -1;
+	}
 	if (i == len - 1 || len - 1 - i > 12)
 		return -2;
 	for (; i < len - 1; i++)
@@ -393,14 +418,12 @@ int imap_open(struct imap *s, struct fopts *o, struct mp_err *e)
 		mp_warn("warning: no TLS: the password goes in clear");
 	if (!(pass = password(o, e)))
 		goto out;
-	char before[sizeof s->caps];
-	memcpy(before, s->caps, sizeof before);
+	s->caps_seen = 0;
 	if (authenticate(s, o, pass, e) < 0)
 		goto out;
-	/* --idle wants the capabilities after login (IDLE may show only
-	 * then): ask, unless the login's reply brought them */
-	if (o->idle && strcmp(before, s->caps) == 0 &&
-	    imap_command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
+	/* the capabilities change with the login (IDLE, UIDPLUS, MOVE may
+	 * show only now): ask, unless the login's reply brought them */
+	if (!s->caps_seen && imap_command(s, "CAPABILITY", NULL, NULL, NULL, e) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -9,7 +9,8 @@
 struct imap {
 	struct mp_proto p;
 	unsigned tag;
-	char caps[1024];
+	char caps[4096];              /* the last capability list the server gave */
+	int caps_seen;                /* one came since this was last cleared */
 	char last[MP_PROTO_LINE + 1]; /* the tagged reply's text */
 	int new_mail;                 /* an untagged EXISTS came (--idle) */
 	int continued;                /* cb gets the rest of a long SEARCH line */

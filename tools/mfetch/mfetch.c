@@ -147,6 +147,12 @@ struct given {
 static void apply_account(const struct mp_account *a, struct fopts *o, const struct given *g,
                           const char **to)
 {
+	/* the command line wins over the file; in the file, an account's kv
+	 * has the inherited settings first and its own last, and the last
+	 * value of a key counts: each is tested against what the command
+	 * line gave (cl), never against what an earlier line set */
+	const struct fopts cl = *o;
+	int cl_dest = g->to || o->dest == DEST_MDA;
 	int nfolders = 0;
 
 	for (size_t i = 0; i < a->n; i++) {
@@ -156,10 +162,10 @@ static void apply_account(const struct mp_account *a, struct fopts *o, const str
 			if (strcasecmp(v, "imap") != 0 && strcasecmp(v, "pop3") != 0)
 				mp_die(EX_CONFIG, "%s:%d: account '%s' is for %s, not IMAP or POP3",
 				       conf.path, kv->line, a->name, v);
-			if (o->imap < 0)
+			if (cl.imap < 0)
 				o->imap = strcasecmp(v, "imap") == 0;
 		} else if (strcmp(k, "host") == 0) {
-			if (!o->server)
+			if (!cl.server)
 				o->server = v;
 		} else if (strcmp(k, "port") == 0) {
 			if (!g->port)
@@ -180,27 +186,27 @@ static void apply_account(const struct mp_account *a, struct fopts *o, const str
 				    "'%s' is not one of scram-sha-256, cram-md5, plain, login, "
 				    "xoauth2, oauthbearer, user, apop, auto",
 				    v);
-			if (!o->auth)
+			if (!cl.auth)
 				o->auth = v;
 		} else if (strcmp(k, "user") == 0) {
-			if (!o->user)
+			if (!cl.user)
 				o->user = v;
 		} else if (strcmp(k, "password") == 0) {
 			o->password = v;
 		} else if (strcmp(k, "passwordeval") == 0) {
-			if (!o->password_eval)
+			if (!cl.password_eval)
 				o->password_eval = v;
 		} else if (strcmp(k, "tls_ca_file") == 0 || strcmp(k, "tls_trust_file") == 0) {
-			if (!o->ca_file)
+			if (!cl.ca_file)
 				o->ca_file = mp_conf_path(kv);
 		} else if (strcmp(k, "tls_fingerprint") == 0) {
-			if (!o->fingerprint)
+			if (!cl.fingerprint)
 				o->fingerprint = v;
 		} else if (strcmp(k, "tls_cert_file") == 0) {
-			if (!o->cert_file)
+			if (!cl.cert_file)
 				o->cert_file = mp_conf_path(kv);
 		} else if (strcmp(k, "tls_key_file") == 0) {
-			if (!o->key_file)
+			if (!cl.key_file)
 				o->key_file = mp_conf_path(kv);
 		} else if (strcmp(k, "timeout") == 0) {
 			if (!g->timeout)
@@ -213,10 +219,14 @@ static void apply_account(const struct mp_account *a, struct fopts *o, const str
 			o->folders[nfolders++] = v;
 			o->nfolders = nfolders;
 		} else if (strcmp(k, "to") == 0) {
-			if (!g->to && o->dest != DEST_MDA)
+			if (!cl_dest) {
 				*to = mp_conf_path(kv);
+				o->dest = cl.dest;
+				o->dest_arg = cl.dest_arg;
+			}
 		} else if (strcmp(k, "mda") == 0) {
-			if (!g->to && o->dest != DEST_MDA) {
+			if (!cl_dest) {
+				*to = NULL;
 				o->dest = DEST_MDA;
 				o->dest_arg = v;
 			}
@@ -236,7 +246,7 @@ static void apply_account(const struct mp_account *a, struct fopts *o, const str
 			else if (k[0] == 'l' && !g->limit)
 				o->limit = (long)n;
 		} else if (strcmp(k, "state") == 0) {
-			if (!o->state)
+			if (!cl.state)
 				o->state = mp_conf_path(kv);
 		} else if (strcmp(k, "interval") == 0) {
 			if (!g->interval)

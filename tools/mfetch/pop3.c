@@ -120,6 +120,7 @@ struct msg {
 struct listing {
 	struct msg *v;
 	size_t n;
+	int quiet;
 };
 
 static void on_uidl(const char *l, void *ctx)
@@ -133,16 +134,27 @@ static void on_uidl(const char *l, void *ctx)
 	}
 }
 
+/* "N SIZE": a size that is not 0 to 10^18-1 in digits (RFC 1939 5: a
+ * number) is left unknown, with a warning */
 static void on_list(const char *l, void *ctx)
 {
 	struct listing *li = ctx;
 	long num;
-	long long size;
+	int at = 0;
 
-	if (sscanf(l, "%ld %lld", &num, &size) == 2 && size >= 0)
-		for (size_t i = 0; i < li->n; i++)
-			if (li->v[i].num == num)
-				li->v[i].size = size;
+	if (sscanf(l, "%ld %n", &num, &at) != 1 || !at)
+		return;
+	const char *z = l + at;
+	size_t nd = strspn(z, "0123456789");
+	if (nd == 0 || nd > 18 || (z[nd] && z[nd] != ' ')) {
+		if (!li->quiet)
+			mp_warn("LIST: message %ld: size '%.30s' is not a size: taken as unknown",
+			        num, z);
+		return;
+	}
+	for (size_t i = 0; i < li->n; i++)
+		if (li->v[i].num == num)
+			li->v[i].size = strtoll(z, NULL, 10);
 }
 
 struct capa {
@@ -402,6 +414,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			mp_err_set(e, EX_UNAVAILABLE, "UIDL: %.200s", status);
 		goto quit;
 	}
+	li.quiet = o->quiet;
 	if (cmd(&p, "LIST", NULL, status, sizeof status, e) == 0)
 		lines(&p, on_list, &li, e);
 	snprintf(key, sizeof key, "pop3 %s@%s", o->user, o->server);

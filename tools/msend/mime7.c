@@ -99,15 +99,14 @@ static int utf8_ok(const char *p, size_t n)
 static int put_without(struct mp_buf *out, const struct mp_buf *h, const char *name,
                        struct mp_err *e)
 {
-	size_t nl = strlen(name);
 	const char *p = h->data, *end = h->data + h->len;
 	int skip = 0;
 
 	while (p && p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		size_t len = eol ? (size_t)(eol - p) + 1 : (size_t)(end - p);
-		if (*p != ' ' && *p != '\t')
-			skip = len > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0;
+		if (*p != ' ' && *p != '\t') /* a field starts: common's reading of its name */
+			skip = mp_hdr_field_name_is(p, len, name);
 		if (!skip && put(out, p, len, e) < 0)
 			return -1;
 		p += len;

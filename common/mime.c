@@ -188,6 +188,32 @@ static void lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/* A file name parameter into p->filename: 0 when found. A name too long
+ * for it keeps its extension (".pdf", up to 64 bytes) and loses the end of
+ * its stem, at a UTF-8 character boundary, so that -x still writes
+ * "AAAA….pdf" (RFC 2231 lets a name run to any length). */
+static int take_name(struct mp_part *p, const char *value, const char *param)
+{
+	size_t max = 16 * 1024, n = sizeof p->filename, len, ext = 0, stem;
+	char *fn = mp_xmalloc(max);
+	int rc = mp_param_get(value, param, fn, max);
+
+	if (rc == 0) {
+		len = strlen(fn);
+		const char *dot = strrchr(fn, '.');
+		if (len >= n && dot && dot != fn && strlen(dot) <= 64)
+			ext = strlen(dot);
+		stem = len < n ? len : n - 1 - ext;
+		while (stem < len && stem && ((unsigned char)fn[stem] & 0xc0) == 0x80)
+			stem--;
+		memcpy(p->filename, fn, stem);
+		memcpy(p->filename + stem, fn + len - ext, ext);
+		p->filename[stem + ext] = '\0';
+	}
+	free(fn);
+	return rc;
+}
+
 static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 {
 	const char *ct = mp_field_get(h, "Content-Type"),
@@ -203,7 +229,7 @@ static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 		}
 		mp_param_get(ct, "charset", p->charset, sizeof p->charset);
 		mp_param_get(ct, "boundary", p->boundary, sizeof p->boundary);
-		mp_param_get(ct, "name", p->filename, sizeof p->filename);
+		take_name(p, ct, "name");
 	}
 	p->external = strcmp(p->type, "message/external-body") == 0;
 	if (!p->charset[0] && strncmp(p->type, "text/", 5) == 0)
@@ -216,9 +242,7 @@ static void describe(struct mp_part *p, const struct mp_header *h, int digest)
 		snprintf(p->disposition, sizeof p->disposition, "%.*s", (int)strcspn(cd, "; \t"),
 		         cd);
 		lower(p->disposition);
-		char fn[512];
-		if (mp_param_get(cd, "filename", fn, sizeof fn) == 0)
-			snprintf(p->filename, sizeof p->filename, "%s", fn);
+		take_name(p, cd, "filename");
 	}
 }
 

@@ -71,7 +71,11 @@ int mp_param_get(const char *value, const char *name, char *out, size_t n)
 {
 	/* name=..., name*=charset'lang'pct-encoded, name*0=..., name*1*=... */
 	struct mp_buf acc = MP_BUF_INIT;
-	char charset[64] = "", piece[1024];
+	char charset[64] = "";
+	/* a piece is never longer than the value it comes from: whole, so
+	 * that a long file name keeps its end (its extension) */
+	size_t pn = value ? strlen(value) + 1 : 1;
+	char *piece = mp_xmalloc(pn);
 	size_t nl = strlen(name);
 	int found = 0, ext = 0;
 
@@ -101,7 +105,7 @@ int mp_param_get(const char *value, const char *name, char *out, size_t n)
 			if (*q != '=' || idx != seq)
 				continue;
 			q++;
-			take_value(&q, piece, sizeof piece);
+			take_value(&q, piece, pn);
 			const char *v = piece;
 			if (star && (seq <= 0)) {
 				/* charset'language'value */
@@ -153,6 +157,7 @@ int mp_param_get(const char *value, const char *name, char *out, size_t n)
 		}
 	}
 	mp_buf_free(&acc);
+	free(piece);
 	return found ? 0 : -1;
 }
 

@@ -1497,3 +1497,29 @@ oracle() {
     run "$MPARSE" -j ctl.eml
     assert_output --partial '"decoded":"\u001b]0;pwned\u0007"'
 }
+
+@test "-x: a name over 1,023 bytes keeps its extension (AAAA....pdf, and a UTF-8 name cut between characters)" {
+    local a e
+    a=$(printf 'A%.0s' $(seq 1500))
+    e=$(printf '\303\251%.0s' $(seq 800))
+    {
+        printf 'Content-Type: multipart/mixed; boundary=b\n\n'
+        printf -- '--b\nContent-Type: application/pdf; name="%s.pdf"\nContent-Transfer-Encoding: base64\n\nJVBERg==\n' "$a"
+        printf -- '--b\nContent-Type: application/pdf\nContent-Disposition: attachment;\n filename*=utf-8'"''"'%s.pdf\nContent-Transfer-Encoding: base64\n\nJVBERg==\n--b--\n' \
+            "$(printf '%%C3%%A9%.0s' $(seq 800))"
+    } >longname.eml
+    mkdir out
+    mp -x out longname.eml
+    assert_success
+    local f n=0
+    for f in out/*; do
+        n=$((n + 1))
+        [[ $f == *.pdf ]] || fail "no .pdf kept: ${f: -20}"
+        [ "$(printf '%s' "${f#out/}" | wc -c)" -le 255 ] || fail "longer than NAME_MAX: $f"
+        # whole characters only: the name is valid UTF-8
+        printf '%s' "${f#out/}" | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "cut inside a character: $f"
+        cmp -s "$f" <(printf '%%PDF') || fail "$f: wrong content"
+    done
+    assert_equal "$n" 2
+    [ -e "out/${a:0:251}.pdf" ] || fail "not the stem cut to 251 bytes + .pdf: $(ls out)"
+}

@@ -48,6 +48,7 @@ complete -c mfetch -l password-eval -x -a '(__fish_complete_command)' -d 'Run a 
 complete -c mfetch -l auth -x -a 'auto\tDefault scram-sha-256\tRFC\ 7677 oauthbearer\tRFC\ 7628\ token plain\tSASL\ PLAIN login\tLOGIN cram-md5\tCRAM-MD5 xoauth2\tXOAUTH2 user\tPOP3\ USER/PASS apop\tPOP3\ APOP' -d 'How to log in'
 complete -c mfetch -l new -d 'Only what this client has not fetched (default)'
 complete -c mfetch -l all -d 'Everything'
+complete -c mfetch -l peek -d 'What is new, recording, deleting and flagging nothing'
 complete -c mfetch -l folder -x -a 'INBOX' -d 'IMAP folder (repeatable; default INBOX)'
 complete -c mfetch -l list-folders -d 'List the IMAP folders'
 complete -c mfetch -l limit -x -d 'At most N messages'

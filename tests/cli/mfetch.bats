@@ -262,6 +262,30 @@ fetch_all_check() {
 	[ "$(sums "$T/fresh-md")" = "$(sums "$T/md")" ]
 }
 
+@test "--peek (IMAP and POP3): what is new comes, and nothing is recorded: the next run gets it all the same; --peek --delete is 64" {
+	put k1
+	put k2
+	local fn
+	for fn in imap pop; do
+		run "$fn" --peek --state "$T/st-$fn" --to "$T/peek-$fn/"
+		assert_success
+		assert_line --regexp "$(summary_re 2)"
+		[ "$(count "$T/peek-$fn")" = 2 ]
+		run "$fn" --peek --state "$T/st-$fn" --to -
+		assert_success
+		[ "$(grep -c '^Message-ID: <k[12]@mfetch.test>' <<<"$output")" = 2 ] || fail "$fn: a second peek did not show both: $output"
+		run "$fn" --state "$T/st-$fn" --to "$T/md-$fn/"
+		assert_success
+		assert_line --regexp "$(summary_re 2)"
+		run "$fn" --peek --state "$T/st-$fn" --to "$T/peek2-$fn/"
+		assert_success
+		assert_line --regexp "$(summary_re 0 0)"
+		run "$fn" --peek --delete --state "$T/st-$fn" --to "$T/x/"
+		assert_failure 64
+	done
+	[ "$(server_files | wc -l)" = 2 ] || fail "--peek removed messages from the server"
+}
+
 @test "POP3 only-new: 0 on the second run, exactly the new one next, --all and a fresh state fetch all" {
 	put p1
 	put p2

@@ -22,6 +22,7 @@ struct fopts {
 	const char *password;             /* from the configuration file */
 	const char *cert_file, *key_file; /* a client certificate */
 	int all, delete_, mark_seen, list_folders, quiet, verbose;
+	int peek;             /* --peek: what is new, shown; nothing recorded, deleted or flagged */
 	int json;             /* --json: JSON Lines on stdout */
 	struct msgids *dedup; /* set: what the destination has is not delivered again */
 	/* progress on a terminal's stderr: messages done of the total known */

@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	        "                         oauthbearer, user, apop (POP3), auto\n"
 	        "      --new              only what this client has not fetched (default)\n"
 	        "      --all              everything\n"
+	        "      --peek             what is new, recording, deleting and flagging nothing\n"
 	        "      --folder NAME      IMAP folder (repeatable; default INBOX)\n"
 	        "      --list-folders     list the IMAP folders\n"
 	        "      --since DATE       IMAP: only what arrived since DATE (YYYY-MM-DD, or Nd)\n"
@@ -86,6 +87,7 @@ enum {
 	OPT_AUTH,
 	OPT_NEW,
 	OPT_ALL,
+	OPT_PEEK,
 	OPT_FOLDER,
 	OPT_LISTF,
 	OPT_LIMIT,
@@ -315,6 +317,7 @@ static const struct option longopts[] = {{"server", required_argument, NULL, OPT
                                          {"auth", required_argument, NULL, OPT_AUTH},
                                          {"new", no_argument, NULL, OPT_NEW},
                                          {"all", no_argument, NULL, OPT_ALL},
+                                         {"peek", no_argument, NULL, OPT_PEEK},
                                          {"folder", required_argument, NULL, OPT_FOLDER},
                                          {"list-folders", no_argument, NULL, OPT_LISTF},
                                          {"limit", required_argument, NULL, OPT_LIMIT},
@@ -387,6 +390,7 @@ static void parse_options(int argc, char **argv, struct cli *c)
 			break;
 		case OPT_NEW: o->all = 0; break;
 		case OPT_ALL: o->all = 1; break;
+		case OPT_PEEK: o->peek = 1; break;
 		case OPT_FOLDER:
 			if (o->nfolders == 16)
 				mp_die(EX_USAGE, "at most 16 folders");
@@ -510,10 +514,16 @@ static int run(const struct cli *c, const char *account)
 
 	mp_err_clear(&e);
 	take_account(&o, &g, &to, account);
+	if (o.peek && g.delete_ && o.delete_)
+		mp_die(EX_USAGE, "--peek deletes nothing: not with --delete");
+	if (o.peek && g.seen)
+		mp_die(EX_USAGE, "--peek flags nothing: not with --mark-seen");
+	if (o.peek) /* an account's delete on or mark_seen on too */
+		o.delete_ = o.mark_seen = 0;
 	check_options(&o, to, host, sizeof host);
 	/* two runs at once would both deliver what is new: a second run of
 	 * the account ends at once (75) */
-	if (!o.all && !o.list_folders) {
+	if (!o.all && !o.peek && !o.list_folders) { /* --all and --peek record nothing */
 		char who[600];
 		snprintf(who, sizeof who, "%s@%s", o.user, o.server);
 		if (state_lock(&o, account ? account : who, &e) < 0)

@@ -95,6 +95,8 @@ int state_lock(const struct fopts *o, const char *who, struct mp_err *e)
 
 int state_save(const struct fopts *o, const char *key, const char *value, struct mp_err *e)
 {
+	if (o->peek)
+		return 0; /* what was shown is still new for the next run */
 	const char *path = state_path(o);
 	struct mp_buf out = MP_BUF_INIT;
 	FILE *f;

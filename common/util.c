@@ -124,9 +124,15 @@ void mp_getopt_fail(int c, char *const *argv, int optind, int optopt)
 	const char *arg = argv[optind - 1];
 	size_t n = strcspn(arg, "=");
 
+	int is_long = arg[0] == '-' && arg[1] == '-';
+
 	if (c == ':')
 		mp_die(EX_USAGE, "option '%.*s' needs an argument (see -h)", (int)n, arg);
-	if (optopt)
+	/* a known long option given "=value" it does not take: getopt_long
+	 * reports it with that option's short letter in optopt */
+	if (is_long && optopt && arg[n] == '=')
+		mp_die(EX_USAGE, "option '%.*s' takes no argument (see -h)", (int)n, arg);
+	if (optopt && !is_long)
 		mp_die(EX_USAGE, "unknown option '-%c' (see -h)", optopt);
 	mp_die(EX_USAGE, "unknown option '%.*s' (see -h)", (int)n, arg);
 }

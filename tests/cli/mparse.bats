@@ -1523,3 +1523,12 @@ oracle() {
     assert_equal "$n" 2
     [ -e "out/${a:0:251}.pdf" ] || fail "not the stem cut to 251 bytes + .pdf: $(ls out)"
 }
+
+@test "-x DIR/ with a slash: the paths printed are DIR/name, not DIR//name" {
+    mkdir out
+    mp -x out/ mixed.eml
+    assert_success
+    refute_output --partial '//'
+    assert_output $'out/report.pdf\nout/data.csv'
+}
+

@@ -94,6 +94,15 @@ bin() { local v=${1^^}; printf '%s' "${!v}"; }
 	done
 }
 
+@test "toolkit: a value given to an option that takes none (--help=x) is named as such, not as an unknown '-h'" {
+	for t in "${TOOLS[@]}"; do
+		run --separate-stderr "$(bin "$t")" --help=x </dev/null
+		assert_failure 64
+		assert_output ""
+		assert_equal "$stderr" "$t: option '--help' takes no argument (see -h)"
+	done
+}
+
 @test "toolkit: a missing option argument exits 64 with one line on stderr" {
 	# an option that takes an argument, per tool, given last without it
 	declare -A opt=([b64]=-w [mdeliver]=-f [mmx]=-p [msend]=-f [mfetch]=--server [mparse]=-f)

@@ -300,7 +300,10 @@ static FILE *safe_create(const char *dir, const char *want, char *path, size_t n
 			while (sl && ((unsigned char)base[sl] & 0xc0) == 0x80)
 				sl--;
 		}
-		snprintf(path, n, "%s/%.*s%s%s", dir, (int)sl, base, suffix, ext);
+		size_t dl = strlen(dir); /* "out/" names "out/name", not "out//name" */
+		while (dl > 1 && dir[dl - 1] == '/')
+			dl--;
+		snprintf(path, n, "%.*s/%.*s%s%s", (int)dl, dir, (int)sl, base, suffix, ext);
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0)
 			return fdopen(fd, "w");

@@ -146,7 +146,8 @@ teardown() {
 mmx() { timeout 20 "$MMX" "$@"; }
 
 # ---------------------------------------------------------------- the oracle: dig
-DIG() { dig +time=2 +tries=1 -p "$DNS_PORT" @127.0.0.1 "$@"; }
+# generous: dig's time-out only guards against a hang (a busy machine is slow)
+DIG() { dig +time=10 +tries=3 -p "$DNS_PORT" @127.0.0.1 "$@"; }
 
 # "PREF HOST." as dig +short prints them (a CNAME line of the answer dropped)
 dig_mx_pairs() { DIG +short MX "$1" | awk 'NF == 2 && $1 ~ /^[0-9]+$/ {print $1, tolower($2)}' | sort -u; }

@@ -82,7 +82,7 @@ setup() {
 # --- helpers ------------------------------------------------------------------------
 
 dig_short() { # TYPE NAME
-    dig +short +time=2 +tries=1 -p "$DNS_PORT" @127.0.0.1 "$1" "$2"
+    dig +short +time=10 +tries=3 -p "$DNS_PORT" @127.0.0.1 "$1" "$2"
 }
 
 # Alice (alice@crepes.test) submits the test message for bob@hamburger.test over

@@ -360,7 +360,7 @@ start_unbound() {
     [ $HAVE_V6 = 1 ] && listen+=" ::1@$UNBOUND_PORT"
     mkdir -p "$u"
     # the KSK of the signed zone, straight from knot, is the trust anchor
-    anchor=$(dig +short +time=2 +tries=2 -p "$DNS_PORT" @127.0.0.1 DNSKEY secure.test | awk '$1 == 257')
+    anchor=$(dig +short +time=10 +tries=3 -p "$DNS_PORT" @127.0.0.1 DNSKEY secure.test | awk '$1 == 257')
     [ -n "$anchor" ] || die "knot has no DNSKEY for secure.test (see $D/knot/knot.log)"
     {
         echo "server:"
@@ -874,7 +874,7 @@ cmd_check() {
     [ -s "$D/ports.env" ] || die "no $D/ports.env: run \"peers.sh start $D\" first"
     # shellcheck disable=SC1091
     . "$D/ports.env"
-    local dig="dig -p $DNS_PORT @127.0.0.1 +time=2 +tries=1" out md new id uid n m t0 f
+    local dig="dig -p $DNS_PORT @127.0.0.1 +time=10 +tries=3" out md new id uid n m t0 f
     t0=$(now)
     echo "# DNS: knot on 127.0.0.1:$DNS_PORT"
     out=$($dig +short MX example.test | sort -n)

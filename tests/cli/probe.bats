@@ -39,7 +39,7 @@ mmx() {
 fault() {
 	local out="$BATS_TEST_TMPDIR/fault.out"
 	"$SMTPFAULT" -P "$BATS_TEST_TMPDIR/fault.pid" "$1" >"$out" 2>/dev/null 3>&- &
-	for _ in $(seq 100); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
+	for _ in $(seq 3000); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
 	FPORT=$(sed -n 's/^PORT=//p' "$out")
 	FPID=$(cat "$BATS_TEST_TMPDIR/fault.pid")
 }
@@ -184,7 +184,7 @@ sts_server() {
 	(cd "$BATS_TEST_TMPDIR/www" && exec openssl s_server -quiet -accept "127.0.0.1:$port" \
 		-cert "$PDIR/tls/server-chain.pem" -key "$PDIR/tls/server.key" -WWW </dev/null >/dev/null 2>&1 3>&-) &
 	FPID=$!
-	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
+	for _ in $(seq 3000); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.02; done
 	STS="127.0.0.1:$port"
 }
 

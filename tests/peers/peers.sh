@@ -91,9 +91,9 @@ spawn() { # logfile command...
 # ---------------------------------------------------------------- small helpers
 # shellcheck disable=SC2016 # $0/$1 are expanded by the inner bash
 tcp_open() { timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
-wait_tcp() { # host port label: up to ~10 s
+wait_tcp() { # host port label: a hang guard of a minute or more (a busy machine is slow)
     local i
-    for ((i = 0; i < 500; i++)); do
+    for ((i = 0; i < 3000; i++)); do
         tcp_open "$1" "$2" && return 0
         sleep 0.02
     done
@@ -101,7 +101,7 @@ wait_tcp() { # host port label: up to ~10 s
 }
 wait_dns() { # every zone must be loaded, over UDP and TCP
     local i z ok q="dig +short +time=1 +tries=1 -p $DNS_PORT @127.0.0.1"
-    for ((i = 0; i < 500; i++)); do
+    for ((i = 0; i < 3000; i++)); do
         ok=1
         for z in example.test xn--bcher-kva.test hamburger.test crepes.test; do
             [ -n "$($q SOA "$z" 2>/dev/null)" ] || { ok=0; break; }
@@ -137,7 +137,7 @@ wait_pid_gone() {
 }
 wait_file() {
     local i
-    for ((i = 0; i < 250; i++)); do
+    for ((i = 0; i < 3000; i++)); do
         [ -s "$1" ] && return 0
         sleep 0.02
     done
@@ -402,7 +402,7 @@ stop_unbound() {
 }
 wait_unbound() { # the AD bit for the signed zone means validation works
     local i
-    for ((i = 0; i < 500; i++)); do
+    for ((i = 0; i < 3000; i++)); do
         dig +time=1 +tries=1 +dnssec -p "$UNBOUND_PORT" @127.0.0.1 SOA secure.test 2>/dev/null |
             grep -q 'flags:.* ad' && return 0
         sleep 0.02
@@ -1028,7 +1028,7 @@ courier_inner() {
     perl "$C/makeuserdb"
     "$R/usr/lib/courier/courier-authlib/authdaemond" </dev/null >>"$C/authdaemond.log" 2>&1 &
     echo $! >"$D/pids/courier-authdaemond.pid"
-    for ((i = 0; i < 500; i++)); do [ -S "$C/run/authdaemon/socket" ] && break; sleep 0.02; done
+    for ((i = 0; i < 3000; i++)); do [ -S "$C/run/authdaemon/socket" ] && break; sleep 0.02; done
     # what couriertcpd would set (courierpop3login needs the ports)
     export TCPREMOTEIP=127.0.0.1 TCPREMOTEPORT=0 TCPLOCALIP=127.0.0.1 TCPLOCALPORT=0
     export IMAP_ENHANCEDIDLE=0 AUTHMODULES=authdaemon

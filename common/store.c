@@ -23,6 +23,24 @@
 
 #include "store_int.h"
 
+/* a new mbox: its directory must be there, or be made with -p (when the
+ * first message is delivered) */
+static int mbox_dir(struct mp_store *s, unsigned flags, struct mp_err *e)
+{
+	char *dir = mp_xstrdup(s->path), *slash = strrchr(dir, '/');
+	int rc = 0;
+
+	s->parents = (flags & MP_STORE_PARENTS) != 0;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (!s->parents && access(dir, F_OK) < 0 && errno == ENOENT)
+			rc = mp_err_set(e, EX_CANTCREAT, "%s: no directory %s (-p creates it)",
+			                s->path, dir);
+	}
+	free(dir);
+	return rc;
+}
+
 int mp_store_open(struct mp_store *s, const char *target, const char *folder, unsigned flags,
                   struct mp_err *e)
 {
@@ -68,7 +86,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 		if (folder)
 			return mp_err_set(e, EX_USAGE, "%s: --folder needs a Maildir", target);
 		s->kind = MP_STORE_MBOX; /* a new mbox file */
-		return 0;
+		return mbox_dir(s, flags, e);
 	}
 	s->kind = MP_STORE_MAILDIR;
 	if (!mp_store_maildir_has_subdirs(s->path)) {
@@ -77,7 +95,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 			                  "%s: a directory without cur/, new/, tmp/ (-c makes it a "
 			                  "Maildir)",
 			                  target);
-		if (mp_store_maildir_make(s->path, 0, e) < 0)
+		if (mp_store_maildir_make(s->path, 0, flags & MP_STORE_PARENTS, e) < 0)
 			return -1;
 	}
 	if (folder) {
@@ -92,7 +110,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 		free(s->path);
 		s->path = fp.data;
 		if (!mp_store_maildir_has_subdirs(s->path) &&
-		    mp_store_maildir_make(s->path, 1, e) < 0)
+		    mp_store_maildir_make(s->path, 1, 0, e) < 0)
 			return -1;
 	}
 	mp_store_maildir_sweep(s->path); /* once an open: a readdir of tmp/ */

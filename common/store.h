@@ -60,7 +60,8 @@ struct mp_msgsrc mp_mboxsplit_src(struct mp_mboxsplit *m);
 
 enum mp_store_kind { MP_STORE_MAILDIR, MP_STORE_MBOX };
 
-#define MP_STORE_CREATE 0x1u /* create a missing Maildir (with parents) */
+#define MP_STORE_CREATE  0x1u /* any missing target is a Maildir to create */
+#define MP_STORE_PARENTS 0x2u /* create a Maildir's or mbox's missing parents */
 
 struct mp_pending;
 struct mp_bg;
@@ -71,6 +72,7 @@ struct mp_store {
 	atomic_ulong counter; /* unique-name counter of this process */
 	char host[200];       /* hostname with '/' and ':' escaped */
 	double lock_timeout;  /* mbox: seconds to wait for the locks */
+	int parents;          /* mbox: create its missing directories */
 	/* batch mode: messages written to tmp/, not yet synced and linked */
 	struct mp_pending *pending;
 	size_t npending, cappending;

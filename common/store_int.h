@@ -2,7 +2,8 @@
  * The calls go one way:
  *   store.c (open, close, deliver) -> batch.c, maildir.c, mbox.c, msgcopy.c
  *   batch.c (batches, --dedup index, sync thread) -> maildir.c, lock.c
- *   mbox.c (append) -> lock.c, msgcopy.c;  maildir.c -> msgcopy.c
+ *   mbox.c (append) -> lock.c, msgcopy.c, maildir.c (its directory)
+ *   maildir.c -> msgcopy.c
  *   msgcopy.c (a message copied with the added fields) -> msgsrc.c
  * lock.c and msgsrc.c call no other file of the store. */
 #ifndef MP_STORE_INT_H
@@ -67,8 +68,12 @@ int mp_store_copy_out(const struct mp_msgsrc *src, struct mp_store_copy *c, int 
 /* maildir.c */
 int mp_store_is_dir(const char *path);
 int mp_store_maildir_has_subdirs(const char *md);
-/* cur/ new/ tmp/ (and the folder marker), then make the names durable */
-int mp_store_maildir_make(const char *md, int folder, struct mp_err *e);
+/* A directory made durable in its parent; a missing parent is created
+ * likewise with parents, else it is EX_CANTCREAT naming it. */
+int mp_store_mkdir(const char *path, int parents, struct mp_err *e);
+/* md (its parents too with parents), cur/ new/ tmp/ (and the folder
+ * marker), then make the names durable */
+int mp_store_maildir_make(const char *md, int folder, int parents, struct mp_err *e);
 /* The message into tmp/ under a new unique name: p gets the name, the
  * flags (d->flags normalized), its size; the file fsynced unless
  * d->batch. The header is checked before anything is created. */

@@ -100,9 +100,9 @@ split_failed() {
     md -h </dev/null
     rc_is 0
     assert_equal "$err" ""
-    [[ $out == "usage: mdeliver [-c] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]"* ]] ||
+    [[ $out == "usage: mdeliver [-cp] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]"* ]] ||
         fail "usage: $out"
-    for o in --create --from --folder --flags --delivered-to --loop-check --dedup --split \
+    for o in --create --parents --from --folder --flags --delivered-to --loop-check --dedup --split \
         --skip --lock-timeout --verbose --help --version; do
         [[ $out == *"$o"* ]] || fail "the usage does not mention $o"
     done
@@ -221,9 +221,19 @@ split_failed() {
     [ "$(nfiles "$T/md/new")" -eq 2 ] || fail "second delivery missing"
 }
 
-@test "Maildir: 'DIR/' is created on demand (with parents), -c creates one at a path without '/'" {
+@test "Maildir: 'DIR/' is created on demand, its missing parents only with -p (else 73 naming one), -c creates one at a path without '/'" {
+    # a typo in the path creates nothing
     mdp 'Subject: a\n\nbody\n' "$T/deep/er/md/"
+    rc_is 73
+    err_about "$T/deep/er/md" ": no directory $T/deep/er (-p creates it)"
+    [ ! -e "$T/deep" ] || fail "a parent was created without -p"
+    mdp 'Subject: a\n\nbody\n' -c "$T/deep/er/md"
+    rc_is 73
+    err_about "$T/deep/er/md" ": no directory $T/deep/er (-p creates it)"
+    [ ! -e "$T/deep" ] || fail "a parent was created by -c without -p"
+    mdp 'Subject: a\n\nbody\n' --parents "$T/deep/er/md/"
     rc_is 0
+    assert_equal "$(stat -c %a "$T/deep") $(stat -c %a "$T/deep/er")" "700 700"
     local d
     for d in cur new tmp; do
         [ -d "$T/deep/er/md/$d" ] || fail "$d/ not created"
@@ -231,7 +241,7 @@ split_failed() {
     done
     [ "$(nfiles "$T/deep/er/md/new")" -eq 1 ] || fail "not delivered"
 
-    mdp 'Subject: b\n\nbody\n' -c "$T/made/md"
+    mdp 'Subject: b\n\nbody\n' -cp "$T/made/md"
     rc_is 0
     [ -d "$T/made/md/tmp" ] && [ "$(nfiles "$T/made/md/new")" -eq 1 ] || fail "-c did not make a Maildir"
 
@@ -256,6 +266,25 @@ split_failed() {
     mdp 'Subject: a\n\nbody\n' "$T/plain"
     rc_is 73
     [ ! -e "$T/plain/tmp" ] && empty_dir "$T/plain/new"
+}
+
+@test "mbox in a missing directory: 73 naming it, nothing created; -p creates it once the message is read" {
+    mdp 'Subject: a\n\nbody\n' "$T/nod/sub/mbox"
+    rc_is 73
+    err_about "$T/nod/sub/mbox" ": no directory $T/nod/sub (-p creates it)"
+    [ ! -e "$T/nod" ] || fail "a directory was created without -p"
+    # not a message: nothing created even with -p
+    mdp '' -p "$T/nod/sub/mbox"
+    rc_is 65
+    [ ! -e "$T/nod" ] || fail "a directory was created for no message"
+    mdp 'Subject: a\n\nbody\n' -p -f a@example.org "$T/nod/sub/mbox"
+    rc_is 0
+    assert_equal "$(stat -c %a "$T/nod") $(stat -c %a "$T/nod/sub")" "700 700"
+    assert_equal "$(sed -n 2p "$T/nod/sub/mbox")" "Return-Path: <a@example.org>"
+    # an existing directory needs no -p
+    mdp 'Subject: b\n\nbody\n' "$T/nod/other"
+    rc_is 0
+    [ -s "$T/nod/other" ] || fail "not delivered"
 }
 
 @test "Maildir that cannot be created: exit 73 naming the target and the cause" {
@@ -586,11 +615,15 @@ split_failed() {
     bytes "$T/short" 'Fro'
 }
 
-@test "mbox that cannot be created (missing directory): exit 73 naming the target and the cause" {
-    mdp 'Subject: a\n\nbody\n' "$T/nodir/mbox"
+@test "mbox that cannot be created (its directory is a file): exit 73 naming the target and the cause" {
+    printf 'x\n' >"$T/file"
+    mdp 'Subject: a\n\nbody\n' "$T/file/mbox"
     rc_is 73
-    err_about "$T/nodir/mbox" "No such file or directory"
-    [ ! -e "$T/nodir" ] || fail "created something"
+    err_about "$T/file/mbox" "Not a directory"
+    mdp 'Subject: a\n\nbody\n' -p "$T/file/mbox"
+    rc_is 73
+    err_about "$T/file/mbox" "Not a directory"
+    bytes "$T/file" 'x\n'
 }
 
 @test "mbox: mboxrd quoting of ^>*From lines; only the From_ line of stdin is taken as envelope" {

@@ -31,12 +31,13 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: %s [-c] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]\n"
+	        "usage: %s [-cp] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]\n"
 	        "          [--delivered-to ADDR [--loop-check]] [TARGET] < message\n"
 	        "       %s --split [--skip N] [options] [FILE] TARGET\n"
 	        "Deliver a message into a Maildir (a directory, or a path ending in '/') or an\n"
 	        "mbox file, durably. TARGET defaults to $MAILDIR, $MAIL, ~/Maildir/.\n\n"
 	        "  -c, --create          create the Maildir when missing\n"
+	        "  -p, --parents         create the target's missing parent directories\n"
 	        "  -f, --from ADDR       envelope sender: Return-Path and the mbox From_ line\n"
 	        "      --folder NAME     deliver into the Maildir++ folder .NAME\n"
 	        "      --flags FLAGS     Maildir info flags (D F P R S T): into cur/\n"
@@ -271,6 +272,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"create", no_argument, NULL, 'c'},
+	    {"parents", no_argument, NULL, 'p'},
 	    {"from", required_argument, NULL, 'f'},
 	    {"folder", required_argument, NULL, OPT_FOLDER},
 	    {"flags", required_argument, NULL, OPT_FLAGS},
@@ -293,9 +295,10 @@ int main(int argc, char **argv)
 
 	mp_setprogname(argv[0]);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":cf:vjhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":cpf:vjhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.storeflags |= MP_STORE_CREATE; break;
+		case 'p': o.storeflags |= MP_STORE_PARENTS; break;
 		case 'f': o.d.from = optarg; break;
 		case OPT_FOLDER: o.folder = optarg; break;
 		case OPT_FLAGS: o.d.flags = optarg; break;

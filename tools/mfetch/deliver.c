@@ -262,6 +262,9 @@ int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
 	} else if (strncmp(t, "mbox:", 5) == 0) {
 		t += 5;
 	}
+	/* a Maildir is created with its parents (mfetch(1)) */
+	if (*t && t[strlen(t) - 1] == '/')
+		flags |= MP_STORE_PARENTS;
 	return mp_store_open(&o->store, t, NULL, flags, e);
 }
 

@@ -11,7 +11,8 @@
  *   msgsrc.c   messages read in segments, an mbox split into messages
  *   msgcopy.c  a message copied with the fields the delivery adds
  *   maildir.c  Maildir directories, unique names, tmp/ -> new/ or cur/
- *   batch.c    batches, the background sync thread, the --dedup index
+ *   batch.c    batches, the background sync thread, the --dedup lock
+ *   msgids.c   Message-IDs of a Maildir's files, the --dedup index
  *   lock.c     fcntl locks and dotlocks, stale and dead owners' locks
  *   mbox.c     the mbox append and its undo */
 #include <errno.h>

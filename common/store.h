@@ -65,6 +65,7 @@ enum mp_store_kind { MP_STORE_MAILDIR, MP_STORE_MBOX };
 
 struct mp_pending;
 struct mp_bg;
+struct mp_dedup;
 
 struct mp_store {
 	enum mp_store_kind kind;
@@ -78,6 +79,7 @@ struct mp_store {
 	size_t npending, cappending;
 	long long pending_bytes;
 	int dedup_lock;   /* fd holding the --dedup index lock, or -1 */
+	struct mp_dedup *dedup; /* the index read, while the lock is held */
 	struct mp_bg *bg; /* a batch being made durable in the background */
 };
 
@@ -119,5 +121,16 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
                      struct mp_err *e);
 void mp_store_close(struct mp_store *s);
+
+/* The Message-ID of a message file (its first 64 KiB): 1, or 0 none
+ * (out "") */
+int mp_store_file_msgid(int fd, char *out, size_t outn);
+/* Each regular file of the Maildir md's cur/ and new/ whose key (its
+ * name up to the ':' of its flags) want (NULL: every one) takes: got
+ * with its Message-ID, "" for none. A directory that cannot be read is
+ * EX_TEMPFAIL. */
+int mp_store_maildir_msgids(const char *md, int (*want)(void *ctx, const char *key),
+                            void (*got)(void *ctx, const char *key, const char *id), void *ctx,
+                            struct mp_err *e);
 
 #endif

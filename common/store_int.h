@@ -1,7 +1,8 @@
 /* store_int: what the files of the store share and nothing else sees.
  * The calls go one way:
  *   store.c (open, close, deliver) -> batch.c, maildir.c, mbox.c, msgcopy.c
- *   batch.c (batches, --dedup index, sync thread) -> maildir.c, lock.c
+ *   batch.c (batches, sync thread) -> maildir.c, lock.c, msgids.c
+ *   msgids.c (Message-IDs of a Maildir's files, the --dedup index)
  *   mbox.c (append) -> lock.c, msgcopy.c, maildir.c (its directory)
  *   maildir.c -> msgcopy.c
  *   msgcopy.c (a message copied with the added fields) -> msgsrc.c
@@ -109,6 +110,15 @@ int mp_store_batch_deliver(struct mp_store *s, const struct mp_msgsrc *src, stru
                            struct mp_delivered *out, struct mp_err *e);
 /* what mp_store_close does with batches: those never reported go */
 void mp_store_batch_close(struct mp_store *s);
+
+/* msgids.c: the --dedup index, under its lock */
+/* read it, then add the files of new/ and cur/ it does not name yet */
+int mp_store_dedup_load(struct mp_store *s, struct mp_err *e);
+/* 1 if id is in the index read */
+int mp_store_dedup_has(const struct mp_store *s, const char *id);
+/* record id, of the message file path, durably */
+int mp_store_dedup_add(struct mp_store *s, const char *id, const char *path, struct mp_err *e);
+void mp_store_dedup_free(struct mp_store *s);
 
 /* mbox.c */
 int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struct mp_store_copy *c,

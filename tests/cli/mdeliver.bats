@@ -434,7 +434,7 @@ split_failed() {
     assert_equal "$out" ""
     [ "$(nfiles "$T/md/new")" -eq 1 ] || fail "duplicate delivered"
     empty_dir "$T/md/tmp"
-    bytes "$T/md/.mdeliver-msgids" '<id-1@example.org>\n'
+    bytes "$T/md/.mdeliver-msgids" '<id-1@example.org>\t%s\n' "$(basename "$(only_file "$T/md/new")")"
 
     # a different id, a folded Message-ID, a message without one
     mdp 'Subject: b\nMessage-ID: <id-2@example.org>\n\nbody\n' --dedup "$T/md/"
@@ -462,6 +462,58 @@ split_failed() {
     mdp "$m" --dedup --flags S "$T/md/"
     rc_is 0
     empty_dir "$T/md/cur"
+}
+
+@test "--dedup knows the Message-IDs the Maildir holds (files put there by cp, in new/ and cur/), and reads each file once" {
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    printf 'Subject: old\nMessage-ID: <there@example.org>\n\nbody\n' >"$T/md/cur/1700000000.x.host:2,S"
+    printf 'Subject: new\nMessage-Id: (c) <new@example.org>\n\nbody\n' >"$T/md/new/1700000001.y.host"
+    printf 'Subject: none\n\nno id\n' >"$T/md/new/1700000002.z.host"
+    # an index of an older mdeliver: ids alone, and a torn last line
+    printf '<old@example.org>\n<torn@exa' >"$T/md/.mdeliver-msgids"
+    # the id of the file in cur/: there already, nothing delivered, exit 0
+    printf 'Subject: again\nMessage-ID: <there@example.org>\n\nbody\n' >"$T/m"
+    run --separate-stderr "$MDELIVER" -j --dedup "$T/md/" <"$T/m"
+    assert_success
+    assert_equal "$stderr" "mdeliver: $T/md: <there@example.org> already delivered, skipped"
+    run jq -r '[.type, .path, .message_id, .skipped] | @tsv' <<<"$output"
+    assert_output "message	$T/md	<there@example.org>	true"
+    [ "$(nfiles "$T/md/new")" -eq 2 ] && [ "$(nfiles "$T/md/cur")" -eq 1 ] || fail "delivered again"
+    empty_dir "$T/md/tmp"
+    # the one in new/, and the one of the old index
+    mdp 'Subject: again\nMessage-ID: <new@example.org>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    assert_equal "$err" "mdeliver: $T/md: <new@example.org> already delivered, skipped"
+    mdp 'Subject: again\nMessage-ID: <old@example.org>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    err_has "<old@example.org> already delivered, skipped"
+    [ "$(nfiles "$T/md/new")" -eq 2 ] || fail "delivered again"
+    # a different id is delivered, and so is the torn one
+    mdp 'Subject: other\nMessage-ID: <other@example.org>\n\nbody\n' --dedup -v "$T/md/"
+    rc_is 0
+    assert_equal "$err" ""
+    local other
+    other=$(basename "$out")
+    mdp 'Subject: torn\nMessage-ID: <torn@exa>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    assert_equal "$err" ""
+    [ "$(nfiles "$T/md/new")" -eq 4 ] || fail "expected 4 in new/"
+    # the index: each file once, by its name up to ':'; the torn line gone
+    local torn
+    torn=$(basename "$(file_with 'Subject: torn' "$T/md/new")")
+    sort "$T/md/.mdeliver-msgids" >"$T/idx"
+    printf '%s\n' $'\t1700000002.z.host' $'<new@example.org>\t1700000001.y.host' \
+        '<old@example.org>' "<other@example.org>	$other" \
+        $'<there@example.org>\t1700000000.x.host' "<torn@exa>	$torn" | sort >"$T/want"
+    same "$T/idx" "$T/want"
+    # a mail reader moves a file to cur/ with flags: the same file, not read again
+    mv "$T/md/new/1700000001.y.host" "$T/md/cur/1700000001.y.host:2,S"
+    # a file in the index is not read again: its new content is not seen
+    printf 'Subject: old\nMessage-ID: <changed@example.org>\n\nbody\n' >"$T/md/cur/1700000000.x.host:2,S"
+    mdp 'Subject: changed\nMessage-ID: <changed@example.org>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    assert_equal "$err" ""
+    assert_equal "$(grep -c . "$T/md/.mdeliver-msgids")" 7
 }
 
 @test "CRLF: a Maildir keeps the line ends as received (Return-Path too), an mbox stores LF" {

@@ -192,7 +192,7 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 {
 	if (o->dedup) { /* a folder's new UIDVALIDITY: what is there already stays once */
 		char id[1000];
-		if (msgid_from_fd(fd, id, sizeof id)) {
+		if (mp_store_file_msgid(fd, id, sizeof id)) {
 			if (msgids_has(o->dedup, id)) {
 				o->dedup->skipped++;
 				return 0; /* as good as delivered: it is there */

@@ -113,8 +113,7 @@ static void uniq_name(struct mp_store *s, char *buf, size_t n)
 	         (long)getpid(), atomic_fetch_add(&s->counter, 1) + 1, rnd, s->host);
 }
 
-/* Maildir info flags: known letters, ASCII order, each once */
-static int norm_flags(const char *in, char *out, struct mp_err *e)
+int mp_store_norm_flags(const char *in, char *out, struct mp_err *e)
 {
 	int seen[26] = {0}, k = 0;
 
@@ -260,7 +259,7 @@ int mp_store_maildir_write(struct mp_store *s, const struct mp_msgsrc *src, stru
 	int bol, fd = -1, tries;
 
 	memset(p, 0, sizeof *p);
-	if (d->flags && norm_flags(d->flags, p->flags, e) < 0)
+	if (d->flags && mp_store_norm_flags(d->flags, p->flags, e) < 0)
 		return -1;
 	p->cur = d->flags != NULL;
 	p->synced = !d->batch;
@@ -280,6 +279,11 @@ int mp_store_maildir_write(struct mp_store *s, const struct mp_msgsrc *src, stru
 	}
 	if (mp_store_copy_out(src, c, fd, seg, len, bol, &p->size, e) < 0)
 		goto fail;
+	/* an mbox's Status: and X-Status: said it was seen (--flags wins) */
+	if (!d->flags && c->status_cur) {
+		p->cur = 1;
+		mp_store_status_flags(c, p->flags, sizeof p->flags);
+	}
 	/* alone, the file is synced now; in a batch, all at once later */
 	if (!d->batch && mp_fsync_fd(fd) < 0) {
 		mp_err_sys(e, mp_errno_code(errno), "fsync %s", tmp);

@@ -135,7 +135,12 @@ int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const stru
 	mp_store_copy_init(&c, d);
 	if (s->kind == MP_STORE_MAILDIR)
 		return mp_store_batch_deliver(s, src, &c, out, e);
-	if (d->flags || d->dedup)
-		return mp_err_set(e, EX_USAGE, "--flags and --dedup need a Maildir");
+	if (d->dedup)
+		return mp_err_set(e, EX_USAGE, "--dedup needs a Maildir");
+	if (d->flags) {
+		char f[32];
+		if (mp_store_norm_flags(d->flags, f, e) < 0)
+			return -1;
+	}
 	return mp_store_mbox_deliver(s, src, &c, out, e);
 }

@@ -87,8 +87,12 @@ struct mp_delivery {
 	const char *from;         /* envelope sender: Return-Path and From_ line */
 	const char *delivered_to; /* adds Delivered-To: */
 	int loop_check;           /* a message already delivered there: EX_NOUSER */
-	const char *flags;        /* Maildir info flags: cur/NAME:2,FLAGS */
+	const char *flags;        /* Maildir info flags: cur/NAME:2,FLAGS; in an mbox,
+	                           * Status: and X-Status: fields in place of the
+	                           * message's own */
 	int dedup;                /* Maildir: skip a Message-ID delivered before */
+	int mbox_status;          /* Maildir: Status: and X-Status: (of an mbox) give the
+	                           * flags when there are no flags, and are dropped */
 	int batch;                /* Maildir: write to tmp/ only; mp_store_sync makes the
 	                           * batch durable (one syncfs) and links it */
 	time_t date;              /* From_ line date (0: now) */

@@ -52,6 +52,8 @@ struct mp_store_copy {
 	int has_sender;   /* sender holds the envelope sender ("" for <>) */
 	char sender[512]; /* envelope sender (-f, else the From_ line) */
 	char msgid[256];
+	int status_cur;      /* d->mbox_status: Status: or X-Status: say cur/ */
+	char status_flag[26]; /* and these Maildir flags ('A' + i) */
 };
 
 void mp_store_copy_init(struct mp_store_copy *c, const struct mp_delivery *d);
@@ -66,7 +68,12 @@ int mp_store_copy_start(const struct mp_msgsrc *src, struct mp_store_copy *c, co
 int mp_store_copy_out(const struct mp_msgsrc *src, struct mp_store_copy *c, int fd, const char *seg,
                       size_t len, int bol, long long *size, struct mp_err *e);
 
+/* msgcopy.c: the Maildir flags of c->status_* (known letters, in order) */
+void mp_store_status_flags(const struct mp_store_copy *c, char *out, size_t n);
+
 /* maildir.c */
+/* Maildir info flags: upper-case letters, each once, in ASCII order (64) */
+int mp_store_norm_flags(const char *in, char *out, struct mp_err *e);
 int mp_store_is_dir(const char *path);
 int mp_store_maildir_has_subdirs(const char *md);
 /* A directory made durable in its parent; a missing parent is created

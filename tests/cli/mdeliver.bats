@@ -163,7 +163,7 @@ split_failed() {
     rc_is 64
 }
 
-@test "--folder, --flags and --dedup need a Maildir; bad folder names and flags: exit 64" {
+@test "--folder and --dedup need a Maildir; bad folder names and flags: exit 64" {
     printf 'From x@y Mon Jan  1 00:00:00 2024\nSubject: old\n\nold\n\n' >"$T/mbox"
     cp "$T/mbox" "$T/mbox.orig"
     mdp 'Subject: x\n\nbody\n' --folder work "$T/mbox"
@@ -173,12 +173,9 @@ split_failed() {
     rc_is 64
     err_about "$T/newmbox" "--folder needs a Maildir"
     [ ! -e "$T/newmbox" ] || fail "--folder on an mbox path created it"
-    mdp 'Subject: x\n\nbody\n' --flags S "$T/mbox"
-    rc_is 64
-    assert_equal "$err" "mdeliver: $T/mbox: --flags and --dedup need a Maildir"
     mdp 'Subject: x\nMessage-ID: <a@b>\n\nbody\n' --dedup "$T/mbox"
     rc_is 64
-    assert_equal "$err" "mdeliver: $T/mbox: --flags and --dedup need a Maildir"
+    assert_equal "$err" "mdeliver: $T/mbox: --dedup needs a Maildir"
     same "$T/mbox" "$T/mbox.orig"
 
     mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
@@ -940,6 +937,110 @@ mdeliver: delivered 2 messages ($(cat "$T/md/cur/"* | wc -c) bytes)"
     grep -q '^>From me$' "$T/out.mbox" && grep -q '^>>From you$' "$T/out.mbox" || fail "requoting lost"
     split_to "$T/out.mbox" "$T/back"
     bytes "$(file_with 'Subject: one' "$T/back/new")" 'Return-Path: <a@example.org>\nSubject: one\nMessage-ID: <1@x>\n\nFrom me\n>From you\n'
+}
+
+# flagsof MAILDIR: "SUBJECT new" or "SUBJECT cur:FLAGS" for each message, sorted
+flagsof() {
+    local f
+    for f in "$1"/new/* "$1"/cur/*; do
+        [ -f "$f" ] || continue
+        case $f in
+        */new/*) echo "$(sed -n 's/^Subject: //p' "$f") new" ;;
+        *) echo "$(sed -n 's/^Subject: //p' "$f") cur:${f##*:2,}" ;;
+        esac
+    done | tr -d '\r' | sort
+}
+
+@test "--split into a Maildir: Status: and X-Status: are the flags (R S, O cur/, A R, F F, D T, T D) and go; --flags wins" {
+    {
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: none\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: old\nStatus: O\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: read\nStatus: RO\nX-Other: 1\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: readnew\nSTATUS: R\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: answered\nX-Status: A\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: all\nX-Status: DTFA\nStatus: RO\n\nStatus: RO\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: empty\nStatus:\nX-Status: \n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: crlf\r\nStatus: RO\r\nX-Status:\r\n F\r\n\r\nbody\r\n\n'
+    } >"$T/src"
+    md --split "$T/src" "$T/md/"
+    rc_is 0
+    assert_equal "$(flagsof "$T/md")" "all cur:DFRST
+answered cur:R
+crlf cur:FS
+empty new
+none new
+old cur:
+read cur:S
+readnew cur:S"
+    # the fields are gone from the header (the flags say it now), the body keeps its own
+    bytes "$(file_with 'Subject: all' "$T/md/cur")" 'Return-Path: <a@example.org>\nSubject: all\n\nStatus: RO\n'
+    bytes "$(file_with 'Subject: read' "$T/md/cur")" 'Return-Path: <a@example.org>\nSubject: read\nX-Other: 1\n\nbody\n'
+    bytes "$(grep -l 'Subject: crlf' "$T/md/cur/"*)" 'Return-Path: <a@example.org>\r\nSubject: crlf\r\n\r\nbody\r\n'
+    local f
+    for f in "$T/md/cur/"*; do check_name "$f" "${f##*:2,}"; done
+
+    # --flags wins
+    md --split --flags P "$T/src" "$T/p/"
+    rc_is 0
+    empty_dir "$T/p/new"
+    [ "$(ls "$T/p/cur" | grep -c ':2,P$')" -eq 8 ] || fail "--flags P not on all: $(ls "$T/p/cur")"
+    # into an mbox, and a single message into a Maildir: kept as they are
+    md --split "$T/src" "$T/out.mbox"
+    rc_is 0
+    assert_equal "$(grep -c '^Status: RO$' "$T/out.mbox")" 4 # 3 fields and a body line
+    mdp 'Subject: one\nStatus: RO\n\nbody\n' "$T/one/"
+    rc_is 0
+    bytes "$(only_file "$T/one/new")" 'Subject: one\nStatus: RO\n\nbody\n'
+}
+
+@test "--flags into an mbox: Status: and X-Status: (S RO, else O; R A, F F, T D, D T) in place of the message's own" {
+    local f
+    for f in "" S R F T D P DFPRST; do
+        rm -f "$T/mbox"
+        mdp 'Subject: x\nStatus: O\nX-Status: F\nX-Status2: y\n\nStatus: kept\n' --flags "$f" "$T/mbox"
+        rc_is 0
+        tail -n +2 "$T/mbox" >"$T/rest"
+        case $f in
+        "" | P) bytes "$T/rest" 'Status: O\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        S) bytes "$T/rest" 'Status: RO\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        R) bytes "$T/rest" 'Status: O\nX-Status: A\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        F) bytes "$T/rest" 'Status: O\nX-Status: F\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        T) bytes "$T/rest" 'Status: O\nX-Status: D\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        D) bytes "$T/rest" 'Status: O\nX-Status: T\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        DFPRST) bytes "$T/rest" 'Status: RO\nX-Status: AFDT\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        esac
+    done
+    # after Return-Path and Delivered-To; an invalid flag is 64 with nothing written
+    rm -f "$T/mbox"
+    mdp 'Subject: x\n\nbody\n' -f a@example.org --delivered-to b@example.org --flags SF "$T/mbox"
+    rc_is 0
+    tail -n +2 "$T/mbox" >"$T/rest"
+    bytes "$T/rest" 'Return-Path: <a@example.org>\nDelivered-To: b@example.org\nStatus: RO\nX-Status: F\nSubject: x\n\nbody\n\n'
+    cp "$T/mbox" "$T/mbox.orig"
+    mdp 'Subject: x\n\nbody\n' --flags Sx "$T/mbox"
+    rc_is 64
+    err_about "$T/mbox" "invalid Maildir flag 'x' (A-Z: D F P R S T)"
+    same "$T/mbox" "$T/mbox.orig"
+}
+
+@test "flags round trip: Maildir -> mbox (--flags of each file) -> Maildir (--split) keeps the flags and the messages" {
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    local i=0 fl f
+    for fl in "" S RS FS T DFRST F; do
+        i=$((i + 1))
+        printf 'Subject: m%s\nMessage-ID: <%s@x>\n\nbody %s\n' "$i" "$i" "$i" >"$T/md/cur/17000000$i.x.host:2,$fl"
+    done
+    printf 'Subject: m0\n\nunread\n' >"$T/md/new/1700000000.x.host"
+    for f in "$T/md/new/"*; do md "$T/out.mbox" <"$f" && rc_is 0; done
+    for f in "$T/md/cur/"*; do md --flags "${f##*:2,}" "$T/out.mbox" <"$f" && rc_is 0; done
+    md --split "$T/out.mbox" "$T/back/"
+    rc_is 0
+    assert_equal "$(flagsof "$T/back")" "$(flagsof "$T/md")"
+    # the same messages, with the Return-Path of the null sender added
+    for f in "$T/md/new/"* "$T/md/cur/"*; do
+        printf '%s' "$RP_MD" | cat - "$f" >"$T/want"
+        same "$(file_with "$(head -1 "$f")" "$T/back/$(basename "$(dirname "$f")")")" "$T/want"
+    done
 }
 
 # --------------------------------------------------------------- locking

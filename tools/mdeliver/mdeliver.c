@@ -40,7 +40,8 @@ static void usage(FILE *f)
 	        "  -p, --parents         create the target's missing parent directories\n"
 	        "  -f, --from ADDR       envelope sender: Return-Path and the mbox From_ line\n"
 	        "      --folder NAME     deliver into the Maildir++ folder .NAME\n"
-	        "      --flags FLAGS     Maildir info flags (D F P R S T): into cur/\n"
+	        "      --flags FLAGS     Maildir info flags (D F P R S T): into cur/; for an\n"
+	        "                        mbox, Status: and X-Status: instead\n"
 	        "      --delivered-to A  add Delivered-To: A\n"
 	        "      --loop-check      refuse (exit 67) mail already delivered to A\n"
 	        "      --dedup           skip a Message-ID this Maildir already got\n"
@@ -195,6 +196,8 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	 * thread while the next batch is written; nothing is counted or
 	 * reported before its batch is durable */
 	d.batch = s->kind == MP_STORE_MAILDIR;
+	/* the mbox's Status: and X-Status: are the flags (--flags wins) */
+	d.mbox_status = s->kind == MP_STORE_MAILDIR;
 	while ((rc = mp_mboxsplit_begin(&m, &e)) > 0) {
 		if (m.count <= o->skip) {
 			const char *seg;

@@ -205,14 +205,24 @@ static int put_line_end(struct wout *w, int crlf, struct mp_err *e)
 	return w_puts(w, crlf ? "\r\n" : "\n", e);
 }
 
+/* 1 if the field the line starts is left out: a Return-Path when there
+ * is an envelope sender, Status: and X-Status: where they become flags
+ * or are replaced */
+static int dropped(const struct mp_store_copy *c, const char *line, size_t n)
+{
+	if (c->has_sender && mp_hdr_field_name_is(line, n, "Return-Path"))
+		return 1;
+	return (c->d->mbox_status || (c->mbox && c->d->flags)) &&
+	       (mp_hdr_field_name_is(line, n, "Status") ||
+	        mp_hdr_field_name_is(line, n, "X-Status"));
+}
+
 static int copy_body(const struct mp_msgsrc *src, struct mp_store_copy *c, struct wout *w,
                      const char *seg, size_t len, int bol, struct mp_err *e)
 {
 	const struct mp_delivery *d = c->d;
 	int crlf = !c->mbox && len >= 2 && seg[len - 2] == '\r' && seg[len - 1] == '\n';
 	int header = 1, skipping = 0, r = 1;
-	/* Status: and X-Status: go where they become flags, or are replaced */
-	int drop_status = d->mbox_status || (c->mbox && d->flags);
 	struct mp_hdr_reader *hr = &w->hr;
 
 	mp_hdr_reader_init(hr);
@@ -234,15 +244,9 @@ static int copy_body(const struct mp_msgsrc *src, struct mp_store_copy *c, struc
 			int k = mp_hdr_reader_feed(hr, seg, len, bol);
 			if (on_field(c, hr, e) < 0)
 				return -1;
-			/* a Return-Path of its own goes, folded lines and all,
-			 * and Status: and X-Status: when they become flags or
-			 * are replaced */
+			/* a field left out goes, folded lines and all */
 			if (bol && k != MP_HDR_MORE)
-				skipping = k == MP_HDR_FIELD &&
-				           ((c->has_sender &&
-				             mp_hdr_field_name_is(seg, len, "Return-Path")) ||
-				            (drop_status && (mp_hdr_field_name_is(seg, len, "Status") ||
-				                             mp_hdr_field_name_is(seg, len, "X-Status"))));
+				skipping = k == MP_HDR_FIELD && dropped(c, seg, len);
 			header = k != MP_HDR_END;
 			if (header && bol && memchr(seg, '\0', len))
 				return mp_err_set(e, EX_DATAERR,

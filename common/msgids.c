@@ -52,7 +52,8 @@ int mp_store_maildir_msgids(const char *md, int (*want)(void *ctx, const char *k
 		while ((de = readdir(d))) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(key, sizeof key, "%.*s", (int)strcspn(de->d_name, ":"), de->d_name);
+			snprintf(key, sizeof key, "%.*s", (int)strcspn(de->d_name, ":"),
+			         de->d_name);
 			if (want && !want(ctx, key))
 				continue;
 			int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
@@ -163,7 +164,7 @@ static void got_file(void *ctx, const char *key, const char *id)
 {
 	struct mp_dedup *x = ctx;
 
-	if (strlen(id) >= sizeof ((struct mp_delivered *)0)->msgid)
+	if (strlen(id) >= sizeof((struct mp_delivered *)0)->msgid)
 		id = ""; /* too long to be one of ours (as when delivered) */
 	if (*id)
 		strset_add(&x->ids, id, strlen(id));
@@ -217,8 +218,8 @@ int mp_store_dedup_load(struct mp_store *s, struct mp_err *e)
 	 * (no fsync: a line lost in a crash only has its file read again) */
 	if (mp_store_maildir_msgids(s->path, want_file, got_file, x, e) < 0)
 		goto out;
-	if (x->add.len && (lseek(fd, 0, SEEK_END) < 0 ||
-	                   mp_write_full(fd, x->add.data, x->add.len) < 0)) {
+	if (x->add.len &&
+	    (lseek(fd, 0, SEEK_END) < 0 || mp_write_full(fd, x->add.data, x->add.len) < 0)) {
 		mp_err_sys(e, mp_errno_code(errno), "%s", p);
 		goto out;
 	}

@@ -52,7 +52,7 @@ struct mp_store_copy {
 	int has_sender;   /* sender holds the envelope sender ("" for <>) */
 	char sender[512]; /* envelope sender (-f, else the From_ line) */
 	char msgid[256];
-	int status_cur;      /* d->mbox_status: Status: or X-Status: say cur/ */
+	int status_cur;       /* d->mbox_status: Status: or X-Status: say cur/ */
 	char status_flag[26]; /* and these Maildir flags ('A' + i) */
 };
 

@@ -1,7 +1,7 @@
 /* batch: the Maildir messages in hand until they are made durable (at
  * once for a single delivery, together for a batch, or on a thread of
- * their own while the next batch is written), and the --dedup index of
- * the Message-IDs a Maildir got, under its own lock. */
+ * their own while the next batch is written), and the lock of the
+ * --dedup index (msgids.c) of the Message-IDs a Maildir holds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,6 +13,15 @@
 
 #include "io.h"
 #include "store_int.h"
+
+/* the lock goes, and the index read under it */
+static void dedup_unlock(struct mp_store *s)
+{
+	if (s->dedup_lock >= 0)
+		close(s->dedup_lock);
+	s->dedup_lock = -1;
+	mp_store_dedup_free(s);
+}
 
 static int dedup_lock(struct mp_store *s, struct mp_err *e)
 {
@@ -28,53 +37,13 @@ static int dedup_lock(struct mp_store *s, struct mp_err *e)
 		close(fd);
 		return -1;
 	}
-	return fd;
-}
-
-/* 1 if id is in the index, 0 if not, -1 on error */
-static int dedup_seen(struct mp_store *s, const char *id, struct mp_err *e)
-{
-	char p[PATH_MAX], *line;
-	struct mp_lr lr;
-	size_t len, idl = strlen(id);
-	int fd, r, found = 0;
-
-	snprintf(p, sizeof p, "%s/%s", s->path, MP_STORE_DEDUP_INDEX);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : mp_err_sys(e, mp_errno_code(errno), "%s", p);
-	if (mp_lr_init(&lr, fd, 1024, e) < 0) {
-		close(fd);
+	/* what the Maildir holds: the index, and the files not in it yet */
+	s->dedup_lock = fd;
+	if (mp_store_dedup_load(s, e) < 0) {
+		dedup_unlock(s);
 		return -1;
 	}
-	/* a last line without its newline is a torn append: not counted */
-	while (!found && (r = mp_lr_next(&lr, &line, &len, NULL)) != 0) {
-		if (r < 0)
-			break; /* an overlong line is no Message-ID of ours */
-		found = len == idl + 1 && line[idl] == '\n' && memcmp(line, id, idl) == 0;
-	}
-	mp_lr_free(&lr);
-	close(fd);
-	return found;
-}
-
-static int dedup_add(struct mp_store *s, const char *id, struct mp_err *e)
-{
-	char p[PATH_MAX];
-	struct mp_buf l = MP_BUF_INIT;
-	int fd, rc = 0;
-
-	snprintf(p, sizeof p, "%s/%s", s->path, MP_STORE_DEDUP_INDEX);
-	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return mp_err_sys(e, mp_errno_code(errno), "%s", p);
-	/* one write(2) of the whole line: appends never interleave */
-	mp_buf_printf(&l, "%s\n", id);
-	if (mp_write_full(fd, l.data, l.len) < 0 || mp_fsync_fd(fd) < 0)
-		rc = mp_err_sys(e, mp_errno_code(errno), "%s", p);
-	close(fd);
-	mp_buf_free(&l);
-	return rc;
+	return fd;
 }
 
 /* 1 if id is waiting in the current batch */
@@ -158,10 +127,7 @@ static void drop_pending(struct mp_store *s)
 	mp_store_maildir_take_back(s, s->pending, s->npending, 0);
 	s->npending = 0;
 	s->pending_bytes = 0;
-	if (s->dedup_lock >= 0) {
-		close(s->dedup_lock);
-		s->dedup_lock = -1;
-	}
+	dedup_unlock(s);
 }
 
 int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
@@ -184,7 +150,8 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 	off_t isize = has_ids(s) ? dedup_size(s) : -1;
 	rc = mp_store_maildir_commit(s, s->pending, s->npending, &linked, e);
 	for (size_t k = 0; rc == 0 && k < s->npending; k++)
-		if (s->pending[k].msgid[0] && dedup_add(s, s->pending[k].msgid, e) < 0)
+		if (s->pending[k].msgid[0] &&
+		    mp_store_dedup_add(s, s->pending[k].msgid, s->pending[k].final, e) < 0)
 			rc = -1;
 	if (rc < 0) {
 		/* the index first: lines left for messages taken back would
@@ -216,10 +183,7 @@ int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *pat
 	if (!s->npending)
 		return 0;
 	/* no Message-ID to record: a duplicate's lock is not needed */
-	if (s->dedup_lock >= 0) {
-		close(s->dedup_lock);
-		s->dedup_lock = -1;
-	}
+	dedup_unlock(s);
 	if (!s->bg && !(s->bg = calloc(1, sizeof *s->bg)))
 		return mp_store_sync(s, done, ctx, e);
 	b = s->bg;
@@ -264,16 +228,11 @@ int mp_store_batch_deliver(struct mp_store *s, const struct mp_msgsrc *src, stru
 		/* the lock is held until the message is linked and recorded */
 		if (s->dedup_lock < 0 && (s->dedup_lock = dedup_lock(s, e)) < 0)
 			goto fail;
-		int seen = dedup_seen(s, c->msgid, e);
-		if (seen < 0)
-			goto fail;
-		if (seen || pending_has(s, c->msgid)) {
+		if (mp_store_dedup_has(s, c->msgid) || pending_has(s, c->msgid)) {
 			out->skipped = 1;
 			unlink(tmp);
-			if (!d->batch && !s->npending) {
-				close(s->dedup_lock);
-				s->dedup_lock = -1;
-			}
+			if (!d->batch && !s->npending)
+				dedup_unlock(s);
 			return 0;
 		}
 		snprintf(p.msgid, sizeof p.msgid, "%s", c->msgid);
@@ -299,10 +258,8 @@ int mp_store_batch_deliver(struct mp_store *s, const struct mp_msgsrc *src, stru
 fail:
 	if (tmp[0])
 		unlink(tmp);
-	if (s->dedup_lock >= 0 && !s->npending) {
-		close(s->dedup_lock);
-		s->dedup_lock = -1;
-	}
+	if (!s->npending)
+		dedup_unlock(s);
 	return -1;
 }
 
@@ -329,6 +286,5 @@ void mp_store_batch_close(struct mp_store *s)
 		free(s->bg->p);
 	free(s->bg);
 	free(s->pending);
-	if (s->dedup_lock >= 0)
-		close(s->dedup_lock);
+	dedup_unlock(s);
 }

@@ -19,28 +19,43 @@
 
 #define MAILDIR_TMP_AGE (36 * 3600) /* seconds */
 
-static int mkdirs(const char *path, struct mp_err *e)
+/* the directory that holds path: "/" or "." for a path without one */
+static void parent_of(const char *path, char *out, size_t n)
 {
-	char *p = mp_xstrdup(path), *s;
+	const char *slash = strrchr(path, '/');
 
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			mp_err_sys(e, EX_CANTCREAT, "%s", p);
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-		mp_err_sys(e, EX_CANTCREAT, "%s", p);
-		free(p);
+	if (!slash)
+		snprintf(out, n, ".");
+	else if (slash == path)
+		snprintf(out, n, "/");
+	else
+		snprintf(out, n, "%.*s", (int)(slash - path), path);
+}
+
+int mp_store_mkdir(const char *path, int parents, struct mp_err *e)
+{
+	char parent[PATH_MAX];
+
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		goto made;
+	if (errno != ENOENT)
+		return mp_err_sys(e, EX_CANTCREAT, "%s", path);
+	parent_of(path, parent, sizeof parent);
+	if (!parents)
+		return mp_err_set(e, EX_CANTCREAT, "%s: no directory %s (-p creates it)", path,
+		                  parent);
+	/* the parents first, each made durable in its own parent */
+	if (mp_store_mkdir(parent, 1, e) < 0)
 		return -1;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return mp_err_sys(e, EX_CANTCREAT, "%s", path);
+made:
+	if (!mp_store_is_dir(path)) {
+		errno = ENOTDIR;
+		return mp_err_sys(e, EX_CANTCREAT, "%s", path);
 	}
-	free(p);
-	return 0;
+	parent_of(path, parent, sizeof parent);
+	return mp_fsync_dir(parent, e);
 }
 
 int mp_store_is_dir(const char *path)
@@ -63,12 +78,12 @@ int mp_store_maildir_has_subdirs(const char *md)
 	return 1;
 }
 
-int mp_store_maildir_make(const char *md, int folder, struct mp_err *e)
+int mp_store_maildir_make(const char *md, int folder, int parents, struct mp_err *e)
 {
 	static const char *const sub[] = {"cur", "new", "tmp"};
-	char p[PATH_MAX], *parent;
+	char p[PATH_MAX];
 
-	if (mkdirs(md, e) < 0)
+	if (mp_store_mkdir(md, parents, e) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof p, "%s/%s", md, sub[i]);
@@ -83,17 +98,7 @@ int mp_store_maildir_make(const char *md, int folder, struct mp_err *e)
 			return mp_err_sys(e, EX_CANTCREAT, "%s", p);
 		close(fd);
 	}
-	if (mp_fsync_dir(md, e) < 0)
-		return -1;
-	parent = mp_xstrdup(md);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = '\0';
-	else
-		strcpy(parent, slash ? "/" : ".");
-	int rc = mp_fsync_dir(parent, e);
-	free(parent);
-	return rc;
+	return mp_fsync_dir(md, e);
 }
 
 static void uniq_name(struct mp_store *s, char *buf, size_t n)
@@ -108,8 +113,7 @@ static void uniq_name(struct mp_store *s, char *buf, size_t n)
 	         (long)getpid(), atomic_fetch_add(&s->counter, 1) + 1, rnd, s->host);
 }
 
-/* Maildir info flags: known letters, ASCII order, each once */
-static int norm_flags(const char *in, char *out, struct mp_err *e)
+int mp_store_norm_flags(const char *in, char *out, struct mp_err *e)
 {
 	int seen[26] = {0}, k = 0;
 
@@ -255,7 +259,7 @@ int mp_store_maildir_write(struct mp_store *s, const struct mp_msgsrc *src, stru
 	int bol, fd = -1, tries;
 
 	memset(p, 0, sizeof *p);
-	if (d->flags && norm_flags(d->flags, p->flags, e) < 0)
+	if (d->flags && mp_store_norm_flags(d->flags, p->flags, e) < 0)
 		return -1;
 	p->cur = d->flags != NULL;
 	p->synced = !d->batch;
@@ -275,6 +279,11 @@ int mp_store_maildir_write(struct mp_store *s, const struct mp_msgsrc *src, stru
 	}
 	if (mp_store_copy_out(src, c, fd, seg, len, bol, &p->size, e) < 0)
 		goto fail;
+	/* an mbox's Status: and X-Status: said it was seen (--flags wins) */
+	if (!d->flags && c->status_cur) {
+		p->cur = 1;
+		mp_store_status_flags(c, p->flags, sizeof p->flags);
+	}
 	/* alone, the file is synced now; in a batch, all at once later */
 	if (!d->batch && mp_fsync_fd(fd) < 0) {
 		mp_err_sys(e, mp_errno_code(errno), "fsync %s", tmp);

@@ -60,6 +60,13 @@ int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struc
 		return -1;
 	if ((sfd = spool(src, c, seg, len, bol, &msgsize, e)) < 0)
 		return -1;
+	/* -p: its directories, now that the message is known to be one */
+	if (s->parents && strrchr(s->path, '/') > s->path) {
+		snprintf(lock, sizeof lock, "%.*s", (int)(strrchr(s->path, '/') - s->path),
+		         s->path);
+		if (mp_store_mkdir(lock, 1, e) < 0)
+			goto out;
+	}
 	snprintf(lock, sizeof lock, "%s.lock", s->path);
 	if ((dot = mp_store_dotlock(lock, s->lock_timeout, &recover, e)) < 0)
 		goto out;

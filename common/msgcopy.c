@@ -1,7 +1,8 @@
 /* msgcopy: one message copied into a mailbox file: the fields the
  * delivery adds (Return-Path, Delivered-To) first, a Return-Path of its
  * own dropped, the loop check, the Message-ID noted, and for an mbox
- * mboxrd quoting and LF line ends. */
+ * mboxrd quoting and LF line ends. An mbox's Status: and X-Status: are
+ * the Maildir flags, in both directions. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -75,6 +76,70 @@ static int same_addr(const char *value, const char *to)
 	return same;
 }
 
+/* The letters of an mbox's Status: and X-Status: fields and the Maildir
+ * flags they are (mdeliver(1), FLAGS IN AN MBOX); besides, Status: O
+ * (old) or any of these says cur/. */
+static const struct {
+	const char *field;
+	char letter, flag;
+} status_map[] = {
+    {"Status", 'R', 'S'},   /* read: seen */
+    {"X-Status", 'A', 'R'}, /* answered: replied */
+    {"X-Status", 'F', 'F'}, /* flagged */
+    {"X-Status", 'D', 'T'}, /* deleted: trashed */
+    {"X-Status", 'T', 'D'}, /* draft, as Dovecot writes it */
+};
+
+/* the Status: or X-Status: field just read: its letters noted */
+static void note_status(struct mp_store_copy *c, struct mp_hdr_reader *hr)
+{
+	static const char *const fields[] = {"Status", "X-Status"};
+
+	for (size_t f = 0; f < 2; f++) {
+		const char *v = mp_hdr_reader_get(hr, fields[f]);
+		for (; v && *v; v++) {
+			if (f == 0 && *v == 'O')
+				c->status_cur = 1;
+			for (size_t i = 0; i < sizeof status_map / sizeof *status_map; i++)
+				if (status_map[i].letter == *v &&
+				    strcmp(status_map[i].field, fields[f]) == 0) {
+					c->status_flag[status_map[i].flag - 'A'] = 1;
+					c->status_cur = 1;
+				}
+		}
+	}
+}
+
+void mp_store_status_flags(const struct mp_store_copy *c, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (int i = 0; i < 26 && k + 1 < n; i++)
+		if (c->status_flag[i])
+			out[k++] = (char)('A' + i);
+	if (n)
+		out[k] = '\0';
+}
+
+/* an mbox with --flags: Status: and X-Status: for the Maildir flags
+ * (normalized already); S is read, and a message with flags is old */
+static int put_status(struct wout *w, const char *flags, struct mp_err *e)
+{
+	char x[8];
+	size_t k = 0;
+
+	for (size_t i = 0; i < sizeof status_map / sizeof *status_map; i++)
+		if (strcmp(status_map[i].field, "X-Status") == 0 &&
+		    strchr(flags, status_map[i].flag))
+			x[k++] = status_map[i].letter;
+	x[k] = '\0';
+	if (w_puts(w, strchr(flags, 'S') ? "Status: RO\n" : "Status: O\n", e))
+		return -1;
+	if (k && (w_puts(w, "X-Status: ", e) || w_puts(w, x, e) || w_puts(w, "\n", e)))
+		return -1;
+	return 0;
+}
+
 /* a field of the header read whole: the loop check, the Message-ID */
 static int on_field(struct mp_store_copy *c, struct mp_hdr_reader *hr, struct mp_err *e)
 {
@@ -87,6 +152,8 @@ static int on_field(struct mp_store_copy *c, struct mp_hdr_reader *hr, struct mp
 		                  d->delivered_to);
 	if (!c->msgid[0] && (v = mp_hdr_reader_get(hr, "Message-ID")))
 		mp_hdr_msgid(v, strlen(v), c->msgid, sizeof c->msgid);
+	if (d->mbox_status)
+		note_status(c, hr);
 	return 0;
 }
 
@@ -138,6 +205,18 @@ static int put_line_end(struct wout *w, int crlf, struct mp_err *e)
 	return w_puts(w, crlf ? "\r\n" : "\n", e);
 }
 
+/* 1 if the field the line starts is left out: a Return-Path when there
+ * is an envelope sender, Status: and X-Status: where they become flags
+ * or are replaced */
+static int dropped(const struct mp_store_copy *c, const char *line, size_t n)
+{
+	if (c->has_sender && mp_hdr_field_name_is(line, n, "Return-Path"))
+		return 1;
+	return (c->d->mbox_status || (c->mbox && c->d->flags)) &&
+	       (mp_hdr_field_name_is(line, n, "Status") ||
+	        mp_hdr_field_name_is(line, n, "X-Status"));
+}
+
 static int copy_body(const struct mp_msgsrc *src, struct mp_store_copy *c, struct wout *w,
                      const char *seg, size_t len, int bol, struct mp_err *e)
 {
@@ -155,15 +234,19 @@ static int copy_body(const struct mp_msgsrc *src, struct mp_store_copy *c, struc
 	if (d->delivered_to && (w_puts(w, "Delivered-To: ", e) || w_puts(w, d->delivered_to, e) ||
 	                        put_line_end(w, crlf, e)))
 		return -1;
+	if (c->mbox && d->flags) {
+		char f[32];
+		if (mp_store_norm_flags(d->flags, f, e) < 0 || put_status(w, f, e) < 0)
+			return -1;
+	}
 	for (; r > 0; r = src->next(src->ctx, &seg, &len, &bol, e)) {
 		if (header) {
 			int k = mp_hdr_reader_feed(hr, seg, len, bol);
 			if (on_field(c, hr, e) < 0)
 				return -1;
-			/* a Return-Path of its own goes, folded lines and all */
+			/* a field left out goes, folded lines and all */
 			if (bol && k != MP_HDR_MORE)
-				skipping = k == MP_HDR_FIELD && c->has_sender &&
-				           mp_hdr_field_name_is(seg, len, "Return-Path");
+				skipping = k == MP_HDR_FIELD && dropped(c, seg, len);
 			header = k != MP_HDR_END;
 			if (header && bol && memchr(seg, '\0', len))
 				return mp_err_set(e, EX_DATAERR,

@@ -11,7 +11,8 @@
  *   msgsrc.c   messages read in segments, an mbox split into messages
  *   msgcopy.c  a message copied with the fields the delivery adds
  *   maildir.c  Maildir directories, unique names, tmp/ -> new/ or cur/
- *   batch.c    batches, the background sync thread, the --dedup index
+ *   batch.c    batches, the background sync thread, the --dedup lock
+ *   msgids.c   Message-IDs of a Maildir's files, the --dedup index
  *   lock.c     fcntl locks and dotlocks, stale and dead owners' locks
  *   mbox.c     the mbox append and its undo */
 #include <errno.h>
@@ -22,6 +23,24 @@
 #include <unistd.h>
 
 #include "store_int.h"
+
+/* a new mbox: its directory must be there, or be made with -p (when the
+ * first message is delivered) */
+static int mbox_dir(struct mp_store *s, unsigned flags, struct mp_err *e)
+{
+	char *dir = mp_xstrdup(s->path), *slash = strrchr(dir, '/');
+	int rc = 0;
+
+	s->parents = (flags & MP_STORE_PARENTS) != 0;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (!s->parents && access(dir, F_OK) < 0 && errno == ENOENT)
+			rc = mp_err_set(e, EX_CANTCREAT, "%s: no directory %s (-p creates it)",
+			                s->path, dir);
+	}
+	free(dir);
+	return rc;
+}
 
 int mp_store_open(struct mp_store *s, const char *target, const char *folder, unsigned flags,
                   struct mp_err *e)
@@ -68,7 +87,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 		if (folder)
 			return mp_err_set(e, EX_USAGE, "%s: --folder needs a Maildir", target);
 		s->kind = MP_STORE_MBOX; /* a new mbox file */
-		return 0;
+		return mbox_dir(s, flags, e);
 	}
 	s->kind = MP_STORE_MAILDIR;
 	if (!mp_store_maildir_has_subdirs(s->path)) {
@@ -77,7 +96,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 			                  "%s: a directory without cur/, new/, tmp/ (-c makes it a "
 			                  "Maildir)",
 			                  target);
-		if (mp_store_maildir_make(s->path, 0, e) < 0)
+		if (mp_store_maildir_make(s->path, 0, flags & MP_STORE_PARENTS, e) < 0)
 			return -1;
 	}
 	if (folder) {
@@ -92,7 +111,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 		free(s->path);
 		s->path = fp.data;
 		if (!mp_store_maildir_has_subdirs(s->path) &&
-		    mp_store_maildir_make(s->path, 1, e) < 0)
+		    mp_store_maildir_make(s->path, 1, 0, e) < 0)
 			return -1;
 	}
 	mp_store_maildir_sweep(s->path); /* once an open: a readdir of tmp/ */
@@ -116,7 +135,12 @@ int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const stru
 	mp_store_copy_init(&c, d);
 	if (s->kind == MP_STORE_MAILDIR)
 		return mp_store_batch_deliver(s, src, &c, out, e);
-	if (d->flags || d->dedup)
-		return mp_err_set(e, EX_USAGE, "--flags and --dedup need a Maildir");
+	if (d->dedup)
+		return mp_err_set(e, EX_USAGE, "--dedup needs a Maildir");
+	if (d->flags) {
+		char f[32];
+		if (mp_store_norm_flags(d->flags, f, e) < 0)
+			return -1;
+	}
 	return mp_store_mbox_deliver(s, src, &c, out, e);
 }

@@ -60,10 +60,12 @@ struct mp_msgsrc mp_mboxsplit_src(struct mp_mboxsplit *m);
 
 enum mp_store_kind { MP_STORE_MAILDIR, MP_STORE_MBOX };
 
-#define MP_STORE_CREATE 0x1u /* create a missing Maildir (with parents) */
+#define MP_STORE_CREATE  0x1u /* any missing target is a Maildir to create */
+#define MP_STORE_PARENTS 0x2u /* create a Maildir's or mbox's missing parents */
 
 struct mp_pending;
 struct mp_bg;
+struct mp_dedup;
 
 struct mp_store {
 	enum mp_store_kind kind;
@@ -71,11 +73,13 @@ struct mp_store {
 	atomic_ulong counter; /* unique-name counter of this process */
 	char host[200];       /* hostname with '/' and ':' escaped */
 	double lock_timeout;  /* mbox: seconds to wait for the locks */
+	int parents;          /* mbox: create its missing directories */
 	/* batch mode: messages written to tmp/, not yet synced and linked */
 	struct mp_pending *pending;
 	size_t npending, cappending;
 	long long pending_bytes;
 	int dedup_lock;   /* fd holding the --dedup index lock, or -1 */
+	struct mp_dedup *dedup; /* the index read, while the lock is held */
 	struct mp_bg *bg; /* a batch being made durable in the background */
 };
 
@@ -83,8 +87,12 @@ struct mp_delivery {
 	const char *from;         /* envelope sender: Return-Path and From_ line */
 	const char *delivered_to; /* adds Delivered-To: */
 	int loop_check;           /* a message already delivered there: EX_NOUSER */
-	const char *flags;        /* Maildir info flags: cur/NAME:2,FLAGS */
+	const char *flags;        /* Maildir info flags: cur/NAME:2,FLAGS; in an mbox,
+	                           * Status: and X-Status: fields in place of the
+	                           * message's own */
 	int dedup;                /* Maildir: skip a Message-ID delivered before */
+	int mbox_status;          /* Maildir: Status: and X-Status: (of an mbox) give the
+	                           * flags when there are no flags, and are dropped */
 	int batch;                /* Maildir: write to tmp/ only; mp_store_sync makes the
 	                           * batch durable (one syncfs) and links it */
 	time_t date;              /* From_ line date (0: now) */
@@ -117,5 +125,16 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
                      struct mp_err *e);
 void mp_store_close(struct mp_store *s);
+
+/* The Message-ID of a message file (its first 64 KiB): 1, or 0 none
+ * (out "") */
+int mp_store_file_msgid(int fd, char *out, size_t outn);
+/* Each regular file of the Maildir md's cur/ and new/ whose key (its
+ * name up to the ':' of its flags) want (NULL: every one) takes: got
+ * with its Message-ID, "" for none. A directory that cannot be read is
+ * EX_TEMPFAIL. */
+int mp_store_maildir_msgids(const char *md, int (*want)(void *ctx, const char *key),
+                            void (*got)(void *ctx, const char *key, const char *id), void *ctx,
+                            struct mp_err *e);
 
 #endif

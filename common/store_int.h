@@ -1,8 +1,10 @@
 /* store_int: what the files of the store share and nothing else sees.
  * The calls go one way:
  *   store.c (open, close, deliver) -> batch.c, maildir.c, mbox.c, msgcopy.c
- *   batch.c (batches, --dedup index, sync thread) -> maildir.c, lock.c
- *   mbox.c (append) -> lock.c, msgcopy.c;  maildir.c -> msgcopy.c
+ *   batch.c (batches, sync thread) -> maildir.c, lock.c, msgids.c
+ *   msgids.c (Message-IDs of a Maildir's files, the --dedup index)
+ *   mbox.c (append) -> lock.c, msgcopy.c, maildir.c (its directory)
+ *   maildir.c -> msgcopy.c
  *   msgcopy.c (a message copied with the added fields) -> msgsrc.c
  * lock.c and msgsrc.c call no other file of the store. */
 #ifndef MP_STORE_INT_H
@@ -50,6 +52,8 @@ struct mp_store_copy {
 	int has_sender;   /* sender holds the envelope sender ("" for <>) */
 	char sender[512]; /* envelope sender (-f, else the From_ line) */
 	char msgid[256];
+	int status_cur;       /* d->mbox_status: Status: or X-Status: say cur/ */
+	char status_flag[26]; /* and these Maildir flags ('A' + i) */
 };
 
 void mp_store_copy_init(struct mp_store_copy *c, const struct mp_delivery *d);
@@ -64,11 +68,20 @@ int mp_store_copy_start(const struct mp_msgsrc *src, struct mp_store_copy *c, co
 int mp_store_copy_out(const struct mp_msgsrc *src, struct mp_store_copy *c, int fd, const char *seg,
                       size_t len, int bol, long long *size, struct mp_err *e);
 
+/* msgcopy.c: the Maildir flags of c->status_* (known letters, in order) */
+void mp_store_status_flags(const struct mp_store_copy *c, char *out, size_t n);
+
 /* maildir.c */
+/* Maildir info flags: upper-case letters, each once, in ASCII order (64) */
+int mp_store_norm_flags(const char *in, char *out, struct mp_err *e);
 int mp_store_is_dir(const char *path);
 int mp_store_maildir_has_subdirs(const char *md);
-/* cur/ new/ tmp/ (and the folder marker), then make the names durable */
-int mp_store_maildir_make(const char *md, int folder, struct mp_err *e);
+/* A directory made durable in its parent; a missing parent is created
+ * likewise with parents, else it is EX_CANTCREAT naming it. */
+int mp_store_mkdir(const char *path, int parents, struct mp_err *e);
+/* md (its parents too with parents), cur/ new/ tmp/ (and the folder
+ * marker), then make the names durable */
+int mp_store_maildir_make(const char *md, int folder, int parents, struct mp_err *e);
 /* The message into tmp/ under a new unique name: p gets the name, the
  * flags (d->flags normalized), its size; the file fsynced unless
  * d->batch. The header is checked before anything is created. */
@@ -104,6 +117,15 @@ int mp_store_batch_deliver(struct mp_store *s, const struct mp_msgsrc *src, stru
                            struct mp_delivered *out, struct mp_err *e);
 /* what mp_store_close does with batches: those never reported go */
 void mp_store_batch_close(struct mp_store *s);
+
+/* msgids.c: the --dedup index, under its lock */
+/* read it, then add the files of new/ and cur/ it does not name yet */
+int mp_store_dedup_load(struct mp_store *s, struct mp_err *e);
+/* 1 if id is in the index read */
+int mp_store_dedup_has(const struct mp_store *s, const char *id);
+/* record id, of the message file path, durably */
+int mp_store_dedup_add(struct mp_store *s, const char *id, const char *path, struct mp_err *e);
+void mp_store_dedup_free(struct mp_store *s);
 
 /* mbox.c */
 int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struct mp_store_copy *c,

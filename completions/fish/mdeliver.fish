@@ -15,9 +15,10 @@ function __mdeliver_folders
 end
 
 complete -c mdeliver -s c -l create -d 'Create the Maildir when missing'
+complete -c mdeliver -s p -l parents -d 'Create the missing parent directories of the target'
 complete -c mdeliver -s f -l from -x -d 'Envelope sender: Return-Path and the mbox From_ line'
 complete -c mdeliver -l folder -x -a '(__mdeliver_folders)' -d 'Deliver into the Maildir++ folder .NAME'
-complete -c mdeliver -l flags -x -a 'D\tDraft F\tFlagged P\tPassed R\tReplied S\tSeen T\tTrashed' -d 'Maildir info flags: deliver into cur/'
+complete -c mdeliver -l flags -x -a 'D\tDraft F\tFlagged P\tPassed R\tReplied S\tSeen T\tTrashed' -d 'Maildir info flags (mbox: Status/X-Status)'
 complete -c mdeliver -l dedup -d 'Skip a Message-ID this Maildir already got'
 complete -c mdeliver -l delivered-to -x -d 'Add a Delivered-To: header field'
 complete -c mdeliver -l loop-check -d 'With --delivered-to, refuse mail already delivered there'

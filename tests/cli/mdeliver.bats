@@ -100,9 +100,9 @@ split_failed() {
     md -h </dev/null
     rc_is 0
     assert_equal "$err" ""
-    [[ $out == "usage: mdeliver [-c] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]"* ]] ||
+    [[ $out == "usage: mdeliver [-cp] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]"* ]] ||
         fail "usage: $out"
-    for o in --create --from --folder --flags --delivered-to --loop-check --dedup --split \
+    for o in --create --parents --from --folder --flags --delivered-to --loop-check --dedup --split \
         --skip --lock-timeout --verbose --help --version; do
         [[ $out == *"$o"* ]] || fail "the usage does not mention $o"
     done
@@ -163,7 +163,7 @@ split_failed() {
     rc_is 64
 }
 
-@test "--folder, --flags and --dedup need a Maildir; bad folder names and flags: exit 64" {
+@test "--folder and --dedup need a Maildir; bad folder names and flags: exit 64" {
     printf 'From x@y Mon Jan  1 00:00:00 2024\nSubject: old\n\nold\n\n' >"$T/mbox"
     cp "$T/mbox" "$T/mbox.orig"
     mdp 'Subject: x\n\nbody\n' --folder work "$T/mbox"
@@ -173,12 +173,9 @@ split_failed() {
     rc_is 64
     err_about "$T/newmbox" "--folder needs a Maildir"
     [ ! -e "$T/newmbox" ] || fail "--folder on an mbox path created it"
-    mdp 'Subject: x\n\nbody\n' --flags S "$T/mbox"
-    rc_is 64
-    assert_equal "$err" "mdeliver: $T/mbox: --flags and --dedup need a Maildir"
     mdp 'Subject: x\nMessage-ID: <a@b>\n\nbody\n' --dedup "$T/mbox"
     rc_is 64
-    assert_equal "$err" "mdeliver: $T/mbox: --flags and --dedup need a Maildir"
+    assert_equal "$err" "mdeliver: $T/mbox: --dedup needs a Maildir"
     same "$T/mbox" "$T/mbox.orig"
 
     mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
@@ -221,9 +218,19 @@ split_failed() {
     [ "$(nfiles "$T/md/new")" -eq 2 ] || fail "second delivery missing"
 }
 
-@test "Maildir: 'DIR/' is created on demand (with parents), -c creates one at a path without '/'" {
+@test "Maildir: 'DIR/' is created on demand, its missing parents only with -p (else 73 naming one), -c creates one at a path without '/'" {
+    # a typo in the path creates nothing
     mdp 'Subject: a\n\nbody\n' "$T/deep/er/md/"
+    rc_is 73
+    err_about "$T/deep/er/md" ": no directory $T/deep/er (-p creates it)"
+    [ ! -e "$T/deep" ] || fail "a parent was created without -p"
+    mdp 'Subject: a\n\nbody\n' -c "$T/deep/er/md"
+    rc_is 73
+    err_about "$T/deep/er/md" ": no directory $T/deep/er (-p creates it)"
+    [ ! -e "$T/deep" ] || fail "a parent was created by -c without -p"
+    mdp 'Subject: a\n\nbody\n' --parents "$T/deep/er/md/"
     rc_is 0
+    assert_equal "$(stat -c %a "$T/deep") $(stat -c %a "$T/deep/er")" "700 700"
     local d
     for d in cur new tmp; do
         [ -d "$T/deep/er/md/$d" ] || fail "$d/ not created"
@@ -231,7 +238,7 @@ split_failed() {
     done
     [ "$(nfiles "$T/deep/er/md/new")" -eq 1 ] || fail "not delivered"
 
-    mdp 'Subject: b\n\nbody\n' -c "$T/made/md"
+    mdp 'Subject: b\n\nbody\n' -cp "$T/made/md"
     rc_is 0
     [ -d "$T/made/md/tmp" ] && [ "$(nfiles "$T/made/md/new")" -eq 1 ] || fail "-c did not make a Maildir"
 
@@ -256,6 +263,25 @@ split_failed() {
     mdp 'Subject: a\n\nbody\n' "$T/plain"
     rc_is 73
     [ ! -e "$T/plain/tmp" ] && empty_dir "$T/plain/new"
+}
+
+@test "mbox in a missing directory: 73 naming it, nothing created; -p creates it once the message is read" {
+    mdp 'Subject: a\n\nbody\n' "$T/nod/sub/mbox"
+    rc_is 73
+    err_about "$T/nod/sub/mbox" ": no directory $T/nod/sub (-p creates it)"
+    [ ! -e "$T/nod" ] || fail "a directory was created without -p"
+    # not a message: nothing created even with -p
+    mdp '' -p "$T/nod/sub/mbox"
+    rc_is 65
+    [ ! -e "$T/nod" ] || fail "a directory was created for no message"
+    mdp 'Subject: a\n\nbody\n' -p -f a@example.org "$T/nod/sub/mbox"
+    rc_is 0
+    assert_equal "$(stat -c %a "$T/nod") $(stat -c %a "$T/nod/sub")" "700 700"
+    assert_equal "$(sed -n 2p "$T/nod/sub/mbox")" "Return-Path: <a@example.org>"
+    # an existing directory needs no -p
+    mdp 'Subject: b\n\nbody\n' "$T/nod/other"
+    rc_is 0
+    [ -s "$T/nod/other" ] || fail "not delivered"
 }
 
 @test "Maildir that cannot be created: exit 73 naming the target and the cause" {
@@ -405,7 +431,7 @@ split_failed() {
     assert_equal "$out" ""
     [ "$(nfiles "$T/md/new")" -eq 1 ] || fail "duplicate delivered"
     empty_dir "$T/md/tmp"
-    bytes "$T/md/.mdeliver-msgids" '<id-1@example.org>\n'
+    bytes "$T/md/.mdeliver-msgids" '<id-1@example.org>\t%s\n' "$(basename "$(only_file "$T/md/new")")"
 
     # a different id, a folded Message-ID, a message without one
     mdp 'Subject: b\nMessage-ID: <id-2@example.org>\n\nbody\n' --dedup "$T/md/"
@@ -433,6 +459,58 @@ split_failed() {
     mdp "$m" --dedup --flags S "$T/md/"
     rc_is 0
     empty_dir "$T/md/cur"
+}
+
+@test "--dedup knows the Message-IDs the Maildir holds (files put there by cp, in new/ and cur/), and reads each file once" {
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    printf 'Subject: old\nMessage-ID: <there@example.org>\n\nbody\n' >"$T/md/cur/1700000000.x.host:2,S"
+    printf 'Subject: new\nMessage-Id: (c) <new@example.org>\n\nbody\n' >"$T/md/new/1700000001.y.host"
+    printf 'Subject: none\n\nno id\n' >"$T/md/new/1700000002.z.host"
+    # an index of an older mdeliver: ids alone, and a torn last line
+    printf '<old@example.org>\n<torn@exa' >"$T/md/.mdeliver-msgids"
+    # the id of the file in cur/: there already, nothing delivered, exit 0
+    printf 'Subject: again\nMessage-ID: <there@example.org>\n\nbody\n' >"$T/m"
+    run --separate-stderr "$MDELIVER" -j --dedup "$T/md/" <"$T/m"
+    assert_success
+    assert_equal "$stderr" "mdeliver: $T/md: <there@example.org> already delivered, skipped"
+    run jq -r '[.type, .path, .message_id, .skipped] | @tsv' <<<"$output"
+    assert_output "message	$T/md	<there@example.org>	true"
+    [ "$(nfiles "$T/md/new")" -eq 2 ] && [ "$(nfiles "$T/md/cur")" -eq 1 ] || fail "delivered again"
+    empty_dir "$T/md/tmp"
+    # the one in new/, and the one of the old index
+    mdp 'Subject: again\nMessage-ID: <new@example.org>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    assert_equal "$err" "mdeliver: $T/md: <new@example.org> already delivered, skipped"
+    mdp 'Subject: again\nMessage-ID: <old@example.org>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    err_has "<old@example.org> already delivered, skipped"
+    [ "$(nfiles "$T/md/new")" -eq 2 ] || fail "delivered again"
+    # a different id is delivered, and so is the torn one
+    mdp 'Subject: other\nMessage-ID: <other@example.org>\n\nbody\n' --dedup -v "$T/md/"
+    rc_is 0
+    assert_equal "$err" ""
+    local other
+    other=$(basename "$out")
+    mdp 'Subject: torn\nMessage-ID: <torn@exa>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    assert_equal "$err" ""
+    [ "$(nfiles "$T/md/new")" -eq 4 ] || fail "expected 4 in new/"
+    # the index: each file once, by its name up to ':'; the torn line gone
+    local torn
+    torn=$(basename "$(file_with 'Subject: torn' "$T/md/new")")
+    sort "$T/md/.mdeliver-msgids" >"$T/idx"
+    printf '%s\n' $'\t1700000002.z.host' $'<new@example.org>\t1700000001.y.host' \
+        '<old@example.org>' "<other@example.org>	$other" \
+        $'<there@example.org>\t1700000000.x.host' "<torn@exa>	$torn" | sort >"$T/want"
+    same "$T/idx" "$T/want"
+    # a mail reader moves a file to cur/ with flags: the same file, not read again
+    mv "$T/md/new/1700000001.y.host" "$T/md/cur/1700000001.y.host:2,S"
+    # a file in the index is not read again: its new content is not seen
+    printf 'Subject: old\nMessage-ID: <changed@example.org>\n\nbody\n' >"$T/md/cur/1700000000.x.host:2,S"
+    mdp 'Subject: changed\nMessage-ID: <changed@example.org>\n\nbody\n' --dedup "$T/md/"
+    rc_is 0
+    assert_equal "$err" ""
+    assert_equal "$(grep -c . "$T/md/.mdeliver-msgids")" 7
 }
 
 @test "CRLF: a Maildir keeps the line ends as received (Return-Path too), an mbox stores LF" {
@@ -586,11 +664,15 @@ split_failed() {
     bytes "$T/short" 'Fro'
 }
 
-@test "mbox that cannot be created (missing directory): exit 73 naming the target and the cause" {
-    mdp 'Subject: a\n\nbody\n' "$T/nodir/mbox"
+@test "mbox that cannot be created (its directory is a file): exit 73 naming the target and the cause" {
+    printf 'x\n' >"$T/file"
+    mdp 'Subject: a\n\nbody\n' "$T/file/mbox"
     rc_is 73
-    err_about "$T/nodir/mbox" "No such file or directory"
-    [ ! -e "$T/nodir" ] || fail "created something"
+    err_about "$T/file/mbox" "Not a directory"
+    mdp 'Subject: a\n\nbody\n' -p "$T/file/mbox"
+    rc_is 73
+    err_about "$T/file/mbox" "Not a directory"
+    bytes "$T/file" 'x\n'
 }
 
 @test "mbox: mboxrd quoting of ^>*From lines; only the From_ line of stdin is taken as envelope" {
@@ -855,6 +937,110 @@ mdeliver: delivered 2 messages ($(cat "$T/md/cur/"* | wc -c) bytes)"
     grep -q '^>From me$' "$T/out.mbox" && grep -q '^>>From you$' "$T/out.mbox" || fail "requoting lost"
     split_to "$T/out.mbox" "$T/back"
     bytes "$(file_with 'Subject: one' "$T/back/new")" 'Return-Path: <a@example.org>\nSubject: one\nMessage-ID: <1@x>\n\nFrom me\n>From you\n'
+}
+
+# flagsof MAILDIR: "SUBJECT new" or "SUBJECT cur:FLAGS" for each message, sorted
+flagsof() {
+    local f
+    for f in "$1"/new/* "$1"/cur/*; do
+        [ -f "$f" ] || continue
+        case $f in
+        */new/*) echo "$(sed -n 's/^Subject: //p' "$f") new" ;;
+        *) echo "$(sed -n 's/^Subject: //p' "$f") cur:${f##*:2,}" ;;
+        esac
+    done | tr -d '\r' | sort
+}
+
+@test "--split into a Maildir: Status: and X-Status: are the flags (R S, O cur/, A R, F F, D T, T D) and go; --flags wins" {
+    {
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: none\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: old\nStatus: O\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: read\nStatus: RO\nX-Other: 1\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: readnew\nSTATUS: R\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: answered\nX-Status: A\n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: all\nX-Status: DTFA\nStatus: RO\n\nStatus: RO\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: empty\nStatus:\nX-Status: \n\nbody\n\n'
+        printf 'From a@example.org Mon Jan  1 00:00:00 2024\nSubject: crlf\r\nStatus: RO\r\nX-Status:\r\n F\r\n\r\nbody\r\n\n'
+    } >"$T/src"
+    md --split "$T/src" "$T/md/"
+    rc_is 0
+    assert_equal "$(flagsof "$T/md")" "all cur:DFRST
+answered cur:R
+crlf cur:FS
+empty new
+none new
+old cur:
+read cur:S
+readnew cur:S"
+    # the fields are gone from the header (the flags say it now), the body keeps its own
+    bytes "$(file_with 'Subject: all' "$T/md/cur")" 'Return-Path: <a@example.org>\nSubject: all\n\nStatus: RO\n'
+    bytes "$(file_with 'Subject: read' "$T/md/cur")" 'Return-Path: <a@example.org>\nSubject: read\nX-Other: 1\n\nbody\n'
+    bytes "$(grep -l 'Subject: crlf' "$T/md/cur/"*)" 'Return-Path: <a@example.org>\r\nSubject: crlf\r\n\r\nbody\r\n'
+    local f
+    for f in "$T/md/cur/"*; do check_name "$f" "${f##*:2,}"; done
+
+    # --flags wins
+    md --split --flags P "$T/src" "$T/p/"
+    rc_is 0
+    empty_dir "$T/p/new"
+    [ "$(ls "$T/p/cur" | grep -c ':2,P$')" -eq 8 ] || fail "--flags P not on all: $(ls "$T/p/cur")"
+    # into an mbox, and a single message into a Maildir: kept as they are
+    md --split "$T/src" "$T/out.mbox"
+    rc_is 0
+    assert_equal "$(grep -c '^Status: RO$' "$T/out.mbox")" 4 # 3 fields and a body line
+    mdp 'Subject: one\nStatus: RO\n\nbody\n' "$T/one/"
+    rc_is 0
+    bytes "$(only_file "$T/one/new")" 'Subject: one\nStatus: RO\n\nbody\n'
+}
+
+@test "--flags into an mbox: Status: and X-Status: (S RO, else O; R A, F F, T D, D T) in place of the message's own" {
+    local f
+    for f in "" S R F T D P DFPRST; do
+        rm -f "$T/mbox"
+        mdp 'Subject: x\nStatus: O\nX-Status: F\nX-Status2: y\n\nStatus: kept\n' --flags "$f" "$T/mbox"
+        rc_is 0
+        tail -n +2 "$T/mbox" >"$T/rest"
+        case $f in
+        "" | P) bytes "$T/rest" 'Status: O\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        S) bytes "$T/rest" 'Status: RO\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        R) bytes "$T/rest" 'Status: O\nX-Status: A\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        F) bytes "$T/rest" 'Status: O\nX-Status: F\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        T) bytes "$T/rest" 'Status: O\nX-Status: D\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        D) bytes "$T/rest" 'Status: O\nX-Status: T\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        DFPRST) bytes "$T/rest" 'Status: RO\nX-Status: AFDT\nSubject: x\nX-Status2: y\n\nStatus: kept\n\n' ;;
+        esac
+    done
+    # after Return-Path and Delivered-To; an invalid flag is 64 with nothing written
+    rm -f "$T/mbox"
+    mdp 'Subject: x\n\nbody\n' -f a@example.org --delivered-to b@example.org --flags SF "$T/mbox"
+    rc_is 0
+    tail -n +2 "$T/mbox" >"$T/rest"
+    bytes "$T/rest" 'Return-Path: <a@example.org>\nDelivered-To: b@example.org\nStatus: RO\nX-Status: F\nSubject: x\n\nbody\n\n'
+    cp "$T/mbox" "$T/mbox.orig"
+    mdp 'Subject: x\n\nbody\n' --flags Sx "$T/mbox"
+    rc_is 64
+    err_about "$T/mbox" "invalid Maildir flag 'x' (A-Z: D F P R S T)"
+    same "$T/mbox" "$T/mbox.orig"
+}
+
+@test "flags round trip: Maildir -> mbox (--flags of each file) -> Maildir (--split) keeps the flags and the messages" {
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    local i=0 fl f
+    for fl in "" S RS FS T DFRST F; do
+        i=$((i + 1))
+        printf 'Subject: m%s\nMessage-ID: <%s@x>\n\nbody %s\n' "$i" "$i" "$i" >"$T/md/cur/17000000$i.x.host:2,$fl"
+    done
+    printf 'Subject: m0\n\nunread\n' >"$T/md/new/1700000000.x.host"
+    for f in "$T/md/new/"*; do md "$T/out.mbox" <"$f" && rc_is 0; done
+    for f in "$T/md/cur/"*; do md --flags "${f##*:2,}" "$T/out.mbox" <"$f" && rc_is 0; done
+    md --split "$T/out.mbox" "$T/back/"
+    rc_is 0
+    assert_equal "$(flagsof "$T/back")" "$(flagsof "$T/md")"
+    # the same messages, with the Return-Path of the null sender added
+    for f in "$T/md/new/"* "$T/md/cur/"*; do
+        printf '%s' "$RP_MD" | cat - "$f" >"$T/want"
+        same "$(file_with "$(head -1 "$f")" "$T/back/$(basename "$(dirname "$f")")")" "$T/want"
+    done
 }
 
 # --------------------------------------------------------------- locking

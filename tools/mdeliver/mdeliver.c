@@ -31,15 +31,17 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: %s [-c] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]\n"
+	        "usage: %s [-cp] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]\n"
 	        "          [--delivered-to ADDR [--loop-check]] [TARGET] < message\n"
 	        "       %s --split [--skip N] [options] [FILE] TARGET\n"
 	        "Deliver a message into a Maildir (a directory, or a path ending in '/') or an\n"
 	        "mbox file, durably. TARGET defaults to $MAILDIR, $MAIL, ~/Maildir/.\n\n"
 	        "  -c, --create          create the Maildir when missing\n"
+	        "  -p, --parents         create the target's missing parent directories\n"
 	        "  -f, --from ADDR       envelope sender: Return-Path and the mbox From_ line\n"
 	        "      --folder NAME     deliver into the Maildir++ folder .NAME\n"
-	        "      --flags FLAGS     Maildir info flags (D F P R S T): into cur/\n"
+	        "      --flags FLAGS     Maildir info flags (D F P R S T): into cur/; for an\n"
+	        "                        mbox, Status: and X-Status: instead\n"
 	        "      --delivered-to A  add Delivered-To: A\n"
 	        "      --loop-check      refuse (exit 67) mail already delivered to A\n"
 	        "      --dedup           skip a Message-ID this Maildir already got\n"
@@ -194,6 +196,8 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	 * thread while the next batch is written; nothing is counted or
 	 * reported before its batch is durable */
 	d.batch = s->kind == MP_STORE_MAILDIR;
+	/* the mbox's Status: and X-Status: are the flags (--flags wins) */
+	d.mbox_status = s->kind == MP_STORE_MAILDIR;
 	while ((rc = mp_mboxsplit_begin(&m, &e)) > 0) {
 		if (m.count <= o->skip) {
 			const char *seg;
@@ -271,6 +275,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"create", no_argument, NULL, 'c'},
+	    {"parents", no_argument, NULL, 'p'},
 	    {"from", required_argument, NULL, 'f'},
 	    {"folder", required_argument, NULL, OPT_FOLDER},
 	    {"flags", required_argument, NULL, OPT_FLAGS},
@@ -293,9 +298,10 @@ int main(int argc, char **argv)
 
 	mp_setprogname(argv[0]);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":cf:vjhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":cpf:vjhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.storeflags |= MP_STORE_CREATE; break;
+		case 'p': o.storeflags |= MP_STORE_PARENTS; break;
 		case 'f': o.d.from = optarg; break;
 		case OPT_FOLDER: o.folder = optarg; break;
 		case OPT_FLAGS: o.d.flags = optarg; break;

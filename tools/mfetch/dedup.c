@@ -3,7 +3,6 @@
  * already holds is known by its Message-ID: those are not delivered a
  * second time. The IDs are kept as SHA-256 digests (16 bytes of each),
  * sorted, so that memory is 16 bytes a message whatever the IDs' length. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -14,8 +13,6 @@
 
 #include "hdr.h"
 #include "mfetch.h"
-
-#define HEAD_MAX (64 * 1024) /* the header looked at for the Message-ID */
 
 static void digest(const char *id, unsigned char out[16])
 {
@@ -59,44 +56,16 @@ void msgids_free(struct msgids *m)
 	memset(m, 0, sizeof *m);
 }
 
-int msgid_from_fd(int fd, char *out, size_t outn)
+static void add_found(void *ctx, const char *key, const char *id)
 {
-	char *buf = mp_xmalloc(HEAD_MAX);
-	struct mp_buf v = MP_BUF_INIT;
-	ssize_t got = pread(fd, buf, HEAD_MAX, 0);
-	int found = got > 0 && mp_hdr_find(buf, (size_t)got, "Message-ID", &v) == 1 &&
-	            mp_hdr_msgid(v.data, v.len, out, outn);
-
-	mp_buf_free(&v);
-	free(buf);
-	return found;
+	(void)key;
+	if (*id)
+		msgids_add(ctx, id);
 }
 
 static int scan_maildir(const char *root, struct msgids *m, struct mp_err *e)
 {
-	static const char *const sub[] = {"cur", "new"};
-	char path[4200], id[1000];
-
-	for (size_t s = 0; s < 2; s++) {
-		snprintf(path, sizeof path, "%s/%s", root, sub[s]);
-		DIR *d = opendir(path);
-		struct dirent *de;
-		if (!d)
-			return mp_err_sys(e, EX_TEMPFAIL, "%s", path);
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof path, "%s/%s/%s", root, sub[s], de->d_name);
-			int fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0)
-				continue; /* gone meanwhile, or not a file */
-			if (msgid_from_fd(fd, id, sizeof id))
-				msgids_add(m, id);
-			close(fd);
-		}
-		closedir(d);
-	}
-	return 0;
+	return mp_store_maildir_msgids(root, NULL, add_found, m, e);
 }
 
 /* the field the header reader just completed, when it is the Message-ID:

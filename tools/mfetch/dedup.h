@@ -17,8 +17,6 @@ struct msgids {
 void msgids_add(struct msgids *m, const char *id);
 int msgids_has(struct msgids *m, const char *id);
 void msgids_free(struct msgids *m);
-/* the Message-ID of a spooled message (its first 64 KiB): 1, or 0 none */
-int msgid_from_fd(int fd, char *out, size_t n);
 int msgids_of_dest(const struct mp_store *st, struct msgids *m, struct mp_err *e);
 
 #endif

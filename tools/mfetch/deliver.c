@@ -192,7 +192,7 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 {
 	if (o->dedup) { /* a folder's new UIDVALIDITY: what is there already stays once */
 		char id[1000];
-		if (msgid_from_fd(fd, id, sizeof id)) {
+		if (mp_store_file_msgid(fd, id, sizeof id)) {
 			if (msgids_has(o->dedup, id)) {
 				o->dedup->skipped++;
 				return 0; /* as good as delivered: it is there */
@@ -262,6 +262,9 @@ int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
 	} else if (strncmp(t, "mbox:", 5) == 0) {
 		t += 5;
 	}
+	/* a Maildir is created with its parents (mfetch(1)) */
+	if (*t && t[strlen(t) - 1] == '/')
+		flags |= MP_STORE_PARENTS;
 	return mp_store_open(&o->store, t, NULL, flags, e);
 }
 

@@ -8,8 +8,8 @@
 #   - README.md: a trailing "# prints TEXT" is the one line a command prints;
 #   - a crontab line runs its command; <!-- docs-test: file PATH --> or
 #     .\" docs-test: file PATH makes the next block a file (the accounts).
-# Every command must exit 0 (state a failure in the text around it, not in a
-# command). A command that cannot run in the sandbox is in EXEMPT below,
+# Every command must exit 0, or the status its trailing comment "# exit N"
+# states. A command that cannot run in the sandbox is in EXEMPT below,
 # with the reason; every other example of a document must have run.
 #
 # The sandbox: the loopback peers (helpers/peers.bash: knot, unbound,
@@ -21,7 +21,9 @@
 # bob (password: hungry, what the stub `pass` prints). The commands of a
 # document run in order, in one shell, in that namespace and a mount
 # namespace of their own where /home/bob is a fresh copy of a small world
-# (messages, an mbox, a Maildir; see world below), /usr/bin, /usr/local/bin
+# (messages, an mbox, a Maildir, README.md's accounts file; see world and
+# helpers/docworld.sh), jo always has mail in INBOX, lists.dev and
+# lists.announce on the server, /etc holds aliases.mailpipe, /usr/bin, /usr/local/bin
 # and /usr/sbin hold the built tools (the overlay is writable, so that
 # `ln -s ... /usr/sbin/sendmail` works), /etc/resolv.conf names knot and
 # /etc/ssl holds the peers' CA as the system's certificates. The only
@@ -69,6 +71,8 @@ setup_file() {
 	die_with_bats "$F/ns.guard" ip netns del "$NS"
 	ip netns exec "$NS" ip link set lo up
 	ip netns exec "$NS" ip addr add 198.51.100.53/32 dev lo
+	ip netns exec "$NS" ip addr add 192.0.2.25/32 dev lo
+	ip netns exec "$NS" ip addr add 2001:db8::25/128 dev lo nodad
 	# peers.sh starts the daemons in the namespace; stop (by PID) works anywhere
 	cat >"$F/peers-ns.sh" <<-EOF
 		#!/bin/bash
@@ -87,6 +91,9 @@ setup_file() {
 	fwd TCP4-LISTEN:2525,bind=127.0.0.1,fork,reuseaddr TCP4:127.0.0.1:25
 	fwd UDP4-RECVFROM:53,bind=198.51.100.53,fork UDP4-SENDTO:127.0.0.1:53
 	fwd TCP4-LISTEN:53,bind=198.51.100.53,fork,reuseaddr TCP4:127.0.0.1:53
+	# mx1.example.org (192.0.2.25, 2001:db8::25) is Postfix too
+	fwd TCP4-LISTEN:25,bind=192.0.2.25,fork,reuseaddr TCP4:127.0.0.1:25
+	fwd TCP6-LISTEN:25,bind=[2001:db8::25],fork,reuseaddr TCP4:127.0.0.1:25
 	world "$F/world"
 }
 
@@ -151,7 +158,20 @@ zones() {
 # world DIR: Bob's home (DIR/home) and the overlays (DIR/usr-*)
 world() {
 	local w=$1 h=$1/home i t
-	mkdir -p "$h/bin" "$h/Maildir"/{cur,new,tmp} "$w/usr-bin" "$w/usr-local-bin" "$w/usr-sbin" "$w/ssl/certs"
+	mkdir -p "$h/bin" "$h/Maildir"/{cur,new,tmp} "$h/.config/mailpipe" "$w/usr-bin" "$w/usr-local-bin" \
+		"$w/usr-sbin" "$w/ssl/certs" "$w/etc"
+	# the accounts of README.md, for the examples naming them (mailpipe.5
+	# writes its own first)
+	for i in "$F"/ex/*.kind; do
+		[ "$(<"$i")" = "file ~/.config/mailpipe/config" ] && [[ $(<"${i%.kind}.where") == README.md:* ]] &&
+			cp "${i%.kind}.cmd" "$h/.config/mailpipe/config"
+	done
+	[ -s "$h/.config/mailpipe/config" ] || return 1
+	# the aliases of mailpipe.5's cron account
+	echo 'root: bob@example.org' >"$w/etc/aliases.mailpipe"
+	# the IMAP folders the examples fetch
+	mkdir -p "$BOB_MAILDIR/.Lists"/{cur,new,tmp}
+	chown -R 5000:5000 "$BOB_MAILDIR"
 	for t in "${TOOLS[@]}"; do
 		v=${t^^}
 		ln -s "${!v}" "$w/usr-bin/$t"
@@ -174,13 +194,22 @@ world() {
 doc() {
 	local name=$1 d R="$BATS_TEST_TMPDIR/r" S="$BATS_TEST_TMPDIR/s" e b where kind cmd n=0 x
 	local -a fails=() skipped=()
-	mkdir -p "$R" "$S"/{ub,ulb,us,w}/{up,wk}
+	mkdir -p "$R" "$S"/{ub,ulb,us,etc}/{up,wk}
+	cp -a "$F/world/etc/." "$S/etc/up/"
 	cp -a "$F/world/usr-bin/." "$S/ub/up/"
 	cp -a "$F/world/usr-local-bin/." "$S/ulb/up/"
 	mknod "$S/us/up/sendmail" c 0 0 # no MTA's sendmail: the documents say what to link
 	{
 		echo 'set -a'
-		echo '__rc=0; __x() { return $__rc; }'
+		# before each command, jo has mail on the server (an example may
+		# have fetched it with --delete), in INBOX and in two folders
+		printf '__refill() { local d f; for d in "" .lists.dev .lists.announce; do\n'
+		printf '  d=%s/mail/jo/Maildir/$d; mkdir -p "$d"/cur "$d"/tmp "$d"/new\n' "$PDIR"
+		printf '  compgen -G "$d/new/*" >/dev/null || compgen -G "$d/cur/*" >/dev/null ||\n'
+		printf '  for f in message.eml report.eml; do\n'
+		printf '    cp "$HOME/$f" "$d/new/${f%%.eml}.$RANDOM.docs"; done\n'
+		printf '  chown -R 5000:5000 "$d"; done; }\n'
+		echo '__rc=0; __x() { __refill; return $__rc; }'
 		for e in "$F"/ex/*.where; do
 			b=${e%.where}
 			where=$(<"$e")
@@ -227,7 +256,8 @@ doc() {
 		if [ ! -f "$b.rc" ]; then
 			fails+=("$where: did not run: $cmd")
 		elif [ "$(<"$b.rc")" != 0 ]; then
-			fails+=("$where: exit $(<"$b.rc"): $cmd"$'\n'"$(head -c 2000 "$b.err" 2>/dev/null)")
+			[[ $cmd =~ \#\ exit\ ([0-9]+) ]] && [ "$(<"$b.rc")" = "${BASH_REMATCH[1]}" ] ||
+				fails+=("$where: exit $(<"$b.rc"): $cmd"$'\n'"$(head -c 2000 "$b.err" 2>/dev/null)")
 		elif [ -f "$b.exp" ] && ! diff -u "$b.exp" "$b.out" >"$b.diff"; then
 			fails+=("$where: prints other than the document shows: $cmd"$'\n'"$(cat "$b.diff")")
 		fi

@@ -15,6 +15,7 @@
 #     prompt are its standard output, exactly;
 #   - in README.md a command's trailing comment "# prints TEXT" is its
 #     output (one line); any other comment is a remark;
+#   - a trailing comment "# exit N" is the status a command exits with;
 #   - a crontab line (five time fields, then a command) is its command; a
 #     VAR=value line before it is an assignment, as in a crontab;
 #   - a block after <!-- docs-test: file PATH --> (README.md) or

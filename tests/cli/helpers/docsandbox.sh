@@ -3,7 +3,7 @@
 # the sandbox of tests/cli/docs.bats. Runs in the network namespace of the
 # peers and in a mount namespace of its own (unshare -m), where it makes
 # /home/bob a copy of WORLD/home (and /home/jo/Maildir), overlays /usr/bin,
-# /usr/local/bin and /usr/sbin with S/ub, S/ulb and S/us (the tools),
+# /usr/local/bin, /usr/sbin and /etc with S/ub, S/ulb, S/us and S/etc,
 # puts WORLD/ssl in /etc/ssl (the peers' CA is the system's) and names
 # knot in /etc/resolv.conf. Nothing of it outlives the command.
 set -eu
@@ -11,7 +11,7 @@ w=$1 s=$2 script=$3
 mount -t tmpfs tmpfs /home
 mkdir -p /home/bob /home/jo/Maildir/{cur,new,tmp}
 cp -a "$w/home/." /home/bob/
-for m in ub:/usr/bin ulb:/usr/local/bin us:/usr/sbin; do
+for m in ub:/usr/bin ulb:/usr/local/bin us:/usr/sbin etc:/etc; do
 	mount -t overlay overlay -o "lowerdir=${m#*:},upperdir=$s/${m%%:*}/up,workdir=$s/${m%%:*}/wk" "${m#*:}"
 done
 mount -t tmpfs tmpfs /etc/ssl

@@ -19,14 +19,14 @@ report() {
 	printf 'Message-ID: <q1-%s@example.org>\n' "${#1}"
 	printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="%s"\n\n' $b
 	printf -- '--%s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n' $b
-	{ printf 'Hello Bob,\n\nthe report for the first quarter is attached.\n'; yes 'Sales are up in every region this quarter.' ; } | head -c "$2"
+	{ printf 'Hi Bob,\n\nthe report for the first quarter is attached.\n'; yes 'Sales: up in every region, 3% over Q4.' ; } | head -c "$2"
 	printf '\n--%s\nContent-Type: application/pdf; name="report.pdf"\n' $b
 	printf 'Content-Disposition: attachment; filename="report.pdf"\nContent-Transfer-Encoding: base64\n\n'
 	pdf 48213 | base64
 	printf -- '--%s--\n' $b
 }
 
-report '=?UTF-8?Q?Quarterly_report_=E2=80=93_Q1?=' 413 >report.eml
+report '=?UTF-8?Q?Quarterly_report_=E2=80=93_Q1?=' 412 >report.eml
 cp report.eml Maildir/new/1741079700.M1P1.docs
 pdf 48213 >report.pdf
 
@@ -69,10 +69,11 @@ for ((i = 1; i <= 1234; i++)); do
 	printf 'From jo@example.org Tue Mar  4 10:15:00 2025\nFrom: jo@example.org\nSubject: old %d\n\nold\n\n' $i
 done >old.mbox
 
+mkdir -p mail # the directory of mfetch.1's mbox
 printf 'first line\nGr\303\274\303\237e =E9 trailing space \nlast\n' >notes.txt
 printf 'aGVsbG8g!!\nd29y*bGQK\n' >noisy.txt
 printf 'job,status\nbackup,ok\n' >out.csv
 printf 'The report.\n' >report.txt
-printf '%s\n' example.org example.net nullmx.example.test nonexistent.example.test >domains.txt
+printf '%s\n' example.org example.net hamburger.test crepes.test >domains.txt
 printf '%s\n' bob@example.org bo@example.net jo@nullmx.example.test >recipients.txt
 printf 'Subject: [PATCH] fix\n\n---\n' >0001-fix.patch

@@ -61,7 +61,7 @@ set -euo pipefail
 # Packages the harness needs, then the ones the bats suite needs.
 PKGS="knot knot-dnsutils bind9-dnsutils unbound postfix dovecot-core dovecot-imapd dovecot-pop3d
       swaks libnet-ssleay-perl libio-socket-inet6-perl openssl curl ca-certificates iproute2
-      bats bats-support bats-assert socat"
+      bats bats-support bats-assert socat netcat-openbsd"
 # Courier: downloaded, not installed (it conflicts with Dovecot), see courier-start
 COURIER_PKGS="courier-imap courier-pop courier-base courier-authlib courier-authdaemon
       courier-authlib-userdb libcourier-unicode4 libgamin0 libidn12 libltdl7"
@@ -69,6 +69,12 @@ COURIER_PKGS="courier-imap courier-pop courier-base courier-authlib courier-auth
 : "${COURIER_IMAPS_PORT:=11994}"
 : "${COURIER_POP3S_PORT:=11996}"
 OPT_PKGS="mpop shellcheck" # WITH_OPT=1 peers.sh install; "check" uses mpop if present
+# A test may extend the world (tests/cli/docs.bats, for the names of the documentation):
+# PEERS_EXTRA_SANS "DNS:a,DNS:b" more names in the server certificate; PEERS_EXTRA_ZONES a
+# directory of NAME.zone files knot serves too; PEERS_EXTRA_DOMAINS "d1 d2" domains Postfix
+# takes for Bob's Maildir, any local part; PEERS_EXTRA_USERS "u1 u2" more IMAP/POP3/SASL
+# users (password hungry), each with a Maildir of its own.
+: "${PEERS_EXTRA_SANS:=}" "${PEERS_EXTRA_ZONES:=}" "${PEERS_EXTRA_DOMAINS:=}" "${PEERS_EXTRA_USERS:=}"
 
 die() { echo "peers.sh: $*" >&2; exit 1; }
 log() { echo "peers.sh: $*" >&2; }
@@ -183,7 +189,7 @@ make_tls() {
         -subj "/CN=mx1.example.test" 2>/dev/null
     printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
         "extendedKeyUsage=serverAuth" \
-        "subjectAltName=DNS:mx1.example.test,DNS:mail.example.test,DNS:example.test,DNS:mx.hamburger.test,DNS:mx.crepes.test,DNS:mta-sts.example.test,DNS:mta-sts.hamburger.test,DNS:localhost,IP:127.0.0.1,IP:::1" \
+        "subjectAltName=DNS:mx1.example.test,DNS:mail.example.test,DNS:example.test,DNS:mx.hamburger.test,DNS:mx.crepes.test,DNS:mta-sts.example.test,DNS:mta-sts.hamburger.test,DNS:localhost,IP:127.0.0.1,IP:::1${PEERS_EXTRA_SANS:+,$PEERS_EXTRA_SANS}" \
         >"$t/server.ext"
     openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 3650 \
         -sha256 -extfile "$t/server.ext" -out "$t/server.crt" 2>/dev/null
@@ -337,6 +343,12 @@ zone:
   - domain: secure.test
     dnssec-signing: on
 EOF
+    local z
+    for z in ${PEERS_EXTRA_ZONES:+"$PEERS_EXTRA_ZONES"/*.zone}; do
+        cp "$z" "$k/zones/"
+        z=${z##*/}
+        echo "  - domain: ${z%.zone}" >>"$k/knot.conf"
+    done
 }
 start_knot() {
     if pid_of knot "$D/knot/knot.conf" >/dev/null; then log "knot is already running"; return 0; fi
@@ -421,6 +433,10 @@ write_dovecot() {
 bob:{PLAIN}hungry:$VMAIL_UID:$VMAIL_GID::$D/mail/bob::
 alice:{PLAIN}wonderland:$VMAIL_UID:$VMAIL_GID::$D/mail/alice::
 EOF
+    local u
+    for u in $PEERS_EXTRA_USERS; do
+        echo "$u:{PLAIN}hungry:$VMAIL_UID:$VMAIL_GID::$D/mail/$u::" >>"$v/users"
+    done
     chgrp dovecot "$v/users"
     chmod 0640 "$v/users"
     cat >"$v/dovecot.conf" <<EOF
@@ -529,7 +545,7 @@ write_postfix() {
     chown root:root "$pf/spool/pid"
     chmod 0755 "$pf/spool/pid"
     : >"$pf/spool/quick-start"
-    for u in bob alice; do mkdir -p "$D/mail/$u/Maildir"/{cur,new,tmp}; done
+    for u in bob alice $PEERS_EXTRA_USERS; do mkdir -p "$D/mail/$u/Maildir"/{cur,new,tmp}; done
     chown -R "$VMAIL_UID:$VMAIL_GID" "$D/mail"
     # Paths are relative to virtual_mailbox_base ($D/mail); a trailing / means Maildir.
     # These are the same Maildirs dovecot serves (home $D/mail/USER, maildir:~/Maildir).
@@ -541,6 +557,7 @@ alice@example.test      alice/Maildir/
 alice@crepes.test       alice/Maildir/
 bob@secure.test         bob/Maildir/
 EOF
+    for u in $PEERS_EXTRA_DOMAINS; do echo "@$u bob/Maildir/" >>"$pf/etc/vmailbox"; done
     cat >"$pf/etc/valias" <<'EOF'
 postmaster@example.test    bob@example.test
 postmaster@hamburger.test  bob@hamburger.test
@@ -573,7 +590,7 @@ default_transport = error:outbound mail disabled in test sandbox
 relay_transport = error:outbound mail disabled in test sandbox
 smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
-virtual_mailbox_domains = example.test xn--bcher-kva.test hamburger.test crepes.test secure.test
+virtual_mailbox_domains = example.test xn--bcher-kva.test hamburger.test crepes.test secure.test $PEERS_EXTRA_DOMAINS
 virtual_mailbox_base = $D/mail
 virtual_mailbox_maps = texthash:$pf/etc/vmailbox
 virtual_alias_maps = texthash:$pf/etc/valias

@@ -113,23 +113,6 @@ static void uniq_name(struct mp_store *s, char *buf, size_t n)
 	         (long)getpid(), atomic_fetch_add(&s->counter, 1) + 1, rnd, s->host);
 }
 
-int mp_store_norm_flags(const char *in, char *out, struct mp_err *e)
-{
-	int seen[26] = {0}, k = 0;
-
-	for (const char *f = in; *f; f++) {
-		if (*f < 'A' || *f > 'Z')
-			return mp_err_set(e, EX_USAGE,
-			                  "invalid Maildir flag '%c' (A-Z: D F P R S T)", *f);
-		seen[*f - 'A'] = 1;
-	}
-	for (int i = 0; i < 26; i++)
-		if (seen[i])
-			out[k++] = (char)('A' + i);
-	out[k] = '\0';
-	return 0;
-}
-
 /* tmp/NAME -> new/NAME,S=SIZE or cur/NAME,S=SIZE:2,FLAGS, never over an
  * existing message; the tmp name goes */
 static int link_into_place(struct mp_store *s, const struct mp_pending *p, char *dst, size_t dstsz,

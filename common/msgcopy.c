@@ -110,6 +110,25 @@ static void note_status(struct mp_store_copy *c, struct mp_hdr_reader *hr)
 	}
 }
 
+/* Maildir flags as a name carries them: upper-case letters, sorted, each
+ * once (here with the Status: mapping that reads and writes them) */
+int mp_store_norm_flags(const char *in, char *out, struct mp_err *e)
+{
+	int seen[26] = {0}, k = 0;
+
+	for (const char *f = in; *f; f++) {
+		if (*f < 'A' || *f > 'Z')
+			return mp_err_set(e, EX_USAGE,
+			                  "invalid Maildir flag '%c' (A-Z: D F P R S T)", *f);
+		seen[*f - 'A'] = 1;
+	}
+	for (int i = 0; i < 26; i++)
+		if (seen[i])
+			out[k++] = (char)('A' + i);
+	out[k] = '\0';
+	return 0;
+}
+
 void mp_store_status_flags(const struct mp_store_copy *c, char *out, size_t n)
 {
 	size_t k = 0;

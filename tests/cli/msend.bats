@@ -1,7 +1,10 @@
 #!/usr/bin/env bats
 # msend(1) against real servers and scripted faulty ones: relay to the
 # peers' Postfix (STARTTLS verified with the test CA, AUTH PLAIN, LOGIN,
-# CRAM-MD5, SCRAM-SHA-256, implicit TLS), direct delivery through knot's MX records, the
+# CRAM-MD5, SCRAM-SHA-256, implicit TLS) and to a second MTA, Exim (peers.sh
+# exim-start: STARTTLS, implicit TLS, AUTH, CHUNKING, SMTPUTF8, DSN, a 452
+# and a 550 per recipient, each checked in Exim's log and Maildir), direct
+# delivery through knot's MX records, the
 # wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
 # Bcc, SIZE, PIPELINING; CHUNKING/BDAT, SMTPUTF8, DSN, and quoted-printable
 # for a server without 8BITMIME, with smtpfault -c, -u, -n and -7) as
@@ -66,6 +69,9 @@ teardown() {
 	local p
 	for p in "${FPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	FPIDS=()
+	if [ -n "${EXIM_UP:-}" ]; then
+		bash "$PEERS" exim-stop "$PDIR" >/dev/null 2>&1 3>&- || true
+	fi
 }
 
 # ------------------------------------------------------------------ helpers
@@ -362,6 +368,230 @@ EOF
 	wait_mail "$BOB_MAILDIR" "$ID" >/dev/null || fail "not in Bob's Maildir"
 }
 
+# ------------------------------------------------------------------ 1b. a second MTA: Exim
+
+# exim_up: Exim 4 from peers.sh exim-start (in the peers' directory, on
+# ports of this file), the same features as Postfix's relay tests above;
+# sets EXIM_SMTP_PORT, EXIM_SMTPS_PORT, EXIM_BOB (Bob's Maildir there),
+# EXIM_MAIL, EXIM_LOG and EXIM_LOG0 (its lines before this test). Teardown
+# stops it; so does peers.sh stop, which a killed run's watchdog calls.
+exim_up() {
+	local o=${MP_PORT_OFFSET:-0} t=$BATS_TEST_TMPDIR
+	export EXIM_SMTP_PORT=$((62625 - o)) EXIM_SMTPS_PORT=$((62665 - o))
+	EXIM_UP=1
+	bash "$PEERS" exim-start "$PDIR" >"$t/exim.env" 2>"$t/exim.err" 3>&- ||
+		fail "Exim did not start: $(cat "$t/exim.err")"
+	EXIM_MAIL=$(sed -n 's/^EXIM_MAIL=//p' "$t/exim.env")
+	EXIM_LOG=$(sed -n 's/^EXIM_LOG=//p' "$t/exim.env")
+	EXIM_BOB=$EXIM_MAIL/bob/Maildir
+	[ -d "$EXIM_BOB/new" ] && [ -f "$EXIM_LOG" ] || fail "exim-start: $(cat "$t/exim.env")"
+	EXIM_LOG0=$(wc -l <"$EXIM_LOG")
+}
+
+# Exim's log lines written since exim_up
+exim_log() { tail -n "+$((EXIM_LOG0 + 1))" "$EXIM_LOG"; }
+
+# relay to Exim: STARTTLS verified with the test CA, AUTH as bob
+erelay() {
+	"$MSEND" --server 127.0.0.1 --port "$EXIM_SMTP_PORT" --ca-file "$CA" --user bob \
+		--password-eval 'echo hungry' --timeout 10 "$@"
+}
+
+# a message delivered by Exim without the fields it adds at the top
+strip_exim() {
+	awk 'BEGIN { h = 1 }
+		h && /^$/ { h = 0 }
+		h && /^[^ \t]/ { skip = ($0 ~ /^(Return-path|Envelope-to|Received):/) }
+		h && skip { next }
+		{ print }' "$1"
+}
+
+@test "exim: STARTTLS verified with the test CA, AUTH auto (CRAM-MD5, the strongest offered): in Bob's Maildir byte for byte" {
+	exim_up
+	printf 'From: Bob <bob@hamburger.test>\nTo: bob@hamburger.test\nSubject: %s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nune cr\303\252pe, Bob?\n.a line with a leading dot\n..two dots\n.\n\nFrom the start of a line\ntrailing spaces   \n\ttab\n%s\nend\n' \
+		"$ID" "$(printf '%0900d' 7)" >"$MSG"
+	run erelay -v --no-chunking -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 220 mx1.example.test ESMTP Exim "
+	assert_output --partial "C: STARTTLS"
+	assert_output --partial "S: 220 TLS go ahead"
+	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "S: 235 Authentication succeeded"
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	local f
+	f=$(wait_mail "$EXIM_BOB" "Subject: $ID") || fail "not in Bob's Maildir at Exim"
+	strip_exim "$f" >"$BATS_TEST_TMPDIR/got"
+	run sed -n 1p "$BATS_TEST_TMPDIR/got"
+	assert_output --regexp '^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4}$'
+	run sed -n 2p "$BATS_TEST_TMPDIR/got"
+	assert_output --regexp '^Message-ID: <[^<>@ ]+@hamburger\.test>$'
+	tail -n +3 "$BATS_TEST_TMPDIR/got" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	# Exim saw TLS and the authenticated user
+	run exim_log
+	assert_output --regexp "<= bob@hamburger\.test .* P=esmtpsa X=TLS1\.[23]:[^ ]+ CV=no A=cram:bob "
+}
+
+@test "exim: AUTH plain, login and cram-md5 each deliver; a wrong password is exit 77; no AUTH offered before STARTTLS" {
+	exim_up
+	local m
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
+	for m in plain login cram-md5; do
+		sed "s/^Subject: .*/Subject: $ID-$m/" "$MSG" >"$MSG.$m"
+		run erelay -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG.$m"
+		assert_success
+		assert_output --partial "C: AUTH ${m^^}"
+		assert_output --partial "S: 235 Authentication succeeded"
+		refute_output --partial "hungry"
+		refute_output --partial "$(printf '\0bob\0hungry' | base64)"
+		assert_output --partial "1 delivered, 0 refused, 0 queued"
+	done
+	for m in plain login cram-md5; do
+		wait_mail "$EXIM_BOB" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
+	done
+	run exim_log
+	assert_output --partial "A=plain:bob "
+	assert_output --partial "A=login:bob "
+	assert_output --partial "A=cram:bob "
+	run "$MSEND" --server 127.0.0.1 --port "$EXIM_SMTP_PORT" --ca-file "$CA" --user bob \
+		--password-eval 'echo wrong' -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 77
+	assert_output --partial "AUTH CRAM-MD5 refused: 535"
+	[ "$(queue_count)" = 0 ]
+	# in clear, Exim offers no AUTH: msend sends no password and says so
+	run "$MSEND" -v --no-tls --auth-plaintext --server 127.0.0.1 --port "$EXIM_SMTP_PORT" --user bob \
+		--password-eval 'echo hungry' --no-queue -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_output --partial "S: 250-STARTTLS"
+	assert_output --partial "the server offers no AUTH"
+	refute_output --partial "C: AUTH"
+	refute_output --partial "C: MAIL FROM"
+}
+
+@test "exim: implicit TLS (--tls, RFC 8314) on Exim's tls_on_connect port, with MSEND_PASSWORD" {
+	exim_up
+	plain_msg
+	MSEND_PASSWORD=hungry run "$MSEND" -v --server "127.0.0.1:$EXIM_SMTPS_PORT" --tls --ca-file "$CA" --user bob \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "S: 220 mx1.example.test ESMTP Exim "
+	assert_output --partial "S: 235 "
+	assert_output --partial "1 delivered"
+	local f
+	f=$(wait_mail "$EXIM_BOB" "Subject: $ID") || fail "not in Bob's Maildir at Exim"
+	strip_exim "$f" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	run exim_log
+	assert_output --regexp "<= bob@hamburger\.test .* P=esmtpsa X=TLS1\.[23]:"
+}
+
+@test "exim: SMTPUTF8: a UTF-8 local part goes as it is (the IDN domain as an A-label), SMTPUTF8 on MAIL; Exim takes it as utf8esmtpsa" {
+	exim_up
+	printf 'From: bob@hamburger.test\nTo: j\303\274rgen@b\303\274cher.test\nSubject: %s gr\303\274\303\237e\n\nhallo\n' "$ID" >"$MSG"
+	run erelay -v -f bob@hamburger.test 'jürgen@bücher.test' <"$MSG"
+	assert_success
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
+	assert_output --partial "C: RCPT TO:<jürgen@xn--bcher-kva.test>"
+	local f
+	f=$(wait_mail "$EXIM_MAIL/jürgen/Maildir" "Subject: $ID grüße") || fail "not in Jürgen's Maildir at Exim"
+	strip_exim "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	run exim_log
+	# the command as Exim read it (its log writes bytes over 127 in octal)
+	assert_line --regexp "mailpipe: MAIL MAIL FROM:<bob@hamburger\.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8$"
+	assert_output --partial 'mailpipe: RCPT RCPT TO:<j\303\274rgen@xn--bcher-kva.test>'
+	assert_line --regexp "<= bob@hamburger\.test .* P=utf8esmtpsa .* for jürgen@xn--bcher-kva\.test$"
+}
+
+@test "exim: DSN: NOTIFY=, RET= and ENVID= as Exim received them; -N success gets Bob Exim's delivery report naming the ENVID" {
+	exim_up
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ndsn\n' "$ID" >"$MSG"
+	run erelay -v -N success,failure -R hdrs --envid "$ID" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-DSN"
+	wait_mail "$EXIM_BOB" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir at Exim"
+	local f
+	f=$(wait_mail "$EXIM_BOB" "Original-Envelope-ID: $ID") || fail "no delivery report with the ENVID"
+	grep -q '^Action: delivered' "$f" || fail "the report: $(cat "$f")"
+	grep -q '^Final-Recipient: rfc822;bob@hamburger.test' "$f" || fail "the report: $(cat "$f")"
+	run exim_log
+	assert_line --regexp "mailpipe: MAIL MAIL FROM:<bob@hamburger\.test> SIZE=[0-9]+ RET=HDRS ENVID=$ID$"
+	assert_line --regexp "mailpipe: RCPT RCPT TO:<bob@hamburger\.test> NOTIFY=SUCCESS,FAILURE$"
+	# never asked: no parameters at all
+	sed -i "s/^Subject: .*/Subject: $ID-none/" "$MSG"
+	EXIM_LOG0=$(wc -l <"$EXIM_LOG")
+	run erelay -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	run exim_log
+	assert_line --regexp "mailpipe: MAIL MAIL FROM:<bob@hamburger\.test> SIZE=[0-9]+$"
+	assert_line --regexp "mailpipe: RCPT RCPT TO:<bob@hamburger\.test>$"
+}
+
+@test "exim: CHUNKING: BDAT in 64 KiB chunks (Exim logs K), --no-chunking's DATA (no K): both in Bob's Maildir byte for byte" {
+	exim_up
+	chunky_msg
+	run erelay -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-CHUNKING"
+	assert_output --partial "C: BDAT 65536"
+	assert_output --regexp "C: BDAT [0-9]+ LAST"
+	refute_output --partial "C: DATA"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	local f
+	f=$(wait_mail "$EXIM_BOB" "Subject: $ID") || fail "not in Bob's Maildir at Exim"
+	strip_exim "$f" >"$BATS_TEST_TMPDIR/got"
+	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "BDAT: the delivered message differs"
+	run exim_log
+	assert_line --regexp "mailpipe: DATA BDAT [0-9]+ LAST, [0-9]+ octets, from <alice@crepes\.test>$"
+	# K: received with CHUNKING
+	assert_output --regexp "<= alice@crepes\.test .* K S=[0-9]+ id=$ID@crepes\.test "
+	sed -i "s/^Subject: .*/Subject: $ID-data/; s/^Message-ID: <$ID@/Message-ID: <$ID-data@/" "$MSG"
+	EXIM_LOG0=$(wc -l <"$EXIM_LOG")
+	run erelay -v --no-chunking -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: DATA"
+	refute_output --partial "C: BDAT"
+	f=$(wait_mail "$EXIM_BOB" "Subject: $ID-data") || fail "not in Bob's Maildir at Exim"
+	strip_exim "$f" | sed "s/^Subject: $ID-data/Subject: $ID/; s/^Message-ID: <$ID-data@/Message-ID: <$ID@/" |
+		cmp - "$BATS_TEST_TMPDIR/got" || fail "DATA: the delivered message differs"
+	run exim_log
+	assert_line --regexp "mailpipe: DATA DATA, [0-9]+ octets, from <alice@crepes\.test>$"
+	assert_output --regexp "<= alice@crepes\.test .* A=cram:bob S=[0-9]+ id=$ID-data@crepes\.test "
+}
+
+@test "exim: per recipient, 452 queues that one (75 with --no-queue) and 550 5.1.1 is refused (exit 67); the others get it once" {
+	exim_up
+	plain_msg
+	run erelay -v -f bob@hamburger.test bob@hamburger.test later@hamburger.test nobody@hamburger.test <"$MSG"
+	assert_failure 67
+	assert_output --partial "S: 452 4.2.2 mailbox full"
+	assert_output --partial "S: 550 5.1.1 no such user"
+	assert_output --partial "<nobody@hamburger.test>: refused: 550 5.1.1 no such user"
+	assert_output --partial "for 1 recipient (msend -q sends it): 4.2.2 mailbox full"
+	assert_output --partial "1 delivered, 1 refused, 1 queued"
+	wait_mail "$EXIM_BOB" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir at Exim"
+	[ "$(queue_count)" = 1 ]
+	run "$MSEND" -bp
+	assert_output --partial "later@hamburger.test"
+	refute_output --partial "nobody@hamburger.test"
+	assert_output --partial "last error: 4.2.2 mailbox full"
+	# the queue's retry meets the same 452: still waiting, Bob gets no second copy
+	MSEND_PASSWORD=hungry run "$MSEND" -q --now --ca-file "$CA"
+	assert_success
+	[ "$(queue_count)" = 1 ]
+	[ "$(count_mail "$EXIM_BOB" "Subject: $ID")" = 1 ] || fail "Bob got it twice"
+	# a 4xx alone: exit 0 with the message queued, 75 and nothing queued with --no-queue
+	rm -rf "$MSEND_QUEUE"
+	run erelay -f bob@hamburger.test later@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	run erelay --no-queue -f bob@hamburger.test later@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "4.2.2 mailbox full"
+	[ "$(queue_count)" = 1 ]
+	run exim_log
+	assert_output --partial "temporarily rejected RCPT <later@hamburger.test>: 452 4.2.2 mailbox full"
+	assert_output --partial "rejected RCPT <nobody@hamburger.test>: 550 5.1.1 no such user"
+}
+
 # ------------------------------------------------------------------ 2. direct delivery
 
 @test "direct: bob@hamburger.test through knot's MX, opportunistic STARTTLS, into Bob's Maildir" {
@@ -472,7 +702,7 @@ smsend() {
 	assert_success
 	assert_output --partial "hamburger.test: MTA-STS policy mode enforce (fetched from mta-sts.hamburger.test, id 1)"
 	assert_output --partial "MTA-STS: the policy of hamburger.test (mode enforce) does not list this MX host"
-	assert_output --partial "0 delivered, 0 refused, 1 queued"
+	assert_output --partial "queued as"
 	refute_output --partial "C: MAIL FROM"
 	[ "$(queue_count)" = 1 ]
 }

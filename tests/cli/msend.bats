@@ -4,7 +4,9 @@
 # CRAM-MD5, SCRAM-SHA-256, implicit TLS) and to a second MTA, Exim (peers.sh
 # exim-start: STARTTLS, implicit TLS, AUTH, CHUNKING, SMTPUTF8, DSN, a 452
 # and a 550 per recipient, each checked in Exim's log and Maildir), direct
-# delivery through knot's MX records, the
+# delivery through knot's MX records and through dnsfault's (answers in
+# zone order, an additional section cut short, a 2 KB TXT, a CNAME-loop MX
+# host), the
 # wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
 # Bcc, SIZE, PIPELINING; CHUNKING/BDAT, SMTPUTF8, DSN, and quoted-printable
 # for a server without 8BITMIME, with smtpfault -c, -u, -n and -7) as
@@ -13,8 +15,8 @@
 # the sendmail command lines of cron, git send-email and mutt, and a
 # 200 MB message in bounded memory.
 #
-# MSEND, PEERS and SMTPFAULT come from meson (defaults: the build tree;
-# smtpfault is compiled here when unset). MP_SANITIZE (meson's b_sanitize)
+# MSEND, PEERS, SMTPFAULT and DNSFAULT come from meson (defaults: the build
+# tree; smtpfault and dnsfault are compiled here when unset). MP_SANITIZE (meson's b_sanitize)
 # turns the memory assertion off under a sanitizer. Needs root (the peers).
 
 # printf formats hold the messages on purpose; run-style globals are set in
@@ -44,6 +46,11 @@ setup_file() {
 		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"
 	fi
 	export SMTPFAULT
+	: "${DNSFAULT:=$BATS_FILE_TMPDIR/dnsfault}"
+	if [ ! -x "$DNSFAULT" ]; then
+		cc -std=c17 -O2 -o "$DNSFAULT" "$BATS_TEST_DIRNAME/../fault/dnsfault.c"
+	fi
+	export DNSFAULT
 }
 
 teardown_file() {
@@ -748,6 +755,129 @@ smsend() {
 	assert_output --partial "hamburger.test: MTA-STS: no policy: "
 	assert_output --partial "mx.hamburger.test: TLS policy opportunistic"
 	assert_output --partial "1 delivered, 0 refused, 0 queued"
+}
+
+# ------------------------------------------------------------------ 2c. direct delivery on a scripted DNS server
+
+# dnsfault MODE: tests/fault/dnsfault.c in MODE on 127.0.0.1 (every
+# address it gives is loopback: 127.0.0.1 and ::1); sets DPORT and DLOG
+# (one line per query). Teardown stops it.
+dnsfault() {
+	local out=$BATS_TEST_TMPDIR/dnsfault-$1.out pid
+	DLOG=$BATS_TEST_TMPDIR/dnsfault-$1.log
+	: >"$out"
+	"$DNSFAULT" -P "$BATS_TEST_TMPDIR/dnsfault-$1.pid" "$1" >"$out" 2>"$DLOG" </dev/null 3>&- &
+	pid=$!
+	FPIDS+=("$pid")
+	# a hang guard only: it prints its port as soon as it listens
+	for _ in $(seq 3000); do
+		DPORT=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$out")
+		[ -n "$DPORT" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	fail "dnsfault $1 did not start: $(cat "$out" "$DLOG")"
+}
+
+# dnsmsend PORT ARGS: direct delivery, the DNS from dnsfault, the MX hosts on PORT
+dnsmsend() {
+	local port=$1
+	shift
+	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$DPORT" --timeout 5 "$@"
+}
+
+# the MX hosts msend connected to over IPv4, in order, one line each
+hosts_tried() {
+	sed -n 's/^msend: \(mx[0-9]*\)\.example\.test \[127\.0\.0\.1\] port [0-9]*: connecting$/\1/p' <<<"$output"
+}
+
+@test "dnsfault zone-order: the MX hosts are tried by preference, not in answer order (10,10,10,10,20,5): mx6 first, mx5 last, each once" {
+	fault greet421
+	dnsfault zone-order
+	plain_msg
+	run dnsmsend "$FPORT" -v --no-queue -f alice@crepes.test bob@example.test <"$MSG"
+	assert_failure 75
+	local order
+	order=$(hosts_tried | tr '\n' ' ')
+	[ "$(hosts_tried | head -n 1)" = mx6 ] || fail "not mx6 (preference 5) first: $order"
+	[ "$(hosts_tried | tail -n 1)" = mx5 ] || fail "not mx5 (preference 20) last: $order"
+	# those of preference 10 in between, in any order (shuffled), each once
+	[ "$(hosts_tried | sed -n '2,5p' | sort | tr '\n' ' ')" = "mx1 mx2 mx3 mx4 " ] || fail "order: $order"
+	[ "$(hosts_tried | wc -l)" = 6 ] || fail "order: $order"
+	[ "$(connections)" = 6 ] || fail "smtpfault saw $(connections) connections"
+	assert_output --partial "not sent, try later: mx5.example.test"
+}
+
+@test "dnsfault partial-additional: a host whose A alone came in the additional section is still asked for AAAA, and gets the message over IPv6" {
+	grep -qs '^0\{31\}1 .* lo$' /proc/net/if_inet6 || skip "no ::1 on lo"
+	# on [::1] only: 127.0.0.1 refuses, so only a host's AAAA leads there
+	fault accept -6
+	dnsfault partial-additional
+	plain_msg
+	run dnsmsend "$FPORT" -v -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	# mx1, the first of 17: its A (from the additional section) refuses, its AAAA takes it
+	assert_line "msend: mx1.example.test [127.0.0.1] port $FPORT: connecting"
+	assert_line "msend: mx1.example.test [::1] port $FPORT: connecting"
+	refute_output --partial "msend: mx2.example.test ["
+	grep -q 'query .* mx1\.example\.test\. AAAA ' "$DLOG" || fail "no AAAA query for mx1: $(cat "$DLOG")"
+	! grep -q 'query .* mx1\.example\.test\. A ' "$DLOG" || fail "mx1's A was asked again"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the message was not stored whole"
+}
+
+@test "dnsfault big-txt: a 2 KB _mta-sts TXT (truncated over UDP, asked again over TCP) is read whole: its id, last, fetches the policy" {
+	fault accept
+	dnsfault big-txt
+	sts_server testing mx1.example.test
+	plain_msg
+	run dnsmsend "$FPORT" -v --sts-addr "$STS" --ca-file "$CA" -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_output --partial "example.test: MTA-STS policy mode testing (fetched from mta-sts.example.test, id big2k)"
+	assert_output --partial "warning: mx1.example.test: MTA-STS testing policy of example.test: no STARTTLS; sent in clear"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	grep -q 'query .* _mta-sts\.example\.test\. TXT from .* over tcp$' "$DLOG" ||
+		fail "no TXT query over TCP: $(cat "$DLOG")"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the message was not stored whole"
+	[ -f "$XDG_CACHE_HOME/mailpipe/mta-sts/example.test" ] || fail "the policy was not cached"
+}
+
+@test "dnsfault cname-loop: an MX host whose name is a CNAME loop is skipped with the reason, the next host gets it; as the only MX it is a refusal naming the loop" {
+	fault accept
+	dnsfault cname-loop
+	plain_msg
+	run dnsmsend "$FPORT" -v -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_line "msend: mx1.example.test: skipped: no address: CNAME chain longer than 8 or a loop"
+	refute_output --partial "msend: mx1.example.test ["
+	assert_line "msend: mx2.example.test [127.0.0.1] port $FPORT: connecting"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the message was not stored whole"
+	# knot: loopmx.example.test's one MX host, loop.example.test, is a CNAME loop
+	run dmsend "$SMTP_PORT" -f alice@crepes.test someone@loopmx.example.test <"$MSG"
+	assert_failure 69
+	assert_output --partial "<someone@loopmx.example.test>: refused"
+	assert_output --partial "no MX host has an address (loop.example.test: CNAME chain longer than 8 or a loop)"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "dnsfault cname-loop: a queue flush skips the looping host too, and sends through the next" {
+	fault greet421
+	local busy=$FPORT
+	dnsfault cname-loop
+	plain_msg
+	run dnsmsend "$busy" -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	assert_output --partial "mx2.example.test"
+	[ "$(queue_count)" = 1 ]
+	fault accept
+	run "$MSEND" -v -q --now --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DPORT" --timeout 5
+	assert_success
+	assert_line "msend: mx1.example.test: skipped: no address: CNAME chain longer than 8 or a loop"
+	assert_line "msend: mx2.example.test [127.0.0.1] port $FPORT: connecting"
+	[ "$(queue_count)" = 0 ]
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the flush did not deliver the message whole"
 }
 
 # ------------------------------------------------------------------ 3. the wire form

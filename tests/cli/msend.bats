@@ -155,6 +155,56 @@ plain_msg() {
 		"$ID" "$ID" >"$MSG"
 }
 
+# auth_each RELAY MAILDIR REPLY: AUTH plain, login and cram-md5 through
+# RELAY (relay or erelay: bob's password) each deliver into MAILDIR, the
+# server answering REPLY; the password is never in the trace
+auth_each() {
+	local m rl=$1 md=$2 ok=$3
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
+	for m in plain login cram-md5; do
+		sed "s/^Subject: .*/Subject: $ID-$m/" "$MSG" >"$MSG.$m"
+		run "$rl" -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG.$m"
+		assert_success
+		assert_output --partial "C: AUTH ${m^^}"
+		assert_output --partial "$ok"
+		refute_output --partial "hungry"
+		refute_output --partial "$(printf '\0bob\0hungry' | base64)"
+		assert_output --partial "1 delivered, 0 refused, 0 queued"
+	done
+	for m in plain login cram-md5; do
+		wait_mail "$md" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
+	done
+}
+
+# smtps_send PORT BANNER: plain_msg for bob through implicit TLS on PORT,
+# AUTH as bob with MSEND_PASSWORD; the server greets with "220 BANNER"
+smtps_send() {
+	plain_msg
+	MSEND_PASSWORD=hungry run "$MSEND" -v --server "127.0.0.1:$1" --tls --ca-file "$CA" --user bob \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "S: 220 $2"
+	assert_output --partial "S: 235 "
+	assert_output --partial "1 delivered"
+}
+
+# utf8_send RELAY LOCAL MAILDIR STRIP: a message with a UTF-8 Subject for
+# LOCAL@bücher.test through RELAY: SMTPUTF8 on MAIL, the domain as an
+# A-label, LOCAL as it is; in MAILDIR byte for byte once STRIP took the
+# server's fields away (msend's Date and Message-ID come first)
+utf8_send() {
+	local f
+	printf 'From: bob@hamburger.test\nTo: %s@b\303\274cher.test\nSubject: %s gr\303\274\303\237e\n\nhallo\n' \
+		"$2" "$ID" >"$MSG"
+	run "$1" -v -f bob@hamburger.test "$2@bücher.test" <"$MSG"
+	assert_success
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
+	assert_output --partial "C: RCPT TO:<$2@xn--bcher-kva.test>"
+	f=$(wait_mail "$3" "Subject: $ID grüße") || fail "not in $3"
+	"$4" "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+}
+
 # ------------------------------------------------------------------ 1. relay to Postfix
 
 @test "relay: submission, STARTTLS verified with the test CA, AUTH auto: in Bob's Maildir byte for byte, Date and Message-ID added" {
@@ -181,19 +231,7 @@ plain_msg() {
 }
 
 @test "relay: AUTH plain, login and cram-md5 each authenticate and deliver" {
-	local m
-	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
-	for m in plain login cram-md5; do
-		sed "s/^Subject: .*/Subject: $ID-$m/" "$MSG" >"$MSG.$m"
-		run relay -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG.$m"
-		assert_success
-		assert_output --partial "C: AUTH ${m^^}"
-		assert_output --partial "S: 235 2.7.0 Authentication successful"
-		assert_output --partial "1 delivered, 0 refused, 0 queued"
-	done
-	for m in plain login cram-md5; do
-		wait_mail "$BOB_MAILDIR" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
-	done
+	auth_each relay "$BOB_MAILDIR" "S: 235 2.7.0 Authentication successful"
 }
 
 @test "relay: AUTH scram-sha-256 through Postfix to Dovecot: client-first, proofs both ways, delivered; a wrong password is 77" {
@@ -229,14 +267,7 @@ plain_msg() {
 }
 
 @test "relay: SMTPS with --tls (implicit TLS, RFC 8314) and MSEND_PASSWORD" {
-	plain_msg
-	MSEND_PASSWORD=hungry run "$MSEND" -v --server "127.0.0.1:$SMTPS_PORT" --tls --ca-file "$CA" --user bob \
-		-f bob@hamburger.test bob@hamburger.test <"$MSG"
-	assert_success
-	refute_output --partial "C: STARTTLS"
-	assert_output --partial "S: 220 mx1.example.test ESMTP"
-	assert_output --partial "S: 235 "
-	assert_output --partial "1 delivered"
+	smtps_send "$SMTPS_PORT" "mx1.example.test ESMTP"
 	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 }
 
@@ -441,21 +472,7 @@ strip_exim() {
 
 @test "exim: AUTH plain, login and cram-md5 each deliver; a wrong password is exit 77; no AUTH offered before STARTTLS" {
 	exim_up
-	local m
-	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
-	for m in plain login cram-md5; do
-		sed "s/^Subject: .*/Subject: $ID-$m/" "$MSG" >"$MSG.$m"
-		run erelay -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG.$m"
-		assert_success
-		assert_output --partial "C: AUTH ${m^^}"
-		assert_output --partial "S: 235 Authentication succeeded"
-		refute_output --partial "hungry"
-		refute_output --partial "$(printf '\0bob\0hungry' | base64)"
-		assert_output --partial "1 delivered, 0 refused, 0 queued"
-	done
-	for m in plain login cram-md5; do
-		wait_mail "$EXIM_BOB" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
-	done
+	auth_each erelay "$EXIM_BOB" "S: 235 Authentication succeeded"
 	run exim_log
 	assert_output --partial "A=plain:bob "
 	assert_output --partial "A=login:bob "
@@ -476,14 +493,7 @@ strip_exim() {
 
 @test "exim: implicit TLS (--tls, RFC 8314) on Exim's tls_on_connect port, with MSEND_PASSWORD" {
 	exim_up
-	plain_msg
-	MSEND_PASSWORD=hungry run "$MSEND" -v --server "127.0.0.1:$EXIM_SMTPS_PORT" --tls --ca-file "$CA" --user bob \
-		-f bob@hamburger.test bob@hamburger.test <"$MSG"
-	assert_success
-	refute_output --partial "C: STARTTLS"
-	assert_output --partial "S: 220 mx1.example.test ESMTP Exim "
-	assert_output --partial "S: 235 "
-	assert_output --partial "1 delivered"
+	smtps_send "$EXIM_SMTPS_PORT" "mx1.example.test ESMTP Exim "
 	local f
 	f=$(wait_mail "$EXIM_BOB" "Subject: $ID") || fail "not in Bob's Maildir at Exim"
 	strip_exim "$f" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
@@ -493,14 +503,7 @@ strip_exim() {
 
 @test "exim: SMTPUTF8: a UTF-8 local part goes as it is (the IDN domain as an A-label), SMTPUTF8 on MAIL; Exim takes it as utf8esmtpsa" {
 	exim_up
-	printf 'From: bob@hamburger.test\nTo: j\303\274rgen@b\303\274cher.test\nSubject: %s gr\303\274\303\237e\n\nhallo\n' "$ID" >"$MSG"
-	run erelay -v -f bob@hamburger.test 'jürgen@bücher.test' <"$MSG"
-	assert_success
-	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
-	assert_output --partial "C: RCPT TO:<jürgen@xn--bcher-kva.test>"
-	local f
-	f=$(wait_mail "$EXIM_MAIL/jürgen/Maildir" "Subject: $ID grüße") || fail "not in Jürgen's Maildir at Exim"
-	strip_exim "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	utf8_send erelay jürgen "$EXIM_MAIL/jürgen/Maildir" strip_exim
 	run exim_log
 	# the command as Exim read it (its log writes bytes over 127 in octal)
 	assert_line --regexp "mailpipe: MAIL MAIL FROM:<bob@hamburger\.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8$"
@@ -542,10 +545,8 @@ strip_exim() {
 	assert_output --regexp "C: BDAT [0-9]+ LAST"
 	refute_output --partial "C: DATA"
 	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	chunky_got "$EXIM_BOB" strip_exim
 	local f
-	f=$(wait_mail "$EXIM_BOB" "Subject: $ID") || fail "not in Bob's Maildir at Exim"
-	strip_exim "$f" >"$BATS_TEST_TMPDIR/got"
-	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "BDAT: the delivered message differs"
 	run exim_log
 	assert_line --regexp "mailpipe: DATA BDAT [0-9]+ LAST, [0-9]+ octets, from <alice@crepes\.test>$"
 	# K: received with CHUNKING
@@ -1092,14 +1093,7 @@ fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
 }
 
 @test "relay: Postfix offers SMTPUTF8: a UTF-8 Subject for bob@bücher.test arrives in Bob's Maildir" {
-	printf 'From: bob@hamburger.test\nTo: bob@bücher.test\nSubject: %s grüße\n\nhallo\n' "$ID" >"$MSG"
-	run relay -v -f bob@hamburger.test 'bob@bücher.test' <"$MSG"
-	assert_success
-	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
-	assert_output --partial "C: RCPT TO:<bob@xn--bcher-kva.test>"
-	local f
-	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID grüße") || fail "not in Bob's Maildir"
-	strip_postfix "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	utf8_send relay bob "$BOB_MAILDIR" strip_postfix
 }
 
 @test "wire: DSN offered: -N, -R, -V (and --notify, --ret, --envid) become NOTIFY= on each RCPT, RET= and ENVID= (xtext) on MAIL" {
@@ -1174,6 +1168,15 @@ fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
 	wait_mail "$BOB_MAILDIR" "Original-Envelope-Id: $ID" >/dev/null || fail "no delivery report with the ENVID"
 }
 
+# chunky_got MAILDIR STRIP: chunky_msg's message in MAILDIR as its wire
+# form says, once STRIP took the server's fields away; kept as got
+chunky_got() {
+	local f
+	f=$(wait_mail "$1" "Subject: $ID") || fail "not in $1"
+	"$2" "$f" >"$BATS_TEST_TMPDIR/got"
+	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "the delivered message differs"
+}
+
 # a message of about 200 KB with dots, bare CR and bare LF, and its wire
 # form without dot-stuffing (what BDAT sends)
 chunky_msg() {
@@ -1237,10 +1240,8 @@ chunky_msg() {
 	assert_success
 	assert_output --regexp "C: BDAT [0-9]+ LAST"
 	assert_output --partial "S: 250 2.0.0 Ok: "
+	chunky_got "$BOB_MAILDIR" strip_postfix
 	local f
-	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
-	strip_postfix "$f" >"$BATS_TEST_TMPDIR/got"
-	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "BDAT: the delivered message differs"
 	sed -i "s/^Subject: .*/Subject: $ID-data/" "$MSG"
 	run relay -v --no-chunking -f alice@crepes.test bob@hamburger.test <"$MSG"
 	assert_success

@@ -27,17 +27,18 @@
 #            only under TLS), CHUNKING, SMTPUTF8, DSN and PIPELINING offered; RCPT
 #            for later@ gets "452 4.2.2", for nobody@ "550 5.1.1"; bob@, alice@ and
 #            jürgen@ of example.test, hamburger.test and bücher.test go to the
-#            Maildirs DIR/exim/mail/USER/Maildir. The package conflicts with Postfix (both provide
-#            mail-transport-agent), so "install" only downloads it (into $EXIM_DEBS;
-#            its libraries are installed normally) and exim-start unpacks it with
-#            dpkg -x into DIR/exim/root. The binary looks up its compiled-in user
-#            Debian-exim before it reads any configuration: it runs in a private
-#            mount namespace where copies of /etc/passwd and /etc/group that add
-#            Debian-exim (uid $VMAIL_UID) are bind-mounted over the host's (which
-#            stay untouched). One process, "exim4 -bdf -C DIR/exim/exim.conf", its
-#            PID in DIR/pids/exim.pid; DIR/exim/log/mainlog logs each MAIL and RCPT
-#            command as received ("mailpipe: MAIL ..."), and BDAT use; "exim-stop
-#            DIR" (and "stop DIR") end it.
+#            Maildirs DIR/exim/mail/USER/Maildir. The package conflicts with
+#            Postfix (both provide mail-transport-agent), so "install" only
+#            downloads it (into $EXIM_DEBS; its libraries are installed normally)
+#            and exim-start unpacks it with dpkg -x into DIR/exim/root. The binary
+#            looks up its compiled-in user Debian-exim before it reads any
+#            configuration: it runs in a private mount namespace where copies of
+#            /etc/passwd and /etc/group that add Debian-exim (uid $VMAIL_UID) are
+#            bind-mounted over the host's (which stay untouched). One process,
+#            "exim4 -bdf -C DIR/exim/exim.conf", its PID in DIR/pids/exim.pid;
+#            DIR/exim/log/mainlog has each MAIL, RCPT and DATA or BDAT command as
+#            received ("mailpipe: MAIL ...") and a K on the "<=" line of a message
+#            received with BDAT; "exim-stop DIR" (and "stop DIR") end it.
 #
 # Usage (root only, except "install" which needs root for apt-get anyway):
 #   peers.sh install       install whatever Debian packages are missing
@@ -55,8 +56,9 @@
 # Sourcing the file (". peers.sh") only defines the functions.
 #
 # Safety: every listener is on 127.0.0.1 or ::1; Postfix sends anything not addressed to
-# a local test domain to its error transport and never looks up client PTRs, so no
-# packet ever leaves the loopback interface.
+# a local test domain to its error transport and never looks up client PTRs, and Exim
+# refuses such recipients at RCPT and looks up neither hosts nor ident, so no packet
+# ever leaves the loopback interface.
 #
 # Demo accounts: bob/hungry (bob@example.test, bob@xn--bcher-kva.test, bob@hamburger.test)
 # and alice/wonderland (alice@example.test, alice@crepes.test).

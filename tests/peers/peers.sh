@@ -1227,6 +1227,9 @@ exim_inner() {
     mount --bind "$D/exim/etc/group" /etc/group
     exec "$D/exim/root/usr/sbin/exim4" -bdf -C "$D/exim/exim.conf"
 }
+exim_starts() { # how often Exim's log says its daemon started
+    if [ -f "$D/exim/log/mainlog" ]; then grep -c 'daemon started: ' "$D/exim/log/mainlog" || true; else echo 0; fi
+}
 cmd_exim-start() {
     local X=$D/exim m u i n
     [ -s "$D/tls/server.crt" ] || die "exim-start needs a started DIR (its certificate)"
@@ -1253,7 +1256,7 @@ cmd_exim-start() {
     chown -R "$VMAIL_UID:$VMAIL_GID" "$X/spool" "$X/log" "$X/mail" "$X/tls"
     chmod -R go-rwx "$X/mail"
     write_exim
-    n=$(grep -c 'daemon started: ' "$X/log/mainlog" 2>/dev/null) || n=0
+    n=$(exim_starts)
     setsid unshare -m --propagation private bash -c \
         "set -e; . '${BASH_SOURCE[0]}'; D='$D'; exim_inner" \
         </dev/null >>"$X/exim.out" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
@@ -1262,7 +1265,7 @@ cmd_exim-start() {
     # TLS one is not probed (a connection closed before the handshake is an
     # error in its log)
     for ((i = 0; i < 500; i++)); do
-        [ "$(grep -c 'daemon started: ' "$X/log/mainlog" 2>/dev/null)" -gt "$n" ] && break
+        [ "$(exim_starts)" -gt "$n" ] && break
         sleep 0.02
     done
     wait_tcp 127.0.0.1 "$EXIM_SMTP_PORT" "exim"

@@ -767,6 +767,41 @@ assert_timed_out() {
     ! grep -q 'query .* mx1\.example\.test\. A ' "$FAULT_LOG" || fail "mx1's A was asked again"
 }
 
+@test "dnsfault big-txt: 2,048-byte MTA-STS and DMARC TXT records (TC over UDP, then TCP) are shown whole" {
+    fault_start big-txt
+    fault_mmx 5 --policy --sts-addr 127.0.0.1:1
+    # the policy cannot be fetched (nothing on port 1): a problem, exit 0
+    assert_success
+    local sts dmarc
+    sts=$(sed -n 's/^    MTA-STS   \(v=STSv1; .*\)$/\1/p' <<<"$output")
+    dmarc=$(sed -n 's/^    DMARC     \(v=DMARC1; .*\)$/\1/p' <<<"$output")
+    [ "${#sts}" = 2048 ] || fail "MTA-STS record of ${#sts} bytes: $output"
+    [ "${#dmarc}" = 2048 ] || fail "DMARC record of ${#dmarc} bytes: $output"
+    [[ $sts == *"; id=big2k" ]] || fail "the id at the end is lost: $sts"
+    [[ $dmarc == *"; x-end=yes" ]] || fail "the end of the DMARC record is lost: $dmarc"
+    # the record was read, so the policy was asked for
+    assert_output --partial 'MTA-STS   policy: cannot reach mta-sts.example.test'
+    grep -q 'query .* _mta-sts\.example\.test\. TXT from .* over tcp$' "$FAULT_LOG" ||
+        fail "no TXT query over TCP: $(cat "$FAULT_LOG")"
+}
+
+@test "dnsfault cname-loop: an MX host whose name is a CNAME loop is reported, the other one listed with its addresses" {
+    fault_start cname-loop
+    fault_mmx 5 --no-shuffle
+    assert_success
+    assert_line --index 0 'example.test: 2 MX, in the order a sender tries them'
+    assert_line --index 1 '  10   mx1.example.test  TTL 300'
+    assert_output --partial 'note: mx1.example.test is an alias (CNAME)'
+    assert_output --partial 'no address: CNAME chain longer than 8 or a loop'
+    assert_output --partial '  20   mx2.example.test  TTL 300'
+    assert_line '         127.0.0.1                               TTL 300'
+    # the JSON form carries the same
+    run --separate-stderr mmx --timeout 5 --retries 1 -@ 127.0.0.1 -p "$FAULT_PORT" -j example.test
+    assert_success
+    assert_equal "$(jq -r '.[0].mx[] | "\(.host) \(.cname) \(.error)"' <<<"$output")" \
+        "$(printf 'mx1.example.test true CNAME chain longer than 8 or a loop\nmx2.example.test false null')"
+}
+
 @test "dnsfault spoof-then-ok: the forged answer is ignored, exit 0" {
     fault_start spoof-then-ok
     fault_mmx 1 -v

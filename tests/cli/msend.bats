@@ -1,7 +1,12 @@
 #!/usr/bin/env bats
 # msend(1) against real servers and scripted faulty ones: relay to the
 # peers' Postfix (STARTTLS verified with the test CA, AUTH PLAIN, LOGIN,
-# CRAM-MD5, SCRAM-SHA-256, implicit TLS), direct delivery through knot's MX records, the
+# CRAM-MD5, SCRAM-SHA-256, implicit TLS) and to a second MTA, Exim (peers.sh
+# exim-start: STARTTLS, implicit TLS, AUTH, CHUNKING, SMTPUTF8, DSN, a 452
+# and a 550 per recipient, each checked in Exim's log and Maildir), direct
+# delivery through knot's MX records and through dnsfault's (answers in
+# zone order, an additional section cut short, a 2 KB TXT, a CNAME-loop MX
+# host), the
 # wire form of the message (CRLF, dot-stuffing, NUL and long lines, -t and
 # Bcc, SIZE, PIPELINING; CHUNKING/BDAT, SMTPUTF8, DSN, and quoted-printable
 # for a server without 8BITMIME, with smtpfault -c, -u, -n and -7) as
@@ -10,8 +15,8 @@
 # the sendmail command lines of cron, git send-email and mutt, and a
 # 200 MB message in bounded memory.
 #
-# MSEND, PEERS and SMTPFAULT come from meson (defaults: the build tree;
-# smtpfault is compiled here when unset). MP_SANITIZE (meson's b_sanitize)
+# MSEND, PEERS, SMTPFAULT and DNSFAULT come from meson (defaults: the build
+# tree; smtpfault and dnsfault are compiled here when unset). MP_SANITIZE (meson's b_sanitize)
 # turns the memory assertion off under a sanitizer. Needs root (the peers).
 
 # printf formats hold the messages on purpose; run-style globals are set in
@@ -41,6 +46,11 @@ setup_file() {
 		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"
 	fi
 	export SMTPFAULT
+	: "${DNSFAULT:=$BATS_FILE_TMPDIR/dnsfault}"
+	if [ ! -x "$DNSFAULT" ]; then
+		cc -std=c17 -O2 -o "$DNSFAULT" "$BATS_TEST_DIRNAME/../fault/dnsfault.c"
+	fi
+	export DNSFAULT
 }
 
 teardown_file() {
@@ -66,6 +76,9 @@ teardown() {
 	local p
 	for p in "${FPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	FPIDS=()
+	if [ -n "${EXIM_UP:-}" ]; then
+		bash "$PEERS" exim-stop "$PDIR" >/dev/null 2>&1 3>&- || true
+	fi
 }
 
 # ------------------------------------------------------------------ helpers
@@ -152,6 +165,56 @@ plain_msg() {
 		"$ID" "$ID" >"$MSG"
 }
 
+# auth_each RELAY MAILDIR REPLY: AUTH plain, login and cram-md5 through
+# RELAY (relay or erelay: bob's password) each deliver into MAILDIR, the
+# server answering REPLY; the password is never in the trace
+auth_each() {
+	local m rl=$1 md=$2 ok=$3
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
+	for m in plain login cram-md5; do
+		sed "s/^Subject: .*/Subject: $ID-$m/" "$MSG" >"$MSG.$m"
+		run "$rl" -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG.$m"
+		assert_success
+		assert_output --partial "C: AUTH ${m^^}"
+		assert_output --partial "$ok"
+		refute_output --partial "hungry"
+		refute_output --partial "$(printf '\0bob\0hungry' | base64)"
+		assert_output --partial "1 delivered, 0 refused, 0 queued"
+	done
+	for m in plain login cram-md5; do
+		wait_mail "$md" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
+	done
+}
+
+# smtps_send PORT BANNER: plain_msg for bob through implicit TLS on PORT,
+# AUTH as bob with MSEND_PASSWORD; the server greets with "220 BANNER"
+smtps_send() {
+	plain_msg
+	MSEND_PASSWORD=hungry run "$MSEND" -v --server "127.0.0.1:$1" --tls --ca-file "$CA" --user bob \
+		-f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	refute_output --partial "C: STARTTLS"
+	assert_output --partial "S: 220 $2"
+	assert_output --partial "S: 235 "
+	assert_output --partial "1 delivered"
+}
+
+# utf8_send RELAY LOCAL MAILDIR STRIP: a message with a UTF-8 Subject for
+# LOCAL@bücher.test through RELAY: SMTPUTF8 on MAIL, the domain as an
+# A-label, LOCAL as it is; in MAILDIR byte for byte once STRIP took the
+# server's fields away (msend's Date and Message-ID come first)
+utf8_send() {
+	local f
+	printf 'From: bob@hamburger.test\nTo: %s@b\303\274cher.test\nSubject: %s gr\303\274\303\237e\n\nhallo\n' \
+		"$2" "$ID" >"$MSG"
+	run "$1" -v -f bob@hamburger.test "$2@bücher.test" <"$MSG"
+	assert_success
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
+	assert_output --partial "C: RCPT TO:<$2@xn--bcher-kva.test>"
+	f=$(wait_mail "$3" "Subject: $ID grüße") || fail "not in $3"
+	"$4" "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+}
+
 # ------------------------------------------------------------------ 1. relay to Postfix
 
 @test "relay: submission, STARTTLS verified with the test CA, AUTH auto: in Bob's Maildir byte for byte, Date and Message-ID added" {
@@ -178,19 +241,7 @@ plain_msg() {
 }
 
 @test "relay: AUTH plain, login and cram-md5 each authenticate and deliver" {
-	local m
-	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nbody\n' "$ID" >"$MSG"
-	for m in plain login cram-md5; do
-		sed "s/^Subject: .*/Subject: $ID-$m/" "$MSG" >"$MSG.$m"
-		run relay -v --auth "$m" -f bob@hamburger.test bob@hamburger.test <"$MSG.$m"
-		assert_success
-		assert_output --partial "C: AUTH ${m^^}"
-		assert_output --partial "S: 235 2.7.0 Authentication successful"
-		assert_output --partial "1 delivered, 0 refused, 0 queued"
-	done
-	for m in plain login cram-md5; do
-		wait_mail "$BOB_MAILDIR" "Subject: $ID-$m" >/dev/null || fail "AUTH $m: not delivered"
-	done
+	auth_each relay "$BOB_MAILDIR" "S: 235 2.7.0 Authentication successful"
 }
 
 @test "relay: AUTH scram-sha-256 through Postfix to Dovecot: client-first, proofs both ways, delivered; a wrong password is 77" {
@@ -226,14 +277,7 @@ plain_msg() {
 }
 
 @test "relay: SMTPS with --tls (implicit TLS, RFC 8314) and MSEND_PASSWORD" {
-	plain_msg
-	MSEND_PASSWORD=hungry run "$MSEND" -v --server "127.0.0.1:$SMTPS_PORT" --tls --ca-file "$CA" --user bob \
-		-f bob@hamburger.test bob@hamburger.test <"$MSG"
-	assert_success
-	refute_output --partial "C: STARTTLS"
-	assert_output --partial "S: 220 mx1.example.test ESMTP"
-	assert_output --partial "S: 235 "
-	assert_output --partial "1 delivered"
+	smtps_send "$SMTPS_PORT" "mx1.example.test ESMTP"
 	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 }
 
@@ -372,6 +416,200 @@ EOF
 	wait_mail "$BOB_MAILDIR" "$ID" >/dev/null || fail "not in Bob's Maildir"
 }
 
+# ------------------------------------------------------------------ 1b. a second MTA: Exim
+
+# exim_up: Exim 4 from peers.sh exim-start (in the peers' directory, on
+# ports of this file), the same features as Postfix's relay tests above;
+# sets EXIM_SMTP_PORT, EXIM_SMTPS_PORT, EXIM_BOB (Bob's Maildir there),
+# EXIM_MAIL, EXIM_LOG and EXIM_LOG0 (its lines before this test). Teardown
+# stops it; so does peers.sh stop, which a killed run's watchdog calls.
+exim_up() {
+	local o=${MP_PORT_OFFSET:-0} t=$BATS_TEST_TMPDIR
+	export EXIM_SMTP_PORT=$((62625 - o)) EXIM_SMTPS_PORT=$((62665 - o))
+	EXIM_UP=1
+	bash "$PEERS" exim-start "$PDIR" >"$t/exim.env" 2>"$t/exim.err" 3>&- ||
+		fail "Exim did not start: $(cat "$t/exim.err")"
+	EXIM_MAIL=$(sed -n 's/^EXIM_MAIL=//p' "$t/exim.env")
+	EXIM_LOG=$(sed -n 's/^EXIM_LOG=//p' "$t/exim.env")
+	EXIM_BOB=$EXIM_MAIL/bob/Maildir
+	[ -d "$EXIM_BOB/new" ] && [ -f "$EXIM_LOG" ] || fail "exim-start: $(cat "$t/exim.env")"
+	EXIM_LOG0=$(wc -l <"$EXIM_LOG")
+}
+
+# Exim's log lines written since exim_up
+exim_log() { tail -n "+$((EXIM_LOG0 + 1))" "$EXIM_LOG"; }
+
+# relay to Exim: STARTTLS verified with the test CA, AUTH as bob
+erelay() {
+	"$MSEND" --server 127.0.0.1 --port "$EXIM_SMTP_PORT" --ca-file "$CA" --user bob \
+		--password-eval 'echo hungry' --timeout 10 "$@"
+}
+
+# a message delivered by Exim without the fields it adds at the top
+strip_exim() {
+	awk 'BEGIN { h = 1 }
+		h && /^$/ { h = 0 }
+		h && /^[^ \t]/ { skip = ($0 ~ /^(Return-path|Envelope-to|Received):/) }
+		h && skip { next }
+		{ print }' "$1"
+}
+
+@test "exim: STARTTLS verified with the test CA, AUTH auto (CRAM-MD5, the strongest offered): in Bob's Maildir byte for byte" {
+	exim_up
+	printf 'From: Bob <bob@hamburger.test>\nTo: bob@hamburger.test\nSubject: %s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nune cr\303\252pe, Bob?\n.a line with a leading dot\n..two dots\n.\n\nFrom the start of a line\ntrailing spaces   \n\ttab\n%s\nend\n' \
+		"$ID" "$(printf '%0900d' 7)" >"$MSG"
+	run erelay -v --no-chunking -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 220 mx1.example.test ESMTP Exim "
+	assert_output --partial "C: STARTTLS"
+	assert_output --partial "S: 220 TLS go ahead"
+	assert_output --partial "C: AUTH CRAM-MD5"
+	assert_output --partial "S: 235 Authentication succeeded"
+	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	local f
+	f=$(wait_mail "$EXIM_BOB" "Subject: $ID") || fail "not in Bob's Maildir at Exim"
+	strip_exim "$f" >"$BATS_TEST_TMPDIR/got"
+	run sed -n 1p "$BATS_TEST_TMPDIR/got"
+	assert_output --regexp '^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [-+][0-9]{4}$'
+	run sed -n 2p "$BATS_TEST_TMPDIR/got"
+	assert_output --regexp '^Message-ID: <[^<>@ ]+@hamburger\.test>$'
+	tail -n +3 "$BATS_TEST_TMPDIR/got" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	# Exim saw TLS and the authenticated user
+	run exim_log
+	assert_output --regexp "<= bob@hamburger\.test .* P=esmtpsa X=TLS1\.[23]:[^ ]+ CV=no A=cram:bob "
+}
+
+@test "exim: AUTH plain, login and cram-md5 each deliver; a wrong password is exit 77; no AUTH offered before STARTTLS" {
+	exim_up
+	auth_each erelay "$EXIM_BOB" "S: 235 Authentication succeeded"
+	run exim_log
+	assert_output --partial "A=plain:bob "
+	assert_output --partial "A=login:bob "
+	assert_output --partial "A=cram:bob "
+	run "$MSEND" --server 127.0.0.1 --port "$EXIM_SMTP_PORT" --ca-file "$CA" --user bob \
+		--password-eval 'echo wrong' -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_failure 77
+	assert_output --partial "AUTH CRAM-MD5 refused: 535"
+	[ "$(queue_count)" = 0 ]
+	# in clear, Exim offers no AUTH: msend sends no password and says so
+	run "$MSEND" -v --no-tls --auth-plaintext --server 127.0.0.1 --port "$EXIM_SMTP_PORT" --user bob \
+		--password-eval 'echo hungry' --no-queue -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_output --partial "S: 250-STARTTLS"
+	assert_output --partial "the server offers no AUTH"
+	refute_output --partial "C: AUTH"
+	refute_output --partial "C: MAIL FROM"
+}
+
+@test "exim: implicit TLS (--tls, RFC 8314) on Exim's tls_on_connect port, with MSEND_PASSWORD" {
+	exim_up
+	smtps_send "$EXIM_SMTPS_PORT" "mx1.example.test ESMTP Exim "
+	local f
+	f=$(wait_mail "$EXIM_BOB" "Subject: $ID") || fail "not in Bob's Maildir at Exim"
+	strip_exim "$f" | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	run exim_log
+	assert_output --regexp "<= bob@hamburger\.test .* P=esmtpsa X=TLS1\.[23]:"
+}
+
+@test "exim: SMTPUTF8: a UTF-8 local part goes as it is (the IDN domain as an A-label), SMTPUTF8 on MAIL; Exim takes it as utf8esmtpsa" {
+	exim_up
+	utf8_send erelay jürgen "$EXIM_MAIL/jürgen/Maildir" strip_exim
+	run exim_log
+	# the command as Exim read it (its log writes bytes over 127 in octal)
+	assert_line --regexp "mailpipe: MAIL MAIL FROM:<bob@hamburger\.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8$"
+	assert_output --partial 'mailpipe: RCPT RCPT TO:<j\303\274rgen@xn--bcher-kva.test>'
+	assert_line --regexp "<= bob@hamburger\.test .* P=utf8esmtpsa .* for jürgen@xn--bcher-kva\.test$"
+}
+
+@test "exim: DSN: NOTIFY=, RET= and ENVID= as Exim received them; -N success gets Bob Exim's delivery report naming the ENVID" {
+	exim_up
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ndsn\n' "$ID" >"$MSG"
+	run erelay -v -N success,failure -R hdrs --envid "$ID" -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-DSN"
+	wait_mail "$EXIM_BOB" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir at Exim"
+	local f
+	f=$(wait_mail "$EXIM_BOB" "Original-Envelope-ID: $ID") || fail "no delivery report with the ENVID"
+	grep -q '^Action: delivered' "$f" || fail "the report: $(cat "$f")"
+	grep -q '^Final-Recipient: rfc822;bob@hamburger.test' "$f" || fail "the report: $(cat "$f")"
+	run exim_log
+	assert_line --regexp "mailpipe: MAIL MAIL FROM:<bob@hamburger\.test> SIZE=[0-9]+ RET=HDRS ENVID=$ID$"
+	assert_line --regexp "mailpipe: RCPT RCPT TO:<bob@hamburger\.test> NOTIFY=SUCCESS,FAILURE$"
+	# never asked: no parameters at all
+	sed -i "s/^Subject: .*/Subject: $ID-none/" "$MSG"
+	EXIM_LOG0=$(wc -l <"$EXIM_LOG")
+	run erelay -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	run exim_log
+	assert_line --regexp "mailpipe: MAIL MAIL FROM:<bob@hamburger\.test> SIZE=[0-9]+$"
+	assert_line --regexp "mailpipe: RCPT RCPT TO:<bob@hamburger\.test>$"
+}
+
+@test "exim: CHUNKING: BDAT in 64 KiB chunks (Exim logs K), --no-chunking's DATA (no K): both in Bob's Maildir byte for byte" {
+	exim_up
+	chunky_msg
+	run erelay -v -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "S: 250-CHUNKING"
+	assert_output --partial "C: BDAT 65536"
+	assert_output --regexp "C: BDAT [0-9]+ LAST"
+	refute_output --partial "C: DATA"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	chunky_got "$EXIM_BOB" strip_exim
+	local f
+	run exim_log
+	assert_line --regexp "mailpipe: DATA BDAT [0-9]+ LAST, [0-9]+ octets, from <alice@crepes\.test>$"
+	# K: received with CHUNKING
+	assert_output --regexp "<= alice@crepes\.test .* K S=[0-9]+ id=$ID@crepes\.test "
+	sed -i "s/^Subject: .*/Subject: $ID-data/; s/^Message-ID: <$ID@/Message-ID: <$ID-data@/" "$MSG"
+	EXIM_LOG0=$(wc -l <"$EXIM_LOG")
+	run erelay -v --no-chunking -f alice@crepes.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: DATA"
+	refute_output --partial "C: BDAT"
+	f=$(wait_mail "$EXIM_BOB" "Subject: $ID-data") || fail "not in Bob's Maildir at Exim"
+	strip_exim "$f" | sed "s/^Subject: $ID-data/Subject: $ID/; s/^Message-ID: <$ID-data@/Message-ID: <$ID@/" |
+		cmp - "$BATS_TEST_TMPDIR/got" || fail "DATA: the delivered message differs"
+	run exim_log
+	assert_line --regexp "mailpipe: DATA DATA, [0-9]+ octets, from <alice@crepes\.test>$"
+	assert_output --regexp "<= alice@crepes\.test .* A=cram:bob S=[0-9]+ id=$ID-data@crepes\.test "
+}
+
+@test "exim: per recipient, 452 queues that one (75 with --no-queue) and 550 5.1.1 is refused (exit 67); the others get it once" {
+	exim_up
+	plain_msg
+	run erelay -v -f bob@hamburger.test bob@hamburger.test later@hamburger.test nobody@hamburger.test <"$MSG"
+	assert_failure 67
+	assert_output --partial "S: 452 4.2.2 mailbox full"
+	assert_output --partial "S: 550 5.1.1 no such user"
+	assert_output --partial "<nobody@hamburger.test>: refused: 550 5.1.1 no such user"
+	assert_output --partial "for 1 recipient (msend -q sends it): 4.2.2 mailbox full"
+	assert_output --partial "1 delivered, 1 refused, 1 queued"
+	wait_mail "$EXIM_BOB" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir at Exim"
+	[ "$(queue_count)" = 1 ]
+	run "$MSEND" -bp
+	assert_output --partial "later@hamburger.test"
+	refute_output --partial "nobody@hamburger.test"
+	assert_output --partial "last error: 4.2.2 mailbox full"
+	# the queue's retry meets the same 452: still waiting, Bob gets no second copy
+	MSEND_PASSWORD=hungry run "$MSEND" -q --now --ca-file "$CA"
+	assert_success
+	[ "$(queue_count)" = 1 ]
+	[ "$(count_mail "$EXIM_BOB" "Subject: $ID")" = 1 ] || fail "Bob got it twice"
+	# a 4xx alone: exit 0 with the message queued, 75 and nothing queued with --no-queue
+	rm -rf "$MSEND_QUEUE"
+	run erelay -f bob@hamburger.test later@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	run erelay --no-queue -f bob@hamburger.test later@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "4.2.2 mailbox full"
+	[ "$(queue_count)" = 1 ]
+	run exim_log
+	assert_output --partial "temporarily rejected RCPT <later@hamburger.test>: 452 4.2.2 mailbox full"
+	assert_output --partial "rejected RCPT <nobody@hamburger.test>: 550 5.1.1 no such user"
+}
+
 # ------------------------------------------------------------------ 2. direct delivery
 
 @test "direct: bob@hamburger.test through knot's MX, opportunistic STARTTLS, into Bob's Maildir" {
@@ -482,7 +720,7 @@ smsend() {
 	assert_success
 	assert_output --partial "hamburger.test: MTA-STS policy mode enforce (fetched from mta-sts.hamburger.test, id 1)"
 	assert_output --partial "MTA-STS: the policy of hamburger.test (mode enforce) does not list this MX host"
-	assert_output --partial "0 delivered, 0 refused, 1 queued"
+	assert_output --partial "queued as"
 	refute_output --partial "C: MAIL FROM"
 	[ "$(queue_count)" = 1 ]
 }
@@ -528,6 +766,129 @@ smsend() {
 	assert_output --partial "hamburger.test: MTA-STS: no policy: "
 	assert_output --partial "mx.hamburger.test: TLS policy opportunistic"
 	assert_output --partial "1 delivered, 0 refused, 0 queued"
+}
+
+# ------------------------------------------------------------------ 2c. direct delivery on a scripted DNS server
+
+# dnsfault MODE: tests/fault/dnsfault.c in MODE on 127.0.0.1 (every
+# address it gives is loopback: 127.0.0.1 and ::1); sets DPORT and DLOG
+# (one line per query). Teardown stops it.
+dnsfault() {
+	local out=$BATS_TEST_TMPDIR/dnsfault-$1.out pid
+	DLOG=$BATS_TEST_TMPDIR/dnsfault-$1.log
+	: >"$out"
+	"$DNSFAULT" -P "$BATS_TEST_TMPDIR/dnsfault-$1.pid" "$1" >"$out" 2>"$DLOG" </dev/null 3>&- &
+	pid=$!
+	FPIDS+=("$pid")
+	# a hang guard only: it prints its port as soon as it listens
+	for _ in $(seq 3000); do
+		DPORT=$(sed -n 's/^PORT=\([0-9][0-9]*\)$/\1/p' "$out")
+		[ -n "$DPORT" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	fail "dnsfault $1 did not start: $(cat "$out" "$DLOG")"
+}
+
+# dnsmsend PORT ARGS: direct delivery, the DNS from dnsfault, the MX hosts on PORT
+dnsmsend() {
+	local port=$1
+	shift
+	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$DPORT" --timeout 5 "$@"
+}
+
+# the MX hosts msend connected to over IPv4, in order, one line each
+hosts_tried() {
+	sed -n 's/^msend: \(mx[0-9]*\)\.example\.test \[127\.0\.0\.1\] port [0-9]*: connecting$/\1/p' <<<"$output"
+}
+
+@test "dnsfault zone-order: the MX hosts are tried by preference, not in answer order (10,10,10,10,20,5): mx6 first, mx5 last, each once" {
+	fault greet421
+	dnsfault zone-order
+	plain_msg
+	run dnsmsend "$FPORT" -v --no-queue -f alice@crepes.test bob@example.test <"$MSG"
+	assert_failure 75
+	local order
+	order=$(hosts_tried | tr '\n' ' ')
+	[ "$(hosts_tried | head -n 1)" = mx6 ] || fail "not mx6 (preference 5) first: $order"
+	[ "$(hosts_tried | tail -n 1)" = mx5 ] || fail "not mx5 (preference 20) last: $order"
+	# those of preference 10 in between, in any order (shuffled), each once
+	[ "$(hosts_tried | sed -n '2,5p' | sort | tr '\n' ' ')" = "mx1 mx2 mx3 mx4 " ] || fail "order: $order"
+	[ "$(hosts_tried | wc -l)" = 6 ] || fail "order: $order"
+	[ "$(connections)" = 6 ] || fail "smtpfault saw $(connections) connections"
+	assert_output --partial "not sent, try later: mx5.example.test"
+}
+
+@test "dnsfault partial-additional: a host whose A alone came in the additional section is still asked for AAAA, and gets the message over IPv6" {
+	grep -qs '^0\{31\}1 .* lo$' /proc/net/if_inet6 || skip "no ::1 on lo"
+	# on [::1] only: 127.0.0.1 refuses, so only a host's AAAA leads there
+	fault accept -6
+	dnsfault partial-additional
+	plain_msg
+	run dnsmsend "$FPORT" -v -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	# mx1, the first of 17: its A (from the additional section) refuses, its AAAA takes it
+	assert_line "msend: mx1.example.test [127.0.0.1] port $FPORT: connecting"
+	assert_line "msend: mx1.example.test [::1] port $FPORT: connecting"
+	refute_output --partial "msend: mx2.example.test ["
+	grep -q 'query .* mx1\.example\.test\. AAAA ' "$DLOG" || fail "no AAAA query for mx1: $(cat "$DLOG")"
+	! grep -q 'query .* mx1\.example\.test\. A ' "$DLOG" || fail "mx1's A was asked again"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the message was not stored whole"
+}
+
+@test "dnsfault big-txt: a 2 KB _mta-sts TXT (truncated over UDP, asked again over TCP) is read whole: its id, last, fetches the policy" {
+	fault accept
+	dnsfault big-txt
+	sts_server testing mx1.example.test
+	plain_msg
+	run dnsmsend "$FPORT" -v --sts-addr "$STS" --ca-file "$CA" -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_output --partial "example.test: MTA-STS policy mode testing (fetched from mta-sts.example.test, id big2k)"
+	assert_output --partial "warning: mx1.example.test: MTA-STS testing policy of example.test: no STARTTLS; sent in clear"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	grep -q 'query .* _mta-sts\.example\.test\. TXT from .* over tcp$' "$DLOG" ||
+		fail "no TXT query over TCP: $(cat "$DLOG")"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the message was not stored whole"
+	[ -f "$XDG_CACHE_HOME/mailpipe/mta-sts/example.test" ] || fail "the policy was not cached"
+}
+
+@test "dnsfault cname-loop: an MX host whose name is a CNAME loop is skipped with the reason, the next host gets it; as the only MX it is a refusal naming the loop" {
+	fault accept
+	dnsfault cname-loop
+	plain_msg
+	run dnsmsend "$FPORT" -v -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_line "msend: mx1.example.test: skipped: no address: CNAME chain longer than 8 or a loop"
+	refute_output --partial "msend: mx1.example.test ["
+	assert_line "msend: mx2.example.test [127.0.0.1] port $FPORT: connecting"
+	assert_output --partial "1 delivered, 0 refused, 0 queued"
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the message was not stored whole"
+	# knot: loopmx.example.test's one MX host, loop.example.test, is a CNAME loop
+	run dmsend "$SMTP_PORT" -f alice@crepes.test someone@loopmx.example.test <"$MSG"
+	assert_failure 69
+	assert_output --partial "<someone@loopmx.example.test>: refused"
+	assert_output --partial "no MX host has an address (loop.example.test: CNAME chain longer than 8 or a loop)"
+	[ "$(queue_count)" = 0 ]
+}
+
+@test "dnsfault cname-loop: a queue flush skips the looping host too, and sends through the next" {
+	fault greet421
+	local busy=$FPORT
+	dnsfault cname-loop
+	plain_msg
+	run dnsmsend "$busy" -f alice@crepes.test bob@example.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	assert_output --partial "mx2.example.test"
+	[ "$(queue_count)" = 1 ]
+	fault accept
+	run "$MSEND" -v -q --now --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DPORT" --timeout 5
+	assert_success
+	assert_line "msend: mx1.example.test: skipped: no address: CNAME chain longer than 8 or a loop"
+	assert_line "msend: mx2.example.test [127.0.0.1] port $FPORT: connecting"
+	[ "$(queue_count)" = 0 ]
+	wire_of "$MSG" | cmp - "$FSTORE/1.eml" || fail "the flush did not deliver the message whole"
 }
 
 # ------------------------------------------------------------------ 3. the wire form
@@ -742,14 +1103,7 @@ fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
 }
 
 @test "relay: Postfix offers SMTPUTF8: a UTF-8 Subject for bob@bücher.test arrives in Bob's Maildir" {
-	printf 'From: bob@hamburger.test\nTo: bob@bücher.test\nSubject: %s grüße\n\nhallo\n' "$ID" >"$MSG"
-	run relay -v -f bob@hamburger.test 'bob@bücher.test' <"$MSG"
-	assert_success
-	assert_output --regexp "C: MAIL FROM:<bob@hamburger.test> SIZE=[0-9]+ BODY=8BITMIME SMTPUTF8"
-	assert_output --partial "C: RCPT TO:<bob@xn--bcher-kva.test>"
-	local f
-	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID grüße") || fail "not in Bob's Maildir"
-	strip_postfix "$f" | tail -n +3 | cmp - "$MSG" || fail "the delivered message differs from the one sent"
+	utf8_send relay bob "$BOB_MAILDIR" strip_postfix
 }
 
 @test "wire: DSN offered: -N, -R, -V (and --notify, --ret, --envid) become NOTIFY= on each RCPT, RET= and ENVID= (xtext) on MAIL" {
@@ -824,6 +1178,15 @@ fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
 	wait_mail "$BOB_MAILDIR" "Original-Envelope-Id: $ID" >/dev/null || fail "no delivery report with the ENVID"
 }
 
+# chunky_got MAILDIR STRIP: chunky_msg's message in MAILDIR as its wire
+# form says, once STRIP took the server's fields away; kept as got
+chunky_got() {
+	local f
+	f=$(wait_mail "$1" "Subject: $ID") || fail "not in $1"
+	"$2" "$f" >"$BATS_TEST_TMPDIR/got"
+	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "the delivered message differs"
+}
+
 # a message of about 200 KB with dots, bare CR and bare LF, and its wire
 # form without dot-stuffing (what BDAT sends)
 chunky_msg() {
@@ -887,10 +1250,8 @@ chunky_msg() {
 	assert_success
 	assert_output --regexp "C: BDAT [0-9]+ LAST"
 	assert_output --partial "S: 250 2.0.0 Ok: "
+	chunky_got "$BOB_MAILDIR" strip_postfix
 	local f
-	f=$(wait_mail "$BOB_MAILDIR" "Subject: $ID") || fail "not in Bob's Maildir"
-	strip_postfix "$f" >"$BATS_TEST_TMPDIR/got"
-	perl -pe 's/\r\n/\n/' "$BATS_TEST_TMPDIR/want" | cmp - "$BATS_TEST_TMPDIR/got" || fail "BDAT: the delivered message differs"
 	sed -i "s/^Subject: .*/Subject: $ID-data/" "$MSG"
 	run relay -v --no-chunking -f alice@crepes.test bob@hamburger.test <"$MSG"
 	assert_success

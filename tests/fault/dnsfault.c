@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -33,6 +34,8 @@ enum mode {
 	M_CNAME8,
 	M_CNAME9,
 	M_PARTIALADD,
+	M_BIGTXT,
+	M_CNAMELOOP,
 	M_TC,
 	M_LOOP,
 	M_FWDPTR,
@@ -45,13 +48,11 @@ enum mode {
 	M_NMODES
 };
 static const char *const mode_names[] = {
-    "ok",           "wrong-id",      "wrong-question",
-    "wrong-source", "spoof-then-ok", "slow",
-    "servfail",     "nxdomain",      "zone-order",
-    "cname-8",      "cname-9",       "partial-additional",
-    "tc",           "loop",          "forward-ptr",
-    "truncated",    "short",         "silence",
-    "many-labels",  "badlabel",      "count-lie"};
+    "ok",          "wrong-id",           "wrong-question", "wrong-source", "spoof-then-ok",
+    "slow",        "servfail",           "nxdomain",       "zone-order",   "cname-8",
+    "cname-9",     "partial-additional", "big-txt",        "cname-loop",   "tc",
+    "loop",        "forward-ptr",        "truncated",      "short",        "silence",
+    "many-labels", "badlabel",           "count-lie"};
 /* every mode has its name */
 _Static_assert(sizeof mode_names / sizeof *mode_names == M_NMODES, "mode_names");
 
@@ -61,8 +62,10 @@ _Static_assert(sizeof mode_names / sizeof *mode_names == M_NMODES, "mode_names")
 #define MAXPENDING 32
 #define TTL        300
 #define T_A        1
+#define T_CNAME    5
 #define T_SOA      6
 #define T_MX       15
+#define T_TXT      16
 #define T_AAAA     28
 #define T_OPT      41
 
@@ -230,11 +233,12 @@ static void cname_chain(struct wbuf *w, const struct query *q, unsigned steps)
 	}
 	for (unsigned i = 0; i <= steps; i++) {
 		if (i == 0) {
-			m = rr_begin(w, 5);
+			m = rr_begin(w, T_CNAME);
 		} else {
 			snprintf(pfx, sizeof pfx, "c%u", i);
 			put_name(w, pfx, q->qname, q->qnamelen);
-			put16(w, i == steps ? T_MX : 5), put16(w, 1), put32(w, TTL), put16(w, 0);
+			put16(w, i == steps ? T_MX : T_CNAME), put16(w, 1), put32(w, TTL),
+			    put16(w, 0);
 			m = w->len;
 		}
 		if (i == steps) {
@@ -275,13 +279,85 @@ static void partial_additional(struct wbuf *w, const struct query *q)
 }
 
 /* the zone is the question name minus its first label */
-static void soa(struct wbuf *w, const struct query *q)
+static const unsigned char *zone_of(const struct query *q, size_t *zlen)
 {
 	const unsigned char *zone = q->qname;
-	size_t zlen = q->qnamelen, m;
 
+	*zlen = q->qnamelen;
 	if (zone[0])
-		zlen -= 1u + zone[0], zone += 1u + zone[0];
+		*zlen -= 1u + zone[0], zone += 1u + zone[0];
+	return zone;
+}
+
+/* is the question name's first label s? */
+static int first_label_is(const struct query *q, const char *s)
+{
+	size_t n = strlen(s);
+
+	return q->qname[0] == n && strncasecmp((const char *)q->qname + 1, s, n) == 0;
+}
+
+/* 2,048 octets of TXT in character-strings of 255 at most: for
+ * _mta-sts.<zone> an STSv1 record whose id comes last, for _dmarc.<zone>
+ * a DMARC record; other names have none (NODATA); the rest is "ok" */
+static void big_txt(struct wbuf *w, const struct query *q)
+{
+	static char txt[2049];
+	const char *head, *tail;
+	size_t len, m, hl, tl;
+
+	if (q->qtype != T_TXT) {
+		answers(w, q, 2, 0);
+		return;
+	}
+	if (first_label_is(q, "_mta-sts"))
+		head = "v=STSv1; x-pad=", tail = "; id=big2k";
+	else if (first_label_is(q, "_dmarc"))
+		head = "v=DMARC1; p=none; x-pad=", tail = "; x-end=yes";
+	else
+		return;
+	hl = strlen(head), tl = strlen(tail), len = sizeof txt - 1;
+	memcpy(txt, head, hl);
+	for (size_t i = hl; i < len - tl; i++)
+		txt[i] = (char)('a' + i % 26);
+	memcpy(txt + len - tl, tail, tl);
+	m = rr_begin(w, T_TXT);
+	for (size_t off = 0; off < len; off += 255) {
+		size_t n = len - off < 255 ? len - off : 255;
+		put8(w, (unsigned)n), put(w, txt + off, n);
+	}
+	rr_end(w, m), set16(w, 6, 1);
+}
+
+/* MX 10 mx1.<qname>, 20 mx2.<qname>; mx1.<zone> CNAME loop.<zone> and
+ * loop.<zone> CNAME mx1.<zone>, both in each answer for either name;
+ * everything else as in "ok" */
+static void cname_loop(struct wbuf *w, const struct query *q)
+{
+	const unsigned char *zone;
+	const char *other;
+	size_t zlen, m;
+
+	if (q->qtype == T_MX || !(first_label_is(q, "mx1") || first_label_is(q, "loop"))) {
+		answers(w, q, 2, 0);
+		return;
+	}
+	zone = zone_of(q, &zlen);
+	other = first_label_is(q, "mx1") ? "loop" : "mx1";
+	m = rr_begin(w, T_CNAME);
+	put_name(w, other, zone, zlen), rr_end(w, m);
+	put_name(w, other, zone, zlen), put16(w, T_CNAME), put16(w, 1), put32(w, TTL), put16(w, 0);
+	m = w->len;
+	put(w, q->qname, q->qnamelen), rr_end(w, m);
+	set16(w, 6, 2);
+}
+
+/* the SOA of the zone, for an NXDOMAIN answer's authority section */
+static void soa(struct wbuf *w, const struct query *q)
+{
+	size_t zlen, m;
+	const unsigned char *zone = zone_of(q, &zlen);
+
 	put(w, zone, zlen), put16(w, T_SOA), put16(w, 1), put32(w, TTL), put16(w, 0);
 	m = w->len;
 	put_name(w, "ns", zone, zlen), put_name(w, "hostmaster", zone, zlen);
@@ -359,6 +435,8 @@ static void build(struct wbuf *w, const struct query *q0, int tcp)
 	case M_CNAME8: cname_chain(w, &q, 8); break;
 	case M_CNAME9: cname_chain(w, &q, 9); break;
 	case M_PARTIALADD: partial_additional(w, &q); break;
+	case M_BIGTXT: big_txt(w, &q); break;
+	case M_CNAMELOOP: cname_loop(w, &q); break;
 	default: answers(w, &q, 2, 0); break;
 	}
 	put_opt(w, &q);
@@ -490,6 +568,7 @@ static void respond(const struct peer *pe, const unsigned char *p, size_t n)
 	     : q.qtype == T_AAAA ? "AAAA"
 	     : q.qtype == T_MX   ? "MX"
 	     : q.qtype == T_SOA  ? "SOA"
+	     : q.qtype == T_TXT  ? "TXT"
 	     : q.qtype == 255    ? "ANY"
 	                         : tb;
 	fprintf(stderr, "dnsfault: %s: query %u %s %s from %s over %s\n", mode_names[mode], q.id,

@@ -1,5 +1,5 @@
 /* smtpfault: a scripted misbehaving SMTP server for mmx/msend tests, on
- * 127.0.0.1 only. It speaks just enough SMTP to reach the misbehaviour:
+ * 127.0.0.1 only (or [::1], -6). It speaks just enough SMTP to reach the misbehaviour:
  *   inject      answers STARTTLS with "220" and, in the same write, a
  *               second line ("250 injected"): a client must refuse TLS
  *   tarpit      waits 2 s before the banner
@@ -41,8 +41,11 @@
  * without another reply, and every later connection gets "421 too busy";
  * -X K: each connection is closed after its K-th accepted message (a
  * client must connect again for the rest).
+ * -6 listens on [::1] instead, and holds 127.0.0.1 on the same port
+ * without listening, so that a connection there is refused (a client must
+ * find the host's IPv6 address).
  * Every mode logs one line per connection to stderr.
- * usage: smtpfault [-7cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] MODE
+ * usage: smtpfault [-67cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] MODE
  * (prints PORT=n) */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -623,16 +626,47 @@ static void die_with_parent(void)
 		_exit(1);
 }
 
+/* -6: a listener on [::1] and, on the same port, a socket bound to
+ * 127.0.0.1 that does not listen; the port, or -1 */
+static int listen_v6(int port, int *lfd, int *hold)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
+		socklen_t sl = sizeof s4;
+		int one = 1;
+
+		s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*hold = socket(AF_INET, SOCK_STREAM, 0);
+		*lfd = socket(AF_INET6, SOCK_STREAM, 0);
+		setsockopt(*lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		if (*hold >= 0 && *lfd >= 0 &&
+		    bind(*hold, (struct sockaddr *)&s4, sizeof s4) == 0 &&
+		    getsockname(*hold, (struct sockaddr *)&s4, &sl) == 0) {
+			s6.sin6_port = s4.sin_port;
+			if (bind(*lfd, (struct sockaddr *)&s6, sizeof s6) == 0 &&
+			    listen(*lfd, 16) == 0)
+				return ntohs(s4.sin_port);
+		}
+		close(*hold), close(*lfd);
+		if (port) /* asked for: no other to try */
+			break;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = {0};
 	socklen_t sl = sizeof sa;
 	const char *pidfile = NULL, *mode;
-	int port = 0, c, lfd, one = 1;
+	int port = 0, c, lfd, one = 1, v6 = 0, hold = -1;
 
 	die_with_parent();
-	while ((c = getopt(argc, argv, "7cenup:P:d:s:x:X:")) != -1) {
-		if (c == '7')
+	while ((c = getopt(argc, argv, "67cenup:P:d:s:x:X:")) != -1) {
+		if (c == '6')
+			v6 = 1;
+		else if (c == '7')
 			no8bit = 1;
 		else if (c == 'c')
 			chunking = 1;
@@ -659,22 +693,30 @@ int main(int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr,
-		        "usage: smtpfault [-7cenu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
+		        "usage: smtpfault [-67cenu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
 		        "[-x K] [-X K] MODE\n");
 		return 64;
 	}
 	mode = argv[optind];
 	signal(SIGPIPE, SIG_IGN);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 16) < 0) {
-		perror("smtpfault: bind");
-		return 71;
+	if (v6) {
+		if ((port = listen_v6(port, &lfd, &hold)) < 0) {
+			perror("smtpfault: bind [::1]");
+			return 71;
+		}
+		sa.sin_port = htons((uint16_t)port);
+	} else {
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t)port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 16) < 0) {
+			perror("smtpfault: bind");
+			return 71;
+		}
+		getsockname(lfd, (struct sockaddr *)&sa, &sl);
 	}
-	getsockname(lfd, (struct sockaddr *)&sa, &sl);
 	/* the pid file first: whoever sees PORT= may read it at once */
 	if (pidfile) {
 		FILE *f = fopen(pidfile, "w");

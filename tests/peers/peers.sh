@@ -21,6 +21,24 @@
 #            own here: socat (OPENSSL-LISTEN on 127.0.0.1, the peers' certificate)
 #            runs imaplogin+imapd or courierpop3login+courierpop3d per connection,
 #            inetd-style. PIDs in DIR/pids/courier*.pid; "courier-stop DIR" ends them.
+# and, also on its own ("exim-start DIR", after "start DIR"), a second MTA for msend:
+#   exim     Exim 4 (exim4-daemon-light): SMTP with STARTTLS on $EXIM_SMTP_PORT,
+#            implicit TLS on $EXIM_SMTPS_PORT, AUTH PLAIN/LOGIN/CRAM-MD5 (bob/hungry,
+#            only under TLS), CHUNKING, SMTPUTF8, DSN and PIPELINING offered; RCPT
+#            for later@ gets "452 4.2.2", for nobody@ "550 5.1.1"; bob@, alice@ and
+#            jürgen@ of example.test, hamburger.test and bücher.test go to the
+#            Maildirs DIR/exim/mail/USER/Maildir. The package conflicts with
+#            Postfix (both provide mail-transport-agent), so "install" only
+#            downloads it (into $EXIM_DEBS; its libraries are installed normally)
+#            and exim-start unpacks it with dpkg -x into DIR/exim/root. The binary
+#            looks up its compiled-in user Debian-exim before it reads any
+#            configuration: it runs in a private mount namespace where copies of
+#            /etc/passwd and /etc/group that add Debian-exim (uid $VMAIL_UID) are
+#            bind-mounted over the host's (which stay untouched). One process,
+#            "exim4 -bdf -C DIR/exim/exim.conf", its PID in DIR/pids/exim.pid;
+#            DIR/exim/log/mainlog has each MAIL, RCPT and DATA or BDAT command as
+#            received ("mailpipe: MAIL ...") and a K on the "<=" line of a message
+#            received with BDAT; "exim-stop DIR" (and "stop DIR") end it.
 #
 # Usage (root only, except "install" which needs root for apt-get anyway):
 #   peers.sh install       install whatever Debian packages are missing
@@ -32,11 +50,15 @@
 #   peers.sh courier-start DIR  Courier IMAPS on $COURIER_IMAPS_PORT, POP3S on
 #                          $COURIER_POP3S_PORT, bob/hungry, Maildir DIR/courier/mail/bob/Maildir
 #   peers.sh courier-stop DIR   stop it (by its recorded PIDs)
+#   peers.sh exim-start DIR     Exim on $EXIM_SMTP_PORT (STARTTLS) and $EXIM_SMTPS_PORT
+#                          (implicit TLS); prints EXIM_* lines (ports, mail, log)
+#   peers.sh exim-stop DIR      stop it (by its recorded PID)
 # Sourcing the file (". peers.sh") only defines the functions.
 #
 # Safety: every listener is on 127.0.0.1 or ::1; Postfix sends anything not addressed to
-# a local test domain to its error transport and never looks up client PTRs, so no
-# packet ever leaves the loopback interface.
+# a local test domain to its error transport and never looks up client PTRs, and Exim
+# refuses such recipients at RCPT and looks up neither hosts nor ident, so no packet
+# ever leaves the loopback interface.
 #
 # Demo accounts: bob/hungry (bob@example.test, bob@xn--bcher-kva.test, bob@hamburger.test)
 # and alice/wonderland (alice@example.test, alice@crepes.test).
@@ -61,13 +83,19 @@ set -euo pipefail
 # Packages the harness needs, then the ones the bats suite needs.
 PKGS="knot knot-dnsutils bind9-dnsutils unbound postfix dovecot-core dovecot-imapd dovecot-pop3d
       swaks libnet-ssleay-perl libio-socket-inet6-perl openssl curl ca-certificates iproute2
-      bats bats-support bats-assert socat netcat-openbsd"
+      bats bats-support bats-assert socat netcat-openbsd libgnutls-dane0 libidn12"
 # Courier: downloaded, not installed (it conflicts with Dovecot), see courier-start
 COURIER_PKGS="courier-imap courier-pop courier-base courier-authlib courier-authdaemon
       courier-authlib-userdb libcourier-unicode4 libgamin0 libidn12 libltdl7"
 : "${COURIER_DEBS:=/var/cache/mailpipe-peers/courier}"
 : "${COURIER_IMAPS_PORT:=11994}"
 : "${COURIER_POP3S_PORT:=11996}"
+# Exim: downloaded, not installed (it conflicts with Postfix), see exim-start; the
+# libraries it needs beyond Postfix's are in PKGS
+EXIM_PKGS="exim4-daemon-light"
+: "${EXIM_DEBS:=/var/cache/mailpipe-peers/exim}"
+: "${EXIM_SMTP_PORT:=12625}"
+: "${EXIM_SMTPS_PORT:=12665}"
 OPT_PKGS="mpop shellcheck" # WITH_OPT=1 peers.sh install; "check" uses mpop if present
 # A test may extend the world (tests/cli/docs.bats, for the names of the documentation):
 # PEERS_EXTRA_SANS "DNS:a,DNS:b" more names in the server certificate; PEERS_EXTRA_ZONES a
@@ -810,6 +838,7 @@ cmd_stop() {
     stop_dovecot & j+=($!)
     stop_knot & j+=($!)
     stop_unbound & j+=($!)
+    stop_exim & j+=($!)
     wait "${j[@]}" || true
     log "stopped in $(since "$t0")"
 }
@@ -825,6 +854,19 @@ cmd_status() {
         fi
     done
     return $rc
+}
+# download_debs DIR PKG...: the .deb files of those missing from DIR (for dpkg -x)
+download_debs() {
+    local dir=$1 p missing=""
+    shift
+    for p; do
+        compgen -G "$dir/${p}_*.deb" >/dev/null || missing+=" $p"
+    done
+    [ -n "$missing" ] || return 0
+    log "downloading (for dpkg -x, not installed):$missing"
+    mkdir -p "$dir"
+    # shellcheck disable=SC2086 # word splitting of the package list is intended
+    (cd "$dir" && apt-get download $missing)
 }
 cmd_install() {
     local t0 added="" p missing=""
@@ -850,16 +892,10 @@ cmd_install() {
     else
         log "all packages present"
     fi
-    missing=""
-    for p in $COURIER_PKGS; do
-        compgen -G "$COURIER_DEBS/${p}_*.deb" >/dev/null || missing+=" $p"
-    done
-    if [ -n "$missing" ]; then
-        log "downloading (for dpkg -x, not installed):$missing"
-        mkdir -p "$COURIER_DEBS"
-        # shellcheck disable=SC2086 # word splitting of the package list is intended
-        (cd "$COURIER_DEBS" && apt-get download $missing)
-    fi
+    # shellcheck disable=SC2086 # word splitting of the package lists is intended
+    download_debs "$COURIER_DEBS" $COURIER_PKGS
+    # shellcheck disable=SC2086
+    download_debs "$EXIM_DEBS" $EXIM_PKGS
     [ -z "$added" ] || rm -f /usr/sbin/policy-rc.d
     log "install took $(since "$t0")"
 }
@@ -1099,11 +1135,174 @@ cmd_courier-stop() {
     rm -f "$D"/pids/courier*.pid
 }
 
+# ---------------------------------------------------------------- exim
+# (see the top of the file) Exim's run time configuration: everything under DIR/exim
+write_exim() {
+    local X=$D/exim ifs="127.0.0.1.$EXIM_SMTP_PORT ; 127.0.0.1.$EXIM_SMTPS_PORT"
+    [ $HAVE_V6 = 1 ] && ifs+=" ; ::1.$EXIM_SMTP_PORT ; ::1.$EXIM_SMTPS_PORT"
+    cat >"$X/exim.conf" <<EOF
+# private instance: its own spool, log and Maildirs; no DNS, no ident, no relaying
+exim_path = $X/root/usr/sbin/exim4
+spool_directory = $X/spool
+log_file_path = $X/log/%slog
+pid_file_path = $X/exim.pid
+keep_environment =
+primary_hostname = mx1.example.test
+qualify_domain = example.test
+local_interfaces = <; $ifs
+daemon_smtp_ports = $EXIM_SMTP_PORT : $EXIM_SMTPS_PORT
+tls_on_connect_ports = $EXIM_SMTPS_PORT
+tls_advertise_hosts = *
+tls_certificate = $X/tls/server-chain.pem
+tls_privatekey = $X/tls/server.key
+chunking_advertise_hosts = *
+smtputf8_advertise_hosts = *
+dsn_advertise_hosts = *
+pipelining_advertise_hosts = *
+host_lookup =
+rfc1413_hosts =
+never_users = root
+message_size_limit = 50M
+smtp_banner = \$primary_hostname ESMTP Exim \$version_number mailpipe peers test MTA
+log_selector = +received_recipients +tls_cipher +smtp_protocol_error +smtp_syntax_error
+domainlist local_domains = example.test : hamburger.test : xn--bcher-kva.test : bücher.test
+acl_smtp_mail = acl_mail
+acl_smtp_rcpt = acl_rcpt
+acl_smtp_data = acl_data
+acl_smtp_predata = acl_predata
+
+begin acl
+# the commands as Exim received them, for the tests
+acl_mail:
+  warn logwrite = mailpipe: MAIL \$smtp_command
+  accept
+acl_rcpt:
+  warn logwrite = mailpipe: RCPT \$smtp_command
+  defer message = 452 4.2.2 mailbox full
+        local_parts = later
+  accept domains = +local_domains
+         local_parts = bob : alice : jürgen
+  deny message = 550 5.1.1 no such user
+       domains = +local_domains
+  deny message = 550 5.7.1 relaying denied
+acl_predata:
+  warn logwrite = mailpipe: PREDATA \$smtp_command
+  accept
+acl_data:
+  warn logwrite = mailpipe: DATA \$smtp_command, \$message_size octets, from <\$sender_address>
+  accept
+
+begin routers
+local_user:
+  driver = accept
+  domains = +local_domains
+  local_parts = bob : alice : jürgen
+  transport = maildir
+
+begin transports
+maildir:
+  driver = appendfile
+  directory = $X/mail/\${local_part_data}/Maildir
+  maildir_format
+  create_directory
+  return_path_add
+  envelope_to_add
+  user = Debian-exim
+  group = Debian-exim
+  mode = 0600
+
+begin retry
+* * F,1m,1m
+
+begin authenticators
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{\$auth2}{bob}}{eq{\$auth3}{hungry}}}}
+  server_set_id = \$auth2
+  server_advertise_condition = \${if def:tls_in_cipher}
+login:
+  driver = plaintext
+  public_name = LOGIN
+  server_prompts = Username:: : Password::
+  server_condition = \${if and {{eq{\$auth1}{bob}}{eq{\$auth2}{hungry}}}}
+  server_set_id = \$auth1
+  server_advertise_condition = \${if def:tls_in_cipher}
+cram:
+  driver = cram_md5
+  public_name = CRAM-MD5
+  server_secret = \${if eq{\$auth1}{bob}{hungry}fail}
+  server_set_id = \$auth1
+  server_advertise_condition = \${if def:tls_in_cipher}
+EOF
+    chmod 0644 "$X/exim.conf"
+}
+# what runs inside the private mount namespace: Exim's user, then Exim
+exim_inner() {
+    mount --bind "$D/exim/etc/passwd" /etc/passwd
+    mount --bind "$D/exim/etc/group" /etc/group
+    exec "$D/exim/root/usr/sbin/exim4" -bdf -C "$D/exim/exim.conf"
+}
+exim_starts() { # how often Exim's log says its daemon started
+    if [ -f "$D/exim/log/mainlog" ]; then grep -c 'daemon started: ' "$D/exim/log/mainlog" || true; else echo 0; fi
+}
+cmd_exim-start() {
+    local X=$D/exim m u i n
+    [ -s "$D/tls/server.crt" ] || die "exim-start needs a started DIR (its certificate)"
+    if pid_of exim "$X/exim.conf" >/dev/null; then log "exim is already running"; return 0; fi
+    port_free_or_die tcp "$EXIM_SMTP_PORT"
+    port_free_or_die tcp "$EXIM_SMTPS_PORT"
+    mkdir -p "$X/etc" "$X/root" "$X/spool" "$X/log" "$D/pids"
+    m=$(compgen -G "$EXIM_DEBS/exim4-daemon-light_*.deb" | head -n 1) ||
+        die "no exim4-daemon-light in $EXIM_DEBS: run peers.sh install"
+    dpkg -x "$m" "$X/root"
+    {
+        grep -v '^Debian-exim:' /etc/passwd
+        echo "Debian-exim:x:$VMAIL_UID:$VMAIL_GID:mailpipe test Exim:$X/spool:/usr/sbin/nologin"
+    } >"$X/etc/passwd"
+    {
+        grep -v '^Debian-exim:' /etc/group
+        echo "Debian-exim:x:$VMAIL_GID:"
+    } >"$X/etc/group"
+    chmod 0644 "$X/etc/passwd" "$X/etc/group"
+    for u in bob alice jürgen; do mkdir -p "$X/mail/$u/Maildir"/{cur,new,tmp}; done
+    # Exim reads the key as its own user, once a connection asks for TLS
+    mkdir -p "$X/tls"
+    cp "$D/tls/server-chain.pem" "$D/tls/server.key" "$X/tls/"
+    chown -R "$VMAIL_UID:$VMAIL_GID" "$X/spool" "$X/log" "$X/mail" "$X/tls"
+    chmod -R go-rwx "$X/mail"
+    write_exim
+    n=$(exim_starts)
+    setsid unshare -m --propagation private bash -c \
+        "set -e; . '${BASH_SOURCE[0]}'; D='$D'; exim_inner" \
+        </dev/null >>"$X/exim.out" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+    echo $! >"$D/pids/exim.pid"
+    # Exim logs "daemon started" once it listens on every port; the implicit
+    # TLS one is not probed (a connection closed before the handshake is an
+    # error in its log)
+    for ((i = 0; i < 500; i++)); do
+        [ "$(exim_starts)" -gt "$n" ] && break
+        sleep 0.02
+    done
+    wait_tcp 127.0.0.1 "$EXIM_SMTP_PORT" "exim"
+    echo "EXIM_SMTP_PORT=$EXIM_SMTP_PORT"
+    echo "EXIM_SMTPS_PORT=$EXIM_SMTPS_PORT"
+    echo "EXIM_MAIL=$X/mail"
+    echo "EXIM_LOG=$X/log/mainlog"
+}
+stop_exim() {
+    local p
+    if p=$(pid_of exim "$D/exim/exim.conf"); then stop_pid exim "$p"; fi
+    rm -f "$D/pids/exim.pid"
+}
+cmd_exim-stop() { stop_exim; }
+
 main() {
     local cmd=${1:-} a
     case "$cmd" in
     install) cmd_install ;;
-    start | stop | check | status | courier-start | courier-stop)
+    start | stop | check | status | courier-start | courier-stop | exim-start | exim-stop)
         [ $# -ge 2 ] || die "usage: $0 $cmd DIR"
         [ "$(id -u)" = 0 ] || die "must run as root (postfix, dovecot and smtp-sink drop privileges themselves)"
         D=$(absdir "$2")
@@ -1128,7 +1327,7 @@ main() {
         done
         "cmd_$cmd"
         ;;
-    *) die "usage: $0 install | start DIR | stop DIR | check DIR | status DIR | courier-start DIR | courier-stop DIR" ;;
+    *) die "usage: $0 install | start DIR | stop DIR | check DIR | status DIR | courier-start DIR | courier-stop DIR | exim-start DIR | exim-stop DIR" ;;
     esac
 }
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

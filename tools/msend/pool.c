@@ -151,8 +151,7 @@ static int pconn_open_mx(struct pool *pl, struct pconn *c, struct mp_err *e)
 		int perm = mx.status == MP_MX_NXDOMAIN || mx.status == MP_MX_NULL ||
 		           mx.status == MP_MX_NOMAIL || mx.status == MP_MX_BADNAME;
 		char why[400];
-		snprintf(why, sizeof why, "%.200s%s%.190s", mp_mx_status_text(mx.status),
-		         mx.err[0] ? ": " : "", mx.err);
+		send_mx_why(&mx, why, sizeof why);
 		pconn_dead(c, perm ? 556 : 451, perm, dom, why);
 		mp_mx_free(&mx, 1);
 		return 0;
@@ -169,11 +168,13 @@ static int pconn_open_mx(struct pool *pl, struct pconn *c, struct mp_err *e)
 	pconn_dead(c, 451, 0, dom, "no MX host could be reached");
 	for (size_t h = 0; h < mx.nhosts && c->state != PC_OPEN; h++) {
 		const struct mp_mx_host *host = &mx.hosts[h];
-		size_t hl = strlen(host->name);
-		char hn[MP_DNS_NAMEMAX];
+		char hn[MP_DNS_NAMEMAX], why[300];
 		struct host_policy hp;
-		snprintf(hn, sizeof hn, "%.*s",
-		         (int)(hl > 1 && host->name[hl - 1] == '.' ? hl - 1 : hl), host->name);
+		if (send_host_unusable(s, host, hn, sizeof hn, why, sizeof why)) {
+			pconn_dead(c, 451, 0, hn, why);
+			continue;
+		}
+		send_host_name(host, hn, sizeof hn);
 		host_policy(&pl->res, s, &dp, dom, host, port, &hp);
 		if (hp.skip) { /* the policy rules this host out: maybe the next one */
 			pconn_dead(c, 451, 0, hn, hp.why);
@@ -187,6 +188,8 @@ static int pconn_open_mx(struct pool *pl, struct pconn *c, struct mp_err *e)
 			char as[64];
 			inet_ntop(host->addrs[a].family, host->addrs[a].addr, as, sizeof as);
 			snprintf(c->where, sizeof c->where, "%.300s [%s] port %d", hn, as, port);
+			if (s->verbose)
+				mp_warn("%s: connecting", c->where);
 			struct mp_err he;
 			mp_err_clear(&he);
 			int fd =

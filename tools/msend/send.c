@@ -406,6 +406,40 @@ const char *send_domain_of(const char *addr)
 	return at ? at + 1 : "";
 }
 
+void send_host_name(const struct mp_mx_host *h, char *hn, size_t hnsz)
+{
+	size_t hl = strlen(h->name);
+
+	snprintf(hn, hnsz, "%.*s", (int)(hl > 1 && h->name[hl - 1] == '.' ? hl - 1 : hl), h->name);
+}
+
+int send_host_unusable(const struct settings *s, const struct mp_mx_host *h, char *hn, size_t hnsz,
+                       char *why, size_t whysz)
+{
+	if (h->naddrs > 0)
+		return 0;
+	send_host_name(h, hn, hnsz);
+	snprintf(why, whysz, "no address: %.200s", h->err[0] ? h->err : "none found");
+	if (s->verbose)
+		mp_warn("%s: skipped: %s", hn, why);
+	return 1;
+}
+
+void send_mx_why(const struct mp_mx *m, char *buf, size_t n)
+{
+	int l = snprintf(buf, n, "%.200s%s%.190s", mp_mx_status_text(m->status),
+	                 m->err[0] ? ": " : "", m->err);
+
+	for (size_t i = 0; i < m->nhosts && l > 0 && (size_t)l < n; i++) {
+		char hn[MP_DNS_NAMEMAX];
+		if (m->hosts[i].naddrs > 0 || !m->hosts[i].err[0])
+			continue;
+		send_host_name(&m->hosts[i], hn, sizeof hn);
+		snprintf(buf + l, n - (size_t)l, " (%.200s: %.200s)", hn, m->hosts[i].err);
+		break;
+	}
+}
+
 /* one MX host, each of its addresses in turn, under its TLS policy hp;
  * returns how many recipients are still to go */
 static size_t try_host(const struct settings *s, struct message *m, const char *from,
@@ -413,11 +447,10 @@ static size_t try_host(const struct settings *s, struct message *m, const char *
                        const struct host_policy *hp)
 {
 	char hn[MP_DNS_NAMEMAX];
-	size_t hl = strlen(host->name), left = ns;
+	size_t left = ns;
 	const char *domain = ns ? send_domain_of(sub[0].addr) : "";
 
-	snprintf(hn, sizeof hn, "%.*s", (int)(hl > 1 && host->name[hl - 1] == '.' ? hl - 1 : hl),
-	         host->name);
+	send_host_name(host, hn, sizeof hn);
 	if (hp->skip) { /* the policy rules this host out: maybe the next one */
 		struct mp_err he;
 		mp_err_set(&he, EX_TEMPFAIL, "%s", hp->why);
@@ -444,6 +477,8 @@ static size_t try_host(const struct settings *s, struct message *m, const char *
 		}
 		inet_ntop(host->addrs[a].family, host->addrs[a].addr, as, sizeof as);
 		snprintf(where, sizeof where, "%.300s [%s] port %d", hn, as, port);
+		if (s->verbose)
+			mp_warn("%s: connecting", where);
 		struct mp_err he;
 		mp_err_clear(&he);
 		int fd = mp_net_connect_addr((struct sockaddr *)&ss, sl, s->timeout_ms, &he);
@@ -526,12 +561,12 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 		if (mx[k].status != MP_MX_OK) {
 			int perm = mx[k].status == MP_MX_NXDOMAIN || mx[k].status == MP_MX_NULL ||
 			           mx[k].status == MP_MX_NOMAIL || mx[k].status == MP_MX_BADNAME;
+			char why[600];
+			send_mx_why(&mx[k], why, sizeof why);
 			for (size_t i = 0; i < ns; i++) {
 				sub[i].code = perm ? 556 : 451;
-				snprintf(sub[i].text, sizeof sub[i].text,
-				         "%.200s: %.200s%.200s%.200s", doms[k],
-				         mp_mx_status_text(mx[k].status), mx[k].err[0] ? ": " : "",
-				         mx[k].err);
+				snprintf(sub[i].text, sizeof sub[i].text, "%.200s: %.600s", doms[k],
+				         why);
 				sub[i].done = perm;
 			}
 		}
@@ -541,6 +576,14 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 		for (size_t h = 0; mx[k].status == MP_MX_OK && h < mx[k].nhosts; h++) {
 			struct host_policy hp;
 			int port = s->mx_port ? s->mx_port : 25;
+			char hn[MP_DNS_NAMEMAX], why[300];
+			if (send_host_unusable(s, &mx[k].hosts[h], hn, sizeof hn, why,
+			                       sizeof why)) {
+				struct mp_err he;
+				mp_err_set(&he, EX_TEMPFAIL, "%s", why);
+				send_session_failed(sub, ns, &he, hn, 0);
+				continue;
+			}
 			host_policy(&res, s, &dp, doms[k], &mx[k].hosts[h], port, &hp);
 			int left = try_host(s, m, from, sub, ns, &mx[k].hosts[h], port, &hp);
 			host_policy_free(&hp);

@@ -36,6 +36,15 @@ int send_session(struct mp_proto *p, const struct settings *s, const char *tlsna
 void send_session_failed(struct rcpt *r, size_t n, const struct mp_err *e, const char *where,
                          int perm);
 const char *send_domain_of(const char *addr);
+/* an MX host's name without the final dot */
+void send_host_name(const struct mp_mx_host *h, char *hn, size_t hnsz);
+/* an MX host with no address (its lookup failed, its name is a CNAME
+ * loop): 1, its name in hn and why in why (said under -v); 0 if it has one */
+int send_host_unusable(const struct settings *s, const struct mp_mx_host *h, char *hn, size_t hnsz,
+                       char *why, size_t whysz);
+/* why a domain's MX lookup left no host to try, with the reason of its
+ * first host that has no address */
+void send_mx_why(const struct mp_mx *m, char *buf, size_t n);
 /* 0 when every recipient has its verdict, 1 when some must wait */
 int send_verdict(struct rcpt *r, size_t n);
 

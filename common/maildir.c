@@ -19,30 +19,6 @@
 
 #define MAILDIR_TMP_AGE (36 * 3600) /* seconds */
 
-static int mkdirs(const char *path, struct mp_err *e)
-{
-	char *p = mp_xstrdup(path), *s;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			mp_err_sys(e, EX_CANTCREAT, "%s", p);
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-		mp_err_sys(e, EX_CANTCREAT, "%s", p);
-		free(p);
-		return -1;
-	}
-	free(p);
-	return 0;
-}
-
 int mp_store_is_dir(const char *path)
 {
 	struct stat st;
@@ -68,7 +44,7 @@ int mp_store_maildir_make(const char *md, int folder, struct mp_err *e)
 	static const char *const sub[] = {"cur", "new", "tmp"};
 	char p[PATH_MAX], *parent;
 
-	if (mkdirs(md, e) < 0)
+	if (mp_mkdirs(md, 1, e) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof p, "%s/%s", md, sub[i]);

@@ -1429,17 +1429,24 @@ stop_bg() {
 
 @test "completions: bash, zsh and fish load and complete mfetch" {
 	export HOME=$T XDG_CONFIG_HOME=$T/config XDG_DATA_HOME=$T/data XDG_CACHE_HOME=$T/cache
+	cd "$T" || return 1 # no file named mb* where --to completes file names
 	run bash -c 'source /usr/share/bash-completion/bash_completion || exit 1
 		source "$1/bash/mfetch" || exit 1
 		complete -p mfetch || exit 1
 		COMP_WORDS=(mfetch --mark); COMP_CWORD=1; COMP_LINE="mfetch --mark"; COMP_POINT=${#COMP_LINE}
 		_mfetch mfetch --mark mfetch; echo "reply: ${COMPREPLY[*]}"
 		COMP_WORDS=(mfetch --auth c); COMP_CWORD=2; COMP_LINE="mfetch --auth c"; COMP_POINT=${#COMP_LINE}
-		_mfetch mfetch c --auth; echo "auth: ${COMPREPLY[*]}"' _ "$COMPDIR"
+		_mfetch mfetch c --auth; echo "auth: ${COMPREPLY[*]}"
+		COMP_WORDS=(mfetch --to mb); COMP_CWORD=2; COMP_LINE="mfetch --to mb"; COMP_POINT=${#COMP_LINE}
+		_mfetch mfetch mb --to; echo "to: ${COMPREPLY[*]}"
+		COMP_WORDS=(mfetch --to = mb); COMP_CWORD=3; COMP_LINE="mfetch --to=mb"; COMP_POINT=${#COMP_LINE}
+		_mfetch mfetch mb =; echo "to=: ${COMPREPLY[*]}"' _ "$COMPDIR"
 	assert_success
 	assert_line --index 0 'complete -F _mfetch mfetch'
 	assert_line 'reply: --mark-seen'
 	assert_line 'auth: cram-md5'
+	assert_line 'to: mbox:'
+	assert_line 'to=: mbox:'
 	if command -v zsh >/dev/null; then
 		run zsh -n "$COMPDIR/zsh/_mfetch"
 		assert_success
@@ -1450,10 +1457,11 @@ stop_bg() {
 	fi
 	if command -v fish >/dev/null; then
 		# shellcheck disable=SC2016 # $argv is fish's
-		run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mfetch --mark"; complete -C "mfetch --auth "' "$COMPDIR/fish/mfetch.fish"
+		run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mfetch --mark"; complete -C "mfetch --auth "; complete -C "mfetch --to mb"' "$COMPDIR/fish/mfetch.fish"
 		assert_success
 		assert_line --regexp $'^--mark-seen\t'
 		assert_line --regexp $'^cram-md5(\t|$)'
+		assert_line --regexp $'^mbox:(\t|$)'
 	fi
 }
 

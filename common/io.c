@@ -172,3 +172,25 @@ out:
 	mp_buf_free(&dir);
 	return rc;
 }
+
+int mp_mkdirs(const char *path, int whole, struct mp_err *e)
+{
+	char *p = strdup(path);
+	size_t n = strlen(path);
+	int rc = 0;
+
+	if (!p)
+		return mp_err_sys(e, EX_TEMPFAIL, "%s", path);
+	for (size_t i = 1; i <= n; i++) {
+		if ((i < n ? p[i] != '/' : !whole) || p[i - 1] == '/')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			rc = mp_err_sys(e, EX_CANTCREAT, "%s", p);
+			break;
+		}
+		p[i] = i < n ? '/' : '\0';
+	}
+	free(p);
+	return rc;
+}

@@ -40,5 +40,9 @@ int mp_fsync_dir(const char *path, struct mp_err *e);
 /* Write data to path via a unique temp file in the same directory,
  * fsync, rename over path, fsync the directory. */
 int mp_atomic_write(const char *path, const void *data, size_t n, int mode, struct mp_err *e);
+/* Make the directories above path's last component as needed, mode 0700,
+ * and with whole path itself too (mkdir -p). 0, or -1 with errno and e (may
+ * be NULL) naming the directory that could not be made (EX_CANTCREAT). */
+int mp_mkdirs(const char *path, int whole, struct mp_err *e);
 
 #endif

@@ -40,6 +40,22 @@ static int lock_code(int err)
 	return err == ENOENT || err == ENOTDIR ? EX_CANTCREAT : mp_errno_code(err);
 }
 
+/* the lock file cannot be made: when its directory is missing (or is no
+ * directory), name that directory, which is the mailbox's, not the lock */
+static int lock_fail(const char *lock, struct mp_err *e)
+{
+	int err = errno;
+	const char *slash = strrchr(lock, '/');
+
+	if ((err == ENOENT || err == ENOTDIR) && slash) {
+		int n = slash == lock ? 1 : (int)(slash - lock);
+		mp_err_set(e, EX_CANTCREAT, "%.*s: %s", n, lock, strerror(err));
+		errno = err;
+		return -1;
+	}
+	return mp_err_sys(e, lock_code(err), "%s", lock);
+}
+
 /* seconds after which a lock whose owner cannot be checked is stale:
  * MBOX_STALE_LOCK, or MAILPIPE_STALE_LOCK_SECONDS (for tests) */
 static long stale_age(void)
@@ -142,7 +158,7 @@ int mp_store_dotlock(const char *lock, double timeout, long long *recover, struc
 		if (errno == EACCES || errno == EROFS)
 			return 0;
 		if (errno != EEXIST)
-			return mp_err_sys(e, lock_code(errno), "%s", lock);
+			return lock_fail(lock, e);
 		char buf[320];
 		struct stat seen = {0};
 		struct owner o;

@@ -7,6 +7,9 @@ set -l __mparse_fields From To Cc Bcc Reply-To Sender Subject Date Message-ID In
 
 complete -c mparse -s f -l field -x -a "$__mparse_fields" -d 'Print every FIELD of the header, decoded'
 complete -c mparse -l raw -d 'With -f, print the fields as they stand'
+complete -c mparse -l tsv -d 'A line per message, a tab-separated column per -f field'
+complete -c mparse -s H -l with-filename -d 'The message name on each line (default: several inputs)'
+complete -c mparse -l no-filename -d 'Never the message name'
 # the FIELD of -a/--addr is optional and must be in the same word
 # (-aReply-To, --addr=Reply-To), which fish cannot offer on its own
 complete -c mparse -s a -l addr -d 'Addresses of From/To/Cc/Bcc, or of FIELD (-aFIELD, --addr=FIELD)'

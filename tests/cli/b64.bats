@@ -325,6 +325,82 @@ check_url_and_garbage() {
     same in out "decode of CRLF-wrapped base64 from stdin"
 }
 
+# ---------------------------------------------------------------- what the COMPATIBILITY section says
+
+# side_by_side FILE OPT: b64 OPT and coreutils base64 OPT on FILE; a line on
+# stdout for what breaks b64.1's COMPATIBILITY claims: what coreutils decodes
+# (its CRs taken out, as b64 skips them) b64 decodes to the same bytes, exit 0;
+# what coreutils rejects (exit 1) b64 rejects with 65, having written
+# coreutils' output less the 1 or 2 bytes of an incomplete last group
+side_by_side() {
+    local f=$1 opt=$2 crc=0 brc=0 cn bn
+    tr -d '\r' <"$f" | base64 "$opt" >"$T/c.out" 2>/dev/null || crc=$?
+    "$B64" "$opt" "$f" >"$T/b.out" 2>/dev/null || brc=$?
+    if [ "$crc" = 0 ]; then
+        [ "$brc" = 0 ] && cmp -s "$T/c.out" "$T/b.out" && return 0
+        printf '%s %q: coreutils 0, b64 %s, output %s\n' "$opt" "$(cat "$f")" "$brc" \
+            "$(cmp -s "$T/c.out" "$T/b.out" && echo same || echo differs)"
+        return 0
+    fi
+    cn=$(wc -c <"$T/c.out")
+    bn=$(wc -c <"$T/b.out")
+    if [ "$crc" != 1 ] || [ "$brc" != 65 ] || [ "$bn" -gt "$cn" ] || [ $((cn - bn)) -gt 2 ] ||
+        ! cmp -s -n "$bn" "$T/c.out" "$T/b.out"; then
+        printf '%s %q: coreutils %s (%s bytes), b64 %s (%s bytes)\n' "$opt" "$(cat "$f")" \
+            "$crc" "$cn" "$brc" "$bn"
+    fi
+}
+
+@test "compat: what coreutils decodes (-d, -di) b64 decodes to the same bytes; what it rejects is 65 for its 1, b64's output less a partial group" {
+    local i n s bad="" alpha='QUJDRAa+/=!- _'
+    # the cases of the man page and the README
+    for s in 'QUJD' 'QUJDRA==' 'QQ==QQ==' 'QR==' 'QUJ=' 'QUJD!' 'QUJDRA' 'QUJDRA=' 'QUJDRA===' '=QUJD' \
+        'QUJDRA==QQ' 'QUJD RA==' $'QUJD\r\nRA==\r\n' $'QUJD\nRA==\n' 'QUJ' 'QUJDR'; do
+        printf '%s' "$s" >in
+        bad+=$(side_by_side in -d)$(side_by_side in -di)
+    done
+    # and 200 short strings of base64 characters, '=', LF, CR and garbage
+    RANDOM=16
+    for ((i = 0; i < 200; i++)); do
+        s=
+        for ((n = RANDOM % 13; n > 0; n--)); do
+            case $((RANDOM % 9)) in
+            0) s+=$'\n' ;;
+            1) s+=$'\r' ;;
+            *) s+=${alpha:RANDOM%${#alpha}:1} ;;
+            esac
+        done
+        printf '%s' "$s" >in
+        bad+=$(side_by_side in -d)$(side_by_side in -di)
+    done
+    [ -z "$bad" ] || fail "$bad"
+    # the man page's example of the difference, and the CRs coreutils rejects
+    printf 'QUJDRA' >in
+    run base64 -d in
+    assert_failure 1
+    assert_output 'ABCDbase64: invalid input'
+    xrun "$B64" -d in
+    expect_fail 65 "b64: in: incomplete final block at byte 6"
+    bytes out 'ABC'
+    printf 'QUJD\r\n' >in
+    run base64 -d in
+    assert_failure 1
+    xrun "$B64" -d in
+    [ "$rc" = 0 ] || fail "CR LF: exit $rc"
+    bytes out 'ABC'
+}
+
+@test "compat: -w up to 1000000000 encodes as coreutils; a wider one is 64 where coreutils takes it" {
+    rand in 300
+    base64 -w 1000000000 in >ref
+    "$B64" -w 1000000000 in >out
+    same ref out "-w 1000000000"
+    run base64 -w 1000000001 in
+    assert_success
+    xrun "$B64" -w 1000000001 in
+    expect_fail 64 "b64: invalid wrap size: '1000000001'"
+}
+
 @test "decode: padding inside the data is accepted like coreutils" {
     printf 'YQ==YQ==' | "$B64" -d >out
     bytes out 'aa'

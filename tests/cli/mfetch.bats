@@ -155,11 +155,12 @@ imaps() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$IMAPS_PORT" --tls --user bob 
 pop() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$POP3_PORT" --pop3 --user bob --ca-file "$CA" --password-eval 'echo hungry' "$@"; }
 pops() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$POP3S_PORT" --pop3 --tls --user bob --ca-file "$CA" --password-eval 'echo hungry' "$@"; }
 
-# summary N: the summary line for N messages (bytes are checked separately)
+# summary N [BYTES [TAIL [ACCOUNT]]]: the summary line for N messages (bytes
+# are checked separately), of the account (a regular expression) with -a
 summary_re() {
 	local w=messages
 	[ "$1" = 1 ] && w=message
-	echo "^mfetch: fetched $1 $w \\(${2:-[0-9]+} bytes\\) from 127\\.0\\.0\\.1 in [0-9]+\\.[0-9] s${3:-}\$"
+	echo "^mfetch: ${4:+$4: }fetched $1 $w \\(${2:-[0-9]+} bytes\\) from 127\\.0\\.0\\.1 in [0-9]+\\.[0-9] s${3:-}\$"
 }
 
 # fetch_all_check FN: FN (imap, imaps, pop, pops) fetches two messages that
@@ -1430,17 +1431,24 @@ stop_bg() {
 
 @test "completions: bash, zsh and fish load and complete mfetch" {
 	export HOME=$T XDG_CONFIG_HOME=$T/config XDG_DATA_HOME=$T/data XDG_CACHE_HOME=$T/cache
+	cd "$T" || return 1 # no file named mb* where --to completes file names
 	run bash -c 'source /usr/share/bash-completion/bash_completion || exit 1
 		source "$1/bash/mfetch" || exit 1
 		complete -p mfetch || exit 1
 		COMP_WORDS=(mfetch --mark); COMP_CWORD=1; COMP_LINE="mfetch --mark"; COMP_POINT=${#COMP_LINE}
 		_mfetch mfetch --mark mfetch; echo "reply: ${COMPREPLY[*]}"
 		COMP_WORDS=(mfetch --auth c); COMP_CWORD=2; COMP_LINE="mfetch --auth c"; COMP_POINT=${#COMP_LINE}
-		_mfetch mfetch c --auth; echo "auth: ${COMPREPLY[*]}"' _ "$COMPDIR"
+		_mfetch mfetch c --auth; echo "auth: ${COMPREPLY[*]}"
+		COMP_WORDS=(mfetch --to mb); COMP_CWORD=2; COMP_LINE="mfetch --to mb"; COMP_POINT=${#COMP_LINE}
+		_mfetch mfetch mb --to; echo "to: ${COMPREPLY[*]}"
+		COMP_WORDS=(mfetch --to = mb); COMP_CWORD=3; COMP_LINE="mfetch --to=mb"; COMP_POINT=${#COMP_LINE}
+		_mfetch mfetch mb =; echo "to=: ${COMPREPLY[*]}"' _ "$COMPDIR"
 	assert_success
 	assert_line --index 0 'complete -F _mfetch mfetch'
 	assert_line 'reply: --mark-seen'
 	assert_line 'auth: cram-md5'
+	assert_line 'to: mbox:'
+	assert_line 'to=: mbox:'
 	if command -v zsh >/dev/null; then
 		run zsh -n "$COMPDIR/zsh/_mfetch"
 		assert_success
@@ -1451,10 +1459,11 @@ stop_bg() {
 	fi
 	if command -v fish >/dev/null; then
 		# shellcheck disable=SC2016 # $argv is fish's
-		run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mfetch --mark"; complete -C "mfetch --auth "' "$COMPDIR/fish/mfetch.fish"
+		run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mfetch --mark"; complete -C "mfetch --auth "; complete -C "mfetch --to mb"' "$COMPDIR/fish/mfetch.fish"
 		assert_success
 		assert_line --regexp $'^--mark-seen\t'
 		assert_line --regexp $'^cram-md5(\t|$)'
+		assert_line --regexp $'^mbox:(\t|$)'
 	fi
 }
 
@@ -1486,13 +1495,13 @@ EOF
 	mkdir -p "$HOME/Maildir/new" "$HOME/Maildir/cur" "$HOME/Maildir/tmp"
 	run "$MFETCH" -C "$T/rc" -a in
 	assert_success
-	assert_output --regexp "$(summary_re 2)"
+	assert_output --regexp "$(summary_re 2 '' '' in)"
 	[ "$(count "$HOME/Maildir")" = 2 ]
 	[ -s "$HOME/mfetch.state" ] || fail "the account's state file was not used"
 	# only new: nothing the second time
 	run "$MFETCH" -C "$T/rc" -a in
 	assert_success
-	assert_output --regexp "$(summary_re 0)"
+	assert_output --regexp "$(summary_re 0 '' '' in)"
 	# --to and --state on the command line beat the account's
 	run "$MFETCH" -C "$T/rc" -a in --to "$T/md/" --state "$ST"
 	assert_success
@@ -1670,7 +1679,8 @@ EOF2
 	[ "$(count "$T/bob")" = 1 ] && [ "$(count "$T/alice")" = 1 ] || fail "bob $(count "$T/bob"), alice $(count "$T/alice"): $stderr"
 	grep -q '^Subject: multi-bob' "$T"/bob/new/*
 	grep -q '^Subject: multi-alice' "$T"/alice/new/*
-	[ "$(grep -Ec "$(summary_re 1)" <<<"$stderr")" = 2 ] || fail "summaries: $stderr"
+	grep -Eq "$(summary_re 1 '' '' bob)" <<<"$stderr" || fail "no summary for bob: $stderr"
+	grep -Eq "$(summary_re 1 '' '' alice)" <<<"$stderr" || fail "no summary for alice: $stderr"
 	# a wrong password for the first: the second is still fetched, exit 77
 	two_accounts wrong
 	put multi-alice2 "again" "$ALICE_MAILDIR"
@@ -1795,6 +1805,48 @@ mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hu
 	assert_failure 76
 	! grep -q '<password>' "$MLOG" || fail "a password went out: $(cat "$MLOG")"
 	[ "$(count "$T/md")" = 0 ]
+}
+
+@test "fault: a POP3 greeting on an IMAP connection says the server sounds like POP3 (--pop3), an IMAP one on POP3 says IMAP (--imap); no summary line before the error" {
+	mailfault pop-inject
+	run --separate-stderr mf --imap --ca-file "$CA" --state "$ST" --to "$T/md/"
+	assert_failure 76
+	assert_equal "$stderr" "mfetch: 127.0.0.1: no IMAP greeting: \"+OK mailfault ready\" sounds like POP3 (--pop3, or 'protocol pop3' in an account)"
+	kill "$BG"
+	mailfault imap-inject
+	run --separate-stderr mf --pop3 --ca-file "$CA" --state "$ST" --to "$T/md/"
+	assert_failure 76
+	assert_equal "$stderr" "mfetch: 127.0.0.1: no POP3 greeting: \"* OK [CAPABILITY IMAP4rev1 STARTTLS] mailfault ready\" sounds like IMAP (--imap, or 'protocol imap' in an account)"
+	! grep -q '<password>' "$MLOG" || fail "a password went out: $(cat "$MLOG")"
+}
+
+@test "fault: with -a the summary and the errors name the account; a failed run prints no 'fetched 0 messages'; an mbox whose directory is missing names that directory (73)" {
+	mailfault imap-caps
+	local acct='account mf
+  protocol imap
+  host 127.0.0.1
+  port '$MPORT'
+  tls on
+  tls_ca_file '$T/mf.crt'
+  user bob
+  passwordeval "echo hungry"'
+	printf '%s\n  state %s\n  to %s\n' "$acct" "$ST" "$T/md/" >"$T/rc"
+	chmod 600 "$T/rc"
+	run --separate-stderr "$MFETCH" -C "$T/rc" -a mf
+	assert_success
+	[[ $stderr =~ ^"mfetch: mf: fetched 2 messages ("[0-9]+" bytes) from 127.0.0.1 in "[0-9.]+" s"$ ]] || fail "summary: $stderr"
+	[ "$(count "$T/md")" = 2 ]
+	# mfetch.1's example, with the directory of the mbox missing
+	printf '%s\n  state %s\n  to mbox:%s\n' "$acct" "$T/st2" "$HOME/mail/inbox" >"$T/rc"
+	run --separate-stderr "$MFETCH" -C "$T/rc" -a mf
+	assert_failure 73
+	assert_equal "$stderr" "mfetch: mf: 127.0.0.1: $HOME/mail: No such file or directory"
+	[ ! -e "$HOME/mail" ] || fail "made $HOME/mail"
+	# nothing was recorded: with the directory there, both come
+	mkdir "$HOME/mail"
+	run --separate-stderr "$MFETCH" -C "$T/rc" -a mf
+	assert_success
+	[ "$(grep -c '^From ' "$HOME/mail/inbox")" = 2 ] || fail "mbox: $(head -c 300 "$HOME/mail/inbox")"
 }
 
 @test "fault: a connection dropped mid-literal (IMAP) and mid-RETR (POP3): exit 75, nothing delivered, nothing recorded" {

@@ -589,10 +589,15 @@ EOF
     assert_output --partial 'mx.hamburger.test'
 }
 
-@test "invalid name: the text line starts with the name given" {
-    run mmx "${SRV[@]}" xn--zzzz.test
+@test "invalid name: an error on stderr, 'mmx: ' and the name given, nothing on stdout; the good names still shown" {
+    run --separate-stderr mmx "${SRV[@]}" xn--zzzz.test
     assert_failure 65
-    assert_output --regexp '^xn--zzzz\.test: '
+    assert_output ''
+    assert_equal "$stderr" 'mmx: xn--zzzz.test: not a valid domain name: string contains invalid punycode data'
+    run --separate-stderr mmx "${SRV[@]}" 'a..b' hamburger.test
+    assert_failure 65
+    assert_equal "$stderr" 'mmx: a..b: not a valid domain name: labels must be letters, digits and hyphens, 1 to 63 of them, 253 in all'
+    assert_line --index 0 --regexp '^hamburger\.test: [0-9]+ MX'
 }
 
 @test "invalid names exit 65, not 75: 'a..b', 'bob@' (empty domain), 'exa mple.test'" {

@@ -58,7 +58,7 @@ no_stderr() {
     assert_success
     no_stderr
     assert_line --index 0 --partial 'usage: mparse [-f FIELD]...'
-    for o in --field --raw --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox; do
+    for o in --field --raw --tsv --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox --with-filename --no-filename; do
         assert_output --partial -- "$o"
     done
     mp -V
@@ -1082,7 +1082,7 @@ EOF
     assert_output ''
     assert_equal "$stderr" 'mparse: mixed.eml: not an mbox: no "From " line at byte 1'
     # with a good input too: exit 0, the warning still given
-    mp --mbox -f subject several.mbox mixed.eml
+    mp --mbox --no-filename -f subject several.mbox mixed.eml
     assert_success
     assert_output $'First in the mbox\nSecond, with an attachment\nThird'
     assert_equal "$stderr" 'mparse: mixed.eml: not an mbox: no "From " line at byte 1'
@@ -1092,7 +1092,83 @@ EOF
     mp --mbox -f subject md
     assert_success
     no_stderr
-    assert_output 'Trace'
+    assert_output 'md/cur/1.M1P1.host:2,S:Trace'
+}
+
+@test "-H/--no-filename: as grep, the message's name on each line with several inputs or a Maildir; -H for one file (FILE:N of an mbox)" {
+    # one file: no names, as before
+    mp -f from -f subject mixed.eml
+    assert_success
+    assert_output $'Renée Dupont <renee@example.org>\nQuarterly report – Q1'
+    # several: each line says whose it is, also when a field is missing
+    mp -f subject -f x-missing -f from mixed.eml addresses.eml
+    assert_success
+    no_stderr
+    assert_output - <<'EOF'
+mixed.eml:Quarterly report – Q1
+mixed.eml:Renée Dupont <renee@example.org>
+addresses.eml:Obsolete forms and groups
+addresses.eml:"Doe, Jane (Sales)" <jane.doe@example.com>
+EOF
+    mp --no-filename -f subject mixed.eml addresses.eml
+    assert_output $'Quarterly report – Q1\nObsolete forms and groups'
+    # one mbox: -H names each message FILE:N
+    mp -H -f subject several.mbox
+    assert_output $'several.mbox:1:First in the mbox\nseveral.mbox:2:Second, with an attachment\nseveral.mbox:3:Third'
+    mp -H -f subject --no-filename several.mbox
+    assert_output $'First in the mbox\nSecond, with an attachment\nThird'
+    # a Maildir is several inputs
+    mkdir -p md/cur md/new
+    cp mixed.eml md/cur/1.M1P1.host:2,S
+    cp received.eml md/new/2.M2P2.host
+    mp -f subject md
+    assert_output $'md/cur/1.M1P1.host:2,S:Quarterly report – Q1\nmd/new/2.M2P2.host:Trace'
+    # the summary, -a and -r too; stdin is 'stdin'
+    mp --with-filename mixed.eml
+    assert_line --index 0 'mixed.eml:From: Renée Dupont <renee@example.org>'
+    assert_line 'mixed.eml:Subject: Quarterly report – Q1'
+    mp -a --addr-only addresses.eml mixed.eml
+    assert_line 'mixed.eml:renee@example.org'
+    for l in "${lines[@]}"; do [[ $l == addresses.eml:* || $l == mixed.eml:* ]] || fail "no name: $l"; done
+    mp -r received.eml -H
+    assert_line --index 0 --regexp '^received\.eml:1\. from '
+    run --separate-stderr bash -c '"$1" -H -f subject < mixed.eml' _ "$MPARSE"
+    assert_output 'stdin:Quarterly report – Q1'
+}
+
+@test "--tsv: a line per message, a column per -f (empty when missing), the name first when shown; tab, LF, CR and \\ escaped" {
+    mp --tsv -f from -f x-missing -f subject mixed.eml addresses.eml
+    assert_success
+    no_stderr
+    assert_output $'mixed.eml\tRenée Dupont <renee@example.org>\t\tQuarterly report – Q1\naddresses.eml\t"Doe, Jane (Sales)" <jane.doe@example.com>\t\tObsolete forms and groups'
+    # one file: no name column unless -H; missing fields still make their columns
+    mp --tsv -f x-missing -f subject -f x-missing mixed.eml
+    assert_output $'\tQuarterly report – Q1\t'
+    mp --tsv -H -f subject several.mbox
+    assert_output $'several.mbox:1\tFirst in the mbox\nseveral.mbox:2\tSecond, with an attachment\nseveral.mbox:3\tThird'
+    # without -f: the summary's fields, From To Cc Date Subject
+    mp --tsv --date epoch several.mbox
+    assert_line --index 0 $'Alice <alice@example.org>\tbob@example.net\t\t1740992400\tFirst in the mbox'
+    # what would break a record: a tab and a backslash in a value, a
+    # field twice, a newline and a CR (encoded), an escape character
+    printf 'Subject: a\tb\\c\nX-Two: one\nX-Two: two\nX-Enc: =?UTF-8?Q?l1=0Al2=0Dx=1B?=\n\nbody\n' >esc.eml
+    mp --tsv -f subject -f x-two -f x-enc esc.eml
+    assert_success
+    assert_output 'a\tb\\c	one\ntwo	l1\nl2\rx\x1b'
+    [ "${#lines[@]}" = 1 ] || fail "${#lines[@]} lines"
+    mp --tsv --raw -f x-enc -f subject esc.eml
+    assert_output '=?UTF-8?Q?l1=0Al2=0Dx=1B?=	a\tb\\c'
+    # a name with a tab in it
+    cp mixed.eml "$(printf 'tab\there.eml')"
+    mp --tsv -H -f subject "$(printf 'tab\there.eml')"
+    assert_output 'tab\there.eml	Quarterly report – Q1'
+    # with another mode: a usage error
+    for m in -t -r -j -a --text '-p 1' '-x out'; do
+        # shellcheck disable=SC2086 # split on purpose
+        mp --tsv $m mixed.eml
+        assert_failure 64
+        assert_equal "$stderr" 'mparse: --tsv goes with -f (or the summary), not with another mode'
+    done
 }
 
 @test "Maildir: cur/ then new/, each in name order; tmp/ and dot files ignored" {
@@ -1102,7 +1178,7 @@ EOF
     cp digest.eml md/new/1741079900.M3P300.host
     cp forward.eml md/tmp/1741080000.M4P400.host
     cp forward.eml md/new/.hidden
-    mp -f Subject md
+    mp --no-filename -f Subject md
     assert_success
     no_stderr
     assert_output - <<'EOF'
@@ -1132,9 +1208,9 @@ EOF
     assert_equal "$stderr" 'mparse: stdin: the closing boundary of multipart/mixed is missing: it ends at the end of input'
     run --separate-stderr bash -c 'cat several.mbox | "$1" -j - | jq -r .file' _ "$MPARSE"
     assert_output $'stdin:1\nstdin:2\nstdin:3'
-    # FILE and stdin together
+    # FILE and stdin together: two inputs, each line named
     run --separate-stderr bash -c '"$1" -f subject received.eml - < unterminated-word.eml' _ "$MPARSE"
-    assert_output $'Trace\nRe: café =?UTF-8?B?SGVsbG8gd29ybGQ'
+    assert_output $'received.eml:Trace\nstdin:Re: café =?UTF-8?B?SGVsbG8gd29ybGQ'
 }
 
 @test "exit status: 65 only when no message could be read at all" {
@@ -1147,8 +1223,7 @@ EOF
     assert_equal "$stderr" 'mparse: nosuch.eml: No such file or directory'
     mp -f Subject nosuch.eml received.eml empty.eml
     assert_success
-    assert_output 'Trace'
-    assert_line --index 0 'Trace'
+    assert_output 'received.eml:Trace'
     assert_equal "$stderr" $'mparse: nosuch.eml: No such file or directory\nmparse: empty.eml: empty input'
     run --separate-stderr bash -c '"$1" < /dev/null' _ "$MPARSE"
     assert_failure 65
@@ -1430,7 +1505,7 @@ oracle() {
     run bash -c 'mandoc -Tascii "$1" | sed "s/.\x08//g"' _ "$MANDIR/mparse.1"
     assert_success
     local s
-    for s in --field --raw --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox \
+    for s in --field --raw --tsv --with-filename --no-filename --addr --addr-only --tree --part --text --extract --received --json --bodies --date --mbox \
         'EXIT STATUS' EXAMPLES 'SEE ALSO' STANDARDS BUGS 'RFC 5322' 'RFC 2045' 'RFC 2046' \
         'RFC 2047' 'RFC 2231' 'RFC 6532' 'closing boundary' 'nested too deep' 'empty input' \
         'unbalanced quotes' 65 73 Maildir mbox Uuencoded; do
@@ -1450,13 +1525,19 @@ oracle() {
         COMP_WORDS=(mparse --date e); COMP_CWORD=2; COMP_LINE="mparse --date e"; COMP_POINT=${#COMP_LINE}
         _mparse mparse e --date; echo "date: ${COMPREPLY[*]}"
         COMP_WORDS=(mparse --mb); COMP_CWORD=1; COMP_LINE="mparse --mb"; COMP_POINT=${#COMP_LINE}
-        _mparse mparse --mb mparse; echo "mbox: ${COMPREPLY[*]}"' _ "$COMPDIR"
+        _mparse mparse --mb mparse; echo "mbox: ${COMPREPLY[*]}"
+        COMP_WORDS=(mparse --ts); COMP_CWORD=1; COMP_LINE="mparse --ts"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse --ts mparse; echo "tsv: ${COMPREPLY[*]}"
+        COMP_WORDS=(mparse --no-f); COMP_CWORD=1; COMP_LINE="mparse --no-f"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse --no-f mparse; echo "nofn: ${COMPREPLY[*]}"' _ "$COMPDIR"
     assert_success
     assert_line --index 0 'complete -F _mparse mparse'
     assert_line 'reply: --extract='
     assert_line 'field: Subject'
     assert_line 'date: epoch'
     assert_line 'mbox: --mbox'
+    assert_line 'tsv: --tsv'
+    assert_line 'nofn: --no-filename'
     if command -v zsh >/dev/null; then
         run zsh -n "$COMPDIR/zsh/_mparse"
         assert_success
@@ -1466,7 +1547,7 @@ oracle() {
         assert_output $'_mparse\nloaded'
     fi
     if command -v fish >/dev/null; then
-        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"; complete -C "mparse --date "; complete -C "mparse --mb"' "$COMPDIR/fish/mparse.fish"
+        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --ext"; complete -C "mparse --addr-"; complete -C "mparse --date "; complete -C "mparse --mb"; complete -C "mparse --ts"; complete -C "mparse --with"' "$COMPDIR/fish/mparse.fish"
         assert_success
         assert_line --regexp $'^iso\t'
         assert_line --regexp $'^epoch\t'
@@ -1474,6 +1555,8 @@ oracle() {
         assert_line --regexp $'^--mbox\t'
         assert_line --regexp $'^--extract\t'
         assert_line --regexp $'^--addr-only\t'
+        assert_line --regexp $'^--tsv\t'
+        assert_line --regexp $'^--with-filename\t'
     fi
 }
 

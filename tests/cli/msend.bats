@@ -2220,6 +2220,33 @@ EOF
 	grep -q 'result=1 delivered, 0 refused, 0 queued$' "$BATS_TEST_TMPDIR/other.log"
 }
 
+@test "accounts: log ~/.local/state/mailpipe/msend.log (mailpipe.5's example) on a fresh account: the directories made, 0700" {
+	fault accept
+	local rc=$BATS_TEST_TMPDIR/rc
+	[ ! -e "$HOME/.local" ] || fail "HOME is not fresh"
+	conf "$rc" <<EOF
+account sink
+  host 127.0.0.1
+  port $FPORT
+  tls off
+  from bob@hamburger.test
+  log ~/.local/state/mailpipe/msend.log
+EOF
+	plain_msg
+	run --separate-stderr "$MSEND" -C "$rc" -a sink bob@hamburger.test <"$MSG"
+	assert_success
+	assert_equal "$stderr" ""
+	grep -q "account=sink from=<bob@hamburger.test> to=<bob@hamburger.test> server=127.0.0.1 " \
+		"$HOME/.local/state/mailpipe/msend.log" || fail "no log line: $(cat "$HOME/.local/state/mailpipe/msend.log" 2>&1)"
+	assert_equal "$(stat -c %a "$HOME/.local" "$HOME/.local/state" "$HOME/.local/state/mailpipe")" $'700\n700\n700'
+	# a directory that cannot be made is named, and the message still goes
+	rm -r "${BATS_TEST_TMPDIR:?}/home/.local"
+	: >"$BATS_TEST_TMPDIR/home/.local"
+	run --separate-stderr "$MSEND" -C "$rc" -a sink bob@hamburger.test <"$MSG"
+	assert_success
+	assert_equal "$stderr" "msend: log $HOME/.local/state/mailpipe/msend.log: $HOME/.local/state: Not a directory"
+}
+
 @test "accounts: tls_fingerprint pins the relay's certificate; a wrong pin fails the TLS step" {
 	local fp
 	fp=$(openssl s_client -connect "127.0.0.1:$SUBM_PORT" -starttls smtp </dev/null 2>/dev/null |

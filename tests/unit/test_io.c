@@ -81,6 +81,37 @@ int main(void)
 	tap_is_int(mp_atomic_write(path, "x", 1, 0600, &e), -1, "atomic write into missing dir");
 	snprintf(path, sizeof path, "%s/f", dir);
 	unlink(path);
+
+	/* mp_mkdirs: the parents only, or the whole path, 0700 */
+	char want[160];
+	snprintf(path, sizeof path, "%s/a//b/log", dir);
+	tap_is_int(mp_mkdirs(path, 0, &e), 0, "mkdirs: the parents of a file");
+	snprintf(path, sizeof path, "%s/a/b", dir);
+	tap_ok(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "a/b made");
+	tap_is_int(st.st_mode & 0777, 0700, "mode 0700");
+	snprintf(path, sizeof path, "%s/a/b/log", dir);
+	tap_ok(stat(path, &st) < 0, "not the file's own name");
+	snprintf(path, sizeof path, "%s/a/b/c/", dir);
+	tap_is_int(mp_mkdirs(path, 1, &e), 0, "mkdirs: the whole path, a final slash");
+	snprintf(path, sizeof path, "%s/a/b/c", dir);
+	tap_ok(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "a/b/c made");
+	tap_is_int(mp_mkdirs(path, 1, &e), 0, "again: already there");
+	snprintf(path, sizeof path, "%s/f", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	snprintf(path, sizeof path, "%s/f/x/y", dir);
+	tap_is_int(mp_mkdirs(path, 0, &e), -1, "a file in the way");
+	tap_is_int(e.code, EX_CANTCREAT, "as 73");
+	snprintf(want, sizeof want, "%s/f/x: Not a directory", dir);
+	tap_is_mem(e.msg, strlen(e.msg), want, strlen(want), "naming the directory");
+	unlink(path);
+	snprintf(path, sizeof path, "%s/f", dir);
+	unlink(path);
+	const char *const made[] = {"a/b/c", "a/b", "a"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, made[i]);
+		rmdir(path);
+	}
 	rmdir(dir);
 	return tap_done();
 }

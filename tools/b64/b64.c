@@ -1,5 +1,6 @@
 /* b64: base64, base64url, quoted-printable and RFC 2047 encoded-words,
- * byte-compatible with coreutils base64 and fast. */
+ * byte-compatible with coreutils base64 on what that accepts (b64.1,
+ * COMPATIBILITY, says where they differ) and fast. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

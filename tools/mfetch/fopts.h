@@ -17,6 +17,7 @@ struct pending_msg; /* deliver.c */
 
 struct fopts {
 	const char *server;
+	const char *account; /* -a NAME: the summary and the errors name it */
 	int port, imap, tls, starttls;
 	const char *ca_file, *user, *password_eval, *auth, *fingerprint;
 	const char *password;             /* from the configuration file */

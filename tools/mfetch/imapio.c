@@ -383,7 +383,12 @@ int imap_open(struct imap *s, struct fopts *o, struct mp_err *e)
 	if (connect_session(o, &s->p, e) < 0)
 		return -1;
 	if (need_line(&s->p, &l, &len, e) <= 0 || strncmp(l, "* ", 2) != 0) {
-		if (!e->code)
+		if (!e->code && (strncmp(l, "+OK", 3) == 0 || strncmp(l, "-ERR", 4) == 0))
+			mp_err_set(e, EX_PROTOCOL,
+			           "no IMAP greeting: \"%.60s\" sounds like POP3 (--pop3, or "
+			           "'protocol pop3' in an account)",
+			           l);
+		else if (!e->code)
 			mp_err_set(e, EX_PROTOCOL, "no IMAP greeting");
 		goto out;
 	}

@@ -514,6 +514,7 @@ static int run(const struct cli *c, const char *account)
 
 	mp_err_clear(&e);
 	take_account(&o, &g, &to, account);
+	o.account = account;
 	if (o.peek && g.delete_ && o.delete_)
 		mp_die(EX_USAGE, "--peek deletes nothing: not with --delete");
 	if (o.peek && g.seen)
@@ -530,12 +531,16 @@ static int run(const struct cli *c, const char *account)
 			mp_die_err(NULL, &e);
 	}
 	if (deliver_open(&o, to, &e) < 0)
-		mp_die_err(NULL, &e);
+		mp_die_err(account, &e);
+	/* what failed: the account's name with the server's, or the server's */
+	char where[600];
+	snprintf(where, sizeof where, "%s%s%s", account ? account : "", account ? ": " : "",
+	         o.server);
 	if (o.idle) {
 		rc = watch(&o, &e);
 		deliver_close(&o);
 		if (rc < 0)
-			mp_die_err(o.server, &e);
+			mp_die_err(where, &e);
 		return rc;
 	}
 	double t0 = mp_net_now_ms();
@@ -545,11 +550,14 @@ static int run(const struct cli *c, const char *account)
 	             (fp && *fp ? strcmp(fp, "1") == 0 : isatty(STDERR_FILENO));
 	rc = o.imap ? imap_fetch(&o, &st, &e) : pop3_fetch(&o, &st, &e);
 	progress(&o, &st, 1);
-	if ((!o.quiet || o.json) && !o.list_folders)
+	/* the summary says what a run did: after an error, only when it
+	 * delivered something first (the error line says what failed) */
+	if ((!o.quiet || o.json) && !o.list_folders &&
+	    (rc >= 0 || o.json || st.fetched || st.skipped_big))
 		report_summary(&o, &st, t0);
 	deliver_close(&o);
 	if (rc < 0)
-		mp_die_err(o.server, &e);
+		mp_die_err(where, &e);
 	return 0;
 }
 

@@ -305,9 +305,16 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 
 	if (connect_session(o, &p, e) < 0)
 		return -1;
+	status[0] = '\0';
 	if ((r = reply(&p, status, sizeof status, e)) != 0) {
 		if (r > 0)
 			mp_err_set(e, EX_TEMPFAIL, "greeting: %.200s", status);
+		else if (strncmp(status, "* OK", 4) == 0 || strncmp(status, "* PREAUTH", 9) == 0 ||
+		         strncmp(status, "* BYE", 5) == 0)
+			mp_err_set(e, EX_PROTOCOL,
+			           "no POP3 greeting: \"%.60s\" sounds like IMAP (--imap, or "
+			           "'protocol imap' in an account)",
+			           status);
 		goto out;
 	}
 	has_stamp = apop_stamp(status, stamp, sizeof stamp);

@@ -67,9 +67,10 @@ void report_summary(const struct fopts *o, const struct fstats *st, double t0)
 		fflush(stdout);
 		return;
 	}
-	fprintf(stderr, "%s: fetched %ld message%s (%lld bytes) from %s in %.1f s%s\n",
-	        mp_progname(), st->fetched, st->fetched == 1 ? "" : "s", st->bytes, o->server,
-	        (mp_net_now_ms() - t0) / 1000, st->skipped_big ? " (some left: too big)" : "");
+	fprintf(stderr, "%s: %s%sfetched %ld message%s (%lld bytes) from %s in %.1f s%s\n",
+	        mp_progname(), o->account ? o->account : "", o->account ? ": " : "", st->fetched,
+	        st->fetched == 1 ? "" : "s", st->bytes, o->server, (mp_net_now_ms() - t0) / 1000,
+	        st->skipped_big ? " (some left: too big)" : "");
 }
 
 void report_round(const struct fopts *o, const struct fstats *st, double t0)

@@ -52,20 +52,6 @@ int state_load(const struct fopts *o, const char *key, struct mp_buf *value)
 	return rc;
 }
 
-/* the directories of path, made as needed */
-static void make_dirs(const char *path)
-{
-	char dir[4096];
-
-	snprintf(dir, sizeof dir, "%s", path);
-	for (char *s = dir + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(dir, 0700);
-			*s = '/';
-		}
-}
-
 int state_lock(const struct fopts *o, const char *who, struct mp_err *e)
 {
 	static int fd = -1; /* open, and so locked, until the process ends */
@@ -74,7 +60,7 @@ int state_lock(const struct fopts *o, const char *who, struct mp_err *e)
 	unsigned h = 2166136261u; /* FNV-1a */
 
 	snprintf(lock, sizeof lock, "%s.run", path);
-	make_dirs(path);
+	mp_mkdirs(path, 0, NULL);
 	if (fd < 0 && (fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return mp_err_sys(e, EX_TEMPFAIL, "%s", lock);
 	/* one byte of the file per account: other accounts go on */
@@ -105,7 +91,7 @@ int state_save(const struct fopts *o, const char *key, const char *value, struct
 	ssize_t n;
 	int rc, lfd;
 
-	make_dirs(path);
+	mp_mkdirs(path, 0, NULL);
 	/* read, change one line, replace: one writer at a time (the
 	 * processes of --idle with several folders share the file) */
 	snprintf(lock, sizeof lock, "%s.lock", path);

@@ -405,7 +405,7 @@ static void print_short(const struct mp_mx *m, const char *name)
 static int report(struct mp_resolver *r, const struct mp_mx *res, const struct opts *o)
 {
 	struct mp_json j;
-	int probe_failed = 0;
+	int probe_failed = 0, blocks = 0;
 
 	if (o->json) {
 		mp_json_init(&j, stdout, 1);
@@ -416,8 +416,12 @@ static int report(struct mp_resolver *r, const struct mp_mx *res, const struct o
 			print_json(&j, &res[i]);
 		} else if (o->shortout) {
 			print_short(&res[i], o->names[i]);
+		} else if (res[i].status == MP_MX_BADNAME) {
+			/* bad input, not an answer: "mmx: NAME: ..." on stderr */
+			fflush(stdout);
+			print_short(&res[i], o->names[i]);
 		} else {
-			if (i)
+			if (blocks++)
 				putchar('\n');
 			print_text(&res[i], r, o);
 			if (o->policy && res[i].status != MP_MX_BADNAME) {

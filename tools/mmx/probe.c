@@ -110,8 +110,8 @@ static size_t get_tlsa(struct mp_resolver *r, const char *host, int port, struct
 
 /* one SMTP conversation up to the certificate; returns 1 if it connected */
 static int talk(const struct mp_mx_host *h, const struct sockaddr *sa, socklen_t sl,
-                const struct probe_opts *o, const struct mp_tlsa *tlsa, size_t ntlsa, FILE *out,
-                int quiet)
+                const struct probe_opts *o, const struct mp_tlsa *tlsa, size_t ntlsa, int ad,
+                FILE *out, int quiet)
 {
 	struct mp_proto p;
 	struct mp_smtp_reply rep;
@@ -176,10 +176,16 @@ static int talk(const struct mp_mx_host *h, const struct sockaddr *sa, socklen_t
 	struct mp_tls_info in;
 	mp_tls_info(&p.tls, &in);
 	if (ntlsa) {
-		if (in.verified && in.dane_matched)
+		if (in.verified && in.dane_matched && ad)
 			mp_term_printf(out,
 			               "       DANE        a TLSA record matched (usage %d): %s\n",
 			               in.dane_usage, "the chain is authenticated by DNS");
+		else if (in.verified && in.dane_matched) /* records of an unsigned zone */
+			mp_term_printf(
+			    out,
+			    "       DANE        a TLSA record matched (usage %d), but the "
+			    "answer was not authenticated (AD clear): no DANE for a sender\n",
+			    in.dane_usage);
 		else
 			mp_term_printf(out, "       DANE        no TLSA record matched: %s\n",
 			               in.verify_text);
@@ -254,10 +260,10 @@ int mmx_probe(struct mp_resolver *r, const struct mp_mx *m, const struct probe_o
 			inet_ntop(a->family, a->addr, as, sizeof as);
 			mp_term_printf(out, "    -> %s port %d\n", as, o->port);
 			show_ptr(r, a, out);
-			int c = talk(h, (struct sockaddr *)&ss, sl, o, NULL, 0, out, 0);
+			int c = talk(h, (struct sockaddr *)&ss, sl, o, NULL, 0, 0, out, 0);
 			ok += c;
 			if (c && ntlsa)
-				talk(h, (struct sockaddr *)&ss, sl, o, tlsa, ntlsa, out, 1);
+				talk(h, (struct sockaddr *)&ss, sl, o, tlsa, ntlsa, ad, out, 1);
 		}
 		if (o->tlsa)
 			mp_dns_query_free(&tq, 1);

@@ -27,6 +27,8 @@ struct opts {
 	enum mode mode;
 	const char *fields[32];
 	int nfields, raw, addr_only, mbox, bodies;
+	int names;              /* -H 1, --no-filename 0, else -1: shown for several inputs */
+	int tsv;                /* --tsv: a line a message, a column a field */
 	enum mp_date_form date; /* --date */
 	const char *addr_field, *part, *dir;
 	long messages;
@@ -49,13 +51,20 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
-	    "          [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
-	    "          [FILE|DIR|-]...\n"
+	    "usage: %s [-f FIELD]... [--raw] [--tsv] [-a [FIELD] [--addr-only]] [-t] [-p N]\n"
+	    "          [--text] [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
+	    "          [-H|--no-filename] [FILE|DIR|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
 	    "      --raw           fields as they stand\n"
+	    "      --tsv           a line per message: its name (with -H) and a column per\n"
+	    "                      -f field (the summary's without -f), empty when missing;\n"
+	    "                      tab, newline, CR and \\ as \\t, \\n, \\r and \\\\\n"
+	    "  -H, --with-filename the message's name before each line (-f, -a, -r, the\n"
+	    "                      summary) or as the first column (--tsv); the default\n"
+	    "                      with several FILEs or a DIR\n"
+	    "      --no-filename   never the name\n"
 	    "  -a, --addr[=FIELD]  addresses of From/To/Cc/Bcc (or FIELD), one per line\n"
 	    "      --addr-only     just local@domain\n"
 	    "  -t, --tree          the MIME tree: number, type, charset, encoding, size, name\n"
@@ -112,6 +121,63 @@ static void field_value(const char *msg, const struct mp_field *f, struct mp_buf
 		decoded(f->value, out);
 }
 
+/* -H: the message's name before a line of it */
+static void name_prefix(const char *name)
+{
+	if (O.names > 0)
+		mp_term_printf(stdout, "%s:", name);
+}
+
+/* --tsv: a value in a column: what would break the record, visibly */
+static void tsv_escape(const char *s, struct mp_buf *out)
+{
+	for (; s && *s; s++) {
+		if (*s == '\\' || *s == '\t' || *s == '\n' || *s == '\r') {
+			mp_buf_putc(out, '\\');
+			mp_buf_putc(out, *s == '\t'   ? 't'
+			                 : *s == '\n' ? 'n'
+			                 : *s == '\r' ? 'r'
+			                              : '\\');
+		} else {
+			mp_buf_putc(out, *s);
+		}
+	}
+}
+
+/* --tsv: the line of one message; a field's column holds what -f prints
+ * for it, its lines joined by \n */
+static void tsv_line(const char *name, const struct mp_header *h)
+{
+	struct mp_buf line = MP_BUF_INIT, d = MP_BUF_INIT;
+
+	if (O.names > 0)
+		tsv_escape(name, &line);
+	for (int k = 0; k < O.nfields; k++) {
+		int n = 0;
+		if (k || O.names > 0)
+			mp_buf_putc(&line, '\t');
+		for (size_t i = 0; i < h->n; i++) {
+			if (strcasecmp(h->f[i].name, O.fields[k]) != 0)
+				continue;
+			if (n++)
+				mp_buf_puts(&line, "\\n");
+			if (O.raw) {
+				tsv_escape(h->f[i].value, &line);
+			} else {
+				field_value(name, &h->f[i], &d);
+				tsv_escape(d.data, &line);
+			}
+		}
+	}
+	mp_buf_putc(&line, '\n');
+	if (O.raw) /* as written, byte for byte, as -f --raw */
+		fwrite(line.data, 1, line.len, stdout);
+	else
+		mp_term_write(stdout, line.data, line.len);
+	mp_buf_free(&line);
+	mp_buf_free(&d);
+}
+
 static int on_header(struct mp_walker *w, struct mp_header *h)
 {
 	struct mp_buf d = MP_BUF_INIT;
@@ -126,6 +192,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 			for (size_t k = 0; k < h->n; k++)
 				if (strcasecmp(h->f[k].name, sum[i]) == 0) {
 					field_value(w->name, &h->f[k], &d);
+					name_prefix(w->name);
 					mp_term_printf(stdout, "%s: %s\n", sum[i],
 					               d.data ? d.data : "");
 					break;
@@ -134,9 +201,14 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 		break;
 	}
 	case M_FIELDS:
+		if (O.tsv) {
+			tsv_line(w->name, h);
+			break;
+		}
 		for (int k = 0; k < O.nfields; k++)
 			for (size_t i = 0; i < h->n; i++)
 				if (strcasecmp(h->f[i].name, O.fields[k]) == 0) {
+					name_prefix(w->name);
 					if (O.raw) {
 						printf("%s\n", h->f[i].value); /* raw: as written,
 						                                  byte for byte */
@@ -162,6 +234,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 				for (size_t a = 0; a < l.n; a++) {
 					char ad[1024];
 					mp_addr_display(l.v[a].addr, ad, sizeof ad);
+					name_prefix(w->name);
 					if (O.addr_only || !l.v[a].name[0])
 						mp_term_printf(stdout, "%s\n", ad);
 					else
@@ -215,6 +288,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 			}
 			struct mp_date dt;
 			int known = semi && mp_date_parse(semi + 1, &dt) == 0;
+			name_prefix(w->name);
 			mp_term_printf(stdout, "%d. from %s by %s%s%s%s%s", ++hop,
 			               from[0] ? from : "?", by[0] ? by : "?",
 			               with[0] ? " with " : "", with, id[0] ? " id " : "", id);
@@ -769,19 +843,29 @@ static int path_input(const char *path)
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
-	    {"addr", optional_argument, NULL, 'a'},  {"addr-only", no_argument, NULL, 'A'},
-	    {"tree", no_argument, NULL, 't'},        {"part", required_argument, NULL, 'p'},
-	    {"text", no_argument, NULL, 'T'},        {"extract", required_argument, NULL, 'x'},
-	    {"received", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
-	    {"date", required_argument, NULL, 'D'},  {"mbox", no_argument, NULL, 'M'},
-	    {"bodies", no_argument, NULL, 'B'},      {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
+	                                   {"raw", no_argument, NULL, 'R'},
+	                                   {"addr", optional_argument, NULL, 'a'},
+	                                   {"addr-only", no_argument, NULL, 'A'},
+	                                   {"tree", no_argument, NULL, 't'},
+	                                   {"part", required_argument, NULL, 'p'},
+	                                   {"text", no_argument, NULL, 'T'},
+	                                   {"extract", required_argument, NULL, 'x'},
+	                                   {"received", no_argument, NULL, 'r'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"date", required_argument, NULL, 'D'},
+	                                   {"mbox", no_argument, NULL, 'M'},
+	                                   {"bodies", no_argument, NULL, 'B'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {"with-filename", no_argument, NULL, 'H'},
+	                                   {"no-filename", no_argument, NULL, 'N'},
+	                                   {"tsv", no_argument, NULL, 'S'},
+	                                   {NULL, 0, NULL, 0}};
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:a::tp:x:rjhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:a::tp:x:rjhVH", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (O.nfields == 32)
@@ -811,6 +895,9 @@ static int parse_args(int argc, char **argv)
 		case 'r': O.mode = M_RECEIVED; break;
 		case 'j': O.mode = M_JSON; break;
 		case 'M': O.mbox = 1; break;
+		case 'H': O.names = 1; break;
+		case 'N': O.names = 0; break;
+		case 'S': O.tsv = 1; break;
 		case 'B':
 			O.bodies = 1;
 			O.mode = M_JSON;
@@ -826,6 +913,14 @@ static int parse_args(int argc, char **argv)
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
+	if (O.tsv && O.mode == M_SUMMARY) { /* the summary's fields */
+		static const char *const sum[] = {"From", "To", "Cc", "Date", "Subject"};
+		for (O.nfields = 0; O.nfields < 5; O.nfields++)
+			O.fields[O.nfields] = sum[O.nfields];
+		O.mode = M_FIELDS;
+	}
+	if (O.tsv && O.mode != M_FIELDS)
+		mp_die(EX_USAGE, "--tsv goes with -f (or the summary), not with another mode");
 	return optind;
 }
 
@@ -846,7 +941,15 @@ int main(int argc, char **argv)
 	int first, ok = 0;
 
 	mp_setprogname(argv[0]);
+	O.names = -1;
 	first = parse_args(argc, argv);
+	/* as grep: the names when there are several inputs (a Maildir is) */
+	if (O.names < 0) {
+		struct stat st;
+		O.names = argc - first > 1;
+		for (int i = first; i < argc && !O.names; i++)
+			O.names = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode);
+	}
 	prepare();
 	if (first == argc)
 		ok = path_input("-");

@@ -33,11 +33,16 @@ void msend_log(const struct settings *s, const char *from, const struct rcpt *r,
 		syslog(LOG_INFO, "%s", b.data);
 		closelog();
 	} else {
-		int fd = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		struct mp_err e;
+		int fd = -1;
 		localtime_r(&t, &tm);
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
 		mp_buf_putc(&b, '\n');
-		if (fd < 0 || dprintf(fd, "%s ", when) < 0 || mp_write_full(fd, b.data, b.len) < 0)
+		/* its directories as mfetch makes those of its state (0700) */
+		if (mp_mkdirs(s->log, 0, &e) < 0)
+			mp_warn("log %s: %s", s->log, e.msg);
+		else if ((fd = open(s->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+		         dprintf(fd, "%s ", when) < 0 || mp_write_full(fd, b.data, b.len) < 0)
 			mp_warn("log %s: %s", s->log, strerror(errno));
 		if (fd >= 0)
 			close(fd);

@@ -38,21 +38,6 @@ const char *queue_dir(const struct settings *s)
 	return buf;
 }
 
-static int mkdirs(const char *path)
-{
-	char p[4096];
-
-	snprintf(p, sizeof p, "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			if (mkdir(p, 0700) < 0 && errno != EEXIST)
-				return -1;
-			*s = '/';
-		}
-	return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static long backoff(int attempts)
 {
 	/* 1, 2, 4 ... minutes, then hourly */
@@ -105,7 +90,7 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 	ssize_t got;
 	int fd;
 
-	if (mkdirs(dir) < 0)
+	if (mp_mkdirs(dir, 1, NULL) < 0)
 		return mp_err_sys(e, EX_CANTCREAT, "queue %s", dir);
 	if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		rnd = (uint32_t)getpid();
@@ -500,9 +485,10 @@ static int bury(const char *dir, const char *id, struct entry *en, const char *w
 	for (size_t k = 0; k < en->n; k++)
 		if (en->r[k].code / 100 != 2)
 			en->r[k].done = 0;
-	if (mkdirs(dead) < 0 || write_env(dead, id, en->account[0] ? en->account : NULL,
-	                                  en->route.data, en->from, en->r, en->n, en->created,
-	                                  en->attempts, 0, why, en->strip_bcc, &en->dsn, &e) < 0) {
+	if (mp_mkdirs(dead, 1, NULL) < 0 ||
+	    write_env(dead, id, en->account[0] ? en->account : NULL, en->route.data, en->from,
+	              en->r, en->n, en->created, en->attempts, 0, why, en->strip_bcc, &en->dsn,
+	              &e) < 0) {
 		mp_warn("%s: cannot keep it in %s (%s); left queued", id, dead,
 		        e.msg[0] ? e.msg : strerror(errno));
 		return -1;
@@ -616,7 +602,7 @@ int queue_flush(const struct settings *s)
 	int lfd, worst = 0;
 
 	snprintf(lockpath, sizeof lockpath, "%s/.flush.lock", dir);
-	if (mkdirs(dir) < 0)
+	if (mp_mkdirs(dir, 1, NULL) < 0)
 		mp_die(EX_CANTCREAT, "queue %s: %s", dir, strerror(errno));
 	lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {

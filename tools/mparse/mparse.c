@@ -18,6 +18,7 @@
 #include "hdr.h"
 #include "json.h"
 #include "mime.h"
+#include "mparse.h"
 #include "store.h"
 #include "util.h"
 
@@ -52,6 +53,9 @@ static void usage(FILE *f)
 	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
 	    "          [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
 	    "          [FILE|DIR|-]...\n"
+	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
+	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -68,9 +72,22 @@ static void usage(FILE *f)
 	    "      --bodies        with the decoded body of each part (implies -j)\n"
 	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
 	    "      --mbox          read every FILE (and stdin) as an mbox\n"
+	    "      --show          a readable view: the -f fields (From, To, Cc, Date,\n"
+	    "                      Subject), the text, then the other parts\n"
+	    "      --html-filter CMD  with --show: HTML-only mail made text by CMD\n"
+	    "      --scan          one line per message: number, flags, date, sender,\n"
+	    "                      size, subject (-j: JSON Lines, -r: reversed)\n"
+	    "      --sort KEY      --scan's order: date, file, from or subject\n"
+	    "  -r, --reverse       --scan's order reversed\n"
+	    "      --width N       cut --scan's lines at N columns (0: never; default:\n"
+	    "                      the terminal's, when on one)\n"
+	    "      --type GLOB     -p/-x: only parts whose type matches (image/*)\n"
+	    "      --name GLOB     -p/-x: only parts whose file name matches (*.csv)\n"
+	    "  FOLDER:PICK         messages of a Maildir or mbox by number: 3, 2-5, last,\n"
+	    "                      2-last, 1,4\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
-	    mp_progname());
+	    mp_progname(), mp_progname(), mp_progname());
 }
 
 static void decoded(const char *v, struct mp_buf *out)
@@ -361,16 +378,33 @@ static FILE *spool(void)
 	return f;
 }
 
+/* -p: is this the part asked for (N, or "all" leaves), and does it pass
+ * --type and --name? One that has the number but not the type or name
+ * is noted for the warning. */
+static int part_match(const struct mp_part *p)
+{
+	int all = strcmp(O.part, "all") == 0;
+	if (all ? p->container : strcmp(p->num, O.part) != 0)
+		return 0;
+	if (p->container || !mp_part_filtered() || mp_part_wanted(p))
+		return 1;
+	if (!all && !O.part_seen) {
+		O.part_seen = 3;
+		snprintf(O.part_type, sizeof O.part_type, "%s", p->type);
+	}
+	return 0;
+}
+
 /* a uuencoded block starts inside the text part in hand */
 static void on_uupart(struct mp_walker *w, struct mp_part *p)
 {
 	O.uuout = NULL;
 	if (O.mode == M_JSON && O.bodies)
 		O.uuout = spool();
-	if (O.mode == M_PART && strcmp(p->num, O.part) == 0) {
+	if (O.mode == M_PART && part_match(p)) {
 		O.uuout = stdout;
 		O.part_seen = 1;
-	} else if (O.mode == M_EXTRACT) {
+	} else if (O.mode == M_EXTRACT && (!mp_part_filtered() || mp_part_wanted(p))) {
 		O.uuout = safe_create(O.dir, p->filename, xpath, sizeof xpath);
 		if (!O.uuout)
 			mp_warn("%s: part %s: %s: %s", w->name, p->num, xpath, strerror(errno));
@@ -390,7 +424,7 @@ static int on_part(struct mp_walker *w, struct mp_part *p)
 			tree_print(p); /* before its children */
 		break;
 	case M_PART:
-		if (strcmp(p->num, O.part) == 0) {
+		if (part_match(p)) {
 			if (!p->container) {
 				O.out = stdout;
 				O.part_seen = 1;
@@ -422,7 +456,7 @@ static int on_part(struct mp_walker *w, struct mp_part *p)
 			mp_warn("%s: part %s: message/external-body names data kept elsewhere: "
 			        "nothing to extract",
 			        w->name, p->num);
-		if (mp_mime_attachment(p)) {
+		if (mp_part_filtered() ? mp_part_wanted(p) : mp_mime_attachment(p)) {
 			O.out = safe_create(O.dir, p->filename[0] ? p->filename : "attachment",
 			                    xpath, sizeof xpath);
 			if (!O.out)
@@ -605,6 +639,10 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	                      .name = name};
 	struct mp_err e;
 
+	if (X.show) { /* show.c */
+		O.messages++;
+		return mp_show_one(name, src);
+	}
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
 	           O.mode == M_TREE || O.mode == M_JSON;
 	w.uu = w.decode && O.mode != M_TEXT;
@@ -629,6 +667,11 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		if (O.part_seen == 2)
 			mp_warn("%s: part %s is a %s: no bytes of its own", name, O.part,
 			        O.part_type);
+		else if (O.part_seen == 3)
+			mp_warn("%s: part %s is a %s: not what --type and --name ask for", name,
+			        O.part, O.part_type);
+		else if (!O.part_seen && mp_part_filtered())
+			mp_warn("%s: no part %s of the --type and --name asked for", name, O.part);
 		else if (!O.part_seen)
 			mp_warn("%s: no part %s", name, O.part);
 	}
@@ -710,6 +753,8 @@ static int path_input(const char *path)
 
 	if (strcmp(path, "-") == 0)
 		return fd_input("stdin", STDIN_FILENO, O.mbox);
+	if (mp_pick_input(path, X.show, &ok))
+		return ok;
 	if (stat(path, &st) < 0) {
 		mp_warn("%s: %s", path, strerror(errno));
 		return 0;
@@ -766,6 +811,31 @@ static int path_input(const char *path)
 	return ok;
 }
 
+/* --show and --scan take -f, -j and -r as their own */
+static void xopts_check(void)
+{
+	if (X.show && X.scan)
+		mp_die(EX_USAGE, "--show and --scan: one at a time");
+	if (X.show && O.mode != M_SUMMARY && O.mode != M_FIELDS)
+		mp_die(EX_USAGE, "--show: no other mode with it (only -f and --date)");
+	if (X.scan && O.mode != M_SUMMARY && O.mode != M_JSON && O.mode != M_RECEIVED)
+		mp_die(EX_USAGE, "--scan: no other mode with it (only -j, -r and --sort)");
+	if (!X.scan && (X.sort || X.reverse == 2 || X.width))
+		mp_die(EX_USAGE, "--sort, --reverse and --width go with --scan");
+	if (!X.scan)
+		X.json = X.reverse = 0;
+	if (X.sort && strcmp(X.sort, "date") && strcmp(X.sort, "file") && strcmp(X.sort, "from") &&
+	    strcmp(X.sort, "subject"))
+		mp_die(EX_USAGE, "--sort: unknown key '%s' (date, file, from or subject)", X.sort);
+	if ((X.type || X.name) && O.mode != M_PART && O.mode != M_EXTRACT)
+		mp_die(EX_USAGE, "--type and --name go with -p or -x");
+	if (X.html_filter && !X.show)
+		mp_die(EX_USAGE, "--html-filter goes with --show");
+	X.fields = O.fields;
+	X.nfields = O.nfields;
+	X.date = O.date;
+}
+
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
 {
@@ -777,7 +847,11 @@ static int parse_args(int argc, char **argv)
 	    {"received", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
 	    {"date", required_argument, NULL, 'D'},  {"mbox", no_argument, NULL, 'M'},
 	    {"bodies", no_argument, NULL, 'B'},      {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
+	    {"version", no_argument, NULL, 'V'},     {"show", no_argument, NULL, 'S'},
+	    {"scan", no_argument, NULL, 'C'},        {"sort", required_argument, NULL, 'O'},
+	    {"type", required_argument, NULL, 'Y'},  {"name", required_argument, NULL, 'N'},
+	    {"width", required_argument, NULL, 'W'}, {"html-filter", required_argument, NULL, 'H'},
+	    {"reverse", no_argument, NULL, 'v'},     {NULL, 0, NULL, 0}};
 	int c;
 
 	opterr = 0;
@@ -808,8 +882,22 @@ static int parse_args(int argc, char **argv)
 			O.mode = M_EXTRACT;
 			O.dir = optarg;
 			break;
-		case 'r': O.mode = M_RECEIVED; break;
-		case 'j': O.mode = M_JSON; break;
+		case 'r':
+			O.mode = M_RECEIVED;
+			X.reverse = 1; /* with --scan */
+			break;
+		case 'j':
+			O.mode = M_JSON;
+			X.json = 1; /* with --scan */
+			break;
+		case 'S': X.show = 1; break;
+		case 'v': X.reverse = 2; break;
+		case 'W': X.width = mp_width_arg(optarg); break;
+		case 'C': X.scan = 1; break;
+		case 'O': X.sort = optarg; break;
+		case 'Y': X.type = optarg; break;
+		case 'N': X.name = optarg; break;
+		case 'H': X.html_filter = optarg; break;
 		case 'M': O.mbox = 1; break;
 		case 'B':
 			O.bodies = 1;
@@ -826,6 +914,7 @@ static int parse_args(int argc, char **argv)
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
+	xopts_check();
 	return optind;
 }
 
@@ -847,6 +936,8 @@ int main(int argc, char **argv)
 
 	mp_setprogname(argv[0]);
 	first = parse_args(argc, argv);
+	if (X.scan)
+		return mp_scan_main(argv + first, argc - first);
 	prepare();
 	if (first == argc)
 		ok = path_input("-");
@@ -856,4 +947,16 @@ int main(int argc, char **argv)
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
 	return ok ? 0 : EX_DATAERR;
+}
+
+/* ---------------------------------------------------------------- for pick.c */
+
+int mparse_msg(const char *name, const struct mp_msgsrc *src)
+{
+	return one(name, src);
+}
+
+void mparse_field_value(const char *msg, const struct mp_field *f, struct mp_buf *out)
+{
+	field_value(msg, f, out);
 }

@@ -671,7 +671,9 @@ static int one(const char *name, const struct mp_msgsrc *src)
 			mp_warn("%s: part %s is a %s: not what --type and --name ask for", name,
 			        O.part, O.part_type);
 		else if (!O.part_seen && mp_part_filtered())
-			mp_warn("%s: no part %s of the --type and --name asked for", name, O.part);
+			mp_warn("%s: no part%s%s of the --type and --name asked for", name,
+			        strcmp(O.part, "all") ? " " : "",
+			        strcmp(O.part, "all") ? O.part : "");
 		else if (!O.part_seen)
 			mp_warn("%s: no part %s", name, O.part);
 	}

@@ -341,11 +341,11 @@ void mp_pick_spec(const char *arg, const char *folder, const char *spec, struct 
 			lo = last;
 		if (hi < 0)
 			hi = last;
+		if (lo > last || hi > last)
+			mp_die(EX_NOINPUT, "%s: no message %ld: %s holds %ld", arg,
+			       lo > last ? lo : hi, folder, last);
 		if (lo > hi)
 			mp_die(EX_USAGE, "%s: the range %.*s goes backwards", arg, (int)n, s);
-		if (hi > last)
-			mp_die(EX_NOINPUT, "%s: no message %ld: %s holds %ld", arg, hi, folder,
-			       last);
 		for (long k = lo; k <= hi; k++) {
 			f->v = mp_xrealloc(f->v, (f->n + 1) * sizeof *f->v);
 			f->v[f->n] = all.v[k - 1];

@@ -50,10 +50,10 @@ static void set_flags(struct row *r, const struct mp_msgref *m, const struct mp_
 	}
 	if (strchr(m->path, '/') && strstr(m->path, "/cur/"))
 		return; /* a Maildir message without info */
-	/* an mbox's (or a file's) Status: R read, O old; X-Status: A answered,
-	 * F flagged, D deleted */
+	/* an mbox's (or a file's) Status: R read, O old (an mbox message
+	 * without it is new); X-Status: A answered, F flagged, D deleted */
 	const char *st = mp_field_get(h, "Status"), *xs = mp_field_get(h, "X-Status");
-	r->isnew = !st || !strchr(st, 'O');
+	r->isnew = m->off >= 0 ? !st || !strchr(st, 'O') : st && !strchr(st, 'O');
 	r->seen = st && strchr(st, 'R');
 	r->replied = xs && strchr(xs, 'A');
 	r->flagged = xs && strchr(xs, 'F');

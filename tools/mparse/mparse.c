@@ -16,6 +16,7 @@
 #include "date.h"
 #include "jbody.h"
 #include "hdr.h"
+#include "html.h"
 #include "json.h"
 #include "mime.h"
 #include "mparse.h"
@@ -554,7 +555,7 @@ static int on_end(struct mp_walker *w, struct mp_part *p)
 	return 0;
 }
 
-/* the text in UTF-8; HTML without its tags and with a few entities */
+/* the text in UTF-8; HTML made text by common/html.c */
 static void print_text(const char *name, FILE *f, const char *charset, int html)
 {
 	struct mp_buf raw = MP_BUF_INIT, u = MP_BUF_INIT;
@@ -573,48 +574,15 @@ static void print_text(const char *name, FILE *f, const char *charset, int html)
 	if (mp_charset_to_utf8(charset[0] ? charset : "us-ascii", raw.data ? raw.data : "", raw.len,
 	                       MP_HDR_IGNORE, &u, NULL) < 0)
 		mp_buf_append(&u, raw.data ? raw.data : "", raw.len);
-	if (!html) {
-		fwrite(u.data ? u.data : "", 1, u.len, stdout);
-	} else {
-		int tag = 0, skip = 0;
-		for (size_t i = 0; i < u.len; i++) {
-			char c = u.data[i];
-			if (c == '<') {
-				tag = 1;
-				if (!strncasecmp(u.data + i, "<style", 6) ||
-				    !strncasecmp(u.data + i, "<script", 7))
-					skip = 1;
-				else if (!strncasecmp(u.data + i, "</style", 7) ||
-				         !strncasecmp(u.data + i, "</script", 8))
-					skip = 0;
-				if (!strncasecmp(u.data + i, "<br", 3) ||
-				    !strncasecmp(u.data + i, "<p", 2) ||
-				    !strncasecmp(u.data + i, "</p", 3) ||
-				    !strncasecmp(u.data + i, "<div", 4))
-					putchar('\n');
-				continue;
-			}
-			if (tag) {
-				tag = c != '>';
-				continue;
-			}
-			if (skip)
-				continue;
-			static const struct {
-				const char *e, *r;
-			} ent[] = {{"&amp;", "&"},   {"&lt;", "<"},   {"&gt;", ">"},
-			           {"&quot;", "\""}, {"&nbsp;", " "}, {"&#39;", "'"}};
-			int done = 0;
-			for (size_t k = 0; k < sizeof ent / sizeof ent[0] && !done; k++)
-				if (!strncmp(u.data + i, ent[k].e, strlen(ent[k].e))) {
-					fputs(ent[k].r, stdout);
-					i += strlen(ent[k].e) - 1;
-					done = 1;
-				}
-			if (!done)
-				putchar(c);
-		}
+	if (html) {
+		/* common/html.c: the one reader of HTML */
+		struct mp_buf t = MP_BUF_INIT;
+		if (mp_html_text(u.data ? u.data : "", u.len, &t) < 0)
+			mp_die(EX_TEMPFAIL, "out of memory");
+		mp_buf_free(&u);
+		u = t;
 	}
+	fwrite(u.data ? u.data : "", 1, u.len, stdout);
 	if (u.len && u.data[u.len - 1] != '\n')
 		putchar('\n');
 	mp_buf_free(&raw);

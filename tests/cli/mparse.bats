@@ -1958,3 +1958,37 @@ $output"
     done
     [ "$n" -ge 6 ] || fail "only $n examples found"
 }
+
+@test "completions: --show, --scan, --sort, --type and --name in bash, zsh and fish" {
+    export HOME=$T XDG_CONFIG_HOME=$T/config XDG_DATA_HOME=$T/data XDG_CACHE_HOME=$T/cache
+    run bash -c 'source /usr/share/bash-completion/bash_completion || exit 1
+        source "$1/bash/mparse" || exit 1
+        for w in --sh --sc --so --ty --na --html; do
+            COMP_WORDS=(mparse $w); COMP_CWORD=1; COMP_LINE="mparse $w"; COMP_POINT=${#COMP_LINE}
+            _mparse mparse $w mparse; echo "$w: ${COMPREPLY[*]}"
+        done
+        COMP_WORDS=(mparse --sort s); COMP_CWORD=2; COMP_LINE="mparse --sort s"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse s --sort; echo "sort: ${COMPREPLY[*]}"' _ "$COMPDIR"
+    assert_success
+    assert_line '--sh: --show'
+    assert_line '--sc: --scan'
+    assert_line '--so: --sort='
+    assert_line '--ty: --type='
+    assert_line '--na: --name='
+    assert_line '--html: --html-filter='
+    assert_line 'sort: subject'
+    if command -v zsh >/dev/null; then
+        run zsh -n "$COMPDIR/zsh/_mparse"
+        assert_success
+        run grep -c -e '--show\[' -e '--scan\[' -e '--sort=\[' -e '--type=\[' -e '--name=\[' -e '--html-filter=\[' -e '--width=\[' "$COMPDIR/zsh/_mparse"
+        assert_output 7
+    fi
+    if command -v fish >/dev/null; then
+        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --sc"; complete -C "mparse --sort "; complete -C "mparse --ty"; complete -C "mparse --sh"' "$COMPDIR/fish/mparse.fish"
+        assert_success
+        assert_line --regexp $'^--scan\t'
+        assert_line --regexp $'^--show\t'
+        assert_line --regexp $'^--type\t'
+        assert_line --regexp $'^subject\t'
+    fi
+}

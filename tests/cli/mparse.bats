@@ -1579,6 +1579,24 @@ parts:
 2.2      application/octet-stream  16 bytes  "figures.bin"
 3.1      text/plain  31 bytes'
 
+# the view of html-links.eml after its header
+SHOW_LINKS='Spring sale – 30% off
+
+Dear Bob,
+our café & bakery range is on sale: <3 days> only…
+
+* Bread — €2
+* Cake €5 each
+
+See the sale [1] or unsubscribe [2].
+
+[1] https://shop.example/sale?a=1&b=2
+[2] https://shop.example/stop
+
+parts:
+2        image/png  8 bytes  "logo.png"
+3        text/csv  19 bytes  "prices.csv"'
+
 @test "--show FILE: the fields decoded, a blank line, text/plain, then the other parts by number" {
     mp --show mixed.eml
     assert_success
@@ -1635,22 +1653,7 @@ To: bob@example.net
 Date: Fri, 14 Mar 2025 16:30:00 +0000
 Subject: Spring sale – 30% off
 
-Spring sale – 30% off
-
-Dear Bob,
-our café & bakery range is on sale: <3 days> only…
-
-* Bread — €2
-* Cake €5 each
-
-See the sale [1] or unsubscribe [2].
-
-[1] https://shop.example/sale?a=1&b=2
-[2] https://shop.example/stop
-
-parts:
-2        image/png  8 bytes  "logo.png"
-3        text/csv  19 bytes  "prices.csv"'
+'"$SHOW_LINKS"
     # --text keeps its own view of the same HTML
     mp --text html-only.eml
     assert_success
@@ -1706,24 +1709,9 @@ parts:
     mp --show -f subject Maildir:2-3
     assert_success
     no_stderr
-    assert_output 'Subject: Spring sale – 30% off
+    assert_output "Subject: Spring sale – 30% off
 
-Spring sale – 30% off
-
-Dear Bob,
-our café & bakery range is on sale: <3 days> only…
-
-* Bread — €2
-* Cake €5 each
-
-See the sale [1] or unsubscribe [2].
-
-[1] https://shop.example/sale?a=1&b=2
-[2] https://shop.example/stop
-
-parts:
-2        image/png  8 bytes  "logo.png"
-3        text/csv  19 bytes  "prices.csv"
+$SHOW_LINKS
 
 Subject: HTML only
 
@@ -1732,7 +1720,7 @@ Café & crème
 3 < 4 > 2
 
 line one
-line two'
+line two"
     mp -f subject Maildir:last,1
     assert_output $'Fwd: Quarterly report\nQuarterly report – Q1'
     mp -f subject Maildir:3-last

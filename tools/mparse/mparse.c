@@ -1,6 +1,5 @@
 /* mparse: read mail (a message, an mbox, a Maildir, stdin) and answer:
  * who sent it, the subject in UTF-8, its parts, the PDF, its path. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -711,11 +710,6 @@ static int fd_input(const char *name, int fd, int force)
 	return read_ok;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int path_input(const char *path)
 {
 	struct stat st;
@@ -730,45 +724,17 @@ static int path_input(const char *path)
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		static const char *const sub[] = {"cur", "new"};
-		int dirs = 0;
-		for (int s = 0; s < 2; s++) {
-			char d[4096];
-			snprintf(d, sizeof d, "%s/%s", path, sub[s]);
-			DIR *dp = opendir(d);
-			if (!dp) {
-				if (errno != ENOENT && errno != ENOTDIR) {
-					mp_warn("%s: %s", d, strerror(errno));
-					dirs++;
-				}
-				continue;
+		struct mp_folder f; /* pick.c */
+		if (mp_maildir_files(path, &f) < 0)
+			return 0;
+		for (size_t i = 0; i < f.n; i++) {
+			int fd = open(f.v[i].path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				ok |= fd_input(f.v[i].path, fd, 0);
+				close(fd);
 			}
-			dirs++;
-			struct dirent *de;
-			char **v = NULL;
-			size_t n = 0;
-			while ((de = readdir(dp)))
-				if (de->d_name[0] != '.') {
-					v = mp_xrealloc(v, (n + 1) * sizeof *v);
-					v[n++] = mp_xstrdup(de->d_name);
-				}
-			closedir(dp);
-			if (n > 1)
-				qsort(v, n, sizeof *v, cmp_str);
-			for (size_t i = 0; i < n; i++) {
-				char f[8400];
-				snprintf(f, sizeof f, "%s/%s", d, v[i]);
-				int fd = open(f, O_RDONLY | O_CLOEXEC);
-				if (fd >= 0) {
-					ok |= fd_input(f, fd, 0);
-					close(fd);
-				}
-				free(v[i]);
-			}
-			free(v);
 		}
-		if (!dirs)
-			mp_warn("%s: a directory, but not a Maildir (no cur/ or new/)", path);
+		mp_folder_free(&f);
 		return ok;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -52,6 +52,9 @@ typedef int (*mp_folder_each)(void *ctx, const struct mp_msgref *m, const struct
  * stdin), numbered from 1; each is given to each (may be NULL). 0, or
  * -1 with a warning printed. */
 int mp_folder_read(const char *path, struct mp_folder *f, mp_folder_each each, void *ctx);
+/* The files of a Maildir as mparse reads a whole one: cur/, then new/,
+ * each in the order of the names (0, or -1 with a warning printed). */
+int mp_maildir_files(const char *path, struct mp_folder *f);
 void mp_folder_free(struct mp_folder *f);
 /* Is arg FOLDER:SPEC, a pick of messages, FOLDER an existing path and
  * arg no existing path? Then the picked messages (a new folder list, in

@@ -42,6 +42,12 @@ static int cmp_entry(const void *a, const void *b)
 	return c ? c : x->isnew - y->isnew;
 }
 
+static int cmp_entry_cur_first(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	return x->isnew != y->isnew ? x->isnew - y->isnew : strcmp(x->name, y->name);
+}
+
 struct each_ctx {
 	mp_folder_each each;
 	void *ctx;
@@ -55,7 +61,8 @@ static int each_file(void *ctx, const struct mp_msgref *m, const char *name,
 	return c->each(c->ctx, m, src);
 }
 
-static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each each, void *ctx)
+static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each each, void *ctx,
+                        int cur_first)
 {
 	struct entry *v = NULL;
 	size_t n = 0;
@@ -87,18 +94,16 @@ static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each ea
 		return -1;
 	}
 	if (n > 1)
-		qsort(v, n, sizeof *v, cmp_entry);
+		qsort(v, n, sizeof *v, cur_first ? cmp_entry_cur_first : cmp_entry);
 	f->maildir = 1;
 	size_t pl = strlen(path);
 	while (pl > 1 && path[pl - 1] == '/')
 		pl--;
 	for (size_t i = 0; i < n; i++) {
 		char p[8400];
-		struct stat st;
 		snprintf(p, sizeof p, "%.*s/%s/%s", (int)pl, path, v[i].isnew ? "new" : "cur",
 		         v[i].name);
-		add(f, p, -1, v[i].isnew);
-		f->v[f->n - 1].size = stat(p, &st) == 0 ? (long long)st.st_size : 0;
+		add(f, p, -1, v[i].isnew); /* its size: when it is read */
 		free(v[i].name);
 	}
 	free(v);
@@ -214,7 +219,7 @@ int mp_folder_read(const char *path, struct mp_folder *f, mp_folder_each each, v
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode))
-		return maildir_read(path, f, each, ctx);
+		return maildir_read(path, f, each, ctx, 0);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		mp_warn("%s: %s", path, strerror(errno));
@@ -223,6 +228,12 @@ int mp_folder_read(const char *path, struct mp_folder *f, mp_folder_each each, v
 	int rc = file_read(path, fd, f, each, ctx);
 	close(fd);
 	return rc;
+}
+
+int mp_maildir_files(const char *path, struct mp_folder *f)
+{
+	memset(f, 0, sizeof *f);
+	return maildir_read(path, f, NULL, NULL, 1);
 }
 
 void mp_folder_free(struct mp_folder *f)
@@ -251,11 +262,16 @@ int mp_msgref_read(const struct mp_msgref *m, mp_msg_fn fn, void *ctx)
 		close(fd);
 		return -1;
 	}
-	if (mp_segr_init(&r, fd, 16 * 1024, &e) < 0)
+	/* --scan reads headers alone: small reads */
+	if (mp_segr_init(&r, fd, X.scan ? 4096 : 65536, &e) < 0)
 		mp_die_err(m->path, &e);
 	if (m->off < 0) {
 		struct mp_msgsrc src = mp_segr_src(&r);
-		rc = fn(ctx, m, m->path, &src);
+		struct mp_msgref mm = *m;
+		struct stat st;
+		if (fstat(fd, &st) == 0)
+			mm.size = (long long)st.st_size;
+		rc = fn(ctx, &mm, m->path, &src);
 	} else {
 		struct mp_mboxsplit s;
 		mp_mboxsplit_init(&s, &r);

@@ -78,7 +78,7 @@ static void usage(FILE *f)
 	    "      --scan          one line per message: number, flags, date, sender,\n"
 	    "                      size, subject (-j: JSON Lines, -r: reversed)\n"
 	    "      --sort KEY      --scan's order: date, file, from or subject\n"
-	    "  -r, --reverse       --scan's order reversed\n"
+	    "      --reverse       with --scan (-r too): the order reversed\n"
 	    "      --width N       cut --scan's lines at N columns (0: never; default:\n"
 	    "                      the terminal's, when on one)\n"
 	    "      --type GLOB     -p/-x: only parts whose type matches (image/*)\n"

@@ -1980,3 +1980,26 @@ $output"
         assert_line --regexp $'^subject\t'
     fi
 }
+
+@test "--scan of a Maildir of 300 messages (read on several threads): every one, numbered by name, sized, sorted" {
+    mkdir -p big/cur big/new
+    local i
+    for i in $(seq 1 300); do
+        # newer names, older dates: the date order is the reverse of the names'
+        printf 'From: S%03d <s%d@example.org>\nDate: %s\nSubject: message %d\n\n%*s\n' \
+            "$i" "$i" "$(date -u -d "@$((1800000000 - i * 86400))" -R)" "$i" "$i" '' \
+            >"big/cur/$((1700000000 + i)).M${i}.host:2,S"
+    done
+    mp --scan --sort file -j big
+    assert_success
+    no_stderr
+    run jq -r '"\(.n) \(.subject) \(.size) \(.file)"' <<<"$output"
+    local want=''
+    for i in $(seq 1 300); do
+        f="big/cur/$((1700000000 + i)).M${i}.host:2,S"
+        want+="$i message $i $(wc -c <"$f") $f"$'\n'
+    done
+    assert_output "${want%$'\n'}"
+    mp --scan big
+    assert_equal "$(cut -c1-4 <<<"$output" | tr -d ' ' | tr '\n' ,)" "$(seq 300 -1 1 | tr '\n' ,)"
+}

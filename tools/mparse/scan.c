@@ -4,11 +4,14 @@
  * message is read by the MIME walker (header only), the mbox split by
  * the store's splitter (through pick.c). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -61,15 +64,14 @@ static void set_flags(struct row *r, const struct mp_msgref *m, const struct mp_
 }
 
 struct hctx {
-	struct scan *s;
+	struct row *r;
 	const struct mp_msgref *m;
-	const char *file;
 };
 
 static int on_header(struct mp_walker *w, struct mp_header *h)
 {
 	struct hctx *c = w->ctx;
-	struct row *r = &c->s->v[c->s->n - 1];
+	struct row *r = c->r;
 	const char *v;
 	struct mp_buf d = MP_BUF_INIT;
 
@@ -95,13 +97,9 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	return 0;
 }
 
-static int each(void *ctx, const struct mp_msgref *m, const struct mp_msgsrc *src)
+/* a row for the message, its facts to be read */
+static struct row *add_row(struct scan *s, const struct mp_msgref *m)
 {
-	struct hctx *c = ctx;
-	struct scan *s = c->s;
-	struct mp_walker w = {.on_header = on_header, .ctx = c, .header_only = 1};
-	struct mp_err e;
-
 	s->v = mp_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
 	struct row *r = &s->v[s->n++];
 	memset(r, 0, sizeof *r);
@@ -110,7 +108,17 @@ static int each(void *ctx, const struct mp_msgref *m, const struct mp_msgsrc *sr
 	r->num = m->num;
 	r->order = s->n;
 	r->size = m->size;
-	c->m = m;
+	return r;
+}
+
+/* the header of the message into its row */
+static int fill(struct row *r, const struct mp_msgref *m, const struct mp_msgsrc *src)
+{
+	struct hctx c = {r, m};
+	struct mp_walker w = {.on_header = on_header, .ctx = &c, .header_only = 1};
+	struct mp_err e;
+
+	r->size = m->size;
 	w.name = m->path;
 	mp_err_clear(&e);
 	if (mp_mime_walk(&w, src, &e) < 0) {
@@ -120,11 +128,56 @@ static int each(void *ctx, const struct mp_msgref *m, const struct mp_msgsrc *sr
 	return 0;
 }
 
-static int each_picked(void *ctx, const struct mp_msgref *m, const char *name,
-                       const struct mp_msgsrc *src)
+/* an mbox, or a file, as it is read */
+static int each(void *ctx, const struct mp_msgref *m, const struct mp_msgsrc *src)
+{
+	return fill(add_row(ctx, m), m, src);
+}
+
+static int fill_ref(void *ctx, const struct mp_msgref *m, const char *name,
+                    const struct mp_msgsrc *src)
 {
 	(void)name;
-	return each(ctx, m, src);
+	return fill(ctx, m, src);
+}
+
+/* the messages of a Maildir, or those picked, are read on a few threads:
+ * each message is a file of its own (or a place in an mbox) */
+struct job {
+	const struct mp_folder *f;
+	struct row *rows;
+	atomic_size_t next;
+	atomic_int bad;
+};
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+
+	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->f->n;)
+		if (mp_msgref_read(&j->f->v[i], fill_ref, &j->rows[i]) < 0)
+			atomic_store(&j->bad, 1);
+	return NULL;
+}
+
+static int read_refs(struct scan *s, const struct mp_folder *f)
+{
+	size_t first = s->n;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nt = f->n < 64 ? 1 : cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus;
+	pthread_t t[4];
+	int started = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		add_row(s, &f->v[i]);
+	struct job j = {f, s->v + first, 0, 0};
+	for (int k = 1; k < nt; k++)
+		if (pthread_create(&t[started], NULL, worker, &j) == 0)
+			started++;
+	worker(&j);
+	for (int k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	return atomic_load(&j.bad) ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- order */
@@ -282,7 +335,6 @@ long mp_width_arg(const char *s)
 int mp_scan_main(char **args, int nargs)
 {
 	struct scan s = {NULL, 0};
-	struct hctx c = {&s, NULL, NULL};
 	int bad = 0;
 	char *stdin_arg[] = {"-"};
 
@@ -294,17 +346,25 @@ int mp_scan_main(char **args, int nargs)
 	for (int i = 0; i < nargs; i++) {
 		struct mp_folder f;
 		size_t first = s.n;
+		struct stat st;
 		if (mp_pick(args[i], &f)) {
-			for (size_t k = 0; k < f.n; k++)
-				if (mp_msgref_read(&f.v[k], each_picked, &c) < 0)
-					bad = 1;
-		} else if (mp_folder_read(args[i], &f, each, &c) < 0) {
+			if (read_refs(&s, &f) < 0)
+				bad = 1;
+		} else if (strcmp(args[i], "-") && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (mp_folder_read(args[i], &f, NULL, NULL) < 0) {
+				bad = 1;
+				continue;
+			}
+			if (read_refs(&s, &f) < 0)
+				bad = 1;
+		} else if (mp_folder_read(args[i], &f, each, &s) < 0) {
 			bad = 1;
 			continue;
+		} else if (f.mbox) {
+			/* an mbox message's size is known once it was read through */
+			for (size_t k = 0; k < f.n && first + k < s.n; k++)
+				s.v[first + k].size = f.v[k].size;
 		}
-		/* an mbox message's size is known once it was read through */
-		for (size_t k = 0; k < f.n && first + k < s.n; k++)
-			s.v[first + k].size = f.v[k].size;
 		mp_folder_free(&f);
 	}
 	if (s.n > 1 && (!X.sort || strcmp(X.sort, "file") != 0))

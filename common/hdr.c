@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -94,10 +95,73 @@ nomem:
 	return mp_err_sys(e, EX_TEMPFAIL, "encoding words");
 }
 
+/* Converters to UTF-8 are kept open, a few charsets' worth: opening one
+ * loads its module again each time, and that cost more than the rest of
+ * reading a header (mparse --scan of a Maildir). An entry in use is taken
+ * out, so that threads never share one. */
+#define ICONV_CACHE 8
+static struct {
+	char name[48];
+	iconv_t cd;
+	int busy;
+} conv_cache[ICONV_CACHE];
+static unsigned conv_next;
+static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* a converter from charset, reset; *slot its cache entry or -1 (the
+ * caller closes it) */
+static iconv_t conv_get(const char *charset, int *slot)
+{
+	iconv_t cd;
+
+	*slot = -1;
+	pthread_mutex_lock(&conv_lock);
+	for (int i = 0; i < ICONV_CACHE; i++)
+		if (!conv_cache[i].busy && conv_cache[i].name[0] &&
+		    strcasecmp(conv_cache[i].name, charset) == 0) {
+			conv_cache[i].busy = 1;
+			pthread_mutex_unlock(&conv_lock);
+			iconv(conv_cache[i].cd, NULL, NULL, NULL, NULL);
+			*slot = i;
+			return conv_cache[i].cd;
+		}
+	pthread_mutex_unlock(&conv_lock);
+	cd = iconv_open("UTF-8", charset);
+	if (cd == (iconv_t)-1 || strlen(charset) >= sizeof conv_cache[0].name)
+		return cd;
+	pthread_mutex_lock(&conv_lock);
+	for (int k = 0; k < ICONV_CACHE; k++) {
+		int i = (int)(conv_next++ % ICONV_CACHE);
+		if (conv_cache[i].busy)
+			continue;
+		if (conv_cache[i].name[0])
+			iconv_close(conv_cache[i].cd);
+		snprintf(conv_cache[i].name, sizeof conv_cache[i].name, "%s", charset);
+		conv_cache[i].cd = cd;
+		conv_cache[i].busy = 1;
+		*slot = i;
+		break;
+	}
+	pthread_mutex_unlock(&conv_lock);
+	return cd;
+}
+
+static void conv_put(iconv_t cd, int slot)
+{
+	if (slot < 0) {
+		iconv_close(cd);
+		return;
+	}
+	pthread_mutex_lock(&conv_lock);
+	conv_cache[slot].busy = 0;
+	pthread_mutex_unlock(&conv_lock);
+}
+
 int mp_charset_to_utf8(const char *charset, const char *s, size_t n, unsigned flags,
                        struct mp_buf *out, struct mp_err *e)
 {
 	iconv_t cd;
+	int slot;
 	char *in = (char *)s;
 	size_t left = n;
 
@@ -113,7 +177,7 @@ int mp_charset_to_utf8(const char *charset, const char *s, size_t n, unsigned fl
 			return mp_err_sys(e, EX_TEMPFAIL, "decoding");
 		return 0;
 	}
-	cd = iconv_open("UTF-8", charset);
+	cd = conv_get(charset, &slot);
 	if (cd == (iconv_t)-1) {
 		if (flags & MP_HDR_IGNORE)
 			return mp_charset_to_utf8("utf-8", s, n, flags, out, e);
@@ -129,7 +193,7 @@ int mp_charset_to_utf8(const char *charset, const char *s, size_t n, unsigned fl
 		if (r != (size_t)-1 || err == E2BIG)
 			continue;
 		if (!(flags & MP_HDR_IGNORE)) {
-			iconv_close(cd);
+			conv_put(cd, slot);
 			return mp_err_set(e, EX_DATAERR, "invalid %s text", charset);
 		}
 		if (mp_buf_puts(out, "\xef\xbf\xbd"))
@@ -137,10 +201,10 @@ int mp_charset_to_utf8(const char *charset, const char *s, size_t n, unsigned fl
 		in++;
 		left--;
 	}
-	iconv_close(cd);
+	conv_put(cd, slot);
 	return 0;
 nomem:
-	iconv_close(cd);
+	conv_put(cd, slot);
 	return mp_err_sys(e, EX_TEMPFAIL, "decoding");
 }
 

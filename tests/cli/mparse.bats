@@ -1487,7 +1487,7 @@ oracle() {
 
 @test "oracle: on every fixture, mparse -j, -a and -p agree with Python's email package" {
     oracle "$FX"/*.eml "$FX"/*.mbox
-    assert_line --regexp '^oracle: 1[0-9] messages, '
+    assert_line --regexp '^oracle: [12][0-9] messages, ' # 20 with html-links.eml
 }
 
 @test "oracle: on 150 random valid and broken messages, mparse agrees with Python's email package" {
@@ -1615,3 +1615,474 @@ oracle() {
     assert_output $'out/report.pdf\nout/data.csv'
 }
 
+
+# ---------------------------------------------------------------- --show, --scan, picks, filters (issue 17)
+
+# mkmaildir: Maildir/ with four messages; by name (their numbers):
+# 1 mixed.eml (seen, 4 March), 2 html-links.eml (replied, flagged, 14
+# March), 3 html-only.eml (new/, 8 March), 4 forward.eml (seen, trashed,
+# 5 March)
+mkmaildir() {
+    mkdir -p Maildir/cur Maildir/new Maildir/tmp
+    cp mixed.eml 'Maildir/cur/1700000001.a.host:2,S'
+    cp html-links.eml 'Maildir/cur/1700000002.b.host:2,FR'
+    cp html-only.eml Maildir/new/1700000003.c.host
+    cp forward.eml 'Maildir/cur/1700000004.d.host:2,ST'
+    # not messages: tmp/ and dot files
+    echo x >Maildir/tmp/1700000005.e.host
+    echo x >Maildir/cur/.hidden
+}
+
+SHOW_MIXED='From: Renée Dupont <renee@example.org>
+To: Bob Martin <bob@example.net>
+Cc: "Archive" <archive@example.net>
+Date: Tue, 04 Mar 2025 10:15:00 +0100
+Subject: Quarterly report – Q1
+
+Bonjour Bob, 
+voilà le rapport du trimestre, avec une ligne très longue qui est coupée en deux par un saut de ligne doux.
+Les chiffres : 3 = 1 + 2.
+-- 
+Renée
+
+parts:
+1.2      text/html  158 bytes
+2        application/pdf  1116 bytes  "report.pdf"
+3        text/csv  23 bytes  "data.csv"'
+
+SHOW_FORWARD='From: Bob Martin <bob@example.net>
+To: Carol <carol@example.org>
+Date: Wed, 05 Mar 2025 14:00:00 +0000
+Subject: Fwd: Quarterly report
+
+See the message below — forwarded as a whole.
+
+parts:
+2.1      text/plain  17 bytes
+2.2      application/octet-stream  16 bytes  "figures.bin"
+3.1      text/plain  31 bytes'
+
+# the view of html-links.eml after its header
+SHOW_LINKS='Spring sale – 30% off
+
+Dear Bob,
+our café & bakery range is on sale: <3 days> only…
+
+* Bread — €2
+* Cake €5 each
+
+See the sale [1] or unsubscribe [2].
+
+[1] https://shop.example/sale?a=1&b=2
+[2] https://shop.example/stop
+
+parts:
+2        image/png  8 bytes  "logo.png"
+3        text/csv  19 bytes  "prices.csv"'
+
+@test "--show FILE: the fields decoded, a blank line, text/plain, then the other parts by number" {
+    mp --show mixed.eml
+    assert_success
+    no_stderr
+    assert_output "$SHOW_MIXED"
+    # the numbers listed are those of -p
+    mp -p 3 mixed.eml
+    assert_output $'quarter,revenue\nQ1,1200'
+}
+
+@test "--show: stdin, and -f choosing the fields (in the order given, names as in the message)" {
+    run --separate-stderr bash -c '"$1" --show <forward.eml' _ "$MPARSE"
+    assert_success
+    no_stderr
+    assert_output "$SHOW_FORWARD"
+    mp --show -f subject -f message-id -f x-none forward.eml
+    assert_success
+    no_stderr
+    assert_output "Subject: Fwd: Quarterly report
+Message-ID: <forward-1@example.net>
+
+See the message below — forwarded as a whole.
+
+parts:
+2.1      text/plain  17 bytes
+2.2      application/octet-stream  16 bytes  \"figures.bin\"
+3.1      text/plain  31 bytes"
+}
+
+@test "--show DIR: the newest message of a Maildir (the last by name); --show MBOX: its last" {
+    mkmaildir
+    mp --show Maildir
+    assert_success
+    no_stderr
+    assert_output "$SHOW_FORWARD"
+    mp --show several.mbox
+    assert_success
+    no_stderr
+    assert_output 'From: dave@example.com
+To: bob@example.net
+Date: Mon, 03 Mar 2025 11:00:00 +0000
+Subject: Third
+
+From here on.
+The end.'
+}
+
+@test "--show HTML only: tags, head, style, script and comments gone, entities decoded, links numbered" {
+    mp --show html-links.eml
+    assert_success
+    no_stderr
+    assert_output 'From: "Shop News" <news@shop.example>
+To: bob@example.net
+Date: Fri, 14 Mar 2025 16:30:00 +0000
+Subject: Spring sale – 30% off
+
+'"$SHOW_LINKS"
+    # --text keeps its own view of the same HTML
+    mp --text html-only.eml
+    assert_success
+    assert_line 'Café & crème'
+}
+
+@test "--show --html-filter CMD: the HTML (in UTF-8) on its stdin, its output the text, no secrets in its environment" {
+    mp --show -f subject --html-filter 'tr a-z A-Z' html-only.eml
+    assert_success
+    no_stderr
+    assert_output 'Subject: HTML only
+
+<HTML><HEAD><STYLE>P { COLOR: RED; }</STYLE></HEAD><BODY>
+<P>CAFé &AMP; CRèME</P><P>3 &LT; 4 &GT; 2</P>LINE ONE<BR>LINE TWO</BODY></HTML>'
+    # the environment: PATH and the like, not the rest
+    MSEND_PASSWORD=hunter2 MPARSE_TEST_SECRET=s3cret mp --show -f subject --html-filter 'env; cat >/dev/null' html-only.eml
+    assert_success
+    assert_line --partial 'PATH='
+    refute_output --partial hunter2
+    refute_output --partial s3cret
+    # what the filter prints is made safe for the terminal too
+    mp --show -f subject --html-filter 'printf "a\033[2Jb\n"' html-only.eml
+    assert_output $'Subject: HTML only\n\na\\x1b[2Jb'
+    # a failing filter: what it printed, and one warning naming it
+    mp --show -f subject --html-filter 'echo partial; exit 3' html-only.eml
+    assert_success
+    assert_output $'Subject: HTML only\n\npartial'
+    assert_equal "$stderr" 'mparse: html-only.eml: --html-filter "echo partial; exit 3" exited with 3'
+    # --html-filter alone is a usage error
+    mp --html-filter cat html-only.eml
+    assert_failure 64
+}
+
+@test "--show: control characters of the subject, the body and part names are shown escaped" {
+    printf 'From: Eve <eve@example.org>\nSubject: bad \033[31mred\033]0;title\007 x\nDate: Mon, 03 Mar 2025 09:00:00 +0000\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhello \033[2J there\n--b\nContent-Type: application/octet-stream; name="evil\033[1m.bin"\n\nxx\n--b--\n' >ctl.eml
+    mp --show ctl.eml
+    assert_success
+    assert_output 'From: Eve <eve@example.org>
+Date: Mon, 03 Mar 2025 09:00:00 +0000
+Subject: bad \x1b[31mred\x1b]0;title\x07 x
+
+hello \x1b[2J there
+
+parts:
+2        application/octet-stream  2 bytes  "evil\x1b[1m.bin"'
+    [[ $output != *$'\033'* && $output != *$'\007'* ]] || fail "a control character came through"
+    mp --scan ctl.eml
+    assert_output '1 ..... 2025-03-03  Eve                    264  bad \x1b[31mred\x1b]0;title\x07 x'
+}
+
+@test "picks: FOLDER:N, a range, last, N-last and lists, in every mode; messages of an mbox are FILE:K" {
+    mkmaildir
+    mp --show -f subject Maildir:2-3
+    assert_success
+    no_stderr
+    assert_output "Subject: Spring sale – 30% off
+
+$SHOW_LINKS
+
+Subject: HTML only
+
+Café & crème
+
+3 < 4 > 2
+
+line one
+line two"
+    mp -f subject Maildir:last,1
+    assert_output $'Fwd: Quarterly report\nQuarterly report – Q1'
+    mp -f subject Maildir:3-last
+    assert_output $'HTML only\nFwd: Quarterly report'
+    mp -f subject Maildir/:2
+    assert_output 'Spring sale – 30% off'
+    mp -t several.mbox:2
+    assert_success
+    assert_output '.        multipart/mixed
+  1        text/plain; charset=us-ascii  7bit  13 bytes
+  2        application/octet-stream  base64  6 bytes  "hello.bin"'
+    mp -j several.mbox:last
+    run jq -r '.file' <<<"$output"
+    assert_output 'several.mbox:3'
+    mkdir out
+    mp -x out Maildir:1
+    assert_output $'out/report.pdf\nout/data.csv'
+    # a file of one message is message 1; a path with a colon that exists is a path
+    mp -f subject forward.eml:1
+    assert_output 'Fwd: Quarterly report'
+    cp forward.eml 'odd:1'
+    mp -f subject 'odd:1'
+    assert_success
+    assert_output 'Fwd: Quarterly report'
+}
+
+@test "picks: a bad pick is one line and exit 64, a number past the end one line and exit 66" {
+    mkmaildir
+    local p
+    for p in Maildir:0 Maildir:x Maildir:2- Maildir:-2 Maildir:1,,2 Maildir:first; do
+        mp -f subject "$p"
+        assert_failure 64
+        assert_output ''
+        assert_equal "$stderr" "mparse: $p: '${p#Maildir:}' picks no message: give a number, a range N-M, 'last', or a list of them with commas"
+    done
+    mp --show Maildir:3-2
+    assert_failure 64
+    assert_equal "$stderr" 'mparse: Maildir:3-2: the range 3-2 goes backwards'
+    mp --show Maildir:9
+    assert_failure 66
+    assert_output ''
+    assert_equal "$stderr" 'mparse: Maildir:9: no message 9: Maildir holds 4'
+    mp --scan Maildir:2-5
+    assert_failure 66
+    assert_equal "$stderr" 'mparse: Maildir:2-5: no message 5: Maildir holds 4'
+    mkdir -p empty/cur empty/new
+    mp --show empty:last
+    assert_failure 66
+    assert_equal "$stderr" 'mparse: empty:last: no message in empty'
+    # a folder that does not exist: no pick, the path is missing
+    mp -f subject nothere:1
+    assert_failure
+    assert_equal "$stderr" 'mparse: nothere:1: No such file or directory'
+}
+
+SCAN_DATE='1 .S... 2025-03-04  Renée Dupont          2.8K  Quarterly report – Q1
+4 .S..T 2025-03-05  Bob Martin            1.1K  Fwd: Quarterly report
+3 N.... 2025-03-08  Newsletter             406  HTML only
+2 ..RF. 2025-03-14  Shop News             1.1K  Spring sale – 30% off'
+
+@test "--scan: number, Maildir flags, date, sender, size, subject; sorted by date, --sort file|from|subject, -r" {
+    mkmaildir
+    mp --scan Maildir
+    assert_success
+    no_stderr
+    assert_output "$SCAN_DATE"
+    mp --scan --sort date Maildir
+    assert_output "$SCAN_DATE"
+    mp --scan -r Maildir
+    assert_output "$(tac <<<"$SCAN_DATE")"
+    mp --scan --sort file Maildir
+    assert_output '1 .S... 2025-03-04  Renée Dupont          2.8K  Quarterly report – Q1
+2 ..RF. 2025-03-14  Shop News             1.1K  Spring sale – 30% off
+3 N.... 2025-03-08  Newsletter             406  HTML only
+4 .S..T 2025-03-05  Bob Martin            1.1K  Fwd: Quarterly report'
+    mp --scan --sort from Maildir
+    assert_output '4 .S..T 2025-03-05  Bob Martin            1.1K  Fwd: Quarterly report
+3 N.... 2025-03-08  Newsletter             406  HTML only
+1 .S... 2025-03-04  Renée Dupont          2.8K  Quarterly report – Q1
+2 ..RF. 2025-03-14  Shop News             1.1K  Spring sale – 30% off'
+    mp --scan --sort subject --reverse Maildir
+    assert_output '2 ..RF. 2025-03-14  Shop News             1.1K  Spring sale – 30% off
+1 .S... 2025-03-04  Renée Dupont          2.8K  Quarterly report – Q1
+3 N.... 2025-03-08  Newsletter             406  HTML only
+4 .S..T 2025-03-05  Bob Martin            1.1K  Fwd: Quarterly report'
+    # picks keep their numbers
+    mp --scan Maildir:2,4
+    assert_output '4 .S..T 2025-03-05  Bob Martin            1.1K  Fwd: Quarterly report
+2 ..RF. 2025-03-14  Shop News             1.1K  Spring sale – 30% off'
+    mp --scan --sort size Maildir
+    assert_failure 64
+    assert_equal "$stderr" "mparse: --sort: unknown key 'size' (date, file, from or subject)"
+    mp --sort date Maildir
+    assert_failure 64
+    mp --scan -t Maildir
+    assert_failure 64
+}
+
+@test "--scan: mbox flags from Status and X-Status, files and stdin; whole lines off a terminal, --width cuts" {
+    {
+        printf 'From a@example.org Mon Mar  3 09:00:00 2025\nFrom: A <a@example.org>\nDate: Mon, 03 Mar 2025 09:00:00 +0000\nSubject: unread, never seen\n\none\n\n'
+        printf 'From b@example.org Mon Mar  3 10:00:00 2025\nFrom: b@example.org\nDate: Mon, 03 Mar 2025 10:00:00 +0000\nSubject: old, not read\nStatus: O\n\ntwo\n\n'
+        printf 'From c@example.org Mon Mar  3 11:00:00 2025\nFrom: C <c@example.org>\nDate: Mon, 03 Mar 2025 11:00:00 +0000\nSubject: read, answered, flagged\nStatus: RO\nX-Status: AF\n\nthree\n\n'
+        printf 'From d@example.org Mon Mar  3 12:00:00 2025\nFrom: D <d@example.org>\nDate: Mon, 03 Mar 2025 12:00:00 +0000\nSubject: read, deleted\nStatus: RO\nX-Status: D\n\nfour\n'
+    } >flags.mbox
+    mp --scan flags.mbox
+    assert_success
+    no_stderr
+    # the size of an mbox message counts its From_ line
+    assert_output '1 N.... 2025-03-03  A                      139  unread, never seen
+2 ..... 2025-03-03  b@example.org          140  old, not read
+3 .SRF. 2025-03-03  C                      170  read, answered, flagged
+4 .S..T 2025-03-03  D                      158  read, deleted'
+    run --separate-stderr bash -c '"$1" --scan <flags.mbox' _ "$MPARSE"
+    assert_success
+    assert_line --index 2 '3 .SRF. 2025-03-03  C                      170  read, answered, flagged'
+    # a message without a date sorts first, shown with dashes
+    printf 'From: X <x@example.org>\nSubject: when?\n\nbody\n' >nodate.eml
+    mp --scan flags.mbox:4 nodate.eml
+    assert_output '1 ..... ----------  X                       45  when?
+4 .S..T 2025-03-03  D                      158  read, deleted'
+    mp --scan --width 30 flags.mbox:3
+    assert_output '3 .SRF. 2025-03-03  C'
+    mp --scan --width 48 several.mbox:2
+    assert_output '2 N.... 2025-03-03  Carol König            510'
+    mp --scan --width 0 several.mbox:2
+    assert_output '2 N.... 2025-03-03  Carol König            510  Second, with an attachment'
+    mp --scan --width 12x flags.mbox
+    assert_failure 64
+    # on a terminal, the lines are cut to its width
+    if command -v script >/dev/null; then
+        run script -qec "stty cols 40; $MPARSE --scan flags.mbox" /dev/null
+        assert_success
+        assert_line $'3 .SRF. 2025-03-03  C\r'
+        refute_output --partial 'read, answered'
+    fi
+}
+
+@test "--scan -j: JSON Lines with the same facts, keys and types checked with jq" {
+    command -v jq >/dev/null || fail "jq is missing"
+    mkmaildir
+    mp --scan -j Maildir
+    assert_success
+    no_stderr
+    run jq -c '[.n, .file, .offset, .new, .seen, .replied, .flagged, .trashed, .date, .from, .address, .subject, (.size|type)]' <<<"$output"
+    assert_output '[1,"Maildir/cur/1700000001.a.host:2,S",null,false,true,false,false,false,"2025-03-04T10:15:00+01:00","Renée Dupont","renee@example.org","Quarterly report – Q1","number"]
+[4,"Maildir/cur/1700000004.d.host:2,ST",null,false,true,false,false,true,"2025-03-05T14:00:00+00:00","Bob Martin","bob@example.net","Fwd: Quarterly report","number"]
+[3,"Maildir/new/1700000003.c.host",null,true,false,false,false,false,"2025-03-08T08:00:00+00:00","Newsletter","news@example.org","HTML only","number"]
+[2,"Maildir/cur/1700000002.b.host:2,FR",null,false,false,true,true,false,"2025-03-14T16:30:00+00:00","Shop News","news@shop.example","Spring sale – 30% off","number"]'
+    mp --scan -j several.mbox
+    run jq -c '[.n, .offset, .size, (keys|length)]' <<<"$output"
+    assert_output $'[1,0,275,13]\n[2,278,510,13]\n[3,789,200,13]'
+    # the offset is the From_ line of that message
+    assert_equal "$(tail -c +790 several.mbox | head -n 1)" 'From dave@example.com Mon Mar  3 11:00:00 2025'
+    printf 'Subject: no sender, no date\n\nx\n' >bare.eml
+    mp --scan -j bare.eml
+    run jq -c '[.from, .address, .date, .subject, .new]' <<<"$output"
+    assert_output '[null,null,null,"no sender, no date",false]'
+}
+
+@test "--type and --name: -x writes only the parts that match, -p all prints them, -p N checks them" {
+    mkdir out
+    mp -x out --type 'image/*' html-links.eml mixed.eml
+    assert_success
+    no_stderr
+    # an inline image is written when --type asks for it
+    assert_output 'out/logo.png'
+    mp -x out --name '*.CSV' mixed.eml html-links.eml
+    assert_success
+    assert_output $'out/data.csv\nout/prices.csv'
+    mp -x out --type application/pdf --name 'rep*' mixed.eml
+    assert_output 'out/report.pdf'
+    cmp out/report.pdf report.pdf
+    mp -x out --type 'audio/*' mixed.eml
+    assert_success
+    assert_output ''
+    mp -p all --type text/csv mixed.eml html-links.eml
+    assert_success
+    no_stderr
+    assert_output $'quarter,revenue\nQ1,1200item,price\nbread,2'
+    run --separate-stderr bash -c '"$1" -p 2 --type "application/*" mixed.eml | cmp - report.pdf' _ "$MPARSE"
+    assert_success
+    mp -p 2 --type text/plain mixed.eml
+    assert_output ''
+    assert_equal "$stderr" 'mparse: mixed.eml: part 2 is a application/pdf: not what --type and --name ask for'
+    mp -p all --name '*.xyz' mixed.eml
+    assert_output ''
+    assert_equal "$stderr" 'mparse: mixed.eml: no part of the --type and --name asked for'
+    # filters go with -p and -x only
+    mp -t --type text/plain mixed.eml
+    assert_failure 64
+    assert_equal "$stderr" 'mparse: --type and --name go with -p or -x'
+    # the JSON tree holds what the filters look at
+    mp -j mixed.eml
+    run jq -r '.parts[] | select(.type == "text/csv") | .filename' <<<"$output"
+    assert_output 'data.csv'
+}
+
+@test "man page: the examples of --show, --scan, picks and filters are true, run on the Maildir they name" {
+    command -v mandoc >/dev/null || fail "mandoc is not installed"
+    mkmaildir
+    # each "$ mparse ... Maildir..." of EXAMPLES and the lines it shows,
+    # up to the next command or paragraph
+    mandoc -Tutf8 "$MANDIR/mparse.1" | sed 's/.\x08//g' |
+        awk '/^EXAMPLES/ { on = 1; next } /^[A-Z]/ { on = 0 } on' >examples.txt
+    awk -v dir="$T" '
+        function flush() { if (cmd != "") { n++; printf "%s", cmd > (dir "/ex" n ".cmd"); printf "%s", out > (dir "/ex" n ".out") } cmd = ""; out = "" }
+        /^           \$ / { flush(); c = substr($0, 14); if (c ~ / Maildir/) cmd = c; next }
+        /^     [^ ]/ { flush(); next }
+        cmd != "" { line = $0; sub(/^           /, "", line); out = out line "\n" }
+        END { flush() }' examples.txt
+    local f n=0
+    for f in ex*.cmd; do
+        n=$((n + 1))
+        local want
+        want=$(sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "${f%.cmd}.out")
+        run --separate-stderr bash -c "PATH=\"$(dirname "$MPARSE"):\$PATH\"; $(cat "$f")"
+        assert_success
+        [ "$output" = "$want" ] || fail "$(cat "$f"): the man page shows
+$want
+but it prints
+$output"
+    done
+    [ "$n" -ge 6 ] || fail "only $n examples found"
+}
+
+@test "completions: --show, --scan, --sort, --type and --name in bash, zsh and fish" {
+    export HOME=$T XDG_CONFIG_HOME=$T/config XDG_DATA_HOME=$T/data XDG_CACHE_HOME=$T/cache
+    run bash -c 'source /usr/share/bash-completion/bash_completion || exit 1
+        source "$1/bash/mparse" || exit 1
+        for w in --sh --sc --so --ty --na --html; do
+            COMP_WORDS=(mparse $w); COMP_CWORD=1; COMP_LINE="mparse $w"; COMP_POINT=${#COMP_LINE}
+            _mparse mparse $w mparse; echo "$w: ${COMPREPLY[*]}"
+        done
+        COMP_WORDS=(mparse --sort s); COMP_CWORD=2; COMP_LINE="mparse --sort s"; COMP_POINT=${#COMP_LINE}
+        _mparse mparse s --sort; echo "sort: ${COMPREPLY[*]}"' _ "$COMPDIR"
+    assert_success
+    assert_line '--sh: --show'
+    assert_line '--sc: --scan'
+    assert_line '--so: --sort='
+    assert_line '--ty: --type='
+    assert_line '--na: --name='
+    assert_line '--html: --html-filter='
+    assert_line 'sort: subject'
+    if command -v zsh >/dev/null; then
+        run zsh -n "$COMPDIR/zsh/_mparse"
+        assert_success
+        run grep -c -e '--show\[' -e '--scan\[' -e '--sort=\[' -e '--type=\[' -e '--name=\[' -e '--html-filter=\[' -e '--width=\[' "$COMPDIR/zsh/_mparse"
+        assert_output 7
+    fi
+    if command -v fish >/dev/null; then
+        run fish --no-config -c 'source $argv[1]; or exit 1; complete -C "mparse --sc"; complete -C "mparse --sort "; complete -C "mparse --ty"; complete -C "mparse --sh"' "$COMPDIR/fish/mparse.fish"
+        assert_success
+        assert_line --regexp $'^--scan\t'
+        assert_line --regexp $'^--show\t'
+        assert_line --regexp $'^--type\t'
+        assert_line --regexp $'^subject\t'
+    fi
+}
+
+@test "--scan of a Maildir of 300 messages (read on several threads): every one, numbered by name, sized, sorted" {
+    mkdir -p big/cur big/new
+    local i
+    for i in $(seq 1 300); do
+        # newer names, older dates: the date order is the reverse of the names'
+        printf 'From: S%03d <s%d@example.org>\nDate: %s\nSubject: message %d\n\n%*s\n' \
+            "$i" "$i" "$(date -u -d "@$((1800000000 - i * 86400))" -R)" "$i" "$i" '' \
+            >"big/cur/$((1700000000 + i)).M${i}.host:2,S"
+    done
+    mp --scan --sort file -j big
+    assert_success
+    no_stderr
+    run jq -r '"\(.n) \(.subject) \(.size) \(.file)"' <<<"$output"
+    local want=''
+    for i in $(seq 1 300); do
+        f="big/cur/$((1700000000 + i)).M${i}.host:2,S"
+        want+="$i message $i $(wc -c <"$f") $f"$'\n'
+    done
+    assert_output "${want%$'\n'}"
+    mp --scan big
+    assert_equal "$(cut -c1-4 <<<"$output" | tr -d ' ' | tr '\n' ,)" "$(seq 300 -1 1 | tr '\n' ,)"
+}

@@ -1,6 +1,5 @@
 /* mparse: read mail (a message, an mbox, a Maildir, stdin) and answer:
  * who sent it, the subject in UTF-8, its parts, the PDF, its path. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,8 +15,10 @@
 #include "date.h"
 #include "jbody.h"
 #include "hdr.h"
+#include "html.h"
 #include "json.h"
 #include "mime.h"
+#include "mparse.h"
 #include "store.h"
 #include "util.h"
 
@@ -53,7 +54,10 @@ static void usage(FILE *f)
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [--tsv] [-a [FIELD] [--addr-only]] [-t] [-p N]\n"
 	    "          [--text] [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
-	    "          [-H|--no-filename] [FILE|DIR|-]...\n"
+	    "          [-H|--no-filename] [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
+	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -77,9 +81,22 @@ static void usage(FILE *f)
 	    "      --bodies        with the decoded body of each part (implies -j)\n"
 	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
 	    "      --mbox          read every FILE (and stdin) as an mbox\n"
+	    "      --show          a readable view: the -f fields (From, To, Cc, Date,\n"
+	    "                      Subject), the text, then the other parts\n"
+	    "      --html-filter CMD  with --show: HTML-only mail made text by CMD\n"
+	    "      --scan          one line per message: number, flags, date, sender,\n"
+	    "                      size, subject (-j: JSON Lines, -r: reversed)\n"
+	    "      --sort KEY      --scan's order: date, file, from or subject\n"
+	    "      --reverse       with --scan (-r too): the order reversed\n"
+	    "      --width N       cut --scan's lines at N columns (0: never; default:\n"
+	    "                      the terminal's, when on one)\n"
+	    "      --type GLOB     -p/-x: only parts whose type matches (image/*)\n"
+	    "      --name GLOB     -p/-x: only parts whose file name matches (*.csv)\n"
+	    "  FOLDER:PICK         messages of a Maildir or mbox by number: 3, 2-5, last,\n"
+	    "                      2-last, 1,4\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
-	    mp_progname());
+	    mp_progname(), mp_progname(), mp_progname());
 }
 
 static void decoded(const char *v, struct mp_buf *out)
@@ -435,16 +452,33 @@ static FILE *spool(void)
 	return f;
 }
 
+/* -p: is this the part asked for (N, or "all" leaves), and does it pass
+ * --type and --name? One that has the number but not the type or name
+ * is noted for the warning. */
+static int part_match(const struct mp_part *p)
+{
+	int all = strcmp(O.part, "all") == 0;
+	if (all ? p->container : strcmp(p->num, O.part) != 0)
+		return 0;
+	if (p->container || !mp_part_filtered() || mp_part_wanted(p))
+		return 1;
+	if (!all && !O.part_seen) {
+		O.part_seen = 3;
+		snprintf(O.part_type, sizeof O.part_type, "%s", p->type);
+	}
+	return 0;
+}
+
 /* a uuencoded block starts inside the text part in hand */
 static void on_uupart(struct mp_walker *w, struct mp_part *p)
 {
 	O.uuout = NULL;
 	if (O.mode == M_JSON && O.bodies)
 		O.uuout = spool();
-	if (O.mode == M_PART && strcmp(p->num, O.part) == 0) {
+	if (O.mode == M_PART && part_match(p)) {
 		O.uuout = stdout;
 		O.part_seen = 1;
-	} else if (O.mode == M_EXTRACT) {
+	} else if (O.mode == M_EXTRACT && (!mp_part_filtered() || mp_part_wanted(p))) {
 		O.uuout = safe_create(O.dir, p->filename, xpath, sizeof xpath);
 		if (!O.uuout)
 			mp_warn("%s: part %s: %s: %s", w->name, p->num, xpath, strerror(errno));
@@ -464,7 +498,7 @@ static int on_part(struct mp_walker *w, struct mp_part *p)
 			tree_print(p); /* before its children */
 		break;
 	case M_PART:
-		if (strcmp(p->num, O.part) == 0) {
+		if (part_match(p)) {
 			if (!p->container) {
 				O.out = stdout;
 				O.part_seen = 1;
@@ -496,7 +530,7 @@ static int on_part(struct mp_walker *w, struct mp_part *p)
 			mp_warn("%s: part %s: message/external-body names data kept elsewhere: "
 			        "nothing to extract",
 			        w->name, p->num);
-		if (mp_mime_attachment(p)) {
+		if (mp_part_filtered() ? mp_part_wanted(p) : mp_mime_attachment(p)) {
 			O.out = safe_create(O.dir, p->filename[0] ? p->filename : "attachment",
 			                    xpath, sizeof xpath);
 			if (!O.out)
@@ -594,7 +628,7 @@ static int on_end(struct mp_walker *w, struct mp_part *p)
 	return 0;
 }
 
-/* the text in UTF-8; HTML without its tags and with a few entities */
+/* the text in UTF-8; HTML made text by common/html.c */
 static void print_text(const char *name, FILE *f, const char *charset, int html)
 {
 	struct mp_buf raw = MP_BUF_INIT, u = MP_BUF_INIT;
@@ -613,48 +647,15 @@ static void print_text(const char *name, FILE *f, const char *charset, int html)
 	if (mp_charset_to_utf8(charset[0] ? charset : "us-ascii", raw.data ? raw.data : "", raw.len,
 	                       MP_HDR_IGNORE, &u, NULL) < 0)
 		mp_buf_append(&u, raw.data ? raw.data : "", raw.len);
-	if (!html) {
-		fwrite(u.data ? u.data : "", 1, u.len, stdout);
-	} else {
-		int tag = 0, skip = 0;
-		for (size_t i = 0; i < u.len; i++) {
-			char c = u.data[i];
-			if (c == '<') {
-				tag = 1;
-				if (!strncasecmp(u.data + i, "<style", 6) ||
-				    !strncasecmp(u.data + i, "<script", 7))
-					skip = 1;
-				else if (!strncasecmp(u.data + i, "</style", 7) ||
-				         !strncasecmp(u.data + i, "</script", 8))
-					skip = 0;
-				if (!strncasecmp(u.data + i, "<br", 3) ||
-				    !strncasecmp(u.data + i, "<p", 2) ||
-				    !strncasecmp(u.data + i, "</p", 3) ||
-				    !strncasecmp(u.data + i, "<div", 4))
-					putchar('\n');
-				continue;
-			}
-			if (tag) {
-				tag = c != '>';
-				continue;
-			}
-			if (skip)
-				continue;
-			static const struct {
-				const char *e, *r;
-			} ent[] = {{"&amp;", "&"},   {"&lt;", "<"},   {"&gt;", ">"},
-			           {"&quot;", "\""}, {"&nbsp;", " "}, {"&#39;", "'"}};
-			int done = 0;
-			for (size_t k = 0; k < sizeof ent / sizeof ent[0] && !done; k++)
-				if (!strncmp(u.data + i, ent[k].e, strlen(ent[k].e))) {
-					fputs(ent[k].r, stdout);
-					i += strlen(ent[k].e) - 1;
-					done = 1;
-				}
-			if (!done)
-				putchar(c);
-		}
+	if (html) {
+		/* common/html.c: the one reader of HTML */
+		struct mp_buf t = MP_BUF_INIT;
+		if (mp_html_text(u.data ? u.data : "", u.len, &t) < 0)
+			mp_die(EX_TEMPFAIL, "out of memory");
+		mp_buf_free(&u);
+		u = t;
 	}
+	fwrite(u.data ? u.data : "", 1, u.len, stdout);
 	if (u.len && u.data[u.len - 1] != '\n')
 		putchar('\n');
 	mp_buf_free(&raw);
@@ -679,6 +680,10 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	                      .name = name};
 	struct mp_err e;
 
+	if (X.show) { /* show.c */
+		O.messages++;
+		return mp_show_one(name, src);
+	}
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
 	           O.mode == M_TREE || O.mode == M_JSON;
 	w.uu = w.decode && O.mode != M_TEXT;
@@ -703,6 +708,13 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		if (O.part_seen == 2)
 			mp_warn("%s: part %s is a %s: no bytes of its own", name, O.part,
 			        O.part_type);
+		else if (O.part_seen == 3)
+			mp_warn("%s: part %s is a %s: not what --type and --name ask for", name,
+			        O.part, O.part_type);
+		else if (!O.part_seen && mp_part_filtered())
+			mp_warn("%s: no part%s%s of the --type and --name asked for", name,
+			        strcmp(O.part, "all") ? " " : "",
+			        strcmp(O.part, "all") ? O.part : "");
 		else if (!O.part_seen)
 			mp_warn("%s: no part %s", name, O.part);
 	}
@@ -772,11 +784,6 @@ static int fd_input(const char *name, int fd, int force)
 	return read_ok;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int path_input(const char *path)
 {
 	struct stat st;
@@ -784,50 +791,24 @@ static int path_input(const char *path)
 
 	if (strcmp(path, "-") == 0)
 		return fd_input("stdin", STDIN_FILENO, O.mbox);
+	if (mp_pick_input(path, X.show, &ok))
+		return ok;
 	if (stat(path, &st) < 0) {
 		mp_warn("%s: %s", path, strerror(errno));
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		static const char *const sub[] = {"cur", "new"};
-		int dirs = 0;
-		for (int s = 0; s < 2; s++) {
-			char d[4096];
-			snprintf(d, sizeof d, "%s/%s", path, sub[s]);
-			DIR *dp = opendir(d);
-			if (!dp) {
-				if (errno != ENOENT && errno != ENOTDIR) {
-					mp_warn("%s: %s", d, strerror(errno));
-					dirs++;
-				}
-				continue;
+		struct mp_folder f; /* pick.c */
+		if (mp_maildir_files(path, &f) < 0)
+			return 0;
+		for (size_t i = 0; i < f.n; i++) {
+			int fd = open(f.v[i].path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				ok |= fd_input(f.v[i].path, fd, 0);
+				close(fd);
 			}
-			dirs++;
-			struct dirent *de;
-			char **v = NULL;
-			size_t n = 0;
-			while ((de = readdir(dp)))
-				if (de->d_name[0] != '.') {
-					v = mp_xrealloc(v, (n + 1) * sizeof *v);
-					v[n++] = mp_xstrdup(de->d_name);
-				}
-			closedir(dp);
-			if (n > 1)
-				qsort(v, n, sizeof *v, cmp_str);
-			for (size_t i = 0; i < n; i++) {
-				char f[8400];
-				snprintf(f, sizeof f, "%s/%s", d, v[i]);
-				int fd = open(f, O_RDONLY | O_CLOEXEC);
-				if (fd >= 0) {
-					ok |= fd_input(f, fd, 0);
-					close(fd);
-				}
-				free(v[i]);
-			}
-			free(v);
 		}
-		if (!dirs)
-			mp_warn("%s: a directory, but not a Maildir (no cur/ or new/)", path);
+		mp_folder_free(&f);
 		return ok;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -840,28 +821,65 @@ static int path_input(const char *path)
 	return ok;
 }
 
+/* --show and --scan take -f, -j and -r as their own */
+static void xopts_check(void)
+{
+	if (X.show && X.scan)
+		mp_die(EX_USAGE, "--show and --scan: one at a time");
+	if (X.show && O.mode != M_SUMMARY && O.mode != M_FIELDS)
+		mp_die(EX_USAGE, "--show: no other mode with it (only -f and --date)");
+	if (X.scan && O.mode != M_SUMMARY && O.mode != M_JSON && O.mode != M_RECEIVED)
+		mp_die(EX_USAGE, "--scan: no other mode with it (only -j, -r and --sort)");
+	if (!X.scan && (X.sort || X.reverse == 2 || X.width))
+		mp_die(EX_USAGE, "--sort, --reverse and --width go with --scan");
+	if (!X.scan)
+		X.json = X.reverse = 0;
+	if (X.sort && strcmp(X.sort, "date") && strcmp(X.sort, "file") && strcmp(X.sort, "from") &&
+	    strcmp(X.sort, "subject"))
+		mp_die(EX_USAGE, "--sort: unknown key '%s' (date, file, from or subject)", X.sort);
+	if ((X.type || X.name) && O.mode != M_PART && O.mode != M_EXTRACT)
+		mp_die(EX_USAGE, "--type and --name go with -p or -x");
+	if (X.html_filter && !X.show)
+		mp_die(EX_USAGE, "--html-filter goes with --show");
+	X.fields = O.fields;
+	X.nfields = O.nfields;
+	X.date = O.date;
+}
+
+/* long options without a short form, beyond any char */
+enum { OPT_SHOW = 256, OPT_NAME, OPT_HTML_FILTER };
+
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
-	                                   {"raw", no_argument, NULL, 'R'},
-	                                   {"addr", optional_argument, NULL, 'a'},
-	                                   {"addr-only", no_argument, NULL, 'A'},
-	                                   {"tree", no_argument, NULL, 't'},
-	                                   {"part", required_argument, NULL, 'p'},
-	                                   {"text", no_argument, NULL, 'T'},
-	                                   {"extract", required_argument, NULL, 'x'},
-	                                   {"received", no_argument, NULL, 'r'},
-	                                   {"json", no_argument, NULL, 'j'},
-	                                   {"date", required_argument, NULL, 'D'},
-	                                   {"mbox", no_argument, NULL, 'M'},
-	                                   {"bodies", no_argument, NULL, 'B'},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {"version", no_argument, NULL, 'V'},
-	                                   {"with-filename", no_argument, NULL, 'H'},
-	                                   {"no-filename", no_argument, NULL, 'N'},
-	                                   {"tsv", no_argument, NULL, 'S'},
-	                                   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"field", required_argument, NULL, 'f'},
+	    {"raw", no_argument, NULL, 'R'},
+	    {"addr", optional_argument, NULL, 'a'},
+	    {"addr-only", no_argument, NULL, 'A'},
+	    {"tree", no_argument, NULL, 't'},
+	    {"part", required_argument, NULL, 'p'},
+	    {"text", no_argument, NULL, 'T'},
+	    {"extract", required_argument, NULL, 'x'},
+	    {"received", no_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"date", required_argument, NULL, 'D'},
+	    {"mbox", no_argument, NULL, 'M'},
+	    {"bodies", no_argument, NULL, 'B'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"with-filename", no_argument, NULL, 'H'},
+	    {"no-filename", no_argument, NULL, 'N'},
+	    {"tsv", no_argument, NULL, 'S'},
+	    {"show", no_argument, NULL, OPT_SHOW},
+	    {"scan", no_argument, NULL, 'C'},
+	    {"sort", required_argument, NULL, 'O'},
+	    {"type", required_argument, NULL, 'Y'},
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"width", required_argument, NULL, 'W'},
+	    {"html-filter", required_argument, NULL, OPT_HTML_FILTER},
+	    {"reverse", no_argument, NULL, 'v'},
+	    {NULL, 0, NULL, 0}};
 	int c;
 
 	opterr = 0;
@@ -892,8 +910,22 @@ static int parse_args(int argc, char **argv)
 			O.mode = M_EXTRACT;
 			O.dir = optarg;
 			break;
-		case 'r': O.mode = M_RECEIVED; break;
-		case 'j': O.mode = M_JSON; break;
+		case 'r':
+			O.mode = M_RECEIVED;
+			X.reverse = 1; /* with --scan */
+			break;
+		case 'j':
+			O.mode = M_JSON;
+			X.json = 1; /* with --scan */
+			break;
+		case OPT_SHOW: X.show = 1; break;
+		case 'v': X.reverse = 2; break;
+		case 'W': X.width = mp_width_arg(optarg); break;
+		case 'C': X.scan = 1; break;
+		case 'O': X.sort = optarg; break;
+		case 'Y': X.type = optarg; break;
+		case OPT_NAME: X.name = optarg; break;
+		case OPT_HTML_FILTER: X.html_filter = optarg; break;
 		case 'M': O.mbox = 1; break;
 		case 'H': O.names = 1; break;
 		case 'N': O.names = 0; break;
@@ -921,6 +953,7 @@ static int parse_args(int argc, char **argv)
 	}
 	if (O.tsv && O.mode != M_FIELDS)
 		mp_die(EX_USAGE, "--tsv goes with -f (or the summary), not with another mode");
+	xopts_check();
 	return optind;
 }
 
@@ -950,6 +983,8 @@ int main(int argc, char **argv)
 		for (int i = first; i < argc && !O.names; i++)
 			O.names = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode);
 	}
+	if (X.scan)
+		return mp_scan_main(argv + first, argc - first);
 	prepare();
 	if (first == argc)
 		ok = path_input("-");
@@ -959,4 +994,16 @@ int main(int argc, char **argv)
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
 	return ok ? 0 : EX_DATAERR;
+}
+
+/* ---------------------------------------------------------------- for pick.c */
+
+int mparse_msg(const char *name, const struct mp_msgsrc *src)
+{
+	return one(name, src);
+}
+
+void mparse_field_value(const char *msg, const struct mp_field *f, struct mp_buf *out)
+{
+	field_value(msg, f, out);
 }

@@ -1,0 +1,407 @@
+/* scan: mparse --scan, one line per message of Maildirs, mboxes and
+ * files: number, flags, date, sender, size, subject; sorted; cut to the
+ * terminal's width on one; -j the same as JSON Lines. The header of each
+ * message is read by the MIME walker (header only), the mbox split by
+ * the store's splitter (through pick.c). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "addr.h"
+#include "hdr.h"
+#include "json.h"
+#include "mparse.h"
+
+struct row {
+	char *file;    /* the message file, the mbox, or "stdin" */
+	long long off; /* mbox: its From_ line; -1 */
+	long num;
+	size_t order; /* as read */
+	int isnew, seen, replied, flagged, trashed;
+	int dated;
+	struct mp_date date;
+	char *from, *addr, *subject;
+	long long size;
+};
+
+struct scan {
+	struct row *v;
+	size_t n;
+};
+
+static void set_flags(struct row *r, const struct mp_msgref *m, const struct mp_header *h)
+{
+	if (m->off < 0 && m->info[0] && !m->isnew) {
+		/* Maildir info: 2,FLAGS */
+		r->seen = strchr(m->info, 'S') != NULL;
+		r->replied = strchr(m->info, 'R') != NULL;
+		r->flagged = strchr(m->info, 'F') != NULL;
+		r->trashed = strchr(m->info, 'T') != NULL;
+		return;
+	}
+	if (m->isnew) {
+		r->isnew = 1;
+		return;
+	}
+	if (strchr(m->path, '/') && strstr(m->path, "/cur/"))
+		return; /* a Maildir message without info */
+	/* an mbox's (or a file's) Status: R read, O old (an mbox message
+	 * without it is new); X-Status: A answered, F flagged, D deleted */
+	const char *st = mp_field_get(h, "Status"), *xs = mp_field_get(h, "X-Status");
+	r->isnew = m->off >= 0 ? !st || !strchr(st, 'O') : st && !strchr(st, 'O');
+	r->seen = st && strchr(st, 'R');
+	r->replied = xs && strchr(xs, 'A');
+	r->flagged = xs && strchr(xs, 'F');
+	r->trashed = xs && strchr(xs, 'D');
+}
+
+struct hctx {
+	struct row *r;
+	const struct mp_msgref *m;
+};
+
+static int on_header(struct mp_walker *w, struct mp_header *h)
+{
+	struct hctx *c = w->ctx;
+	struct row *r = c->r;
+	const char *v;
+	struct mp_buf d = MP_BUF_INIT;
+
+	set_flags(r, c->m, h);
+	if ((v = mp_field_get(h, "Date")) && mp_date_parse(v, &r->date) == 0)
+		r->dated = 1;
+	if ((v = mp_field_get(h, "Subject"))) {
+		mp_hdr_decode_words(v, strlen(v), MP_HDR_IGNORE, &d, NULL);
+		r->subject = mp_xstrdup(d.data ? d.data : "");
+	}
+	if ((v = mp_field_get(h, "From"))) {
+		struct mp_addrlist l;
+		mp_addr_parse(v, &l);
+		if (l.n) {
+			char ad[1024];
+			mp_addr_display(l.v[0].addr, ad, sizeof ad);
+			r->addr = mp_xstrdup(ad);
+			r->from = mp_xstrdup(l.v[0].name[0] ? l.v[0].name : ad);
+		}
+		mp_addr_free(&l);
+	}
+	mp_buf_free(&d);
+	return 0;
+}
+
+/* a row for the message, its facts to be read */
+static struct row *add_row(struct scan *s, const struct mp_msgref *m)
+{
+	s->v = mp_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+	struct row *r = &s->v[s->n++];
+	memset(r, 0, sizeof *r);
+	r->file = mp_xstrdup(m->path);
+	r->off = m->off;
+	r->num = m->num;
+	r->order = s->n;
+	r->size = m->size;
+	return r;
+}
+
+/* the header of the message into its row */
+static int fill(struct row *r, const struct mp_msgref *m, const struct mp_msgsrc *src)
+{
+	struct hctx c = {r, m};
+	struct mp_walker w = {.on_header = on_header, .ctx = &c, .header_only = 1};
+	struct mp_err e;
+
+	r->size = m->size;
+	w.name = m->path;
+	mp_err_clear(&e);
+	if (mp_mime_walk(&w, src, &e) < 0) {
+		mp_warn("%s: %s", m->path, e.msg[0] ? e.msg : "read error");
+		return -1;
+	}
+	return 0;
+}
+
+/* an mbox, or a file, as it is read */
+static int each(void *ctx, const struct mp_msgref *m, const struct mp_msgsrc *src)
+{
+	return fill(add_row(ctx, m), m, src);
+}
+
+static int fill_ref(void *ctx, const struct mp_msgref *m, const char *name,
+                    const struct mp_msgsrc *src)
+{
+	(void)name;
+	return fill(ctx, m, src);
+}
+
+/* the messages of a Maildir, or those picked, are read on a few threads:
+ * each message is a file of its own (or a place in an mbox) */
+struct job {
+	const struct mp_folder *f;
+	struct row *rows;
+	atomic_size_t next;
+	atomic_int bad;
+};
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+
+	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->f->n;)
+		if (mp_msgref_read(&j->f->v[i], fill_ref, &j->rows[i]) < 0)
+			atomic_store(&j->bad, 1);
+	return NULL;
+}
+
+static int read_refs(struct scan *s, const struct mp_folder *f)
+{
+	size_t first = s->n;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nt = f->n < 64 ? 1 : cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus;
+	pthread_t t[4];
+	int started = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		add_row(s, &f->v[i]);
+	struct job j = {f, s->v + first, 0, 0};
+	for (int k = 1; k < nt; k++)
+		if (pthread_create(&t[started], NULL, worker, &j) == 0)
+			started++;
+	worker(&j);
+	for (int k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	return atomic_load(&j.bad) ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- order */
+
+static int cmp_row(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	int c = 0;
+
+	if (!X.sort || strcmp(X.sort, "date") == 0) {
+		time_t tx = x->dated ? x->date.t : 0, ty = y->dated ? y->date.t : 0;
+		c = (tx > ty) - (tx < ty);
+	} else if (strcmp(X.sort, "from") == 0) {
+		c = strcasecmp(x->from ? x->from : "", y->from ? y->from : "");
+	} else if (strcmp(X.sort, "subject") == 0) {
+		c = strcasecmp(x->subject ? x->subject : "", y->subject ? y->subject : "");
+	}
+	return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* ---------------------------------------------------------------- output */
+
+/* the columns of escaped (printable) UTF-8 text */
+static size_t cols(const char *s, size_t n, size_t max, size_t *bytes)
+{
+	mbstate_t ps;
+	size_t w = 0, i = 0;
+
+	memset(&ps, 0, sizeof ps);
+	while (i < n) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, s + i, n - i, &ps);
+		int cw = 1;
+		if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+			k = 1;
+			memset(&ps, 0, sizeof ps);
+		} else {
+			cw = wcwidth(wc);
+			if (cw < 0)
+				cw = 1;
+		}
+		if (w + (size_t)cw > max)
+			break;
+		w += (size_t)cw;
+		i += k;
+	}
+	*bytes = i;
+	return w;
+}
+
+/* s escaped, in width columns: cut, and padded when pad */
+static void column(struct mp_buf *b, const char *s, size_t width, int pad)
+{
+	struct mp_buf e = MP_BUF_INIT;
+	size_t bytes;
+
+	/* blanks and line ends of a header are one space in a line */
+	for (const char *p = s; *p; p++)
+		mp_buf_putc(&e, *p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p);
+	struct mp_buf t = MP_BUF_INIT;
+	mp_term_escape(e.data ? e.data : "", e.len, &t);
+	size_t w = cols(t.data ? t.data : "", t.len, width, &bytes);
+	mp_buf_append(b, t.data ? t.data : "", bytes);
+	for (; pad && w < width; w++)
+		mp_buf_putc(b, ' ');
+	mp_buf_free(&e);
+	mp_buf_free(&t);
+}
+
+static void human(long long n, char *out, size_t sz)
+{
+	if (n < 1000)
+		snprintf(out, sz, "%lld", n);
+	else if (n < 10 * 1024)
+		snprintf(out, sz, "%.1fK", (double)n / 1024);
+	else if (n < 1000 * 1024)
+		snprintf(out, sz, "%lldK", (n + 512) / 1024);
+	else if (n < 10LL * 1024 * 1024)
+		snprintf(out, sz, "%.1fM", (double)n / (1024 * 1024));
+	else
+		snprintf(out, sz, "%lldM", (n + 512 * 1024) / (1024 * 1024));
+}
+
+static size_t term_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	long v = c ? strtol(c, NULL, 10) : 0;
+	return v > 0 && v < 10000 ? (size_t)v : 80;
+}
+
+static void line(const struct row *r, int numw, size_t width, struct mp_buf *b)
+{
+	char date[32] = "----------", size[32];
+	struct tm tm;
+
+	mp_buf_reset(b);
+	if (r->dated && localtime_r(&r->date.t, &tm))
+		strftime(date, sizeof date, "%Y-%m-%d", &tm);
+	human(r->size, size, sizeof size);
+	mp_buf_printf(b, "%*ld %c%c%c%c%c %s  ", numw, r->num, r->isnew ? 'N' : '.',
+	              r->seen ? 'S' : '.', r->replied ? 'R' : '.', r->flagged ? 'F' : '.',
+	              r->trashed ? 'T' : '.', date);
+	column(b, r->from ? r->from : "", 20, 1);
+	mp_buf_printf(b, " %5s  ", size);
+	column(b, r->subject ? r->subject : "", (size_t)-1 / 2, 0);
+	if (width) {
+		size_t bytes;
+		cols(b->data, b->len, width, &bytes);
+		while (bytes && b->data[bytes - 1] == ' ')
+			bytes--;
+		b->len = bytes;
+	}
+	mp_buf_putc(b, '\n');
+}
+
+static void json(struct mp_json *j, const struct row *r)
+{
+	char date[64];
+
+	mp_json_begin_object(j, NULL);
+	mp_json_int(j, "n", r->num);
+	mp_json_string(j, "file", r->file);
+	if (r->off >= 0)
+		mp_json_int(j, "offset", r->off);
+	else
+		mp_json_string(j, "offset", NULL);
+	mp_json_bool(j, "new", r->isnew);
+	mp_json_bool(j, "seen", r->seen);
+	mp_json_bool(j, "replied", r->replied);
+	mp_json_bool(j, "flagged", r->flagged);
+	mp_json_bool(j, "trashed", r->trashed);
+	if (r->dated)
+		mp_date_format(&r->date, MP_DATE_ISO, date, sizeof date);
+	mp_json_string(j, "date", r->dated ? date : NULL);
+	mp_json_string(j, "from", r->from);
+	mp_json_string(j, "address", r->addr);
+	mp_json_string(j, "subject", r->subject);
+	mp_json_int(j, "size", r->size);
+	mp_json_end_object(j);
+	mp_json_finish(j);
+}
+
+long mp_width_arg(const char *s)
+{
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 5)
+		mp_die(EX_USAGE, "--width: '%s' is no number of columns (0: never cut)", s);
+	long v = strtol(s, NULL, 10);
+	return v ? v : -1;
+}
+
+int mp_scan_main(char **args, int nargs)
+{
+	struct scan s = {NULL, 0};
+	int bad = 0;
+	char *stdin_arg[] = {"-"};
+
+	setlocale(LC_CTYPE, "");
+	if (!nargs) {
+		args = stdin_arg;
+		nargs = 1;
+	}
+	for (int i = 0; i < nargs; i++) {
+		struct mp_folder f;
+		size_t first = s.n;
+		struct stat st;
+		if (mp_pick(args[i], &f)) {
+			if (read_refs(&s, &f) < 0)
+				bad = 1;
+		} else if (strcmp(args[i], "-") && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (mp_folder_read(args[i], &f, NULL, NULL) < 0) {
+				bad = 1;
+				continue;
+			}
+			if (read_refs(&s, &f) < 0)
+				bad = 1;
+		} else if (mp_folder_read(args[i], &f, each, &s) < 0) {
+			bad = 1;
+			continue;
+		} else if (f.mbox) {
+			/* an mbox message's size is known once it was read through */
+			for (size_t k = 0; k < f.n && first + k < s.n; k++)
+				s.v[first + k].size = f.v[k].size;
+		}
+		mp_folder_free(&f);
+	}
+	if (s.n > 1 && (!X.sort || strcmp(X.sort, "file") != 0))
+		qsort(s.v, s.n, sizeof *s.v, cmp_row);
+	if (X.reverse)
+		for (size_t i = 0; i < s.n / 2; i++) {
+			struct row t = s.v[i];
+			s.v[i] = s.v[s.n - 1 - i];
+			s.v[s.n - 1 - i] = t;
+		}
+	long maxnum = 1;
+	for (size_t i = 0; i < s.n; i++)
+		if (s.v[i].num > maxnum)
+			maxnum = s.v[i].num;
+	int numw = snprintf(NULL, 0, "%ld", maxnum);
+	size_t width = X.width > 0             ? (size_t)X.width
+	               : X.width < 0           ? 0
+	               : isatty(STDOUT_FILENO) ? term_width()
+	                                       : 0;
+	struct mp_json j;
+	struct mp_buf b = MP_BUF_INIT;
+	mp_json_init(&j, stdout, 0);
+	for (size_t i = 0; i < s.n; i++) {
+		if (X.json)
+			json(&j, &s.v[i]);
+		else {
+			line(&s.v[i], numw, width, &b);
+			fwrite(b.data, 1, b.len, stdout);
+		}
+		free(s.v[i].file);
+		free(s.v[i].from);
+		free(s.v[i].addr);
+		free(s.v[i].subject);
+	}
+	free(s.v);
+	mp_buf_free(&b);
+	if (fflush(stdout) == EOF)
+		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
+	return bad ? EX_NOINPUT : 0;
+}

@@ -832,16 +832,16 @@ struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector
 		mp_err_sys(e, EX_TEMPFAIL, "DKIM");
 		return NULL;
 	}
-	if (!selector[0] || strlen(selector) >= sizeof s->s || !domain[0] ||
-	    strlen(domain) >= sizeof s->d || strpbrk(selector, "; \t\r\n") ||
-	    strpbrk(domain, "; \t\r\n")) {
-		mp_err_set(e, EX_CONFIG, "DKIM selector '%.60s' or domain '%.100s' is not usable",
-		           selector, domain);
+	if (!selector[0] || strlen(selector) >= sizeof s->s || strpbrk(selector, "; \t\r\n")) {
+		mp_err_set(e, EX_CONFIG, "DKIM selector '%.60s' is not usable", selector);
+		free(s);
+		return NULL;
+	}
+	if (domain && mp_dkim_signer_domain(s, domain, e) < 0) {
 		free(s);
 		return NULL;
 	}
 	snprintf(s->s, sizeof s->s, "%s", selector);
-	snprintf(s->d, sizeof s->d, "%s", domain);
 	s->hcanon = hcanon;
 	s->bcanon = bcanon;
 	for (const char *const *n = names ? names : default_names; *n; n++) {
@@ -884,6 +884,19 @@ struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector
 		return NULL;
 	}
 	return s;
+}
+
+int mp_dkim_signer_domain(struct mp_dkim_signer *s, const char *domain, struct mp_err *e)
+{
+	if (!domain[0] || strlen(domain) >= sizeof s->d || strpbrk(domain, "; \t\r\n"))
+		return mp_err_set(e, EX_CONFIG, "DKIM domain '%.100s' is not usable", domain);
+	snprintf(s->d, sizeof s->d, "%s", domain);
+	return 0;
+}
+
+int mp_dkim_signer_from(struct mp_dkim_signer *s, struct mp_buf *value)
+{
+	return mp_hdr_find(s->w.hdr.data ? s->w.hdr.data : "", s->w.hdr.len, "From", value);
 }
 
 int mp_dkim_signer_keytype(const struct mp_dkim_signer *s)
@@ -983,6 +996,10 @@ int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf 
 	walk_end(&s->w);
 	if (s->w.err) {
 		walk_failed(&s->w, e);
+		goto out;
+	}
+	if (!s->d[0]) {
+		mp_err_set(e, EX_CONFIG, "no DKIM domain to sign for");
 		goto out;
 	}
 	body_end(s->b);

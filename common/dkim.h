@@ -72,7 +72,7 @@ int mp_dkim_key_parse(const char *txt, size_t n, struct mp_dkim_key *k, struct m
 struct mp_dkim_signer;
 /* A signer for one key: a PEM private key (RSA of 1024 bits or more, or
  * Ed25519) read from the file at path; selector and domain as they go in
- * s= and d=; names: the fields to sign (NULL: a default list), each
+ * s= and d= (domain NULL: set by mp_dkim_signer_domain before the end); names: the fields to sign (NULL: a default list), each
  * present one as often as it occurs, From once more (over-signed, so
  * that no From can be added). NULL with e (EX_CONFIG for the key). */
 struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector,
@@ -85,6 +85,11 @@ int mp_dkim_signer_feed(struct mp_dkim_signer *s, const char *p, size_t n, struc
  * eol, appended to out. EX_DATAERR without a From field. */
 int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf *out,
                        struct mp_err *e);
+/* After the end of the header: the value of the first From field
+ * (unfolded) into value: 1, 0 none, -1 out of memory. */
+int mp_dkim_signer_from(struct mp_dkim_signer *s, struct mp_buf *value);
+/* d= for a signer made without a domain: 0, or -1 (EX_CONFIG) */
+int mp_dkim_signer_domain(struct mp_dkim_signer *s, const char *domain, struct mp_err *e);
 /* Ready to sign another message with the same key. */
 void mp_dkim_signer_reset(struct mp_dkim_signer *s);
 void mp_dkim_signer_free(struct mp_dkim_signer *s);

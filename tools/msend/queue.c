@@ -417,6 +417,7 @@ struct due {
 	char *id;
 	struct entry en;
 	struct settings as; /* its account's settings, when not the flush's */
+	struct settings dk; /* ... with the DKIM keys of its route */
 	const struct settings *use;
 	char *key;
 	int grouped;
@@ -543,6 +544,8 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	m.fd = open(msg, O_RDONLY | O_CLOEXEC);
 	m.strip_bcc = en->strip_bcc;
 	m.dsn = en->dsn;
+	/* the keys of the entry's account or route sign each try */
+	m.dkim = en->account[0] ? use : settings_dkim(use, en->route.data, &d->dk);
 	if (m.fd < 0 || msg_scan(&m, &e) < 0) {
 		mp_warn("%s: %s", id, m.fd < 0 ? strerror(errno) : e.msg);
 		if (m.fd >= 0)
@@ -606,6 +609,8 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	}
 	fflush(stdout); /* one line per message as it goes, also into a pipe */
 	close(m.fd);
+	mp_buf_free(&m.sig8);
+	mp_buf_free(&m.sig7);
 }
 
 int queue_flush(const struct settings *s)

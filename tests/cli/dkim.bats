@@ -6,11 +6,15 @@
 # rsa-sha256 and ed25519-sha256 together, the quoted-printable form for a
 # server without 8BITMIME (signed as sent, with DATA and with BDAT),
 # simple/simple, the configuration file's keys, a queued message signed
-# on its retry, and the refusals (a key others can read: 78).
+# on its retry, and the refusals (a key others can read: 78). Then
+# mparse --verify on messages dkimpy's dkimsign signed, the keys served by
+# dnsfault's txt mode (a file per record, written by the test): pass,
+# fail when tampered, none, permerror, temperror.
 #
-# MSEND and SMTPFAULT come from meson (defaults: the build tree).
+# MSEND, MPARSE, SMTPFAULT and DNSFAULT come from meson (defaults: the
+# build tree).
 
-# shellcheck disable=SC2154
+# shellcheck disable=SC2154,SC2015
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
@@ -19,6 +23,8 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	export MSEND=${MSEND:-$BATS_TEST_DIRNAME/../../build/tools/msend/msend}
 	export SMTPFAULT=${SMTPFAULT:-$BATS_TEST_DIRNAME/../../build/tests/fault/smtpfault}
+	export MPARSE=${MPARSE:-$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse}
+	export DNSFAULT=${DNSFAULT:-$BATS_TEST_DIRNAME/../../build/tests/fault/dnsfault}
 	export VERIFY=$BATS_TEST_DIRNAME/helpers/dkim_verify.py
 	# the Debian package's module, whatever python3 comes first on PATH
 	export PY=/usr/bin/python3
@@ -227,7 +233,7 @@ verifies() {
 	[ ! -e "$FSTORE/1.eml" ]
 }
 
-@test "msend: every --dkim- option of -h is in msend(1), the bash, zsh and fish completions; the settings in mailpipe(5)" {
+@test "msend and mparse: every --dkim- option of msend -h, and mparse --verify, --dns-server, are in the man pages and the bash, zsh and fish completions; the settings in mailpipe(5)" {
 	local d=${COMPDIR:-$BATS_TEST_DIRNAME/../../completions} m=${MANDIR:-$BATS_TEST_DIRNAME/../../man}
 	run "$MSEND" -h
 	assert_success
@@ -244,6 +250,100 @@ verifies() {
 	for k in dkim_key dkim_selector dkim_domain dkim_canon; do
 		grep -q "^\.It Ic $k" "$m/mailpipe.5" || fail "$k not in mailpipe.5"
 	done
-	run mandoc -Tlint -Wwarning "$m/msend.1" "$m/mailpipe.5"
+	run mandoc -Tlint -Wwarning "$m/msend.1" "$m/mailpipe.5" "$m/mparse.1"
 	assert_output ''
+	# mparse --verify and --dns-server
+	for o in --verify --dns-server; do
+		"$MPARSE" -h | grep -q -- "$o" || fail "$o not in mparse -h"
+		grep -q -- "^\.It Fl -${o#--}" "$m/mparse.1" || fail "$o not in mparse.1"
+		grep -q -- "$o" "$d/bash/mparse" || fail "$o not in the bash completion"
+		grep -q -- "$o" "$d/zsh/_mparse" || fail "$o not in the zsh completion"
+		grep -q -- "-l ${o#--}" "$d/fish/mparse.fish" || fail "$o not in the fish completion"
+	done
+}
+
+# ------------------------------------------------------------ mparse --verify
+
+# dns MODE: dnsfault MODE serving the TXT files of $BATS_TEST_TMPDIR/zone;
+# sets DPORT
+dns() {
+	local out=$BATS_TEST_TMPDIR/dns-$1.out
+	mkdir -p "$BATS_TEST_TMPDIR/zone"
+	"$DNSFAULT" -T "$BATS_TEST_TMPDIR/zone" -P "$BATS_TEST_TMPDIR/dns-$1.pid" "$1" \
+		>"$out" 2>"$BATS_TEST_TMPDIR/dns-$1.log" 3>&- &
+	# a hang guard only (60 s)
+	for _ in $(seq 3000); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
+	DPORT=$(sed -n 's/^PORT=//p' "$out")
+	[ -n "$DPORT" ] || fail "dnsfault $1 did not start"
+	FPIDS+=("$(cat "$BATS_TEST_TMPDIR/dns-$1.pid")")
+}
+
+verify() { "$MPARSE" --verify --dns-server "127.0.0.1:$DPORT" "$@"; }
+
+# signed: $MSG signed by dkimpy with the Ed25519 key (simple/simple) and
+# then the RSA key (relaxed/simple), into $BATS_TEST_TMPDIR/signed.eml
+signed() {
+	openssl pkey -in "$K/ed.pem" -outform DER | tail -c 32 | base64 >"$BATS_TEST_TMPDIR/ed.seed"
+	"$PY" /usr/bin/dkimsign --signalg ed25519-sha256 --hcanon simple --bcanon simple \
+		ed crepes.test "$BATS_TEST_TMPDIR/ed.seed" <"$MSG" >"$BATS_TEST_TMPDIR/one.eml"
+	"$PY" /usr/bin/dkimsign rsa crepes.test "$K/rsa.pem" \
+		<"$BATS_TEST_TMPDIR/one.eml" >"$BATS_TEST_TMPDIR/signed.eml"
+	cp "$K/ed.txt" "$BATS_TEST_TMPDIR/zone/ed._domainkey.crepes.test"
+	cp "$K/rsa.txt" "$BATS_TEST_TMPDIR/zone/rsa._domainkey.crepes.test"
+}
+
+@test "mparse --verify: a message dkimpy signed (rsa-sha256 relaxed/simple, ed25519-sha256 simple/simple) passes, keys over the DNS; -j says so too" {
+	dns txt
+	signed
+	run verify "$BATS_TEST_TMPDIR/signed.eml"
+	assert_success
+	assert_line "$BATS_TEST_TMPDIR/signed.eml: dkim=pass header.d=crepes.test header.s=rsa header.a=rsa-sha256"
+	assert_line "$BATS_TEST_TMPDIR/signed.eml: dkim=pass header.d=crepes.test header.s=ed header.a=ed25519-sha256"
+	run verify -j "$BATS_TEST_TMPDIR/signed.eml"
+	assert_success
+	run jq -r '.dkim[] | [.result, .d, .s, .a] | join(" ")' <<<"$output"
+	assert_output $'pass crepes.test rsa rsa-sha256\npass crepes.test ed ed25519-sha256'
+	# from stdin, and an unsigned message: none
+	run verify - <"$BATS_TEST_TMPDIR/signed.eml"
+	assert_line --partial 'stdin: dkim=pass header.d=crepes.test header.s=ed'
+	run verify "$MSG"
+	assert_success
+	assert_output "$MSG: dkim=none (no signature)"
+}
+
+@test "mparse --verify: a changed body or Subject fails; msend's own signatures pass" {
+	dns txt
+	signed
+	perl -pe 's/Hello  Bob/Hello Eve/' "$BATS_TEST_TMPDIR/signed.eml" >"$BATS_TEST_TMPDIR/t1.eml"
+	run verify "$BATS_TEST_TMPDIR/t1.eml"
+	assert_success
+	assert_line --partial 'dkim=fail header.d=crepes.test header.s=rsa header.a=rsa-sha256 (the body hash does not match (bh=))'
+	assert_line --partial 'dkim=fail header.d=crepes.test header.s=ed header.a=ed25519-sha256 (the body hash'
+	perl -pe 's/^Subject: signed/Subject: Signed/' "$BATS_TEST_TMPDIR/signed.eml" >"$BATS_TEST_TMPDIR/t2.eml"
+	run verify "$BATS_TEST_TMPDIR/t2.eml"
+	assert_line --partial 'dkim=fail header.d=crepes.test header.s=rsa header.a=rsa-sha256 (the signature does not verify)'
+	assert_line --partial 'dkim=fail header.d=crepes.test header.s=ed header.a=ed25519-sha256 (the signature does not verify)'
+	# what msend signed and smtpfault received
+	fault accept
+	run fmsend "${both_keys[@]}" -f alice@crepes.test bob@example.net <"$MSG"
+	assert_success
+	received 1
+	run verify "$BATS_TEST_TMPDIR/got.eml"
+	assert_line --partial 'dkim=pass header.d=crepes.test header.s=rsa header.a=rsa-sha256'
+	assert_line --partial 'dkim=pass header.d=crepes.test header.s=ed header.a=ed25519-sha256'
+}
+
+@test "mparse --verify: no key record is permerror, a revoked key permerror, a failing DNS server temperror" {
+	dns txt
+	signed
+	rm "$BATS_TEST_TMPDIR/zone/rsa._domainkey.crepes.test"
+	printf 'v=DKIM1; k=ed25519; p=' >"$BATS_TEST_TMPDIR/zone/ed._domainkey.crepes.test"
+	run verify "$BATS_TEST_TMPDIR/signed.eml"
+	assert_success
+	assert_line --partial 'dkim=permerror header.d=crepes.test header.s=rsa header.a=rsa-sha256 (no key record at rsa._domainkey.crepes.test)'
+	assert_line --partial 'dkim=permerror header.d=crepes.test header.s=ed header.a=ed25519-sha256 (key ed._domainkey.crepes.test was revoked)'
+	dns servfail
+	run verify "$BATS_TEST_TMPDIR/signed.eml"
+	assert_line --partial 'dkim=temperror header.d=crepes.test header.s=rsa'
+	assert_line --partial 'dkim=temperror header.d=crepes.test header.s=ed'
 }

@@ -20,13 +20,14 @@
 #include "mime.h"
 #include "store.h"
 #include "util.h"
+#include "verify.h"
 
 enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RECEIVED, M_JSON };
 
 struct opts {
 	enum mode mode;
 	const char *fields[32];
-	int nfields, raw, addr_only, mbox, bodies;
+	int nfields, raw, addr_only, mbox, bodies, verify;
 	enum mp_date_form date; /* --date */
 	const char *addr_field, *part, *dir;
 	long messages;
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [-a [FIELD] [--addr-only]] [-t] [-p N] [--text]\n"
 	    "          [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
+	    "          [--verify [--dns-server ADDR]]\n"
 	    "          [FILE|DIR|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
@@ -68,6 +70,8 @@ static void usage(FILE *f)
 	    "      --bodies        with the decoded body of each part (implies -j)\n"
 	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
 	    "      --mbox          read every FILE (and stdin) as an mbox\n"
+	    "      --verify        check the DKIM signatures, keys from the DNS (-j: JSON)\n"
+	    "      --dns-server A  that DNS server (v4:port or [v6]:port)\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
 	    mp_progname());
@@ -605,6 +609,10 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	                      .name = name};
 	struct mp_err e;
 
+	if (O.verify) {
+		O.messages++;
+		return verify_message(name, src, O.mode == M_JSON ? &O.j : NULL);
+	}
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
 	           O.mode == M_TREE || O.mode == M_JSON;
 	w.uu = w.decode && O.mode != M_TEXT;
@@ -769,15 +777,24 @@ static int path_input(const char *path)
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"field", required_argument, NULL, 'f'}, {"raw", no_argument, NULL, 'R'},
-	    {"addr", optional_argument, NULL, 'a'},  {"addr-only", no_argument, NULL, 'A'},
-	    {"tree", no_argument, NULL, 't'},        {"part", required_argument, NULL, 'p'},
-	    {"text", no_argument, NULL, 'T'},        {"extract", required_argument, NULL, 'x'},
-	    {"received", no_argument, NULL, 'r'},    {"json", no_argument, NULL, 'j'},
-	    {"date", required_argument, NULL, 'D'},  {"mbox", no_argument, NULL, 'M'},
-	    {"bodies", no_argument, NULL, 'B'},      {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"field", required_argument, NULL, 'f'},
+	                                   {"raw", no_argument, NULL, 'R'},
+	                                   {"addr", optional_argument, NULL, 'a'},
+	                                   {"addr-only", no_argument, NULL, 'A'},
+	                                   {"tree", no_argument, NULL, 't'},
+	                                   {"part", required_argument, NULL, 'p'},
+	                                   {"text", no_argument, NULL, 'T'},
+	                                   {"extract", required_argument, NULL, 'x'},
+	                                   {"received", no_argument, NULL, 'r'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"date", required_argument, NULL, 'D'},
+	                                   {"mbox", no_argument, NULL, 'M'},
+	                                   {"bodies", no_argument, NULL, 'B'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {"verify", no_argument, NULL, 'K'},
+	                                   {"dns-server", required_argument, NULL, '@'},
+	                                   {NULL, 0, NULL, 0}};
 	int c;
 
 	opterr = 0;
@@ -821,6 +838,8 @@ static int parse_args(int argc, char **argv)
 				       optarg);
 			O.date = (enum mp_date_form)c;
 			break;
+		case 'K': O.verify = 1; break;
+		case '@': verify_dns_server(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);

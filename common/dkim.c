@@ -941,27 +941,32 @@ int mp_dkim_signer_feed(struct mp_dkim_signer *s, const char *p, size_t n, struc
 	return 0;
 }
 
-/* sign the SHA-256 hash of the header data: RSA PKCS #1 v1.5 over its
- * DigestInfo, Ed25519 over the hash itself (RFC 8463 §3) */
-static int sign_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char *sig,
-                     size_t *siglen)
+/* the signature over the SHA-256 hash h of the header data: RSA PKCS #1
+ * v1.5 over its DigestInfo, Ed25519 over h itself (RFC 8463 §3); made
+ * into sig (*siglen: its room, then its length), or, with verify,
+ * checked. 1 done (good), 0 not */
+static int pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char *sig,
+                   size_t *siglen, int verify)
 {
 	int ok = 0;
 
 	if (kt == MP_DKIM_K_ED25519) {
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
-		ok = c && EVP_DigestSignInit(c, NULL, NULL, NULL, key) == 1 &&
-		     EVP_DigestSign(c, sig, siglen, h, 32) == 1;
+		ok = c && (verify ? EVP_DigestVerifyInit(c, NULL, NULL, NULL, key) == 1 &&
+		                        EVP_DigestVerify(c, sig, *siglen, h, 32) == 1
+		                  : EVP_DigestSignInit(c, NULL, NULL, NULL, key) == 1 &&
+		                        EVP_DigestSign(c, sig, siglen, h, 32) == 1);
 		EVP_MD_CTX_free(c);
 	} else {
 		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
-		ok = c && EVP_PKEY_sign_init(c) == 1 &&
+		ok = c && (verify ? EVP_PKEY_verify_init(c) : EVP_PKEY_sign_init(c)) == 1 &&
 		     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
 		     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
-		     EVP_PKEY_sign(c, sig, siglen, h, 32) == 1;
+		     (verify ? EVP_PKEY_verify(c, sig, *siglen, h, 32)
+		             : EVP_PKEY_sign(c, sig, siglen, h, 32)) == 1;
 		EVP_PKEY_CTX_free(c);
 	}
-	return ok ? 0 : -1;
+	return ok;
 }
 
 /* fold: append word to out, breaking the line before it past 76 columns */
@@ -1054,7 +1059,7 @@ int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf 
 	    hash_self(f.data, f.len, f.len, f.len, s->hcanon, md, &tmp) < 0 ||
 	    !EVP_DigestFinal_ex(md, h, &hl))
 		goto oom;
-	if (sign_hash(s->key, s->kt, h, sig, &siglen) < 0) {
+	if (!pk_hash(s->key, s->kt, h, sig, &siglen, 0)) {
 		mp_err_set(e, EX_SOFTWARE, "DKIM: signing failed");
 		goto out;
 	}
@@ -1233,27 +1238,6 @@ static EVP_PKEY *public_key(const struct mp_dkim_key *k)
 	return key;
 }
 
-static int verify_hash(EVP_PKEY *key, int kt, const unsigned char *h, const unsigned char *sig,
-                       size_t siglen)
-{
-	int ok = 0;
-
-	if (kt == MP_DKIM_K_ED25519) {
-		EVP_MD_CTX *c = EVP_MD_CTX_new();
-		ok = c && EVP_DigestVerifyInit(c, NULL, NULL, NULL, key) == 1 &&
-		     EVP_DigestVerify(c, sig, siglen, h, 32) == 1;
-		EVP_MD_CTX_free(c);
-	} else {
-		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
-		ok = c && EVP_PKEY_verify_init(c) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
-		     EVP_PKEY_verify(c, sig, siglen, h, 32) == 1;
-		EVP_PKEY_CTX_free(c);
-	}
-	return ok;
-}
-
 /* one signature, its body hash done */
 static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long now,
                        struct mp_buf *tmp)
@@ -1335,7 +1319,7 @@ static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long no
 		verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
 		goto out;
 	}
-	if (!verify_hash(pk, key.k, h, g->b, g->blen))
+	if (!pk_hash(pk, key.k, h, g->b, &g->blen, 1))
 		verdict(&s->v, MP_DKIM_FAIL, "the signature does not verify");
 	else
 		verdict(&s->v, MP_DKIM_PASS, "%s", "");

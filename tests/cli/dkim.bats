@@ -158,6 +158,20 @@ both_pass() {
 	assert_line 'pass d=mail.crepes.test a=ed25519-sha256'
 }
 
+@test "msend -t --dkim-key: the Bcc: field that is not sent is not signed; dkimpy verifies what arrived" {
+	printf '%s\n' 'From: alice@crepes.test' 'To: bob@example.net' 'Bcc: carol@example.net' \
+		'Subject: bcc' '' 'hidden copy' >"$MSG"
+	fault accept
+	run fmsend -t "${both_keys[@]}" -f alice@crepes.test <"$MSG"
+	assert_success
+	received 1
+	run grep -ai '^bcc:' "$BATS_TEST_TMPDIR/got.eml"
+	assert_failure
+	run cat "$FSTORE/1.env"
+	assert_line 'rcpt <carol@example.net> 250'
+	both_pass crepes.test
+}
+
 @test "msend: the configuration file's dkim_key, dkim_selector, dkim_domain sign" {
 	mkdir -p "$XDG_CONFIG_HOME/mailpipe"
 	cat >"$XDG_CONFIG_HOME/mailpipe/config" <<-EOF

@@ -179,7 +179,7 @@ static const char plainmsg[] = "From: Alice <alice@example.org>\n"
 int main(void)
 {
 	struct mp_buf b = MP_BUF_INIT;
-	char why[160], tmpl[] = "/tmp/test_dkimXXXXXX", rsa[80], ed[80];
+	char why[160], tmpl[4096], rsa[4200], ed[4200];
 	char prsa[600], ped[80], rec1[700], rec2[120];
 	struct mp_err e;
 
@@ -266,6 +266,8 @@ int main(void)
 	}
 
 	/* signing, then verifying */
+	const char *tmp = getenv("TMPDIR");
+	snprintf(tmpl, sizeof tmpl, "%s/test_dkimXXXXXX", tmp && *tmp ? tmp : "/tmp");
 	int fd = mkstemp(tmpl);
 	close(fd);
 	snprintf(rsa, sizeof rsa, "%s.rsa", tmpl);

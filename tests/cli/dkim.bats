@@ -205,6 +205,26 @@ both_pass() {
 	both_pass crepes.test
 }
 
+@test "msend --dkim-key over an account's dkim_key: a queued message keeps the command line's key at the flush" {
+	mkdir -p "$XDG_CONFIG_HOME/mailpipe"
+	printf 'account default\n  from alice@crepes.test\n  dkim_key %s\n  dkim_selector ed\n' \
+		"$K/ed.pem" >"$XDG_CONFIG_HOME/mailpipe/config"
+	fault greet421
+	run fmsend --dkim-key "$K/rsa.pem" --dkim-selector rsa bob@example.net <"$MSG"
+	assert_success
+	assert_output --partial 'queued as'
+	kill "$FPID"
+	fault accept
+	run fmsend -q --now
+	assert_success
+	assert_output --regexp ': 1 delivered, 0 failed$'
+	received 1
+	[ "$(grep -c '^DKIM-Signature:' "$BATS_TEST_TMPDIR/got.eml")" = 1 ]
+	verifies crepes.test
+	assert_success
+	assert_output 'pass d=crepes.test a=rsa-sha256'
+}
+
 @test "msend --dkim-key: a key file group or others can read is refused with 78, naming it; nothing is sent" {
 	cp "$K/ed.pem" "$BATS_TEST_TMPDIR/open.pem"
 	chmod 644 "$BATS_TEST_TMPDIR/open.pem"

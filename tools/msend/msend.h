@@ -170,6 +170,11 @@ int settings_route(const struct settings *flush, const char *lines, struct setti
  * or the flush's command line gives --dkim-key */
 const struct settings *settings_dkim(const struct settings *use, const char *lines,
                                      struct settings *out);
+/* the route-dkim lines alone (the keys of a message sent with an account
+ * whose command line gave --dkim-key) */
+void settings_dkim_write(const struct settings *s, struct mp_buf *b);
+/* the command line gave --dkim-key */
+int settings_dkim_cmdline(void);
 
 /* rcpt.c: envelope addresses, read with common's address parser */
 struct addrs {

@@ -245,6 +245,11 @@ void settings_route_write(const struct settings *s, struct mp_buf *b)
 				v = abs;
 		mp_buf_printf(b, "route-%s %s\n", route_keys[i].key, v);
 	}
+	settings_dkim_write(s, b);
+}
+
+void settings_dkim_write(const struct settings *s, struct mp_buf *b)
+{
 	/* the DKIM keys (absolute: a flush may run elsewhere) and selectors */
 	for (int i = 0; i < s->ndkim_key && i < s->ndkim_selector; i++) {
 		char abs[4096];
@@ -285,8 +290,8 @@ static int route_dkim(const char *lines, struct settings *out)
 const struct settings *settings_dkim(const struct settings *use, const char *lines,
                                      struct settings *out)
 {
-	if (!lines || !*lines || cmdline.ndkim_key)
-		return use; /* the flush's own --dkim-key win */
+	if (!lines || !strstr(lines, "route-dkim ") || cmdline.ndkim_key)
+		return use; /* none recorded, or the flush's own --dkim-key win */
 	*out = *use;
 	out->dkim_domain = out->dkim_canon = NULL;
 	for (const char *l = lines; *l;) {
@@ -308,6 +313,11 @@ const struct settings *settings_dkim(const struct settings *use, const char *lin
 	}
 	route_dkim(lines, out);
 	return out;
+}
+
+int settings_dkim_cmdline(void)
+{
+	return cmdline.ndkim_key > 0;
 }
 
 int settings_route(const struct settings *flush, const char *lines, struct settings *out)

@@ -79,6 +79,21 @@ fault() {
 
 fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 10 "$@"; }
 
+# queued_then_flushed ARGS...: $MSG sent with ARGS to a 421 banner (queued),
+# then msend -q --now to a server that accepts it, stored as 1.eml
+queued_then_flushed() {
+	fault greet421
+	run fmsend "$@" <"$MSG"
+	assert_success
+	assert_output --partial 'queued as'
+	kill "$FPID"
+	fault accept
+	run fmsend -q --now
+	assert_success
+	assert_output --regexp ': 1 delivered, 0 failed$'
+	received 1
+}
+
 # received N: the message smtpfault stored as N.eml, without the final
 # dot line and dot-unstuffed (DATA), as the server's MTA would keep it
 received() {
@@ -191,17 +206,8 @@ both_pass() {
 }
 
 @test "msend --dkim-key: a queued message is signed when it goes (msend -q), and verifies" {
-	fault greet421
-	run fmsend "${both_keys[@]}" -f alice@crepes.test bob@example.net <"$MSG"
-	assert_success
-	assert_output --partial 'queued as'
-	kill "$FPID"
-	fault accept
 	# the flush names no key: the entry's own keys sign
-	run fmsend -q --now
-	assert_success
-	assert_output --regexp ': 1 delivered, 0 failed$'
-	received 1
+	queued_then_flushed "${both_keys[@]}" -f alice@crepes.test bob@example.net
 	both_pass crepes.test
 }
 
@@ -209,16 +215,7 @@ both_pass() {
 	mkdir -p "$XDG_CONFIG_HOME/mailpipe"
 	printf 'account default\n  from alice@crepes.test\n  dkim_key %s\n  dkim_selector ed\n' \
 		"$K/ed.pem" >"$XDG_CONFIG_HOME/mailpipe/config"
-	fault greet421
-	run fmsend --dkim-key "$K/rsa.pem" --dkim-selector rsa bob@example.net <"$MSG"
-	assert_success
-	assert_output --partial 'queued as'
-	kill "$FPID"
-	fault accept
-	run fmsend -q --now
-	assert_success
-	assert_output --regexp ': 1 delivered, 0 failed$'
-	received 1
+	queued_then_flushed --dkim-key "$K/rsa.pem" --dkim-selector rsa bob@example.net
 	[ "$(grep -c '^DKIM-Signature:' "$BATS_TEST_TMPDIR/got.eml")" = 1 ]
 	verifies crepes.test
 	assert_success

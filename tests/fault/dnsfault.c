@@ -1,4 +1,4 @@
-/* dnsfault [-4|-6] [-p PORT] [-P PIDFILE] MODE: a scripted misbehaving DNS
+/* dnsfault [-4|-6] [-p PORT] [-P PIDFILE] [-T DIR] MODE: a scripted misbehaving DNS
  * server for the stub resolver tests (the faults knot won't make; see README).
  * Loopback only, UDP and TCP on one port, a single-threaded poll loop. Writes
  * PIDFILE, prints "PORT=<n>", logs each query on stderr, and on SIGTERM or
@@ -36,6 +36,7 @@ enum mode {
 	M_PARTIALADD,
 	M_BIGTXT,
 	M_CNAMELOOP,
+	M_TXT,
 	M_TC,
 	M_LOOP,
 	M_FWDPTR,
@@ -50,7 +51,7 @@ enum mode {
 static const char *const mode_names[] = {
     "ok",          "wrong-id",           "wrong-question", "wrong-source", "spoof-then-ok",
     "slow",        "servfail",           "nxdomain",       "zone-order",   "cname-8",
-    "cname-9",     "partial-additional", "big-txt",        "cname-loop",   "tc",
+    "cname-9",     "partial-additional", "big-txt",        "cname-loop",   "txt",          "tc",
     "loop",        "forward-ptr",        "truncated",      "short",        "silence",
     "many-labels", "badlabel",           "count-lie"};
 /* every mode has its name */
@@ -99,6 +100,7 @@ struct pending {
 };
 
 static enum mode mode;
+static const char *txt_dir; /* -T: txt mode's records, a file per name */
 static int family = AF_INET, udp_fd = -1, udp2_fd = -1, lis_fd = -1;
 static int sigpipe_fd[2] = {-1, -1};
 static volatile sig_atomic_t stop;
@@ -365,6 +367,45 @@ static void soa(struct wbuf *w, const struct query *q)
 	rr_end(w, m), set16(w, 8, 1);
 }
 
+/* txt mode: the TXT record of the question name is the text of the file
+ * DIR/NAME (lower case, no final dot), read at each query so that a test
+ * can change it; no file (or another type): NXDOMAIN. 1 answered, 0 not */
+static int txt_answer(struct wbuf *w, const struct query *q)
+{
+	char name[300], path[4400];
+	unsigned char text[4096];
+	size_t n = 0, got, m;
+	FILE *f;
+
+	for (size_t i = 0; q->qname[i] && i + 1 + q->qname[i] < q->qnamelen;
+	     i += 1u + q->qname[i]) {
+		for (unsigned k = 1; k <= q->qname[i] && n + 2 < sizeof name; k++) {
+			unsigned char c = q->qname[i + k];
+			name[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c == '/' ? '_' : c);
+		}
+		name[n++] = '.';
+	}
+	name[n ? n - 1 : 0] = '\0';
+	if (q->qtype != T_TXT || !txt_dir || !n || name[0] == '.')
+		return 0;
+	snprintf(path, sizeof path, "%s/%s", txt_dir, name);
+	if (!(f = fopen(path, "rb")))
+		return 0;
+	got = fread(text, 1, sizeof text, f);
+	fclose(f);
+	while (got && (text[got - 1] == '\n' || text[got - 1] == '\r'))
+		got--;
+	m = rr_begin(w, T_TXT);
+	for (size_t o = 0; o < got || o == 0; o += 255) { /* 255-octet strings */
+		size_t l = got - o < 255 ? got - o : 255;
+		put8(w, (unsigned)l), put(w, text + o, l);
+		if (!got)
+			break;
+	}
+	rr_end(w, m), set16(w, 6, 1);
+	return 1;
+}
+
 /* header + question only, TC set (and OPT again if asked for) */
 static void tc_cut(struct wbuf *w, const struct query *q)
 {
@@ -394,6 +435,15 @@ static void build(struct wbuf *w, const struct query *q0, int tcp)
 
 	if (mode == M_WRONGQ)
 		mangle_name(&q);
+	if (mode == M_TXT) {
+		header(w, &q, 0);
+		if (!txt_answer(w, &q))
+			header(w, &q, 3), soa(w, &q);
+		put_opt(w, &q);
+		if (!tcp && w->len > (q.edns ? q.udpsize : 512))
+			tc_cut(w, &q);
+		return;
+	}
 	header(w, &q, mode == M_SERVFAIL ? 2 : mode == M_NXDOMAIN ? 3 : 0);
 	switch (mode) {
 	case M_SERVFAIL: break;
@@ -727,7 +777,7 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: dnsfault [-4|-6] [-p PORT] [-P PIDFILE] MODE\nmodes:");
+	fprintf(stderr, "usage: dnsfault [-4|-6] [-p PORT] [-P PIDFILE] [-T DIR] MODE\nmodes:");
 	for (int i = 0; i < M_NMODES; i++)
 		fprintf(stderr, " %s", mode_names[i]);
 	fprintf(stderr, "\n");
@@ -755,7 +805,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {0};
 
 	die_with_parent();
-	while ((c = getopt(argc, argv, "46p:P:")) != -1) {
+	while ((c = getopt(argc, argv, "46p:P:T:")) != -1) {
 		if (c == '4' || c == '6')
 			family = c == '4' ? AF_INET : AF_INET6;
 		else if (c == 'p' && (v = strtol(optarg, &end, 10)) >= 0 && v <= 65535 && *optarg &&
@@ -763,6 +813,8 @@ int main(int argc, char **argv)
 			port = (unsigned)v;
 		else if (c == 'P')
 			pidfile = optarg;
+		else if (c == 'T')
+			txt_dir = optarg;
 		else
 			usage();
 	}

@@ -21,13 +21,14 @@
 #include "mparse.h"
 #include "store.h"
 #include "util.h"
+#include "verify.h"
 
 enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RECEIVED, M_JSON };
 
 struct opts {
 	enum mode mode;
 	const char *fields[32];
-	int nfields, raw, addr_only, mbox, bodies;
+	int nfields, raw, addr_only, mbox, bodies, verify;
 	int names;              /* -H 1, --no-filename 0, else -1: shown for several inputs */
 	int tsv;                /* --tsv: a line a message, a column a field */
 	enum mp_date_form date; /* --date */
@@ -54,7 +55,8 @@ static void usage(FILE *f)
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [--tsv] [-a [FIELD] [--addr-only]] [-t] [-p N]\n"
 	    "          [--text] [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
-	    "          [-H|--no-filename] [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "          [-H|--no-filename] [--verify [--dns-server ADDR]]\n"
+	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
 	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
@@ -94,6 +96,8 @@ static void usage(FILE *f)
 	    "      --name GLOB     -p/-x: only parts whose file name matches (*.csv)\n"
 	    "  FOLDER:PICK         messages of a Maildir or mbox by number: 3, 2-5, last,\n"
 	    "                      2-last, 1,4\n"
+	    "      --verify        check the DKIM signatures, keys from the DNS (-j: JSON)\n"
+	    "      --dns-server A  that DNS server (v4:port or [v6]:port)\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
 	    mp_progname(), mp_progname(), mp_progname());
@@ -684,6 +688,10 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		O.messages++;
 		return mp_show_one(name, src);
 	}
+	if (O.verify) {
+		O.messages++;
+		return verify_message(name, src, O.mode == M_JSON ? &O.j : NULL);
+	}
 	w.decode = O.mode == M_PART || O.mode == M_TEXT || O.mode == M_EXTRACT ||
 	           O.mode == M_TREE || O.mode == M_JSON;
 	w.uu = w.decode && O.mode != M_TEXT;
@@ -879,6 +887,8 @@ static int parse_args(int argc, char **argv)
 	    {"width", required_argument, NULL, 'W'},
 	    {"html-filter", required_argument, NULL, OPT_HTML_FILTER},
 	    {"reverse", no_argument, NULL, 'v'},
+	    {"verify", no_argument, NULL, 'K'},
+	    {"dns-server", required_argument, NULL, '@'},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -940,6 +950,8 @@ static int parse_args(int argc, char **argv)
 				       optarg);
 			O.date = (enum mp_date_form)c;
 			break;
+		case 'K': O.verify = 1; break;
+		case '@': verify_dns_server(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);

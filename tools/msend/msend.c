@@ -236,6 +236,8 @@ int main(int argc, char **argv)
 	/* the configuration file, then the account, under the command line */
 	settings_init(&o, &s, &ec);
 	rcpt_aliases(ec.aliases);
+	if (!o.listq && !o.drop)
+		dkim_check(&s); /* a key that cannot sign: 78 before anything is sent */
 	if (o.listq || o.drop || o.retry_dead || o.flush)
 		return queue_command(&o, &s);
 
@@ -245,7 +247,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < o.nargs; i++)
 		rcpt_arg(&rc, o.args[i], "recipient");
 	compose_step(&o, from, &rc);
-	struct message m = {.fd = -1, .dsn = o.dsn};
+	struct message m = {.fd = -1, .dsn = o.dsn, .dkim = &s};
 	spool(o.tflag, from, &rc, &m);
 	from = header_sender(&o, &ec, &s, &m, from);
 	if (rc.n == 0)
@@ -263,6 +265,8 @@ int main(int argc, char **argv)
 	int code = outcome(&s, &m, from, r, nr);
 	settings_free();
 	close(m.fd);
+	mp_buf_free(&m.sig8);
+	mp_buf_free(&m.sig7);
 	rcpt_free(&rc);
 	free(r);
 	free(from);

@@ -48,6 +48,11 @@ struct message {
 	struct dsn dsn;
 	char msgid[256];
 	char hdr_from[512]; /* the first address of its From: field, or "" */
+	/* DKIM: the settings whose keys sign it (NULL: none), and the
+	 * DKIM-Signature fields of its 8-bit and 7-bit forms (sign.c),
+	 * made when the form is first scanned and put before it on the wire */
+	const struct settings *dkim;
+	struct mp_buf sig8, sig7;
 };
 
 struct rcpt {
@@ -94,7 +99,23 @@ struct settings {
 	const char *log;        /* a file, or "syslog" */
 	const char *maildomain; /* of MAILER-DAEMON, in failure notices */
 	int mail_errors;        /* -oem, -oee: refusals are mailed to the sender */
+	                        /* DKIM signing (sign.c): key files and their selectors, paired in
+	                         * order; the d= domain (NULL: the From: address's) and c= */
+#define DKIM_KEYS 8
+	const char *dkim_key[DKIM_KEYS], *dkim_selector[DKIM_KEYS];
+	int ndkim_key, ndkim_selector;
+	const char *dkim_domain, *dkim_canon;
 };
+
+/* sign.c: the settings' keys are usable (mode, type), else exit 78 naming
+ * the file; signers for the message m: the DKIM-Signature fields of the
+ * wire form that emit passes through feed (CR LF lines, unstuffed) */
+void dkim_check(const struct settings *s);
+struct dkimset;
+struct dkimset *dkim_start(const struct settings *s, struct mp_err *e);
+int dkim_feed(void *set, const char *p, size_t n, struct mp_err *e);
+int dkim_finish(struct dkimset *d, struct mp_buf *out, struct mp_err *e);
+void dkim_free(struct dkimset *d);
 
 /* compose mode (-s, -A): a new message from the text on in, to out */
 struct compose {
@@ -143,6 +164,17 @@ void settings_route_write(const struct settings *s, struct mp_buf *b);
  * flush's command line win); 1 when it has none, or the flush's command
  * line names the way (-a, --server, --direct): flush's settings stand */
 int settings_route(const struct settings *flush, const char *lines, struct settings *out);
+/* the DKIM keys a queued entry's route lines name (a message sent without
+ * an account signs with the keys it was sent with, whatever way the flush
+ * sends it): use with them, in out; use itself when the lines name none
+ * or the flush's command line gives --dkim-key */
+const struct settings *settings_dkim(const struct settings *use, const char *lines,
+                                     struct settings *out);
+/* the route-dkim lines alone (the keys of a message sent with an account
+ * whose command line gave --dkim-key) */
+void settings_dkim_write(const struct settings *s, struct mp_buf *b);
+/* the command line gave --dkim-key */
+int settings_dkim_cmdline(void);
 
 /* rcpt.c: envelope addresses, read with common's address parser */
 struct addrs {

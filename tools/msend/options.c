@@ -60,6 +60,7 @@ static void usage(FILE *f)
 	    "      --no-queue         exit 75 instead of queueing\n"
 	    "      --max-age SEC      give up on queued mail after this long (5 days)\n"
 	    "      --log FILE         one line per message in FILE (--syslog: to syslog)\n"
+
 	    "  -N, --notify WHEN      DSN: never, or success,failure,delay (RFC 3461)\n"
 	    "  -R, --ret full|hdrs    DSN: what a bounce returns of the message\n"
 	    "      --envid ID         DSN: the envelope ID (also -VID)\n"
@@ -70,10 +71,17 @@ static void usage(FILE *f)
 	    "  -j, --json             a JSON line: each recipient's fate (also --list-queue)\n"
 	    "  -v, --verbose          the SMTP dialogue on stderr (passwords as ***)\n"
 	    "  -h, --help             this help\n"
-	    "  -V, --version          version\n"
-	    "sendmail options accepted: -i -oi -oem -oee -B TYPE -Ac -Am\n"
-	    "-bm -bp, -C FILE as --config, and -oX/-X ignored with no effect.\n",
+	    "  -V, --version          version\n",
 	    mp_progname(), mp_progname(), mp_progname());
+	fputs("DKIM signing (RFC 6376, RFC 8463), of the form the server receives:\n"
+	      "      --dkim-key FILE    a private key (PEM, RSA or Ed25519, mode 600);\n"
+	      "                         repeat it with --dkim-selector for several keys\n"
+	      "      --dkim-selector S  its selector (S._domainkey.DOMAIN has the public key)\n"
+	      "      --dkim-domain DOM  the signing domain (default: the From: domain)\n"
+	      "      --dkim-canon C     relaxed/relaxed (default), simple/simple, ...\n"
+	      "sendmail options accepted: -i -oi -oem -oee -B TYPE -Ac -Am\n"
+	      "-bm -bp, -C FILE as --config, and -oX/-X ignored with no effect.\n",
+	      f);
 }
 
 enum {
@@ -113,7 +121,11 @@ enum {
 	OPT_NOCHUNK,
 	OPT_RETRYDEAD,
 	OPT_DROP,
-	OPT_READFROM
+	OPT_READFROM,
+	OPT_DKIMKEY,
+	OPT_DKIMSEL,
+	OPT_DKIMDOM,
+	OPT_DKIMCANON
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -175,6 +187,10 @@ void parse_options(int argc, char **argv, struct options *o)
 	                                   {"retry-dead", required_argument, NULL, OPT_RETRYDEAD},
 	                                   {"drop", required_argument, NULL, OPT_DROP},
 	                                   {"read-envelope-from", no_argument, NULL, OPT_READFROM},
+	                                   {"dkim-key", required_argument, NULL, OPT_DKIMKEY},
+	                                   {"dkim-selector", required_argument, NULL, OPT_DKIMSEL},
+	                                   {"dkim-domain", required_argument, NULL, OPT_DKIMDOM},
+	                                   {"dkim-canon", required_argument, NULL, OPT_DKIMCANON},
 	                                   {"verbose", no_argument, NULL, 'v'},
 	                                   {"json", no_argument, NULL, 'j'},
 	                                   {"help", no_argument, NULL, 'h'},
@@ -289,9 +305,25 @@ void parse_options(int argc, char **argv, struct options *o)
 		case OPT_RETRYDEAD: o->retry_dead = optarg; break;
 		case OPT_DROP: o->drop = optarg; break;
 		case OPT_READFROM: o->read_envelope_from = 1; break;
+		case OPT_DKIMKEY:
+			if (o->s.ndkim_key == DKIM_KEYS)
+				mp_die(EX_USAGE, "at most %d --dkim-key", DKIM_KEYS);
+			o->s.dkim_key[o->s.ndkim_key++] = optarg;
+			break;
+		case OPT_DKIMSEL:
+			if (o->s.ndkim_selector == DKIM_KEYS)
+				mp_die(EX_USAGE, "at most %d --dkim-selector", DKIM_KEYS);
+			o->s.dkim_selector[o->s.ndkim_selector++] = optarg;
+			break;
+		case OPT_DKIMDOM: o->s.dkim_domain = optarg; break;
+		case OPT_DKIMCANON: o->s.dkim_canon = optarg; break;
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
+	if (o->s.ndkim_key != o->s.ndkim_selector)
+		mp_die(EX_USAGE,
+		       "--dkim-key and --dkim-selector go in pairs (%d keys, %d selectors)",
+		       o->s.ndkim_key, o->s.ndkim_selector);
 	o->args = argv + optind;
 	o->nargs = argc - optind;
 }

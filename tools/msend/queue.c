@@ -64,7 +64,7 @@ static int write_env(const char *dir, const char *id, const char *account, const
 		mp_buf_printf(&b, "envid %s\n", d->envid);
 	if (account) /* its settings at the flush */
 		mp_buf_printf(&b, "account %s\n", account);
-	else if (route) /* else the way it was to go */
+	if (route) /* else the way it was to go; or its command line's DKIM keys */
 		mp_buf_puts(&b, route);
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done)
@@ -124,6 +124,8 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 	struct mp_buf route = MP_BUF_INIT;
 	if (!s->account)
 		settings_route_write(s, &route);
+	else if (settings_dkim_cmdline())
+		settings_dkim_write(s, &route);
 	int rc = write_env(dir, id, s->account, route.data, from, r, n, (long)time(NULL), 1,
 	                   (long)time(NULL) + backoff(0), last, m->strip_bcc, &m->dsn, e);
 	mp_buf_free(&route);
@@ -402,6 +404,7 @@ struct due {
 	char *id;
 	struct entry en;
 	struct settings as; /* its account's settings, when not the flush's */
+	struct settings dk; /* ... with the DKIM keys of its route */
 	const struct settings *use;
 	char *key;
 	int grouped;
@@ -529,6 +532,8 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	m.fd = open(msg, O_RDONLY | O_CLOEXEC);
 	m.strip_bcc = en->strip_bcc;
 	m.dsn = en->dsn;
+	/* the keys of the entry's account or route sign each try */
+	m.dkim = settings_dkim(use, en->route.data, &d->dk);
 	if (m.fd < 0 || msg_scan(&m, &e) < 0) {
 		mp_warn("%s: %s", id, m.fd < 0 ? strerror(errno) : e.msg);
 		if (m.fd >= 0)
@@ -592,6 +597,8 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	}
 	fflush(stdout); /* one line per message as it goes, also into a pipe */
 	close(m.fd);
+	mp_buf_free(&m.sig8);
+	mp_buf_free(&m.sig7);
 }
 
 int queue_flush(const struct settings *s)

@@ -12,6 +12,7 @@
 #define WIRE_NOSTUFF 0x1u /* BDAT: no dot-stuffing */
 #define WIRE_7BIT    0x2u /* 8-bit parts quoted-printable (mime7.c) */
 #define WIRE_LEARN   0x4u /* ... only learn which they are: no output */
+#define WIRE_SIGN    0x8u /* the form DKIM signs: without its DKIM-Signature fields */
 
 /* wire.c: the 7-bit form's plan and size, once: 0 ready, -1 it cannot be
  * made (m->err7 says why) */

@@ -45,6 +45,7 @@ static void apply_account(const struct mp_account *a, struct settings *s, int *n
 	int tls_set = s->tls || s->starttls || *notls;
 	int user_set = s->user != NULL, port_set = s->port != 0, to_set = s->timeout_ms != 0;
 	int age_set = s->max_age >= 0;
+	int dkim_set = s->ndkim_key > 0; /* the command line's keys replace the account's */
 
 	s->account = a->name;
 	for (size_t i = 0; i < a->n; i++) {
@@ -113,6 +114,23 @@ static void apply_account(const struct mp_account *a, struct settings *s, int *n
 		} else if (strcmp(k, "log") == 0) {
 			if (!cmdline.log)
 				s->log = strcmp(v, "syslog") == 0 ? v : mp_conf_path(kv);
+		} else if (strcmp(k, "dkim_key") == 0 || strcmp(k, "dkim_selector") == 0) {
+			int key = k[5] == 'k';
+			int *n = key ? &s->ndkim_key : &s->ndkim_selector;
+			if (dkim_set)
+				continue;
+			if (*n == DKIM_KEYS)
+				mp_conf_fail(&conf, kv, "at most %d %s", DKIM_KEYS, k);
+			if (key)
+				s->dkim_key[(*n)++] = mp_conf_path(kv);
+			else
+				s->dkim_selector[(*n)++] = v;
+		} else if (strcmp(k, "dkim_domain") == 0) {
+			if (!cmdline.dkim_domain)
+				s->dkim_domain = v;
+		} else if (strcmp(k, "dkim_canon") == 0) {
+			if (!cmdline.dkim_canon)
+				s->dkim_canon = v;
 		} else if (ec && strcmp(k, "from") == 0) {
 			/* a pattern (*@example.org) only chooses the account */
 			ec->from = strpbrk(v, "*?[") ? NULL : v;
@@ -199,6 +217,8 @@ static const struct {
     RS("user", user, 1),
     RS("password-eval", password_eval, 1),
     RS("helo", helo, 1),
+    RS("dkim-domain", dkim_domain, 0),
+    RS("dkim-canon", dkim_canon, 0),
 #undef RS
 #undef RI
 };
@@ -225,6 +245,79 @@ void settings_route_write(const struct settings *s, struct mp_buf *b)
 				v = abs;
 		mp_buf_printf(b, "route-%s %s\n", route_keys[i].key, v);
 	}
+	settings_dkim_write(s, b);
+}
+
+void settings_dkim_write(const struct settings *s, struct mp_buf *b)
+{
+	/* the DKIM keys (absolute: a flush may run elsewhere) and selectors */
+	for (int i = 0; i < s->ndkim_key && i < s->ndkim_selector; i++) {
+		char abs[4096];
+		const char *k = s->dkim_key[i];
+		if (k[0] != '/' && realpath(k, abs))
+			k = abs;
+		if (!strpbrk(k, "\r\n") && !strpbrk(s->dkim_selector[i], " \r\n"))
+			mp_buf_printf(b, "route-dkim %s %s\n", s->dkim_selector[i], k);
+	}
+}
+
+/* the "route-dkim SELECTOR FILE" lines into out's keys; 1 when there were */
+static int route_dkim(const char *lines, struct settings *out)
+{
+	int n = 0;
+
+	for (const char *l = lines; *l;) {
+		size_t len = strcspn(l, "\n");
+		if (len > 11 && strncmp(l, "route-dkim ", 11) == 0 && n < DKIM_KEYS) {
+			char *v = mp_xmalloc(len - 10);
+			memcpy(v, l + 11, len - 11);
+			v[len - 11] = '\0';
+			char *sp = strchr(v, ' ');
+			route_mem = mp_xrealloc(route_mem, (route_nmem + 1) * sizeof *route_mem);
+			route_mem[route_nmem++] = v;
+			if (sp) {
+				*sp = '\0';
+				out->dkim_selector[n] = v;
+				out->dkim_key[n++] = sp + 1;
+			}
+		}
+		l += len + (l[len] == '\n');
+	}
+	out->ndkim_key = out->ndkim_selector = n;
+	return n > 0;
+}
+
+const struct settings *settings_dkim(const struct settings *use, const char *lines,
+                                     struct settings *out)
+{
+	if (!lines || !strstr(lines, "route-dkim ") || cmdline.ndkim_key)
+		return use; /* none recorded, or the flush's own --dkim-key win */
+	*out = *use;
+	out->dkim_domain = out->dkim_canon = NULL;
+	for (const char *l = lines; *l;) {
+		size_t len = strcspn(l, "\n");
+		const char **f =
+		    len > 18 && strncmp(l, "route-dkim-domain ", 18) == 0  ? &out->dkim_domain
+		    : len > 17 && strncmp(l, "route-dkim-canon ", 17) == 0 ? &out->dkim_canon
+		                                                           : NULL;
+		if (f) {
+			size_t k = strcspn(l, " ") + 1;
+			char *v = mp_xmalloc(len - k + 1);
+			memcpy(v, l + k, len - k);
+			v[len - k] = '\0';
+			route_mem = mp_xrealloc(route_mem, (route_nmem + 1) * sizeof *route_mem);
+			route_mem[route_nmem++] = v;
+			*f = v;
+		}
+		l += len + (l[len] == '\n');
+	}
+	route_dkim(lines, out);
+	return out;
+}
+
+int settings_dkim_cmdline(void)
+{
+	return cmdline.ndkim_key > 0;
 }
 
 int settings_route(const struct settings *flush, const char *lines, struct settings *out)
@@ -243,6 +336,7 @@ int settings_route(const struct settings *flush, const char *lines, struct setti
 			*(const char **)p =
 			    route_keys[i].cmdline_wins ? *(const char *const *)c : NULL;
 	}
+	route_dkim(lines, out);
 	for (const char *l = lines; *l;) {
 		size_t len = strcspn(l, "\n");
 		for (size_t i = 0; i < ROUTE_N; i++) {

@@ -210,8 +210,16 @@ static int emit(struct message *m, unsigned how, sink_fn sink, void *ctx, long l
 	ssize_t r;
 	int rc = -1;
 
+	/* the DKIM-Signature fields of this form go first (no dot to stuff) */
+	const struct mp_buf *sig = how & (WIRE_SIGN | WIRE_LEARN) ? NULL
+	                           : how & WIRE_7BIT              ? &m->sig7
+	                                                          : &m->sig8;
+	size_t siglen = sig ? sig->len : 0;
+
 	if (lseek(m->fd, 0, SEEK_SET) < 0)
 		return mp_err_sys(e, EX_IOERR, "message");
+	if (siglen && sink && sink(ctx, sig->data, siglen, e) < 0)
+		return -1;
 	if (how & WIRE_7BIT)
 		st.x = mime7_new(m->plan7, (how & WIRE_LEARN) != 0);
 	while ((r = read(m->fd, buf, sizeof buf)) > 0) {
@@ -232,7 +240,7 @@ static int emit(struct message *m, unsigned how, sink_fn sink, void *ctx, long l
 	if (st.x ? through7(&st, how, &out, 1, sink, ctx, e) < 0
 	         : sink && out.len && sink(ctx, out.data, out.len, e) < 0)
 		goto done;
-	*size = st.x ? st.size : n.size;
+	*size = (st.x ? st.size : n.size) + (long long)siglen;
 	*dots = st.x ? st.dots : n.dots;
 	m->eightbit = n.eightbit;
 	m->hdr8bit = n.hdr8bit;
@@ -244,9 +252,29 @@ done:
 	return rc;
 }
 
+/* the DKIM-Signature fields of the form how selects into out: that form,
+ * unstuffed, through the message's signers (none: out stays empty) */
+static int sign_form(struct message *m, unsigned how, struct mp_buf *out, struct mp_err *e)
+{
+	long long sz, dots;
+	struct dkimset *d;
+	int rc;
+
+	mp_buf_reset(out);
+	mp_err_clear(e);
+	if (!(d = dkim_start(m->dkim, e)))
+		return e->code ? -1 : 0;
+	rc = emit(m, how | WIRE_NOSTUFF | WIRE_SIGN, dkim_feed, d, &sz, &dots, e);
+	if (rc == 0)
+		rc = dkim_finish(d, out, e);
+	dkim_free(d);
+	return rc;
+}
+
 int msg_scan(struct message *m, struct mp_err *e)
 {
-	if (emit(m, 0, NULL, NULL, &m->wiresize, &m->dots, e) < 0)
+	if (sign_form(m, 0, &m->sig8, e) < 0 ||
+	    emit(m, 0, NULL, NULL, &m->wiresize, &m->dots, e) < 0)
 		return -1;
 	if (m->wiresize == 0)
 		return mp_err_set(e, EX_DATAERR, "empty message");
@@ -268,6 +296,7 @@ int wire_prepare7(struct message *m)
 			           "8-bit bytes in a header, which only SMTPUTF8 could carry");
 			m->state7 = -1;
 		} else if (emit(m, WIRE_7BIT | WIRE_LEARN, NULL, NULL, &sz, &dots, &e) < 0 ||
+		           sign_form(m, WIRE_7BIT, &m->sig7, &e) < 0 ||
 		           emit(m, WIRE_7BIT, NULL, NULL, &m->wiresize7, &m->dots7, &e) < 0) {
 			m->state7 = -1;
 		}

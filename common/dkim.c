@@ -1,0 +1,1350 @@
+/* dkim: RFC 6376 signatures (rsa-sha256) and RFC 8463 (ed25519-sha256),
+ * with OpenSSL's EVP interface. The header goes through hdr.c's field
+ * reader, which says where each field starts and ends; the fields that
+ * count are held (bounded), the body is canonicalized and hashed as it
+ * passes. See dkim.h. */
+#include "dkim.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec.h"
+#include "hdr.h"
+
+const char *mp_dkim_result_name(int r)
+{
+	static const char *const names[] = {"none",      "pass",      "fail",  "neutral",
+	                                    "temperror", "permerror", "policy"};
+
+	return r >= 0 && r <= MP_DKIM_POLICY ? names[r] : "none";
+}
+
+static int wsp(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int fws(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* ---------------------------------------------------------------- tag lists */
+
+struct tag {
+	const char *name;
+	size_t nlen;
+	size_t voff, vlen; /* the value, blanks around it trimmed */
+	size_t roff, rend; /* after '=' to before ';' or the end */
+};
+
+/* The next tag-spec (RFC 6376 §3.2) from *pos: 1 one, 0 the end, -1 bad. */
+static int tag_next(const char *s, size_t n, size_t *pos, struct tag *t, struct mp_err *e)
+{
+	size_t i = *pos;
+
+	while (i < n && fws((unsigned char)s[i]))
+		i++;
+	if (i == n)
+		return 0;
+	if (!isalpha((unsigned char)s[i])) {
+		mp_err_set(e, EX_DATAERR, "a tag name must start with a letter");
+		if (e)
+			e->offset = (long long)i + 1;
+		return -1;
+	}
+	t->name = s + i;
+	while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_'))
+		i++;
+	t->nlen = (size_t)(s + i - t->name);
+	while (i < n && fws((unsigned char)s[i]))
+		i++;
+	if (i == n || s[i] != '=') {
+		mp_err_set(e, EX_DATAERR, "tag '%.*s' has no '='",
+		           (int)(t->nlen > 20 ? 20 : t->nlen), t->name);
+		if (e)
+			e->offset = (long long)i + 1;
+		return -1;
+	}
+	t->roff = ++i;
+	while (i < n && fws((unsigned char)s[i]))
+		i++;
+	t->voff = i;
+	for (; i < n && s[i] != ';'; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!fws(c) && (c < 0x21 || c > 0x7e)) {
+			mp_err_set(e, EX_DATAERR, "a byte 0x%02x in the value of tag '%.*s'", c,
+			           (int)(t->nlen > 20 ? 20 : t->nlen), t->name);
+			if (e)
+				e->offset = (long long)i + 1;
+			return -1;
+		}
+	}
+	t->rend = i;
+	t->vlen = i - t->voff;
+	while (t->vlen && fws((unsigned char)s[t->voff + t->vlen - 1]))
+		t->vlen--;
+	*pos = i < n ? i + 1 : n;
+	return 1;
+}
+
+static int tag_is(const struct tag *t, const char *name)
+{
+	return t->nlen == strlen(name) && memcmp(t->name, name, t->nlen) == 0;
+}
+
+static int bad(struct mp_err *e, size_t at, const char *what)
+{
+	mp_err_set(e, EX_DATAERR, "%s", what);
+	if (e)
+		e->offset = (long long)at + 1;
+	return -1;
+}
+
+/* a value without blanks into out (size cap): 0, or -1 */
+static int plain(const char *s, const struct tag *t, char *out, size_t cap, int lower)
+{
+	if (t->vlen == 0 || t->vlen >= cap)
+		return -1;
+	for (size_t k = 0; k < t->vlen; k++) {
+		char c = s[t->voff + k];
+		if (fws((unsigned char)c))
+			return -1;
+		out[k] = lower ? (char)tolower((unsigned char)c) : c;
+	}
+	out[t->vlen] = '\0';
+	return 0;
+}
+
+/* base64 with folding blanks anywhere into out: 0, or -1 (bad or too long) */
+static int b64val(const char *s, size_t n, unsigned char *out, size_t cap, size_t *len)
+{
+	struct mp_b64dec d;
+	unsigned char tmp[3 * 64 + 8];
+	size_t o = 0, k;
+
+	mp_b64dec_init(&d, 0);
+	for (size_t i = 0; i < n;) {
+		char run[256];
+		size_t r = 0;
+		for (; i < n && r < sizeof run; i++)
+			if (!fws((unsigned char)s[i]))
+				run[r++] = s[i];
+		for (size_t j = 0; j < r; j += 64) {
+			size_t m = r - j < 64 ? r - j : 64;
+			if (mp_b64dec_update(&d, run + j, m, tmp, &k, NULL) < 0 || k > cap - o)
+				return -1;
+			memcpy(out + o, tmp, k);
+			o += k;
+		}
+	}
+	if (mp_b64dec_final(&d, tmp, &k, NULL) < 0 || k > cap - o)
+		return -1;
+	memcpy(out + o, tmp, k);
+	*len = o + k;
+	return 0;
+}
+
+static int number(const char *s, const struct tag *t, long long *v)
+{
+	long long x = 0;
+
+	if (t->vlen == 0 || t->vlen > 12)
+		return -1;
+	for (size_t k = 0; k < t->vlen; k++) {
+		if (!isdigit((unsigned char)s[t->voff + k]))
+			return -1;
+		x = x * 10 + (s[t->voff + k] - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+int mp_dkim_canon_parse(const char *c, int *hc, int *bc)
+{
+	const char *slash = strchr(c, '/');
+	size_t hl = slash ? (size_t)(slash - c) : strlen(c);
+	const char *b = slash ? slash + 1 : "simple";
+
+	if (hl == 6 && strncmp(c, "simple", 6) == 0)
+		*hc = MP_DKIM_SIMPLE;
+	else if (hl == 7 && strncmp(c, "relaxed", 7) == 0)
+		*hc = MP_DKIM_RELAXED;
+	else
+		return -1;
+	if (strcmp(b, "simple") == 0)
+		*bc = MP_DKIM_SIMPLE;
+	else if (strcmp(b, "relaxed") == 0)
+		*bc = MP_DKIM_RELAXED;
+	else
+		return -1;
+	return 0;
+}
+
+/* does domain d end in (or equal) the domain part of the identity i */
+static int within(const char *i, const char *d)
+{
+	const char *at = strrchr(i, '@');
+	size_t il, dl = strlen(d);
+
+	if (!at)
+		return 0;
+	at++;
+	il = strlen(at);
+	if (il < dl || strcasecmp(at + il - dl, d) != 0)
+		return 0;
+	return il == dl || at[il - dl - 1] == '.';
+}
+
+int mp_dkim_sig_parse(const char *v, size_t n, struct mp_dkim_sig *s, struct mp_err *e)
+{
+	struct tag t;
+	size_t pos = 0;
+	unsigned seen = 0;
+	int r;
+
+	memset(s, 0, sizeof *s);
+	s->l = s->t = s->x = -1;
+	while ((r = tag_next(v, n, &pos, &t, e)) > 0) {
+		static const char *const known[] = {"v", "a", "b", "bh", "c", "d", "h",
+		                                    "i", "l", "q", "s",  "t", "x", "z"};
+		unsigned bit = 0;
+		for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+			if (tag_is(&t, known[k]))
+				bit = 1u << k;
+		if (!bit)
+			continue; /* unknown tags are ignored */
+		if (seen & bit)
+			return bad(e, (size_t)(t.name - v), "a tag given twice");
+		seen |= bit;
+		size_t at = t.voff;
+		const char *val = v + t.voff;
+		if (tag_is(&t, "v")) {
+			if (t.vlen != 1 || val[0] != '1')
+				return bad(e, at, "the version is not v=1");
+		} else if (tag_is(&t, "a")) {
+			if (t.vlen == 10 && strncasecmp(val, "rsa-sha256", 10) == 0)
+				s->alg = MP_DKIM_RSA_SHA256;
+			else if (t.vlen == 14 && strncasecmp(val, "ed25519-sha256", 14) == 0)
+				s->alg = MP_DKIM_ED25519_SHA256;
+			else if (t.vlen == 8 && strncasecmp(val, "rsa-sha1", 8) == 0)
+				s->alg = MP_DKIM_RSA_SHA1;
+			else
+				return bad(e, at, "an unknown algorithm in a=");
+		} else if (tag_is(&t, "b")) {
+			s->boff = t.roff;
+			s->bend = t.rend;
+			if (b64val(val, t.vlen, s->b, sizeof s->b, &s->blen) < 0 || s->blen == 0)
+				return bad(e, at, "b= is no base64 signature");
+		} else if (tag_is(&t, "bh")) {
+			if (b64val(val, t.vlen, s->bh, sizeof s->bh, &s->bhlen) < 0 ||
+			    s->bhlen == 0)
+				return bad(e, at, "bh= is no base64 hash");
+		} else if (tag_is(&t, "c")) {
+			char c[32];
+			if (plain(v, &t, c, sizeof c, 1) < 0 ||
+			    mp_dkim_canon_parse(c, &s->hcanon, &s->bcanon) < 0)
+				return bad(e, at, "an unknown canonicalization in c=");
+		} else if (tag_is(&t, "d")) {
+			if (plain(v, &t, s->d, sizeof s->d, 1) < 0)
+				return bad(e, at, "d= is no domain");
+		} else if (tag_is(&t, "s")) {
+			if (plain(v, &t, s->s, sizeof s->s, 1) < 0)
+				return bad(e, at, "s= is no selector");
+		} else if (tag_is(&t, "i")) {
+			if (plain(v, &t, s->i, sizeof s->i, 0) < 0)
+				return bad(e, at, "i= is no identity");
+		} else if (tag_is(&t, "h")) {
+			size_t k = 0;
+			while (k <= t.vlen) {
+				size_t a = k, z;
+				while (a < t.vlen && fws((unsigned char)val[a]))
+					a++;
+				for (z = a;
+				     z < t.vlen && val[z] != ':' && !fws((unsigned char)val[z]);)
+					z++;
+				size_t end = z;
+				while (z < t.vlen && fws((unsigned char)val[z]))
+					z++;
+				if (end == a || end - a >= sizeof s->names[0] ||
+				    (z < t.vlen && val[z] != ':'))
+					return bad(e, at + a, "h= is no list of field names");
+				if (s->nnames == MP_DKIM_NAMES)
+					return bad(e, at + a, "h= names too many fields");
+				memcpy(s->names[s->nnames], val + a, end - a);
+				s->names[s->nnames++][end - a] = '\0';
+				k = z + 1;
+			}
+		} else if (tag_is(&t, "l")) {
+			if (number(v, &t, &s->l) < 0)
+				return bad(e, at, "l= is no number");
+		} else if (tag_is(&t, "q")) {
+			/* dns/txt, perhaps among others */
+			int ok = 0;
+			for (size_t k = 0; k + 7 <= t.vlen; k++)
+				if (strncasecmp(val + k, "dns/txt", 7) == 0 &&
+				    (k == 0 || val[k - 1] == ':'))
+					ok = 1;
+			if (!ok)
+				return bad(e, at, "q= does not offer dns/txt");
+		} else if (tag_is(&t, "t")) {
+			if (number(v, &t, &s->t) < 0)
+				return bad(e, at, "t= is no time");
+		} else if (tag_is(&t, "x")) {
+			if (number(v, &t, &s->x) < 0)
+				return bad(e, at, "x= is no time");
+		}
+	}
+	if (r < 0)
+		return -1;
+	static const char *const need[] = {"v", "a", "b", "bh", "d", "h", "s"};
+	static const unsigned needbits[] = {1u << 0, 1u << 1, 1u << 2, 1u << 3,
+	                                    1u << 5, 1u << 6, 1u << 10};
+	for (size_t k = 0; k < sizeof need / sizeof *need; k++)
+		if (!(seen & needbits[k])) {
+			mp_err_set(e, EX_DATAERR, "the tag %s= is missing", need[k]);
+			if (e)
+				e->offset = (long long)n + 1;
+			return -1;
+		}
+	if (s->alg != MP_DKIM_RSA_SHA1 && s->bhlen != 32)
+		return bad(e, n, "bh= is not a SHA-256 hash");
+	int from = 0;
+	for (int k = 0; k < s->nnames; k++)
+		from |= strcasecmp(s->names[k], "from") == 0;
+	if (!from)
+		return bad(e, n, "h= does not name From");
+	if (!s->i[0])
+		snprintf(s->i, sizeof s->i, "@%s", s->d);
+	else if (!within(s->i, s->d))
+		return bad(e, n, "i= is not within d=");
+	if (s->t >= 0 && s->x >= 0 && s->x < s->t)
+		return bad(e, n, "x= is before t=");
+	return 0;
+}
+
+int mp_dkim_key_parse(const char *txt, size_t n, struct mp_dkim_key *k, struct mp_err *e)
+{
+	struct tag t;
+	size_t pos = 0;
+	int r, first = 1, havep = 0;
+
+	memset(k, 0, sizeof *k);
+	k->k = MP_DKIM_K_RSA;
+	while ((r = tag_next(txt, n, &pos, &t, e)) > 0) {
+		const char *val = txt + t.voff;
+		size_t at = t.voff;
+		if (tag_is(&t, "v")) {
+			if (!first || t.vlen != 5 || strncmp(val, "DKIM1", 5) != 0)
+				return bad(e, at, "v= is not DKIM1 first");
+		} else if (tag_is(&t, "k")) {
+			if (t.vlen == 3 && strncasecmp(val, "rsa", 3) == 0)
+				k->k = MP_DKIM_K_RSA;
+			else if (t.vlen == 7 && strncasecmp(val, "ed25519", 7) == 0)
+				k->k = MP_DKIM_K_ED25519;
+			else
+				return bad(e, at, "an unknown key type in k=");
+		} else if (tag_is(&t, "p")) {
+			if (havep)
+				return bad(e, at, "p= given twice");
+			havep = 1;
+			if (t.vlen && b64val(val, t.vlen, k->p, sizeof k->p, &k->plen) < 0)
+				return bad(e, at, "p= is no base64 key");
+		} else if (tag_is(&t, "h") || tag_is(&t, "s") || tag_is(&t, "t")) {
+			/* colon-separated lists */
+			int want = 0;
+			for (size_t a = 0; a <= t.vlen;) {
+				size_t z = a;
+				while (z < t.vlen && val[z] != ':')
+					z++;
+				size_t b = a, c = z;
+				while (b < c && fws((unsigned char)val[b]))
+					b++;
+				while (c > b && fws((unsigned char)val[c - 1]))
+					c--;
+				const char *w = val + b;
+				size_t wl = c - b;
+				if (tag_is(&t, "h"))
+					want |= wl == 6 && strncasecmp(w, "sha256", 6) == 0;
+				else if (tag_is(&t, "s"))
+					want |= (wl == 1 && w[0] == '*') ||
+					        (wl == 5 && strncasecmp(w, "email", 5) == 0);
+				else if (wl == 1 && (w[0] == 'y' || w[0] == 'Y'))
+					k->testing = 1;
+				else if (wl == 1 && (w[0] == 's' || w[0] == 'S'))
+					k->strict = 1;
+				a = z + 1;
+			}
+			if (tag_is(&t, "h") && !want)
+				return bad(e, at, "h= does not allow sha256");
+			if (tag_is(&t, "s") && !want)
+				return bad(e, at, "s= is not for email");
+		}
+		first = 0;
+	}
+	if (r < 0)
+		return -1;
+	if (!havep)
+		return bad(e, n, "the tag p= is missing");
+	if (k->k == MP_DKIM_K_ED25519 && k->plen && k->plen != 32)
+		return bad(e, n, "an Ed25519 key is not 32 octets");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- canonical forms */
+
+/* where canonical text goes: a hash, or a buffer (tests) */
+struct sink {
+	EVP_MD_CTX *md;
+	struct mp_buf *buf;
+	long long limit; /* octets that count (l=), -1 all */
+	unsigned long long total;
+	int oom;
+};
+
+static void sink_put(struct sink *k, const char *p, size_t n)
+{
+	if (k->limit >= 0) {
+		unsigned long long room = k->total < (unsigned long long)k->limit
+		                              ? (unsigned long long)k->limit - k->total
+		                              : 0;
+		if (n > room)
+			n = (size_t)room;
+	}
+	k->total += n;
+	if (!n)
+		return;
+	if (k->md && !EVP_DigestUpdate(k->md, p, n))
+		k->oom = 1;
+	if (k->buf && mp_buf_append(k->buf, p, n) < 0)
+		k->oom = 1;
+}
+
+int mp_dkim_canon_header(const char *f, size_t n, int relaxed, struct mp_buf *out)
+{
+	size_t v = 0, name = mp_hdr_field_name(f, n, &v);
+	/* the line end is not part of it here: added at the end */
+	while (n && (f[n - 1] == '\n' || f[n - 1] == '\r'))
+		n--;
+	if (!relaxed) {
+		for (size_t i = 0; i < n; i++) {
+			if (f[i] == '\n' && (i == 0 || f[i - 1] != '\r')) {
+				if (mp_buf_append(out, "\r\n", 2) < 0)
+					return -1;
+			} else if (mp_buf_putc(out, f[i]) < 0) {
+				return -1;
+			}
+		}
+		return mp_buf_append(out, "\r\n", 2);
+	}
+	if (!name)
+		return 0;
+	for (size_t i = 0; i < name; i++)
+		if (mp_buf_putc(out, tolower((unsigned char)f[i])) < 0)
+			return -1;
+	if (mp_buf_putc(out, ':') < 0)
+		return -1;
+	int blank = 0, start = 1;
+	for (size_t i = v; i < n; i++) {
+		char c = f[i];
+		if (c == '\r' || c == '\n')
+			continue; /* unfolding */
+		if (wsp((unsigned char)c)) {
+			blank = 1;
+			continue;
+		}
+		if (blank && !start && mp_buf_putc(out, ' ') < 0)
+			return -1;
+		blank = start = 0;
+		if (mp_buf_putc(out, c) < 0)
+			return -1;
+	}
+	return mp_buf_append(out, "\r\n", 2);
+}
+
+/* the body, canonicalized as it passes (RFC 6376 §3.4.3, §3.4.4) */
+struct body {
+	struct sink k;
+	int relaxed;
+	unsigned long long empty; /* empty lines held: they count only if text follows */
+	int cr, blank, text, any;
+	char buf[4096];
+	size_t blen;
+};
+
+static void body_flush(struct body *b)
+{
+	sink_put(&b->k, b->buf, b->blen);
+	b->blen = 0;
+}
+
+static void body_out(struct body *b, char c)
+{
+	if (b->blen == sizeof b->buf)
+		body_flush(b);
+	b->buf[b->blen++] = c;
+	b->any = 1;
+}
+
+static void body_char(struct body *b, char c)
+{
+	if (b->relaxed && wsp((unsigned char)c)) {
+		b->blank = 1;
+		return;
+	}
+	for (; b->empty; b->empty--)
+		body_out(b, '\r'), body_out(b, '\n');
+	if (b->blank)
+		body_out(b, ' ');
+	b->blank = 0;
+	body_out(b, c);
+	b->text = 1;
+}
+
+static void body_eol(struct body *b)
+{
+	if (b->text)
+		body_out(b, '\r'), body_out(b, '\n');
+	else
+		b->empty++;
+	b->text = b->blank = 0;
+}
+
+static void body_feed(struct body *b, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (b->cr) {
+			b->cr = 0;
+			if (c == '\n') {
+				body_eol(b);
+				continue;
+			}
+			body_char(b, '\r'); /* a bare CR is text */
+		}
+		if (c == '\r')
+			b->cr = 1;
+		else if (c == '\n')
+			body_eol(b);
+		else
+			body_char(b, c);
+	}
+}
+
+static void body_end(struct body *b)
+{
+	if (b->cr)
+		body_char(b, '\r'), b->cr = 0;
+	if (b->text)
+		body_eol(b);
+	if (!b->any && !b->relaxed)
+		body_out(b, '\r'), body_out(b, '\n');
+	body_flush(b);
+}
+
+int mp_dkim_canon_body(const char *p, size_t n, int relaxed, struct mp_buf *out)
+{
+	struct body *b = calloc(1, sizeof *b);
+	int rc;
+
+	if (!b)
+		return -1;
+	b->relaxed = relaxed;
+	b->k.buf = out;
+	b->k.limit = -1;
+	body_feed(b, p, n);
+	body_end(b);
+	rc = b->k.oom ? -1 : 0;
+	free(b);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the message walk */
+
+struct field {
+	size_t off, len;
+	int used; /* taken by the signature being checked */
+};
+
+/* The header through the field reader, the fields that keep() wants held,
+ * then the body to the hashers. */
+struct walk {
+	struct mp_hdr_reader rd;
+	char line[1000];
+	size_t llen;
+	int bol, inbody, open; /* open: the field in hand is being held */
+	struct mp_buf hdr;
+	struct field *f;
+	size_t nf, capf;
+	size_t max;
+	int (*keep)(void *arg, const char *f, size_t n);
+	void (*at_body)(void *arg);
+	void (*body)(void *arg, const char *p, size_t n);
+	void *arg;
+	int err; /* EX_ code once it failed */
+};
+
+static void walk_init(struct walk *w, size_t max)
+{
+	memset(w, 0, sizeof *w);
+	mp_hdr_reader_init(&w->rd);
+	w->hdr = (struct mp_buf)MP_BUF_INIT;
+	w->bol = 1;
+	w->max = max;
+}
+
+static void walk_free(struct walk *w)
+{
+	mp_buf_free(&w->hdr);
+	free(w->f);
+}
+
+static void walk_reset(struct walk *w)
+{
+	struct mp_buf h = w->hdr;
+	struct field *f = w->f;
+	size_t capf = w->capf, max = w->max;
+	int (*keep)(void *, const char *, size_t) = w->keep;
+	void (*at_body)(void *) = w->at_body;
+	void (*body)(void *, const char *, size_t) = w->body;
+	void *arg = w->arg;
+
+	walk_init(w, max);
+	mp_buf_reset(&h);
+	w->hdr = h;
+	w->f = f;
+	w->capf = capf;
+	w->keep = keep;
+	w->at_body = at_body;
+	w->body = body;
+	w->arg = arg;
+}
+
+/* the field in hand is complete */
+static void walk_close(struct walk *w)
+{
+	if (w->open) {
+		struct field *f = &w->f[w->nf - 1];
+		f->len = w->hdr.len - f->off;
+		if (w->keep && !w->keep(w->arg, w->hdr.data + f->off, f->len)) {
+			w->hdr.len = f->off; /* not wanted after all */
+			w->nf--;
+		}
+	}
+	w->open = 0;
+}
+
+static void walk_add(struct walk *w, const char *p, size_t n)
+{
+	if (w->err)
+		return;
+	if (w->hdr.len + n > w->max) {
+		w->err = EX_DATAERR;
+		return;
+	}
+	if (mp_buf_append(&w->hdr, p, n) < 0)
+		w->err = EX_TEMPFAIL;
+}
+
+static void walk_seg(struct walk *w, const char *p, size_t n)
+{
+	int kind = mp_hdr_reader_feed(&w->rd, p, n, w->bol);
+
+	w->bol = n && p[n - 1] == '\n';
+	if (kind == MP_HDR_FIELD) {
+		walk_close(w);
+		if (w->nf == w->capf) {
+			size_t nc = w->capf ? w->capf * 2 : 32;
+			struct field *nf = nc < 100000 ? realloc(w->f, nc * sizeof *nf) : NULL;
+			if (!nf) {
+				w->err = nc < 100000 ? EX_TEMPFAIL : EX_DATAERR;
+				return;
+			}
+			w->f = nf;
+			w->capf = nc;
+		}
+		w->f[w->nf++] = (struct field){.off = w->hdr.len};
+		w->open = 1;
+		walk_add(w, p, n);
+	} else if (kind == MP_HDR_MORE) {
+		if (w->open)
+			walk_add(w, p, n);
+	} else if (kind == MP_HDR_BAD) {
+		walk_close(w);
+	} else {
+		walk_close(w);
+		w->inbody = 1;
+		if (w->at_body)
+			w->at_body(w->arg);
+	}
+}
+
+static void walk_feed(struct walk *w, const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !w->inbody && !w->err) {
+		char c = p[i++];
+		w->line[w->llen++] = c;
+		if (c == '\n' || w->llen == sizeof w->line) {
+			walk_seg(w, w->line, w->llen);
+			w->llen = 0;
+		}
+	}
+	if (i < n && w->inbody && !w->err && w->body)
+		w->body(w->arg, p + i, n - i);
+}
+
+static void walk_end(struct walk *w)
+{
+	if (w->inbody || w->err)
+		return;
+	if (w->llen) {
+		walk_seg(w, w->line, w->llen);
+		w->llen = 0;
+	}
+	if (!w->inbody) {
+		mp_hdr_reader_end(&w->rd);
+		walk_close(w);
+		w->inbody = 1;
+		if (w->at_body)
+			w->at_body(w->arg);
+	}
+}
+
+/* the header hash input: the fields names[] pick, each the last one not
+ * taken yet (RFC 6376 §5.4.2), canonicalized */
+static int hash_fields(struct walk *w, char (*names)[80], int nnames, int relaxed, EVP_MD_CTX *md,
+                       struct mp_buf *tmp)
+{
+	for (size_t k = 0; k < w->nf; k++)
+		w->f[k].used = 0;
+	for (int j = 0; j < nnames; j++) {
+		for (size_t k = w->nf; k-- > 0;) {
+			struct field *f = &w->f[k];
+			const char *p = w->hdr.data + f->off;
+			if (f->used || !mp_hdr_field_name_is(p, f->len, names[j]))
+				continue;
+			f->used = 1;
+			mp_buf_reset(tmp);
+			if (mp_dkim_canon_header(p, f->len, relaxed, tmp) < 0 ||
+			    !EVP_DigestUpdate(md, tmp->data, tmp->len))
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* the DKIM-Signature field itself, b= emptied, without its final CR LF */
+static int hash_self(const char *f, size_t n, size_t boff, size_t bend, int relaxed, EVP_MD_CTX *md,
+                     struct mp_buf *tmp)
+{
+	struct mp_buf raw = MP_BUF_INIT;
+	int rc = -1;
+
+	if (mp_buf_append(&raw, f, boff) < 0 || mp_buf_append(&raw, f + bend, n - bend) < 0)
+		goto out;
+	mp_buf_reset(tmp);
+	if (mp_dkim_canon_header(raw.data, raw.len, relaxed, tmp) < 0 || tmp->len < 2)
+		goto out;
+	rc = EVP_DigestUpdate(md, tmp->data, tmp->len - 2) ? 0 : -1;
+out:
+	mp_buf_free(&raw);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- signing */
+
+static const char *const default_names[] = {"from",
+                                            "sender",
+                                            "reply-to",
+                                            "subject",
+                                            "date",
+                                            "message-id",
+                                            "to",
+                                            "cc",
+                                            "mime-version",
+                                            "content-type",
+                                            "content-transfer-encoding",
+                                            "in-reply-to",
+                                            "references",
+                                            "list-id",
+                                            "list-help",
+                                            "list-unsubscribe",
+                                            "list-subscribe",
+                                            "list-post",
+                                            "list-owner",
+                                            "list-archive",
+                                            NULL};
+
+struct mp_dkim_signer {
+	EVP_PKEY *key;
+	int kt, hcanon, bcanon;
+	char s[MP_DKIM_DOMMAX], d[MP_DKIM_DOMMAX];
+	char names[MP_DKIM_NAMES][80];
+	int nnames;
+	struct walk w;
+	struct body *b;
+	EVP_MD_CTX *bmd;
+};
+
+static int signer_keep(void *arg, const char *f, size_t n)
+{
+	struct mp_dkim_signer *s = arg;
+
+	for (int k = 0; k < s->nnames; k++)
+		if (mp_hdr_field_name_is(f, n, s->names[k]))
+			return 1;
+	return 0;
+}
+
+static void signer_body(void *arg, const char *p, size_t n)
+{
+	struct mp_dkim_signer *s = arg;
+
+	body_feed(s->b, p, n);
+}
+
+static int signer_start(struct mp_dkim_signer *s)
+{
+	memset(s->b, 0, sizeof *s->b);
+	s->b->relaxed = s->bcanon == MP_DKIM_RELAXED;
+	s->b->k.md = s->bmd;
+	s->b->k.limit = -1;
+	return EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) ? 0 : -1;
+}
+
+struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector,
+                                          const char *domain, int hcanon, int bcanon,
+                                          const char *const *names, struct mp_err *e)
+{
+	struct mp_dkim_signer *s = calloc(1, sizeof *s);
+	FILE *fp;
+
+	if (!s) {
+		mp_err_sys(e, EX_TEMPFAIL, "DKIM");
+		return NULL;
+	}
+	if (!selector[0] || strlen(selector) >= sizeof s->s || strpbrk(selector, "; \t\r\n")) {
+		mp_err_set(e, EX_CONFIG, "DKIM selector '%.60s' is not usable", selector);
+		free(s);
+		return NULL;
+	}
+	if (domain && mp_dkim_signer_domain(s, domain, e) < 0) {
+		free(s);
+		return NULL;
+	}
+	snprintf(s->s, sizeof s->s, "%s", selector);
+	s->hcanon = hcanon;
+	s->bcanon = bcanon;
+	for (const char *const *n = names ? names : default_names; *n; n++) {
+		if (s->nnames == MP_DKIM_NAMES - 1 || strlen(*n) >= sizeof s->names[0])
+			continue;
+		snprintf(s->names[s->nnames++], sizeof s->names[0], "%s", *n);
+	}
+	if (!(fp = fopen(path, "r"))) {
+		mp_err_sys(e, EX_CONFIG, "%s", path);
+		free(s);
+		return NULL;
+	}
+	s->key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (!s->key) {
+		mp_err_set(e, EX_CONFIG, "%s: no PEM private key", path);
+		free(s);
+		return NULL;
+	}
+	if (EVP_PKEY_base_id(s->key) == EVP_PKEY_ED25519) {
+		s->kt = MP_DKIM_K_ED25519;
+	} else if (EVP_PKEY_base_id(s->key) == EVP_PKEY_RSA && EVP_PKEY_bits(s->key) >= 1024) {
+		s->kt = MP_DKIM_K_RSA;
+	} else {
+		mp_err_set(e, EX_CONFIG,
+		           "%s: the key is neither Ed25519 nor RSA of 1024 bits or more", path);
+		EVP_PKEY_free(s->key);
+		free(s);
+		return NULL;
+	}
+	walk_init(&s->w, MP_DKIM_HDRMAX);
+	s->w.keep = signer_keep;
+	s->w.body = signer_body;
+	s->w.arg = s;
+	s->b = malloc(sizeof *s->b);
+	s->bmd = EVP_MD_CTX_new();
+	if (!s->b || !s->bmd || signer_start(s) < 0) {
+		mp_err_sys(e, EX_TEMPFAIL, "DKIM");
+		mp_dkim_signer_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int mp_dkim_signer_domain(struct mp_dkim_signer *s, const char *domain, struct mp_err *e)
+{
+	if (!domain[0] || strlen(domain) >= sizeof s->d || strpbrk(domain, "; \t\r\n"))
+		return mp_err_set(e, EX_CONFIG, "DKIM domain '%.100s' is not usable", domain);
+	snprintf(s->d, sizeof s->d, "%s", domain);
+	return 0;
+}
+
+int mp_dkim_signer_from(struct mp_dkim_signer *s, struct mp_buf *value)
+{
+	return mp_hdr_find(s->w.hdr.data ? s->w.hdr.data : "", s->w.hdr.len, "From", value);
+}
+
+int mp_dkim_signer_keytype(const struct mp_dkim_signer *s)
+{
+	return s->kt;
+}
+
+void mp_dkim_signer_reset(struct mp_dkim_signer *s)
+{
+	walk_reset(&s->w);
+	signer_start(s);
+}
+
+void mp_dkim_signer_free(struct mp_dkim_signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	EVP_MD_CTX_free(s->bmd);
+	free(s->b);
+	walk_free(&s->w);
+	free(s);
+}
+
+static int walk_failed(const struct walk *w, struct mp_err *e)
+{
+	if (w->err == EX_DATAERR)
+		return mp_err_set(e, EX_DATAERR,
+		                  "the header is larger than %d octets or has too "
+		                  "many fields",
+		                  MP_DKIM_HDRMAX);
+	return mp_err_sys(e, EX_TEMPFAIL, "DKIM");
+}
+
+int mp_dkim_signer_feed(struct mp_dkim_signer *s, const char *p, size_t n, struct mp_err *e)
+{
+	walk_feed(&s->w, p, n);
+	if (s->w.err)
+		return walk_failed(&s->w, e);
+	if (s->b->k.oom)
+		return mp_err_sys(e, EX_TEMPFAIL, "DKIM");
+	return 0;
+}
+
+/* the signature over the SHA-256 hash h of the header data: RSA PKCS #1
+ * v1.5 over its DigestInfo, Ed25519 over h itself (RFC 8463 §3); made
+ * into sig (*siglen: its room, then its length), or, with verify,
+ * checked. 1 done (good), 0 not */
+static int pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char *sig,
+                   size_t *siglen, int verify)
+{
+	int ok = 0;
+
+	if (kt == MP_DKIM_K_ED25519) {
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		ok = c && (verify ? EVP_DigestVerifyInit(c, NULL, NULL, NULL, key) == 1 &&
+		                        EVP_DigestVerify(c, sig, *siglen, h, 32) == 1
+		                  : EVP_DigestSignInit(c, NULL, NULL, NULL, key) == 1 &&
+		                        EVP_DigestSign(c, sig, siglen, h, 32) == 1);
+		EVP_MD_CTX_free(c);
+	} else {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
+		ok = c && (verify ? EVP_PKEY_verify_init(c) : EVP_PKEY_sign_init(c)) == 1 &&
+		     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+		     (verify ? EVP_PKEY_verify(c, sig, *siglen, h, 32)
+		             : EVP_PKEY_sign(c, sig, siglen, h, 32)) == 1;
+		EVP_PKEY_CTX_free(c);
+	}
+	return ok;
+}
+
+/* fold: append word to out, breaking the line before it past 76 columns */
+static int fold_put(struct mp_buf *out, size_t *col, const char *eol, const char *w, size_t n,
+                    int space)
+{
+	if (*col + n + (size_t)space > 76 && *col > 1) {
+		if (mp_buf_puts(out, eol) < 0 || mp_buf_putc(out, '\t') < 0)
+			return -1;
+		*col = 8;
+	} else if (space) {
+		if (mp_buf_putc(out, ' ') < 0)
+			return -1;
+		(*col)++;
+	}
+	*col += n;
+	return mp_buf_append(out, w, n);
+}
+
+int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf *out,
+                       struct mp_err *e)
+{
+	unsigned char bh[EVP_MAX_MD_SIZE], h[EVP_MAX_MD_SIZE], sig[MP_DKIM_SIGMAX];
+	unsigned bhl = 0, hl = 0;
+	size_t siglen = sizeof sig, col, start = out->len;
+	struct mp_buf f = MP_BUF_INIT, tmp = MP_BUF_INIT;
+	char(*names)[80] = NULL;
+	int nn = 0, rc = -1;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char b64[MP_DKIM_SIGMAX * 2];
+
+	walk_end(&s->w);
+	if (s->w.err) {
+		walk_failed(&s->w, e);
+		goto out;
+	}
+	if (!s->d[0]) {
+		mp_err_set(e, EX_CONFIG, "no DKIM domain to sign for");
+		goto out;
+	}
+	body_end(s->b);
+	if (!md || s->b->k.oom || !EVP_DigestFinal_ex(s->bmd, bh, &bhl))
+		goto oom;
+	/* h=: each name as often as its field occurs, From once more */
+	names = calloc(MP_DKIM_NAMES * 2, sizeof *names);
+	if (!names)
+		goto oom;
+	int from = 0;
+	for (int k = 0; k < s->nnames; k++) {
+		int cnt = 0;
+		for (size_t j = 0; j < s->w.nf; j++)
+			cnt += mp_hdr_field_name_is(s->w.hdr.data + s->w.f[j].off, s->w.f[j].len,
+			                            s->names[k]);
+		if (strcasecmp(s->names[k], "from") == 0) {
+			from = cnt;
+			cnt++;
+		}
+		for (; cnt > 0 && nn < MP_DKIM_NAMES * 2; cnt--)
+			snprintf(names[nn++], sizeof names[0], "%s", s->names[k]);
+	}
+	if (!from) {
+		mp_err_set(e, EX_DATAERR, "no From: field to sign");
+		goto out;
+	}
+	/* the field with b= empty, folded; then b= is filled in */
+	if (mp_buf_printf(&f, "DKIM-Signature: v=1; a=%s; c=%s/%s; d=%s;",
+	                  s->kt == MP_DKIM_K_RSA ? "rsa-sha256" : "ed25519-sha256",
+	                  s->hcanon ? "relaxed" : "simple", s->bcanon ? "relaxed" : "simple",
+	                  s->d) < 0)
+		goto oom;
+	col = f.len;
+	char word[600];
+	int wl = snprintf(word, sizeof word, "s=%s;", s->s);
+	if (fold_put(&f, &col, eol, word, (size_t)wl, 1) < 0)
+		goto oom;
+	for (int k = 0; k < nn; k++) {
+		wl = snprintf(word, sizeof word, "%s%s%s", k ? "" : "h=", names[k],
+		              k + 1 < nn ? ":" : ";");
+		if (fold_put(&f, &col, eol, word, (size_t)wl, k == 0) < 0)
+			goto oom;
+	}
+	char bh64[64];
+	size_t bl = mp_b64_encode(bh, bhl, bh64, 0);
+	wl = snprintf(word, sizeof word, "bh=%.*s;", (int)bl, bh64);
+	if (fold_put(&f, &col, eol, word, (size_t)wl, 1) < 0 ||
+	    fold_put(&f, &col, eol, "b=", 2, 1) < 0)
+		goto oom;
+	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    hash_fields(&s->w, names, nn, s->hcanon, md, &tmp) < 0 ||
+	    hash_self(f.data, f.len, f.len, f.len, s->hcanon, md, &tmp) < 0 ||
+	    !EVP_DigestFinal_ex(md, h, &hl))
+		goto oom;
+	if (!pk_hash(s->key, s->kt, h, sig, &siglen, 0)) {
+		mp_err_set(e, EX_SOFTWARE, "DKIM: signing failed");
+		goto out;
+	}
+	size_t n64 = mp_b64_encode(sig, siglen, b64, 0);
+	/* the signature in pieces that fit the lines (folding blanks inside b=
+	 * are ignored by verifiers) */
+	for (size_t k = 0; k < n64;) {
+		size_t room = col < 76 ? 76 - col : 0, take;
+		if (room < 8) {
+			if (mp_buf_puts(&f, eol) < 0 || mp_buf_putc(&f, '\t') < 0)
+				goto oom;
+			col = 8;
+			room = 68;
+		}
+		take = n64 - k < room ? n64 - k : room;
+		if (mp_buf_append(&f, b64 + k, take) < 0)
+			goto oom;
+		col += take;
+		k += take;
+	}
+	if (mp_buf_puts(&f, eol) < 0 || mp_buf_append(out, f.data, f.len) < 0)
+		goto oom;
+	rc = 0;
+	goto out;
+oom:
+	out->len = start;
+	mp_err_sys(e, EX_TEMPFAIL, "DKIM");
+out:
+	free(names);
+	mp_buf_free(&f);
+	mp_buf_free(&tmp);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- verifying */
+
+struct vsig {
+	struct mp_dkim_sig sig;
+	size_t field; /* index in the walk's fields */
+	struct body *b;
+	EVP_MD_CTX *bmd;
+	struct mp_dkim_verdict v;
+};
+
+struct mp_dkim_verifier {
+	mp_dkim_lookup_fn lookup;
+	void *arg;
+	struct walk w;
+	struct vsig sigs[MP_DKIM_SIGS];
+	size_t nsigs;
+	struct mp_dkim_verdict out[MP_DKIM_SIGS];
+};
+
+static const char *alg_name(int a)
+{
+	return a == MP_DKIM_RSA_SHA256       ? "rsa-sha256"
+	       : a == MP_DKIM_ED25519_SHA256 ? "ed25519-sha256"
+	       : a == MP_DKIM_RSA_SHA1       ? "rsa-sha1"
+	                                     : "";
+}
+
+MP_PRINTF(3, 4)
+static void verdict(struct mp_dkim_verdict *v, int result, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->result = result;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof v->reason, fmt, ap);
+	va_end(ap);
+}
+
+/* at the blank line: the signatures are known, their body hashes start */
+static void verifier_at_body(void *arg)
+{
+	struct mp_dkim_verifier *vf = arg;
+	struct walk *w = &vf->w;
+
+	for (size_t k = 0; k < w->nf && vf->nsigs < MP_DKIM_SIGS; k++) {
+		const char *p = w->hdr.data + w->f[k].off;
+		size_t len = w->f[k].len, val;
+		if (!mp_hdr_field_name_is(p, len, "DKIM-Signature"))
+			continue;
+		mp_hdr_field_name(p, len, &val);
+		struct vsig *s = &vf->sigs[vf->nsigs++];
+		struct mp_err e;
+		memset(s, 0, sizeof *s);
+		s->field = k;
+		mp_err_clear(&e);
+		if (mp_dkim_sig_parse(p + val, len - val, &s->sig, &e) < 0) {
+			verdict(&s->v, MP_DKIM_PERMERROR, "signature: %s (at octet %lld)", e.msg,
+			        e.offset);
+			continue;
+		}
+		/* where b= lies in the field */
+		s->sig.boff += val;
+		s->sig.bend += val;
+		memcpy(s->v.d, s->sig.d, sizeof s->v.d);
+		memcpy(s->v.s, s->sig.s, sizeof s->v.s);
+		memcpy(s->v.i, s->sig.i, sizeof s->v.i);
+		s->v.alg = alg_name(s->sig.alg);
+		if (s->sig.alg == MP_DKIM_RSA_SHA1) {
+			verdict(&s->v, MP_DKIM_POLICY, "rsa-sha1 is not accepted (RFC 8301)");
+			continue;
+		}
+		s->b = calloc(1, sizeof *s->b);
+		s->bmd = EVP_MD_CTX_new();
+		if (!s->b || !s->bmd || !EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL)) {
+			verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
+			continue;
+		}
+		s->b->relaxed = s->sig.bcanon == MP_DKIM_RELAXED;
+		s->b->k.md = s->bmd;
+		s->b->k.limit = s->sig.l;
+	}
+}
+
+static void verifier_body(void *arg, const char *p, size_t n)
+{
+	struct mp_dkim_verifier *vf = arg;
+
+	for (size_t k = 0; k < vf->nsigs; k++)
+		if (vf->sigs[k].b && !vf->sigs[k].v.result)
+			body_feed(vf->sigs[k].b, p, n);
+}
+
+struct mp_dkim_verifier *mp_dkim_verifier_new(mp_dkim_lookup_fn lookup, void *arg)
+{
+	struct mp_dkim_verifier *v = calloc(1, sizeof *v);
+
+	if (!v)
+		return NULL;
+	v->lookup = lookup;
+	v->arg = arg;
+	walk_init(&v->w, MP_DKIM_HDRMAX);
+	v->w.at_body = verifier_at_body;
+	v->w.body = verifier_body;
+	v->w.arg = v;
+	return v;
+}
+
+void mp_dkim_verifier_free(struct mp_dkim_verifier *v)
+{
+	if (!v)
+		return;
+	for (size_t k = 0; k < v->nsigs; k++) {
+		free(v->sigs[k].b);
+		EVP_MD_CTX_free(v->sigs[k].bmd);
+	}
+	walk_free(&v->w);
+	free(v);
+}
+
+int mp_dkim_verifier_feed(struct mp_dkim_verifier *v, const char *p, size_t n, struct mp_err *e)
+{
+	walk_feed(&v->w, p, n);
+	return v->w.err ? walk_failed(&v->w, e) : 0;
+}
+
+static EVP_PKEY *public_key(const struct mp_dkim_key *k)
+{
+	const unsigned char *p = k->p;
+
+	if (k->k == MP_DKIM_K_ED25519)
+		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->p, k->plen);
+	EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)k->plen);
+	if (!key) { /* a bare RSAPublicKey, as some publish */
+		p = k->p;
+		key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)k->plen);
+	}
+	if (key && EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	return key;
+}
+
+/* one signature, its body hash done */
+static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long now,
+                       struct mp_buf *tmp)
+{
+	struct mp_dkim_sig *g = &s->sig;
+	struct mp_dkim_key key;
+	struct mp_buf txt = MP_BUF_INIT;
+	struct mp_err e;
+	char name[2 * MP_DKIM_DOMMAX + 16];
+	unsigned char bh[EVP_MAX_MD_SIZE], h[EVP_MAX_MD_SIZE];
+	unsigned bhl = 0, hl = 0;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *md = NULL;
+
+	body_end(s->b);
+	if (s->b->k.oom || !EVP_DigestFinal_ex(s->bmd, bh, &bhl)) {
+		verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
+		return;
+	}
+	if (g->x >= 0 && now > g->x) {
+		verdict(&s->v, MP_DKIM_PERMERROR, "the signature expired (x=%lld)", g->x);
+		return;
+	}
+	if (g->l >= 0 && (unsigned long long)g->l > s->b->k.total) {
+		verdict(&s->v, MP_DKIM_PERMERROR, "l= is longer than the body");
+		return;
+	}
+	snprintf(name, sizeof name, "%s._domainkey.%s", g->s, g->d);
+	mp_err_clear(&e);
+	int r = vf->lookup(vf->arg, name, &txt, &e);
+	if (r < 0) {
+		verdict(&s->v, MP_DKIM_TEMPERROR, "key %s: %s", name, e.msg);
+		goto out;
+	}
+	if (r == 0) {
+		verdict(&s->v, MP_DKIM_PERMERROR, "no key record at %s", name);
+		goto out;
+	}
+	if (mp_dkim_key_parse(txt.data, txt.len, &key, &e) < 0) {
+		verdict(&s->v, MP_DKIM_PERMERROR, "key %s: %s", name, e.msg);
+		goto out;
+	}
+	s->v.testing = key.testing;
+	if (!key.plen) {
+		verdict(&s->v, MP_DKIM_PERMERROR, "key %s was revoked", name);
+		goto out;
+	}
+	if ((key.k == MP_DKIM_K_ED25519) != (g->alg == MP_DKIM_ED25519_SHA256)) {
+		verdict(&s->v, MP_DKIM_PERMERROR, "key %s is not for %s", name, alg_name(g->alg));
+		goto out;
+	}
+	if (key.strict) {
+		const char *at = strrchr(g->i, '@');
+		if (!at || strcasecmp(at + 1, g->d) != 0) {
+			verdict(&s->v, MP_DKIM_PERMERROR, "key %s wants i= in d= exactly (t=s)",
+			        name);
+			goto out;
+		}
+	}
+	if (!(pk = public_key(&key))) {
+		verdict(&s->v, MP_DKIM_PERMERROR, "key %s: p= is no usable key", name);
+		goto out;
+	}
+	if (key.k == MP_DKIM_K_RSA && EVP_PKEY_bits(pk) < 1024) {
+		verdict(&s->v, MP_DKIM_POLICY, "key %s: RSA of %d bits, under 1024 (RFC 8301)",
+		        name, EVP_PKEY_bits(pk));
+		goto out;
+	}
+	if (bhl != g->bhlen || memcmp(bh, g->bh, bhl) != 0) {
+		verdict(&s->v, MP_DKIM_FAIL, "the body hash does not match (bh=)");
+		goto out;
+	}
+	struct walk *w = &vf->w;
+	const struct field *f = &w->f[s->field];
+	if (!(md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    hash_fields(w, g->names, g->nnames, g->hcanon, md, tmp) < 0 ||
+	    hash_self(w->hdr.data + f->off, f->len, g->boff, g->bend, g->hcanon, md, tmp) < 0 ||
+	    !EVP_DigestFinal_ex(md, h, &hl)) {
+		verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
+		goto out;
+	}
+	if (!pk_hash(pk, key.k, h, g->b, &g->blen, 1))
+		verdict(&s->v, MP_DKIM_FAIL, "the signature does not verify");
+	else
+		verdict(&s->v, MP_DKIM_PASS, "%s", "");
+out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	mp_buf_free(&txt);
+}
+
+int mp_dkim_verifier_end(struct mp_dkim_verifier *v, long long now,
+                         const struct mp_dkim_verdict **out, size_t *nout, struct mp_err *e)
+{
+	struct mp_buf tmp = MP_BUF_INIT;
+
+	walk_end(&v->w);
+	if (v->w.err)
+		return walk_failed(&v->w, e);
+	for (size_t k = 0; k < v->nsigs; k++) {
+		struct vsig *s = &v->sigs[k];
+		if (!s->v.result)
+			verify_one(v, s, now, &tmp);
+		v->out[k] = s->v;
+	}
+	mp_buf_free(&tmp);
+	*out = v->out;
+	*nout = v->nsigs;
+	return 0;
+}

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "imap.h"
+#include "json.h"
 #include "net.h"
 #include "pop3.h"
 #include "report.h"
@@ -521,6 +522,8 @@ static int run(const struct cli *c, const char *account)
 	if (o.peek) /* an account's delete on or mark_seen on too */
 		o.delete_ = o.mark_seen = 0;
 	check_options(&o, to, host, sizeof host);
+	if (o.json) /* an error that ends the run: an error line after the summary */
+		mp_json_report_fatal();
 	/* two runs at once would both deliver what is new: a second run of
 	 * the account ends at once (75) */
 	if (!o.all && !o.peek && !o.list_folders) { /* --all and --peek record nothing */

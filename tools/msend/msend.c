@@ -216,9 +216,16 @@ static int outcome(const struct settings *s, struct message *m, const char *from
 		         perm, waiting, *why ? ": " : "", why);
 		msend_log(s, from, r, nr, m->wiresize, m->msgid, server, res);
 	}
-	if (perm)
-		return unknown == perm ? EX_NOUSER : baddata == perm ? EX_DATAERR : EX_UNAVAILABLE;
-	return 0;
+	if (!perm)
+		return 0;
+	int code = unknown == perm ? EX_NOUSER : baddata == perm ? EX_DATAERR : EX_UNAVAILABLE;
+	if (s->json) {
+		char msg[80];
+		snprintf(msg, sizeof msg, "%zu recipient%s refused", perm, perm == 1 ? "" : "s");
+		mp_json_error_line(stdout, code, msg);
+		fflush(stdout);
+	}
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -236,6 +243,8 @@ int main(int argc, char **argv)
 	/* the configuration file, then the account, under the command line */
 	settings_init(&o, &s, &ec);
 	rcpt_aliases(ec.aliases);
+	if (s.json) /* an error that ends it: an error line too */
+		mp_json_report_fatal();
 	if (o.listq || o.drop || o.retry_dead || o.flush)
 		return queue_command(&o, &s);
 

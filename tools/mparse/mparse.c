@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,32 @@ struct opts {
 	int part_seen;        /* -p: 0 no such part, 1 a leaf, 2 a container */
 	char part_type[128];  /* -p: the container's type */
 	struct mp_buf conv;   /* charset conversion of --text */
+	int fail;             /* an exit status whatever else was read (66, 65) */
+	int errlines;         /* -j: error lines written */
 };
 
 static struct opts O;
+
+/* an input or a message that could not be read, or a part that is not
+ * there: one line on stderr, and with -j an error line; a sticky code is
+ * the exit status even when other messages were read (an input that
+ * cannot be opened, 66, before anything else) */
+MP_PRINTF(3, 4) static void problem(int code, int sticky, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	mp_warn("%s", line);
+	if (O.mode == M_JSON) {
+		mp_json_error_line(stdout, code, line);
+		O.errlines++;
+	}
+	if (sticky && O.fail != EX_NOINPUT)
+		O.fail = code;
+}
 
 static void usage(FILE *f)
 {
@@ -249,6 +273,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	}
 	case M_JSON:
 		mp_json_begin_object(&O.j, NULL);
+		mp_json_string(&O.j, "type", "message");
 		mp_json_begin_array(&O.j, "headers");
 		for (size_t i = 0; i < h->n; i++) {
 			mp_json_begin_object(&O.j, NULL);
@@ -627,10 +652,10 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	}
 	if (O.mode == M_PART && rc >= 0) {
 		if (O.part_seen == 2)
-			mp_warn("%s: part %s is a %s: no bytes of its own", name, O.part,
-			        O.part_type);
+			problem(EX_DATAERR, 1, "%s: part %s is a %s: no bytes of its own", name,
+			        O.part, O.part_type);
 		else if (!O.part_seen)
-			mp_warn("%s: no part %s", name, O.part);
+			problem(EX_DATAERR, 1, "%s: no part %s", name, O.part);
 	}
 	if (O.mode == M_TEXT) {
 		if (text_file)
@@ -645,7 +670,8 @@ static int one(const char *name, const struct mp_msgsrc *src)
 			fclose(html_file);
 	}
 	if (rc < 0)
-		mp_warn("%s: %s", name, e.msg[0] ? e.msg : "read error");
+		problem(e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		        e.msg[0] ? e.msg : "read error");
 	return rc;
 }
 
@@ -668,7 +694,8 @@ static int fd_input(const char *name, int fd, int force)
 	/* peek: a From_ line means an mbox */
 	int k = mp_segr_next(&r, &seg, &len, &bol, &e);
 	if (k <= 0) {
-		mp_warn("%s: %s", name, k < 0 ? e.msg : "empty input");
+		problem(k < 0 && e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		        k < 0 ? e.msg : "empty input");
 		mp_segr_free(&r);
 		return 0;
 	}
@@ -692,7 +719,7 @@ static int fd_input(const char *name, int fd, int force)
 				;
 		}
 		if (k < 0)
-			mp_warn("%s: %s", name, e.msg); /* --mbox on what is none */
+			problem(EX_DATAERR, 0, "%s: %s", name, e.msg); /* --mbox on what is none */
 	}
 	mp_segr_free(&r);
 	return read_ok;
@@ -711,7 +738,7 @@ static int path_input(const char *path)
 	if (strcmp(path, "-") == 0)
 		return fd_input("stdin", STDIN_FILENO, O.mbox);
 	if (stat(path, &st) < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -723,7 +750,7 @@ static int path_input(const char *path)
 			DIR *dp = opendir(d);
 			if (!dp) {
 				if (errno != ENOENT && errno != ENOTDIR) {
-					mp_warn("%s: %s", d, strerror(errno));
+					problem(EX_NOINPUT, 1, "%s: %s", d, strerror(errno));
 					dirs++;
 				}
 				continue;
@@ -753,12 +780,13 @@ static int path_input(const char *path)
 			free(v);
 		}
 		if (!dirs)
-			mp_warn("%s: a directory, but not a Maildir (no cur/ or new/)", path);
+			problem(EX_DATAERR, 0,
+			        "%s: a directory, but not a Maildir (no cur/ or new/)", path);
 		return ok;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return 0;
 	}
 	ok = fd_input(path, fd, O.mbox);
@@ -837,8 +865,10 @@ static void prepare(void)
 		if (stat(O.dir, &st) < 0 && mkdir(O.dir, 0755) < 0)
 			mp_die(EX_CANTCREAT, "%s: %s", O.dir, strerror(errno));
 	}
-	if (O.mode == M_JSON)
+	if (O.mode == M_JSON) {
 		mp_json_init(&O.j, stdout, 0);
+		mp_json_report_fatal();
+	}
 }
 
 int main(int argc, char **argv)
@@ -855,5 +885,11 @@ int main(int argc, char **argv)
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
-	return ok ? 0 : EX_DATAERR;
+	if (O.fail)
+		return O.fail;
+	if (ok)
+		return 0;
+	if (O.mode == M_JSON && !O.errlines) /* an empty Maildir says nothing else */
+		mp_json_error_line(stdout, EX_DATAERR, "no message could be read");
+	return EX_DATAERR;
 }

@@ -17,6 +17,7 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/peers'
 load 'helpers/poll'
+load 'helpers/json'
 
 bats_require_minimum_version 1.5.0
 
@@ -1608,6 +1609,9 @@ bad_rc() {
 	assert_output $'pop3\t\t\tstring\t\npop3\t\t\tstring\t'
 	run imap --json --list-folders
 	assert_success
+	# the folder lines have the keys and types of mailpipe(7)
+	printf '%s\n' "$output" >"$T/folders.json"
+	assert_equal "$(json_check mfetch "$T/folders.json")" ""
 	run jq -r 'select(.type == "folder") | .name' <<<"$output"
 	assert_line INBOX
 	run imap --json --to -

@@ -234,6 +234,29 @@ static int status_code(const struct mp_mx *m, size_t n)
 	return code;
 }
 
+/* -j: the error line of a run that exits code: the first domain that
+ * stands for it, and how many more */
+static void json_verdict(const struct mp_mx *m, size_t n, int code)
+{
+	char msg[MP_DNS_NAMEMAX + 400];
+	size_t more = 0, first = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (exit_code((int)m[i].status) == code) {
+			if (first == n)
+				first = i;
+			else
+				more++;
+		}
+	if (first == n)
+		return;
+	int l = snprintf(msg, sizeof msg, "%s: %s", m[first].domain,
+	                 m[first].err[0] ? m[first].err : mp_mx_status_text(m[first].status));
+	if (more && l > 0 && (size_t)l < sizeof msg)
+		snprintf(msg + l, sizeof msg - (size_t)l, " (and %zu more)", more);
+	mp_json_error_line(stdout, code, msg);
+}
+
 static void add_name(char ***v, size_t *n, size_t *cap, const char *s)
 {
 	const char *at = strrchr(s, '@'); /* an address means its domain */
@@ -469,6 +492,8 @@ int main(int argc, char **argv)
 		mp_die(EX_TEMPFAIL, "out of memory");
 	probe_failed = report(&r, res, &o);
 	code = status_code(res, o.n);
+	if (code && o.json)
+		json_verdict(res, o.n, code);
 	if (!code && probe_failed)
 		code = EX_UNAVAILABLE; /* no host of a domain took a connection */
 	mp_mx_free(res, o.n);

@@ -41,6 +41,8 @@ teardown() {
 bg_server() {
 	local name=$1 i
 	shift
+	# made here: the background job may not have opened it when sed first looks
+	: >"$BATS_TEST_TMPDIR/$name.out"
 	"$@" >"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.log" 3>&- &
 	BGPIDS="${BGPIDS:-} $!"
 	for ((i = 0; i < 3000; i++)); do

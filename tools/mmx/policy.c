@@ -23,8 +23,9 @@ struct pctx {
 	char err[300];
 };
 
-/* a problem: counted; a line of text, or one of the JSON line's problems */
-MP_PRINTF(2, 3) static void problem(struct pctx *c, const char *fmt, ...)
+/* a problem (counted) or why there is no MTA-STS policy (counted by the
+ * caller): a line of text, or one of the JSON line's problems */
+MP_PRINTF(3, 4) static void finding(struct pctx *c, int problem, const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
@@ -32,11 +33,11 @@ MP_PRINTF(2, 3) static void problem(struct pctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	c->problems++;
+	c->problems += problem;
 	if (c->j)
 		mp_buf_append(&c->probs, line, strlen(line) + 1);
 	else
-		fprintf(c->out, "    problem:  %s\n", line);
+		fprintf(c->out, problem ? "    problem:  %s\n" : "    MTA-STS   %s\n", line);
 }
 
 /* the TXT records of a reply that start with prefix, whole (any length)
@@ -78,21 +79,6 @@ static void show_txt(struct pctx *c, const char *label, const char *key,
 	}
 }
 
-/* why there is no policy: a line of text, or a problem of the JSON line */
-MP_PRINTF(2, 3) static void no_policy(struct pctx *c, const char *fmt, ...)
-{
-	char line[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (c->j)
-		mp_buf_append(&c->probs, line, strlen(line) + 1);
-	else
-		fprintf(c->out, "    MTA-STS   %s\n", line);
-}
-
 /* GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt (common/sts.c):
  * verified, no redirects, bounded; the policy shown and parsed */
 static int fetch_policy(const char *domain, const struct policy_opts *o, struct mp_sts_policy *p,
@@ -112,18 +98,18 @@ static int fetch_policy(const char *domain, const struct policy_opts *o, struct 
 	snprintf(connhost, sizeof connhost, "%s", host);
 	mp_err_clear(&e);
 	if (o->sts_addr && mp_net_split(o->sts_addr, connhost, sizeof connhost, &port, &e) < 0) {
-		no_policy(c, "policy: %s", e.msg);
+		finding(c, 0, "policy: %s", e.msg);
 		return -1;
 	}
 	if (!port)
 		port = 443;
 	fd = mp_net_connect(connhost, port, o->family, o->timeout_ms, peer, sizeof peer, &e);
 	if (fd < 0) {
-		no_policy(c, "policy: cannot reach %s: %s", host, e.msg);
+		finding(c, 0, "policy: cannot reach %s: %s", host, e.msg);
 		return -1;
 	}
 	if (mp_sts_get(fd, domain, &f, &body, &e) < 0) {
-		no_policy(c, "policy: %s", e.msg);
+		finding(c, 0, "policy: %s", e.msg);
 		goto done;
 	}
 	*text_plain = f.text_plain;
@@ -147,7 +133,7 @@ static int fetch_policy(const char *domain, const struct policy_opts *o, struct 
 		i += k + 1;
 	}
 	if (mp_sts_parse(body.data, body.len, p, &e) < 0)
-		no_policy(c, "policy: not a valid STSv1 policy: %s", e.msg);
+		finding(c, 0, "policy: not a valid STSv1 policy: %s", e.msg);
 	else
 		rc = 0;
 done:
@@ -214,7 +200,7 @@ int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy
 	}
 	show_txt(&c, "MTA-STS", "mta_sts", &q[0], "v=STSv1", &nsts);
 	if (nsts > 1)
-		problem(&c, "more than one MTA-STS record (RFC 8461 3.1)");
+		finding(&c, 1, "more than one MTA-STS record (RFC 8461 3.1)");
 	if (nsts == 1) {
 		have_policy = fetch_policy(d, o, &p, &c, &text_plain) == 0;
 		c.problems += !have_policy;
@@ -226,7 +212,7 @@ int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy
 	show_txt(&c, "TLS-RPT", "tls_rpt", &q[1], "v=TLSRPTv1", &ntls);
 	show_txt(&c, "SPF", "spf", &q[2], "v=spf1", &nspf);
 	if (nspf > 1)
-		problem(&c, "more than one SPF record (RFC 7208 3.2)");
+		finding(&c, 1, "more than one SPF record (RFC 7208 3.2)");
 	show_txt(&c, "DMARC", "dmarc", &q[3], "v=DMARC1", &ndmarc);
 
 	/* the MX set itself */
@@ -238,22 +224,23 @@ int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy
 		snprintf(hn, sizeof hn, "%.*s", (int)(l > 1 && h->name[l - 1] == '.' ? l - 1 : l),
 		         h->name);
 		if (inet_pton(AF_INET, hn, b) == 1 || inet_pton(AF_INET6, hn, b) == 1)
-			problem(&c, "MX %s is an IP address, not a host name", hn);
+			finding(&c, 1, "MX %s is an IP address, not a host name", hn);
 		if (h->cname)
-			problem(&c, "MX %s is an alias (CNAME) (RFC 5321 5.1)", hn);
+			finding(&c, 1, "MX %s is an alias (CNAME) (RFC 5321 5.1)", hn);
 		for (size_t k = 0; k < i; k++)
 			if (mp_dns_name_eq(m->hosts[k].name, h->name)) {
-				problem(&c, "MX %s is listed twice", hn);
+				finding(&c, 1, "MX %s is listed twice", hn);
 				break;
 			}
 		for (size_t k = 0; k < h->naddrs; k++)
 			if (private_addr(&h->addrs[k])) {
 				char as[64];
 				inet_ntop(h->addrs[k].family, h->addrs[k].addr, as, sizeof as);
-				problem(&c, "MX %s has a private or loopback address %s", hn, as);
+				finding(&c, 1, "MX %s has a private or loopback address %s", hn,
+				        as);
 			}
 		if (have_policy && p.mode != MP_STS_NONE && !mp_sts_mx_match(&p, h->name))
-			problem(&c, "MX %s is not allowed by the MTA-STS policy (mode %s)", hn,
+			finding(&c, 1, "MX %s is not allowed by the MTA-STS policy (mode %s)", hn,
 			        mp_sts_mode_name(p.mode));
 	}
 	if (json) {

@@ -256,6 +256,7 @@ jrun() {
 	jrun mparse 0 "$MPARSE" -j m.eml in.mbox
 	jrun mparse 0 "$MPARSE" -j --bodies m.eml
 	jrun mparse 66 "$MPARSE" -j m.eml "$T/missing"
+	jrun mparse 66 "$MPARSE" -j "$T/missing" m.eml
 	: >empty.eml
 	jrun mparse 65 "$MPARSE" -j empty.eml
 

@@ -44,6 +44,8 @@ struct opts {
 	struct mp_buf conv;   /* charset conversion of --text */
 	int fail;             /* an exit status whatever else was read (66, 65) */
 	int errlines;         /* -j: error lines written */
+	int last_error;       /* -j: the last line written is an error line */
+	char failmsg[1024];   /* what gave fail */
 };
 
 static struct opts O;
@@ -64,9 +66,12 @@ MP_PRINTF(3, 4) static void problem(int code, int sticky, const char *fmt, ...)
 	if (O.mode == M_JSON) {
 		mp_json_error_line(stdout, code, line);
 		O.errlines++;
+		O.last_error = 1;
 	}
-	if (sticky && O.fail != EX_NOINPUT)
+	if (sticky && O.fail != EX_NOINPUT) {
 		O.fail = code;
+		snprintf(O.failmsg, sizeof O.failmsg, "%s", line);
+	}
 }
 
 static void usage(FILE *f)
@@ -649,6 +654,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		mp_json_string(&O.j, "file", name);
 		mp_json_end_object(&O.j);
 		mp_json_finish(&O.j);
+		O.last_error = 0;
 	}
 	if (O.mode == M_PART && rc >= 0) {
 		if (O.part_seen == 2)
@@ -885,6 +891,8 @@ int main(int argc, char **argv)
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
+	if (O.fail && O.mode == M_JSON && !O.last_error) /* a failed run ends with it */
+		mp_json_error_line(stdout, O.fail, O.failmsg);
 	if (O.fail)
 		return O.fail;
 	if (ok)

@@ -243,7 +243,8 @@ int main(int argc, char **argv)
 	/* the configuration file, then the account, under the command line */
 	settings_init(&o, &s, &ec);
 	rcpt_aliases(ec.aliases);
-	if (s.json) /* an error that ends it: an error line too */
+	/* an error that ends it: an error line too (-q and --drop write text) */
+	if (s.json && (o.listq || !(o.drop || o.retry_dead || o.flush)))
 		mp_json_report_fatal();
 	if (o.listq || o.drop || o.retry_dead || o.flush)
 		return queue_command(&o, &s);

@@ -286,6 +286,7 @@ jrun() {
 	jrun msend 0 "${ms[@]}" --server "127.0.0.1:$PORT" c@d.test <m.eml
 	jrun msend 75 "${ms[@]}" --no-queue --server "127.0.0.1:$PORT" c@d.test <m.eml
 	jrun msend 0 "$MSEND" --list-queue -j --queue "$T/q"
+	jrun msend 78 "${ms[@]}" -a nosuch c@d.test <m.eml
 
 	# mfetch from mailfault: IMAP and POP3 into a Maildir; a server that is not there
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/mf.key" -out "$T/mf.crt" -days 1 \
@@ -296,6 +297,7 @@ jrun() {
 	jrun mfetch 0 "${mf[@]}" --imap --server "127.0.0.1:$PORT" --state "$T/st1" --to "$T/mf1/"
 	bg_server pop "$MAILFAULT" -c "$T/mf.crt" -k "$T/mf.key" pop-deleerr
 	jrun mfetch 0 "${mf[@]}" --pop3 --server "127.0.0.1:$PORT" --state "$T/st2" --to "$T/mf2/"
+	jrun mfetch 78 "${mf[@]}" -a nosuch --to "$T/mf3/"
 	jrun mfetch 75 "${mf[@]}" --imap --server 127.0.0.1:1 --state "$T/st3" --to "$T/mf3/"
 	# the failed run has its summary before the error line
 	[ "$(jq -r .type "$T/mfetch-$JN.json" | paste -sd ' ')" = "summary error" ] ||

@@ -522,8 +522,6 @@ static int run(const struct cli *c, const char *account)
 	if (o.peek) /* an account's delete on or mark_seen on too */
 		o.delete_ = o.mark_seen = 0;
 	check_options(&o, to, host, sizeof host);
-	if (o.json) /* an error that ends the run: an error line after the summary */
-		mp_json_report_fatal();
 	/* two runs at once would both deliver what is new: a second run of
 	 * the account ends at once (75) */
 	if (!o.all && !o.peek && !o.list_folders) { /* --all and --peek record nothing */
@@ -579,6 +577,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	session_take_secrets();
 	parse_options(argc, argv, &c);
+	if (c.o.json) /* an error that ends a run (a configuration's too): an error line */
+		mp_json_report_fatal();
 	mp_err_clear(&e);
 	if (mp_conf_load(&conf, c.config, &e) < 0)
 		mp_die_err(NULL, &e);

@@ -240,12 +240,13 @@ int main(int argc, char **argv)
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(argc, argv, &o);
+	/* an error that ends it (a configuration's too): an error line as well,
+	 * where -j writes JSON (not -q or --drop, which write text) */
+	if (o.s.json && (o.listq || !(o.drop || o.retry_dead || o.flush)))
+		mp_json_report_fatal();
 	/* the configuration file, then the account, under the command line */
 	settings_init(&o, &s, &ec);
 	rcpt_aliases(ec.aliases);
-	/* an error that ends it: an error line too (-q and --drop write text) */
-	if (s.json && (o.listq || !(o.drop || o.retry_dead || o.flush)))
-		mp_json_report_fatal();
 	if (o.listq || o.drop || o.retry_dead || o.flush)
 		return queue_command(&o, &s);
 

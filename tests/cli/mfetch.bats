@@ -17,6 +17,7 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/peers'
 load 'helpers/poll'
+load 'helpers/json'
 
 bats_require_minimum_version 1.5.0
 
@@ -1606,18 +1607,22 @@ bad_rc() {
 	[ "${#lines[@]}" = 3 ]
 	local l
 	for l in "${lines[@]}"; do jq -e . <<<"$l" >/dev/null || fail "not JSON: $l"; done
-	run jq -r 'select(.type == "message") | [.protocol, .folder, (.uid | test("^[0-9]+$")), (.bytes > 0), (.delivered | startswith("'"$T/md/new/"'"))] | @tsv' <<<"$output"
-	assert_output $'imap\tINBOX\ttrue\ttrue\ttrue\nimap\tINBOX\ttrue\ttrue\ttrue'
+	# an IMAP UID is a number, the delivered file is "path" (as in mdeliver)
+	run jq -r 'select(.type == "message") | [.protocol, .folder, (.uid | type), .uidl, (.bytes > 0), (.path | startswith("'"$T/md/new/"'"))] | @tsv' <<<"$output"
+	assert_output $'imap\tINBOX\tnumber\t\ttrue\ttrue\nimap\tINBOX\tnumber\t\ttrue\ttrue'
 	run --separate-stderr imap --json --all --state "$T/s2" --to "$T/md2/"
-	run jq -r 'select(.type == "summary") | [.fetched, .bytes, .left_too_big] | @tsv' <<<"$output"
-	assert_output --regexp $'^2\t[0-9]+\t0$'
-	# POP3 through an MDA
+	run jq -r 'select(.type == "summary") | [.fetched, .bytes, .left_too_big, (.seconds | type)] | @tsv' <<<"$output"
+	assert_output --regexp $'^2\t[0-9]+\t0\tnumber$'
+	# POP3 through an MDA: a UIDL is a string, and an MDA's file has no path here
 	run --separate-stderr pop --json --state "$T/s3" --mda "cat >/dev/null"
 	assert_success
-	run jq -r 'select(.type == "message") | [.protocol, .folder, .delivered] | @tsv' <<<"$output"
-	assert_output $'pop3\t\tmda\npop3\t\tmda'
+	run jq -r 'select(.type == "message") | [.protocol, .folder, .uid, (.uidl | type), .path] | @tsv' <<<"$output"
+	assert_output $'pop3\t\t\tstring\t\npop3\t\t\tstring\t'
 	run imap --json --list-folders
 	assert_success
+	# the folder lines have the keys and types of mailpipe(7)
+	printf '%s\n' "$output" >"$T/folders.json"
+	assert_equal "$(json_check mfetch "$T/folders.json")" ""
 	run jq -r 'select(.type == "folder") | .name' <<<"$output"
 	assert_line INBOX
 	run imap --json --to -

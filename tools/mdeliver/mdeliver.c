@@ -71,7 +71,8 @@ static const char *default_target(void)
 	return buf;
 }
 
-/* --json: {"type":"message","path":...} and what else is known */
+/* --json: {"type":"message","path":...}, the same keys every time, null for
+ * what is not known (a message of --split is reported by its path) */
 static void json_line(const char *path, const struct mp_store *s, const struct mp_delivered *r)
 {
 	struct mp_json j;
@@ -80,13 +81,16 @@ static void json_line(const char *path, const struct mp_store *s, const struct m
 	mp_json_begin_object(&j, NULL);
 	mp_json_string(&j, "type", "message");
 	mp_json_string(&j, "path", path);
-	if (r) {
-		if (s->kind == MP_STORE_MBOX)
-			mp_json_int(&j, "offset", r->offset);
+	if (r && s->kind == MP_STORE_MBOX)
+		mp_json_int(&j, "offset", r->offset);
+	else
+		mp_json_string(&j, "offset", NULL);
+	if (r)
 		mp_json_int(&j, "bytes", r->size);
-		mp_json_string(&j, "message_id", r->msgid[0] ? r->msgid : NULL);
-		mp_json_bool(&j, "skipped", r->skipped);
-	}
+	else
+		mp_json_string(&j, "bytes", NULL);
+	mp_json_string(&j, "message_id", r && r->msgid[0] ? r->msgid : NULL);
+	mp_json_bool(&j, "skipped", r && r->skipped);
 	mp_json_end_object(&j);
 	mp_json_finish(&j);
 	fflush(stdout);
@@ -329,6 +333,8 @@ int main(int argc, char **argv)
 	if (o.split && argc == 2)
 		o.split_file = *argv++, argc--;
 	/* a missing FILE is reported before the target is opened (and created) */
+	if (o.json) /* an error that ends it: an error line too */
+		mp_json_report_fatal();
 	if (o.split_file && (o.split_fd = open(o.split_file, O_RDONLY | O_CLOEXEC)) < 0)
 		mp_die(EX_NOINPUT, "%s: %s", o.split_file, strerror(errno));
 	target = argc ? argv[0] : default_target();

@@ -206,7 +206,7 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 	if (o->dest == DEST_MDA) {
 		int rc = to_mda(o, fd, uid, folder, e);
 		if (rc == 0 && o->json)
-			json_message(o, fd, uid, folder, "mda");
+			json_message(o, fd, uid, folder, NULL); /* no path of its own */
 		return rc;
 	}
 	if (o->commit_failed)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,37 @@ struct opts {
 	int part_seen;        /* -p: 0 no such part, 1 a leaf, 2 a container */
 	char part_type[128];  /* -p: the container's type */
 	struct mp_buf conv;   /* charset conversion of --text */
+	int fail;             /* an exit status whatever else was read (66, 65) */
+	int errlines;         /* -j: error lines written */
+	int last_error;       /* -j: the last line written is an error line */
+	char failmsg[1024];   /* what gave fail */
 };
 
 static struct opts O;
+
+/* an input or a message that could not be read, or a part that is not
+ * there: one line on stderr, and with -j an error line; a sticky code is
+ * the exit status even when other messages were read (an input that
+ * cannot be opened, 66, before anything else) */
+void mp_problem(int code, int sticky, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	mp_warn("%s", line);
+	if (O.mode == M_JSON) {
+		mp_json_error_line(stdout, code, line);
+		O.errlines++;
+		O.last_error = 1;
+	}
+	if (sticky && O.fail != EX_NOINPUT) {
+		O.fail = code;
+		snprintf(O.failmsg, sizeof O.failmsg, "%s", line);
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -344,6 +373,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	}
 	case M_JSON:
 		mp_json_begin_object(&O.j, NULL);
+		mp_json_string(&O.j, "type", "message");
 		mp_json_begin_array(&O.j, "headers");
 		for (size_t i = 0; i < h->n; i++) {
 			mp_json_begin_object(&O.j, NULL);
@@ -711,11 +741,12 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		mp_json_string(&O.j, "file", name);
 		mp_json_end_object(&O.j);
 		mp_json_finish(&O.j);
+		O.last_error = 0;
 	}
 	if (O.mode == M_PART && rc >= 0) {
 		if (O.part_seen == 2)
-			mp_warn("%s: part %s is a %s: no bytes of its own", name, O.part,
-			        O.part_type);
+			mp_problem(EX_DATAERR, 1, "%s: part %s is a %s: no bytes of its own", name,
+			           O.part, O.part_type);
 		else if (O.part_seen == 3)
 			mp_warn("%s: part %s is a %s: not what --type and --name ask for", name,
 			        O.part, O.part_type);
@@ -724,7 +755,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 			        strcmp(O.part, "all") ? " " : "",
 			        strcmp(O.part, "all") ? O.part : "");
 		else if (!O.part_seen)
-			mp_warn("%s: no part %s", name, O.part);
+			mp_problem(EX_DATAERR, 1, "%s: no part %s", name, O.part);
 	}
 	if (O.mode == M_TEXT) {
 		if (text_file)
@@ -739,7 +770,8 @@ static int one(const char *name, const struct mp_msgsrc *src)
 			fclose(html_file);
 	}
 	if (rc < 0)
-		mp_warn("%s: %s", name, e.msg[0] ? e.msg : "read error");
+		mp_problem(e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		           e.msg[0] ? e.msg : "read error");
 	return rc;
 }
 
@@ -762,7 +794,8 @@ static int fd_input(const char *name, int fd, int force)
 	/* peek: a From_ line means an mbox */
 	int k = mp_segr_next(&r, &seg, &len, &bol, &e);
 	if (k <= 0) {
-		mp_warn("%s: %s", name, k < 0 ? e.msg : "empty input");
+		mp_problem(k < 0 && e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		           k < 0 ? e.msg : "empty input");
 		mp_segr_free(&r);
 		return 0;
 	}
@@ -786,7 +819,8 @@ static int fd_input(const char *name, int fd, int force)
 				;
 		}
 		if (k < 0)
-			mp_warn("%s: %s", name, e.msg); /* --mbox on what is none */
+			mp_problem(EX_DATAERR, 0, "%s: %s", name,
+			           e.msg); /* --mbox on what is none */
 	}
 	mp_segr_free(&r);
 	return read_ok;
@@ -802,7 +836,7 @@ static int path_input(const char *path)
 	if (mp_pick_input(path, X.show, &ok))
 		return ok;
 	if (stat(path, &st) < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		mp_problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -811,17 +845,19 @@ static int path_input(const char *path)
 			return 0;
 		for (size_t i = 0; i < f.n; i++) {
 			int fd = open(f.v[i].path, O_RDONLY | O_CLOEXEC);
-			if (fd >= 0) {
-				ok |= fd_input(f.v[i].path, fd, 0);
-				close(fd);
+			if (fd < 0) { /* gone since the listing, or unreadable */
+				mp_problem(EX_NOINPUT, 0, "%s: %s", f.v[i].path, strerror(errno));
+				continue;
 			}
+			ok |= fd_input(f.v[i].path, fd, 0);
+			close(fd);
 		}
 		mp_folder_free(&f);
 		return ok;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		mp_problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return 0;
 	}
 	ok = fd_input(path, fd, O.mbox);
@@ -977,8 +1013,10 @@ static void prepare(void)
 		if (stat(O.dir, &st) < 0 && mkdir(O.dir, 0755) < 0)
 			mp_die(EX_CANTCREAT, "%s: %s", O.dir, strerror(errno));
 	}
-	if (O.mode == M_JSON)
+	if (O.mode == M_JSON) {
 		mp_json_init(&O.j, stdout, 0);
+		mp_json_report_fatal();
+	}
 }
 
 int main(int argc, char **argv)
@@ -1005,7 +1043,15 @@ int main(int argc, char **argv)
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
-	return ok ? 0 : EX_DATAERR;
+	if (O.fail && O.mode == M_JSON && !O.last_error) /* a failed run ends with it */
+		mp_json_error_line(stdout, O.fail, O.failmsg);
+	if (O.fail)
+		return O.fail;
+	if (ok)
+		return 0;
+	if (O.mode == M_JSON && !O.errlines) /* an empty Maildir says nothing else */
+		mp_json_error_line(stdout, EX_DATAERR, "no message could be read");
+	return EX_DATAERR;
 }
 
 /* ---------------------------------------------------------------- for pick.c */

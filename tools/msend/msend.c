@@ -216,9 +216,16 @@ static int outcome(const struct settings *s, struct message *m, const char *from
 		         perm, waiting, *why ? ": " : "", why);
 		msend_log(s, from, r, nr, m->wiresize, m->msgid, server, res);
 	}
-	if (perm)
-		return unknown == perm ? EX_NOUSER : baddata == perm ? EX_DATAERR : EX_UNAVAILABLE;
-	return 0;
+	if (!perm)
+		return 0;
+	int code = unknown == perm ? EX_NOUSER : baddata == perm ? EX_DATAERR : EX_UNAVAILABLE;
+	if (s->json) {
+		char msg[80];
+		snprintf(msg, sizeof msg, "%zu recipient%s refused", perm, perm == 1 ? "" : "s");
+		mp_json_error_line(stdout, code, msg);
+		fflush(stdout);
+	}
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -233,6 +240,10 @@ int main(int argc, char **argv)
 	/* a peer that hangs up is an error to handle (EPIPE), not death */
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(argc, argv, &o);
+	/* an error that ends it (a configuration's too): an error line as well,
+	 * where -j writes JSON (not -q or --drop, which write text) */
+	if (o.s.json && (o.listq || !(o.drop || o.retry_dead || o.flush)))
+		mp_json_report_fatal();
 	/* the configuration file, then the account, under the command line */
 	settings_init(&o, &s, &ec);
 	rcpt_aliases(ec.aliases);

@@ -281,7 +281,10 @@ static void list_one(const struct settings *s, const char *dir, const char *id, 
 		mp_json_begin_object(&j, NULL);
 		mp_json_string(&j, "type", type);
 		mp_json_string(&j, "id", id);
-		mp_json_int(&j, "bytes", size);
+		if (size >= 0)
+			mp_json_int(&j, "bytes", size);
+		else
+			mp_json_string(&j, "bytes", NULL);
 		mp_json_string(&j, "from", en.from);
 		mp_json_string(&j, "account", en.account[0] ? en.account : NULL);
 		mp_json_int(&j, "attempts", en.attempts);

@@ -42,7 +42,7 @@ int mp_store_mkdir(const char *path, int parents, struct mp_err *e)
 		return mp_err_sys(e, EX_CANTCREAT, "%s", path);
 	parent_of(path, parent, sizeof parent);
 	if (!parents)
-		return mp_err_set(e, EX_CANTCREAT, "%s: no directory %s (-p creates it)", path,
+		return mp_err_set(e, EX_CANTCREAT, "%s: no directory %s", path,
 		                  parent);
 	/* the parents first, each made durable in its own parent */
 	if (mp_store_mkdir(parent, 1, e) < 0)

@@ -35,7 +35,7 @@ static int mbox_dir(struct mp_store *s, unsigned flags, struct mp_err *e)
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (!s->parents && access(dir, F_OK) < 0 && errno == ENOENT)
-			rc = mp_err_set(e, EX_CANTCREAT, "%s: no directory %s (-p creates it)",
+			rc = mp_err_set(e, EX_CANTCREAT, "%s: no directory %s",
 			                s->path, dir);
 	}
 	free(dir);

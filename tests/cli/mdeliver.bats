@@ -222,11 +222,11 @@ split_failed() {
     # a typo in the path creates nothing
     mdp 'Subject: a\n\nbody\n' "$T/deep/er/md/"
     rc_is 73
-    err_about "$T/deep/er/md" ": no directory $T/deep/er (-p creates it)"
+    err_about "$T/deep/er/md" ": no directory $T/deep/er"
     [ ! -e "$T/deep" ] || fail "a parent was created without -p"
     mdp 'Subject: a\n\nbody\n' -c "$T/deep/er/md"
     rc_is 73
-    err_about "$T/deep/er/md" ": no directory $T/deep/er (-p creates it)"
+    err_about "$T/deep/er/md" ": no directory $T/deep/er"
     [ ! -e "$T/deep" ] || fail "a parent was created by -c without -p"
     mdp 'Subject: a\n\nbody\n' --parents "$T/deep/er/md/"
     rc_is 0
@@ -268,7 +268,7 @@ split_failed() {
 @test "mbox in a missing directory: 73 naming it, nothing created; -p creates it once the message is read" {
     mdp 'Subject: a\n\nbody\n' "$T/nod/sub/mbox"
     rc_is 73
-    err_about "$T/nod/sub/mbox" ": no directory $T/nod/sub (-p creates it)"
+    err_about "$T/nod/sub/mbox" ": no directory $T/nod/sub"
     [ ! -e "$T/nod" ] || fail "a directory was created without -p"
     # not a message: nothing created even with -p
     mdp '' -p "$T/nod/sub/mbox"

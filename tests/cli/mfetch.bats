@@ -1845,7 +1845,7 @@ mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hu
 	printf '%s\n  state %s\n  to mbox:%s\n' "$acct" "$T/st2" "$HOME/mail/inbox" >"$T/rc"
 	run --separate-stderr "$MFETCH" -C "$T/rc" -a mf
 	assert_failure 73
-	assert_equal "$stderr" "mfetch: mf: 127.0.0.1: $HOME/mail: No such file or directory"
+	assert_equal "$stderr" "mfetch: mf: 127.0.0.1: $HOME/mail/inbox: no directory $HOME/mail"
 	[ ! -e "$HOME/mail" ] || fail "made $HOME/mail"
 	# nothing was recorded: with the directory there, both come
 	mkdir "$HOME/mail"

@@ -813,7 +813,7 @@ assert_timed_out() {
     # the JSON form carries the same
     run --separate-stderr mmx --timeout 5 --retries 1 -@ 127.0.0.1 -p "$FAULT_PORT" -j example.test
     assert_success
-    assert_equal "$(jq -r '.[0].mx[] | "\(.host) \(.cname) \(.error)"' <<<"$output")" \
+    assert_equal "$(jq -r 'select(.type == "mx") | .mx[] | "\(.host) \(.cname) \(.error.message)"' <<<"$output")" \
         "$(printf 'mx1.example.test true CNAME chain longer than 8 or a loop\nmx2.example.test false null')"
 }
 

@@ -185,7 +185,7 @@ jrun() {
 	printf 'Subject: here\n\nbody\n' >m.eml
 	run --separate-stderr "$MPARSE" -f subject m.eml "$BATS_TEST_TMPDIR/missing"
 	assert_failure 66
-	assert_output "here"
+	assert_output "m.eml:here" # two inputs: each line names its message, as grep does
 }
 
 @test "toolkit: every tool that reads a named file exits 66 when it is missing (b64, mdeliver --split, mparse, msend -A)" {

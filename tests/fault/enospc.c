@@ -9,6 +9,8 @@
  * (a directory that cannot grow), from any thread.
  * STOP_AT_FSYNC=PATH: fsync(2) of the file PATH stops the process
  * (SIGSTOP) first, to be caught holding its locks, its writes not flushed.
+ * STOP_AFTER_LINK=N: the Nth link(2) that succeeds stops the process
+ * (SIGSTOP) once it is done, to be caught between two steps of a commit.
  *
  *   cc -shared -fPIC -O2 -o enospc.so enospc.c -ldl
  *   ENOSPC_AFTER=4096 LD_PRELOAD=./enospc.so prog ...
@@ -194,7 +196,12 @@ int link(const char *from, const char *to)
 		errno = fail_errno;
 		return -1;
 	}
-	return real_link(from, to);
+	int r = real_link(from, to);
+	const char *stop = getenv("STOP_AFTER_LINK");
+	static atomic_long linked;
+	if (r == 0 && stop && *stop && atomic_fetch_add(&linked, 1) + 1 == strtol(stop, NULL, 10))
+		raise(SIGSTOP);
+	return r;
 }
 
 typedef int (*fsync_fn)(int);

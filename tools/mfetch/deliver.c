@@ -274,6 +274,7 @@ static int record_intent(void *ctx, const char *const *names, size_t n, struct m
 	md = realpath(o->store.path, NULL);
 	intent_format(&text, md ? md : o->store.path, o->jpre, uids, names, n);
 	rc = state_intent(o, o->jkey, text.data, e);
+	o->intent_open = rc == 0;
 	free(md);
 	free(uids);
 	mp_buf_free(&text);

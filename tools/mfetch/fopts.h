@@ -57,6 +57,7 @@ struct fopts {
 	const char *jkey, *jpre;
 	char (*juid)[80];
 	size_t njuid, capjuid;
+	int intent_open; /* an intent recorded, its batch not yet */
 };
 
 struct fstats {

@@ -132,16 +132,24 @@ struct frun {
 	struct uids *u;         /* candidates, ascending; 0 once delivered */
 	struct mp_buf *val;     /* the state line */
 	unsigned long rec_last; /* the last UID the state has recorded */
+	struct mp_buf *rec;     /* the line last recorded */
 };
 
-static int record(const struct fopts *o, struct frun *f, struct mp_err *e)
+static int record(struct fopts *o, struct frun *f, struct mp_err *e)
 {
 	if (o->all)
 		return 0;
 	state_format(f->val, f->uidvalidity, f->last, f->last, f->u->v, f->u->n);
+	/* recorded already (a batch's commit came due before its end), and
+	 * no intent to close */
+	if (!o->intent_open && f->rec->data && strcmp(f->rec->data, f->val->data) == 0)
+		return 0;
 	if (state_save(o, f->key, f->val->data, e) < 0)
 		return -1;
+	o->intent_open = 0;
 	f->rec_last = f->last;
+	mp_buf_reset(f->rec);
+	mp_buf_puts(f->rec, f->val->data);
 	return 0;
 }
 
@@ -571,7 +579,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			u.v[nu++] = u.v[i];
 	u.n = nu;
 	o->pg_total += (long)(o->limit && (long)nu > o->limit ? (size_t)o->limit : nu);
-	struct frun f = {folder, key, si.uidvalidity, last, &u, &val, last};
+	struct frun f = {folder, key, si.uidvalidity, last, &u, &val, last, &state};
 	unsigned long bu[BATCH_MSGS];
 	size_t idx[BATCH_MSGS];
 	long long sizes[BATCH_MSGS];

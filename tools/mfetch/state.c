@@ -154,8 +154,10 @@ int state_load(const struct fopts *o, const char *key, struct mp_buf *value, str
 	mp_buf_reset(value);
 	if (intent)
 		mp_buf_reset(intent);
-	if (journal_read(state_path(o), &j, &size) < 0)
+	if (journal_read(state_path(o), &j, &size) < 0) {
+		live_size = 0;
 		return -1;
+	}
 	journal_format(&j, &all);
 	live_size = (long long)all.len;
 	mp_buf_free(&all);

@@ -28,7 +28,7 @@
  *                UIDL uid-mfN), PIPELINING offered; a DELE takes effect at
  *                QUIT, and what is deleted stays deleted for the next
  *                connection (not each command logged: "mailfault: left N"
- *                after each session)
+ *                when a session ends, before the answer to QUIT or LOGOUT)
  *   imap-many    the same over IMAP (UIDs 1 to $MF_COUNT, UIDPLUS): UID
  *                SEARCH, UID FETCH, UID STORE \Deleted, UID EXPUNGE
  * The POP3 modes offer no PIPELINING: a RETR or DELE with the next command
@@ -333,6 +333,32 @@ static int many_msg(int i, char *out, size_t n)
 	                i, i, i);
 }
 
+/* output gathered, then sent with one say(): a listing of 2,000 lines
+ * is not 2,000 TLS records */
+static char *ob;
+static size_t obn, obcap;
+
+static void put(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (obn + n + 1 > obcap) {
+		obcap = (obn + n + 1) * 2;
+		ob = realloc(ob, obcap);
+		if (!ob)
+			abort();
+	}
+	memcpy(ob + obn, t, n + 1);
+	obn += n;
+}
+
+static void flush(void)
+{
+	if (obn)
+		say(ob);
+	obn = 0;
+}
+
 static void many_left(void)
 {
 	int left = 0;
@@ -358,7 +384,7 @@ static void pop_many(void)
 			say("+OK\r\nUIDL\r\nUSER\r\nPIPELINING\r\n.\r\n");
 		} else if (strcasecmp(l, "UIDL") == 0 || strcasecmp(l, "LIST") == 0) {
 			int uidl = toupper((unsigned char)l[0]) == 'U';
-			say("+OK\r\n");
+			put("+OK\r\n");
 			for (int j = 1; j <= n; j++) {
 				char m[1024];
 				if (uidl)
@@ -366,9 +392,10 @@ static void pop_many(void)
 				else
 					snprintf(out, sizeof out, "%d %d\r\n", j,
 					         many_msg(num[j], m, sizeof m));
-				say(out);
+				put(out);
 			}
-			say(".\r\n");
+			put(".\r\n");
+			flush();
 		} else if (strncasecmp(l, "RETR ", 5) == 0 && k >= 1 && k <= n) {
 			char m[1024];
 			many_msg(num[k], m, sizeof m);
@@ -382,8 +409,11 @@ static void pop_many(void)
 		} else if (strcasecmp(l, "QUIT") == 0) {
 			for (int i = 1; i <= nmany; i++)
 				gone[i] |= dele[i];
+			many_left(); /* before the answer: the client ends after it */
 			say("+OK bye\r\n");
-			break;
+			free(num);
+			free(dele);
+			return;
 		} else {
 			say("+OK\r\n");
 		}
@@ -463,14 +493,15 @@ static void imap_many(void)
 			else
 				many_set("1:*", want);
 			int deleted = strncasecmp(a, "DELETED", 7) == 0;
-			say("* SEARCH");
+			put("* SEARCH");
 			for (int i = 1; i <= nmany; i++)
 				if (want[i] && (!deleted || flagged[i])) {
 					snprintf(out, sizeof out, " %d", i);
-					say(out);
+					put(out);
 				}
 			snprintf(out, sizeof out, "\r\n%s OK\r\n", tag);
-			say(out);
+			put(out);
+			flush();
 		} else if (strncasecmp(c, "UID FETCH ", 10) == 0) {
 			many_set(c + 10, want);
 			for (int i = 1, seq = 0; i <= nmany; i++) {
@@ -506,9 +537,11 @@ static void imap_many(void)
 			snprintf(out, sizeof out, "%s OK\r\n", tag);
 			say(out);
 		} else if (strncasecmp(c, "LOGOUT", 6) == 0) {
+			many_left(); /* before the answer: the client ends after it */
 			snprintf(out, sizeof out, "* BYE\r\n%s OK\r\n", tag);
 			say(out);
-			break;
+			free(want);
+			return;
 		} else {
 			snprintf(out, sizeof out, "%s OK\r\n", tag);
 			say(out);

@@ -17,6 +17,7 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/peers'
 load 'helpers/poll'
+load 'helpers/shim'
 
 bats_require_minimum_version 1.5.0
 
@@ -1001,14 +1002,6 @@ crash_check() {
 	crash_check pop
 }
 
-# shim: tests/fault/enospc.c built into $T/enospc.so, the LD_PRELOAD shim
-shim() {
-	SHIM=$T/enospc.so
-	command -v cc >/dev/null || fail "no C compiler for the LD_PRELOAD shim"
-	cc -shared -fPIC -O2 -o "$SHIM" "$BATS_TEST_DIRNAME/../fault/enospc.c" -ldl 2>"$T/cc.err" ||
-		fail "cannot build the shim: $(cat "$T/cc.err")"
-}
-
 # stopped PID: PID is stopped by a signal; stopped_or_gone: or has ended
 stopped() {
 	local st
@@ -1024,7 +1017,7 @@ stopped_or_gone() { stopped "$1" || ! alive "$1"; }
 # on the server and nothing in tmp/.
 window_check() {
 	local fn=$1 at=$2 pid
-	shim
+	build_shim
 	many 100 "win$fn$at"
 	mkdir -p "$T/md/new"
 	(
@@ -1218,7 +1211,7 @@ exactly_once() {
 	SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
 	RANDOM=$SEED
 	TOTAL=2000 KILLS=0
-	shim
+	build_shim
 	many "$TOTAL" rk
 	cp "$T/all.ids" "$T/rk.ids"
 	random_kills 60 "$T/md" pop -q --delete --state "$ST" --to "$T/md/"
@@ -1239,7 +1232,7 @@ exactly_once() {
 	SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
 	RANDOM=$SEED
 	TOTAL=2000 KILLS=0
-	shim
+	build_shim
 	seq "$TOTAL" | sed 's/.*/<mf&@mailfault.test>/' | sort >"$T/mf.ids"
 	MF_COUNT=$TOTAL mailfault pop-many
 	random_kills 60 "$T/md" mf --pop3 --tls --ca-file "$T/mf.crt" -q --delete --state "$ST" --to "$T/md/"

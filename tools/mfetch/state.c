@@ -138,11 +138,17 @@ static void journal_format(const struct journal *j, struct mp_buf *out)
 	}
 }
 
-/* the size of the journal compacted, when it was last read: a journal
- * more than four times that (and 64 KiB) is compacted, so that the file
- * stays in proportion to what it records whatever the number of batches */
+/* The size of the journal compacted, when it was last read. A journal
+ * found at the start of a run to be more than twice that and 64 KiB is
+ * compacted then; during a run, once it is more than eight times that
+ * and 1 MiB. So the file stays in proportion to what it records, and a
+ * batch's record is compacted O(1) times on average. */
 static long long live_size = -1;
 #define COMPACT_SLACK (64 * 1024)
+#define COMPACT_SLACK_RUN (1024 * 1024)
+
+static void compact(const char *path);
+static int change_lock(const char *path, struct mp_err *e);
 
 int state_load(const struct fopts *o, const char *key, struct mp_buf *value, struct mp_buf *intent)
 {
@@ -161,6 +167,14 @@ int state_load(const struct fopts *o, const char *key, struct mp_buf *value, str
 	journal_format(&j, &all);
 	live_size = (long long)all.len;
 	mp_buf_free(&all);
+	if (!o->peek && size > 2 * live_size + COMPACT_SLACK) {
+		struct mp_err e;
+		int lfd = change_lock(state_path(o), &e);
+		if (lfd >= 0) {
+			compact(state_path(o));
+			close(lfd);
+		}
+	}
 	for (size_t i = 0; i < j.n; i++) {
 		struct kv *k = &j.v[i];
 		if (strcmp(k->key, key) != 0)
@@ -310,7 +324,8 @@ static int append(const struct fopts *o, int kind, const char *key, const char *
 			goto out;
 	}
 	rc = 0;
-	if (live_size >= 0 && (long long)end + (long long)rec.len > 4 * live_size + COMPACT_SLACK)
+	if (live_size >= 0 &&
+	    (long long)end + (long long)rec.len > 8 * live_size + COMPACT_SLACK_RUN)
 		compact(path);
 out:
 	if (fd >= 0)

@@ -153,7 +153,9 @@ struct pending_msg {
 
 int per_message(const struct fopts *o)
 {
-	return o->dest != DEST_STORE;
+	/* an mbox append is flushed by itself: recorded at once, a crash
+	 * can append no more than that one message again */
+	return o->dest != DEST_STORE || o->store.kind == MP_STORE_MBOX;
 }
 
 int commit_due(const struct fopts *o)

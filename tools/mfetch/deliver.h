@@ -34,7 +34,7 @@ int commit(struct fopts *o, struct mp_err *e);
 /* 1 when the deliveries since the last commit fill a batch */
 int commit_due(const struct fopts *o);
 /* 1 when each message is recorded as soon as it is delivered (an MDA,
- * stdout): a crash then never delivers one twice there */
+ * stdout, an mbox): a crash then delivers at most that one twice there */
 int per_message(const struct fopts *o);
 
 #endif

@@ -1250,15 +1250,15 @@ exactly_once() {
 uids_on() { cut -f2- <<<"$1" | tr ' ' '\n' | grep -c .; }
 
 @test "the state is a journal: a batch appends its intent and its own UIDLs only, whatever the mailbox holds; a run starts from it compacted" {
-	MF_COUNT=1280 mailfault pop-many # 20 batches
+	MF_COUNT=2560 mailfault pop-many # 40 batches
 	run mf --pop3 --tls --ca-file "$T/mf.crt" -q --state "$ST" --to "$T/md/"
 	assert_success
-	[ "$(count "$T/md")" = 1280 ]
+	[ "$(count "$T/md")" = 2560 ]
 	local adds intents line n first last
 	adds=$(grep -c '^+pop3 bob@127.0.0.1	' "$ST") || true
 	intents=$(grep -c '^?pop3 bob@127.0.0.1	' "$ST") || true
-	[ "$adds" = 20 ] || fail "$adds records of added UIDLs for 20 batches: $(cut -c1-80 "$ST")"
-	[ "$intents" = 20 ] || fail "$intents intents for 20 batches"
+	[ "$adds" = 40 ] || fail "$adds records of added UIDLs for 40 batches: $(cut -c1-80 "$ST")"
+	[ "$intents" = 40 ] || fail "$intents intents for 40 batches"
 	while IFS= read -r line; do
 		n=$(uids_on "$line")
 		[ "$n" = 64 ] || fail "a record of $n UIDLs: ${line:0:80}"
@@ -1268,20 +1268,20 @@ uids_on() { cut -f2- <<<"$1" | tr ' ' '\n' | grep -c .; }
 	kill "$BG"
 
 	# 128 more: the next run starts from the journal compacted (one line
-	# for 1,280 UIDLs), and its two batches append what the first two did
+	# for 2,560 UIDLs), and its two batches append what the first two did
 	# (as much for an intent of 64 as for a record of 64 UIDLs), not more
-	MF_COUNT=1408 mailfault pop-many
+	MF_COUNT=2688 mailfault pop-many
 	run mf --pop3 --tls --ca-file "$T/mf.crt" -q --state "$ST" --to "$T/md/"
 	assert_success
-	[ "$(count "$T/md")" = 1408 ]
+	[ "$(count "$T/md")" = 2688 ]
 	[ "$(wc -l <"$ST")" = 5 ] || fail "$(wc -l <"$ST") lines: $(cut -c1-80 "$ST")"
-	[ "$(uids_on "$(head -1 "$ST")")" = 1280 ] || fail "not compacted: $(head -1 "$ST" | cut -c1-80)"
+	[ "$(uids_on "$(head -1 "$ST")")" = 2560 ] || fail "not compacted: $(head -1 "$ST" | cut -c1-80)"
 	[ "$(grep -c '^+' "$ST")" = 2 ]
-	[ "$(grep '^+' "$ST" | tail -1 | cut -f2)" = "$(seq 1345 1408 | sed 's/^/uid-mf/' | tr '\n' ' ' | sed 's/ $//')" ] ||
+	[ "$(grep '^+' "$ST" | tail -1 | cut -f2)" = "$(seq 2625 2688 | sed 's/^/uid-mf/' | tr '\n' ' ' | sed 's/ $//')" ] ||
 		fail "the last record: $(grep '^+' "$ST" | tail -1 | cut -c1-120)"
 	last=$(tail -4 "$ST" | wc -c)
 	# the same within what longer UIDLs and names add
-	[ "$last" -le $((first + first / 4)) ] || fail "two batches appended $last bytes at 1,280 UIDLs, $first at none"
+	[ "$last" -le $((first + first / 4)) ] || fail "two batches appended $last bytes at 2,560 UIDLs, $first at none"
 }
 
 @test "-v: several RETRs go before the first answer (Dovecot offers PIPELINING); IMAP asks for a batch in one UID FETCH" {

@@ -144,7 +144,7 @@ static void journal_format(const struct journal *j, struct mp_buf *out)
  * and 1 MiB. So the file stays in proportion to what it records, and a
  * batch's record is compacted O(1) times on average. */
 static long long live_size = -1;
-#define COMPACT_SLACK (64 * 1024)
+#define COMPACT_SLACK     (64 * 1024)
 #define COMPACT_SLACK_RUN (1024 * 1024)
 
 static void compact(const char *path);

@@ -81,6 +81,14 @@ struct mp_store {
 	int dedup_lock;   /* fd holding the --dedup index lock, or -1 */
 	struct mp_dedup *dedup; /* the index read, while the lock is held */
 	struct mp_bg *bg; /* a batch being made durable in the background */
+	/* Maildir: called once a batch's files are durable and before the
+	 * first of them is linked, with the names they will have (relative
+	 * to path: "new/NAME,S=SIZE" or "cur/NAME,S=SIZE:2,FLAGS"), so that
+	 * the caller can record its intent first; -1 (e filled) stops the
+	 * commit, nothing linked. While it is set, a name is never changed
+	 * for another on a clash: the link fails instead. */
+	int (*before_link)(void *ctx, const char *const *names, size_t n, struct mp_err *e);
+	void *before_link_ctx;
 };
 
 struct mp_delivery {

@@ -509,8 +509,9 @@ static int deliver_join(struct mp_store *s, const struct opts *o, const struct j
 		mp_warn("%s: messages %ld to %ld: %s", mbox, first, lastp,
 		        commit_failed == 1 ? e.msg : e2.msg);
 	free(pend);
-	mp_die(e.code, "delivered %ld messages before message %ld; rerun with --skip %ld to continue",
-	       done, first, first - 1);
+	mp_die(e.code,
+	       "delivered %ld messages before message %ld; rerun with --skip %ld to continue", done,
+	       first, first - 1);
 }
 
 static long parse_long(const char *s, const char *what)
@@ -565,8 +566,17 @@ static int join_main(struct opts *o, int argc, char **argv)
 	return 0;
 }
 
-enum { OPT_FOLDER = 256, OPT_FLAGS, OPT_DTO, OPT_LOOP, OPT_DEDUP, OPT_SPLIT, OPT_SKIP, OPT_LOCKT,
-       OPT_JOIN };
+enum {
+	OPT_FOLDER = 256,
+	OPT_FLAGS,
+	OPT_DTO,
+	OPT_LOOP,
+	OPT_DEDUP,
+	OPT_SPLIT,
+	OPT_SKIP,
+	OPT_LOCKT,
+	OPT_JOIN
+};
 
 int main(int argc, char **argv)
 {

@@ -376,7 +376,8 @@ static void join_maildir(struct jlist *l, const char *md)
 			mp_die(EX_NOINPUT, "%s/%s: %s", md, sub[i], strerror(errno));
 		closedir(d);
 	}
-	qsort(l->v + first, l->n - first, sizeof *l->v, jmsg_cmp);
+	if (l->n > first)
+		qsort(l->v + first, l->n - first, sizeof *l->v, jmsg_cmp);
 }
 
 /* each operand: a Maildir's messages, or one message file (its flags

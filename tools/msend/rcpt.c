@@ -135,9 +135,11 @@ void rcpt_file(struct addrs *list, const char *path)
 		snprintf(where, sizeof where, "%s:%zu", path, no);
 		if (strlen(p) != (size_t)len - (size_t)(p - line) || strpbrk(p, "\r\n"))
 			mp_die(EX_DATAERR, "%s: a NUL or CR in the line", where);
-		if (mp_addr_parse(p, &l) != 0 || l.n != 1) {
+		while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		/* an address, or "Name <address>": nothing else on the line */
+		if (mp_addr_parse(p, &l) != 0 || l.n != 1 || (!strchr(p, '<') && strcmp(p, l.v[0].addr)))
 			mp_die(EX_DATAERR, "%s: '%.200s' is not one address", where, p);
-		}
 		add_rcpt(list, l.v[0].addr, where);
 		mp_addr_free(&l);
 	}

@@ -549,11 +549,16 @@ static size_t try_host(const struct settings *s, struct message *m, const char *
 		else
 			mp_smtp_cmd(&p, "QUIT", &rep, &he);
 		mp_proto_close(&p);
-		/* a permanent answer from an MX is the domain's answer */
+		/* a permanent answer from an MX is the domain's answer; a
+		 * temporary one (452 to a RCPT) is too, for this time: the
+		 * recipient waits in the queue with that reply rather than being
+		 * offered to the next host (done 2 until deliver_domain ends) */
 		left = 0;
 		for (size_t i = 0; i < ns; i++) {
 			if (!sub[i].done && code_class(sub[i].code) == 5 && rc >= 0)
 				sub[i].done = 1;
+			if (!sub[i].done && code_class(sub[i].code) == 4 && rc >= 0)
+				sub[i].done = 2;
 			left += !sub[i].done;
 		}
 		if (!left)
@@ -606,8 +611,10 @@ static void deliver_domain(struct mp_resolver *res, const struct settings *s, st
 		if (!left)
 			break;
 	}
-	for (size_t i = 0; i < ns; i++)
+	for (size_t i = 0; i < ns; i++) {
+		sub[i].done = sub[i].done == 1;
 		r[map[i]] = sub[i];
+	}
 	free(sub);
 	free(map);
 }

@@ -168,8 +168,8 @@ static int ctl;                         /* -e */
 static long total_accepted;
 static int barrier_failed; /* -B: fewer than K came within 60 s */
 
-static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad",
-                                     "dropdata", "silence", "accept",     "rcptmixed", NULL};
+static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad", "dropdata",
+                                     "silence",  "accept",  "rcptmixed",  NULL};
 
 static int is_mode2(const char *mode)
 {
@@ -487,7 +487,8 @@ static void serve2(int fd, const char *mode)
 			    (strcmp(mode, "rcptmixed") == 0 && strstr(a, "defer"))) {
 				envf(env, sizeof env, "rcpt ", a, " 452\n", (char *)NULL);
 				say(fd, "452 4.2.2 mailbox full\r\n");
-			} else if ((strcmp(mode, "rcpt550one") == 0 || strcmp(mode, "rcptmixed") == 0) &&
+			} else if ((strcmp(mode, "rcpt550one") == 0 ||
+			            strcmp(mode, "rcptmixed") == 0) &&
 			           strstr(a, "bad")) {
 				envf(env, sizeof env, "rcpt ", a, " 550\n", (char *)NULL);
 				say(fd, "550 5.1.1 no such user\r\n");

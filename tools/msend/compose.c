@@ -340,10 +340,11 @@ static int put_unsub(struct mp_buf *b, const char *u, int *https, struct mp_err 
 		*https = 1;
 	else if (!(strncasecmp(u, "mailto:", 7) == 0 && strchr(u, '@')) &&
 	         (strchr(u, ':') || !strchr(u, '@')))
-		return mp_err_set(e, EX_USAGE,
-		                  "--list-unsubscribe: '%.100s': expected an https: or mailto: URI, "
-		                  "or an address",
-		                  u);
+		return mp_err_set(
+		    e, EX_USAGE,
+		    "--list-unsubscribe: '%.100s': expected an https: or mailto: URI, "
+		    "or an address",
+		    u);
 	mp_buf_printf(b, "<%s%s>", strchr(u, ':') ? "" : "mailto:", u);
 	return 0;
 }
@@ -387,11 +388,11 @@ static int put_list_fields(struct mp_buf *h, const struct compose *c, struct mp_
 	}
 	if (c->precedence) {
 		const char *p = c->precedence;
-		if (!*p || strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") !=
-		               strlen(p))
-			return mp_err_set(e, EX_USAGE,
-			                  "--precedence: '%.60s': expected a word (list, bulk, junk)",
-			                  p);
+		if (!*p ||
+		    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") != strlen(p))
+			return mp_err_set(
+			    e, EX_USAGE,
+			    "--precedence: '%.60s': expected a word (list, bulk, junk)", p);
 		mp_buf_printf(h, "Precedence: %s\n", p);
 	}
 	return 0;

@@ -153,8 +153,8 @@ static void json_result(const struct message *m, const char *from, const char *s
 /* --rcpt-file: each recipient's fate on stdout, in the order of the
  * input (first appearance): "STATUS <ADDR> CODE REPLY", or with -j a JSON
  * line each ({"type":"recipient",...}) and one {"type":"summary",...} */
-static void report_each(const struct settings *s, const struct rcpt *r, size_t n,
-                        const char *qid, size_t ok, size_t perm, size_t waiting)
+static void report_each(const struct settings *s, const struct rcpt *r, size_t n, const char *qid,
+                        size_t ok, size_t perm, size_t waiting)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *st = status_of(&r[i], qid);

@@ -141,7 +141,7 @@ enum {
 	OPT_RCPTFILE,
 	OPT_PARALLEL,
 	OPT_VERP,
-	OPT_VERPDELIM,
+	OPT_VERPD,
 	OPT_LISTID,
 	OPT_UNSUB,
 	OPT_PRECEDENCE
@@ -213,7 +213,7 @@ void parse_options(int argc, char **argv, struct options *o)
 	                                   {"rcpt-file", required_argument, NULL, OPT_RCPTFILE},
 	                                   {"parallel", required_argument, NULL, OPT_PARALLEL},
 	                                   {"verp", optional_argument, NULL, OPT_VERP},
-	                                   {"verp-delimiters", required_argument, NULL, OPT_VERPDELIM},
+	                                   {"verp-delimiters", required_argument, NULL, OPT_VERPD},
 	                                   {"list-id", required_argument, NULL, OPT_LISTID},
 	                                   {"list-unsubscribe", required_argument, NULL, OPT_UNSUB},
 	                                   {"precedence", required_argument, NULL, OPT_PRECEDENCE},
@@ -345,8 +345,9 @@ void parse_options(int argc, char **argv, struct options *o)
 		case OPT_DKIMCANON: o->s.dkim_canon = optarg; break;
 		case OPT_RCPTFILE:
 			if (strcmp(optarg, "-") == 0)
-				mp_die(EX_USAGE, "--rcpt-file: stdin is the message; give a file or "
-				                 "/dev/fd/N");
+				mp_die(EX_USAGE,
+				       "--rcpt-file: stdin is the message; give a file or "
+				       "/dev/fd/N");
 			o->rcpt_file = optarg;
 			break;
 		case OPT_PARALLEL: o->s.parallel = (int)num(optarg, "--parallel", 1, 64); break;
@@ -357,16 +358,18 @@ void parse_options(int argc, char **argv, struct options *o)
 				mp_die(EX_USAGE, "--verp=%s: not a local part", optarg);
 			snprintf(o->verp.local, sizeof o->verp.local, "%s", optarg ? optarg : "");
 			break;
-		case OPT_VERPDELIM:
+		case OPT_VERPD:
 			if (strlen(optarg) != 2 || strpbrk(optarg, "@<>\" \t\r\n\\"))
-				mp_die(EX_USAGE,
-				       "--verp-delimiters: '%s': expected two characters, such as +=",
-				       optarg);
+				mp_die(
+				    EX_USAGE,
+				    "--verp-delimiters: '%s': expected two characters, such as +=",
+				    optarg);
 			snprintf(o->verp.delim, sizeof o->verp.delim, "%s", optarg);
 			break;
 		case OPT_LISTID: o->cm.list_id = optarg; break;
 		case OPT_UNSUB:
-			o->cm.unsub = mp_xrealloc(o->cm.unsub, (o->cm.nunsub + 1) * sizeof *o->cm.unsub);
+			o->cm.unsub =
+			    mp_xrealloc(o->cm.unsub, (o->cm.nunsub + 1) * sizeof *o->cm.unsub);
 			o->cm.unsub[o->cm.nunsub++] = optarg;
 			break;
 		case OPT_PRECEDENCE: o->cm.precedence = optarg; break;

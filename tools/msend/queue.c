@@ -378,7 +378,8 @@ void queue_revive(const struct settings *s, const char *id)
 	/* a new life: due now, and as young as a new message */
 	if (rename(dmsg, msg) < 0 ||
 	    write_env(dir, id, en.account[0] ? en.account : NULL, en.route.data, en.from, en.r,
-	              en.n, (long)time(NULL), 1, 0, en.error, en.strip_bcc, &en.dsn, &en.verp, &e) < 0)
+	              en.n, (long)time(NULL), 1, 0, en.error, en.strip_bcc, &en.dsn, &en.verp,
+	              &e) < 0)
 		mp_die(EX_CANTCREAT, "%s: %s", id, e.msg[0] ? e.msg : strerror(errno));
 	unlink(denv);
 	mp_fsync_dir(dir, NULL);

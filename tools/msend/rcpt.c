@@ -138,7 +138,8 @@ void rcpt_file(struct addrs *list, const char *path)
 		while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
 			line[--len] = '\0';
 		/* an address, or "Name <address>": nothing else on the line */
-		if (mp_addr_parse(p, &l) != 0 || l.n != 1 || (!strchr(p, '<') && strcmp(p, l.v[0].addr)))
+		if (mp_addr_parse(p, &l) != 0 || l.n != 1 ||
+		    (!strchr(p, '<') && strcmp(p, l.v[0].addr)))
 			mp_die(EX_DATAERR, "%s: '%.200s' is not one address", where, p);
 		add_rcpt(list, l.v[0].addr, where);
 		mp_addr_free(&l);
@@ -158,7 +159,8 @@ int verp_sender(const struct verp *v, const char *from, const char *rcpt, char *
 		return snprintf(out, n, "%s", from) < (int)n ? 0 : -1;
 	/* the sender's local part (or --verp=LOCAL), then the recipient with
 	 * its '@' as delim[1]: list+bob=example.org@lists.example.org */
-	int l = snprintf(out, n, "%.*s%c%.*s%c%s%s", *v->local ? (int)strlen(v->local) : (int)(at - from),
+	int l = snprintf(out, n, "%.*s%c%.*s%c%s%s",
+	                 *v->local ? (int)strlen(v->local) : (int)(at - from),
 	                 *v->local ? v->local : from, v->delim[0], (int)(rat - rcpt), rcpt,
 	                 v->delim[1], rat + 1, at);
 	return l >= 0 && (size_t)l < n ? 0 : -1;

@@ -659,7 +659,8 @@ static void deliver_parallel(struct mp_resolver *res, const struct settings *s, 
 		worker[k] = -1;
 		for (size_t j = 0; j < k && worker[k] < 0; j++)
 			if (mx[k].status == MP_MX_OK && mx[j].status == MP_MX_OK && mx[k].nhosts &&
-			    mx[j].nhosts && strcasecmp(mx[k].hosts[0].name, mx[j].hosts[0].name) == 0)
+			    mx[j].nhosts &&
+			    strcasecmp(mx[k].hosts[0].name, mx[j].hosts[0].name) == 0)
 				worker[k] = worker[j];
 		if (worker[k] < 0) {
 			worker[k] = 0;
@@ -696,10 +697,12 @@ static void deliver_parallel(struct mp_resolver *res, const struct settings *s, 
 		/* what it had not finished waits in the queue */
 		for (size_t k = 0; k < nd; k++)
 			for (size_t i = 0; worker[k] == w && i < n; i++)
-				if (!sh[i].done && strcasecmp(send_domain_of(sh[i].addr), doms[k]) == 0) {
+				if (!sh[i].done &&
+				    strcasecmp(send_domain_of(sh[i].addr), doms[k]) == 0) {
 					sh[i].code = 451;
 					snprintf(sh[i].text, sizeof sh[i].text,
-					         "4.3.0 the worker for %.200s ended abnormally", doms[k]);
+					         "4.3.0 the worker for %.200s ended abnormally",
+					         doms[k]);
 				}
 	}
 	memcpy(r, sh, n * sizeof *r);
@@ -734,7 +737,8 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 	mp_mx_lookup(&res, doms, nd, 0, mx);
 	int par = s->parallel ? s->parallel : PARALLEL_DEFAULT;
 	if (par > 1 && nd > 1)
-		deliver_parallel(&res, s, m, from, r, n, doms, nd, mx, par > (int)nd ? (int)nd : par);
+		deliver_parallel(&res, s, m, from, r, n, doms, nd, mx,
+		                 par > (int)nd ? (int)nd : par);
 	else
 		for (size_t k = 0; k < nd; k++)
 			deliver_domain(&res, s, m, from, r, n, doms[k], &mx[k]);

@@ -481,7 +481,7 @@ void send_mx_why(const struct mp_mx *m, char *buf, size_t n)
  * returns how many recipients are still to go */
 static size_t try_host(const struct settings *s, struct message *m, const char *from,
                        struct rcpt *sub, size_t ns, const struct mp_mx_host *host, int port,
-                       const struct host_policy *hp)
+                       const struct host_policy *hp, struct rcpt *best)
 {
 	char hn[MP_DNS_NAMEMAX];
 	size_t left = ns;
@@ -550,15 +550,16 @@ static size_t try_host(const struct settings *s, struct message *m, const char *
 			mp_smtp_cmd(&p, "QUIT", &rep, &he);
 		mp_proto_close(&p);
 		/* a permanent answer from an MX is the domain's answer; a
-		 * temporary one (452 to a RCPT) is too, for this time: the
-		 * recipient waits in the queue with that reply rather than being
-		 * offered to the next host (done 2 until deliver_domain ends) */
+		 * server's temporary one is kept for a recipient that waits,
+		 * rather than a later host's connection failure */
 		left = 0;
 		for (size_t i = 0; i < ns; i++) {
 			if (!sub[i].done && code_class(sub[i].code) == 5 && rc >= 0)
 				sub[i].done = 1;
-			if (!sub[i].done && code_class(sub[i].code) == 4 && rc >= 0)
-				sub[i].done = 2;
+			if (!sub[i].done && rc >= 0) {
+				best[i].code = sub[i].code;
+				memcpy(best[i].text, sub[i].text, sizeof best[i].text);
+			}
 			left += !sub[i].done;
 		}
 		if (!left)
@@ -576,6 +577,13 @@ static void deliver_domain(struct mp_resolver *res, const struct settings *s, st
 	struct rcpt *sub = mp_xmalloc((n ? n : 1) * sizeof *sub);
 	size_t *map = mp_xmalloc((n ? n : 1) * sizeof *map), ns = 0;
 
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done && strcasecmp(send_domain_of(r[i].addr), dom) == 0)
+			ns++;
+	/* the last reply a server gave each recipient (code 0: none) */
+	struct rcpt *best = mp_xmalloc((ns ? ns : 1) * sizeof *best);
+	memset(best, 0, (ns ? ns : 1) * sizeof *best);
+	ns = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!r[i].done && strcasecmp(send_domain_of(r[i].addr), dom) == 0) {
 			sub[ns] = r[i];
@@ -606,16 +614,20 @@ static void deliver_domain(struct mp_resolver *res, const struct settings *s, st
 			continue;
 		}
 		host_policy(res, s, &dp, dom, &mx->hosts[h], port, &hp);
-		int left = try_host(s, m, from, sub, ns, &mx->hosts[h], port, &hp);
+		int left = try_host(s, m, from, sub, ns, &mx->hosts[h], port, &hp, best);
 		host_policy_free(&hp);
 		if (!left)
 			break;
 	}
 	for (size_t i = 0; i < ns; i++) {
-		sub[i].done = sub[i].done == 1;
+		if (!sub[i].done && best[i].code) { /* what a server said of it */
+			sub[i].code = best[i].code;
+			memcpy(sub[i].text, best[i].text, sizeof sub[i].text);
+		}
 		r[map[i]] = sub[i];
 	}
 	free(sub);
+	free(best);
 	free(map);
 }
 

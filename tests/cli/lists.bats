@@ -177,14 +177,16 @@ dave@c.test"
 	printf 'ok@a.test\nbad@b.test\ndefer@c.test\n' >"$LIST"
 	# exit 67 (EX_NOUSER): every refusal was an unknown user, as for any message
 	run -67 --separate-stderr lmsend -j --rcpt-file "$LIST" <"$MSG"
-	assert_equal "$(wc -l <<<"$output")" 4
+	# and, the run having failed, the error line of mailpipe(7) last
+	assert_equal "$(wc -l <<<"$output")" 5
 	local q
 	q=$(jq -r 'select(.type == "summary") | .queued_as' <<<"$output")
 	jq -e -s --arg q "$q" '
 		(.[0] | .type == "recipient" and .address == "ok@a.test" and .status == "delivered" and .code == 250 and (.reply | type) == "string" and .queued_as == null) and
 		(.[1] | .address == "bad@b.test" and .status == "refused" and .code == 550 and (.reply | test("5.1.1")) and .queued_as == null) and
 		(.[2] | .address == "defer@c.test" and .status == "queued" and .code == 452 and (.queued_as | type) == "string") and
-		(.[3] | .type == "summary" and .recipients == 3 and .delivered == 1 and .refused == 1 and .queued == 1 and .queued_as == $q)
+		(.[3] | .type == "summary" and .recipients == 3 and .delivered == 1 and .refused == 1 and .queued == 1 and .queued_as == $q) and
+		(.[4] | .type == "error" and .error.code == 67 and .error.name == "EX_NOUSER")
 	' <<<"$output"
 }
 

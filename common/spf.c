@@ -182,6 +182,8 @@ static int parse_term(const char *base, const char *s, size_t n, struct mp_spf_r
 	memset(t, 0, sizeof *t);
 	t->cidr4 = 32;
 	t->cidr6 = 128;
+	t->text = s;
+	t->textlen = n;
 	/* a modifier: name "=" macro-string */
 	if (isalpha((unsigned char)s[0])) {
 		while (nl < n && (isalnum((unsigned char)s[nl]) || strchr("-_.", s[nl])))
@@ -768,8 +770,8 @@ static int check_host(struct ctx *c, const char *domain, int depth)
 		}
 		if (m) {
 			res = t->result;
-			why(c, "%s matched at %s", domain,
-			    t->kind == MP_SPF_ALL ? "all" : mechs[t->kind - 1].name);
+			why(c, "%s: %.*s", domain, (int)(t->textlen < 120 ? t->textlen : 120),
+			    t->text);
 			break;
 		}
 	}

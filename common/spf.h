@@ -49,6 +49,8 @@ struct mp_spf_term {
 	size_t arglen;
 	int cidr4, cidr6; /* prefix lengths: 32 and 128 when not given */
 	uint8_t net[16];  /* ip4 (4 octets), ip6 */
+	const char *text; /* the whole term, into the record */
+	size_t textlen;
 };
 
 struct mp_spf_record {

@@ -111,7 +111,7 @@ signed() {
 	echo 127.0.0.25 >"$Z/A/mx.example.com"
 	run v --spf-ip 127.0.0.25 --mail-from bounce@example.com --helo mx.example.com "$BATS_TEST_TMPDIR/m.eml"
 	assert_success
-	assert_output "$BATS_TEST_TMPDIR/m.eml: mx.test; dkim=none (no signature); spf=pass (example.com: a:mx.example.com) smtp.mailfrom=bounce@example.com smtp.helo=mx.example.com; dmarc=none (no DMARC record for example.com) header.from=example.com"
+	assert_output "$BATS_TEST_TMPDIR/m.eml: mx.test; dkim=none (no signature); spf=pass smtp.mailfrom=bounce@example.com smtp.helo=mx.example.com (example.com: a:mx.example.com); dmarc=none header.from=example.com (no DMARC record for example.com)"
 	run v -j --spf-ip 127.0.1.1 --mail-from bounce@example.com "$BATS_TEST_TMPDIR/m.eml"
 	assert_success
 	run jq -r '.spf | [.evaluated, .result, .mailfrom, .domain, .ip, .lookups, .void_lookups, .reason] | map(tostring) | join("|")' <<<"$output"
@@ -124,7 +124,7 @@ signed() {
 	serve servfail
 	run v --spf-ip 127.0.0.25 --mail-from bounce@example.com "$BATS_TEST_TMPDIR/m.eml"
 	assert_success
-	assert_output --partial '; spf=temperror (TXT example.com: SERVFAIL) smtp.mailfrom=bounce@example.com; dmarc=temperror'
+	assert_output --partial '; spf=temperror smtp.mailfrom=bounce@example.com (TXT example.com: SERVFAIL); dmarc=temperror'
 }
 
 @test "spf: usage: --spf-ip needs --mail-from, takes an address; --helo, --mail-from, --add-results only with --verify (64)" {
@@ -154,7 +154,7 @@ signed() {
 	signed "$BATS_TEST_TMPDIR/s.eml" alice@example.com example.com
 	run v "$BATS_TEST_TMPDIR/s.eml"
 	assert_success
-	assert_output "$BATS_TEST_TMPDIR/s.eml: mx.test; dkim=pass header.d=example.com header.s=sel header.a=rsa-sha256; spf=none (not evaluated: no --spf-ip); dmarc=pass (p=reject) header.from=example.com"
+	assert_output "$BATS_TEST_TMPDIR/s.eml: mx.test; dkim=pass header.d=example.com header.s=sel header.a=rsa-sha256; spf=none (not evaluated: no --spf-ip); dmarc=pass header.from=example.com (p=reject)"
 	run v -j "$BATS_TEST_TMPDIR/s.eml"
 	run jq -r '.dmarc | [.result, .from, .org, .record, .policy, .adkim, .pct, .dkim_aligned, .spf_aligned] | map(tostring) | join("|")' <<<"$output"
 	assert_output 'pass|example.com|example.com|_dmarc.example.com|reject|r|100|true|false'
@@ -162,8 +162,8 @@ signed() {
 	perl -pe 's/Hello Bob/Hello Eve/' "$BATS_TEST_TMPDIR/s.eml" >"$BATS_TEST_TMPDIR/t.eml"
 	run v "$BATS_TEST_TMPDIR/t.eml"
 	assert_success
-	assert_output --partial '; dkim=fail (the body hash does not match (bh=)) header.d=example.com'
-	assert_output --partial '; dmarc=fail (p=reject) (neither DKIM nor SPF passed) header.from=example.com'
+	assert_output --partial '; dkim=fail header.d=example.com header.s=sel header.a=rsa-sha256 (the body hash does not match (bh=))'
+	assert_output --partial '; dmarc=fail header.from=example.com (p=reject: neither DKIM nor SPF passed)'
 	# a good signature of another domain does not count
 	signed "$BATS_TEST_TMPDIR/o.eml" alice@example.com other.example.net
 	run v -j "$BATS_TEST_TMPDIR/o.eml"
@@ -172,10 +172,10 @@ signed() {
 	# no record: none; a bad one: permerror
 	rm "$Z/_dmarc.example.com"
 	run v "$BATS_TEST_TMPDIR/o.eml"
-	assert_output --partial '; dmarc=none (no DMARC record for example.com) header.from=example.com'
+	assert_output --partial '; dmarc=none header.from=example.com (no DMARC record for example.com)'
 	echo 'v=DMARC1; p=never' >"$Z/_dmarc.example.com"
 	run v "$BATS_TEST_TMPDIR/o.eml"
-	assert_output --partial '; dmarc=permerror (_dmarc.example.com: DMARC record, byte 18: no valid p= (and no rua=)) header.from=example.com'
+	assert_output --partial '; dmarc=permerror header.from=example.com (_dmarc.example.com: DMARC record, byte 18: no valid p= (and no rua=))'
 }
 
 @test "dmarc: a subdomain: relaxed alignment passes with the organizational domain's record (sp= applies), strict fails" {
@@ -187,11 +187,11 @@ signed() {
 	assert_output 'pass|mail.example.com|example.com|_dmarc.example.com|reject|quarantine|reject|r'
 	echo 'v=DMARC1; p=quarantine; sp=reject; adkim=s' >"$Z/_dmarc.example.com"
 	run v "$BATS_TEST_TMPDIR/s.eml"
-	assert_output --partial '; dmarc=fail (p=reject) (no aligned identifier passed) header.from=mail.example.com'
+	assert_output --partial '; dmarc=fail header.from=mail.example.com (p=reject: no aligned identifier passed)'
 	# the From: domain's own record comes first: its p=, not sp=, and its adkim=
 	echo 'v=DMARC1; p=none' >"$Z/_dmarc.mail.example.com"
 	run v "$BATS_TEST_TMPDIR/s.eml"
-	assert_output --partial '; dmarc=pass (p=none) header.from=mail.example.com'
+	assert_output --partial '; dmarc=pass header.from=mail.example.com (p=none)'
 }
 
 @test "dmarc: SPF aligns by the MAIL FROM domain: relaxed passes with a bounce subdomain, strict fails" {
@@ -200,14 +200,14 @@ signed() {
 	echo 'v=spf1 ip4:127.0.0.25 -all' >"$Z/bounces.example.com"
 	echo 'v=DMARC1; p=reject' >"$Z/_dmarc.example.com"
 	run v --spf-ip 127.0.0.25 --mail-from b-1@bounces.example.com "$BATS_TEST_TMPDIR/m.eml"
-	assert_output --partial '; spf=pass (bounces.example.com: ip4:127.0.0.25) smtp.mailfrom=b-1@bounces.example.com; dmarc=pass (p=reject) header.from=example.com'
+	assert_output --partial '; spf=pass smtp.mailfrom=b-1@bounces.example.com (bounces.example.com: ip4:127.0.0.25); dmarc=pass header.from=example.com (p=reject)'
 	echo 'v=DMARC1; p=reject; aspf=s' >"$Z/_dmarc.example.com"
 	run v --spf-ip 127.0.0.25 --mail-from b-1@bounces.example.com "$BATS_TEST_TMPDIR/m.eml"
-	assert_output --partial '; dmarc=fail (p=reject) (no aligned identifier passed) header.from=example.com'
+	assert_output --partial '; dmarc=fail header.from=example.com (p=reject: no aligned identifier passed)'
 	# an SPF fail never aligns
 	echo 'v=DMARC1; p=reject' >"$Z/_dmarc.example.com"
 	run v --spf-ip 127.0.0.26 --mail-from b-1@bounces.example.com "$BATS_TEST_TMPDIR/m.eml"
-	assert_output --partial '; spf=fail (bounces.example.com: -all) smtp.mailfrom=b-1@bounces.example.com; dmarc=fail'
+	assert_output --partial '; spf=fail smtp.mailfrom=b-1@bounces.example.com (bounces.example.com: -all); dmarc=fail'
 }
 
 @test "dmarc: the organizational domain by the Public Suffix List: mail.example.co.uk aligns with example.co.uk, example.co.uk not with evil.co.uk; without the list, a warning and no looser" {
@@ -265,12 +265,12 @@ signed() {
 	run cat "$BATS_TEST_TMPDIR/field"
 	assert_output "$(printf '%s\n' 'Authentication-Results: mx.test;' \
 		'	dkim=pass header.d=example.com header.s=sel header.a=rsa-sha256;' \
-		'	spf=pass (example.com: ip4:127.0.0.25) smtp.mailfrom=alice@example.com;' \
-		'	dmarc=pass (p=reject) header.from=example.com')"
+		'	spf=pass smtp.mailfrom=alice@example.com (example.com: ip4:127.0.0.25);' \
+		'	dmarc=pass header.from=example.com (p=reject)')"
 	tail -n +5 "$BATS_TEST_TMPDIR/out.eml" | cmp - "$BATS_TEST_TMPDIR/s.eml"
 	# mparse reads the field back as one (unfolded: the tabs stay)
 	run "$MPARSE" -f authentication-results "$BATS_TEST_TMPDIR/out.eml"
-	assert_output $'mx.test;\tdkim=pass header.d=example.com header.s=sel header.a=rsa-sha256;\tspf=pass (example.com: ip4:127.0.0.25) smtp.mailfrom=alice@example.com;\tdmarc=pass (p=reject) header.from=example.com'
+	assert_output $'mx.test;\tdkim=pass header.d=example.com header.s=sel header.a=rsa-sha256;\tspf=pass smtp.mailfrom=alice@example.com (example.com: ip4:127.0.0.25);\tdmarc=pass header.from=example.com (p=reject)'
 	# CR LF lines: the field's too, and the signature still verifies
 	perl -pe 's/\n/\r\n/' "$BATS_TEST_TMPDIR/s.eml" >"$BATS_TEST_TMPDIR/crlf.eml"
 	v --add-results "$BATS_TEST_TMPDIR/crlf.eml" >"$BATS_TEST_TMPDIR/out2.eml"

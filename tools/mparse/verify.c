@@ -114,21 +114,22 @@ static void prop(struct mp_buf *b, const char *name, const char *v)
 }
 
 /* the resinfo parts, each in its own buffer: dkim (one a signature),
- * spf, dmarc */
+ * spf, dmarc; each "method=result properties (why)" */
 static size_t resinfo(const struct results *r, struct mp_buf *part, size_t max)
 {
 	size_t n = 0;
 	char pol[64];
+	struct mp_buf c = MP_BUF_INIT;
 
 	for (size_t i = 0; i < r->ndkim && n + 2 < max; i++, n++) {
 		const struct mp_dkim_verdict *d = &r->dkim[i];
 		mp_buf_printf(&part[n], "dkim=%s", mp_dkim_result_name(d->result));
-		if (d->testing)
-			comment(&part[n], "testing");
-		comment(&part[n], d->reason);
 		prop(&part[n], "header.d", d->d[0] ? d->d : "?");
 		prop(&part[n], "header.s", d->s[0] ? d->s : "?");
 		prop(&part[n], "header.a", d->alg[0] ? d->alg : "?");
+		if (d->testing)
+			comment(&part[n], "testing");
+		comment(&part[n], d->reason);
 	}
 	if (!r->ndkim)
 		mp_buf_puts(&part[n++], "dkim=none (no signature)");
@@ -136,21 +137,24 @@ static size_t resinfo(const struct results *r, struct mp_buf *part, size_t max)
 		mp_buf_puts(&part[n++], "spf=none (not evaluated: no --spf-ip)");
 	} else {
 		mp_buf_printf(&part[n], "spf=%s", mp_spf_result_name(r->spf.result));
-		comment(&part[n], r->spf.reason);
 		prop(&part[n], "smtp.mailfrom", r->spf.identity);
 		prop(&part[n], "smtp.helo", verify_opts.helo);
+		comment(&part[n], r->spf.reason);
 		n++;
 	}
 	mp_buf_printf(&part[n], "dmarc=%s", mp_dmarc_result_name(r->dmarc.result));
+	prop(&part[n], "header.from", r->dmarc.from);
+	pol[0] = '\0';
 	if (r->dmarc.result == MP_DMARC_PASS || r->dmarc.result == MP_DMARC_FAIL) {
 		snprintf(pol, sizeof pol, "p=%s", mp_dmarc_policy_name(r->dmarc.policy));
 		if (r->dmarc.rec.pct < 100)
 			snprintf(pol + strlen(pol), sizeof pol - strlen(pol), " pct=%d",
 			         r->dmarc.rec.pct);
-		comment(&part[n], pol);
 	}
-	comment(&part[n], r->dmarc.reason);
-	prop(&part[n], "header.from", r->dmarc.from);
+	mp_buf_printf(&c, "%s%s%s", pol, pol[0] && r->dmarc.reason[0] ? ": " : "",
+	              r->dmarc.reason);
+	comment(&part[n], c.data);
+	mp_buf_free(&c);
 	return n + 1;
 }
 

@@ -33,7 +33,8 @@ static struct mp_resolver *resolver(void)
 	mp_err_clear(&e);
 	if (!res_ready) {
 		if (mp_resolver_init(&res, NULL, &e) < 0 ||
-		    (verify_opts.server && mp_resolver_set_server(&res, verify_opts.server, 0, &e) < 0))
+		    (verify_opts.server &&
+		     mp_resolver_set_server(&res, verify_opts.server, 0, &e) < 0))
 			mp_die_err("--dns-server", &e);
 		res_ready = 1;
 	}
@@ -151,8 +152,7 @@ static size_t resinfo(const struct results *r, struct mp_buf *part, size_t max)
 			snprintf(pol + strlen(pol), sizeof pol - strlen(pol), " pct=%d",
 			         r->dmarc.rec.pct);
 	}
-	mp_buf_printf(&c, "%s%s%s", pol, pol[0] && r->dmarc.reason[0] ? ": " : "",
-	              r->dmarc.reason);
+	mp_buf_printf(&c, "%s%s%s", pol, pol[0] && r->dmarc.reason[0] ? ": " : "", r->dmarc.reason);
 	comment(&part[n], c.data);
 	mp_buf_free(&c);
 	return n + 1;

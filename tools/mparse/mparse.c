@@ -996,8 +996,9 @@ static int parse_args(int argc, char **argv)
 	if ((verify_opts.spf_ip || verify_opts.helo || verify_opts.mail_from ||
 	     verify_opts.authserv_id || verify_opts.add_results) &&
 	    !O.verify)
-		mp_die(EX_USAGE, "--spf-ip, --helo, --mail-from, --authserv-id and --add-results go "
-		                 "with --verify");
+		mp_die(EX_USAGE,
+		       "--spf-ip, --helo, --mail-from, --authserv-id and --add-results go "
+		       "with --verify");
 	if (verify_opts.spf_ip && !verify_opts.mail_from)
 		mp_die(EX_USAGE, "--spf-ip needs --mail-from (\"\" for the null sender)");
 	if ((verify_opts.helo || verify_opts.mail_from) && !verify_opts.spf_ip)

@@ -17,6 +17,7 @@
 # shellcheck disable=SC2154,SC2015
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load helpers/dnsfault
 
 bats_require_minimum_version 1.5.0
 
@@ -294,15 +295,8 @@ both_pass() {
 # dns MODE: dnsfault MODE serving the TXT files of $BATS_TEST_TMPDIR/zone;
 # sets DPORT
 dns() {
-	local out=$BATS_TEST_TMPDIR/dns-$1.out
-	mkdir -p "$BATS_TEST_TMPDIR/zone"
-	"$DNSFAULT" -T "$BATS_TEST_TMPDIR/zone" -P "$BATS_TEST_TMPDIR/dns-$1.pid" "$1" \
-		>"$out" 2>"$BATS_TEST_TMPDIR/dns-$1.log" 3>&- &
-	# a hang guard only (60 s)
-	for _ in $(seq 3000); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
-	DPORT=$(sed -n 's/^PORT=//p' "$out")
-	[ -n "$DPORT" ] || fail "dnsfault $1 did not start"
-	FPIDS+=("$(cat "$BATS_TEST_TMPDIR/dns-$1.pid")")
+	dnsfault_start "$1" "$BATS_TEST_TMPDIR/zone"
+	FPIDS+=("$DPID")
 }
 
 verify() { "$MPARSE" --verify --dns-server "127.0.0.1:$DPORT" "$@"; }

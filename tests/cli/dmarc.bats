@@ -15,6 +15,7 @@
 # shellcheck disable=SC2154,SC2015
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load helpers/dnsfault
 
 bats_require_minimum_version 1.5.0
 
@@ -45,14 +46,8 @@ teardown() {
 
 # serve MODE: dnsfault MODE answering from $Z; sets DPORT
 serve() {
-	local out=$BATS_TEST_TMPDIR/dns-$1.out
-	"$DNSFAULT" -T "$Z" -P "$BATS_TEST_TMPDIR/dns-$1.pid" "$1" \
-		>"$out" 2>"$BATS_TEST_TMPDIR/dns-$1.log" 3>&- &
-	# a hang guard only (60 s)
-	for _ in $(seq 3000); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
-	DPORT=$(sed -n 's/^PORT=//p' "$out")
-	[ -n "$DPORT" ] || fail "dnsfault $1 did not start"
-	PIDS+=("$(cat "$BATS_TEST_TMPDIR/dns-$1.pid")")
+	dnsfault_start "$1" "$Z"
+	PIDS+=("$DPID")
 }
 
 v() { "$MPARSE" --verify --authserv-id mx.test --dns-server "127.0.0.1:$DPORT" "$@"; }

@@ -1238,6 +1238,18 @@ static EVP_PKEY *public_key(const struct mp_dkim_key *k)
 	return key;
 }
 
+int mp_dkim_key_bits(const struct mp_dkim_key *k)
+{
+	EVP_PKEY *pk;
+	int bits;
+
+	if (!k->plen || !(pk = public_key(k)))
+		return -1;
+	bits = k->k == MP_DKIM_K_ED25519 ? (int)k->plen * 8 : EVP_PKEY_bits(pk);
+	EVP_PKEY_free(pk);
+	return bits;
+}
+
 /* one signature, its body hash done */
 static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long now,
                        struct mp_buf *tmp)

@@ -66,6 +66,9 @@ struct mp_dkim_key {
  * A record whose h= does not allow sha256, whose s= is not for email,
  * or whose k= is unknown is refused too. */
 int mp_dkim_key_parse(const char *txt, size_t n, struct mp_dkim_key *k, struct mp_err *e);
+/* The size of a parsed key in bits (OpenSSL's count: an RSA modulus;
+ * 256 for Ed25519), or -1 when p= holds no usable key (or is empty). */
+int mp_dkim_key_bits(const struct mp_dkim_key *k);
 
 /* ---- signing */
 

@@ -218,6 +218,32 @@ both_pass() {
 	both_pass crepes.test
 }
 
+@test "msend -q: a queue of messages with the same key and with another one: each is signed with its own keys, and verifies" {
+	fault greet421
+	local k
+	for k in rsa rsa ed rsa; do
+		run fmsend --dkim-key "$K/$k.pem" --dkim-selector "$k" -f alice@crepes.test bob@example.net <"$MSG"
+		assert_output --partial 'queued as'
+	done
+	kill "$FPID"
+	fault accept
+	run fmsend -q --now
+	assert_success
+	[ "$(grep -c ': 1 delivered, 0 failed$' <<<"$output")" = 4 ] || fail "not 4 delivered"
+	local n=0 sels
+	for f in "$FSTORE"/*.eml; do
+		n=$((n + 1))
+		received "$n"
+		[ "$(grep -c '^DKIM-Signature:' "$BATS_TEST_TMPDIR/got.eml")" = 1 ] || fail "$n: not one signature"
+		verifies crepes.test
+		assert_success
+		sels+=$(perl -0777 -ne 'print " $1" if /^DKIM-Signature:.*?[; \t]s=([a-z]+);/ms' "$BATS_TEST_TMPDIR/got.eml")
+	done
+	[ "$n" = 4 ]
+	# the queue goes oldest first
+	[ "$sels" = ' rsa rsa ed rsa' ] || fail "selectors: $sels"
+}
+
 @test "msend --dkim-key over an account's dkim_key: a queued message keeps the command line's key at the flush" {
 	mkdir -p "$XDG_CONFIG_HOME/mailpipe"
 	printf 'account default\n  from alice@crepes.test\n  dkim_key %s\n  dkim_selector ed\n' \

@@ -125,6 +125,15 @@ int mp_dkim_verifier_feed(struct mp_dkim_verifier *v, const char *p, size_t n, s
 int mp_dkim_verifier_end(struct mp_dkim_verifier *v, long long now,
                          const struct mp_dkim_verdict **out, size_t *nout, struct mp_err *e);
 void mp_dkim_verifier_free(struct mp_dkim_verifier *v);
+/* Key records kept across the messages of one run: a folder signed with
+ * a few keys asks the lookup once for each and decodes each key once. An
+ * answer (a record, or none) is kept for the life of the cache, a
+ * temporary failure is asked again; up to 32 names, the oldest replaced. */
+struct mp_dkim_keycache;
+struct mp_dkim_keycache *mp_dkim_keycache_new(void); /* NULL: out of memory */
+void mp_dkim_keycache_free(struct mp_dkim_keycache *c);
+/* v looks in c (NULL: no cache) before it calls its lookup */
+void mp_dkim_verifier_cache(struct mp_dkim_verifier *v, struct mp_dkim_keycache *c);
 
 /* Canonicalized forms (for tests): one header field as it came (name,
  * colon, value, folds, line end), and a whole body, appended to out. */

@@ -17,6 +17,7 @@
 static const char *server;
 static struct mp_resolver res;
 static int res_ready;
+static struct mp_dkim_keycache *keys; /* the run's key records (dkim.c) */
 
 void verify_dns_server(const char *addr)
 {
@@ -75,8 +76,9 @@ int verify_message(const char *name, const struct mp_msgsrc *src, struct mp_json
 	size_t len, nr = 0;
 	int bol, k;
 
-	if (!v)
+	if (!v || (!keys && !(keys = mp_dkim_keycache_new())))
 		mp_die(EX_TEMPFAIL, "out of memory");
+	mp_dkim_verifier_cache(v, keys);
 	mp_err_clear(&e);
 	while ((k = src->next(src->ctx, &seg, &len, &bol, &e)) > 0)
 		if (mp_dkim_verifier_feed(v, seg, len, &e) < 0)

@@ -1105,9 +1105,24 @@ struct vsig {
 	struct mp_dkim_verdict v;
 };
 
+/* what the DNS said about a key record, and the key of it once decoded */
+struct kc_entry {
+	char name[2 * MP_DKIM_DOMMAX + 16];
+	int found; /* 1 a record (txt), 0 none */
+	struct mp_buf txt;
+	EVP_PKEY *pk; /* NULL until a signature needs it */
+};
+
+#define KC_SIZE 32
+struct mp_dkim_keycache {
+	struct kc_entry e[KC_SIZE];
+	size_t n, next; /* entries in use; the one to replace when all are */
+};
+
 struct mp_dkim_verifier {
 	mp_dkim_lookup_fn lookup;
 	void *arg;
+	struct mp_dkim_keycache *cache; /* NULL: none */
 	struct walk w;
 	struct vsig sigs[MP_DKIM_SIGS];
 	size_t nsigs;
@@ -1244,6 +1259,76 @@ static EVP_PKEY *public_key(const struct mp_dkim_key *k)
 	return key;
 }
 
+int mp_dkim_key_bits(const struct mp_dkim_key *k)
+{
+	EVP_PKEY *pk;
+	int bits;
+
+	if (!k->plen || !(pk = public_key(k)))
+		return -1;
+	bits = k->k == MP_DKIM_K_ED25519 ? (int)k->plen * 8 : EVP_PKEY_bits(pk);
+	EVP_PKEY_free(pk);
+	return bits;
+}
+
+struct mp_dkim_keycache *mp_dkim_keycache_new(void)
+{
+	return calloc(1, sizeof(struct mp_dkim_keycache));
+}
+
+void mp_dkim_keycache_free(struct mp_dkim_keycache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		mp_buf_free(&c->e[i].txt);
+		EVP_PKEY_free(c->e[i].pk);
+	}
+	free(c);
+}
+
+void mp_dkim_verifier_cache(struct mp_dkim_verifier *v, struct mp_dkim_keycache *c)
+{
+	v->cache = c;
+}
+
+/* the key record at name: from the cache when it has the answer, else
+ * from the lookup (an answer, found or not, goes into the cache; a
+ * temporary failure does not). *ent: the cache's entry, or NULL (the
+ * record is in txt) */
+static int key_lookup(struct mp_dkim_verifier *vf, const char *name, struct mp_buf *txt,
+                      struct kc_entry **ent, struct mp_err *e)
+{
+	struct mp_dkim_keycache *c = vf->cache;
+	struct kc_entry *k;
+	int r;
+
+	*ent = NULL;
+	for (size_t i = 0; c && i < c->n; i++)
+		if (strcasecmp(c->e[i].name, name) == 0) {
+			*ent = &c->e[i];
+			return c->e[i].found;
+		}
+	r = vf->lookup(vf->arg, name, txt, e);
+	if (r < 0 || !c || strlen(name) >= sizeof k->name)
+		return r;
+	if (c->n < KC_SIZE) {
+		k = &c->e[c->n++];
+	} else {
+		k = &c->e[c->next];
+		c->next = (c->next + 1) % KC_SIZE;
+		mp_buf_free(&k->txt);
+		EVP_PKEY_free(k->pk);
+	}
+	snprintf(k->name, sizeof k->name, "%s", name);
+	k->found = r;
+	k->txt = *txt; /* the cache owns it now */
+	*txt = (struct mp_buf)MP_BUF_INIT;
+	k->pk = NULL;
+	*ent = k;
+	return r;
+}
+
 /* one signature, its body hash done */
 static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long now,
                        struct mp_buf *tmp)
@@ -1273,7 +1358,9 @@ static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long no
 	}
 	snprintf(name, sizeof name, "%s._domainkey.%s", g->s, g->d);
 	mp_err_clear(&e);
-	int r = vf->lookup(vf->arg, name, &txt, &e);
+	struct kc_entry *ce;
+	int r = key_lookup(vf, name, &txt, &ce, &e);
+	const struct mp_buf *rec = ce ? &ce->txt : &txt;
 	if (r < 0) {
 		verdict(&s->v, MP_DKIM_TEMPERROR, "key %s: %s", name, e.msg);
 		goto out;
@@ -1282,7 +1369,7 @@ static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long no
 		verdict(&s->v, MP_DKIM_PERMERROR, "no key record at %s", name);
 		goto out;
 	}
-	if (mp_dkim_key_parse(txt.data, txt.len, &key, &e) < 0) {
+	if (mp_dkim_key_parse(rec->data ? rec->data : "", rec->len, &key, &e) < 0) {
 		verdict(&s->v, MP_DKIM_PERMERROR, "key %s: %s", name, e.msg);
 		goto out;
 	}
@@ -1303,7 +1390,11 @@ static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long no
 			goto out;
 		}
 	}
-	if (!(pk = public_key(&key))) {
+	if (ce && ce->pk && EVP_PKEY_up_ref(ce->pk))
+		pk = ce->pk; /* decoded for an earlier signature */
+	else if ((pk = public_key(&key)) && ce && EVP_PKEY_up_ref(pk))
+		ce->pk = pk;
+	if (!pk) {
 		verdict(&s->v, MP_DKIM_PERMERROR, "key %s: p= is no usable key", name);
 		goto out;
 	}

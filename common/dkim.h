@@ -66,6 +66,9 @@ struct mp_dkim_key {
  * A record whose h= does not allow sha256, whose s= is not for email,
  * or whose k= is unknown is refused too. */
 int mp_dkim_key_parse(const char *txt, size_t n, struct mp_dkim_key *k, struct mp_err *e);
+/* The size of a parsed key in bits (OpenSSL's count: an RSA modulus;
+ * 256 for Ed25519), or -1 when p= holds no usable key (or is empty). */
+int mp_dkim_key_bits(const struct mp_dkim_key *k);
 
 /* ---- signing */
 
@@ -125,6 +128,15 @@ void mp_dkim_verifier_free(struct mp_dkim_verifier *v);
 /* After the end of the header: the header fields as they came (for the
  * From: of DMARC), *n bytes. */
 const char *mp_dkim_verifier_header(const struct mp_dkim_verifier *v, size_t *n);
+/* Key records kept across the messages of one run: a folder signed with
+ * a few keys asks the lookup once for each and decodes each key once. An
+ * answer (a record, or none) is kept for the life of the cache, a
+ * temporary failure is asked again; up to 32 names, the oldest replaced. */
+struct mp_dkim_keycache;
+struct mp_dkim_keycache *mp_dkim_keycache_new(void); /* NULL: out of memory */
+void mp_dkim_keycache_free(struct mp_dkim_keycache *c);
+/* v looks in c (NULL: no cache) before it calls its lookup */
+void mp_dkim_verifier_cache(struct mp_dkim_verifier *v, struct mp_dkim_keycache *c);
 
 /* Canonicalized forms (for tests): one header field as it came (name,
  * colon, value, folds, line end), and a whole body, appended to out. */

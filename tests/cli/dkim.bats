@@ -9,7 +9,12 @@
 # on its retry, and the refusals (a key others can read: 78). Then
 # mparse --verify on messages dkimpy's dkimsign signed, the keys served by
 # dnsfault's txt mode (a file per record, written by the test): pass,
-# fail when tampered, none, permerror, temperror.
+# fail when tampered, none, permerror, temperror. OpenDKIM (Debian's
+# opendkim, its test mode -t, keys from dnsfault through a libunbound
+# configuration) verifies what msend signed, and mparse --verify what
+# OpenDKIM signed. End to end: msend signs, the peers' Postfix takes the
+# message into Dovecot, mfetch fetches it into a Maildir, and mparse
+# --verify passes it with the keys from the peers' knot.
 #
 # MSEND, MPARSE, SMTPFAULT and DNSFAULT come from meson (defaults: the
 # build tree).
@@ -18,6 +23,7 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load helpers/dnsfault
+load 'helpers/peers'
 
 bats_require_minimum_version 1.5.0
 
@@ -59,6 +65,7 @@ setup() {
 teardown() {
 	local p
 	for p in "${FPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	peers_down # the end-to-end test's
 }
 
 # fault MODE [options]: smtpfault storing into $FSTORE; sets FPORT, FPID
@@ -210,6 +217,32 @@ both_pass() {
 	# the flush names no key: the entry's own keys sign
 	queued_then_flushed "${both_keys[@]}" -f alice@crepes.test bob@example.net
 	both_pass crepes.test
+}
+
+@test "msend -q: a queue of messages with the same key and with another one: each is signed with its own keys, and verifies" {
+	fault greet421
+	local k
+	for k in rsa rsa ed rsa; do
+		run fmsend --dkim-key "$K/$k.pem" --dkim-selector "$k" -f alice@crepes.test bob@example.net <"$MSG"
+		assert_output --partial 'queued as'
+	done
+	kill "$FPID"
+	fault accept
+	run fmsend -q --now
+	assert_success
+	[ "$(grep -c ': 1 delivered, 0 failed$' <<<"$output")" = 4 ] || fail "not 4 delivered"
+	local n=0 sels
+	for f in "$FSTORE"/*.eml; do
+		n=$((n + 1))
+		received "$n"
+		[ "$(grep -c '^DKIM-Signature:' "$BATS_TEST_TMPDIR/got.eml")" = 1 ] || fail "$n: not one signature"
+		verifies crepes.test
+		assert_success
+		sels+=$(perl -0777 -ne 'print " $1" if /^DKIM-Signature:.*?[; \t]s=([a-z]+);/ms' "$BATS_TEST_TMPDIR/got.eml")
+	done
+	[ "$n" = 4 ]
+	# the queue goes oldest first
+	[ "$sels" = ' rsa rsa ed rsa' ] || fail "selectors: $sels"
 }
 
 @test "msend --dkim-key over an account's dkim_key: a queued message keeps the command line's key at the flush" {
@@ -366,4 +399,140 @@ signed() {
 	run verify "$BATS_TEST_TMPDIR/signed.eml"
 	assert_line --partial 'dkim=temperror header.d=crepes.test header.s=rsa'
 	assert_line --partial 'dkim=temperror header.d=crepes.test header.s=ed'
+}
+
+# ------------------------------------------------------------ OpenDKIM
+
+# od_conf NAME LINES...: an opendkim.conf in $BATS_TEST_TMPDIR/od/NAME.conf
+# whose resolver (libunbound) asks dnsfault on $DPORT, nothing else
+od_conf() {
+	local d=$BATS_TEST_TMPDIR/od name=$1
+	shift
+	mkdir -p "$d"
+	printf '%s\n' 'server:' '  do-not-query-localhost: no' '  local-zone: "test." nodefault' \
+		'forward-zone:' '  name: "."' "  forward-addr: 127.0.0.1@$DPORT" >"$d/unbound.conf"
+	printf '%s\n' "ResolverConfiguration $d/unbound.conf" 'Syslog no' "$@" >"$d/$name.conf"
+}
+
+# od_verify FILE: OpenDKIM's test mode verifies FILE; its
+# Authentication-Results (in -vvv's report of the fields it would add)
+# one "dkim=RESULT header.a=ALG header.s=SEL" line a signature, sorted
+od_verify() {
+	od_conf verify 'Mode v'
+	opendkim -x "$BATS_TEST_TMPDIR/od/verify.conf" -vvv -t "$1" 2>&1 |
+		tee "$BATS_TEST_TMPDIR/od/verify.out" |
+		perl -ne 'print "dkim=$1 header.a=$2 header.s=$3\n" if /^\s+dkim=(\w+) .*header\.a=(\S+) header\.s=(\S+) /' |
+		sort
+}
+
+# od_sign KEY SELECTOR ALG CANON IN OUT: OpenDKIM signs IN for
+# d=crepes.test; its test mode shows the DKIM-Signature it would add
+# (-vvv), which goes on top of IN into OUT
+od_sign() {
+	# (the key's directory is below /tmp, which others may write: not "safe")
+	od_conf "sign-$2" 'Mode s' 'Domain crepes.test' "Selector $2" "KeyFile $1" \
+		"SignatureAlgorithm $3" "Canonicalization $4" 'RequireSafeKeys no'
+	opendkim -x "$BATS_TEST_TMPDIR/od/sign-$2.conf" -vvv -t "$5" 2>&1 |
+		perl -0777 -ne 'print "DKIM-Signature: $1\n" if /hname=.DKIM-Signature. hvalue=.(.*?).\n(?!\t)/s' >"$6.sig"
+	[ -s "$6.sig" ] || fail "opendkim did not sign $5"
+	cat "$6.sig" "$5" >"$6"
+}
+
+@test "OpenDKIM verifies what msend signed (rsa-sha256 and ed25519-sha256, relaxed and simple), and fails it tampered" {
+	dns txt
+	cp "$K/ed.txt" "$BATS_TEST_TMPDIR/zone/ed._domainkey.crepes.test"
+	cp "$K/rsa.txt" "$BATS_TEST_TMPDIR/zone/rsa._domainkey.crepes.test"
+	fault accept
+	run fmsend "${both_keys[@]}" -f alice@crepes.test bob@example.net <"$MSG"
+	assert_success
+	received 1
+	run od_verify "$BATS_TEST_TMPDIR/got.eml"
+	assert_output $'dkim=pass header.a=ed25519-sha256 header.s=ed\ndkim=pass header.a=rsa-sha256 header.s=rsa'
+	perl -pi -e 's/Hello  Bob/Hello Eve/' "$BATS_TEST_TMPDIR/got.eml"
+	run od_verify "$BATS_TEST_TMPDIR/got.eml"
+	assert_output $'dkim=fail header.a=ed25519-sha256 header.s=ed\ndkim=fail header.a=rsa-sha256 header.s=rsa'
+	# simple/simple, over a body with trailing blanks and empty lines
+	printf 'From: alice@crepes.test\nSubject: s\n\ncaf\303\251   \n \n\n\n' >"$MSG"
+	run fmsend --dkim-canon simple/simple --dkim-key "$K/rsa.pem" --dkim-selector rsa \
+		-f alice@crepes.test bob@example.net <"$MSG"
+	assert_success
+	received 2
+	run od_verify "$BATS_TEST_TMPDIR/got.eml"
+	assert_output 'dkim=pass header.a=rsa-sha256 header.s=rsa'
+}
+
+@test "mparse --verify passes what OpenDKIM signed (rsa-sha256 relaxed/relaxed, simple/simple; ed25519-sha256 relaxed/simple), fails it tampered" {
+	dns txt
+	cp "$K/ed.txt" "$BATS_TEST_TMPDIR/zone/ed._domainkey.crepes.test"
+	cp "$K/rsa.txt" "$BATS_TEST_TMPDIR/zone/rsa._domainkey.crepes.test"
+	local t=$BATS_TEST_TMPDIR
+	od_sign "$K/rsa.pem" rsa rsa-sha256 relaxed/relaxed "$MSG" "$t/o1.eml"
+	# (relaxed/simple: OpenDKIM 2.11's Ed25519 signatures with simple header
+	# canonicalization verify neither with dkimpy nor with OpenDKIM itself)
+	od_sign "$K/ed.pem" ed ed25519-sha256 relaxed/simple "$t/o1.eml" "$t/o2.eml"
+	grep -q '^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=crepes.test; s=rsa;' "$t/o2.eml"
+	run verify "$t/o2.eml"
+	assert_success
+	assert_output "$t/o2.eml: dkim=pass header.d=crepes.test header.s=ed header.a=ed25519-sha256
+$t/o2.eml: dkim=pass header.d=crepes.test header.s=rsa header.a=rsa-sha256"
+	od_sign "$K/rsa.pem" rsa rsa-sha256 simple/simple "$MSG" "$t/o3.eml"
+	run verify "$t/o3.eml"
+	assert_output "$t/o3.eml: dkim=pass header.d=crepes.test header.s=rsa header.a=rsa-sha256"
+	perl -pe 's/^Subject: signed/Subject: resigned/' "$t/o2.eml" >"$t/o4.eml"
+	run verify "$t/o4.eml"
+	assert_line "$t/o4.eml: dkim=fail header.d=crepes.test header.s=rsa header.a=rsa-sha256 (the signature does not verify)"
+	assert_line "$t/o4.eml: dkim=fail header.d=crepes.test header.s=ed header.a=ed25519-sha256 (the signature does not verify)"
+}
+
+# ------------------------------------------------------------ end to end
+
+@test "end to end: msend signs, the peers' Postfix delivers into Dovecot, mfetch fetches into a Maildir; mparse --verify (keys from knot) and OpenDKIM pass it" {
+	[ "$(id -u)" = 0 ] || fail "the peers need root (the suite runs as root)"
+	export MFETCH=${MFETCH:-$BATS_TEST_DIRNAME/../../build/tools/mfetch/mfetch}
+	export PEERS=${PEERS:-$BATS_TEST_DIRNAME/../peers/peers.sh}
+	# the key records in a zone of their own, dkim.test, which knot serves too
+	local z=$BATS_TEST_TMPDIR/zones rec
+	mkdir -p "$z"
+	{
+		printf '%s\n' '$ORIGIN dkim.test.' '$TTL 300' \
+			'@ SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 300' \
+			'@ NS ns1.example.test.'
+		for rec in rsa ed; do
+			# in strings of at most 200 octets (a TXT string holds 255)
+			printf '%s._domainkey TXT' "$rec"
+			fold -w 200 "$K/$rec.txt" | sed 's/.*/ "&"/' | tr -d '\n'
+			echo
+		done
+	} >"$z/dkim.test.zone"
+	PEERS_EXTRA_ZONES=$z peers_up dkim 25353 25354 22525 22587 22465 22526 22527 21143 21993 21110 21995
+	printf '%s\n' 'From: Alice <alice@dkim.test>' 'To: bob@example.test' 'Subject: signed end to end' \
+		'Message-ID: <e2e-1@dkim.test>' '' 'Hello  Bob,' '.a line with a dot' >"$MSG"
+	run "$MSEND" --no-tls --no-queue --server "127.0.0.1:$SMTP_PORT" --timeout 30 "${both_keys[@]}" \
+		-f alice@dkim.test bob@example.test <"$MSG"
+	assert_success
+	# a hang guard only (60 s): Postfix delivers when it can
+	for _ in $(seq 3000); do
+		grep -qlF 'Message-ID: <e2e-1@dkim.test>' "$BOB_MAILDIR"/new/* 2>/dev/null && break
+		sleep 0.02
+	done
+	local md=$BATS_TEST_TMPDIR/Maildir
+	run "$MFETCH" --server "127.0.0.1:$IMAP_PORT" --user bob --ca-file "$CA" \
+		--password-eval 'echo hungry' --to "$md/"
+	assert_success
+	local f
+	f=$(grep -lF 'Message-ID: <e2e-1@dkim.test>' "$md"/new/* "$md"/cur/* 2>/dev/null | head -1)
+	[ -n "$f" ] || fail "the message is not in $md"
+	# Postfix added its Received: field above the signatures
+	head -1 "$f" | grep -q '^Return-Path:\|^Received:\|^Delivered-To:' || fail "no field of the servers on top"
+	run "$MPARSE" --verify --dns-server "127.0.0.1:$DNS_PORT" "$md"
+	assert_success
+	assert_line --regexp ': dkim=pass header.d=dkim.test header.s=rsa header.a=rsa-sha256$'
+	assert_line --regexp ': dkim=pass header.d=dkim.test header.s=ed header.a=ed25519-sha256$'
+	refute_output --partial 'dkim=fail'
+	# OpenDKIM, asking the same knot
+	# (opendkim -t takes a list: a Maildir name has a comma)
+	DPORT=$DNS_PORT
+	cp "$f" "$BATS_TEST_TMPDIR/fetched.eml"
+	run od_verify "$BATS_TEST_TMPDIR/fetched.eml"
+	assert_output $'dkim=pass header.a=ed25519-sha256 header.s=ed\ndkim=pass header.a=rsa-sha256 header.s=rsa'
 }

@@ -243,3 +243,66 @@ sts_server() {
 	assert_output --partial "MTA-STS   none"
 	assert_output --partial "DMARC     none"
 }
+
+@test "policy --dkim-selector: the key record, its algorithm, size and flags (RSA 2048 t=y, Ed25519 t=s); no problem" {
+	run mmx --policy --dkim-selector rsa2048 --dkim-selector ed example.test
+	assert_success
+	assert_output --partial "  DKIM key rsa2048._domainkey.example.test"
+	assert_output --regexp '    record    v=DKIM1; k=rsa; t=y; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA[A-Za-z0-9+/]+=*'
+	assert_line "    key       rsa, 2048 bits"
+	assert_line "    flags     t=y (testing: verifiers treat its signatures as none)"
+	assert_output --partial "  DKIM key ed._domainkey.example.test"
+	assert_line "    key       ed25519, 256 bits"
+	assert_line "    flags     t=s (i= must be in d= itself, no subdomain)"
+	# each key block ends with its count
+	[ "$(grep -c '^    0 problems found$' <<<"$output")" = 2 ]
+	refute_output --partial "problem:  too short"
+}
+
+@test "policy --dkim-selector: RSA under 1,024 bits is too short; a p= that is no base64 is a syntax problem; revoked, two records, none" {
+	run mmx --policy --dkim-selector rsa512 --dkim-selector badsyntax --dkim-selector revoked \
+		--dkim-selector twice --dkim-selector nosuch example.test
+	assert_success
+	assert_line "    key       rsa, 512 bits"
+	assert_line "    problem:  too short: an RSA key of 512 bits; verifiers refuse keys under 1024 bits (RFC 8301 3.2)"
+	assert_line "    record    v=DKIM1; k=rsa; p=MIGf*not-base64*"
+	assert_line "    problem:  syntax: p= is no base64 key (at octet 19)"
+	assert_line "    key       rsa, revoked"
+	assert_line "    problem:  the key is revoked (p= is empty): every signature with it fails"
+	assert_line "    problem:  2 TXT records at twice._domainkey.example.test: verifiers may take any of them"
+	assert_line "    problem:  no key record at nosuch._domainkey.example.test"
+	[ "$(grep -c '^    1 problem found$' <<<"$output")" = 5 ]
+}
+
+@test "policy -j --dkim-selector: a JSON line a selector (type dkim): key_type, bits as a number, flags, problems" {
+	run mmx -j --policy --dkim-selector rsa2048 --dkim-selector rsa512 --dkim-selector badsyntax example.test
+	assert_success
+	run jq -c 'objects | select(.type == "dkim") | [.selector, .name, .key_type, .bits, .testing, .strict, .revoked, (.problems | length), .error]' <<<"$output"
+	assert_success
+	assert_output '["rsa2048","rsa2048._domainkey.example.test","rsa",2048,true,false,false,0,null]
+["rsa512","rsa512._domainkey.example.test","rsa",512,false,false,false,1,null]
+["badsyntax","badsyntax._domainkey.example.test",null,null,false,false,false,1,null]'
+	run mmx -j --policy --dkim-selector rsa2048 example.test
+	run jq -r 'objects | select(.type == "dkim") | .record' <<<"$output"
+	assert_output --regexp '^v=DKIM1; k=rsa; t=y; p=MIIB[A-Za-z0-9+/]+=*$'
+}
+
+@test "policy --dkim-selector: without --policy, or a selector that is no DNS label, is a usage error (64)" {
+	run mmx --dkim-selector s1 example.test
+	assert_failure 64
+	assert_output --partial "--dkim-selector needs --policy"
+	run mmx --policy --dkim-selector 'a b' example.test
+	assert_failure 64
+	assert_output --partial "invalid --dkim-selector: 'a b'"
+	run mmx --policy --dkim-selector 'x..y' example.test
+	assert_failure 64
+	# in the usage, the manual and the three completions
+	local d=${COMPDIR:-$BATS_TEST_DIRNAME/../../completions} m=${MANDIR:-$BATS_TEST_DIRNAME/../../man}
+	"$MMX" -h | grep -q -- '--dkim-selector S' || fail "not in mmx -h"
+	grep -q '^\.It Fl -dkim-selector Ar selector' "$m/mmx.1" || fail "not in mmx.1"
+	grep -q -- '--dkim-selector' "$d/bash/mmx" || fail "not in the bash completion"
+	grep -q -- '--dkim-selector=' "$d/zsh/_mmx" || fail "not in the zsh completion"
+	grep -q -- '-l dkim-selector' "$d/fish/mmx.fish" || fail "not in the fish completion"
+	run mandoc -Tlint -Wwarning "$m/mmx.1"
+	assert_output ''
+}

@@ -268,7 +268,7 @@ jrun() {
 	bg_server smtp "$SMTPFAULT" -d "$T/store1" accept
 	local smtp=$PORT
 	jrun mmx 0 "$MMX" -j --timeout 30 -@ 127.0.0.1 -p "$dns" example.test
-	jrun mmx 0 "$MMX" -j --policy --timeout 30 -@ 127.0.0.1 -p "$dns" example.test
+	jrun mmx 0 "$MMX" -j --policy --dkim-selector sel --timeout 30 -@ 127.0.0.1 -p "$dns" example.test
 	jrun mmx 0 "$MMX" -j --probe --timeout 30 --smtp-port "$smtp" -@ 127.0.0.1 -p "$dns" example.test
 	jrun mmx 69 "$MMX" -j --probe --tlsa --timeout 30 --smtp-port 1 -@ 127.0.0.1 -p "$dns" example.test
 	bg_server nx "$DNSFAULT" nxdomain

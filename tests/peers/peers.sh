@@ -290,6 +290,17 @@ ctltxt     MX   10 mx1
 _dmarc.ctltxt TXT "v=DMARC1; p=none; x=\027]0;pwned\007 \194\155"
 _dmarc.longtxt TXT ${longdmarc}
 mid        TXT ${mid}
+; DKIM key records for mmx --policy --dkim-selector (public keys made once
+; for this zone; no private key is kept): RSA 2048 in testing mode (t=y),
+; RSA 512 (too short, RFC 8301), Ed25519 with t=s, one with a p= that is no
+; base64, one revoked (p= empty), one with two records
+rsa2048._domainkey TXT "v=DKIM1; k=rsa; t=y; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAvxXoIxHAsuRvx7RpHRHVPX6T5tpWEGsqOoOSj6WGtznvEaWg78+jy5BA8qJ6DZ3Z2++twACfnOxTYprHJCn+vvF1hHZLsANCA2G7QLBDxC8thF7Mv3+jot3I0+prXv9G7dOAdp1Sx4XypTXc7rCGqThewgOx" "Ah27h1z9GtPvp3sg6DuUY5PONC8ww0TKig4jIbm7iPxDnLQrxpzr6iUUJ5rGpIcW0z8zqIa9mnjS6FaxD1bFlMT6X/QzHNYeTnWcc4jY0Z7nybM+AONZAH8Pe7Uy7AtYhE/dnJpGn/XGGwymZy6/w5tu+m7DMztdzXAFVzBSxM20lKnNip3A1KCVHwIDAQAB"
+rsa512._domainkey  TXT "v=DKIM1; k=rsa; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBALEMuaEiRyqDN4eyy3HdqK13Nl/t/eogYaXDmJA7vQJM/NHOl4zjniSr3X2pMqxLD3SCyvw5vnEudYYVBPbGXJcCAwEAAQ=="
+ed._domainkey      TXT "v=DKIM1; k=ed25519; t=s; p=Wm3pvvy2ly90PZmRPNZuNjA4OxszsfygW7IEMKuB4ss="
+badsyntax._domainkey TXT "v=DKIM1; k=rsa; p=MIGf*not-base64*"
+revoked._domainkey TXT "v=DKIM1; k=rsa; p="
+twice._domainkey   TXT "v=DKIM1; k=ed25519; p=Wm3pvvy2ly90PZmRPNZuNjA4OxszsfygW7IEMKuB4ss="
+twice._domainkey   TXT "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 _25._tcp.mx1 TLSA 3 1 1 ${tlsa}
 _${SMTP_PORT}._tcp.mx1 TLSA 3 1 1 ${tlsa}
 danebad    MX   10 badtlsa

@@ -43,6 +43,7 @@ struct rec {
 };
 static struct rec recs[8];
 static int nrecs, lookups, fail_temp;
+static struct mp_dkim_keycache *use_cache; /* verify() gives it to its verifier */
 
 static int lookup(void *arg, const char *name, struct mp_buf *txt, struct mp_err *e)
 {
@@ -67,6 +68,7 @@ static const char *verify(const char *msg, size_t n, size_t step, char *why, siz
 	size_t nr;
 	struct mp_err e;
 
+	mp_dkim_verifier_cache(v, use_cache);
 	out[0] = '\0';
 	if (why)
 		why[0] = '\0';
@@ -217,6 +219,23 @@ int main(void)
 	tap_ok(strcmp(verify_s(rfc8463, NULL), "temperror,temperror") == 0,
 	       "a DNS failure is temperror");
 	fail_temp = 0;
+	/* a key cache shared by verifiers: each name asked once, its key
+	 * decoded once; a temporary failure is not kept */
+	use_cache = mp_dkim_keycache_new();
+	fail_temp = 1;
+	lookups = 0;
+	int cached = strcmp(verify_s(rfc8463, NULL), "temperror,temperror") == 0 && lookups == 2;
+	fail_temp = 0;
+	for (int k = 0; k < 3; k++)
+		cached = cached && strcmp(verify_s(rfc8463, NULL), "pass,pass") == 0;
+	tap_ok(cached && lookups == 4,
+	       "a key cache: two names asked once each after a SERVFAIL (%d lookups)", lookups);
+	t = replace(rfc8463, "We lost", "We won");
+	tap_ok(t && strcmp(verify_s(t, NULL), "fail,fail") == 0 && lookups == 4,
+	       "a key cache: a changed body still fails, with the keys kept");
+	free(t);
+	mp_dkim_keycache_free(use_cache);
+	use_cache = NULL;
 	nrecs = 0;
 	tap_ok(strcmp(verify_s(rfc8463, why), "permerror,permerror") == 0 &&
 	           strstr(why, "no key record"),

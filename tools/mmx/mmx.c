@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dkimkey.h"
 #include "dns.h"
 #include "json.h"
 #include "mx.h"
@@ -26,6 +27,8 @@ struct opts {
 	long timeout, retries; /* -1: not given */
 	char **names;          /* the domains asked about */
 	size_t n, cap;
+	char **sel; /* --dkim-selector */
+	size_t nsel, selcap;
 };
 
 static void usage(FILE *f)
@@ -53,6 +56,8 @@ static void usage(FILE *f)
 	        "      --helo NAME       EHLO name for --probe (default: this host)\n"
 	        "      --policy          MTA-STS (policy fetched over verified HTTPS), TLS-RPT,\n"
 	        "                        SPF, DMARC, and problems with the MX set\n"
+	        "      --dkim-selector S with --policy: the DKIM key record at\n"
+	        "                        S._domainkey.DOMAIN, its key and its problems\n"
 	        "      --sts-addr H:P    fetch the MTA-STS policy from H:P instead of\n"
 	        "                        mta-sts.DOMAIN:443 (names are still verified)\n"
 	        "  -v, --verbose         the SMTP dialogue of --probe, AD, ignored answers\n"
@@ -283,6 +288,21 @@ static void read_names(char ***v, size_t *n, size_t *cap)
 	}
 }
 
+/* a selector: labels of letters, digits, '-' and '_' (RFC 6376 3.1) */
+static void add_selector(struct opts *o, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (l == 0 || l > 63 || s[0] == '.' || s[l - 1] == '.' || strstr(s, "..") ||
+	    s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")])
+		mp_die(EX_USAGE, "invalid --dkim-selector: '%s'", s);
+	if (o->nsel == o->selcap) {
+		o->selcap = o->selcap ? o->selcap * 2 : 4;
+		o->sel = mp_xrealloc(o->sel, o->selcap * sizeof *o->sel);
+	}
+	o->sel[o->nsel++] = mp_xstrdup(s);
+}
+
 static long parse_num(const char *s, const char *what, long min, long max)
 {
 	char *end;
@@ -306,7 +326,8 @@ enum {
 	OPT_TLSA,
 	OPT_HELO,
 	OPT_POLICY,
-	OPT_STSADDR
+	OPT_STSADDR,
+	OPT_DKIMSEL
 };
 
 /* the options and domains of the command line into *o; exits on -h, -V and
@@ -330,6 +351,7 @@ static void parse_options(int argc, char **argv, struct opts *o)
 	    {"helo", required_argument, NULL, OPT_HELO},
 	    {"policy", no_argument, NULL, OPT_POLICY},
 	    {"sts-addr", required_argument, NULL, OPT_STSADDR},
+	    {"dkim-selector", required_argument, NULL, OPT_DKIMSEL},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -356,6 +378,7 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		case OPT_HELO: o->po.helo = optarg; break;
 		case OPT_POLICY: o->policy = 1; break;
 		case OPT_STSADDR: o->pol.sts_addr = optarg; break;
+		case OPT_DKIMSEL: add_selector(o, optarg); break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
@@ -383,6 +406,8 @@ static void settle_options(struct opts *o)
 		mp_die(EX_USAGE, "-s and -j do not go together");
 	if ((o->probe || o->policy) && o->shortout)
 		mp_die(EX_USAGE, "--probe and --policy write more than names: not with -s");
+	if (o->nsel && !o->policy)
+		mp_die(EX_USAGE, "--dkim-selector needs --policy");
 	if (o->po.tlsa && !o->probe)
 		mp_die(EX_USAGE, "--tlsa needs --probe");
 	if (!o->po.helo) {
@@ -458,6 +483,7 @@ static int report(struct mp_resolver *r, const struct mp_mx *res, const struct o
 		if (o->policy && res[i].status != MP_MX_BADNAME) {
 			fflush(stdout);
 			mmx_policy(r, &res[i], &o->pol, stdout, o->json);
+			mmx_dkim(r, res[i].domain, o->sel, o->nsel, stdout, o->json);
 		}
 		if (o->probe && res[i].status == MP_MX_OK) {
 			fflush(stdout);
@@ -505,6 +531,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < o.n; i++)
 		free(o.names[i]);
 	free(o.names);
+	for (size_t i = 0; i < o.nsel; i++)
+		free(o.sel[i]);
+	free(o.sel);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
 	return code;

@@ -25,6 +25,7 @@
 struct verify_opts verify_opts;
 static struct mp_resolver res;
 static int res_ready;
+static struct mp_dkim_keycache *keys; /* the run's key records (dkim.c) */
 
 static struct mp_resolver *resolver(void)
 {
@@ -337,9 +338,10 @@ int verify_message(const char *name, const struct mp_msgsrc *src, struct mp_json
 	int bol, k, fd = -1, crlf = -1;
 	static int count;
 
-	if (!v)
+	if (!v || (!keys && !(keys = mp_dkim_keycache_new())))
 		mp_die(EX_TEMPFAIL, "out of memory");
 	memset(&r, 0, sizeof r);
+	mp_dkim_verifier_cache(v, keys);
 	mp_err_clear(&e);
 	if (verify_opts.add_results) {
 		if (count++)

@@ -17,15 +17,42 @@ struct dkimset {
 	struct mp_dkim_signer *s[DKIM_KEYS];
 	int n;
 	int domain_set;
+	struct mp_buf what; /* the settings it was made from (same_keys) */
 };
 
-void dkim_free(struct dkimset *d)
+/* The set a message was last signed with, kept for the next one: its keys
+ * are read and checked once, not once for each form and each message of
+ * a queue (reading a PEM key costs more than signing a message with it). */
+static struct dkimset *kept;
+
+static void set_free(struct dkimset *d)
 {
 	if (!d)
 		return;
 	for (int i = 0; i < d->n; i++)
 		mp_dkim_signer_free(d->s[i]);
+	mp_buf_free(&d->what);
 	free(d);
+}
+
+void dkim_free(struct dkimset *d)
+{
+	if (!d)
+		return;
+	set_free(kept);
+	kept = d;
+}
+
+/* the settings that make a set, as one string: keys, selectors, domain,
+ * canonicalization */
+static int describe(const struct settings *s, struct mp_buf *b)
+{
+	for (int i = 0; i < s->ndkim_key; i++)
+		if (mp_buf_printf(b, "%s\n%s\n", s->dkim_key[i], s->dkim_selector[i]) < 0)
+			return -1;
+	return mp_buf_printf(b, "%s\n%s\n%s", s->dkim_domain ? "d" : "-",
+	                     s->dkim_domain ? s->dkim_domain : "",
+	                     s->dkim_canon ? s->dkim_canon : "");
 }
 
 /* a private key others may read is refused, as a password file is */
@@ -64,11 +91,26 @@ struct dkimset *dkim_start(const struct settings *s, struct mp_err *e)
 	d = mp_xmalloc(sizeof *d);
 	memset(d, 0, sizeof *d);
 	d->domain_set = s->dkim_domain != NULL;
+	d->what = (struct mp_buf)MP_BUF_INIT;
+	if (describe(s, &d->what) < 0) {
+		set_free(d);
+		mp_err_set(e, EX_TEMPFAIL, "out of memory");
+		return NULL;
+	}
+	if (kept && kept->what.len == d->what.len &&
+	    memcmp(kept->what.data, d->what.data, d->what.len) == 0) {
+		set_free(d);
+		d = kept; /* the same keys: ready for another message */
+		kept = NULL;
+		for (int i = 0; i < d->n; i++)
+			mp_dkim_signer_reset(d->s[i]);
+		return d;
+	}
 	for (int i = 0; i < s->ndkim_key; i++) {
 		if (key_private(s->dkim_key[i], e) < 0 ||
 		    !(d->s[d->n] = mp_dkim_signer_new(s->dkim_key[i], s->dkim_selector[i],
 		                                      s->dkim_domain, hc, bc, NULL, e))) {
-			dkim_free(d);
+			set_free(d);
 			return NULL;
 		}
 		d->n++;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "json.h"
 #include "store.h"
 #include "util.h"
@@ -23,7 +24,7 @@ struct opts {
 	struct mp_delivery d;
 	const char *folder, *split_file;
 	unsigned storeflags;
-	int verbose, json, split, split_fd;
+	int verbose, json, split, split_fd, burst;
 	long skip;
 	double lock_timeout;
 };
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 	        "usage: %s [-cp] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]\n"
 	        "          [--delivered-to ADDR [--loop-check]] [TARGET] < message\n"
 	        "       %s --split [--skip N] [options] [FILE] TARGET\n"
+	        "       %s --burst [options] [FILE] TARGET\n"
 	        "Deliver a message into a Maildir (a directory, or a path ending in '/') or an\n"
 	        "mbox file, durably. TARGET defaults to $MAILDIR, $MAIL, ~/Maildir/.\n\n"
 	        "  -c, --create          create the Maildir when missing\n"
@@ -47,12 +49,14 @@ static void usage(FILE *f)
 	        "      --dedup           skip a Message-ID this Maildir already got\n"
 	        "      --split           deliver every message of an mbox (FILE or stdin)\n"
 	        "      --skip N          with --split: skip the first N messages\n"
+	        "      --burst           deliver each message of a digest (FILE or stdin): a\n"
+	        "                        multipart/digest or an RFC 1153 text digest\n"
 	        "      --lock-timeout S  mbox: seconds to wait for the lock (default 30)\n"
 	        "  -v, --verbose         say where each message went\n"
 	        "  -j, --json            JSON Lines on stdout: each message, the --split summary\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         version\n",
-	        mp_progname(), mp_progname());
+	        mp_progname(), mp_progname(), mp_progname());
 }
 
 static const char *default_target(void)
@@ -145,6 +149,7 @@ struct split {
 	long seq[SPLIT_RING];
 	unsigned long head, tail;
 	long done; /* messages made durable in this run */
+	struct mp_err *e; /* --burst: the error in hand */
 };
 
 static void split_done(void *ctx, const char *path)
@@ -257,6 +262,97 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	       sp.done, first, first > 0 ? first - 1 : 0);
 }
 
+/* --burst: each message of the digest, in order */
+struct burst {
+	struct mp_store *s;
+	const struct opts *o;
+	struct mp_delivery d;
+	struct split sp;
+	long n;
+	long long bytes;
+};
+
+static int burst_one(void *ctx, const char *msg, size_t n)
+{
+	struct burst *b = ctx;
+	struct mp_memsrc m;
+	struct mp_msgsrc src = mp_memsrc(&m, msg, n);
+	struct mp_delivered res;
+	struct mp_err *e = b->sp.e;
+
+	b->n++;
+	if (mp_store_deliver(b->s, &src, &b->d, &res, e) < 0)
+		return -1;
+	b->bytes += res.size;
+	if (res.skipped || !b->d.batch) {
+		report(b->o, b->s, &res);
+		b->sp.done += !res.skipped;
+	}
+	if (b->d.batch &&
+	    (b->s->npending >= SPLIT_BATCH || b->s->pending_bytes >= SPLIT_BATCH_BYTES) &&
+	    mp_store_sync_bg(b->s, split_done, &b->sp, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* the whole digest in memory (at most MP_DIGEST_MAX bytes) */
+static char *read_all(int fd, const char *name, size_t *n)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = mp_xmalloc(cap);
+	ssize_t got;
+
+	for (;;) {
+		if (len == cap) {
+			if ((long long)cap >= MP_DIGEST_MAX)
+				mp_die(EX_DATAERR, "%s: larger than %lld MiB", name,
+				       MP_DIGEST_MAX >> 20);
+			cap *= 2;
+			buf = mp_xrealloc(buf, cap);
+		}
+		got = read(fd, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			mp_die(EX_IOERR, "%s: %s", name, strerror(errno));
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	*n = len;
+	return buf;
+}
+
+static int deliver_burst(struct mp_store *s, const struct opts *o)
+{
+	const char *name = o->split_file ? o->split_file : "stdin";
+	struct burst b = {.s = s, .o = o, .d = o->d, .sp = {.o = o}};
+	struct mp_err e, e2;
+	size_t n;
+	char *buf = read_all(o->split_fd, name, &n);
+
+	mp_err_clear(&e);
+	b.sp.e = &e;
+	/* a Maildir takes them as one batch, made durable at the end */
+	b.d.batch = s->kind == MP_STORE_MAILDIR;
+	long rc = mp_digest_burst(buf, n, burst_one, &b, &e);
+	if (rc >= 0 && mp_store_sync(s, split_done, &b.sp, &e) == 0) {
+		split_summary(o, b.sp.done, b.bytes);
+		free(buf);
+		return 0;
+	}
+	free(buf);
+	if (!b.n) /* no digest */
+		mp_die(e.code ? e.code : EX_DATAERR, "%s: %s", name, e.msg);
+	/* those before the failed one are whole: made durable, then said */
+	mp_err_clear(&e2);
+	mp_store_sync(s, split_done, &b.sp, &e2);
+	mp_store_close(s);
+	mp_warn("%s: message %ld: %s", name, b.n, e.msg);
+	mp_die(e.code ? e.code : EX_SOFTWARE, "delivered %ld messages before message %ld", b.sp.done,
+	       b.n);
+}
+
 static long parse_long(const char *s, const char *what)
 {
 	char *end;
@@ -269,7 +365,8 @@ static long parse_long(const char *s, const char *what)
 	return v;
 }
 
-enum { OPT_FOLDER = 256, OPT_FLAGS, OPT_DTO, OPT_LOOP, OPT_DEDUP, OPT_SPLIT, OPT_SKIP, OPT_LOCKT };
+enum { OPT_FOLDER = 256, OPT_FLAGS, OPT_DTO, OPT_LOOP, OPT_DEDUP, OPT_SPLIT, OPT_SKIP, OPT_LOCKT,
+       OPT_BURST };
 
 int main(int argc, char **argv)
 {
@@ -284,6 +381,7 @@ int main(int argc, char **argv)
 	    {"dedup", no_argument, NULL, OPT_DEDUP},
 	    {"split", no_argument, NULL, OPT_SPLIT},
 	    {"skip", required_argument, NULL, OPT_SKIP},
+	    {"burst", no_argument, NULL, OPT_BURST},
 	    {"lock-timeout", required_argument, NULL, OPT_LOCKT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"json", no_argument, NULL, 'j'},
@@ -309,6 +407,7 @@ int main(int argc, char **argv)
 		case OPT_LOOP: o.d.loop_check = 1; break;
 		case OPT_DEDUP: o.d.dedup = 1; break;
 		case OPT_SPLIT: o.split = 1; break;
+		case OPT_BURST: o.burst = 1; break;
 		case OPT_SKIP: o.skip = parse_long(optarg, "--skip count"); break;
 		case OPT_LOCKT: o.lock_timeout = (double)parse_long(optarg, "lock timeout"); break;
 		case 'v': o.verbose = 1; break;
@@ -320,13 +419,16 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > (o.split ? 2 : 1))
-		mp_die(EX_USAGE, "extra operand '%s'", argv[o.split ? 2 : 1]);
+	if (o.split && o.burst)
+		mp_die(EX_USAGE, "--split and --burst: one at a time");
+	int two = o.split || o.burst; /* [FILE] TARGET */
+	if (argc > (two ? 2 : 1))
+		mp_die(EX_USAGE, "extra operand '%s'", argv[two ? 2 : 1]);
 	if (o.d.loop_check && !o.d.delivered_to)
 		mp_die(EX_USAGE, "--loop-check needs --delivered-to");
 	if (o.skip && !o.split)
 		mp_die(EX_USAGE, "--skip needs --split");
-	if (o.split && argc == 2)
+	if (two && argc == 2)
 		o.split_file = *argv++, argc--;
 	/* a missing FILE is reported before the target is opened (and created) */
 	if (o.split_file && (o.split_fd = open(o.split_file, O_RDONLY | O_CLOEXEC)) < 0)
@@ -337,7 +439,9 @@ int main(int argc, char **argv)
 	if (mp_store_open(&s, target, o.folder, o.storeflags, &e) < 0)
 		mp_die_err(NULL, &e);
 	s.lock_timeout = o.lock_timeout;
-	if (o.split)
+	if (o.burst)
+		deliver_burst(&s, &o);
+	else if (o.split)
 		deliver_split(&s, &o);
 	else
 		deliver_one(&s, &o);

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "mime.h"
 #include "mparse.h"
+#include "report.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
@@ -28,7 +29,7 @@ enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RE
 struct opts {
 	enum mode mode;
 	const char *fields[32];
-	int nfields, raw, addr_only, mbox, bodies, verify;
+	int nfields, raw, addr_only, mbox, bodies, verify, dsn, digest;
 	int names;              /* -H 1, --no-filename 0, else -1: shown for several inputs */
 	int tsv;                /* --tsv: a line a message, a column a field */
 	enum mp_date_form date; /* --date */
@@ -55,7 +56,7 @@ static void usage(FILE *f)
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [--tsv] [-a [FIELD] [--addr-only]] [-t] [-p N]\n"
 	    "          [--text] [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
-	    "          [-H|--no-filename] [--verify [--dns-server ADDR]]\n"
+	    "          [-H|--no-filename] [--verify [--dns-server ADDR]] [--dsn] [--digest]\n"
 	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
@@ -98,6 +99,9 @@ static void usage(FILE *f)
 	    "                      2-last, 1,4\n"
 	    "      --verify        check the DKIM signatures, keys from the DNS (-j: JSON)\n"
 	    "      --dns-server A  that DNS server (v4:port or [v6]:port)\n"
+	    "      --dsn           a delivery report (DSN, ARF, plain-text bounce): a line\n"
+	    "                      (-j: an object) per recipient, VERP decoded\n"
+	    "      --digest        a multipart/digest of the messages on stdout\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
 	    mp_progname(), mp_progname(), mp_progname());
@@ -688,6 +692,11 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		O.messages++;
 		return mp_show_one(name, src);
 	}
+	if (O.dsn || O.digest) { /* report.c */
+		O.messages++;
+		return O.digest ? report_digest_add(name, src)
+		                : report_dsn(name, src, O.names, O.mode == M_JSON ? &O.j : NULL);
+	}
 	if (O.verify) {
 		O.messages++;
 		return verify_message(name, src, O.mode == M_JSON ? &O.j : NULL);
@@ -855,7 +864,7 @@ static void xopts_check(void)
 }
 
 /* long options without a short form, beyond any char */
-enum { OPT_SHOW = 256, OPT_NAME, OPT_HTML_FILTER };
+enum { OPT_SHOW = 256, OPT_NAME, OPT_HTML_FILTER, OPT_DSN, OPT_DIGEST };
 
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
@@ -889,6 +898,8 @@ static int parse_args(int argc, char **argv)
 	    {"reverse", no_argument, NULL, 'v'},
 	    {"verify", no_argument, NULL, 'K'},
 	    {"dns-server", required_argument, NULL, '@'},
+	    {"dsn", no_argument, NULL, OPT_DSN},
+	    {"digest", no_argument, NULL, OPT_DIGEST},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -952,6 +963,8 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'K': O.verify = 1; break;
 		case '@': verify_dns_server(optarg); break;
+		case OPT_DSN: O.dsn = 1; break;
+		case OPT_DIGEST: O.digest = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
@@ -966,6 +979,9 @@ static int parse_args(int argc, char **argv)
 	if (O.tsv && O.mode != M_FIELDS)
 		mp_die(EX_USAGE, "--tsv goes with -f (or the summary), not with another mode");
 	xopts_check();
+	if ((O.dsn || O.digest) && (X.show || X.scan || O.verify || O.dsn + O.digest > 1 ||
+	                            (O.mode != M_SUMMARY && (O.mode != M_JSON || O.digest))))
+		mp_die(EX_USAGE, "--dsn (with -j) and --digest go alone");
 	return optind;
 }
 
@@ -1002,6 +1018,8 @@ int main(int argc, char **argv)
 		ok = path_input("-");
 	for (int i = first; i < argc; i++)
 		ok |= path_input(argv[i]);
+	if (O.digest && ok)
+		report_digest_write();
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));

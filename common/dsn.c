@@ -238,9 +238,9 @@ static size_t find_addr(const char *s, size_t n, size_t *start)
 	return 0;
 }
 
-/* the first status code in the line: "5.1.1" (class 2, 4 or 5), else an
- * SMTP reply code "550" as "5.0.0"; 1 found */
-static int find_status(const char *s, size_t n, char *out, size_t outn)
+/* the first status code in the line: "5.1.1" (class 2, 4 or 5), else
+ * (reply) an SMTP reply code "550" as "5.0.0"; 1 found */
+static int find_code(const char *s, size_t n, int reply, char *out, size_t outn)
 {
 	for (size_t i = 0; i < n; i++) {
 		if ((i && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.')) ||
@@ -264,7 +264,7 @@ static int find_status(const char *s, size_t n, char *out, size_t outn)
 			snprintf(out, outn, "%.*s", (int)(k + c - i), s + i);
 			return 1;
 		}
-		if (s[i] == '2' || j + 2 > n || !isdigit((unsigned char)s[j]) ||
+		if (!reply || s[i] == '2' || j + 2 > n || !isdigit((unsigned char)s[j]) ||
 		    !isdigit((unsigned char)s[j + 1]) ||
 		    (j + 2 < n && (isalnum((unsigned char)s[j + 2]) || s[j + 2] == '.')))
 			continue;
@@ -272,6 +272,11 @@ static int find_status(const char *s, size_t n, char *out, size_t outn)
 		return 1;
 	}
 	return 0;
+}
+
+static int find_status(const char *s, size_t n, char *out, size_t outn)
+{
+	return find_code(s, n, 0, out, outn) || find_code(s, n, 1, out, outn);
 }
 
 size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d)
@@ -283,6 +288,9 @@ size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d)
 	while ((len = next_line(buf, n, &i, &line)) > 0) {
 		size_t a, al = find_addr(line, len, &a);
 		char st[16];
+		if (al && cur && strlen(cur->final) == al &&
+		    strncasecmp(cur->final, line + a, al) == 0)
+			al = 0; /* the same address again: the line goes on about it */
 		if (al) {
 			int dup = 0;
 			for (size_t k = 0; k < d->n; k++)
@@ -310,7 +318,6 @@ size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d)
 			char tmp[1024];
 			snprintf(tmp, sizeof tmp, "%.*s", (int)(len < 1000 ? len : 1000), line);
 			put(cur->diag, sizeof cur->diag, tmp, 0);
-			/* the leading "(reason: " and ":" of such lines */
 		}
 	}
 	if (cur && !cur->status[0])

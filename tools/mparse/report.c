@@ -191,7 +191,7 @@ static void record(const char *name, int names, struct mp_json *j, const struct 
 	if (sub[0])
 		mp_term_printf(stdout, " subscriber=%s", sub);
 	if (r->msgid[0])
-		mp_term_printf(stdout, " message-id=<%s>", r->msgid);
+		mp_term_printf(stdout, " message-id=%s", r->msgid);
 	if (!d->arf && rc->remote_mta[0])
 		mp_term_printf(stdout, " remote-mta=%s", rc->remote_mta);
 	if (d->arf && d->mail_from[0])
@@ -199,7 +199,7 @@ static void record(const char *name, int names, struct mp_json *j, const struct 
 	if (d->guessed)
 		mp_term_printf(stdout, " guessed");
 	if (!d->arf && rc->diag[0])
-		mp_term_printf(stdout, " diagnostic=\"%s\"", rc->diag);
+		mp_term_printf(stdout, " diagnostic=%s", rc->diag);
 	putchar('\n');
 }
 

@@ -25,6 +25,8 @@ complete -c mparse -l date -x -a 'iso\t"RFC 3339, own zone" epoch\t"Seconds sinc
 complete -c mparse -l mbox -d 'Read every file and stdin as an mbox'
 complete -c mparse -l verify -d 'Check the DKIM signatures, keys from the DNS'
 complete -c mparse -l dns-server -x -d 'The DNS server for --verify (v4:port or [v6]:port)'
+complete -c mparse -l dsn -d 'A delivery report: a line per recipient, VERP decoded'
+complete -c mparse -l digest -d 'A multipart/digest of the messages on stdout'
 complete -c mparse -s h -l help -d 'Print usage and exit'
 complete -c mparse -s V -l version -d 'Print version and exit'
 complete -c mparse -l show -d 'A readable view: fields, the text, the other parts'

@@ -11,21 +11,6 @@
 #include "hdr.h"
 #include "mime.h"
 
-/* the line at *i (its end included): its length, 0 at the end */
-static size_t line_at(const char *buf, size_t n, size_t *i, const char **line)
-{
-	const char *s = buf + *i, *nl;
-	size_t len;
-
-	if (*i >= n)
-		return 0;
-	nl = memchr(s, '\n', n - *i);
-	len = nl ? (size_t)(nl - s) + 1 : n - *i;
-	*line = s;
-	*i += len;
-	return len;
-}
-
 static int blank(const char *s, size_t n)
 {
 	return n == 0 || (n == 1 && s[0] == '\n') || (n == 2 && s[0] == '\r' && s[1] == '\n');
@@ -38,7 +23,7 @@ static size_t header_of(const char *buf, size_t n, struct mp_header *h)
 	const char *line;
 	size_t i = 0, len;
 
-	while ((len = line_at(buf, n, &i, &line)) > 0 && !blank(line, len))
+	while ((len = mp_line_next(buf, n, &i, &line)) > 0 && !blank(line, len))
 		;
 	mp_mime_header_parse(buf, i, h);
 	return i;
@@ -61,7 +46,7 @@ static int parts(struct burst *b, const char *buf, size_t n, const char *bnd, in
 	size_t i = 0, len;
 	int close;
 
-	while ((len = line_at(buf, n, &i, &line)) > 0) {
+	while ((len = mp_line_next(buf, n, &i, &line)) > 0) {
 		if (!mp_mime_boundary_line(line, len, bnd, &close))
 			continue;
 		if (start) {
@@ -87,7 +72,7 @@ static int text_digest(struct burst *b, const char *buf, size_t n)
 	const char *line, *start = NULL;
 	size_t i = 0, len;
 
-	while ((len = line_at(buf, n, &i, &line)) > 0) {
+	while ((len = mp_line_next(buf, n, &i, &line)) > 0) {
 		size_t l = len;
 		while (l && (line[l - 1] == '\n' || line[l - 1] == '\r'))
 			l--;
@@ -100,7 +85,8 @@ static int text_digest(struct burst *b, const char *buf, size_t n)
 			const char *s = start, *end = line, *fl;
 			size_t j = 0, fll;
 			/* the blank lines after the separator, and the one before */
-			while ((fll = line_at(s, (size_t)(end - s), &j, &fl)) > 0 && blank(fl, fll))
+			while ((fll = mp_line_next(s, (size_t)(end - s), &j, &fl)) > 0 &&
+			       blank(fl, fll))
 				s += fll, j = 0;
 			const char *p = end;
 			if (p > s && p[-1] == '\n') {
@@ -274,7 +260,7 @@ static int mem_next(void *ctx, const char **seg, size_t *len, int *bol, struct m
 
 	(void)e;
 	*bol = 1;
-	*len = line_at(m->p, m->n, &m->i, seg);
+	*len = mp_line_next(m->p, m->n, &m->i, seg);
 	return *len > 0;
 }
 

@@ -21,22 +21,6 @@ void mp_dsn_free(struct mp_dsn *d)
 	mp_dsn_init(d);
 }
 
-/* the next line of buf from *i (its line end included): its length, 0 at
- * the end */
-static size_t next_line(const char *buf, size_t n, size_t *i, const char **line)
-{
-	const char *s = buf + *i, *nl;
-	size_t len;
-
-	if (*i >= n)
-		return 0;
-	nl = memchr(s, '\n', n - *i);
-	len = nl ? (size_t)(nl - s) + 1 : n - *i;
-	*line = s;
-	*i += len;
-	return len;
-}
-
 /* value into out, printable and cut to fit; the "type;" before the value
  * of an address or diagnostic dropped when typed */
 static void put(char *out, size_t outn, const char *v, int typed)
@@ -93,7 +77,7 @@ static size_t groups(const char *buf, size_t n, struct mp_dsn *d, field_fn msg, 
 	size_t i = 0, len, ng = 0;
 	int in = 0;
 
-	while ((len = next_line(buf, n, &i, &line)) > 0) {
+	while ((len = mp_line_next(buf, n, &i, &line)) > 0) {
 		int blank = len == 1 || (len == 2 && line[0] == '\r');
 		if (!in) {
 			if (blank)
@@ -285,7 +269,7 @@ size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d)
 	const char *line;
 	size_t i = 0, len, found = 0;
 
-	while ((len = next_line(buf, n, &i, &line)) > 0) {
+	while ((len = mp_line_next(buf, n, &i, &line)) > 0) {
 		size_t a, al = find_addr(line, len, &a);
 		char st[16];
 		if (al && cur && strlen(cur->final) == al &&

@@ -18,6 +18,7 @@ bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/peers'
+load 'helpers/poll'
 
 setup_file() {
 	export PEERS=${PEERS:-$BATS_TEST_DIRNAME/../peers/peers.sh}
@@ -53,17 +54,14 @@ need_peers() {
 	[ -n "${PDIR:-}" ] || fail "the peers are not up"
 }
 
-# wait_mail MAILDIR TEXT: the file in MAILDIR/new holding TEXT (a hang
-# guard of 60 s: Postfix delivers when it can)
-wait_mail() {
-	local f
-	for _ in $(seq 3000); do
-		f=$(grep -lF -- "$2" "$1"/new/* 2>/dev/null | head -1)
-		[ -n "$f" ] && {
-			echo "$f"
-			return 0
-		}
-		sleep 0.02
+# bounce_in MAILDIR TEXT...: F is the file in MAILDIR/new holding every TEXT
+bounce_in() {
+	local d=$1 t
+	shift
+	for F in "$d"/new/*; do
+		[ -f "$F" ] || continue
+		for t in "$@"; do grep -qF -- "$t" "$F" || continue 2; done
+		return 0
 	done
 	return 1
 }
@@ -77,8 +75,9 @@ wait_mail() {
 	# and the virtual delivery agent bounces it to the VERP sender, which
 	# Postfix delivers to bob (recipient_delimiter +)
 	/usr/sbin/sendmail -C "$PDIR/postfix/etc" -f "bob+alice=crepes.test@hamburger.test" carol@hamburger.test <msg
-	local f
-	f=$(wait_mail "$BOB_MAILDIR" "Message-ID: <$ID@hamburger.test>") || fail "no bounce in Bob's Maildir"
+	# Postfix delivers when it can: a hang guard only
+	poll_until bounce_in "$BOB_MAILDIR" "Message-ID: <$ID@hamburger.test>" "Undelivered Mail"
+	local f=$F
 	grep -q '^Content-Type: multipart/report; report-type=delivery-status' "$f" || fail "not a DSN: $(cat "$f")"
 	run "$MPARSE" --dsn "$f"
 	assert_success
@@ -95,10 +94,8 @@ wait_mail() {
 	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob \
 		--password-eval 'echo hungry' --timeout 10 -oem -f "bob+dave=example.net@hamburger.test" carol@hamburger.test <msg
 	assert_failure 67
-	local f
-	f=$(wait_mail "$BOB_MAILDIR" "Final-Recipient: rfc822; carol@hamburger.test"$'\n'"Action") || true
-	f=$(grep -lF "Message-ID: <$ID@hamburger.test>" $(grep -lF 'This is msend on' "$BOB_MAILDIR"/new/*) | head -1)
-	[ -n "$f" ] || fail "no notice in Bob's Maildir"
+	poll_until bounce_in "$BOB_MAILDIR" "Message-ID: <$ID@hamburger.test>" "This is msend on"
+	local f=$F
 	run "$MPARSE" --dsn "$f"
 	assert_success
 	assert_output "failed 5.1.1 carol@hamburger.test subscriber=dave@example.net message-id=<$ID@hamburger.test> diagnostic=550 5.1.1 <carol@hamburger.test>: Recipient address rejected: User unknown in virtual mailbox table"

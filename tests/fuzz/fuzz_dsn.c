@@ -18,7 +18,8 @@ static void check(const struct mp_dsn *d)
 	for (size_t i = 0; i < d->n; i++) {
 		const struct mp_dsn_rcpt *r = &d->r[i];
 		if (!memchr(r->final, 0, sizeof r->final) || !memchr(r->diag, 0, sizeof r->diag) ||
-		    !memchr(r->status, 0, sizeof r->status) || !memchr(r->action, 0, sizeof r->action))
+		    !memchr(r->status, 0, sizeof r->status) ||
+		    !memchr(r->action, 0, sizeof r->action))
 			abort();
 		if (!r->final[0] && !d->guessed)
 			abort(); /* a group without Final-Recipient is no recipient */
@@ -63,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((z = malloc(size + 1))) {
 		memcpy(z, s, size);
 		z[size] = '\0';
-		if (mp_verp_decode(z, out, sizeof out) && (!strchr(out, '@') || strlen(out) >= size))
+		if (mp_verp_decode(z, out, sizeof out) &&
+		    (!strchr(out, '@') || strlen(out) >= size))
 			abort();
 		free(z);
 	}

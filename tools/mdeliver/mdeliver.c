@@ -148,7 +148,7 @@ struct split {
 	const struct opts *o;
 	long seq[SPLIT_RING];
 	unsigned long head, tail;
-	long done; /* messages made durable in this run */
+	long done;        /* messages made durable in this run */
 	struct mp_err *e; /* --burst: the error in hand */
 };
 
@@ -349,8 +349,8 @@ static int deliver_burst(struct mp_store *s, const struct opts *o)
 	mp_store_sync(s, split_done, &b.sp, &e2);
 	mp_store_close(s);
 	mp_warn("%s: message %ld: %s", name, b.n, e.msg);
-	mp_die(e.code ? e.code : EX_SOFTWARE, "delivered %ld messages before message %ld", b.sp.done,
-	       b.n);
+	mp_die(e.code ? e.code : EX_SOFTWARE, "delivered %ld messages before message %ld",
+	       b.sp.done, b.n);
 }
 
 static long parse_long(const char *s, const char *what)
@@ -365,8 +365,17 @@ static long parse_long(const char *s, const char *what)
 	return v;
 }
 
-enum { OPT_FOLDER = 256, OPT_FLAGS, OPT_DTO, OPT_LOOP, OPT_DEDUP, OPT_SPLIT, OPT_SKIP, OPT_LOCKT,
-       OPT_BURST };
+enum {
+	OPT_FOLDER = 256,
+	OPT_FLAGS,
+	OPT_DTO,
+	OPT_LOOP,
+	OPT_DEDUP,
+	OPT_SPLIT,
+	OPT_SKIP,
+	OPT_LOCKT,
+	OPT_BURST
+};
 
 int main(int argc, char **argv)
 {

@@ -60,6 +60,15 @@ int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struc
 		return -1;
 	if ((sfd = spool(src, c, seg, len, bol, &msgsize, e)) < 0)
 		return -1;
+	if (s->mbox_fd >= 0) { /* a batch: locked already */
+		fd = s->mbox_fd;
+		if (fstat(fd, &st) < 0) {
+			mp_err_sys(e, EX_IOERR, "%s", s->path);
+			goto out;
+		}
+		size = st.st_size;
+		goto append;
+	}
 	/* -p: its directories, now that the message is known to be one */
 	if (s->parents && strrchr(s->path, '/') > s->path) {
 		snprintf(lock, sizeof lock, "%.*s", (int)(strrchr(s->path, '/') - s->path),
@@ -99,6 +108,12 @@ int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struc
 	}
 	if (dot > 0)
 		mp_store_dotlock_note(lock, (long long)size);
+	if (c->d->batch) { /* held until mp_store_sync */
+		s->mbox_fd = fd;
+		s->mbox_dot = dot > 0;
+		s->mbox_start = (long long)size;
+	}
+append:
 	/* a From_ line must follow a blank line */
 	if (size >= 2 && pread(fd, tail, 2, size - 2) == 2 && !(tail[0] == '\n' && tail[1] == '\n'))
 		strcpy(sep, tail[1] == '\n' ? "\n" : "\n\n");
@@ -143,7 +158,7 @@ int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struc
 		mp_err_sys(e, mp_errno_code(errno), "write %s", s->path);
 		goto undo;
 	}
-	if (mp_fsync_fd(fd) < 0) {
+	if (!c->d->batch && mp_fsync_fd(fd) < 0) {
 		mp_err_sys(e, mp_errno_code(errno), "fsync %s", s->path);
 		goto undo;
 	}
@@ -158,10 +173,36 @@ undo:
 	if (ftruncate(fd, size) == 0)
 		(void)mp_fsync_fd(fd);
 out:
+	if (fd >= 0 && fd == s->mbox_fd)
+		fd = -1, dot = 0; /* a batch's: kept */
 	if (fd >= 0)
 		close(fd); /* drops the fcntl lock */
 	if (dot > 0)
 		unlink(lock);
 	close(sfd);
+	return rc;
+}
+
+int mp_store_mbox_release(struct mp_store *s, int sync, struct mp_err *e)
+{
+	char lock[PATH_MAX];
+	int rc = 0;
+
+	if (s->mbox_fd < 0)
+		return 0;
+	if (sync && mp_fsync_fd(s->mbox_fd) < 0) {
+		mp_err_sys(e, mp_errno_code(errno), "fsync %s", s->path);
+		rc = -1;
+	}
+	/* a batch never made durable was never reported: it goes */
+	if ((!sync || rc < 0) && ftruncate(s->mbox_fd, (off_t)s->mbox_start) == 0)
+		(void)mp_fsync_fd(s->mbox_fd);
+	close(s->mbox_fd);
+	if (s->mbox_dot) {
+		snprintf(lock, sizeof lock, "%s.lock", s->path);
+		unlink(lock);
+	}
+	s->mbox_fd = -1;
+	s->mbox_dot = 0;
 	return rc;
 }

@@ -81,6 +81,11 @@ struct mp_store {
 	int dedup_lock;   /* fd holding the --dedup index lock, or -1 */
 	struct mp_dedup *dedup; /* the index read, while the lock is held */
 	struct mp_bg *bg; /* a batch being made durable in the background */
+	/* an mbox batch: the mbox held open and locked from its first
+	 * message to mp_store_sync */
+	int mbox_fd;          /* -1 when none is held */
+	int mbox_dot;         /* the dot lock is ours */
+	long long mbox_start; /* its size when locked: an unsynced batch is cut to it */
 };
 
 struct mp_delivery {
@@ -94,7 +99,9 @@ struct mp_delivery {
 	int mbox_status;          /* Maildir: Status: and X-Status: (of an mbox) give the
 	                           * flags when there are no flags, and are dropped */
 	int batch;                /* Maildir: write to tmp/ only; mp_store_sync makes the
-	                           * batch durable (one syncfs) and links it */
+	                           * batch durable (one syncfs) and links it. An mbox:
+	                           * its locks are held from the first message on, and
+	                           * mp_store_sync fsyncs it once and lets them go */
 	time_t date;              /* From_ line date (0: now) */
 };
 

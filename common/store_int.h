@@ -130,5 +130,8 @@ void mp_store_dedup_free(struct mp_store *s);
 /* mbox.c */
 int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struct mp_store_copy *c,
                           struct mp_delivered *out, struct mp_err *e);
+/* the mbox of a batch (if one is held): fsynced (sync) or cut back to its
+ * size before the batch (!sync, or the fsync failed), then its locks go */
+int mp_store_mbox_release(struct mp_store *s, int sync, struct mp_err *e);
 
 #endif

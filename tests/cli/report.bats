@@ -201,6 +201,29 @@ EOF2
 	assert_failure 64
 }
 
+@test "burst: into an mbox, one locked run: the mbox is opened and locked once for all the messages" {
+	command -v strace >/dev/null || fail "strace is needed (scripts/deps.sh installs it)"
+	run --separate-stderr strace -f -e trace=openat,fcntl -o trace "$MDELIVER" --burst mailman.eml box.mbox
+	assert_success
+	assert_equal "$(grep -c 'box\.mbox", O_RDWR' trace)" 1
+	assert_equal "$(grep -c 'box\.mbox\.lock", O_WRONLY|O_CREAT|O_EXCL' trace)" 1
+	assert_equal "$(grep -c '^From MAILER-DAEMON ' box.mbox)" 2
+	[ ! -e box.mbox.lock ] || fail "the dot lock is left"
+}
+
+@test "burst: a part that is no message: those before it delivered and durable, none after, exit 65 with the count" {
+	printf 'From: a@x\nSubject: s\nContent-Type: multipart/digest; boundary=b\n\n--b\n\nFrom: one@x\nSubject: 1\n\none\n--b\n\nno header here\n\nbody\n--b\n\nFrom: three@x\n\nthree\n--b--\n' >bad.eml
+	run --separate-stderr "$MDELIVER" -c --burst bad.eml md/
+	assert_failure 65
+	assert_equal "$stderr" $'mdeliver: bad.eml: message 2: not a message: line 1 is not a header field\nmdeliver: delivered 1 messages before message 2'
+	assert_equal "$(cat md/new/*)" $'From: one@x\nSubject: 1\n\none'
+	[ -z "$(ls md/tmp)" ] || fail "left in tmp/: $(ls md/tmp)"
+	run --separate-stderr "$MDELIVER" --burst bad.eml box.mbox
+	assert_failure 65
+	assert_equal "$(sed 's/^From MAILER-DAEMON .*/From X/' box.mbox)" $'From X\nFrom: one@x\nSubject: 1\n\none'
+	[ ! -e box.mbox.lock ] || fail "the dot lock is left"
+}
+
 # ------------------------------------------------------------------ --digest
 
 # three messages in a Maildir (one with a MIME structure of its own, one

@@ -270,6 +270,8 @@ struct burst {
 	struct split sp;
 	long n;
 	long long bytes;
+	struct mp_delivered *held; /* an mbox's, reported once it is synced */
+	size_t nheld;
 };
 
 static int burst_one(void *ctx, const char *msg, size_t n)
@@ -284,15 +286,31 @@ static int burst_one(void *ctx, const char *msg, size_t n)
 	if (mp_store_deliver(b->s, &src, &b->d, &res, e) < 0)
 		return -1;
 	b->bytes += res.size;
-	if (res.skipped || !b->d.batch) {
+	if (b->s->kind == MP_STORE_MBOX) {
+		b->held = mp_xrealloc(b->held, (b->nheld + 1) * sizeof *b->held);
+		b->held[b->nheld++] = res;
+		return 0;
+	}
+	if (res.skipped) {
 		report(b->o, b->s, &res);
-		b->sp.done += !res.skipped;
+		return 0;
 	}
 	if (b->d.batch &&
 	    (b->s->npending >= SPLIT_BATCH || b->s->pending_bytes >= SPLIT_BATCH_BYTES) &&
 	    mp_store_sync_bg(b->s, split_done, &b->sp, e) < 0)
 		return -1;
 	return 0;
+}
+
+/* an mbox's messages, said once it is synced */
+static void burst_held(struct burst *b)
+{
+	for (size_t i = 0; i < b->nheld; i++)
+		report(b->o, b->s, &b->held[i]);
+	b->sp.done += (long)b->nheld;
+	free(b->held);
+	b->held = NULL;
+	b->nheld = 0;
 }
 
 /* the whole digest in memory (at most MP_DIGEST_MAX bytes) */
@@ -333,20 +351,22 @@ static int deliver_burst(struct mp_store *s, const struct opts *o)
 
 	mp_err_clear(&e);
 	b.sp.e = &e;
-	/* a Maildir takes them as one batch, made durable at the end */
-	b.d.batch = s->kind == MP_STORE_MAILDIR;
+	/* one batch: a Maildir's written to tmp/, then synced and linked;
+	 * an mbox locked once, appended to, fsynced once */
+	b.d.batch = 1;
 	long rc = mp_digest_burst(buf, n, burst_one, &b, &e);
+	free(buf);
 	if (rc >= 0 && mp_store_sync(s, split_done, &b.sp, &e) == 0) {
+		burst_held(&b);
 		split_summary(o, b.sp.done, b.bytes);
-		free(buf);
 		return 0;
 	}
-	free(buf);
 	if (!b.n) /* no digest */
 		mp_die(e.code ? e.code : EX_DATAERR, "%s: %s", name, e.msg);
 	/* those before the failed one are whole: made durable, then said */
 	mp_err_clear(&e2);
-	mp_store_sync(s, split_done, &b.sp, &e2);
+	if (mp_store_sync(s, split_done, &b.sp, &e2) == 0)
+		burst_held(&b);
 	mp_store_close(s);
 	mp_warn("%s: message %ld: %s", name, b.n, e.msg);
 	mp_die(e.code ? e.code : EX_SOFTWARE, "delivered %ld messages before message %ld",

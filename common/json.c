@@ -1,8 +1,10 @@
 #include "json.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "hdr.h"
+#include "util.h"
 
 void mp_json_init(struct mp_json *j, FILE *f, int pretty)
 {
@@ -137,6 +139,51 @@ void mp_json_bool(struct mp_json *j, const char *key, int value)
 {
 	member(j, key);
 	fputs(value ? "true" : "false", j->f);
+}
+
+void mp_json_fixed(struct mp_json *j, const char *key, double value, int decimals)
+{
+	member(j, key);
+	if (isfinite(value))
+		fprintf(j->f, "%.*f", decimals, value);
+	else
+		fputs("null", j->f);
+}
+
+void mp_json_error(struct mp_json *j, const char *key, int code, const char *message)
+{
+	if (!code) {
+		mp_json_string(j, key, NULL);
+		return;
+	}
+	mp_json_begin_object(j, key);
+	mp_json_int(j, "code", code);
+	mp_json_string(j, "name", mp_exit_name(code));
+	mp_json_string(j, "message", message ? message : "");
+	mp_json_end_object(j);
+}
+
+void mp_json_error_line(FILE *f, int code, const char *message)
+{
+	struct mp_json j;
+
+	mp_json_init(&j, f, 0);
+	mp_json_begin_object(&j, NULL);
+	mp_json_string(&j, "type", "error");
+	mp_json_error(&j, "error", code, message);
+	mp_json_end_object(&j);
+	mp_json_finish(&j);
+}
+
+static void fatal_line(int code, const char *msg)
+{
+	if (code != EX_USAGE) /* the command line: for whoever wrote it, on stderr */
+		mp_json_error_line(stdout, code, msg);
+}
+
+void mp_json_report_fatal(void)
+{
+	mp_set_die_hook(fatal_line);
 }
 
 void mp_json_finish(struct mp_json *j)

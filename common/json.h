@@ -31,6 +31,18 @@ void mp_json_string_more(struct mp_json *j, const char *s, size_t n);
 void mp_json_end_string(struct mp_json *j);
 void mp_json_int(struct mp_json *j, const char *key, long long value);
 void mp_json_bool(struct mp_json *j, const char *key, int value);
+/* a number with that many decimals (seconds, milliseconds); null when it
+ * is not finite */
+void mp_json_fixed(struct mp_json *j, const char *key, double value, int decimals);
+/* the error object every tool writes, mailpipe(7):
+ * {"code":75,"name":"EX_TEMPFAIL","message":"..."}; null when code is 0 */
+void mp_json_error(struct mp_json *j, const char *key, int code, const char *message);
+/* a line of its own: {"type":"error","error":{...}} */
+void mp_json_error_line(FILE *f, int code, const char *message);
+/* From now on an error that ends the program (mp_die) also writes its
+ * error line on stdout, for a tool run with --json; a usage error (64)
+ * does not. */
+void mp_json_report_fatal(void);
 /* ends the document with a newline */
 void mp_json_finish(struct mp_json *j);
 

@@ -42,7 +42,7 @@ int mp_store_mkdir(const char *path, int parents, struct mp_err *e)
 		return mp_err_sys(e, EX_CANTCREAT, "%s", path);
 	parent_of(path, parent, sizeof parent);
 	if (!parents)
-		return mp_err_set(e, EX_CANTCREAT, "%s: no directory %s (-p creates it)", path,
+		return mp_err_set(e, EX_CANTCREAT, "%s: no directory %s", path,
 		                  parent);
 	/* the parents first, each made durable in its own parent */
 	if (mp_store_mkdir(parent, 1, e) < 0)
@@ -113,6 +113,15 @@ static void uniq_name(struct mp_store *s, char *buf, size_t n)
 	         (long)getpid(), atomic_fetch_add(&s->counter, 1) + 1, rnd, s->host);
 }
 
+/* where a message of the name goes, relative to the Maildir */
+static void final_name(const struct mp_pending *p, const char *name, char *buf, size_t n)
+{
+	if (p->cur)
+		snprintf(buf, n, "cur/%s,S=%lld:2,%s", name, p->size, p->flags);
+	else
+		snprintf(buf, n, "new/%s,S=%lld", name, p->size);
+}
+
 /* tmp/NAME -> new/NAME,S=SIZE or cur/NAME,S=SIZE:2,FLAGS, never over an
  * existing message; the tmp name goes */
 static int link_into_place(struct mp_store *s, const struct mp_pending *p, char *dst, size_t dstsz,
@@ -123,14 +132,12 @@ static int link_into_place(struct mp_store *s, const struct mp_pending *p, char 
 	snprintf(tmp, sizeof tmp, "%s/tmp/%s", s->path, p->name);
 	snprintf(name, sizeof name, "%s", p->name);
 	for (int tries = 0;; tries++) {
-		if (p->cur)
-			snprintf(dst, dstsz, "%s/cur/%s,S=%lld:2,%s", s->path, name, p->size,
-			         p->flags);
-		else
-			snprintf(dst, dstsz, "%s/new/%s,S=%lld", s->path, name, p->size);
+		char rel[400];
+		final_name(p, name, rel, sizeof rel);
+		snprintf(dst, dstsz, "%s/%s", s->path, rel);
 		if (link(tmp, dst) == 0)
 			break;
-		if (errno == EEXIST && tries < 100) {
+		if (errno == EEXIST && tries < 100 && !s->before_link) {
 			uniq_name(s, name, sizeof name);
 			continue;
 		}
@@ -191,6 +198,23 @@ static int sync_files(struct mp_store *s, struct mp_pending *p, size_t n, struct
 	return 0;
 }
 
+/* the names p[0..n) will have, told to s->before_link */
+static int announce(struct mp_store *s, const struct mp_pending *p, size_t n, struct mp_err *e)
+{
+	char **names = mp_xmalloc(n * sizeof *names), rel[400];
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		final_name(&p[i], p[i].name, rel, sizeof rel);
+		names[i] = mp_xstrdup(rel);
+	}
+	rc = s->before_link(s->before_link_ctx, (const char *const *)names, n, e);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 int mp_store_maildir_commit(struct mp_store *s, struct mp_pending *p, size_t n, size_t *linked,
                             struct mp_err *e)
 {
@@ -200,6 +224,8 @@ int mp_store_maildir_commit(struct mp_store *s, struct mp_pending *p, size_t n, 
 	if (n == 0)
 		return 0;
 	if (sync_files(s, p, n, e) < 0)
+		return -1;
+	if (s->before_link && announce(s, p, n, e) < 0)
 		return -1;
 	for (; *linked < n; ++*linked) {
 		if (link_into_place(s, &p[*linked], p[*linked].final, sizeof p[*linked].final, e) <

@@ -43,77 +43,88 @@ static int spool(const struct mp_msgsrc *src, struct mp_store_copy *c, const cha
 	return fd;
 }
 
-int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struct mp_store_copy *c,
-                          struct mp_delivered *out, struct mp_err *e)
+/* the mbox's locks taken and the file opened: *size is where an append
+ * goes (a dead writer's unfinished append cut off first); -1 (e filled)
+ * with nothing held */
+static int mbox_lock(struct mp_store *s, int *dot, off_t *size, struct mp_err *e)
 {
-	char lock[PATH_MAX], head[5], tail[2], date[64], sep[3] = "", buf[65536];
-	const char *seg;
-	size_t len;
-	int bol, fd = -1, sfd, dot = 0, rc = -1;
-	long long msgsize = 0, recover = -1;
+	char lock[PATH_MAX], head[5];
+	long long recover = -1;
 	struct stat st;
-	off_t size = 0, pos;
-	struct tm tm;
-	time_t t = c->d->date ? c->d->date : time(NULL);
+	int fd = -1;
 
-	if (mp_store_copy_start(src, c, &seg, &len, &bol, e) < 0)
-		return -1;
-	if ((sfd = spool(src, c, seg, len, bol, &msgsize, e)) < 0)
-		return -1;
-	if (s->mbox_fd >= 0) { /* a batch: locked already */
-		fd = s->mbox_fd;
-		if (fstat(fd, &st) < 0) {
-			mp_err_sys(e, EX_IOERR, "%s", s->path);
-			goto out;
-		}
-		size = st.st_size;
-		goto append;
-	}
+	*dot = 0;
 	/* -p: its directories, now that the message is known to be one */
 	if (s->parents && strrchr(s->path, '/') > s->path) {
 		snprintf(lock, sizeof lock, "%.*s", (int)(strrchr(s->path, '/') - s->path),
 		         s->path);
 		if (mp_store_mkdir(lock, 1, e) < 0)
-			goto out;
+			return -1;
 	}
 	snprintf(lock, sizeof lock, "%s.lock", s->path);
-	if ((dot = mp_store_dotlock(lock, s->lock_timeout, &recover, e)) < 0)
-		goto out;
+	if ((*dot = mp_store_dotlock(lock, s->lock_timeout, &recover, e)) < 0)
+		return -1;
 	fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		mp_err_sys(e, errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT, "%s",
 		           s->path);
-		goto out;
+		goto fail;
 	}
 	if (mp_store_lock_fd(fd, s->path, s->lock_timeout, e) < 0)
-		goto out;
+		goto fail;
 	if (fstat(fd, &st) < 0) {
 		mp_err_sys(e, EX_IOERR, "%s", s->path);
-		goto out;
+		goto fail;
 	}
 	/* a writer died mid-append under the lock we broke: cut its part off */
 	if (recover >= 0 && recover < st.st_size) {
 		if (ftruncate(fd, (off_t)recover) < 0 || mp_fsync_fd(fd) < 0) {
 			mp_err_sys(e, mp_errno_code(errno), "%s: undo an unfinished append",
 			           s->path);
-			goto out;
+			goto fail;
 		}
 		st.st_size = (off_t)recover;
 	}
-	size = st.st_size;
-	if (size > 0 && (pread(fd, head, 5, 0) != 5 || memcmp(head, "From ", 5) != 0)) {
+	*size = st.st_size;
+	if (*size > 0 && (pread(fd, head, 5, 0) != 5 || memcmp(head, "From ", 5) != 0)) {
 		mp_err_set(e, EX_CANTCREAT, "%s: not an mbox (does not start with \"From \")",
 		           s->path);
-		goto out;
+		goto fail;
 	}
+	if (*dot > 0)
+		mp_store_dotlock_note(lock, (long long)*size);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd); /* drops the fcntl lock */
+	if (*dot > 0)
+		unlink(lock);
+	*dot = 0;
+	return -1;
+}
+
+static void mbox_unlock(struct mp_store *s, int fd, int dot)
+{
+	char lock[PATH_MAX];
+
+	if (fd >= 0)
+		close(fd); /* drops the fcntl lock */
+	snprintf(lock, sizeof lock, "%s.lock", s->path);
 	if (dot > 0)
-		mp_store_dotlock_note(lock, (long long)size);
-	if (c->d->batch) { /* held until mp_store_sync */
-		s->mbox_fd = fd;
-		s->mbox_dot = dot > 0;
-		s->mbox_start = (long long)size;
-	}
-append:
+		unlink(lock);
+}
+
+/* the From_ line, the spooled message and a blank line written at size
+ * (a blank line before, when the mbox does not end in one); *end gets
+ * where they end. On failure the file is cut back to size. */
+static int append(struct mp_store *s, int fd, off_t size, int sfd, struct mp_store_copy *c,
+                  long long msgsize, off_t *end, struct mp_delivered *out, struct mp_err *e)
+{
+	char tail[2], date[64], sep[3] = "", buf[65536];
+	off_t pos;
+	struct tm tm;
+	time_t t = c->d->date ? c->d->date : time(NULL);
+
 	/* a From_ line must follow a blank line */
 	if (size >= 2 && pread(fd, tail, 2, size - 2) == 2 && !(tail[0] == '\n' && tail[1] == '\n'))
 		strcpy(sep, tail[1] == '\n' ? "\n" : "\n\n");
@@ -123,10 +134,8 @@ append:
 	strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm);
 	int hl = snprintf(buf, sizeof buf, "%sFrom %s %s\n", sep,
 	                  c->sender[0] ? c->sender : "MAILER-DAEMON", date);
-	if (hl < 0 || (size_t)hl >= sizeof buf) {
-		mp_err_set(e, EX_DATAERR, "envelope sender too long");
-		goto out;
-	}
+	if (hl < 0 || (size_t)hl >= sizeof buf)
+		return mp_err_set(e, EX_DATAERR, "envelope sender too long");
 	out->offset = (long long)size + (long long)strlen(sep);
 	pos = size;
 	if (pwrite(fd, buf, (size_t)hl, pos) != hl) {
@@ -158,51 +167,103 @@ append:
 		mp_err_sys(e, mp_errno_code(errno), "write %s", s->path);
 		goto undo;
 	}
-	if (!c->d->batch && mp_fsync_fd(fd) < 0) {
-		mp_err_sys(e, mp_errno_code(errno), "fsync %s", s->path);
-		goto undo;
-	}
+	*end = pos + 1;
 	/* From_ line, message, blank line */
 	out->size = (long long)hl - (long long)strlen(sep) + msgsize + 1;
 	snprintf(out->path, sizeof out->path, "%s", s->path);
 	snprintf(out->msgid, sizeof out->msgid, "%s", c->msgid);
-	rc = 0;
-	goto out;
+	return 0;
 undo:
 	/* leave the mbox as it was: no partial message, ever */
 	if (ftruncate(fd, size) == 0)
 		(void)mp_fsync_fd(fd);
-out:
-	if (fd >= 0 && fd == s->mbox_fd)
-		fd = -1, dot = 0; /* a batch's: kept */
-	if (fd >= 0)
-		close(fd); /* drops the fcntl lock */
-	if (dot > 0)
-		unlink(lock);
-	close(sfd);
-	return rc;
+	return -1;
 }
 
-int mp_store_mbox_release(struct mp_store *s, int sync, struct mp_err *e)
+int mp_store_mbox_hold(struct mp_store *s, struct mp_err *e)
+{
+	off_t size;
+
+	if (s->kind != MP_STORE_MBOX)
+		return mp_err_set(e, EX_SOFTWARE, "%s: not an mbox", s->path);
+	if (s->mbox_fd >= 0)
+		return 0;
+	if ((s->mbox_fd = mbox_lock(s, &s->mbox_dot, &size, e)) < 0)
+		return -1;
+	s->mbox_end = s->mbox_synced = (long long)size;
+	return 0;
+}
+
+int mp_store_mbox_sync(struct mp_store *s, struct mp_err *e)
 {
 	char lock[PATH_MAX];
-	int rc = 0;
 
-	if (s->mbox_fd < 0)
+	if (s->mbox_fd < 0 || s->mbox_end == s->mbox_synced)
 		return 0;
-	if (sync && mp_fsync_fd(s->mbox_fd) < 0) {
+	if (mp_fsync_fd(s->mbox_fd) < 0) {
 		mp_err_sys(e, mp_errno_code(errno), "fsync %s", s->path);
-		rc = -1;
+		/* not durable: none of them is delivered */
+		if (ftruncate(s->mbox_fd, (off_t)s->mbox_synced) == 0)
+			(void)mp_fsync_fd(s->mbox_fd);
+		s->mbox_end = s->mbox_synced;
+		return -1;
 	}
-	/* a batch never made durable was never reported: it goes */
-	if ((!sync || rc < 0) && ftruncate(s->mbox_fd, (off_t)s->mbox_start) == 0)
+	s->mbox_synced = s->mbox_end;
+	/* a crash from now on cuts back to here, not to where the run began */
+	snprintf(lock, sizeof lock, "%s.lock", s->path);
+	if (s->mbox_dot > 0)
+		mp_store_dotlock_note(lock, s->mbox_synced);
+	return 0;
+}
+
+void mp_store_mbox_release(struct mp_store *s)
+{
+	if (s->mbox_fd < 0)
+		return;
+	/* appended but never made durable, so never reported: they go */
+	if (s->mbox_end > s->mbox_synced && ftruncate(s->mbox_fd, (off_t)s->mbox_synced) == 0)
 		(void)mp_fsync_fd(s->mbox_fd);
-	close(s->mbox_fd);
-	if (s->mbox_dot) {
-		snprintf(lock, sizeof lock, "%s.lock", s->path);
-		unlink(lock);
-	}
+	mbox_unlock(s, s->mbox_fd, s->mbox_dot);
 	s->mbox_fd = -1;
 	s->mbox_dot = 0;
+}
+
+int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struct mp_store_copy *c,
+                          struct mp_delivered *out, struct mp_err *e)
+{
+	const char *seg;
+	size_t len;
+	int bol, fd, sfd, dot, rc = -1;
+	long long msgsize = 0;
+	off_t size, end;
+
+	if (mp_store_copy_start(src, c, &seg, &len, &bol, e) < 0)
+		return -1;
+	if ((sfd = spool(src, c, seg, len, bol, &msgsize, e)) < 0)
+		return -1;
+	if (s->mbox_fd >= 0) {
+		/* held (mp_store_mbox_hold): appended now, made durable by
+		 * mp_store_sync with the ones before it */
+		rc = append(s, s->mbox_fd, (off_t)s->mbox_end, sfd, c, msgsize, &end, out, e);
+		if (rc == 0)
+			s->mbox_end = (long long)end;
+		close(sfd);
+		return rc;
+	}
+	if ((fd = mbox_lock(s, &dot, &size, e)) < 0) {
+		close(sfd);
+		return -1;
+	}
+	if (append(s, fd, size, sfd, c, msgsize, &end, out, e) == 0) {
+		if (mp_fsync_fd(fd) == 0) {
+			rc = 0;
+		} else {
+			mp_err_sys(e, mp_errno_code(errno), "fsync %s", s->path);
+			if (ftruncate(fd, size) == 0)
+				(void)mp_fsync_fd(fd);
+		}
+	}
+	mbox_unlock(s, fd, dot);
+	close(sfd);
 	return rc;
 }

@@ -35,7 +35,7 @@ static int mbox_dir(struct mp_store *s, unsigned flags, struct mp_err *e)
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (!s->parents && access(dir, F_OK) < 0 && errno == ENOENT)
-			rc = mp_err_set(e, EX_CANTCREAT, "%s: no directory %s (-p creates it)",
+			rc = mp_err_set(e, EX_CANTCREAT, "%s: no directory %s",
 			                s->path, dir);
 	}
 	free(dir);
@@ -121,7 +121,8 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 
 void mp_store_close(struct mp_store *s)
 {
-	mp_store_mbox_release(s, 0, NULL);
+	if (s->kind == MP_STORE_MBOX)
+		mp_store_mbox_release(s);
 	mp_store_batch_close(s);
 	free(s->path);
 	memset(s, 0, sizeof *s);

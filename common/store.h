@@ -81,11 +81,18 @@ struct mp_store {
 	int dedup_lock;   /* fd holding the --dedup index lock, or -1 */
 	struct mp_dedup *dedup; /* the index read, while the lock is held */
 	struct mp_bg *bg; /* a batch being made durable in the background */
-	/* an mbox batch: the mbox held open and locked from its first
-	 * message to mp_store_sync */
-	int mbox_fd;          /* -1 when none is held */
-	int mbox_dot;         /* the dot lock is ours */
-	long long mbox_start; /* its size when locked: an unsynced batch is cut to it */
+	/* Maildir: called once a batch's files are durable and before the
+	 * first of them is linked, with the names they will have (relative
+	 * to path: "new/NAME,S=SIZE" or "cur/NAME,S=SIZE:2,FLAGS"), so that
+	 * the caller can record its intent first; -1 (e filled) stops the
+	 * commit, nothing linked. While it is set, a name is never changed
+	 * for another on a clash: the link fails instead. */
+	int (*before_link)(void *ctx, const char *const *names, size_t n, struct mp_err *e);
+	void *before_link_ctx;
+	/* mbox held for many deliveries (mp_store_mbox_hold): its fd, 1 with
+	 * a dotlock, where the appends end and where the durable ones end */
+	int mbox_fd, mbox_dot;
+	long long mbox_end, mbox_synced;
 };
 
 struct mp_delivery {
@@ -99,10 +106,13 @@ struct mp_delivery {
 	int mbox_status;          /* Maildir: Status: and X-Status: (of an mbox) give the
 	                           * flags when there are no flags, and are dropped */
 	int batch;                /* Maildir: write to tmp/ only; mp_store_sync makes the
-	                           * batch durable (one syncfs) and links it. An mbox:
-	                           * its locks are held from the first message on, and
-	                           * mp_store_sync fsyncs it once and lets them go */
+	                           * batch durable (one syncfs) and links it */
 	time_t date;              /* From_ line date (0: now) */
+	int mbox_flags;           /* mbox: flags (NULL: none, a new message) give the
+	                           * Status: and X-Status: written, the message's own
+	                           * dropped */
+	int sender_rp;            /* mbox: without -f or a From_ line, the From_ line's
+	                           * sender is the message's Return-Path: (kept) */
 };
 
 struct mp_delivered {
@@ -132,6 +142,14 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *path), void *ctx,
                      struct mp_err *e);
 void mp_store_close(struct mp_store *s);
+
+/* An mbox locked once for the deliveries that follow (one run): each is
+ * appended at once but made durable only by mp_store_sync, which fsyncs
+ * them together and notes in the dotlock where they end, so that a crash
+ * later cuts back no further. A failed delivery is cut off, the ones
+ * before it kept for mp_store_sync; mp_store_close cuts off what was
+ * never synced, then unlocks. */
+int mp_store_mbox_hold(struct mp_store *s, struct mp_err *e);
 
 /* The Message-ID of a message file (its first 64 KiB): 1, or 0 none
  * (out "") */

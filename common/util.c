@@ -100,14 +100,45 @@ void mp_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void (*die_hook)(int, const char *);
+
+void mp_set_die_hook(void (*hook)(int code, const char *msg))
+{
+	die_hook = hook;
+}
+
 void mp_die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
+	if (die_hook) {
+		char line[1024];
+		va_list aq;
+		va_copy(aq, ap);
+		vsnprintf(line, sizeof line, fmt, aq);
+		va_end(aq);
+		void (*hook)(int, const char *) = die_hook;
+		die_hook = NULL; /* once: the hook itself may die */
+		hook(code, line);
+	}
 	vwarn(fmt, ap);
 	va_end(ap);
 	exit(code);
+}
+
+const char *mp_exit_name(int code)
+{
+	static const char *const names[] = {
+	    "EX_USAGE",       "EX_DATAERR",  "EX_NOINPUT",  "EX_NOUSER", "EX_NOHOST",
+	    "EX_UNAVAILABLE", "EX_SOFTWARE", "EX_OSERR",    "EX_OSFILE", "EX_CANTCREAT",
+	    "EX_IOERR",       "EX_TEMPFAIL", "EX_PROTOCOL", "EX_NOPERM", "EX_CONFIG"};
+
+	if (code == 0)
+		return "EX_OK";
+	if (code >= EX__BASE && code <= EX__MAX)
+		return names[code - EX__BASE];
+	return "EX_SOFTWARE";
 }
 
 void mp_die_err(const char *context, const struct mp_err *e)

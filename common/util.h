@@ -42,6 +42,12 @@ void mp_warn(const char *fmt, ...) MP_PRINTF(1, 2);
 MP_NORETURN void mp_die(int code, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Print "prog: context: msg" for e (context may be NULL) and exit e->code. */
 MP_NORETURN void mp_die_err(const char *context, const struct mp_err *e);
+/* Called by mp_die with the code and the message before it exits (a tool
+ * writing JSON reports the error there too); NULL: none. */
+void mp_set_die_hook(void (*hook)(int code, const char *msg));
+/* The <sysexits.h> name of an exit status ("EX_TEMPFAIL"), "EX_OK" for 0,
+ * "EX_SOFTWARE" for a code that has none. */
+const char *mp_exit_name(int code);
 
 /* getopt_long returned ':' or '?' (with opterr = 0 and ":" leading the
  * short options): one line naming the option, exit EX_USAGE. */

@@ -16,7 +16,7 @@ complete -c mmx -f
 complete -c mmx -n 'string match -q -- "@*" (commandline -ct)' -a '@(__mmx_servers)' -d 'DNS server to ask (dig style)'
 
 complete -c mmx -s s -l short -d 'Host names only, in order, one per line'
-complete -c mmx -s j -l json -d 'JSON output'
+complete -c mmx -s j -l json -d 'JSON Lines, a line a domain (also --probe, --policy)'
 complete -c mmx -s 4 -d 'IPv4 addresses (A records) only'
 complete -c mmx -s 6 -d 'IPv6 addresses (AAAA records) only'
 complete -c mmx -s @ -l server -x -a '(__mmx_servers)' -d 'Ask this DNS server (ADDR, ADDR:PORT, [v6]:PORT)'

@@ -17,6 +17,8 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/peers'
 load 'helpers/poll'
+load 'helpers/json'
+load 'helpers/shim'
 
 bats_require_minimum_version 1.5.0
 
@@ -986,23 +988,71 @@ crash_check() {
 
 	run "$fn" -q --delete --state "$ST" --to "$T/md/"
 	assert_success
-	# every message exactly once; the batch delivered but not yet recorded
-	# when the kill came may come twice (the SAFETY section of mfetch(1))
+	# every message exactly once, whenever the kill came (SAFETY in mfetch(1))
 	[ "$(ids "$T/md" | sort -u)" = "$(cat "$T/all.ids")" ] || fail "messages missing from the target"
-	local dups
-	dups=$(ids "$T/md" | uniq -d | wc -l)
-	[ "$dups" -le "$BATCH" ] || fail "$dups messages delivered twice: $(ids "$T/md" | uniq -d)"
-	[ "$(ids "$T/md" | wc -l)" -le $((200 + BATCH)) ]
+	[ "$(ids "$T/md")" = "$(cat "$T/all.ids")" ] ||
+		fail "$(ids "$T/md" | uniq -d | wc -l) delivered twice: $(ids "$T/md" | uniq -d | head -3)"
 	comm -23 <(ids server | sort -u) <(ids "$T/md" | sort -u) >"$T/undelivered"
 	[ ! -s "$T/undelivered" ] || fail "on the server and not delivered: $(cat "$T/undelivered")"
 }
 
-@test "IMAP: kill -9 during --delete, then a rerun: none lost, at most the batch in flight twice, nothing undelivered left" {
+@test "IMAP: kill -9 during --delete, then a rerun: each message exactly once, nothing undelivered left" {
 	crash_check imap
 }
 
-@test "POP3: kill -9 during --delete, then a rerun: none lost, at most the batch in flight twice, nothing undelivered left" {
+@test "POP3: kill -9 during --delete, then a rerun: each message exactly once, nothing undelivered left" {
 	crash_check pop
+}
+
+# stopped PID: PID is stopped by a signal; stopped_or_gone: or has ended
+stopped() {
+	local st
+	{ read -r _ _ st _ <"/proc/$1/stat"; } 2>/dev/null || return 1
+	[ "$st" = T ]
+}
+stopped_or_gone() { stopped "$1" || ! alive "$1"; }
+
+# window_check FN N: 100 messages with --delete; mfetch stops (the shim's
+# SIGSTOP) right after the Nth link into the Maildir, before the batch is
+# recorded (where a kill used to deliver the batch again), and is killed
+# there (-9). The next run delivers each message exactly once, leaves none
+# on the server and nothing in tmp/.
+window_check() {
+	local fn=$1 at=$2 pid
+	build_shim
+	many 100 "win$fn$at"
+	mkdir -p "$T/md/new"
+	(
+		export STOP_AFTER_LINK=$at LD_PRELOAD=$SHIM
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+		# shellcheck disable=SC2209 # EXEC names the builtin for the function
+		EXEC=exec "$fn" -q --delete --state "$ST" --to "$T/md/" 3>&-
+	) &
+	pid=$!
+	poll_until stopped_or_gone "$pid"
+	stopped "$pid" || fail "mfetch ended before its link $at: $(wait "$pid"; echo "exit $?")"
+	[ "$(count "$T/md")" = "$at" ] || fail "$(count "$T/md") in the target at link $at"
+	kill -9 "$pid"
+	{ wait "$pid"; } 2>/dev/null || true
+	run "$fn" -q --delete --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(ids "$T/md" | sort -u)" = "$(cat "$T/all.ids")" ] || fail "messages missing from the target"
+	[ "$(ids "$T/md")" = "$(cat "$T/all.ids")" ] ||
+		fail "$(ids "$T/md" | uniq -d | wc -l) delivered twice: $(ids "$T/md" | uniq -d | head -3)"
+	[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
+	[ -z "$(ls -A "$T/md/tmp")" ] || fail "files left in tmp/: $(ls "$T/md/tmp" | head -3)"
+}
+
+@test "IMAP: a kill -9 after a batch's links and before its record (the old window): each message exactly once" {
+	window_check imap "$BATCH"
+	rm -rf "$T/md" "$ST"
+	window_check imap 80 # the second batch half linked
+}
+
+@test "POP3: a kill -9 after a batch's links and before its record (the old window): each message exactly once" {
+	window_check pop "$BATCH"
+	rm -rf "$T/md" "$ST"
+	window_check pop 80
 }
 
 # many_check FN: 300 messages with --delete in one run (batches, pipelined
@@ -1035,9 +1085,7 @@ many_check() {
 
 # kill_loop FN [--delete]: 300 messages; mfetch is killed (-9) each time a
 # batch more came into the target, and run again, until a run ends by
-# itself. Then: none lost, none left undelivered, a message twice only when
-# a kill came between a batch's commit and its record (a batch a kill at
-# most).
+# itself. Then: each message exactly once, none left undelivered.
 kill_loop() {
 	local fn=$1 del=${2:-} attempt kills=0 n
 	# a machine so slow that the first run ends before it is killed gets
@@ -1053,7 +1101,7 @@ kill_loop() {
 	[ "$kills" -ge 1 ] || fail "three times the first run completed before it could be killed"
 	[ "$(ids "$T/md" | sort -u)" = "$(cat "$T/all.ids")" ] || fail "messages missing from the target"
 	n=$(ids "$T/md" | wc -l)
-	[ "$n" -le $((300 + kills * BATCH)) ] || fail "$n delivered for 300 with $kills kills"
+	[ "$n" = 300 ] || fail "$n delivered for 300 with $kills kills"
 	if [ -n "$del" ]; then
 		[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
 	else
@@ -1094,20 +1142,148 @@ kill_runs() {
 	fail "no run completed in 20 tries ($KILLS kills)"
 }
 
-@test "IMAP: kill -9 in the middle of batches, again and again until a run ends: none lost, duplicates a batch at most" {
+@test "IMAP: kill -9 in the middle of batches, again and again until a run ends: each message exactly once" {
 	kill_loop imap
 }
 
-@test "IMAP --delete: kill -9 in the middle of batches until a run ends: none lost, none left, duplicates a batch at most" {
+@test "IMAP --delete: kill -9 in the middle of batches until a run ends: each message exactly once, none left" {
 	kill_loop imap --delete
 }
 
-@test "POP3: kill -9 in the middle of batches, again and again until a run ends: none lost, duplicates a batch at most" {
+@test "POP3: kill -9 in the middle of batches, again and again until a run ends: each message exactly once" {
 	kill_loop pop
 }
 
-@test "POP3 --delete: kill -9 in the middle of batches until a run ends: none lost, none left, duplicates a batch at most" {
+@test "POP3 --delete: kill -9 in the middle of batches until a run ends: each message exactly once, none left" {
 	kill_loop pop --delete
+}
+
+# random_kills K DIR CMD...: CMD (a function and its arguments, delivering
+# into the Maildir DIR) is run again and again, and killed (-9) K times in
+# all at a random moment chosen by what it has done, not by a clock: the
+# shim stops it (SIGSTOP) after a random Nth step (a write to a file, a
+# link, an fsync: a batch of 64 is some 200), where the kill finds it;
+# then the last run ends by itself. While more kills are left than
+# batches, N is at most 250, else 700; never more than the messages left,
+# so that no run killed could have delivered them all. The kills are
+# added to KILLS; the kill points are in $T/kills.log.
+random_kills() {
+	local want=$1 dir=$2 pid n kills=0 left
+	shift 2
+	mkdir -p "$dir/new"
+	while :; do
+		left=$((TOTAL - $(count "$dir")))
+		if [ "$kills" -ge "$want" ]; then
+			n=0 # no more kills: this run ends by itself
+		elif [ $((want - kills)) -gt $(((left + BATCH - 1) / BATCH)) ]; then
+			n=$((RANDOM % 250 + 1))
+		else
+			n=$((RANDOM % 700 + 1))
+		fi
+		[ "$n" -le "$left" ] || n=$left
+		(
+			export STOP_AFTER_STEP=$n LD_PRELOAD=$SHIM
+			export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+			# shellcheck disable=SC2209 # EXEC names the builtin for the function
+			EXEC=exec "$@" 3>&-
+		) &
+		pid=$!
+		poll_until stopped_or_gone "$pid"
+		if ! stopped "$pid"; then
+			wait "$pid" || fail "mfetch failed ($?) after $kills kills (seed $SEED): $(tail -3 "$T/kills.log")"
+			[ "$kills" -ge "$want" ] || fail "a run ended by itself after $kills kills (seed $SEED)"
+			break
+		fi
+		kill -9 "$pid"
+		{ wait "$pid"; } 2>/dev/null || true
+		echo "left $left: killed after step $n" >>"$T/kills.log"
+		kills=$((kills + 1))
+	done
+	KILLS=$((KILLS + kills))
+}
+
+# exactly_once DIR IDS: DIR holds each message of the file IDS once, and nothing else
+exactly_once() {
+	[ "$(ids "$1" | sort -u)" = "$(cat "$2")" ] || fail "messages missing from $1 (seed $SEED)"
+	[ "$(ids "$1")" = "$(cat "$2")" ] ||
+		fail "$(ids "$1" | uniq -d | wc -l) delivered twice (seed $SEED): $(ids "$1" | uniq -d | head -3)"
+}
+
+@test "random kills: 2,000 messages, a POP3 --delete run and an IMAP run against Dovecot, 50 kill -9 each at random moments (200 in all with the next test): each message exactly once, POP3 leaves none" {
+	SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
+	RANDOM=$SEED
+	TOTAL=2000 KILLS=0
+	build_shim
+	many "$TOTAL" rk
+	cp "$T/all.ids" "$T/rk.ids"
+	random_kills 50 "$T/md" pop -q --delete --state "$ST" --to "$T/md/"
+	exactly_once "$T/md" "$T/rk.ids"
+	[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
+	many "$TOTAL" rki
+	random_kills 50 "$T/mdi" imap -q --state "$ST" --to "$T/mdi/"
+	exactly_once "$T/mdi" "$T/all.ids"
+	[ "$(server_files | wc -l)" = "$TOTAL" ] || fail "without --delete the server lost messages"
+	[ "$KILLS" -ge 100 ] || fail "$KILLS kills"
+	# a last run finds nothing new
+	run imap -q --state "$ST" --to "$T/mdi/"
+	assert_success
+	[ "$(count "$T/mdi")" = "$TOTAL" ]
+}
+
+@test "random kills: 2,000 messages from tests/fault/mailfault, a POP3 --delete run and an IMAP --delete run, 50 kill -9 each at random moments (200 in all with the test before): each message exactly once, none left" {
+	SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
+	RANDOM=$SEED
+	TOTAL=2000 KILLS=0
+	build_shim
+	seq "$TOTAL" | sed 's/.*/<mf&@mailfault.test>/' | sort >"$T/mf.ids"
+	MF_COUNT=$TOTAL mailfault pop-many
+	random_kills 50 "$T/md" mf --pop3 --tls --ca-file "$T/mf.crt" -q --delete --state "$ST" --to "$T/md/"
+	exactly_once "$T/md" "$T/mf.ids"
+	[ "$(tail -1 "$MLOG")" = "mailfault: left 0" ] || fail "the server: $(tail -1 "$MLOG")"
+	kill "$BG"
+	MF_COUNT=$TOTAL mailfault imap-many
+	random_kills 50 "$T/mdi" mf --imap --tls --ca-file "$T/mf.crt" -q --delete --state "$ST" --to "$T/mdi/"
+	exactly_once "$T/mdi" "$T/mf.ids"
+	[ "$(tail -1 "$MLOG")" = "mailfault: left 0" ] || fail "the server: $(tail -1 "$MLOG")"
+	[ "$KILLS" -ge 100 ] || fail "$KILLS kills"
+}
+
+# uids_on LINE: the POP3 UIDLs of a state line (after its tab), one a line
+uids_on() { cut -f2- <<<"$1" | tr ' ' '\n' | grep -c .; }
+
+@test "the state is a journal: a batch appends its intent and its own UIDLs only, whatever the mailbox holds; a run starts from it compacted" {
+	MF_COUNT=2560 mailfault pop-many # 40 batches
+	run mf --pop3 --tls --ca-file "$T/mf.crt" -q --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 2560 ]
+	local adds intents line n first last
+	adds=$(grep -c '^+pop3 bob@127.0.0.1	' "$ST") || true
+	intents=$(grep -c '^?pop3 bob@127.0.0.1	' "$ST") || true
+	[ "$adds" = 40 ] || fail "$adds records of added UIDLs for 40 batches: $(cut -c1-80 "$ST")"
+	[ "$intents" = 40 ] || fail "$intents intents for 40 batches"
+	while IFS= read -r line; do
+		n=$(uids_on "$line")
+		[ "$n" = 64 ] || fail "a record of $n UIDLs: ${line:0:80}"
+	done < <(grep '^+' "$ST")
+	# the bytes the first two batches appended
+	first=$(head -4 "$ST" | wc -c)
+	kill "$BG"
+
+	# 128 more: the next run starts from the journal compacted (one line
+	# for 2,560 UIDLs), and its two batches append what the first two did
+	# (as much for an intent of 64 as for a record of 64 UIDLs), not more
+	MF_COUNT=2688 mailfault pop-many
+	run mf --pop3 --tls --ca-file "$T/mf.crt" -q --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 2688 ]
+	[ "$(wc -l <"$ST")" = 5 ] || fail "$(wc -l <"$ST") lines: $(cut -c1-80 "$ST")"
+	[ "$(uids_on "$(head -1 "$ST")")" = 2560 ] || fail "not compacted: $(head -1 "$ST" | cut -c1-80)"
+	[ "$(grep -c '^+' "$ST")" = 2 ]
+	[ "$(grep '^+' "$ST" | tail -1 | cut -f2)" = "$(seq 2625 2688 | sed 's/^/uid-mf/' | tr '\n' ' ' | sed 's/ $//')" ] ||
+		fail "the last record: $(grep '^+' "$ST" | tail -1 | cut -c1-120)"
+	last=$(tail -4 "$ST" | wc -c)
+	# the same within what longer UIDLs and names add
+	[ "$last" -le $((first + first / 4)) ] || fail "two batches appended $last bytes at 2,560 UIDLs, $first at none"
 }
 
 @test "-v: several RETRs go before the first answer (Dovecot offers PIPELINING); IMAP asks for a batch in one UID FETCH" {
@@ -1606,18 +1782,22 @@ bad_rc() {
 	[ "${#lines[@]}" = 3 ]
 	local l
 	for l in "${lines[@]}"; do jq -e . <<<"$l" >/dev/null || fail "not JSON: $l"; done
-	run jq -r 'select(.type == "message") | [.protocol, .folder, (.uid | test("^[0-9]+$")), (.bytes > 0), (.delivered | startswith("'"$T/md/new/"'"))] | @tsv' <<<"$output"
-	assert_output $'imap\tINBOX\ttrue\ttrue\ttrue\nimap\tINBOX\ttrue\ttrue\ttrue'
+	# an IMAP UID is a number, the delivered file is "path" (as in mdeliver)
+	run jq -r 'select(.type == "message") | [.protocol, .folder, (.uid | type), .uidl, (.bytes > 0), (.path | startswith("'"$T/md/new/"'"))] | @tsv' <<<"$output"
+	assert_output $'imap\tINBOX\tnumber\t\ttrue\ttrue\nimap\tINBOX\tnumber\t\ttrue\ttrue'
 	run --separate-stderr imap --json --all --state "$T/s2" --to "$T/md2/"
-	run jq -r 'select(.type == "summary") | [.fetched, .bytes, .left_too_big] | @tsv' <<<"$output"
-	assert_output --regexp $'^2\t[0-9]+\t0$'
-	# POP3 through an MDA
+	run jq -r 'select(.type == "summary") | [.fetched, .bytes, .left_too_big, (.seconds | type)] | @tsv' <<<"$output"
+	assert_output --regexp $'^2\t[0-9]+\t0\tnumber$'
+	# POP3 through an MDA: a UIDL is a string, and an MDA's file has no path here
 	run --separate-stderr pop --json --state "$T/s3" --mda "cat >/dev/null"
 	assert_success
-	run jq -r 'select(.type == "message") | [.protocol, .folder, .delivered] | @tsv' <<<"$output"
-	assert_output $'pop3\t\tmda\npop3\t\tmda'
+	run jq -r 'select(.type == "message") | [.protocol, .folder, .uid, (.uidl | type), .path] | @tsv' <<<"$output"
+	assert_output $'pop3\t\t\tstring\t\npop3\t\t\tstring\t'
 	run imap --json --list-folders
 	assert_success
+	# the folder lines have the keys and types of mailpipe(7)
+	printf '%s\n' "$output" >"$T/folders.json"
+	assert_equal "$(json_check mfetch "$T/folders.json")" ""
 	run jq -r 'select(.type == "folder") | .name' <<<"$output"
 	assert_line INBOX
 	run imap --json --to -
@@ -1791,7 +1971,7 @@ mailfault() {
 	BG=$(cat "$T/mf.pid") # teardown stops it
 }
 
-mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 10 "$@"; }
+mf() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 10 "$@"; }
 
 @test "fault: bytes injected after the STARTTLS / STLS reply: refused (76) before any password, nothing fetched" {
 	mailfault imap-inject
@@ -1840,7 +2020,7 @@ mf() { "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hu
 	printf '%s\n  state %s\n  to mbox:%s\n' "$acct" "$T/st2" "$HOME/mail/inbox" >"$T/rc"
 	run --separate-stderr "$MFETCH" -C "$T/rc" -a mf
 	assert_failure 73
-	assert_equal "$stderr" "mfetch: mf: 127.0.0.1: $HOME/mail: No such file or directory"
+	assert_equal "$stderr" "mfetch: mf: $HOME/mail/inbox: no directory $HOME/mail"
 	[ ! -e "$HOME/mail" ] || fail "made $HOME/mail"
 	# nothing was recorded: with the directory there, both come
 	mkdir "$HOME/mail"

@@ -182,7 +182,7 @@ dig_addrs() {
 # "PREF HOST. TTL" per MX host, and "HOST. ADDRESS TTL" per address.
 out_mx_ttl() {
     if [ -n "$USE_JQ" ]; then
-        jq -r '.[0].mx[] | "\(.preference) \(.host | ascii_downcase | rtrimstr(".")). \(.ttl)"' <<<"$output"
+        jq -r '.mx[] | "\(.preference) \(.host | ascii_downcase | rtrimstr(".")). \(.ttl)"' <<<"$output"
     else
         awk '/^  [0-9]+ / { h = ($3 ~ /^\(/) ? substr($3, 2, length($3) - 2) : $2
                             sub(/\.$/, "", h); print $1, tolower(h) ".", $NF }' <<<"$output"
@@ -191,7 +191,7 @@ out_mx_ttl() {
 out_mx_pairs() { out_mx_ttl | awk '{print $1, $2}' | sort -u; }
 out_addrs() {
     if [ -n "$USE_JQ" ]; then
-        jq -r '.[0].mx[] | (.host | ascii_downcase | rtrimstr(".")) as $h
+        jq -r '.mx[] | (.host | ascii_downcase | rtrimstr(".")) as $h
                | .addresses[] | "\($h). \(.address) \(.ttl)"' <<<"$output"
     else
         awk '/^  [0-9]+ / { h = ($3 ~ /^\(/) ? substr($3, 2, length($3) - 2) : $2
@@ -249,7 +249,7 @@ check_against_dig() { # ARG QNAME
 @test "oracle: xn--bcher-kva.test (A-label) equals dig's" {
     check_against_dig xn--bcher-kva.test xn--bcher-kva.test
     if [ -n "$USE_JQ" ]; then
-        assert_equal "$(jq -r '.[0].domain_unicode' <<<"$output")" 'bücher.test'
+        assert_equal "$(jq -r '.domain_unicode' <<<"$output")" 'bücher.test'
     fi
 }
 
@@ -324,7 +324,7 @@ check_against_dig() { # ARG QNAME
     if [ -n "$USE_JQ" ]; then
         run --separate-stderr mmx "${SRV[@]}" -j nullmx.example.test
         assert_failure 68
-        assert_equal "$(jq -r '.[0].status + " " + (.[0].mx | length | tostring)' <<<"$output")" 'null-mx 0'
+        assert_equal "$(jq -r 'select(.type == "mx") | .status + " " + (.mx | length | tostring)' <<<"$output")" 'null-mx 0'
     fi
 }
 
@@ -348,8 +348,8 @@ check_against_dig() { # ARG QNAME
     if [ -n "$USE_JQ" ]; then
         run --separate-stderr mmx "${SRV[@]}" -j mixednull.example.test
         assert_success
-        assert_equal "$(jq -r '.[0].mx | map(.host) | join(",")' <<<"$output")" 'mx1.example.test'
-        assert_equal "$(jq -r '.[0].problem | startswith("a null MX")' <<<"$output")" 'true'
+        assert_equal "$(jq -r '.mx | map(.host) | join(",")' <<<"$output")" 'mx1.example.test'
+        assert_equal "$(jq -r '.problem | startswith("a null MX")' <<<"$output")" 'true'
     fi
 }
 
@@ -360,7 +360,7 @@ check_against_dig() { # ARG QNAME
     assert_output --partial 'no address: CNAME chain longer than 8 or a loop'
     if [ -n "$USE_JQ" ]; then
         run --separate-stderr mmx "${SRV[@]}" -j loopmx.example.test
-        assert_equal "$(jq -r '.[0].mx[0] | "\(.cname) \(.error)"' <<<"$output")" 'true CNAME chain longer than 8 or a loop'
+        assert_equal "$(jq -r 'select(.type == "mx") | .mx[0] | "\(.cname) \(.error.name) \(.error.message)"' <<<"$output")" 'true EX_NOHOST CNAME chain longer than 8 or a loop'
     fi
 }
 
@@ -414,7 +414,7 @@ check_against_dig() { # ARG QNAME
     assert_line --index 2 '         no address: no such host (NXDOMAIN)'
     if [ -n "$USE_JQ" ]; then
         run --separate-stderr mmx "${SRV[@]}" -j badmx.example.test
-        assert_equal "$(jq -r '.[0].mx[0].error' <<<"$output")" 'no such host (NXDOMAIN)'
+        assert_equal "$(jq -r 'select(.type == "mx") | .mx[0].error.message' <<<"$output")" 'no such host (NXDOMAIN)'
     fi
 }
 
@@ -434,7 +434,7 @@ check_against_dig() { # ARG QNAME
     DIG +noall +comments +ignore MX many.example.test | grep -q 'flags:.* tc'
     if [ -n "$USE_JQ" ]; then
         run --separate-stderr mmx "${SRV[@]}" -j many.example.test
-        assert_equal "$(jq -r '[.[0].tcp, (.[0].mx | length)] | @tsv' <<<"$output")" "$(printf 'true\t60')"
+        assert_equal "$(jq -r '[.tcp, (.mx | length)] | @tsv' <<<"$output")" "$(printf 'true\t60')"
     fi
 }
 
@@ -458,22 +458,30 @@ check_against_dig() { # ARG QNAME
          no address \(IPv6\)'
 }
 
-@test "-j: valid JSON for several domains, good and bad, IDN included" {
+@test "-j: JSON Lines for several domains, good and bad, IDN included: one object a name" {
     run --separate-stderr mmx "${SRV[@]}" -j example.test nullmx.example.test nonexistent.example.test \
         'bob@bücher.test' implicit.example.test badmx.example.test many.example.test
     assert_failure 68
     printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/out.json"
-    if command -v python3 >/dev/null && python3 -c '' 2>/dev/null; then
-        python3 -m json.tool "$BATS_TEST_TMPDIR/out.json" >/dev/null ||
-            fail "python3 -m json.tool rejects mmx -j output: $output"
-    elif command -v jq >/dev/null; then
-        jq -e . "$BATS_TEST_TMPDIR/out.json" >/dev/null || fail "jq rejects mmx -j output: $output"
-    else
-        skip "neither python3 nor jq is installed: cannot validate the JSON"
-    fi
+    # a line a name, and the error line of the exit status last
+    assert_equal "${#lines[@]}" 8
+    local l
+    for l in "${lines[@]}"; do
+        if command -v python3 >/dev/null && python3 -c '' 2>/dev/null; then
+            python3 -c 'import json, sys; json.loads(sys.argv[1])' "$l" ||
+                fail "not one JSON object on a line: $l"
+        fi
+    done
     if command -v jq >/dev/null; then
-        assert_equal "$(jq -r 'map(.status) | join(" ")' "$BATS_TEST_TMPDIR/out.json")" \
+        jq -e . "$BATS_TEST_TMPDIR/out.json" >/dev/null || fail "jq rejects mmx -j output: $output"
+        assert_equal "$(jq -r 'select(.type == "mx") | .status' "$BATS_TEST_TMPDIR/out.json" | paste -sd ' ')" \
             'ok null-mx nxdomain ok ok no-mail ok'
+        # a failure carries the error object; a success null
+        assert_equal "$(jq -r '[.type, .domain, (.error | if . then "\(.code) \(.name)" else "null" end)] | join(" ")' \
+            "$BATS_TEST_TMPDIR/out.json" | sed -n '1p;3p')" \
+            $'mx example.test null\nmx nonexistent.example.test 68 EX_NOHOST'
+        assert_equal "$(tail -n 1 "$BATS_TEST_TMPDIR/out.json" | jq -r '[.type, .error.code, .error.message] | join(" ")')" \
+            'error 68 nullmx.example.test: null MX: the domain accepts no mail (RFC 7505) (and 2 more)'
     fi
 }
 
@@ -534,7 +542,7 @@ EOF
     if command -v jq >/dev/null; then
         run --separate-stderr mmx "${SRV[@]}" --tcp -j hamburger.test
         assert_success
-        assert_equal "$(jq -r '.[0].tcp' <<<"$output")" true
+        assert_equal "$(jq -r '.tcp' <<<"$output")" true
     fi
 }
 
@@ -561,6 +569,8 @@ EOF
     assert_failure 64
     assert_output --partial 'no domain given'
     run mmx -s -j example.test
+    assert_failure 64
+    run mmx -s --probe example.test
     assert_failure 64
     run mmx --no-such-option example.test
     assert_failure 64
@@ -624,7 +634,7 @@ EOF
     # a final dot means: no search (and "mx1" alone is no domain knot serves)
     run env MAILPIPE_RESOLV_CONF="$BATS_TEST_TMPDIR/resolv.conf" "$MMX" -j mx1.
     assert_failure 75
-    assert_output --partial '"domain": "mx1"'
+    assert_output --partial '"domain":"mx1"'
 }
 
 @test "resolv.conf: first nameserver a closed port, second knot: the answer still comes" {
@@ -803,7 +813,7 @@ assert_timed_out() {
     # the JSON form carries the same
     run --separate-stderr mmx --timeout 5 --retries 1 -@ 127.0.0.1 -p "$FAULT_PORT" -j example.test
     assert_success
-    assert_equal "$(jq -r '.[0].mx[] | "\(.host) \(.cname) \(.error)"' <<<"$output")" \
+    assert_equal "$(jq -r 'select(.type == "mx") | .mx[] | "\(.host) \(.cname) \(.error.message)"' <<<"$output")" \
         "$(printf 'mx1.example.test true CNAME chain longer than 8 or a loop\nmx2.example.test false null')"
 }
 

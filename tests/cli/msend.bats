@@ -2471,10 +2471,14 @@ EOF
 	plain_msg
 	run --separate-stderr dmsend "$FPORT" -j -f alice@crepes.test bob@crepes.test bad@crepes.test <"$MSG"
 	assert_failure 67
-	run jq -r '[.type, .message_id, .from, .server, (.bytes > 0)] | @tsv' <<<"$output"
+	local out=$output
+	run jq -r 'select(.type == "result") | [.type, .message_id, .from, .server, (.bytes > 0)] | @tsv' <<<"$out"
 	assert_output $'result\t<'"$ID"$'@hamburger.test>\talice@crepes.test\tmx\ttrue'
+	# the refusal is an error line after the result, with the exit status
+	run jq -r 'select(.type == "error") | .error | [.code, .name, .message] | @tsv' <<<"$out"
+	assert_output $'67\tEX_NOUSER\t1 recipient refused'
 	run --separate-stderr dmsend "$FPORT" -j -f alice@crepes.test bob@crepes.test bad@crepes.test <"$MSG"
-	run jq -r '.recipients[] | [.address, .status, .code] | @tsv' <<<"$output"
+	run jq -r 'select(.type == "result") | .recipients[] | [.address, .status, .code] | @tsv' <<<"$output"
 	assert_output $'bob@crepes.test\tdelivered\t250\nbad@crepes.test\trefused\t550'
 	# a temporary failure: queued, with its id
 	fault greet421
@@ -2492,8 +2496,11 @@ EOF
 	# --no-queue: deferred, no id, exit 75
 	run --separate-stderr dmsend "$FPORT" -j --no-queue -f alice@crepes.test bob@crepes.test <"$MSG"
 	assert_failure 75
-	run jq -r '[.recipients[0].status, (.queued_as | tostring)] | @tsv' <<<"$output"
+	out=$output
+	run jq -r 'select(.type == "result") | [.recipients[0].status, (.queued_as | tostring)] | @tsv' <<<"$out"
 	assert_output $'deferred\tnull'
+	run jq -r 'select(.type == "error") | .error | [.code, .name] | @tsv' <<<"$out"
+	assert_output $'75\tEX_TEMPFAIL'
 }
 
 # ------------------------------------------------------------------ 10. certificates that fail

@@ -155,8 +155,8 @@ teardown() {
 @test "DNSSEC: through the validating unbound, the signed zone's answer has AD, the unsigned one not" {
 	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 -j secure.test example.test
 	assert_success
-	assert_output --regexp '"domain": "secure.test",[^]]*"ad": true'
-	assert_output --regexp '"domain": "example.test",[^]]*"ad": false'
+	assert_output --regexp '"domain":"secure.test",[^]]*"ad":true'
+	assert_output --regexp '"domain":"example.test",[^]]*"ad":false'
 	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 secure.test
 	assert_output --partial "note: the answer was authenticated (AD)"
 }

@@ -85,7 +85,7 @@ bounce_in() {
 	run "$MPARSE" --dsn -j "$f"
 	assert_success
 	run jq -c 'del(.file)' <<<"$output"
-	assert_output '{"report":"dsn","recipient":"carol@hamburger.test","subscriber":"alice@crepes.test","message_id":"<'"$ID"'@hamburger.test>","reporting_mta":"mx1.example.test","original_recipient":"carol@hamburger.test","action":"failed","status":"5.1.1","remote_mta":null,"diagnostic":"unknown user: \"carol@hamburger.test\""}'
+	assert_output '{"type":"report","report":"dsn","recipient":"carol@hamburger.test","subscriber":"alice@crepes.test","message_id":"<'"$ID"'@hamburger.test>","reporting_mta":"mx1.example.test","original_recipient":"carol@hamburger.test","action":"failed","status":"5.1.1","remote_mta":null,"diagnostic":"unknown user: \"carol@hamburger.test\"","feedback_type":null,"original_mail_from":null,"user_agent":null}'
 }
 
 @test "dsn: msend's own notice (Postfix refused the recipient, -oem) read back: recipient, status, the reply, the subscriber" {
@@ -119,7 +119,7 @@ OUT
 	assert_line --index 0 "arf.eml: feedback abuse erin@example.com subscriber=erin@example.com message-id=<weekly-49@lists.example.org> from=news+erin=example.com@lists.example.org"
 	run "$MPARSE" --dsn -j arf.eml
 	run jq -c 'del(.file)' <<<"$output"
-	assert_output '{"report":"arf","recipient":"erin@example.com","subscriber":"erin@example.com","message_id":"<weekly-49@lists.example.org>","reporting_mta":null,"feedback_type":"abuse","original_mail_from":"news+erin=example.com@lists.example.org","user_agent":"SomeGenerator/1.0"}'
+	assert_output '{"type":"report","report":"arf","recipient":"erin@example.com","subscriber":"erin@example.com","message_id":"<weekly-49@lists.example.org>","reporting_mta":null,"original_recipient":null,"action":null,"status":null,"remote_mta":null,"diagnostic":null,"feedback_type":"abuse","original_mail_from":"news+erin=example.com@lists.example.org","user_agent":"SomeGenerator/1.0"}'
 }
 
 @test "dsn: a message that is no report: one line naming it, exit 65; --dsn with another mode is 64" {

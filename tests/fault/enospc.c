@@ -9,6 +9,11 @@
  * (a directory that cannot grow), from any thread.
  * STOP_AT_FSYNC=PATH: fsync(2) of the file PATH stops the process
  * (SIGSTOP) first, to be caught holding its locks, its writes not flushed.
+ * STOP_AFTER_LINK=N: the Nth link(2) that succeeds stops the process
+ * (SIGSTOP) once it is done, to be caught between two steps of a commit.
+ * STOP_AFTER_STEP=N: the same after the Nth step of any kind: a write to
+ * a regular file (beyond fd 2), a link(2), an fsync(2) or a syncfs(2)
+ * done: a kill point chosen by what the process has done, not by a clock.
  *
  *   cc -shared -fPIC -O2 -o enospc.so enospc.c -ldl
  *   ENOSPC_AFTER=4096 LD_PRELOAD=./enospc.so prog ...
@@ -30,6 +35,8 @@ static long long budget = -1; /* bytes still allowed; -1: no limit */
 static int fail_errno = ENOSPC;
 static atomic_long links = -1; /* links still allowed; -1: no limit */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static long stop_step;    /* STOP_AFTER_STEP, 0 for none */
+static atomic_long steps; /* steps done */
 
 static void read_env(void)
 {
@@ -38,6 +45,9 @@ static void read_env(void)
 	a = getenv("LINK_FAIL_AFTER");
 	if (a && *a)
 		links = strtol(a, NULL, 10);
+	a = getenv("STOP_AFTER_STEP");
+	if (a && *a)
+		stop_step = strtol(a, NULL, 10);
 	a = getenv("ENOSPC_AFTER");
 	if (a && *a)
 		budget = strtoll(a, NULL, 10);
@@ -86,6 +96,27 @@ static void spent(ssize_t r)
 		budget -= r;
 }
 
+/* one more step done (STOP_AFTER_STEP): the Nth stops the process */
+static void step(void)
+{
+	init();
+	if (stop_step > 0 && atomic_fetch_add(&steps, 1) + 1 == stop_step)
+		raise(SIGSTOP);
+}
+
+/* r bytes written to fd: a step when fd is a regular file */
+static ssize_t wrote(int fd, ssize_t r)
+{
+	struct stat st;
+	int saved = errno;
+
+	init();
+	if (stop_step > 0 && r > 0 && fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		step();
+	errno = saved;
+	return r;
+}
+
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
@@ -103,12 +134,12 @@ ssize_t write(int fd, const void *buf, size_t n)
 	ssize_t k, r;
 
 	if (!limited(fd))
-		return real_write(fd, buf, n);
+		return wrote(fd, real_write(fd, buf, n));
 	if ((k = allow(n)) < 0)
 		return -1;
 	r = real_write(fd, buf, (size_t)k);
 	spent(r);
-	return r;
+	return wrote(fd, r);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
@@ -117,12 +148,12 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 	ssize_t k, r;
 
 	if (!limited(fd))
-		return real_pwrite(fd, buf, n, off);
+		return wrote(fd, real_pwrite(fd, buf, n, off));
 	if ((k = allow(n)) < 0)
 		return -1;
 	r = real_pwrite(fd, buf, (size_t)k, off);
 	spent(r);
-	return r;
+	return wrote(fd, r);
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
@@ -160,12 +191,12 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	ssize_t k, r;
 
 	if (!limited(fd))
-		return real_writev(fd, iov, cnt);
+		return wrote(fd, real_writev(fd, iov, cnt));
 	if ((k = allow(iov_total(iov, cnt))) < 0)
 		return -1;
 	r = real_writev(fd, v, clip(iov, cnt, (size_t)k, v));
 	spent(r);
-	return r;
+	return wrote(fd, r);
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -175,12 +206,12 @@ ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	ssize_t k, r;
 
 	if (!limited(fd))
-		return real_pwritev(fd, iov, cnt, off);
+		return wrote(fd, real_pwritev(fd, iov, cnt, off));
 	if ((k = allow(iov_total(iov, cnt))) < 0)
 		return -1;
 	r = real_pwritev(fd, v, clip(iov, cnt, (size_t)k, v), off);
 	spent(r);
-	return r;
+	return wrote(fd, r);
 }
 
 typedef int (*link_fn)(const char *, const char *);
@@ -194,7 +225,14 @@ int link(const char *from, const char *to)
 		errno = fail_errno;
 		return -1;
 	}
-	return real_link(from, to);
+	int r = real_link(from, to);
+	const char *stop = getenv("STOP_AFTER_LINK");
+	static atomic_long linked;
+	if (r == 0 && stop && *stop && atomic_fetch_add(&linked, 1) + 1 == strtol(stop, NULL, 10))
+		raise(SIGSTOP);
+	if (r == 0)
+		step();
+	return r;
 }
 
 typedef int (*fsync_fn)(int);
@@ -208,5 +246,18 @@ int fsync(int fd)
 	if (p && *p && fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
 		raise(SIGSTOP);
-	return real_fsync(fd);
+	int r = real_fsync(fd);
+	step();
+	return r;
+}
+
+typedef int (*syncfs_fn)(int);
+
+int syncfs(int fd)
+{
+	REAL(syncfs, syncfs_fn);
+	int r = real_syncfs(fd);
+
+	step();
+	return r;
 }

@@ -23,6 +23,14 @@
  *                ("IMAP4rev1 IDLE UIDPLUS"); "UID SEARCH DELETED" finds
  *                the UIDs in $MF_DELETED (another client's, say "9"), and
  *                those flagged \Deleted by this one; IDLE waits for DONE
+ *   pop-many     implicit TLS: a working POP3 server with $MF_COUNT
+ *                messages (2000 by default; Message-ID <mfN@mailfault.test>,
+ *                UIDL uid-mfN), PIPELINING offered; a DELE takes effect at
+ *                QUIT, and what is deleted stays deleted for the next
+ *                connection (not each command logged: "mailfault: left N"
+ *                when a session ends, before the answer to QUIT or LOGOUT)
+ *   imap-many    the same over IMAP (UIDs 1 to $MF_COUNT, UIDPLUS): UID
+ *                SEARCH, UID FETCH, UID STORE \Deleted, UID EXPUNGE
  * The POP3 modes offer no PIPELINING: a RETR or DELE with the next command
  * already behind it logs "pipelined without PIPELINING".
  * With -c CERT -k KEY (PEM) for the TLS modes. Logs one line per command
@@ -31,6 +39,7 @@
  * connection after another until killed.
  * usage: mailfault [-p PORT] [-P PIDFILE] [-c CERT -k KEY] MODE */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -299,6 +308,249 @@ static void imap(void)
 	}
 }
 
+/* ---- the -many modes: a mailbox of $MF_COUNT messages that lasts from
+ * one connection to the next */
+static int nmany;
+static char *gone;    /* [1..nmany]: deleted (POP3) or expunged (IMAP) */
+static char *flagged; /* [1..nmany]: IMAP \Deleted */
+
+static void many_init(void)
+{
+	nmany = atoi(env_or("MF_COUNT", "2000"));
+	if (nmany < 1)
+		nmany = 1;
+	gone = calloc((size_t)nmany + 1, 1);
+	flagged = calloc((size_t)nmany + 1, 1);
+}
+
+/* message i, CR LF line ends, no line starting with '.' */
+static int many_msg(int i, char *out, size_t n)
+{
+	return snprintf(out, n,
+	                "Subject: mf %d\r\nMessage-ID: <mf%d@mailfault.test>\r\n\r\nbody of %d\r\n"
+	                "a line to give it some weight, a line to give it some weight\r\n"
+	                "and another one, and another one, and another one\r\n",
+	                i, i, i);
+}
+
+/* output gathered, then sent with one say(): a listing of 2,000 lines
+ * is not 2,000 TLS records */
+static char *ob;
+static size_t obn, obcap;
+
+static void put(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (obn + n + 1 > obcap) {
+		obcap = (obn + n + 1) * 2;
+		ob = realloc(ob, obcap);
+		if (!ob)
+			abort();
+	}
+	memcpy(ob + obn, t, n + 1);
+	obn += n;
+}
+
+static void flush(void)
+{
+	if (obn)
+		say(ob);
+	obn = 0;
+}
+
+static void many_left(void)
+{
+	int left = 0;
+
+	for (int i = 1; i <= nmany; i++)
+		left += !gone[i];
+	fprintf(stderr, "mailfault: left %d\n", left);
+}
+
+static void pop_many(void)
+{
+	char l[2048], out[4096];
+	int *num = malloc(((size_t)nmany + 1) * sizeof *num), n = 0;
+	char *dele = calloc((size_t)nmany + 1, 1);
+
+	for (int i = 1; i <= nmany; i++) /* the session's numbers */
+		if (!gone[i])
+			num[++n] = i;
+	say("+OK mailfault ready\r\n");
+	while (readline(l, sizeof l)) {
+		int k = atoi(l + (strlen(l) > 5 ? 5 : strlen(l)));
+		if (strcasecmp(l, "CAPA") == 0) {
+			say("+OK\r\nUIDL\r\nUSER\r\nPIPELINING\r\n.\r\n");
+		} else if (strcasecmp(l, "UIDL") == 0 || strcasecmp(l, "LIST") == 0) {
+			int uidl = toupper((unsigned char)l[0]) == 'U';
+			put("+OK\r\n");
+			for (int j = 1; j <= n; j++) {
+				char m[1024];
+				if (uidl)
+					snprintf(out, sizeof out, "%d uid-mf%d\r\n", j, num[j]);
+				else
+					snprintf(out, sizeof out, "%d %d\r\n", j,
+					         many_msg(num[j], m, sizeof m));
+				put(out);
+			}
+			put(".\r\n");
+			flush();
+		} else if (strncasecmp(l, "RETR ", 5) == 0 && k >= 1 && k <= n) {
+			char m[1024];
+			many_msg(num[k], m, sizeof m);
+			snprintf(out, sizeof out, "+OK\r\n%s.\r\n", m);
+			say(out);
+		} else if (strncasecmp(l, "DELE ", 5) == 0 && k >= 1 && k <= n) {
+			dele[num[k]] = 1;
+			say("+OK\r\n");
+		} else if (strncasecmp(l, "RETR ", 5) == 0 || strncasecmp(l, "DELE ", 5) == 0) {
+			say("-ERR no such message\r\n");
+		} else if (strcasecmp(l, "QUIT") == 0) {
+			for (int i = 1; i <= nmany; i++)
+				gone[i] |= dele[i];
+			many_left(); /* before the answer: the client ends after it */
+			say("+OK bye\r\n");
+			free(num);
+			free(dele);
+			return;
+		} else {
+			say("+OK\r\n");
+		}
+	}
+	many_left();
+	free(num);
+	free(dele);
+}
+
+/* each UID of an IMAP set ("1:5,7,9:*") that is there, in want[] */
+static void many_set(const char *set, char *want)
+{
+	int top = 0;
+
+	for (int i = 1; i <= nmany; i++)
+		if (!gone[i])
+			top = i;
+	memset(want, 0, (size_t)nmany + 1);
+	while (*set == '*' || (*set >= '0' && *set <= '9')) {
+		long a = *set == '*' ? top : strtol(set, (char **)&set, 10), b = a;
+		if (*set == '*')
+			set++;
+		if (*set == ':') {
+			set++;
+			b = *set == '*' ? top : strtol(set, (char **)&set, 10);
+			if (*set == '*')
+				set++;
+		}
+		if (a > b) {
+			long t = a;
+			a = b;
+			b = t;
+		}
+		for (long u = a < 1 ? 1 : a; u <= b && u <= nmany; u++)
+			want[u] = !gone[u];
+		if (*set != ',')
+			break;
+		set++;
+	}
+}
+
+static void imap_many(void)
+{
+	char l[2048], tag[64], out[4096], m[1024];
+	char *want = malloc((size_t)nmany + 1);
+
+	say("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN UIDPLUS] mailfault ready\r\n");
+	while (readline(l, sizeof l)) {
+		if (sscanf(l, "%63s", tag) != 1)
+			continue;
+		const char *c = l + strlen(tag) + (l[strlen(tag)] == ' ');
+		if (strncasecmp(c, "CAPABILITY", 10) == 0) {
+			snprintf(out, sizeof out,
+			         "* CAPABILITY IMAP4rev1 AUTH=PLAIN UIDPLUS\r\n%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "AUTHENTICATE", 12) == 0) {
+			say("+ \r\n");
+			if (!readline(l, sizeof l))
+				break;
+			snprintf(out, sizeof out, "%s OK logged in\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "SELECT", 6) == 0) {
+			int n = 0;
+			for (int i = 1; i <= nmany; i++)
+				n += !gone[i];
+			snprintf(out, sizeof out,
+			         "* %d EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT %d] "
+			         "ok\r\n%s OK [READ-WRITE] selected\r\n",
+			         n, nmany + 1, tag);
+			say(out);
+		} else if (strncasecmp(c, "UID SEARCH", 10) == 0) {
+			const char *a = c + 10;
+			while (*a == ' ')
+				a++;
+			if (strncasecmp(a, "UID ", 4) == 0)
+				many_set(a + 4, want);
+			else
+				many_set("1:*", want);
+			int deleted = strncasecmp(a, "DELETED", 7) == 0;
+			put("* SEARCH");
+			for (int i = 1; i <= nmany; i++)
+				if (want[i] && (!deleted || flagged[i])) {
+					snprintf(out, sizeof out, " %d", i);
+					put(out);
+				}
+			snprintf(out, sizeof out, "\r\n%s OK\r\n", tag);
+			put(out);
+			flush();
+		} else if (strncasecmp(c, "UID FETCH ", 10) == 0) {
+			many_set(c + 10, want);
+			for (int i = 1, seq = 0; i <= nmany; i++) {
+				seq += !gone[i];
+				if (!want[i])
+					continue;
+				int n = many_msg(i, m, sizeof m);
+				if (strcasestr(c, "BODY"))
+					snprintf(out, sizeof out,
+					         "* %d FETCH (UID %d BODY[] {%d}\r\n%s)\r\n", seq,
+					         i, n, m);
+				else
+					snprintf(out, sizeof out,
+					         "* %d FETCH (UID %d RFC822.SIZE %d)\r\n", seq, i,
+					         n);
+				say(out);
+			}
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "UID STORE ", 10) == 0) {
+			many_set(c + 10, want);
+			for (int i = 1; i <= nmany; i++)
+				if (want[i] && strcasestr(c, "\\Deleted"))
+					flagged[i] = 1;
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "UID EXPUNGE ", 12) == 0 ||
+		           strncasecmp(c, "EXPUNGE", 7) == 0) {
+			many_set(strncasecmp(c, "UID ", 4) == 0 ? c + 12 : "1:*", want);
+			for (int i = 1; i <= nmany; i++)
+				if (want[i] && flagged[i])
+					gone[i] = 1;
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "LOGOUT", 6) == 0) {
+			many_left(); /* before the answer: the client ends after it */
+			snprintf(out, sizeof out, "* BYE\r\n%s OK\r\n", tag);
+			say(out);
+			free(want);
+			return;
+		} else {
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		}
+	}
+	many_left();
+	free(want);
+}
+
 /* Die with the test that started us, even when it is SIGKILLed (meson kills
  * a bats file that runs past its timeout): the kernel sends SIGTERM when the
  * parent goes; a parent gone before we asked shows as a changed getppid(). */
@@ -334,6 +586,8 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	mode = argv[optind];
+	if (strstr(mode, "-many"))
+		many_init();
 	int tls = strstr(mode, "inject") == NULL;
 	if (tls) {
 		if (!cert || !key) {
@@ -384,7 +638,11 @@ int main(int argc, char **argv)
 				continue;
 			}
 		}
-		if (strncmp(mode, "imap", 4) == 0)
+		if (strcmp(mode, "pop-many") == 0)
+			pop_many();
+		else if (strcmp(mode, "imap-many") == 0)
+			imap_many();
+		else if (strncmp(mode, "imap", 4) == 0)
 			imap();
 		else
 			pop();

@@ -13,8 +13,10 @@
 
 #include "dedup.h"
 #include "deliver.h"
+#include "intent.h"
 #include "io.h"
 #include "report.h"
+#include "state.h"
 
 /* mboxrd quoting as a stream: a line that is ">*From " gets one more
  * '>'. The '>'s and "From" letters at a line start are held back until
@@ -151,7 +153,9 @@ struct pending_msg {
 
 int per_message(const struct fopts *o)
 {
-	return o->dest != DEST_STORE;
+	/* an mbox append is flushed by itself: recorded at once, a crash
+	 * can append no more than that one message again */
+	return o->dest != DEST_STORE || o->store.kind == MP_STORE_MBOX;
 }
 
 int commit_due(const struct fopts *o)
@@ -183,6 +187,7 @@ int commit(struct fopts *o, struct mp_err *e)
 		rc = -1;
 	}
 	o->npend = 0;
+	o->njuid = 0;
 	o->uncommitted = 0;
 	o->uncommitted_bytes = 0;
 	return rc;
@@ -206,7 +211,7 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 	if (o->dest == DEST_MDA) {
 		int rc = to_mda(o, fd, uid, folder, e);
 		if (rc == 0 && o->json)
-			json_message(o, fd, uid, folder, "mda");
+			json_message(o, fd, uid, folder, NULL); /* no path of its own */
 		return rc;
 	}
 	if (o->commit_failed)
@@ -224,6 +229,13 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 		return -1;
 	o->uncommitted++;
 	o->uncommitted_bytes += res.size;
+	if (d.batch) { /* its UID for the intent */
+		if (o->njuid == o->capjuid) {
+			o->capjuid = o->capjuid ? o->capjuid * 2 : BATCH_MSGS;
+			o->juid = mp_xrealloc(o->juid, o->capjuid * sizeof *o->juid);
+		}
+		snprintf(o->juid[o->njuid++], sizeof *o->juid, "%s", uid);
+	}
 	if (!o->json)
 		return 0;
 	if (!d.batch) {
@@ -241,6 +253,34 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 	m->folder = folder;
 	m->bytes = fstat(fd, &sb) == 0 ? (long long)sb.st_size : -1;
 	return 0;
+}
+
+/* the store's before_link: the batch's intent recorded, durably, before
+ * the first of it is linked (intent.h) */
+static int record_intent(void *ctx, const char *const *names, size_t n, struct mp_err *e)
+{
+	struct fopts *o = ctx;
+	struct mp_buf text = MP_BUF_INIT;
+	const char **uids;
+	char *md;
+	int rc;
+
+	if (!o->jkey || o->peek)
+		return 0;
+	if (n != o->njuid)
+		return mp_err_set(e, EX_SOFTWARE, "a batch of %zu messages with %zu UIDs", n,
+		                  o->njuid);
+	uids = mp_xmalloc((n ? n : 1) * sizeof *uids);
+	for (size_t i = 0; i < n; i++)
+		uids[i] = o->juid[i];
+	md = realpath(o->store.path, NULL);
+	intent_format(&text, md ? md : o->store.path, o->jpre, uids, names, n);
+	rc = state_intent(o, o->jkey, text.data, e);
+	o->intent_open = rc == 0;
+	free(md);
+	free(uids);
+	mp_buf_free(&text);
+	return rc;
 }
 
 int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
@@ -265,7 +305,11 @@ int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
 	/* a Maildir is created with its parents (mfetch(1)) */
 	if (*t && t[strlen(t) - 1] == '/')
 		flags |= MP_STORE_PARENTS;
-	return mp_store_open(&o->store, t, NULL, flags, e);
+	if (mp_store_open(&o->store, t, NULL, flags, e) < 0)
+		return -1;
+	o->store.before_link = record_intent;
+	o->store.before_link_ctx = o;
+	return 0;
 }
 
 void deliver_close(struct fopts *o)
@@ -274,4 +318,7 @@ void deliver_close(struct fopts *o)
 		mp_store_close(&o->store);
 	free(o->pend);
 	o->pend = NULL;
+	free(o->juid);
+	o->juid = NULL;
+	o->njuid = o->capjuid = 0;
 }

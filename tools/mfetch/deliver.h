@@ -22,8 +22,10 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
  * last commit durable at once (one sync for the files, the links into
  * new/, the directory fsyncs). An mbox append is flushed by deliver_file
  * itself; an MDA's exit, and stdout, are their own commit. The order for
- * a batch is always: deliver each, commit(), one state_save() for all,
- * then the server may flag or delete them. commit() returns 0, or -1
+ * a batch is always: deliver each, commit(), one record in the state for
+ * all, then the server may flag or delete them. Into a Maildir, commit()
+ * records the batch's intent (o->jkey, o->jpre) once its files are
+ * durable and before the first is linked (intent.h). commit() returns 0, or -1
  * with e filled once the batch was taken back (none of it delivered);
  * after that it fails every time, so that nothing of it is recorded. */
 #define BATCH_MSGS  64                   /* messages a commit covers at most */
@@ -32,7 +34,7 @@ int commit(struct fopts *o, struct mp_err *e);
 /* 1 when the deliveries since the last commit fill a batch */
 int commit_due(const struct fopts *o);
 /* 1 when each message is recorded as soon as it is delivered (an MDA,
- * stdout): a crash then never delivers one twice there */
+ * stdout, an mbox): a crash then delivers at most that one twice there */
 int per_message(const struct fopts *o);
 
 #endif

@@ -52,6 +52,13 @@ struct fopts {
 	long uncommitted;
 	long long uncommitted_bytes;
 	int commit_failed; /* a batch was taken back: nothing more is recorded */
+	/* the intent a Maildir batch records before it is linked: the state
+	 * key (NULL: none, as with --all), what the protocol adds (PRE of
+	 * intent.h), and the UIDs delivered into tmp/ since the last commit */
+	const char *jkey, *jpre;
+	char (*juid)[80];
+	size_t njuid, capjuid;
+	int intent_open; /* an intent recorded, its batch not yet */
 };
 
 struct fstats {

@@ -14,6 +14,7 @@
 #include "deliver.h"
 #include "imap.h"
 #include "imapio.h"
+#include "intent.h"
 #include "json.h"
 #include "report.h"
 #include "session.h"
@@ -122,22 +123,50 @@ bad:
 }
 
 static void state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
-                         const unsigned long *left, size_t nleft);
+                         unsigned long below, const unsigned long *left, size_t nleft);
 
 /* a folder being fetched: what the state records */
 struct frun {
 	const char *folder, *key;
 	unsigned long uidvalidity, last;
-	struct uids *u;     /* candidates, ascending; 0 once delivered */
-	struct mp_buf *val; /* the state line */
+	struct uids *u;         /* candidates, ascending; 0 once delivered */
+	struct mp_buf *val;     /* the state line */
+	unsigned long rec_last; /* the last UID the state has recorded */
+	struct mp_buf *rec;     /* the line last recorded */
 };
 
-static int record(const struct fopts *o, struct frun *f, struct mp_err *e)
+static int record(struct fopts *o, struct frun *f, struct mp_err *e)
 {
 	if (o->all)
 		return 0;
-	state_format(f->val, f->uidvalidity, f->last, f->u->v, f->u->n);
-	return state_save(o, f->key, f->val->data, e);
+	state_format(f->val, f->uidvalidity, f->last, f->last, f->u->v, f->u->n);
+	/* recorded already (a batch's commit came due before its end), and
+	 * no intent to close */
+	if (!o->intent_open && f->rec->data && strcmp(f->rec->data, f->val->data) == 0)
+		return 0;
+	if (state_save(o, f->key, f->val->data, e) < 0)
+		return -1;
+	o->intent_open = 0;
+	f->rec_last = f->last;
+	mp_buf_reset(f->rec);
+	mp_buf_puts(f->rec, f->val->data);
+	return 0;
+}
+
+/* What was delivered since the last record made durable, then recorded.
+ * A Maildir batch's intent carries the state as recorded before it, with
+ * the candidates below the batch's highest UID not delivered listed as
+ * left: whatever part of the batch a settling finds in the Maildir, the
+ * rest is left too (settle()). */
+static int commit_record(struct fopts *o, struct frun *f, struct mp_err *e)
+{
+	int rc;
+
+	state_format(f->val, f->uidvalidity, f->rec_last, f->last, f->u->v, f->u->n);
+	o->jpre = f->val->data;
+	rc = commit(o, e);
+	o->jpre = NULL;
+	return rc < 0 ? -1 : record(o, f, e);
 }
 
 /* One FETCH response, its first line l: a BODY[] literal is spooled and
@@ -225,7 +254,7 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 	f->u->v[idx[k]] = 0;
 	if (uid > f->last)
 		f->last = uid;
-	if ((per_message(o) || commit_due(o)) && (commit(o, e) < 0 || record(o, f, e) < 0))
+	if ((per_message(o) || commit_due(o)) && commit_record(o, f, e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -314,15 +343,86 @@ static int on_sizes(struct imap *s, char *l, size_t len, void *ctx, struct mp_er
 #define MAX_LEFT 10000
 
 static void state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
-                         const unsigned long *left, size_t nleft)
+                         unsigned long below, const unsigned long *left, size_t nleft)
 {
 	size_t k = 0;
 
 	mp_buf_reset(out);
 	mp_buf_printf(out, "%lu %lu", uv, last);
 	for (size_t i = 0; i < nleft && k < MAX_LEFT; i++)
-		if (left[i] && left[i] < last)
+		if (left[i] && left[i] < below)
 			mp_buf_printf(out, k++ ? ",%lu" : " s=%lu", left[i]);
+}
+
+/* the UIDs of " s=U,U,..." into u */
+static int parse_left(const char *sl, struct uids *u, struct mp_err *e)
+{
+	for (const char *p = sl + 3; *p && *p != ' ';) {
+		char *end;
+		unsigned long x = strtoul(p, &end, 10);
+		if (end == p)
+			break;
+		if (uids_add(u, x, e) < 0)
+			return -1;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+struct settling {
+	unsigned long last;
+	struct uids left;
+	struct mp_err *e;
+	int failed;
+};
+
+static void on_settled(void *ctx, const char *uid, int delivered)
+{
+	struct settling *z = ctx;
+	unsigned long x = strtoul(uid, NULL, 10);
+
+	if (!delivered) {
+		if (uids_add(&z->left, x, z->e) < 0)
+			z->failed = 1;
+		return;
+	}
+	if (x > z->last)
+		z->last = x;
+	for (size_t i = 0; i < z->left.n; i++)
+		if (z->left.v[i] == x)
+			z->left.v[i] = 0;
+}
+
+/* A batch's intent that a killed run left pending, settled: the state
+ * before the batch (the intent's PRE), with the UIDs whose message is in
+ * the Maildir delivered and the others left. The result is recorded and
+ * becomes state. 0, or -1 with e filled. */
+static int settle(const struct fopts *o, const char *key, const char *intent, struct mp_buf *state,
+                  struct mp_err *e)
+{
+	struct settling z = {.e = e};
+	struct mp_buf pre = MP_BUF_INIT;
+	unsigned long uv = 0;
+	const char *sl;
+	int rc = -1;
+
+	if (intent_pre(intent, &pre, e) < 0)
+		goto out;
+	sl = strstr(pre.data, " s=");
+	if (sscanf(pre.data, "%lu %lu", &uv, &z.last) != 2 ||
+	    (sl && parse_left(sl, &z.left, e) < 0)) {
+		if (!e->code)
+			mp_err_set(e, EX_TEMPFAIL, "the state: an intent not understood");
+		goto out;
+	}
+	if (intent_settle(intent, on_settled, &z, e) < 0 || z.failed)
+		goto out;
+	state_format(state, uv, z.last, z.last, z.left.v, z.left.n);
+	rc = state_save(o, key, state->data, e);
+out:
+	free(z.left.v);
+	mp_buf_free(&pre);
+	return rc;
 }
 
 static int in_list(const unsigned long *v, size_t n, unsigned long x)
@@ -377,7 +477,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 {
 	struct selectinfo si = {0};
 	struct uids u = {0}, old = {0}, skip = {0}, done = {0};
-	struct mp_buf state = MP_BUF_INIT, val = MP_BUF_INIT;
+	struct mp_buf state = MP_BUF_INIT, val = MP_BUF_INIT, intent = MP_BUF_INIT;
 	struct msgids ids = {0};
 	char cmd[600], q[512], key[600];
 	unsigned long last = 0, sv = 0;
@@ -389,8 +489,13 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		return r < 0 ? -1
 		             : mp_err_set(e, EX_UNAVAILABLE, "SELECT %s: %.200s", folder, s->last);
 	snprintf(key, sizeof key, "imap %s@%s %s", o->user, o->server, folder);
-	if (!o->all && state_load(o, key, &state) == 0 &&
-	    sscanf(state.data, "%lu %lu", &sv, &last) == 2) {
+	/* a batch a killed run left between its intent and its record is
+	 * settled first, whatever this run does */
+	if (state_load(o, key, &state, &intent) == 0 && intent.len &&
+	    settle(o, key, intent.data, &state, e) < 0)
+		goto out;
+	o->jkey = o->all ? NULL : key;
+	if (!o->all && state.len && sscanf(state.data, "%lu %lu", &sv, &last) == 2) {
 		const char *sl = strstr(state.data, " s=");
 		if (sv != si.uidvalidity) {
 			last = 0; /* a new UIDVALIDITY: the old UIDs mean nothing */
@@ -407,15 +512,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 				    o->dest == DEST_MDA ? "the MDA" : "stdout");
 			}
 		} else if (sl) {
-			for (const char *p = sl + 3; *p && *p != ' ';) {
-				char *end;
-				unsigned long x = strtoul(p, &end, 10);
-				if (end == p)
-					break;
-				if (uids_add(&skip, x, e) < 0)
-					goto out;
-				p = *end == ',' ? end + 1 : end;
-			}
+			if (parse_left(sl, &skip, e) < 0)
+				goto out;
 			if (skip.n)
 				qsort(skip.v, skip.n, sizeof *skip.v, cmp_ul);
 		}
@@ -481,7 +579,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			u.v[nu++] = u.v[i];
 	u.n = nu;
 	o->pg_total += (long)(o->limit && (long)nu > o->limit ? (size_t)o->limit : nu);
-	struct frun f = {folder, key, si.uidvalidity, last, &u, &val};
+	struct frun f = {folder, key, si.uidvalidity, last, &u, &val, last, &state};
 	unsigned long bu[BATCH_MSGS];
 	size_t idx[BATCH_MSGS];
 	long long sizes[BATCH_MSGS];
@@ -537,7 +635,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		 * it stays in u, left for the next run to look for */
 		failed = *e;
 		mp_err_clear(e);
-		if (commit(o, e) < 0 || record(o, &f, e) < 0)
+		if (commit_record(o, &f, e) < 0)
 			goto out;
 		size_t nf = 0;
 		for (size_t k = 0; (o->delete_ || o->mark_seen) && k < nb; k++)
@@ -565,7 +663,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	last = f.last;
 	/* the left ones may have changed even with nothing delivered */
 	if (!o->all && last) {
-		state_format(&val, si.uidvalidity, last, u.v, u.n);
+		state_format(&val, si.uidvalidity, last, last, u.v, u.n);
 		if (strcmp(val.data, state.data ? state.data : "") != 0 &&
 		    state_save(o, key, val.data, e) < 0)
 			goto out;
@@ -578,10 +676,10 @@ fail:
 	{
 		struct mp_err e2;
 		mp_err_clear(&e2);
-		if (commit(o, &e2) == 0)
-			record(o, &f, &e2);
+		commit_record(o, &f, &e2);
 	}
 out:
+	o->jkey = NULL;
 	/* what was delivered goes, even when a later message failed */
 	if (o->delete_ && done.n) {
 		struct mp_err e2;
@@ -605,6 +703,7 @@ out:
 	free(done.v);
 	mp_buf_free(&state);
 	mp_buf_free(&val);
+	mp_buf_free(&intent);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "imap.h"
+#include "json.h"
 #include "net.h"
 #include "pop3.h"
 #include "report.h"
@@ -584,6 +585,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	session_take_secrets();
 	parse_options(argc, argv, &c);
+	if (c.o.json) /* an error that ends a run (a configuration's too): an error line */
+		mp_json_report_fatal();
 	mp_err_clear(&e);
 	if (mp_conf_load(&conf, c.config, &e) < 0)
 		mp_die_err(NULL, &e);

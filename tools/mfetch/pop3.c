@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "deliver.h"
+#include "intent.h"
 #include "io.h"
 #include "pop3.h"
 #include "report.h"
@@ -276,18 +277,73 @@ static int dele_all(struct mp_proto *p, const long *nums, size_t n, int window, 
 	return 0;
 }
 
-/* the state: the UIDs kept in mind, each between spaces */
-static int record(const struct fopts *o, const char *key, struct mp_buf *keep, struct mp_err *e)
+/* the state: the UIDs kept in mind. keep holds them, each after a
+ * space; the first *done bytes of it are recorded already, and the rest
+ * is added to the state with one line */
+static int record(const struct fopts *o, const char *key, const struct mp_buf *keep, size_t *done,
+                  struct mp_err *e)
 {
-	int rc;
-
-	if (o->all)
+	if (o->all || keep->len <= *done)
 		return 0;
-	mp_buf_putc(keep, ' ');
-	rc = state_save(o, key, keep->data, e);
-	keep->len--;
-	keep->data[keep->len] = '\0';
+	if (state_add(o, key, keep->data + *done + 1, e) < 0)
+		return -1;
+	*done = keep->len;
+	return 0;
+}
+
+static void on_settled(void *ctx, const char *uid, int delivered)
+{
+	struct mp_buf *b = ctx;
+
+	if (delivered)
+		mp_buf_printf(b, "%s%s", b->len ? " " : "", uid);
+}
+
+/* A batch's intent that a killed run left pending, settled: the UIDLs
+ * whose message is in the Maildir are added to the state (and to seen),
+ * the others fetched again. 0, or -1 with e filled. */
+static int settle(const struct fopts *o, const char *key, const char *intent, struct mp_buf *seen,
+                  struct mp_err *e)
+{
+	struct mp_buf got = MP_BUF_INIT;
+	int rc = intent_settle(intent, on_settled, &got, e);
+
+	if (rc == 0)
+		rc = state_add(o, key, got.data ? got.data : "", e);
+	if (rc == 0 && got.len)
+		mp_buf_printf(seen, " %s ", got.data);
+	mp_buf_free(&got);
 	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the UIDLs of a state value (space-separated), sorted and each once, in
+ * place; *n gets how many */
+static char **split_uids(char *v, size_t *n)
+{
+	char **t = NULL, *save = NULL;
+	size_t cap = 0, k = 0;
+
+	*n = 0;
+	for (char *u = v ? strtok_r(v, " ", &save) : NULL; u; u = strtok_r(NULL, " ", &save)) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			t = mp_xrealloc(t, cap * sizeof *t);
+		}
+		t[(*n)++] = u;
+	}
+	if (!*n)
+		return t;
+	qsort(t, *n, sizeof *t, cmp_str);
+	for (size_t i = 0; i < *n; i++)
+		if (!k || strcmp(t[i], t[k - 1]) != 0)
+			t[k++] = t[i];
+	*n = k;
+	return t;
 }
 
 int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
@@ -295,12 +351,13 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	struct mp_proto p;
 	struct listing li = {0};
 	struct refused rf = {0};
-	struct mp_buf seen = MP_BUF_INIT, keep = MP_BUF_INIT;
+	struct mp_buf seen = MP_BUF_INIT, keep = MP_BUF_INIT, intent = MP_BUF_INIT;
 	struct capa capa = {"", 0};
 	char status[512], c[700], key[600], stamp[APOP_MAX + 1];
 	char *pass = NULL;
 	long *nums = NULL;
-	size_t *want = NULL, nwant = 0, ngone = 0;
+	size_t *want = NULL, nwant = 0, ngone = 0, nseen = 0, kept = 0, recorded = 0;
+	char **seenv = NULL;
 	int r, rc = -1, has_stamp, window = 1;
 
 	if (connect_session(o, &p, e) < 0)
@@ -425,16 +482,22 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	if (cmd(&p, "LIST", NULL, status, sizeof status, e) == 0)
 		lines(&p, on_list, &li, e);
 	snprintf(key, sizeof key, "pop3 %s@%s", o->user, o->server);
+	/* a batch a killed run left between its intent and its record is
+	 * settled first, whatever this run does */
+	if (state_load(o, key, &seen, &intent) == 0 && intent.len &&
+	    settle(o, key, intent.data, &seen, e) < 0)
+		goto quit;
+	o->jkey = o->all ? NULL : key;
 	if (!o->all)
-		state_load(o, key, &seen);
+		seenv = split_uids(seen.data, &nseen);
 	mp_buf_printf(&keep, "%s", "");
 	nums = mp_xmalloc((li.n ? li.n : 1) * sizeof *nums);
 	want = mp_xmalloc((li.n ? li.n : 1) * sizeof *want);
 	for (size_t i = 0; i < li.n; i++) {
 		struct msg *mm = &li.v[i];
-		char pat[100];
-		snprintf(pat, sizeof pat, " %s ", mm->uid);
-		if (seen.data && strstr(seen.data, pat) != NULL) {
+		const char *u = mm->uid;
+		if (nseen && bsearch(&u, seenv, nseen, sizeof *seenv, cmp_str)) {
+			kept++;
 			mp_buf_printf(&keep, " %s", mm->uid); /* still on the server */
 			/* delivered by a run that ended before its QUIT */
 			nums[ngone++] = mm->num;
@@ -451,6 +514,16 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			continue;
 		}
 		want[nwant++] = i;
+	}
+	/* what the server no longer has is forgotten: the state written
+	 * whole, once a run, and only then */
+	recorded = keep.len;
+	if (!o->all && kept < nseen) {
+		mp_buf_putc(&keep, ' ');
+		r = state_save(o, key, keep.data, e);
+		keep.data[--keep.len] = '\0';
+		if (r < 0)
+			goto quit;
 	}
 	o->pg_total += (long)nwant;
 	if (o->delete_ && dele_all(&p, nums, ngone, window, &rf, e) < 0)
@@ -487,11 +560,11 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 			progress(o, st, 0);
 			mp_buf_printf(&keep, " %s", mm->uid);
 			if ((per_message(o) || commit_due(o)) &&
-			    (commit(o, e) < 0 || record(o, key, &keep, e) < 0))
+			    (commit(o, e) < 0 || record(o, key, &keep, &recorded, e) < 0))
 				goto quit;
 		}
 		/* durable, then recorded, then the server may forget them */
-		if (commit(o, e) < 0 || record(o, key, &keep, e) < 0)
+		if (commit(o, e) < 0 || record(o, key, &keep, &recorded, e) < 0)
 			goto quit;
 		if (o->delete_) {
 			for (size_t i = b; i < end; i++)
@@ -500,7 +573,7 @@ int pop3_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 				goto quit;
 		}
 	}
-	if (commit(o, e) < 0 || record(o, key, &keep, e) < 0)
+	if (commit(o, e) < 0 || record(o, key, &keep, &recorded, e) < 0)
 		goto quit;
 	rc = 0;
 	goto quit;
@@ -511,9 +584,10 @@ fail:
 		struct mp_err e2;
 		mp_err_clear(&e2);
 		if (commit(o, &e2) == 0)
-			record(o, key, &keep, &e2);
+			record(o, key, &keep, &recorded, &e2);
 	}
 quit:
+	o->jkey = NULL;
 	/* QUIT commits the DELEs; without it (an error above) none happen */
 	if (rc == 0) {
 		struct mp_err e2;
@@ -540,8 +614,10 @@ out:
 	free(li.v);
 	free(nums);
 	free(want);
+	free(seenv);
 	mp_buf_free(&seen);
 	mp_buf_free(&keep);
+	mp_buf_free(&intent);
 	mp_proto_close(&p);
 	return rc;
 }

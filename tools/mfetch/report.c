@@ -1,6 +1,7 @@
 /* mfetch: what a run tells: the progress line on a terminal, a --json
  * line for each message, the summary */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -18,9 +19,17 @@ void report_message(const struct fopts *o, long long bytes, const char *uid, con
 	mp_json_string(&j, "server", o->server);
 	mp_json_string(&j, "protocol", o->imap ? "imap" : "pop3");
 	mp_json_string(&j, "folder", o->imap ? folder : NULL);
-	mp_json_string(&j, "uid", uid);
-	mp_json_int(&j, "bytes", bytes);
-	mp_json_string(&j, "delivered", where);
+	/* an IMAP UID is a number; a POP3 UIDL is a string */
+	if (o->imap)
+		mp_json_int(&j, "uid", strtoll(uid, NULL, 10));
+	else
+		mp_json_string(&j, "uid", NULL);
+	mp_json_string(&j, "uidl", o->imap ? NULL : uid);
+	if (bytes >= 0)
+		mp_json_int(&j, "bytes", bytes);
+	else
+		mp_json_string(&j, "bytes", NULL);
+	mp_json_string(&j, "path", where);
 	mp_json_end_object(&j);
 	mp_json_finish(&j);
 	fflush(stdout);
@@ -51,7 +60,6 @@ void report_summary(const struct fopts *o, const struct fstats *st, double t0)
 {
 	if (o->json) {
 		struct mp_json j;
-		char secs[32];
 		mp_json_init(&j, stdout, 0);
 		mp_json_begin_object(&j, NULL);
 		mp_json_string(&j, "type", "summary");
@@ -60,8 +68,7 @@ void report_summary(const struct fopts *o, const struct fstats *st, double t0)
 		mp_json_int(&j, "fetched", st->fetched);
 		mp_json_int(&j, "bytes", st->bytes);
 		mp_json_int(&j, "left_too_big", st->skipped_big);
-		snprintf(secs, sizeof secs, "%.3f", (mp_net_now_ms() - t0) / 1000);
-		mp_json_string(&j, "seconds", secs);
+		mp_json_fixed(&j, "seconds", (mp_net_now_ms() - t0) / 1000, 3);
 		mp_json_end_object(&j);
 		mp_json_finish(&j);
 		fflush(stdout);

@@ -36,7 +36,7 @@ static void usage(FILE *f)
 	        "Show where mail for each domain goes: MX hosts in the order a sender tries\n"
 	        "them (RFC 5321 5.1), their addresses and TTLs. '-' reads domains from stdin.\n\n"
 	        "  -s, --short           host names only, in order, one per line\n"
-	        "  -j, --json            JSON output\n"
+	        "  -j, --json            JSON Lines, a line a domain (also --probe, --policy)\n"
 	        "  -4, -6                IPv4 or IPv6 addresses only\n"
 	        "  -@, --server ADDR     ask this DNS server (ADDR[:PORT], [v6]:PORT);\n"
 	        "      --dns-server ADDR  the same, as msend spells it\n"
@@ -156,11 +156,25 @@ static const char *nodot(const char *s, char *buf, size_t n)
 	return buf;
 }
 
+/* the exit status a lookup's outcome stands for (a domain's, a host's) */
+static int exit_code(int status)
+{
+	switch (status) {
+	case MP_MX_OK: return 0;
+	case MP_MX_SERVFAIL:
+	case MP_MX_TIMEOUT: return EX_TEMPFAIL;
+	case MP_MX_BADNAME: return EX_DATAERR;
+	default: return EX_NOHOST;
+	}
+}
+
+/* -j: one line for a name */
 static void print_json(struct mp_json *j, const struct mp_mx *m)
 {
 	char ab[64], b1[MP_DNS_NAMEMAX], b2[MP_DNS_NAMEMAX];
 
 	mp_json_begin_object(j, NULL);
+	mp_json_string(j, "type", "mx");
 	mp_json_string(j, "domain", m->domain);
 	mp_json_string(j, "domain_unicode", m->udomain[0] ? m->udomain : m->domain);
 	mp_json_string(j, "status",
@@ -171,7 +185,8 @@ static void print_json(struct mp_json *j, const struct mp_mx *m)
 	               : m->status == MP_MX_SERVFAIL ? "servfail"
 	               : m->status == MP_MX_TIMEOUT  ? "timeout"
 	                                             : "bad-name");
-	mp_json_string(j, "error", m->err[0] ? m->err : NULL);
+	mp_json_error(j, "error", exit_code((int)m->status),
+	              m->err[0] ? m->err : mp_mx_status_text(m->status));
 	mp_json_string(j, "problem", m->problem[0] ? m->problem : NULL);
 	mp_json_bool(j, "implicit", m->implicit);
 	mp_json_bool(j, "ad", m->ad);
@@ -188,7 +203,7 @@ static void print_json(struct mp_json *j, const struct mp_mx *m)
 		               nodot(h->uname[0] ? h->uname : h->name, b2, sizeof b2));
 		mp_json_int(j, "ttl", h->ttl);
 		mp_json_bool(j, "cname", h->cname);
-		mp_json_string(j, "error", h->status ? h->err : NULL);
+		mp_json_error(j, "error", h->status ? exit_code(h->status) : 0, h->err);
 		mp_json_begin_array(j, "addresses");
 		for (size_t k = 0; k < h->naddrs; k++) {
 			mp_json_begin_object(j, NULL);
@@ -202,6 +217,7 @@ static void print_json(struct mp_json *j, const struct mp_mx *m)
 	}
 	mp_json_end_array(j);
 	mp_json_end_object(j);
+	mp_json_finish(j);
 }
 
 /* exit status: 75 if anything is worth retrying, else 68 if a domain
@@ -211,18 +227,34 @@ static int status_code(const struct mp_mx *m, size_t n)
 	int code = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int c = 0;
-		switch (m[i].status) {
-		case MP_MX_OK: c = 0; break;
-		case MP_MX_SERVFAIL:
-		case MP_MX_TIMEOUT: c = EX_TEMPFAIL; break;
-		case MP_MX_BADNAME: c = EX_DATAERR; break;
-		default: c = EX_NOHOST; break;
-		}
+		int c = exit_code((int)m[i].status);
 		if (c == EX_TEMPFAIL || (c == EX_NOHOST && code != EX_TEMPFAIL) || (c && !code))
 			code = c;
 	}
 	return code;
+}
+
+/* -j: the error line of a run that exits code: the first domain that
+ * stands for it, and how many more */
+static void json_verdict(const struct mp_mx *m, size_t n, int code)
+{
+	char msg[MP_DNS_NAMEMAX + 400];
+	size_t more = 0, first = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (exit_code((int)m[i].status) == code) {
+			if (first == n)
+				first = i;
+			else
+				more++;
+		}
+	if (first == n)
+		return;
+	int l = snprintf(msg, sizeof msg, "%s: %s", m[first].domain,
+	                 m[first].err[0] ? m[first].err : mp_mx_status_text(m[first].status));
+	if (more && l > 0 && (size_t)l < sizeof msg)
+		snprintf(msg + l, sizeof msg - (size_t)l, " (and %zu more)", more);
+	mp_json_error_line(stdout, code, msg);
 }
 
 static void add_name(char ***v, size_t *n, size_t *cap, const char *s)
@@ -349,8 +381,8 @@ static void settle_options(struct opts *o)
 		mp_die(EX_USAGE, "no domain given (see -h)");
 	if (o->shortout && o->json)
 		mp_die(EX_USAGE, "-s and -j do not go together");
-	if ((o->probe || o->policy) && (o->shortout || o->json))
-		mp_die(EX_USAGE, "--probe and --policy write text: not with -s or -j");
+	if ((o->probe || o->policy) && o->shortout)
+		mp_die(EX_USAGE, "--probe and --policy write more than names: not with -s");
 	if (o->po.tlsa && !o->probe)
 		mp_die(EX_USAGE, "--tlsa needs --probe");
 	if (!o->po.helo) {
@@ -407,15 +439,13 @@ static int report(struct mp_resolver *r, const struct mp_mx *res, const struct o
 	struct mp_json j;
 	int probe_failed = 0, blocks = 0;
 
-	if (o->json) {
-		mp_json_init(&j, stdout, 1);
-		mp_json_begin_array(&j, NULL);
-	}
+	mp_json_init(&j, stdout, 0);
 	for (size_t i = 0; i < o->n; i++) {
 		if (o->json) {
 			print_json(&j, &res[i]);
 		} else if (o->shortout) {
 			print_short(&res[i], o->names[i]);
+			continue;
 		} else if (res[i].status == MP_MX_BADNAME) {
 			/* bad input, not an answer: "mmx: NAME: ..." on stderr */
 			fflush(stdout);
@@ -424,20 +454,23 @@ static int report(struct mp_resolver *r, const struct mp_mx *res, const struct o
 			if (blocks++)
 				putchar('\n');
 			print_text(&res[i], r, o);
-			if (o->policy && res[i].status != MP_MX_BADNAME) {
-				fflush(stdout);
-				mmx_policy(r, &res[i], &o->pol, stdout);
-			}
-			if (o->probe && res[i].status == MP_MX_OK) {
-				fflush(stdout);
-				if (mmx_probe(r, &res[i], &o->po, stdout) == 0)
-					probe_failed = 1;
+		}
+		if (o->policy && res[i].status != MP_MX_BADNAME) {
+			fflush(stdout);
+			mmx_policy(r, &res[i], &o->pol, stdout, o->json);
+		}
+		if (o->probe && res[i].status == MP_MX_OK) {
+			fflush(stdout);
+			if (mmx_probe(r, &res[i], &o->po, stdout, o->json) > 0)
+				continue;
+			probe_failed = 1;
+			if (o->json) {
+				char msg[MP_DNS_NAMEMAX + 64];
+				snprintf(msg, sizeof msg, "%s: no MX host took a connection",
+				         res[i].domain);
+				mp_json_error_line(stdout, EX_UNAVAILABLE, msg);
 			}
 		}
-	}
-	if (o->json) {
-		mp_json_end_array(&j);
-		mp_json_finish(&j);
 	}
 	return probe_failed;
 }
@@ -454,6 +487,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(argc, argv, &o);
 	settle_options(&o);
+	if (o.json) /* an error that ends it: an error line too */
+		mp_json_report_fatal();
 	setup_resolver(&r, &o);
 
 	struct mp_mx *res = mp_xmalloc(o.n * sizeof *res);
@@ -461,6 +496,8 @@ int main(int argc, char **argv)
 		mp_die(EX_TEMPFAIL, "out of memory");
 	probe_failed = report(&r, res, &o);
 	code = status_code(res, o.n);
+	if (code && o.json)
+		json_verdict(res, o.n, code);
 	if (!code && probe_failed)
 		code = EX_UNAVAILABLE; /* no host of a domain took a connection */
 	mp_mx_free(res, o.n);

@@ -16,8 +16,9 @@ struct policy_opts {
 	int family;
 };
 
-/* Print the records and problems; returns the number of problems found. */
-int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy_opts *o,
-               FILE *out);
+/* Print the records and problems as text on out, or (json) as one JSON
+ * line; returns the number of problems found. */
+int mmx_policy(struct mp_resolver *r, const struct mp_mx *m, const struct policy_opts *o, FILE *out,
+               int json);
 
 #endif

@@ -17,8 +17,9 @@ struct probe_opts {
 	int trace; /* C:/S: lines on stderr */
 };
 
-/* Probe every address of every host of m; returns how many accepted a
- * connection. */
-int mmx_probe(struct mp_resolver *r, const struct mp_mx *m, const struct probe_opts *o, FILE *out);
+/* Probe every address of every host of m, said as text on out or (json)
+ * as a JSON line for each address; returns how many accepted a connection. */
+int mmx_probe(struct mp_resolver *r, const struct mp_mx *m, const struct probe_opts *o, FILE *out,
+              int json);
 
 #endif

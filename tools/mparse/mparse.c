@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,37 @@ struct opts {
 	int part_seen;        /* -p: 0 no such part, 1 a leaf, 2 a container */
 	char part_type[128];  /* -p: the container's type */
 	struct mp_buf conv;   /* charset conversion of --text */
+	int fail;             /* an exit status whatever else was read (66, 65) */
+	int errlines;         /* -j: error lines written */
+	int last_error;       /* -j: the last line written is an error line */
+	char failmsg[1024];   /* what gave fail */
 };
 
 static struct opts O;
+
+/* an input or a message that could not be read, or a part that is not
+ * there: one line on stderr, and with -j an error line; a sticky code is
+ * the exit status even when other messages were read (an input that
+ * cannot be opened, 66, before anything else) */
+void mp_problem(int code, int sticky, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	mp_warn("%s", line);
+	if (O.mode == M_JSON) {
+		mp_json_error_line(stdout, code, line);
+		O.errlines++;
+		O.last_error = 1;
+	}
+	if (sticky && O.fail != EX_NOINPUT) {
+		O.fail = code;
+		snprintf(O.failmsg, sizeof O.failmsg, "%s", line);
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -56,11 +85,15 @@ static void usage(FILE *f)
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [--tsv] [-a [FIELD] [--addr-only]] [-t] [-p N]\n"
 	    "          [--text] [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
-	    "          [-H|--no-filename] [--verify [--dns-server ADDR]] [--dsn] [--digest]\n"
+	    "          [-H|--no-filename]\n"
 	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --verify [-j] [--dns-server ADDR] [--spf-ip IP --mail-from ADDR\n"
+	    "          [--helo NAME]] [--authserv-id ID] [--add-results] [FILE|DIR|-]...\n"
 	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
 	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --dsn [-j] [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --digest [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -97,14 +130,21 @@ static void usage(FILE *f)
 	    "      --name GLOB     -p/-x: only parts whose file name matches (*.csv)\n"
 	    "  FOLDER:PICK         messages of a Maildir or mbox by number: 3, 2-5, last,\n"
 	    "                      2-last, 1,4\n"
-	    "      --verify        check the DKIM signatures, keys from the DNS (-j: JSON)\n"
+	    "      --verify        DKIM, SPF and DMARC: a line as an Authentication-Results\n"
+	    "                      field has it (-j: JSON)\n"
 	    "      --dns-server A  that DNS server (v4:port or [v6]:port)\n"
+	    "      --spf-ip IP     check SPF for the client at IP, with --mail-from ADDR\n"
+	    "                      (\"\": the null sender) and --helo NAME\n"
+	    "      --authserv-id ID  the results' authserv-id (default: the host name)\n"
+	    "      --add-results   the message on stdout with the Authentication-Results\n"
+	    "                      field on top (one message)\n"
 	    "      --dsn           a delivery report (DSN, ARF, plain-text bounce): a line\n"
 	    "                      (-j: an object) per recipient, VERP decoded\n"
 	    "      --digest        a multipart/digest of the messages on stdout\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
-	    mp_progname(), mp_progname(), mp_progname());
+	    mp_progname(), mp_progname(), mp_progname(), mp_progname(), mp_progname(),
+	    mp_progname());
 }
 
 static void decoded(const char *v, struct mp_buf *out)
@@ -348,6 +388,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	}
 	case M_JSON:
 		mp_json_begin_object(&O.j, NULL);
+		mp_json_string(&O.j, "type", "message");
 		mp_json_begin_array(&O.j, "headers");
 		for (size_t i = 0; i < h->n; i++) {
 			mp_json_begin_object(&O.j, NULL);
@@ -720,11 +761,12 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		mp_json_string(&O.j, "file", name);
 		mp_json_end_object(&O.j);
 		mp_json_finish(&O.j);
+		O.last_error = 0;
 	}
 	if (O.mode == M_PART && rc >= 0) {
 		if (O.part_seen == 2)
-			mp_warn("%s: part %s is a %s: no bytes of its own", name, O.part,
-			        O.part_type);
+			mp_problem(EX_DATAERR, 1, "%s: part %s is a %s: no bytes of its own", name,
+			           O.part, O.part_type);
 		else if (O.part_seen == 3)
 			mp_warn("%s: part %s is a %s: not what --type and --name ask for", name,
 			        O.part, O.part_type);
@@ -733,7 +775,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 			        strcmp(O.part, "all") ? " " : "",
 			        strcmp(O.part, "all") ? O.part : "");
 		else if (!O.part_seen)
-			mp_warn("%s: no part %s", name, O.part);
+			mp_problem(EX_DATAERR, 1, "%s: no part %s", name, O.part);
 	}
 	if (O.mode == M_TEXT) {
 		if (text_file)
@@ -748,7 +790,8 @@ static int one(const char *name, const struct mp_msgsrc *src)
 			fclose(html_file);
 	}
 	if (rc < 0)
-		mp_warn("%s: %s", name, e.msg[0] ? e.msg : "read error");
+		mp_problem(e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		           e.msg[0] ? e.msg : "read error");
 	return rc;
 }
 
@@ -771,7 +814,8 @@ static int fd_input(const char *name, int fd, int force)
 	/* peek: a From_ line means an mbox */
 	int k = mp_segr_next(&r, &seg, &len, &bol, &e);
 	if (k <= 0) {
-		mp_warn("%s: %s", name, k < 0 ? e.msg : "empty input");
+		mp_problem(k < 0 && e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		           k < 0 ? e.msg : "empty input");
 		mp_segr_free(&r);
 		return 0;
 	}
@@ -795,7 +839,8 @@ static int fd_input(const char *name, int fd, int force)
 				;
 		}
 		if (k < 0)
-			mp_warn("%s: %s", name, e.msg); /* --mbox on what is none */
+			mp_problem(EX_DATAERR, 0, "%s: %s", name,
+			           e.msg); /* --mbox on what is none */
 	}
 	mp_segr_free(&r);
 	return read_ok;
@@ -811,7 +856,7 @@ static int path_input(const char *path)
 	if (mp_pick_input(path, X.show, &ok))
 		return ok;
 	if (stat(path, &st) < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		mp_problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -820,17 +865,19 @@ static int path_input(const char *path)
 			return 0;
 		for (size_t i = 0; i < f.n; i++) {
 			int fd = open(f.v[i].path, O_RDONLY | O_CLOEXEC);
-			if (fd >= 0) {
-				ok |= fd_input(f.v[i].path, fd, 0);
-				close(fd);
+			if (fd < 0) { /* gone since the listing, or unreadable */
+				mp_problem(EX_NOINPUT, 0, "%s: %s", f.v[i].path, strerror(errno));
+				continue;
 			}
+			ok |= fd_input(f.v[i].path, fd, 0);
+			close(fd);
 		}
 		mp_folder_free(&f);
 		return ok;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		mp_problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return 0;
 	}
 	ok = fd_input(path, fd, O.mbox);
@@ -864,7 +911,18 @@ static void xopts_check(void)
 }
 
 /* long options without a short form, beyond any char */
-enum { OPT_SHOW = 256, OPT_NAME, OPT_HTML_FILTER, OPT_DSN, OPT_DIGEST };
+enum {
+	OPT_SHOW = 256,
+	OPT_NAME,
+	OPT_HTML_FILTER,
+	OPT_SPF_IP,
+	OPT_HELO,
+	OPT_MAIL_FROM,
+	OPT_AUTHSERV,
+	OPT_ADD_RESULTS,
+	OPT_DSN,
+	OPT_DIGEST
+};
 
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
@@ -898,6 +956,11 @@ static int parse_args(int argc, char **argv)
 	    {"reverse", no_argument, NULL, 'v'},
 	    {"verify", no_argument, NULL, 'K'},
 	    {"dns-server", required_argument, NULL, '@'},
+	    {"spf-ip", required_argument, NULL, OPT_SPF_IP},
+	    {"helo", required_argument, NULL, OPT_HELO},
+	    {"mail-from", required_argument, NULL, OPT_MAIL_FROM},
+	    {"authserv-id", required_argument, NULL, OPT_AUTHSERV},
+	    {"add-results", no_argument, NULL, OPT_ADD_RESULTS},
 	    {"dsn", no_argument, NULL, OPT_DSN},
 	    {"digest", no_argument, NULL, OPT_DIGEST},
 	    {NULL, 0, NULL, 0}};
@@ -962,7 +1025,12 @@ static int parse_args(int argc, char **argv)
 			O.date = (enum mp_date_form)c;
 			break;
 		case 'K': O.verify = 1; break;
-		case '@': verify_dns_server(optarg); break;
+		case '@': verify_opts.server = optarg; break;
+		case OPT_SPF_IP: verify_opts.spf_ip = optarg; break;
+		case OPT_HELO: verify_opts.helo = optarg; break;
+		case OPT_MAIL_FROM: verify_opts.mail_from = optarg; break;
+		case OPT_AUTHSERV: verify_opts.authserv_id = optarg; break;
+		case OPT_ADD_RESULTS: verify_opts.add_results = 1; break;
 		case OPT_DSN: O.dsn = 1; break;
 		case OPT_DIGEST: O.digest = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -979,6 +1047,23 @@ static int parse_args(int argc, char **argv)
 	if (O.tsv && O.mode != M_FIELDS)
 		mp_die(EX_USAGE, "--tsv goes with -f (or the summary), not with another mode");
 	xopts_check();
+	if ((verify_opts.spf_ip || verify_opts.helo || verify_opts.mail_from ||
+	     verify_opts.authserv_id || verify_opts.add_results) &&
+	    !O.verify)
+		mp_die(EX_USAGE,
+		       "--spf-ip, --helo, --mail-from, --authserv-id and --add-results go "
+		       "with --verify");
+	if (verify_opts.spf_ip && !verify_opts.mail_from)
+		mp_die(EX_USAGE, "--spf-ip needs --mail-from (\"\" for the null sender)");
+	if ((verify_opts.helo || verify_opts.mail_from) && !verify_opts.spf_ip)
+		mp_die(EX_USAGE, "--helo and --mail-from go with --spf-ip");
+	if (verify_opts.add_results && O.mode == M_JSON)
+		mp_die(EX_USAGE, "--add-results writes the message: not with -j");
+	struct stat st;
+	if (verify_opts.add_results &&
+	    (argc - optind > 1 || O.mbox ||
+	     (argc - optind == 1 && stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))))
+		mp_die(EX_USAGE, "--add-results: one message only (a FILE or stdin)");
 	if ((O.dsn || O.digest) && (X.show || X.scan || O.verify || O.dsn + O.digest > 1 ||
 	                            (O.mode != M_SUMMARY && (O.mode != M_JSON || O.digest))))
 		mp_die(EX_USAGE, "--dsn (with -j) and --digest go alone");
@@ -993,8 +1078,10 @@ static void prepare(void)
 		if (stat(O.dir, &st) < 0 && mkdir(O.dir, 0755) < 0)
 			mp_die(EX_CANTCREAT, "%s: %s", O.dir, strerror(errno));
 	}
-	if (O.mode == M_JSON)
+	if (O.mode == M_JSON) {
 		mp_json_init(&O.j, stdout, 0);
+		mp_json_report_fatal();
+	}
 }
 
 int main(int argc, char **argv)
@@ -1023,7 +1110,15 @@ int main(int argc, char **argv)
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
-	return ok ? 0 : EX_DATAERR;
+	if (O.fail && O.mode == M_JSON && !O.last_error) /* a failed run ends with it */
+		mp_json_error_line(stdout, O.fail, O.failmsg);
+	if (O.fail)
+		return O.fail;
+	if (ok)
+		return 0;
+	if (O.mode == M_JSON && !O.errlines) /* an empty Maildir says nothing else */
+		mp_json_error_line(stdout, EX_DATAERR, "no message could be read");
+	return EX_DATAERR;
 }
 
 /* ---------------------------------------------------------------- for pick.c */

@@ -24,6 +24,9 @@ extern struct mp_xopts X;
 /* ---- mparse.c: the mode in hand on one message */
 /* one message from src: 0, or -1 on a read error */
 int mparse_msg(const char *name, const struct mp_msgsrc *src);
+/* an input or a message that could not be read: one line on stderr, with
+ * -j an error line; a sticky code is the exit status (see mparse.c) */
+void mp_problem(int code, int sticky, const char *fmt, ...) MP_PRINTF(3, 4);
 /* a field's value as -f prints it: decoded, a date in the --date form */
 void mparse_field_value(const char *msg, const struct mp_field *f, struct mp_buf *out);
 

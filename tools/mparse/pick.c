@@ -74,7 +74,7 @@ static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each ea
 		DIR *dp = opendir(d);
 		if (!dp) {
 			if (errno != ENOENT && errno != ENOTDIR) {
-				mp_warn("%s: %s", d, strerror(errno));
+				mp_problem(EX_NOINPUT, 1, "%s: %s", d, strerror(errno));
 				dirs++;
 			}
 			continue;
@@ -90,7 +90,8 @@ static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each ea
 		closedir(dp);
 	}
 	if (!dirs) {
-		mp_warn("%s: a directory, but not a Maildir (no cur/ or new/)", path);
+		mp_problem(EX_DATAERR, 0, "%s: a directory, but not a Maildir (no cur/ or new/)",
+		           path);
 		return -1;
 	}
 	if (n > 1)
@@ -156,7 +157,7 @@ static int mbox_read(const char *path, int fd, struct mp_folder *f, mp_folder_ea
 	}
 	mp_segr_free(&r);
 	if (k < 0) {
-		mp_warn("%s: %s", path, e.msg);
+		mp_problem(e.code ? e.code : EX_DATAERR, 1, "%s: %s", path, e.msg);
 		return -1;
 	}
 	return 0;
@@ -215,14 +216,14 @@ int mp_folder_read(const char *path, struct mp_folder *f, mp_folder_each each, v
 		return rc;
 	}
 	if (stat(path, &st) < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		mp_problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode))
 		return maildir_read(path, f, each, ctx, 0);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		mp_warn("%s: %s", path, strerror(errno));
+		mp_problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	int rc = file_read(path, fd, f, each, ctx);

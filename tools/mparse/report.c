@@ -18,6 +18,7 @@
 #include "dsn.h"
 #include "hdr.h"
 #include "mime.h"
+#include "mparse.h"
 #include "util.h"
 
 /* the parts of a report that are read */
@@ -156,24 +157,23 @@ static void record(const char *name, int names, struct mp_json *j, const struct 
 	if (r->envelope[0])
 		mp_verp_decode(r->envelope, sub, sizeof sub);
 	if (j) {
+		/* every key, null where it does not apply (mailpipe(7)) */
 		mp_json_begin_object(j, NULL);
+		mp_json_string(j, "type", "report");
 		mp_json_string(j, "file", name);
 		mp_json_string(j, "report", kind);
 		put(j, "recipient", rcpt);
 		put(j, "subscriber", sub);
 		put(j, "message_id", r->msgid);
 		put(j, "reporting_mta", d->reporting_mta);
-		if (d->arf) {
-			put(j, "feedback_type", d->feedback_type);
-			put(j, "original_mail_from", d->mail_from);
-			put(j, "user_agent", d->user_agent);
-		} else {
-			put(j, "original_recipient", rc->original);
-			put(j, "action", rc->action);
-			put(j, "status", rc->status);
-			put(j, "remote_mta", rc->remote_mta);
-			put(j, "diagnostic", rc->diag);
-		}
+		put(j, "original_recipient", d->arf ? NULL : rc->original);
+		put(j, "action", d->arf ? NULL : rc->action);
+		put(j, "status", d->arf ? NULL : rc->status);
+		put(j, "remote_mta", d->arf ? NULL : rc->remote_mta);
+		put(j, "diagnostic", d->arf ? NULL : rc->diag);
+		put(j, "feedback_type", d->arf ? d->feedback_type : NULL);
+		put(j, "original_mail_from", d->arf ? d->mail_from : NULL);
+		put(j, "user_agent", d->arf ? d->user_agent : NULL);
 		mp_json_end_object(j);
 		mp_json_finish(j);
 		return;
@@ -221,23 +221,25 @@ int report_dsn(const char *name, const struct mp_msgsrc *src, int names, struct 
 	mp_dsn_init(&d);
 	mp_err_clear(&e);
 	if (mp_mime_walk(&w, src, &e) < 0) {
-		mp_warn("%s: %s", name, e.msg[0] ? e.msg : "read error");
+		mp_problem(e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		           e.msg[0] ? e.msg : "read error");
 		goto out;
 	}
 	if (r.status.len) {
 		if (mp_dsn_parse(r.status.data, r.status.len, &d, &e) < 0) {
-			mp_warn("%s: message/delivery-status: %s", name, e.msg);
+			mp_problem(EX_DATAERR, 0, "%s: message/delivery-status: %s", name, e.msg);
 			goto out;
 		}
 	} else if (r.arf.len) {
 		if (mp_arf_parse(r.arf.data, r.arf.len, &d, &e) < 0) {
-			mp_warn("%s: message/feedback-report: %s", name, e.msg);
+			mp_problem(EX_DATAERR, 0, "%s: message/feedback-report: %s", name, e.msg);
 			goto out;
 		}
 	} else if (!r.text.len || !mp_dsn_guess(r.text.data, r.text.len, &d)) {
-		mp_warn("%s: no delivery report: no delivery-status or feedback-report part, and "
-		        "no address with a status code in its text",
-		        name);
+		mp_problem(EX_DATAERR, 0,
+		           "%s: no delivery report: no delivery-status or feedback-report part, "
+		           "and no address with a status code in its text",
+		           name);
 		goto out;
 	}
 	if (d.arf)
@@ -275,7 +277,8 @@ int report_digest_add(const char *name, const struct mp_msgsrc *src)
 			mp_die(EX_TEMPFAIL, "out of memory");
 	}
 	if (k < 0) {
-		mp_warn("%s: %s", name, e.msg[0] ? e.msg : "read error");
+		mp_problem(e.code ? e.code : EX_DATAERR, 0, "%s: %s", name,
+		           e.msg[0] ? e.msg : "read error");
 		return -1;
 	}
 	ends = mp_xrealloc(ends, (nmsg + 1) * sizeof *ends);

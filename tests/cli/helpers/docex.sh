@@ -42,7 +42,12 @@ unroff() {
 	s=${s//\\(aq/\'}
 	s=${s//\\(ga/\`}
 	s=${s//\\-/-}
-	s=${s//'\[u2026]'/…}
+	# \[uXXXX]: the Unicode character, in UTF-8
+	local re='\\\[u([0-9A-F]{4,6})\]' ch
+	while [[ $s =~ $re ]]; do
+		ch=$(perl -CO -e 'print chr(hex($ARGV[0]))' "${BASH_REMATCH[1]}")
+		s=${s//"${BASH_REMATCH[0]}"/$ch}
+	done
 	[[ $s != *\\[\(\[*]* ]] || return 1
 	printf '%s' "${s//$'\001'/\\}"
 }

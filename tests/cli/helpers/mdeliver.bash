@@ -3,9 +3,8 @@
 # shellcheck shell=bash disable=SC2059,SC2034,SC2012,SC2015
 
 MSGS_PL="$BATS_TEST_DIRNAME/helpers/msgs.pl"
-SHIM_SRC="$BATS_TEST_DIRNAME/../fault/enospc.c"
-
 load helpers/poll # relative to the test file, as every load is
+load helpers/shim
 
 # md ARGS...: run mdeliver (stdin as given); sets rc, out (stdout), err (stderr)
 md() {
@@ -140,14 +139,6 @@ wait_for() {
 # fsize FILE: size in bytes
 fsize() {
     stat -c %s "$1"
-}
-
-# build_shim: compile tests/fault/enospc.c into $T/enospc.so (skip without cc)
-build_shim() {
-    SHIM=$T/enospc.so
-    command -v cc >/dev/null || skip "no C compiler for the LD_PRELOAD shim"
-    cc -shared -fPIC -O2 -o "$SHIM" "$SHIM_SRC" -ldl 2>"$T/cc.err" ||
-        fail "cannot build the shim: $(cat "$T/cc.err")"
 }
 
 # mdfull BYTES ARGS...: md under the shim: writes to files fail after BYTES

@@ -332,6 +332,20 @@ size_t mp_utf8_next(const unsigned char *s, size_t n, int *bad)
 	return len ? len : 1;
 }
 
+size_t mp_line_next(const char *buf, size_t n, size_t *i, const char **line)
+{
+	const char *s = buf + *i, *nl;
+	size_t len;
+
+	if (*i >= n)
+		return 0;
+	nl = memchr(s, '\n', n - *i);
+	len = nl ? (size_t)(nl - s) + 1 : n - *i;
+	*line = s;
+	*i += len;
+	return len;
+}
+
 size_t mp_utf8_len(const unsigned char *s, size_t n)
 {
 	int bad;

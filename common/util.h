@@ -88,6 +88,9 @@ void mp_buf_free(struct mp_buf *b);
 
 /* Length of the UTF-8 character starting at s (1..4), or 0 if invalid. */
 size_t mp_utf8_len(const unsigned char *s, size_t n);
+/* The line of buf (n bytes) at *i, its LF included when there is one:
+ * *line set, *i moved past it, its length returned; 0 at the end. */
+size_t mp_line_next(const char *buf, size_t n, size_t *i, const char **line);
 /* What starts at s (n > 0): a whole UTF-8 character (*bad = 0), or the
  * maximal subpart of an ill-formed sequence (*bad = 1, 1 to 3 bytes),
  * which one U+FFFD stands for (Unicode §3.9, "U+FFFD substitution of

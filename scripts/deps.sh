@@ -6,7 +6,7 @@
 BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libidn2-dev libssl-dev"
 # test: bats, the peers for comparisons (dkimpy and OpenDKIM for DKIM), man lint, the shells
 # completions load in
-TEST_PKGS="bats bats-support bats-assert coreutils qprint time mandoc zsh fish bash-completion jq python3 python3-dkim opendkim publicsuffix systemd
+TEST_PKGS="bats bats-support bats-assert coreutils qprint time mandoc zsh fish bash-completion jq python3 python3-dkim opendkim publicsuffix systemd mutt tmux strace
            build-essential debhelper dpkg-dev lintian git
            clang libclang-rt-14-dev"
 

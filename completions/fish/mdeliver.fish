@@ -25,6 +25,7 @@ complete -c mdeliver -l loop-check -d 'With --delivered-to, refuse mail already 
 complete -c mdeliver -l lock-timeout -x -a '30\tDefault 60 300' -d 'mbox: seconds to wait for each lock'
 complete -c mdeliver -l split -d 'Deliver every message of an mbox (FILE or stdin)'
 complete -c mdeliver -l join -d 'Append the messages of Maildirs or files to an mbox, with flags'
+complete -c mdeliver -l burst -d 'Deliver each message of a digest (FILE or stdin)'
 complete -c mdeliver -l skip -x -d 'With --split or --join, skip the first N messages'
 complete -c mdeliver -s v -l verbose -d 'Print where each message went'
 complete -c mdeliver -s j -l json -d 'JSON Lines on stdout: each message, the --split summary'

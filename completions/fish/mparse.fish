@@ -30,6 +30,8 @@ complete -c mparse -l helo -x -a '(__fish_print_hostnames)' -d 'The HELO name of
 complete -c mparse -l authserv-id -x -d 'The host name the results start with'
 complete -c mparse -l add-results -d 'With --verify: the message with an Authentication-Results field on top'
 complete -c mparse -l dns-server -x -d 'The DNS server for --verify (v4:port or [v6]:port)'
+complete -c mparse -l dsn -d 'A delivery report: a line per recipient, VERP decoded'
+complete -c mparse -l digest -d 'A multipart/digest of the messages on stdout'
 complete -c mparse -s h -l help -d 'Print usage and exit'
 complete -c mparse -s V -l version -d 'Print version and exit'
 complete -c mparse -l show -d 'A readable view: fields, the text, the other parts'

@@ -251,6 +251,9 @@ jrun() {
 	jrun mdeliver 0 "$MDELIVER" -j --split in.mbox "$T/md2/"
 	jrun mdeliver 73 "$MDELIVER" -c -j /proc/nonexistent/md/ <m.eml
 	jrun mdeliver 66 "$MDELIVER" -j --split "$T/missing" "$T/md3/"
+	# --burst into an mbox: its messages, then the summary
+	local rep=$BATS_TEST_DIRNAME/fixtures/report
+	jrun mdeliver 0 "$MDELIVER" -j --burst "$rep/rfc1153.txt" "$T/burst.mbox"
 
 	# mparse: a message, its bodies, an mbox; a missing input
 	jrun mparse 0 "$MPARSE" -j m.eml in.mbox
@@ -259,6 +262,9 @@ jrun() {
 	jrun mparse 66 "$MPARSE" -j "$T/missing" m.eml
 	: >empty.eml
 	jrun mparse 65 "$MPARSE" -j empty.eml
+	# --dsn: a DSN-less bounce and an ARF report; a message that is neither
+	jrun mparse 0 "$MPARSE" -j --dsn "$rep/fatal.eml" "$rep/arf.eml"
+	jrun mparse 65 "$MPARSE" -j --dsn m.eml
 
 	# mmx against dnsfault: the MX set, --policy, --probe of smtpfault; a
 	# probe nothing answers (69), a domain that does not exist (68)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "json.h"
 #include "store.h"
 #include "util.h"
@@ -26,7 +27,7 @@ struct opts {
 	struct mp_delivery d;
 	const char *folder, *split_file;
 	unsigned storeflags;
-	int verbose, json, split, split_fd, join;
+	int verbose, json, split, split_fd, join, burst;
 	long skip;
 	double lock_timeout;
 };
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 	        "          [--delivered-to ADDR [--loop-check]] [TARGET] < message\n"
 	        "       %s --split [--skip N] [options] [FILE] TARGET\n"
 	        "       %s --join [--skip N] [options] MAILDIR|FILE... MBOX\n"
+	        "       %s --burst [options] [FILE] TARGET\n"
 	        "Deliver a message into a Maildir (a directory, or a path ending in '/') or an\n"
 	        "mbox file, durably. TARGET defaults to $MAILDIR, $MAIL, ~/Maildir/.\n\n"
 	        "  -c, --create          create the Maildir when missing\n"
@@ -52,12 +54,14 @@ static void usage(FILE *f)
 	        "      --split           deliver every message of an mbox (FILE or stdin)\n"
 	        "      --join            append Maildirs' messages to an mbox, flags too\n"
 	        "      --skip N          with --split or --join: skip the first N messages\n"
+	        "      --burst           deliver each message of a digest (FILE or stdin): a\n"
+	        "                        multipart/digest or an RFC 1153 text digest\n"
 	        "      --lock-timeout S  mbox: seconds to wait for the lock (default 30)\n"
 	        "  -v, --verbose         say where each message went\n"
 	        "  -j, --json            JSON Lines on stdout: each message, the --split summary\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         version\n",
-	        mp_progname(), mp_progname(), mp_progname());
+	        mp_progname(), mp_progname(), mp_progname(), mp_progname());
 }
 
 static const char *default_target(void)
@@ -153,7 +157,8 @@ struct split {
 	const struct opts *o;
 	long seq[SPLIT_RING];
 	unsigned long head, tail;
-	long done; /* messages made durable in this run */
+	long done;        /* messages made durable in this run */
+	struct mp_err *e; /* --burst: the error in hand */
 };
 
 static void split_done(void *ctx, const char *path)
@@ -264,6 +269,154 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	mp_die(e.code ? e.code : EX_SOFTWARE,
 	       "delivered %ld messages before message %ld; rerun with --skip %ld to continue",
 	       sp.done, first, first > 0 ? first - 1 : 0);
+}
+
+/* --burst: each message of the digest, in order */
+struct burst {
+	struct mp_store *s;
+	const struct opts *o;
+	struct mp_delivery d;
+	struct split sp;
+	long n;
+	long long bytes;
+	struct mp_delivered *held; /* an mbox's, reported once they are synced */
+	size_t nheld;
+	long long heldbytes;
+	int sync_failed; /* the last mp_store_sync failed: the held ones are gone */
+};
+
+static int burst_sync(struct burst *b, struct mp_err *e);
+
+static int burst_one(void *ctx, const char *msg, size_t n)
+{
+	struct burst *b = ctx;
+	struct mp_memsrc m;
+	struct mp_msgsrc src = mp_memsrc(&m, msg, n);
+	struct mp_delivered res;
+	struct mp_err *e = b->sp.e;
+
+	b->n++;
+	/* an mbox: its locks once, at the first message, for the whole run
+	 * (mp_store_mbox_hold, as --join); each message appended, made
+	 * durable in batches by mp_store_sync */
+	if (b->s->kind == MP_STORE_MBOX && b->s->mbox_fd < 0 && mp_store_mbox_hold(b->s, e) < 0)
+		return -1;
+	if (mp_store_deliver(b->s, &src, &b->d, &res, e) < 0)
+		return -1;
+	b->bytes += res.size;
+	if (b->s->kind == MP_STORE_MBOX) {
+		b->held = mp_xrealloc(b->held, (b->nheld + 1) * sizeof *b->held);
+		b->held[b->nheld++] = res;
+		b->heldbytes += res.size;
+		if ((b->nheld >= SPLIT_BATCH || b->heldbytes >= SPLIT_BATCH_BYTES) &&
+		    burst_sync(b, e) < 0)
+			return -1;
+		return 0;
+	}
+	if (res.skipped) {
+		report(b->o, b->s, &res);
+		return 0;
+	}
+	if (b->d.batch &&
+	    (b->s->npending >= SPLIT_BATCH || b->s->pending_bytes >= SPLIT_BATCH_BYTES) &&
+	    mp_store_sync_bg(b->s, split_done, &b->sp, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* an mbox's messages, said once it is synced */
+static void burst_held(struct burst *b)
+{
+	for (size_t i = 0; i < b->nheld; i++)
+		report(b->o, b->s, &b->held[i]);
+	b->sp.done += (long)b->nheld;
+	free(b->held);
+	b->held = NULL;
+	b->nheld = 0;
+	b->heldbytes = 0;
+}
+
+/* what was delivered made durable (a Maildir's linked, an mbox's fsynced
+ * under its held locks), then said; when that fails, the mbox's held
+ * ones were cut off by the store and are never said */
+static int burst_sync(struct burst *b, struct mp_err *e)
+{
+	if (mp_store_sync(b->s, split_done, &b->sp, e) == 0) {
+		burst_held(b);
+		return 0;
+	}
+	b->sync_failed = 1;
+	b->bytes -= b->heldbytes;
+	free(b->held);
+	b->held = NULL;
+	b->nheld = 0;
+	b->heldbytes = 0;
+	return -1;
+}
+
+/* the whole digest in memory (at most MP_DIGEST_MAX bytes) */
+static char *read_all(int fd, const char *name, size_t *n)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = mp_xmalloc(cap);
+	ssize_t got;
+
+	for (;;) {
+		if (len == cap) {
+			if ((long long)cap >= MP_DIGEST_MAX)
+				mp_die(EX_DATAERR, "%s: larger than %lld MiB", name,
+				       MP_DIGEST_MAX >> 20);
+			cap *= 2;
+			buf = mp_xrealloc(buf, cap);
+		}
+		got = read(fd, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			mp_die(EX_IOERR, "%s: %s", name, strerror(errno));
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	*n = len;
+	return buf;
+}
+
+static int deliver_burst(struct mp_store *s, const struct opts *o)
+{
+	const char *name = o->split_file ? o->split_file : "stdin";
+	struct burst b = {.s = s, .o = o, .d = o->d, .sp = {.o = o}};
+	struct mp_err e, e2;
+	size_t n;
+	char *buf = read_all(o->split_fd, name, &n);
+
+	mp_err_clear(&e);
+	b.sp.e = &e;
+	/* batches: a Maildir's written to tmp/, then synced and linked; an
+	 * mbox locked once (burst_one), appended to, fsynced by batch */
+	b.d.batch = 1;
+	long rc = mp_digest_burst(buf, n, burst_one, &b, &e);
+	free(buf);
+	if (rc >= 0 && burst_sync(&b, &e) == 0) {
+		split_summary(o, b.sp.done, b.bytes);
+		return 0;
+	}
+	if (!b.n) /* no digest */
+		mp_die(e.code ? e.code : EX_DATAERR, "%s: %s", name, e.msg);
+	/* those before the failed one are whole: made durable, then said
+	 * (unless making them durable is what failed) */
+	int synced = !b.sync_failed; /* the failure was a message's */
+	mp_err_clear(&e2);
+	if (synced)
+		(void)burst_sync(&b, &e2);
+	mp_store_close(s);
+	if (synced)
+		mp_warn("%s: message %ld: %s", name, b.n, e.msg);
+	if (b.sync_failed)
+		mp_warn("%s: messages %ld to %ld: %s", name, b.sp.done + 1, synced ? b.n - 1 : b.n,
+		        synced ? e2.msg : e.msg);
+	mp_die(e.code ? e.code : EX_SOFTWARE, "delivered %ld messages before message %ld",
+	       b.sp.done, b.sp.done + 1);
 }
 
 /* --join: the messages to append, in order; flags NULL for a new one */
@@ -534,8 +687,9 @@ static int join_main(struct opts *o, int argc, char **argv)
 	struct mp_store s;
 	struct mp_err e;
 
-	if (o->split)
-		mp_die(EX_USAGE, "--join and --split cannot be used together");
+	if (o->split || o->burst)
+		mp_die(EX_USAGE, "--join and %s cannot be used together",
+		       o->split ? "--split" : "--burst");
 	if (o->d.flags)
 		mp_die(EX_USAGE, "--flags with --join: the flags come from the file names");
 	if (o->folder || o->d.dedup)
@@ -576,7 +730,8 @@ enum {
 	OPT_SPLIT,
 	OPT_SKIP,
 	OPT_LOCKT,
-	OPT_JOIN
+	OPT_JOIN,
+	OPT_BURST
 };
 
 int main(int argc, char **argv)
@@ -593,6 +748,7 @@ int main(int argc, char **argv)
 	    {"split", no_argument, NULL, OPT_SPLIT},
 	    {"join", no_argument, NULL, OPT_JOIN},
 	    {"skip", required_argument, NULL, OPT_SKIP},
+	    {"burst", no_argument, NULL, OPT_BURST},
 	    {"lock-timeout", required_argument, NULL, OPT_LOCKT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"json", no_argument, NULL, 'j'},
@@ -619,6 +775,7 @@ int main(int argc, char **argv)
 		case OPT_DEDUP: o.d.dedup = 1; break;
 		case OPT_SPLIT: o.split = 1; break;
 		case OPT_JOIN: o.join = 1; break;
+		case OPT_BURST: o.burst = 1; break;
 		case OPT_SKIP: o.skip = parse_long(optarg, "--skip count"); break;
 		case OPT_LOCKT: o.lock_timeout = (double)parse_long(optarg, "lock timeout"); break;
 		case 'v': o.verbose = 1; break;
@@ -632,13 +789,16 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (o.join)
 		return join_main(&o, argc, argv);
-	if (argc > (o.split ? 2 : 1))
-		mp_die(EX_USAGE, "extra operand '%s'", argv[o.split ? 2 : 1]);
+	if (o.split && o.burst)
+		mp_die(EX_USAGE, "--split and --burst: one at a time");
+	int two = o.split || o.burst; /* [FILE] TARGET */
+	if (argc > (two ? 2 : 1))
+		mp_die(EX_USAGE, "extra operand '%s'", argv[two ? 2 : 1]);
 	if (o.d.loop_check && !o.d.delivered_to)
 		mp_die(EX_USAGE, "--loop-check needs --delivered-to");
 	if (o.skip && !o.split)
 		mp_die(EX_USAGE, "--skip needs --split or --join");
-	if (o.split && argc == 2)
+	if (two && argc == 2)
 		o.split_file = *argv++, argc--;
 	/* a missing FILE is reported before the target is opened (and created) */
 	if (o.json) /* an error that ends it: an error line too */
@@ -651,7 +811,9 @@ int main(int argc, char **argv)
 	if (mp_store_open(&s, target, o.folder, o.storeflags, &e) < 0)
 		mp_die_err(NULL, &e);
 	s.lock_timeout = o.lock_timeout;
-	if (o.split)
+	if (o.burst)
+		deliver_burst(&s, &o);
+	else if (o.split)
 		deliver_split(&s, &o);
 	else
 		deliver_one(&s, &o);

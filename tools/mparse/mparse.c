@@ -20,6 +20,7 @@
 #include "json.h"
 #include "mime.h"
 #include "mparse.h"
+#include "report.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
@@ -29,7 +30,7 @@ enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RE
 struct opts {
 	enum mode mode;
 	const char *fields[32];
-	int nfields, raw, addr_only, mbox, bodies, verify;
+	int nfields, raw, addr_only, mbox, bodies, verify, dsn, digest;
 	int names;              /* -H 1, --no-filename 0, else -1: shown for several inputs */
 	int tsv;                /* --tsv: a line a message, a column a field */
 	enum mp_date_form date; /* --date */
@@ -91,6 +92,8 @@ static void usage(FILE *f)
 	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
 	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --dsn [-j] [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --digest [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
 	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
 	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
@@ -135,9 +138,13 @@ static void usage(FILE *f)
 	    "      --authserv-id ID  the results' authserv-id (default: the host name)\n"
 	    "      --add-results   the message on stdout with the Authentication-Results\n"
 	    "                      field on top (one message)\n"
+	    "      --dsn           a delivery report (DSN, ARF, plain-text bounce): a line\n"
+	    "                      (-j: an object) per recipient, VERP decoded\n"
+	    "      --digest        a multipart/digest of the messages on stdout\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
-	    mp_progname(), mp_progname(), mp_progname(), mp_progname());
+	    mp_progname(), mp_progname(), mp_progname(), mp_progname(), mp_progname(),
+	    mp_progname());
 }
 
 static void decoded(const char *v, struct mp_buf *out)
@@ -726,6 +733,11 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		O.messages++;
 		return mp_show_one(name, src);
 	}
+	if (O.dsn || O.digest) { /* report.c */
+		O.messages++;
+		return O.digest ? report_digest_add(name, src)
+		                : report_dsn(name, src, O.names, O.mode == M_JSON ? &O.j : NULL);
+	}
 	if (O.verify) {
 		O.messages++;
 		return verify_message(name, src, O.mode == M_JSON ? &O.j : NULL);
@@ -907,7 +919,9 @@ enum {
 	OPT_HELO,
 	OPT_MAIL_FROM,
 	OPT_AUTHSERV,
-	OPT_ADD_RESULTS
+	OPT_ADD_RESULTS,
+	OPT_DSN,
+	OPT_DIGEST
 };
 
 /* the options into O; returns the index of the first input */
@@ -947,6 +961,8 @@ static int parse_args(int argc, char **argv)
 	    {"mail-from", required_argument, NULL, OPT_MAIL_FROM},
 	    {"authserv-id", required_argument, NULL, OPT_AUTHSERV},
 	    {"add-results", no_argument, NULL, OPT_ADD_RESULTS},
+	    {"dsn", no_argument, NULL, OPT_DSN},
+	    {"digest", no_argument, NULL, OPT_DIGEST},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -1015,6 +1031,8 @@ static int parse_args(int argc, char **argv)
 		case OPT_MAIL_FROM: verify_opts.mail_from = optarg; break;
 		case OPT_AUTHSERV: verify_opts.authserv_id = optarg; break;
 		case OPT_ADD_RESULTS: verify_opts.add_results = 1; break;
+		case OPT_DSN: O.dsn = 1; break;
+		case OPT_DIGEST: O.digest = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
@@ -1046,6 +1064,9 @@ static int parse_args(int argc, char **argv)
 	    (argc - optind > 1 || O.mbox ||
 	     (argc - optind == 1 && stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))))
 		mp_die(EX_USAGE, "--add-results: one message only (a FILE or stdin)");
+	if ((O.dsn || O.digest) && (X.show || X.scan || O.verify || O.dsn + O.digest > 1 ||
+	                            (O.mode != M_SUMMARY && (O.mode != M_JSON || O.digest))))
+		mp_die(EX_USAGE, "--dsn (with -j) and --digest go alone");
 	return optind;
 }
 
@@ -1084,6 +1105,8 @@ int main(int argc, char **argv)
 		ok = path_input("-");
 	for (int i = first; i < argc; i++)
 		ok |= path_input(argv[i]);
+	if (O.digest && ok)
+		report_digest_write();
 	mp_buf_free(&O.uutree);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));

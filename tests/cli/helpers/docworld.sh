@@ -85,3 +85,18 @@ printf 'The report.\n' >report.txt
 printf '%s\n' example.org example.net hamburger.test crepes.test >domains.txt
 printf '%s\n' bob@example.org bo@example.net jo@nullmx.example.test >recipients.txt
 printf 'Subject: [PATCH] fix\n\n---\n' >0001-fix.patch
+
+# bounce.eml: a delivery status notification to a VERP address, for the
+# --dsn example of mparse.1
+{
+	printf 'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\n'
+	printf 'To: news+carol=example.net@lists.example.org\n'
+	printf 'Subject: Undelivered Mail Returned to Sender\n'
+	printf 'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status;\n\tboundary="b1"\n\n'
+	printf -- '--b1\nContent-Type: text/plain\n\nThe message could not be delivered.\n\n'
+	printf -- '--b1\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n'
+	printf 'Final-Recipient: rfc822; carol@example.net\nAction: failed\nStatus: 5.1.1\n'
+	printf 'Remote-MTA: dns; mx.example.net\nDiagnostic-Code: smtp; 550 5.1.1 no such user\n\n'
+	printf -- '--b1\nContent-Type: text/rfc822-headers\n\nFrom: news@lists.example.org\n'
+	printf 'Subject: News 49\nMessage-ID: <news-49@lists.example.org>\n\n--b1--\n'
+} >bounce.eml

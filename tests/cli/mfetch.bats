@@ -33,7 +33,7 @@ setup_file() {
 		export SKIP_ALL="the peers need root (the suite runs as root)"
 		return
 	fi
-	peers_up mfetch 45453 45454 42625 42687 42665 42626 42627 41243 41293 41210 41295 || return 1
+	peers_up mfetch 26010 26009 26002 26003 26004 26000 26001 26005 26006 26007 26008 || return 1
 	export FP
 	FP=$(openssl x509 -fingerprint -sha256 -noout -in "$PEERS_DIR/tls/server.crt" | sed 's/^[^=]*=//')
 }
@@ -2223,7 +2223,7 @@ EOF
 # COURIER_POP3S_PORT, CMD (bob's Maildir there); teardown stops them
 courier_up() {
 	local o=${MP_PORT_OFFSET:-0}
-	export COURIER_IMAPS_PORT=$((41294 - o)) COURIER_POP3S_PORT=$((41296 - o))
+	export COURIER_IMAPS_PORT=$((26020 - o)) COURIER_POP3S_PORT=$((26021 - o))
 	COURIER_UP=1
 	bash "$PEERS" courier-start "$PDIR" >"$T/courier.env" 2>"$T/courier.err" 3>&- ||
 		fail "Courier did not start: $(cat "$T/courier.err")"

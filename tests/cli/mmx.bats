@@ -57,10 +57,10 @@ setup_file() {
     # every port off the defaults: other test files run their own peers in parallel
     # (MP_PORT_OFFSET moves them down, as in helpers/peers.bash, for a second checkout)
     local o=${MP_PORT_OFFSET:-0}
-    export DNS_PORT=$((35353 - o)) UNBOUND_PORT=$((35354 - o)) SMTP_PORT=$((32525 - o)) \
-        SUBM_PORT=$((32587 - o)) SMTPS_PORT=$((32465 - o)) SINK_PORT=$((32526 - o)) \
-        SINKDUMP_PORT=$((32527 - o)) IMAP_PORT=$((31143 - o)) IMAPS_PORT=$((31993 - o)) \
-        POP3_PORT=$((31110 - o)) POP3S_PORT=$((31995 - o))
+    export DNS_PORT=$((26810 - o)) UNBOUND_PORT=$((26809 - o)) SMTP_PORT=$((26802 - o)) \
+        SUBM_PORT=$((26803 - o)) SMTPS_PORT=$((26804 - o)) SINK_PORT=$((26800 - o)) \
+        SINKDUMP_PORT=$((26801 - o)) IMAP_PORT=$((26805 - o)) IMAPS_PORT=$((26806 - o)) \
+        POP3_PORT=$((26807 - o)) POP3S_PORT=$((26808 - o))
     # $BATS_FILE_TMPDIR sits below a 0700 directory the daemons' users cannot enter
     PEERS_DIR=$(mktemp -d /tmp/mailpipe-mmx.XXXXXX)
     chmod 755 "$PEERS_DIR"

@@ -40,7 +40,7 @@ setup_file() {
 		echo "# msend binary not found at '$MSEND' (build it or set MSEND)" >&3
 		return 1
 	}
-	peers_up msend 65353 65354 62525 62587 62465 62526 62527 61143 61993 61110 61995 || return 1
+	peers_up msend 26210 26209 26202 26203 26204 26200 26201 26205 26206 26207 26208 || return 1
 	: "${SMTPFAULT:=$BATS_FILE_TMPDIR/smtpfault}"
 	if [ ! -x "$SMTPFAULT" ]; then
 		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"

@@ -15,7 +15,7 @@ setup_file() {
 		export SKIP_ALL="the peers need root (the suite runs as root)"
 		return
 	fi
-	peers_up probe 55353 55354 52525 52587 52465 52526 52527 51143 51993 51110 51995 || return 1
+	peers_up probe 26410 26409 26402 26403 26404 26400 26401 26405 26406 26407 26408 || return 1
 	: "${SMTPFAULT:=$BATS_FILE_TMPDIR/smtpfault}"
 	if [ ! -x "$SMTPFAULT" ]; then
 		cc -std=c17 -D_GNU_SOURCE -O2 -o "$SMTPFAULT" "$BATS_TEST_DIRNAME/../fault/smtpfault.c"

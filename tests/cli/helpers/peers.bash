@@ -1,6 +1,9 @@
 # Loopback peers (knot, unbound, Postfix, Dovecot, smtp-sink) for one bats
 # file, started in setup_file and stopped in teardown_file. Each file has
-# ports of its own, since the suite runs test files side by side;
+# ports of its own, since the suite runs test files side by side, all
+# below 32768: a port in the kernel's ephemeral range (32768-60999) can be
+# the local end of some other test's connection when a daemon binds it, and
+# the start fails (it did: Dovecot on 51110, in a run under load);
 # MP_PORT_OFFSET (0 to 3000) moves them all down, so that two checkouts
 # can run the same file at once.
 

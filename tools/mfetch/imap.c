@@ -93,7 +93,7 @@ struct fsels {
 	const struct fopts *o;
 	struct fsel *v;
 	size_t n, cap;
-	int listing; /* --list-folders: \Noselect ones too */
+	int listing;  /* --list-folders: the folder of --move too */
 	size_t found; /* matches of the LIST in hand */
 };
 
@@ -137,15 +137,13 @@ static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err
 		goto bad;
 	if (strcasecmp(delim, "NIL") == 0 || strlen(delim) != 1)
 		delim[0] = 0;
-	if (!fs->listing) {
-		/* a hierarchy's node that holds no messages */
-		char flags[512];
-		snprintf(flags, sizeof flags, "%.*s", (int)(p - fl), fl);
-		if (strcasestr(flags, "\\Noselect") || strcasestr(flags, "\\NonExistent"))
-			return 0;
-		if (fs->o->move && strcmp(name, fs->o->move) == 0)
-			return 0;
-	}
+	/* a hierarchy's node that holds no messages */
+	char flags[512];
+	snprintf(flags, sizeof flags, "%.*s", (int)(p - fl), fl);
+	if (strcasestr(flags, "\\Noselect") || strcasestr(flags, "\\NonExistent"))
+		return 0;
+	if (!fs->listing && fs->o->move && strcmp(name, fs->o->move) == 0)
+		return 0;
 	fs->found++;
 	fsels_add(fs, name, delim[0]);
 	return 0;
@@ -264,8 +262,8 @@ static int move_uids(struct imap *s, const struct fopts *o, const char *folder,
 	} else {
 		r = imap_uid_command(s, "UID COPY", u, n, q, NULL, NULL, e);
 		if (r == 0)
-			r = imap_uid_command(s, "UID STORE", u, n, "+FLAGS.SILENT (\\Deleted)", NULL,
-			                     NULL, e);
+			r = imap_uid_command(s, "UID STORE", u, n, "+FLAGS.SILENT (\\Deleted)",
+			                     NULL, NULL, e);
 		if (r == 0)
 			r = imap_uid_command(s, "UID EXPUNGE", u, n, NULL, NULL, NULL, e);
 	}
@@ -807,7 +805,8 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		const char *flags = o->delete_     ? "+FLAGS.SILENT (\\Deleted \\Seen)"
 		                    : o->mark_seen ? "+FLAGS.SILENT (\\Seen)"
 		                                   : NULL;
-		r = !nf || !flags ? 0 : imap_uid_command(s, "UID STORE", bu, nf, flags, NULL, NULL, e);
+		r = !nf || !flags ? 0
+		                  : imap_uid_command(s, "UID STORE", bu, nf, flags, NULL, NULL, e);
 		if (r < 0)
 			goto out;
 		if (r > 0) /* delivered and recorded: the next run retries */
@@ -887,8 +886,7 @@ int imap_select(struct fopts *o, struct mp_err *e)
 }
 
 /* the folder sel[i] fetched into its own destination (a pattern's run) */
-static int fetch_sel(struct imap *s, struct fopts *o, size_t i, struct fstats *st,
-                     struct mp_err *e)
+static int fetch_sel(struct imap *s, struct fopts *o, size_t i, struct fstats *st, struct mp_err *e)
 {
 	if (o->per_folder && deliver_folder(o, o->sel[i].name, o->sel[i].delim, e) < 0)
 		return -1;

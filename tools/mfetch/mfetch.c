@@ -430,7 +430,8 @@ static void parse_options(int argc, char **argv, struct cli *c)
 		case OPT_SEEN: o->mark_seen = g->seen = 1; break;
 		case OPT_MOVE:
 			if (!*optarg || strpbrk(optarg, "*%\r\n"))
-				mp_die(EX_USAGE, "--move '%s': a folder name, not a pattern", optarg);
+				mp_die(EX_USAGE, "--move '%s': a folder name, not a pattern",
+				       optarg);
 			o->move = optarg;
 			g->move = 1;
 			break;

@@ -778,21 +778,9 @@ static int mutf7_val(char c)
 
 static void utf8_put(struct mp_buf *out, unsigned long cp)
 {
-	if (cp < 0x80) {
-		mp_buf_putc(out, (char)cp);
-	} else if (cp < 0x800) {
-		mp_buf_putc(out, (char)(0xC0 | cp >> 6));
-		mp_buf_putc(out, (char)(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		mp_buf_putc(out, (char)(0xE0 | cp >> 12));
-		mp_buf_putc(out, (char)(0x80 | (cp >> 6 & 0x3F)));
-		mp_buf_putc(out, (char)(0x80 | (cp & 0x3F)));
-	} else {
-		mp_buf_putc(out, (char)(0xF0 | cp >> 18));
-		mp_buf_putc(out, (char)(0x80 | (cp >> 12 & 0x3F)));
-		mp_buf_putc(out, (char)(0x80 | (cp >> 6 & 0x3F)));
-		mp_buf_putc(out, (char)(0x80 | (cp & 0x3F)));
-	}
+	char u[4];
+
+	mp_buf_append(out, u, mp_utf8_encode(cp, u));
 }
 
 int mp_mutf7_decode(const char *in, struct mp_buf *out)

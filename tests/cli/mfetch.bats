@@ -994,7 +994,7 @@ mkfolder() {
 	assert_output --partial "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD"
 	run "$MFETCH" "${s[@]}" --pop3 --folder Archive --to "$T/md/"
 	assert_failure 64
-	assert_output --partial "--folder, --list-folders, --mark-seen and --since are IMAP only"
+	assert_output --partial "--folder, --list-folders, --mark-seen, --move and --since are IMAP only"
 	run "$MFETCH" "${s[@]}" --pop3 --mark-seen --to "$T/md/"
 	assert_failure 64
 	run "$MFETCH" "${s[@]}" --pop3 --list-folders

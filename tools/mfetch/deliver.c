@@ -338,7 +338,7 @@ int deliver_folder(struct fopts *o, const char *name, char delim, struct mp_err 
 		mp_buf_putc(&sub, *p == delim ? '/' : *p);
 	if (!sub.len || sub.data[0] == '.' || sub.data[0] == '/' || strstr(sub.data, "..") ||
 	    strstr(sub.data, "//") || sub.data[sub.len - 1] == '/' || strpbrk(sub.data, "\n\r\t")) {
-		mp_err_set(e, EX_USAGE, "folder %s: no local name can be made of it", name);
+		mp_err_set(e, EX_DATAERR, "folder %s: no local name can be made of it", name);
 		goto out;
 	}
 	int inbox = strcasecmp(sub.data, "INBOX") == 0;

@@ -14,8 +14,8 @@ int deliver_open(struct fopts *o, const char *to, struct mp_err *e);
  * its own, the Maildir++ folder of that name below the Maildir given
  * (".a.b" for a/b, as mdeliver --folder a/b; INBOX the Maildir itself),
  * or DIR/a.b when --to names a directory for mboxes. Nothing for an MDA
- * or stdout. 0, or -1 with e filled (73, or 64 for a name that would
- * leave the directory). */
+ * or stdout. 0, or -1 with e filled (73, or 65 for a name that would
+ * leave the directory or start with a dot). */
 int deliver_folder(struct fopts *o, const char *name, char delim, struct mp_err *e);
 /* the destination closed, when the run is over */
 void deliver_close(struct fopts *o);

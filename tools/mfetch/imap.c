@@ -885,11 +885,12 @@ int imap_select(struct fopts *o, struct mp_err *e)
 	return rc;
 }
 
-/* the folder sel[i] fetched into its own destination (a pattern's run) */
+/* the folder sel[i] fetched, into its own destination in a pattern's
+ * run: 0, -1, or -2 when its name can be no local one (e filled) */
 static int fetch_sel(struct imap *s, struct fopts *o, size_t i, struct fstats *st, struct mp_err *e)
 {
 	if (o->per_folder && deliver_folder(o, o->sel[i].name, o->sel[i].delim, e) < 0)
-		return -1;
+		return e->code == EX_DATAERR ? -2 : -1;
 	return fetch_folder(s, o, o->sel[i].name, st, e);
 }
 
@@ -910,9 +911,21 @@ int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 	}
 	if (move_check(&s, o, e) < 0)
 		goto out;
-	for (size_t i = 0; i < o->nsel && !stopping(o); i++)
-		if (fetch_sel(&s, o, i, st, e) < 0)
+	size_t bad = 0; /* folders with a name that cannot be a local one */
+	for (size_t i = 0; i < o->nsel && !stopping(o); i++) {
+		int r = fetch_sel(&s, o, i, st, e);
+		if (r == 0)
+			continue;
+		if (r != -2)
 			goto out;
+		mp_warn("%s; skipped", e->msg);
+		mp_err_clear(e);
+		bad++;
+	}
+	if (bad) {
+		mp_err_set(e, EX_DATAERR, "%zu folder%s skipped", bad, bad == 1 ? "" : "s");
+		goto out;
+	}
 	rc = 0;
 out:
 	imap_close(&s);

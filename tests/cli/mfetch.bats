@@ -1403,6 +1403,22 @@ uids_on() { cut -f2- <<<"$1" | tr ' ' '\n' | grep -c .; }
 	[ "$(count "$T/md2")" = 0 ]
 }
 
+@test "fault: a pattern on a server whose delimiter is '/': Lists/dev into .Lists.dev, \\Noselect left out, names that can be no local one skipped (65), the others fetched" {
+	MF_COUNT=5 MF_LIST='* LIST () "/" INBOX|* LIST (\Noselect) "/" Lists|* LIST () "/" "Lists/dev"|* LIST () "/" "../evil"|* LIST () "/" ".hidden"' \
+		mailfault imap-many
+	run mf --imap --tls --ca-file "$T/mf.crt" -q --folder '*' --state "$ST" --to "$T/md/"
+	assert_failure 65
+	assert_output --partial "folder ../evil: no local name can be made of it; skipped"
+	assert_output --partial "2 folders skipped"
+	[ "$(count "$T/md")" = 5 ]
+	[ "$(count "$T/md/.Lists.dev")" = 5 ]
+	[ "$(cd "$T/md" && ls -Ad .?* | tr '\n' ' ')" = ".Lists.dev " ] || fail "in the Maildir: $(ls -A "$T/md")"
+	[ ! -e "$T/evil" ] || fail "out of the Maildir"
+	run mf --imap --tls --ca-file "$T/mf.crt" --list-folders --folder '*'
+	assert_success
+	assert_output "$(printf 'INBOX\nLists/dev\n../evil\n.hidden')"
+}
+
 @test "the state is a journal: a batch appends its intent and its own UIDLs only, whatever the mailbox holds; a run starts from it compacted" {
 	MF_COUNT=2560 mailfault pop-many # 40 batches
 	run mf --pop3 --tls --ca-file "$T/mf.crt" -q --state "$ST" --to "$T/md/"

@@ -33,7 +33,10 @@
  *                SEARCH, UID FETCH, UID STORE \Deleted, UID EXPUNGE, and
  *                UID COPY (to anywhere: "mailfault: copied N, M twice"
  *                before "left", when any were); the capabilities are
- *                $MF_CAPS ("IMAP4rev1 AUTH=PLAIN UIDPLUS"); no MOVE
+ *                $MF_CAPS ("IMAP4rev1 AUTH=PLAIN UIDPLUS"); no MOVE;
+ *                LIST answers the lines of $MF_LIST (separated by '|'),
+ *                whatever the pattern, and every folder SELECTs the one
+ *                mailbox
  * The POP3 modes offer no PIPELINING: a RETR or DELE with the next command
  * already behind it logs "pipelined without PIPELINING".
  * With -c CERT -k KEY (PEM) for the TLS modes. Logs one line per command
@@ -540,6 +543,17 @@ static void imap_many(void)
 					flagged[i] = 1;
 			snprintf(out, sizeof out, "%s OK\r\n", tag);
 			say(out);
+		} else if (strncasecmp(c, "LIST ", 5) == 0) {
+			const char *ls = env_or("MF_LIST", "* LIST () \"/\" INBOX");
+			for (const char *p = ls; *p;) {
+				size_t k = strcspn(p, "|");
+				snprintf(out, sizeof out, "%.*s\r\n", (int)k, p);
+				put(out);
+				p += k + (p[k] == '|');
+			}
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			put(out);
+			flush();
 		} else if (strncasecmp(c, "UID COPY ", 9) == 0) {
 			many_set(c + 9, want);
 			for (int i = 1; i <= nmany; i++)

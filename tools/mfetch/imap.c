@@ -885,6 +885,13 @@ int imap_select(struct fopts *o, struct mp_err *e)
 	return rc;
 }
 
+void imap_select_free(struct fopts *o)
+{
+	fsels_free(o->sel, o->nsel);
+	o->sel = NULL;
+	o->nsel = 0;
+}
+
 /* the folder sel[i] fetched, into its own destination in a pattern's
  * run: 0, -1, or -2 when its name can be no local one (e filled) */
 static int fetch_sel(struct imap *s, struct fopts *o, size_t i, struct fstats *st, struct mp_err *e)

@@ -568,6 +568,7 @@ static int run(const struct cli *c, const char *account)
 	if (o.idle) {
 		rc = watch(&o, &e);
 		deliver_close(&o);
+		imap_select_free(&o);
 		if (rc < 0)
 			mp_die_err(where, &e);
 		return rc;
@@ -585,6 +586,7 @@ static int run(const struct cli *c, const char *account)
 	    (rc >= 0 || o.json || st.fetched || st.skipped_big))
 		report_summary(&o, &st, t0);
 	deliver_close(&o);
+	imap_select_free(&o);
 	if (rc < 0)
 		mp_die_err(where, &e);
 	return 0;

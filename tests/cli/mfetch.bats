@@ -1660,6 +1660,26 @@ stop_bg() {
 	grep -q "INBOX	" "$ST" && grep -q "Archive	" "$ST" || fail "state: $(cat "$ST")"
 }
 
+@test "IMAP --idle --folder '*': one process for each folder the pattern selects, each into its own Maildir++ folder, moved once delivered" {
+	mkfolder Lists.dev
+	mkfolder Moved
+	# shellcheck disable=SC2209
+	EXEC=exec imap --idle --folder '*' --move Moved --state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	# INBOX and Lists.dev; not Moved, where the messages go
+	until_ok 100 kids_are 2 || fail "not two processes: $(pgrep -a -P "$BG")"
+	put in1
+	put dev1 "dev" "$BOB_MAILDIR/.Lists.dev"
+	until_ok 100 has_files "$T/md" 1 || fail "$(count "$T/md") in INBOX's: $(cat "$T/err")"
+	until_ok 100 has_files "$T/md/.Lists.dev" 1 || fail "nothing in Lists.dev's: $(cat "$T/err")"
+	until_ok 100 has_files "$BOB_MAILDIR/.Moved" 2 || fail "not moved: $(cat "$T/err")"
+	stop_bg
+	[ "$(ids "$T/md")" = "<in1@mfetch.test>" ]
+	[ "$(ids "$T/md/.Lists.dev")" = "<dev1@mfetch.test>" ]
+	[ "$(server_files | wc -l)" = 0 ] && [ "$(count "$BOB_MAILDIR/.Lists.dev")" = 0 ] || fail "not moved"
+	[ "$(count "$BOB_MAILDIR/.Moved")" = 2 ]
+}
+
 @test "POP3 --idle --interval 1 looks every second over a new connection" {
 	put p1
 	# shellcheck disable=SC2209

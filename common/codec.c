@@ -762,3 +762,70 @@ int mp_qpdec_final(struct mp_qpdec *q, void *outp, size_t *outlen, struct mp_err
 	*outlen = o;
 	return 0;
 }
+
+/* ---------------------------------------------------------------- modified UTF-7 */
+
+static int mutf7_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == ',' ? 63 : -1;
+}
+
+static void utf8_put(struct mp_buf *out, unsigned long cp)
+{
+	char u[4];
+
+	mp_buf_append(out, u, mp_utf8_encode(cp, u));
+}
+
+int mp_mutf7_decode(const char *in, struct mp_buf *out)
+{
+	for (const char *p = in; *p;) {
+		if (*p != '&') {
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+				return -1; /* not printable US-ASCII: no modified UTF-7 */
+			mp_buf_putc(out, *p++);
+			continue;
+		}
+		if (*++p == '-') {
+			mp_buf_putc(out, '&');
+			p++;
+			continue;
+		}
+		unsigned long bits = 0, hi = 0;
+		int nbits = 0, units = 0;
+		for (; *p && *p != '-'; p++) {
+			int v = mutf7_val(*p);
+			if (v < 0)
+				return -1;
+			bits = (bits << 6 | (unsigned)v) & 0xFFFFFF;
+			if ((nbits += 6) < 16)
+				continue;
+			nbits -= 16;
+			unsigned long u = bits >> nbits & 0xFFFF;
+			units++;
+			if (hi) { /* the second half of a surrogate pair */
+				if (u < 0xDC00 || u > 0xDFFF)
+					return -1;
+				utf8_put(out, 0x10000 + ((hi - 0xD800) << 10) + (u - 0xDC00));
+				hi = 0;
+			} else if (u >= 0xD800 && u <= 0xDBFF) {
+				hi = u;
+			} else if ((u >= 0xDC00 && u <= 0xDFFF) || (u >= 0x20 && u <= 0x7E)) {
+				return -1; /* a lone low half, or ASCII that needed no shift */
+			} else {
+				utf8_put(out, u);
+			}
+		}
+		/* "-" ends it; the bits left over are padding, zero and short */
+		if (*p != '-' || !units || hi || nbits >= 6 || (bits & ((1ul << nbits) - 1)))
+			return -1;
+		p++;
+	}
+	return 0;
+}

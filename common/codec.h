@@ -118,4 +118,10 @@ const uint8_t *mp_b64_dectable(unsigned flags);
 /* Whether the CPU (and OS) can run a SIMD level; codec_x86.c. */
 int mp_simd_cpu_has(int level);
 
+/* An IMAP mailbox name in modified UTF-7 (RFC 3501 5.1.3: "&-" is '&',
+ * "&...-" UTF-16 in base64 with ',' for '/') appended to out as UTF-8:
+ * 0, or -1 for a name that is not valid modified UTF-7 (out then holds
+ * what was decoded so far). */
+int mp_mutf7_decode(const char *in, struct mp_buf *out);
+
 #endif

@@ -86,6 +86,9 @@ int mp_buf_vprintf(struct mp_buf *b, const char *fmt, va_list ap) MP_VPRINTF(2);
 void mp_buf_reset(struct mp_buf *b);
 void mp_buf_free(struct mp_buf *b);
 
+/* The code point cp (at most 0x10FFFF) as UTF-8 into o (4 bytes of room):
+ * its length, 1 to 4. */
+size_t mp_utf8_encode(unsigned long cp, char *o);
 /* Length of the UTF-8 character starting at s (1..4), or 0 if invalid. */
 size_t mp_utf8_len(const unsigned char *s, size_t n);
 /* The line of buf (n bytes) at *i, its LF included when there is one:

@@ -22,8 +22,8 @@
 # document run in order, in one shell, in that namespace and a mount
 # namespace of their own where /home/bob is a fresh copy of a small world
 # (messages, an mbox, a Maildir, README.md's accounts file; see world and
-# helpers/docworld.sh), jo always has mail in INBOX, lists.dev and
-# lists.announce on the server, /etc holds aliases.mailpipe, /usr/bin, /usr/local/bin
+# helpers/docworld.sh), jo always has mail in INBOX, lists.dev,
+# lists.announce and Archive on the server, /etc holds aliases.mailpipe, /usr/bin, /usr/local/bin
 # and /usr/sbin hold the built tools (the overlay is writable, so that
 # `ln -s ... /usr/sbin/sendmail` works), /etc/resolv.conf names knot and
 # /etc/ssl holds the peers' CA as the system's certificates. The only
@@ -203,7 +203,7 @@ doc() {
 		echo 'set -a'
 		# before each command, jo has mail on the server (an example may
 		# have fetched it with --delete), in INBOX and in two folders
-		printf '__refill() { local d f; for d in "" .lists.dev .lists.announce; do\n'
+		printf '__refill() { local d f; for d in "" .lists.dev .lists.announce .Archive; do\n'
 		printf '  d=%s/mail/jo/Maildir/$d; mkdir -p "$d"/cur "$d"/tmp "$d"/new\n' "$PDIR"
 		printf '  compgen -G "$d/new/*" >/dev/null || compgen -G "$d/cur/*" >/dev/null ||\n'
 		printf '  for f in message.eml report.eml; do\n'

@@ -56,7 +56,8 @@ setup() {
 	if [ -n "${BOB_MAILDIR:-}" ]; then
 		# Dovecot notices removed files on its next sync
 		rm -f "$BOB_MAILDIR"/new/* "$BOB_MAILDIR"/cur/* "$BOB_MAILDIR"/tmp/*
-		rm -rf "$BOB_MAILDIR/.Archive" "$BOB_MAILDIR/.My Stuff"
+		rm -rf "$BOB_MAILDIR/.Archive" "$BOB_MAILDIR/.My Stuff" "$BOB_MAILDIR"/.Lists.* \
+			"$BOB_MAILDIR/.&AOk-t&AOk-" "$BOB_MAILDIR/.Moved"
 	fi
 	SEQ=0
 }
@@ -800,6 +801,113 @@ long_lines() {
 	[ "$(ids "$T/a")" = "<spaced@mfetch.test>" ]
 }
 
+# mkfolder NAME: the Maildir++ folder NAME of Bob's (Dovecot's '.' hierarchy)
+mkfolder() {
+	mkdir -p "$BOB_MAILDIR/.$1"/{cur,new,tmp}
+	chown -R "$VMAIL_UID:$VMAIL_UID" "$BOB_MAILDIR/.$1"
+}
+
+@test "--folder patterns: '*' and 'Lists.*' select their folders, each into its Maildir++ folder (INBOX the Maildir), with state per folder; --list-folders shows the selection" {
+	local f
+	for f in Archive Lists.dev Lists.announce '&AOk-t&AOk-'; do mkfolder "$f"; done
+	put inbox1
+	put arch1 "archived" "$BOB_MAILDIR/.Archive"
+	put dev1 "dev" "$BOB_MAILDIR/.Lists.dev"
+	put dev2 "dev" "$BOB_MAILDIR/.Lists.dev"
+	put ann1 "announce" "$BOB_MAILDIR/.Lists.announce"
+	put ete1 "summer" "$BOB_MAILDIR/.&AOk-t&AOk-"
+	run --separate-stderr imap --list-folders --folder 'Lists.*'
+	assert_success
+	[ "$(sort <<<"$output")" = "$(printf 'Lists.announce\nLists.dev')" ] || fail "listed: $output"
+	# a name in modified UTF-7 is shown decoded; --json gives it as the server does
+	run --separate-stderr imap --list-folders
+	assert_success
+	[ "$(sort <<<"$output")" = "$(printf 'Archive\nINBOX\nLists.announce\nLists.dev\nété' | sort)" ] ||
+		fail "listed: $output"
+	run imap --json --list-folders --folder '%t%'
+	assert_success
+	assert_output '{"type":"folder","name":"&AOk-t&AOk-","delimiter":"."}'
+
+	run --separate-stderr imap --folder 'Lists.*' --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr =~ $(summary_re 3) ]] || fail "summary: '$stderr'"
+	[ "$(count "$T/md")" = 0 ] || fail "$(count "$T/md") in the Maildir itself"
+	[ "$(ids "$T/md/.Lists.dev" | tr '\n' ' ')" = "<dev1@mfetch.test> <dev2@mfetch.test> " ]
+	[ "$(ids "$T/md/.Lists.announce")" = "<ann1@mfetch.test>" ]
+	[ "$(sums "$T/md/.Lists.dev")" = "$(sums "$BOB_MAILDIR/.Lists.dev")" ] || fail "not byte for byte"
+	# '*': the Lists folders are fetched already (their state), the rest now
+	run --separate-stderr imap --folder '*' --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr =~ $(summary_re 3) ]] || fail "summary: '$stderr'"
+	[ "$(ids "$T/md")" = "<inbox1@mfetch.test>" ]
+	[ "$(ids "$T/md/.Archive")" = "<arch1@mfetch.test>" ]
+	[ "$(ids "$T/md/.&AOk-t&AOk-")" = "<ete1@mfetch.test>" ]
+	[ "$(count "$T/md/.Lists.dev")" = 2 ]
+	grep -q '^imap bob@127.0.0.1 Lists.dev	' "$ST" || fail "no state line of its own: $(cat "$ST")"
+	# and nothing again
+	run --separate-stderr imap --folder '*' --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr =~ $(summary_re 0) ]] || fail "summary: '$stderr'"
+	# one mbox per folder in a directory
+	run imap --all --folder 'Lists.*' --to "mbox:$T/mb"
+	assert_success
+	[ "$(grep -c '^From ' "$T/mb/Lists.dev")" = 2 ]
+	[ "$(grep -c '^From ' "$T/mb/Lists.announce")" = 1 ]
+	[ "$(ls "$T/mb" | wc -l)" = 2 ]
+}
+
+@test "--list-folders: a name with control characters is shown escaped (terminal-safe)" {
+	mkfolder "$(printf 'ev\033[2Jil')"
+	run --separate-stderr imap --list-folders --folder 'ev*'
+	rm -rf "$BOB_MAILDIR/.$(printf 'ev\033[2Jil')"
+	assert_success
+	[ -n "$output" ] || fail "not listed"
+	[[ $output != *$'\033'* ]] || fail "an escape on the terminal: $(od -c <<<"$output" | head -3)"
+}
+
+@test "--move: what is delivered and recorded is moved (UID MOVE), the source empty, the target holding it; usage errors" {
+	mkfolder Moved
+	put mv1
+	put mv2
+	put mv3
+	local want
+	want=$(server_sums)
+	run --separate-stderr imap -v --move Moved --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr == *"UID MOVE "*' "Moved"'* ]] || fail "no UID MOVE: $stderr"
+	[ "$(count "$T/md")" = 3 ]
+	[ "$(sums "$T/md")" = "$want" ] || fail "not byte for byte"
+	[ "$(server_files | wc -l)" = 0 ] || fail "left in INBOX: $(server_files | wc -l)"
+	[ "$(ids "$BOB_MAILDIR/.Moved")" = "$(ids "$T/md")" ] || fail "the target holds: $(ids "$BOB_MAILDIR/.Moved")"
+	# what a run delivered and recorded but did not move (killed before,
+	# say) is moved by the next run, not fetched again
+	put mv4
+	run imap --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 4 ]
+	run --separate-stderr imap --move Moved --state "$ST" --to "$T/md/"
+	assert_success
+	[[ $stderr == *"1 message fetched before still here: moving to Moved"* ]] || fail "stderr: $stderr"
+	[ "$(count "$T/md")" = 4 ]
+	[ "$(server_files | wc -l)" = 0 ]
+	[ "$(count "$BOB_MAILDIR/.Moved")" = 4 ]
+	# a folder that is not there: refused before anything is fetched
+	put mv5
+	run imap --move Nonesuch --state "$ST" --to "$T/md/"
+	assert_failure 69
+	assert_output --partial "--move Nonesuch"
+	[ "$(count "$T/md")" = 4 ]
+	run imap --move Moved --delete --state "$ST" --to "$T/md/"
+	assert_failure 64
+	run imap --move INBOX --state "$ST" --to "$T/md/"
+	assert_failure 64
+	run imap --move Moved --peek --state "$ST" --to "$T/md/"
+	assert_failure 64
+	run pop --move Moved --state "$ST" --to "$T/md/"
+	assert_failure 64
+	assert_output --partial "IMAP only"
+}
+
 # ---------------------------------------------------------------- 6. errors
 
 @test "a wrong password is exit 77 with the server's refusal, IMAP and POP3" {
@@ -886,7 +994,7 @@ long_lines() {
 	assert_output --partial "where to? --to DIR/, --to mbox:FILE, --to - or --mda CMD"
 	run "$MFETCH" "${s[@]}" --pop3 --folder Archive --to "$T/md/"
 	assert_failure 64
-	assert_output --partial "--folder, --list-folders, --mark-seen and --since are IMAP only"
+	assert_output --partial "--folder, --list-folders, --mark-seen, --move and --since are IMAP only"
 	run "$MFETCH" "${s[@]}" --pop3 --mark-seen --to "$T/md/"
 	assert_failure 64
 	run "$MFETCH" "${s[@]}" --pop3 --list-folders
@@ -1138,6 +1246,13 @@ kill_runs() {
 			comm -23 "$T/gone" <(ids "$T/md" | sort -u) >"$T/lost"
 			[ ! -s "$T/lost" ] || fail "gone from the server, never delivered: $(cat "$T/lost")"
 		fi
+		if [[ $del == --move* ]]; then
+			# on the server, each in INBOX or in Moved: never both, never lost
+			comm -12 <(ids server | sort -u) <(ids "$BOB_MAILDIR/.Moved" | sort -u) >"$T/both"
+			[ ! -s "$T/both" ] || fail "in INBOX and in Moved: $(head -3 "$T/both")"
+			[ "$({ ids server; ids "$BOB_MAILDIR/.Moved"; } | sort)" = "$(cat "$T/all.ids")" ] ||
+				fail "the server lost some, or holds some twice, after $KILLS kills"
+		fi
 	done
 	fail "no run completed in 20 tries ($KILLS kills)"
 }
@@ -1156,6 +1271,27 @@ kill_runs() {
 
 @test "POP3 --delete: kill -9 in the middle of batches until a run ends: each message exactly once, none left" {
 	kill_loop pop --delete
+}
+
+@test "IMAP --move: kill -9 in the middle of batches until a run ends: each message exactly once here, and on the server in INBOX or Moved, never both, never lost" {
+	local attempt
+	for attempt in 1 2 3; do
+		rm -rf "$T/md" "$ST" "$BOB_MAILDIR/.Moved"
+		rm -f "$BOB_MAILDIR"/new/* "$BOB_MAILDIR"/cur/*
+		mkfolder Moved
+		many 300 "killmv$attempt"
+		kill_runs imap "--move Moved"
+		[ "$KILLS" -ge 1 ] && break
+	done
+	[ "$KILLS" -ge 1 ] || fail "three times the first run completed before it could be killed"
+	# a last run settles what the last kill left
+	run imap --move Moved --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(ids "$T/md")" = "$(cat "$T/all.ids")" ] ||
+		fail "not each exactly once: $(ids "$T/md" | wc -l) for 300, $(ids "$T/md" | uniq -d | wc -l) twice, $KILLS kills"
+	[ "$(server_files | wc -l)" = 0 ] || fail "left in INBOX: $(server_files | wc -l)"
+	[ "$(ids "$BOB_MAILDIR/.Moved")" = "$(cat "$T/all.ids")" ] ||
+		fail "Moved: $(ids "$BOB_MAILDIR/.Moved" | wc -l) for 300, $(ids "$BOB_MAILDIR/.Moved" | uniq -d | wc -l) twice"
 }
 
 # random_kills K DIR CMD...: CMD (a function and its arguments, delivering
@@ -1250,6 +1386,38 @@ exactly_once() {
 
 # uids_on LINE: the POP3 UIDLs of a state line (after its tab), one a line
 uids_on() { cut -f2- <<<"$1" | tr ' ' '\n' | grep -c .; }
+
+@test "fault: --move on a server without MOVE: UID COPY, \\Deleted and UID EXPUNGE of exactly those UIDs; without UIDPLUS either, refused before anything is fetched" {
+	MF_COUNT=200 mailfault imap-many
+	run mf --imap --tls --ca-file "$T/mf.crt" -q --move Archive --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 200 ]
+	kill "$BG"
+	wait "$BG" 2>/dev/null || true
+	[ "$(tail -2 "$MLOG" | tr '\n' '|')" = "mailfault: copied 200, 0 twice|mailfault: left 0|" ] ||
+		fail "the server: $(tail -2 "$MLOG")"
+	MF_CAPS="IMAP4rev1 AUTH=PLAIN" MF_COUNT=20 mailfault imap-many
+	run mf --imap --tls --ca-file "$T/mf.crt" -q --move Archive --state "$T/st2" --to "$T/md2/"
+	assert_failure 69
+	assert_output --partial "neither MOVE (RFC 6851) nor UIDPLUS"
+	[ "$(count "$T/md2")" = 0 ]
+}
+
+@test "fault: a pattern on a server whose delimiter is '/': Lists/dev into .Lists.dev, \\Noselect left out, names that can be no local one skipped (65), the others fetched" {
+	MF_COUNT=5 MF_LIST='* LIST () "/" INBOX|* LIST (\Noselect) "/" Lists|* LIST () "/" "Lists/dev"|* LIST () "/" "../evil"|* LIST () "/" ".hidden"' \
+		mailfault imap-many
+	run mf --imap --tls --ca-file "$T/mf.crt" -q --folder '*' --state "$ST" --to "$T/md/"
+	assert_failure 65
+	assert_output --partial "folder ../evil: no local name can be made of it; skipped"
+	assert_output --partial "2 folders skipped"
+	[ "$(count "$T/md")" = 5 ]
+	[ "$(count "$T/md/.Lists.dev")" = 5 ]
+	[ "$(cd "$T/md" && ls -Ad .?* | tr '\n' ' ')" = ".Lists.dev " ] || fail "in the Maildir: $(ls -A "$T/md")"
+	[ ! -e "$T/evil" ] || fail "out of the Maildir"
+	run mf --imap --tls --ca-file "$T/mf.crt" --list-folders --folder '*'
+	assert_success
+	assert_output "$(printf 'INBOX\nLists/dev\n../evil\n.hidden')"
+}
 
 @test "the state is a journal: a batch appends its intent and its own UIDLs only, whatever the mailbox holds; a run starts from it compacted" {
 	MF_COUNT=2560 mailfault pop-many # 40 batches
@@ -1490,6 +1658,26 @@ stop_bg() {
 	stop_bg
 	for k in $kids; do gone "$k" || fail "child $k still runs"; done
 	grep -q "INBOX	" "$ST" && grep -q "Archive	" "$ST" || fail "state: $(cat "$ST")"
+}
+
+@test "IMAP --idle --folder '*': one process for each folder the pattern selects, each into its own Maildir++ folder, moved once delivered" {
+	mkfolder Lists.dev
+	mkfolder Moved
+	# shellcheck disable=SC2209
+	EXEC=exec imap --idle --folder '*' --move Moved --state "$ST" --to "$T/md/" 2>"$T/err" 3>&- &
+	BG=$!
+	# INBOX and Lists.dev; not Moved, where the messages go
+	until_ok 100 kids_are 2 || fail "not two processes: $(pgrep -a -P "$BG")"
+	put in1
+	put dev1 "dev" "$BOB_MAILDIR/.Lists.dev"
+	until_ok 100 has_files "$T/md" 1 || fail "$(count "$T/md") in INBOX's: $(cat "$T/err")"
+	until_ok 100 has_files "$T/md/.Lists.dev" 1 || fail "nothing in Lists.dev's: $(cat "$T/err")"
+	until_ok 100 has_files "$BOB_MAILDIR/.Moved" 2 || fail "not moved: $(cat "$T/err")"
+	stop_bg
+	[ "$(ids "$T/md")" = "<in1@mfetch.test>" ]
+	[ "$(ids "$T/md/.Lists.dev")" = "<dev1@mfetch.test>" ]
+	[ "$(server_files | wc -l)" = 0 ] && [ "$(count "$BOB_MAILDIR/.Lists.dev")" = 0 ] || fail "not moved"
+	[ "$(count "$BOB_MAILDIR/.Moved")" = 2 ]
 }
 
 @test "POP3 --idle --interval 1 looks every second over a new connection" {

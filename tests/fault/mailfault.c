@@ -30,7 +30,13 @@
  *                connection (not each command logged: "mailfault: left N"
  *                when a session ends, before the answer to QUIT or LOGOUT)
  *   imap-many    the same over IMAP (UIDs 1 to $MF_COUNT, UIDPLUS): UID
- *                SEARCH, UID FETCH, UID STORE \Deleted, UID EXPUNGE
+ *                SEARCH, UID FETCH, UID STORE \Deleted, UID EXPUNGE, and
+ *                UID COPY (to anywhere: "mailfault: copied N, M twice"
+ *                before "left", when any were); the capabilities are
+ *                $MF_CAPS ("IMAP4rev1 AUTH=PLAIN UIDPLUS"); no MOVE;
+ *                LIST answers the lines of $MF_LIST (separated by '|'),
+ *                whatever the pattern, and every folder SELECTs the one
+ *                mailbox
  * The POP3 modes offer no PIPELINING: a RETR or DELE with the next command
  * already behind it logs "pipelined without PIPELINING".
  * With -c CERT -k KEY (PEM) for the TLS modes. Logs one line per command
@@ -313,6 +319,7 @@ static void imap(void)
 static int nmany;
 static char *gone;    /* [1..nmany]: deleted (POP3) or expunged (IMAP) */
 static char *flagged; /* [1..nmany]: IMAP \Deleted */
+static int *copied;   /* [1..nmany]: IMAP UID COPY, how many times */
 
 static void many_init(void)
 {
@@ -321,6 +328,7 @@ static void many_init(void)
 		nmany = 1;
 	gone = calloc((size_t)nmany + 1, 1);
 	flagged = calloc((size_t)nmany + 1, 1);
+	copied = calloc((size_t)nmany + 1, sizeof *copied);
 }
 
 /* message i, CR LF line ends, no line starting with '.' */
@@ -361,10 +369,15 @@ static void flush(void)
 
 static void many_left(void)
 {
-	int left = 0;
+	int left = 0, n = 0, twice = 0;
 
-	for (int i = 1; i <= nmany; i++)
+	for (int i = 1; i <= nmany; i++) {
 		left += !gone[i];
+		n += copied[i] > 0;
+		twice += copied[i] > 1;
+	}
+	if (n)
+		fprintf(stderr, "mailfault: copied %d, %d twice\n", n, twice);
 	fprintf(stderr, "mailfault: left %d\n", left);
 }
 
@@ -460,14 +473,16 @@ static void imap_many(void)
 	char l[2048], tag[64], out[4096], m[1024];
 	char *want = malloc((size_t)nmany + 1);
 
-	say("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN UIDPLUS] mailfault ready\r\n");
+	const char *caps = env_or("MF_CAPS", "IMAP4rev1 AUTH=PLAIN UIDPLUS");
+
+	snprintf(out, sizeof out, "* OK [CAPABILITY %s] mailfault ready\r\n", caps);
+	say(out);
 	while (readline(l, sizeof l)) {
 		if (sscanf(l, "%63s", tag) != 1)
 			continue;
 		const char *c = l + strlen(tag) + (l[strlen(tag)] == ' ');
 		if (strncasecmp(c, "CAPABILITY", 10) == 0) {
-			snprintf(out, sizeof out,
-			         "* CAPABILITY IMAP4rev1 AUTH=PLAIN UIDPLUS\r\n%s OK\r\n", tag);
+			snprintf(out, sizeof out, "* CAPABILITY %s\r\n%s OK\r\n", caps, tag);
 			say(out);
 		} else if (strncasecmp(c, "AUTHENTICATE", 12) == 0) {
 			say("+ \r\n");
@@ -526,6 +541,24 @@ static void imap_many(void)
 			for (int i = 1; i <= nmany; i++)
 				if (want[i] && strcasestr(c, "\\Deleted"))
 					flagged[i] = 1;
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			say(out);
+		} else if (strncasecmp(c, "LIST ", 5) == 0) {
+			const char *ls = env_or("MF_LIST", "* LIST () \"/\" INBOX");
+			for (const char *p = ls; *p;) {
+				size_t k = strcspn(p, "|");
+				snprintf(out, sizeof out, "%.*s\r\n", (int)k, p);
+				put(out);
+				p += k + (p[k] == '|');
+			}
+			snprintf(out, sizeof out, "%s OK\r\n", tag);
+			put(out);
+			flush();
+		} else if (strncasecmp(c, "UID COPY ", 9) == 0) {
+			many_set(c + 9, want);
+			for (int i = 1; i <= nmany; i++)
+				if (want[i] && !gone[i])
+					copied[i]++;
 			snprintf(out, sizeof out, "%s OK\r\n", tag);
 			say(out);
 		} else if (strncasecmp(c, "UID EXPUNGE ", 12) == 0 ||

@@ -119,7 +119,7 @@ static void test_level(int lvl)
 			fails++;
 	}
 	tap_is_int(fails, 0, "%s: 76-column MIME lines equal the wrapped scalar encoding",
-		   mp_simd_name(lvl));
+	           mp_simd_name(lvl));
 	tap_is_int(dfails, 0, "%s: decode round trip 0..2048", mp_simd_name(lvl));
 	tap_is_int(wfails, 0, "%s: decode of 76-column LF/CRLF input", mp_simd_name(lvl));
 	tap_is_int(cfails, 0, "%s: decode fed in random pieces", mp_simd_name(lvl));
@@ -342,8 +342,42 @@ static void test_qp_vs_scalar(int lvl)
 	tap_is_int(diff, 0, "%s: QP decode equals scalar on 3000 noisy inputs", mp_simd_name(lvl));
 }
 
+/* IMAP mailbox names in modified UTF-7 (RFC 3501 5.1.3) */
+static void test_mutf7(void)
+{
+	static const struct {
+		const char *in, *out; /* out NULL: not valid */
+	} t[] = {
+	    {"INBOX", "INBOX"},
+	    {"&AOk-t&AOk-", "\xc3\xa9t\xc3\xa9"},
+	    {"A&-B", "A&B"},
+	    {"&ZeVnLIqe-", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"},
+	    {"~peter/mail/&U,BTFw-/&ZeVnLIqe-",
+	     "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"},
+	    {"&2D3eAA-", "\xf0\x9f\x98\x80"}, /* a surrogate pair: U+1F600 */
+	    {"&AOk", NULL},                   /* no '-' */
+	    {"&-&AGE-", NULL},                /* 'a' needs no shift */
+	    {"&2D0-", NULL},                  /* a lone high half */
+	    {"a\x1b", NULL},                  /* a control character */
+	    {"\xc3\xa9", NULL},               /* 8-bit */
+	    {"&AOl-", NULL},                  /* padding bits not zero */
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct mp_buf b = MP_BUF_INIT;
+		int r = mp_mutf7_decode(t[i].in, &b);
+		if (t[i].out)
+			tap_ok(r == 0 && b.data && strcmp(b.data, t[i].out) == 0, "mutf7 %s",
+			       t[i].in);
+		else
+			tap_is_int(r, -1, "mutf7 %zu refused", i);
+		mp_buf_free(&b);
+	}
+}
+
 int main(void)
 {
+	test_mutf7();
 	for (int lvl = 0; lvl < MP_SIMD_COUNT; lvl++) {
 		if (!mp_simd_supported(lvl)) {
 			tap_diag("%s: not available on this CPU or build", mp_simd_name(lvl));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -301,6 +302,18 @@ int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
 		flags = MP_STORE_CREATE;
 	} else if (strncmp(t, "mbox:", 5) == 0) {
 		t += 5;
+		if (o->per_folder) { /* a directory: DIR/NAME for each folder */
+			if (mkdir(t, 0700) < 0 && errno != EEXIST)
+				return mp_err_sys(e, EX_CANTCREAT, "%s", t);
+			struct stat sb;
+			if (stat(t, &sb) < 0 || !S_ISDIR(sb.st_mode))
+				return mp_err_set(e, EX_CANTCREAT,
+				                  "%s: not a directory (a --folder pattern puts "
+				                  "each folder's mbox in it)",
+				                  t);
+			o->store.kind = MP_STORE_MBOX;
+			return 0;
+		}
 	}
 	/* a Maildir is created with its parents (mfetch(1)) */
 	if (*t && t[strlen(t) - 1] == '/')
@@ -310,6 +323,51 @@ int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
 	o->store.before_link = record_intent;
 	o->store.before_link_ctx = o;
 	return 0;
+}
+
+int deliver_folder(struct fopts *o, const char *name, char delim, struct mp_err *e)
+{
+	struct mp_buf sub = MP_BUF_INIT, path = MP_BUF_INIT;
+	const char *t = o->to;
+	int rc = -1;
+
+	if (o->dest != DEST_STORE)
+		return 0;
+	/* the hierarchy as '/', which the store makes Maildir++'s '.' */
+	for (const char *p = name; *p; p++)
+		mp_buf_putc(&sub, *p == delim ? '/' : *p);
+	if (!sub.len || sub.data[0] == '.' || sub.data[0] == '/' || strstr(sub.data, "..") ||
+	    strstr(sub.data, "//") || sub.data[sub.len - 1] == '/' || strpbrk(sub.data, "\n\r\t")) {
+		mp_err_set(e, EX_DATAERR, "folder %s: no local name can be made of it", name);
+		goto out;
+	}
+	int inbox = strcasecmp(sub.data, "INBOX") == 0;
+	int mbox = o->store.kind == MP_STORE_MBOX;
+	if (mbox) { /* DIR/NAME, one mbox a folder */
+		if (strncmp(t, "mbox:", 5) == 0)
+			t += 5;
+		mp_buf_printf(&path, "%s/", t);
+		for (const char *p = sub.data; *p; p++)
+			mp_buf_putc(&path, *p == '/' ? '.' : *p);
+		t = path.data;
+	} else if (strncmp(t, "maildir:", 8) == 0) {
+		mp_buf_printf(&path, "%s/", t + 8);
+		t = path.data;
+	}
+	mp_store_close(&o->store);
+	if (mp_store_open(&o->store, t, mbox || inbox ? NULL : sub.data, 0, e) < 0)
+		goto out;
+	if (mbox && o->store.kind != MP_STORE_MBOX) {
+		mp_err_set(e, EX_CANTCREAT, "%s: a directory, not an mbox", t);
+		goto out;
+	}
+	o->store.before_link = record_intent;
+	o->store.before_link_ctx = o;
+	rc = 0;
+out:
+	mp_buf_free(&sub);
+	mp_buf_free(&path);
+	return rc;
 }
 
 void deliver_close(struct fopts *o)

@@ -9,6 +9,14 @@
  * mbox:FILE or FILE (an mbox), or - (stdout); nothing to open for --mda
  * and --list-folders. 0, or -1 with e filled. */
 int deliver_open(struct fopts *o, const char *to, struct mp_err *e);
+/* A folder a --folder pattern selected, NAME as the server gives it with
+ * its hierarchy delimiter delim (0 for none): the destination becomes
+ * its own, the Maildir++ folder of that name below the Maildir given
+ * (".a.b" for a/b, as mdeliver --folder a/b; INBOX the Maildir itself),
+ * or DIR/a.b when --to names a directory for mboxes. Nothing for an MDA
+ * or stdout. 0, or -1 with e filled (73, or 65 for a name that would
+ * leave the directory or start with a dot). */
+int deliver_folder(struct fopts *o, const char *name, char delim, struct mp_err *e);
 /* the destination closed, when the run is over */
 void deliver_close(struct fopts *o);
 

@@ -15,6 +15,13 @@ enum dest_kind { DEST_STORE, DEST_STDOUT, DEST_MDA };
 struct msgids;      /* dedup.h */
 struct pending_msg; /* deliver.c */
 
+/* a folder to fetch: its name as the server gives it, and the server's
+ * hierarchy delimiter (0: none, or not known) */
+struct fsel {
+	char *name;
+	char delim;
+};
+
 struct fopts {
 	const char *server;
 	const char *account; /* -a NAME: the summary and the errors name it */
@@ -33,13 +40,18 @@ struct fopts {
 	char since[16]; /* --since: an IMAP date (26-Nov-2026), or empty */
 	long limit;
 	long long max_size;
-	const char *folders[16];
+	const char *folders[16]; /* names, or patterns with '*' or '%' */
 	int nfolders;
+	const char *move; /* --move: the folder delivered messages go to */
+	struct fsel *sel; /* the folders the patterns selected (imap_select) */
+	size_t nsel;
 	const char *state;
 	int timeout_ms;
 	/* where to */
 	enum dest_kind dest;
 	const char *dest_arg;
+	const char *to; /* --to as given: a pattern's folders go below it */
+	int per_folder; /* a --folder is a pattern: each folder to its own */
 	struct mp_store store;
 	/* --idle: keep watching; the self-pipe stop_fd becomes readable and
 	 * *stop non-zero once SIGTERM or SIGINT came (-1 and NULL without) */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "dedup.h"
 #include "deliver.h"
 #include "imap.h"
@@ -87,39 +88,190 @@ static int cmp_ul(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* "* LIST (flags) delim name": the name, quoted or not, whole */
+/* the folders a run selects, each once, in the order found */
+struct fsels {
+	const struct fopts *o;
+	struct fsel *v;
+	size_t n, cap;
+	int listing;  /* --list-folders: the folder of --move too */
+	size_t found; /* matches of the LIST in hand */
+};
+
+static void fsels_add(struct fsels *fs, const char *name, char delim)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		if (strcmp(fs->v[i].name, name) == 0)
+			return;
+	if (fs->n == fs->cap) {
+		fs->cap = fs->cap ? fs->cap * 2 : 16;
+		fs->v = mp_xrealloc(fs->v, fs->cap * sizeof *fs->v);
+	}
+	fs->v[fs->n++] = (struct fsel){mp_xstrdup(name), delim};
+}
+
+static void fsels_free(struct fsel *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* "* LIST (flags) delim name": the name, quoted or not, whole; a folder
+ * that cannot be selected is left out (unless listing), and so is the
+ * folder of --move */
 static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
 {
 	char delim[16], name[1024];
-	const char *p;
-
-	const struct fopts *o = ctx;
+	struct fsels *fs = ctx;
+	const char *p, *fl;
 
 	(void)s, (void)len, (void)e;
 	if (strncasecmp(l, "* LIST ", 7) != 0)
 		return 0;
-	p = strchr(l + 7, ')');
-	if (!p)
+	fl = l + 7;
+	p = strchr(fl, ')');
+	if (*fl != '(' || !p)
 		goto bad;
 	p++;
 	if (imap_string(&p, delim, sizeof delim) < 0 || imap_string(&p, name, sizeof name) < 0)
 		goto bad;
-	if (o->json) {
-		struct mp_json j;
-		mp_json_init(&j, stdout, 0);
-		mp_json_begin_object(&j, NULL);
-		mp_json_string(&j, "type", "folder");
-		mp_json_string(&j, "name", name);
-		mp_json_string(&j, "delimiter", delim);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-	} else {
-		printf("%s\n", name);
-	}
+	if (strcasecmp(delim, "NIL") == 0 || strlen(delim) != 1)
+		delim[0] = 0;
+	/* a hierarchy's node that holds no messages */
+	char flags[512];
+	snprintf(flags, sizeof flags, "%.*s", (int)(p - fl), fl);
+	if (strcasestr(flags, "\\Noselect") || strcasestr(flags, "\\NonExistent"))
+		return 0;
+	if (!fs->listing && fs->o->move && strcmp(name, fs->o->move) == 0)
+		return 0;
+	fs->found++;
+	fsels_add(fs, name, delim[0]);
 	return 0;
 bad:
 	mp_warn("warning: a LIST line not understood: %.200s", l);
 	return 0;
+}
+
+/* --list-folders: each name, decoded from modified UTF-7 for a person
+ * (as the server sent it when it is no such thing), made safe for a
+ * terminal; with --json as the server gives it, for --folder */
+static void print_folder(const struct fopts *o, const struct fsel *f)
+{
+	if (o->json) {
+		char d[2] = {f->delim, 0};
+		struct mp_json j;
+		mp_json_init(&j, stdout, 0);
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "type", "folder");
+		mp_json_string(&j, "name", f->name);
+		mp_json_string(&j, "delimiter", f->delim ? d : NULL);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+		return;
+	}
+	struct mp_buf u = MP_BUF_INIT;
+	if (mp_mutf7_decode(f->name, &u) < 0) {
+		mp_buf_reset(&u);
+		mp_buf_puts(&u, f->name);
+	}
+	mp_term_write(stdout, u.data ? u.data : "", u.len);
+	putchar('\n');
+	mp_buf_free(&u);
+}
+
+static int has_wildcard(const char *name)
+{
+	return strpbrk(name, "*%") != NULL;
+}
+
+/* The folders of the run into o->sel: each --folder, INBOX without one;
+ * a pattern ('*', '%'), and any folder of a run with one, asked for with
+ * LIST "" (RFC 3501 6.3.8) for the folders it selects and their
+ * delimiter. 0, or -1 with e filled. */
+static int select_folders(struct imap *s, struct fopts *o, struct mp_err *e)
+{
+	struct fsels fs = {.o = o, .listing = o->list_folders};
+	int n = o->nfolders;
+
+	for (int i = 0; i < (n ? n : 1); i++) {
+		const char *f = n ? o->folders[i] : o->list_folders ? "*" : "INBOX";
+		char cmd[1100], q[1030];
+		if (!o->per_folder && !o->list_folders) {
+			fsels_add(&fs, f, 0); /* as given: SELECT says whether it is there */
+			continue;
+		}
+		imap_quote(q, sizeof q, f);
+		snprintf(cmd, sizeof cmd, "LIST \"\" %s", q);
+		fs.found = 0;
+		int r = imap_command(s, cmd, NULL, on_list, &fs, e);
+		if (r != 0) {
+			if (r > 0)
+				mp_err_set(e, EX_UNAVAILABLE, "LIST %s: %.200s", f, s->last);
+			fsels_free(fs.v, fs.n);
+			return -1;
+		}
+		if (!fs.found && !has_wildcard(f) && !o->list_folders)
+			fsels_add(&fs, f, 0); /* SELECT will say it is not there */
+		else if (!fs.found && !o->quiet && !o->list_folders)
+			mp_warn("--folder %s: no folder matches", f);
+	}
+	fsels_free(o->sel, o->nsel);
+	o->sel = fs.v;
+	o->nsel = fs.n;
+	return 0;
+}
+
+/* --move: the server must move without a bare EXPUNGE (MOVE, or COPY
+ * and UID EXPUNGE of UIDPLUS), and the folder must be there, before
+ * anything is fetched. 0, or -1 with e filled. */
+static int move_check(struct imap *s, const struct fopts *o, struct mp_err *e)
+{
+	char cmd[1100], q[1030];
+
+	if (!o->move)
+		return 0;
+	if (!imap_has_cap(s, "MOVE") && !imap_has_cap(s, "UIDPLUS"))
+		return mp_err_set(e, EX_UNAVAILABLE,
+		                  "--move: the server has neither MOVE (RFC 6851) nor UIDPLUS "
+		                  "(RFC 4315): it could only move with an EXPUNGE of every "
+		                  "message flagged \\Deleted");
+	imap_quote(q, sizeof q, o->move);
+	snprintf(cmd, sizeof cmd, "STATUS %s (MESSAGES)", q);
+	int r = imap_command(s, cmd, NULL, NULL, NULL, e);
+	if (r > 0)
+		mp_err_set(e, EX_UNAVAILABLE, "--move %s: %.200s", o->move, s->last);
+	return r == 0 ? 0 : -1;
+}
+
+/* The UIDs u (ascending), delivered and recorded, moved to --move's
+ * folder: UID MOVE (RFC 6851), else UID COPY, \Deleted and UID EXPUNGE
+ * of exactly those UIDs. A refusal leaves them where they are, with a
+ * warning (the next run moves them); 0, or -1 when the connection is
+ * lost. */
+static int move_uids(struct imap *s, const struct fopts *o, const char *folder,
+                     const unsigned long *u, size_t n, struct mp_err *e)
+{
+	char q[1030];
+	int r;
+
+	if (!n)
+		return 0;
+	imap_quote(q, sizeof q, o->move);
+	if (imap_has_cap(s, "MOVE")) {
+		r = imap_uid_command(s, "UID MOVE", u, n, q, NULL, NULL, e);
+	} else {
+		r = imap_uid_command(s, "UID COPY", u, n, q, NULL, NULL, e);
+		if (r == 0)
+			r = imap_uid_command(s, "UID STORE", u, n, "+FLAGS.SILENT (\\Deleted)",
+			                     NULL, NULL, e);
+		if (r == 0)
+			r = imap_uid_command(s, "UID EXPUNGE", u, n, NULL, NULL, NULL, e);
+	}
+	if (r > 0)
+		mp_warn("%s: UIDs %lu to %lu: not moved to %s (delivered and recorded; the next "
+		        "run tries again): %.200s",
+		        folder, u[0], u[n - 1], o->move, s->last);
+	return r < 0 ? -1 : 0;
 }
 
 static void state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
@@ -534,10 +686,19 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			if (in_list(skip.v, skip.n, old.v[i])) {
 				if (uids_add(&u, old.v[i], e) < 0)
 					goto out;
-			} else if (o->delete_) {
+			} else if (o->delete_ || o->move) {
 				if (uids_add(&done, old.v[i], e) < 0)
 					goto out;
 			}
+		}
+		if (done.n && o->move) {
+			qsort(done.v, done.n, sizeof *done.v, cmp_ul);
+			if (!o->quiet)
+				mp_warn("%s: %zu message%s fetched before still here: moving to %s",
+				        folder, done.n, done.n == 1 ? "" : "s", o->move);
+			if (move_uids(s, o, folder, done.v, done.n, e) < 0)
+				goto out;
+			done.n = 0;
 		}
 		if (done.n) {
 			qsort(done.v, done.n, sizeof *done.v, cmp_ul);
@@ -638,14 +799,14 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		if (commit_record(o, &f, e) < 0)
 			goto out;
 		size_t nf = 0;
-		for (size_t k = 0; (o->delete_ || o->mark_seen) && k < nb; k++)
+		for (size_t k = 0; (o->delete_ || o->mark_seen || o->move) && k < nb; k++)
 			if (got[k])
 				bu[nf++] = bu[k];
-		r = !nf ? 0
-		        : imap_uid_command(s, "UID STORE", bu, nf,
-		                           o->delete_ ? "+FLAGS.SILENT (\\Deleted \\Seen)"
-		                                      : "+FLAGS.SILENT (\\Seen)",
-		                           NULL, NULL, e);
+		const char *flags = o->delete_     ? "+FLAGS.SILENT (\\Deleted \\Seen)"
+		                    : o->mark_seen ? "+FLAGS.SILENT (\\Seen)"
+		                                   : NULL;
+		r = !nf || !flags ? 0
+		                  : imap_uid_command(s, "UID STORE", bu, nf, flags, NULL, NULL, e);
 		if (r < 0)
 			goto out;
 		if (r > 0) /* delivered and recorded: the next run retries */
@@ -655,6 +816,9 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			for (size_t k = 0; k < nf; k++)
 				if (uids_add(&done, bu[k], e) < 0)
 					goto out;
+		/* and moved, once durable and recorded */
+		if (o->move && move_uids(s, o, folder, bu, nf, e) < 0)
+			goto out;
 		if (fr == -2) { /* what was delivered before is flagged: now stop */
 			*e = failed;
 			goto out;
@@ -707,6 +871,36 @@ out:
 	return rc;
 }
 
+int imap_select(struct fopts *o, struct mp_err *e)
+{
+	struct imap s;
+	int rc;
+
+	if (!o->per_folder) /* the names as given: nothing to ask */
+		return select_folders(NULL, o, e);
+	if (imap_open(&s, o, e) < 0)
+		return -1;
+	rc = select_folders(&s, o, e);
+	imap_close(&s);
+	return rc;
+}
+
+void imap_select_free(struct fopts *o)
+{
+	fsels_free(o->sel, o->nsel);
+	o->sel = NULL;
+	o->nsel = 0;
+}
+
+/* the folder sel[i] fetched, into its own destination in a pattern's
+ * run: 0, -1, or -2 when its name can be no local one (e filled) */
+static int fetch_sel(struct imap *s, struct fopts *o, size_t i, struct fstats *st, struct mp_err *e)
+{
+	if (o->per_folder && deliver_folder(o, o->sel[i].name, o->sel[i].delim, e) < 0)
+		return e->code == EX_DATAERR ? -2 : -1;
+	return fetch_folder(s, o, o->sel[i].name, st, e);
+}
+
 int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 {
 	struct imap s;
@@ -714,24 +908,40 @@ int imap_fetch(struct fopts *o, struct fstats *st, struct mp_err *e)
 
 	if (imap_open(&s, o, e) < 0)
 		return -1;
+	if (select_folders(&s, o, e) < 0)
+		goto out;
 	if (o->list_folders) {
-		int r = imap_command(&s, "LIST \"\" \"*\"", NULL, on_list, o, e);
-		if (r > 0)
-			mp_err_set(e, EX_UNAVAILABLE, "LIST: %.200s", s.last);
-		rc = r == 0 ? 0 : -1;
+		for (size_t i = 0; i < o->nsel; i++)
+			print_folder(o, &o->sel[i]);
+		rc = 0;
 		goto out;
 	}
-	for (int i = 0; i < (o->nfolders ? o->nfolders : 1) && !stopping(o); i++)
-		if (fetch_folder(&s, o, o->nfolders ? o->folders[i] : "INBOX", st, e) < 0)
+	if (move_check(&s, o, e) < 0)
+		goto out;
+	size_t bad = 0; /* folders with a name that cannot be a local one */
+	for (size_t i = 0; i < o->nsel && !stopping(o); i++) {
+		int r = fetch_sel(&s, o, i, st, e);
+		if (r == 0)
+			continue;
+		if (r != -2)
 			goto out;
+		mp_warn("%s; skipped", e->msg);
+		mp_err_clear(e);
+		bad++;
+	}
+	if (bad) {
+		mp_err_set(e, EX_DATAERR, "%zu folder%s skipped", bad, bad == 1 ? "" : "s");
+		goto out;
+	}
 	rc = 0;
 out:
 	imap_close(&s);
 	return rc;
 }
 
-int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_err *e)
+int imap_watch(struct fopts *o, size_t i, int *logged_in, struct mp_err *e)
 {
+	const char *folder = o->sel[i].name;
 	struct imap s;
 	int rc = -1;
 
@@ -739,13 +949,15 @@ int imap_watch(struct fopts *o, const char *folder, int *logged_in, struct mp_er
 	if (imap_open(&s, o, e) < 0)
 		return -1;
 	*logged_in = 1;
+	if (move_check(&s, o, e) < 0)
+		goto out;
 	int idle = imap_has_cap(&s, "IDLE");
 	if (!idle && !o->quiet)
 		mp_warn("%s: no IDLE here: looking every %d s", folder, o->interval_s);
 	for (;;) {
 		struct fstats round = {0};
 		double t0 = mp_net_now_ms();
-		if (fetch_folder(&s, o, folder, &round, e) < 0)
+		if (fetch_sel(&s, o, i, &round, e) < 0)
 			goto out;
 		report_round(o, &round, t0);
 		if (stopping(o))

@@ -48,8 +48,10 @@ static void usage(FILE *f)
 	        "      --new              only what this client has not fetched (default)\n"
 	        "      --all              everything\n"
 	        "      --peek             what is new, recording, deleting and flagging nothing\n"
-	        "      --folder NAME      IMAP folder (repeatable; default INBOX)\n"
-	        "      --list-folders     list the IMAP folders\n"
+	        "      --folder NAME      IMAP folder (repeatable; default INBOX), or a pattern\n"
+	        "                         or pattern ('*', 'Lists/*'): each folder into its own\n"
+	        "      --list-folders     list the IMAP folders (those --folder selects)\n"
+	        "      --move FOLDER      IMAP: move them there once delivered\n"
 	        "      --since DATE       IMAP: only what arrived since DATE (YYYY-MM-DD, or Nd)\n"
 	        "      --limit N          at most N messages\n"
 	        "      --max-size BYTES   leave larger messages on the server\n"
@@ -105,7 +107,8 @@ enum {
 	OPT_REFRESH,
 	OPT_CERT,
 	OPT_KEY,
-	OPT_SINCE
+	OPT_SINCE,
+	OPT_MOVE
 };
 
 static int auth_known(const char *m)
@@ -144,7 +147,7 @@ static struct mp_conf conf;
 
 /* what the command line set, so that the account fills only the rest */
 struct given {
-	int port, tls, delete_, seen, limit, max_size, timeout, interval, to, folders;
+	int port, tls, delete_, seen, limit, max_size, timeout, interval, to, folders, move;
 };
 
 static void apply_account(const struct mp_account *a, struct fopts *o, const struct given *g,
@@ -234,8 +237,13 @@ static void apply_account(const struct mp_account *a, struct fopts *o, const str
 				o->dest_arg = v;
 			}
 		} else if (strcmp(k, "delete") == 0) {
-			if (!g->delete_)
+			if (!g->delete_ && !g->move)
 				o->delete_ = mp_conf_onoff(&conf, kv);
+		} else if (strcmp(k, "move") == 0) {
+			if (!*v || strpbrk(v, "*%"))
+				mp_conf_fail(&conf, kv, "'%s': a folder name, not a pattern", v);
+			if (!g->move && !g->delete_)
+				o->move = v;
 		} else if (strcmp(k, "mark_seen") == 0) {
 			if (!g->seen)
 				o->mark_seen = mp_conf_onoff(&conf, kv);
@@ -327,6 +335,7 @@ static const struct option longopts[] = {{"server", required_argument, NULL, OPT
                                          {"mda", required_argument, NULL, OPT_MDA},
                                          {"keep", no_argument, NULL, OPT_KEEP},
                                          {"delete", no_argument, NULL, OPT_DELETE},
+                                         {"move", required_argument, NULL, OPT_MOVE},
                                          {"mark-seen", no_argument, NULL, OPT_SEEN},
                                          {"state", required_argument, NULL, OPT_STATE},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -416,9 +425,16 @@ static void parse_options(int argc, char **argv, struct cli *c)
 			o->dest_arg = optarg;
 			g->to = 1;
 			break;
-		case OPT_KEEP: o->delete_ = 0, g->delete_ = 1; break;
+		case OPT_KEEP: o->delete_ = 0, g->delete_ = 1, o->move = NULL, g->move = 1; break;
 		case OPT_DELETE: o->delete_ = g->delete_ = 1; break;
 		case OPT_SEEN: o->mark_seen = g->seen = 1; break;
+		case OPT_MOVE:
+			if (!*optarg || strpbrk(optarg, "*%\r\n"))
+				mp_die(EX_USAGE, "--move '%s': a folder name, not a pattern",
+				       optarg);
+			o->move = optarg;
+			g->move = 1;
+			break;
 		case OPT_STATE: o->state = optarg; break;
 		case OPT_TIMEOUT:
 			o->timeout_ms = (int)num(optarg, "timeout") * 1000;
@@ -486,13 +502,22 @@ static void check_options(struct fopts *o, const char *to, char *host, size_t ho
 		o->port = o->imap ? (o->tls ? 993 : 143) : (o->tls ? 995 : 110);
 	if (!o->tls)
 		o->starttls = 1; /* never in clear unless... never */
-	if (!o->imap && (o->nfolders || o->list_folders || o->mark_seen || o->since[0]))
-		mp_die(EX_USAGE, "--folder, --list-folders, --mark-seen and --since are IMAP only");
+	if (!o->imap && (o->nfolders || o->list_folders || o->mark_seen || o->since[0] || o->move))
+		mp_die(EX_USAGE,
+		       "--folder, --list-folders, --mark-seen, --move and --since are IMAP only");
+	if (o->move && o->delete_)
+		mp_die(EX_USAGE, "--move or --delete: not both");
+	for (int i = 0; o->move && i < (o->nfolders ? o->nfolders : 1); i++)
+		if (strcmp(o->nfolders ? o->folders[i] : "INBOX", o->move) == 0)
+			mp_die(EX_USAGE, "--move %s: the folder fetched from", o->move);
 	if (o->imap && o->auth && strcasecmp(o->auth, "apop") == 0)
 		mp_die(EX_USAGE, "--auth apop is POP3 only");
 	if (o->idle && (o->list_folders || o->all))
 		mp_die(EX_USAGE, "--idle fetches what is new: not with --list-folders or --all");
-	if (o->idle && o->nfolders > 1 && to && strcmp(to, "-") == 0)
+	for (int i = 0; i < o->nfolders; i++)
+		if (strpbrk(o->folders[i], "*%"))
+			o->per_folder = 1;
+	if (o->idle && (o->nfolders > 1 || o->per_folder) && to && strcmp(to, "-") == 0)
 		mp_die(EX_USAGE,
 		       "--idle with several folders runs one process each: not with --to -");
 	if (o->json && to && strcmp(to, "-") == 0 && !o->list_folders)
@@ -520,8 +545,10 @@ static int run(const struct cli *c, const char *account)
 		mp_die(EX_USAGE, "--peek deletes nothing: not with --delete");
 	if (o.peek && g.seen)
 		mp_die(EX_USAGE, "--peek flags nothing: not with --mark-seen");
-	if (o.peek) /* an account's delete on or mark_seen on too */
-		o.delete_ = o.mark_seen = 0;
+	if (o.peek && g.move && o.move)
+		mp_die(EX_USAGE, "--peek moves nothing: not with --move");
+	if (o.peek) /* an account's delete on or mark_seen on too, and move */
+		o.delete_ = o.mark_seen = 0, o.move = NULL;
 	check_options(&o, to, host, sizeof host);
 	/* two runs at once would both deliver what is new: a second run of
 	 * the account ends at once (75) */
@@ -531,6 +558,7 @@ static int run(const struct cli *c, const char *account)
 		if (state_lock(&o, account ? account : who, &e) < 0)
 			mp_die_err(NULL, &e);
 	}
+	o.to = to;
 	if (deliver_open(&o, to, &e) < 0)
 		mp_die_err(account, &e);
 	/* what failed: the account's name with the server's, or the server's */
@@ -540,6 +568,7 @@ static int run(const struct cli *c, const char *account)
 	if (o.idle) {
 		rc = watch(&o, &e);
 		deliver_close(&o);
+		imap_select_free(&o);
 		if (rc < 0)
 			mp_die_err(where, &e);
 		return rc;
@@ -557,6 +586,7 @@ static int run(const struct cli *c, const char *account)
 	    (rc >= 0 || o.json || st.fetched || st.skipped_big))
 		report_summary(&o, &st, t0);
 	deliver_close(&o);
+	imap_select_free(&o);
 	if (rc < 0)
 		mp_die_err(where, &e);
 	return 0;

@@ -69,7 +69,7 @@ static int catch_signals(struct mp_err *e)
 
 /* one folder (IMAP) or the maildrop (POP3), reconnecting: 0 when told
  * to stop, -1 on an error retrying cannot fix */
-static int watch_one(struct fopts *o, const char *folder, struct mp_err *e)
+static int watch_one(struct fopts *o, size_t folder, struct mp_err *e)
 {
 	int backoff = 1;
 
@@ -115,7 +115,7 @@ static int watch_child(int i, void *ctx)
 	struct mp_err e;
 
 	mp_err_clear(&e);
-	if (watch_one(o, o->folders[i], &e) < 0)
+	if (watch_one(o, (size_t)i, &e) < 0)
 		mp_die_err(o->server, &e);
 	return 0;
 }
@@ -185,9 +185,19 @@ int watch(struct fopts *o, struct mp_err *e)
 		return -1;
 	o->stop = &stop_flag;
 	o->stop_fd = stop_pipe[0];
-	if (!o->imap || o->nfolders <= 1)
-		return watch_one(o, o->nfolders ? o->folders[0] : "INBOX", e) < 0 ? -1 : 0;
-	int code = fork_each(o->nfolders, 1, watch_child, o, e);
+	/* the folders: a pattern is asked for once, at the start */
+	if (o->imap && imap_select(o, e) < 0)
+		return -1;
+	if (o->imap && !o->nsel)
+		return mp_err_set(e, EX_UNAVAILABLE, "--idle: no folder matches");
+	if (!o->imap || o->nsel <= 1)
+		return watch_one(o, 0, e) < 0 ? -1 : 0;
+	if (o->nsel > sizeof kids / sizeof kids[0])
+		return mp_err_set(e, EX_USAGE,
+		                  "--idle watches at most %zu folders, one process each; the "
+		                  "patterns select %zu",
+		                  sizeof kids / sizeof kids[0], o->nsel);
+	int code = fork_each((int)o->nsel, 1, watch_child, o, e);
 	if (code == EX_OSERR && e->code)
 		mp_warn("%s: %s", o->server, e->msg);
 	return code;

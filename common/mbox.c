@@ -11,8 +11,141 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "io.h"
 #include "store_int.h"
+
+/* SHA-256: a context started, then its digest in hex (the context freed) */
+static EVP_MD_CTX *sha_start(struct mp_err *e)
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+
+	if (h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1)
+		return h;
+	EVP_MD_CTX_free(h);
+	mp_err_set(e, EX_TEMPFAIL, "SHA-256 not available");
+	return NULL;
+}
+
+static int sha_hex(EVP_MD_CTX *h, char out[65], struct mp_err *e)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	int ok = EVP_DigestFinal_ex(h, d, &n) == 1 && n == 32;
+
+	EVP_MD_CTX_free(h);
+	if (!ok)
+		return mp_err_set(e, EX_TEMPFAIL, "SHA-256 failed");
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+/* the mbox's locks taken: path.lock (into lock; *dot > 0 when it is
+ * ours) and an fcntl lock on *fd, and an append that a dead writer left
+ * unfinished under its dotlock cut off; st is the mbox then. A missing
+ * mbox is created with create, else it is 0 with *fd -1. 0, or -1 with e
+ * filled (the caller unlocks either way: mbox_unlock). */
+static int mbox_lock(const char *path, double timeout, int create, char *lock, size_t locksz,
+                     int *fd, int *dot, struct stat *st, struct mp_err *e)
+{
+	long long recover = -1;
+
+	*fd = -1;
+	snprintf(lock, locksz, "%s.lock", path);
+	if ((*dot = mp_store_dotlock(lock, timeout, &recover, e)) < 0)
+		return -1;
+	*fd = open(path, O_RDWR | (create ? O_CREAT : 0) | O_CLOEXEC, 0600);
+	if (*fd < 0) {
+		if (!create)
+			return errno == ENOENT ? 0 : mp_err_sys(e, EX_TEMPFAIL, "%s", path);
+		return mp_err_sys(
+		    e, errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT, "%s", path);
+	}
+	if (mp_store_lock_fd(*fd, path, timeout, e) < 0)
+		return -1;
+	if (fstat(*fd, st) < 0)
+		return mp_err_sys(e, EX_IOERR, "%s", path);
+	/* a writer died mid-append under the lock we broke: cut its part off */
+	if (recover >= 0 && recover < st->st_size) {
+		if (ftruncate(*fd, (off_t)recover) < 0 || mp_fsync_fd(*fd) < 0)
+			return mp_err_sys(e, mp_errno_code(errno), "%s: undo an unfinished append",
+			                  path);
+		st->st_size = (off_t)recover;
+	}
+	return 0;
+}
+
+static void mbox_unlock(const char *lock, int fd, int dot)
+{
+	if (fd >= 0)
+		close(fd); /* drops the fcntl lock */
+	if (dot > 0)
+		unlink(lock);
+}
+
+int mp_store_mbox_holds(const char *path, const struct mp_mbox_append *a, double timeout,
+                        struct mp_err *e)
+{
+	char lock[PATH_MAX], buf[65536], got[65];
+	int fd, dot, rc = -1;
+	struct stat st;
+	EVP_MD_CTX *h;
+
+	if (mbox_lock(path, timeout, 0, lock, sizeof lock, &fd, &dot, &st, e) < 0)
+		goto out;
+	rc = 0;
+	/* appends never move the bytes before them: ours is where it began,
+	 * or it is not there */
+	if (fd < 0 || a->offset < 0 || a->size <= 0 || st.st_size - a->offset < a->size)
+		goto out;
+	if (!(h = sha_start(e))) {
+		rc = -1;
+		goto out;
+	}
+	for (long long done = 0; done < a->size;) {
+		size_t want =
+		    a->size - done < (long long)sizeof buf ? (size_t)(a->size - done) : sizeof buf;
+		ssize_t n = pread(fd, buf, want, (off_t)(a->offset + done));
+		if (n <= 0) {
+			EVP_MD_CTX_free(h);
+			rc = mp_err_sys(e, EX_TEMPFAIL, "read %s", path);
+			goto out;
+		}
+		EVP_DigestUpdate(h, buf, (size_t)n);
+		done += n;
+	}
+	if (sha_hex(h, got, e) < 0)
+		rc = -1;
+	else
+		rc = strcmp(got, a->sha256) == 0;
+out:
+	mbox_unlock(lock, fd, dot);
+	return rc;
+}
+
+/* what an append is about to write, for the caller's before_append: the
+ * From_ line (from, fl bytes), the spooled message (sfd, read to its end
+ * and rewound), a blank line */
+static int append_digest(int sfd, const char *from, size_t fl, char out[65], struct mp_err *e)
+{
+	char buf[65536];
+	EVP_MD_CTX *h = sha_start(e);
+	ssize_t n;
+
+	if (!h)
+		return -1;
+	EVP_DigestUpdate(h, from, fl);
+	while ((n = read(sfd, buf, sizeof buf)) > 0)
+		EVP_DigestUpdate(h, buf, (size_t)n);
+	EVP_DigestUpdate(h, "\n", 1);
+	if (n < 0 || lseek(sfd, 0, SEEK_SET) < 0) {
+		EVP_MD_CTX_free(h);
+		return mp_err_sys(e, EX_TEMPFAIL, "spool file");
+	}
+	return sha_hex(h, out, e);
+}
 
 /* the message, quoted and with LF line ends, into an unlinked temporary
  * file: the mbox is locked only for the quick copy, never while a slow
@@ -50,7 +183,7 @@ int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struc
 	const char *seg;
 	size_t len;
 	int bol, fd = -1, sfd, dot = 0, rc = -1;
-	long long msgsize = 0, recover = -1;
+	long long msgsize = 0;
 	struct stat st;
 	off_t size = 0, pos;
 	struct tm tm;
@@ -67,30 +200,8 @@ int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struc
 		if (mp_store_mkdir(lock, 1, e) < 0)
 			goto out;
 	}
-	snprintf(lock, sizeof lock, "%s.lock", s->path);
-	if ((dot = mp_store_dotlock(lock, s->lock_timeout, &recover, e)) < 0)
+	if (mbox_lock(s->path, s->lock_timeout, 1, lock, sizeof lock, &fd, &dot, &st, e) < 0)
 		goto out;
-	fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		mp_err_sys(e, errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_CANTCREAT, "%s",
-		           s->path);
-		goto out;
-	}
-	if (mp_store_lock_fd(fd, s->path, s->lock_timeout, e) < 0)
-		goto out;
-	if (fstat(fd, &st) < 0) {
-		mp_err_sys(e, EX_IOERR, "%s", s->path);
-		goto out;
-	}
-	/* a writer died mid-append under the lock we broke: cut its part off */
-	if (recover >= 0 && recover < st.st_size) {
-		if (ftruncate(fd, (off_t)recover) < 0 || mp_fsync_fd(fd) < 0) {
-			mp_err_sys(e, mp_errno_code(errno), "%s: undo an unfinished append",
-			           s->path);
-			goto out;
-		}
-		st.st_size = (off_t)recover;
-	}
 	size = st.st_size;
 	if (size > 0 && (pread(fd, head, 5, 0) != 5 || memcmp(head, "From ", 5) != 0)) {
 		mp_err_set(e, EX_CANTCREAT, "%s: not an mbox (does not start with \"From \")",
@@ -113,6 +224,14 @@ int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struc
 		goto out;
 	}
 	out->offset = (long long)size + (long long)strlen(sep);
+	if (s->before_append) {
+		size_t fl = (size_t)hl - strlen(sep); /* the From_ line */
+		struct mp_mbox_append a = {.offset = out->offset,
+		                           .size = (long long)fl + msgsize + 1};
+		if (append_digest(sfd, buf + strlen(sep), fl, a.sha256, e) < 0 ||
+		    s->before_append(s->before_append_ctx, &a, e) < 0)
+			goto out;
+	}
 	pos = size;
 	if (pwrite(fd, buf, (size_t)hl, pos) != hl) {
 		mp_err_sys(e, mp_errno_code(errno), "write %s", s->path);
@@ -158,10 +277,7 @@ undo:
 	if (ftruncate(fd, size) == 0)
 		(void)mp_fsync_fd(fd);
 out:
-	if (fd >= 0)
-		close(fd); /* drops the fcntl lock */
-	if (dot > 0)
-		unlink(lock);
+	mbox_unlock(lock, fd, dot);
 	close(sfd);
 	return rc;
 }

@@ -142,7 +142,14 @@ ids() {
 	fi | sed 's/^Message-ID: *//' | sort
 }
 
-count() { find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l; }
+# the messages in a Maildir, or in an mbox file (its From_ lines)
+count() {
+	if [ -f "$1" ]; then
+		grep -c '^From ' "$1" || true
+	else
+		find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l
+	fi
+}
 
 # the summary's byte count: the messages as sent on the wire, CR LF line ends
 wire_bytes() {
@@ -1053,6 +1060,86 @@ window_check() {
 	window_check pop "$BATCH"
 	rm -rf "$T/md" "$ST"
 	window_check pop 80
+}
+
+# mbox_ids MBOX: the Message-IDs of the messages of MBOX, split by
+# mdeliver --split (so that a torn message shows), one a line, sorted
+mbox_ids() {
+	rm -rf "$T/split"
+	"$MDELIVER" --split "$1" "$T/split/" >/dev/null || fail "mdeliver --split $1 failed ($?)"
+	[ "$(count "$T/split")" = "$(count "$1")" ] || fail "$(count "$T/split") split from $(count "$1") in $1"
+	ids "$T/split"
+}
+
+# mbox_window_check FN N: 100 messages with --delete into an mbox; mfetch
+# stops (the shim's SIGSTOP) right after its Nth append is done and its
+# dotlock gone, before the message is recorded (where a kill used to
+# append it twice), and is killed there (-9). The next run finds the
+# append by its intent and delivers each message exactly once, leaving
+# none on the server.
+mbox_window_check() {
+	local fn=$1 at=$2 pid
+	build_shim
+	many 100 "mwin$fn$at"
+	(
+		export STOP_AFTER_UNLINK=$T/box.lock STOP_AFTER_UNLINK_N=$at LD_PRELOAD=$SHIM
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+		# shellcheck disable=SC2209 # EXEC names the builtin for the function
+		EXEC=exec "$fn" -q --delete --state "$ST" --to "mbox:$T/box" 3>&-
+	) &
+	pid=$!
+	poll_until stopped_or_gone "$pid"
+	stopped "$pid" || fail "mfetch ended before its append $at: $(wait "$pid"; echo "exit $?")"
+	[ "$(count "$T/box")" = "$at" ] || fail "$(count "$T/box") in the mbox at append $at"
+	[ ! -e "$T/box.lock" ] || fail "the dotlock is still there"
+	kill -9 "$pid"
+	{ wait "$pid"; } 2>/dev/null || true
+	run "$fn" -q --delete --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$(count "$T/box")" = 100 ] || fail "$(count "$T/box") messages in the mbox for 100"
+	[ "$(mbox_ids "$T/box")" = "$(cat "$T/all.ids")" ] || fail "not each message exactly once"
+	[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
+}
+
+@test "IMAP: a kill -9 after an mbox append and before its record: each message exactly once" {
+	mbox_window_check imap 30
+	rm -f "$T/box" "$ST"
+	mbox_window_check imap 1
+}
+
+@test "POP3: a kill -9 after an mbox append and before its record: each message exactly once" {
+	mbox_window_check pop 30
+	rm -f "$T/box" "$ST"
+	mbox_window_check pop 1
+}
+
+@test "an mbox intent whose bytes are not at its offset (another writer's message there) is fetched again" {
+	many 3 mint
+	run pop -q --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$(count "$T/box")" = 3 ]
+	# the state as a run killed after the third append and before its
+	# record leaves it: the third message's intent last
+	tail -2 "$ST" | head -1 | grep -q '^?' || fail "no intent before the last record: $(tail -2 "$ST")"
+	tail -1 "$ST" | grep -q '^+' || fail "the last line is no record: $(tail -1 "$ST")"
+	head -n -1 "$ST" >"$T/st2"
+	cp "$T/st2" "$ST"
+	# the mbox cut back to before that append (as a dead writer's dotlock
+	# makes the next writer cut it), and another writer's message there
+	local off
+	off=$(tail -1 "$ST" | sed 's/.* @\([0-9]*\),.*/\1/')
+	[ "$(head -c $((off + 5)) "$T/box" | tail -c 5)" = "From " ] || fail "no From_ line at $off"
+	truncate -s "$off" "$T/box"
+	printf 'Subject: other\nMessage-ID: <other@mfetch.test>\n\nsomeone else\n' |
+		"$MDELIVER" "$T/box" || fail "mdeliver failed"
+	run pop -q --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$( (cat "$T/all.ids"; echo '<other@mfetch.test>') | sort)" = "$(mbox_ids "$T/box")" ] ||
+		fail "the mbox: $(mbox_ids "$T/box" | tr '\n' ' ')"
+	# settled: the next run fetches nothing
+	run pop -q --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$(count "$T/box")" = 4 ]
 }
 
 # many_check FN: 300 messages with --delete in one run (batches, pipelined

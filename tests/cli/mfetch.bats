@@ -1066,7 +1066,8 @@ window_check() {
 # mdeliver --split (so that a torn message shows), one a line, sorted
 mbox_ids() {
 	rm -rf "$T/split"
-	"$MDELIVER" --split "$1" "$T/split/" >/dev/null || fail "mdeliver --split $1 failed ($?)"
+	"$MDELIVER" --split "$1" "$T/split/" >/dev/null 2>"$T/split.err" ||
+		fail "mdeliver --split $1 failed ($?): $(cat "$T/split.err")"
 	[ "$(count "$T/split")" = "$(count "$1")" ] || fail "$(count "$T/split") split from $(count "$1") in $1"
 	ids "$T/split"
 }
@@ -1246,7 +1247,7 @@ kill_runs() {
 }
 
 # random_kills K DIR CMD...: CMD (a function and its arguments, delivering
-# into the Maildir DIR) is run again and again, and killed (-9) K times in
+# into the Maildir DIR, or the mbox DIR named *.mbox) is run again and again, and killed (-9) K times in
 # all at a random moment chosen by what it has done, not by a clock: the
 # shim stops it (SIGSTOP) after a random Nth step (a write to a file, a
 # link, an fsync: a batch of 64 is some 200), where the kill finds it;
@@ -1257,7 +1258,7 @@ kill_runs() {
 random_kills() {
 	local want=$1 dir=$2 pid n kills=0 left
 	shift 2
-	mkdir -p "$dir/new"
+	[ -f "$dir" ] || [[ $dir == *.mbox ]] || mkdir -p "$dir/new"
 	while :; do
 		left=$((TOTAL - $(count "$dir")))
 		if [ "$kills" -ge "$want" ]; then
@@ -1333,6 +1334,30 @@ exactly_once() {
 	exactly_once "$T/mdi" "$T/mf.ids"
 	[ "$(tail -1 "$MLOG")" = "mailfault: left 0" ] || fail "the server: $(tail -1 "$MLOG")"
 	[ "$KILLS" -ge 100 ] || fail "$KILLS kills"
+}
+
+@test "random kills into an mbox: 1,000 messages, a POP3 --delete run and an IMAP run against Dovecot, 50 kill -9 each at random moments: each message exactly once and whole, POP3 leaves none" {
+	SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
+	RANDOM=$SEED
+	TOTAL=1000 KILLS=0
+	build_shim
+	many "$TOTAL" rkm
+	cp "$T/all.ids" "$T/rkm.ids"
+	random_kills 50 "$T/p.mbox" pop -q --delete --state "$ST" --to "mbox:$T/p.mbox"
+	[ "$(mbox_ids "$T/p.mbox")" = "$(cat "$T/rkm.ids")" ] ||
+		fail "not each message once (seed $SEED): $(mbox_ids "$T/p.mbox" | uniq -d | wc -l) twice, $(comm -23 "$T/rkm.ids" <(mbox_ids "$T/p.mbox" | sort -u) | wc -l) missing"
+	[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
+	many "$TOTAL" rkmi
+	random_kills 50 "$T/i.mbox" imap -q --state "$ST" --to "mbox:$T/i.mbox"
+	[ "$(mbox_ids "$T/i.mbox")" = "$(cat "$T/all.ids")" ] ||
+		fail "not each message once (seed $SEED): $(mbox_ids "$T/i.mbox" | uniq -d | wc -l) twice, $(comm -23 "$T/all.ids" <(mbox_ids "$T/i.mbox" | sort -u) | wc -l) missing"
+	[ "$(server_files | wc -l)" = "$TOTAL" ] || fail "without --delete the server lost messages"
+	[ "$KILLS" -ge 100 ] || fail "$KILLS kills"
+	[ ! -e "$T/i.mbox.lock" ] && [ ! -e "$T/p.mbox.lock" ] || fail "a dotlock left"
+	# a last run finds nothing new
+	run imap -q --state "$ST" --to "mbox:$T/i.mbox"
+	assert_success
+	[ "$(count "$T/i.mbox")" = "$TOTAL" ]
 }
 
 # uids_on LINE: the POP3 UIDLs of a state line (after its tab), one a line

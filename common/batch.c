@@ -137,7 +137,7 @@ int mp_store_sync(struct mp_store *s, void (*done)(void *ctx, const char *path),
 	int rc = 0;
 
 	if (s->kind != MP_STORE_MAILDIR)
-		return 0;
+		return mp_store_mbox_sync(s, e);
 	if (bg_wait(s, done, ctx, e) < 0) {
 		drop_pending(s);
 		return -1;

@@ -1214,6 +1214,12 @@ void mp_dkim_verifier_free(struct mp_dkim_verifier *v)
 	free(v);
 }
 
+const char *mp_dkim_verifier_header(const struct mp_dkim_verifier *v, size_t *n)
+{
+	*n = v->w.hdr.len;
+	return v->w.hdr.data ? v->w.hdr.data : "";
+}
+
 int mp_dkim_verifier_feed(struct mp_dkim_verifier *v, const char *p, size_t n, struct mp_err *e)
 {
 	walk_feed(&v->w, p, n);

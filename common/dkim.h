@@ -122,6 +122,9 @@ int mp_dkim_verifier_feed(struct mp_dkim_verifier *v, const char *p, size_t n, s
 int mp_dkim_verifier_end(struct mp_dkim_verifier *v, long long now,
                          const struct mp_dkim_verdict **out, size_t *nout, struct mp_err *e);
 void mp_dkim_verifier_free(struct mp_dkim_verifier *v);
+/* After the end of the header: the header fields as they came (for the
+ * From: of DMARC), *n bytes. */
+const char *mp_dkim_verifier_header(const struct mp_dkim_verifier *v, size_t *n);
 
 /* Canonicalized forms (for tests): one header field as it came (name,
  * colon, value, folds, line end), and a whole body, appended to out. */

@@ -547,3 +547,35 @@ void mp_dns_query_free(struct mp_dns_query *q, size_t n)
 	for (size_t i = 0; i < n; i++)
 		mp_dns_msg_free(&q[i].reply);
 }
+
+int mp_dns_txt_find(struct mp_resolver *r, const char *name, int (*want)(const char *, size_t),
+                    struct mp_buf *out, struct mp_err *e)
+{
+	struct mp_dns_query q = {.name = name, .type = MP_DNS_TXT};
+	struct mp_buf t = MP_BUF_INIT;
+	int found = 0;
+
+	mp_dns_resolve(r, &q, 1);
+	if (q.status < 0) {
+		*e = q.err;
+		found = -1;
+	} else if (q.reply.rcode != MP_DNS_NOERROR && q.reply.rcode != MP_DNS_NXDOMAIN) {
+		mp_err_set(e, EX_TEMPFAIL, "TXT %s: %s", name, mp_dns_rcode_name(q.reply.rcode));
+		found = -1;
+	}
+	for (size_t i = 0; found >= 0 && i < q.reply.nan; i++) {
+		if (q.reply.rr[i].type != MP_DNS_TXT || mp_dns_txt(&q.reply.rr[i], &t) < 0 ||
+		    !want(t.data, t.len))
+			continue;
+		if (found++)
+			continue;
+		mp_buf_reset(out);
+		if (mp_buf_append(out, t.data, t.len) < 0) {
+			mp_err_set(e, EX_TEMPFAIL, "out of memory");
+			found = -1;
+		}
+	}
+	mp_buf_free(&t);
+	mp_dns_query_free(&q, 1);
+	return found;
+}

@@ -130,5 +130,10 @@ struct mp_dns_query {
  * an answer or an error (time-out: EX_TEMPFAIL). Returns 0. */
 int mp_dns_resolve(struct mp_resolver *r, struct mp_dns_query *q, size_t n);
 void mp_dns_query_free(struct mp_dns_query *q, size_t n);
+/* The TXT records at name that want() accepts (their text, its length):
+ * how many there are (NXDOMAIN, none: 0), the first of them in out; -1
+ * when the lookup failed (time-out, SERVFAIL...: e says). */
+int mp_dns_txt_find(struct mp_resolver *r, const char *name, int (*want)(const char *, size_t),
+                    struct mp_buf *out, struct mp_err *e);
 
 #endif

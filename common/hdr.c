@@ -503,6 +503,11 @@ const char *mp_hdr_reader_get(struct mp_hdr_reader *r, const char *name)
 
 int mp_hdr_find(const char *buf, size_t n, const char *name, struct mp_buf *value)
 {
+	return mp_hdr_find_nth(buf, n, name, 0, value);
+}
+
+int mp_hdr_find_nth(const char *buf, size_t n, const char *name, int nth, struct mp_buf *value)
+{
 	struct mp_hdr_reader r;
 	const char *v = NULL;
 	size_t i = 0;
@@ -513,9 +518,11 @@ int mp_hdr_find(const char *buf, size_t n, const char *name, struct mp_buf *valu
 		size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
 		mp_hdr_reader_feed(&r, buf + i, len, 1);
 		v = mp_hdr_reader_get(&r, name);
+		if (v && nth-- > 0)
+			v = NULL;
 		i += len;
 	}
-	if (!v && !r.end) {
+	if (!v && !r.end && nth <= 0) {
 		mp_hdr_reader_end(&r);
 		v = mp_hdr_reader_get(&r, name);
 	}

@@ -79,6 +79,8 @@ const char *mp_hdr_reader_get(struct mp_hdr_reader *r, const char *name);
  * value (replacing what was there): 1 found, 0 not (or too long), -1 out
  * of memory. */
 int mp_hdr_find(const char *buf, size_t n, const char *name, struct mp_buf *value);
+/* The same for the field NAME after nth others (nth 0: the first). */
+int mp_hdr_find_nth(const char *buf, size_t n, const char *name, int nth, struct mp_buf *value);
 
 /* The msg-id of a Message-ID (or In-Reply-To, References) value: "<"
  * to ">" with comments and blanks around and folding blanks inside

@@ -194,3 +194,16 @@ int mp_mkdirs(const char *path, int whole, struct mp_err *e)
 	free(p);
 	return rc;
 }
+
+int mp_tmpfd(const char *name, struct mp_err *e)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s.XXXXXX", dir && *dir ? dir : "/tmp", name);
+	if ((fd = mkstemp(path)) < 0)
+		return mp_err_sys(e, EX_TEMPFAIL, "temporary file %s", path);
+	unlink(path);
+	return fd;
+}

@@ -13,6 +13,9 @@
 ssize_t mp_read_full(int fd, void *buf, size_t n);
 /* Write all n bytes; returns 0, or -1 with errno. */
 int mp_write_full(int fd, const void *buf, size_t n);
+/* An unlinked temporary file in $TMPDIR (else /tmp), read and write, its
+ * name starting with name: the descriptor, or -1 (e: EX_TEMPFAIL...). */
+int mp_tmpfd(const char *name, struct mp_err *e);
 
 /* Buffered line reader with a hard bound on the line length. */
 struct mp_lr {

@@ -206,17 +206,23 @@ int mp_store_dotlock(const char *lock, double timeout, long long *recover, struc
 }
 
 /* note the size the mbox had before our append, for whoever finds our
- * lock if we die mid-append */
+ * lock if we die mid-append: written over the old note in one write,
+ * padded with blanks to its length, never truncated first (a lock read
+ * empty would be waited for until stale, and nothing cut) */
 void mp_store_dotlock_note(const char *lock, long long size)
 {
 	char buf[320], host[256];
-	int fd = open(lock, O_WRONLY | O_TRUNC | O_CLOEXEC), n;
+	int fd = open(lock, O_WRONLY | O_CLOEXEC), n;
+	struct stat st;
 
 	if (fd < 0)
 		return;
 	my_host(host, sizeof host);
 	n = snprintf(buf, sizeof buf, "%ld %lld %s\n", (long)getpid(), size, host);
-	if (mp_write_full(fd, buf, (size_t)n) == 0)
+	if (n > 0 && fstat(fd, &st) == 0)
+		while (n < st.st_size && n < (int)sizeof buf - 1)
+			buf[n++] = ' ';
+	if (n > 0 && pwrite(fd, buf, (size_t)n, 0) == n)
 		(void)mp_fsync_fd(fd);
 	close(fd);
 }

@@ -173,6 +173,21 @@ static int on_field(struct mp_store_copy *c, struct mp_hdr_reader *hr, struct mp
 		mp_hdr_msgid(v, strlen(v), c->msgid, sizeof c->msgid);
 	if (d->mbox_status)
 		note_status(c, hr);
+	/* the first Return-Path: names the sender of the From_ line */
+	if (d->sender_rp && !c->has_sender && !c->rp_seen &&
+	    (v = mp_hdr_reader_get(hr, "Return-Path"))) {
+		struct mp_addrlist l;
+		c->rp_seen = 1;
+		mp_addr_parse(v, &l);
+		/* one word, as a From_ line needs it, or none (MAILER-DAEMON) */
+		int word = l.n && strlen(l.v[0].addr) < sizeof c->sender;
+		for (const char *a = word ? l.v[0].addr : ""; *a; a++)
+			if ((unsigned char)*a <= ' ' || *a == 0x7f)
+				word = 0;
+		if (word)
+			snprintf(c->sender, sizeof c->sender, "%s", l.v[0].addr);
+		mp_addr_free(&l);
+	}
 	return 0;
 }
 
@@ -231,7 +246,7 @@ static int dropped(const struct mp_store_copy *c, const char *line, size_t n)
 {
 	if (c->has_sender && mp_hdr_field_name_is(line, n, "Return-Path"))
 		return 1;
-	return (c->d->mbox_status || (c->mbox && c->d->flags)) &&
+	return (c->d->mbox_status || (c->mbox && (c->d->flags || c->d->mbox_flags))) &&
 	       (mp_hdr_field_name_is(line, n, "Status") ||
 	        mp_hdr_field_name_is(line, n, "X-Status"));
 }

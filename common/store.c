@@ -53,6 +53,7 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 	memset(s, 0, sizeof *s);
 	s->lock_timeout = 30;
 	s->dedup_lock = -1;
+	s->mbox_fd = -1;
 	if (n == 0)
 		return mp_err_set(e, EX_USAGE, "empty target");
 	while (n > 1 && target[n - 1] == '/')
@@ -120,10 +121,13 @@ int mp_store_open(struct mp_store *s, const char *target, const char *folder, un
 
 void mp_store_close(struct mp_store *s)
 {
+	if (s->kind == MP_STORE_MBOX)
+		mp_store_mbox_release(s);
 	mp_store_batch_close(s);
 	free(s->path);
 	memset(s, 0, sizeof *s);
 	s->dedup_lock = -1;
+	s->mbox_fd = -1;
 }
 
 int mp_store_deliver(struct mp_store *s, const struct mp_msgsrc *src, const struct mp_delivery *d,

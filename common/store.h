@@ -102,6 +102,10 @@ struct mp_store {
 	 * append, nothing written */
 	int (*before_append)(void *ctx, const struct mp_mbox_append *a, struct mp_err *e);
 	void *before_append_ctx;
+	/* mbox held for many deliveries (mp_store_mbox_hold): its fd, 1 with
+	 * a dotlock, where the appends end and where the durable ones end */
+	int mbox_fd, mbox_dot;
+	long long mbox_end, mbox_synced;
 };
 
 struct mp_delivery {
@@ -117,6 +121,11 @@ struct mp_delivery {
 	int batch;                /* Maildir: write to tmp/ only; mp_store_sync makes the
 	                           * batch durable (one syncfs) and links it */
 	time_t date;              /* From_ line date (0: now) */
+	int mbox_flags;           /* mbox: flags (NULL: none, a new message) give the
+	                           * Status: and X-Status: written, the message's own
+	                           * dropped */
+	int sender_rp;            /* mbox: without -f or a From_ line, the From_ line's
+	                           * sender is the message's Return-Path: (kept) */
 };
 
 struct mp_delivered {
@@ -154,6 +163,13 @@ void mp_store_close(struct mp_store *s);
  * after timeout seconds, or not readable). */
 int mp_store_mbox_holds(const char *path, const struct mp_mbox_append *a, double timeout,
                         struct mp_err *e);
+/* An mbox locked once for the deliveries that follow (one run): each is
+ * appended at once but made durable only by mp_store_sync, which fsyncs
+ * them together and notes in the dotlock where they end, so that a crash
+ * later cuts back no further. A failed delivery is cut off, the ones
+ * before it kept for mp_store_sync; mp_store_close cuts off what was
+ * never synced, then unlocks. */
+int mp_store_mbox_hold(struct mp_store *s, struct mp_err *e);
 
 /* The Message-ID of a message file (its first 64 KiB): 1, or 0 none
  * (out "") */

@@ -54,6 +54,7 @@ struct mp_store_copy {
 	char msgid[256];
 	int status_cur;       /* d->mbox_status: Status: or X-Status: say cur/ */
 	char status_flag[26]; /* and these Maildir flags ('A' + i) */
+	int rp_seen;          /* d->sender_rp: a Return-Path: was read */
 };
 
 void mp_store_copy_init(struct mp_store_copy *c, const struct mp_delivery *d);
@@ -130,5 +131,9 @@ void mp_store_dedup_free(struct mp_store *s);
 /* mbox.c */
 int mp_store_mbox_deliver(struct mp_store *s, const struct mp_msgsrc *src, struct mp_store_copy *c,
                           struct mp_delivered *out, struct mp_err *e);
+/* a held mbox: what was appended fsynced, the dotlock noting its end */
+int mp_store_mbox_sync(struct mp_store *s, struct mp_err *e);
+/* a held mbox: what was never synced cut off, the locks dropped */
+void mp_store_mbox_release(struct mp_store *s);
 
 #endif

@@ -5,7 +5,7 @@
 # build: compiler, meson, and the libraries every tool links
 BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config libidn2-dev libssl-dev"
 # test: bats, the peers for comparisons, man lint, the shells completions load in
-TEST_PKGS="bats bats-support bats-assert coreutils qprint time mandoc zsh fish bash-completion jq python3 python3-dkim systemd
+TEST_PKGS="bats bats-support bats-assert coreutils qprint time mandoc zsh fish bash-completion jq python3 python3-dkim publicsuffix systemd
            build-essential debhelper dpkg-dev lintian git
            clang libclang-rt-14-dev"
 

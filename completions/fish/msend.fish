@@ -38,6 +38,13 @@ complete -c msend -l dkim-key -r -F -d 'DKIM: sign with this private key (PEM, m
 complete -c msend -l dkim-selector -x -d 'DKIM: the selector of that key'
 complete -c msend -l dkim-domain -x -d 'DKIM: the signing domain (default: the From: domain)'
 complete -c msend -l dkim-canon -x -a 'relaxed/relaxed relaxed/simple simple/relaxed simple/simple' -d 'DKIM: header/body canonicalization'
+complete -c msend -l rcpt-file -r -F -d 'More recipients, one a line; each result on stdout'
+complete -c msend -l parallel -x -d 'Direct: deliver to N domains at once (default 4)'
+complete -c msend -l verp -d "Each recipient its own envelope sender (--verp=LOCAL: another local part)"
+complete -c msend -l verp-delimiters -x -d 'The two VERP separators (default +=)'
+complete -c msend -l list-id -x -d 'Compose: List-Id: (label.domain or Name <label.domain>)'
+complete -c msend -l list-unsubscribe -x -d 'Compose: List-Unsubscribe: an https or mailto URI'
+complete -c msend -l precedence -x -a 'list bulk junk' -d 'Compose: Precedence:'
 complete -c msend -s s -l subject -x -d 'Compose: stdin is the text of a new message'
 complete -c msend -s A -l attach -r -F -d 'Compose: attach FILE'
 complete -c msend -l cc -x -d 'Compose: a Cc: recipient'

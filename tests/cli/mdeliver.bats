@@ -128,7 +128,7 @@ split_failed() {
         "$T/a $T/b|extra operand '$T/b'"
         "--split $T/a $T/b $T/c|extra operand '$T/c'"
         "--loop-check $T/a|--loop-check needs --delivered-to"
-        "--skip 1 $T/a|--skip needs --split"
+        "--skip 1 $T/a|--skip needs --split or --join"
         "--split --skip x $T/a|invalid --skip count: 'x'"
         "--split --skip -1 $T/a|invalid --skip count: '-1'"
         "--split --skip 3x $T/a|invalid --skip count: '3x'"
@@ -1040,6 +1040,274 @@ readnew cur:S"
     for f in "$T/md/new/"* "$T/md/cur/"*; do
         printf '%s' "$RP_MD" | cat - "$f" >"$T/want"
         same "$(file_with "$(head -1 "$f")" "$T/back/$(basename "$(dirname "$f")")")" "$T/want"
+    done
+}
+
+# --------------------------------------------------------------- --join
+
+# jmsg FILE SUBJECT RETURN-PATH BODY: a message file (printf BODY) with
+# the mtime 2024-03-0N 10:00:00 UTC, N its size mod 9 + 1
+jmsg() {
+    printf "Return-Path: <%s>\nSubject: %s\n\n$4" "$3" "$2" >"$1"
+    touch -d "2024-03-0$(($(fsize "$1") % 9 + 1)) 10:00:00" "$1"
+}
+
+@test "--join: a Maildir (new/ and cur/, flags S RS F T D and none) into an mbox and --split back gives the same messages, flags and places" {
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    jmsg "$T/md/new/1700000001.M9P1Q1.h,S=1" unread a@x.org 'From the start\n>From quoted\n>>From twice\nFrom\n'
+    jmsg "$T/md/new/1700000003.M1P1Q1.h" nonl '' 'last line without a break'
+    jmsg "$T/md/cur/1700000002.M1P1Q1.h:2,S" seen b@x.org 'body\n\nFrom a line after a blank\n'
+    jmsg "$T/md/cur/1700000004.M1P1Q1.h:2,RS" replied c@x.org 'body\n'
+    jmsg "$T/md/cur/1700000005.M1P1Q1.h:2,F" flagged d@x.org 'body\n'
+    jmsg "$T/md/cur/1700000006.M1P1Q1.h:2,T" trashed e@x.org 'body\n'
+    jmsg "$T/md/cur/1700000007.M1P1Q1.h:2,D" draft f@x.org 'body\n'
+    jmsg "$T/md/cur/1700000008.M1P1Q1.h:2," old g@x.org 'body\n'
+    md --join "$T/md" "$T/out.mbox"
+    rc_is 0
+    assert_equal "$err" "mdeliver: delivered 8 messages ($(fsize "$T/out.mbox") bytes)"
+    # in name order, new/ and cur/ together; the From_ line: the
+    # Return-Path's sender (MAILER-DAEMON for <>), the file's mtime
+    local f want=
+    for f in $(ls "$T/md/new" "$T/md/cur" | grep '^17' | sort); do
+        f=$(ls "$T/md"/*/"$f")
+        local s rp
+        s=$(sed -n 's/^Subject: //p' "$f")
+        rp=$(sed -n '1s/^Return-Path: <\(.*\)>$/\1/p' "$f")
+        want+="From ${rp:-MAILER-DAEMON} $(date -d "@$(stat -c %Y "$f")" '+%a %b %e %H:%M:%S %Y') $s"$'\n'
+    done
+    assert_equal "$(awk '/^From /{f=$0} /^Subject: /{print f, $2}' "$T/out.mbox")" "${want%$'\n'}"
+    # the flags as Status: and X-Status:, nothing for a new message; mboxrd quoting
+    grep -A3 '^From f@x.org' "$T/out.mbox" | grep -qx 'X-Status: T' || fail "draft: no X-Status: T"
+    grep -A3 '^From e@x.org' "$T/out.mbox" | grep -qx 'X-Status: D' || fail "trashed: no X-Status: D"
+    grep -A3 '^From c@x.org' "$T/out.mbox" | grep -qx 'Status: RO' || fail "replied: no Status: RO"
+    ! grep -A2 '^From a@x.org' "$T/out.mbox" | grep -q 'Status' || fail "a new message got a Status:"
+    grep -qx '>>>From twice' "$T/out.mbox" || fail "not mboxrd-quoted"
+    md --split "$T/out.mbox" "$T/back/"
+    rc_is 0
+    assert_equal "$(flagsof "$T/back")" "$(flagsof "$T/md")"
+    assert_equal "$(flagsof "$T/back")" "draft cur:D
+flagged cur:F
+nonl new
+old cur:
+replied cur:RS
+seen cur:S
+trashed cur:T
+unread new"
+    # byte for byte; the one without a final line break gets one
+    for f in "$T/md/new/"* "$T/md/cur/"*; do
+        cp "$f" "$T/want"
+        [ -n "$(tail -c1 "$f")" ] && printf '\n' >>"$T/want"
+        same "$(file_with "$(sed -n 2p "$f")" "$T/back/$(basename "$(dirname "$f")")")" "$T/want"
+    done
+    # and once more: the same mbox, but for the From_ dates (now the split's)
+    md --join "$T/back" "$T/again.mbox"
+    rc_is 0
+    assert_equal "$(grep -v '^From ' "$T/again.mbox")" "$(grep -v '^From ' "$T/out.mbox")"
+}
+
+@test "--join: files named on the command line in their order, flags from ':2,' (old), else new; the message's own Status: goes; -v and --json" {
+    jmsg "$T/b:2,FS" second x@y.org 'body\n'
+    printf 'Subject: first\nStatus: RO\nX-Status: A\n\nbody\n' >"$T/a.eml"
+    md --join -v "$T/a.eml" "$T/b:2,FS" "$T/mbox"
+    rc_is 0
+    local s1
+    s1=$(($(grep -n '^From ' "$T/mbox" | sed -n 2p | cut -d: -f1) - 1))
+    s1=$(head -n "$s1" "$T/mbox" | wc -c)
+    assert_equal "$out" "$T/mbox: offset 0, $s1 bytes
+$T/mbox: offset $s1, $(($(fsize "$T/mbox") - s1)) bytes"
+    bytes "$T/mbox" 'From MAILER-DAEMON %s\nSubject: first\n\nbody\n\nFrom x@y.org %s\nStatus: RO\nX-Status: F\nReturn-Path: <x@y.org>\nSubject: second\n\nbody\n\n' \
+        "$(date -d "@$(stat -c %Y "$T/a.eml")" '+%a %b %e %H:%M:%S %Y')" \
+        "$(date -d "@$(stat -c %Y "$T/b:2,FS")" '+%a %b %e %H:%M:%S %Y')"
+    md --join --json --skip 1 "$T/a.eml" "$T/b:2,FS" "$T/mbox2"
+    rc_is 0
+    assert_equal "$out" "{\"type\":\"message\",\"path\":\"$T/mbox2\",\"offset\":0,\"bytes\":$(fsize "$T/mbox2"),\"message_id\":null,\"skipped\":false}
+{\"type\":\"summary\",\"delivered\":1,\"bytes\":$(fsize "$T/mbox2")}"
+}
+
+@test "--join: digit runs of names compare as numbers (1700000000.M9 before .M10), so a split Maildir joins in its delivery order" {
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    jmsg "$T/md/new/1700000000.M10P5Q2.h" second s@x 'b\n'
+    jmsg "$T/md/cur/1700000000.M9P5Q1.h:2,S" first s@x 'b\n'
+    jmsg "$T/md/new/1699999999.M999999P5Q9.h" zeroth s@x 'b\n'
+    jmsg "$T/md/cur/1700000001.M0P5Q3.h:2,S" third s@x 'b\n'
+    md --join "$T/md" "$T/mbox"
+    rc_is 0
+    assert_equal "$(sed -n 's/^Subject: //p' "$T/mbox" | tr '\n' ' ')" "zeroth first second third "
+    # split gives new names in mbox order; joined again, the same order
+    split_to "$T/mbox" "$T/back"
+    md --join "$T/back" "$T/mbox2"
+    rc_is 0
+    assert_equal "$(sed -n 's/^Subject: //p' "$T/mbox2" | tr '\n' ' ')" "zeroth first second third "
+}
+
+@test "--join: bad input: not a Maildir or missing 66, a Maildir or -c target 64, --flags 64, nothing touched; a bad message stops at K with 'rerun with --skip K-1'" {
+    mkdir -p "$T/notmd/cur" "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    mdp 'Subject: old\n\nbody\n' "$T/mbox"
+    cp "$T/mbox" "$T/orig"
+    md --join "$T/notmd" "$T/mbox"
+    rc_is 66
+    assert_equal "$err" "mdeliver: $T/notmd: not a Maildir (no new/)"
+    md --join "$T/missing" "$T/mbox"
+    rc_is 66
+    assert_equal "$err" "mdeliver: $T/missing: No such file or directory"
+    local c
+    for c in "$T/md $T/md|$T/md: --join writes an mbox, not a Maildir" \
+        "$T/md $T/md2/|$T/md2/: --join writes an mbox, not a Maildir" \
+        "-c $T/md $T/new|$T/new: --join writes an mbox, not a Maildir" \
+        "--flags S $T/md $T/mbox|--flags with --join: the flags come from the file names" \
+        "$T/mbox|--join needs a MAILDIR or FILE and the MBOX" \
+        "--split $T/md $T/mbox|--join and --split cannot be used together"; do
+        local -a args
+        read -ra args <<<"${c%%|*}"
+        md --join "${args[@]}"
+        rc_is 64
+        assert_equal "$err" "mdeliver: ${c#*|}"
+    done
+    [ ! -e "$T/new" ] && [ ! -e "$T/md2" ] || fail "a usage error created something"
+    same "$T/mbox" "$T/orig"
+    # an empty Maildir: 0 messages, no mbox made
+    md --join "$T/md" "$T/empty.mbox"
+    rc_is 0
+    assert_equal "$err" "mdeliver: delivered 0 messages (0 bytes)"
+    [ ! -e "$T/empty.mbox" ] || fail "an empty join created the mbox"
+    # message 3 is not a message: 1 and 2 are delivered, durable, reported
+    jmsg "$T/md/new/1.h" one a@x 'b\n'
+    jmsg "$T/md/new/2.h" two a@x 'b\n'
+    printf 'not a header line\n' >"$T/md/new/3.h"
+    jmsg "$T/md/new/4.h" four a@x 'b\n'
+    md --join "$T/md" "$T/mbox"
+    rc_is 65
+    assert_equal "$err" "mdeliver: $T/md/new/3.h: message 3: not a message: line 1 is not a header field
+mdeliver: delivered 2 messages before message 3; rerun with --skip 2 to continue"
+    [ ! -e "$T/mbox.lock" ] || fail "lock left behind"
+    assert_equal "$(sed -n 's/^Subject: //p' "$T/mbox" | tr '\n' ' ')" "old one two "
+    printf 'Subject: three\n\nfixed\n' >"$T/md/new/3.h"
+    md --join --skip 2 "$T/md" "$T/mbox"
+    rc_is 0
+    assert_equal "$(sed -n 's/^Subject: //p' "$T/mbox" | tr '\n' ' ')" "old one two three four "
+}
+
+@test "--join: a full disk (LD_PRELOAD shim) at any byte: exit 75 at message K, the K-1 before it whole in the mbox, none after, no lock; --skip K-1 finishes it" {
+    build_shim
+    genmsgs "$T/msgs" 8 2000 6000 9 jfull
+    mkdir -p "$T/md/cur" "$T/md/new" "$T/md/tmp"
+    local i n total k
+    for i in {1..8}; do cp "$T/msgs/$i.eml" "$T/md/new/17000000$i.M1P1Q$i.h"; done
+    total=$(cat "$T/msgs/"*.eml | wc -c)
+    for n in 0 30 $((RANDOM % total)) $((total / 2)) $((total + RANDOM % total)) $((2 * total - 100)); do
+        rm -f "$T/mbox"
+        mdfull "$n" --join "$T/md" "$T/mbox"
+        [ ! -e "$T/mbox.lock" ] || fail "budget $n: lock left behind"
+        if [ "$rc" -eq 0 ]; then
+            k=9
+        else
+            rc_is 75
+            k=$(sed -n 's/.*: message \([0-9]*\): .*/\1/p' <<<"$err" | head -1)
+            # the lock itself could not be written: nothing began
+            [[ -n $k || $err != *$'\n'* ]] || fail "budget $n: $err"
+            k=${k:-1}
+            [ "$k" -eq 1 ] && [[ $err != *$'\n'* ]] || [[ ${err##*$'\n'} == "mdeliver: delivered $((k - 1)) messages before message $k; rerun with --skip $((k - 1)) to continue" ]] ||
+                fail "budget $n: $err"
+        fi
+        assert_equal "$(cat "$T/mbox" 2>/dev/null | grep -c '^X-Token: ' || true)" "$((k - 1))"
+        [ "$k" -eq 9 ] || { md --join --skip $((k - 1)) "$T/md" "$T/mbox"; rc_is 0; }
+        rm -rf "$T/back"
+        split_to "$T/mbox" "$T/back"
+        msgcheck --all --prefix="$RP_MD" "$T/msgs" "$T/back/new/"*
+        echo "# budget $n: stopped at message $k" >&3
+    done
+}
+
+# stopped PID: PID has stopped itself (state T)
+stopped() {
+    local st
+    { read -r _ _ st _ <"/proc/$1/stat"; } 2>/dev/null || fail "process $1 ended instead of stopping"
+    [ "$st" = T ]
+}
+
+@test "--join: one locked run: stopped at its fsync with every message written and the dotlock noting the size before the run, another delivery gets no lock; then all go in, the other after them" {
+    build_shim
+    genmsgs "$T/msgs" 20 200 3000 7 join
+    mdp 'Subject: first\n\nbody\n' "$T/mbox"
+    rc_is 0
+    local s0 lpid lsize lhost i
+    s0=$(fsize "$T/mbox")
+    STOP_AT_FSYNC=$T/mbox LD_PRELOAD=$SHIM \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$MDELIVER" --join "$T/msgs/"{1..20}.eml "$T/mbox" 2>"$T/join.err" 3>&- &
+    STOPPED=$!
+    poll_until stopped "$STOPPED"
+    # its one fsync comes after the last message: all 20 are in, under one lock
+    assert_equal "$(grep -c '^From ' "$T/mbox")" 21
+    read -r lpid lsize lhost <"$T/mbox.lock"
+    assert_equal "$lpid $lsize $lhost" "$STOPPED $s0 $(hostname)"
+    mdp 'Subject: blocked\n\nbody\n' --lock-timeout 0 "$T/mbox"
+    rc_is 75
+    assert_equal "$err" "mdeliver: $T/mbox: $T/mbox.lock: still locked after 0 s"
+    printf 'Subject: late\n\nbody\n' >"$T/late.eml"
+    "$MDELIVER" --lock-timeout 600 "$T/mbox" <"$T/late.eml" 3>&- &
+    local late=$!
+    kill -CONT "$STOPPED"
+    wait "$STOPPED" || fail "the join failed: $(cat "$T/join.err")"
+    STOPPED=
+    wait "$late" || fail "the late delivery failed"
+    local lateoff
+    lateoff=$(grep -b '^From ' "$T/mbox" | tail -1 | cut -d: -f1)
+    assert_equal "$(cat "$T/join.err")" "mdeliver: delivered 20 messages ($((lateoff - s0)) bytes)"
+    [ ! -e "$T/mbox.lock" ] || fail "lock left behind"
+    assert_equal "$(sed -n 's/^Subject: \(message [0-9]*\).*/\1/p; s/^Subject: \([a-z]*\)$/\1/p' "$T/mbox" | tr '\n' ' ')" \
+        "first $(for i in {1..20}; do printf 'message %s ' "$i"; done)late "
+    split_to "$T/mbox" "$T/back"
+    rm "$(file_with 'Subject: first' "$T/back/new")" "$(file_with 'Subject: late' "$T/back/new")"
+    msgcheck --all --prefix="$RP_MD" "$T/msgs" "$T/back/new/"*
+}
+
+@test "--join: SIGKILL at its first fsync, or at random moments over 600 messages (3 batches): whole messages only, every one reported there, in order" {
+    build_shim
+    genmsgs "$T/msgs" 600 200 3000 "$RANDOM" jkill
+    mdp 'Subject: before\n\nbody\n' "$T/base"
+    local r pid w total k n i
+    # killed at its first fsync: 256 written, none reported: all cut off
+    cp "$T/base" "$T/mbox"
+    STOP_AT_FSYNC=$T/mbox LD_PRELOAD=$SHIM \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$MDELIVER" --join "$T/msgs/"{1..600}.eml "$T/mbox" 2>/dev/null 3>&- &
+    STOPPED=$!
+    poll_until stopped "$STOPPED"
+    assert_equal "$(grep -c '^X-Token: ' "$T/mbox")" 256
+    kill -9 "$STOPPED"
+    wait "$STOPPED" 2>/dev/null || true
+    STOPPED=
+    mdp 'Subject: after\n\nbody\n' --lock-timeout 5 "$T/mbox"
+    rc_is 0
+    assert_equal "$(sed -n 's/^Subject: //p' "$T/mbox" | tr '\n' ' ')" "before after "
+    # killed once it has written W bytes (spool and mbox), W at random
+    total=$(cat "$T/msgs/"*.eml | wc -c)
+    for r in 1 2 3 4 5; do
+        cp "$T/base" "$T/mbox"
+        w=$((RANDOM * RANDOM % (2 * total) + 1))
+        "$MDELIVER" --join -v "$T/msgs/"{1..600}.eml "$T/mbox" >"$T/v" 2>/dev/null 3>&- &
+        pid=$!
+        poll_until has_written "$pid" "$w"
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        k=$(wc -l <"$T/v")
+        # the next delivery cuts off what was never synced (its owner is
+        # dead); a lock killed before its first word is written says no
+        # owner, and is broken at once here (nothing was appended yet)
+        MAILPIPE_STALE_LOCK_SECONDS=0 mdp 'Subject: after\n\nbody\n' --lock-timeout 5 "$T/mbox"
+        rc_is 0
+        rm -rf "$T/back"
+        split_to "$T/mbox" "$T/back"
+        rm "$(file_with 'Subject: before' "$T/back/new")" "$(file_with 'Subject: after' "$T/back/new")"
+        n=$(nfiles "$T/back/new")
+        echo "# kill after $w bytes: $k reported, $n there" >&3
+        [ "$n" -ge "$k" ] || fail "$k reported but $n there"
+        # the first n messages, each whole, in order
+        for ((i = 1; i <= n; i++)); do echo "$T/msgs/$i.eml"; done >"$T/first"
+        [ "$n" -eq 0 ] || msgcheck --prefix="$RP_MD" --require="$T/first" "$T/msgs" "$T/back/new/"*
+        assert_equal "$(sed -n 's/^Subject: message \([0-9]*\) .*/\1/p' "$T/mbox" | tr '\n' ' ')" \
+            "$(for ((i = 1; i <= n; i++)); do printf '%s ' "$i"; done)"
     done
 }
 

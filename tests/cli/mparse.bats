@@ -2006,16 +2006,17 @@ SCAN_DATE='1 .S... 2025-03-04  Renée Dupont          2.8K  Quarterly report –
     assert_output 'data.csv'
 }
 
-@test "man page: the examples of --show, --scan, picks and filters are true, run on the Maildir they name" {
+@test "man page: the examples of --show, --scan, picks and filters are true, run on the Maildir they name (Archive)" {
     command -v mandoc >/dev/null || fail "mandoc is not installed"
     mkmaildir
-    # each "$ mparse ... Maildir..." of EXAMPLES and the lines it shows,
+    mv Maildir Archive # the name the examples give it (docworld.sh makes it too)
+    # each "$ mparse ... Archive..." of EXAMPLES and the lines it shows,
     # up to the next command or paragraph
     mandoc -Tutf8 "$MANDIR/mparse.1" | sed 's/.\x08//g' |
         awk '/^EXAMPLES/ { on = 1; next } /^[A-Z]/ { on = 0 } on' >examples.txt
     awk -v dir="$T" '
         function flush() { if (cmd != "") { n++; printf "%s", cmd > (dir "/ex" n ".cmd"); printf "%s", out > (dir "/ex" n ".out") } cmd = ""; out = "" }
-        /^           \$ / { flush(); c = substr($0, 14); if (c ~ / Maildir/) cmd = c; next }
+        /^           \$ / { flush(); c = substr($0, 14); if (c ~ / Archive/) cmd = c; next }
         /^     [^ ]/ { flush(); next }
         cmd != "" { line = $0; sub(/^           /, "", line); out = out line "\n" }
         END { flush() }' examples.txt

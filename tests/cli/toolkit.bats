@@ -282,6 +282,9 @@ jrun() {
 	bg_server rcpt "$SMTPFAULT" -d "$T/store2" rcpt550one
 	local ms=("$MSEND" -j --no-tls --queue "$T/q" -f a@b.test)
 	jrun msend 67 "${ms[@]}" --server "127.0.0.1:$PORT" c@d.test bad@d.test <m.eml
+	# a list: a line for each recipient, then the summary
+	printf '# the list\nc@d.test\nbad@d.test\n' >rcpts
+	jrun msend 67 "${ms[@]}" --server "127.0.0.1:$PORT" --rcpt-file rcpts <m.eml
 	bg_server busy "$SMTPFAULT" greet421
 	jrun msend 0 "${ms[@]}" --server "127.0.0.1:$PORT" c@d.test <m.eml
 	jrun msend 75 "${ms[@]}" --no-queue --server "127.0.0.1:$PORT" c@d.test <m.eml

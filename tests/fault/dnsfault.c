@@ -65,6 +65,7 @@ _Static_assert(sizeof mode_names / sizeof *mode_names == M_NMODES, "mode_names")
 #define T_A        1
 #define T_CNAME    5
 #define T_SOA      6
+#define T_PTR      12
 #define T_MX       15
 #define T_TXT      16
 #define T_AAAA     28
@@ -367,14 +368,82 @@ static void soa(struct wbuf *w, const struct query *q)
 	rr_end(w, m), set16(w, 8, 1);
 }
 
+/* a name in presentation form, uncompressed; 0, or -1 if it is no name */
+static int put_text_name(struct wbuf *w, const char *s)
+{
+	size_t total = 0;
+
+	while (*s) {
+		size_t l = strcspn(s, ".");
+		if (!l || l > 63 || (total += l + 1) > 254)
+			return -1;
+		put8(w, (unsigned)l), put(w, s, l);
+		s += l;
+		if (*s == '.')
+			s++;
+	}
+	put8(w, 0);
+	return 0;
+}
+
+/* a TXT rdata of text: 255-octet character-strings */
+static void put_txt(struct wbuf *w, const unsigned char *text, size_t got)
+{
+	for (size_t o = 0; o < got || o == 0; o += 255) {
+		size_t l = got - o < 255 ? got - o : 255;
+		put8(w, (unsigned)l), put(w, text + o, l);
+		if (!got)
+			break;
+	}
+}
+
+/* one record of type t from a line of DIR/TYPE/NAME; addresses must be
+ * loopback (127.0.0.0/8, ::1): others are refused, not served */
+static int put_line(struct wbuf *w, unsigned t, char *line)
+{
+	unsigned char a[16];
+	size_t m, len = strlen(line);
+	unsigned pref;
+	char host[256];
+
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	if (t == T_A && (inet_pton(AF_INET, line, a) != 1 || a[0] != 127))
+		return 0;
+	if (t == T_AAAA && (inet_pton(AF_INET6, line, a) != 1 ||
+	                    memcmp(a, (unsigned char[16]){[15] = 1}, 16) != 0))
+		return 0;
+	if (t == T_MX && sscanf(line, "%u %255s", &pref, host) != 2)
+		return 0;
+	m = rr_begin(w, t);
+	if (t == T_A || t == T_AAAA)
+		put(w, a, t == T_A ? 4 : 16);
+	else if (t == T_MX)
+		put16(w, pref), w->err |= put_text_name(w, host) < 0;
+	else if (t == T_PTR)
+		w->err |= put_text_name(w, line) < 0;
+	else
+		put_txt(w, (const unsigned char *)line, len);
+	rr_end(w, m);
+	return 1;
+}
+
 /* txt mode: the TXT record of the question name is the text of the file
  * DIR/NAME (lower case, no final dot), read at each query so that a test
- * can change it; no file (or another type): NXDOMAIN. 1 answered, 0 not */
+ * can change it; and the records of DIR/TYPE/NAME (TYPE: A, AAAA, MX,
+ * PTR, TXT), a line each. A name with no file of any type: NXDOMAIN (0);
+ * else 1, with no answer when none is of the type asked for */
 static int txt_answer(struct wbuf *w, const struct query *q)
 {
-	char name[300], path[4400];
+	static const struct {
+		const char *dir;
+		unsigned t;
+	} types[] = {{"A", T_A}, {"AAAA", T_AAAA}, {"MX", T_MX}, {"PTR", T_PTR}, {"TXT", T_TXT}};
+	char name[300], path[4400], line[4096];
 	unsigned char text[4096];
 	size_t n = 0, got, m;
+	unsigned nan = 0;
+	int exists = 0;
 	FILE *f;
 
 	for (size_t i = 0; q->qname[i] && i + 1 + q->qname[i] < q->qnamelen;
@@ -386,24 +455,34 @@ static int txt_answer(struct wbuf *w, const struct query *q)
 		name[n++] = '.';
 	}
 	name[n ? n - 1 : 0] = '\0';
-	if (q->qtype != T_TXT || !txt_dir || !n || name[0] == '.')
+	if (!txt_dir || !n || name[0] == '.')
 		return 0;
-	snprintf(path, sizeof path, "%s/%s", txt_dir, name);
-	if (!(f = fopen(path, "rb")))
-		return 0;
-	got = fread(text, 1, sizeof text, f);
-	fclose(f);
-	while (got && (text[got - 1] == '\n' || text[got - 1] == '\r'))
-		got--;
-	m = rr_begin(w, T_TXT);
-	for (size_t o = 0; o < got || o == 0; o += 255) { /* 255-octet strings */
-		size_t l = got - o < 255 ? got - o : 255;
-		put8(w, (unsigned)l), put(w, text + o, l);
-		if (!got)
-			break;
+	for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
+		snprintf(path, sizeof path, "%s/%s/%s", txt_dir, types[k].dir, name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		exists = 1;
+		while (types[k].t == q->qtype && fgets(line, sizeof line, f))
+			nan += (unsigned)put_line(w, q->qtype, line);
+		fclose(f);
 	}
-	rr_end(w, m), set16(w, 6, 1);
-	return 1;
+	snprintf(path, sizeof path, "%s/%s", txt_dir, name);
+	if ((f = fopen(path, "rb"))) {
+		exists = 1;
+		got = fread(text, 1, sizeof text, f);
+		fclose(f);
+		while (got && (text[got - 1] == '\n' || text[got - 1] == '\r'))
+			got--;
+		if (q->qtype == T_TXT) {
+			m = rr_begin(w, T_TXT);
+			put_txt(w, text, got);
+			rr_end(w, m), nan++;
+		}
+	}
+	set16(w, 6, nan);
+	if (exists && !nan)
+		soa(w, q); /* no data */
+	return exists;
 }
 
 /* header + question only, TC set (and OPT again if asked for) */

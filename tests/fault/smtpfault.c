@@ -23,6 +23,9 @@
  *   silence     accepts and never says anything (reads until the client
  *               goes, at most 60 s)
  *   accept      a well-behaved server that stores each message
+ *   rcptmixed   RCPT for an address containing "bad" gets "550 5.1.1 no
+ *               such user", one containing "defer" "452 4.2.2 mailbox
+ *               full", others 250 (a mailing list's mixed fortunes)
  * With -d DIR, each accepted message is stored as DIR/N.eml: the raw bytes
  * received after 354 up to and including the final "\r\n.\r\n" (no
  * dot-unstuffing), and DIR/N.env beside it (written last, so it marks a
@@ -41,16 +44,21 @@
  * without another reply, and every later connection gets "421 too busy";
  * -X K: each connection is closed after its K-th accepted message (a
  * client must connect again for the rest).
+ * -B K: the first K connections are all accepted before any is served
+ * (then each in turn): a client that does not hold K open at once waits
+ * for a banner that comes only after 60 s (a hang guard), with "421
+ * barrier not reached"; it proves the connections were concurrent.
  * -6 listens on [::1] instead, and holds 127.0.0.1 on the same port
  * without listening, so that a connection there is refused (a client must
  * find the host's IPv6 address).
  * Every mode logs one line per connection to stderr.
- * usage: smtpfault [-67cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] MODE
+ * usage: smtpfault [-67cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] [-B K] MODE
  * (prints PORT=n) */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -158,9 +166,10 @@ static int ctl;                         /* -e */
  * sequence (ESC ] 0 ; ... BEL), a C1 CSI (U+009B) and a bare CR */
 #define CTL_TEXT " \033]0;pwned\007 \302\233 \r "
 static long total_accepted;
+static int barrier_failed; /* -B: fewer than K came within 60 s */
 
-static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad",
-                                     "dropdata", "silence", "accept",     NULL};
+static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad", "dropdata",
+                                     "silence",  "accept",  "rcptmixed",  NULL};
 
 static int is_mode2(const char *mode)
 {
@@ -474,10 +483,13 @@ static void serve2(int fd, const char *mode)
 				continue;
 			}
 			if (strcmp(mode, "rcpt452") == 0 ||
-			    (strcmp(mode, "rcpt452bad") == 0 && strstr(a, "bad"))) {
+			    (strcmp(mode, "rcpt452bad") == 0 && strstr(a, "bad")) ||
+			    (strcmp(mode, "rcptmixed") == 0 && strstr(a, "defer"))) {
 				envf(env, sizeof env, "rcpt ", a, " 452\n", (char *)NULL);
 				say(fd, "452 4.2.2 mailbox full\r\n");
-			} else if (strcmp(mode, "rcpt550one") == 0 && strstr(a, "bad")) {
+			} else if ((strcmp(mode, "rcpt550one") == 0 ||
+			            strcmp(mode, "rcptmixed") == 0) &&
+			           strstr(a, "bad")) {
 				envf(env, sizeof env, "rcpt ", a, " 550\n", (char *)NULL);
 				say(fd, "550 5.1.1 no such user\r\n");
 			} else {
@@ -660,10 +672,10 @@ int main(int argc, char **argv)
 	struct sockaddr_in sa = {0};
 	socklen_t sl = sizeof sa;
 	const char *pidfile = NULL, *mode;
-	int port = 0, c, lfd, one = 1, v6 = 0, hold = -1;
+	int port = 0, c, lfd, one = 1, v6 = 0, hold = -1, barrier = 0;
 
 	die_with_parent();
-	while ((c = getopt(argc, argv, "67cenup:P:d:s:x:X:")) != -1) {
+	while ((c = getopt(argc, argv, "67cenup:P:d:s:x:X:B:")) != -1) {
 		if (c == '6')
 			v6 = 1;
 		else if (c == '7')
@@ -688,13 +700,15 @@ int main(int argc, char **argv)
 			max_total = atol(optarg);
 		else if (c == 'X')
 			max_per_conn = atol(optarg);
+		else if (c == 'B')
+			barrier = atoi(optarg) > 0 && atoi(optarg) <= 64 ? atoi(optarg) : 0;
 		else
 			return 64;
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr,
 		        "usage: smtpfault [-67cenu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
-		        "[-x K] [-X K] MODE\n");
+		        "[-x K] [-X K] [-B K] MODE\n");
 		return 64;
 	}
 	mode = argv[optind];
@@ -727,10 +741,34 @@ int main(int argc, char **argv)
 	}
 	printf("PORT=%d\n", ntohs(sa.sin_port));
 	fflush(stdout);
+	if (barrier) { /* -B K: K connections held at once, then served in turn */
+		int held[64], nh = 0;
+		time_t until = time(NULL) + 60;
+		while (nh < barrier && time(NULL) < until) {
+			struct pollfd pf = {.fd = lfd, .events = POLLIN};
+			if (poll(&pf, 1, 1000) > 0 && (held[nh] = accept(lfd, NULL, NULL)) >= 0)
+				setsockopt(held[nh++], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
+		barrier_failed = nh < barrier;
+		fprintf(stderr, "smtpfault: barrier %s with %d connection%s\n",
+		        barrier_failed ? "not reached" : "reached", nh, nh == 1 ? "" : "s");
+		for (int i = 0; i < nh; i++) {
+			fprintf(stderr, "smtpfault: %s: connection\n", mode);
+			if (barrier_failed)
+				say(held[i], "421 barrier not reached\r\n");
+			else if (is_mode2(mode))
+				serve2(held[i], mode);
+			else
+				serve(held[i], mode);
+			close(held[i]);
+		}
+	}
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
+		/* replies written line by line go at once (no delayed ACK wait) */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		fprintf(stderr, "smtpfault: %s: connection\n", mode);
 		if (is_mode2(mode))
 			serve2(fd, mode);

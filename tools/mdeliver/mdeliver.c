@@ -1,5 +1,7 @@
 /* mdeliver: deliver one message (or every message of an mbox) into a
  * Maildir or an mbox, durably; the exit code says whether it is there. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -23,7 +26,7 @@ struct opts {
 	struct mp_delivery d;
 	const char *folder, *split_file;
 	unsigned storeflags;
-	int verbose, json, split, split_fd;
+	int verbose, json, split, split_fd, join;
 	long skip;
 	double lock_timeout;
 };
@@ -34,6 +37,7 @@ static void usage(FILE *f)
 	        "usage: %s [-cp] [-v] [-f ADDR] [--folder NAME] [--flags FLAGS] [--dedup]\n"
 	        "          [--delivered-to ADDR [--loop-check]] [TARGET] < message\n"
 	        "       %s --split [--skip N] [options] [FILE] TARGET\n"
+	        "       %s --join [--skip N] [options] MAILDIR|FILE... MBOX\n"
 	        "Deliver a message into a Maildir (a directory, or a path ending in '/') or an\n"
 	        "mbox file, durably. TARGET defaults to $MAILDIR, $MAIL, ~/Maildir/.\n\n"
 	        "  -c, --create          create the Maildir when missing\n"
@@ -46,13 +50,14 @@ static void usage(FILE *f)
 	        "      --loop-check      refuse (exit 67) mail already delivered to A\n"
 	        "      --dedup           skip a Message-ID this Maildir already got\n"
 	        "      --split           deliver every message of an mbox (FILE or stdin)\n"
-	        "      --skip N          with --split: skip the first N messages\n"
+	        "      --join            append Maildirs' messages to an mbox, flags too\n"
+	        "      --skip N          with --split or --join: skip the first N messages\n"
 	        "      --lock-timeout S  mbox: seconds to wait for the lock (default 30)\n"
 	        "  -v, --verbose         say where each message went\n"
 	        "  -j, --json            JSON Lines on stdout: each message, the --split summary\n"
 	        "  -h, --help            this help\n"
 	        "  -V, --version         version\n",
-	        mp_progname(), mp_progname());
+	        mp_progname(), mp_progname(), mp_progname());
 }
 
 static const char *default_target(void)
@@ -261,6 +266,255 @@ static int deliver_split(struct mp_store *s, const struct opts *o)
 	       sp.done, first, first > 0 ? first - 1 : 0);
 }
 
+/* --join: the messages to append, in order; flags NULL for a new one */
+struct jmsg {
+	char *path, *flags;
+};
+
+struct jlist {
+	struct jmsg *v;
+	size_t n, cap;
+};
+
+static void jlist_add(struct jlist *l, const char *path, const char *flags)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = mp_xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n].path = mp_xstrdup(path);
+	l->v[l->n].flags = flags ? mp_xstrdup(flags) : NULL;
+	l->n++;
+}
+
+/* names compared with each run of digits taken as a number: for the
+ * names that start with the delivery time (and go on with microseconds
+ * and counters) that is delivery order */
+static int namecmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			const char *x = a, *y = b;
+			while (*x == '0')
+				x++;
+			while (*y == '0')
+				y++;
+			size_t nx = 0, ny = 0;
+			while (isdigit((unsigned char)x[nx]))
+				nx++;
+			while (isdigit((unsigned char)y[ny]))
+				ny++;
+			if (nx != ny)
+				return nx < ny ? -1 : 1;
+			int c = memcmp(x, y, nx);
+			if (c)
+				return c;
+			a = x + nx;
+			b = y + ny;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++, b++;
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
+static int jmsg_cmp(const void *x, const void *y)
+{
+	const struct jmsg *a = x, *b = y;
+	const char *na = strrchr(a->path, '/'), *nb = strrchr(b->path, '/');
+	int c = namecmp(na ? na + 1 : a->path, nb ? nb + 1 : b->path);
+
+	return c ? c : strcmp(a->path, b->path);
+}
+
+/* the flags of a Maildir name: the capital letters after ":2,", "" when
+ * it has none (an old message all the same) */
+static void name_flags(const char *name, char *out, size_t n)
+{
+	const char *info = strstr(name, ":2,");
+	size_t k = 0;
+
+	for (const char *f = info ? info + 3 : ""; *f && k + 1 < n; f++)
+		if (*f >= 'A' && *f <= 'Z')
+			out[k++] = *f;
+	out[k] = '\0';
+}
+
+/* the messages of the Maildir md: cur/ and new/ together, by name */
+static void join_maildir(struct jlist *l, const char *md)
+{
+	static const char *const sub[] = {"cur", "new"};
+	size_t first = l->n;
+	char p[PATH_MAX], f[64];
+	struct stat st;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "%s/%s", md, sub[i]);
+		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+			mp_die(EX_NOINPUT, "%s: not a Maildir (no %s/)", md, sub[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct dirent *de;
+		DIR *d;
+		snprintf(p, sizeof p, "%s/%s", md, sub[i]);
+		if (!(d = opendir(p)))
+			mp_die(EX_NOINPUT, "%s: %s", p, strerror(errno));
+		while ((errno = 0, de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof p, "%s/%s/%s", md, sub[i], de->d_name);
+			if (stat(p, &st) < 0)
+				mp_die(EX_NOINPUT, "%s: %s", p, strerror(errno));
+			if (!S_ISREG(st.st_mode))
+				mp_die(EX_NOINPUT, "%s: not a message file", p);
+			name_flags(de->d_name, f, sizeof f);
+			jlist_add(l, p, i == 0 ? f : NULL);
+		}
+		if (errno)
+			mp_die(EX_NOINPUT, "%s/%s: %s", md, sub[i], strerror(errno));
+		closedir(d);
+	}
+	if (l->n > first)
+		qsort(l->v + first, l->n - first, sizeof *l->v, jmsg_cmp);
+}
+
+/* each operand: a Maildir's messages, or one message file (its flags
+ * from its name when it has ":2,", else a new one) */
+static void join_list(struct jlist *l, char **src, int n)
+{
+	struct stat st;
+	char f[64];
+
+	for (int i = 0; i < n; i++) {
+		const char *base = strrchr(src[i], '/');
+		if (stat(src[i], &st) < 0)
+			mp_die(EX_NOINPUT, "%s: %s", src[i], strerror(errno));
+		if (S_ISDIR(st.st_mode)) {
+			join_maildir(l, src[i]);
+			continue;
+		}
+		base = base ? base + 1 : src[i];
+		name_flags(base, f, sizeof f);
+		jlist_add(l, src[i], strstr(base, ":2,") ? f : NULL);
+	}
+}
+
+/* a message of --join appended, not yet made durable */
+struct jdone {
+	long long offset, size;
+	char msgid[256];
+};
+
+static void join_report(const struct opts *o, struct mp_store *s, struct jdone *p, size_t n)
+{
+	struct mp_delivered r;
+
+	for (size_t k = 0; k < n; k++) {
+		memset(&r, 0, sizeof r);
+		snprintf(r.path, sizeof r.path, "%s", s->path);
+		r.offset = p[k].offset;
+		r.size = p[k].size;
+		snprintf(r.msgid, sizeof r.msgid, "%s", p[k].msgid);
+		report(o, s, &r);
+	}
+	fflush(stdout);
+}
+
+/* --join: every message appended to the mbox under one lock, in batches
+ * made durable together; nothing reported before its batch is */
+static int deliver_join(struct mp_store *s, const struct opts *o, const struct jlist *l)
+{
+	struct jdone *pend = mp_xmalloc(SPLIT_BATCH * sizeof *pend);
+	struct mp_delivery d = o->d;
+	struct mp_delivered res;
+	struct mp_err e, e2;
+	size_t npend = 0;
+	long long pbytes = 0, bytes = 0;
+	long done = 0, k = 0, lastp = 0;
+	int commit_failed = 0;
+	char mbox[PATH_MAX];
+
+	mp_err_clear(&e);
+	d.mbox_flags = 1;
+	d.sender_rp = 1;
+	for (k = o->skip + 1; k <= (long)l->n; k++) {
+		const struct jmsg *m = &l->v[k - 1];
+		struct mp_msgsrc src;
+		struct mp_segr r;
+		struct stat st;
+		int fd, rc;
+
+		/* the locks once, for the whole run (the store names the mbox) */
+		if (s->mbox_fd < 0 && mp_store_mbox_hold(s, &e) < 0)
+			mp_die_err(NULL, &e);
+		if ((fd = open(m->path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+			mp_err_sys(&e, EX_NOINPUT, "open");
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		/* the From_ line's date: when the message was delivered */
+		d.date = st.st_mtime;
+		d.flags = m->flags;
+		if ((rc = mp_segr_init(&r, fd, SEGBUF, &e)) == 0) {
+			src = mp_segr_src(&r);
+			rc = mp_store_deliver(s, &src, &d, &res, &e);
+			mp_segr_free(&r);
+		}
+		close(fd);
+		if (rc < 0)
+			break;
+		pend[npend].offset = res.offset;
+		pend[npend].size = res.size;
+		snprintf(pend[npend].msgid, sizeof pend[npend].msgid, "%s", res.msgid);
+		npend++;
+		pbytes += res.size;
+		lastp = k;
+		if (npend >= SPLIT_BATCH || pbytes >= SPLIT_BATCH_BYTES) {
+			if (mp_store_sync(s, NULL, NULL, &e) < 0) {
+				commit_failed = 1;
+				break;
+			}
+			join_report(o, s, pend, npend);
+			done += (long)npend, bytes += pbytes;
+			npend = 0, pbytes = 0;
+		}
+	}
+	if (!e.code && mp_store_sync(s, NULL, NULL, &e) < 0)
+		commit_failed = 1;
+	if (!e.code) {
+		join_report(o, s, pend, npend);
+		split_summary(o, done + (long)npend, bytes + pbytes);
+		free(pend);
+		return 0;
+	}
+	/* the messages before the failed one are whole: made durable first,
+	 * so that the count and --skip are exact; a failed sync took back
+	 * every message since the last one */
+	mp_err_clear(&e2);
+	if (!commit_failed && mp_store_sync(s, NULL, NULL, &e2) < 0)
+		commit_failed = 2;
+	if (!commit_failed) {
+		join_report(o, s, pend, npend);
+		done += (long)npend;
+		npend = 0;
+	}
+	long first = npend ? lastp - (long)npend + 1 : k;
+	snprintf(mbox, sizeof mbox, "%s", s->path);
+	mp_store_close(s);
+	if (commit_failed != 1)
+		mp_warn("%s: message %ld: %s", l->v[k - 1].path, k, e.msg);
+	if (commit_failed)
+		mp_warn("%s: messages %ld to %ld: %s", mbox, first, lastp,
+		        commit_failed == 1 ? e.msg : e2.msg);
+	free(pend);
+	mp_die(e.code,
+	       "delivered %ld messages before message %ld; rerun with --skip %ld to continue", done,
+	       first, first - 1);
+}
+
 static long parse_long(const char *s, const char *what)
 {
 	char *end;
@@ -273,7 +527,57 @@ static long parse_long(const char *s, const char *what)
 	return v;
 }
 
-enum { OPT_FOLDER = 256, OPT_FLAGS, OPT_DTO, OPT_LOOP, OPT_DEDUP, OPT_SPLIT, OPT_SKIP, OPT_LOCKT };
+/* --join MAILDIR|FILE... MBOX */
+static int join_main(struct opts *o, int argc, char **argv)
+{
+	struct jlist l = {0};
+	struct mp_store s;
+	struct mp_err e;
+
+	if (o->split)
+		mp_die(EX_USAGE, "--join and --split cannot be used together");
+	if (o->d.flags)
+		mp_die(EX_USAGE, "--flags with --join: the flags come from the file names");
+	if (o->folder || o->d.dedup)
+		mp_die(EX_USAGE, "%s needs a Maildir; --join writes an mbox",
+		       o->folder ? "--folder" : "--dedup");
+	if (argc < 2)
+		mp_die(EX_USAGE, "--join needs a MAILDIR or FILE and the MBOX");
+	if (o->d.loop_check && !o->d.delivered_to)
+		mp_die(EX_USAGE, "--loop-check needs --delivered-to");
+	if (o->json)
+		mp_json_report_fatal();
+	const char *target = argv[argc - 1];
+	size_t tn = strlen(target);
+	struct stat st;
+	if ((o->storeflags & MP_STORE_CREATE) || (tn && target[tn - 1] == '/') ||
+	    (stat(target, &st) == 0 && S_ISDIR(st.st_mode)))
+		mp_die(EX_USAGE, "%s: --join writes an mbox, not a Maildir", target);
+	mp_err_clear(&e);
+	if (mp_store_open(&s, target, NULL, o->storeflags, &e) < 0)
+		mp_die_err(NULL, &e);
+	s.lock_timeout = o->lock_timeout;
+	/* every input is known to be there before the mbox is touched */
+	join_list(&l, argv, argc - 1);
+	deliver_join(&s, o, &l);
+	mp_store_close(&s);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i].path), free(l.v[i].flags);
+	free(l.v);
+	return 0;
+}
+
+enum {
+	OPT_FOLDER = 256,
+	OPT_FLAGS,
+	OPT_DTO,
+	OPT_LOOP,
+	OPT_DEDUP,
+	OPT_SPLIT,
+	OPT_SKIP,
+	OPT_LOCKT,
+	OPT_JOIN
+};
 
 int main(int argc, char **argv)
 {
@@ -287,6 +591,7 @@ int main(int argc, char **argv)
 	    {"loop-check", no_argument, NULL, OPT_LOOP},
 	    {"dedup", no_argument, NULL, OPT_DEDUP},
 	    {"split", no_argument, NULL, OPT_SPLIT},
+	    {"join", no_argument, NULL, OPT_JOIN},
 	    {"skip", required_argument, NULL, OPT_SKIP},
 	    {"lock-timeout", required_argument, NULL, OPT_LOCKT},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -313,6 +618,7 @@ int main(int argc, char **argv)
 		case OPT_LOOP: o.d.loop_check = 1; break;
 		case OPT_DEDUP: o.d.dedup = 1; break;
 		case OPT_SPLIT: o.split = 1; break;
+		case OPT_JOIN: o.join = 1; break;
 		case OPT_SKIP: o.skip = parse_long(optarg, "--skip count"); break;
 		case OPT_LOCKT: o.lock_timeout = (double)parse_long(optarg, "lock timeout"); break;
 		case 'v': o.verbose = 1; break;
@@ -324,12 +630,14 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (o.join)
+		return join_main(&o, argc, argv);
 	if (argc > (o.split ? 2 : 1))
 		mp_die(EX_USAGE, "extra operand '%s'", argv[o.split ? 2 : 1]);
 	if (o.d.loop_check && !o.d.delivered_to)
 		mp_die(EX_USAGE, "--loop-check needs --delivered-to");
 	if (o.skip && !o.split)
-		mp_die(EX_USAGE, "--skip needs --split");
+		mp_die(EX_USAGE, "--skip needs --split or --join");
 	if (o.split && argc == 2)
 		o.split_file = *argv++, argc--;
 	/* a missing FILE is reported before the target is opened (and created) */

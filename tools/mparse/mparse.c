@@ -84,8 +84,10 @@ static void usage(FILE *f)
 	    f,
 	    "usage: %s [-f FIELD]... [--raw] [--tsv] [-a [FIELD] [--addr-only]] [-t] [-p N]\n"
 	    "          [--text] [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
-	    "          [-H|--no-filename] [--verify [--dns-server ADDR]]\n"
+	    "          [-H|--no-filename]\n"
 	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
+	    "       %s --verify [-j] [--dns-server ADDR] [--spf-ip IP --mail-from ADDR\n"
+	    "          [--helo NAME]] [--authserv-id ID] [--add-results] [FILE|DIR|-]...\n"
 	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
 	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
 	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
@@ -125,11 +127,17 @@ static void usage(FILE *f)
 	    "      --name GLOB     -p/-x: only parts whose file name matches (*.csv)\n"
 	    "  FOLDER:PICK         messages of a Maildir or mbox by number: 3, 2-5, last,\n"
 	    "                      2-last, 1,4\n"
-	    "      --verify        check the DKIM signatures, keys from the DNS (-j: JSON)\n"
+	    "      --verify        DKIM, SPF and DMARC: a line as an Authentication-Results\n"
+	    "                      field has it (-j: JSON)\n"
 	    "      --dns-server A  that DNS server (v4:port or [v6]:port)\n"
+	    "      --spf-ip IP     check SPF for the client at IP, with --mail-from ADDR\n"
+	    "                      (\"\": the null sender) and --helo NAME\n"
+	    "      --authserv-id ID  the results' authserv-id (default: the host name)\n"
+	    "      --add-results   the message on stdout with the Authentication-Results\n"
+	    "                      field on top (one message)\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
-	    mp_progname(), mp_progname(), mp_progname());
+	    mp_progname(), mp_progname(), mp_progname(), mp_progname());
 }
 
 static void decoded(const char *v, struct mp_buf *out)
@@ -891,7 +899,16 @@ static void xopts_check(void)
 }
 
 /* long options without a short form, beyond any char */
-enum { OPT_SHOW = 256, OPT_NAME, OPT_HTML_FILTER };
+enum {
+	OPT_SHOW = 256,
+	OPT_NAME,
+	OPT_HTML_FILTER,
+	OPT_SPF_IP,
+	OPT_HELO,
+	OPT_MAIL_FROM,
+	OPT_AUTHSERV,
+	OPT_ADD_RESULTS
+};
 
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
@@ -925,6 +942,11 @@ static int parse_args(int argc, char **argv)
 	    {"reverse", no_argument, NULL, 'v'},
 	    {"verify", no_argument, NULL, 'K'},
 	    {"dns-server", required_argument, NULL, '@'},
+	    {"spf-ip", required_argument, NULL, OPT_SPF_IP},
+	    {"helo", required_argument, NULL, OPT_HELO},
+	    {"mail-from", required_argument, NULL, OPT_MAIL_FROM},
+	    {"authserv-id", required_argument, NULL, OPT_AUTHSERV},
+	    {"add-results", no_argument, NULL, OPT_ADD_RESULTS},
 	    {NULL, 0, NULL, 0}};
 	int c;
 
@@ -987,7 +1009,12 @@ static int parse_args(int argc, char **argv)
 			O.date = (enum mp_date_form)c;
 			break;
 		case 'K': O.verify = 1; break;
-		case '@': verify_dns_server(optarg); break;
+		case '@': verify_opts.server = optarg; break;
+		case OPT_SPF_IP: verify_opts.spf_ip = optarg; break;
+		case OPT_HELO: verify_opts.helo = optarg; break;
+		case OPT_MAIL_FROM: verify_opts.mail_from = optarg; break;
+		case OPT_AUTHSERV: verify_opts.authserv_id = optarg; break;
+		case OPT_ADD_RESULTS: verify_opts.add_results = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
@@ -1002,6 +1029,23 @@ static int parse_args(int argc, char **argv)
 	if (O.tsv && O.mode != M_FIELDS)
 		mp_die(EX_USAGE, "--tsv goes with -f (or the summary), not with another mode");
 	xopts_check();
+	if ((verify_opts.spf_ip || verify_opts.helo || verify_opts.mail_from ||
+	     verify_opts.authserv_id || verify_opts.add_results) &&
+	    !O.verify)
+		mp_die(EX_USAGE,
+		       "--spf-ip, --helo, --mail-from, --authserv-id and --add-results go "
+		       "with --verify");
+	if (verify_opts.spf_ip && !verify_opts.mail_from)
+		mp_die(EX_USAGE, "--spf-ip needs --mail-from (\"\" for the null sender)");
+	if ((verify_opts.helo || verify_opts.mail_from) && !verify_opts.spf_ip)
+		mp_die(EX_USAGE, "--helo and --mail-from go with --spf-ip");
+	if (verify_opts.add_results && O.mode == M_JSON)
+		mp_die(EX_USAGE, "--add-results writes the message: not with -j");
+	struct stat st;
+	if (verify_opts.add_results &&
+	    (argc - optind > 1 || O.mbox ||
+	     (argc - optind == 1 && stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))))
+		mp_die(EX_USAGE, "--add-results: one message only (a FILE or stdin)");
 	return optind;
 }
 

@@ -5,6 +5,7 @@
  * multipart/mixed with base64 parts. Everything streams through fixed
  * buffers: the text into an unlinked file first, because its encoding
  * must be known before the header is written. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -325,6 +326,78 @@ static int copy_base64(int out, const char *path, int in, struct mp_err *e)
 	return rc < 0 ? mp_err_sys(e, EX_TEMPFAIL, "spool") : 0;
 }
 
+/* a URI for List-Unsubscribe: printable ASCII without white space, '<',
+ * '>' or ','; an address alone becomes a mailto: URI */
+static int put_unsub(struct mp_buf *b, const char *u, int *https, struct mp_err *e)
+{
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || strchr("<>,\"", *p))
+			return mp_err_set(e, EX_USAGE,
+			                  "--list-unsubscribe: '%.100s': a URI has no white space, "
+			                  "quotes, '<', '>' or ','",
+			                  u);
+	if (strncasecmp(u, "https://", 8) == 0 && u[8])
+		*https = 1;
+	else if (!(strncasecmp(u, "mailto:", 7) == 0 && strchr(u, '@')) &&
+	         (strchr(u, ':') || !strchr(u, '@')))
+		return mp_err_set(
+		    e, EX_USAGE,
+		    "--list-unsubscribe: '%.100s': expected an https: or mailto: URI, "
+		    "or an address",
+		    u);
+	mp_buf_printf(b, "<%s%s>", strchr(u, ':') ? "" : "mailto:", u);
+	return 0;
+}
+
+/* List-Id: (RFC 2919), List-Unsubscribe: and List-Unsubscribe-Post:
+ * (RFC 2369, 8058), Precedence:, each only when asked for */
+static int put_list_fields(struct mp_buf *h, const struct compose *c, struct mp_err *e)
+{
+	if (c->list_id) {
+		const char *lt = strchr(c->list_id, '<'), *id = lt ? lt + 1 : c->list_id;
+		size_t n = lt ? strcspn(id, ">") : strlen(id);
+		int ok = n > 0 && n <= 255 && (!lt || (id[n] == '>' && !id[n + 1])) &&
+		         memchr(id, '.', n) && id[0] != '.' && id[n - 1] != '.';
+		for (size_t i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)id[i]) || strchr("!#$%&'*+-/=?^_`{|}~.", id[i]);
+		if (!ok)
+			return mp_err_set(e, EX_USAGE,
+			                  "--list-id: '%.100s': expected [NAME] <LABEL.DOMAIN> or "
+			                  "LABEL.DOMAIN (RFC 2919)",
+			                  c->list_id);
+		mp_buf_puts(h, "List-Id: ");
+		size_t pn = lt ? (size_t)(lt - c->list_id) : 0;
+		while (pn && is_wsp(c->list_id[pn - 1]))
+			pn--;
+		if (pn && (put_phrase(h, c->list_id, pn, e) < 0 || mp_buf_putc(h, ' ') < 0))
+			return -1;
+		mp_buf_printf(h, "<%.*s>\n", (int)n, id);
+	}
+	if (c->nunsub) {
+		int https = 0;
+		mp_buf_puts(h, "List-Unsubscribe: ");
+		for (size_t i = 0; i < c->nunsub; i++) {
+			if (i)
+				mp_buf_puts(h, ",\n ");
+			if (put_unsub(h, c->unsub[i], &https, e) < 0)
+				return -1;
+		}
+		mp_buf_putc(h, '\n');
+		if (https) /* one-click: a POST to the https URI (RFC 8058) */
+			mp_buf_puts(h, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n");
+	}
+	if (c->precedence) {
+		const char *p = c->precedence;
+		if (!*p ||
+		    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-") != strlen(p))
+			return mp_err_set(
+			    e, EX_USAGE,
+			    "--precedence: '%.60s': expected a word (list, bulk, junk)", p);
+		mp_buf_printf(h, "Precedence: %s\n", p);
+	}
+	return 0;
+}
+
 int compose(const struct compose *c, int in, int out, struct mp_err *e)
 {
 	struct mp_buf h = MP_BUF_INIT;
@@ -389,7 +462,10 @@ int compose(const struct compose *c, int in, int out, struct mp_err *e)
 	if ((!is_ascii(c->subject) || put_folded(&h, c->subject, 9) < 0) &&
 	    mp_hdr_encode_words(c->subject, strlen(c->subject), 0, &h, e) < 0)
 		goto out;
-	mp_buf_puts(&h, "\nMIME-Version: 1.0\n");
+	mp_buf_putc(&h, '\n');
+	if (put_list_fields(&h, c, e) < 0)
+		goto out;
+	mp_buf_puts(&h, "MIME-Version: 1.0\n");
 
 	int qp = t.nonascii || t.nul || t.longline;
 	const char *cs = !t.nonascii ? "us-ascii" : t.badutf8 ? "unknown-8bit" : "utf-8";

@@ -76,7 +76,8 @@ static void compose_step(struct options *o, const char *from, struct addrs *rc)
 	struct compose *cm = &o->cm;
 	struct mp_err e;
 
-	if (!(cm->subject || cm->natt || cm->ncc || o->nbcc || cm->reply_to))
+	if (!(cm->subject || cm->natt || cm->ncc || o->nbcc || cm->reply_to || cm->list_id ||
+	      cm->nunsub || cm->precedence))
 		return;
 	mp_err_clear(&e);
 	if (o->tflag)
@@ -108,6 +109,15 @@ static void compose_step(struct options *o, const char *from, struct addrs *rc)
 	close(fd);
 }
 
+/* a recipient's fate, as -j and the list report name it */
+static const char *status_of(const struct rcpt *r, const char *qid)
+{
+	return r->done && r->code / 100 == 2 ? "delivered"
+	       : r->done                     ? "refused"
+	       : qid && *qid                 ? "queued"
+	                                     : "deferred";
+}
+
 /* -j: one line for the message sent: each recipient's fate, the queue id */
 static void json_result(const struct message *m, const char *from, const char *server,
                         const struct rcpt *r, size_t n, const char *qid)
@@ -125,11 +135,7 @@ static void json_result(const struct message *m, const char *from, const char *s
 	for (size_t i = 0; i < n; i++) {
 		mp_json_begin_object(&j, NULL);
 		mp_json_string(&j, "address", r[i].addr);
-		mp_json_string(&j, "status",
-		               r[i].done && r[i].code / 100 == 2 ? "delivered"
-		               : r[i].done                       ? "refused"
-		               : qid && *qid                     ? "queued"
-		                                                 : "deferred");
+		mp_json_string(&j, "status", status_of(&r[i], qid));
 		if (r[i].code)
 			mp_json_int(&j, "code", r[i].code);
 		else
@@ -144,10 +150,54 @@ static void json_result(const struct message *m, const char *from, const char *s
 	fflush(stdout);
 }
 
+/* --rcpt-file: each recipient's fate on stdout, in the order of the
+ * input (first appearance): "STATUS <ADDR> CODE REPLY", or with -j a JSON
+ * line each ({"type":"recipient",...}) and one {"type":"summary",...} */
+static void report_each(const struct settings *s, const struct rcpt *r, size_t n, const char *qid,
+                        size_t ok, size_t perm, size_t waiting)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *st = status_of(&r[i], qid);
+		if (!s->json) {
+			mp_term_printf(stdout, "%s <%s> %d %s\n", st, r[i].addr, r[i].code,
+			               r[i].text);
+			continue;
+		}
+		struct mp_json j;
+		mp_json_init(&j, stdout, 0);
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "type", "recipient");
+		mp_json_string(&j, "address", r[i].addr);
+		mp_json_string(&j, "status", st);
+		if (r[i].code)
+			mp_json_int(&j, "code", r[i].code);
+		else
+			mp_json_string(&j, "code", NULL);
+		mp_json_string(&j, "reply", r[i].text[0] ? r[i].text : NULL);
+		mp_json_string(&j, "queued_as", !r[i].done && qid && *qid ? qid : NULL);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+	}
+	if (s->json) {
+		struct mp_json j;
+		mp_json_init(&j, stdout, 0);
+		mp_json_begin_object(&j, NULL);
+		mp_json_string(&j, "type", "summary");
+		mp_json_int(&j, "recipients", (long long)n);
+		mp_json_int(&j, "delivered", (long long)ok);
+		mp_json_int(&j, "refused", (long long)perm);
+		mp_json_int(&j, "queued", (long long)waiting);
+		mp_json_string(&j, "queued_as", qid && *qid ? qid : NULL);
+		mp_json_end_object(&j);
+		mp_json_finish(&j);
+	}
+	fflush(stdout);
+}
+
 /* what deliver() left: refusals said (and mailed with -oem), the rest
  * queued (or 75 with --no-queue), -j and the log told; the exit code */
 static int outcome(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
-                   size_t nr)
+                   size_t nr, int each)
 {
 	const char *server = s->direct ? "mx" : s->server;
 	struct mp_err e;
@@ -188,7 +238,9 @@ static int outcome(const struct settings *s, struct message *m, const char *from
 				why = r[i].text;
 		if (s->no_queue) {
 			msend_log(s, from, r, nr, m->wiresize, m->msgid, server, "not sent");
-			if (s->json)
+			if (each)
+				report_each(s, r, nr, NULL, ok, perm, waiting);
+			else if (s->json)
 				json_result(m, from, server, r, nr, NULL);
 			mp_die(EX_TEMPFAIL, "not sent, try later: %s", why);
 		}
@@ -201,7 +253,9 @@ static int outcome(const struct settings *s, struct message *m, const char *from
 		        waiting == 1 ? "" : "s", why);
 		snprintf(qid, sizeof qid, "%s", id);
 	}
-	if (s->json)
+	if (each)
+		report_each(s, r, nr, qid, ok, perm, waiting);
+	else if (s->json)
 		json_result(m, from, server, r, nr, qid);
 	if (s->verbose)
 		fprintf(stderr, "%s: %zu delivered, %zu refused, %zu queued\n", mp_progname(), ok,
@@ -257,12 +311,16 @@ int main(int argc, char **argv)
 	char *from = envelope_from(&o, &ec, s.maildomain);
 	for (int i = 0; i < o.nargs; i++)
 		rcpt_arg(&rc, o.args[i], "recipient");
+	if (o.rcpt_file)
+		rcpt_file(&rc, o.rcpt_file);
 	compose_step(&o, from, &rc);
-	struct message m = {.fd = -1, .dsn = o.dsn, .dkim = &s};
+	struct message m = {.fd = -1, .dsn = o.dsn, .verp = o.verp, .dkim = &s};
 	spool(o.tflag, from, &rc, &m);
 	from = header_sender(&o, &ec, &s, &m, from);
 	if (rc.n == 0)
-		mp_die(EX_USAGE, "no recipients (give them as arguments, or -t)");
+		mp_die(EX_USAGE, "no recipients (give them as arguments, --rcpt-file or -t)");
+	if (m.verp.on && !strchr(from, '@'))
+		mp_die(EX_USAGE, "--verp needs an envelope sender with a domain (-f)");
 	if (msg_scan(&m, &e) < 0)
 		mp_die_err("stdin", &e);
 
@@ -273,7 +331,7 @@ int main(int argc, char **argv)
 		msend_log(&s, from, r, nr, m.wiresize, m.msgid, s.direct ? "mx" : s.server, e.msg);
 		mp_die_err(NULL, &e);
 	}
-	int code = outcome(&s, &m, from, r, nr);
+	int code = outcome(&s, &m, from, r, nr, o.rcpt_file != NULL);
 	settings_free();
 	close(m.fd);
 	mp_buf_free(&m.sig8);
@@ -283,6 +341,7 @@ int main(int argc, char **argv)
 	free(from);
 	free(o.cm.attach);
 	free(o.cm.cc);
+	free(o.cm.unsub);
 	free(o.bcc);
 	return code;
 }

@@ -30,6 +30,18 @@ struct dsn {
 	char envid[101]; /* printable ASCII, xtext on the wire */
 };
 
+/* VERP (--verp): each recipient its own envelope sender, the sender's
+ * local part (or local), delim[0], the recipient with delim[1] for its
+ * '@', then '@' and the sender's domain: list+bob=example.org@host */
+struct verp {
+	int on;
+	char local[65]; /* "": the sender's own */
+	char delim[3];  /* "+=" by default */
+};
+/* the envelope sender of recipient rcpt under v (from itself when off or
+ * null): 0, or -1 when it does not fit out */
+int verp_sender(const struct verp *v, const char *from, const char *rcpt, char *out, size_t n);
+
 /* the message as it will go on the wire */
 struct message {
 	int fd;             /* the message as received (a spool or queue file) */
@@ -46,6 +58,7 @@ struct message {
 	int hdr8bit;   /* ... in its header (RFC 6532: SMTPUTF8) */
 	int strip_bcc; /* -t: Bcc: lines are not sent */
 	struct dsn dsn;
+	struct verp verp;
 	char msgid[256];
 	char hdr_from[512]; /* the first address of its From: field, or "" */
 	/* DKIM: the settings whose keys sign it (NULL: none), and the
@@ -90,6 +103,7 @@ struct settings {
 	int verbose;
 	int json;        /* -j: JSON lines on stdout */
 	int no_chunking; /* DATA even where BDAT is offered */
+	int parallel;    /* direct: domains delivered at once (worker processes) */
 	/* queue */
 	const char *queue;
 	int no_queue;
@@ -120,6 +134,10 @@ void dkim_free(struct dkimset *d);
 /* compose mode (-s, -A): a new message from the text on in, to out */
 struct compose {
 	const char *subject, *from, *from_name, *reply_to;
+	/* list mail (RFC 2369, 2919, 8058): only when asked for */
+	const char *list_id, *precedence;
+	char **unsub;
+	size_t nunsub;
 	char **to, **cc, **attach;
 	size_t nto, ncc, natt;
 };
@@ -135,6 +153,8 @@ struct options {
 	size_t nbcc;
 	char **args; /* the recipients */
 	int nargs;
+	const char *rcpt_file; /* --rcpt-file: more, one a line */
+	struct verp verp;
 	int tflag, flush, listq, no_tls;
 	int read_envelope_from;        /* the envelope sender is the message's From: */
 	const char *retry_dead, *drop; /* queue IDs */
@@ -190,6 +210,9 @@ char *rcpt_normalize(const char *a, const char *maildomain, const char *what);
  * field's value, appended to l */
 void rcpt_arg(struct addrs *l, const char *v, const char *what);
 void rcpt_header(struct addrs *l, const char *v);
+/* --rcpt-file: one address a line, '#' comment lines and blank lines
+ * skipped; a bad one exits 65 naming the file and line */
+void rcpt_file(struct addrs *l, const char *path);
 /* each address of l once; the addresses stay l's */
 struct rcpt *rcpt_unique(const struct addrs *l, size_t *n);
 void rcpt_free(struct addrs *l);

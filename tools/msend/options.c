@@ -73,6 +73,18 @@ static void usage(FILE *f)
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n",
 	    mp_progname(), mp_progname(), mp_progname());
+	fputs("Mailing lists (msend(1), LIST MAIL):\n"
+	      "      --rcpt-file FILE   more recipients, one a line (# comments); each one's\n"
+	      "                         result on stdout (a JSON line each with -j)\n"
+	      "      --parallel N       direct: N domains at once (default 4; one\n"
+	      "                         connection per MX host at a time)\n"
+	      "      --verp[=LOCAL]     each recipient its own envelope sender,\n"
+	      "                         list+bob=example.org@host (LOCAL instead of list)\n"
+	      "      --verp-delimiters XY  the two VERP separators (default +=)\n"
+	      "      --list-id ID, --list-unsubscribe URI, --precedence WORD\n"
+	      "                         compose: List-Id:, List-Unsubscribe: (with\n"
+	      "                         List-Unsubscribe-Post: for https), Precedence:\n",
+	      f);
 	fputs("DKIM signing (RFC 6376, RFC 8463), of the form the server receives:\n"
 	      "      --dkim-key FILE    a private key (PEM, RSA or Ed25519, mode 600);\n"
 	      "                         repeat it with --dkim-selector for several keys\n"
@@ -125,7 +137,14 @@ enum {
 	OPT_DKIMKEY,
 	OPT_DKIMSEL,
 	OPT_DKIMDOM,
-	OPT_DKIMCANON
+	OPT_DKIMCANON,
+	OPT_RCPTFILE,
+	OPT_PARALLEL,
+	OPT_VERP,
+	OPT_VERPD,
+	OPT_LISTID,
+	OPT_UNSUB,
+	OPT_PRECEDENCE
 };
 
 static long num(const char *s, const char *what, long min, long max)
@@ -191,6 +210,13 @@ void parse_options(int argc, char **argv, struct options *o)
 	                                   {"dkim-selector", required_argument, NULL, OPT_DKIMSEL},
 	                                   {"dkim-domain", required_argument, NULL, OPT_DKIMDOM},
 	                                   {"dkim-canon", required_argument, NULL, OPT_DKIMCANON},
+	                                   {"rcpt-file", required_argument, NULL, OPT_RCPTFILE},
+	                                   {"parallel", required_argument, NULL, OPT_PARALLEL},
+	                                   {"verp", optional_argument, NULL, OPT_VERP},
+	                                   {"verp-delimiters", required_argument, NULL, OPT_VERPD},
+	                                   {"list-id", required_argument, NULL, OPT_LISTID},
+	                                   {"list-unsubscribe", required_argument, NULL, OPT_UNSUB},
+	                                   {"precedence", required_argument, NULL, OPT_PRECEDENCE},
 	                                   {"verbose", no_argument, NULL, 'v'},
 	                                   {"json", no_argument, NULL, 'j'},
 	                                   {"help", no_argument, NULL, 'h'},
@@ -317,6 +343,36 @@ void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_DKIMDOM: o->s.dkim_domain = optarg; break;
 		case OPT_DKIMCANON: o->s.dkim_canon = optarg; break;
+		case OPT_RCPTFILE:
+			if (strcmp(optarg, "-") == 0)
+				mp_die(EX_USAGE,
+				       "--rcpt-file: stdin is the message; give a file or "
+				       "/dev/fd/N");
+			o->rcpt_file = optarg;
+			break;
+		case OPT_PARALLEL: o->s.parallel = (int)num(optarg, "--parallel", 1, 64); break;
+		case OPT_VERP:
+			o->verp.on = 1;
+			if (optarg && (!*optarg || strlen(optarg) >= sizeof o->verp.local ||
+			               strpbrk(optarg, "@<> \t\r\n\"")))
+				mp_die(EX_USAGE, "--verp=%s: not a local part", optarg);
+			snprintf(o->verp.local, sizeof o->verp.local, "%s", optarg ? optarg : "");
+			break;
+		case OPT_VERPD:
+			if (strlen(optarg) != 2 || strpbrk(optarg, "@<>\" \t\r\n\\"))
+				mp_die(
+				    EX_USAGE,
+				    "--verp-delimiters: '%s': expected two characters, such as +=",
+				    optarg);
+			snprintf(o->verp.delim, sizeof o->verp.delim, "%s", optarg);
+			break;
+		case OPT_LISTID: o->cm.list_id = optarg; break;
+		case OPT_UNSUB:
+			o->cm.unsub =
+			    mp_xrealloc(o->cm.unsub, (o->cm.nunsub + 1) * sizeof *o->cm.unsub);
+			o->cm.unsub[o->cm.nunsub++] = optarg;
+			break;
+		case OPT_PRECEDENCE: o->cm.precedence = optarg; break;
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
@@ -324,6 +380,8 @@ void parse_options(int argc, char **argv, struct options *o)
 		mp_die(EX_USAGE,
 		       "--dkim-key and --dkim-selector go in pairs (%d keys, %d selectors)",
 		       o->s.ndkim_key, o->s.ndkim_selector);
+	if (!o->verp.delim[0])
+		snprintf(o->verp.delim, sizeof o->verp.delim, "+=");
 	o->args = argv + optind;
 	o->nargs = argc - optind;
 }

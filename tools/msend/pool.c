@@ -241,7 +241,7 @@ static int pool_run(struct pool *pl, struct pconn *c, struct message *m, const c
 		}
 		struct mp_err te;
 		mp_err_clear(&te);
-		int rc = send_transaction(&c->p, &c->caps, m, from, r, n, &te);
+		int rc = send_batches(&c->p, &c->caps, m, from, r, n, &te);
 		if (rc == 0) {
 			c->sent++;
 			return 0;

@@ -48,7 +48,7 @@ static long backoff(int attempts)
 static int write_env(const char *dir, const char *id, const char *account, const char *route,
                      const char *from, const struct rcpt *r, size_t n, long created, int attempts,
                      long next, const char *last, int strip_bcc, const struct dsn *d,
-                     struct mp_err *e)
+                     const struct verp *v, struct mp_err *e)
 {
 	struct mp_buf b = MP_BUF_INIT;
 	char path[4200];
@@ -62,6 +62,8 @@ static int write_env(const char *dir, const char *id, const char *account, const
 		mp_buf_printf(&b, "ret %s\n", d->ret);
 	if (d->envid[0])
 		mp_buf_printf(&b, "envid %s\n", d->envid);
+	if (v->on) /* --verp: each recipient's own sender, again at the flush */
+		mp_buf_printf(&b, "verp %s%s%s\n", v->delim, *v->local ? " " : "", v->local);
 	if (account) /* its settings at the flush */
 		mp_buf_printf(&b, "account %s\n", account);
 	if (route) /* else the way it was to go; or its command line's DKIM keys */
@@ -127,7 +129,7 @@ int queue_add(const struct settings *s, struct message *m, const char *from, str
 	else if (settings_dkim_cmdline())
 		settings_dkim_write(s, &route);
 	int rc = write_env(dir, id, s->account, route.data, from, r, n, (long)time(NULL), 1,
-	                   (long)time(NULL) + backoff(0), last, m->strip_bcc, &m->dsn, e);
+	                   (long)time(NULL) + backoff(0), last, m->strip_bcc, &m->dsn, &m->verp, e);
 	mp_buf_free(&route);
 	if (rc < 0)
 		unlink(final);
@@ -175,6 +177,7 @@ struct entry {
 	long created, next;
 	int attempts, strip_bcc;
 	struct dsn dsn;
+	struct verp verp;
 	char error[512];
 	char account[256];
 	struct mp_buf route; /* route-KEY lines: how it was to go */
@@ -209,7 +212,12 @@ static int read_env(const char *path, struct entry *en)
 			dsn_set(&en->dsn, 'R', line + 4, &e);
 		else if (strncmp(line, "envid ", 6) == 0)
 			dsn_set(&en->dsn, 'V', line + 6, &e);
-		else if (strncmp(line, "route-", 6) == 0)
+		else if (strncmp(line, "verp ", 5) == 0 && strlen(line) >= 7) {
+			en->verp.on = 1;
+			snprintf(en->verp.delim, sizeof en->verp.delim, "%.2s", line + 5);
+			snprintf(en->verp.local, sizeof en->verp.local, "%.64s",
+			         line[7] == ' ' ? line + 8 : "");
+		} else if (strncmp(line, "route-", 6) == 0)
 			mp_buf_printf(&en->route, "%s\n", line);
 		else if (strncmp(line, "error ", 6) == 0)
 			snprintf(en->error, sizeof en->error, "%.500s", line + 6);
@@ -373,7 +381,8 @@ void queue_revive(const struct settings *s, const char *id)
 	/* a new life: due now, and as young as a new message */
 	if (rename(dmsg, msg) < 0 ||
 	    write_env(dir, id, en.account[0] ? en.account : NULL, en.route.data, en.from, en.r,
-	              en.n, (long)time(NULL), 1, 0, en.error, en.strip_bcc, &en.dsn, &e) < 0)
+	              en.n, (long)time(NULL), 1, 0, en.error, en.strip_bcc, &en.dsn, &en.verp,
+	              &e) < 0)
 		mp_die(EX_CANTCREAT, "%s: %s", id, e.msg[0] ? e.msg : strerror(errno));
 	unlink(denv);
 	mp_fsync_dir(dir, NULL);
@@ -494,7 +503,7 @@ static int bury(const char *dir, const char *id, struct entry *en, const char *w
 	if (mp_mkdirs(dead, 1, NULL) < 0 ||
 	    write_env(dead, id, en->account[0] ? en->account : NULL, en->route.data, en->from,
 	              en->r, en->n, en->created, en->attempts, 0, why, en->strip_bcc, &en->dsn,
-	              &e) < 0) {
+	              &en->verp, &e) < 0) {
 		mp_warn("%s: cannot keep it in %s (%s); left queued", id, dead,
 		        e.msg[0] ? e.msg : strerror(errno));
 		return -1;
@@ -535,6 +544,7 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	m.fd = open(msg, O_RDONLY | O_CLOEXEC);
 	m.strip_bcc = en->strip_bcc;
 	m.dsn = en->dsn;
+	m.verp = en->verp;
 	/* the keys of the entry's account or route sign each try */
 	m.dkim = settings_dkim(use, en->route.data, &d->dk);
 	if (m.fd < 0 || msg_scan(&m, &e) < 0) {
@@ -592,7 +602,7 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 		write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data, en->from,
 		          en->r, en->n, en->created, en->attempts + 1,
 		          (long)time(NULL) + backoff(en->attempts), last, en->strip_bcc, &en->dsn,
-		          &e);
+		          &en->verp, &e);
 		printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", id, sent, failed,
 		       waiting, last);
 		if (!*worst)

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -270,6 +272,41 @@ mailfail:
 	return 1;
 }
 
+int send_batches(struct mp_proto *p, const struct mp_smtp_caps *c, struct message *m,
+                 const char *from, struct rcpt *r, size_t n, struct mp_err *e)
+{
+	size_t per = m->verp.on ? 1 : SEND_MAX_RCPTS;
+	int any = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = i, cnt = 0, one = n;
+		for (; k < n && cnt < per; k++)
+			if (!r[k].done)
+				one = cnt++ ? one : k;
+		if (!cnt)
+			break;
+		char vf[1200];
+		const char *f = from;
+		if (m->verp.on) { /* its own sender: a bounce names it */
+			if (verp_sender(&m->verp, from, r[one].addr, vf, sizeof vf) < 0) {
+				r[one].code = 553;
+				snprintf(r[one].text, sizeof r[one].text,
+				         "5.1.7 the VERP sender for it would be too long");
+				r[one].done = 1;
+				i = k;
+				continue;
+			}
+			f = vf;
+		}
+		int rc = send_transaction(p, c, m, f, r + i, k - i, e);
+		if (rc < 0)
+			return -1;
+		any |= rc == 0;
+		i = k;
+	}
+	return any ? 0 : 1;
+}
+
 /* ---------------------------------------------------------------- sessions */
 
 /* greet, EHLO, TLS as asked (for an MX host: as its policy hp says),
@@ -387,7 +424,7 @@ static int relay(const struct settings *s, struct message *m, const char *from, 
 	mp_proto_init(&p, fd, s->timeout_ms, s->verbose);
 	int perm = 0;
 	if (send_session(&p, s, host, NULL, &caps, &perm, e) < 0 ||
-	    (send_transaction(&p, &caps, m, from, r, n, e) < 0)) {
+	    (send_batches(&p, &caps, m, from, r, n, e) < 0)) {
 		send_session_failed(r, n, e, where, perm);
 		mp_proto_close(&p);
 		return e->code == EX_TEMPFAIL || e->code == EX_UNAVAILABLE || e->code == EX_PROTOCOL
@@ -444,7 +481,7 @@ void send_mx_why(const struct mp_mx *m, char *buf, size_t n)
  * returns how many recipients are still to go */
 static size_t try_host(const struct settings *s, struct message *m, const char *from,
                        struct rcpt *sub, size_t ns, const struct mp_mx_host *host, int port,
-                       const struct host_policy *hp)
+                       const struct host_policy *hp, struct rcpt *best)
 {
 	char hn[MP_DNS_NAMEMAX];
 	size_t left = ns;
@@ -505,18 +542,24 @@ static size_t try_host(const struct settings *s, struct message *m, const char *
 		}
 		if (rc == 0) {
 			host_policy_report(hp, hn, domain, &p.tls, p.tls_on, s->verbose);
-			rc = send_transaction(&p, &caps, m, from, sub, ns, &he);
+			rc = send_batches(&p, &caps, m, from, sub, ns, &he);
 		}
 		if (rc < 0)
 			send_session_failed(sub, ns, &he, where, perm);
 		else
 			mp_smtp_cmd(&p, "QUIT", &rep, &he);
 		mp_proto_close(&p);
-		/* a permanent answer from an MX is the domain's answer */
+		/* a permanent answer from an MX is the domain's answer; a
+		 * server's temporary one is kept for a recipient that waits,
+		 * rather than a later host's connection failure */
 		left = 0;
 		for (size_t i = 0; i < ns; i++) {
 			if (!sub[i].done && code_class(sub[i].code) == 5 && rc >= 0)
 				sub[i].done = 1;
+			if (!sub[i].done && rc >= 0) {
+				best[i].code = sub[i].code;
+				memcpy(best[i].text, sub[i].text, sizeof best[i].text);
+			}
 			left += !sub[i].done;
 		}
 		if (!left)
@@ -525,7 +568,162 @@ static size_t try_host(const struct settings *s, struct message *m, const char *
 	return left;
 }
 
-/* every recipient domain: its MX hosts in order, until one takes it */
+/* one domain's recipients of r (its MX lookup mx): its MX hosts in
+ * order, until one takes them */
+static void deliver_domain(struct mp_resolver *res, const struct settings *s, struct message *m,
+                           const char *from, struct rcpt *r, size_t n, const char *dom,
+                           const struct mp_mx *mx)
+{
+	struct rcpt *sub = mp_xmalloc((n ? n : 1) * sizeof *sub);
+	size_t *map = mp_xmalloc((n ? n : 1) * sizeof *map), ns = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done && strcasecmp(send_domain_of(r[i].addr), dom) == 0)
+			ns++;
+	/* the last reply a server gave each recipient (code 0: none) */
+	struct rcpt *best = mp_xmalloc((ns ? ns : 1) * sizeof *best);
+	memset(best, 0, (ns ? ns : 1) * sizeof *best);
+	ns = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done && strcasecmp(send_domain_of(r[i].addr), dom) == 0) {
+			sub[ns] = r[i];
+			map[ns++] = i;
+		}
+	if (mx->status != MP_MX_OK) {
+		int perm = mx->status == MP_MX_NXDOMAIN || mx->status == MP_MX_NULL ||
+		           mx->status == MP_MX_NOMAIL || mx->status == MP_MX_BADNAME;
+		char why[600];
+		send_mx_why(mx, why, sizeof why);
+		for (size_t i = 0; i < ns; i++) {
+			sub[i].code = perm ? 556 : 451;
+			snprintf(sub[i].text, sizeof sub[i].text, "%.200s: %.600s", dom, why);
+			sub[i].done = perm;
+		}
+	}
+	struct domain_policy dp = {0};
+	if (mx->status == MP_MX_OK)
+		domain_policy(res, s, mx->domain, &dp);
+	for (size_t h = 0; mx->status == MP_MX_OK && h < mx->nhosts; h++) {
+		struct host_policy hp;
+		int port = s->mx_port ? s->mx_port : 25;
+		char hn[MP_DNS_NAMEMAX], why[300];
+		if (send_host_unusable(s, &mx->hosts[h], hn, sizeof hn, why, sizeof why)) {
+			struct mp_err he;
+			mp_err_set(&he, EX_TEMPFAIL, "%s", why);
+			send_session_failed(sub, ns, &he, hn, 0);
+			continue;
+		}
+		host_policy(res, s, &dp, dom, &mx->hosts[h], port, &hp);
+		int left = try_host(s, m, from, sub, ns, &mx->hosts[h], port, &hp, best);
+		host_policy_free(&hp);
+		if (!left)
+			break;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		if (!sub[i].done && best[i].code) { /* what a server said of it */
+			sub[i].code = best[i].code;
+			memcpy(sub[i].text, best[i].text, sizeof sub[i].text);
+		}
+		r[map[i]] = sub[i];
+	}
+	free(sub);
+	free(best);
+	free(map);
+}
+
+/* the domains shared out among s->parallel worker processes (default
+ * PARALLEL_DEFAULT): the domains whose first MX host is the same go to
+ * one worker, so that a host has at most one connection from us at a
+ * time; each worker takes its share the biggest first. The verdicts go
+ * into a shared copy of r, by recipient, so that they are the same
+ * whichever worker finishes first. A worker that dies leaves its
+ * recipients not done (queued: nothing is lost, some may go twice). */
+#define PARALLEL_DEFAULT 4
+static void deliver_parallel(struct mp_resolver *res, const struct settings *s, struct message *m,
+                             const char *from, struct rcpt *r, size_t n, const char **doms,
+                             size_t nd, const struct mp_mx *mx, int par)
+{
+	size_t sz = (n ? n : 1) * sizeof *r;
+	struct rcpt *sh = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int *worker = mp_xmalloc((nd ? nd : 1) * sizeof *worker);
+	size_t *load = mp_xmalloc((size_t)par * sizeof *load), *count;
+	pid_t *pid = mp_xmalloc((size_t)par * sizeof *pid);
+
+	if (sh == MAP_FAILED) { /* one after the other, then */
+		for (size_t k = 0; k < nd; k++)
+			deliver_domain(res, s, m, from, r, n, doms[k], &mx[k]);
+		free(worker), free(load), free(pid);
+		return;
+	}
+	memcpy(sh, r, n * sizeof *r);
+	/* recipients per domain; a domain sharing its first MX host with an
+	 * earlier one goes where that one went, else to the least loaded */
+	count = mp_xmalloc((nd ? nd : 1) * sizeof *count);
+	memset(count, 0, (nd ? nd : 1) * sizeof *count);
+	memset(load, 0, (size_t)par * sizeof *load);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nd; k++)
+			if (!r[i].done && strcasecmp(send_domain_of(r[i].addr), doms[k]) == 0) {
+				count[k]++;
+				break;
+			}
+	for (size_t k = 0; k < nd; k++) {
+		worker[k] = -1;
+		for (size_t j = 0; j < k && worker[k] < 0; j++)
+			if (mx[k].status == MP_MX_OK && mx[j].status == MP_MX_OK && mx[k].nhosts &&
+			    mx[j].nhosts &&
+			    strcasecmp(mx[k].hosts[0].name, mx[j].hosts[0].name) == 0)
+				worker[k] = worker[j];
+		if (worker[k] < 0) {
+			worker[k] = 0;
+			for (int w = 1; w < par; w++)
+				if (load[w] < load[worker[k]])
+					worker[k] = w;
+		}
+		load[worker[k]] += count[k];
+	}
+	fflush(stdout);
+	fflush(stderr);
+	for (int w = 0; w < par; w++) {
+		pid[w] = load[w] ? fork() : 0;
+		if (pid[w] == 0 && load[w]) {
+			for (size_t k = 0; k < nd; k++)
+				if (worker[k] == w)
+					deliver_domain(res, s, m, from, sh, n, doms[k], &mx[k]);
+			fflush(stderr);
+			_exit(0);
+		}
+		if (pid[w] < 0) /* no process: this one does the share */
+			for (size_t k = 0; k < nd; k++)
+				if (worker[k] == w)
+					deliver_domain(res, s, m, from, sh, n, doms[k], &mx[k]);
+	}
+	for (int w = 0; w < par; w++) {
+		int st = 0;
+		if (pid[w] <= 0)
+			continue;
+		while (waitpid(pid[w], &st, 0) < 0 && errno == EINTR)
+			;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			continue;
+		/* what it had not finished waits in the queue */
+		for (size_t k = 0; k < nd; k++)
+			for (size_t i = 0; worker[k] == w && i < n; i++)
+				if (!sh[i].done &&
+				    strcasecmp(send_domain_of(sh[i].addr), doms[k]) == 0) {
+					sh[i].code = 451;
+					snprintf(sh[i].text, sizeof sh[i].text,
+					         "4.3.0 the worker for %.200s ended abnormally",
+					         doms[k]);
+				}
+	}
+	memcpy(r, sh, n * sizeof *r);
+	munmap(sh, sz);
+	free(worker), free(load), free(pid), free(count);
+}
+
+/* every recipient domain: its MX hosts in order, until one takes it;
+ * several domains at once with s->parallel */
 static int direct(const struct settings *s, struct message *m, const char *from, struct rcpt *r,
                   size_t n, struct mp_err *e)
 {
@@ -549,52 +747,13 @@ static int direct(const struct settings *s, struct message *m, const char *from,
 	}
 	struct mp_mx *mx = mp_xmalloc((nd ? nd : 1) * sizeof *mx);
 	mp_mx_lookup(&res, doms, nd, 0, mx);
-	for (size_t k = 0; k < nd; k++) {
-		/* this domain's recipients */
-		struct rcpt *sub = mp_xmalloc(n * sizeof *sub);
-		size_t *map = mp_xmalloc(n * sizeof *map), ns = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!r[i].done && strcasecmp(send_domain_of(r[i].addr), doms[k]) == 0) {
-				sub[ns] = r[i];
-				map[ns++] = i;
-			}
-		if (mx[k].status != MP_MX_OK) {
-			int perm = mx[k].status == MP_MX_NXDOMAIN || mx[k].status == MP_MX_NULL ||
-			           mx[k].status == MP_MX_NOMAIL || mx[k].status == MP_MX_BADNAME;
-			char why[600];
-			send_mx_why(&mx[k], why, sizeof why);
-			for (size_t i = 0; i < ns; i++) {
-				sub[i].code = perm ? 556 : 451;
-				snprintf(sub[i].text, sizeof sub[i].text, "%.200s: %.600s", doms[k],
-				         why);
-				sub[i].done = perm;
-			}
-		}
-		struct domain_policy dp = {0};
-		if (mx[k].status == MP_MX_OK)
-			domain_policy(&res, s, mx[k].domain, &dp);
-		for (size_t h = 0; mx[k].status == MP_MX_OK && h < mx[k].nhosts; h++) {
-			struct host_policy hp;
-			int port = s->mx_port ? s->mx_port : 25;
-			char hn[MP_DNS_NAMEMAX], why[300];
-			if (send_host_unusable(s, &mx[k].hosts[h], hn, sizeof hn, why,
-			                       sizeof why)) {
-				struct mp_err he;
-				mp_err_set(&he, EX_TEMPFAIL, "%s", why);
-				send_session_failed(sub, ns, &he, hn, 0);
-				continue;
-			}
-			host_policy(&res, s, &dp, doms[k], &mx[k].hosts[h], port, &hp);
-			int left = try_host(s, m, from, sub, ns, &mx[k].hosts[h], port, &hp);
-			host_policy_free(&hp);
-			if (!left)
-				break;
-		}
-		for (size_t i = 0; i < ns; i++)
-			r[map[i]] = sub[i];
-		free(sub);
-		free(map);
-	}
+	int par = s->parallel ? s->parallel : PARALLEL_DEFAULT;
+	if (par > 1 && nd > 1)
+		deliver_parallel(&res, s, m, from, r, n, doms, nd, mx,
+		                 par > (int)nd ? (int)nd : par);
+	else
+		for (size_t k = 0; k < nd; k++)
+			deliver_domain(&res, s, m, from, r, n, doms[k], &mx[k]);
 	mp_mx_free(mx, nd);
 	free(mx);
 	free(doms);

@@ -29,6 +29,13 @@ int wire_bdat(struct mp_proto *p, struct message *m, unsigned how, int pipelinin
  * recipients, 1 nothing taken, -1 the session failed */
 int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct message *m,
                      const char *from, struct rcpt *r, size_t n, struct mp_err *e);
+/* the recipients over an open session: transactions of at most
+ * SEND_MAX_RCPTS (RFC 5321 4.5.3.1.8), or one per recipient under VERP,
+ * each with its own sender; 0 when one took the message, 1 when none
+ * did, -1 when the session failed (the rest not done) */
+#define SEND_MAX_RCPTS 100
+int send_batches(struct mp_proto *p, const struct mp_smtp_caps *c, struct message *m,
+                 const char *from, struct rcpt *r, size_t n, struct mp_err *e);
 /* greet, EHLO, TLS as asked (for an MX host: as its policy hp says), AUTH */
 int send_session(struct mp_proto *p, const struct settings *s, const char *tlsname,
                  const struct host_policy *hp, struct mp_smtp_caps *caps, int *perm,

@@ -216,13 +216,13 @@ static int emit(struct message *m, unsigned how, sink_fn sink, void *ctx, long l
 	                                                          : &m->sig8;
 	size_t siglen = sig ? sig->len : 0;
 
-	if (lseek(m->fd, 0, SEEK_SET) < 0)
-		return mp_err_sys(e, EX_IOERR, "message");
+	off_t off = 0; /* pread: worker processes share the descriptor's offset */
 	if (siglen && sink && sink(ctx, sig->data, siglen, e) < 0)
 		return -1;
 	if (how & WIRE_7BIT)
 		st.x = mime7_new(m->plan7, (how & WIRE_LEARN) != 0);
-	while ((r = read(m->fd, buf, sizeof buf)) > 0) {
+	while ((r = pread(m->fd, buf, sizeof buf, off)) > 0) {
+		off += r;
 		mp_buf_reset(&out);
 		if (norm_feed(&n, buf, (size_t)r, o, e) < 0)
 			goto done;

@@ -27,6 +27,14 @@ report() {
 }
 
 report '=?UTF-8?Q?Quarterly_report_=E2=80=93_Q1?=' 412 >report.eml
+# ~/Archive: the Maildir of mparse.1's --scan, --show and pick examples, as
+# mparse.bats makes it from the same fixtures
+fx=$(dirname "$0")/../fixtures/mparse
+mkdir -p Archive/cur Archive/new Archive/tmp
+cp "$fx/mixed.eml" 'Archive/cur/1700000001.a.host:2,S'
+cp "$fx/html-links.eml" 'Archive/cur/1700000002.b.host:2,FR'
+cp "$fx/html-only.eml" Archive/new/1700000003.c.host
+cp "$fx/forward.eml" 'Archive/cur/1700000004.d.host:2,ST'
 cp report.eml Maildir/new/1741079700.M1P1.docs
 pdf 48213 >report.pdf
 

@@ -11,8 +11,58 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "io.h"
 #include "store_int.h"
+
+/* SHA-256: a context started, then its digest in hex (the context freed) */
+static EVP_MD_CTX *sha_start(struct mp_err *e)
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+
+	if (h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1)
+		return h;
+	EVP_MD_CTX_free(h);
+	mp_err_set(e, EX_TEMPFAIL, "SHA-256 not available");
+	return NULL;
+}
+
+static int sha_hex(EVP_MD_CTX *h, char out[65], struct mp_err *e)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	int ok = EVP_DigestFinal_ex(h, d, &n) == 1 && n == 32;
+
+	EVP_MD_CTX_free(h);
+	if (!ok)
+		return mp_err_set(e, EX_TEMPFAIL, "SHA-256 failed");
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+/* what an append is about to write, for the caller's before_append: the
+ * From_ line (from, fl bytes), the spooled message (sfd, read to its end
+ * and rewound), a blank line */
+static int append_digest(int sfd, const char *from, size_t fl, char out[65], struct mp_err *e)
+{
+	char buf[65536];
+	EVP_MD_CTX *h = sha_start(e);
+	ssize_t n;
+
+	if (!h)
+		return -1;
+	EVP_DigestUpdate(h, from, fl);
+	while ((n = read(sfd, buf, sizeof buf)) > 0)
+		EVP_DigestUpdate(h, buf, (size_t)n);
+	EVP_DigestUpdate(h, "\n", 1);
+	if (n < 0 || lseek(sfd, 0, SEEK_SET) < 0) {
+		EVP_MD_CTX_free(h);
+		return mp_err_sys(e, EX_TEMPFAIL, "spool file");
+	}
+	return sha_hex(h, out, e);
+}
 
 /* the message, quoted and with LF line ends, into an unlinked temporary
  * file: the mbox is locked only for the quick copy, never while a slow
@@ -114,6 +164,46 @@ static void mbox_unlock(struct mp_store *s, int fd, int dot)
 		unlink(lock);
 }
 
+int mp_store_mbox_holds(const char *path, const struct mp_mbox_append *a, double timeout,
+                        struct mp_err *e)
+{
+	struct mp_store s = {.path = (char *)path, .lock_timeout = timeout, .mbox_fd = -1};
+	char buf[65536], got[65];
+	int fd, dot, rc = 0;
+	off_t size;
+	struct stat st;
+	EVP_MD_CTX *h;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : mp_err_sys(e, EX_TEMPFAIL, "%s", path);
+	if ((fd = mbox_lock(&s, &dot, &size, e)) < 0)
+		return -1;
+	/* appends never move the bytes before them: ours is where it began,
+	 * or it is not there */
+	if (a->offset < 0 || a->size <= 0 || (long long)size - a->offset < a->size)
+		goto out;
+	if (!(h = sha_start(e))) {
+		rc = -1;
+		goto out;
+	}
+	for (long long done = 0; done < a->size;) {
+		size_t want =
+		    a->size - done < (long long)sizeof buf ? (size_t)(a->size - done) : sizeof buf;
+		ssize_t n = pread(fd, buf, want, (off_t)(a->offset + done));
+		if (n <= 0) {
+			EVP_MD_CTX_free(h);
+			rc = mp_err_sys(e, EX_TEMPFAIL, "read %s", path);
+			goto out;
+		}
+		EVP_DigestUpdate(h, buf, (size_t)n);
+		done += n;
+	}
+	rc = sha_hex(h, got, e) < 0 ? -1 : strcmp(got, a->sha256) == 0;
+out:
+	mbox_unlock(&s, fd, dot);
+	return rc;
+}
+
 /* the From_ line, the spooled message and a blank line written at size
  * (a blank line before, when the mbox does not end in one); *end gets
  * where they end. On failure the file is cut back to size. */
@@ -137,6 +227,14 @@ static int append(struct mp_store *s, int fd, off_t size, int sfd, struct mp_sto
 	if (hl < 0 || (size_t)hl >= sizeof buf)
 		return mp_err_set(e, EX_DATAERR, "envelope sender too long");
 	out->offset = (long long)size + (long long)strlen(sep);
+	if (s->before_append) {
+		size_t fl = (size_t)hl - strlen(sep); /* the From_ line */
+		struct mp_mbox_append a = {.offset = out->offset,
+		                           .size = (long long)fl + msgsize + 1};
+		if (append_digest(sfd, buf + strlen(sep), fl, a.sha256, e) < 0 ||
+		    s->before_append(s->before_append_ctx, &a, e) < 0)
+			return -1; /* nothing written */
+	}
 	pos = size;
 	if (pwrite(fd, buf, (size_t)hl, pos) != hl) {
 		mp_err_sys(e, mp_errno_code(errno), "write %s", s->path);

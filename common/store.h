@@ -67,6 +67,13 @@ struct mp_pending;
 struct mp_bg;
 struct mp_dedup;
 
+/* an append to an mbox, as it is about to be made */
+struct mp_mbox_append {
+	long long offset; /* where its From_ line starts */
+	long long size;   /* its bytes: From_ line, message, blank line */
+	char sha256[65];  /* their SHA-256, in hex */
+};
+
 struct mp_store {
 	enum mp_store_kind kind;
 	char *path;           /* the Maildir (folder applied) or mbox file */
@@ -89,6 +96,12 @@ struct mp_store {
 	 * for another on a clash: the link fails instead. */
 	int (*before_link)(void *ctx, const char *const *names, size_t n, struct mp_err *e);
 	void *before_link_ctx;
+	/* mbox: called under the locks once an append's place and bytes are
+	 * known and before the first of them is written (a, below), so that
+	 * the caller can record its intent first; -1 (e filled) stops the
+	 * append, nothing written */
+	int (*before_append)(void *ctx, const struct mp_mbox_append *a, struct mp_err *e);
+	void *before_append_ctx;
 	/* mbox held for many deliveries (mp_store_mbox_hold): its fd, 1 with
 	 * a dotlock, where the appends end and where the durable ones end */
 	int mbox_fd, mbox_dot;
@@ -143,6 +156,13 @@ int mp_store_sync_bg(struct mp_store *s, void (*done)(void *ctx, const char *pat
                      struct mp_err *e);
 void mp_store_close(struct mp_store *s);
 
+/* 1 when the mbox path holds the append a, whole and byte for byte, 0
+ * when it does not (a missing mbox holds nothing). Looked at under its
+ * locks, after an append that a dead writer left unfinished is cut off,
+ * as the next append would cut it. -1 with e filled (75: still locked
+ * after timeout seconds, or not readable). */
+int mp_store_mbox_holds(const char *path, const struct mp_mbox_append *a, double timeout,
+                        struct mp_err *e);
 /* An mbox locked once for the deliveries that follow (one run): each is
  * appended at once but made durable only by mp_store_sync, which fsyncs
  * them together and notes in the dotlock where they end, so that a crash

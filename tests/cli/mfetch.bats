@@ -134,16 +134,32 @@ server_sums() {
 # the server's file with the Message-ID ID
 file_with() { server_files | tr '\n' '\0' | xargs -0r grep -l -F -x "Message-ID: $1" | head -1; }
 
-# the Message-IDs in the files of a Maildir, or of the server with "server"
+# the Message-IDs in the files of a Maildir, of the server with "server",
+# or of the messages of an mbox file (split by mdeliver --split, so that a
+# torn message shows)
 ids() {
 	if [ "$1" = server ]; then
 		server_files | xargs -r grep -h '^Message-ID:'
+	elif [ -f "$1" ]; then
+		rm -rf "$T/split"
+		"$MDELIVER" --split "$1" "$T/split/" >/dev/null 2>"$T/split.err" ||
+			fail "mdeliver --split $1 failed ($?): $(cat "$T/split.err")"
+		[ "$(count "$T/split")" = "$(count "$1")" ] ||
+			fail "$(count "$T/split") split from $(count "$1") in $1"
+		find "$T/split/new" -type f -print0 | xargs -0r grep -h '^Message-ID:'
 	else
 		find "$1/new" "$1/cur" -type f -print0 2>/dev/null | xargs -0r grep -h '^Message-ID:'
 	fi | sed 's/^Message-ID: *//' | sort
 }
 
-count() { find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l; }
+# the messages in a Maildir, or in an mbox file (its From_ lines)
+count() {
+	if [ -f "$1" ]; then
+		grep -c '^From ' "$1" || true
+	else
+		find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l
+	fi
+}
 
 # the summary's byte count: the messages as sent on the wire, CR LF line ends
 wire_bytes() {
@@ -1120,28 +1136,37 @@ stopped() {
 }
 stopped_or_gone() { stopped "$1" || ! alive "$1"; }
 
+# stop_and_kill FN TO VAR=VALUE...: FN -q --delete --to TO runs with the
+# shim and these settings until the shim stops it, and is killed there (-9)
+stop_and_kill() {
+	local fn=$1 to=$2 pid
+	shift 2
+	build_shim
+	(
+		# shellcheck disable=SC2163 # the arguments are NAME=VALUE settings
+		export "$@" LD_PRELOAD="$SHIM"
+		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+		# shellcheck disable=SC2209 # EXEC names the builtin for the function
+		EXEC=exec "$fn" -q --delete --state "$ST" --to "$to" 3>&-
+	) &
+	pid=$!
+	poll_until stopped_or_gone "$pid"
+	stopped "$pid" || fail "mfetch ended before the stop ($*): $(wait "$pid"; echo "exit $?")"
+	kill -9 "$pid"
+	{ wait "$pid"; } 2>/dev/null || true
+}
+
 # window_check FN N: 100 messages with --delete; mfetch stops (the shim's
 # SIGSTOP) right after the Nth link into the Maildir, before the batch is
 # recorded (where a kill used to deliver the batch again), and is killed
 # there (-9). The next run delivers each message exactly once, leaves none
 # on the server and nothing in tmp/.
 window_check() {
-	local fn=$1 at=$2 pid
-	build_shim
+	local fn=$1 at=$2
 	many 100 "win$fn$at"
 	mkdir -p "$T/md/new"
-	(
-		export STOP_AFTER_LINK=$at LD_PRELOAD=$SHIM
-		export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-		# shellcheck disable=SC2209 # EXEC names the builtin for the function
-		EXEC=exec "$fn" -q --delete --state "$ST" --to "$T/md/" 3>&-
-	) &
-	pid=$!
-	poll_until stopped_or_gone "$pid"
-	stopped "$pid" || fail "mfetch ended before its link $at: $(wait "$pid"; echo "exit $?")"
+	stop_and_kill "$fn" "$T/md/" STOP_AFTER_LINK="$at"
 	[ "$(count "$T/md")" = "$at" ] || fail "$(count "$T/md") in the target at link $at"
-	kill -9 "$pid"
-	{ wait "$pid"; } 2>/dev/null || true
 	run "$fn" -q --delete --state "$ST" --to "$T/md/"
 	assert_success
 	[ "$(ids "$T/md" | sort -u)" = "$(cat "$T/all.ids")" ] || fail "messages missing from the target"
@@ -1161,6 +1186,66 @@ window_check() {
 	window_check pop "$BATCH"
 	rm -rf "$T/md" "$ST"
 	window_check pop 80
+}
+
+# mbox_window_check FN N: 100 messages with --delete into an mbox; mfetch
+# stops (the shim's SIGSTOP) right after its Nth append is done and its
+# dotlock gone, before the message is recorded (where a kill used to
+# append it twice), and is killed there (-9). The next run finds the
+# append by its intent and delivers each message exactly once, leaving
+# none on the server.
+mbox_window_check() {
+	local fn=$1 at=$2
+	many 100 "mwin$fn$at"
+	stop_and_kill "$fn" "mbox:$T/box" STOP_AFTER_UNLINK="$T/box.lock" STOP_AFTER_UNLINK_N="$at"
+	[ "$(count "$T/box")" = "$at" ] || fail "$(count "$T/box") in the mbox at append $at"
+	[ ! -e "$T/box.lock" ] || fail "the dotlock is still there"
+	run "$fn" -q --delete --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$(count "$T/box")" = 100 ] || fail "$(count "$T/box") messages in the mbox for 100"
+	[ "$(ids "$T/box")" = "$(cat "$T/all.ids")" ] || fail "not each message exactly once"
+	[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
+}
+
+@test "IMAP: a kill -9 after an mbox append and before its record: each message exactly once" {
+	mbox_window_check imap 30
+	rm -f "$T/box" "$ST"
+	mbox_window_check imap 1
+}
+
+@test "POP3: a kill -9 after an mbox append and before its record: each message exactly once" {
+	mbox_window_check pop 30
+	rm -f "$T/box" "$ST"
+	mbox_window_check pop 1
+}
+
+@test "an mbox intent whose bytes are not at its offset (another writer's message there) is fetched again" {
+	many 3 mint
+	run pop -q --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$(count "$T/box")" = 3 ]
+	# the state as a run killed after the third append and before its
+	# record leaves it: the third message's intent last
+	tail -2 "$ST" | head -1 | grep -q '^?' || fail "no intent before the last record: $(tail -2 "$ST")"
+	tail -1 "$ST" | grep -q '^+' || fail "the last line is no record: $(tail -1 "$ST")"
+	head -n -1 "$ST" >"$T/st2"
+	cp "$T/st2" "$ST"
+	# the mbox cut back to before that append (as a dead writer's dotlock
+	# makes the next writer cut it), and another writer's message there
+	local off
+	off=$(tail -1 "$ST" | sed 's/.* @\([0-9]*\),.*/\1/')
+	[ "$(head -c $((off + 5)) "$T/box" | tail -c 5)" = "From " ] || fail "no From_ line at $off"
+	truncate -s "$off" "$T/box"
+	printf 'Subject: other\nMessage-ID: <other@mfetch.test>\n\nsomeone else\n' |
+		"$MDELIVER" "$T/box" || fail "mdeliver failed"
+	run pop -q --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$( (cat "$T/all.ids"; echo '<other@mfetch.test>') | sort)" = "$(ids "$T/box")" ] ||
+		fail "the mbox: $(ids "$T/box" | tr '\n' ' ')"
+	# settled: the next run fetches nothing
+	run pop -q --state "$ST" --to "mbox:$T/box"
+	assert_success
+	[ "$(count "$T/box")" = 4 ]
 }
 
 # many_check FN: 300 messages with --delete in one run (batches, pipelined
@@ -1295,7 +1380,7 @@ kill_runs() {
 }
 
 # random_kills K DIR CMD...: CMD (a function and its arguments, delivering
-# into the Maildir DIR) is run again and again, and killed (-9) K times in
+# into the Maildir DIR, or the mbox DIR named *.mbox) is run again and again, and killed (-9) K times in
 # all at a random moment chosen by what it has done, not by a clock: the
 # shim stops it (SIGSTOP) after a random Nth step (a write to a file, a
 # link, an fsync: a batch of 64 is some 200), where the kill finds it;
@@ -1306,7 +1391,7 @@ kill_runs() {
 random_kills() {
 	local want=$1 dir=$2 pid n kills=0 left
 	shift 2
-	mkdir -p "$dir/new"
+	[ -f "$dir" ] || [[ $dir == *.mbox ]] || mkdir -p "$dir/new"
 	while :; do
 		left=$((TOTAL - $(count "$dir")))
 		if [ "$kills" -ge "$want" ]; then
@@ -1345,25 +1430,36 @@ exactly_once() {
 		fail "$(ids "$1" | uniq -d | wc -l) delivered twice (seed $SEED): $(ids "$1" | uniq -d | head -3)"
 }
 
-@test "random kills: 2,000 messages, a POP3 --delete run and an IMAP run against Dovecot, 50 kill -9 each at random moments (200 in all with the next test): each message exactly once, POP3 leaves none" {
+# dovecot_random_kills N POPTO IMAPTO: N messages fetched by a POP3
+# --delete run into POPTO, then N more by an IMAP run into IMAPTO (each a
+# Maildir DIR/ or mbox:FILE.mbox), 50 kill -9 each at random moments:
+# each message exactly once, POP3 leaves none, IMAP all
+dovecot_random_kills() {
+	local pto=$2 ito=$3 popbox imapbox
+	popbox=${pto#mbox:} imapbox=${ito#mbox:}
+	popbox=${popbox%/} imapbox=${imapbox%/}
 	SEED=${SEED:-$((RANDOM * 32768 + RANDOM))}
 	RANDOM=$SEED
-	TOTAL=2000 KILLS=0
+	TOTAL=$1 KILLS=0
 	build_shim
 	many "$TOTAL" rk
 	cp "$T/all.ids" "$T/rk.ids"
-	random_kills 50 "$T/md" pop -q --delete --state "$ST" --to "$T/md/"
-	exactly_once "$T/md" "$T/rk.ids"
+	random_kills 50 "$popbox" pop -q --delete --state "$ST" --to "$pto"
+	exactly_once "$popbox" "$T/rk.ids"
 	[ "$(server_files | wc -l)" = 0 ] || fail "left on the server: $(server_files | wc -l)"
 	many "$TOTAL" rki
-	random_kills 50 "$T/mdi" imap -q --state "$ST" --to "$T/mdi/"
-	exactly_once "$T/mdi" "$T/all.ids"
+	random_kills 50 "$imapbox" imap -q --state "$ST" --to "$ito"
+	exactly_once "$imapbox" "$T/all.ids"
 	[ "$(server_files | wc -l)" = "$TOTAL" ] || fail "without --delete the server lost messages"
 	[ "$KILLS" -ge 100 ] || fail "$KILLS kills"
 	# a last run finds nothing new
-	run imap -q --state "$ST" --to "$T/mdi/"
+	run imap -q --state "$ST" --to "$ito"
 	assert_success
-	[ "$(count "$T/mdi")" = "$TOTAL" ]
+	[ "$(count "$imapbox")" = "$TOTAL" ]
+}
+
+@test "random kills: 2,000 messages, a POP3 --delete run and an IMAP run against Dovecot, 50 kill -9 each at random moments (200 in all with the next test): each message exactly once, POP3 leaves none" {
+	dovecot_random_kills 2000 "$T/md/" "$T/mdi/"
 }
 
 @test "random kills: 2,000 messages from tests/fault/mailfault, a POP3 --delete run and an IMAP --delete run, 50 kill -9 each at random moments (200 in all with the test before): each message exactly once, none left" {
@@ -1382,6 +1478,12 @@ exactly_once() {
 	exactly_once "$T/mdi" "$T/mf.ids"
 	[ "$(tail -1 "$MLOG")" = "mailfault: left 0" ] || fail "the server: $(tail -1 "$MLOG")"
 	[ "$KILLS" -ge 100 ] || fail "$KILLS kills"
+}
+
+@test "random kills into an mbox: 1,000 messages, a POP3 --delete run and an IMAP run against Dovecot, 50 kill -9 each at random moments: each message exactly once and whole, POP3 leaves none" {
+	dovecot_random_kills 1000 "mbox:$T/p.mbox" "mbox:$T/i.mbox"
+	[ ! -e "$T/i.mbox.lock" ] || fail "a dotlock left"
+	[ ! -e "$T/p.mbox.lock" ] || fail "a dotlock left"
 }
 
 # uids_on LINE: the POP3 UIDLs of a state line (after its tab), one a line

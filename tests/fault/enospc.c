@@ -12,8 +12,12 @@
  * STOP_AFTER_LINK=N: the Nth link(2) that succeeds stops the process
  * (SIGSTOP) once it is done, to be caught between two steps of a commit.
  * STOP_AFTER_STEP=N: the same after the Nth step of any kind: a write to
- * a regular file (beyond fd 2), a link(2), an fsync(2) or a syncfs(2)
- * done: a kill point chosen by what the process has done, not by a clock.
+ * a regular file (beyond fd 2), a link(2), an fsync(2), a syncfs(2), or
+ * the unlink(2) of a dotlock (a name ending in ".lock") done: a kill
+ * point chosen by what the process has done, not by a clock.
+ * STOP_AFTER_UNLINK=PATH: the Nth unlink(2) of PATH that succeeds (N is
+ * STOP_AFTER_UNLINK_N, 1 without) stops the process once it is done: an
+ * mbox's dotlock gone, its append done and not yet recorded.
  *
  *   cc -shared -fPIC -O2 -o enospc.so enospc.c -ldl
  *   ENOSPC_AFTER=4096 LD_PRELOAD=./enospc.so prog ...
@@ -259,5 +263,23 @@ int syncfs(int fd)
 	int r = real_syncfs(fd);
 
 	step();
+	return r;
+}
+
+typedef int (*unlink_fn)(const char *);
+
+int unlink(const char *path)
+{
+	REAL(unlink, unlink_fn);
+	const char *p = getenv("STOP_AFTER_UNLINK"), *nth = getenv("STOP_AFTER_UNLINK_N");
+	static atomic_long unlinked;
+	int r = real_unlink(path);
+	size_t n = strlen(path);
+
+	if (r == 0 && p && *p && strcmp(path, p) == 0 &&
+	    atomic_fetch_add(&unlinked, 1) + 1 == (nth && *nth ? strtol(nth, NULL, 10) : 1))
+		raise(SIGSTOP);
+	if (r == 0 && n > 5 && strcmp(path + n - 5, ".lock") == 0)
+		step();
 	return r;
 }

@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -66,6 +68,22 @@ static int count_dir(const char *path)
 		n += de->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+/* before_append: the append noted in ctx; a refusal when its offset is
+ * the one in fail_at */
+static long long fail_at = -1;
+static int note_append(void *ctx, const struct mp_mbox_append *a, struct mp_err *e)
+{
+	*(struct mp_mbox_append *)ctx = *a;
+	return a->offset == fail_at ? mp_err_set(e, EX_TEMPFAIL, "refused") : 0;
+}
+
+static long long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
 static int pipe_of(const char *s)
@@ -295,6 +313,51 @@ int main(void)
 	tap_is_int(deliver_str(&s, "A: b\n\nx\n", &d, &out, &e), -1, "not an mbox refused");
 	tap_is_int(e.code, EX_CANTCREAT, "as EX_CANTCREAT");
 	mp_store_close(&s);
+
+	/* an append's intent, and whether the mbox holds it */
+	struct mp_mbox_append a1, a2, seen;
+	snprintf(path, sizeof path, "%s/ibox", dir);
+	tap_is_int(mp_store_mbox_holds(path, &(struct mp_mbox_append){0, 10, ""}, 1, &e), 0,
+	           "a missing mbox holds nothing");
+	mp_store_open(&s, path, NULL, 0, &e);
+	s.before_append = note_append;
+	s.before_append_ctx = &seen;
+	tap_is_int(deliver_str(&s, "Subject: one\n\n1\n", &d, &out, &e), 0, "an append, noted");
+	a1 = seen;
+	tap_is_int(deliver_str(&s, "Subject: two\n\n2\n", &d, &out, &e), 0, "another");
+	a2 = seen;
+	tap_is_int(a2.offset, out.offset, "noted where its From_ line went");
+	tap_is_int(a2.size, out.size, "and its size");
+	tap_is_int(file_size(path), a2.offset + a2.size, "the last bytes of the mbox");
+	tap_is_int(mp_store_mbox_holds(path, &a1, 1, &e), 1, "the first is held");
+	tap_is_int(mp_store_mbox_holds(path, &a2, 1, &e), 1, "the second is held");
+	seen = a2;
+	seen.sha256[0] = seen.sha256[0] == '0' ? '1' : '0';
+	tap_is_int(mp_store_mbox_holds(path, &seen, 1, &e), 0, "other bytes there: not held");
+	fail_at = file_size(path);
+	tap_is_int(deliver_str(&s, "Subject: three\n\n3\n", &d, &out, &e), -1,
+	           "a refused intent stops the append");
+	tap_is_int(file_size(path), fail_at, "nothing appended");
+	mp_store_close(&s);
+	tap_is_int(truncate(path, a2.offset + a2.size - 1), 0, "cut short");
+	tap_is_int(mp_store_mbox_holds(path, &a2, 1, &e), 0, "a torn append is not held");
+	tap_is_int(mp_store_mbox_holds(path, &a1, 1, &e), 1, "the one before still is");
+	/* a writer that died under its dotlock after a whole append: the next
+	 * append would cut it off, and so does the look */
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	host[strcspn(host, " \t\n")] = '\0';
+	snprintf(buf, sizeof buf, "%s.lock", path);
+	fd = open(buf, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	dprintf(fd, "%ld %lld %s\n", (long)dead, a2.offset, host[0] ? host : "localhost");
+	close(fd);
+	tap_is_int(mp_store_mbox_holds(path, &a1, 1, &e), 1, "the first held, a dead lock there");
+	tap_is_int(file_size(path), a2.offset, "its writer's append cut off");
+	tap_ok(access(buf, F_OK) != 0, "and the lock gone");
 
 	snprintf(buf, sizeof buf, "rm -rf '%s'", dir);
 	tap_is_int(system(buf), 0, "clean up");

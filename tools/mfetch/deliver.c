@@ -154,9 +154,24 @@ struct pending_msg {
 
 int per_message(const struct fopts *o)
 {
-	/* an mbox append is flushed by itself: recorded at once, a crash
-	 * can append no more than that one message again */
+	/* an mbox append is flushed by itself: recorded at once, its intent
+	 * recorded before it (record_append_intent) */
 	return o->dest != DEST_STORE || o->store.kind == MP_STORE_MBOX;
+}
+
+int mbox_intent(const struct fopts *o)
+{
+	return o->dest == DEST_STORE && o->store.kind == MP_STORE_MBOX && o->jkey && !o->peek;
+}
+
+/* a delivery's UID, for its intent */
+static void note_uid(struct fopts *o, const char *uid)
+{
+	if (o->njuid == o->capjuid) {
+		o->capjuid = o->capjuid ? o->capjuid * 2 : BATCH_MSGS;
+		o->juid = mp_xrealloc(o->juid, o->capjuid * sizeof *o->juid);
+	}
+	snprintf(o->juid[o->njuid++], sizeof *o->juid, "%s", uid);
 }
 
 int commit_due(const struct fopts *o)
@@ -223,6 +238,10 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 	lseek(fd, 0, SEEK_SET);
 	if (mp_segr_init(&r, fd, 64 * 1024, e) < 0)
 		return -1;
+	if (!d.batch) { /* the one UID of an mbox append's intent */
+		o->njuid = 0;
+		note_uid(o, uid);
+	}
 	struct mp_msgsrc src = mp_segr_src(&r);
 	int rc = mp_store_deliver(&o->store, &src, &d, &res, e);
 	mp_segr_free(&r);
@@ -230,13 +249,8 @@ int deliver_file(struct fopts *o, int fd, const char *uid, const char *folder, s
 		return -1;
 	o->uncommitted++;
 	o->uncommitted_bytes += res.size;
-	if (d.batch) { /* its UID for the intent */
-		if (o->njuid == o->capjuid) {
-			o->capjuid = o->capjuid ? o->capjuid * 2 : BATCH_MSGS;
-			o->juid = mp_xrealloc(o->juid, o->capjuid * sizeof *o->juid);
-		}
-		snprintf(o->juid[o->njuid++], sizeof *o->juid, "%s", uid);
-	}
+	if (d.batch) /* its UID for the intent */
+		note_uid(o, uid);
 	if (!o->json)
 		return 0;
 	if (!d.batch) {
@@ -284,6 +298,31 @@ static int record_intent(void *ctx, const char *const *names, size_t n, struct m
 	return rc;
 }
 
+/* the store's before_append: an mbox message's intent recorded, durably,
+ * before the first of its bytes is appended (intent.h) */
+static int record_append_intent(void *ctx, const struct mp_mbox_append *a, struct mp_err *e)
+{
+	struct fopts *o = ctx;
+	struct mp_buf text = MP_BUF_INIT;
+	char name[120], *mb;
+	const char *uid, *nm = name;
+	int rc;
+
+	if (!mbox_intent(o))
+		return 0;
+	if (o->njuid != 1)
+		return mp_err_set(e, EX_SOFTWARE, "an mbox append with %zu UIDs", o->njuid);
+	uid = o->juid[0];
+	snprintf(name, sizeof name, "@%lld,%lld,%s", a->offset, a->size, a->sha256);
+	mb = realpath(o->store.path, NULL); /* there: the append made it */
+	intent_format(&text, mb ? mb : o->store.path, o->jpre, &uid, &nm, 1);
+	rc = state_intent(o, o->jkey, text.data, e);
+	o->intent_open = rc == 0;
+	free(mb);
+	mp_buf_free(&text);
+	return rc;
+}
+
 int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
 {
 	const char *t = to;
@@ -322,6 +361,8 @@ int deliver_open(struct fopts *o, const char *to, struct mp_err *e)
 		return -1;
 	o->store.before_link = record_intent;
 	o->store.before_link_ctx = o;
+	o->store.before_append = record_append_intent;
+	o->store.before_append_ctx = o;
 	return 0;
 }
 

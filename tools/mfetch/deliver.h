@@ -42,7 +42,12 @@ int commit(struct fopts *o, struct mp_err *e);
 /* 1 when the deliveries since the last commit fill a batch */
 int commit_due(const struct fopts *o);
 /* 1 when each message is recorded as soon as it is delivered (an MDA,
- * stdout, an mbox): a crash then delivers at most that one twice there */
+ * stdout, an mbox): a crash then delivers at most that one twice with an
+ * MDA or on stdout; an mbox append records its intent first */
 int per_message(const struct fopts *o);
+/* 1 when deliver_file records an intent before it appends to an mbox
+ * (with o->jkey and o->jpre as they are then): a settling finds the
+ * append in the mbox by its offset, size and SHA-256 */
+int mbox_intent(const struct fopts *o);
 
 #endif

@@ -397,7 +397,16 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 	char uidtxt[32];
 	snprintf(uidtxt, sizeof uidtxt, "%lu", uid);
 	rc = -2;
-	if (deliver_file(o, fd, uidtxt, f->folder, e) < 0)
+	if (mbox_intent(o)) { /* its intent's PRE: the state with it left out */
+		f->u->v[idx[k]] = 0;
+		state_format(f->val, f->uidvalidity, f->rec_last, uid > f->last ? uid : f->last,
+		             f->u->v, f->u->n);
+		f->u->v[idx[k]] = uid;
+		o->jpre = f->val->data;
+	}
+	int dr = deliver_file(o, fd, uidtxt, f->folder, e);
+	o->jpre = NULL;
+	if (dr < 0)
 		goto out; /* kept on the server, and not recorded */
 	got[k] = 1;
 	st->fetched++;

@@ -1,7 +1,9 @@
 /* intent: before a batch is linked into the Maildir, the state records
  * what it is about to become: each message's UID and the name it will
- * have. A run killed after that and before the batch's own record leaves
- * the intent pending; the next run looks in the Maildir for each name,
+ * have; before a message is appended to an mbox, its UID and where the
+ * append starts, its size and its SHA-256. A run killed after that and
+ * before the batch's own record leaves the intent pending; the next run
+ * looks in the Maildir for each name (or in the mbox at that offset),
  * records the UIDs whose message is there as delivered, and fetches the
  * rest again. So no kill, at any instant, delivers a message twice or
  * loses one. */
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "intent.h"
+#include "store.h"
 
 static void put_enc(struct mp_buf *out, const char *s)
 {
@@ -89,6 +92,18 @@ static void look_in_cur(const char *md, struct item *it, size_t n)
 	closedir(d);
 }
 
+/* an mbox append's name "@OFFSET,SIZE,SHA256": 1 when the mbox md holds
+ * it, whole, 0 when not, -1 with e filled */
+static int mbox_holds(const char *md, const char *name, struct mp_err *e)
+{
+	struct mp_mbox_append a;
+
+	if (sscanf(name, "@%lld,%lld,%64[0-9a-f]", &a.offset, &a.size, a.sha256) != 3 ||
+	    strlen(a.sha256) != 64)
+		return mp_err_set(e, EX_TEMPFAIL, "the state: an intent not understood");
+	return mp_store_mbox_holds(md, &a, 30, e);
+}
+
 int intent_pre(const char *text, struct mp_buf *pre, struct mp_err *e)
 {
 	const char *a = strchr(text, '\t'), *b = a ? strchr(a + 1, '\t') : NULL;
@@ -127,6 +142,18 @@ int intent_settle(const char *text, void (*cb)(void *ctx, const char *uid, int d
 		}
 		decode(name);
 		it[n] = (struct item){.uid = u, .name = name};
+		if (name[0] == '@') { /* an mbox append (intent.h) */
+			int held = mbox_holds(md, name, e);
+			if (held < 0) {
+				free(it);
+				free(t);
+				return -1;
+			}
+			it[n].found = held;
+			it[n].base[0] = '\0'; /* nothing in a tmp/ */
+			n++;
+			continue;
+		}
 		base_of(name, it[n].base, sizeof it[n].base);
 		snprintf(p, sizeof p, "%s/%s", md, name);
 		if (lstat(p, &st) == 0)
@@ -142,7 +169,8 @@ int intent_settle(const char *text, void (*cb)(void *ctx, const char *uid, int d
 	for (size_t i = 0; i < n; i++) {
 		/* linked ones and those never linked alike: tmp/ is done with */
 		snprintf(p, sizeof p, "%s/tmp/%s", md, it[i].base);
-		unlink(p);
+		if (it[i].base[0])
+			unlink(p);
 		cb(ctx, it[i].uid, it[i].found);
 	}
 	free(it);

@@ -127,7 +127,9 @@ static iconv_t conv_get(const char *charset, int *slot)
 		}
 	pthread_mutex_unlock(&conv_lock);
 	cd = iconv_open("UTF-8", charset);
-	if (cd == (iconv_t)-1 || strlen(charset) >= sizeof conv_cache[0].name)
+	/* an empty name (the locale's charset to iconv) is not kept: an
+	 * entry without a name is a free one, and was overwritten unclosed */
+	if (cd == (iconv_t)-1 || !*charset || strlen(charset) >= sizeof conv_cache[0].name)
 		return cd;
 	pthread_mutex_lock(&conv_lock);
 	for (int k = 0; k < ICONV_CACHE; k++) {

@@ -24,6 +24,7 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load helpers/dnsfault
 load 'helpers/peers'
+load helpers/documented
 
 bats_require_minimum_version 1.5.0
 
@@ -314,13 +315,7 @@ both_pass() {
 	run mandoc -Tlint -Wwarning "$m/msend.1" "$m/mailpipe.5" "$m/mparse.1"
 	assert_output ''
 	# mparse --verify and --dns-server
-	for o in --verify --dns-server; do
-		"$MPARSE" -h | grep -q -- "$o" || fail "$o not in mparse -h"
-		grep -q -- "^\.It Fl -${o#--}" "$m/mparse.1" || fail "$o not in mparse.1"
-		grep -q -- "$o" "$d/bash/mparse" || fail "$o not in the bash completion"
-		grep -q -- "$o" "$d/zsh/_mparse" || fail "$o not in the zsh completion"
-		grep -q -- "-l ${o#--}" "$d/fish/mparse.fish" || fail "$o not in the fish completion"
-	done
+	documented "$MPARSE" --verify --dns-server
 }
 
 # ------------------------------------------------------------ mparse --verify

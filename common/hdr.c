@@ -315,8 +315,8 @@ int mp_hdr_decode_words(const char *s, size_t n, unsigned flags, struct mp_buf *
 
 			if (star)
 				l = (size_t)(star - w.cs);
-			if (l >= sizeof wcs)
-				len = 0;
+			if (l == 0 || l >= sizeof wcs)
+				len = 0; /* "=?*en?..." names no charset: not a word */
 			if (len) {
 				memcpy(wcs, w.cs, l);
 				wcs[l] = '\0';

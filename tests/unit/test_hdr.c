@@ -66,8 +66,8 @@ int main(void)
 	dec("=?UTF-8?Q?a b?=", 0, "=?UTF-8?Q?a b?=", 0);
 	dec("=?UTF-8?Q?=ZZ?=", 0, "=?UTF-8?Q?=ZZ?=", 0);
 	dec("=?utf-8?Q?a?b?=", 0, "=?utf-8?Q?a?b?=", 0); /* "?" in encoded-text */
-	dec("=?*en?Q?abc?=", 0, "=?*en?Q?abc?=", 0); /* a language but no charset */
-	dec("=?utf-8*en?Q?abc?=", 0, "abc", 0);        /* RFC 2231 language dropped */
+	dec("=?*en?Q?abc?=", 0, "=?*en?Q?abc?=", 0);     /* a language but no charset */
+	dec("=?utf-8*en?Q?abc?=", 0, "abc", 0);          /* RFC 2231 language dropped */
 	dec("x =?no-such-charset?Q?a?= y", 0, "", -1);
 	dec("x =?no-such-charset?Q?a?= y", MP_HDR_IGNORE, "x a y", 0);
 	dec("=?UTF-8?B?/w==?=", 0, "", -1);

@@ -86,7 +86,7 @@ fault() {
 	FPIDS+=("$FPID")
 }
 
-fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 10 "$@"; }
+fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 60 "$@"; }
 
 # queued_then_flushed ARGS...: $MSG sent with ARGS to a 421 banner (queued),
 # then msend -q --now to a server that accepts it, stored as 1.eml

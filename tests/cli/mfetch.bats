@@ -2261,7 +2261,7 @@ mailfault() {
 	BG=$(cat "$T/mf.pid") # teardown stops it
 }
 
-mf() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 10 "$@"; }
+mf() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 60 "$@"; }
 
 @test "fault: bytes injected after the STARTTLS / STLS reply: refused (76) before any password, nothing fetched" {
 	mailfault imap-inject
@@ -2337,7 +2337,7 @@ mf() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eva
 	mailfault imap-biglit
 	run /usr/bin/time -f 'maxrss %M' -o "$T/time" \
 		"$MFETCH" --server "127.0.0.1:$MPORT" --imap --tls --ca-file "$T/mf.crt" --user bob \
-		--password-eval 'echo hungry' --timeout 10 --state "$ST" --to "$T/md/"
+		--password-eval 'echo hungry' --timeout 60 --state "$ST" --to "$T/md/"
 	assert_failure 75
 	[ "$(count "$T/md")" = 0 ]
 	[ -z "$(ls -A "$T/md/tmp" 2>/dev/null)" ] || fail "left in tmp/: $(ls "$T/md/tmp")"
@@ -2378,7 +2378,7 @@ wait_log() {
 	grep -qE '^C: a[0-9]+ UID EXPUNGE 1:2$' "$MLOG" || fail "commands: $(grep '^C:' "$MLOG")"
 	! grep -qE '^C: a[0-9]+ EXPUNGE$' "$MLOG" || fail "a bare EXPUNGE: $(grep '^C:' "$MLOG")"
 	: >"$MLOG"
-	"$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 10 \
+	"$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eval 'echo hungry' --timeout 60 \
 		--imap --tls --ca-file "$T/mf.crt" --idle --state "$T/st2" --to "$T/md2/" \
 		>"$T/idle.out" 2>&1 &
 	local pid=$!
@@ -2436,7 +2436,7 @@ wait_log() {
 	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
 	kill "$BG"
 	mailfault imap-badlit
-	# --timeout 10: the old wait for the 5 bytes ended only there, with 75
+	# the old wait for the 5 bytes ended only at the time-out (60 s), with 75
 	run mf --imap --tls --ca-file "$T/mf.crt" --state "$T/st2" --to "$T/md2/"
 	assert_failure 76
 	assert_output --partial "a literal too big or malformed"
@@ -2478,7 +2478,7 @@ account in : out
   state $ST
   to $T/md/
 EOF
-	run "$MFETCH" -C "$T/rc" -a in --timeout 10
+	run "$MFETCH" -C "$T/rc" -a in --timeout 60
 	assert_success
 	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
 	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
@@ -2500,7 +2500,7 @@ account in2 : out2
   state $T/st3
   mda "cat >>$T/mda.out"
 EOF
-	run "$MFETCH" -C "$T/rc2" -a in2 --timeout 10
+	run "$MFETCH" -C "$T/rc2" -a in2 --timeout 60
 	assert_success
 	[ "$(grep -c '^Subject: m' "$T/mda.out")" = 2 ] || fail "the MDA got: $(cat "$T/mda.out" 2>&1)"
 	[ "$(count "$T/md3")" = 0 ]

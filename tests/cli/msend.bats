@@ -86,14 +86,14 @@ teardown() {
 # relay to Postfix's submission port: STARTTLS verified with the test CA, AUTH as bob
 relay() {
 	"$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob \
-		--password-eval 'echo hungry' --timeout 10 "$@"
+		--password-eval 'echo hungry' --timeout 60 "$@"
 }
 
 # direct delivery: the MX hosts from knot, on port $1
 dmsend() {
 	local port=$1
 	shift
-	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$DNS_PORT" --timeout 5 "$@"
+	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$DNS_PORT" --timeout 60 "$@"
 }
 
 # fault MODE [smtpfault options]: start smtpfault MODE storing into
@@ -397,7 +397,7 @@ utf8_send() {
 
 @test "relay: --no-tls and an account's 'tls off' mean no TLS, though Postfix offers STARTTLS" {
 	plain_msg
-	run "$MSEND" -v --no-tls --server "127.0.0.1:$SMTP_PORT" --timeout 10 -f alice@crepes.test bob@hamburger.test <"$MSG"
+	run "$MSEND" -v --no-tls --server "127.0.0.1:$SMTP_PORT" --timeout 60 -f alice@crepes.test bob@hamburger.test <"$MSG"
 	assert_success
 	assert_output --partial "S: 250-STARTTLS"
 	refute_output --partial "C: STARTTLS"
@@ -408,7 +408,7 @@ account plain
   port $SMTP_PORT
   tls off
 EOF
-	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a plain -v --timeout 10 -f alice@crepes.test bob@hamburger.test <"$MSG"
+	run "$MSEND" -C "$BATS_TEST_TMPDIR/rc" -a plain -v --timeout 60 -f alice@crepes.test bob@hamburger.test <"$MSG"
 	assert_success
 	assert_output --partial "S: 250-STARTTLS"
 	refute_output --partial "C: STARTTLS"
@@ -442,7 +442,7 @@ exim_log() { tail -n "+$((EXIM_LOG0 + 1))" "$EXIM_LOG"; }
 # relay to Exim: STARTTLS verified with the test CA, AUTH as bob
 erelay() {
 	"$MSEND" --server 127.0.0.1 --port "$EXIM_SMTP_PORT" --ca-file "$CA" --user bob \
-		--password-eval 'echo hungry' --timeout 10 "$@"
+		--password-eval 'echo hungry' --timeout 60 "$@"
 }
 
 # a message delivered by Exim without the fields it adds at the top
@@ -652,7 +652,7 @@ strip_exim() {
 vmsend() {
 	local port=$1
 	shift
-	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$UNBOUND_PORT" --timeout 5 "$@"
+	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$UNBOUND_PORT" --timeout 60 "$@"
 }
 
 # sts_server MODE MX...: openssl s_server -WWW, with the peers' certificate
@@ -794,7 +794,7 @@ dnsfault() {
 dnsmsend() {
 	local port=$1
 	shift
-	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$DPORT" --timeout 5 "$@"
+	"$MSEND" --direct --mx-port "$port" --dns-server "127.0.0.1:$DPORT" --timeout 60 "$@"
 }
 
 # the MX hosts msend connected to over IPv4, in order, one line each
@@ -883,7 +883,7 @@ hosts_tried() {
 	assert_output --partial "mx2.example.test"
 	[ "$(queue_count)" = 1 ]
 	fault accept
-	run "$MSEND" -v -q --now --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DPORT" --timeout 5
+	run "$MSEND" -v -q --now --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DPORT" --timeout 60
 	assert_success
 	assert_line "msend: mx1.example.test: skipped: no address: CNAME chain longer than 8 or a loop"
 	assert_line "msend: mx2.example.test [127.0.0.1] port $FPORT: connecting"
@@ -997,7 +997,7 @@ hosts_tried() {
 	printf '%s\n' 'Date: Thu, 01 Jan 2026 10:00:00 +0000' "Message-ID: <$ID@crepes.test>" 'From: alice@crepes.test' \
 		'To: "a b"@x.org, Pete(A nice \) chap) <pete(his account)@silly.test(his host)>, group: c@x.org, d@x.org;' \
 		'Subject: RFC 5322 A.5' '' 'x' >"$MSG"
-	run "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 -t -f alice@crepes.test <"$MSG"
+	run "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 60 -t -f alice@crepes.test <"$MSG"
 	assert_success
 	run grep '^rcpt ' "$FSTORE/1.env"
 	assert_output "$(printf 'rcpt <%s> 250\n' '"a b"@x.org' pete@silly.test c@x.org d@x.org)"
@@ -1044,7 +1044,7 @@ hosts_tried() {
 }
 
 # the relay of a test: smtpfault on $FPORT, in clear
-fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 5 "$@"; }
+fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 60 "$@"; }
 
 @test "terminal safety: a server's ESC ] 0 ; ... BEL, C1 CSI and CR reach -v traces and errors as \\xHH, never raw" {
 	fault accept -e
@@ -1718,7 +1718,7 @@ stored_notice() {
 
 @test "queue: an entry remembers its relay, port, TLS and user (never the password): msend -q --ca-file sends it through that relay, not direct" {
 	plain_msg
-	MSEND_PASSWORD=hungry run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --user bob --timeout 10 \
+	MSEND_PASSWORD=hungry run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --user bob --timeout 60 \
 		-f bob@hamburger.test bob@hamburger.test <"$MSG"
 	assert_success
 	assert_output --partial "certificate not trusted"
@@ -1910,7 +1910,7 @@ stored_notice() {
 		yes "$line" | head -n 2654208 # 79 octets a line: 200 MiB
 	} >"$MSG"
 	run /usr/bin/time -f 'maxrss %M' -o "$BATS_TEST_TMPDIR/time" \
-		"$MSEND" --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DNS_PORT" --timeout 20 \
+		"$MSEND" --no-queue --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DNS_PORT" --timeout 120 \
 		-f alice@crepes.test bob@crepes.test <"$MSG"
 	assert_success
 	local in wire size
@@ -1937,7 +1937,7 @@ stored_notice() {
 		yes 'grüße aus köln, ein langer text mit umlauten äöü und = zeichen' | head -n 700000
 	} >"$MSG"
 	run /usr/bin/time -f 'maxrss %M' -o "$BATS_TEST_TMPDIR/time" \
-		"$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 20 -f alice@crepes.test bob@crepes.test <"$MSG"
+		"$MSEND" --no-queue --no-tls --server "127.0.0.1:$FPORT" --timeout 120 -f alice@crepes.test bob@crepes.test <"$MSG"
 	assert_success
 	run cat "$FSTORE/1.env"
 	assert_line 'high 0'
@@ -2271,7 +2271,7 @@ EOF
 	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\npinned, no CA\n' "$ID" >"$MSG"
 	# the test CA is in no store: only the pin can make it trusted
 	run "$MSEND" --no-queue --server 127.0.0.1 --port "$SUBM_PORT" --fingerprint "$fp" --user bob \
-		--password-eval 'echo hungry' --timeout 10 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+		--password-eval 'echo hungry' --timeout 60 -f bob@hamburger.test bob@hamburger.test <"$MSG"
 	assert_success
 	refute_output --partial "not trusted"
 	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
@@ -2420,7 +2420,7 @@ EOF
 	fault accept
 	head -c 100000000 /dev/urandom >"$BATS_TEST_TMPDIR/big.bin"
 	run /usr/bin/time -f 'maxrss %M' -o "$BATS_TEST_TMPDIR/time" \
-		"$MSEND" --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DNS_PORT" --timeout 20 \
+		"$MSEND" --no-queue --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DNS_PORT" --timeout 120 \
 		-f alice@crepes.test -s big -A "$BATS_TEST_TMPDIR/big.bin" bob@crepes.test </dev/null
 	assert_success
 	# the base64 body decodes to the file
@@ -2531,13 +2531,13 @@ tls_server() {
 	plain_msg
 	# valid now, for 127.0.0.1 only: asked for as localhost
 	tls_server good "$(date -u -d yesterday +%Y%m%d%H%M%SZ)" "$(date -u -d tomorrow +%Y%m%d%H%M%SZ)"
-	run "$MSEND" --no-queue --server "localhost:$TPORT" --tls --ca-file "$BATS_TEST_TMPDIR/ca/ca.crt" --timeout 5 \
+	run "$MSEND" --no-queue --server "localhost:$TPORT" --tls --ca-file "$BATS_TEST_TMPDIR/ca/ca.crt" --timeout 60 \
 		-f bob@hamburger.test bob@hamburger.test <"$MSG"
 	assert_failure 75
 	assert_output --partial "certificate not trusted for localhost"
 	# for 127.0.0.1, but expired in 2020
 	tls_server expired 20200101000000Z 20200102000000Z
-	run "$MSEND" --server "127.0.0.1:$TPORT" --tls --ca-file "$BATS_TEST_TMPDIR/ca/ca.crt" --timeout 5 \
+	run "$MSEND" --server "127.0.0.1:$TPORT" --tls --ca-file "$BATS_TEST_TMPDIR/ca/ca.crt" --timeout 60 \
 		-f bob@hamburger.test bob@hamburger.test <"$MSG"
 	assert_success
 	assert_output --partial "certificate not trusted for 127.0.0.1: certificate has expired"

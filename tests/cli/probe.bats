@@ -32,7 +32,7 @@ setup() {
 }
 
 mmx() {
-	"$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 3 "$@"
+	"$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 30 "$@"
 }
 
 # start smtpfault MODE in the background; sets FPORT and FPID
@@ -118,14 +118,14 @@ teardown() {
 	fault tarpit
 	run mmx --probe --smtp-port "$FPORT" -4 hamburger.test
 	assert_success
-	assert_output --regexp "banner +(19[0-9]{2}|2[0-9]{3})\.[0-9] ms"
+	assert_output --regexp "banner +(19[0-9]{2}|[2-9][0-9]{3}|[1-9][0-9]{4,})\.[0-9] ms"
 }
 
 @test "probe: garbage, a bad code, an overlong line and a closed connection are reported, not crashed on" {
 	local m
 	for m in garbage badcode longline close; do
 		fault "$m"
-		run timeout 120 "$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 3 --probe --smtp-port "$FPORT" -4 hamburger.test
+		run timeout 120 "$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 30 --probe --smtp-port "$FPORT" -4 hamburger.test
 		[ "$status" -lt 128 ] || fail "$m: mmx died with status $status"
 		assert_output --partial "banner      failed"
 		kill "$FPID"
@@ -153,16 +153,16 @@ teardown() {
 }
 
 @test "DNSSEC: through the validating unbound, the signed zone's answer has AD, the unsigned one not" {
-	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 -j secure.test example.test
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 30 -j secure.test example.test
 	assert_success
 	assert_output --regexp '"domain":"secure.test",[^]]*"ad":true'
 	assert_output --regexp '"domain":"example.test",[^]]*"ad":false'
-	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 secure.test
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 30 secure.test
 	assert_output --partial "note: the answer was authenticated (AD)"
 }
 
 @test "DNSSEC + DANE: a TLSA record from the signed zone is usable and matches" {
-	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 --probe --tlsa --smtp-port "$SMTP_PORT" \
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 30 --probe --tlsa --smtp-port "$SMTP_PORT" \
 		--ca-file "$PDIR/tls/ca.crt" secure.test
 	assert_success
 	assert_output --partial "TLSA  answer authenticated (AD set): usable for DANE"
@@ -170,7 +170,7 @@ teardown() {
 }
 
 @test "DNSSEC + DANE: a TLSA record from an unsigned zone is shown as not secure" {
-	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 3 --probe --tlsa --smtp-port "$SMTP_PORT" \
+	run "$MMX" -@ 127.0.0.1 -p "$UNBOUND_PORT" --timeout 30 --probe --tlsa --smtp-port "$SMTP_PORT" \
 		--ca-file "$PDIR/tls/ca.crt" -4 example.test
 	assert_output --partial "TLSA  answer NOT authenticated (AD clear)"
 }

@@ -92,7 +92,7 @@ bounce_in() {
 	need_peers
 	printf 'From: bob@hamburger.test\nTo: carol@hamburger.test\nSubject: %s\nMessage-ID: <%s@hamburger.test>\n\nhello\n' "$ID" "$ID" >msg
 	run "$MSEND" --server 127.0.0.1 --port "$SUBM_PORT" --ca-file "$CA" --user bob \
-		--password-eval 'echo hungry' --timeout 10 -oem -f "bob+dave=example.net@hamburger.test" carol@hamburger.test <msg
+		--password-eval 'echo hungry' --timeout 60 -oem -f "bob+dave=example.net@hamburger.test" carol@hamburger.test <msg
 	assert_failure 67
 	poll_until bounce_in "$BOB_MAILDIR" "Message-ID: <$ID@hamburger.test>" "This is msend on"
 	local f=$F

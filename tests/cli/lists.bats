@@ -13,6 +13,7 @@
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load 'helpers/dnsfault'
 
 bats_require_minimum_version 1.5.0
 
@@ -170,6 +171,51 @@ zed@c.test"
 	assert_equal "$(taken)" "bob@a.test
 carol@b.test
 dave@c.test"
+}
+
+# most_open: the most connections smtpfault -C saw open at once
+most_open() { sed -n 's/^smtpfault: \([0-9]*\) connections\{0,1\} open at once$/\1/p' "$SLOG" | tail -1; }
+
+@test "--parallel: one connection at a time to an MX host that domains share (a second MX too), at -q as well; distinct hosts side by side" {
+	# s1..s20.test: MX 10 mx1.sN.test (no address) and 20 mx.shared.test,
+	# the host all of them fall back to (dnsfault's txt mode, in files)
+	local z=$BATS_TEST_TMPDIR/zone i
+	mkdir -p "$z/MX" "$z/A"
+	echo 127.0.0.1 >"$z/A/mx.shared.test"
+	for i in $(seq 20); do
+		printf '10 mx1.s%d.test\n20 mx.shared.test\n' "$i" >"$z/MX/s$i.test"
+		printf 'ok%d@s%d.test\ndefer%d@s%d.test\n' "$i" "$i" "$i" "$i"
+	done >"$LIST"
+	local okdns=$DPORT
+	dnsfault_start txt "$z"
+	PIDS+=("$DPID")
+	# smtpfault -C serves each connection in a process of its own and
+	# logs the most open at once (a session is over for it at QUIT)
+	sink rcptmixed -C
+	run lmsend --parallel 8 --rcpt-file "$LIST" <"$MSG"
+	assert_success
+	assert_equal "$(grep -c '^delivered ' <<<"$output")" 20
+	assert_equal "$(grep -c '^queued ' <<<"$output")" 20
+	assert_equal "$(grep -c ': connection$' "$SLOG")" 20
+	assert_equal "$(most_open)" 1
+	# -q: the 20 deferred domains from one queue entry, one session at a
+	# time to the host (a session kept for one domain is closed first)
+	local port=$SPORT
+	kill "${PIDS[-1]}"
+	wait "${PIDS[-1]}" 2>/dev/null || true
+	sink accept -C -p "$port"
+	run "$MSEND" -q --now --direct --mx-port "$SPORT" --dns-server "127.0.0.1:$DPORT" --timeout 60
+	assert_success
+	assert_equal "$(taken | sort -V)" "$(grep '^defer' "$LIST" | sort -V)"
+	assert_equal "$(most_open)" 1
+	# the same domains with a host each (dnsfault ok: mx1.sN.test): side
+	# by side; smtpfault -B 2 serves none before two are open
+	DPORT=$okdns
+	sink accept -B 2
+	run lmsend --parallel 8 --rcpt-file "$LIST" <"$MSG"
+	assert_success
+	grep -q 'barrier reached with 2 connections' "$SLOG"
+	assert_equal "$(taken | wc -l)" 40
 }
 
 @test "-j: a JSON line per recipient (type, address, status, code as a number, reply, queued_as) and a summary" {

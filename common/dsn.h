@@ -53,8 +53,14 @@ int mp_arf_parse(const char *buf, size_t n, struct mp_dsn *d, struct mp_err *e);
  * diagnostic; d->guessed is set. The number of recipients found. */
 size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d);
 /* A VERP address LOCAL+USER=DOMAIN@HOST back to USER@DOMAIN: 1 (out
- * set), 0 when addr has not that form (or out is too small). The first
- * '+' of the local part and the last '=' after it split it. */
-int mp_verp_decode(const char *addr, char *out, size_t outn);
+ * set), 0 when addr has not that form (or out is too small). delim: the
+ * two separators ("+=" when NULL or ""); the first delim[0] of the local
+ * part (or the one right after local, when local is neither NULL nor "")
+ * and the last delim[1] after it split it. */
+int mp_verp_decode(const char *addr, const char *local, const char *delim, char *out, size_t outn);
+/* may local be the list's part of a VERP address (--verp=LOCAL)? */
+int mp_verp_local_ok(const char *local);
+/* are these two characters VERP separators (--verp-delimiters)? */
+int mp_verp_delims_ok(const char *delim);
 
 #endif

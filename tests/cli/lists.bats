@@ -297,6 +297,53 @@ defer2@d1.test"
 	assert_failure 64
 }
 
+# bounce_to ADDR RCPT: a DSN (RFC 3464) for RCPT, sent to ADDR, on stdout
+bounce_to() {
+	printf 'From: MAILER-DAEMON@mx.a.test\nTo: %s\nSubject: Undelivered Mail\n' "$1"
+	printf 'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+	printf -- '--b\nContent-Type: text/plain\n\nNo such user.\n\n'
+	printf -- '--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.a.test\n\n'
+	printf 'Final-Recipient: rfc822; %s\nAction: failed\nStatus: 5.1.1\n\n--b--\n' "$2"
+}
+
+@test "mparse --dsn --verp=LOCAL --verp-delimiters: a bounce to the VERP sender msend made with them reads back to the subscriber" {
+	[ -x "${MPARSE:-}" ] || MPARSE=$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse
+	sink accept
+	run lmsend -f list-news@lists.test --verp=list-news-bounces --verp-delimiters=-= carol@a.test <"$MSG"
+	assert_success
+	local from
+	from=$(sed -n 's/^mail <\([^>]*\)>.*/\1/p' "$STORE"/*.env)
+	assert_equal "$from" "list-news-bounces-carol=a.test@lists.test"
+	bounce_to "$from" carol@a.test >"$BATS_TEST_TMPDIR/bounce.eml"
+	run "$MPARSE" --dsn -j --verp=list-news-bounces --verp-delimiters=-= "$BATS_TEST_TMPDIR/bounce.eml"
+	assert_success
+	assert_equal "$(jq -r .subscriber <<<"$output")" carol@a.test
+	# the separators alone: the first '-' of the local part splits it
+	run "$MPARSE" --dsn -j --verp-delimiters=-= "$BATS_TEST_TMPDIR/bounce.eml"
+	assert_success
+	assert_equal "$(jq -r .subscriber <<<"$output")" news-bounces-carol@a.test
+	# the default form (+=) is not this one: no subscriber
+	run "$MPARSE" --dsn -j "$BATS_TEST_TMPDIR/bounce.eml"
+	assert_success
+	assert_equal "$(jq -r .subscriber <<<"$output")" null
+	# msend's default form, read by default
+	bounce_to list+carol=a.test@lists.test carol@a.test >"$BATS_TEST_TMPDIR/b2.eml"
+	run "$MPARSE" --dsn "$BATS_TEST_TMPDIR/b2.eml"
+	assert_success
+	assert_output 'failed 5.1.1 carol@a.test subscriber=carol@a.test'
+	# another local part: not one of ours
+	run "$MPARSE" --dsn -j --verp=other "$BATS_TEST_TMPDIR/b2.eml"
+	assert_equal "$(jq -r .subscriber <<<"$output")" null
+	run "$MPARSE" --dsn --verp-delimiters=+ "$BATS_TEST_TMPDIR/b2.eml"
+	assert_failure 64
+	run "$MPARSE" --dsn --verp='a b' "$BATS_TEST_TMPDIR/b2.eml"
+	assert_failure 64
+	run "$MPARSE" --verp=list "$BATS_TEST_TMPDIR/b2.eml"
+	assert_failure 64
+	load helpers/documented
+	documented "$MPARSE" --verp --verp-delimiters
+}
+
 @test "list header fields: exactly as asked, and none unasked" {
 	sink accept
 	run lmsend -s 'News' --list-id 'Crêpe lovers <crepes.lists.test>' \

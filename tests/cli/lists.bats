@@ -14,6 +14,7 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/dnsfault'
+load 'helpers/members'
 
 bats_require_minimum_version 1.5.0
 
@@ -381,15 +382,7 @@ MIME-Version: 1.0"
 
 @test "scale: 10,000 recipients over 200 domains, each one's result checked, refusals and deferrals among them" {
 	sink rcptmixed
-	local d i
-	for i in $(seq 10000); do
-		d=$((i % 200))
-		case $((i % 97)) in
-		0) echo "bad$i@l$d.test" ;;
-		1) echo "defer$i@l$d.test" ;;
-		*) echo "m$i@l$d.test" ;;
-		esac
-	done >"$LIST"
+	members 10000 200 mixed >"$LIST"
 	# into a file: bats' run splits its output into lines, slowly for 10,000
 	local out=$BATS_TEST_TMPDIR/out.jsonl rc=0
 	lmsend --parallel 8 -j --rcpt-file "$LIST" <"$MSG" >"$out" 2>"$BATS_TEST_TMPDIR/err" || rc=$?

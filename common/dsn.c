@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "hdr.h"
+#include "util.h"
 
 void mp_dsn_init(struct mp_dsn *d)
 {
@@ -340,12 +341,17 @@ int mp_verp_decode(const char *addr, const char *local, const char *delim, char 
 	return k > 0 && (size_t)k < outn;
 }
 
-int mp_verp_local_ok(const char *local)
+const char *mp_verp_local_arg(const char *local)
 {
-	return *local && strlen(local) <= 64 && !strpbrk(local, "@<> \t\r\n\"");
+	if (!*local || strlen(local) > 64 || strpbrk(local, "@<> \t\r\n\""))
+		mp_die(EX_USAGE, "--verp=%s: not a local part", local);
+	return local;
 }
 
-int mp_verp_delims_ok(const char *delim)
+const char *mp_verp_delims_arg(const char *delim)
 {
-	return strlen(delim) == 2 && !strpbrk(delim, "@<>\" \t\r\n\\");
+	if (strlen(delim) != 2 || strpbrk(delim, "@<>\" \t\r\n\\"))
+		mp_die(EX_USAGE,
+		       "--verp-delimiters: '%s': expected two characters, such as +=", delim);
+	return delim;
 }

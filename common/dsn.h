@@ -58,9 +58,10 @@ size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d);
  * part (or the one right after local, when local is neither NULL nor "")
  * and the last delim[1] after it split it. */
 int mp_verp_decode(const char *addr, const char *local, const char *delim, char *out, size_t outn);
-/* may local be the list's part of a VERP address (--verp=LOCAL)? */
-int mp_verp_local_ok(const char *local);
-/* are these two characters VERP separators (--verp-delimiters)? */
-int mp_verp_delims_ok(const char *delim);
+/* the argument of --verp=LOCAL (the list's part of a VERP address) or
+ * of --verp-delimiters (two separators), checked: it, or exit 64 with
+ * a message */
+const char *mp_verp_local_arg(const char *local);
+const char *mp_verp_delims_arg(const char *delim);
 
 #endif

@@ -695,10 +695,24 @@ static int listen_v6(int port, int *lfd, int *hold)
 	return -1;
 }
 
+/* one connection, logged, in the mode */
+static void serve_one(int fd, const char *mode)
+{
+	int one = 1;
+
+	/* replies written line by line go at once (no delayed ACK wait) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	fprintf(stderr, "smtpfault: %s: connection\n", mode);
+	if (is_mode2(mode))
+		serve2(fd, mode);
+	else
+		serve(fd, mode);
+}
+
 /* -C: a process for each connection; the most open at once logged */
 static void serve_concurrently(int lfd, const char *mode)
 {
-	int pfd[2], open_now = 0, most = 0, one = 1;
+	int pfd[2], open_now = 0, most = 0;
 	long conns = 0;
 	char buf[256];
 
@@ -731,12 +745,7 @@ static void serve_concurrently(int lfd, const char *mode)
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			done_fd = pfd[1];
 			number_base = conns * 100000;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			fprintf(stderr, "smtpfault: %s: connection\n", mode);
-			if (is_mode2(mode))
-				serve2(fd, mode);
-			else
-				serve(fd, mode);
+			serve_one(fd, mode);
 			session_over();
 			close(fd);
 			_exit(0);
@@ -854,13 +863,7 @@ int main(int argc, char **argv)
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
-		/* replies written line by line go at once (no delayed ACK wait) */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		fprintf(stderr, "smtpfault: %s: connection\n", mode);
-		if (is_mode2(mode))
-			serve2(fd, mode);
-		else
-			serve(fd, mode);
+		serve_one(fd, mode);
 		close(fd);
 	}
 }

@@ -1040,19 +1040,8 @@ static int parse_args(int argc, char **argv)
 		case OPT_AUTHSERV: verify_opts.authserv_id = optarg; break;
 		case OPT_ADD_RESULTS: verify_opts.add_results = 1; break;
 		case OPT_DSN: O.dsn = 1; break;
-		case OPT_VERP:
-			if (!mp_verp_local_ok(optarg))
-				mp_die(EX_USAGE, "--verp=%s: not a local part", optarg);
-			verp_local = optarg;
-			break;
-		case OPT_VERPD:
-			if (!mp_verp_delims_ok(optarg))
-				mp_die(
-				    EX_USAGE,
-				    "--verp-delimiters: '%s': expected two characters, such as +=",
-				    optarg);
-			verp_delim = optarg;
-			break;
+		case OPT_VERP: verp_local = mp_verp_local_arg(optarg); break;
+		case OPT_VERPD: verp_delim = mp_verp_delims_arg(optarg); break;
 		case OPT_DIGEST: O.digest = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);

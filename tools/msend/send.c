@@ -117,6 +117,21 @@ int dsn_set(struct dsn *d, int what, const char *v, struct mp_err *e)
  * its code. Returns 0 when the server took the message for the accepted
  * recipients, 1 when nothing was taken (all refused, or the transaction
  * failed with a reply), -1 when the session failed. */
+/* with PIPELINING, MAIL, the RCPTs and DATA go out together, in as few
+ * segments as they fill (RFC 2920 3.1): written one by one (TCP_NODELAY),
+ * a server that answers what it has read so far, then the rest, has its
+ * later replies held back by its Nagle algorithm until our delayed ACK,
+ * some 40 ms a transaction. The cork is taken out before the replies are
+ * read (which sends what it held at once). */
+static void cork(const struct mp_proto *p, int on)
+{
+#ifdef TCP_CORK
+	setsockopt(p->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+#else
+	(void)p, (void)on;
+#endif
+}
+
 int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct message *m,
                      const char *from, struct rcpt *r, size_t n, struct mp_err *e)
 {
@@ -177,6 +192,8 @@ int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct me
 		mp_smtp_xtext(d->envid, x, sizeof x);
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " ENVID=%s", x);
 	}
+	if (pipelining)
+		cork(p, 1);
 	if (mp_proto_send(p, cmd, NULL, e) < 0)
 		return -1;
 	if (!pipelining) {
@@ -214,6 +231,7 @@ int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct me
 		 * waits for the replies, so that no data goes for nothing */
 		if (!bdat && mp_proto_send(p, "DATA", NULL, e) < 0)
 			return -1;
+		cork(p, 0);
 		if (mp_smtp_reply(p, &rep, e) < 0)
 			return -1;
 		int mailok = code_class(rep.code) == 2;

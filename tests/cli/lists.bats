@@ -5,9 +5,11 @@
 # for -q, --verp, and the list header fields of compose mode.
 #
 # Every address is loopback: dnsfault's "ok" mode answers any domain D
-# with MX hosts mxN.D at 127.0.0.1 (and ::1), and smtpfault stores what it
-# is given on a port of its own (--mx-port). MSEND, SMTPFAULT, DNSFAULT:
-# as in msend.bats (built here when unset).
+# with MX hosts mxN.D at 127.0.0.1 (and ::1), its "txt" mode the records
+# of a test's files (domains sharing an MX host), and smtpfault stores what
+# it is given on a port of its own (--mx-port); -C counts the connections
+# open at once. MSEND, SMTPFAULT, DNSFAULT, MPARSE: as in msend.bats
+# (built here when unset).
 
 # shellcheck disable=SC2030,SC2031,SC2034,SC2154
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "hdr.h"
+#include "util.h"
 
 void mp_dsn_init(struct mp_dsn *d)
 {
@@ -311,19 +312,46 @@ size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d)
 	return found;
 }
 
-int mp_verp_decode(const char *addr, char *out, size_t outn)
+int mp_verp_decode(const char *addr, const char *local, const char *delim, char *out, size_t outn)
 {
-	const char *at = strrchr(addr, '@'), *plus = strchr(addr, '+'), *eq;
+	const char *at = strrchr(addr, '@'), *sep, *eq = NULL;
+	size_t ll = local ? strlen(local) : 0;
 
-	if (!at || !plus || plus > at)
+	if (!delim || !*delim)
+		delim = "+=";
+	if (!at || !delim[1])
 		return 0;
-	eq = NULL;
-	for (const char *p = plus + 1; p < at; p++)
-		if (*p == '=')
+	if (ll) { /* LOCAL and the first separator, then the rest */
+		if ((size_t)(at - addr) <= ll || strncasecmp(addr, local, ll) != 0 ||
+		    addr[ll] != delim[0])
+			return 0;
+		sep = addr + ll;
+	} else {
+		sep = memchr(addr, delim[0], (size_t)(at - addr));
+		if (!sep || sep == addr)
+			return 0;
+	}
+	for (const char *p = sep + 1; p < at; p++)
+		if (*p == delim[1])
 			eq = p;
-	if (!eq || eq == plus + 1 || eq + 1 == at || plus == addr)
+	if (!eq || eq == sep + 1 || eq + 1 == at)
 		return 0;
-	int k = snprintf(out, outn, "%.*s@%.*s", (int)(eq - plus - 1), plus + 1, (int)(at - eq - 1),
+	int k = snprintf(out, outn, "%.*s@%.*s", (int)(eq - sep - 1), sep + 1, (int)(at - eq - 1),
 	                 eq + 1);
 	return k > 0 && (size_t)k < outn;
+}
+
+const char *mp_verp_local_arg(const char *local)
+{
+	if (!*local || strlen(local) > 64 || strpbrk(local, "@<> \t\r\n\""))
+		mp_die(EX_USAGE, "--verp=%s: not a local part", local);
+	return local;
+}
+
+const char *mp_verp_delims_arg(const char *delim)
+{
+	if (strlen(delim) != 2 || strpbrk(delim, "@<>\" \t\r\n\\"))
+		mp_die(EX_USAGE,
+		       "--verp-delimiters: '%s': expected two characters, such as +=", delim);
+	return delim;
 }

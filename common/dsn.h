@@ -53,8 +53,15 @@ int mp_arf_parse(const char *buf, size_t n, struct mp_dsn *d, struct mp_err *e);
  * diagnostic; d->guessed is set. The number of recipients found. */
 size_t mp_dsn_guess(const char *buf, size_t n, struct mp_dsn *d);
 /* A VERP address LOCAL+USER=DOMAIN@HOST back to USER@DOMAIN: 1 (out
- * set), 0 when addr has not that form (or out is too small). The first
- * '+' of the local part and the last '=' after it split it. */
-int mp_verp_decode(const char *addr, char *out, size_t outn);
+ * set), 0 when addr has not that form (or out is too small). delim: the
+ * two separators ("+=" when NULL or ""); the first delim[0] of the local
+ * part (or the one right after local, when local is neither NULL nor "")
+ * and the last delim[1] after it split it. */
+int mp_verp_decode(const char *addr, const char *local, const char *delim, char *out, size_t outn);
+/* the argument of --verp=LOCAL (the list's part of a VERP address) or
+ * of --verp-delimiters (two separators), checked: it, or exit 64 with
+ * a message */
+const char *mp_verp_local_arg(const char *local);
+const char *mp_verp_delims_arg(const char *delim);
 
 #endif

@@ -5,14 +5,18 @@
 # for -q, --verp, and the list header fields of compose mode.
 #
 # Every address is loopback: dnsfault's "ok" mode answers any domain D
-# with MX hosts mxN.D at 127.0.0.1 (and ::1), and smtpfault stores what it
-# is given on a port of its own (--mx-port). MSEND, SMTPFAULT, DNSFAULT:
-# as in msend.bats (built here when unset).
+# with MX hosts mxN.D at 127.0.0.1 (and ::1), its "txt" mode the records
+# of a test's files (domains sharing an MX host), and smtpfault stores what
+# it is given on a port of its own (--mx-port); -C counts the connections
+# open at once. MSEND, SMTPFAULT, DNSFAULT, MPARSE: as in msend.bats
+# (built here when unset).
 
 # shellcheck disable=SC2030,SC2031,SC2034,SC2154
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+load 'helpers/dnsfault'
+load 'helpers/members'
 
 bats_require_minimum_version 1.5.0
 
@@ -172,6 +176,51 @@ carol@b.test
 dave@c.test"
 }
 
+# most_open: the most connections smtpfault -C saw open at once
+most_open() { sed -n 's/^smtpfault: \([0-9]*\) connections\{0,1\} open at once$/\1/p' "$SLOG" | tail -1; }
+
+@test "--parallel: one connection at a time to an MX host that domains share (a second MX too), at -q as well; distinct hosts side by side" {
+	# s1..s20.test: MX 10 mx1.sN.test (no address) and 20 mx.shared.test,
+	# the host all of them fall back to (dnsfault's txt mode, in files)
+	local z=$BATS_TEST_TMPDIR/zone i
+	mkdir -p "$z/MX" "$z/A"
+	echo 127.0.0.1 >"$z/A/mx.shared.test"
+	for i in $(seq 20); do
+		printf '10 mx1.s%d.test\n20 mx.shared.test\n' "$i" >"$z/MX/s$i.test"
+		printf 'ok%d@s%d.test\ndefer%d@s%d.test\n' "$i" "$i" "$i" "$i"
+	done >"$LIST"
+	local okdns=$DPORT
+	dnsfault_start txt "$z"
+	PIDS+=("$DPID")
+	# smtpfault -C serves each connection in a process of its own and
+	# logs the most open at once (a session is over for it at QUIT)
+	sink rcptmixed -C
+	run lmsend --parallel 8 --rcpt-file "$LIST" <"$MSG"
+	assert_success
+	assert_equal "$(grep -c '^delivered ' <<<"$output")" 20
+	assert_equal "$(grep -c '^queued ' <<<"$output")" 20
+	assert_equal "$(grep -c ': connection$' "$SLOG")" 20
+	assert_equal "$(most_open)" 1
+	# -q: the 20 deferred domains from one queue entry, one session at a
+	# time to the host (a session kept for one domain is closed first)
+	local port=$SPORT
+	kill "${PIDS[-1]}"
+	wait "${PIDS[-1]}" 2>/dev/null || true
+	sink accept -C -p "$port"
+	run "$MSEND" -q --now --direct --mx-port "$SPORT" --dns-server "127.0.0.1:$DPORT" --timeout 60
+	assert_success
+	assert_equal "$(taken | sort -V)" "$(grep '^defer' "$LIST" | sort -V)"
+	assert_equal "$(most_open)" 1
+	# the same domains with a host each (dnsfault ok: mx1.sN.test): side
+	# by side; smtpfault -B 2 serves none before two are open
+	DPORT=$okdns
+	sink accept -B 2
+	run lmsend --parallel 8 --rcpt-file "$LIST" <"$MSG"
+	assert_success
+	grep -q 'barrier reached with 2 connections' "$SLOG"
+	assert_equal "$(taken | wc -l)" 40
+}
+
 @test "-j: a JSON line per recipient (type, address, status, code as a number, reply, queued_as) and a summary" {
 	sink rcptmixed
 	printf 'ok@a.test\nbad@b.test\ndefer@c.test\n' >"$LIST"
@@ -251,6 +300,53 @@ defer2@d1.test"
 	assert_failure 64
 }
 
+# bounce_to ADDR RCPT: a DSN (RFC 3464) for RCPT, sent to ADDR, on stdout
+bounce_to() {
+	printf 'From: MAILER-DAEMON@mx.a.test\nTo: %s\nSubject: Undelivered Mail\n' "$1"
+	printf 'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+	printf -- '--b\nContent-Type: text/plain\n\nNo such user.\n\n'
+	printf -- '--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.a.test\n\n'
+	printf 'Final-Recipient: rfc822; %s\nAction: failed\nStatus: 5.1.1\n\n--b--\n' "$2"
+}
+
+@test "mparse --dsn --verp=LOCAL --verp-delimiters: a bounce to the VERP sender msend made with them reads back to the subscriber" {
+	[ -x "${MPARSE:-}" ] || MPARSE=$BATS_TEST_DIRNAME/../../build/tools/mparse/mparse
+	sink accept
+	run lmsend -f list-news@lists.test --verp=list-news-bounces --verp-delimiters=-= carol@a.test <"$MSG"
+	assert_success
+	local from
+	from=$(sed -n 's/^mail <\([^>]*\)>.*/\1/p' "$STORE"/*.env)
+	assert_equal "$from" "list-news-bounces-carol=a.test@lists.test"
+	bounce_to "$from" carol@a.test >"$BATS_TEST_TMPDIR/bounce.eml"
+	run "$MPARSE" --dsn -j --verp=list-news-bounces --verp-delimiters=-= "$BATS_TEST_TMPDIR/bounce.eml"
+	assert_success
+	assert_equal "$(jq -r .subscriber <<<"$output")" carol@a.test
+	# the separators alone: the first '-' of the local part splits it
+	run "$MPARSE" --dsn -j --verp-delimiters=-= "$BATS_TEST_TMPDIR/bounce.eml"
+	assert_success
+	assert_equal "$(jq -r .subscriber <<<"$output")" news-bounces-carol@a.test
+	# the default form (+=) is not this one: no subscriber
+	run "$MPARSE" --dsn -j "$BATS_TEST_TMPDIR/bounce.eml"
+	assert_success
+	assert_equal "$(jq -r .subscriber <<<"$output")" null
+	# msend's default form, read by default
+	bounce_to list+carol=a.test@lists.test carol@a.test >"$BATS_TEST_TMPDIR/b2.eml"
+	run "$MPARSE" --dsn "$BATS_TEST_TMPDIR/b2.eml"
+	assert_success
+	assert_output 'failed 5.1.1 carol@a.test subscriber=carol@a.test'
+	# another local part: not one of ours
+	run "$MPARSE" --dsn -j --verp=other "$BATS_TEST_TMPDIR/b2.eml"
+	assert_equal "$(jq -r .subscriber <<<"$output")" null
+	run "$MPARSE" --dsn --verp-delimiters=+ "$BATS_TEST_TMPDIR/b2.eml"
+	assert_failure 64
+	run "$MPARSE" --dsn --verp='a b' "$BATS_TEST_TMPDIR/b2.eml"
+	assert_failure 64
+	run "$MPARSE" --verp=list "$BATS_TEST_TMPDIR/b2.eml"
+	assert_failure 64
+	load helpers/documented
+	documented "$MPARSE" --verp --verp-delimiters
+}
+
 @test "list header fields: exactly as asked, and none unasked" {
 	sink accept
 	run lmsend -s 'News' --list-id 'Crêpe lovers <crepes.lists.test>' \
@@ -288,15 +384,7 @@ MIME-Version: 1.0"
 
 @test "scale: 10,000 recipients over 200 domains, each one's result checked, refusals and deferrals among them" {
 	sink rcptmixed
-	local d i
-	for i in $(seq 10000); do
-		d=$((i % 200))
-		case $((i % 97)) in
-		0) echo "bad$i@l$d.test" ;;
-		1) echo "defer$i@l$d.test" ;;
-		*) echo "m$i@l$d.test" ;;
-		esac
-	done >"$LIST"
+	members 10000 200 mixed >"$LIST"
 	# into a file: bats' run splits its output into lines, slowly for 10,000
 	local out=$BATS_TEST_TMPDIR/out.jsonl rc=0
 	lmsend --parallel 8 -j --rcpt-file "$LIST" <"$MSG" >"$out" 2>"$BATS_TEST_TMPDIR/err" || rc=$?

@@ -48,15 +48,24 @@
  * (then each in turn): a client that does not hold K open at once waits
  * for a banner that comes only after 60 s (a hang guard), with "421
  * barrier not reached"; it proves the connections were concurrent.
+ * -C: each connection is served by a process of its own (at once, side
+ * by side), and each time more connections are open at once than ever
+ * before, "smtpfault: N connections open at once" goes to stderr. A
+ * connection counts as open from its accept until the client said QUIT
+ * (the child tells the server before it answers 221) or went away: a
+ * client that opens its next connection only after the 221 is never seen
+ * twice, however the processes are scheduled. Messages are numbered
+ * 100000 * the connection's number + 1, 2, ... (-x counts per connection).
  * -6 listens on [::1] instead, and holds 127.0.0.1 on the same port
  * without listening, so that a connection there is refused (a client must
  * find the host's IPv6 address).
  * Every mode logs one line per connection to stderr.
- * usage: smtpfault [-67cnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] [-B K] MODE
+ * usage: smtpfault [-67Ccnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] [-B K] MODE
  * (prints PORT=n) */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -70,6 +79,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,6 +113,20 @@ static int readcmd(int fd, char *buf, size_t cap)
 	}
 	buf[n] = '\0';
 	return 1;
+}
+
+static int done_fd = -1; /* -C: where a child says its session is over */
+static long number_base; /* -C: the connection's first message number - 1 */
+
+/* -C: this connection is no longer open for the count (once) */
+static void session_over(void)
+{
+	if (done_fd >= 0) {
+		ssize_t w = write(done_fd, "x", 1);
+		(void)w;
+		close(done_fd);
+		done_fd = -1;
+	}
 }
 
 static void serve(int fd, const char *mode)
@@ -146,6 +170,7 @@ static void serve(int fd, const char *mode)
 			}
 			say(fd, "454 TLS not available\r\n");
 		} else if (strncasecmp(cmd, "QUIT", 4) == 0) {
+			session_over();
 			say(fd, "221 bye\r\n");
 			return;
 		} else {
@@ -379,6 +404,8 @@ static long next_number(void)
 	char path[4200];
 	struct stat st;
 
+	if (n < number_base)
+		n = number_base;
 	do {
 		n++;
 		snprintf(path, sizeof path, "%s/%ld.env", store_dir, n);
@@ -615,6 +642,7 @@ static void serve2(int fd, const char *mode)
 		} else if (strcasecmp(cmd, "NOOP") == 0) {
 			say(fd, "250 2.0.0 ok\r\n");
 		} else if (strcasecmp(cmd, "QUIT") == 0) {
+			session_over();
 			say(fd, "221 2.0.0 bye\r\n");
 			return;
 		} else if (strncasecmp(cmd, "STARTTLS", 8) == 0) {
@@ -667,16 +695,82 @@ static int listen_v6(int port, int *lfd, int *hold)
 	return -1;
 }
 
+/* one connection, logged, in the mode */
+static void serve_one(int fd, const char *mode)
+{
+	int one = 1;
+
+	/* replies written line by line go at once (no delayed ACK wait) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	fprintf(stderr, "smtpfault: %s: connection\n", mode);
+	if (is_mode2(mode))
+		serve2(fd, mode);
+	else
+		serve(fd, mode);
+}
+
+/* -C: a process for each connection; the most open at once logged */
+static void serve_concurrently(int lfd, const char *mode)
+{
+	int pfd[2], open_now = 0, most = 0;
+	long conns = 0;
+	char buf[256];
+
+	if (pipe(pfd) < 0 || fcntl(pfd[0], F_SETFL, O_NONBLOCK) < 0) {
+		perror("smtpfault: pipe");
+		exit(71);
+	}
+	signal(SIGCHLD, SIG_DFL);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		ssize_t r;
+		/* the sessions that ended before this connection came */
+		while ((r = read(pfd[0], buf, sizeof buf)) > 0)
+			open_now -= (int)r;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (++open_now > most) {
+			most = open_now;
+			fprintf(stderr, "smtpfault: %d connection%s open at once\n", most,
+			        most == 1 ? "" : "s");
+		}
+		conns++;
+		fflush(stderr);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(lfd);
+			close(pfd[0]);
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			done_fd = pfd[1];
+			number_base = conns * 100000;
+			serve_one(fd, mode);
+			session_over();
+			close(fd);
+			_exit(0);
+		}
+		if (pid < 0) { /* served here, then */
+			ssize_t w = write(pfd[1], "x", 1);
+			(void)w;
+			say(fd, "421 4.3.0 no process\r\n");
+		}
+		close(fd);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = {0};
 	socklen_t sl = sizeof sa;
 	const char *pidfile = NULL, *mode;
-	int port = 0, c, lfd, one = 1, v6 = 0, hold = -1, barrier = 0;
+	int port = 0, c, lfd, one = 1, v6 = 0, hold = -1, barrier = 0, concurrent = 0;
 
 	die_with_parent();
-	while ((c = getopt(argc, argv, "67cenup:P:d:s:x:X:B:")) != -1) {
-		if (c == '6')
+	while ((c = getopt(argc, argv, "67Ccenup:P:d:s:x:X:B:")) != -1) {
+		if (c == 'C')
+			concurrent = 1;
+		else if (c == '6')
 			v6 = 1;
 		else if (c == '7')
 			no8bit = 1;
@@ -707,7 +801,7 @@ int main(int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr,
-		        "usage: smtpfault [-67cenu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
+		        "usage: smtpfault [-67Ccenu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
 		        "[-x K] [-X K] [-B K] MODE\n");
 		return 64;
 	}
@@ -741,6 +835,8 @@ int main(int argc, char **argv)
 	}
 	printf("PORT=%d\n", ntohs(sa.sin_port));
 	fflush(stdout);
+	if (concurrent)
+		serve_concurrently(lfd, mode);
 	if (barrier) { /* -B K: K connections held at once, then served in turn */
 		int held[64], nh = 0;
 		time_t until = time(NULL) + 60;
@@ -767,13 +863,7 @@ int main(int argc, char **argv)
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
-		/* replies written line by line go at once (no delayed ACK wait) */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		fprintf(stderr, "smtpfault: %s: connection\n", mode);
-		if (is_mode2(mode))
-			serve2(fd, mode);
-		else
-			serve(fd, mode);
+		serve_one(fd, mode);
 		close(fd);
 	}
 }

@@ -64,7 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((z = malloc(size + 1))) {
 		memcpy(z, s, size);
 		z[size] = '\0';
-		if (mp_verp_decode(z, out, sizeof out) &&
+		if (mp_verp_decode(z, NULL, NULL, out, sizeof out) &&
+		    (!strchr(out, '@') || strlen(out) >= size))
+			abort();
+		/* another form: the first octets the separators, the list's
+		 * local part "l" */
+		char delim[3] = {size > 1 ? z[0] : '-', size > 1 ? z[1] : '-', '\0'};
+		if (delim[0] && delim[1] && mp_verp_decode(z, "l", delim, out, sizeof out) &&
 		    (!strchr(out, '@') || strlen(out) >= size))
 			abort();
 		free(z);

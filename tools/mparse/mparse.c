@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "date.h"
+#include "dsn.h"
 #include "jbody.h"
 #include "hdr.h"
 #include "html.h"
@@ -140,6 +141,8 @@ static void usage(FILE *f)
 	    "                      field on top (one message)\n"
 	    "      --dsn           a delivery report (DSN, ARF, plain-text bounce): a line\n"
 	    "                      (-j: an object) per recipient, VERP decoded\n"
+	    "      --verp=LOCAL    --dsn: VERP addresses begin with LOCAL (default: any)\n"
+	    "      --verp-delimiters XY  --dsn: the two VERP separators (default +=)\n"
 	    "      --digest        a multipart/digest of the messages on stdout\n"
 	    "  -h, --help          this help\n"
 	    "  -V, --version       version\n",
@@ -921,12 +924,15 @@ enum {
 	OPT_AUTHSERV,
 	OPT_ADD_RESULTS,
 	OPT_DSN,
+	OPT_VERP,
+	OPT_VERPD,
 	OPT_DIGEST
 };
 
 /* the options into O; returns the index of the first input */
 static int parse_args(int argc, char **argv)
 {
+	const char *verp_local = NULL, *verp_delim = NULL;
 	static const struct option lo[] = {
 	    {"field", required_argument, NULL, 'f'},
 	    {"raw", no_argument, NULL, 'R'},
@@ -962,6 +968,8 @@ static int parse_args(int argc, char **argv)
 	    {"authserv-id", required_argument, NULL, OPT_AUTHSERV},
 	    {"add-results", no_argument, NULL, OPT_ADD_RESULTS},
 	    {"dsn", no_argument, NULL, OPT_DSN},
+	    {"verp", required_argument, NULL, OPT_VERP},
+	    {"verp-delimiters", required_argument, NULL, OPT_VERPD},
 	    {"digest", no_argument, NULL, OPT_DIGEST},
 	    {NULL, 0, NULL, 0}};
 	int c;
@@ -1032,6 +1040,8 @@ static int parse_args(int argc, char **argv)
 		case OPT_AUTHSERV: verify_opts.authserv_id = optarg; break;
 		case OPT_ADD_RESULTS: verify_opts.add_results = 1; break;
 		case OPT_DSN: O.dsn = 1; break;
+		case OPT_VERP: verp_local = mp_verp_local_arg(optarg); break;
+		case OPT_VERPD: verp_delim = mp_verp_delims_arg(optarg); break;
 		case OPT_DIGEST: O.digest = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
@@ -1064,6 +1074,9 @@ static int parse_args(int argc, char **argv)
 	    (argc - optind > 1 || O.mbox ||
 	     (argc - optind == 1 && stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))))
 		mp_die(EX_USAGE, "--add-results: one message only (a FILE or stdin)");
+	if ((verp_local || verp_delim) && !O.dsn)
+		mp_die(EX_USAGE, "--verp and --verp-delimiters go with --dsn");
+	report_verp_form(verp_local, verp_delim);
 	if ((O.dsn || O.digest) && (X.show || X.scan || O.verify || O.dsn + O.digest > 1 ||
 	                            (O.mode != M_SUMMARY && (O.mode != M_JSON || O.digest))))
 		mp_die(EX_USAGE, "--dsn (with -j) and --digest go alone");

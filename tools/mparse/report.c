@@ -57,6 +57,15 @@ static void returned(struct rd *r, const char *msgid, const char *to)
 		first_addr(to, r->orig_to, sizeof r->orig_to);
 }
 
+/* --verp=LOCAL and --verp-delimiters (NULL: any local part, "+=") */
+static const char *verp_local, *verp_delim;
+
+void report_verp_form(const char *local, const char *delim)
+{
+	verp_local = local;
+	verp_delim = delim;
+}
+
 static int on_header(struct mp_walker *w, struct mp_header *h)
 {
 	struct rd *r = w->ctx;
@@ -67,7 +76,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
 		char a[320], sub[320];
 		first_addr(mp_field_get(h, env[i]), a, sizeof a);
-		if (a[0] && mp_verp_decode(a, sub, sizeof sub)) {
+		if (a[0] && mp_verp_decode(a, verp_local, verp_delim, sub, sizeof sub)) {
 			snprintf(r->envelope, sizeof r->envelope, "%s", a);
 			break;
 		}
@@ -155,7 +164,7 @@ static void record(const char *name, int names, struct mp_json *j, const struct 
 	char sub[320] = "";
 
 	if (r->envelope[0])
-		mp_verp_decode(r->envelope, sub, sizeof sub);
+		mp_verp_decode(r->envelope, verp_local, verp_delim, sub, sizeof sub);
 	if (j) {
 		/* every key, null where it does not apply (mailpipe(7)) */
 		mp_json_begin_object(j, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "msend.h"
 
 static void usage(FILE *f)
@@ -353,18 +354,13 @@ void parse_options(int argc, char **argv, struct options *o)
 		case OPT_PARALLEL: o->s.parallel = (int)num(optarg, "--parallel", 1, 64); break;
 		case OPT_VERP:
 			o->verp.on = 1;
-			if (optarg && (!*optarg || strlen(optarg) >= sizeof o->verp.local ||
-			               strpbrk(optarg, "@<> \t\r\n\"")))
-				mp_die(EX_USAGE, "--verp=%s: not a local part", optarg);
+			if (optarg)
+				mp_verp_local_arg(optarg);
 			snprintf(o->verp.local, sizeof o->verp.local, "%s", optarg ? optarg : "");
 			break;
 		case OPT_VERPD:
-			if (strlen(optarg) != 2 || strpbrk(optarg, "@<>\" \t\r\n\\"))
-				mp_die(
-				    EX_USAGE,
-				    "--verp-delimiters: '%s': expected two characters, such as +=",
-				    optarg);
-			snprintf(o->verp.delim, sizeof o->verp.delim, "%s", optarg);
+			snprintf(o->verp.delim, sizeof o->verp.delim, "%s",
+			         mp_verp_delims_arg(optarg));
 			break;
 		case OPT_LISTID: o->cm.list_id = optarg; break;
 		case OPT_UNSUB:

@@ -52,7 +52,8 @@ static socklen_t mx_sockaddr(int family, const unsigned char *addr, int port,
 }
 
 struct pconn {
-	char key[MP_DNS_NAMEMAX]; /* the domain; "" for the relay */
+	char key[MP_DNS_NAMEMAX];  /* the domain; "" for the relay */
+	char host[MP_DNS_NAMEMAX]; /* PC_OPEN in direct mode: the MX host */
 	int state;
 	struct mp_proto p;
 	struct mp_smtp_caps caps;
@@ -131,6 +132,26 @@ static int pconn_open_relay(struct pconn *c, const struct settings *s, struct mp
 	return pconn_session(c, s, fd, host, NULL, e);
 }
 
+/* QUIT and close c's session */
+static void pconn_close(struct pconn *c)
+{
+	struct mp_smtp_reply rep;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	mp_smtp_cmd(&c->p, "QUIT", &rep, &e);
+	mp_proto_close(&c->p);
+	c->state = PC_CLOSED;
+}
+
+/* before a session to the MX host hn: the pool's open one to it closed */
+static void pool_free_host(struct pool *pl, const char *hn)
+{
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->c[i]->state == PC_OPEN && strcasecmp(pl->c[i]->host, hn) == 0)
+			pconn_close(pl->c[i]);
+}
+
 /* the MX hosts of c->key in order, until one gives a session */
 static int pconn_open_mx(struct pool *pl, struct pconn *c, struct mp_err *e)
 {
@@ -181,6 +202,7 @@ static int pconn_open_mx(struct pool *pl, struct pconn *c, struct mp_err *e)
 			host_policy_free(&hp);
 			continue;
 		}
+		pool_free_host(pl, host->name);
 		for (size_t a = 0; a < host->naddrs && c->state != PC_OPEN; a++) {
 			struct sockaddr_storage ss;
 			socklen_t sl =
@@ -196,9 +218,11 @@ static int pconn_open_mx(struct pool *pl, struct pconn *c, struct mp_err *e)
 			    mp_net_connect_addr((struct sockaddr *)&ss, sl, s->timeout_ms, &he);
 			if (fd < 0)
 				pconn_dead(c, 421, 0, c->where, he.msg);
-			else if (pconn_session(c, &ds, fd, hn, &hp, &he) == 0)
+			else if (pconn_session(c, &ds, fd, hn, &hp, &he) == 0) {
+				snprintf(c->host, sizeof c->host, "%s", host->name);
 				host_policy_report(&hp, hn, dom, &c->p.tls, c->p.tls_on,
 				                   s->verbose);
+			}
 		}
 		host_policy_free(&hp);
 	}
@@ -305,17 +329,11 @@ int pool_deliver(struct pool *pl, struct message *m, const char *from, struct rc
 
 void pool_free(struct pool *pl)
 {
-	struct mp_smtp_reply rep;
-	struct mp_err e;
-
 	if (!pl)
 		return;
 	for (size_t i = 0; i < pl->n; i++) {
-		if (pl->c[i]->state == PC_OPEN) {
-			mp_err_clear(&e);
-			mp_smtp_cmd(&pl->c[i]->p, "QUIT", &rep, &e);
-			mp_proto_close(&pl->c[i]->p);
-		}
+		if (pl->c[i]->state == PC_OPEN)
+			pconn_close(pl->c[i]);
 		free(pl->c[i]);
 	}
 	free(pl->c);

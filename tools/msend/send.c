@@ -117,6 +117,21 @@ int dsn_set(struct dsn *d, int what, const char *v, struct mp_err *e)
  * its code. Returns 0 when the server took the message for the accepted
  * recipients, 1 when nothing was taken (all refused, or the transaction
  * failed with a reply), -1 when the session failed. */
+/* with PIPELINING, MAIL, the RCPTs and DATA go out together, in as few
+ * segments as they fill (RFC 2920 3.1): written one by one (TCP_NODELAY),
+ * a server that answers what it has read so far, then the rest, has its
+ * later replies held back by its Nagle algorithm until our delayed ACK,
+ * some 40 ms a transaction. The cork is taken out before the replies are
+ * read (which sends what it held at once). */
+static void cork(const struct mp_proto *p, int on)
+{
+#ifdef TCP_CORK
+	setsockopt(p->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+#else
+	(void)p, (void)on;
+#endif
+}
+
 int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct message *m,
                      const char *from, struct rcpt *r, size_t n, struct mp_err *e)
 {
@@ -177,6 +192,8 @@ int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct me
 		mp_smtp_xtext(d->envid, x, sizeof x);
 		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " ENVID=%s", x);
 	}
+	if (pipelining)
+		cork(p, 1);
 	if (mp_proto_send(p, cmd, NULL, e) < 0)
 		return -1;
 	if (!pipelining) {
@@ -214,6 +231,7 @@ int send_transaction(struct mp_proto *p, const struct mp_smtp_caps *c, struct me
 		 * waits for the replies, so that no data goes for nothing */
 		if (!bdat && mp_proto_send(p, "DATA", NULL, e) < 0)
 			return -1;
+		cork(p, 0);
 		if (mp_smtp_reply(p, &rep, e) < 0)
 			return -1;
 		int mailok = code_class(rep.code) == 2;
@@ -631,12 +649,65 @@ static void deliver_domain(struct mp_resolver *res, const struct settings *s, st
 	free(map);
 }
 
+/* MX host names and the domain (index) that names each, sorted by name */
+struct host_of {
+	const char *name;
+	size_t dom;
+};
+static int host_of_cmp(const void *a, const void *b)
+{
+	const struct host_of *x = a, *y = b;
+	int c = strcasecmp(x->name, y->name);
+
+	return c ? c : (x->dom > y->dom) - (x->dom < y->dom);
+}
+
+/* union-find over domain indexes, the smallest index the root */
+static size_t group_root(size_t *group, size_t k)
+{
+	while (group[k] != k)
+		k = group[k] = group[group[k]];
+	return k;
+}
+
+/* group[k]: the first of the domains whose MX lists name a host in common
+ * with k's, directly or through others */
+static void group_by_host(const struct mp_mx *mx, size_t nd, size_t *group)
+{
+	size_t nh = 0, h = 0;
+
+	for (size_t k = 0; k < nd; k++) {
+		group[k] = k;
+		nh += mx[k].status == MP_MX_OK ? mx[k].nhosts : 0;
+	}
+	struct host_of *all = mp_xmalloc((nh ? nh : 1) * sizeof *all);
+	for (size_t k = 0; k < nd; k++)
+		for (size_t i = 0; mx[k].status == MP_MX_OK && i < mx[k].nhosts; i++)
+			all[h++] = (struct host_of){mx[k].hosts[i].name, k};
+	qsort(all, nh, sizeof *all, host_of_cmp);
+	for (size_t i = 1; i < nh; i++)
+		if (strcasecmp(all[i - 1].name, all[i].name) == 0) {
+			size_t x = group_root(group, all[i - 1].dom),
+			       y = group_root(group, all[i].dom);
+			if (x < y)
+				group[y] = x;
+			else
+				group[x] = y;
+		}
+	for (size_t k = 0; k < nd; k++)
+		group[k] = group_root(group, k);
+	free(all);
+}
+
 /* the domains shared out among s->parallel worker processes (default
- * PARALLEL_DEFAULT): the domains whose first MX host is the same go to
- * one worker, so that a host has at most one connection from us at a
- * time; each worker takes its share the biggest first. The verdicts go
- * into a shared copy of r, by recipient, so that they are the same
- * whichever worker finishes first. A worker that dies leaves its
+ * PARALLEL_DEFAULT): domains whose MX lists name a host in common, at
+ * any preference, and so on transitively, go to one worker, so that a
+ * host has at most one connection from us at a time (a worker delivers
+ * its domains one after the other, one connection each: a domain's
+ * first MX host down, its next one is one a sibling domain may be
+ * using); each worker takes its domains in the order of the list. The
+ * verdicts go into a shared copy of r, by recipient, so that they are the
+ * same whichever worker finishes first. A worker that dies leaves its
  * recipients not done (queued: nothing is lost, some may go twice). */
 #define PARALLEL_DEFAULT 4
 static void deliver_parallel(struct mp_resolver *res, const struct settings *s, struct message *m,
@@ -656,8 +727,8 @@ static void deliver_parallel(struct mp_resolver *res, const struct settings *s, 
 		return;
 	}
 	memcpy(sh, r, n * sizeof *r);
-	/* recipients per domain; a domain sharing its first MX host with an
-	 * earlier one goes where that one went, else to the least loaded */
+	/* recipients per domain; a group of domains sharing MX hosts goes to
+	 * the least loaded worker */
 	count = mp_xmalloc((nd ? nd : 1) * sizeof *count);
 	memset(count, 0, (nd ? nd : 1) * sizeof *count);
 	memset(load, 0, (size_t)par * sizeof *load);
@@ -667,21 +738,25 @@ static void deliver_parallel(struct mp_resolver *res, const struct settings *s, 
 				count[k]++;
 				break;
 			}
+	size_t *group = mp_xmalloc((nd ? nd : 1) * sizeof *group);
+	group_by_host(mx, nd, group);
+	/* a group's load, to the least loaded worker (groups in list order) */
+	size_t *gload = mp_xmalloc((nd ? nd : 1) * sizeof *gload);
+	memset(gload, 0, (nd ? nd : 1) * sizeof *gload);
+	for (size_t k = 0; k < nd; k++)
+		gload[group[k]] += count[k];
 	for (size_t k = 0; k < nd; k++) {
-		worker[k] = -1;
-		for (size_t j = 0; j < k && worker[k] < 0; j++)
-			if (mx[k].status == MP_MX_OK && mx[j].status == MP_MX_OK && mx[k].nhosts &&
-			    mx[j].nhosts &&
-			    strcasecmp(mx[k].hosts[0].name, mx[j].hosts[0].name) == 0)
-				worker[k] = worker[j];
-		if (worker[k] < 0) {
-			worker[k] = 0;
-			for (int w = 1; w < par; w++)
-				if (load[w] < load[worker[k]])
-					worker[k] = w;
+		if (group[k] != k) {
+			worker[k] = worker[group[k]];
+			continue;
 		}
-		load[worker[k]] += count[k];
+		worker[k] = 0;
+		for (int w = 1; w < par; w++)
+			if (load[w] < load[worker[k]])
+				worker[k] = w;
+		load[worker[k]] += gload[k];
 	}
+	free(group), free(gload);
 	fflush(stdout);
 	fflush(stderr);
 	for (int w = 0; w < par; w++) {

@@ -20,8 +20,11 @@
 #include "html.h"
 #include "json.h"
 #include "mime.h"
-#include "mparse.h"
+#include "pick.h"
 #include "report.h"
+#include "run.h"
+#include "scan.h"
+#include "show.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
@@ -48,37 +51,9 @@ struct opts {
 	int part_seen;        /* -p: 0 no such part, 1 a leaf, 2 a container */
 	char part_type[128];  /* -p: the container's type */
 	struct mp_buf conv;   /* charset conversion of --text */
-	int fail;             /* an exit status whatever else was read (66, 65) */
-	int errlines;         /* -j: error lines written */
-	int last_error;       /* -j: the last line written is an error line */
-	char failmsg[1024];   /* what gave fail */
 };
 
 static struct opts O;
-
-/* an input or a message that could not be read, or a part that is not
- * there: one line on stderr, and with -j an error line; a sticky code is
- * the exit status even when other messages were read (an input that
- * cannot be opened, 66, before anything else) */
-void mp_problem(int code, int sticky, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	mp_warn("%s", line);
-	if (O.mode == M_JSON) {
-		mp_json_error_line(stdout, code, line);
-		O.errlines++;
-		O.last_error = 1;
-	}
-	if (sticky && O.fail != EX_NOINPUT) {
-		O.fail = code;
-		snprintf(O.failmsg, sizeof O.failmsg, "%s", line);
-	}
-}
 
 static void usage(FILE *f)
 {
@@ -150,44 +125,7 @@ static void usage(FILE *f)
 	    mp_progname());
 }
 
-static void decoded(const char *v, struct mp_buf *out)
-{
-	mp_buf_reset(out);
-	mp_hdr_decode_words(v, strlen(v), MP_HDR_IGNORE, out, NULL);
-}
-
 /* ---------------------------------------------------------------- per mode */
-
-/* a Date or Resent-Date value in the form of --date; as it stands, with a
- * warning, when it cannot be read */
-static int is_date_field(const char *name)
-{
-	return strcasecmp(name, "Date") == 0 || strcasecmp(name, "Resent-Date") == 0;
-}
-
-static void date_value(const char *msg, const char *field, const char *v, struct mp_buf *out)
-{
-	struct mp_date d;
-	char buf[64];
-
-	if (mp_date_parse(v, &d) < 0) {
-		mp_warn("%s: %s: cannot read the date \"%s\": shown as it stands", msg, field, v);
-		decoded(v, out);
-		return;
-	}
-	mp_date_format(&d, O.date, buf, sizeof buf);
-	mp_buf_reset(out);
-	mp_buf_puts(out, buf);
-}
-
-/* a field's value as -f and the summary print it */
-static void field_value(const char *msg, const struct mp_field *f, struct mp_buf *out)
-{
-	if (O.date != MP_DATE_ASIS && is_date_field(f->name))
-		date_value(msg, f->name, f->value, out);
-	else
-		decoded(f->value, out);
-}
 
 /* -H: the message's name before a line of it */
 static void name_prefix(const char *name)
@@ -232,7 +170,7 @@ static void tsv_line(const char *name, const struct mp_header *h)
 			if (O.raw) {
 				tsv_escape(h->f[i].value, &line);
 			} else {
-				field_value(name, &h->f[i], &d);
+				mp_field_value(name, &h->f[i], &d);
 				tsv_escape(d.data, &line);
 			}
 		}
@@ -259,7 +197,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 		for (size_t i = 0; i < 5; i++) {
 			for (size_t k = 0; k < h->n; k++)
 				if (strcasecmp(h->f[k].name, sum[i]) == 0) {
-					field_value(w->name, &h->f[k], &d);
+					mp_field_value(w->name, &h->f[k], &d);
 					name_prefix(w->name);
 					mp_term_printf(stdout, "%s: %s\n", sum[i],
 					               d.data ? d.data : "");
@@ -281,7 +219,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 						printf("%s\n", h->f[i].value); /* raw: as written,
 						                                  byte for byte */
 					} else {
-						field_value(w->name, &h->f[i], &d);
+						mp_field_value(w->name, &h->f[i], &d);
 						mp_term_printf(stdout, "%s\n",
 						               d.data ? d.data : "");
 					}
@@ -397,7 +335,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 			mp_json_begin_object(&O.j, NULL);
 			mp_json_string(&O.j, "name", h->f[i].name);
 			mp_json_string(&O.j, "value", h->f[i].value);
-			field_value(w->name, &h->f[i], &d);
+			mp_field_value(w->name, &h->f[i], &d);
 			mp_json_string(&O.j, "decoded", d.data ? d.data : "");
 			mp_json_end_object(&O.j);
 		}
@@ -764,7 +702,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 		mp_json_string(&O.j, "file", name);
 		mp_json_end_object(&O.j);
 		mp_json_finish(&O.j);
-		O.last_error = 0;
+		mp_problem_passed();
 	}
 	if (O.mode == M_PART && rc >= 0) {
 		if (O.part_seen == 2)
@@ -849,6 +787,15 @@ static int fd_input(const char *name, int fd, int force)
 	return read_ok;
 }
 
+/* a message of a pick (pick.c) */
+static int picked(void *ctx, const struct mp_msgref *m, const char *name,
+                  const struct mp_msgsrc *src)
+{
+	(void)ctx;
+	(void)m;
+	return one(name, src);
+}
+
 static int path_input(const char *path)
 {
 	struct stat st;
@@ -856,7 +803,7 @@ static int path_input(const char *path)
 
 	if (strcmp(path, "-") == 0)
 		return fd_input("stdin", STDIN_FILENO, O.mbox);
-	if (mp_pick_input(path, X.show, &ok))
+	if (mp_pick_input(path, X.show, picked, &ok))
 		return ok;
 	if (stat(path, &st) < 0) {
 		mp_problem(EX_NOINPUT, 1, "%s: %s", path, strerror(errno));
@@ -1057,6 +1004,8 @@ static int parse_args(int argc, char **argv)
 	if (O.tsv && O.mode != M_FIELDS)
 		mp_die(EX_USAGE, "--tsv goes with -f (or the summary), not with another mode");
 	xopts_check();
+	if (O.mode == M_JSON)
+		mp_problems_json();
 	if ((verify_opts.spf_ip || verify_opts.helo || verify_opts.mail_from ||
 	     verify_opts.authserv_id || verify_opts.add_results) &&
 	    !O.verify)
@@ -1121,27 +1070,5 @@ int main(int argc, char **argv)
 	if (O.digest && ok)
 		report_digest_write();
 	mp_buf_free(&O.uutree);
-	if (fflush(stdout) == EOF)
-		mp_die(EX_IOERR, "stdout: %s", strerror(errno));
-	if (O.fail && O.mode == M_JSON && !O.last_error) /* a failed run ends with it */
-		mp_json_error_line(stdout, O.fail, O.failmsg);
-	if (O.fail)
-		return O.fail;
-	if (ok)
-		return 0;
-	if (O.mode == M_JSON && !O.errlines) /* an empty Maildir says nothing else */
-		mp_json_error_line(stdout, EX_DATAERR, "no message could be read");
-	return EX_DATAERR;
-}
-
-/* ---------------------------------------------------------------- for pick.c */
-
-int mparse_msg(const char *name, const struct mp_msgsrc *src)
-{
-	return one(name, src);
-}
-
-void mparse_field_value(const char *msg, const struct mp_field *f, struct mp_buf *out)
-{
-	field_value(msg, f, out);
+	return mp_run_status(ok);
 }

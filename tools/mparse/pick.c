@@ -11,9 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mparse.h"
-
-struct mp_xopts X;
+#include "pick.h"
+#include "run.h"
 
 /* ---------------------------------------------------------------- folders */
 
@@ -399,15 +398,7 @@ int mp_pick(const char *arg, struct mp_folder *f)
 	return 1;
 }
 
-static int run_one(void *ctx, const struct mp_msgref *m, const char *name,
-                   const struct mp_msgsrc *src)
-{
-	(void)ctx;
-	(void)m;
-	return mparse_msg(name, src);
-}
-
-int mp_pick_input(const char *arg, int show, int *ok)
+int mp_pick_input(const char *arg, int show, mp_msg_fn fn, int *ok)
 {
 	struct mp_folder f;
 	struct stat st;
@@ -429,7 +420,7 @@ int mp_pick_input(const char *arg, int show, int *ok)
 		return 0;
 	}
 	for (size_t i = 0; i < f.n; i++)
-		*ok |= mp_msgref_read(&f.v[i], run_one, NULL) == 0;
+		*ok |= mp_msgref_read(&f.v[i], fn, NULL) == 0;
 	mp_folder_free(&f);
 	return 1;
 }

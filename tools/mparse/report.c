@@ -18,7 +18,7 @@
 #include "dsn.h"
 #include "hdr.h"
 #include "mime.h"
-#include "mparse.h"
+#include "run.h"
 #include "util.h"
 
 /* the parts of a report that are read */

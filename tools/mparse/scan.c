@@ -18,7 +18,9 @@
 #include "addr.h"
 #include "hdr.h"
 #include "json.h"
-#include "mparse.h"
+#include "pick.h"
+#include "run.h"
+#include "scan.h"
 
 struct row {
 	char *file;    /* the message file, the mbox, or "stdin" */

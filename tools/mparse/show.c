@@ -14,7 +14,9 @@
 
 #include "hdr.h"
 #include "html.h"
-#include "mparse.h"
+#include "pick.h"
+#include "run.h"
+#include "show.h"
 
 struct show {
 	struct mp_buf out;     /* the view, escaped at the end */
@@ -36,7 +38,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	for (int k = 0; k < n; k++)
 		for (size_t i = 0; i < h->n; i++)
 			if (strcasecmp(h->f[i].name, want[k]) == 0) {
-				mparse_field_value(w->name, &h->f[i], &d);
+				mp_field_value(w->name, &h->f[i], &d);
 				mp_buf_printf(&s->out, "%s: %s\n", h->f[i].name,
 				              d.data ? d.data : "");
 			}

@@ -1,36 +1,12 @@
-/* mparse: what its files share: the options of --show, --scan, picks
- * and part filters, the messages of a folder, and the entry points of
- * mparse.c that run the mode in hand on one message. */
-#ifndef MPARSE_H
-#define MPARSE_H
+/* mparse: the messages of a folder (a Maildir, an mbox, a message
+ * file) numbered, FOLDER:SPEC picks among them, and the part filters of
+ * -p and -x (pick.c). */
+#ifndef MPARSE_PICK_H
+#define MPARSE_PICK_H
 
-#include "date.h"
 #include "mime.h"
 #include "store.h"
 
-/* the options of show.c, scan.c and pick.c (set by mparse.c) */
-struct mp_xopts {
-	int show, scan, json, reverse;
-	long width;              /* --width: cut --scan lines there; -1 never, 0 the terminal's */
-	const char *sort;        /* --sort: date (NULL), file, from, subject */
-	const char *type, *name; /* --type, --name: globs a part must match */
-	const char *html_filter; /* --html-filter CMD */
-	const char *const *fields;
-	int nfields;
-	enum mp_date_form date;
-};
-extern struct mp_xopts X;
-
-/* ---- mparse.c: the mode in hand on one message */
-/* one message from src: 0, or -1 on a read error */
-int mparse_msg(const char *name, const struct mp_msgsrc *src);
-/* an input or a message that could not be read: one line on stderr, with
- * -j an error line; a sticky code is the exit status (see mparse.c) */
-void mp_problem(int code, int sticky, const char *fmt, ...) MP_PRINTF(3, 4);
-/* a field's value as -f prints it: decoded, a date in the --date form */
-void mparse_field_value(const char *msg, const struct mp_field *f, struct mp_buf *out);
-
-/* ---- pick.c: the messages of a folder, picked by number */
 struct mp_msgref {
 	char *path;       /* the message file, or the mbox */
 	long long off;    /* mbox: the offset of its From_ line; -1: the whole file */
@@ -72,19 +48,12 @@ void mp_pick_spec(const char *arg, const char *folder, const char *spec, struct 
 typedef int (*mp_msg_fn)(void *ctx, const struct mp_msgref *m, const char *name,
                          const struct mp_msgsrc *src);
 int mp_msgref_read(const struct mp_msgref *m, mp_msg_fn fn, void *ctx);
-/* The mode in hand on the picked messages (for --show, a folder without
- * a spec is FOLDER:last): 1 when arg was a pick (*ok: some message was
- * read), 0 when it is no pick. */
-int mp_pick_input(const char *arg, int show, int *ok);
+/* fn on the picked messages (for --show, a folder without a spec is
+ * FOLDER:last): 1 when arg was a pick (*ok: fn gave 0 for some message),
+ * 0 when it is no pick. */
+int mp_pick_input(const char *arg, int show, mp_msg_fn fn, int *ok);
 /* Does the part pass --type and --name? */
 int mp_part_wanted(const struct mp_part *p);
 int mp_part_filtered(void);
-
-/* ---- show.c */
-int mp_show_one(const char *name, const struct mp_msgsrc *src);
-
-/* ---- scan.c */
-long mp_width_arg(const char *s); /* --width's number, or exit 64 */
-int mp_scan_main(char **args, int nargs);
 
 #endif

@@ -18,6 +18,7 @@ struct mp_xopts {
 	const char *const *fields;
 	int nfields;
 	enum mp_date_form date;
+	int threads; /* MPARSE_THREADS: threads reading a folder's messages */
 };
 extern struct mp_xopts X;
 
@@ -31,6 +32,10 @@ void mp_problem(int code, int sticky, const char *fmt, ...) MP_PRINTF(3, 4);
 void mparse_field_value(const char *msg, const struct mp_field *f, struct mp_buf *out);
 
 /* ---- pick.c: the messages of a folder, picked by number */
+/* MPARSE_THREADS (1 to 8), or as many as there are processors, 4 at most;
+ * a value that is no such number exits 64 */
+int mp_threads_env(void);
+
 struct mp_msgref {
 	char *path;       /* the message file, or the mbox */
 	long long off;    /* mbox: the offset of its From_ line; -1: the whole file */

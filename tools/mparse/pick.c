@@ -17,6 +17,19 @@ struct mp_xopts X;
 
 /* ---------------------------------------------------------------- folders */
 
+int mp_threads_env(void)
+{
+	const char *s = getenv("MPARSE_THREADS");
+
+	if (s) {
+		if (strlen(s) != 1 || *s < '1' || *s > '8')
+			mp_die(EX_USAGE, "MPARSE_THREADS: '%s' is no number of threads (1 to 8)", s);
+		return *s - '0';
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus;
+}
+
 static void add(struct mp_folder *f, const char *path, long long off, int isnew)
 {
 	f->v = mp_xrealloc(f->v, (f->n + 1) * sizeof *f->v);

@@ -208,7 +208,7 @@ void mp_hdrbuf_free(struct mp_hdrbuf *h)
 	memset(h, 0, sizeof *h);
 }
 
-#define POOL_WINDOW 128
+#define POOL_WINDOW 64
 
 struct mp_hdrpool {
 	size_t n, max;
@@ -282,9 +282,9 @@ const struct mp_hdrbuf *mp_hdrpool_get(struct mp_hdrpool *p, size_t i)
 
 	if (i >= p->n)
 		return NULL;
-	if (!p->nt) { /* no thread: read it now */
-		mp_hdrbuf_read(h, p->path(p->ctx, i), p->max, p->flags);
-		return h;
+	if (!p->nt) { /* no thread: read it now, into one slot */
+		mp_hdrbuf_read(&p->slot[0], p->path(p->ctx, i), p->max, p->flags);
+		return &p->slot[0];
 	}
 	pthread_mutex_lock(&p->lock);
 	p->taken = i; /* those before it are done with: their slots are free */

@@ -165,7 +165,7 @@ int mp_hdrbuf_read(struct mp_hdrbuf *h, const char *path, size_t max, unsigned f
 		return -1;
 	}
 	while (!end && h->len < max) {
-		if (h->len == h->cap) {
+		if (h->len >= h->cap) {
 			size_t cap = h->cap ? h->cap * 2 : MP_HDRBUF_FIRST;
 			char *b = realloc(h->buf, cap < max ? cap : max);
 			if (!b) {
@@ -175,7 +175,8 @@ int mp_hdrbuf_read(struct mp_hdrbuf *h, const char *path, size_t max, unsigned f
 			h->buf = b;
 			h->cap = cap < max ? cap : max;
 		}
-		ssize_t got = read(fd, h->buf + h->len, h->cap - h->len);
+		size_t room = (h->cap < max ? h->cap : max) - h->len;
+		ssize_t got = read(fd, h->buf + h->len, room);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {

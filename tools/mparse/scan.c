@@ -25,6 +25,7 @@
 struct row {
 	const char *file; /* the message file, the mbox, or "stdin": its folder's */
 	char *text;       /* "FROM\0ADDRESS\0SUBJECT\0", those that has says */
+	char *tail;       /* its line from the flags on, when made by a reader */
 	long long off;    /* mbox: its From_ line; -1 */
 	long long size;
 	long num;
@@ -57,6 +58,13 @@ struct scan {
 	struct mp_folder *folders; /* kept: the rows' file names are theirs */
 	size_t nfolders;
 };
+
+/* the room a thread makes lines in */
+struct scratch {
+	struct mp_buf e, t;
+};
+
+static void tail(const struct row *r, struct mp_buf *b, struct scratch *sc);
 
 static void set_flags(struct row *r, const struct mp_msgref *m, const struct mp_header *h)
 {
@@ -205,12 +213,31 @@ static void *worker(void *arg)
 {
 	struct job *j = arg;
 	struct mp_hdrbuf h;
+	struct scratch sc = {MP_BUF_INIT, MP_BUF_INIT};
+	struct mp_buf b = MP_BUF_INIT;
 
 	memset(&h, 0, sizeof h);
-	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->f->n;)
-		if (read_one(&j->f->v[i], &j->rows[i], &h) < 0)
+	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->f->n;) {
+		struct row *r = &j->rows[i];
+		if (read_one(&j->f->v[i], r, &h) < 0)
 			atomic_store(&j->bad, 1);
+		if (X.json)
+			continue;
+		/* its line, but for the number, made here: on this thread; and
+		 * what only the sort still needs of the text */
+		mp_buf_reset(&b);
+		tail(r, &b, &sc);
+		r->tail = mp_xstrdup(b.data ? b.data : "");
+		if (!X.sort || !strcmp(X.sort, "date") || !strcmp(X.sort, "file")) {
+			free(r->text);
+			r->text = NULL;
+			r->has = 0;
+		}
+	}
 	mp_hdrbuf_free(&h);
+	mp_buf_free(&b);
+	mp_buf_free(&sc.e);
+	mp_buf_free(&sc.t);
 	return NULL;
 }
 
@@ -295,13 +322,10 @@ static size_t cols(const char *s, size_t n, size_t max, size_t *bytes)
 	return w;
 }
 
-/* the lines are made one by one, on one thread: their scratch space */
-static struct mp_buf scratch_e = MP_BUF_INIT, scratch_t = MP_BUF_INIT;
-
 /* s escaped, in width columns: cut, and padded when pad */
-static void column(struct mp_buf *b, const char *s, size_t width, int pad)
+static void column(struct mp_buf *b, const char *s, size_t width, int pad, struct scratch *sc)
 {
-	struct mp_buf *e = &scratch_e, *t = &scratch_t;
+	struct mp_buf *e = &sc->e, *t = &sc->t;
 	size_t bytes, n = strlen(s);
 
 	/* blanks and line ends of a header are one space in a line */
@@ -343,22 +367,34 @@ static size_t term_width(void)
 	return v > 0 && v < 10000 ? (size_t)v : 80;
 }
 
-static void line(const struct row *r, int numw, size_t width, struct mp_buf *b)
+/* a line from the flags on: the same whatever the number's width and the
+ * line's, so that the readers make it as they read */
+static void tail(const struct row *r, struct mp_buf *b, struct scratch *sc)
 {
 	char date[32] = "----------", size[32];
 	struct tm tm;
 
-	mp_buf_reset(b);
 	if (r->dated && localtime_r(&r->date.t, &tm))
 		strftime(date, sizeof date, "%Y-%m-%d", &tm);
 	human(r->size, size, sizeof size);
-	mp_buf_printf(b, "%*ld %c%c%c%c%c %s  ", numw, r->num, r->isnew ? 'N' : '.',
-	              r->seen ? 'S' : '.', r->replied ? 'R' : '.', r->flagged ? 'F' : '.',
-	              r->trashed ? 'T' : '.', date);
+	mp_buf_printf(b, "%c%c%c%c%c %s  ", r->isnew ? 'N' : '.', r->seen ? 'S' : '.',
+	              r->replied ? 'R' : '.', r->flagged ? 'F' : '.', r->trashed ? 'T' : '.',
+	              date);
 	const char *from = text_of(r, HAS_FROM), *subject = text_of(r, HAS_SUBJECT);
-	column(b, from ? from : "", 20, 1);
+	column(b, from ? from : "", 20, 1, sc);
 	mp_buf_printf(b, " %5s  ", size);
-	column(b, subject ? subject : "", (size_t)-1 / 2, 0);
+	column(b, subject ? subject : "", (size_t)-1 / 2, 0, sc);
+}
+
+static void line(const struct row *r, int numw, size_t width, struct mp_buf *b,
+                 struct scratch *sc)
+{
+	mp_buf_reset(b);
+	mp_buf_printf(b, "%*ld ", numw, r->num);
+	if (r->tail)
+		mp_buf_puts(b, r->tail);
+	else
+		tail(r, b, sc);
 	if (width) {
 		size_t bytes;
 		cols(b->data, b->len, width, &bytes);
@@ -458,19 +494,21 @@ int mp_scan_main(char **args, int nargs)
 	                                       : 0;
 	struct mp_json j;
 	struct mp_buf b = MP_BUF_INIT;
+	struct scratch sc = {MP_BUF_INIT, MP_BUF_INIT};
 	mp_json_init(&j, stdout, 0);
 	for (size_t i = 0; i < s.n; i++) {
 		if (X.json)
 			json(&j, &s.v[i]);
 		else {
-			line(&s.v[i], numw, width, &b);
+			line(&s.v[i], numw, width, &b, &sc);
 			fwrite(b.data, 1, b.len, stdout);
 		}
 		free(s.v[i].text);
+		free(s.v[i].tail);
 	}
 	free(s.v);
-	mp_buf_free(&scratch_e);
-	mp_buf_free(&scratch_t);
+	mp_buf_free(&sc.e);
+	mp_buf_free(&sc.t);
 	for (size_t i = 0; i < s.nfolders; i++)
 		mp_folder_free(&s.folders[i]);
 	free(s.folders);

@@ -52,7 +52,7 @@ struct mp_msgsrc mp_memsrc_cap(struct mp_memsrc *m, const char *p, size_t n, siz
  * no further: the file's bytes up to and including the blank line that
  * ends its header, in as few system calls as can be (open, one read of
  * MP_HDRBUF_FIRST bytes for most messages, close). */
-#define MP_HDRBUF_FIRST 8192
+#define MP_HDRBUF_FIRST 4096
 #define MP_HDRBUF_SIZE  0x1u /* the file's size too (fstat, unless read to its end) */
 
 struct mp_hdrbuf {

@@ -430,8 +430,21 @@ int mp_term_escape(const char *s, size_t n, struct mp_buf *out)
 	return 0;
 }
 
+/* printable ASCII, tabs and line feeds alone: what mp_term_escape keeps */
+static int term_plain(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 || c >= 0x7f) && c != '\t' && c != '\n')
+			return 0;
+	}
+	return 1;
+}
+
 int mp_term_write(FILE *f, const char *s, size_t n)
 {
+	if (term_plain(s, n)) /* nothing to escape: no copy */
+		return n && fwrite(s, 1, n, f) != n ? -1 : 0;
 	struct mp_buf b = MP_BUF_INIT;
 	int rc = mp_term_escape(s, n, &b);
 
@@ -446,7 +459,14 @@ int mp_term_printf(FILE *f, const char *fmt, ...)
 	struct mp_buf b = MP_BUF_INIT;
 	va_list ap;
 	int rc;
+	char small[512];
 
+	/* most lines fit on the stack: no allocation then */
+	va_start(ap, fmt);
+	rc = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (rc >= 0 && (size_t)rc < sizeof small)
+		return mp_term_write(f, small, (size_t)rc);
 	va_start(ap, fmt);
 	rc = mp_buf_vprintf(&b, fmt, ap);
 	va_end(ap);

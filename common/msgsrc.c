@@ -194,7 +194,9 @@ int mp_hdrbuf_read(struct mp_hdrbuf *h, const char *path, size_t max, unsigned f
 		}
 	}
 	if (!h->err && (flags & MP_HDRBUF_SIZE))
-		h->size = h->eof ? (long long)h->len : fstat(fd, &st) == 0 ? (long long)st.st_size : -1;
+		h->size = h->eof                ? (long long)h->len
+		          : fstat(fd, &st) == 0 ? (long long)st.st_size
+		                                : -1;
 	close(fd);
 	if (h->err) {
 		h->whole = 0;

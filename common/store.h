@@ -56,7 +56,7 @@ struct mp_msgsrc mp_memsrc_cap(struct mp_memsrc *m, const char *p, size_t n, siz
 #define MP_HDRBUF_SIZE  0x1u /* the file's size too (fstat, unless read to its end) */
 
 struct mp_hdrbuf {
-	char *buf;      /* kept between reads: it is reused */
+	char *buf; /* kept between reads: it is reused */
 	size_t len, cap;
 	int whole;      /* buf holds the header and its blank line, or the whole file */
 	int eof;        /* buf holds the whole file */

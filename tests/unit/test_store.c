@@ -216,7 +216,8 @@ static void test_hdrbuf(const char *dir)
 			int n = snprintf(want, sizeof want, "N: %zu\n%s\n", i, i % 7 ? "" : "X: y");
 			if (i % 7 == 0) /* no blank line: the whole file */
 				n = snprintf(want, sizeof want, "N: %zu\nX: y\nbody %zu\n", i, i);
-			good = g && g->whole && g->len == (size_t)n && !memcmp(g->buf, want, g->len);
+			good =
+			    g && g->whole && g->len == (size_t)n && !memcmp(g->buf, want, g->len);
 		}
 		tap_ok(good, "500 headers read ahead on %d thread(s), each in its turn", t);
 		mp_hdrpool_end(p);

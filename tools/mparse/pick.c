@@ -23,7 +23,8 @@ int mp_threads_env(void)
 
 	if (s) {
 		if (strlen(s) != 1 || *s < '1' || *s > '8')
-			mp_die(EX_USAGE, "MPARSE_THREADS: '%s' is no number of threads (1 to 8)", s);
+			mp_die(EX_USAGE, "MPARSE_THREADS: '%s' is no number of threads (1 to 8)",
+			       s);
 		return *s - '0';
 	}
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -197,8 +197,7 @@ struct job {
  * mp_msgref_read */
 static int read_one(const struct mp_msgref *m, struct row *r, struct mp_hdrbuf *h)
 {
-	if (m->off < 0 && mp_hdrbuf_read(h, m->path, MP_HDR_MAX, MP_HDRBUF_SIZE) == 0 &&
-	    h->whole) {
+	if (m->off < 0 && mp_hdrbuf_read(h, m->path, MP_HDR_MAX, MP_HDRBUF_SIZE) == 0 && h->whole) {
 		struct mp_memsrc ms;
 		struct mp_msgsrc src = mp_memsrc_cap(&ms, h->buf, h->len, 4096);
 		struct mp_msgref mm = *m;
@@ -378,16 +377,14 @@ static void tail(const struct row *r, struct mp_buf *b, struct scratch *sc)
 		strftime(date, sizeof date, "%Y-%m-%d", &tm);
 	human(r->size, size, sizeof size);
 	mp_buf_printf(b, "%c%c%c%c%c %s  ", r->isnew ? 'N' : '.', r->seen ? 'S' : '.',
-	              r->replied ? 'R' : '.', r->flagged ? 'F' : '.', r->trashed ? 'T' : '.',
-	              date);
+	              r->replied ? 'R' : '.', r->flagged ? 'F' : '.', r->trashed ? 'T' : '.', date);
 	const char *from = text_of(r, HAS_FROM), *subject = text_of(r, HAS_SUBJECT);
 	column(b, from ? from : "", 20, 1, sc);
 	mp_buf_printf(b, " %5s  ", size);
 	column(b, subject ? subject : "", (size_t)-1 / 2, 0, sc);
 }
 
-static void line(const struct row *r, int numw, size_t width, struct mp_buf *b,
-                 struct scratch *sc)
+static void line(const struct row *r, int numw, size_t width, struct mp_buf *b, struct scratch *sc)
 {
 	mp_buf_reset(b);
 	mp_buf_printf(b, "%*ld ", numw, r->num);

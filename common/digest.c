@@ -251,23 +251,3 @@ int mp_digest_make(const struct mp_digest_msg *m, size_t n, const char *from, co
 	mp_buf_free(&d);
 	return ok ? 0 : -1;
 }
-
-/* ---- a message in memory as a source */
-
-static int mem_next(void *ctx, const char **seg, size_t *len, int *bol, struct mp_err *e)
-{
-	struct mp_memsrc *m = ctx;
-
-	(void)e;
-	*bol = 1;
-	*len = mp_line_next(m->p, m->n, &m->i, seg);
-	return *len > 0;
-}
-
-struct mp_msgsrc mp_memsrc(struct mp_memsrc *m, const char *p, size_t n)
-{
-	m->p = p;
-	m->n = n;
-	m->i = 0;
-	return (struct mp_msgsrc){.next = mem_next, .ctx = m};
-}

@@ -36,11 +36,4 @@ struct mp_digest_msg {
 int mp_digest_make(const struct mp_digest_msg *m, size_t n, const char *from, const char *subject,
                    time_t date, struct mp_buf *out);
 
-/* An mp_msgsrc of the n bytes at p, a line a segment. */
-struct mp_memsrc {
-	const char *p;
-	size_t n, i;
-};
-struct mp_msgsrc mp_memsrc(struct mp_memsrc *m, const char *p, size_t n);
-
 #endif

@@ -179,6 +179,22 @@ int mp_charset_to_utf8(const char *charset, const char *s, size_t n, unsigned fl
 			return mp_err_sys(e, EX_TEMPFAIL, "decoding");
 		return 0;
 	}
+	if (strcasecmp(charset, "iso-8859-1") == 0 || strcasecmp(charset, "latin1") == 0) {
+		/* every byte is the code point of the same number: no iconv */
+		if (mp_buf_reserve(out, 2 * n))
+			return mp_err_sys(e, EX_TEMPFAIL, "decoding");
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c < 0x80) {
+				out->data[out->len++] = (char)c;
+			} else {
+				out->data[out->len++] = (char)(0xc0 | c >> 6);
+				out->data[out->len++] = (char)(0x80 | (c & 0x3f));
+			}
+		}
+		out->data[out->len] = '\0';
+		return 0;
+	}
 	cd = conv_get(charset, &slot);
 	if (cd == (iconv_t)-1) {
 		if (flags & MP_HDR_IGNORE)

@@ -146,10 +146,8 @@ const char *mp_field_get(const struct mp_header *h, const char *name)
 
 void mp_header_free(struct mp_header *h)
 {
-	for (size_t i = 0; i < h->n; i++) {
-		free(h->f[i].name);
-		free(h->f[i].value);
-	}
+	for (size_t i = 0; i < h->n; i++)
+		free(h->f[i].name); /* and its value: one block */
 	free(h->f);
 	mp_buf_free(&h->raw);
 	memset(h, 0, sizeof *h);
@@ -165,11 +163,16 @@ static int add_field(struct mp_header *h, const char *line, size_t n)
 		return -1;
 	while (nl && (line[nl - 1] == ' ' || line[nl - 1] == '\t'))
 		nl--; /* "Subject :" (obsolete syntax) */
-	struct mp_field *f = realloc(h->f, (h->n + 1) * sizeof *f);
-	if (!f)
-		return 0;
-	h->f = f;
-	f[h->n].name = strndup(line, nl);
+	/* room for 8 fields, then twice as many each time n reaches a power of
+	 * two: no realloc for most fields */
+	if (h->n == 0 || (h->n >= 8 && (h->n & (h->n - 1)) == 0)) {
+		size_t cap = h->n ? 2 * h->n : 8;
+		struct mp_field *f = realloc(h->f, cap * sizeof *f);
+		if (!f)
+			return 0;
+		h->f = f;
+	}
+	struct mp_field *f = h->f;
 	const char *v = colon + 1;
 	size_t vl = n - (size_t)(v - line);
 	while (vl && (*v == ' ' || *v == '\t'))
@@ -177,7 +180,16 @@ static int add_field(struct mp_header *h, const char *line, size_t n)
 	while (vl &&
 	       (v[vl - 1] == '\n' || v[vl - 1] == '\r' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 		vl--;
-	f[h->n].value = strndup(v, vl);
+	/* name and value in one block: one malloc a field */
+	char *b = malloc(nl + 1 + vl + 1);
+	if (!b)
+		return 0;
+	memcpy(b, line, nl);
+	b[nl] = '\0';
+	memcpy(b + nl + 1, v, vl);
+	b[nl + 1 + vl] = '\0';
+	f[h->n].name = b;
+	f[h->n].value = b + nl + 1;
 	h->n++;
 	return 0;
 }

@@ -16,7 +16,8 @@
 #define MP_MIME_UU    1000         /* uuencoded blocks per text part */
 
 struct mp_field {
-	char *name, *value; /* value unfolded, raw (not decoded) */
+	char *name, *value; /* value unfolded, raw (not decoded); it lies in
+	                       name's block, freed with it */
 };
 
 struct mp_header {

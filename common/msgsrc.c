@@ -1,8 +1,13 @@
 /* msgsrc: where the store's messages come from: a stream handed out in
- * segments (whole lines, or pieces of an overlong one), and an mbox
- * split into its messages (mboxo, mboxrd, mboxcl2). */
+ * segments (whole lines, or pieces of an overlong one), a block of
+ * memory handed out the same way, the headers of message files read
+ * ahead on threads, and an mbox split into its messages (mboxo, mboxrd,
+ * mboxcl2). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,6 +84,241 @@ struct mp_msgsrc mp_segr_src(struct mp_segr *r)
 	struct mp_msgsrc s = {segr_src_next, r};
 
 	return s;
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static int memsrc_next(void *ctx, const char **seg, size_t *len, int *bol, struct mp_err *e)
+{
+	struct mp_memsrc *m = ctx;
+	size_t avail = m->n - m->pos, n = avail < m->cap ? avail : m->cap;
+	const char *s = m->p + m->pos, *nl = memchr(s, '\n', n);
+
+	(void)e;
+	if (!avail)
+		return 0;
+	if (nl)
+		n = (size_t)(nl - s) + 1;
+	*seg = s;
+	*len = n;
+	*bol = m->bol;
+	m->bol = nl != NULL;
+	m->pos += n;
+	return 1;
+}
+
+struct mp_msgsrc mp_memsrc(struct mp_memsrc *m, const char *p, size_t n)
+{
+	return mp_memsrc_cap(m, p, n, SIZE_MAX);
+}
+
+struct mp_msgsrc mp_memsrc_cap(struct mp_memsrc *m, const char *p, size_t n, size_t cap)
+{
+	struct mp_msgsrc s = {memsrc_next, m};
+
+	m->p = p;
+	m->n = n;
+	m->pos = 0;
+	m->cap = cap ? cap : 1;
+	m->bol = 1;
+	return s;
+}
+
+/* ---------------------------------------------------------------- headers read ahead */
+
+/* past the blank line that ends the header in b[0..n), or 0 when it is
+ * not there yet; *k: the first line start not looked at (a line start is
+ * where a segment with bol starts: the start, or after a line feed) */
+static size_t header_end(const char *b, size_t n, size_t *k)
+{
+	size_t i = *k;
+
+	while (i < n) {
+		if (b[i] == '\n')
+			return i + 1;
+		if (b[i] == '\r') {
+			if (i + 1 >= n)
+				break;
+			if (b[i + 1] == '\n')
+				return i + 2;
+		}
+		const char *nl = memchr(b + i, '\n', n - i);
+		if (!nl)
+			break;
+		i = (size_t)(nl - b) + 1;
+	}
+	*k = i;
+	return 0;
+}
+
+int mp_hdrbuf_read(struct mp_hdrbuf *h, const char *path, size_t max, unsigned flags)
+{
+	size_t look = 0, end = 0;
+	struct stat st;
+
+	h->len = 0;
+	h->whole = h->eof = h->err = 0;
+	h->size = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		h->err = errno;
+		return -1;
+	}
+	while (!end && h->len < max) {
+		if (h->len >= h->cap) {
+			size_t cap = h->cap ? h->cap * 2 : MP_HDRBUF_FIRST;
+			char *b = realloc(h->buf, cap < max ? cap : max);
+			if (!b) {
+				h->err = ENOMEM;
+				break;
+			}
+			h->buf = b;
+			h->cap = cap < max ? cap : max;
+		}
+		size_t room = (h->cap < max ? h->cap : max) - h->len;
+		ssize_t got = read(fd, h->buf + h->len, room);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			h->err = errno;
+			break;
+		}
+		if (got == 0) {
+			h->eof = h->whole = 1;
+			break;
+		}
+		h->len += (size_t)got;
+		if ((end = header_end(h->buf, h->len, &look)) != 0) {
+			h->len = end;
+			h->whole = 1;
+		}
+	}
+	if (!h->err && (flags & MP_HDRBUF_SIZE))
+		h->size = h->eof                ? (long long)h->len
+		          : fstat(fd, &st) == 0 ? (long long)st.st_size
+		                                : -1;
+	close(fd);
+	if (h->err) {
+		h->whole = 0;
+		return -1;
+	}
+	return 0;
+}
+
+void mp_hdrbuf_free(struct mp_hdrbuf *h)
+{
+	free(h->buf);
+	memset(h, 0, sizeof *h);
+}
+
+#define POOL_WINDOW 64
+
+struct mp_hdrpool {
+	size_t n, max;
+	unsigned flags;
+	mp_hdrpool_path path;
+	void *ctx;
+	struct mp_hdrbuf slot[POOL_WINDOW];
+	size_t done[POOL_WINDOW]; /* the index read into the slot, plus 1; 0: none yet */
+	size_t claimed;           /* the next index for a thread to read */
+	size_t taken;             /* indexes below it were handed out and are done with */
+	int stop;
+	size_t want;      /* the index the reader waits for, plus 1; 0: none */
+	int room_waiters; /* threads waiting for a free slot */
+	pthread_mutex_t lock;
+	pthread_cond_t ready, room;
+	pthread_t t[8];
+	int nt;
+};
+
+static void *pool_worker(void *arg)
+{
+	struct mp_hdrpool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop && p->claimed < p->n) {
+		if (p->claimed >= p->taken + POOL_WINDOW) {
+			p->room_waiters++;
+			pthread_cond_wait(&p->room, &p->lock);
+			p->room_waiters--;
+			continue;
+		}
+		size_t i = p->claimed++;
+		struct mp_hdrbuf *h = &p->slot[i % POOL_WINDOW];
+		pthread_mutex_unlock(&p->lock);
+		mp_hdrbuf_read(h, p->path(p->ctx, i), p->max, p->flags);
+		pthread_mutex_lock(&p->lock);
+		p->done[i % POOL_WINDOW] = i + 1;
+		if (p->want == i + 1)
+			pthread_cond_signal(&p->ready);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct mp_hdrpool *mp_hdrpool_start(size_t n, mp_hdrpool_path path, void *ctx, int threads,
+                                    size_t max, unsigned flags)
+{
+	struct mp_hdrpool *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	p->n = n;
+	p->path = path;
+	p->ctx = ctx;
+	p->max = max;
+	p->flags = flags;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->ready, NULL);
+	pthread_cond_init(&p->room, NULL);
+	if (threads > (int)(sizeof p->t / sizeof p->t[0]))
+		threads = (int)(sizeof p->t / sizeof p->t[0]);
+	for (int k = 0; threads > 1 && k < threads && (size_t)k < n; k++)
+		if (pthread_create(&p->t[p->nt], NULL, pool_worker, p) == 0)
+			p->nt++;
+	return p;
+}
+
+const struct mp_hdrbuf *mp_hdrpool_get(struct mp_hdrpool *p, size_t i)
+{
+	struct mp_hdrbuf *h = &p->slot[i % POOL_WINDOW];
+
+	if (i >= p->n)
+		return NULL;
+	if (!p->nt) { /* no thread: read it now, into one slot */
+		mp_hdrbuf_read(&p->slot[0], p->path(p->ctx, i), p->max, p->flags);
+		return &p->slot[0];
+	}
+	pthread_mutex_lock(&p->lock);
+	p->taken = i; /* those before it are done with: their slots are free */
+	/* the threads are woken when half the window is free, not at every
+	 * slot: a switch of threads costs more than reading a header */
+	if (p->room_waiters && p->claimed <= p->taken + POOL_WINDOW / 2)
+		pthread_cond_broadcast(&p->room);
+	p->want = i + 1;
+	while (p->done[i % POOL_WINDOW] != i + 1)
+		pthread_cond_wait(&p->ready, &p->lock);
+	p->want = 0;
+	pthread_mutex_unlock(&p->lock);
+	return h;
+}
+
+void mp_hdrpool_end(struct mp_hdrpool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->room);
+	pthread_mutex_unlock(&p->lock);
+	for (int k = 0; k < p->nt; k++)
+		pthread_join(p->t[k], NULL);
+	for (size_t k = 0; k < POOL_WINDOW; k++)
+		mp_hdrbuf_free(&p->slot[k]);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->ready);
+	pthread_cond_destroy(&p->room);
+	free(p);
 }
 
 /* ---------------------------------------------------------------- mbox splitting */

@@ -36,6 +36,51 @@ void mp_segr_free(struct mp_segr *r);
 /* an mp_msgsrc reading the whole stream as one message */
 struct mp_msgsrc mp_segr_src(struct mp_segr *r);
 
+/* Segments of the n bytes at p: a line a segment; with a cap, cut as an
+ * mp_segr with a buffer of cap bytes cuts them (a line longer than cap in
+ * pieces of cap bytes), so that a reader sees the same either way. */
+struct mp_memsrc {
+	const char *p;
+	size_t n, pos, cap;
+	int bol;
+};
+
+struct mp_msgsrc mp_memsrc(struct mp_memsrc *m, const char *p, size_t n);
+struct mp_msgsrc mp_memsrc_cap(struct mp_memsrc *m, const char *p, size_t n, size_t cap);
+
+/* The header of a message file, read into memory for the modes that read
+ * no further: the file's bytes up to and including the blank line that
+ * ends its header, in as few system calls as can be (open, one read of
+ * MP_HDRBUF_FIRST bytes for most messages, close). */
+#define MP_HDRBUF_FIRST 4096
+#define MP_HDRBUF_SIZE  0x1u /* the file's size too (fstat, unless read to its end) */
+
+struct mp_hdrbuf {
+	char *buf; /* kept between reads: it is reused */
+	size_t len, cap;
+	int whole;      /* buf holds the header and its blank line, or the whole file */
+	int eof;        /* buf holds the whole file */
+	int err;        /* errno of open or read, or 0 */
+	long long size; /* with MP_HDRBUF_SIZE, the file's size; else -1 */
+};
+
+/* Read the header of the file at path, at most max bytes of it (not
+ * whole past that: the caller reads the file as a stream then). 0, or
+ * -1 with h->err set. */
+int mp_hdrbuf_read(struct mp_hdrbuf *h, const char *path, size_t max, unsigned flags);
+void mp_hdrbuf_free(struct mp_hdrbuf *h);
+
+/* The headers of n files read ahead on threads (at most a window of them
+ * ahead of the reader, so memory stays flat), handed out in order:
+ * mp_hdrpool_get(p, 0), then 1, 2, ... Each is valid until the next get.
+ * threads <= 1, or no thread to be had: each is read by the get. */
+struct mp_hdrpool;
+typedef const char *(*mp_hdrpool_path)(void *ctx, size_t i);
+struct mp_hdrpool *mp_hdrpool_start(size_t n, mp_hdrpool_path path, void *ctx, int threads,
+                                    size_t max, unsigned flags);
+const struct mp_hdrbuf *mp_hdrpool_get(struct mp_hdrpool *p, size_t i);
+void mp_hdrpool_end(struct mp_hdrpool *p);
+
 /* Messages one by one out of an mbox (mboxo, mboxrd, mboxcl2): each ends
  * before the next "From " line, with the blank line before it dropped,
  * ">From " lines unquoted one level, and Content-Length honoured when it

@@ -239,7 +239,8 @@ int mp_buf_reserve(struct mp_buf *b, size_t extra)
 
 int mp_buf_append(struct mp_buf *b, const void *p, size_t n)
 {
-	if (mp_buf_reserve(b, n))
+	/* room for n and the NUL is the common case: no call then */
+	if (n >= b->cap - b->len && mp_buf_reserve(b, n))
 		return -1;
 	if (n)
 		memcpy(b->data + b->len, p, n);
@@ -265,12 +266,22 @@ int mp_buf_vprintf(struct mp_buf *b, const char *fmt, va_list ap)
 	va_list aq;
 	int n;
 
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0 || mp_buf_reserve(b, (size_t)n))
+	/* formatted once into the room there is, again only when short */
+	if (b->cap - b->len < 64 && mp_buf_reserve(b, 64))
 		return -1;
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_copy(aq, ap);
+	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, aq);
+	va_end(aq);
+	if (n >= 0 && (size_t)n >= b->cap - b->len) {
+		if (mp_buf_reserve(b, (size_t)n))
+			n = -1;
+		else
+			vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
+	if (n < 0) {
+		b->data[b->len] = '\0';
+		return -1;
+	}
 	b->len += (size_t)n;
 	return 0;
 }
@@ -388,8 +399,20 @@ int mp_term_escape(const char *s, size_t n, struct mp_buf *out)
 
 	for (size_t i = 0; i < n;) {
 		int bad;
-		size_t len = mp_utf8_next(u + i, n - i, &bad);
+		size_t len;
 		int rc;
+		/* printable ASCII, tabs and line feeds: as they are, a run at once */
+		for (len = 0; i + len < n && ((u[i + len] >= 0x20 && u[i + len] < 0x7f) ||
+		                              u[i + len] == '\t' || u[i + len] == '\n');
+		     len++)
+			;
+		if (len) {
+			if (mp_buf_append(out, s + i, len) < 0)
+				return -1;
+			i += len;
+			continue;
+		}
+		len = mp_utf8_next(u + i, n - i, &bad);
 		if (bad ||
 		    (len == 1 && ((u[i] < 0x20 && u[i] != '\t' && u[i] != '\n') || u[i] == 0x7f))) {
 			rc = 0;
@@ -407,8 +430,21 @@ int mp_term_escape(const char *s, size_t n, struct mp_buf *out)
 	return 0;
 }
 
+/* printable ASCII, tabs and line feeds alone: what mp_term_escape keeps */
+static int term_plain(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 || c >= 0x7f) && c != '\t' && c != '\n')
+			return 0;
+	}
+	return 1;
+}
+
 int mp_term_write(FILE *f, const char *s, size_t n)
 {
+	if (term_plain(s, n)) /* nothing to escape: no copy */
+		return n && fwrite(s, 1, n, f) != n ? -1 : 0;
 	struct mp_buf b = MP_BUF_INIT;
 	int rc = mp_term_escape(s, n, &b);
 
@@ -423,7 +459,14 @@ int mp_term_printf(FILE *f, const char *fmt, ...)
 	struct mp_buf b = MP_BUF_INIT;
 	va_list ap;
 	int rc;
+	char small[512];
 
+	/* most lines fit on the stack: no allocation then */
+	va_start(ap, fmt);
+	rc = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (rc >= 0 && (size_t)rc < sizeof small)
+		return mp_term_write(f, small, (size_t)rc);
 	va_start(ap, fmt);
 	rc = mp_buf_vprintf(&b, fmt, ap);
 	va_end(ap);

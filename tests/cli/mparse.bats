@@ -2091,3 +2091,48 @@ $output"
     mp --scan big
     assert_equal "$(cut -c1-4 <<<"$output" | tr -d ' ' | tr '\n' ,)" "$(seq 300 -1 1 | tr '\n' ,)"
 }
+
+@test "MPARSE_THREADS: a Maildir of 700 messages read ahead on 1 and on 4 threads prints the same, in the order of the files (-f, -a, the summary, --scan, --scan -j); 0 or x exits 64" {
+    mkdir -p many/cur many/new
+    local i f
+    for i in $(seq 1 700); do
+        f="many/cur/$((1700000000 + i)).M${i}.host:2,S"
+        # Latin-1 and UTF-8 encoded words; a few headers past the first 8 KiB read
+        printf 'From: =?ISO-8859-1?Q?Ren=E9e_%d?= <r%d@example.org>\nTo: t%d@example.org\nDate: %s\nSubject: =?UTF-8?B?%s?= %d\n' \
+            "$i" "$i" "$i" "$(date -u -d "@$((1800000000 - (i % 50) * 86400))" -R)" \
+            "$(printf 'é %d' "$i" | base64)" "$i" >"$f"
+        if ((i % 97 == 0)); then printf 'X-Long: %s\n' "$(head -c 20000 /dev/zero | tr '\0' x)" >>"$f"; fi
+        printf '\nbody %d\n' "$i" >>"$f"
+    done
+    # an empty file, one that starts as an mbox, one whose header has no end
+    : >many/new/1800000001.empty.host
+    printf 'From x@example.org Mon Jan  1 00:00:00 2024\nSubject: mbox in a Maildir\n\nb\n' >many/new/1800000002.mbox.host
+    printf 'Subject: no end' >many/new/1800000003.noend.host
+    local want='' mode t
+    for i in $(seq 1 700); do want+="é $i $i"$'\n'; done
+    for t in 1 4; do
+        MPARSE_THREADS=$t mp --no-filename -f subject many
+        assert_success # the empty file is a warning
+        assert_output "$want"'mbox in a Maildir'$'\n''no end'
+        [[ $stderr == *1800000001.empty.host*"empty input"* ]] || fail "stderr: $stderr"
+    done
+    for mode in "-f subject -H" "-f from -f date --raw" "-a" "" "--scan" "--scan -j" "--scan --sort subject -r"; do
+        # shellcheck disable=SC2086
+        MPARSE_THREADS=1 run --separate-stderr "$MPARSE" $mode many
+        local one=$output one_err=$stderr one_status=$status
+        ((${#one} > 1000)) || fail "$mode: too little output"
+        # shellcheck disable=SC2086
+        MPARSE_THREADS=4 run --separate-stderr "$MPARSE" $mode many
+        assert_equal "$status" "$one_status"
+        assert_equal "$output" "$one"
+        assert_equal "$stderr" "$one_err"
+    done
+    MPARSE_THREADS=1 mp --scan --sort file -j many
+    run jq -r '.subject' <<<"$output"
+    assert_output "$want"'null'$'\n''mbox in a Maildir'$'\n''no end'
+    MPARSE_THREADS=0 mp -f subject many
+    assert_failure 64
+    assert_equal "$stderr" "mparse: MPARSE_THREADS: '0' is no number of threads (1 to 8)"
+    MPARSE_THREADS=x mp --scan many
+    assert_failure 64
+}

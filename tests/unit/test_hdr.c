@@ -120,6 +120,30 @@ int main(void)
 	tap_is_int(mp_charset_to_utf8("UTF-8", t38, sizeof t38 - 1, 0, &out, &e), -1,
 	           "Table 3-8 refused without MP_HDR_IGNORE");
 	dec("=?UTF-8?B?YfGAgOGAwmKAY4C/ZA==?=", MP_HDR_IGNORE, r38, 0);
+	{
+		/* ISO-8859-1 is converted without iconv: all 256 bytes as iconv
+		 * converts them (through ISO_8859-1, a name the fast way does not
+		 * take), after text already in the buffer */
+		char all[256];
+		struct mp_buf fast = MP_BUF_INIT, slow = MP_BUF_INIT;
+		for (int i = 0; i < 256; i++)
+			all[i] = (char)i;
+		mp_buf_puts(&fast, "x");
+		mp_buf_puts(&slow, "x");
+		tap_is_int(mp_charset_to_utf8("iso-8859-1", all, sizeof all, 0, &fast, &e), 0,
+		           "ISO-8859-1: 256 bytes converted");
+		tap_is_int(mp_charset_to_utf8("ISO_8859-1", all, sizeof all, 0, &slow, &e), 0,
+		           "ISO_8859-1 (iconv): 256 bytes converted");
+		tap_ok(fast.len == 1 + 128 + 2 * 128 && fast.len == slow.len &&
+		           !memcmp(fast.data, slow.data, fast.len) && fast.data[fast.len] == '\0',
+		       "ISO-8859-1 without iconv: the same bytes as iconv's");
+		mp_buf_reset(&fast);
+		tap_is_int(mp_charset_to_utf8("Latin1", "\xe9t\xe9", 3, 0, &fast, &e), 0,
+		           "latin1 converted");
+		tap_is_mem(fast.data, fast.len, "\xc3\xa9t\xc3\xa9", 5, "latin1: \"été\"");
+		mp_buf_free(&fast);
+		mp_buf_free(&slow);
+	}
 	/* the ranges of Table 3-7: E0 80, ED A0 (a surrogate), F0 80, F4 90 are
 	 * bad from their second byte on; a cut-off F0 9F 98 is one */
 	dec("=?UTF-8?Q?=E0=80=ED=A0=F0=80=F4=90x=F0=9F=98?=", MP_HDR_IGNORE,

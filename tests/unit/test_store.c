@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,109 @@ static void split_all(int fd, size_t bufsize, char *out, size_t outsz, long *cou
 	out[o] = '\0';
 	*count = m.count;
 	mp_segr_free(&r);
+}
+
+/* every segment of src, each as "bol|bytes" on a line of its own */
+static void segments(struct mp_msgsrc src, struct mp_buf *out)
+{
+	const char *seg;
+	size_t len;
+	int bol;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	while (src.next(src.ctx, &seg, &len, &bol, &e) > 0) {
+		mp_buf_printf(out, "%d|", bol);
+		mp_buf_append(out, seg, len);
+		mp_buf_putc(out, '\n');
+	}
+}
+
+static const char *pool_path(void *ctx, size_t i)
+{
+	static char p[64][512];
+	snprintf(p[i % 64], sizeof p[0], "%s/m%zu", (const char *)ctx, i);
+	return p[i % 64];
+}
+
+/* a header read into memory: cut as the file reader cuts it; up to its
+ * blank line; read ahead on threads, handed out in order */
+static void test_hdrbuf(const char *dir)
+{
+	char path[512];
+	struct mp_buf big = MP_BUF_INIT, a = MP_BUF_INIT, b = MP_BUF_INIT;
+	struct mp_hdrbuf h;
+	struct mp_memsrc m;
+	struct mp_segr r;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	memset(&h, 0, sizeof h);
+	/* a line of 10,000 bytes, one of exactly 4096 and its line feed, CRLF
+	 * lines, then the blank line (CRLF) and a body */
+	mp_buf_puts(&big, "Subject: ");
+	for (int i = 0; i < 10000; i++)
+		mp_buf_putc(&big, 'a' + i % 26);
+	mp_buf_puts(&big, "\nX: ");
+	for (int i = 0; i < 4093; i++)
+		mp_buf_putc(&big, 'b');
+	mp_buf_puts(&big, "\nTo: x\r\n \r\n\r\nbody\n\nmore\n");
+	snprintf(path, sizeof path, "%s/hdr", dir);
+	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	tap_ok(fd >= 0 && write(fd, big.data, big.len) == (ssize_t)big.len && close(fd) == 0,
+	       "a message with long lines written");
+	tap_is_int(mp_hdrbuf_read(&h, path, 1 << 20, MP_HDRBUF_SIZE), 0, "its header read");
+	size_t hl = strstr(big.data, "\r\n\r\n") - big.data + 4;
+	tap_ok(h.whole && !h.eof && h.len == hl && !memcmp(h.buf, big.data, hl),
+	       "up to and with its blank line, no further");
+	tap_is_int(h.size, (long long)big.len, "and the file's size");
+	fd = open(path, O_RDONLY);
+	mp_segr_init(&r, fd, 4096, &e);
+	segments(mp_segr_src(&r), &a);
+	mp_buf_reset(&b);
+	segments(mp_memsrc_cap(&m, big.data, big.len, 4096), &b);
+	tap_ok(a.len == b.len && !memcmp(a.data, b.data, a.len),
+	       "memory cut in the segments a reader of 4096 bytes cuts (lines over it in pieces)");
+	mp_segr_free(&r);
+	close(fd);
+	tap_is_int(mp_hdrbuf_read(&h, path, 8192, 0), 0, "read with a bound of 8 KiB");
+	tap_ok(!h.whole && h.len == 8192 && h.size == -1, "a header over the bound: not whole");
+
+	/* a file without a blank line: whole at its end; an empty one */
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	tap_ok(fd >= 0 && write(fd, "A: b\n\rC: d", 11) == 11 && close(fd) == 0, "no blank line");
+	tap_ok(mp_hdrbuf_read(&h, path, 1 << 20, MP_HDRBUF_SIZE) == 0 && h.whole && h.eof &&
+	           h.len == 11 && h.size == 11,
+	       "read to its end, its size without fstat");
+	snprintf(path, sizeof path, "%s/nonesuch", dir);
+	tap_ok(mp_hdrbuf_read(&h, path, 1 << 20, 0) == -1 && h.err == ENOENT && !h.whole,
+	       "a file that is not there: -1 and ENOENT");
+	mp_hdrbuf_free(&h);
+
+	/* 500 files, read ahead on 1 and on 4 threads: the same, in order */
+	for (size_t i = 0; i < 500; i++) {
+		fd = open(pool_path((void *)dir, i), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+		dprintf(fd, "N: %zu\n%s\nbody %zu\n", i, i % 7 ? "" : "X: y", i);
+		close(fd);
+	}
+	for (int t = 1; t <= 4; t += 3) {
+		struct mp_hdrpool *p = mp_hdrpool_start(500, pool_path, (void *)dir, t, 1 << 16, 0);
+		int good = p != NULL;
+		for (size_t i = 0; good && i < 500; i++) {
+			const struct mp_hdrbuf *g = mp_hdrpool_get(p, i);
+			char want[64];
+			int n = snprintf(want, sizeof want, "N: %zu\n%s\n", i, i % 7 ? "" : "X: y");
+			if (i % 7 == 0) /* no blank line: the whole file */
+				n = snprintf(want, sizeof want, "N: %zu\nX: y\nbody %zu\n", i, i);
+			good =
+			    g && g->whole && g->len == (size_t)n && !memcmp(g->buf, want, g->len);
+		}
+		tap_ok(good, "500 headers read ahead on %d thread(s), each in its turn", t);
+		mp_hdrpool_end(p);
+	}
+	mp_buf_free(&big);
+	mp_buf_free(&a);
+	mp_buf_free(&b);
 }
 
 int main(void)
@@ -358,6 +462,8 @@ int main(void)
 	tap_is_int(mp_store_mbox_holds(path, &a1, 1, &e), 1, "the first held, a dead lock there");
 	tap_is_int(file_size(path), a2.offset, "its writer's append cut off");
 	tap_ok(access(buf, F_OK) != 0, "and the lock gone");
+
+	test_hdrbuf(dir);
 
 	snprintf(buf, sizeof buf, "rm -rf '%s'", dir);
 	tap_is_int(system(buf), 0, "clean up");

@@ -796,6 +796,25 @@ static int picked(void *ctx, const struct mp_msgref *m, const char *name,
 	return one(name, src);
 }
 
+static const char *ref_path(void *ctx, size_t i)
+{
+	return ((const struct mp_folder *)ctx)->v[i].path;
+}
+
+/* a Maildir's file whose header was read ahead: read from memory as
+ * fd_input reads a file of one message in a header mode; 0 when it must
+ * be read from its file after all (an error, a header over the bound, an
+ * empty file or an mbox) */
+static int ahead_input(const struct mp_hdrbuf *h, const char *name, int *ok)
+{
+	if (!h || !h->whole || !h->len || (h->len >= 5 && memcmp(h->buf, "From ", 5) == 0))
+		return 0;
+	struct mp_memsrc m;
+	struct mp_msgsrc src = mp_memsrc_cap(&m, h->buf, h->len, 8 * 1024);
+	*ok |= one(name, &src) == 0;
+	return 1;
+}
+
 static int path_input(const char *path)
 {
 	struct stat st;
@@ -813,7 +832,14 @@ static int path_input(const char *path)
 		struct mp_folder f; /* pick.c */
 		if (mp_maildir_files(path, &f) < 0)
 			return 0;
+		/* the header modes read the headers ahead, on X.threads threads;
+		 * what they print comes in the order of the files all the same */
+		struct mp_hdrpool *pool = NULL;
+		if (header_mode() && !X.show && !O.dsn && !O.digest && !O.verify)
+			pool = mp_hdrpool_start(f.n, ref_path, &f, X.threads, MP_HDR_MAX, 0);
 		for (size_t i = 0; i < f.n; i++) {
+			if (pool && ahead_input(mp_hdrpool_get(pool, i), f.v[i].path, &ok))
+				continue;
 			int fd = open(f.v[i].path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0) { /* gone since the listing, or unreadable */
 				mp_problem(EX_NOINPUT, 0, "%s: %s", f.v[i].path, strerror(errno));
@@ -822,6 +848,7 @@ static int path_input(const char *path)
 			ok |= fd_input(f.v[i].path, fd, 0);
 			close(fd);
 		}
+		mp_hdrpool_end(pool);
 		mp_folder_free(&f);
 		return ok;
 	}
@@ -1053,6 +1080,7 @@ int main(int argc, char **argv)
 	mp_setprogname(argv[0]);
 	O.names = -1;
 	first = parse_args(argc, argv);
+	X.threads = mp_threads_env();
 	/* as grep: the names when there are several inputs (a Maildir is) */
 	if (O.names < 0) {
 		struct stat st;

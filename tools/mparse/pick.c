@@ -16,9 +16,25 @@
 
 /* ---------------------------------------------------------------- folders */
 
+int mp_threads_env(void)
+{
+	const char *s = getenv("MPARSE_THREADS");
+
+	if (s) {
+		if (strlen(s) != 1 || *s < '1' || *s > '8')
+			mp_die(EX_USAGE, "MPARSE_THREADS: '%s' is no number of threads (1 to 8)",
+			       s);
+		return *s - '0';
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus;
+}
+
 static void add(struct mp_folder *f, const char *path, long long off, int isnew)
 {
-	f->v = mp_xrealloc(f->v, (f->n + 1) * sizeof *f->v);
+	/* room for 16, then twice as many each time n reaches a power of two */
+	if (f->n == 0 || (f->n >= 16 && (f->n & (f->n - 1)) == 0))
+		f->v = mp_xrealloc(f->v, (f->n ? 2 * f->n : 16) * sizeof *f->v);
 	struct mp_msgref *m = &f->v[f->n++];
 	memset(m, 0, sizeof *m);
 	m->path = mp_xstrdup(path);
@@ -82,7 +98,8 @@ static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each ea
 		struct dirent *de;
 		while ((de = readdir(dp)))
 			if (de->d_name[0] != '.') {
-				v = mp_xrealloc(v, (n + 1) * sizeof *v);
+				if (n == 0 || (n >= 64 && (n & (n - 1)) == 0))
+					v = mp_xrealloc(v, (n ? 2 * n : 64) * sizeof *v);
 				v[n].name = mp_xstrdup(de->d_name);
 				v[n++].isnew = s;
 			}

@@ -7,6 +7,10 @@
 #include "mime.h"
 #include "store.h"
 
+/* MPARSE_THREADS (1 to 8), or as many as there are processors, 4 at most;
+ * a value that is no such number exits 64 */
+int mp_threads_env(void);
+
 struct mp_msgref {
 	char *path;       /* the message file, or the mbox */
 	long long off;    /* mbox: the offset of its From_ line; -1: the whole file */

@@ -18,6 +18,7 @@ struct mp_xopts {
 	const char *const *fields;
 	int nfields;
 	enum mp_date_form date;
+	int threads; /* MPARSE_THREADS: threads reading a folder's messages */
 };
 extern struct mp_xopts X;
 

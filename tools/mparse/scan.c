@@ -22,22 +22,51 @@
 #include "run.h"
 #include "scan.h"
 
+/* what a line (or a JSON line) needs of a message, and no more: 10,000
+ * of them are a few MiB */
 struct row {
-	char *file;    /* the message file, the mbox, or "stdin" */
-	long long off; /* mbox: its From_ line; -1 */
-	long num;
-	size_t order; /* as read */
-	int isnew, seen, replied, flagged, trashed;
-	int dated;
-	struct mp_date date;
-	char *from, *addr, *subject;
+	const char *file; /* the message file, the mbox, or "stdin": its folder's */
+	char *text;       /* "FROM\0ADDRESS\0SUBJECT\0", those that has says */
+	char *tail;       /* its line from the flags on, when made by a reader */
+	long long off;    /* mbox: its From_ line; -1 */
 	long long size;
+	long num;
+	unsigned order; /* as read */
+	unsigned isnew : 1, seen : 1, replied : 1, flagged : 1, trashed : 1, dated : 1;
+	unsigned has : 3; /* HAS_FROM, HAS_ADDR, HAS_SUBJECT */
+	struct mp_date date;
 };
+
+#define HAS_FROM    1u
+#define HAS_ADDR    2u
+#define HAS_SUBJECT 4u
+
+/* the row's sender, address or subject; NULL when it has none */
+static const char *text_of(const struct row *r, unsigned which)
+{
+	const char *t = r->text;
+
+	if (!(r->has & which))
+		return NULL;
+	for (unsigned k = 1; k < which; k <<= 1)
+		if (r->has & k)
+			t += strlen(t) + 1;
+	return t;
+}
 
 struct scan {
 	struct row *v;
-	size_t n;
+	size_t n, cap;
+	struct mp_folder *folders; /* kept: the rows' file names are theirs */
+	size_t nfolders;
 };
+
+/* the room a thread makes lines in */
+struct scratch {
+	struct mp_buf e, t;
+};
+
+static void tail(const struct row *r, struct mp_buf *b, struct scratch *sc);
 
 static void set_flags(struct row *r, const struct mp_msgref *m, const struct mp_header *h)
 {
@@ -75,26 +104,36 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	struct hctx *c = w->ctx;
 	struct row *r = c->r;
 	const char *v;
-	struct mp_buf d = MP_BUF_INIT;
+	struct mp_buf d = MP_BUF_INIT, t = MP_BUF_INIT;
 
 	set_flags(r, c->m, h);
 	if ((v = mp_field_get(h, "Date")) && mp_date_parse(v, &r->date) == 0)
 		r->dated = 1;
-	if ((v = mp_field_get(h, "Subject"))) {
-		mp_hdr_decode_words(v, strlen(v), MP_HDR_IGNORE, &d, NULL);
-		r->subject = mp_xstrdup(d.data ? d.data : "");
-	}
 	if ((v = mp_field_get(h, "From"))) {
 		struct mp_addrlist l;
 		mp_addr_parse(v, &l);
 		if (l.n) {
 			char ad[1024];
 			mp_addr_display(l.v[0].addr, ad, sizeof ad);
-			r->addr = mp_xstrdup(ad);
-			r->from = mp_xstrdup(l.v[0].name[0] ? l.v[0].name : ad);
+			mp_buf_puts(&t, l.v[0].name[0] ? l.v[0].name : ad);
+			mp_buf_putc(&t, '\0');
+			mp_buf_puts(&t, ad);
+			mp_buf_putc(&t, '\0');
+			r->has |= HAS_FROM | HAS_ADDR;
 		}
 		mp_addr_free(&l);
 	}
+	if ((v = mp_field_get(h, "Subject"))) {
+		mp_hdr_decode_words(v, strlen(v), MP_HDR_IGNORE, &d, NULL);
+		mp_buf_puts(&t, d.data ? d.data : "");
+		mp_buf_putc(&t, '\0');
+		r->has |= HAS_SUBJECT;
+	}
+	free(r->text);
+	r->text = t.len ? mp_xmalloc(t.len) : NULL;
+	if (t.len)
+		memcpy(r->text, t.data, t.len);
+	mp_buf_free(&t);
 	mp_buf_free(&d);
 	return 0;
 }
@@ -102,13 +141,16 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 /* a row for the message, its facts to be read */
 static struct row *add_row(struct scan *s, const struct mp_msgref *m)
 {
-	s->v = mp_xrealloc(s->v, (s->n + 1) * sizeof *s->v);
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->v = mp_xrealloc(s->v, s->cap * sizeof *s->v);
+	}
 	struct row *r = &s->v[s->n++];
 	memset(r, 0, sizeof *r);
-	r->file = mp_xstrdup(m->path);
+	r->file = m->path;
 	r->off = m->off;
 	r->num = m->num;
-	r->order = s->n;
+	r->order = (unsigned)s->n;
 	r->size = m->size;
 	return r;
 }
@@ -152,24 +194,65 @@ struct job {
 	atomic_int bad;
 };
 
+/* a message file's header from memory, read in one go mostly (common/
+ * msgsrc.c); an mbox's message, or a header too large for that, through
+ * mp_msgref_read */
+static int read_one(const struct mp_msgref *m, struct row *r, struct mp_hdrbuf *h)
+{
+	if (m->off < 0 && mp_hdrbuf_read(h, m->path, MP_HDR_MAX, MP_HDRBUF_SIZE) == 0 && h->whole) {
+		struct mp_memsrc ms;
+		struct mp_msgsrc src = mp_memsrc_cap(&ms, h->buf, h->len, 4096);
+		struct mp_msgref mm = *m;
+		if (h->size >= 0)
+			mm.size = h->size;
+		return fill(r, &mm, &src);
+	}
+	return mp_msgref_read(m, fill_ref, r);
+}
+
 static void *worker(void *arg)
 {
 	struct job *j = arg;
+	struct mp_hdrbuf h;
+	struct scratch sc = {MP_BUF_INIT, MP_BUF_INIT};
+	struct mp_buf b = MP_BUF_INIT;
 
-	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->f->n;)
-		if (mp_msgref_read(&j->f->v[i], fill_ref, &j->rows[i]) < 0)
+	memset(&h, 0, sizeof h);
+	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->f->n;) {
+		struct row *r = &j->rows[i];
+		if (read_one(&j->f->v[i], r, &h) < 0)
 			atomic_store(&j->bad, 1);
+		if (X.json)
+			continue;
+		/* its line, but for the number, made here: on this thread; and
+		 * what only the sort still needs of the text */
+		mp_buf_reset(&b);
+		tail(r, &b, &sc);
+		r->tail = mp_xstrdup(b.data ? b.data : "");
+		if (!X.sort || !strcmp(X.sort, "date") || !strcmp(X.sort, "file")) {
+			free(r->text);
+			r->text = NULL;
+			r->has = 0;
+		}
+	}
+	mp_hdrbuf_free(&h);
+	mp_buf_free(&b);
+	mp_buf_free(&sc.e);
+	mp_buf_free(&sc.t);
 	return NULL;
 }
 
 static int read_refs(struct scan *s, const struct mp_folder *f)
 {
 	size_t first = s->n;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int nt = f->n < 64 ? 1 : cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus;
-	pthread_t t[4];
+	int nt = f->n < 64 ? 1 : X.threads < 1 ? 1 : X.threads > 8 ? 8 : X.threads;
+	pthread_t t[8];
 	int started = 0;
 
+	if (s->n + f->n > s->cap) { /* room for them all at once: no slack */
+		s->cap = s->n + f->n;
+		s->v = mp_xrealloc(s->v, s->cap * sizeof *s->v);
+	}
 	for (size_t i = 0; i < f->n; i++)
 		add_row(s, &f->v[i]);
 	struct job j = {f, s->v + first, 0, 0};
@@ -193,9 +276,11 @@ static int cmp_row(const void *a, const void *b)
 		time_t tx = x->dated ? x->date.t : 0, ty = y->dated ? y->date.t : 0;
 		c = (tx > ty) - (tx < ty);
 	} else if (strcmp(X.sort, "from") == 0) {
-		c = strcasecmp(x->from ? x->from : "", y->from ? y->from : "");
+		const char *fx = text_of(x, HAS_FROM), *fy = text_of(y, HAS_FROM);
+		c = strcasecmp(fx ? fx : "", fy ? fy : "");
 	} else if (strcmp(X.sort, "subject") == 0) {
-		c = strcasecmp(x->subject ? x->subject : "", y->subject ? y->subject : "");
+		const char *sx = text_of(x, HAS_SUBJECT), *sy = text_of(y, HAS_SUBJECT);
+		c = strcasecmp(sx ? sx : "", sy ? sy : "");
 	}
 	return c ? c : (x->order > y->order) - (x->order < y->order);
 }
@@ -211,8 +296,16 @@ static size_t cols(const char *s, size_t n, size_t max, size_t *bytes)
 	memset(&ps, 0, sizeof ps);
 	while (i < n) {
 		wchar_t wc;
-		size_t k = mbrtowc(&wc, s + i, n - i, &ps);
+		size_t k;
 		int cw = 1;
+		if (s[i] >= 0x20 && s[i] < 0x7f) { /* printable ASCII: one column */
+			if (w + 1 > max)
+				break;
+			w++;
+			i++;
+			continue;
+		}
+		k = mbrtowc(&wc, s + i, n - i, &ps);
 		if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
 			k = 1;
 			memset(&ps, 0, sizeof ps);
@@ -231,22 +324,23 @@ static size_t cols(const char *s, size_t n, size_t max, size_t *bytes)
 }
 
 /* s escaped, in width columns: cut, and padded when pad */
-static void column(struct mp_buf *b, const char *s, size_t width, int pad)
+static void column(struct mp_buf *b, const char *s, size_t width, int pad, struct scratch *sc)
 {
-	struct mp_buf e = MP_BUF_INIT;
-	size_t bytes;
+	struct mp_buf *e = &sc->e, *t = &sc->t;
+	size_t bytes, n = strlen(s);
 
 	/* blanks and line ends of a header are one space in a line */
-	for (const char *p = s; *p; p++)
-		mp_buf_putc(&e, *p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p);
-	struct mp_buf t = MP_BUF_INIT;
-	mp_term_escape(e.data ? e.data : "", e.len, &t);
-	size_t w = cols(t.data ? t.data : "", t.len, width, &bytes);
-	mp_buf_append(b, t.data ? t.data : "", bytes);
+	mp_buf_reset(e);
+	mp_buf_append(e, s, n);
+	for (size_t i = 0; i < n; i++)
+		if (e->data[i] == '\t' || e->data[i] == '\n' || e->data[i] == '\r')
+			e->data[i] = ' ';
+	mp_buf_reset(t);
+	mp_term_escape(e->data ? e->data : "", e->len, t);
+	size_t w = cols(t->data ? t->data : "", t->len, width, &bytes);
+	mp_buf_append(b, t->data ? t->data : "", bytes);
 	for (; pad && w < width; w++)
 		mp_buf_putc(b, ' ');
-	mp_buf_free(&e);
-	mp_buf_free(&t);
 }
 
 static void human(long long n, char *out, size_t sz)
@@ -274,21 +368,32 @@ static size_t term_width(void)
 	return v > 0 && v < 10000 ? (size_t)v : 80;
 }
 
-static void line(const struct row *r, int numw, size_t width, struct mp_buf *b)
+/* a line from the flags on: the same whatever the number's width and the
+ * line's, so that the readers make it as they read */
+static void tail(const struct row *r, struct mp_buf *b, struct scratch *sc)
 {
 	char date[32] = "----------", size[32];
 	struct tm tm;
 
-	mp_buf_reset(b);
 	if (r->dated && localtime_r(&r->date.t, &tm))
 		strftime(date, sizeof date, "%Y-%m-%d", &tm);
 	human(r->size, size, sizeof size);
-	mp_buf_printf(b, "%*ld %c%c%c%c%c %s  ", numw, r->num, r->isnew ? 'N' : '.',
-	              r->seen ? 'S' : '.', r->replied ? 'R' : '.', r->flagged ? 'F' : '.',
-	              r->trashed ? 'T' : '.', date);
-	column(b, r->from ? r->from : "", 20, 1);
+	mp_buf_printf(b, "%c%c%c%c%c %s  ", r->isnew ? 'N' : '.', r->seen ? 'S' : '.',
+	              r->replied ? 'R' : '.', r->flagged ? 'F' : '.', r->trashed ? 'T' : '.', date);
+	const char *from = text_of(r, HAS_FROM), *subject = text_of(r, HAS_SUBJECT);
+	column(b, from ? from : "", 20, 1, sc);
 	mp_buf_printf(b, " %5s  ", size);
-	column(b, r->subject ? r->subject : "", (size_t)-1 / 2, 0);
+	column(b, subject ? subject : "", (size_t)-1 / 2, 0, sc);
+}
+
+static void line(const struct row *r, int numw, size_t width, struct mp_buf *b, struct scratch *sc)
+{
+	mp_buf_reset(b);
+	mp_buf_printf(b, "%*ld ", numw, r->num);
+	if (r->tail)
+		mp_buf_puts(b, r->tail);
+	else
+		tail(r, b, sc);
 	if (width) {
 		size_t bytes;
 		cols(b->data, b->len, width, &bytes);
@@ -318,9 +423,9 @@ static void json(struct mp_json *j, const struct row *r)
 	if (r->dated)
 		mp_date_format(&r->date, MP_DATE_ISO, date, sizeof date);
 	mp_json_string(j, "date", r->dated ? date : NULL);
-	mp_json_string(j, "from", r->from);
-	mp_json_string(j, "address", r->addr);
-	mp_json_string(j, "subject", r->subject);
+	mp_json_string(j, "from", text_of(r, HAS_FROM));
+	mp_json_string(j, "address", text_of(r, HAS_ADDR));
+	mp_json_string(j, "subject", text_of(r, HAS_SUBJECT));
 	mp_json_int(j, "size", r->size);
 	mp_json_end_object(j);
 	mp_json_finish(j);
@@ -336,10 +441,11 @@ long mp_width_arg(const char *s)
 
 int mp_scan_main(char **args, int nargs)
 {
-	struct scan s = {NULL, 0};
+	struct scan s;
 	int bad = 0;
 	char *stdin_arg[] = {"-"};
 
+	memset(&s, 0, sizeof s);
 	setlocale(LC_CTYPE, "");
 	if (!nargs) {
 		args = stdin_arg;
@@ -353,21 +459,20 @@ int mp_scan_main(char **args, int nargs)
 			if (read_refs(&s, &f) < 0)
 				bad = 1;
 		} else if (strcmp(args[i], "-") && stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (mp_folder_read(args[i], &f, NULL, NULL) < 0) {
+			if (mp_folder_read(args[i], &f, NULL, NULL) < 0)
 				bad = 1;
-				continue;
-			}
-			if (read_refs(&s, &f) < 0)
+			else if (read_refs(&s, &f) < 0)
 				bad = 1;
 		} else if (mp_folder_read(args[i], &f, each, &s) < 0) {
-			bad = 1;
-			continue;
+			bad = 1; /* the rows read before the error stay, and name f's */
 		} else if (f.mbox) {
 			/* an mbox message's size is known once it was read through */
 			for (size_t k = 0; k < f.n && first + k < s.n; k++)
 				s.v[first + k].size = f.v[k].size;
 		}
-		mp_folder_free(&f);
+		/* kept: the rows' file names are its messages' */
+		s.folders = mp_xrealloc(s.folders, (s.nfolders + 1) * sizeof *s.folders);
+		s.folders[s.nfolders++] = f;
 	}
 	if (s.n > 1 && (!X.sort || strcmp(X.sort, "file") != 0))
 		qsort(s.v, s.n, sizeof *s.v, cmp_row);
@@ -388,20 +493,24 @@ int mp_scan_main(char **args, int nargs)
 	                                       : 0;
 	struct mp_json j;
 	struct mp_buf b = MP_BUF_INIT;
+	struct scratch sc = {MP_BUF_INIT, MP_BUF_INIT};
 	mp_json_init(&j, stdout, 0);
 	for (size_t i = 0; i < s.n; i++) {
 		if (X.json)
 			json(&j, &s.v[i]);
 		else {
-			line(&s.v[i], numw, width, &b);
+			line(&s.v[i], numw, width, &b, &sc);
 			fwrite(b.data, 1, b.len, stdout);
 		}
-		free(s.v[i].file);
-		free(s.v[i].from);
-		free(s.v[i].addr);
-		free(s.v[i].subject);
+		free(s.v[i].text);
+		free(s.v[i].tail);
 	}
 	free(s.v);
+	mp_buf_free(&sc.e);
+	mp_buf_free(&sc.t);
+	for (size_t i = 0; i < s.nfolders; i++)
+		mp_folder_free(&s.folders[i]);
+	free(s.folders);
 	mp_buf_free(&b);
 	if (fflush(stdout) == EOF)
 		mp_die(EX_IOERR, "stdout: %s", strerror(errno));

@@ -853,8 +853,8 @@ static EVP_PKEY *decode(const unsigned char *der, long len, const char *structur
 
 /* an unencrypted PKCS #8 PrivateKeyInfo: an Ed25519 key (RFC 8410: no
  * parameters, the 32-octet seed in an OCTET STRING) made from its seed,
- * an RSA key by the RSA decoder; *other set for another algorithm */
-static EVP_PKEY *pkcs8(const unsigned char *der, long len, int *other)
+ * an RSA key by the RSA decoder, another (to be refused) by any */
+static EVP_PKEY *pkcs8(const unsigned char *der, long len)
 {
 	const unsigned char *p = der;
 	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
@@ -883,7 +883,7 @@ static EVP_PKEY *pkcs8(const unsigned char *der, long len, int *other)
 	} else if (nid == NID_rsaEncryption) {
 		k = decode(der, len, "PrivateKeyInfo", "RSA");
 	} else {
-		*other = 1;
+		k = decode(der, len, "PrivateKeyInfo", NULL);
 	}
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	return k;
@@ -893,9 +893,10 @@ static EVP_PKEY *pkcs8(const unsigned char *der, long len, int *other)
  * "PRIVATE KEY" (others, parameters or certificates, are passed over),
  * decoded as its label says. PEM_read_PrivateKey would try every decoder
  * OpenSSL has, and ask on the terminal for the passphrase of an
- * encrypted key; an encrypted key is no key here. NULL with *other set:
- * a key of another type. */
-static EVP_PKEY *read_key(FILE *fp, int *other)
+ * encrypted key; an encrypted key is no key here. A key of another type
+ * (EC PRIVATE KEY, ...) is decoded by any decoder, to be refused for its
+ * type: that costs only a file that cannot sign. */
+static EVP_PKEY *read_key(FILE *fp)
 {
 	for (;;) {
 		char *name = NULL, *header = NULL;
@@ -910,11 +911,11 @@ static EVP_PKEY *read_key(FILE *fp, int *other)
 		if (!key || header[0] || strcmp(name, "ENCRYPTED PRIVATE KEY") == 0)
 			; /* not a key, or encrypted (a Proc-Type header) */
 		else if (strcmp(name, "PRIVATE KEY") == 0)
-			k = pkcs8(der, len, other);
+			k = pkcs8(der, len);
 		else if (strcmp(name, "RSA PRIVATE KEY") == 0)
 			k = decode(der, len, "type-specific", "RSA");
 		else
-			*other = 1; /* EC, DSA */
+			k = decode(der, len, NULL, NULL);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
 		OPENSSL_clear_free(der, (size_t)len);
@@ -961,18 +962,17 @@ struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector
 		free(s);
 		return NULL;
 	}
-	int other = 0;
-	s->key = read_key(fp, &other);
+	s->key = read_key(fp);
 	fclose(fp);
 	ERR_clear_error(); /* the reasons of a file that is no key: said below */
-	if (!s->key && !other) {
+	if (!s->key) {
 		mp_err_set(e, EX_CONFIG, "%s: no PEM private key", path);
 		free(s);
 		return NULL;
 	}
-	if (s->key && EVP_PKEY_get_base_id(s->key) == EVP_PKEY_ED25519) {
+	if (EVP_PKEY_get_base_id(s->key) == EVP_PKEY_ED25519) {
 		s->kt = MP_DKIM_K_ED25519;
-	} else if (s->key && EVP_PKEY_get_base_id(s->key) == EVP_PKEY_RSA &&
+	} else if (EVP_PKEY_get_base_id(s->key) == EVP_PKEY_RSA &&
 	           EVP_PKEY_get_bits(s->key) >= 1024) {
 		s->kt = MP_DKIM_K_RSA;
 	} else {

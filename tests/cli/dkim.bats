@@ -303,7 +303,7 @@ both_pass() {
 	assert_output --partial "$BATS_TEST_TMPDIR/open.pem"
 }
 
-@test "msend --dkim-key: usage and key errors (a key without a selector 64; no key 78; no From: domain 65)" {
+@test "msend --dkim-key: usage and key errors (a key without a selector 64; no key, or an encrypted one, 78; no From: domain 65)" {
 	run "$MSEND" --dkim-key "$K/ed.pem" bob@example.net </dev/null
 	assert_failure 64
 	assert_output --partial 'go in pairs'
@@ -312,6 +312,12 @@ both_pass() {
 	run "$MSEND" --dkim-key "$BATS_TEST_TMPDIR/bad.pem" --dkim-selector s bob@example.net </dev/null
 	assert_failure 78
 	assert_output --partial "$BATS_TEST_TMPDIR/bad.pem: no PEM private key"
+	# an encrypted key: refused, no passphrase asked for (no terminal either)
+	openssl genpkey -algorithm ed25519 -aes-128-cbc -pass pass:secret -out "$BATS_TEST_TMPDIR/enc.pem" 2>/dev/null
+	chmod 600 "$BATS_TEST_TMPDIR/enc.pem"
+	run setsid "$MSEND" --dkim-key "$BATS_TEST_TMPDIR/enc.pem" --dkim-selector s bob@example.net </dev/null
+	assert_failure 78
+	assert_output --partial "$BATS_TEST_TMPDIR/enc.pem: no PEM private key"
 	run "$MSEND" --dkim-key "$K/ed.pem" --dkim-selector s --dkim-canon loose bob@example.net </dev/null
 	assert_failure 78
 	fault accept

@@ -6,9 +6,13 @@
 #include "dkim.h"
 
 #include <ctype.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -784,6 +788,11 @@ static const char *const default_names[] = {"from",
                                             "list-archive",
                                             NULL};
 
+/* SHA-256, fetched once a process for every signer: EVP_sha256() would
+ * be fetched again at each EVP_DigestInit_ex */
+static EVP_MD *sign_sha256;
+static pthread_once_t sign_once = PTHREAD_ONCE_INIT;
+
 struct mp_dkim_signer {
 	EVP_PKEY *key;
 	int kt, hcanon, bcanon;
@@ -818,7 +827,101 @@ static int signer_start(struct mp_dkim_signer *s)
 	s->b->relaxed = s->bcanon == MP_DKIM_RELAXED;
 	s->b->k.md = s->bmd;
 	s->b->k.limit = -1;
-	return EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) ? 0 : -1;
+	return EVP_DigestInit_ex(s->bmd, sign_sha256, NULL) ? 0 : -1;
+}
+
+static void sign_init(void)
+{
+	sign_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* DER of one form, decoded by the decoders of that form and key type only */
+static EVP_PKEY *decode(const unsigned char *der, long len, const char *structure, const char *type)
+{
+	EVP_PKEY *k = NULL;
+	size_t n = (size_t)len;
+	OSSL_DECODER_CTX *d =
+	    OSSL_DECODER_CTX_new_for_pkey(&k, "DER", structure, type, EVP_PKEY_KEYPAIR, NULL, NULL);
+
+	if (d && !OSSL_DECODER_from_data(d, &der, &n)) {
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	OSSL_DECODER_CTX_free(d);
+	return k;
+}
+
+/* an unencrypted PKCS #8 PrivateKeyInfo: an Ed25519 key (RFC 8410: no
+ * parameters, the 32-octet seed in an OCTET STRING) made from its seed,
+ * an RSA key by the RSA decoder, another (to be refused) by any */
+static EVP_PKEY *pkcs8(const unsigned char *der, long len)
+{
+	const unsigned char *p = der;
+	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+	const ASN1_OBJECT *obj;
+	const X509_ALGOR *alg;
+	const unsigned char *pk;
+	int pkl, ptype = 0, nid;
+	EVP_PKEY *k = NULL;
+
+	if (!p8 || !PKCS8_pkey_get0(&obj, &pk, &pkl, &alg, p8)) {
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		return NULL;
+	}
+	nid = OBJ_obj2nid(obj);
+	if (nid == NID_ED25519) {
+		X509_ALGOR_get0(NULL, &ptype, NULL, alg);
+		ASN1_OCTET_STRING *seed =
+		    ptype == V_ASN1_UNDEF ? d2i_ASN1_OCTET_STRING(NULL, &pk, pkl) : NULL;
+		if (seed && ASN1_STRING_length(seed) == 32)
+			k = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL,
+			                                    ASN1_STRING_get0_data(seed), 32);
+		if (seed)
+			OPENSSL_cleanse((void *)ASN1_STRING_get0_data(seed),
+			                (size_t)ASN1_STRING_length(seed));
+		ASN1_OCTET_STRING_free(seed);
+	} else if (nid == NID_rsaEncryption) {
+		k = decode(der, len, "PrivateKeyInfo", "RSA");
+	} else {
+		k = decode(der, len, "PrivateKeyInfo", NULL);
+	}
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return k;
+}
+
+/* The private key of a PEM file: the first block whose label ends in
+ * "PRIVATE KEY" (others, parameters or certificates, are passed over),
+ * decoded as its label says. PEM_read_PrivateKey would try every decoder
+ * OpenSSL has, and ask on the terminal for the passphrase of an
+ * encrypted key; an encrypted key is no key here. A key of another type
+ * (EC PRIVATE KEY, ...) is decoded by any decoder, to be refused for its
+ * type: that costs only a file that cannot sign. */
+static EVP_PKEY *read_key(FILE *fp)
+{
+	for (;;) {
+		char *name = NULL, *header = NULL;
+		unsigned char *der = NULL;
+		long len = 0;
+		EVP_PKEY *k = NULL;
+
+		if (!PEM_read(fp, &name, &header, &der, &len))
+			return NULL;
+		size_t nl = strlen(name);
+		int key = nl >= 11 && strcmp(name + nl - 11, "PRIVATE KEY") == 0;
+		if (!key || header[0] || strcmp(name, "ENCRYPTED PRIVATE KEY") == 0)
+			; /* not a key, or encrypted (a Proc-Type header) */
+		else if (strcmp(name, "PRIVATE KEY") == 0)
+			k = pkcs8(der, len);
+		else if (strcmp(name, "RSA PRIVATE KEY") == 0)
+			k = decode(der, len, "type-specific", "RSA");
+		else
+			k = decode(der, len, NULL, NULL);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_clear_free(der, (size_t)len);
+		if (key)
+			return k;
+	}
 }
 
 struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector,
@@ -849,21 +952,28 @@ struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector
 			continue;
 		snprintf(s->names[s->nnames++], sizeof s->names[0], "%s", *n);
 	}
+	if (pthread_once(&sign_once, sign_init) != 0 || !sign_sha256) {
+		mp_err_set(e, EX_TEMPFAIL, "DKIM: OpenSSL has no SHA-256");
+		free(s);
+		return NULL;
+	}
 	if (!(fp = fopen(path, "r"))) {
 		mp_err_sys(e, EX_CONFIG, "%s", path);
 		free(s);
 		return NULL;
 	}
-	s->key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	s->key = read_key(fp);
 	fclose(fp);
+	ERR_clear_error(); /* the reasons of a file that is no key: said below */
 	if (!s->key) {
 		mp_err_set(e, EX_CONFIG, "%s: no PEM private key", path);
 		free(s);
 		return NULL;
 	}
-	if (EVP_PKEY_base_id(s->key) == EVP_PKEY_ED25519) {
+	if (EVP_PKEY_get_base_id(s->key) == EVP_PKEY_ED25519) {
 		s->kt = MP_DKIM_K_ED25519;
-	} else if (EVP_PKEY_base_id(s->key) == EVP_PKEY_RSA && EVP_PKEY_bits(s->key) >= 1024) {
+	} else if (EVP_PKEY_get_base_id(s->key) == EVP_PKEY_RSA &&
+	           EVP_PKEY_get_bits(s->key) >= 1024) {
 		s->kt = MP_DKIM_K_RSA;
 	} else {
 		mp_err_set(e, EX_CONFIG,
@@ -949,6 +1059,7 @@ static int pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char 
                    size_t *siglen, int verify)
 {
 	int ok = 0;
+	const EVP_MD *sha256 = verify ? EVP_sha256() : sign_sha256;
 
 	if (kt == MP_DKIM_K_ED25519) {
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -961,7 +1072,7 @@ static int pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char 
 		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
 		ok = c && (verify ? EVP_PKEY_verify_init(c) : EVP_PKEY_sign_init(c)) == 1 &&
 		     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(c, sha256) == 1 &&
 		     (verify ? EVP_PKEY_verify(c, sig, *siglen, h, 32)
 		             : EVP_PKEY_sign(c, sig, siglen, h, 32)) == 1;
 		EVP_PKEY_CTX_free(c);
@@ -1054,7 +1165,7 @@ int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf 
 	if (fold_put(&f, &col, eol, word, (size_t)wl, 1) < 0 ||
 	    fold_put(&f, &col, eol, "b=", 2, 1) < 0)
 		goto oom;
-	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	if (!EVP_DigestInit_ex(md, sign_sha256, NULL) ||
 	    hash_fields(&s->w, names, nn, s->hcanon, md, &tmp) < 0 ||
 	    hash_self(f.data, f.len, f.len, f.len, s->hcanon, md, &tmp) < 0 ||
 	    !EVP_DigestFinal_ex(md, h, &hl))

@@ -246,6 +246,33 @@ both_pass() {
 	[ "$sels" = ' rsa rsa ed rsa' ] || fail "selectors: $sels"
 }
 
+@test "msend -q: a flush reads each key file once, the queue's entries taking turns with two keys; each message verifies" {
+	command -v strace >/dev/null || fail "strace is needed (scripts/deps.sh installs it)"
+	fault greet421
+	local k
+	for k in rsa ed rsa ed rsa; do
+		run fmsend --dkim-key "$K/$k.pem" --dkim-selector "$k" -f alice@crepes.test bob@example.net <"$MSG"
+		assert_output --partial 'queued as'
+	done
+	kill "$FPID"
+	fault accept
+	# LeakSanitizer does not run under ptrace (a sanitized build)
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		run strace -f -e trace=openat -o "$BATS_TEST_TMPDIR/trace" \
+		"$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 10 -q --now
+	assert_success
+	[ "$(grep -c ': 1 delivered, 0 failed$' <<<"$output")" = 5 ] || fail "not 5 delivered"
+	assert_equal "$(grep -c "\"$K/rsa.pem\"" "$BATS_TEST_TMPDIR/trace")" 1
+	assert_equal "$(grep -c "\"$K/ed.pem\"" "$BATS_TEST_TMPDIR/trace")" 1
+	local n
+	for n in 1 2 3 4 5; do
+		received "$n"
+		verifies crepes.test
+		assert_success
+		assert_output --regexp '^pass d=crepes.test a=(rsa|ed25519)-sha256$'
+	done
+}
+
 @test "msend --dkim-key over an account's dkim_key: a queued message keeps the command line's key at the flush" {
 	mkdir -p "$XDG_CONFIG_HOME/mailpipe"
 	printf 'account default\n  from alice@crepes.test\n  dkim_key %s\n  dkim_selector ed\n' \
@@ -276,7 +303,7 @@ both_pass() {
 	assert_output --partial "$BATS_TEST_TMPDIR/open.pem"
 }
 
-@test "msend --dkim-key: usage and key errors (a key without a selector 64; no key 78; no From: domain 65)" {
+@test "msend --dkim-key: usage and key errors (a key without a selector 64; no key, or an encrypted one, 78; no From: domain 65)" {
 	run "$MSEND" --dkim-key "$K/ed.pem" bob@example.net </dev/null
 	assert_failure 64
 	assert_output --partial 'go in pairs'
@@ -285,6 +312,12 @@ both_pass() {
 	run "$MSEND" --dkim-key "$BATS_TEST_TMPDIR/bad.pem" --dkim-selector s bob@example.net </dev/null
 	assert_failure 78
 	assert_output --partial "$BATS_TEST_TMPDIR/bad.pem: no PEM private key"
+	# an encrypted key: refused, no passphrase asked for (no terminal either)
+	openssl genpkey -algorithm ed25519 -aes-128-cbc -pass pass:secret -out "$BATS_TEST_TMPDIR/enc.pem" 2>/dev/null
+	chmod 600 "$BATS_TEST_TMPDIR/enc.pem"
+	run setsid "$MSEND" --dkim-key "$BATS_TEST_TMPDIR/enc.pem" --dkim-selector s bob@example.net </dev/null
+	assert_failure 78
+	assert_output --partial "$BATS_TEST_TMPDIR/enc.pem: no PEM private key"
 	run "$MSEND" --dkim-key "$K/ed.pem" --dkim-selector s --dkim-canon loose bob@example.net </dev/null
 	assert_failure 78
 	fault accept

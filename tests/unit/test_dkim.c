@@ -2,6 +2,8 @@
  * signing and verifying round trips, tampering, the parsers' refusals. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -178,6 +180,119 @@ static const char plainmsg[] = "From: Alice <alice@example.org>\n"
                                "\n"
                                "\n";
 
+/* the key at from, written to path in another PEM form: 't' traditional
+ * (RSA PRIVATE KEY), 'e' encrypted PKCS #8, 'E' encrypted traditional,
+ * 'c' after a block that is no key */
+static int rewrite(const char *from, const char *path, int form)
+{
+	FILE *f = fopen(from, "r");
+	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	int ok;
+
+	if (f)
+		fclose(f);
+	BIO *b = k ? BIO_new_file(path, "w") : NULL;
+	if (!b) {
+		EVP_PKEY_free(k);
+		return -1;
+	}
+	if (form == 'c')
+		BIO_puts(b, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+	unsigned char pw[] = "secret";
+	const EVP_CIPHER *aes = form == 'e' || form == 'E' ? EVP_aes_128_cbc() : NULL;
+	ok = form == 't' || form == 'E'
+	         ? PEM_write_bio_PrivateKey_traditional(b, k, aes, aes ? pw : NULL, aes ? 6 : 0,
+	                                                NULL, NULL)
+	         : PEM_write_bio_PrivateKey(b, k, aes, aes ? pw : NULL, aes ? 6 : 0, NULL, NULL);
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	return ok ? 0 : -1;
+}
+
+/* a signer for the key at path: NULL, and the error's text in why */
+static struct mp_dkim_signer *signer_for(const char *path, char *why, size_t whyn)
+{
+	struct mp_err e;
+	struct mp_dkim_signer *s = mp_dkim_signer_new(path, "r1", "example.org", 1, 1, NULL, &e);
+
+	snprintf(why, whyn, "%s", s ? "" : e.code == EX_CONFIG ? e.msg : "not EX_CONFIG");
+	return s;
+}
+
+/* the forms a key file comes in, and the files that are no usable key */
+static void key_forms(const char *rsa, const char *path)
+{
+	char why[600], *m = NULL;
+	static const char seed31[] =
+	    "-----BEGIN PRIVATE KEY-----\n"
+	    "MC0CAQAwBQYDK2VwBCEEHwABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4=\n"
+	    "-----END PRIVATE KEY-----\n";
+	static const char bad64[] =
+	    "-----BEGIN PRIVATE KEY-----\nMC4CAQAw\n-----END PRIVATE KEY-----\n";
+	FILE *f = NULL;
+
+	tap_ok(rewrite(rsa, path, 't') == 0 && (m = sign(path, "r1", 1, 1, plainmsg, 9)) &&
+	           strstr(m, "a=rsa-sha256") && strcmp(verify_s(m, why), "pass") == 0,
+	       "a traditional RSA PRIVATE KEY signs, and it verifies");
+	free(m);
+	m = NULL;
+	tap_ok(rewrite(rsa, path, 'c') == 0 && (m = sign(path, "r1", 1, 1, plainmsg, 9)) &&
+	           strcmp(verify_s(m, why), "pass") == 0,
+	       "a block that is no key before the key is passed over");
+	free(m);
+	struct {
+		int form;
+		const char *text, *error;
+	} bad[] = {
+	    {'e', NULL, "no PEM private key"},
+	    {'E', NULL, "no PEM private key"},
+	    {0, seed31, "no PEM private key"},
+	    {0, bad64, "no PEM private key"},
+	    {0, "-----BEGIN EC PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----\n",
+	     "no PEM private key"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		if (bad[i].form)
+			rewrite(rsa, path, bad[i].form);
+		else if ((f = fopen(path, "w"))) {
+			fputs(bad[i].text, f);
+			fclose(f);
+		}
+		struct mp_dkim_signer *s = signer_for(path, why, sizeof why);
+		tap_ok(!s && strstr(why, path) && strstr(why, bad[i].error),
+		       "key file %zu refused: %s", i, why);
+		mp_dkim_signer_free(s);
+	}
+	/* keys of other types and sizes, as OpenSSL makes them */
+	struct {
+		EVP_PKEY *k;
+		int traditional;
+		const char *what;
+	} other[] = {
+	    {EVP_EC_gen("P-256"), 0, "a P-256 key"},
+	    {EVP_EC_gen("P-256"), 1, "a P-256 key, EC PRIVATE KEY"},
+	    {EVP_RSA_gen(512), 0, "an RSA 512 key"},
+	    {EVP_RSA_gen(512), 1, "an RSA 512 key, RSA PRIVATE KEY"},
+	    {EVP_PKEY_Q_keygen(NULL, NULL, "ED448"), 0, "an Ed448 key"},
+	};
+	for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+		BIO *b = other[i].k ? BIO_new_file(path, "w") : NULL;
+		int ok =
+		    b && (other[i].traditional
+		              ? PEM_write_bio_PrivateKey_traditional(b, other[i].k, NULL, NULL, 0,
+		                                                     NULL, NULL)
+		              : PEM_write_bio_PrivateKey(b, other[i].k, NULL, NULL, 0, NULL, NULL));
+		BIO_free(b);
+		struct mp_dkim_signer *s = ok ? signer_for(path, why, sizeof why) : NULL;
+		tap_ok(ok && !s && strstr(why, path) &&
+		           strstr(why, "neither Ed25519 nor RSA of 1024"),
+		       "%s refused: %s", other[i].what, why);
+		mp_dkim_signer_free(s);
+		EVP_PKEY_free(other[i].k);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	struct mp_buf b = MP_BUF_INIT;
@@ -336,6 +451,7 @@ int main(void)
 	tap_ok(mp_dkim_signer_new(tmpl, "s", "example.org", 1, 1, NULL, &e) == NULL &&
 	           e.code == EX_CONFIG,
 	       "a file without a key: %s", e.msg);
+	key_forms(rsa, tmpl);
 
 	/* the parsers */
 	struct mp_dkim_key k;

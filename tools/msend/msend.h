@@ -129,8 +129,9 @@ struct dkimset;
 struct dkimset *dkim_start(const struct settings *s, struct mp_err *e);
 int dkim_feed(void *set, const char *p, size_t n, struct mp_err *e);
 int dkim_finish(struct dkimset *d, struct mp_buf *out, struct mp_err *e);
-/* done with d: kept, for dkim_start to hand out again to the next message
- * signed with the same settings (the keys are not read again) */
+/* done with d: kept (with the few sets used last), for dkim_start to hand
+ * out again to a later message signed with the same settings (the keys
+ * are not read again) */
 void dkim_free(struct dkimset *d);
 
 /* compose mode (-s, -A): a new message from the text on in, to out */

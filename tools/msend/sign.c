@@ -20,10 +20,13 @@ struct dkimset {
 	struct mp_buf what; /* the settings it was made from (same_keys) */
 };
 
-/* The set a message was last signed with, kept for the next one: its keys
- * are read and checked once, not once for each form and each message of
- * a queue (reading a PEM key costs more than signing a message with it). */
-static struct dkimset *kept;
+/* The sets messages were last signed with, kept for the next ones: their
+ * keys are read and checked once a process, not once for each form and
+ * each message of a queue, whose entries may take turns with different
+ * keys (reading a PEM key costs more than signing a message with it).
+ * The least recently used goes when the room is full. */
+#define KEPT 8
+static struct dkimset *kept[KEPT];
 
 static void set_free(struct dkimset *d)
 {
@@ -39,8 +42,9 @@ void dkim_free(struct dkimset *d)
 {
 	if (!d)
 		return;
-	set_free(kept);
-	kept = d;
+	set_free(kept[KEPT - 1]);
+	memmove(kept + 1, kept, (KEPT - 1) * sizeof *kept);
+	kept[0] = d;
 }
 
 /* the settings that make a set, as one string: keys, selectors, domain,
@@ -97,15 +101,17 @@ struct dkimset *dkim_start(const struct settings *s, struct mp_err *e)
 		mp_err_set(e, EX_TEMPFAIL, "out of memory");
 		return NULL;
 	}
-	if (kept && kept->what.len == d->what.len &&
-	    memcmp(kept->what.data, d->what.data, d->what.len) == 0) {
-		set_free(d);
-		d = kept; /* the same keys: ready for another message */
-		kept = NULL;
-		for (int i = 0; i < d->n; i++)
-			mp_dkim_signer_reset(d->s[i]);
-		return d;
-	}
+	for (int k = 0; k < KEPT && kept[k]; k++)
+		if (kept[k]->what.len == d->what.len &&
+		    memcmp(kept[k]->what.data, d->what.data, d->what.len) == 0) {
+			set_free(d);
+			d = kept[k]; /* the same keys: ready for another message */
+			memmove(kept + k, kept + k + 1, (size_t)(KEPT - 1 - k) * sizeof *kept);
+			kept[KEPT - 1] = NULL;
+			for (int i = 0; i < d->n; i++)
+				mp_dkim_signer_reset(d->s[i]);
+			return d;
+		}
 	for (int i = 0; i < s->ndkim_key; i++) {
 		if (key_private(s->dkim_key[i], e) < 0 ||
 		    !(d->s[d->n] = mp_dkim_signer_new(s->dkim_key[i], s->dkim_selector[i],

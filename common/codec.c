@@ -1,11 +1,14 @@
 #include "codec.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- dispatch */
 
-static int simd_level = -1;
+/* threads may ask at once (mparse decodes headers on several) */
+static atomic_int simd_level = -1;
 
 int mp_simd_supported(int level)
 {
@@ -36,8 +39,8 @@ int mp_simd_level(void)
 	const char *env;
 	int l;
 
-	if (simd_level >= 0)
-		return simd_level;
+	if ((l = atomic_load_explicit(&simd_level, memory_order_relaxed)) >= 0)
+		return l;
 	env = getenv("MAILPIPE_SIMD");
 	if (env && *env) {
 		l = mp_simd_parse(env);
@@ -50,7 +53,7 @@ int mp_simd_level(void)
 	}
 	while (l > MP_SIMD_SCALAR && !mp_simd_supported(l))
 		l--;
-	simd_level = l;
+	atomic_store_explicit(&simd_level, l, memory_order_relaxed);
 	return l;
 }
 
@@ -58,7 +61,7 @@ int mp_simd_set(int level)
 {
 	if (!mp_simd_supported(level))
 		return -1;
-	simd_level = level;
+	atomic_store_explicit(&simd_level, level, memory_order_relaxed);
 	return 0;
 }
 
@@ -67,9 +70,10 @@ int mp_simd_set(int level)
 static const char b64_std[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64_url[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* [url + 2 * ignore] -> 256-entry value table, built once */
+/* [url + 2 * ignore] -> 256-entry value table, built once (by one
+ * thread, the others wait for it) */
 static uint8_t dectables[4][256];
-static int dectables_ready;
+static pthread_once_t dectables_once = PTHREAD_ONCE_INIT;
 
 static void build_dectables(void)
 {
@@ -86,13 +90,11 @@ static void build_dectables(void)
 		for (int i = 0; i < 64; i++)
 			t[(unsigned char)alpha[i]] = (uint8_t)i;
 	}
-	dectables_ready = 1;
 }
 
 const uint8_t *mp_b64_dectable(unsigned flags)
 {
-	if (!dectables_ready)
-		build_dectables();
+	pthread_once(&dectables_once, build_dectables);
 	return dectables[((flags & MP_B64_URL) ? 1 : 0) | ((flags & MP_B64_IGNORE) ? 2 : 0)];
 }
 
@@ -301,7 +303,7 @@ static uint8_t qp_ws[256], qp_brk[256], qp_fast[256], qp_next[256];
 enum { QC_LIT, QC_EQ, QC_WS, QC_LF, QC_CR, QC_BAD };
 static uint8_t qp_cls[256];
 static int8_t hexval[256];
-static int qp_ready;
+static pthread_once_t qp_once = PTHREAD_ONCE_INIT;
 
 static void qp_init_tables(void)
 {
@@ -337,7 +339,6 @@ static void qp_init_tables(void)
 		if (k >= 10)
 			hexval['a' + k - 10] = (int8_t)k;
 	}
-	qp_ready = 1;
 }
 
 void mp_qpenc_init(struct mp_qpenc *q, unsigned flags)
@@ -345,8 +346,7 @@ void mp_qpenc_init(struct mp_qpenc *q, unsigned flags)
 	memset(q, 0, sizeof *q);
 	q->flags = flags;
 	q->held = -1;
-	if (!qp_ready)
-		qp_init_tables();
+	pthread_once(&qp_once, qp_init_tables);
 }
 
 size_t mp_qpenc_maxout(size_t n)
@@ -507,8 +507,7 @@ void mp_qpdec_init(struct mp_qpdec *q, unsigned flags)
 	memset(q, 0, sizeof *q);
 	q->flags = flags;
 	q->state = QD_TEXT;
-	if (!qp_ready)
-		qp_init_tables();
+	pthread_once(&qp_once, qp_init_tables);
 }
 
 size_t mp_qpdec_maxout(size_t n)

@@ -11,6 +11,7 @@
  * error is located by re-scanning that block only. */
 #include "codec.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #if defined(MP_SIMD_X86) && MP_HAVE_TARGET
@@ -190,7 +191,7 @@ static inline __m128i pack128(__m128i t)
  * mask, 2 KiB in all), an 8-byte store, and the pointer moves on by the
  * number kept. */
 static uint8_t squeeze_idx[256][16];
-static int squeeze_ready;
+static pthread_once_t squeeze_once = PTHREAD_ONCE_INIT;
 
 static void squeeze_init(void)
 {
@@ -201,7 +202,6 @@ static void squeeze_init(void)
 			if (m >> b & 1)
 				squeeze_idx[m][k++] = (uint8_t)b;
 	}
-	squeeze_ready = 1;
 }
 
 /* keep: one bit per byte of x (16 bytes); appends the kept bytes */
@@ -228,8 +228,7 @@ static size_t dec_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *outle
 	size_t i = 0, w = stage_from_acc(d, stage);
 	uint8_t *o = out;
 
-	if (!squeeze_ready)
-		squeeze_init();
+	pthread_once(&squeeze_once, squeeze_init);
 	x.c62 = (d->flags & MP_B64_URL) ? '-' : '+';
 	x.c63 = (d->flags & MP_B64_URL) ? '_' : '/';
 	x.ignore = (d->flags & MP_B64_IGNORE) != 0;
@@ -353,8 +352,7 @@ static size_t dec_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t *outlen
 	size_t i = 0, w = stage_from_acc(d, stage);
 	uint8_t *o = out;
 
-	if (!squeeze_ready)
-		squeeze_init();
+	pthread_once(&squeeze_once, squeeze_init);
 	x.c62 = (d->flags & MP_B64_URL) ? '-' : '+';
 	x.c63 = (d->flags & MP_B64_URL) ? '_' : '/';
 	x.ignore = (d->flags & MP_B64_IGNORE) != 0;

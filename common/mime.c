@@ -301,13 +301,14 @@ static int is_boundary(struct walk *k)
 MP_PRINTF(2, 3) static void warn(struct walk *k, const char *fmt, ...)
 {
 	va_list ap;
+	FILE *f = mp_warn_file();
 
 	k->w->warnings++;
-	fprintf(stderr, "%s: %s: ", mp_progname(), k->w->name);
+	fprintf(f, "%s: %s: ", mp_progname(), k->w->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fputc('\n', f);
 }
 
 /* could the line (or its first segment, when not whole) start a field: a

@@ -208,6 +208,7 @@ int mp_hdrbuf_read(struct mp_hdrbuf *h, const char *path, size_t max, unsigned f
 void mp_hdrbuf_free(struct mp_hdrbuf *h)
 {
 	free(h->buf);
+	mp_buf_free(&h->out);
 	memset(h, 0, sizeof *h);
 }
 
@@ -218,6 +219,8 @@ struct mp_hdrpool {
 	unsigned flags;
 	mp_hdrpool_path path;
 	void *ctx;
+	mp_hdrpool_work work;
+	void *wctx;
 	struct mp_hdrbuf slot[POOL_WINDOW];
 	size_t done[POOL_WINDOW]; /* the index read into the slot, plus 1; 0: none yet */
 	size_t claimed;           /* the next index for a thread to read */
@@ -247,6 +250,8 @@ static void *pool_worker(void *arg)
 		struct mp_hdrbuf *h = &p->slot[i % POOL_WINDOW];
 		pthread_mutex_unlock(&p->lock);
 		mp_hdrbuf_read(h, p->path(p->ctx, i), p->max, p->flags);
+		if (p->work)
+			p->work(p->wctx, i, h);
 		pthread_mutex_lock(&p->lock);
 		p->done[i % POOL_WINDOW] = i + 1;
 		if (p->want == i + 1)
@@ -259,11 +264,20 @@ static void *pool_worker(void *arg)
 struct mp_hdrpool *mp_hdrpool_start(size_t n, mp_hdrpool_path path, void *ctx, int threads,
                                     size_t max, unsigned flags)
 {
+	return mp_hdrpool_start_work(n, path, ctx, threads, max, flags, NULL, NULL);
+}
+
+struct mp_hdrpool *mp_hdrpool_start_work(size_t n, mp_hdrpool_path path, void *ctx, int threads,
+                                         size_t max, unsigned flags, mp_hdrpool_work work,
+                                         void *wctx)
+{
 	struct mp_hdrpool *p = calloc(1, sizeof *p);
 
 	if (!p)
 		return NULL;
 	p->n = n;
+	p->work = work;
+	p->wctx = wctx;
 	p->path = path;
 	p->ctx = ctx;
 	p->max = max;
@@ -287,6 +301,8 @@ const struct mp_hdrbuf *mp_hdrpool_get(struct mp_hdrpool *p, size_t i)
 		return NULL;
 	if (!p->nt) { /* no thread: read it now, into one slot */
 		mp_hdrbuf_read(&p->slot[0], p->path(p->ctx, i), p->max, p->flags);
+		if (p->work)
+			p->work(p->wctx, i, &p->slot[0]);
 		return &p->slot[0];
 	}
 	pthread_mutex_lock(&p->lock);

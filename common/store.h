@@ -58,10 +58,11 @@ struct mp_msgsrc mp_memsrc_cap(struct mp_memsrc *m, const char *p, size_t n, siz
 struct mp_hdrbuf {
 	char *buf; /* kept between reads: it is reused */
 	size_t len, cap;
-	int whole;      /* buf holds the header and its blank line, or the whole file */
-	int eof;        /* buf holds the whole file */
-	int err;        /* errno of open or read, or 0 */
-	long long size; /* with MP_HDRBUF_SIZE, the file's size; else -1 */
+	int whole;         /* buf holds the header and its blank line, or the whole file */
+	int eof;           /* buf holds the whole file */
+	int err;           /* errno of open or read, or 0 */
+	long long size;    /* with MP_HDRBUF_SIZE, the file's size; else -1 */
+	struct mp_buf out; /* what a pool's work made of it (kept, reused) */
 };
 
 /* Read the header of the file at path, at most max bytes of it (not
@@ -78,6 +79,13 @@ struct mp_hdrpool;
 typedef const char *(*mp_hdrpool_path)(void *ctx, size_t i);
 struct mp_hdrpool *mp_hdrpool_start(size_t n, mp_hdrpool_path path, void *ctx, int threads,
                                     size_t max, unsigned flags);
+/* The same, and work(ctx, i, h) run on each header once it is read, in
+ * the thread that read it (or by the get, without threads): it may fill
+ * h->out with what the reader of the pool is to have */
+typedef void (*mp_hdrpool_work)(void *ctx, size_t i, struct mp_hdrbuf *h);
+struct mp_hdrpool *mp_hdrpool_start_work(size_t n, mp_hdrpool_path path, void *ctx, int threads,
+                                         size_t max, unsigned flags, mp_hdrpool_work work,
+                                         void *wctx);
 const struct mp_hdrbuf *mp_hdrpool_get(struct mp_hdrpool *p, size_t i);
 void mp_hdrpool_end(struct mp_hdrpool *p);
 

@@ -81,14 +81,27 @@ const char *mp_progname(void)
 	return progname;
 }
 
+static _Thread_local FILE *warn_file;
+
+FILE *mp_warn_file(void)
+{
+	return warn_file ? warn_file : stderr;
+}
+
+void mp_warn_to(FILE *f)
+{
+	warn_file = f;
+}
+
 MP_VPRINTF(1) static void vwarn(const char *fmt, va_list ap)
 {
 	char line[1024];
+	FILE *f = mp_warn_file();
 
 	vsnprintf(line, sizeof line, fmt, ap);
 	/* the message may quote what a server, a mail or DNS said */
-	fprintf(stderr, "%s: ", progname);
-	mp_term_printf(stderr, "%s\n", line);
+	fprintf(f, "%s: ", progname);
+	mp_term_printf(f, "%s\n", line);
 }
 
 void mp_warn(const char *fmt, ...)

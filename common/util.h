@@ -39,6 +39,11 @@ int mp_errno_code(int errnum);
 void mp_setprogname(const char *argv0);
 const char *mp_progname(void);
 void mp_warn(const char *fmt, ...) MP_PRINTF(1, 2);
+/* where mp_warn and the parsers' warnings go: stderr, or in this thread
+ * the FILE given to mp_warn_to (NULL: stderr again); a thread that works
+ * for another keeps its warnings for it to write in order */
+FILE *mp_warn_file(void);
+void mp_warn_to(FILE *f);
 MP_NORETURN void mp_die(int code, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Print "prog: context: msg" for e (context may be NULL) and exit e->code. */
 MP_NORETURN void mp_die_err(const char *context, const struct mp_err *e);

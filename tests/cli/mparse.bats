@@ -2092,7 +2092,7 @@ $output"
     assert_equal "$(cut -c1-4 <<<"$output" | tr -d ' ' | tr '\n' ,)" "$(seq 300 -1 1 | tr '\n' ,)"
 }
 
-@test "MPARSE_THREADS: a Maildir of 700 messages read ahead on 1 and on 4 threads prints the same, in the order of the files (-f, -a, the summary, --scan, --scan -j); 0 or x exits 64" {
+@test "MPARSE_THREADS: a Maildir of 700 messages read ahead on 1 and on 4 threads prints the same, in the order of the files, warnings too (-f, -a, -r, --tsv, the summary, --scan, --scan -j); 0 or x exits 64" {
     mkdir -p many/cur many/new
     local i f
     for i in $(seq 1 700); do
@@ -2102,6 +2102,16 @@ $output"
             "$i" "$i" "$i" "$(date -u -d "@$((1800000000 - (i % 50) * 86400))" -R)" \
             "$(printf 'é %d' "$i" | base64)" "$i" >"$f"
         if ((i % 97 == 0)); then printf 'X-Long: %s\n' "$(head -c 20000 /dev/zero | tr '\0' x)" >>"$f"; fi
+        # what each thread warns about: a date that cannot be read (Date,
+        # Received), words in an unknown charset, an address list that does
+        # not close, a line that is no field
+        if ((i % 50 == 0)); then printf 'Date: not a date %d\n' "$i" >>"$f"; fi
+        if ((i % 15 == 0)); then
+            printf 'Received: from a%d by b; %s\n' "$i" "$( ((i % 45)) && date -u -d "@$((1800000000 + i))" -R || echo "when $i")" >>"$f"
+        fi
+        if ((i % 60 == 0)); then printf 'X-Tag: =?X-NOPE?Q?abc_%d?= =?UTF-8?B?****?=\n' "$i" >>"$f"; fi
+        if ((i % 70 == 0)); then printf 'Cc: "open %d <c@example.org>\n' "$i" >>"$f"; fi
+        if ((i % 80 == 0)); then printf 'no field %d\n' "$i" >>"$f"; fi
         printf '\nbody %d\n' "$i" >>"$f"
     done
     # an empty file, one that starts as an mbox, one whose header has no end
@@ -2116,7 +2126,7 @@ $output"
         assert_output "$want"'mbox in a Maildir'$'\n''no end'
         [[ $stderr == *1800000001.empty.host*"empty input"* ]] || fail "stderr: $stderr"
     done
-    for mode in "-f subject -H" "-f from -f date --raw" "-a" "" "--scan" "--scan -j" "--scan --sort subject -r"; do
+    for mode in "-f subject -H" "-f from -f date --raw" "-a" "" "--date iso" "-f date --date iso" "-r --date iso" "-f x-tag -f date --tsv" "-f x-tag -f subject" "--scan" "--scan -j" "--scan --sort subject -r"; do
         # shellcheck disable=SC2086
         MPARSE_THREADS=1 run --separate-stderr "$MPARSE" $mode many
         local one=$output one_err=$stderr one_status=$status
@@ -2127,6 +2137,18 @@ $output"
         assert_equal "$output" "$one"
         assert_equal "$stderr" "$one_err"
     done
+    # the warnings of the messages read on threads, in the order of the files
+    MPARSE_THREADS=4 mp -f date --date iso many
+    local dates='' cc=''
+    for i in $(seq 50 50 700); do
+        dates+="${dates:+$'\n'}mparse: many/cur/$((1700000000 + i)).M${i}.host:2,S: Date: cannot read the date \"not a date $i\": shown as it stands"
+    done
+    assert_equal "$(grep 'cannot read the date' <<<"$stderr")" "$dates"
+    MPARSE_THREADS=4 mp --addr=Cc many
+    for i in $(seq 70 70 700); do
+        cc+="${cc:+$'\n'}mparse: many/cur/$((1700000000 + i)).M${i}.host:2,S: Cc: unbalanced quotes or brackets; what could be read follows"
+    done
+    assert_equal "$(grep 'unbalanced' <<<"$stderr")" "$cc"
     MPARSE_THREADS=1 mp --scan --sort file -j many
     run jq -r '.subject' <<<"$output"
     assert_output "$want"'null'$'\n''mbox in a Maildir'$'\n''no end'

@@ -127,11 +127,50 @@ static void usage(FILE *f)
 
 /* ---------------------------------------------------------------- per mode */
 
+/* where the header modes write a message's lines: stdout, or in a thread
+ * that reads a Maildir's headers ahead, what it keeps of the message for
+ * the main thread to write in order (ahead_work) */
+static _Thread_local FILE *out_file;
+#define OUT (out_file ? out_file : stdout)
+
+/* What a reading thread keeps of a message: records of a kind ('o' bytes
+ * for stdout, 'e' for stderr, 's' the summary's blank line, written when
+ * a message came before, 'c' and 'p' a problem's code and line, 'r' the
+ * walk's result), each a kind byte, a length and its bytes, in the order
+ * they were written; an empty buffer: nothing kept, the message is read
+ * again by the main thread */
+struct ahead_cap {
+	struct mp_buf *b;
+	char kind;
+	int *broken; /* a record could not be kept */
+};
+static _Thread_local struct ahead_cap *cap_now;
+
+static void cap_add(const struct ahead_cap *c, char kind, const void *p, size_t n)
+{
+	if (mp_buf_putc(c->b, kind) < 0 || mp_buf_append(c->b, &n, sizeof n) < 0 ||
+	    (n && mp_buf_append(c->b, p, n) < 0))
+		*c->broken = 1;
+}
+
+static ssize_t cap_write(void *cookie, const char *p, size_t n)
+{
+	const struct ahead_cap *c = cookie;
+	cap_add(c, c->kind, p, n);
+	return (ssize_t)n;
+}
+
+/* a record of no bytes at this point of the message's output */
+static void ahead_mark(char kind)
+{
+	cap_add(cap_now, kind, NULL, 0);
+}
+
 /* -H: the message's name before a line of it */
 static void name_prefix(const char *name)
 {
 	if (O.names > 0)
-		mp_term_printf(stdout, "%s:", name);
+		mp_term_printf(OUT, "%s:", name);
 }
 
 /* --tsv: a value in a column: what would break the record, visibly */
@@ -177,9 +216,9 @@ static void tsv_line(const char *name, const struct mp_header *h)
 	}
 	mp_buf_putc(&line, '\n');
 	if (O.raw) /* as written, byte for byte, as -f --raw */
-		fwrite(line.data, 1, line.len, stdout);
+		fwrite(line.data, 1, line.len, OUT);
 	else
-		mp_term_write(stdout, line.data, line.len);
+		mp_term_write(OUT, line.data, line.len);
 	mp_buf_free(&line);
 	mp_buf_free(&d);
 }
@@ -192,14 +231,16 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	switch (O.mode) {
 	case M_SUMMARY: {
 		static const char *const sum[] = {"From", "To", "Cc", "Date", "Subject"};
-		if (O.messages > 1)
+		if (out_file) /* the main thread knows whether one came before */
+			ahead_mark('s');
+		else if (O.messages > 1)
 			putchar('\n');
 		for (size_t i = 0; i < 5; i++) {
 			for (size_t k = 0; k < h->n; k++)
 				if (strcasecmp(h->f[k].name, sum[i]) == 0) {
 					mp_field_value(w->name, &h->f[k], &d);
 					name_prefix(w->name);
-					mp_term_printf(stdout, "%s: %s\n", sum[i],
+					mp_term_printf(OUT, "%s: %s\n", sum[i],
 					               d.data ? d.data : "");
 					break;
 				}
@@ -216,12 +257,12 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 				if (strcasecmp(h->f[i].name, O.fields[k]) == 0) {
 					name_prefix(w->name);
 					if (O.raw) {
-						printf("%s\n", h->f[i].value); /* raw: as written,
-						                                  byte for byte */
+						fprintf(OUT, "%s\n",
+						        h->f[i].value); /* raw: as written,
+						                     byte for byte */
 					} else {
 						mp_field_value(w->name, &h->f[i], &d);
-						mp_term_printf(stdout, "%s\n",
-						               d.data ? d.data : "");
+						mp_term_printf(OUT, "%s\n", d.data ? d.data : "");
 					}
 				}
 		break;
@@ -242,10 +283,9 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 					mp_addr_display(l.v[a].addr, ad, sizeof ad);
 					name_prefix(w->name);
 					if (O.addr_only || !l.v[a].name[0])
-						mp_term_printf(stdout, "%s\n", ad);
+						mp_term_printf(OUT, "%s\n", ad);
 					else
-						mp_term_printf(stdout, "%s <%s>\n", l.v[a].name,
-						               ad);
+						mp_term_printf(OUT, "%s <%s>\n", l.v[a].name, ad);
 				}
 				mp_addr_free(&l);
 			}
@@ -295,7 +335,7 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 			struct mp_date dt;
 			int known = semi && mp_date_parse(semi + 1, &dt) == 0;
 			name_prefix(w->name);
-			mp_term_printf(stdout, "%d. from %s by %s%s%s%s%s", ++hop,
+			mp_term_printf(OUT, "%d. from %s by %s%s%s%s%s", ++hop,
 			               from[0] ? from : "?", by[0] ? by : "?",
 			               with[0] ? " with " : "", with, id[0] ? " id " : "", id);
 			if (known) {
@@ -307,10 +347,9 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 					gmtime_r(&dt.t, &g);
 					strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &g);
 				}
-				mp_term_printf(stdout, " at %s", buf);
+				mp_term_printf(OUT, " at %s", buf);
 				if (have_prev)
-					mp_term_printf(stdout, " (%+llds)",
-					               (long long)(dt.t - prev));
+					mp_term_printf(OUT, " (%+llds)", (long long)(dt.t - prev));
 				prev = dt.t;
 				have_prev = 1;
 			} else if (semi && O.date != MP_DATE_ASIS) {
@@ -321,9 +360,9 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 				    "%s: Received (hop %d): cannot read the date \"%s\": shown as "
 				    "it stands",
 				    w->name, hop, ds);
-				mp_term_printf(stdout, " at %s", ds);
+				mp_term_printf(OUT, " at %s", ds);
 			}
-			putchar('\n');
+			fputc('\n', OUT);
 		}
 		break;
 	}
@@ -805,10 +844,100 @@ static const char *ref_path(void *ctx, size_t i)
  * fd_input reads a file of one message in a header mode; 0 when it must
  * be read from its file after all (an error, a header over the bound, an
  * empty file or an mbox) */
+static int ahead_whole(const struct mp_hdrbuf *h)
+{
+	return h && h->whole && h->len && !(h->len >= 5 && memcmp(h->buf, "From ", 5) == 0);
+}
+
+/* in a reading thread: what one() does with a message in a header mode,
+ * its output kept in h->out (ahead_cap) */
+static void ahead_work(void *ctx, size_t i, struct mp_hdrbuf *h)
+{
+	const struct mp_folder *f = ctx;
+	static const cookie_io_functions_t io = {.write = cap_write};
+	int broken = 0;
+	struct ahead_cap co = {&h->out, 'o', &broken}, ce = {&h->out, 'e', &broken};
+	struct mp_walker w = {.on_header = on_header, .header_only = 1, .name = f->v[i].path};
+	struct mp_memsrc m;
+	struct mp_err e;
+
+	mp_buf_reset(&h->out);
+	if (!ahead_whole(h))
+		return;
+	FILE *o = fopencookie(&co, "w", io), *er = o ? fopencookie(&ce, "w", io) : NULL;
+	if (!o || !er) {
+		if (o)
+			fclose(o);
+		return; /* the main thread reads it */
+	}
+	/* unbuffered: the records come in the order of the writes */
+	setvbuf(o, NULL, _IONBF, 0);
+	setvbuf(er, NULL, _IONBF, 0);
+	out_file = o;
+	cap_now = &co;
+	mp_warn_to(er);
+	struct mp_msgsrc src = mp_memsrc_cap(&m, h->buf, h->len, 8 * 1024);
+	mp_err_clear(&e);
+	int rc = mp_mime_walk(&w, &src, &e);
+	out_file = NULL;
+	cap_now = NULL;
+	mp_warn_to(NULL);
+	fclose(o);
+	fclose(er);
+	if (rc < 0) {
+		char line[1024];
+		int code = e.code ? e.code : EX_DATAERR;
+		snprintf(line, sizeof line, "%s: %s", f->v[i].path,
+		         e.msg[0] ? e.msg : "read error");
+		cap_add(&co, 'c', &code, sizeof code);
+		cap_add(&co, 'p', line, strlen(line) + 1);
+	}
+	cap_add(&co, 'r', &rc, sizeof rc);
+	if (broken)
+		mp_buf_reset(&h->out);
+}
+
+/* in the main thread: a message's output kept by ahead_work, written
+ * out; 0 when nothing was kept */
+static int ahead_replay(const struct mp_hdrbuf *h, int *ok)
+{
+	const char *p = h->out.data, *end = p + h->out.len;
+	int code = 0;
+
+	if (!h->out.len)
+		return 0;
+	O.messages++;
+	while (p < end) {
+		char kind = *p++;
+		size_t n;
+		memcpy(&n, p, sizeof n);
+		p += sizeof n;
+		if (kind == 'o')
+			fwrite(p, 1, n, stdout);
+		else if (kind == 'e')
+			fwrite(p, 1, n, stderr);
+		else if (kind == 's' && O.messages > 1)
+			putchar('\n');
+		else if (kind == 'c')
+			memcpy(&code, p, sizeof code);
+		else if (kind == 'p')
+			mp_problem(code, 0, "%s", p);
+		else if (kind == 'r') {
+			int rc;
+			memcpy(&rc, p, sizeof rc);
+			*ok |= rc == 0;
+		}
+		p += n;
+	}
+	return 1;
+}
+
 static int ahead_input(const struct mp_hdrbuf *h, const char *name, int *ok)
 {
-	if (!h || !h->whole || !h->len || (h->len >= 5 && memcmp(h->buf, "From ", 5) == 0))
+	if (!ahead_whole(h))
 		return 0;
+	if (ahead_replay(h, ok))
+		return 1;
 	struct mp_memsrc m;
 	struct mp_msgsrc src = mp_memsrc_cap(&m, h->buf, h->len, 8 * 1024);
 	*ok |= one(name, &src) == 0;
@@ -836,7 +965,8 @@ static int path_input(const char *path)
 		 * what they print comes in the order of the files all the same */
 		struct mp_hdrpool *pool = NULL;
 		if (header_mode() && !X.show && !O.dsn && !O.digest && !O.verify)
-			pool = mp_hdrpool_start(f.n, ref_path, &f, X.threads, MP_HDR_MAX, 0);
+			pool = mp_hdrpool_start_work(f.n, ref_path, &f, X.threads, MP_HDR_MAX, 0,
+			                             ahead_work, &f);
 		for (size_t i = 0; i < f.n; i++) {
 			if (pool && ahead_input(mp_hdrpool_get(pool, i), f.v[i].path, &ok))
 				continue;

@@ -154,7 +154,20 @@ void mp_header_free(struct mp_header *h)
 }
 
 /* 0, or -1 when the line is no field (no name before a colon) */
-static int add_field(struct mp_header *h, const char *line, size_t n)
+/* is the field named name[0..nl) one of want (NULL: all are)? */
+static int field_wanted(const char *const *want, int nwant, const char *name, size_t nl)
+{
+	if (!want)
+		return 1;
+	for (int i = 0; i < nwant; i++)
+		if (strncasecmp(want[i], name, nl) == 0 && want[i][nl] == '\0')
+			return 1;
+	return 0;
+}
+
+/* a field into h, unless want (NULL: all) does not name it; -1: no field */
+static int add_field(struct mp_header *h, const char *line, size_t n, const char *const *want,
+                     int nwant)
 {
 	const char *colon = memchr(line, ':', n);
 	size_t nl = colon ? (size_t)(colon - line) : 0;
@@ -163,6 +176,8 @@ static int add_field(struct mp_header *h, const char *line, size_t n)
 		return -1;
 	while (nl && (line[nl - 1] == ' ' || line[nl - 1] == '\t'))
 		nl--; /* "Subject :" (obsolete syntax) */
+	if (!field_wanted(want, nwant, line, nl))
+		return 0;
 	/* room for 8 fields, then twice as many each time n reaches a power of
 	 * two: no realloc for most fields */
 	if (h->n == 0 || (h->n >= 8 && (h->n & (h->n - 1)) == 0)) {
@@ -339,6 +354,10 @@ static void read_header(struct walk *k, struct mp_header *h)
 	struct reader *r = &k->r;
 	struct mp_buf cur = MP_BUF_INIT;
 	long curline = 0;
+	size_t rawlen = 0;
+	/* a walk of the header alone may want a few fields, and no raw block */
+	const char *const *want = k->w->header_only ? k->w->fields : NULL;
+	int nwant = k->w->nfields;
 
 	memset(h, 0, sizeof *h);
 	while (next(r)) {
@@ -361,14 +380,16 @@ static void read_header(struct walk *k, struct mp_header *h)
 		}
 		if (h->truncated)
 			continue; /* over the cap: the rest ignored */
-		if (h->raw.len + r->len > MP_HDR_MAX) {
+		if (rawlen + r->len > MP_HDR_MAX) {
 			h->truncated = 1;
 			if (cur.len)
-				add_field(h, cur.data, cur.len); /* what fit of it */
+				add_field(h, cur.data, cur.len, want, nwant); /* what fit of it */
 			mp_buf_reset(&cur);
 			continue;
 		}
-		mp_buf_append(&h->raw, r->seg, r->len);
+		rawlen += r->len;
+		if (!want)
+			mp_buf_append(&h->raw, r->seg, r->len);
 		if (r->bol && (r->seg[0] == ' ' || r->seg[0] == '\t') && cur.len) {
 			/* a continuation: the line break goes, the blank stays */
 			while (cur.len &&
@@ -381,14 +402,14 @@ static void read_header(struct walk *k, struct mp_header *h)
 			continue; /* the rest of a line longer than a segment: dropped */
 		if (r->len >= 5 && memcmp(r->seg, "From ", 5) == 0 && h->n == 0 && !cur.len)
 			continue; /* an mbox From_ line before the header */
-		if (cur.len && add_field(h, cur.data, cur.len) < 0)
+		if (cur.len && add_field(h, cur.data, cur.len, want, nwant) < 0)
 			warn(k, "line %ld: not a header field (no name and colon): ignored",
 			     curline);
 		mp_buf_reset(&cur);
 		mp_buf_append(&cur, r->seg, r->len);
 		curline = r->line;
 	}
-	if (cur.len && add_field(h, cur.data, cur.len) < 0)
+	if (cur.len && add_field(h, cur.data, cur.len, want, nwant) < 0)
 		warn(k, "line %ld: not a header field (no name and colon): ignored", curline);
 	mp_buf_free(&cur);
 }
@@ -858,14 +879,14 @@ int mp_mime_header_parse(const char *block, size_t n, struct mp_header *h)
 				cur.len--;
 			mp_buf_append(&cur, p, len);
 		} else {
-			if (cur.len && add_field(h, cur.data, cur.len) < 0)
+			if (cur.len && add_field(h, cur.data, cur.len, NULL, 0) < 0)
 				bad = 1;
 			mp_buf_reset(&cur);
 			mp_buf_append(&cur, p, len);
 		}
 		p += len;
 	}
-	if (cur.len && add_field(h, cur.data, cur.len) < 0)
+	if (cur.len && add_field(h, cur.data, cur.len, NULL, 0) < 0)
 		bad = 1;
 	mp_buf_free(&cur);
 	return bad;

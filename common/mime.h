@@ -54,9 +54,13 @@ struct mp_walker {
 	int (*on_data)(struct mp_walker *w, struct mp_part *p, const char *s, size_t n);
 	int (*on_end)(struct mp_walker *w, struct mp_part *p); /* a part ends */
 	void *ctx;
-	int decode;       /* decode bodies for on_data */
-	int uu;           /* with decode: uuencoded blocks in text/plain leaves are parts */
-	int header_only;  /* stop after the message's own header (nothing else is asked) */
+	int decode;      /* decode bodies for on_data */
+	int uu;          /* with decode: uuencoded blocks in text/plain leaves are parts */
+	int header_only; /* stop after the message's own header (nothing else is asked) */
+	/* with header_only: the fields on_header looks at (NULL: all); the
+	 * header it gets holds those alone, and no raw block */
+	const char *const *fields;
+	int nfields;
 	const char *name; /* input name for warnings */
 	long warnings;
 };

@@ -142,7 +142,8 @@ static _Thread_local FILE *out_file;
 struct ahead_cap {
 	struct mp_buf *b;
 	char kind;
-	int *broken; /* a record could not be kept */
+	int *broken;  /* a record could not be kept */
+	FILE *before; /* flushed first: stdout's bytes before a warning */
 };
 static _Thread_local struct ahead_cap *cap_now;
 
@@ -156,6 +157,8 @@ static void cap_add(const struct ahead_cap *c, char kind, const void *p, size_t 
 static ssize_t cap_write(void *cookie, const char *p, size_t n)
 {
 	const struct ahead_cap *c = cookie;
+	if (c->before)
+		fflush(c->before);
 	cap_add(c, c->kind, p, n);
 	return (ssize_t)n;
 }
@@ -163,14 +166,26 @@ static ssize_t cap_write(void *cookie, const char *p, size_t n)
 /* a record of no bytes at this point of the message's output */
 static void ahead_mark(char kind)
 {
+	fflush(out_file);
 	cap_add(cap_now, kind, NULL, 0);
 }
 
 /* -H: the message's name before a line of it */
 static void name_prefix(const char *name)
 {
-	if (O.names > 0)
+	char b[512];
+	size_t n = strlen(name);
+
+	if (O.names <= 0)
+		return;
+	if (n + 1 > sizeof b) {
 		mp_term_printf(OUT, "%s:", name);
+		return;
+	}
+	/* as mp_term_printf("%s:") writes it, without formatting */
+	memcpy(b, name, n);
+	b[n] = ':';
+	mp_term_write(OUT, b, n + 1);
 }
 
 /* --tsv: a value in a column: what would break the record, visibly */
@@ -262,7 +277,10 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 						                     byte for byte */
 					} else {
 						mp_field_value(w->name, &h->f[i], &d);
-						mp_term_printf(OUT, "%s\n", d.data ? d.data : "");
+						/* as "%s\n" would print it: up to a NUL */
+						d.len = d.data ? strlen(d.data) : 0;
+						mp_buf_putc(&d, '\n');
+						mp_term_write(OUT, d.data, d.len);
 					}
 				}
 		break;
@@ -700,6 +718,24 @@ static int header_mode(void)
 	       O.mode == M_RECEIVED;
 }
 
+/* the fields a header mode prints, the only ones its walk keeps */
+static const char *const *header_fields(int *n)
+{
+	static const char *const sum[] = {"From", "To", "Cc", "Date", "Subject"};
+	static const char *const addr[] = {"From", "To", "Cc", "Bcc"};
+	static const char *const rcvd[] = {"Received"};
+
+	switch (O.mode) {
+	case M_SUMMARY: *n = 5; return sum;
+	case M_FIELDS: *n = O.nfields; return O.fields;
+	case M_ADDR:
+		*n = O.addr_field ? 1 : 4;
+		return O.addr_field ? (const char *const *)&O.addr_field : addr;
+	case M_RECEIVED: *n = 1; return rcvd;
+	default: *n = 0; return NULL;
+	}
+}
+
 static int one(const char *name, const struct mp_msgsrc *src)
 {
 	struct mp_walker w = {.on_header = on_header,
@@ -727,6 +763,7 @@ static int one(const char *name, const struct mp_msgsrc *src)
 	w.uu = w.decode && O.mode != M_TEXT;
 	/* the header modes read no further than the header */
 	w.header_only = header_mode();
+	w.fields = header_fields(&w.nfields);
 	O.messages++;
 	O.text_found = 0;
 	O.html_fd = -1;
@@ -856,8 +893,10 @@ static void ahead_work(void *ctx, size_t i, struct mp_hdrbuf *h)
 	const struct mp_folder *f = ctx;
 	static const cookie_io_functions_t io = {.write = cap_write};
 	int broken = 0;
-	struct ahead_cap co = {&h->out, 'o', &broken}, ce = {&h->out, 'e', &broken};
+	struct ahead_cap co = {&h->out, 'o', &broken, NULL}, ce = {&h->out, 'e', &broken, NULL};
+	static _Thread_local char obuf[4096];
 	struct mp_walker w = {.on_header = on_header, .header_only = 1, .name = f->v[i].path};
+	w.fields = header_fields(&w.nfields);
 	struct mp_memsrc m;
 	struct mp_err e;
 
@@ -870,9 +909,11 @@ static void ahead_work(void *ctx, size_t i, struct mp_hdrbuf *h)
 			fclose(o);
 		return; /* the main thread reads it */
 	}
-	/* unbuffered: the records come in the order of the writes */
-	setvbuf(o, NULL, _IONBF, 0);
+	/* the records come in the order of the writes: stdout's bytes are
+	 * kept in obuf until a warning comes, or the end */
+	setvbuf(o, obuf, _IOFBF, sizeof obuf);
 	setvbuf(er, NULL, _IONBF, 0);
+	ce.before = o;
 	out_file = o;
 	cap_now = &co;
 	mp_warn_to(er);

@@ -159,8 +159,10 @@ static int field_wanted(const char *const *want, int nwant, const char *name, si
 {
 	if (!want)
 		return 1;
+	/* the first letter first: most fields are not wanted */
 	for (int i = 0; i < nwant; i++)
-		if (strncasecmp(want[i], name, nl) == 0 && want[i][nl] == '\0')
+		if ((want[i][0] | 0x20) == (name[0] | 0x20) &&
+		    strncasecmp(want[i], name, nl) == 0 && want[i][nl] == '\0')
 			return 1;
 	return 0;
 }

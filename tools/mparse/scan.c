@@ -28,6 +28,7 @@ struct row {
 	const char *file; /* the message file, the mbox, or "stdin": its folder's */
 	char *text;       /* "FROM\0ADDRESS\0SUBJECT\0", those that has says */
 	char *tail;       /* its line from the flags on, when made by a reader */
+	char *warn;       /* the warnings of a reader about it, written in order */
 	long long off;    /* mbox: its From_ line; -1 */
 	long long size;
 	long num;
@@ -221,12 +222,25 @@ static void *worker(void *arg)
 	struct mp_hdrbuf h;
 	struct scratch sc = {MP_BUF_INIT, MP_BUF_INIT};
 	struct mp_buf b = MP_BUF_INIT;
+	/* the warnings about a message are kept with its row, to be written
+	 * in the order of the files once all are read */
+	char *wbuf = NULL;
+	size_t wlen = 0, wseen = 0;
+	FILE *wf = open_memstream(&wbuf, &wlen);
 
+	if (wf)
+		mp_warn_to(wf);
 	memset(&h, 0, sizeof h);
 	for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->f->n;) {
 		struct row *r = &j->rows[i];
 		if (read_one(&j->f->v[i], r, &h) < 0)
 			atomic_store(&j->bad, 1);
+		if (wf && fflush(wf) == 0 && wlen > wseen) {
+			r->warn = mp_xmalloc(wlen - wseen + 1);
+			memcpy(r->warn, wbuf + wseen, wlen - wseen);
+			r->warn[wlen - wseen] = '\0';
+			wseen = wlen;
+		}
 		if (X.json)
 			continue;
 		/* its line, but for the number, made here: on this thread; and
@@ -240,6 +254,11 @@ static void *worker(void *arg)
 			r->has = 0;
 		}
 	}
+	if (wf) {
+		mp_warn_to(NULL);
+		fclose(wf);
+	}
+	free(wbuf);
 	mp_hdrbuf_free(&h);
 	mp_buf_free(&b);
 	mp_buf_free(&sc.e);
@@ -267,6 +286,12 @@ static int read_refs(struct scan *s, const struct mp_folder *f)
 	worker(&j);
 	for (int k = 0; k < started; k++)
 		pthread_join(t[k], NULL);
+	for (size_t i = first; i < s->n; i++)
+		if (s->v[i].warn) {
+			fputs(s->v[i].warn, stderr);
+			free(s->v[i].warn);
+			s->v[i].warn = NULL;
+		}
 	return atomic_load(&j.bad) ? -1 : 0;
 }
 

@@ -213,6 +213,7 @@ void mp_hdrbuf_free(struct mp_hdrbuf *h)
 }
 
 #define POOL_WINDOW 64
+#define POOL_BATCH  16 /* below POOL_WINDOW / 2: always within reach of the threads */
 
 struct mp_hdrpool {
 	size_t n, max;
@@ -311,9 +312,15 @@ const struct mp_hdrbuf *mp_hdrpool_get(struct mp_hdrpool *p, size_t i)
 	 * slot: a switch of threads costs more than reading a header */
 	if (p->room_waiters && p->claimed <= p->taken + POOL_WINDOW / 2)
 		pthread_cond_broadcast(&p->room);
-	p->want = i + 1;
-	while (p->done[i % POOL_WINDOW] != i + 1)
+	/* when it must wait, the reader waits for a batch: the header it
+	 * needs and the one POOL_BATCH further on (a wake-up for each header
+	 * cost more system time than reading it); once that one is in, for
+	 * the one it needs alone */
+	size_t hi = i + POOL_BATCH < p->n ? i + POOL_BATCH : p->n - 1;
+	while (p->done[i % POOL_WINDOW] != i + 1) {
+		p->want = p->done[hi % POOL_WINDOW] == hi + 1 ? i + 1 : hi + 1;
 		pthread_cond_wait(&p->ready, &p->lock);
+	}
 	p->want = 0;
 	pthread_mutex_unlock(&p->lock);
 	return h;

@@ -220,10 +220,15 @@ int mp_dmarc_org_domain(const char *domain, char *out, size_t n)
 	const char *lab[128];
 	size_t nl = 0, ps = 1;
 
-	snprintf(d, sizeof d, "%s", domain);
-	size_t len = strlen(d);
-	if (len && d[len - 1] == '.')
-		d[--len] = '\0';
+	size_t len = strlen(domain);
+	if (len && domain[len - 1] == '.')
+		len--;
+	if (len >= sizeof d) { /* no DNS name is this long: it is its own, not cut */
+		snprintf(out, n, "%.*s", (int)len, domain);
+		return 0;
+	}
+	memcpy(d, domain, len);
+	d[len] = '\0';
 	for (char *p = d; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	if (!psl_tried) {

@@ -158,6 +158,16 @@ int main(void)
 		tap_is_mem(org, strlen(org), o[i].out, strlen(o[i].out),
 		           "organizational domain of %s", o[i].in);
 	}
+	{ /* 255 octets and a final dot: the dot goes, nothing else is cut */
+		char longname[257];
+		memset(longname, 'a', 255);
+		longname[253] = '.';
+		longname[255] = '.';
+		longname[256] = '\0';
+		mp_dmarc_org_domain(longname, org, sizeof org);
+		tap_is_mem(org, strlen(org), longname, 255,
+		           "a name of 255 octets and a dot is its own");
+	}
 	tap_ok(mp_dmarc_aligned("mail.example.co.uk", "example.co.uk", 0), "relaxed: aligned");
 	tap_ok(!mp_dmarc_aligned("mail.example.co.uk", "example.co.uk", 1), "strict: not");
 	tap_ok(!mp_dmarc_aligned("evil.co.uk", "example.co.uk", 0), "another registrant: not");

@@ -235,6 +235,23 @@ struct mp_hdrpool {
 	int nt;
 };
 
+/* with the lock held: the next index claimed, read and worked on without
+ * the lock, and marked done */
+static void pool_read_next(struct mp_hdrpool *p)
+{
+	size_t i = p->claimed++;
+	struct mp_hdrbuf *h = &p->slot[i % POOL_WINDOW];
+
+	pthread_mutex_unlock(&p->lock);
+	mp_hdrbuf_read(h, p->path(p->ctx, i), p->max, p->flags);
+	if (p->work)
+		p->work(p->wctx, i, h);
+	pthread_mutex_lock(&p->lock);
+	p->done[i % POOL_WINDOW] = i + 1;
+	if (p->want == i + 1)
+		pthread_cond_signal(&p->ready);
+}
+
 static void *pool_worker(void *arg)
 {
 	struct mp_hdrpool *p = arg;
@@ -247,16 +264,7 @@ static void *pool_worker(void *arg)
 			p->room_waiters--;
 			continue;
 		}
-		size_t i = p->claimed++;
-		struct mp_hdrbuf *h = &p->slot[i % POOL_WINDOW];
-		pthread_mutex_unlock(&p->lock);
-		mp_hdrbuf_read(h, p->path(p->ctx, i), p->max, p->flags);
-		if (p->work)
-			p->work(p->wctx, i, h);
-		pthread_mutex_lock(&p->lock);
-		p->done[i % POOL_WINDOW] = i + 1;
-		if (p->want == i + 1)
-			pthread_cond_signal(&p->ready);
+		pool_read_next(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -288,7 +296,8 @@ struct mp_hdrpool *mp_hdrpool_start_work(size_t n, mp_hdrpool_path path, void *c
 	pthread_cond_init(&p->room, NULL);
 	if (threads > (int)(sizeof p->t / sizeof p->t[0]))
 		threads = (int)(sizeof p->t / sizeof p->t[0]);
-	for (int k = 0; threads > 1 && k < threads && (size_t)k < n; k++)
+	/* the reader of the pool is one of the threads: threads - 1 more */
+	for (int k = 1; k < threads && (size_t)k < n; k++)
 		if (pthread_create(&p->t[p->nt], NULL, pool_worker, p) == 0)
 			p->nt++;
 	return p;
@@ -318,6 +327,13 @@ const struct mp_hdrbuf *mp_hdrpool_get(struct mp_hdrpool *p, size_t i)
 	 * the one it needs alone */
 	size_t hi = i + POOL_BATCH < p->n ? i + POOL_BATCH : p->n - 1;
 	while (p->done[i % POOL_WINDOW] != i + 1) {
+		/* rather than wait, the reader reads one itself (the one it
+		 * needs, when no thread has taken it yet): it is one of the
+		 * threads, and sleeping and waking cost more than a header */
+		if (p->claimed < p->n && p->claimed < p->taken + POOL_WINDOW) {
+			pool_read_next(p);
+			continue;
+		}
 		p->want = p->done[hi % POOL_WINDOW] == hi + 1 ? i + 1 : hi + 1;
 		pthread_cond_wait(&p->ready, &p->lock);
 	}

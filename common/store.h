@@ -74,6 +74,8 @@ void mp_hdrbuf_free(struct mp_hdrbuf *h);
 /* The headers of n files read ahead on threads (at most a window of them
  * ahead of the reader, so memory stays flat), handed out in order:
  * mp_hdrpool_get(p, 0), then 1, 2, ... Each is valid until the next get.
+ * The caller is one of the threads: threads - 1 are started, and a get
+ * whose header is not in yet reads the next one itself rather than wait.
  * threads <= 1, or no thread to be had: each is read by the get. */
 struct mp_hdrpool;
 typedef const char *(*mp_hdrpool_path)(void *ctx, size_t i);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,8 @@ static void cap_add(const struct ahead_cap *c, char kind, const void *p, size_t 
 static ssize_t cap_write(void *cookie, const char *p, size_t n)
 {
 	const struct ahead_cap *c = cookie;
+	if (!c->b) /* between messages: never, as each ends flushed */
+		return -1;
 	if (c->before)
 		fflush(c->before);
 	cap_add(c, c->kind, p, n);
@@ -888,13 +891,65 @@ static int ahead_whole(const struct mp_hdrbuf *h)
 
 /* in a reading thread: what one() does with a message in a header mode,
  * its output kept in h->out (ahead_cap) */
+/* a reading thread's two streams into the records of the message it is
+ * on, made once a thread (two fopencookie and fclose a message cost a
+ * tenth of the work) and closed when the thread ends */
+struct ahead_files {
+	FILE *o, *er;
+	struct ahead_cap co, ce;
+	int broken;
+	char obuf[4096];
+};
+static pthread_key_t ahead_key;
+static pthread_once_t ahead_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct ahead_files *ahead_mine;
+
+static void ahead_files_free(void *p)
+{
+	struct ahead_files *a = p;
+	fclose(a->o);
+	fclose(a->er);
+	free(a);
+}
+
+static void ahead_key_make(void)
+{
+	if (pthread_key_create(&ahead_key, ahead_files_free) != 0)
+		ahead_key = (pthread_key_t)-1;
+}
+
+static struct ahead_files *ahead_files(void)
+{
+	static const cookie_io_functions_t io = {.write = cap_write};
+	struct ahead_files *a = ahead_mine;
+
+	if (a)
+		return a;
+	pthread_once(&ahead_once, ahead_key_make);
+	if (ahead_key == (pthread_key_t)-1 || !(a = calloc(1, sizeof *a)))
+		return NULL;
+	a->o = fopencookie(&a->co, "w", io);
+	a->er = a->o ? fopencookie(&a->ce, "w", io) : NULL;
+	if (!a->o || !a->er) {
+		if (a->o)
+			fclose(a->o);
+		free(a);
+		return NULL;
+	}
+	/* the records come in the order of the writes: stdout's bytes are
+	 * kept in obuf until a warning comes, or the end */
+	setvbuf(a->o, a->obuf, _IOFBF, sizeof a->obuf);
+	setvbuf(a->er, NULL, _IONBF, 0);
+	if (pthread_setspecific(ahead_key, a) != 0) {
+		ahead_files_free(a);
+		return NULL;
+	}
+	return ahead_mine = a;
+}
+
 static void ahead_work(void *ctx, size_t i, struct mp_hdrbuf *h)
 {
 	const struct mp_folder *f = ctx;
-	static const cookie_io_functions_t io = {.write = cap_write};
-	int broken = 0;
-	struct ahead_cap co = {&h->out, 'o', &broken, NULL}, ce = {&h->out, 'e', &broken, NULL};
-	static _Thread_local char obuf[4096];
 	struct mp_walker w = {.on_header = on_header, .header_only = 1, .name = f->v[i].path};
 	w.fields = header_fields(&w.nfields);
 	struct mp_memsrc m;
@@ -903,38 +958,36 @@ static void ahead_work(void *ctx, size_t i, struct mp_hdrbuf *h)
 	mp_buf_reset(&h->out);
 	if (!ahead_whole(h))
 		return;
-	FILE *o = fopencookie(&co, "w", io), *er = o ? fopencookie(&ce, "w", io) : NULL;
-	if (!o || !er) {
-		if (o)
-			fclose(o);
+	struct ahead_files *a = ahead_files();
+	if (!a)
 		return; /* the main thread reads it */
-	}
-	/* the records come in the order of the writes: stdout's bytes are
-	 * kept in obuf until a warning comes, or the end */
-	setvbuf(o, obuf, _IOFBF, sizeof obuf);
-	setvbuf(er, NULL, _IONBF, 0);
-	ce.before = o;
-	out_file = o;
-	cap_now = &co;
-	mp_warn_to(er);
+	a->broken = 0;
+	a->co = (struct ahead_cap){&h->out, 'o', &a->broken, NULL};
+	a->ce = (struct ahead_cap){&h->out, 'e', &a->broken, a->o};
+	clearerr(a->o);
+	clearerr(a->er);
+	out_file = a->o;
+	cap_now = &a->co;
+	mp_warn_to(a->er);
 	struct mp_msgsrc src = mp_memsrc_cap(&m, h->buf, h->len, 8 * 1024);
 	mp_err_clear(&e);
 	int rc = mp_mime_walk(&w, &src, &e);
 	out_file = NULL;
 	cap_now = NULL;
 	mp_warn_to(NULL);
-	fclose(o);
-	fclose(er);
+	fflush(a->o);
 	if (rc < 0) {
 		char line[1024];
 		int code = e.code ? e.code : EX_DATAERR;
 		snprintf(line, sizeof line, "%s: %s", f->v[i].path,
 		         e.msg[0] ? e.msg : "read error");
-		cap_add(&co, 'c', &code, sizeof code);
-		cap_add(&co, 'p', line, strlen(line) + 1);
+		cap_add(&a->co, 'c', &code, sizeof code);
+		cap_add(&a->co, 'p', line, strlen(line) + 1);
 	}
-	cap_add(&co, 'r', &rc, sizeof rc);
-	if (broken)
+	cap_add(&a->co, 'r', &rc, sizeof rc);
+	/* nothing of it stays with the streams for the next message */
+	a->co.b = a->ce.b = NULL;
+	if (a->broken)
 		mp_buf_reset(&h->out);
 }
 

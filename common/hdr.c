@@ -12,14 +12,20 @@ int mp_utf8_repair(const char *s, size_t n, struct mp_buf *out)
 {
 	const unsigned char *u = (const unsigned char *)s;
 
+	size_t run = 0; /* the start of the good characters not yet appended */
+
 	for (size_t i = 0; i < n;) {
 		int bad;
-		size_t len = mp_utf8_next(u + i, n - i, &bad);
-		if (bad ? mp_buf_append(out, "\xef\xbf\xbd", 3) : mp_buf_append(out, u + i, len))
-			return -1;
+		size_t len = u[i] < 0x80 ? 1 : mp_utf8_next(u + i, n - i, &bad);
+		if (u[i] >= 0x80 && bad) {
+			if ((i > run && mp_buf_append(out, u + run, i - run)) ||
+			    mp_buf_append(out, "\xef\xbf\xbd", 3))
+				return -1;
+			run = i + len;
+		}
 		i += len;
 	}
-	return 0;
+	return n > run && mp_buf_append(out, u + run, n - run) ? -1 : 0;
 }
 
 /* is c safe unencoded in a Q encoded-word anywhere (RFC 2047 §5 (3)) */

@@ -3,9 +3,11 @@
  * and -x (--type, --name). Messages are read by the store's segment
  * reader and mbox splitter (common/msgsrc.c). */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,14 +32,15 @@ int mp_threads_env(void)
 	return cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus;
 }
 
-static void add(struct mp_folder *f, const char *path, long long off, int isnew)
+/* a message into f, path its own malloc'd name (f keeps it) */
+static void add_owned(struct mp_folder *f, char *path, long long off, int isnew)
 {
 	/* room for 16, then twice as many each time n reaches a power of two */
 	if (f->n == 0 || (f->n >= 16 && (f->n & (f->n - 1)) == 0))
 		f->v = mp_xrealloc(f->v, (f->n ? 2 * f->n : 16) * sizeof *f->v);
 	struct mp_msgref *m = &f->v[f->n++];
 	memset(m, 0, sizeof *m);
-	m->path = mp_xstrdup(path);
+	m->path = path;
 	m->off = off;
 	m->num = (long)f->n;
 	m->isnew = isnew;
@@ -45,22 +48,63 @@ static void add(struct mp_folder *f, const char *path, long long off, int isnew)
 	m->info = off < 0 && info ? info + 3 : "";
 }
 
+static void add(struct mp_folder *f, const char *path, long long off, int isnew)
+{
+	add_owned(f, mp_xstrdup(path), off, isnew);
+}
+
+/* a Maildir file, listed: its path, where its name starts in it, and
+ * the name's first 16 bytes as two numbers (big-endian, zeros past its
+ * end), which order two names as strcmp does when they differ there:
+ * most comparisons of a sort end on them */
 struct entry {
-	char *name;
+	char *path;
+	uint64_t key[2];
+	unsigned name;
 	int isnew;
 };
 
-static int cmp_entry(const void *a, const void *b)
+static int cmp_name(const struct entry *x, const struct entry *y)
 {
-	const struct entry *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
+	for (int k = 0; k < 2; k++)
+		if (x->key[k] != y->key[k])
+			return x->key[k] < y->key[k] ? -1 : 1;
+	return strcmp(x->path + x->name, y->path + y->name);
+}
+
+static int cmp_entry(const struct entry *x, const struct entry *y, int cur_first)
+{
+	if (cur_first && x->isnew != y->isnew)
+		return x->isnew - y->isnew;
+	int c = cmp_name(x, y);
 	return c ? c : x->isnew - y->isnew;
 }
 
-static int cmp_entry_cur_first(const void *a, const void *b)
+/* a stable merge sort, bottom up, the comparison inlined: qsort's calls
+ * through a pointer took 9M of the 16M instructions listing 10,000
+ * files, all of it before the first header can be read */
+static void sort_entries(struct entry *v, size_t n, int cur_first)
 {
-	const struct entry *x = a, *y = b;
-	return x->isnew != y->isnew ? x->isnew - y->isnew : strcmp(x->name, y->name);
+	struct entry *t = mp_xmalloc(n * sizeof *t), *a = v, *b = t;
+
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				b[k++] = cmp_entry(&a[j], &a[i], cur_first) < 0 ? a[j++] : a[i++];
+			while (i < mid)
+				b[k++] = a[i++];
+			while (j < hi)
+				b[k++] = a[j++];
+		}
+		struct entry *x = a;
+		a = b;
+		b = x;
+	}
+	if (a != v)
+		memcpy(v, a, n * sizeof *v);
+	free(t);
 }
 
 struct each_ctx {
@@ -82,10 +126,14 @@ static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each ea
 	struct entry *v = NULL;
 	size_t n = 0;
 	int dirs = 0;
+	size_t pl = strlen(path);
 
+	while (pl > 1 && path[pl - 1] == '/')
+		pl--;
 	for (int s = 0; s < 2; s++) {
 		char d[4096];
-		snprintf(d, sizeof d, "%s/%s", path, s ? "new" : "cur");
+		snprintf(d, sizeof d, "%.*s/%s", (int)(pl < 4000 ? pl : 4000), path,
+		         s ? "new" : "cur");
 		DIR *dp = opendir(d);
 		if (!dp) {
 			if (errno != ENOENT && errno != ENOTDIR) {
@@ -100,8 +148,22 @@ static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each ea
 			if (de->d_name[0] != '.') {
 				if (n == 0 || (n >= 64 && (n & (n - 1)) == 0))
 					v = mp_xrealloc(v, (n ? 2 * n : 64) * sizeof *v);
-				v[n].name = mp_xstrdup(de->d_name);
-				v[n++].isnew = s;
+				/* PATH/cur/NAME, made once (no snprintf: 10,000
+				 * names cost 5M instructions) */
+				size_t nl = strlen(de->d_name);
+				char *fp = mp_xmalloc(pl + 5 + nl + 1);
+				memcpy(fp, path, pl);
+				memcpy(fp + pl, s ? "/new/" : "/cur/", 5);
+				memcpy(fp + pl + 5, de->d_name, nl + 1);
+				unsigned char kb[16] = {0};
+				memcpy(kb, de->d_name, nl < 16 ? nl : 16);
+				struct entry *e = &v[n++];
+				e->path = fp;
+				e->name = (unsigned)(pl + 5);
+				e->isnew = s;
+				memcpy(e->key, kb, 16);
+				e->key[0] = be64toh(e->key[0]);
+				e->key[1] = be64toh(e->key[1]);
 			}
 		closedir(dp);
 	}
@@ -111,26 +173,10 @@ static int maildir_read(const char *path, struct mp_folder *f, mp_folder_each ea
 		return -1;
 	}
 	if (n > 1)
-		qsort(v, n, sizeof *v, cur_first ? cmp_entry_cur_first : cmp_entry);
+		sort_entries(v, n, cur_first);
 	f->maildir = 1;
-	size_t pl = strlen(path);
-	while (pl > 1 && path[pl - 1] == '/')
-		pl--;
-	char p[8400];
-	if (pl > sizeof p - 300)
-		pl = sizeof p - 300; /* as "%.*s" with a bound would cut it */
-	memcpy(p, path, pl);
-	for (size_t i = 0; i < n; i++) {
-		/* PATH/cur/NAME (no snprintf: 10,000 names cost 5M instructions) */
-		size_t nl = strlen(v[i].name);
-		if (nl > sizeof p - pl - 6)
-			nl = sizeof p - pl - 6;
-		memcpy(p + pl, v[i].isnew ? "/new/" : "/cur/", 5);
-		memcpy(p + pl + 5, v[i].name, nl);
-		p[pl + 5 + nl] = '\0';
-		add(f, p, -1, v[i].isnew); /* its size: when it is read */
-		free(v[i].name);
-	}
+	for (size_t i = 0; i < n; i++)
+		add_owned(f, v[i].path, -1, v[i].isnew); /* its size: when it is read */
 	free(v);
 	struct each_ctx ec = {each, ctx};
 	for (size_t i = 0; each && i < f->n; i++)

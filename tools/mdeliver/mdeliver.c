@@ -734,7 +734,8 @@ enum {
 	OPT_BURST
 };
 
-int main(int argc, char **argv)
+/* the command line into o: the index of its first operand */
+static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 	    {"create", no_argument, NULL, 'c'},
@@ -755,57 +756,70 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0}};
-	struct opts o = {.lock_timeout = 30, .split_fd = STDIN_FILENO};
-	struct mp_store s;
-	struct mp_err e;
-	const char *target;
 	int c;
 
-	mp_setprogname(argv[0]);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":cpf:vjhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': o.storeflags |= MP_STORE_CREATE; break;
-		case 'p': o.storeflags |= MP_STORE_PARENTS; break;
-		case 'f': o.d.from = optarg; break;
-		case OPT_FOLDER: o.folder = optarg; break;
-		case OPT_FLAGS: o.d.flags = optarg; break;
-		case OPT_DTO: o.d.delivered_to = optarg; break;
-		case OPT_LOOP: o.d.loop_check = 1; break;
-		case OPT_DEDUP: o.d.dedup = 1; break;
-		case OPT_SPLIT: o.split = 1; break;
-		case OPT_JOIN: o.join = 1; break;
-		case OPT_BURST: o.burst = 1; break;
-		case OPT_SKIP: o.skip = parse_long(optarg, "--skip count"); break;
-		case OPT_LOCKT: o.lock_timeout = (double)parse_long(optarg, "lock timeout"); break;
-		case 'v': o.verbose = 1; break;
-		case 'j': o.json = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); return 0;
+		case 'c': o->storeflags |= MP_STORE_CREATE; break;
+		case 'p': o->storeflags |= MP_STORE_PARENTS; break;
+		case 'f': o->d.from = optarg; break;
+		case OPT_FOLDER: o->folder = optarg; break;
+		case OPT_FLAGS: o->d.flags = optarg; break;
+		case OPT_DTO: o->d.delivered_to = optarg; break;
+		case OPT_LOOP: o->d.loop_check = 1; break;
+		case OPT_DEDUP: o->d.dedup = 1; break;
+		case OPT_SPLIT: o->split = 1; break;
+		case OPT_JOIN: o->join = 1; break;
+		case OPT_BURST: o->burst = 1; break;
+		case OPT_SKIP: o->skip = parse_long(optarg, "--skip count"); break;
+		case OPT_LOCKT: o->lock_timeout = (double)parse_long(optarg, "lock timeout"); break;
+		case 'v': o->verbose = 1; break;
+		case 'j': o->json = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
 		default: mp_getopt_fail(c, argv, optind, optopt);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (o.join)
-		return join_main(&o, argc, argv);
-	if (o.split && o.burst)
+	return optind;
+}
+
+/* the operands of a delivery, [FILE] TARGET, checked with the options:
+ * FILE opened (a missing one is reported before the target is opened,
+ * and created); the target */
+static const char *operands(struct opts *o, int argc, char **argv)
+{
+	if (o->split && o->burst)
 		mp_die(EX_USAGE, "--split and --burst: one at a time");
-	int two = o.split || o.burst; /* [FILE] TARGET */
+	int two = o->split || o->burst; /* [FILE] TARGET */
 	if (argc > (two ? 2 : 1))
 		mp_die(EX_USAGE, "extra operand '%s'", argv[two ? 2 : 1]);
-	if (o.d.loop_check && !o.d.delivered_to)
+	if (o->d.loop_check && !o->d.delivered_to)
 		mp_die(EX_USAGE, "--loop-check needs --delivered-to");
-	if (o.skip && !o.split)
+	if (o->skip && !o->split)
 		mp_die(EX_USAGE, "--skip needs --split or --join");
 	if (two && argc == 2)
-		o.split_file = *argv++, argc--;
-	/* a missing FILE is reported before the target is opened (and created) */
-	if (o.json) /* an error that ends it: an error line too */
+		o->split_file = *argv++, argc--;
+	if (o->json) /* an error that ends it: an error line too */
 		mp_json_report_fatal();
-	if (o.split_file && (o.split_fd = open(o.split_file, O_RDONLY | O_CLOEXEC)) < 0)
-		mp_die(EX_NOINPUT, "%s: %s", o.split_file, strerror(errno));
-	target = argc ? argv[0] : default_target();
+	if (o->split_file && (o->split_fd = open(o->split_file, O_RDONLY | O_CLOEXEC)) < 0)
+		mp_die(EX_NOINPUT, "%s: %s", o->split_file, strerror(errno));
+	return argc ? argv[0] : default_target();
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.lock_timeout = 30, .split_fd = STDIN_FILENO};
+	struct mp_store s;
+	struct mp_err e;
+
+	mp_setprogname(argv[0]);
+	int first = parse_args(argc, argv, &o);
+	argc -= first;
+	argv += first;
+	if (o.join)
+		return join_main(&o, argc, argv);
+	const char *target = operands(&o, argc, argv);
 	mp_err_clear(&e);
 	/* the store's messages name the target themselves */
 	if (mp_store_open(&s, target, o.folder, o.storeflags, &e) < 0)

@@ -2,8 +2,6 @@
  * who sent it, the subject in UTF-8, its parts, the PDF, its path. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "ahead.h"
 #include "date.h"
 #include "dsn.h"
 #include "jbody.h"
@@ -21,6 +20,7 @@
 #include "html.h"
 #include "json.h"
 #include "mime.h"
+#include "opts.h"
 #include "pick.h"
 #include "report.h"
 #include "run.h"
@@ -30,148 +30,14 @@
 #include "util.h"
 #include "verify.h"
 
-enum mode { M_SUMMARY, M_FIELDS, M_ADDR, M_TREE, M_PART, M_TEXT, M_EXTRACT, M_RECEIVED, M_JSON };
-
-struct opts {
-	enum mode mode;
-	const char *fields[32];
-	int nfields, raw, addr_only, mbox, bodies, verify, dsn, digest;
-	int names;              /* -H 1, --no-filename 0, else -1: shown for several inputs */
-	int tsv;                /* --tsv: a line a message, a column a field */
-	enum mp_date_form date; /* --date */
-	const char *addr_field, *part, *dir;
-	long messages;
-	int printed;
-	struct mp_json j;
-	/* --text: the best candidate */
-	int text_found, html_fd;
-	char text_charset[64], html_charset[64];
-	/* -p / -x: where the current part goes, and a uuencoded block in it */
-	FILE *out, *uuout;
-	struct mp_buf uutree; /* -t: the lines of a text part's blocks, shown after it */
-	int part_seen;        /* -p: 0 no such part, 1 a leaf, 2 a container */
-	char part_type[128];  /* -p: the container's type */
-	struct mp_buf conv;   /* charset conversion of --text */
-};
-
-static struct opts O;
-
-static void usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: %s [-f FIELD]... [--raw] [--tsv] [-a [FIELD] [--addr-only]] [-t] [-p N]\n"
-	    "          [--text] [-x DIR] [-r] [-j [--bodies]] [--date iso|epoch|rfc] [--mbox]\n"
-	    "          [-H|--no-filename]\n"
-	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
-	    "       %s --verify [-j] [--dns-server ADDR] [--spf-ip IP --mail-from ADDR\n"
-	    "          [--helo NAME]] [--authserv-id ID] [--add-results] [FILE|DIR|-]...\n"
-	    "       %s --show [-f FIELD]... [--html-filter CMD] [FILE|DIR|FOLDER:PICK|-]...\n"
-	    "       %s --scan [-j] [--sort date|file|from|subject] [-r] [--width N]\n"
-	    "          [FILE|DIR|FOLDER:PICK|-]...\n"
-	    "       %s --dsn [-j] [FILE|DIR|FOLDER:PICK|-]...\n"
-	    "       %s --digest [FILE|DIR|FOLDER:PICK|-]...\n"
-	    "Read a message, an mbox or a Maildir (stdin when no FILE) and show its header\n"
-	    "summary, fields, addresses, MIME tree, parts, text, attachments or Received path.\n\n"
-	    "  -f, --field NAME    that field, unfolded and decoded to UTF-8 (repeatable)\n"
-	    "      --raw           fields as they stand\n"
-	    "      --tsv           a line per message: its name (with -H) and a column per\n"
-	    "                      -f field (the summary's without -f), empty when missing;\n"
-	    "                      tab, newline, CR and \\ as \\t, \\n, \\r and \\\\\n"
-	    "  -H, --with-filename the message's name before each line (-f, -a, -r, the\n"
-	    "                      summary) or as the first column (--tsv); the default\n"
-	    "                      with several FILEs or a DIR\n"
-	    "      --no-filename   never the name\n"
-	    "  -a, --addr[=FIELD]  addresses of From/To/Cc/Bcc (or FIELD), one per line\n"
-	    "      --addr-only     just local@domain\n"
-	    "  -t, --tree          the MIME tree: number, type, charset, encoding, size, name\n"
-	    "  -p, --part N        the decoded bytes of part N (N.uK: a uuencoded block)\n"
-	    "      --text          the best readable body as UTF-8 (text/plain, else HTML\n"
-	    "                      with the tags stripped)\n"
-	    "  -x, --extract DIR   write every attachment into DIR, print the paths\n"
-	    "  -r, --received      the Received trace, oldest hop first\n"
-	    "  -j, --json          headers and the MIME tree as JSON, one object per message\n"
-	    "      --bodies        with the decoded body of each part (implies -j)\n"
-	    "      --date FORM     dates as iso (RFC 3339), epoch (seconds) or rfc (RFC 5322)\n"
-	    "      --mbox          read every FILE (and stdin) as an mbox\n"
-	    "      --show          a readable view: the -f fields (From, To, Cc, Date,\n"
-	    "                      Subject), the text, then the other parts\n"
-	    "      --html-filter CMD  with --show: HTML-only mail made text by CMD\n"
-	    "      --scan          one line per message: number, flags, date, sender,\n"
-	    "                      size, subject (-j: JSON Lines, -r: reversed)\n"
-	    "      --sort KEY      --scan's order: date, file, from or subject\n"
-	    "      --reverse       with --scan (-r too): the order reversed\n"
-	    "      --width N       cut --scan's lines at N columns (0: never; default:\n"
-	    "                      the terminal's, when on one)\n"
-	    "      --type GLOB     -p/-x: only parts whose type matches (image/*)\n"
-	    "      --name GLOB     -p/-x: only parts whose file name matches (*.csv)\n"
-	    "  FOLDER:PICK         messages of a Maildir or mbox by number: 3, 2-5, last,\n"
-	    "                      2-last, 1,4\n"
-	    "      --verify        DKIM, SPF and DMARC: a line as an Authentication-Results\n"
-	    "                      field has it (-j: JSON)\n"
-	    "      --dns-server A  that DNS server (v4:port or [v6]:port)\n"
-	    "      --spf-ip IP     check SPF for the client at IP, with --mail-from ADDR\n"
-	    "                      (\"\": the null sender) and --helo NAME\n"
-	    "      --authserv-id ID  the results' authserv-id (default: the host name)\n"
-	    "      --add-results   the message on stdout with the Authentication-Results\n"
-	    "                      field on top (one message)\n"
-	    "      --dsn           a delivery report (DSN, ARF, plain-text bounce): a line\n"
-	    "                      (-j: an object) per recipient, VERP decoded\n"
-	    "      --verp=LOCAL    --dsn: VERP addresses begin with LOCAL (default: any)\n"
-	    "      --verp-delimiters XY  --dsn: the two VERP separators (default +=)\n"
-	    "      --digest        a multipart/digest of the messages on stdout\n"
-	    "  -h, --help          this help\n"
-	    "  -V, --version       version\n",
-	    mp_progname(), mp_progname(), mp_progname(), mp_progname(), mp_progname(),
-	    mp_progname());
-}
+struct opts O;
 
 /* ---------------------------------------------------------------- per mode */
 
 /* where the header modes write a message's lines: stdout, or in a thread
  * that reads a Maildir's headers ahead, what it keeps of the message for
- * the main thread to write in order (ahead_work) */
-static _Thread_local FILE *out_file;
-#define OUT (out_file ? out_file : stdout)
-
-/* What a reading thread keeps of a message: records of a kind ('o' bytes
- * for stdout, 'e' for stderr, 's' the summary's blank line, written when
- * a message came before, 'c' and 'p' a problem's code and line, 'r' the
- * walk's result), each a kind byte, a length and its bytes, in the order
- * they were written; an empty buffer: nothing kept, the message is read
- * again by the main thread */
-struct ahead_cap {
-	struct mp_buf *b;
-	char kind;
-	int *broken;  /* a record could not be kept */
-	FILE *before; /* flushed first: stdout's bytes before a warning */
-};
-static _Thread_local struct ahead_cap *cap_now;
-
-static void cap_add(const struct ahead_cap *c, char kind, const void *p, size_t n)
-{
-	if (mp_buf_putc(c->b, kind) < 0 || mp_buf_append(c->b, &n, sizeof n) < 0 ||
-	    (n && mp_buf_append(c->b, p, n) < 0))
-		*c->broken = 1;
-}
-
-static ssize_t cap_write(void *cookie, const char *p, size_t n)
-{
-	const struct ahead_cap *c = cookie;
-	if (!c->b) /* between messages: never, as each ends flushed */
-		return -1;
-	if (c->before)
-		fflush(c->before);
-	cap_add(c, c->kind, p, n);
-	return (ssize_t)n;
-}
-
-/* a record of no bytes at this point of the message's output */
-static void ahead_mark(char kind)
-{
-	fflush(out_file);
-	cap_add(cap_now, kind, NULL, 0);
-}
+ * the main thread to write in order (ahead.c) */
+#define OUT (mp_ahead_out ? mp_ahead_out : stdout)
 
 /* -H: the message's name before a line of it */
 static void name_prefix(const char *name)
@@ -249,8 +115,8 @@ static int on_header(struct mp_walker *w, struct mp_header *h)
 	switch (O.mode) {
 	case M_SUMMARY: {
 		static const char *const sum[] = {"From", "To", "Cc", "Date", "Subject"};
-		if (out_file) /* the main thread knows whether one came before */
-			ahead_mark('s');
+		if (mp_ahead_out) /* the main thread knows whether one came before */
+			mp_ahead_mark('s');
 		else if (O.messages > 1)
 			putchar('\n');
 		for (size_t i = 0; i < 5; i++) {
@@ -880,157 +746,14 @@ static const char *ref_path(void *ctx, size_t i)
 	return ((const struct mp_folder *)ctx)->v[i].path;
 }
 
-/* a Maildir's file whose header was read ahead: read from memory as
- * fd_input reads a file of one message in a header mode; 0 when it must
- * be read from its file after all (an error, a header over the bound, an
- * empty file or an mbox) */
-static int ahead_whole(const struct mp_hdrbuf *h)
-{
-	return h && h->whole && h->len && !(h->len >= 5 && memcmp(h->buf, "From ", 5) == 0);
-}
-
-/* in a reading thread: what one() does with a message in a header mode,
- * its output kept in h->out (ahead_cap) */
-/* a reading thread's two streams into the records of the message it is
- * on, made once a thread (two fopencookie and fclose a message cost a
- * tenth of the work) and closed when the thread ends */
-struct ahead_files {
-	FILE *o, *er;
-	struct ahead_cap co, ce;
-	int broken;
-	char obuf[4096];
-};
-static pthread_key_t ahead_key;
-static pthread_once_t ahead_once = PTHREAD_ONCE_INIT;
-static _Thread_local struct ahead_files *ahead_mine;
-
-static void ahead_files_free(void *p)
-{
-	struct ahead_files *a = p;
-	fclose(a->o);
-	fclose(a->er);
-	free(a);
-}
-
-static void ahead_key_make(void)
-{
-	if (pthread_key_create(&ahead_key, ahead_files_free) != 0)
-		ahead_key = (pthread_key_t)-1;
-}
-
-static struct ahead_files *ahead_files(void)
-{
-	static const cookie_io_functions_t io = {.write = cap_write};
-	struct ahead_files *a = ahead_mine;
-
-	if (a)
-		return a;
-	pthread_once(&ahead_once, ahead_key_make);
-	if (ahead_key == (pthread_key_t)-1 || !(a = calloc(1, sizeof *a)))
-		return NULL;
-	a->o = fopencookie(&a->co, "w", io);
-	a->er = a->o ? fopencookie(&a->ce, "w", io) : NULL;
-	if (!a->o || !a->er) {
-		if (a->o)
-			fclose(a->o);
-		free(a);
-		return NULL;
-	}
-	/* the records come in the order of the writes: stdout's bytes are
-	 * kept in obuf until a warning comes, or the end */
-	setvbuf(a->o, a->obuf, _IOFBF, sizeof a->obuf);
-	setvbuf(a->er, NULL, _IONBF, 0);
-	if (pthread_setspecific(ahead_key, a) != 0) {
-		ahead_files_free(a);
-		return NULL;
-	}
-	return ahead_mine = a;
-}
-
-static void ahead_work(void *ctx, size_t i, struct mp_hdrbuf *h)
-{
-	const struct mp_folder *f = ctx;
-	struct mp_walker w = {.on_header = on_header, .header_only = 1, .name = f->v[i].path};
-	w.fields = header_fields(&w.nfields);
-	struct mp_memsrc m;
-	struct mp_err e;
-
-	mp_buf_reset(&h->out);
-	if (!ahead_whole(h))
-		return;
-	struct ahead_files *a = ahead_files();
-	if (!a)
-		return; /* the main thread reads it */
-	a->broken = 0;
-	a->co = (struct ahead_cap){&h->out, 'o', &a->broken, NULL};
-	a->ce = (struct ahead_cap){&h->out, 'e', &a->broken, a->o};
-	clearerr(a->o);
-	clearerr(a->er);
-	out_file = a->o;
-	cap_now = &a->co;
-	mp_warn_to(a->er);
-	struct mp_msgsrc src = mp_memsrc_cap(&m, h->buf, h->len, 8 * 1024);
-	mp_err_clear(&e);
-	int rc = mp_mime_walk(&w, &src, &e);
-	out_file = NULL;
-	cap_now = NULL;
-	mp_warn_to(NULL);
-	fflush(a->o);
-	if (rc < 0) {
-		char line[1024];
-		int code = e.code ? e.code : EX_DATAERR;
-		snprintf(line, sizeof line, "%s: %s", f->v[i].path,
-		         e.msg[0] ? e.msg : "read error");
-		cap_add(&a->co, 'c', &code, sizeof code);
-		cap_add(&a->co, 'p', line, strlen(line) + 1);
-	}
-	cap_add(&a->co, 'r', &rc, sizeof rc);
-	/* nothing of it stays with the streams for the next message */
-	a->co.b = a->ce.b = NULL;
-	if (a->broken)
-		mp_buf_reset(&h->out);
-}
-
-/* in the main thread: a message's output kept by ahead_work, written
- * out; 0 when nothing was kept */
-static int ahead_replay(const struct mp_hdrbuf *h, int *ok)
-{
-	const char *p = h->out.data, *end = p + h->out.len;
-	int code = 0;
-
-	if (!h->out.len)
-		return 0;
-	O.messages++;
-	while (p < end) {
-		char kind = *p++;
-		size_t n;
-		memcpy(&n, p, sizeof n);
-		p += sizeof n;
-		if (kind == 'o')
-			fwrite(p, 1, n, stdout);
-		else if (kind == 'e')
-			fwrite(p, 1, n, stderr);
-		else if (kind == 's' && O.messages > 1)
-			putchar('\n');
-		else if (kind == 'c')
-			memcpy(&code, p, sizeof code);
-		else if (kind == 'p')
-			mp_problem(code, 0, "%s", p);
-		else if (kind == 'r') {
-			int rc;
-			memcpy(&rc, p, sizeof rc);
-			*ok |= rc == 0;
-		}
-		p += n;
-	}
-	return 1;
-}
-
+/* a Maildir's file whose header was read ahead (ahead.c): its output
+ * kept, or read from memory here; 0 when it must be read from its file
+ * after all */
 static int ahead_input(const struct mp_hdrbuf *h, const char *name, int *ok)
 {
-	if (!ahead_whole(h))
+	if (!mp_ahead_whole(h))
 		return 0;
-	if (ahead_replay(h, ok))
+	if (mp_ahead_replay(h, &O.messages, ok))
 		return 1;
 	struct mp_memsrc m;
 	struct mp_msgsrc src = mp_memsrc_cap(&m, h->buf, h->len, 8 * 1024);
@@ -1058,9 +781,11 @@ static int path_input(const char *path)
 		/* the header modes read the headers ahead, on X.threads threads;
 		 * what they print comes in the order of the files all the same */
 		struct mp_hdrpool *pool = NULL;
+		struct mp_ahead ah = {&f, {.on_header = on_header}};
+		ah.walk.fields = header_fields(&ah.walk.nfields);
 		if (header_mode() && !X.show && !O.dsn && !O.digest && !O.verify)
 			pool = mp_hdrpool_start_work(f.n, ref_path, &f, X.threads, MP_HDR_MAX, 0,
-			                             ahead_work, &f);
+			                             mp_ahead_work, &ah);
 		for (size_t i = 0; i < f.n; i++) {
 			if (pool && ahead_input(mp_hdrpool_get(pool, i), f.v[i].path, &ok))
 				continue;
@@ -1086,203 +811,6 @@ static int path_input(const char *path)
 	return ok;
 }
 
-/* --show and --scan take -f, -j and -r as their own */
-static void xopts_check(void)
-{
-	if (X.show && X.scan)
-		mp_die(EX_USAGE, "--show and --scan: one at a time");
-	if (X.show && O.mode != M_SUMMARY && O.mode != M_FIELDS)
-		mp_die(EX_USAGE, "--show: no other mode with it (only -f and --date)");
-	if (X.scan && O.mode != M_SUMMARY && O.mode != M_JSON && O.mode != M_RECEIVED)
-		mp_die(EX_USAGE, "--scan: no other mode with it (only -j, -r and --sort)");
-	if (!X.scan && (X.sort || X.reverse == 2 || X.width))
-		mp_die(EX_USAGE, "--sort, --reverse and --width go with --scan");
-	if (!X.scan)
-		X.json = X.reverse = 0;
-	if (X.sort && strcmp(X.sort, "date") && strcmp(X.sort, "file") && strcmp(X.sort, "from") &&
-	    strcmp(X.sort, "subject"))
-		mp_die(EX_USAGE, "--sort: unknown key '%s' (date, file, from or subject)", X.sort);
-	if ((X.type || X.name) && O.mode != M_PART && O.mode != M_EXTRACT)
-		mp_die(EX_USAGE, "--type and --name go with -p or -x");
-	if (X.html_filter && !X.show)
-		mp_die(EX_USAGE, "--html-filter goes with --show");
-	X.fields = O.fields;
-	X.nfields = O.nfields;
-	X.date = O.date;
-}
-
-/* long options without a short form, beyond any char */
-enum {
-	OPT_SHOW = 256,
-	OPT_NAME,
-	OPT_HTML_FILTER,
-	OPT_SPF_IP,
-	OPT_HELO,
-	OPT_MAIL_FROM,
-	OPT_AUTHSERV,
-	OPT_ADD_RESULTS,
-	OPT_DSN,
-	OPT_VERP,
-	OPT_VERPD,
-	OPT_DIGEST
-};
-
-/* the options into O; returns the index of the first input */
-static int parse_args(int argc, char **argv)
-{
-	const char *verp_local = NULL, *verp_delim = NULL;
-	static const struct option lo[] = {
-	    {"field", required_argument, NULL, 'f'},
-	    {"raw", no_argument, NULL, 'R'},
-	    {"addr", optional_argument, NULL, 'a'},
-	    {"addr-only", no_argument, NULL, 'A'},
-	    {"tree", no_argument, NULL, 't'},
-	    {"part", required_argument, NULL, 'p'},
-	    {"text", no_argument, NULL, 'T'},
-	    {"extract", required_argument, NULL, 'x'},
-	    {"received", no_argument, NULL, 'r'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"date", required_argument, NULL, 'D'},
-	    {"mbox", no_argument, NULL, 'M'},
-	    {"bodies", no_argument, NULL, 'B'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"with-filename", no_argument, NULL, 'H'},
-	    {"no-filename", no_argument, NULL, 'N'},
-	    {"tsv", no_argument, NULL, 'S'},
-	    {"show", no_argument, NULL, OPT_SHOW},
-	    {"scan", no_argument, NULL, 'C'},
-	    {"sort", required_argument, NULL, 'O'},
-	    {"type", required_argument, NULL, 'Y'},
-	    {"name", required_argument, NULL, OPT_NAME},
-	    {"width", required_argument, NULL, 'W'},
-	    {"html-filter", required_argument, NULL, OPT_HTML_FILTER},
-	    {"reverse", no_argument, NULL, 'v'},
-	    {"verify", no_argument, NULL, 'K'},
-	    {"dns-server", required_argument, NULL, '@'},
-	    {"spf-ip", required_argument, NULL, OPT_SPF_IP},
-	    {"helo", required_argument, NULL, OPT_HELO},
-	    {"mail-from", required_argument, NULL, OPT_MAIL_FROM},
-	    {"authserv-id", required_argument, NULL, OPT_AUTHSERV},
-	    {"add-results", no_argument, NULL, OPT_ADD_RESULTS},
-	    {"dsn", no_argument, NULL, OPT_DSN},
-	    {"verp", required_argument, NULL, OPT_VERP},
-	    {"verp-delimiters", required_argument, NULL, OPT_VERPD},
-	    {"digest", no_argument, NULL, OPT_DIGEST},
-	    {NULL, 0, NULL, 0}};
-	int c;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:a::tp:x:rjhVH", lo, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (O.nfields == 32)
-				mp_die(EX_USAGE, "at most 32 fields");
-			O.fields[O.nfields++] = optarg;
-			O.mode = M_FIELDS;
-			break;
-		case 'R': O.raw = 1; break;
-		case 'a':
-			O.mode = M_ADDR;
-			O.addr_field = optarg;
-			break;
-		case 'A':
-			O.addr_only = 1;
-			O.mode = M_ADDR;
-			break;
-		case 't': O.mode = M_TREE; break;
-		case 'p':
-			O.mode = M_PART;
-			O.part = optarg;
-			break;
-		case 'T': O.mode = M_TEXT; break;
-		case 'x':
-			O.mode = M_EXTRACT;
-			O.dir = optarg;
-			break;
-		case 'r':
-			O.mode = M_RECEIVED;
-			X.reverse = 1; /* with --scan */
-			break;
-		case 'j':
-			O.mode = M_JSON;
-			X.json = 1; /* with --scan */
-			break;
-		case OPT_SHOW: X.show = 1; break;
-		case 'v': X.reverse = 2; break;
-		case 'W': X.width = mp_width_arg(optarg); break;
-		case 'C': X.scan = 1; break;
-		case 'O': X.sort = optarg; break;
-		case 'Y': X.type = optarg; break;
-		case OPT_NAME: X.name = optarg; break;
-		case OPT_HTML_FILTER: X.html_filter = optarg; break;
-		case 'M': O.mbox = 1; break;
-		case 'H': O.names = 1; break;
-		case 'N': O.names = 0; break;
-		case 'S': O.tsv = 1; break;
-		case 'B':
-			O.bodies = 1;
-			O.mode = M_JSON;
-			break;
-		case 'D':
-			if ((c = mp_date_form_parse(optarg)) < 0)
-				mp_die(EX_USAGE, "--date: unknown form '%s' (iso, epoch or rfc)",
-				       optarg);
-			O.date = (enum mp_date_form)c;
-			break;
-		case 'K': O.verify = 1; break;
-		case '@': verify_opts.server = optarg; break;
-		case OPT_SPF_IP: verify_opts.spf_ip = optarg; break;
-		case OPT_HELO: verify_opts.helo = optarg; break;
-		case OPT_MAIL_FROM: verify_opts.mail_from = optarg; break;
-		case OPT_AUTHSERV: verify_opts.authserv_id = optarg; break;
-		case OPT_ADD_RESULTS: verify_opts.add_results = 1; break;
-		case OPT_DSN: O.dsn = 1; break;
-		case OPT_VERP: verp_local = mp_verp_local_arg(optarg); break;
-		case OPT_VERPD: verp_delim = mp_verp_delims_arg(optarg); break;
-		case OPT_DIGEST: O.digest = 1; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("%s (mailpipe) %s\n", mp_progname(), MP_VERSION); exit(0);
-		default: mp_getopt_fail(c, argv, optind, optopt);
-		}
-	}
-	if (O.tsv && O.mode == M_SUMMARY) { /* the summary's fields */
-		static const char *const sum[] = {"From", "To", "Cc", "Date", "Subject"};
-		for (O.nfields = 0; O.nfields < 5; O.nfields++)
-			O.fields[O.nfields] = sum[O.nfields];
-		O.mode = M_FIELDS;
-	}
-	if (O.tsv && O.mode != M_FIELDS)
-		mp_die(EX_USAGE, "--tsv goes with -f (or the summary), not with another mode");
-	xopts_check();
-	if (O.mode == M_JSON)
-		mp_problems_json();
-	if ((verify_opts.spf_ip || verify_opts.helo || verify_opts.mail_from ||
-	     verify_opts.authserv_id || verify_opts.add_results) &&
-	    !O.verify)
-		mp_die(EX_USAGE,
-		       "--spf-ip, --helo, --mail-from, --authserv-id and --add-results go "
-		       "with --verify");
-	if (verify_opts.spf_ip && !verify_opts.mail_from)
-		mp_die(EX_USAGE, "--spf-ip needs --mail-from (\"\" for the null sender)");
-	if ((verify_opts.helo || verify_opts.mail_from) && !verify_opts.spf_ip)
-		mp_die(EX_USAGE, "--helo and --mail-from go with --spf-ip");
-	if (verify_opts.add_results && O.mode == M_JSON)
-		mp_die(EX_USAGE, "--add-results writes the message: not with -j");
-	struct stat st;
-	if (verify_opts.add_results &&
-	    (argc - optind > 1 || O.mbox ||
-	     (argc - optind == 1 && stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))))
-		mp_die(EX_USAGE, "--add-results: one message only (a FILE or stdin)");
-	if ((verp_local || verp_delim) && !O.dsn)
-		mp_die(EX_USAGE, "--verp and --verp-delimiters go with --dsn");
-	report_verp_form(verp_local, verp_delim);
-	if ((O.dsn || O.digest) && (X.show || X.scan || O.verify || O.dsn + O.digest > 1 ||
-	                            (O.mode != M_SUMMARY && (O.mode != M_JSON || O.digest))))
-		mp_die(EX_USAGE, "--dsn (with -j) and --digest go alone");
-	return optind;
-}
-
 /* what the mode needs before the first input */
 static void prepare(void)
 {
@@ -1303,7 +831,7 @@ int main(int argc, char **argv)
 
 	mp_setprogname(argv[0]);
 	O.names = -1;
-	first = parse_args(argc, argv);
+	first = mparse_args(argc, argv);
 	X.threads = mp_threads_env();
 	/* as grep: the names when there are several inputs (a Maildir is) */
 	if (O.names < 0) {

@@ -1,5 +1,5 @@
 /* mparse: what every mode shares: the options of --show, --scan, the
- * picks and the part filters (set by mparse.c), a field's value as -f
+ * picks and the part filters (set by args.c), a field's value as -f
  * prints it, and the run's problems and exit status. */
 #ifndef MPARSE_RUN_H
 #define MPARSE_RUN_H
@@ -8,7 +8,7 @@
 #include "mime.h"
 #include "util.h"
 
-/* the options of show.c, scan.c and pick.c (set by mparse.c) */
+/* the options of show.c, scan.c and pick.c (set by args.c, threads by main) */
 struct mp_xopts {
 	int show, scan, json, reverse;
 	long width;              /* --width: cut --scan lines there; -1 never, 0 the terminal's */

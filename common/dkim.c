@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "codec.h"
+#include "dkim_int.h"
 #include "hdr.h"
 
 const char *mp_dkim_result_name(int r)
@@ -403,15 +404,6 @@ int mp_dkim_key_parse(const char *txt, size_t n, struct mp_dkim_key *k, struct m
 
 /* ---------------------------------------------------------------- canonical forms */
 
-/* where canonical text goes: a hash, or a buffer (tests) */
-struct sink {
-	EVP_MD_CTX *md;
-	struct mp_buf *buf;
-	long long limit; /* octets that count (l=), -1 all */
-	unsigned long long total;
-	int oom;
-};
-
 static void sink_put(struct sink *k, const char *p, size_t n)
 {
 	if (k->limit >= 0) {
@@ -472,16 +464,6 @@ int mp_dkim_canon_header(const char *f, size_t n, int relaxed, struct mp_buf *ou
 	return mp_buf_append(out, "\r\n", 2);
 }
 
-/* the body, canonicalized as it passes (RFC 6376 §3.4.3, §3.4.4) */
-struct body {
-	struct sink k;
-	int relaxed;
-	unsigned long long empty; /* empty lines held: they count only if text follows */
-	int cr, blank, text, any;
-	char buf[4096];
-	size_t blen;
-};
-
 static void body_flush(struct body *b)
 {
 	sink_put(&b->k, b->buf, b->blen);
@@ -520,7 +502,7 @@ static void body_eol(struct body *b)
 	b->text = b->blank = 0;
 }
 
-static void body_feed(struct body *b, const char *p, size_t n)
+void mp_dkim_body_feed(struct body *b, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
@@ -541,7 +523,7 @@ static void body_feed(struct body *b, const char *p, size_t n)
 	}
 }
 
-static void body_end(struct body *b)
+void mp_dkim_body_end(struct body *b)
 {
 	if (b->cr)
 		body_char(b, '\r'), b->cr = 0;
@@ -562,8 +544,8 @@ int mp_dkim_canon_body(const char *p, size_t n, int relaxed, struct mp_buf *out)
 	b->relaxed = relaxed;
 	b->k.buf = out;
 	b->k.limit = -1;
-	body_feed(b, p, n);
-	body_end(b);
+	mp_dkim_body_feed(b, p, n);
+	mp_dkim_body_end(b);
 	rc = b->k.oom ? -1 : 0;
 	free(b);
 	return rc;
@@ -571,30 +553,7 @@ int mp_dkim_canon_body(const char *p, size_t n, int relaxed, struct mp_buf *out)
 
 /* ---------------------------------------------------------------- the message walk */
 
-struct field {
-	size_t off, len;
-	int used; /* taken by the signature being checked */
-};
-
-/* The header through the field reader, the fields that keep() wants held,
- * then the body to the hashers. */
-struct walk {
-	struct mp_hdr_reader rd;
-	char line[1000];
-	size_t llen;
-	int bol, inbody, open; /* open: the field in hand is being held */
-	struct mp_buf hdr;
-	struct field *f;
-	size_t nf, capf;
-	size_t max;
-	int (*keep)(void *arg, const char *f, size_t n);
-	void (*at_body)(void *arg);
-	void (*body)(void *arg, const char *p, size_t n);
-	void *arg;
-	int err; /* EX_ code once it failed */
-};
-
-static void walk_init(struct walk *w, size_t max)
+void mp_dkim_walk_init(struct walk *w, size_t max)
 {
 	memset(w, 0, sizeof *w);
 	mp_hdr_reader_init(&w->rd);
@@ -603,13 +562,13 @@ static void walk_init(struct walk *w, size_t max)
 	w->max = max;
 }
 
-static void walk_free(struct walk *w)
+void mp_dkim_walk_free(struct walk *w)
 {
 	mp_buf_free(&w->hdr);
 	free(w->f);
 }
 
-static void walk_reset(struct walk *w)
+void mp_dkim_walk_reset(struct walk *w)
 {
 	struct mp_buf h = w->hdr;
 	struct field *f = w->f;
@@ -619,7 +578,7 @@ static void walk_reset(struct walk *w)
 	void (*body)(void *, const char *, size_t) = w->body;
 	void *arg = w->arg;
 
-	walk_init(w, max);
+	mp_dkim_walk_init(w, max);
 	mp_buf_reset(&h);
 	w->hdr = h;
 	w->f = f;
@@ -689,7 +648,7 @@ static void walk_seg(struct walk *w, const char *p, size_t n)
 	}
 }
 
-static void walk_feed(struct walk *w, const char *p, size_t n)
+void mp_dkim_walk_feed(struct walk *w, const char *p, size_t n)
 {
 	size_t i = 0;
 
@@ -705,7 +664,7 @@ static void walk_feed(struct walk *w, const char *p, size_t n)
 		w->body(w->arg, p + i, n - i);
 }
 
-static void walk_end(struct walk *w)
+void mp_dkim_walk_end(struct walk *w)
 {
 	if (w->inbody || w->err)
 		return;
@@ -724,8 +683,8 @@ static void walk_end(struct walk *w)
 
 /* the header hash input: the fields names[] pick, each the last one not
  * taken yet (RFC 6376 §5.4.2), canonicalized */
-static int hash_fields(struct walk *w, char (*names)[80], int nnames, int relaxed, EVP_MD_CTX *md,
-                       struct mp_buf *tmp)
+int mp_dkim_hash_fields(struct walk *w, char (*names)[80], int nnames, int relaxed, EVP_MD_CTX *md,
+                        struct mp_buf *tmp)
 {
 	for (size_t k = 0; k < w->nf; k++)
 		w->f[k].used = 0;
@@ -747,8 +706,8 @@ static int hash_fields(struct walk *w, char (*names)[80], int nnames, int relaxe
 }
 
 /* the DKIM-Signature field itself, b= emptied, without its final CR LF */
-static int hash_self(const char *f, size_t n, size_t boff, size_t bend, int relaxed, EVP_MD_CTX *md,
-                     struct mp_buf *tmp)
+int mp_dkim_hash_self(const char *f, size_t n, size_t boff, size_t bend, int relaxed,
+                      EVP_MD_CTX *md, struct mp_buf *tmp)
 {
 	struct mp_buf raw = MP_BUF_INIT;
 	int rc = -1;
@@ -790,7 +749,7 @@ static const char *const default_names[] = {"from",
 
 /* SHA-256, fetched once a process for every signer: EVP_sha256() would
  * be fetched again at each EVP_DigestInit_ex */
-static EVP_MD *sign_sha256;
+EVP_MD *mp_dkim_sign_sha256;
 static pthread_once_t sign_once = PTHREAD_ONCE_INIT;
 
 struct mp_dkim_signer {
@@ -818,7 +777,7 @@ static void signer_body(void *arg, const char *p, size_t n)
 {
 	struct mp_dkim_signer *s = arg;
 
-	body_feed(s->b, p, n);
+	mp_dkim_body_feed(s->b, p, n);
 }
 
 static int signer_start(struct mp_dkim_signer *s)
@@ -827,12 +786,12 @@ static int signer_start(struct mp_dkim_signer *s)
 	s->b->relaxed = s->bcanon == MP_DKIM_RELAXED;
 	s->b->k.md = s->bmd;
 	s->b->k.limit = -1;
-	return EVP_DigestInit_ex(s->bmd, sign_sha256, NULL) ? 0 : -1;
+	return EVP_DigestInit_ex(s->bmd, mp_dkim_sign_sha256, NULL) ? 0 : -1;
 }
 
 static void sign_init(void)
 {
-	sign_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	mp_dkim_sign_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 /* DER of one form, decoded by the decoders of that form and key type only */
@@ -952,7 +911,7 @@ struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector
 			continue;
 		snprintf(s->names[s->nnames++], sizeof s->names[0], "%s", *n);
 	}
-	if (pthread_once(&sign_once, sign_init) != 0 || !sign_sha256) {
+	if (pthread_once(&sign_once, sign_init) != 0 || !mp_dkim_sign_sha256) {
 		mp_err_set(e, EX_TEMPFAIL, "DKIM: OpenSSL has no SHA-256");
 		free(s);
 		return NULL;
@@ -982,7 +941,7 @@ struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector
 		free(s);
 		return NULL;
 	}
-	walk_init(&s->w, MP_DKIM_HDRMAX);
+	mp_dkim_walk_init(&s->w, MP_DKIM_HDRMAX);
 	s->w.keep = signer_keep;
 	s->w.body = signer_body;
 	s->w.arg = s;
@@ -1016,7 +975,7 @@ int mp_dkim_signer_keytype(const struct mp_dkim_signer *s)
 
 void mp_dkim_signer_reset(struct mp_dkim_signer *s)
 {
-	walk_reset(&s->w);
+	mp_dkim_walk_reset(&s->w);
 	signer_start(s);
 }
 
@@ -1027,11 +986,11 @@ void mp_dkim_signer_free(struct mp_dkim_signer *s)
 	EVP_PKEY_free(s->key);
 	EVP_MD_CTX_free(s->bmd);
 	free(s->b);
-	walk_free(&s->w);
+	mp_dkim_walk_free(&s->w);
 	free(s);
 }
 
-static int walk_failed(const struct walk *w, struct mp_err *e)
+int mp_dkim_walk_failed(const struct walk *w, struct mp_err *e)
 {
 	if (w->err == EX_DATAERR)
 		return mp_err_set(e, EX_DATAERR,
@@ -1043,9 +1002,9 @@ static int walk_failed(const struct walk *w, struct mp_err *e)
 
 int mp_dkim_signer_feed(struct mp_dkim_signer *s, const char *p, size_t n, struct mp_err *e)
 {
-	walk_feed(&s->w, p, n);
+	mp_dkim_walk_feed(&s->w, p, n);
 	if (s->w.err)
-		return walk_failed(&s->w, e);
+		return mp_dkim_walk_failed(&s->w, e);
 	if (s->b->k.oom)
 		return mp_err_sys(e, EX_TEMPFAIL, "DKIM");
 	return 0;
@@ -1055,11 +1014,11 @@ int mp_dkim_signer_feed(struct mp_dkim_signer *s, const char *p, size_t n, struc
  * v1.5 over its DigestInfo, Ed25519 over h itself (RFC 8463 §3); made
  * into sig (*siglen: its room, then its length), or, with verify,
  * checked. 1 done (good), 0 not */
-static int pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char *sig,
-                   size_t *siglen, int verify)
+int mp_dkim_pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char *sig,
+                    size_t *siglen, int verify)
 {
 	int ok = 0;
-	const EVP_MD *sha256 = verify ? EVP_sha256() : sign_sha256;
+	const EVP_MD *sha256 = verify ? EVP_sha256() : mp_dkim_sign_sha256;
 
 	if (kt == MP_DKIM_K_ED25519) {
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -1109,16 +1068,16 @@ int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf 
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	char b64[MP_DKIM_SIGMAX * 2];
 
-	walk_end(&s->w);
+	mp_dkim_walk_end(&s->w);
 	if (s->w.err) {
-		walk_failed(&s->w, e);
+		mp_dkim_walk_failed(&s->w, e);
 		goto out;
 	}
 	if (!s->d[0]) {
 		mp_err_set(e, EX_CONFIG, "no DKIM domain to sign for");
 		goto out;
 	}
-	body_end(s->b);
+	mp_dkim_body_end(s->b);
 	if (!md || s->b->k.oom || !EVP_DigestFinal_ex(s->bmd, bh, &bhl))
 		goto oom;
 	/* h=: each name as often as its field occurs, From once more */
@@ -1165,12 +1124,12 @@ int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf 
 	if (fold_put(&f, &col, eol, word, (size_t)wl, 1) < 0 ||
 	    fold_put(&f, &col, eol, "b=", 2, 1) < 0)
 		goto oom;
-	if (!EVP_DigestInit_ex(md, sign_sha256, NULL) ||
-	    hash_fields(&s->w, names, nn, s->hcanon, md, &tmp) < 0 ||
-	    hash_self(f.data, f.len, f.len, f.len, s->hcanon, md, &tmp) < 0 ||
+	if (!EVP_DigestInit_ex(md, mp_dkim_sign_sha256, NULL) ||
+	    mp_dkim_hash_fields(&s->w, names, nn, s->hcanon, md, &tmp) < 0 ||
+	    mp_dkim_hash_self(f.data, f.len, f.len, f.len, s->hcanon, md, &tmp) < 0 ||
 	    !EVP_DigestFinal_ex(md, h, &hl))
 		goto oom;
-	if (!pk_hash(s->key, s->kt, h, sig, &siglen, 0)) {
+	if (!mp_dkim_pk_hash(s->key, s->kt, h, sig, &siglen, 0)) {
 		mp_err_set(e, EX_SOFTWARE, "DKIM: signing failed");
 		goto out;
 	}
@@ -1310,7 +1269,7 @@ static void verifier_body(void *arg, const char *p, size_t n)
 
 	for (size_t k = 0; k < vf->nsigs; k++)
 		if (vf->sigs[k].b && !vf->sigs[k].v.result)
-			body_feed(vf->sigs[k].b, p, n);
+			mp_dkim_body_feed(vf->sigs[k].b, p, n);
 }
 
 struct mp_dkim_verifier *mp_dkim_verifier_new(mp_dkim_lookup_fn lookup, void *arg)
@@ -1321,7 +1280,7 @@ struct mp_dkim_verifier *mp_dkim_verifier_new(mp_dkim_lookup_fn lookup, void *ar
 		return NULL;
 	v->lookup = lookup;
 	v->arg = arg;
-	walk_init(&v->w, MP_DKIM_HDRMAX);
+	mp_dkim_walk_init(&v->w, MP_DKIM_HDRMAX);
 	v->w.at_body = verifier_at_body;
 	v->w.body = verifier_body;
 	v->w.arg = v;
@@ -1336,7 +1295,7 @@ void mp_dkim_verifier_free(struct mp_dkim_verifier *v)
 		free(v->sigs[k].b);
 		EVP_MD_CTX_free(v->sigs[k].bmd);
 	}
-	walk_free(&v->w);
+	mp_dkim_walk_free(&v->w);
 	free(v);
 }
 
@@ -1348,8 +1307,8 @@ const char *mp_dkim_verifier_header(const struct mp_dkim_verifier *v, size_t *n)
 
 int mp_dkim_verifier_feed(struct mp_dkim_verifier *v, const char *p, size_t n, struct mp_err *e)
 {
-	walk_feed(&v->w, p, n);
-	return v->w.err ? walk_failed(&v->w, e) : 0;
+	mp_dkim_walk_feed(&v->w, p, n);
+	return v->w.err ? mp_dkim_walk_failed(&v->w, e) : 0;
 }
 
 static EVP_PKEY *public_key(const struct mp_dkim_key *k)
@@ -1454,7 +1413,7 @@ static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long no
 	EVP_PKEY *pk = NULL;
 	EVP_MD_CTX *md = NULL;
 
-	body_end(s->b);
+	mp_dkim_body_end(s->b);
 	if (s->b->k.oom || !EVP_DigestFinal_ex(s->bmd, bh, &bhl)) {
 		verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
 		return;
@@ -1521,13 +1480,14 @@ static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long no
 	struct walk *w = &vf->w;
 	const struct field *f = &w->f[s->field];
 	if (!(md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
-	    hash_fields(w, g->names, g->nnames, g->hcanon, md, tmp) < 0 ||
-	    hash_self(w->hdr.data + f->off, f->len, g->boff, g->bend, g->hcanon, md, tmp) < 0 ||
+	    mp_dkim_hash_fields(w, g->names, g->nnames, g->hcanon, md, tmp) < 0 ||
+	    mp_dkim_hash_self(w->hdr.data + f->off, f->len, g->boff, g->bend, g->hcanon, md, tmp) <
+	        0 ||
 	    !EVP_DigestFinal_ex(md, h, &hl)) {
 		verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
 		goto out;
 	}
-	if (!pk_hash(pk, key.k, h, g->b, &g->blen, 1))
+	if (!mp_dkim_pk_hash(pk, key.k, h, g->b, &g->blen, 1))
 		verdict(&s->v, MP_DKIM_FAIL, "the signature does not verify");
 	else
 		verdict(&s->v, MP_DKIM_PASS, "%s", "");
@@ -1542,9 +1502,9 @@ int mp_dkim_verifier_end(struct mp_dkim_verifier *v, long long now,
 {
 	struct mp_buf tmp = MP_BUF_INIT;
 
-	walk_end(&v->w);
+	mp_dkim_walk_end(&v->w);
 	if (v->w.err)
-		return walk_failed(&v->w, e);
+		return mp_dkim_walk_failed(&v->w, e);
 	for (size_t k = 0; k < v->nsigs; k++) {
 		struct vsig *s = &v->sigs[k];
 		if (!s->v.result)

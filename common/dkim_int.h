@@ -11,7 +11,6 @@
 #include <openssl/evp.h>
 #include <stddef.h>
 
-#include "dkim.h"
 #include "hdr.h"
 #include "util.h"
 

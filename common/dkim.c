@@ -1,24 +1,23 @@
 /* dkim: RFC 6376 signatures (rsa-sha256) and RFC 8463 (ed25519-sha256),
- * with OpenSSL's EVP interface. The header goes through hdr.c's field
- * reader, which says where each field starts and ends; the fields that
- * count are held (bounded), the body is canonicalized and hashed as it
- * passes. See dkim.h. */
+ * with OpenSSL's EVP interface: what the signer (dkimsign.c) and the
+ * verifier (dkimverify.c) share. The tag lists, the DKIM-Signature and
+ * key record parsers, the canonical forms, the message walk (the header
+ * goes through hdr.c's field reader, which says where each field starts
+ * and ends; the fields that count are held, bounded; the body is
+ * canonicalized and hashed as it passes), and the signature over the
+ * header hash made or checked. See dkim.h, dkim_int.h. */
 #include "dkim.h"
 
 #include <ctype.h>
-#include <openssl/decoder.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <openssl/x509.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "codec.h"
+#include "dkim_int.h"
 #include "hdr.h"
 
 const char *mp_dkim_result_name(int r)
@@ -403,15 +402,6 @@ int mp_dkim_key_parse(const char *txt, size_t n, struct mp_dkim_key *k, struct m
 
 /* ---------------------------------------------------------------- canonical forms */
 
-/* where canonical text goes: a hash, or a buffer (tests) */
-struct sink {
-	EVP_MD_CTX *md;
-	struct mp_buf *buf;
-	long long limit; /* octets that count (l=), -1 all */
-	unsigned long long total;
-	int oom;
-};
-
 static void sink_put(struct sink *k, const char *p, size_t n)
 {
 	if (k->limit >= 0) {
@@ -472,16 +462,6 @@ int mp_dkim_canon_header(const char *f, size_t n, int relaxed, struct mp_buf *ou
 	return mp_buf_append(out, "\r\n", 2);
 }
 
-/* the body, canonicalized as it passes (RFC 6376 §3.4.3, §3.4.4) */
-struct body {
-	struct sink k;
-	int relaxed;
-	unsigned long long empty; /* empty lines held: they count only if text follows */
-	int cr, blank, text, any;
-	char buf[4096];
-	size_t blen;
-};
-
 static void body_flush(struct body *b)
 {
 	sink_put(&b->k, b->buf, b->blen);
@@ -520,7 +500,7 @@ static void body_eol(struct body *b)
 	b->text = b->blank = 0;
 }
 
-static void body_feed(struct body *b, const char *p, size_t n)
+void mp_dkim_body_feed(struct body *b, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
@@ -541,7 +521,7 @@ static void body_feed(struct body *b, const char *p, size_t n)
 	}
 }
 
-static void body_end(struct body *b)
+void mp_dkim_body_end(struct body *b)
 {
 	if (b->cr)
 		body_char(b, '\r'), b->cr = 0;
@@ -562,8 +542,8 @@ int mp_dkim_canon_body(const char *p, size_t n, int relaxed, struct mp_buf *out)
 	b->relaxed = relaxed;
 	b->k.buf = out;
 	b->k.limit = -1;
-	body_feed(b, p, n);
-	body_end(b);
+	mp_dkim_body_feed(b, p, n);
+	mp_dkim_body_end(b);
 	rc = b->k.oom ? -1 : 0;
 	free(b);
 	return rc;
@@ -571,30 +551,7 @@ int mp_dkim_canon_body(const char *p, size_t n, int relaxed, struct mp_buf *out)
 
 /* ---------------------------------------------------------------- the message walk */
 
-struct field {
-	size_t off, len;
-	int used; /* taken by the signature being checked */
-};
-
-/* The header through the field reader, the fields that keep() wants held,
- * then the body to the hashers. */
-struct walk {
-	struct mp_hdr_reader rd;
-	char line[1000];
-	size_t llen;
-	int bol, inbody, open; /* open: the field in hand is being held */
-	struct mp_buf hdr;
-	struct field *f;
-	size_t nf, capf;
-	size_t max;
-	int (*keep)(void *arg, const char *f, size_t n);
-	void (*at_body)(void *arg);
-	void (*body)(void *arg, const char *p, size_t n);
-	void *arg;
-	int err; /* EX_ code once it failed */
-};
-
-static void walk_init(struct walk *w, size_t max)
+void mp_dkim_walk_init(struct walk *w, size_t max)
 {
 	memset(w, 0, sizeof *w);
 	mp_hdr_reader_init(&w->rd);
@@ -603,13 +560,13 @@ static void walk_init(struct walk *w, size_t max)
 	w->max = max;
 }
 
-static void walk_free(struct walk *w)
+void mp_dkim_walk_free(struct walk *w)
 {
 	mp_buf_free(&w->hdr);
 	free(w->f);
 }
 
-static void walk_reset(struct walk *w)
+void mp_dkim_walk_reset(struct walk *w)
 {
 	struct mp_buf h = w->hdr;
 	struct field *f = w->f;
@@ -619,7 +576,7 @@ static void walk_reset(struct walk *w)
 	void (*body)(void *, const char *, size_t) = w->body;
 	void *arg = w->arg;
 
-	walk_init(w, max);
+	mp_dkim_walk_init(w, max);
 	mp_buf_reset(&h);
 	w->hdr = h;
 	w->f = f;
@@ -689,7 +646,7 @@ static void walk_seg(struct walk *w, const char *p, size_t n)
 	}
 }
 
-static void walk_feed(struct walk *w, const char *p, size_t n)
+void mp_dkim_walk_feed(struct walk *w, const char *p, size_t n)
 {
 	size_t i = 0;
 
@@ -705,7 +662,7 @@ static void walk_feed(struct walk *w, const char *p, size_t n)
 		w->body(w->arg, p + i, n - i);
 }
 
-static void walk_end(struct walk *w)
+void mp_dkim_walk_end(struct walk *w)
 {
 	if (w->inbody || w->err)
 		return;
@@ -722,10 +679,20 @@ static void walk_end(struct walk *w)
 	}
 }
 
+int mp_dkim_walk_failed(const struct walk *w, struct mp_err *e)
+{
+	if (w->err == EX_DATAERR)
+		return mp_err_set(e, EX_DATAERR,
+		                  "the header is larger than %d octets or has too "
+		                  "many fields",
+		                  MP_DKIM_HDRMAX);
+	return mp_err_sys(e, EX_TEMPFAIL, "DKIM");
+}
+
 /* the header hash input: the fields names[] pick, each the last one not
  * taken yet (RFC 6376 §5.4.2), canonicalized */
-static int hash_fields(struct walk *w, char (*names)[80], int nnames, int relaxed, EVP_MD_CTX *md,
-                       struct mp_buf *tmp)
+int mp_dkim_hash_fields(struct walk *w, char (*names)[80], int nnames, int relaxed, EVP_MD_CTX *md,
+                        struct mp_buf *tmp)
 {
 	for (size_t k = 0; k < w->nf; k++)
 		w->f[k].used = 0;
@@ -747,8 +714,8 @@ static int hash_fields(struct walk *w, char (*names)[80], int nnames, int relaxe
 }
 
 /* the DKIM-Signature field itself, b= emptied, without its final CR LF */
-static int hash_self(const char *f, size_t n, size_t boff, size_t bend, int relaxed, EVP_MD_CTX *md,
-                     struct mp_buf *tmp)
+int mp_dkim_hash_self(const char *f, size_t n, size_t boff, size_t bend, int relaxed,
+                      EVP_MD_CTX *md, struct mp_buf *tmp)
 {
 	struct mp_buf raw = MP_BUF_INIT;
 	int rc = -1;
@@ -764,302 +731,21 @@ out:
 	return rc;
 }
 
-/* ---------------------------------------------------------------- signing */
-
-static const char *const default_names[] = {"from",
-                                            "sender",
-                                            "reply-to",
-                                            "subject",
-                                            "date",
-                                            "message-id",
-                                            "to",
-                                            "cc",
-                                            "mime-version",
-                                            "content-type",
-                                            "content-transfer-encoding",
-                                            "in-reply-to",
-                                            "references",
-                                            "list-id",
-                                            "list-help",
-                                            "list-unsubscribe",
-                                            "list-subscribe",
-                                            "list-post",
-                                            "list-owner",
-                                            "list-archive",
-                                            NULL};
+/* ---------------------------------------------------------------- signatures */
 
 /* SHA-256, fetched once a process for every signer: EVP_sha256() would
  * be fetched again at each EVP_DigestInit_ex */
-static EVP_MD *sign_sha256;
-static pthread_once_t sign_once = PTHREAD_ONCE_INIT;
-
-struct mp_dkim_signer {
-	EVP_PKEY *key;
-	int kt, hcanon, bcanon;
-	char s[MP_DKIM_DOMMAX], d[MP_DKIM_DOMMAX];
-	char names[MP_DKIM_NAMES][80];
-	int nnames;
-	struct walk w;
-	struct body *b;
-	EVP_MD_CTX *bmd;
-};
-
-static int signer_keep(void *arg, const char *f, size_t n)
-{
-	struct mp_dkim_signer *s = arg;
-
-	for (int k = 0; k < s->nnames; k++)
-		if (mp_hdr_field_name_is(f, n, s->names[k]))
-			return 1;
-	return 0;
-}
-
-static void signer_body(void *arg, const char *p, size_t n)
-{
-	struct mp_dkim_signer *s = arg;
-
-	body_feed(s->b, p, n);
-}
-
-static int signer_start(struct mp_dkim_signer *s)
-{
-	memset(s->b, 0, sizeof *s->b);
-	s->b->relaxed = s->bcanon == MP_DKIM_RELAXED;
-	s->b->k.md = s->bmd;
-	s->b->k.limit = -1;
-	return EVP_DigestInit_ex(s->bmd, sign_sha256, NULL) ? 0 : -1;
-}
-
-static void sign_init(void)
-{
-	sign_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-/* DER of one form, decoded by the decoders of that form and key type only */
-static EVP_PKEY *decode(const unsigned char *der, long len, const char *structure, const char *type)
-{
-	EVP_PKEY *k = NULL;
-	size_t n = (size_t)len;
-	OSSL_DECODER_CTX *d =
-	    OSSL_DECODER_CTX_new_for_pkey(&k, "DER", structure, type, EVP_PKEY_KEYPAIR, NULL, NULL);
-
-	if (d && !OSSL_DECODER_from_data(d, &der, &n)) {
-		EVP_PKEY_free(k);
-		k = NULL;
-	}
-	OSSL_DECODER_CTX_free(d);
-	return k;
-}
-
-/* an unencrypted PKCS #8 PrivateKeyInfo: an Ed25519 key (RFC 8410: no
- * parameters, the 32-octet seed in an OCTET STRING) made from its seed,
- * an RSA key by the RSA decoder, another (to be refused) by any */
-static EVP_PKEY *pkcs8(const unsigned char *der, long len)
-{
-	const unsigned char *p = der;
-	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
-	const ASN1_OBJECT *obj;
-	const X509_ALGOR *alg;
-	const unsigned char *pk;
-	int pkl, ptype = 0, nid;
-	EVP_PKEY *k = NULL;
-
-	if (!p8 || !PKCS8_pkey_get0(&obj, &pk, &pkl, &alg, p8)) {
-		PKCS8_PRIV_KEY_INFO_free(p8);
-		return NULL;
-	}
-	nid = OBJ_obj2nid(obj);
-	if (nid == NID_ED25519) {
-		X509_ALGOR_get0(NULL, &ptype, NULL, alg);
-		ASN1_OCTET_STRING *seed =
-		    ptype == V_ASN1_UNDEF ? d2i_ASN1_OCTET_STRING(NULL, &pk, pkl) : NULL;
-		if (seed && ASN1_STRING_length(seed) == 32)
-			k = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL,
-			                                    ASN1_STRING_get0_data(seed), 32);
-		if (seed)
-			OPENSSL_cleanse((void *)ASN1_STRING_get0_data(seed),
-			                (size_t)ASN1_STRING_length(seed));
-		ASN1_OCTET_STRING_free(seed);
-	} else if (nid == NID_rsaEncryption) {
-		k = decode(der, len, "PrivateKeyInfo", "RSA");
-	} else {
-		k = decode(der, len, "PrivateKeyInfo", NULL);
-	}
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	return k;
-}
-
-/* The private key of a PEM file: the first block whose label ends in
- * "PRIVATE KEY" (others, parameters or certificates, are passed over),
- * decoded as its label says. PEM_read_PrivateKey would try every decoder
- * OpenSSL has, and ask on the terminal for the passphrase of an
- * encrypted key; an encrypted key is no key here. A key of another type
- * (EC PRIVATE KEY, ...) is decoded by any decoder, to be refused for its
- * type: that costs only a file that cannot sign. */
-static EVP_PKEY *read_key(FILE *fp)
-{
-	for (;;) {
-		char *name = NULL, *header = NULL;
-		unsigned char *der = NULL;
-		long len = 0;
-		EVP_PKEY *k = NULL;
-
-		if (!PEM_read(fp, &name, &header, &der, &len))
-			return NULL;
-		size_t nl = strlen(name);
-		int key = nl >= 11 && strcmp(name + nl - 11, "PRIVATE KEY") == 0;
-		if (!key || header[0] || strcmp(name, "ENCRYPTED PRIVATE KEY") == 0)
-			; /* not a key, or encrypted (a Proc-Type header) */
-		else if (strcmp(name, "PRIVATE KEY") == 0)
-			k = pkcs8(der, len);
-		else if (strcmp(name, "RSA PRIVATE KEY") == 0)
-			k = decode(der, len, "type-specific", "RSA");
-		else
-			k = decode(der, len, NULL, NULL);
-		OPENSSL_free(name);
-		OPENSSL_free(header);
-		OPENSSL_clear_free(der, (size_t)len);
-		if (key)
-			return k;
-	}
-}
-
-struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector,
-                                          const char *domain, int hcanon, int bcanon,
-                                          const char *const *names, struct mp_err *e)
-{
-	struct mp_dkim_signer *s = calloc(1, sizeof *s);
-	FILE *fp;
-
-	if (!s) {
-		mp_err_sys(e, EX_TEMPFAIL, "DKIM");
-		return NULL;
-	}
-	if (!selector[0] || strlen(selector) >= sizeof s->s || strpbrk(selector, "; \t\r\n")) {
-		mp_err_set(e, EX_CONFIG, "DKIM selector '%.60s' is not usable", selector);
-		free(s);
-		return NULL;
-	}
-	if (domain && mp_dkim_signer_domain(s, domain, e) < 0) {
-		free(s);
-		return NULL;
-	}
-	snprintf(s->s, sizeof s->s, "%s", selector);
-	s->hcanon = hcanon;
-	s->bcanon = bcanon;
-	for (const char *const *n = names ? names : default_names; *n; n++) {
-		if (s->nnames == MP_DKIM_NAMES - 1 || strlen(*n) >= sizeof s->names[0])
-			continue;
-		snprintf(s->names[s->nnames++], sizeof s->names[0], "%s", *n);
-	}
-	if (pthread_once(&sign_once, sign_init) != 0 || !sign_sha256) {
-		mp_err_set(e, EX_TEMPFAIL, "DKIM: OpenSSL has no SHA-256");
-		free(s);
-		return NULL;
-	}
-	if (!(fp = fopen(path, "r"))) {
-		mp_err_sys(e, EX_CONFIG, "%s", path);
-		free(s);
-		return NULL;
-	}
-	s->key = read_key(fp);
-	fclose(fp);
-	ERR_clear_error(); /* the reasons of a file that is no key: said below */
-	if (!s->key) {
-		mp_err_set(e, EX_CONFIG, "%s: no PEM private key", path);
-		free(s);
-		return NULL;
-	}
-	if (EVP_PKEY_get_base_id(s->key) == EVP_PKEY_ED25519) {
-		s->kt = MP_DKIM_K_ED25519;
-	} else if (EVP_PKEY_get_base_id(s->key) == EVP_PKEY_RSA &&
-	           EVP_PKEY_get_bits(s->key) >= 1024) {
-		s->kt = MP_DKIM_K_RSA;
-	} else {
-		mp_err_set(e, EX_CONFIG,
-		           "%s: the key is neither Ed25519 nor RSA of 1024 bits or more", path);
-		EVP_PKEY_free(s->key);
-		free(s);
-		return NULL;
-	}
-	walk_init(&s->w, MP_DKIM_HDRMAX);
-	s->w.keep = signer_keep;
-	s->w.body = signer_body;
-	s->w.arg = s;
-	s->b = malloc(sizeof *s->b);
-	s->bmd = EVP_MD_CTX_new();
-	if (!s->b || !s->bmd || signer_start(s) < 0) {
-		mp_err_sys(e, EX_TEMPFAIL, "DKIM");
-		mp_dkim_signer_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-int mp_dkim_signer_domain(struct mp_dkim_signer *s, const char *domain, struct mp_err *e)
-{
-	if (!domain[0] || strlen(domain) >= sizeof s->d || strpbrk(domain, "; \t\r\n"))
-		return mp_err_set(e, EX_CONFIG, "DKIM domain '%.100s' is not usable", domain);
-	snprintf(s->d, sizeof s->d, "%s", domain);
-	return 0;
-}
-
-int mp_dkim_signer_from(struct mp_dkim_signer *s, struct mp_buf *value)
-{
-	return mp_hdr_find(s->w.hdr.data ? s->w.hdr.data : "", s->w.hdr.len, "From", value);
-}
-
-int mp_dkim_signer_keytype(const struct mp_dkim_signer *s)
-{
-	return s->kt;
-}
-
-void mp_dkim_signer_reset(struct mp_dkim_signer *s)
-{
-	walk_reset(&s->w);
-	signer_start(s);
-}
-
-void mp_dkim_signer_free(struct mp_dkim_signer *s)
-{
-	if (!s)
-		return;
-	EVP_PKEY_free(s->key);
-	EVP_MD_CTX_free(s->bmd);
-	free(s->b);
-	walk_free(&s->w);
-	free(s);
-}
-
-static int walk_failed(const struct walk *w, struct mp_err *e)
-{
-	if (w->err == EX_DATAERR)
-		return mp_err_set(e, EX_DATAERR,
-		                  "the header is larger than %d octets or has too "
-		                  "many fields",
-		                  MP_DKIM_HDRMAX);
-	return mp_err_sys(e, EX_TEMPFAIL, "DKIM");
-}
-
-int mp_dkim_signer_feed(struct mp_dkim_signer *s, const char *p, size_t n, struct mp_err *e)
-{
-	walk_feed(&s->w, p, n);
-	if (s->w.err)
-		return walk_failed(&s->w, e);
-	if (s->b->k.oom)
-		return mp_err_sys(e, EX_TEMPFAIL, "DKIM");
-	return 0;
-}
+EVP_MD *mp_dkim_sign_sha256;
 
 /* the signature over the SHA-256 hash h of the header data: RSA PKCS #1
  * v1.5 over its DigestInfo, Ed25519 over h itself (RFC 8463 §3); made
  * into sig (*siglen: its room, then its length), or, with verify,
  * checked. 1 done (good), 0 not */
-static int pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char *sig,
-                   size_t *siglen, int verify)
+int mp_dkim_pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char *sig,
+                    size_t *siglen, int verify)
 {
 	int ok = 0;
-	const EVP_MD *sha256 = verify ? EVP_sha256() : sign_sha256;
+	const EVP_MD *sha256 = verify ? EVP_sha256() : mp_dkim_sign_sha256;
 
 	if (kt == MP_DKIM_K_ED25519) {
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -1078,481 +764,4 @@ static int pk_hash(EVP_PKEY *key, int kt, const unsigned char *h, unsigned char 
 		EVP_PKEY_CTX_free(c);
 	}
 	return ok;
-}
-
-/* fold: append word to out, breaking the line before it past 76 columns */
-static int fold_put(struct mp_buf *out, size_t *col, const char *eol, const char *w, size_t n,
-                    int space)
-{
-	if (*col + n + (size_t)space > 76 && *col > 1) {
-		if (mp_buf_puts(out, eol) < 0 || mp_buf_putc(out, '\t') < 0)
-			return -1;
-		*col = 8;
-	} else if (space) {
-		if (mp_buf_putc(out, ' ') < 0)
-			return -1;
-		(*col)++;
-	}
-	*col += n;
-	return mp_buf_append(out, w, n);
-}
-
-int mp_dkim_signer_end(struct mp_dkim_signer *s, const char *eol, struct mp_buf *out,
-                       struct mp_err *e)
-{
-	unsigned char bh[EVP_MAX_MD_SIZE], h[EVP_MAX_MD_SIZE], sig[MP_DKIM_SIGMAX];
-	unsigned bhl = 0, hl = 0;
-	size_t siglen = sizeof sig, col, start = out->len;
-	struct mp_buf f = MP_BUF_INIT, tmp = MP_BUF_INIT;
-	char(*names)[80] = NULL;
-	int nn = 0, rc = -1;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char b64[MP_DKIM_SIGMAX * 2];
-
-	walk_end(&s->w);
-	if (s->w.err) {
-		walk_failed(&s->w, e);
-		goto out;
-	}
-	if (!s->d[0]) {
-		mp_err_set(e, EX_CONFIG, "no DKIM domain to sign for");
-		goto out;
-	}
-	body_end(s->b);
-	if (!md || s->b->k.oom || !EVP_DigestFinal_ex(s->bmd, bh, &bhl))
-		goto oom;
-	/* h=: each name as often as its field occurs, From once more */
-	names = calloc(MP_DKIM_NAMES * 2, sizeof *names);
-	if (!names)
-		goto oom;
-	int from = 0;
-	for (int k = 0; k < s->nnames; k++) {
-		int cnt = 0;
-		for (size_t j = 0; j < s->w.nf; j++)
-			cnt += mp_hdr_field_name_is(s->w.hdr.data + s->w.f[j].off, s->w.f[j].len,
-			                            s->names[k]);
-		if (strcasecmp(s->names[k], "from") == 0) {
-			from = cnt;
-			cnt++;
-		}
-		for (; cnt > 0 && nn < MP_DKIM_NAMES * 2; cnt--)
-			snprintf(names[nn++], sizeof names[0], "%s", s->names[k]);
-	}
-	if (!from) {
-		mp_err_set(e, EX_DATAERR, "no From: field to sign");
-		goto out;
-	}
-	/* the field with b= empty, folded; then b= is filled in */
-	if (mp_buf_printf(&f, "DKIM-Signature: v=1; a=%s; c=%s/%s; d=%s;",
-	                  s->kt == MP_DKIM_K_RSA ? "rsa-sha256" : "ed25519-sha256",
-	                  s->hcanon ? "relaxed" : "simple", s->bcanon ? "relaxed" : "simple",
-	                  s->d) < 0)
-		goto oom;
-	col = f.len;
-	char word[600];
-	int wl = snprintf(word, sizeof word, "s=%s;", s->s);
-	if (fold_put(&f, &col, eol, word, (size_t)wl, 1) < 0)
-		goto oom;
-	for (int k = 0; k < nn; k++) {
-		wl = snprintf(word, sizeof word, "%s%s%s", k ? "" : "h=", names[k],
-		              k + 1 < nn ? ":" : ";");
-		if (fold_put(&f, &col, eol, word, (size_t)wl, k == 0) < 0)
-			goto oom;
-	}
-	char bh64[64];
-	size_t bl = mp_b64_encode(bh, bhl, bh64, 0);
-	wl = snprintf(word, sizeof word, "bh=%.*s;", (int)bl, bh64);
-	if (fold_put(&f, &col, eol, word, (size_t)wl, 1) < 0 ||
-	    fold_put(&f, &col, eol, "b=", 2, 1) < 0)
-		goto oom;
-	if (!EVP_DigestInit_ex(md, sign_sha256, NULL) ||
-	    hash_fields(&s->w, names, nn, s->hcanon, md, &tmp) < 0 ||
-	    hash_self(f.data, f.len, f.len, f.len, s->hcanon, md, &tmp) < 0 ||
-	    !EVP_DigestFinal_ex(md, h, &hl))
-		goto oom;
-	if (!pk_hash(s->key, s->kt, h, sig, &siglen, 0)) {
-		mp_err_set(e, EX_SOFTWARE, "DKIM: signing failed");
-		goto out;
-	}
-	size_t n64 = mp_b64_encode(sig, siglen, b64, 0);
-	/* the signature in pieces that fit the lines (folding blanks inside b=
-	 * are ignored by verifiers) */
-	for (size_t k = 0; k < n64;) {
-		size_t room = col < 76 ? 76 - col : 0, take;
-		if (room < 8) {
-			if (mp_buf_puts(&f, eol) < 0 || mp_buf_putc(&f, '\t') < 0)
-				goto oom;
-			col = 8;
-			room = 68;
-		}
-		take = n64 - k < room ? n64 - k : room;
-		if (mp_buf_append(&f, b64 + k, take) < 0)
-			goto oom;
-		col += take;
-		k += take;
-	}
-	if (mp_buf_puts(&f, eol) < 0 || mp_buf_append(out, f.data, f.len) < 0)
-		goto oom;
-	rc = 0;
-	goto out;
-oom:
-	out->len = start;
-	mp_err_sys(e, EX_TEMPFAIL, "DKIM");
-out:
-	free(names);
-	mp_buf_free(&f);
-	mp_buf_free(&tmp);
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
-/* ---------------------------------------------------------------- verifying */
-
-struct vsig {
-	struct mp_dkim_sig sig;
-	size_t field; /* index in the walk's fields */
-	struct body *b;
-	EVP_MD_CTX *bmd;
-	struct mp_dkim_verdict v;
-};
-
-/* what the DNS said about a key record, and the key of it once decoded */
-struct kc_entry {
-	char name[2 * MP_DKIM_DOMMAX + 16];
-	int found; /* 1 a record (txt), 0 none */
-	struct mp_buf txt;
-	EVP_PKEY *pk; /* NULL until a signature needs it */
-};
-
-#define KC_SIZE 32
-struct mp_dkim_keycache {
-	struct kc_entry e[KC_SIZE];
-	size_t n, next; /* entries in use; the one to replace when all are */
-};
-
-struct mp_dkim_verifier {
-	mp_dkim_lookup_fn lookup;
-	void *arg;
-	struct mp_dkim_keycache *cache; /* NULL: none */
-	struct walk w;
-	struct vsig sigs[MP_DKIM_SIGS];
-	size_t nsigs;
-	struct mp_dkim_verdict out[MP_DKIM_SIGS];
-};
-
-static const char *alg_name(int a)
-{
-	return a == MP_DKIM_RSA_SHA256       ? "rsa-sha256"
-	       : a == MP_DKIM_ED25519_SHA256 ? "ed25519-sha256"
-	       : a == MP_DKIM_RSA_SHA1       ? "rsa-sha1"
-	                                     : "";
-}
-
-MP_PRINTF(3, 4)
-static void verdict(struct mp_dkim_verdict *v, int result, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->result = result;
-	va_start(ap, fmt);
-	vsnprintf(v->reason, sizeof v->reason, fmt, ap);
-	va_end(ap);
-}
-
-/* at the blank line: the signatures are known, their body hashes start */
-static void verifier_at_body(void *arg)
-{
-	struct mp_dkim_verifier *vf = arg;
-	struct walk *w = &vf->w;
-
-	for (size_t k = 0; k < w->nf && vf->nsigs < MP_DKIM_SIGS; k++) {
-		const char *p = w->hdr.data + w->f[k].off;
-		size_t len = w->f[k].len, val;
-		if (!mp_hdr_field_name_is(p, len, "DKIM-Signature"))
-			continue;
-		mp_hdr_field_name(p, len, &val);
-		struct vsig *s = &vf->sigs[vf->nsigs++];
-		struct mp_err e;
-		memset(s, 0, sizeof *s);
-		s->field = k;
-		mp_err_clear(&e);
-		if (mp_dkim_sig_parse(p + val, len - val, &s->sig, &e) < 0) {
-			verdict(&s->v, MP_DKIM_PERMERROR, "signature: %s (at octet %lld)", e.msg,
-			        e.offset);
-			continue;
-		}
-		/* where b= lies in the field */
-		s->sig.boff += val;
-		s->sig.bend += val;
-		memcpy(s->v.d, s->sig.d, sizeof s->v.d);
-		memcpy(s->v.s, s->sig.s, sizeof s->v.s);
-		memcpy(s->v.i, s->sig.i, sizeof s->v.i);
-		s->v.alg = alg_name(s->sig.alg);
-		if (s->sig.alg == MP_DKIM_RSA_SHA1) {
-			verdict(&s->v, MP_DKIM_POLICY, "rsa-sha1 is not accepted (RFC 8301)");
-			continue;
-		}
-		s->b = calloc(1, sizeof *s->b);
-		s->bmd = EVP_MD_CTX_new();
-		if (!s->b || !s->bmd || !EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL)) {
-			verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
-			continue;
-		}
-		s->b->relaxed = s->sig.bcanon == MP_DKIM_RELAXED;
-		s->b->k.md = s->bmd;
-		s->b->k.limit = s->sig.l;
-	}
-}
-
-static void verifier_body(void *arg, const char *p, size_t n)
-{
-	struct mp_dkim_verifier *vf = arg;
-
-	for (size_t k = 0; k < vf->nsigs; k++)
-		if (vf->sigs[k].b && !vf->sigs[k].v.result)
-			body_feed(vf->sigs[k].b, p, n);
-}
-
-struct mp_dkim_verifier *mp_dkim_verifier_new(mp_dkim_lookup_fn lookup, void *arg)
-{
-	struct mp_dkim_verifier *v = calloc(1, sizeof *v);
-
-	if (!v)
-		return NULL;
-	v->lookup = lookup;
-	v->arg = arg;
-	walk_init(&v->w, MP_DKIM_HDRMAX);
-	v->w.at_body = verifier_at_body;
-	v->w.body = verifier_body;
-	v->w.arg = v;
-	return v;
-}
-
-void mp_dkim_verifier_free(struct mp_dkim_verifier *v)
-{
-	if (!v)
-		return;
-	for (size_t k = 0; k < v->nsigs; k++) {
-		free(v->sigs[k].b);
-		EVP_MD_CTX_free(v->sigs[k].bmd);
-	}
-	walk_free(&v->w);
-	free(v);
-}
-
-const char *mp_dkim_verifier_header(const struct mp_dkim_verifier *v, size_t *n)
-{
-	*n = v->w.hdr.len;
-	return v->w.hdr.data ? v->w.hdr.data : "";
-}
-
-int mp_dkim_verifier_feed(struct mp_dkim_verifier *v, const char *p, size_t n, struct mp_err *e)
-{
-	walk_feed(&v->w, p, n);
-	return v->w.err ? walk_failed(&v->w, e) : 0;
-}
-
-static EVP_PKEY *public_key(const struct mp_dkim_key *k)
-{
-	const unsigned char *p = k->p;
-
-	if (k->k == MP_DKIM_K_ED25519)
-		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->p, k->plen);
-	EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)k->plen);
-	if (!key) { /* a bare RSAPublicKey, as some publish */
-		p = k->p;
-		key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)k->plen);
-	}
-	if (key && EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
-		EVP_PKEY_free(key);
-		key = NULL;
-	}
-	return key;
-}
-
-int mp_dkim_key_bits(const struct mp_dkim_key *k)
-{
-	EVP_PKEY *pk;
-	int bits;
-
-	if (!k->plen || !(pk = public_key(k)))
-		return -1;
-	bits = k->k == MP_DKIM_K_ED25519 ? (int)k->plen * 8 : EVP_PKEY_bits(pk);
-	EVP_PKEY_free(pk);
-	return bits;
-}
-
-struct mp_dkim_keycache *mp_dkim_keycache_new(void)
-{
-	return calloc(1, sizeof(struct mp_dkim_keycache));
-}
-
-void mp_dkim_keycache_free(struct mp_dkim_keycache *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->n; i++) {
-		mp_buf_free(&c->e[i].txt);
-		EVP_PKEY_free(c->e[i].pk);
-	}
-	free(c);
-}
-
-void mp_dkim_verifier_cache(struct mp_dkim_verifier *v, struct mp_dkim_keycache *c)
-{
-	v->cache = c;
-}
-
-/* the key record at name: from the cache when it has the answer, else
- * from the lookup (an answer, found or not, goes into the cache; a
- * temporary failure does not). *ent: the cache's entry, or NULL (the
- * record is in txt) */
-static int key_lookup(struct mp_dkim_verifier *vf, const char *name, struct mp_buf *txt,
-                      struct kc_entry **ent, struct mp_err *e)
-{
-	struct mp_dkim_keycache *c = vf->cache;
-	struct kc_entry *k;
-	int r;
-
-	*ent = NULL;
-	for (size_t i = 0; c && i < c->n; i++)
-		if (strcasecmp(c->e[i].name, name) == 0) {
-			*ent = &c->e[i];
-			return c->e[i].found;
-		}
-	r = vf->lookup(vf->arg, name, txt, e);
-	if (r < 0 || !c || strlen(name) >= sizeof k->name)
-		return r;
-	if (c->n < KC_SIZE) {
-		k = &c->e[c->n++];
-	} else {
-		k = &c->e[c->next];
-		c->next = (c->next + 1) % KC_SIZE;
-		mp_buf_free(&k->txt);
-		EVP_PKEY_free(k->pk);
-	}
-	snprintf(k->name, sizeof k->name, "%s", name);
-	k->found = r;
-	k->txt = *txt; /* the cache owns it now */
-	*txt = (struct mp_buf)MP_BUF_INIT;
-	k->pk = NULL;
-	*ent = k;
-	return r;
-}
-
-/* one signature, its body hash done */
-static void verify_one(struct mp_dkim_verifier *vf, struct vsig *s, long long now,
-                       struct mp_buf *tmp)
-{
-	struct mp_dkim_sig *g = &s->sig;
-	struct mp_dkim_key key;
-	struct mp_buf txt = MP_BUF_INIT;
-	struct mp_err e;
-	char name[2 * MP_DKIM_DOMMAX + 16];
-	unsigned char bh[EVP_MAX_MD_SIZE], h[EVP_MAX_MD_SIZE];
-	unsigned bhl = 0, hl = 0;
-	EVP_PKEY *pk = NULL;
-	EVP_MD_CTX *md = NULL;
-
-	body_end(s->b);
-	if (s->b->k.oom || !EVP_DigestFinal_ex(s->bmd, bh, &bhl)) {
-		verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
-		return;
-	}
-	if (g->x >= 0 && now > g->x) {
-		verdict(&s->v, MP_DKIM_PERMERROR, "the signature expired (x=%lld)", g->x);
-		return;
-	}
-	if (g->l >= 0 && (unsigned long long)g->l > s->b->k.total) {
-		verdict(&s->v, MP_DKIM_PERMERROR, "l= is longer than the body");
-		return;
-	}
-	snprintf(name, sizeof name, "%s._domainkey.%s", g->s, g->d);
-	mp_err_clear(&e);
-	struct kc_entry *ce;
-	int r = key_lookup(vf, name, &txt, &ce, &e);
-	const struct mp_buf *rec = ce ? &ce->txt : &txt;
-	if (r < 0) {
-		verdict(&s->v, MP_DKIM_TEMPERROR, "key %s: %s", name, e.msg);
-		goto out;
-	}
-	if (r == 0) {
-		verdict(&s->v, MP_DKIM_PERMERROR, "no key record at %s", name);
-		goto out;
-	}
-	if (mp_dkim_key_parse(rec->data ? rec->data : "", rec->len, &key, &e) < 0) {
-		verdict(&s->v, MP_DKIM_PERMERROR, "key %s: %s", name, e.msg);
-		goto out;
-	}
-	s->v.testing = key.testing;
-	if (!key.plen) {
-		verdict(&s->v, MP_DKIM_PERMERROR, "key %s was revoked", name);
-		goto out;
-	}
-	if ((key.k == MP_DKIM_K_ED25519) != (g->alg == MP_DKIM_ED25519_SHA256)) {
-		verdict(&s->v, MP_DKIM_PERMERROR, "key %s is not for %s", name, alg_name(g->alg));
-		goto out;
-	}
-	if (key.strict) {
-		const char *at = strrchr(g->i, '@');
-		if (!at || strcasecmp(at + 1, g->d) != 0) {
-			verdict(&s->v, MP_DKIM_PERMERROR, "key %s wants i= in d= exactly (t=s)",
-			        name);
-			goto out;
-		}
-	}
-	if (ce && ce->pk && EVP_PKEY_up_ref(ce->pk))
-		pk = ce->pk; /* decoded for an earlier signature */
-	else if ((pk = public_key(&key)) && ce && EVP_PKEY_up_ref(pk))
-		ce->pk = pk;
-	if (!pk) {
-		verdict(&s->v, MP_DKIM_PERMERROR, "key %s: p= is no usable key", name);
-		goto out;
-	}
-	if (key.k == MP_DKIM_K_RSA && EVP_PKEY_bits(pk) < 1024) {
-		verdict(&s->v, MP_DKIM_POLICY, "key %s: RSA of %d bits, under 1024 (RFC 8301)",
-		        name, EVP_PKEY_bits(pk));
-		goto out;
-	}
-	if (bhl != g->bhlen || memcmp(bh, g->bh, bhl) != 0) {
-		verdict(&s->v, MP_DKIM_FAIL, "the body hash does not match (bh=)");
-		goto out;
-	}
-	struct walk *w = &vf->w;
-	const struct field *f = &w->f[s->field];
-	if (!(md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
-	    hash_fields(w, g->names, g->nnames, g->hcanon, md, tmp) < 0 ||
-	    hash_self(w->hdr.data + f->off, f->len, g->boff, g->bend, g->hcanon, md, tmp) < 0 ||
-	    !EVP_DigestFinal_ex(md, h, &hl)) {
-		verdict(&s->v, MP_DKIM_TEMPERROR, "out of memory");
-		goto out;
-	}
-	if (!pk_hash(pk, key.k, h, g->b, &g->blen, 1))
-		verdict(&s->v, MP_DKIM_FAIL, "the signature does not verify");
-	else
-		verdict(&s->v, MP_DKIM_PASS, "%s", "");
-out:
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pk);
-	mp_buf_free(&txt);
-}
-
-int mp_dkim_verifier_end(struct mp_dkim_verifier *v, long long now,
-                         const struct mp_dkim_verdict **out, size_t *nout, struct mp_err *e)
-{
-	struct mp_buf tmp = MP_BUF_INIT;
-
-	walk_end(&v->w);
-	if (v->w.err)
-		return walk_failed(&v->w, e);
-	for (size_t k = 0; k < v->nsigs; k++) {
-		struct vsig *s = &v->sigs[k];
-		if (!s->v.result)
-			verify_one(v, s, now, &tmp);
-		v->out[k] = s->v;
-	}
-	mp_buf_free(&tmp);
-	*out = v->out;
-	*nout = v->nsigs;
-	return 0;
 }

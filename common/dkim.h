@@ -4,7 +4,10 @@
  * verifier. Both take the message as it passes, in pieces of any size:
  * the header through hdr.c's field reader (held, bounded), the body
  * hashed as it goes in bounded memory. Line ends may be CR LF or LF
- * alone (a message in a file): either counts as the CR LF of the wire. */
+ * alone (a message in a file): either counts as the CR LF of the wire.
+ * The parsers, the canonical forms and what both sides share are in
+ * dkim.c, the signer in dkimsign.c, the verifier (and the key cache,
+ * mp_dkim_key_bits) in dkimverify.c. */
 #ifndef MP_DKIM_H
 #define MP_DKIM_H
 
@@ -75,9 +78,10 @@ int mp_dkim_key_bits(const struct mp_dkim_key *k);
 struct mp_dkim_signer;
 /* A signer for one key: a PEM private key (RSA of 1024 bits or more, or
  * Ed25519) read from the file at path; selector and domain as they go in
- * s= and d= (domain NULL: set by mp_dkim_signer_domain before the end); names: the fields to sign (NULL: a default list), each
- * present one as often as it occurs, From once more (over-signed, so
- * that no From can be added). NULL with e (EX_CONFIG for the key). */
+ * s= and d= (domain NULL: set by mp_dkim_signer_domain before the end);
+ * names: the fields to sign (NULL: a default list), each present one as
+ * often as it occurs, From once more (over-signed, so that no From can
+ * be added). NULL with e (EX_CONFIG for the key). */
 struct mp_dkim_signer *mp_dkim_signer_new(const char *path, const char *selector,
                                           const char *domain, int hcanon, int bcanon,
                                           const char *const *names, struct mp_err *e);

@@ -1,6 +1,7 @@
 /* dkimkey: mmx --policy --dkim-selector S: the DKIM key record at
- * S._domainkey.DOMAIN (RFC 6376 3.6.1) as common/dkim.c reads it: its
- * algorithm, key size, flags, and what is wrong with it. */
+ * S._domainkey.DOMAIN (RFC 6376 3.6.1) as common/dkim.c reads it (the
+ * key decoded for its size as common/dkimverify.c does): its algorithm,
+ * key size, flags, and what is wrong with it. */
 #ifndef MMX_DKIMKEY_H
 #define MMX_DKIMKEY_H
 

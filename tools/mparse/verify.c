@@ -25,7 +25,7 @@
 struct verify_opts verify_opts;
 static struct mp_resolver res;
 static int res_ready;
-static struct mp_dkim_keycache *keys; /* the run's key records (dkim.c) */
+static struct mp_dkim_keycache *keys; /* the run's key records (dkimverify.c) */
 
 static struct mp_resolver *resolver(void)
 {

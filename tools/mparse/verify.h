@@ -1,4 +1,4 @@
-/* mparse --verify: the DKIM signatures of a message (common/dkim.c), the
+/* mparse --verify: the DKIM signatures of a message (common/dkimverify.c), the
  * keys from the DNS (common/dns.c), SPF (common/spf.c) and DMARC
  * (common/dmarc.c). */
 #ifndef MPARSE_VERIFY_H

@@ -26,6 +26,7 @@
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 load 'helpers/peers'
+load 'helpers/shim'
 
 bats_require_minimum_version 1.5.0
 
@@ -345,6 +346,26 @@ utf8_send() {
 	[ "$(queue_count)" = 0 ]
 	# the manual says so
 	grep -q '^\.It 68 Pq Dv EX_NOHOST$' "${MANDIR:-$BATS_TEST_DIRNAME/../../man}/msend.1"
+}
+
+@test "relay: a relay name the DNS cannot answer now (SERVFAIL, EAI_AGAIN) is queued, or 75 with --no-queue; the queue remembers the relay" {
+	plain_msg
+	T=$BATS_TEST_TMPDIR
+	build_shim
+	# shellcheck disable=SC2030,SC2031 # the settings are for these runs only
+	export GAI_AGAIN=relay.hamburger.test LD_PRELOAD=$SHIM \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	run "$MSEND" --no-queue --server relay.hamburger.test:2525 -f bob@hamburger.test \
+		bob@hamburger.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "relay.hamburger.test"
+	[ "$(queue_count)" = 0 ]
+	run "$MSEND" --server relay.hamburger.test:2525 -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "queued as"
+	[ "$(queue_count)" = 1 ]
+	grep -rq 'relay.hamburger.test' "$MSEND_QUEUE" || fail "the entry does not name its relay"
+	unset GAI_AGAIN LD_PRELOAD
 }
 
 @test "relay: --user to a server without STARTTLS: no AUTH, no password, the message waits (also with --no-tls)" {

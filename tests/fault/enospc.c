@@ -18,6 +18,9 @@
  * STOP_AFTER_UNLINK=PATH: the Nth unlink(2) of PATH that succeeds (N is
  * STOP_AFTER_UNLINK_N, 1 without) stops the process once it is done: an
  * mbox's dotlock gone, its append done and not yet recorded.
+ * GAI_AGAIN=NAME: getaddrinfo(3) of the host NAME fails with EAI_AGAIN,
+ * as when the DNS answers SERVFAIL or not at all (a name that may resolve
+ * later, unlike one that does not exist).
  *
  *   cc -shared -fPIC -O2 -o enospc.so enospc.c -ldl
  *   ENOSPC_AFTER=4096 LD_PRELOAD=./enospc.so prog ...
@@ -25,6 +28,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -282,4 +286,18 @@ int unlink(const char *path)
 	if (r == 0 && n > 5 && strcmp(path + n - 5, ".lock") == 0)
 		step();
 	return r;
+}
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+	static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+	const char *fail = getenv("GAI_AGAIN");
+
+	if (fail && *fail && node && strcmp(node, fail) == 0)
+		return EAI_AGAIN;
+	if (!real)
+		real = (int (*)(const char *, const char *, const struct addrinfo *,
+		                struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+	return real ? real(node, service, hints, res) : EAI_SYSTEM;
 }

@@ -749,6 +749,16 @@ assert_timed_out() {
     fault_mmx 30 --no-shuffle
     assert_success
     assert_line --index 1 --regexp '^  5 +mx6\.example\.test '
+    # the same order in JSON, and in what --probe tries (nothing listens
+    # on those loopback addresses: each host is tried, in order, and fails)
+    fault_mmx 30 -j --no-shuffle
+    assert_success
+    assert_equal "$(printf '%s\n' "$output" | jq -r '.mx[].host' | tr '\n' ' ')" \
+        'mx6.example.test mx1.example.test mx2.example.test mx3.example.test mx4.example.test mx5.example.test '
+    fault_mmx 30 --probe --no-shuffle
+    local order
+    order=$(printf '%s\n' "$output" | sed -n 's/^  probe \(mx[0-9]\.example\.test\) .*/\1/p' | tr '\n' ' ')
+    assert_equal "$order" 'mx6.example.test mx1.example.test mx2.example.test mx3.example.test mx4.example.test mx5.example.test '
     # without --no-shuffle: the same preference groups, whatever the order inside
     fault_mmx 30 -s
     assert_success

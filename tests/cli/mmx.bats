@@ -792,7 +792,7 @@ assert_timed_out() {
     ! grep -q 'query .* mx1\.example\.test\. A ' "$FAULT_LOG" || fail "mx1's A was asked again"
 }
 
-@test "dnsfault big-txt: 2,048-byte MTA-STS and DMARC TXT records (TC over UDP, then TCP) are shown whole" {
+@test "dnsfault big-txt: 2,048-byte MTA-STS, DMARC and second SPF TXT records (TC over UDP, then TCP) are shown whole, the two SPF records counted" {
     fault_start big-txt
     fault_mmx 30 --policy --sts-addr 127.0.0.1:1
     # the policy cannot be fetched (nothing on port 1): a problem, exit 0
@@ -804,6 +804,14 @@ assert_timed_out() {
     [ "${#dmarc}" = 2048 ] || fail "DMARC record of ${#dmarc} bytes: $output"
     [[ $sts == *"; id=big2k" ]] || fail "the id at the end is lost: $sts"
     [[ $dmarc == *"; x-end=yes" ]] || fail "the end of the DMARC record is lost: $dmarc"
+    # two SPF records, the second of 2,048 bytes: both shown whole, and counted
+    local spf
+    spf=$(sed -n 's/^    SPF       \(v=spf1 .*\)$/\1/p' <<<"$output")
+    [ "$(wc -l <<<"$spf")" = 2 ] || fail "not two SPF records: $output"
+    assert_line '    SPF       v=spf1 -all'
+    [ "$(sed -n 2p <<<"$spf" | wc -c)" = 2049 ] || fail "the long SPF record is not whole: $spf"
+    [[ $(sed -n 2p <<<"$spf") == *" -all" ]] || fail "the end of the long SPF record is lost"
+    assert_line '    problem:  more than one SPF record (RFC 7208 3.2)'
     # the record was read, so the policy was asked for
     assert_output --partial 'MTA-STS   policy: cannot reach mta-sts.example.test'
     grep -q 'query .* _mta-sts\.example\.test\. TXT from .* over tcp$' "$FAULT_LOG" ||

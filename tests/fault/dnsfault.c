@@ -300,26 +300,13 @@ static int first_label_is(const struct query *q, const char *s)
 	return q->qname[0] == n && strncasecmp((const char *)q->qname + 1, s, n) == 0;
 }
 
-/* 2,048 octets of TXT in character-strings of 255 at most: for
- * _mta-sts.<zone> an STSv1 record whose id comes last, for _dmarc.<zone>
- * a DMARC record; other names have none (NODATA); the rest is "ok" */
-static void big_txt(struct wbuf *w, const struct query *q)
+/* a TXT record of 2,048 octets, head and tail around letters, in
+ * character-strings of 255 at most */
+static void put_big_txt(struct wbuf *w, const char *head, const char *tail)
 {
 	static char txt[2049];
-	const char *head, *tail;
-	size_t len, m, hl, tl;
+	size_t len = sizeof txt - 1, hl = strlen(head), tl = strlen(tail), m;
 
-	if (q->qtype != T_TXT) {
-		answers(w, q, 2, 0);
-		return;
-	}
-	if (first_label_is(q, "_mta-sts"))
-		head = "v=STSv1; x-pad=", tail = "; id=big2k";
-	else if (first_label_is(q, "_dmarc"))
-		head = "v=DMARC1; p=none; x-pad=", tail = "; x-end=yes";
-	else
-		return;
-	hl = strlen(head), tl = strlen(tail), len = sizeof txt - 1;
 	memcpy(txt, head, hl);
 	for (size_t i = hl; i < len - tl; i++)
 		txt[i] = (char)('a' + i % 26);
@@ -329,7 +316,38 @@ static void big_txt(struct wbuf *w, const struct query *q)
 		size_t n = len - off < 255 ? len - off : 255;
 		put8(w, (unsigned)n), put(w, txt + off, n);
 	}
-	rr_end(w, m), set16(w, 6, 1);
+	rr_end(w, m);
+}
+
+/* 2,048 octets of TXT: for _mta-sts.<zone> an STSv1 record whose id comes
+ * last, for _dmarc.<zone> a DMARC record, for the zone's own name two SPF
+ * records (a short one, then one of 2,048 octets: the second of them is
+ * long); other names have none (NODATA); the rest is "ok" */
+static void big_txt(struct wbuf *w, const struct query *q)
+{
+	static const char spf[] = "v=spf1 -all";
+	size_t m;
+
+	if (q->qtype != T_TXT) {
+		answers(w, q, 2, 0);
+		return;
+	}
+	if (first_label_is(q, "_mta-sts")) {
+		put_big_txt(w, "v=STSv1; x-pad=", "; id=big2k");
+	} else if (first_label_is(q, "_dmarc")) {
+		put_big_txt(w, "v=DMARC1; p=none; x-pad=", "; x-end=yes");
+	} else if (q->qname[0] && q->qname[1 + q->qname[0]] &&
+	           q->qname[2 + q->qname[0] + q->qname[1 + q->qname[0]]] == 0) {
+		m = rr_begin(w, T_TXT); /* a name of two labels: the zone's own */
+		put8(w, sizeof spf - 1), put(w, spf, sizeof spf - 1);
+		rr_end(w, m);
+		put_big_txt(w, "v=spf1 x-pad=", " -all");
+		set16(w, 6, 2);
+		return;
+	} else {
+		return;
+	}
+	set16(w, 6, 1);
 }
 
 /* MX 10 mx1.<qname>, 20 mx2.<qname>; mx1.<zone> CNAME loop.<zone> and

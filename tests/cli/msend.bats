@@ -1760,6 +1760,47 @@ stored_notice() {
 	[ "$(queue_count)" = 0 ]
 }
 
+@test "queue: a flush killed while its failure notice goes has already dropped the recipients that got a 250 from the entry: the next flush never sends it to them again" {
+	fault greet421
+	plain_msg
+	dmsend "$FPORT" -f sender@crepes.test good@crepes.test bad@crepes.test <"$MSG" 2>/dev/null
+	[ "$(queue_count)" = 1 ]
+	local env pid
+	env=$(find "$MSEND_QUEUE" -maxdepth 1 -name '*.env')
+	grep -q '^rcpt good@crepes.test$' "$env" || fail "good@ is not queued: $(cat "$env")"
+	kill "$FPID"
+	# good@ gets a 250 and bad@ a 550; then the server says nothing more:
+	# the failure notice to sender@ waits for a reply that never comes
+	fault rcpt550one -H 1
+	# msend itself in the background (not through a function), to be killed
+	"$MSEND" --direct --mx-port "$FPORT" --dns-server "127.0.0.1:$DNS_PORT" --timeout 60 \
+		-q --now >"$BATS_TEST_TMPDIR/flush.out" 2>&1 3>&- &
+	pid=$!
+	# a hang guard only (60 s): the loop ends once the message was taken
+	# and the entry no longer lists good@
+	for _ in $(seq 3000); do
+		grep -q 'smtpfault: silent' "$FLOG" && ! grep -q '^rcpt good@' "$env" && break
+		sleep 0.02
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	grep -q 'smtpfault: silent' "$FLOG" || fail "the message was not taken: $(cat "$FLOG")"
+	[ -f "$BATS_TEST_TMPDIR/store-rcpt550one/1.env" ] || fail "smtpfault stored nothing"
+	grep -q '^rcpt bad@crepes.test$' "$env" || fail "bad@ is not kept: $(cat "$env")"
+	run grep -c '^rcpt ' "$env"
+	assert_output 1
+	kill "$FPID"
+	# the next flush: bad@ again (accepted this time), good@ never
+	fault accept
+	run dmsend "$FPORT" -q --now
+	assert_success
+	assert_output --partial "1 delivered, 0 failed"
+	grep -q '^rcpt <bad@crepes.test> 250' "$FSTORE/1.env" || fail "bad@ not sent: $(cat "$FSTORE/1.env")"
+	run grep -l 'rcpt <good@' "$FSTORE"/*.env
+	assert_failure
+	[ "$(queue_count)" = 0 ]
+}
+
 @test "queue: a refusal whose failure notice is refused too is kept as a dead letter: -bp lists it, --retry-dead sends it, --drop deletes it" {
 	fault greet421
 	plain_msg

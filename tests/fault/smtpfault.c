@@ -44,6 +44,10 @@
  * without another reply, and every later connection gets "421 too busy";
  * -X K: each connection is closed after its K-th accepted message (a
  * client must connect again for the rest).
+ * -H K: after the K-th message accepted in all, the server goes silent:
+ * "smtpfault: silent" to stderr, then no reply on that connection or any
+ * later one (each is read until the client goes, 60 s at most): a client
+ * caught in what it does after a message went.
  * -B K: the first K connections are all accepted before any is served
  * (then each in turn): a client that does not hold K open at once waits
  * for a banner that comes only after 60 s (a hang guard), with "421
@@ -60,7 +64,8 @@
  * without listening, so that a connection there is refused (a client must
  * find the host's IPv6 address).
  * Every mode logs one line per connection to stderr.
- * usage: smtpfault [-67Ccnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K] [-B K] MODE
+ * usage: smtpfault [-67Ccnu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] [-x K] [-X K]
+ *                  [-H K] [-B K] MODE
  * (prints PORT=n) */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -191,6 +196,7 @@ static int ctl;                         /* -e */
  * sequence (ESC ] 0 ; ... BEL), a C1 CSI (U+009B) and a bare CR */
 #define CTL_TEXT " \033]0;pwned\007 \302\233 \r "
 static long total_accepted;
+static long hang_after;    /* -H */
 static int barrier_failed; /* -B: fewer than K came within 60 s */
 
 static const char *const modes2[] = {"greet421", "rcpt452", "rcpt550one", "rcpt452bad", "dropdata",
@@ -431,6 +437,17 @@ static void envf(char *env, size_t cap, ...)
 	va_end(ap);
 }
 
+/* no reply any more: read until the client goes (60 s at most) */
+static void silent(int fd)
+{
+	time_t t0 = time(NULL);
+	char junk[4096];
+	ssize_t r;
+	do
+		r = read(fd, junk, sizeof junk);
+	while ((r > 0 || (r < 0 && (errno == EINTR || errno == EAGAIN))) && time(NULL) - t0 < 60);
+}
+
 static void serve2(int fd, const char *mode)
 {
 	static struct in in;
@@ -450,14 +467,8 @@ static void serve2(int fd, const char *mode)
 	in.fd = fd;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (strcmp(mode, "silence") == 0) {
-		time_t t0 = time(NULL);
-		char junk[4096];
-		ssize_t r;
-		do
-			r = read(fd, junk, sizeof junk);
-		while ((r > 0 || (r < 0 && (errno == EINTR || errno == EAGAIN))) &&
-		       time(NULL) - t0 < 60);
+	if (strcmp(mode, "silence") == 0 || (hang_after && total_accepted >= hang_after)) {
+		silent(fd);
 		return;
 	}
 	if (strcmp(mode, "greet421") == 0 || (max_total && total_accepted >= max_total)) {
@@ -567,6 +578,11 @@ static void serve2(int fd, const char *mode)
 			say(fd, num);
 			say(fd, "\r\n");
 			total_accepted++;
+			if (hang_after && total_accepted >= hang_after) {
+				fputs("smtpfault: silent\n", stderr);
+				silent(fd);
+				return;
+			}
 			if ((max_total && total_accepted >= max_total) ||
 			    (max_per_conn && ++taken >= max_per_conn))
 				return; /* gone, whatever comes next */
@@ -767,7 +783,7 @@ int main(int argc, char **argv)
 	int port = 0, c, lfd, one = 1, v6 = 0, hold = -1, barrier = 0, concurrent = 0;
 
 	die_with_parent();
-	while ((c = getopt(argc, argv, "67Ccenup:P:d:s:x:X:B:")) != -1) {
+	while ((c = getopt(argc, argv, "67Ccenup:P:d:s:x:X:H:B:")) != -1) {
 		if (c == 'C')
 			concurrent = 1;
 		else if (c == '6')
@@ -794,6 +810,8 @@ int main(int argc, char **argv)
 			max_total = atol(optarg);
 		else if (c == 'X')
 			max_per_conn = atol(optarg);
+		else if (c == 'H')
+			hang_after = atol(optarg);
 		else if (c == 'B')
 			barrier = atoi(optarg) > 0 && atoi(optarg) <= 64 ? atoi(optarg) : 0;
 		else
@@ -802,7 +820,7 @@ int main(int argc, char **argv)
 	if (optind + 1 != argc) {
 		fprintf(stderr,
 		        "usage: smtpfault [-67Ccenu] [-p PORT] [-P PIDFILE] [-d DIR] [-s SIZE] "
-		        "[-x K] [-X K] [-B K] MODE\n");
+		        "[-x K] [-X K] [-H K] [-B K] MODE\n");
 		return 64;
 	}
 	mode = argv[optind];

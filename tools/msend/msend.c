@@ -242,10 +242,20 @@ static int outcome(const struct settings *s, struct message *m, const char *from
 				report_each(s, r, nr, NULL, ok, perm, waiting);
 			else if (s->json)
 				json_result(m, from, server, r, nr, NULL);
+			if (ok) /* a retry sends it to them again: say so */
+				mp_die(EX_TEMPFAIL,
+				       "sent to %zu recipient%s; not sent to %zu, try later: %s",
+				       ok, ok == 1 ? "" : "s", waiting, why);
 			mp_die(EX_TEMPFAIL, "not sent, try later: %s", why);
 		}
 		if (queue_add(s, m, from, r, nr, id, sizeof id, &e) < 0) {
 			msend_log(s, from, r, nr, m->wiresize, m->msgid, server, "not sent");
+			if (ok)
+				mp_die(
+				    EX_TEMPFAIL,
+				    "sent to %zu recipient%s; not sent to %zu, and could not queue "
+				    "it for them: %s (%s)",
+				    ok, ok == 1 ? "" : "s", waiting, e.msg, why);
 			mp_die(EX_TEMPFAIL, "not sent, and could not queue it: %s (%s)", e.msg,
 			       why);
 		}

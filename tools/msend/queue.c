@@ -528,6 +528,27 @@ static int bury(const char *dir, const char *id, struct entry *en, const char *w
 
 /* one entry over the group's connections: removed once every recipient
  * has its verdict, else rewritten for the next try */
+/* the entry rewritten with the recipients that have no 250 yet (refused
+ * or waiting): what a crash before its end must try again */
+static void keep_unsent(const char *dir, const char *id, const struct entry *en)
+{
+	struct rcpt *r = mp_xmalloc((en->n ? en->n : 1) * sizeof *r);
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	for (size_t k = 0; k < en->n; k++) {
+		r[k] = en->r[k];
+		r[k].done = en->r[k].done && en->r[k].code / 100 == 2;
+	}
+	if (write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data, en->from, r,
+	              en->n, en->created, en->attempts + 1, (long)time(NULL), en->error,
+	              en->strip_bcc, &en->dsn, &en->verp, &e) < 0)
+		mp_warn("%s: the entry could not be updated (%s): if this flush stops before its "
+		        "end, the recipients that have it may get it again",
+		        id, e.msg);
+	free(r);
+}
+
 static void flush_one(const struct settings *s, const char *dir, struct due *d, struct pool *pl,
                       int *worst)
 {
@@ -579,6 +600,11 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 	if (rc == 0 || give_up) {
 		if (waiting)
 			mp_warn("%s: gave up after %ld s: %s", id, age, en->error);
+		/* before the failure notice goes, the entry keeps only the
+		 * recipients without a 250: a crash while it goes tries them
+		 * again (and notices again), never those who have the message */
+		if ((failed || waiting) && sent)
+			keep_unsent(dir, id, en);
 		char why[300] = "";
 		int dead = notice(use, pl, id, &m, en, give_up, why, sizeof why) != 0;
 		if (dead) {
@@ -586,9 +612,14 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 		} else {
 			/* the envelope first: a crash now leaves an orphan
 			 * message, never a second delivery */
-			unlink(env);
+			int bad = unlink(env) < 0 && errno != ENOENT;
+			int err = errno;
 			unlink(msg);
-			mp_fsync_dir(dir, NULL);
+			if (bad || (mp_fsync_dir(dir, NULL) < 0 && (err = errno)))
+				mp_warn(
+				    "%s: the entry could not be removed for good (%s): the next "
+				    "flush may send it again",
+				    id, strerror(err));
 		}
 		printf("%s: %zu delivered, %zu failed%s%s\n", id, sent, failed,
 		       waiting ? ", the rest given up" : "", dead ? "; a dead letter" : "");
@@ -599,10 +630,14 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 		for (size_t k = 0; k < en->n; k++)
 			if (!en->r[k].done && en->r[k].text[0])
 				last = en->r[k].text;
-		write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data, en->from,
-		          en->r, en->n, en->created, en->attempts + 1,
-		          (long)time(NULL) + backoff(en->attempts), last, en->strip_bcc, &en->dsn,
-		          &en->verp, &e);
+		if (write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data,
+		              en->from, en->r, en->n, en->created, en->attempts + 1,
+		              (long)time(NULL) + backoff(en->attempts), last, en->strip_bcc,
+		              &en->dsn, &en->verp, &e) < 0 &&
+		    sent)
+			mp_warn("%s: the entry could not be updated (%s): the %zu recipients "
+			        "that have it may get it again",
+			        id, e.msg, sent);
 		printf("%s: %zu delivered, %zu failed, %zu still waiting: %s\n", id, sent, failed,
 		       waiting, last);
 		if (!*worst)

@@ -1,7 +1,9 @@
 /* IMAP4rev1 (RFC 3501) retrieval: SELECT, UID SEARCH for what is new
  * since the last UID (per UIDVALIDITY), UID FETCH BODY.PEEK[] into a
  * spool file, delivery, and only then \Seen or \Deleted + (UID)
- * EXPUNGE. The dialogue itself is imapio.c's. */
+ * EXPUNGE, or --move's MOVE; the runs of imap.h (a fetch, --idle's
+ * watch). The dialogue itself is imapio.c's, the folders a run takes
+ * imapfolders.c's, what the state records of a folder imapstate.c's. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

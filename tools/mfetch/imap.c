@@ -1,7 +1,9 @@
 /* IMAP4rev1 (RFC 3501) retrieval: SELECT, UID SEARCH for what is new
  * since the last UID (per UIDVALIDITY), UID FETCH BODY.PEEK[] into a
  * spool file, delivery, and only then \Seen or \Deleted + (UID)
- * EXPUNGE. The dialogue itself is imapio.c's. */
+ * EXPUNGE, or --move's MOVE; the runs of imap.h (a fetch, --idle's
+ * watch). The dialogue itself is imapio.c's, the folders a run takes
+ * imapfolders.c's, what the state records of a folder imapstate.c's. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,13 +12,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "codec.h"
 #include "dedup.h"
 #include "deliver.h"
 #include "imap.h"
+#include "imapfolders.h"
 #include "imapio.h"
-#include "intent.h"
-#include "json.h"
+#include "imapstate.h"
 #include "report.h"
 #include "session.h"
 #include "state.h"
@@ -39,26 +40,6 @@ static int on_select(struct imap *s, char *l, size_t len, void *ctx, struct mp_e
 	return 0;
 }
 
-struct uids {
-	unsigned long *v;
-	size_t n, cap;
-};
-
-#define UIDS_MAX 10000000 /* UIDs one SEARCH may give: 80 MB at most */
-
-static int uids_add(struct uids *u, unsigned long x, struct mp_err *e)
-{
-	if (u->n == u->cap) {
-		if (u->n >= UIDS_MAX)
-			return mp_err_set(e, EX_PROTOCOL, "more than %d UIDs in a folder",
-			                  UIDS_MAX);
-		u->cap = u->cap ? u->cap * 2 : 256;
-		u->v = mp_xrealloc(u->v, u->cap * sizeof *u->v);
-	}
-	u->v[u->n++] = x;
-	return 0;
-}
-
 static int on_search(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
 {
 	struct uids *u = ctx;
@@ -78,146 +59,6 @@ static int on_search(struct imap *s, char *l, size_t len, void *ctx, struct mp_e
 			return -1;
 		p = end;
 	}
-	return 0;
-}
-
-static int cmp_ul(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* the folders a run selects, each once, in the order found */
-struct fsels {
-	const struct fopts *o;
-	struct fsel *v;
-	size_t n, cap;
-	int listing;  /* --list-folders: the folder of --move too */
-	size_t found; /* matches of the LIST in hand */
-};
-
-static void fsels_add(struct fsels *fs, const char *name, char delim)
-{
-	for (size_t i = 0; i < fs->n; i++)
-		if (strcmp(fs->v[i].name, name) == 0)
-			return;
-	if (fs->n == fs->cap) {
-		fs->cap = fs->cap ? fs->cap * 2 : 16;
-		fs->v = mp_xrealloc(fs->v, fs->cap * sizeof *fs->v);
-	}
-	fs->v[fs->n++] = (struct fsel){mp_xstrdup(name), delim};
-}
-
-static void fsels_free(struct fsel *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
-}
-
-/* "* LIST (flags) delim name": the name, quoted or not, whole; a folder
- * that cannot be selected is left out (unless listing), and so is the
- * folder of --move */
-static int on_list(struct imap *s, char *l, size_t len, void *ctx, struct mp_err *e)
-{
-	char delim[16], name[1024];
-	struct fsels *fs = ctx;
-	const char *p, *fl;
-
-	(void)s, (void)len, (void)e;
-	if (strncasecmp(l, "* LIST ", 7) != 0)
-		return 0;
-	fl = l + 7;
-	p = strchr(fl, ')');
-	if (*fl != '(' || !p)
-		goto bad;
-	p++;
-	if (imap_string(&p, delim, sizeof delim) < 0 || imap_string(&p, name, sizeof name) < 0)
-		goto bad;
-	if (strcasecmp(delim, "NIL") == 0 || strlen(delim) != 1)
-		delim[0] = 0;
-	/* a hierarchy's node that holds no messages */
-	char flags[512];
-	snprintf(flags, sizeof flags, "%.*s", (int)(p - fl), fl);
-	if (strcasestr(flags, "\\Noselect") || strcasestr(flags, "\\NonExistent"))
-		return 0;
-	if (!fs->listing && fs->o->move && strcmp(name, fs->o->move) == 0)
-		return 0;
-	fs->found++;
-	fsels_add(fs, name, delim[0]);
-	return 0;
-bad:
-	mp_warn("warning: a LIST line not understood: %.200s", l);
-	return 0;
-}
-
-/* --list-folders: each name, decoded from modified UTF-7 for a person
- * (as the server sent it when it is no such thing), made safe for a
- * terminal; with --json as the server gives it, for --folder */
-static void print_folder(const struct fopts *o, const struct fsel *f)
-{
-	if (o->json) {
-		char d[2] = {f->delim, 0};
-		struct mp_json j;
-		mp_json_init(&j, stdout, 0);
-		mp_json_begin_object(&j, NULL);
-		mp_json_string(&j, "type", "folder");
-		mp_json_string(&j, "name", f->name);
-		mp_json_string(&j, "delimiter", f->delim ? d : NULL);
-		mp_json_end_object(&j);
-		mp_json_finish(&j);
-		return;
-	}
-	struct mp_buf u = MP_BUF_INIT;
-	if (mp_mutf7_decode(f->name, &u) < 0) {
-		mp_buf_reset(&u);
-		mp_buf_puts(&u, f->name);
-	}
-	mp_term_write(stdout, u.data ? u.data : "", u.len);
-	putchar('\n');
-	mp_buf_free(&u);
-}
-
-static int has_wildcard(const char *name)
-{
-	return strpbrk(name, "*%") != NULL;
-}
-
-/* The folders of the run into o->sel: each --folder, INBOX without one;
- * a pattern ('*', '%'), and any folder of a run with one, asked for with
- * LIST "" (RFC 3501 6.3.8) for the folders it selects and their
- * delimiter. 0, or -1 with e filled. */
-static int select_folders(struct imap *s, struct fopts *o, struct mp_err *e)
-{
-	struct fsels fs = {.o = o, .listing = o->list_folders};
-	int n = o->nfolders;
-
-	for (int i = 0; i < (n ? n : 1); i++) {
-		const char *f = n ? o->folders[i] : o->list_folders ? "*" : "INBOX";
-		char cmd[1100], q[1030];
-		if (!o->per_folder && !o->list_folders) {
-			fsels_add(&fs, f, 0); /* as given: SELECT says whether it is there */
-			continue;
-		}
-		imap_quote(q, sizeof q, f);
-		snprintf(cmd, sizeof cmd, "LIST \"\" %s", q);
-		fs.found = 0;
-		int r = imap_command(s, cmd, NULL, on_list, &fs, e);
-		if (r != 0) {
-			if (r > 0)
-				mp_err_set(e, EX_UNAVAILABLE, "LIST %s: %.200s", f, s->last);
-			fsels_free(fs.v, fs.n);
-			return -1;
-		}
-		if (!fs.found && !has_wildcard(f) && !o->list_folders)
-			fsels_add(&fs, f, 0); /* SELECT will say it is not there */
-		else if (!fs.found && !o->quiet && !o->list_folders)
-			mp_warn("--folder %s: no folder matches", f);
-	}
-	fsels_free(o->sel, o->nsel);
-	o->sel = fs.v;
-	o->nsel = fs.n;
 	return 0;
 }
 
@@ -272,53 +113,6 @@ static int move_uids(struct imap *s, const struct fopts *o, const char *folder,
 		        "run tries again): %.200s",
 		        folder, u[0], u[n - 1], o->move, s->last);
 	return r < 0 ? -1 : 0;
-}
-
-static void state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
-                         unsigned long below, const unsigned long *left, size_t nleft);
-
-/* a folder being fetched: what the state records */
-struct frun {
-	const char *folder, *key;
-	unsigned long uidvalidity, last;
-	struct uids *u;         /* candidates, ascending; 0 once delivered */
-	struct mp_buf *val;     /* the state line */
-	unsigned long rec_last; /* the last UID the state has recorded */
-	struct mp_buf *rec;     /* the line last recorded */
-};
-
-static int record(struct fopts *o, struct frun *f, struct mp_err *e)
-{
-	if (o->all)
-		return 0;
-	state_format(f->val, f->uidvalidity, f->last, f->last, f->u->v, f->u->n);
-	/* recorded already (a batch's commit came due before its end), and
-	 * no intent to close */
-	if (!o->intent_open && f->rec->data && strcmp(f->rec->data, f->val->data) == 0)
-		return 0;
-	if (state_save(o, f->key, f->val->data, e) < 0)
-		return -1;
-	o->intent_open = 0;
-	f->rec_last = f->last;
-	mp_buf_reset(f->rec);
-	mp_buf_puts(f->rec, f->val->data);
-	return 0;
-}
-
-/* What was delivered since the last record made durable, then recorded.
- * A Maildir batch's intent carries the state as recorded before it, with
- * the candidates below the batch's highest UID not delivered listed as
- * left: whatever part of the batch a settling finds in the Maildir, the
- * rest is left too (settle()). */
-static int commit_record(struct fopts *o, struct frun *f, struct mp_err *e)
-{
-	int rc;
-
-	state_format(f->val, f->uidvalidity, f->rec_last, f->last, f->u->v, f->u->n);
-	o->jpre = f->val->data;
-	rc = commit(o, e);
-	o->jpre = NULL;
-	return rc < 0 ? -1 : record(o, f, e);
 }
 
 /* One FETCH response, its first line l: a BODY[] literal is spooled and
@@ -497,98 +291,6 @@ static int on_sizes(struct imap *s, char *l, size_t len, void *ctx, struct mp_er
 	if (k && isdigit((unsigned char)v[12]))
 		z->size[k - z->bu] = atoll(v + 12);
 	return 0;
-}
-
-/* The folder's state: "UIDVALIDITY LAST [s=U,U,...]": every UID up to
- * LAST was delivered except those listed (left for --max-size). */
-#define MAX_LEFT 10000
-
-static void state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
-                         unsigned long below, const unsigned long *left, size_t nleft)
-{
-	size_t k = 0;
-
-	mp_buf_reset(out);
-	mp_buf_printf(out, "%lu %lu", uv, last);
-	for (size_t i = 0; i < nleft && k < MAX_LEFT; i++)
-		if (left[i] && left[i] < below)
-			mp_buf_printf(out, k++ ? ",%lu" : " s=%lu", left[i]);
-}
-
-/* the UIDs of " s=U,U,..." into u */
-static int parse_left(const char *sl, struct uids *u, struct mp_err *e)
-{
-	for (const char *p = sl + 3; *p && *p != ' ';) {
-		char *end;
-		unsigned long x = strtoul(p, &end, 10);
-		if (end == p)
-			break;
-		if (uids_add(u, x, e) < 0)
-			return -1;
-		p = *end == ',' ? end + 1 : end;
-	}
-	return 0;
-}
-
-struct settling {
-	unsigned long last;
-	struct uids left;
-	struct mp_err *e;
-	int failed;
-};
-
-static void on_settled(void *ctx, const char *uid, int delivered)
-{
-	struct settling *z = ctx;
-	unsigned long x = strtoul(uid, NULL, 10);
-
-	if (!delivered) {
-		if (uids_add(&z->left, x, z->e) < 0)
-			z->failed = 1;
-		return;
-	}
-	if (x > z->last)
-		z->last = x;
-	for (size_t i = 0; i < z->left.n; i++)
-		if (z->left.v[i] == x)
-			z->left.v[i] = 0;
-}
-
-/* A batch's intent that a killed run left pending, settled: the state
- * before the batch (the intent's PRE), with the UIDs whose message is in
- * the Maildir delivered and the others left. The result is recorded and
- * becomes state. 0, or -1 with e filled. */
-static int settle(const struct fopts *o, const char *key, const char *intent, struct mp_buf *state,
-                  struct mp_err *e)
-{
-	struct settling z = {.e = e};
-	struct mp_buf pre = MP_BUF_INIT;
-	unsigned long uv = 0;
-	const char *sl;
-	int rc = -1;
-
-	if (intent_pre(intent, &pre, e) < 0)
-		goto out;
-	sl = strstr(pre.data, " s=");
-	if (sscanf(pre.data, "%lu %lu", &uv, &z.last) != 2 ||
-	    (sl && parse_left(sl, &z.left, e) < 0)) {
-		if (!e->code)
-			mp_err_set(e, EX_TEMPFAIL, "the state: an intent not understood");
-		goto out;
-	}
-	if (intent_settle(intent, on_settled, &z, e) < 0 || z.failed)
-		goto out;
-	state_format(state, uv, z.last, z.last, z.left.v, z.left.n);
-	rc = state_save(o, key, state->data, e);
-out:
-	free(z.left.v);
-	mp_buf_free(&pre);
-	return rc;
-}
-
-static int in_list(const unsigned long *v, size_t n, unsigned long x)
-{
-	return n && bsearch(&x, v, n, sizeof *v, cmp_ul) != NULL;
 }
 
 /* Remove what this run flagged \Deleted, and nothing else: UID EXPUNGE

@@ -1,4 +1,5 @@
-/* mfetch: IMAP retrieval (imap.c) */
+/* mfetch: IMAP retrieval (imap.c; the folders chosen in imapfolders.c,
+ * the state line kept in imapstate.c) */
 #ifndef MFETCH_IMAP_H
 #define MFETCH_IMAP_H
 

@@ -1,7 +1,7 @@
 /* mfetch: the IMAP4rev1 dialogue (RFC 3501): tagged commands and their
  * untagged answers, capabilities, STARTTLS and login (AUTHENTICATE or
- * LOGIN), UID sets, literals, IDLE (RFC 2177). What to fetch, and the
- * state, are imap.c's. */
+ * LOGIN), UID sets, literals, IDLE (RFC 2177). What to fetch is imap.c's
+ * (the folders imapfolders.c's), the state imapstate.c's. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* mfetch: the IMAP dialogue (imapio.c), for the retrieval in imap.c */
+/* mfetch: the IMAP dialogue (imapio.c), for the retrieval in imap.c and
+ * the LIST of imapfolders.c */
 #ifndef MFETCH_IMAPIO_H
 #define MFETCH_IMAPIO_H
 

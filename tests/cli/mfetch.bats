@@ -2362,13 +2362,13 @@ CTL_SHOWN='\x1b]0;pwned\x07 \u009b \x9b \x7f \x0d'
 	assert_failure 77
 	printf '%s\n' "$output" >"$T/out"
 	no_raw_ctl "$T/out"
-	jq -e 'select(.type == "error") | .error.message == "127.0.0.1: login refused: -ERR [AUTH] denied \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r go away"' "$T/out" >/dev/null ||
+	jq -se '.[] | select(.type == "error") | .error.message == "127.0.0.1: login refused: -ERR [AUTH] denied \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r go away"' "$T/out" >/dev/null ||
 		fail "not the message: $output"
 	run --separate-stderr mf -j --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
 	assert_failure 76
 	printf '%s\n' "$output" >"$T/out"
 	no_raw_ctl "$T/out"
-	jq -e 'select(.type == "error") | .error.message | contains("no IMAP greeting: \"+OK mailfault \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r ready\"")' "$T/out" >/dev/null ||
+	jq -se '.[] | select(.type == "error") | .error.message | contains("no IMAP greeting: \"+OK mailfault \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r ready\"")' "$T/out" >/dev/null ||
 		fail "not the message: $output"
 }
 

@@ -2329,26 +2329,29 @@ no_raw_ctl() {
 # what mailfault's -ctl modes send, as mp_term_escape shows it
 CTL_SHOWN='\x1b]0;pwned\x07 \u009b \x9b \x7f \x0d'
 
+# ctl_refused PROTO-OPTION GREETING REFUSAL ERROR: mfetch -v against a -ctl
+# mode: each of the three server lines, escaped, whole, nothing raw
+ctl_refused() {
+	mf -v "$1" --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "the refused login succeeded"
+	no_raw_ctl "$T/err"
+	grep -qxF "S: $2" "$T/err" || fail "greeting: $(cat "$T/err")"
+	grep -qxF "S: $3" "$T/err" || fail "refusal: $(cat "$T/err")"
+	[ "$(tail -1 "$T/err")" = "mfetch: 127.0.0.1: $4" ] || fail "error line: $(tail -1 "$T/err")"
+}
+
 @test "terminal safety: a server's ESC ] 0 ; ... BEL, C1 CSI (U+009B, a raw 0x9b), DEL and CR in its greeting and login refusal reach mfetch -v and its errors as \\xHH, never raw (IMAP, POP3)" {
 	mailfault imap-ctl
-	mf -v --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "the refused login succeeded"
-	no_raw_ctl "$T/err"
-	grep -qxF "S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault $CTL_SHOWN ready" "$T/err" || fail "greeting: $(cat "$T/err")"
-	grep -qxF "S: a1 NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away" "$T/err" || fail "NO: $(cat "$T/err")"
-	[ "$(tail -1 "$T/err")" = "mfetch: 127.0.0.1: AUTHENTICATE PLAIN refused: NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away" ] ||
-		fail "error line: $(tail -1 "$T/err")"
+	ctl_refused --imap "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault $CTL_SHOWN ready" \
+		"a1 NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away" \
+		"AUTHENTICATE PLAIN refused: NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away"
 	# LOGIN: the tagged NO in the error line
 	mf --auth login --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "the refused login succeeded"
 	no_raw_ctl "$T/err"
 	grep -qF "refused: NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away" "$T/err" || fail "LOGIN error: $(cat "$T/err")"
 	kill "$BG"
 	mailfault pop-ctl
-	mf -v --pop3 --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "the refused login succeeded"
-	no_raw_ctl "$T/err"
-	grep -qxF "S: +OK mailfault $CTL_SHOWN ready" "$T/err" || fail "greeting: $(cat "$T/err")"
-	grep -qxF "S: -ERR [AUTH] denied $CTL_SHOWN go away" "$T/err" || fail "-ERR: $(cat "$T/err")"
-	[ "$(tail -1 "$T/err")" = "mfetch: 127.0.0.1: login refused: -ERR [AUTH] denied $CTL_SHOWN go away" ] ||
-		fail "error line: $(tail -1 "$T/err")"
+	ctl_refused --pop3 "+OK mailfault $CTL_SHOWN ready" "-ERR [AUTH] denied $CTL_SHOWN go away" \
+		"login refused: -ERR [AUTH] denied $CTL_SHOWN go away"
 	# an error quoting the greeting itself: POP3's, on an IMAP connection
 	mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "POP3 taken for IMAP"
 	no_raw_ctl "$T/err"

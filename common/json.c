@@ -13,7 +13,9 @@ void mp_json_init(struct mp_json *j, FILE *f, int pretty)
 	j->pretty = pretty;
 }
 
-/* the inside of a string: escaped, invalid UTF-8 as U+FFFD */
+/* the inside of a string: escaped, invalid UTF-8 as U+FFFD; DEL and the C1
+ * controls (U+0080..U+009F) as \u00XX too, which JSON allows and does not
+ * ask for: a JSON line on a terminal cannot drive it */
 static void escaped(struct mp_json *j, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -31,9 +33,15 @@ static void escaped(struct mp_json *j, const char *s, size_t n)
 			else
 				fprintf(j->f, "\\u%04x", c);
 			i++;
+		} else if (c == 0x7f) {
+			fputs("\\u007f", j->f);
+			i++;
 		} else if (c < 0x80) {
 			fputc((int)c, j->f);
 			i++;
+		} else if (c == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] < 0xa0) {
+			fprintf(j->f, "\\u%04x", u[i + 1]);
+			i += 2;
 		} else {
 			/* a maximal subpart of a bad sequence is one U+FFFD */
 			int bad;

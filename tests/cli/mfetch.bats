@@ -2319,6 +2319,62 @@ mf() { ${EXEC:-} "$MFETCH" --server "127.0.0.1:$MPORT" --user bob --password-eva
 	[ "$(grep -c '^From ' "$HOME/mail/inbox")" = 2 ] || fail "mbox: $(head -c 300 "$HOME/mail/inbox")"
 }
 
+# no_raw_ctl FILE: no C0 control but TAB and LF, no DEL, no C1 (nor a raw
+# 0x80-0x9f byte: what is shown here is ASCII) in FILE's bytes
+no_raw_ctl() {
+	! LC_ALL=C grep -qaP '[\x00-\x08\x0b-\x1f\x7f-\x9f]' "$1" ||
+		fail "a raw control byte in $1: $(od -c "$1" | head -20)"
+}
+
+# what mailfault's -ctl modes send, as mp_term_escape shows it
+CTL_SHOWN='\x1b]0;pwned\x07 \u009b \x9b \x7f \x0d'
+
+# ctl_refused PROTO-OPTION GREETING REFUSAL ERROR: mfetch -v against a -ctl
+# mode: each of the three server lines, escaped, whole, nothing raw
+ctl_refused() {
+	mf -v "$1" --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "the refused login succeeded"
+	no_raw_ctl "$T/err"
+	grep -qxF "S: $2" "$T/err" || fail "greeting: $(cat "$T/err")"
+	grep -qxF "S: $3" "$T/err" || fail "refusal: $(cat "$T/err")"
+	[ "$(tail -1 "$T/err")" = "mfetch: 127.0.0.1: $4" ] || fail "error line: $(tail -1 "$T/err")"
+}
+
+@test "terminal safety: a server's ESC ] 0 ; ... BEL, C1 CSI (U+009B, a raw 0x9b), DEL and CR in its greeting and login refusal reach mfetch -v and its errors as \\xHH, never raw (IMAP, POP3)" {
+	mailfault imap-ctl
+	ctl_refused --imap "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault $CTL_SHOWN ready" \
+		"a1 NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away" \
+		"AUTHENTICATE PLAIN refused: NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away"
+	# LOGIN: the tagged NO in the error line
+	mf --auth login --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "the refused login succeeded"
+	no_raw_ctl "$T/err"
+	grep -qF "refused: NO [AUTHENTICATIONFAILED] denied $CTL_SHOWN go away" "$T/err" || fail "LOGIN error: $(cat "$T/err")"
+	kill "$BG"
+	mailfault pop-ctl
+	ctl_refused --pop3 "+OK mailfault $CTL_SHOWN ready" "-ERR [AUTH] denied $CTL_SHOWN go away" \
+		"login refused: -ERR [AUTH] denied $CTL_SHOWN go away"
+	# an error quoting the greeting itself: POP3's, on an IMAP connection
+	mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/" 2>"$T/err" && fail "POP3 taken for IMAP"
+	no_raw_ctl "$T/err"
+	grep -qF "no IMAP greeting: \"+OK mailfault $CTL_SHOWN ready\" sounds like POP3" "$T/err" || fail "greeting error: $(cat "$T/err")"
+	[ "$(count "$T/md")" = 0 ]
+}
+
+@test "terminal safety: -j: the error quoting a server's control characters is valid JSON, the text exact and escaped (no raw C0, DEL or C1 in the line)" {
+	mailfault pop-ctl
+	run --separate-stderr mf -j --pop3 --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_failure 77
+	printf '%s\n' "$output" >"$T/out"
+	no_raw_ctl "$T/out"
+	jq -se '.[] | select(.type == "error") | .error.message == "127.0.0.1: login refused: -ERR [AUTH] denied \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r go away"' "$T/out" >/dev/null ||
+		fail "not the message: $output"
+	run --separate-stderr mf -j --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_failure 76
+	printf '%s\n' "$output" >"$T/out"
+	no_raw_ctl "$T/out"
+	jq -se '.[] | select(.type == "error") | .error.message | contains("no IMAP greeting: \"+OK mailfault \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r ready\"")' "$T/out" >/dev/null ||
+		fail "not the message: $output"
+}
+
 @test "fault: a connection dropped mid-literal (IMAP) and mid-RETR (POP3): exit 75, nothing delivered, nothing recorded" {
 	mailfault imap-droplit
 	run mf --imap --tls --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"

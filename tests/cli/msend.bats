@@ -1074,12 +1074,41 @@ fmsend() { "$MSEND" --no-tls --server "127.0.0.1:$FPORT" --timeout 60 "$@"; }
 	assert_success
 	[[ $stderr != *$'\033'* && $stderr != *$'\a'* && $stderr != *$'\302\233'* && $stderr != *$'\r'* ]] ||
 		fail "a raw control byte on stderr: $(od -c <<<"$stderr" | head)"
-	grep -qF 'S: 220 smtpfault \x1b]0;pwned\x07 \u009b \x0d ESMTP' <<<"$stderr" || fail "no escaped banner: $stderr"
+	grep -qF 'S: 220 smtpfault \x1b]0;pwned\x07 \u009b \x9b \x7f \x0d ESMTP' <<<"$stderr" || fail "no escaped banner: $stderr"
 	fault greet421 -e
 	run --separate-stderr fmsend --no-queue -f alice@crepes.test bob@crepes.test <"$MSG"
 	assert_failure 75
 	[[ $stderr != *$'\033'* && $stderr != *$'\a'* && $stderr != *$'\r'* ]] || fail "a raw control byte on stderr: $stderr"
 	grep -qF '421 too busy \x1b]0;pwned\x07' <<<"$stderr" || fail "the 421 not quoted escaped: $stderr"
+}
+
+# no_raw_ctl FILE: no C0 control but TAB and LF, no DEL, no C1 (nor a raw
+# 0x80-0x9f byte: what is shown here is ASCII) in FILE's bytes
+no_raw_ctl() {
+	! LC_ALL=C grep -qaP '[\x00-\x08\x0b-\x1f\x7f-\x9f]' "$1" ||
+		fail "a raw control byte in $1: $(od -c "$1" | head -20)"
+}
+
+@test "terminal safety: a 550 and an EHLO reply carrying ESC ] 0 ; ... BEL, U+009B, a raw 0x9b, DEL and CR: -v, the error line and --rcpt-file's report show them as \\xHH; -j keeps them, escaped" {
+	local shown='\x1b]0;pwned\x07 \u009b \x9b \x7f \x0d'
+	local T=$BATS_TEST_TMPDIR
+	fault rcpt550one -e
+	plain_msg
+	fmsend -v --no-queue -f alice@crepes.test bad@crepes.test bob@crepes.test <"$MSG" >"$T/out" 2>"$T/err" && fail "a 550 and exit 0"
+	no_raw_ctl "$T/err"
+	grep -qxF "S: 250-smtpfault $shown hello" "$T/err" || fail "EHLO: $(cat "$T/err")"
+	grep -qxF "S: 550 5.1.1 no such user $shown " "$T/err" || fail "550 trace: $(cat "$T/err")"
+	grep -qxF "msend: <bad@crepes.test>: refused: 550 5.1.1 no such user $shown " "$T/err" || fail "550 error: $(cat "$T/err")"
+	printf 'bad@crepes.test\nbob@crepes.test\n' >"$T/rcpts"
+	fmsend --no-queue -f alice@crepes.test --rcpt-file "$T/rcpts" <"$MSG" >"$T/out" 2>"$T/err" && fail "a 550 and exit 0"
+	no_raw_ctl "$T/out"
+	no_raw_ctl "$T/err"
+	grep -qxF "refused <bad@crepes.test> 550 5.1.1 no such user $shown " "$T/out" || fail "report: $(cat "$T/out")"
+	# -j: valid JSON, the reply's text exact, nothing raw on the line
+	fmsend -j --no-queue -f alice@crepes.test bad@crepes.test <"$MSG" >"$T/out" 2>"$T/err" && fail "a 550 and exit 0"
+	no_raw_ctl "$T/out"
+	jq -se '.[] | select(.type == "result") | .recipients[0].reply | contains("no such user \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r ")' "$T/out" >/dev/null ||
+		fail "-j: $(cat "$T/out")"
 }
 
 @test "wire: SMTPUTF8 offered: UTF-8 addresses go as they are, with SMTPUTF8 on MAIL" {

@@ -35,10 +35,10 @@ mmx() {
 	"$MMX" -@ 127.0.0.1 -p "$DNS_PORT" --timeout 30 "$@"
 }
 
-# start smtpfault MODE in the background; sets FPORT and FPID
+# start smtpfault [OPTION...] MODE in the background; sets FPORT and FPID
 fault() {
 	local out="$BATS_TEST_TMPDIR/fault.out"
-	"$SMTPFAULT" -P "$BATS_TEST_TMPDIR/fault.pid" "$1" >"$out" 2>/dev/null 3>&- &
+	"$SMTPFAULT" -P "$BATS_TEST_TMPDIR/fault.pid" "$@" >"$out" 2>/dev/null 3>&- &
 	for _ in $(seq 3000); do grep -q '^PORT=' "$out" 2>/dev/null && break; sleep 0.02; done
 	FPORT=$(sed -n 's/^PORT=//p' "$out")
 	FPID=$(cat "$BATS_TEST_TMPDIR/fault.pid")
@@ -144,6 +144,24 @@ teardown() {
 	run mmx --probe --smtp-port "$FPORT" -4 hamburger.test
 	assert_success
 	assert_output --partial "not offered: mail to this host travels in clear"
+}
+
+@test "probe: control characters in the banner and EHLO reply (ESC ] 0 ; ... BEL, U+009B, a raw 0x9b, DEL, CR) are shown as \\xHH in the text and -v, never raw; -j keeps them, escaped" {
+	local shown='\x1b]0;pwned\x07 \u009b \x9b \x7f \x0d' f
+	fault -e nostarttls
+	mmx --probe --smtp-port "$FPORT" -4 hamburger.test >"$BATS_TEST_TMPDIR/text" 2>&1
+	mmx -v --probe --smtp-port "$FPORT" -4 hamburger.test >"$BATS_TEST_TMPDIR/trace" 2>&1
+	mmx -j --probe --smtp-port "$FPORT" -4 hamburger.test >"$BATS_TEST_TMPDIR/json" 2>&1
+	for f in text trace json; do
+		! LC_ALL=C grep -qaP '[\x00-\x08\x0b-\x1f\x7f-\x9f]' "$BATS_TEST_TMPDIR/$f" ||
+			fail "a raw control byte in $f: $(od -c "$BATS_TEST_TMPDIR/$f" | head -20)"
+	done
+	grep -qF "banner" "$BATS_TEST_TMPDIR/text" && grep -qF " 220 smtpfault $shown ESMTP" "$BATS_TEST_TMPDIR/text" ||
+		fail "banner: $(cat "$BATS_TEST_TMPDIR/text")"
+	grep -qxF "S: 220 smtpfault $shown ESMTP" "$BATS_TEST_TMPDIR/trace" || fail "-v banner: $(cat "$BATS_TEST_TMPDIR/trace")"
+	grep -qxF "S: 250-smtpfault $shown hello" "$BATS_TEST_TMPDIR/trace" || fail "-v EHLO: $(cat "$BATS_TEST_TMPDIR/trace")"
+	jq -se '[.[] | select(.type == "probe")] | length > 0 and all(.banner == "smtpfault \u001b]0;pwned\u0007 \u009b \ufffd \u007f \r ESMTP")' \
+		"$BATS_TEST_TMPDIR/json" >/dev/null || fail "-j: $(cat "$BATS_TEST_TMPDIR/json")"
 }
 
 @test "probe: nothing listening on any address of any MX is exit 69" {

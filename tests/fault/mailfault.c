@@ -37,6 +37,11 @@
  *                LIST answers the lines of $MF_LIST (separated by '|'),
  *                whatever the pattern, and every folder SELECTs the one
  *                mailbox
+ *   imap-ctl     implicit TLS: a hostile server's text (CTL_TEXT: an OSC
+ *   pop-ctl      title sequence ESC ] 0 ; pwned BEL, a C1 CSI as U+009B and
+ *                as a raw 0x9b byte, DEL and a CR inside the line) in the
+ *                greeting and in the refusal of every login: a tagged NO
+ *                to LOGIN or AUTHENTICATE, an -ERR to PASS
  * The POP3 modes offer no PIPELINING: a RETR or DELE with the next command
  * already behind it logs "pipelined without PIPELINING".
  * With -c CERT -k KEY (PEM) for the TLS modes. Logs one line per command
@@ -99,6 +104,9 @@ static int readline(char *buf, size_t n)
 	return 1;
 }
 
+/* the -ctl modes: what a hostile server puts in its greeting and refusals */
+#define CTL_TEXT " \033]0;pwned\007 \302\233 \233 \177 \r "
+
 static void logcmd(const char *l)
 {
 	const char *a = strcasestr(l, "AUTHENTICATE ");
@@ -131,11 +139,14 @@ static void pipelined(const char *l)
 static void pop(void)
 {
 	char l[2048], out[4096];
+	int ctl = strcmp(mode, "pop-ctl") == 0;
 
-	say("+OK mailfault ready\r\n");
+	say(ctl ? "+OK mailfault" CTL_TEXT "ready\r\n" : "+OK mailfault ready\r\n");
 	while (readline(l, sizeof l)) {
 		logcmd(l);
-		if (strcasecmp(l, "CAPA") == 0) {
+		if (ctl && strncasecmp(l, "PASS ", 5) == 0) {
+			say("-ERR [AUTH] denied" CTL_TEXT "go away\r\n");
+		} else if (strcasecmp(l, "CAPA") == 0) {
 			say(strcmp(mode, "pop-inject") == 0 ? "+OK\r\nSTLS\r\nUIDL\r\nUSER\r\n.\r\n"
 			                                    : "+OK\r\nUIDL\r\nUSER\r\n.\r\n");
 		} else if (strcasecmp(l, "STLS") == 0) {
@@ -204,9 +215,12 @@ static void imap(void)
 {
 	char l[2048], tag[64], out[4096];
 	int caps = strcmp(mode, "imap-caps") == 0, authed = 0, deleted[3] = {0};
+	int ctl = strcmp(mode, "imap-ctl") == 0;
 
 	if (caps)
 		say("* OK mailfault ready\r\n");
+	else if (ctl)
+		say("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault" CTL_TEXT "ready\r\n");
 	else
 		say(ssl ? "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] mailfault ready\r\n"
 		        : "* OK [CAPABILITY IMAP4rev1 STARTTLS] mailfault ready\r\n");
@@ -230,6 +244,16 @@ static void imap(void)
 			else
 				snprintf(out, sizeof out, "* CAPABILITY IMAP4rev1 %s\r\n%s OK\r\n",
 				         ssl ? "AUTH=PLAIN" : "STARTTLS", tag);
+			say(out);
+		} else if (ctl && (strncasecmp(c, "AUTHENTICATE", 12) == 0 ||
+		                   strncasecmp(c, "LOGIN ", 6) == 0)) {
+			if (strncasecmp(c, "AUTHENTICATE", 12) == 0) {
+				say("+ \r\n");
+				if (!readline(l, sizeof l))
+					return;
+			}
+			snprintf(out, sizeof out,
+			         "%s NO [AUTHENTICATIONFAILED] denied" CTL_TEXT "go away\r\n", tag);
 			say(out);
 		} else if (strncasecmp(c, "AUTHENTICATE", 12) == 0) {
 			say("+ \r\n");

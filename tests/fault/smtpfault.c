@@ -38,8 +38,10 @@
  * offers CHUNKING: then "BDAT n [LAST]" is taken too (RFC 3030), the
  * chunks stored one after the other as N.eml (no final dot: the bytes
  * exactly as received), with "chunks K" (the BDAT commands) in N.env.
- * -e puts terminal control sequences (ESC ] 0 ; pwned BEL, a C1 CSI, a
- * bare CR) into the banner and the 421 of these modes.
+ * -e puts terminal control sequences (ESC ] 0 ; pwned BEL, a C1 CSI as
+ * U+009B and as a raw 0x9b byte, DEL, a bare CR) into the banner, the
+ * first line of the EHLO reply, the 421 and the 550 of these modes, and
+ * into the banner and the first EHLO line of the modes for mmx.
  * -x K: after the K-th message accepted in all, the connection is closed
  * without another reply, and every later connection gets "421 too busy";
  * -X K: each connection is closed after its K-th accepted message (a
@@ -134,6 +136,12 @@ static void session_over(void)
 	}
 }
 
+static int ctl; /* -e */
+/* -e: what a hostile server puts in its replies: an OSC title sequence
+ * (ESC ] 0 ; ... BEL), a C1 CSI (U+009B, and a raw 0x9b byte that is no
+ * UTF-8), DEL and a bare CR */
+#define CTL_TEXT " \033]0;pwned\007 \302\233 \233 \177 \r "
+
 static void serve(int fd, const char *mode)
 {
 	char cmd[1024];
@@ -157,13 +165,14 @@ static void serve(int fd, const char *mode)
 		say(fd, "\r\n");
 		return;
 	}
-	say(fd, "220 smtpfault ESMTP\r\n");
+	say(fd, ctl ? "220 smtpfault" CTL_TEXT "ESMTP\r\n" : "220 smtpfault ESMTP\r\n");
 	while (readcmd(fd, cmd, sizeof cmd)) {
 		if (strncasecmp(cmd, "EHLO", 4) == 0) {
 			if (strcmp(mode, "manylines") == 0)
 				for (int i = 0; i < 200; i++)
 					say(fd, "250-X-LINE\r\n");
-			say(fd, "250-smtpfault\r\n250-PIPELINING\r\n");
+			say(fd, ctl ? "250-smtpfault" CTL_TEXT "hello\r\n250-PIPELINING\r\n"
+			            : "250-smtpfault\r\n250-PIPELINING\r\n");
 			if (strcmp(mode, "nostarttls") != 0)
 				say(fd, "250-STARTTLS\r\n");
 			say(fd, "250 8BITMIME\r\n");
@@ -191,10 +200,7 @@ static long adv_size;                   /* -s */
 static int no8bit, utf8, dsn, chunking; /* -7, -u, -n, -c */
 static long max_total;                  /* -x */
 static long max_per_conn;               /* -X */
-static int ctl;                         /* -e */
-/* -e: what a hostile server puts in its banner and 421: an OSC title
- * sequence (ESC ] 0 ; ... BEL), a C1 CSI (U+009B) and a bare CR */
-#define CTL_TEXT " \033]0;pwned\007 \302\233 \r "
+
 static long total_accepted;
 static long hang_after;    /* -H */
 static int barrier_failed; /* -B: fewer than K came within 60 s */
@@ -489,7 +495,8 @@ static void serve2(int fd, const char *mode)
 				continue;
 			}
 			snprintf(num, sizeof num, "%ld", adv_size);
-			say(fd, "250-smtpfault\r\n250-PIPELINING\r\n");
+			say(fd, ctl ? "250-smtpfault" CTL_TEXT "hello\r\n250-PIPELINING\r\n"
+			            : "250-smtpfault\r\n250-PIPELINING\r\n");
 			say(fd, no8bit ? "" : "250-8BITMIME\r\n");
 			say(fd, utf8 ? "250-SMTPUTF8\r\n" : "");
 			say(fd, dsn ? "250-DSN\r\n" : "");
@@ -529,7 +536,8 @@ static void serve2(int fd, const char *mode)
 			            strcmp(mode, "rcptmixed") == 0) &&
 			           strstr(a, "bad")) {
 				envf(env, sizeof env, "rcpt ", a, " 550\n", (char *)NULL);
-				say(fd, "550 5.1.1 no such user\r\n");
+				say(fd, ctl ? "550 5.1.1 no such user" CTL_TEXT "\r\n"
+				            : "550 5.1.1 no such user\r\n");
 			} else {
 				envf(env, sizeof env, "rcpt ", a, " 250\n", (char *)NULL);
 				accepted++;

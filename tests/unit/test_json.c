@@ -158,6 +158,14 @@ int main(void)
 	tap_ok(strcmp(d, "{\"s\":\"\xef\xbf\xbd\",\"after\":1}") == 0,
 	       "an unfinished character at the end is one U+FFFD (a maximal subpart): %s", d);
 	free(d);
+	/* DEL and C1 controls escaped (a terminal showing the line obeys them
+	 * raw); U+00A0 and a bad 0x9b byte are not controls */
+	d = doc(pieces, "\x7f\xc2\x80\xc2\x9b\xc2\x9f\xc2\xa0\x9b", 10, 3);
+	tap_ok(strcmp(d, "{\"s\":\"\\u007f\\u0080\\u009b\\u009f\xc2\xa0\xef\xbf\xbd\","
+	                 "\"after\":1}") == 0,
+	       "DEL and C1 controls as \\u00XX: %s", d);
+	free(d);
+	same("a\xc2\x9b\x7f\xc2\x85z", 7, "C1 controls and DEL");
 	test_convention();
 	printf("1..%d\n", tap_n);
 	return tap_failed != 0;

@@ -2302,6 +2302,19 @@ EOF
 	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 }
 
+# acct_send FILE ACCOUNT SUBJECT: msend -C FILE -a ACCOUNT -v to Bob through
+# Postfix's submission port; it must go with STARTTLS and AUTH PLAIN, the
+# password never in the trace, and land
+acct_send() {
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nvia %s\n' "$3" "$2" >"$MSG"
+	run "$MSEND" -C "$1" -a "$2" -v --no-queue -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: STARTTLS"
+	assert_output --partial "C: AUTH PLAIN"
+	refute_output --partial "hungry"
+	wait_mail "$BOB_MAILDIR" "Subject: $3" >/dev/null || fail "$2: not in Bob's Maildir"
+}
+
 @test "accounts: an account's own settings beat its parent's, key by key: the connection (protocol, host, port, tls, tls_trust_file, tls_fingerprint, the client certificate, auth, user, password over passwordeval, direct)" {
 	local T=$BATS_TEST_TMPDIR fp
 	fp=$(openssl s_client -connect "127.0.0.1:$SUBM_PORT" -starttls smtp </dev/null 2>/dev/null |
@@ -2344,18 +2357,8 @@ account parent2
 account child2 : parent2, child
   passwordeval "echo hungry"
 EOF
-	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nchild\n' "$ID" >"$MSG"
-	run "$MSEND" -C "$T/rc" -a child -v --no-queue -f bob@hamburger.test bob@hamburger.test <"$MSG"
-	assert_success
-	assert_output --partial "C: STARTTLS"
-	assert_output --partial "C: AUTH PLAIN"
-	refute_output --partial "hungry"
-	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
-	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s-2\n\nchild2\n' "$ID" >"$MSG"
-	run "$MSEND" -C "$T/rc" -a child2 -v --no-queue -f bob@hamburger.test bob@hamburger.test <"$MSG"
-	assert_success
-	assert_output --partial "C: AUTH PLAIN"
-	wait_mail "$BOB_MAILDIR" "Subject: $ID-2" >/dev/null || fail "child2: not in Bob's Maildir"
+	acct_send "$T/rc" child "$ID"
+	acct_send "$T/rc" child2 "$ID-2"
 }
 
 @test "accounts: a key given twice in one account: the last line counts (msend)" {
@@ -2385,13 +2388,8 @@ account twice
   timeout 1
   timeout 60
 EOF
-	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\ntwice\n' "$ID" >"$MSG"
-	run "$MSEND" -C "$T/rc" -a twice -v --no-queue -f bob@hamburger.test bob@hamburger.test <"$MSG"
-	assert_success
+	acct_send "$T/rc" twice "$ID"
 	assert_output --partial "C: EHLO twice.hamburger.test"
-	assert_output --partial "C: STARTTLS"
-	assert_output --partial "C: AUTH PLAIN"
-	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 }
 
 @test "accounts: an account's own settings beat its parent's, key by key: the envelope and the rest (domain, from, force_from, read_envelope_from, maildomain, aliases, log, dkim_domain, dkim_canon, auth_plaintext, queue, timeout; dkim_key adds)" {

@@ -42,6 +42,7 @@ static const char *const known[] = {"host",
                                     "dkim_domain",
                                     "dkim_canon",
                                     "folder",
+                                    "move",
                                     "to",
                                     "mda",
                                     "delete",
@@ -52,12 +53,51 @@ static const char *const known[] = {"host",
                                     "interval",
                                     NULL};
 
-static int is_known(const char *k)
+#define NKNOWN (sizeof known / sizeof known[0] - 1)
+
+/* the setting a key gives: its place in known[], one for the two names
+ * of one setting (tls_trust_file is msmtp's tls_ca_file; password and
+ * passwordeval are two ways to give the password); -1 for a typo */
+static int slot(const char *k)
 {
+	if (strcmp(k, "tls_trust_file") == 0)
+		k = "tls_ca_file";
+	else if (strcmp(k, "passwordeval") == 0)
+		k = "password";
 	for (size_t i = 0; known[i]; i++)
 		if (strcmp(known[i], k) == 0)
-			return 1;
-	return 0;
+			return (int)i;
+	return -1;
+}
+
+static int is_known(const char *k)
+{
+	return slot(k) >= 0;
+}
+
+/* Mark what a later line of the account replaces (mailpipe(5)): one
+ * value, the last, for every setting but two lists. dkim_key (with its
+ * dkim_selector) adds to the keys inherited; the folder lines of one
+ * level (the defaults, a parent, the account's own) replace those of the
+ * levels before it. */
+static void settle(struct mp_account *a)
+{
+	int last[NKNOWN]; /* the highest level seen below, per setting; -1 none */
+
+	for (size_t k = 0; k < NKNOWN; k++)
+		last[k] = -1;
+	for (size_t i = a->n; i-- > 0;) {
+		struct mp_conf_kv *kv = &a->kv[i];
+		int k = slot(kv->key);
+		if (strcmp(kv->key, "dkim_key") == 0 || strcmp(kv->key, "dkim_selector") == 0)
+			kv->shadowed = 0;
+		else if (strcmp(kv->key, "folder") == 0)
+			kv->shadowed = last[k] > kv->level;
+		else
+			kv->shadowed = last[k] >= 0;
+		if (kv->level > last[k])
+			last[k] = kv->level;
+	}
 }
 
 int mp_conf_bool(const char *v)
@@ -74,19 +114,24 @@ int mp_conf_bool(const char *v)
 	return -1;
 }
 
-static void kv_add(struct mp_account *a, const char *k, const char *v, int line)
+static void kv_add(struct mp_account *a, const char *k, const char *v, int line, int level)
 {
 	a->kv = mp_xrealloc(a->kv, (a->n + 1) * sizeof *a->kv);
 	a->kv[a->n].key = mp_xstrdup(k);
 	a->kv[a->n].val = mp_xstrdup(v);
 	a->kv[a->n].line = line;
+	a->kv[a->n].level = level;
+	a->kv[a->n].shadowed = 0;
 	a->n++;
 }
 
-static void kv_copy(struct mp_account *to, const struct mp_account *from)
+/* what from has in effect (settled: a parent's own lines over what it
+ * inherited), as one level of to */
+static void kv_copy(struct mp_account *to, const struct mp_account *from, int level)
 {
 	for (size_t i = 0; i < from->n; i++)
-		kv_add(to, from->kv[i].key, from->kv[i].val, from->kv[i].line);
+		if (!from->kv[i].shadowed)
+			kv_add(to, from->kv[i].key, from->kv[i].val, from->kv[i].line, level);
 }
 
 static void account_free(struct mp_account *a)
@@ -245,6 +290,7 @@ int mp_conf_parse(struct mp_conf *c, const char *name, const char *buf, size_t l
                   struct mp_err *e)
 {
 	struct mp_account defaults = {0}, *cur = &defaults;
+	int level = 0; /* that of cur's own lines */
 	char *line = mp_xmalloc(MP_CONF_LINE_MAX + 1), *val = mp_xmalloc(MP_CONF_LINE_MAX + 1);
 	int lineno = 0, rc = -1;
 
@@ -289,6 +335,7 @@ int mp_conf_parse(struct mp_conf *c, const char *name, const char *buf, size_t l
 				goto out;
 			}
 			cur = &defaults;
+			level = 0;
 			continue;
 		}
 		if (strcmp(k, "account") == 0) {
@@ -314,10 +361,11 @@ int mp_conf_parse(struct mp_conf *c, const char *name, const char *buf, size_t l
 			memset(cur, 0, sizeof *cur);
 			cur->name = mp_xstrdup(val);
 			cur->line = lineno;
-			kv_copy(cur, &defaults);
+			kv_copy(cur, &defaults, 0);
+			level = 1;
 			for (char *tok = parents ? strtok(parents, ", \t") : NULL; tok;
 			     tok = strtok(NULL, ", \t")) {
-				const struct mp_account *par = NULL;
+				struct mp_account *par = NULL;
 				for (size_t j = 0; j + 1 < c->nacc; j++)
 					if (strcmp(c->acc[j].name, tok) == 0)
 						par = &c->acc[j];
@@ -327,7 +375,8 @@ int mp_conf_parse(struct mp_conf *c, const char *name, const char *buf, size_t l
 					           lineno, tok);
 					goto out;
 				}
-				kv_copy(cur, par);
+				settle(par);
+				kv_copy(cur, par, level++);
 			}
 			continue;
 		}
@@ -341,8 +390,10 @@ int mp_conf_parse(struct mp_conf *c, const char *name, const char *buf, size_t l
 		}
 		if (strcmp(k, "password") == 0)
 			c->has_password = 1;
-		kv_add(cur, k, val, lineno);
+		kv_add(cur, k, val, lineno, level);
 	}
+	for (size_t i = 0; i < c->nacc; i++)
+		settle(&c->acc[i]);
 	rc = 0;
 out:
 	account_free(&defaults);

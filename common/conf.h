@@ -15,6 +15,8 @@
 struct mp_conf_kv {
 	char *key, *val;
 	int line;
+	int level;    /* 0 the defaults, then each parent in turn, then its own */
+	int shadowed; /* a later line of the account gives this setting: skip it */
 };
 
 struct mp_account {

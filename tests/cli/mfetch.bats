@@ -2562,6 +2562,141 @@ EOF
 	[ "$(count "$T/md3")" = 0 ]
 }
 
+@test "accounts: mfetch: an account's own folder lines replace the ones it inherits; its password beats an inherited passwordeval, tls_trust_file an inherited tls_ca_file; move is taken" {
+	local f
+	for f in Parent Defaults Moved; do mkfolder "$f"; done
+	put own1
+	put own2
+	put par1 "the parent's folder" "$BOB_MAILDIR/.Parent"
+	put def1 "the defaults' folder" "$BOB_MAILDIR/.Defaults"
+	# every one of the parent's values makes the run fail, or shows
+	rc <<EOF
+defaults
+  folder Defaults
+account out
+  protocol imap
+  host 127.0.0.1
+  port $IMAP_PORT
+  tls starttls
+  user bob
+  passwordeval "exit 1"
+  tls_ca_file $T/none.crt
+  folder Parent
+  folder Defaults
+  move Nonesuch
+  state $ST
+  to $T/md/
+account in : out
+  password hungry
+  tls_trust_file $CA
+  folder INBOX
+  move Moved
+EOF
+	run "$MFETCH" -C "$T/rc" -a in --timeout 60
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md"): $(ids "$T/md")"
+	run ids "$T/md"
+	assert_output --partial "<own1@mfetch.test>"
+	assert_output --partial "<own2@mfetch.test>"
+	[ "$(count "$BOB_MAILDIR/.Moved")" = 2 ] || fail "not moved to the account's own Moved"
+	[ "$(count "$BOB_MAILDIR/.Parent")" = 1 ] && [ "$(count "$BOB_MAILDIR/.Defaults")" = 1 ]
+	# an account without folder lines of its own takes its parent's (all
+	# of them), and the parent's replace the defaults' (INBOX, with own3)
+	put own3
+	rc <<EOF
+defaults
+  folder INBOX
+account out
+  protocol imap
+  host 127.0.0.1
+  port $IMAP_PORT
+  tls_ca_file $CA
+  user bob
+  password hungry
+  folder Parent
+  folder Defaults
+account in : out
+  state $T/st2
+  to $T/md2/
+EOF
+	run "$MFETCH" -C "$T/rc" -a in --timeout 60
+	assert_success
+	run ids "$T/md2"
+	assert_output --partial "<par1@mfetch.test>"
+	assert_output --partial "<def1@mfetch.test>"
+	refute_output --partial "<own3@mfetch.test>"
+	[ "$(count "$T/md2")" = 2 ] || fail "delivered $(count "$T/md2"): $output"
+}
+
+@test "accounts: mfetch: a key given twice in one account: the last line counts; an account's own timeout beats an inherited one" {
+	mailfault imap-caps
+	rc <<EOF
+account twice
+  protocol pop3
+  protocol imap
+  host parent.invalid
+  host 127.0.0.1
+  port 1
+  port $MPORT
+  tls off
+  tls on
+  tls_ca_file $T/none.crt
+  tls_ca_file $T/mf.crt
+  user parent
+  user bob
+  passwordeval "exit 1"
+  password hungry
+  auth login
+  auth plain
+  folder INBOX
+  state $T/parent.state
+  state $ST
+  mda false
+  to $T/md/
+  timeout 1
+  timeout 60
+EOF
+	run "$MFETCH" -C "$T/rc" -a twice
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	grep -q '^C: <password> AUTHENTICATE PLAIN$' "$MLOG" || fail "login: $(grep '^C:' "$MLOG")"
+	grep -q "imap bob@127.0.0.1 INBOX" "$ST" || fail "state: $(cat "$ST")"
+	[ ! -e "$T/parent.state" ]
+	# timeout: a server that never answers (no greeting comes); the
+	# inherited 3600 s would wait until the server goes (60 s), or the hang
+	# guard (timeout 120, 124)
+	kill "$BG"
+	"$SMTPFAULT" -P "$T/sf.pid" silence >"$T/sf.out" 2>"$T/sf.log" 3>&- &
+	BG=$!
+	for _ in $(seq 3000); do grep -q '^PORT=' "$T/sf.out" 2>/dev/null && break; sleep 0.02; done
+	local port a
+	port=$(sed -n 's/^PORT=//p' "$T/sf.out")
+	[ -n "$port" ] || fail "smtpfault did not start"
+	rc <<EOF
+account out
+  protocol imap
+  host 127.0.0.1
+  port $port
+  tls starttls
+  tls_ca_file $T/mf.crt
+  user bob
+  password hungry
+  state $ST
+  to $T/md/
+  timeout 3600
+account in : out
+  timeout 1
+account twice : out
+  timeout 3600
+  timeout 1
+EOF
+	for a in in twice; do
+		run timeout 120 "$MFETCH" -C "$T/rc" -a "$a"
+		assert_failure 75
+		assert_output --partial "timed out"
+	done
+}
+
 # ---------------------------------------------------------------- a second implementation: Courier
 
 # courier_up: Courier-IMAP's imapd and courierpop3d over TLS (peers.sh

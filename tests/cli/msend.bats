@@ -2393,6 +2393,185 @@ EOF
 	wait_mail "$BOB_MAILDIR" "Subject: $ID" >/dev/null || fail "not in Bob's Maildir"
 }
 
+# acct_send FILE ACCOUNT SUBJECT: msend -C FILE -a ACCOUNT -v to Bob through
+# Postfix's submission port; it must go with STARTTLS and AUTH PLAIN, the
+# password never in the trace, and land
+acct_send() {
+	printf 'From: bob@hamburger.test\nTo: bob@hamburger.test\nSubject: %s\n\nvia %s\n' "$3" "$2" >"$MSG"
+	run "$MSEND" -C "$1" -a "$2" -v --no-queue -f bob@hamburger.test bob@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "C: STARTTLS"
+	assert_output --partial "C: AUTH PLAIN"
+	refute_output --partial "hungry"
+	wait_mail "$BOB_MAILDIR" "Subject: $3" >/dev/null || fail "$2: not in Bob's Maildir"
+}
+
+@test "accounts: an account's own settings beat its parent's, key by key: the connection (protocol, host, port, tls, tls_trust_file, tls_fingerprint, the client certificate, auth, user, password over passwordeval, direct)" {
+	local T=$BATS_TEST_TMPDIR fp
+	fp=$(openssl s_client -connect "127.0.0.1:$SUBM_PORT" -starttls smtp </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
+	[ -n "$fp" ] || fail "no fingerprint from openssl"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/k.pem" -out "$T/c.pem" \
+		-days 1 -subj /CN=msend-client 2>/dev/null
+	# every one of the parent's values makes the send fail, or shows in the trace
+	conf "$T/rc" <<EOF
+account parent
+  protocol imap
+  host parent.invalid
+  port 1
+  tls on
+  tls_ca_file $T/none.crt
+  tls_fingerprint 00:11
+  tls_cert_file $T/none.pem
+  tls_key_file $T/none.key
+  auth login
+  user parent
+  passwordeval "exit 1"
+  direct on
+  timeout 10
+account child : parent
+  protocol smtp
+  host 127.0.0.1
+  port $SUBM_PORT
+  tls starttls
+  tls_trust_file $CA
+  tls_fingerprint $fp
+  tls_cert_file $T/c.pem
+  tls_key_file $T/k.pem
+  auth plain
+  user bob
+  password hungry
+  direct off
+# the other way round: the parent's password, the account's own passwordeval
+account parent2
+  password wrong
+account child2 : parent2, child
+  passwordeval "echo hungry"
+EOF
+	acct_send "$T/rc" child "$ID"
+	acct_send "$T/rc" child2 "$ID-2"
+}
+
+@test "accounts: a key given twice in one account: the last line counts (msend)" {
+	local T=$BATS_TEST_TMPDIR
+	conf "$T/rc" <<EOF
+account twice
+  protocol imap
+  protocol smtp
+  host parent.invalid
+  host 127.0.0.1
+  port 1
+  port $SUBM_PORT
+  tls on
+  tls starttls
+  tls_ca_file $T/none.crt
+  tls_ca_file $CA
+  auth login
+  auth plain
+  user parent
+  user bob
+  passwordeval "exit 1"
+  password hungry
+  direct on
+  direct off
+  domain first.invalid
+  domain twice.hamburger.test
+  timeout 1
+  timeout 60
+EOF
+	acct_send "$T/rc" twice "$ID"
+	assert_output --partial "C: EHLO twice.hamburger.test"
+}
+
+@test "accounts: an account's own settings beat its parent's, key by key: the envelope and the rest (domain, from, force_from, read_envelope_from, maildomain, aliases, log, dkim_domain, dkim_canon, auth_plaintext, queue, timeout; dkim_key adds)" {
+	local T=$BATS_TEST_TMPDIR
+	fault accept
+	openssl genpkey -algorithm ed25519 -out "$T/p.pem" 2>/dev/null
+	openssl genpkey -algorithm ed25519 -out "$T/c.pem" 2>/dev/null
+	chmod 600 "$T/p.pem" "$T/c.pem"
+	printf 'root: parent@parent.invalid\ndefault: parent@parent.invalid\n' >"$T/aliases.parent"
+	printf 'root: ops@hamburger.test\n' >"$T/aliases.child"
+	conf "$T/rc" <<EOF
+account parent
+  host parent.invalid
+  port 1
+  tls on
+  timeout 3600
+  domain parent.invalid
+  from parent@parent.invalid
+  force_from on
+  read_envelope_from on
+  maildomain parent.invalid
+  aliases $T/aliases.parent
+  log $T/parent.log
+  dkim_key $T/p.pem
+  dkim_selector p
+  dkim_domain parent.invalid
+  dkim_canon simple/simple
+  auth_plaintext on
+  queue $T/parentq
+account child : parent
+  host 127.0.0.1
+  port $FPORT
+  tls off
+  domain child.crepes.test
+  from child@crepes.test
+  force_from off
+  read_envelope_from off
+  maildomain crepes.test
+  aliases $T/aliases.child
+  log $T/child.log
+  dkim_key $T/c.pem
+  dkim_selector c
+  dkim_domain crepes.test
+  dkim_canon relaxed/simple
+  auth_plaintext off
+  queue $T/childq
+EOF
+	printf 'From: header@hamburger.test\nTo: root\nSubject: %s\n\nchild\n' "$ID" >"$MSG"
+	run "$MSEND" -C "$T/rc" -a child --timeout 60 --no-queue root www-data <"$MSG"
+	assert_success
+	run cat "$FSTORE/1.env"
+	assert_line 'helo child.crepes.test'
+	assert_line --regexp '^mail <child@crepes.test> SIZE=[0-9]+$'
+	assert_line 'rcpt <ops@hamburger.test> 250'
+	assert_line 'rcpt <www-data@crepes.test> 250'
+	refute_output --partial parent
+	# dkim_key is a list: the parent's key and the account's own both sign
+	# (mailpipe(5)); the domain and canonicalization are the account's
+	run grep -c '^DKIM-Signature:' "$FSTORE/1.eml"
+	assert_output 2
+	perl -0777 -ne 's/\r//g; s/\n[ \t]+//g; s/[ \t]//g; print "$1\n" while /^DKIM-Signature:(.*)$/mg' \
+		"$FSTORE/1.eml" >"$T/sigs"
+	local sel
+	for sel in p c; do
+		grep "[; ]s=$sel;" "$T/sigs" | grep ';d=crepes.test;' | grep -q ';c=relaxed/simple;' ||
+			fail "no s=$sel signature with d=crepes.test and c=relaxed/simple: $(cat "$T/sigs")"
+	done
+	grep -q 'ops@hamburger.test' "$T/child.log" || fail "child.log: $(cat "$T/child.log" 2>&1)"
+	[ ! -e "$T/parent.log" ]
+	# force_from off: -f gives the sender
+	run "$MSEND" -C "$T/rc" -a child --timeout 60 --no-queue -f minus@crepes.test ops@hamburger.test <"$MSG"
+	assert_success
+	run cat "$FSTORE/2.env"
+	assert_line --regexp '^mail <minus@crepes.test> SIZE=[0-9]+$'
+	# auth_plaintext off: no password in clear
+	MSEND_PASSWORD=x run "$MSEND" -C "$T/rc" -a child --timeout 60 --no-queue --user bob ops@hamburger.test <"$MSG"
+	assert_failure 78
+	assert_output --partial "refusing to send a password without TLS"
+	# timeout: an account's own 1 s over the 3600 s inherited; the queue is
+	# the child's (inherited through it), not the parent's
+	kill "$FPID"
+	fault silence
+	printf 'account quiet : child\n  port %s\n  timeout 1\n' "$FPORT" >>"$T/rc"
+	run "$MSEND" -C "$T/rc" -a quiet -f x@crepes.test ops@hamburger.test <"$MSG"
+	assert_success
+	assert_output --partial "timed out"
+	assert_output --partial "queued as"
+	[ "$(find "$T/childq" -name '*.env' | wc -l)" = 1 ] || fail "not in the child's queue"
+	[ ! -e "$T/parentq" ]
+}
+
 # ------------------------------------------------------------------ 8. compose mode (-s, -A)
 
 # a python3 check of a delivered message (Python's email package as the oracle)

@@ -26,6 +26,58 @@ static int is(const char *got, const char *want)
 	return got && strcmp(got, want) == 0;
 }
 
+/* the values of key in the account that count (not shadowed), in order,
+ * joined by ',' */
+static const char *live(const struct mp_conf *c, const char *acc, const char *key)
+{
+	static char out[256];
+	const struct mp_account *a = mp_conf_account(c, acc);
+
+	out[0] = '\0';
+	for (size_t i = 0; a && i < a->n; i++)
+		if (!a->kv[i].shadowed && strcmp(a->kv[i].key, key) == 0)
+			snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s",
+			         out[0] ? "," : "", a->kv[i].val);
+	return out;
+}
+
+/* what a later line replaces (mailpipe(5)): one value per setting, two
+ * names of one setting count as one, and two lists */
+static void shadowing(void)
+{
+	struct mp_conf c;
+	struct mp_err e;
+
+	mp_err_clear(&e);
+	tap_is_int(parse(&c,
+	                 "defaults\n  folder D\n  host d\n"
+	                 "account p\n  host p\n  host p2\n  direct on\n  passwordeval x\n"
+	                 "  tls_ca_file /p\n  folder P1\n  folder P2\n  dkim_key /k1\n"
+	                 "account q\n  folder Q\n  dkim_key /k2\n"
+	                 "account c : p, q\n  direct off\n  password pw\n  tls_trust_file /c\n"
+	                 "  dkim_key /k3\n"
+	                 "account d : p\n  user u\n"
+	                 "account e : q, p\n  folder E1\n  folder E2\n",
+	                 &e),
+	           0, "a file with parents parses: %s", e.msg);
+	tap_ok(is(live(&c, "p", "host"), "p2"), "twice in one account: the last line");
+	tap_ok(is(live(&c, "p", "folder"), "P1,P2"), "an account's folders replace the defaults'");
+	tap_ok(is(live(&c, "c", "direct"), "off"), "an own on/off over the parent's");
+	tap_ok(is(live(&c, "c", "passwordeval"), "") && is(live(&c, "c", "password"), "pw"),
+	       "an own password over an inherited passwordeval: one setting");
+	tap_ok(is(live(&c, "c", "tls_ca_file"), "") && is(live(&c, "c", "tls_trust_file"), "/c"),
+	       "tls_trust_file over an inherited tls_ca_file: one setting");
+	tap_ok(is(live(&c, "c", "folder"), "Q"),
+	       "the later parent's folders replace the earlier's");
+	tap_ok(is(live(&c, "c", "dkim_key"), "/k1,/k2,/k3"), "dkim_key adds up");
+	tap_ok(is(live(&c, "c", "host"), "d"),
+	       "each parent's settings in turn, what it took from the defaults too");
+	tap_ok(is(live(&c, "d", "folder"), "P1,P2"), "no folder of its own: the parent's, all");
+	tap_ok(is(live(&c, "e", "folder"), "E1,E2"), "its own folders replace every parent's");
+	tap_ok(is(live(&c, "e", "host"), "p2"), "the later parent's host over the defaults'");
+	mp_conf_free(&c);
+}
+
 /* The first ``` block after "### Accounts" in README.md. */
 static char *readme_accounts(const char *path)
 {
@@ -102,5 +154,6 @@ int main(int argc, char **argv)
 	tap_is_int(parse(&c, "account c\n  host \"h # x\n", &e), -1,
 	           "an unbalanced quote is still an error");
 	tap_is_int(e.code, EX_CONFIG, "as EX_CONFIG");
+	shadowing();
 	return tap_done();
 }

@@ -164,6 +164,8 @@ static void apply_account(const struct mp_account *a, struct fopts *o, const str
 	for (size_t i = 0; i < a->n; i++) {
 		struct mp_conf_kv *kv = &a->kv[i];
 		const char *k = kv->key, *v = kv->val;
+		if (kv->shadowed)
+			continue; /* a later line gives this setting */
 		if (strcmp(k, "protocol") == 0) {
 			if (strcasecmp(v, "imap") != 0 && strcasecmp(v, "pop3") != 0)
 				mp_die(EX_CONFIG, "%s:%d: account '%s' is for %s, not IMAP or POP3",

@@ -51,6 +51,8 @@ static void apply_account(const struct mp_account *a, struct settings *s, int *n
 	for (size_t i = 0; i < a->n; i++) {
 		struct mp_conf_kv *kv = &a->kv[i];
 		const char *k = kv->key, *v = kv->val;
+		if (kv->shadowed)
+			continue; /* a later line gives this setting */
 		if (strcmp(k, "protocol") == 0) {
 			if (strcasecmp(v, "smtp") != 0)
 				mp_die(EX_CONFIG, "%s:%d: account '%s' is for %s, not SMTP",

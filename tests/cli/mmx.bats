@@ -844,10 +844,14 @@ assert_timed_out() {
     assert_output --regexp '[1-9][0-9]* foreign answers ignored'
 }
 
-@test "dnsfault wrong-id: exit 75, no answer taken" {
+@test "dnsfault wrong-id: exit 75, no answer taken; -v on that failure counts the foreign answers it dropped" {
     fault_start wrong-id
     fault_mmx 1
     assert_timed_out
+    # issue 15 point 12: the line is there exactly when the lookup failed
+    fault_mmx 1 -v
+    assert_timed_out
+    assert_output --regexp '[1-9][0-9]* foreign answers? ignored'
 }
 
 @test "dnsfault wrong-question: exit 75, no answer taken" {

@@ -2444,6 +2444,18 @@ wait_log() {
 	! grep -q 'no IDLE' "$T/idle.out" || fail "$(cat "$T/idle.out")"
 }
 
+@test "fault: capabilities asked again once STARTTLS is up: before it LOGINDISABLED and no AUTH=, after it AUTH=PLAIN, which mfetch takes" {
+	mailfault imap-caps-starttls
+	run mf --imap --ca-file "$T/mf.crt" --state "$ST" --to "$T/md/"
+	assert_success
+	[ "$(count "$T/md")" = 2 ] || fail "delivered $(count "$T/md")"
+	# the order of the session: STARTTLS, CAPABILITY again, then the login
+	local c
+	c=$(sed -n 's/^C: \(<password> \)\{0,1\}\(a[0-9]* \)\{0,1\}//p' "$MLOG" | tr '\n' '|')
+	[[ $c == *"STARTTLS|CAPABILITY|AUTHENTICATE PLAIN|"* ]] || fail "commands: $c"
+	! grep -q ' LOGIN$' "$MLOG" || fail "the LOGIN command despite LOGINDISABLED: $c"
+}
+
 @test "fault: --auth auto over IMAP: SCRAM-SHA-256 even last in a long AUTH= list, else AUTHENTICATE PLAIN over AUTH=LOGIN, else the LOGIN command" {
 	local many="IMAP4rev1 AUTH=GSSAPI AUTH=GSS-SPNEGO AUTH=NTLM AUTH=DIGEST-MD5 AUTH=OTP AUTH=SKEY"
 	many="$many AUTH=ANONYMOUS AUTH=EXTERNAL AUTH=SCRAM-SHA-1 AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-224"

@@ -23,6 +23,10 @@
  *                ("IMAP4rev1 IDLE UIDPLUS"); "UID SEARCH DELETED" finds
  *                the UIDs in $MF_DELETED (another client's, say "9"), and
  *                those flagged \Deleted by this one; IDLE waits for DONE
+ *   imap-caps-starttls  the same on a plain connection that STARTTLS turns
+ *                into TLS: before it, "* CAPABILITY IMAP4rev1 STARTTLS
+ *                LOGINDISABLED" (no AUTH=, no LOGIN); after it, $MF_CAPS;
+ *                a client must ask again once TLS is up (RFC 9051 6.2.1)
  *   pop-many     implicit TLS: a working POP3 server with $MF_COUNT
  *                messages (2000 by default; Message-ID <mfN@mailfault.test>,
  *                UIDL uid-mfN), PIPELINING offered; a DELE takes effect at
@@ -66,7 +70,8 @@
 #include <unistd.h>
 
 static const char *mode;
-static SSL *ssl; /* NULL: plain */
+static SSL *ssl;         /* NULL: plain */
+static SSL_CTX *tls_ctx; /* for STARTTLS */
 static int cfd;
 
 static void say(const char *s)
@@ -214,7 +219,8 @@ static void uid_set(const char *set, int want[3])
 static void imap(void)
 {
 	char l[2048], tag[64], out[4096];
-	int caps = strcmp(mode, "imap-caps") == 0, authed = 0, deleted[3] = {0};
+	int st = strcmp(mode, "imap-caps-starttls") == 0;
+	int caps = st || strcmp(mode, "imap-caps") == 0, authed = 0, deleted[3] = {0};
 	int ctl = strcmp(mode, "imap-ctl") == 0;
 
 	if (caps)
@@ -229,7 +235,14 @@ static void imap(void)
 		if (sscanf(l, "%63s", tag) != 1)
 			continue;
 		const char *c = l + strlen(tag) + (l[strlen(tag)] == ' ');
-		if (strncasecmp(c, "STARTTLS", 8) == 0) {
+		if (st && !ssl && strncasecmp(c, "STARTTLS", 8) == 0) {
+			snprintf(out, sizeof out, "%s OK begin TLS\r\n", tag);
+			say(out);
+			ssl = SSL_new(tls_ctx);
+			SSL_set_fd(ssl, cfd);
+			if (SSL_accept(ssl) != 1)
+				return;
+		} else if (strncasecmp(c, "STARTTLS", 8) == 0) {
 			snprintf(out, sizeof out, "%s OK begin TLS\r\n* OK injected\r\n", tag);
 			say(out);
 			sleep(1);
@@ -238,8 +251,10 @@ static void imap(void)
 			if (caps)
 				snprintf(out, sizeof out,
 				         "* CAPABILITY %s\r\n%s OK CAPABILITY completed\r\n",
-				         authed ? env_or("MF_CAPS_AUTHED", "IMAP4rev1 IDLE UIDPLUS")
-				                : env_or("MF_CAPS", "IMAP4rev1 AUTH=PLAIN"),
+				         st && !ssl ? "IMAP4rev1 STARTTLS LOGINDISABLED"
+				         : authed
+				             ? env_or("MF_CAPS_AUTHED", "IMAP4rev1 IDLE UIDPLUS")
+				             : env_or("MF_CAPS", "IMAP4rev1 AUTH=PLAIN"),
 				         tag);
 			else
 				snprintf(out, sizeof out, "* CAPABILITY IMAP4rev1 %s\r\n%s OK\r\n",
@@ -646,6 +661,7 @@ int main(int argc, char **argv)
 	if (strstr(mode, "-many"))
 		many_init();
 	int tls = strstr(mode, "inject") == NULL;
+	int tls_now = tls && strcmp(mode, "imap-caps-starttls") != 0; /* else at STARTTLS */
 	if (tls) {
 		if (!cert || !key) {
 			fprintf(stderr, "mailfault: %s needs -c CERT -k KEY\n", mode);
@@ -657,6 +673,7 @@ int main(int argc, char **argv)
 			ERR_print_errors_fp(stderr);
 			return 69;
 		}
+		tls_ctx = ctx;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -686,7 +703,7 @@ int main(int argc, char **argv)
 		setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		fprintf(stderr, "mailfault: %s: connection\n", mode);
 		ssl = NULL;
-		if (tls) {
+		if (tls_now) {
 			ssl = SSL_new(ctx);
 			SSL_set_fd(ssl, cfd);
 			if (SSL_accept(ssl) != 1) {

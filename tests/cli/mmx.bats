@@ -353,6 +353,24 @@ check_against_dig() { # ARG QNAME
     fi
 }
 
+@test "dnsfault txt: a null MX beside a real one: '.' is never asked for, by the server's own log of the queries" {
+    load 'helpers/dnsfault'
+    local z=$BATS_TEST_TMPDIR/zone
+    mkdir -p "$z/MX" "$z/A"
+    printf '0 .\n10 mx1.example.test\n' >"$z/MX/example.test"
+    echo 127.0.0.1 >"$z/A/mx1.example.test"
+    dnsfault_start txt "$z"
+    run mmx --timeout 60 --retries 1 -@ 127.0.0.1 -p "$DPORT" example.test
+    assert_success
+    assert_line --index 0 'example.test: 1 MX, in the order a sender tries them'
+    assert_output --partial '  problem: a null MX (".") beside other MX records'
+    local log=$BATS_TEST_TMPDIR/dns-txt.log
+    grep -q 'query [0-9]* mx1\.example\.test\. A from' "$log" || fail "mx1 was not asked for: $(cat "$log")"
+    run grep -E 'query [0-9]+ \. (A|AAAA) from' "$log"
+    assert_failure
+    kill "$DPID"
+}
+
 @test "MX host behind a CNAME loop: the host says so (cname, the loop error), exit 68" {
     run mmx "${SRV[@]}" loopmx.example.test
     assert_failure 68

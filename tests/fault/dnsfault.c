@@ -391,6 +391,8 @@ static int put_text_name(struct wbuf *w, const char *s)
 {
 	size_t total = 0;
 
+	if (strcmp(s, ".") == 0)
+		s = ""; /* the root: a null MX's host (RFC 7505) */
 	while (*s) {
 		size_t l = strcspn(s, ".");
 		if (!l || l > 63 || (total += l + 1) > 254)

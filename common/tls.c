@@ -149,12 +149,26 @@ int mp_tls_connect(struct mp_tls *t, int fd, const struct mp_tls_opts *o, struct
 		                  o->tlsa[i].data, o->tlsa[i].len);
 	set_timeouts(fd, o->timeout_ms);
 	SSL_set_fd(ssl, fd);
-	if (SSL_connect(ssl) != 1) {
+	errno = 0;
+	int hs = SSL_connect(ssl), hs_errno = errno;
+	if (hs != 1) {
 		long vr = SSL_get_verify_result(ssl);
+		int why = SSL_get_error(ssl, hs);
 		if (vr != X509_V_OK)
 			mp_err_set(e, EX_UNAVAILABLE, "TLS: certificate not trusted for %s: %s",
 			           o->verify_name ? o->verify_name : "the server",
 			           X509_verify_cert_error_string(vr));
+		else if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE ||
+		         (why == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+		          (hs_errno == EAGAIN || hs_errno == EWOULDBLOCK)))
+			/* on this blocking socket: SO_RCVTIMEO/SO_SNDTIMEO ran out
+			 * (OpenSSL takes its EAGAIN for "try again"); say so */
+			mp_err_set(e, EX_TEMPFAIL, "TLS handshake: timed out after %d s",
+			           (o->timeout_ms + 999) / 1000);
+		else if (why == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+			mp_err_set(e, EX_TEMPFAIL, "TLS handshake: %s",
+			           hs_errno ? strerror(hs_errno)
+			                    : "the server closed the connection");
 		else
 			ssl_error(e, EX_TEMPFAIL, "TLS handshake");
 		goto fail;

@@ -1546,6 +1546,16 @@ PY
 	[ $(((t1 - t0) / 1000000)) -ge 1900 ] || fail "gave up after $(((t1 - t0) / 1000000)) ms, before the timeout"
 }
 
+@test "relay: implicit TLS to a server that never answers the handshake: 'TLS handshake: timed out', 75 with --no-queue" {
+	fault silence
+	plain_msg
+	run "$MSEND" --tls --timeout 2 --no-queue --server "127.0.0.1:$FPORT" -f alice@crepes.test \
+		bob@crepes.test <"$MSG"
+	assert_failure 75
+	assert_output --partial "TLS handshake: timed out after 2 s"
+	[ "$(queue_count)" = 0 ]
+}
+
 @test "queue: direct: plaintext injection after STARTTLS is refused with its message, and the mail is queued" {
 	fault inject
 	plain_msg

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dedup.h"
 #include "hdr.h"
-#include "mfetch.h"
 
 static void digest(const char *id, unsigned char out[16])
 {

@@ -55,7 +55,7 @@ static int on_search(struct imap *s, char *l, size_t len, void *ctx, struct mp_e
 			p++;
 			continue;
 		}
-		if (uids_add(u, x, e) < 0)
+		if (imap_uids_add(u, x, e) < 0)
 			return -1;
 		p = end;
 	}
@@ -193,8 +193,8 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 	rc = -2;
 	if (mbox_intent(o)) { /* its intent's PRE: the state with it left out */
 		f->u->v[idx[k]] = 0;
-		state_format(f->val, f->uidvalidity, f->rec_last, uid > f->last ? uid : f->last,
-		             f->u->v, f->u->n);
+		imap_state_format(f->val, f->uidvalidity, f->rec_last,
+		                  uid > f->last ? uid : f->last, f->u->v, f->u->n);
 		f->u->v[idx[k]] = uid;
 		o->jpre = f->val->data;
 	}
@@ -209,7 +209,7 @@ static int fetch_response(struct imap *s, struct fopts *o, struct frun *f, char 
 	f->u->v[idx[k]] = 0;
 	if (uid > f->last)
 		f->last = uid;
-	if ((per_message(o) || commit_due(o)) && commit_record(o, f, e) < 0)
+	if ((per_message(o) || commit_due(o)) && imap_commit_record(o, f, e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -287,7 +287,7 @@ static int on_sizes(struct imap *s, char *l, size_t len, void *ctx, struct mp_er
 	(void)s, (void)len, (void)e;
 	if (!v || !uid || !strcasestr(l, " FETCH ("))
 		return 0;
-	const unsigned long *k = bsearch(&uid, z->bu, z->nb, sizeof *z->bu, cmp_ul);
+	const unsigned long *k = bsearch(&uid, z->bu, z->nb, sizeof *z->bu, imap_cmp_ul);
 	if (k && isdigit((unsigned char)v[12]))
 		z->size[k - z->bu] = atoll(v + 12);
 	return 0;
@@ -304,7 +304,7 @@ static int expunge(struct imap *s, const struct fopts *o, const char *folder, st
 
 	if (!done->n)
 		return 0;
-	qsort(done->v, done->n, sizeof *done->v, cmp_ul);
+	qsort(done->v, done->n, sizeof *done->v, imap_cmp_ul);
 	if (imap_has_cap(s, "UIDPLUS")) {
 		r = imap_uid_command(s, "UID EXPUNGE", done->v, done->n, NULL, NULL, NULL, e);
 	} else {
@@ -312,7 +312,7 @@ static int expunge(struct imap *s, const struct fopts *o, const char *folder, st
 		size_t foreign = 0;
 		r = imap_command(s, "UID SEARCH DELETED", NULL, on_search, &del, e);
 		for (size_t i = 0; r == 0 && i < del.n; i++)
-			if (!in_list(done->v, done->n, del.v[i]))
+			if (!imap_in_list(done->v, done->n, del.v[i]))
 				foreign++;
 		free(del.v);
 		if (r < 0)
@@ -355,7 +355,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	/* a batch a killed run left between its intent and its record is
 	 * settled first, whatever this run does */
 	if (state_load(o, key, &state, &intent) == 0 && intent.len &&
-	    settle(o, key, intent.data, &state, e) < 0)
+	    imap_settle(o, key, intent.data, &state, e) < 0)
 		goto out;
 	o->jkey = o->all ? NULL : key;
 	if (!o->all && state.len && sscanf(state.data, "%lu %lu", &sv, &last) == 2) {
@@ -375,10 +375,10 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 				    o->dest == DEST_MDA ? "the MDA" : "stdout");
 			}
 		} else if (sl) {
-			if (parse_left(sl, &skip, e) < 0)
+			if (imap_parse_left(sl, &skip, e) < 0)
 				goto out;
 			if (skip.n)
-				qsort(skip.v, skip.n, sizeof *skip.v, cmp_ul);
+				qsort(skip.v, skip.n, sizeof *skip.v, imap_cmp_ul);
 		}
 	}
 	/* what is still there of what came before: left (too big) ones are
@@ -394,16 +394,16 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		for (size_t i = 0; i < old.n; i++) {
 			if (old.v[i] > last)
 				continue;
-			if (in_list(skip.v, skip.n, old.v[i])) {
-				if (uids_add(&u, old.v[i], e) < 0)
+			if (imap_in_list(skip.v, skip.n, old.v[i])) {
+				if (imap_uids_add(&u, old.v[i], e) < 0)
 					goto out;
 			} else if (o->delete_ || o->move) {
-				if (uids_add(&done, old.v[i], e) < 0)
+				if (imap_uids_add(&done, old.v[i], e) < 0)
 					goto out;
 			}
 		}
 		if (done.n && o->move) {
-			qsort(done.v, done.n, sizeof *done.v, cmp_ul);
+			qsort(done.v, done.n, sizeof *done.v, imap_cmp_ul);
 			if (!o->quiet)
 				mp_warn("%s: %zu message%s fetched before still here: moving to %s",
 				        folder, done.n, done.n == 1 ? "" : "s", o->move);
@@ -412,7 +412,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			done.n = 0;
 		}
 		if (done.n) {
-			qsort(done.v, done.n, sizeof *done.v, cmp_ul);
+			qsort(done.v, done.n, sizeof *done.v, imap_cmp_ul);
 			if (!o->quiet)
 				mp_warn("%s: %zu message%s fetched before still on the server: "
 				        "deleting",
@@ -444,7 +444,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		if (!o->all && u.v[i] <= last)
 			u.v[i] = 0;
 	if (u.n)
-		qsort(u.v, u.n, sizeof *u.v, cmp_ul);
+		qsort(u.v, u.n, sizeof *u.v, imap_cmp_ul);
 	size_t nu = 0; /* each candidate once, ascending */
 	for (size_t i = 0; i < u.n; i++)
 		if (u.v[i] && (nu == 0 || u.v[i] != u.v[nu - 1]))
@@ -507,7 +507,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 		 * it stays in u, left for the next run to look for */
 		failed = *e;
 		mp_err_clear(e);
-		if (commit_record(o, &f, e) < 0)
+		if (imap_commit_record(o, &f, e) < 0)
 			goto out;
 		size_t nf = 0;
 		for (size_t k = 0; (o->delete_ || o->mark_seen || o->move) && k < nb; k++)
@@ -525,7 +525,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 			        bu[0], bu[nf - 1], s->last);
 		else if (o->delete_)
 			for (size_t k = 0; k < nf; k++)
-				if (uids_add(&done, bu[k], e) < 0)
+				if (imap_uids_add(&done, bu[k], e) < 0)
 					goto out;
 		/* and moved, once durable and recorded */
 		if (o->move && move_uids(s, o, folder, bu, nf, e) < 0)
@@ -538,7 +538,7 @@ static int fetch_folder(struct imap *s, struct fopts *o, const char *folder, str
 	last = f.last;
 	/* the left ones may have changed even with nothing delivered */
 	if (!o->all && last) {
-		state_format(&val, si.uidvalidity, last, last, u.v, u.n);
+		imap_state_format(&val, si.uidvalidity, last, last, u.v, u.n);
 		if (strcmp(val.data, state.data ? state.data : "") != 0 &&
 		    state_save(o, key, val.data, e) < 0)
 			goto out;
@@ -551,7 +551,7 @@ fail:
 	{
 		struct mp_err e2;
 		mp_err_clear(&e2);
-		commit_record(o, &f, &e2);
+		imap_commit_record(o, &f, &e2);
 	}
 out:
 	o->jkey = NULL;

@@ -13,7 +13,7 @@
 
 #define UIDS_MAX 10000000 /* UIDs one SEARCH may give: 80 MB at most */
 
-int uids_add(struct uids *u, unsigned long x, struct mp_err *e)
+int imap_uids_add(struct uids *u, unsigned long x, struct mp_err *e)
 {
 	if (u->n == u->cap) {
 		if (u->n >= UIDS_MAX)
@@ -26,7 +26,7 @@ int uids_add(struct uids *u, unsigned long x, struct mp_err *e)
 	return 0;
 }
 
-int cmp_ul(const void *a, const void *b)
+int imap_cmp_ul(const void *a, const void *b)
 {
 	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
 
@@ -37,7 +37,7 @@ static int record(struct fopts *o, struct frun *f, struct mp_err *e)
 {
 	if (o->all)
 		return 0;
-	state_format(f->val, f->uidvalidity, f->last, f->last, f->u->v, f->u->n);
+	imap_state_format(f->val, f->uidvalidity, f->last, f->last, f->u->v, f->u->n);
 	/* recorded already (a batch's commit came due before its end), and
 	 * no intent to close */
 	if (!o->intent_open && f->rec->data && strcmp(f->rec->data, f->val->data) == 0)
@@ -55,12 +55,12 @@ static int record(struct fopts *o, struct frun *f, struct mp_err *e)
  * A Maildir batch's intent carries the state as recorded before it, with
  * the candidates below the batch's highest UID not delivered listed as
  * left: whatever part of the batch a settling finds in the Maildir, the
- * rest is left too (settle()). */
-int commit_record(struct fopts *o, struct frun *f, struct mp_err *e)
+ * rest is left too (imap_settle()). */
+int imap_commit_record(struct fopts *o, struct frun *f, struct mp_err *e)
 {
 	int rc;
 
-	state_format(f->val, f->uidvalidity, f->rec_last, f->last, f->u->v, f->u->n);
+	imap_state_format(f->val, f->uidvalidity, f->rec_last, f->last, f->u->v, f->u->n);
 	o->jpre = f->val->data;
 	rc = commit(o, e);
 	o->jpre = NULL;
@@ -71,8 +71,8 @@ int commit_record(struct fopts *o, struct frun *f, struct mp_err *e)
  * LAST was delivered except those listed (left for --max-size). */
 #define MAX_LEFT 10000
 
-void state_format(struct mp_buf *out, unsigned long uv, unsigned long last, unsigned long below,
-                  const unsigned long *left, size_t nleft)
+void imap_state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
+                       unsigned long below, const unsigned long *left, size_t nleft)
 {
 	size_t k = 0;
 
@@ -84,14 +84,14 @@ void state_format(struct mp_buf *out, unsigned long uv, unsigned long last, unsi
 }
 
 /* the UIDs of " s=U,U,..." into u */
-int parse_left(const char *sl, struct uids *u, struct mp_err *e)
+int imap_parse_left(const char *sl, struct uids *u, struct mp_err *e)
 {
 	for (const char *p = sl + 3; *p && *p != ' ';) {
 		char *end;
 		unsigned long x = strtoul(p, &end, 10);
 		if (end == p)
 			break;
-		if (uids_add(u, x, e) < 0)
+		if (imap_uids_add(u, x, e) < 0)
 			return -1;
 		p = *end == ',' ? end + 1 : end;
 	}
@@ -111,7 +111,7 @@ static void on_settled(void *ctx, const char *uid, int delivered)
 	unsigned long x = strtoul(uid, NULL, 10);
 
 	if (!delivered) {
-		if (uids_add(&z->left, x, z->e) < 0)
+		if (imap_uids_add(&z->left, x, z->e) < 0)
 			z->failed = 1;
 		return;
 	}
@@ -126,8 +126,8 @@ static void on_settled(void *ctx, const char *uid, int delivered)
  * before the batch (the intent's PRE), with the UIDs whose message is in
  * the Maildir delivered and the others left. The result is recorded and
  * becomes state. 0, or -1 with e filled. */
-int settle(const struct fopts *o, const char *key, const char *intent, struct mp_buf *state,
-           struct mp_err *e)
+int imap_settle(const struct fopts *o, const char *key, const char *intent, struct mp_buf *state,
+                struct mp_err *e)
 {
 	struct settling z = {.e = e};
 	struct mp_buf pre = MP_BUF_INIT;
@@ -139,14 +139,14 @@ int settle(const struct fopts *o, const char *key, const char *intent, struct mp
 		goto out;
 	sl = strstr(pre.data, " s=");
 	if (sscanf(pre.data, "%lu %lu", &uv, &z.last) != 2 ||
-	    (sl && parse_left(sl, &z.left, e) < 0)) {
+	    (sl && imap_parse_left(sl, &z.left, e) < 0)) {
 		if (!e->code)
 			mp_err_set(e, EX_TEMPFAIL, "the state: an intent not understood");
 		goto out;
 	}
 	if (intent_settle(intent, on_settled, &z, e) < 0 || z.failed)
 		goto out;
-	state_format(state, uv, z.last, z.last, z.left.v, z.left.n);
+	imap_state_format(state, uv, z.last, z.last, z.left.v, z.left.n);
 	rc = state_save(o, key, state->data, e);
 out:
 	free(z.left.v);
@@ -154,7 +154,7 @@ out:
 	return rc;
 }
 
-int in_list(const unsigned long *v, size_t n, unsigned long x)
+int imap_in_list(const unsigned long *v, size_t n, unsigned long x)
 {
-	return n && bsearch(&x, v, n, sizeof *v, cmp_ul) != NULL;
+	return n && bsearch(&x, v, n, sizeof *v, imap_cmp_ul) != NULL;
 }

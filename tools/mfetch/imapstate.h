@@ -14,11 +14,11 @@ struct uids {
 };
 
 /* x appended to u: 0, or -1 with e filled past the most a folder has */
-int uids_add(struct uids *u, unsigned long x, struct mp_err *e);
+int imap_uids_add(struct uids *u, unsigned long x, struct mp_err *e);
 /* two unsigned longs, for qsort and bsearch */
-int cmp_ul(const void *a, const void *b);
+int imap_cmp_ul(const void *a, const void *b);
 /* 1 when x is in v (n of them, ascending) */
-int in_list(const unsigned long *v, size_t n, unsigned long x);
+int imap_in_list(const unsigned long *v, size_t n, unsigned long x);
 
 /* a folder being fetched: what the state records */
 struct frun {
@@ -32,16 +32,16 @@ struct frun {
 
 /* The state line into out: "UV LAST", then " s=U,U,..." with those of
  * left's UIDs that are below below (a 0 in left stands for none) */
-void state_format(struct mp_buf *out, unsigned long uv, unsigned long last, unsigned long below,
-                  const unsigned long *left, size_t nleft);
+void imap_state_format(struct mp_buf *out, unsigned long uv, unsigned long last,
+                       unsigned long below, const unsigned long *left, size_t nleft);
 /* the UIDs of a state line's " s=U,U,..." (sl) into u: 0 or -1 */
-int parse_left(const char *sl, struct uids *u, struct mp_err *e);
+int imap_parse_left(const char *sl, struct uids *u, struct mp_err *e);
 /* What was delivered of f made durable (commit()), then recorded: 0, or
  * -1 with e filled */
-int commit_record(struct fopts *o, struct frun *f, struct mp_err *e);
+int imap_commit_record(struct fopts *o, struct frun *f, struct mp_err *e);
 /* A batch's intent that a killed run left, settled into state and
  * recorded under key: 0, or -1 with e filled */
-int settle(const struct fopts *o, const char *key, const char *intent, struct mp_buf *state,
-           struct mp_err *e);
+int imap_settle(const struct fopts *o, const char *key, const char *intent, struct mp_buf *state,
+                struct mp_err *e);
 
 #endif

@@ -1047,7 +1047,7 @@ mkfolder() {
 
 # ---------------------------------------------------------------- 7. crash safety
 
-BATCH=64 # messages one group commit covers at most (BATCH_MSGS, mfetch.h)
+BATCH=64 # messages one group commit covers at most (BATCH_MSGS, deliver.h)
 
 # many N TAG: N messages of about 2 KiB straight into Bob's INBOX, ids in $T/all.ids
 many() {

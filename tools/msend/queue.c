@@ -183,6 +183,17 @@ struct entry {
 	struct mp_buf route; /* route-KEY lines: how it was to go */
 };
 
+/* en written (back) into dir, its own or dead/: of r (en's recipients,
+ * perhaps marked otherwise) those not done, and the times and error given */
+static int entry_write(const char *dir, const char *id, const struct entry *en,
+                       const struct rcpt *r, long created, int attempts, long next,
+                       const char *last, struct mp_err *e)
+{
+	return write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data, en->from, r,
+	                 en->n, created, attempts, next, last, en->strip_bcc, &en->dsn, &en->verp,
+	                 e);
+}
+
 static int read_env(const char *path, struct entry *en)
 {
 	FILE *f = fopen(path, "re");
@@ -380,9 +391,7 @@ void queue_revive(const struct settings *s, const char *id)
 		mp_die(EX_NOINPUT, "%s: no such dead letter (msend -bp lists them)", id);
 	/* a new life: due now, and as young as a new message */
 	if (rename(dmsg, msg) < 0 ||
-	    write_env(dir, id, en.account[0] ? en.account : NULL, en.route.data, en.from, en.r,
-	              en.n, (long)time(NULL), 1, 0, en.error, en.strip_bcc, &en.dsn, &en.verp,
-	              &e) < 0)
+	    entry_write(dir, id, &en, en.r, (long)time(NULL), 1, 0, en.error, &e) < 0)
 		mp_die(EX_CANTCREAT, "%s: %s", id, e.msg[0] ? e.msg : strerror(errno));
 	unlink(denv);
 	mp_fsync_dir(dir, NULL);
@@ -501,9 +510,7 @@ static int bury(const char *dir, const char *id, struct entry *en, const char *w
 		if (en->r[k].code / 100 != 2)
 			en->r[k].done = 0;
 	if (mp_mkdirs(dead, 1, NULL) < 0 ||
-	    write_env(dead, id, en->account[0] ? en->account : NULL, en->route.data, en->from,
-	              en->r, en->n, en->created, en->attempts, 0, why, en->strip_bcc, &en->dsn,
-	              &en->verp, &e) < 0) {
+	    entry_write(dead, id, en, en->r, en->created, en->attempts, 0, why, &e) < 0) {
 		mp_warn("%s: cannot keep it in %s (%s); left queued", id, dead,
 		        e.msg[0] ? e.msg : strerror(errno));
 		return -1;
@@ -540,9 +547,8 @@ static void keep_unsent(const char *dir, const char *id, const struct entry *en)
 		r[k] = en->r[k];
 		r[k].done = en->r[k].done && en->r[k].code / 100 == 2;
 	}
-	if (write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data, en->from, r,
-	              en->n, en->created, en->attempts + 1, (long)time(NULL), en->error,
-	              en->strip_bcc, &en->dsn, &en->verp, &e) < 0)
+	if (entry_write(dir, id, en, r, en->created, en->attempts + 1, (long)time(NULL), en->error,
+	                &e) < 0)
 		mp_warn("%s: the entry could not be updated (%s): if this flush stops before its "
 		        "end, the recipients that have it may get it again",
 		        id, e.msg);
@@ -630,10 +636,8 @@ static void flush_one(const struct settings *s, const char *dir, struct due *d, 
 		for (size_t k = 0; k < en->n; k++)
 			if (!en->r[k].done && en->r[k].text[0])
 				last = en->r[k].text;
-		if (write_env(dir, id, en->account[0] ? en->account : NULL, en->route.data,
-		              en->from, en->r, en->n, en->created, en->attempts + 1,
-		              (long)time(NULL) + backoff(en->attempts), last, en->strip_bcc,
-		              &en->dsn, &en->verp, &e) < 0 &&
+		if (entry_write(dir, id, en, en->r, en->created, en->attempts + 1,
+		                (long)time(NULL) + backoff(en->attempts), last, &e) < 0 &&
 		    sent)
 			mp_warn("%s: the entry could not be updated (%s): the %zu recipients "
 			        "that have it may get it again",

@@ -236,28 +236,24 @@ static int outcome(const struct settings *s, struct message *m, const char *from
 		for (size_t i = 0; i < nr; i++)
 			if (!r[i].done)
 				why = r[i].text;
+		/* those that have it, when some do: a retry sends it to them again */
+		char not_sent[96] = "not sent";
+		if (ok)
+			snprintf(not_sent, sizeof not_sent,
+			         "sent to %zu recipient%s; not sent to %zu", ok, ok == 1 ? "" : "s",
+			         waiting);
 		if (s->no_queue) {
 			msend_log(s, from, r, nr, m->wiresize, m->msgid, server, "not sent");
 			if (each)
 				report_each(s, r, nr, NULL, ok, perm, waiting);
 			else if (s->json)
 				json_result(m, from, server, r, nr, NULL);
-			if (ok) /* a retry sends it to them again: say so */
-				mp_die(EX_TEMPFAIL,
-				       "sent to %zu recipient%s; not sent to %zu, try later: %s",
-				       ok, ok == 1 ? "" : "s", waiting, why);
-			mp_die(EX_TEMPFAIL, "not sent, try later: %s", why);
+			mp_die(EX_TEMPFAIL, "%s, try later: %s", not_sent, why);
 		}
 		if (queue_add(s, m, from, r, nr, id, sizeof id, &e) < 0) {
 			msend_log(s, from, r, nr, m->wiresize, m->msgid, server, "not sent");
-			if (ok)
-				mp_die(
-				    EX_TEMPFAIL,
-				    "sent to %zu recipient%s; not sent to %zu, and could not queue "
-				    "it for them: %s (%s)",
-				    ok, ok == 1 ? "" : "s", waiting, e.msg, why);
-			mp_die(EX_TEMPFAIL, "not sent, and could not queue it: %s (%s)", e.msg,
-			       why);
+			mp_die(EX_TEMPFAIL, "%s, and could not queue it%s: %s (%s)", not_sent,
+			       ok ? " for them" : "", e.msg, why);
 		}
 		mp_warn("queued as %s for %zu recipient%s (msend -q sends it): %s", id, waiting,
 		        waiting == 1 ? "" : "s", why);
